@@ -1,0 +1,31 @@
+"""metareview: systematic review and meta-analysis from search export to report.
+
+The public surface is re-exported here; see ``metareview.stats`` for the statistics layer.
+"""
+
+from metareview.exceptions import (
+    ConvergenceError,
+    ConvergenceWarning,
+    InputError,
+    MetareviewError,
+    MissingDataWarning,
+    StudyOmittedWarning,
+)
+from metareview.stats import BatchResult, Control, RmaResult, escalc, rma, rma_batch
+from metareview.stats.models import __version__
+
+__all__ = [
+    "BatchResult",
+    "Control",
+    "ConvergenceError",
+    "ConvergenceWarning",
+    "InputError",
+    "MetareviewError",
+    "MissingDataWarning",
+    "RmaResult",
+    "StudyOmittedWarning",
+    "__version__",
+    "escalc",
+    "rma",
+    "rma_batch",
+]

@@ -1,0 +1,114 @@
+"""rma() against metafor 3.8 rma.uni (tests/fixtures/metafor_rma.json, from make_fixtures.R).
+
+Every estimator with both tests, intercept-only and meta-regression, on dat.bcg,
+dat.normand1999, dat.pritz1997 (PR, PLO, PAS, PFT), dat.molloy2014, dat.hackshaw1998,
+dat.konstantopoulos2011, dat.curtis1998 and the seed review's immediate response rates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from metareview import rma
+from tests.conftest import load_fixture
+
+CLOSED_FORM = {"EE", "DL", "HE", "HS", "SJ"}
+RTOL_CLOSED = 1e-6  # brief: closed-form maths agrees to 1e-6 relative
+RTOL_ITERATIVE = 1e-4  # brief: iterative estimators to 1e-4 (we converge to 1e-10 in tau2)
+ATOL = 1e-9  # for quantities that are 0 (tau2 floored) or p-values below 1e-20
+
+CASES = [c for c in load_fixture("metafor_rma")["cases"] if "result" in c]
+MODS_CASES = [c for c in CASES if c["mods"] is not None]
+CI_CASES = [c for c in CASES if c["result"]["tau2_ci_lb"] is not None]
+PREDICT_CASES = [c for c in CASES if c["mods"] is None]
+
+
+def _ids(cases):
+    return [c["id"] for c in cases]
+
+
+def _rtol(case) -> float:
+    return RTOL_CLOSED if case["method"] in CLOSED_FORM else RTOL_ITERATIVE
+
+
+def _close(ours, theirs, rtol, what):
+    if theirs is None:
+        assert ours is None or (isinstance(ours, float) and math.isnan(ours)), what
+        return
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=ATOL, err_msg=what)
+
+
+def _fit(case):
+    mods = None
+    if case["mods"] is not None:
+        X = np.array(case["mods"]["X"], dtype=float)
+        mods = X.reshape(len(case["yi"]), -1)
+    return rma(case["yi"], case["vi"], slab=case["slab"], method=case["method"],
+               test=case["test"], level=case["level"], mods=mods)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_coefficients_and_heterogeneity(case):
+    res = _fit(case)
+    ref = case["result"]
+    rtol = _rtol(case)
+    for ours, theirs in (("beta", "beta"), ("se", "se"), ("zval", "zval"), ("pval", "pval"),
+                         ("ci_lb", "ci_lb"), ("ci_ub", "ci_ub")):
+        _close(getattr(res, ours), ref[theirs], rtol, f"{case['id']}: {ours}")
+    for key in ("tau2", "se_tau2", "I2", "H2", "QE", "QEp", "vt"):
+        value = getattr(res, key)
+        _close(None if value is None or math.isnan(value) else value, ref[key], rtol,
+               f"{case['id']}: {key}")
+    assert res.k == ref["k"]
+    if case["test"] == "knha":
+        assert res.ddf == ref["ddf"]
+
+
+@pytest.mark.parametrize("case", MODS_CASES, ids=_ids(MODS_CASES))
+def test_moderator_test_and_r2(case):
+    res = _fit(case)
+    ref = case["result"]
+    rtol = _rtol(case)
+    _close(res.QM, ref["QM"], rtol, "QM")
+    _close(res.QMp, ref["QMp"], rtol, "QMp")
+    _close(res.R2, ref["R2"], max(rtol, 1e-6), "R2")
+    table = res.table()
+    assert list(table.index) == ["intrcpt", *[f"mod{j + 1}" for j in range(res.p - 1)]]
+
+
+@pytest.mark.parametrize("case", CI_CASES, ids=_ids(CI_CASES))
+def test_tau2_confidence_interval(case):
+    ref = case["result"]
+    res = _fit(case)
+    rtol = 1e-6  # Q-profile roots: both sides solve to 1e-12
+    for key in ("tau2_ci_lb", "tau2_ci_ub", "I2_ci_lb", "I2_ci_ub", "H2_ci_lb", "H2_ci_ub"):
+        _close(getattr(res, key), ref[key], rtol, f"{case['id']}: {key}")
+
+
+@pytest.mark.parametrize("case", PREDICT_CASES, ids=_ids(PREDICT_CASES))
+def test_predictions_and_back_transformations(case):
+    res = _fit(case)
+    rtol = _rtol(case)
+    for pred in case["predict"]:
+        ours = res.predict(transf=pred["transf"], targs=pred["targs"])
+        for key in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
+            theirs = pred[key]
+            if theirs is None:
+                assert res.method == "EE" and math.isnan(ours[key])
+                continue
+            _close(ours[key], theirs, rtol, f"{case['id']} {pred['transf']}: {key}")
+    d = res.to_dict()
+    ref = case["result"]
+    _close(d["pi_lb"], ref["pi_lb"], rtol, "to_dict pi_lb")
+    _close(d["pi_ub"], ref["pi_ub"], rtol, "to_dict pi_ub")
+
+
+def test_every_method_and_test_is_covered():
+    combos = {(c["method"], c["test"], c["mods"] is not None) for c in CASES}
+    for method in ("EE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB"):
+        for test in ("z", "knha"):
+            assert (method, test, False) in combos
+            assert (method, test, True) in combos
