@@ -109,7 +109,7 @@ def check_numeric(
         original_missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
         bad = np.isnan(converted) & ~original_missing
         if bad.any():
-            found = ", ".join(repr(arr[i]) for i in np.flatnonzero(bad)[:_MAX_LISTED])
+            found = ", ".join(repr(str(arr[i])) for i in np.flatnonzero(bad)[:_MAX_LISTED])
             raise InputError(
                 f"{name} must be numeric; got {found} at {describe_rows(bad, labels)}. "
                 "Parse or clean these cells first."

@@ -42,7 +42,8 @@ def format_rma(res: RmaResult) -> str:
         ]
         if not np.isnan(res.tau2_ci_lb):
             pct = f"{100 * res.level:g}%"
-            lines.append(f"tau^2 {pct} CI (Q-profile): [{res.tau2_ci_lb:.4f}, {res.tau2_ci_ub:.4f}]")
+            lines.append(
+                f"tau^2 {pct} CI (Q-profile): [{res.tau2_ci_lb:.4f}, {res.tau2_ci_ub:.4f}]")
     lines += [
         f"I^2 ({'residual' if res.has_mods else 'total'} heterogeneity / "
         f"{'unaccounted' if res.has_mods else 'total'} variability): {res.I2:.2f}%",

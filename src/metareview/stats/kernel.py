@@ -163,7 +163,7 @@ def rma_batch(
     alpha = 1 - check_level(level)
     control = _control(control)
     Y, V, m, design = _prepare(Y, V, mask, X)
-    B, k_max = Y.shape
+    B = Y.shape[0]
     k = m.sum(axis=1)
     p = design.p
     if np.any(k <= p):
@@ -322,9 +322,10 @@ def _prepare(Y, V, mask, X):
         design = Design.intercept(k)
     else:
         Xa = np.asarray(X, dtype=float)
-        if Xa.ndim == 2 and Xa.shape[0] != k or Xa.ndim == 3 and Xa.shape[1] != k:
+        if (Xa.ndim == 2 and Xa.shape[0] != k) or (Xa.ndim == 3 and Xa.shape[1] != k):
             raise InputError(f"X must have k = {k} rows per meta-analysis; got shape {Xa.shape}.")
         if not np.all(np.isfinite(Xa)):
-            raise InputError("X (moderators) must be finite; remove studies with missing moderators.")
+            raise InputError(
+                "X (moderators) must be finite; remove studies with missing moderators.")
         design = Design.from_matrix(Xa)
     return Y, V, w_mask, design

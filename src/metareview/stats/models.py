@@ -25,7 +25,12 @@ from metareview._validation import (
     resolve_column,
     study_labels,
 )
-from metareview.exceptions import ConvergenceError, InputError, StudyOmittedWarning
+from metareview.exceptions import (
+    ConvergenceError,
+    ConvergenceWarning,
+    InputError,
+    StudyOmittedWarning,
+)
 from metareview.stats import _format
 from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, rma_batch
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
@@ -191,7 +196,8 @@ class RmaResult:
         """Q-profile confidence intervals for tau2, tau, I2 and H2 (Viechtbauer, 2007)."""
         return {
             "tau2_ci_lb": self.tau2_ci_lb, "tau2_ci_ub": self.tau2_ci_ub,
-            "tau_ci_lb": float(np.sqrt(self.tau2_ci_lb)), "tau_ci_ub": float(np.sqrt(self.tau2_ci_ub)),
+            "tau_ci_lb": float(np.sqrt(self.tau2_ci_lb)),
+            "tau_ci_ub": float(np.sqrt(self.tau2_ci_ub)),
             "I2_ci_lb": self.I2_ci_lb, "I2_ci_ub": self.I2_ci_ub,
             "H2_ci_lb": self.H2_ci_lb, "H2_ci_ub": self.H2_ci_ub,
         }
@@ -225,7 +231,7 @@ class RmaResult:
         >>> import metareview as mr
         >>> res = mr.rma([-1.0, -0.5, 0.2], [0.1, 0.2, 0.15], method="DL")
         >>> round(res.predict(transf="expit")["pred"], 4)
-        0.3826
+        0.3879
         """
         Xnew = self._new_design(newmods)
         pred = Xnew @ self.beta
@@ -366,7 +372,7 @@ def rma(
     >>> import metareview as mr
     >>> res = mr.rma([0.2, 0.5, 0.9, 0.1], [0.04, 0.05, 0.06, 0.03], method="DL")
     >>> round(res.estimate, 4), round(res.tau2, 4)
-    (0.3837, 0.0511)
+    (0.397, 0.0738)
     """
     if isinstance(yi, pd.DataFrame) and data is None:
         data, yi = yi, None
@@ -491,10 +497,17 @@ def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, contr
         raise InputError(f"the model needs at least {need}; got k = {k}"
                          f"{' after leaving out ' + ', '.join(omitted) if omitted else ''}.")
     design = None if p == 1 else X
-    batch = rma_batch(y[None], v[None], X=design, method=method, test=test, level=level,
-                      control=control)
-    if not batch.converged[0]:  # pragma: no cover - warning already raised by the kernel
-        raise ConvergenceError(f"the {method} estimator did not converge.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # raised as an error below
+        batch = rma_batch(y[None], v[None], X=design, method=method, test=test, level=level,
+                          control=control)
+    if not batch.converged[0]:
+        limit = (control or {}).get("maxiter", 1000) if isinstance(control, dict) else (
+            control.maxiter if control is not None else 1000)
+        raise ConvergenceError(
+            f"the {method} estimator of tau2 did not converge within {limit} iterations "
+            f"(k = {k}). Try method='DL' or 'PM', or raise control={{'maxiter': ...}}."
+        )
     R2 = _r_squared(batch, y, v, X, method, test, level, control) if p > 1 else None
     if batch.tau2_reset[0]:
         warnings.warn(

@@ -1,0 +1,36 @@
+# The README's two commands: `make demo` (set up + run the main job) and `make test`
+# (set up + run the whole test suite). Both create .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup demo test lint bench fixtures clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/metareview seed examples/ketamine-crps
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/pip install -e ".[dev,bench]"
+	$(BIN)/python bench/bench_rma_batch.py
+
+# Regenerate the metafor reference values (needs Debian's r-base-core r-cran-metafor
+# r-cran-metadat r-cran-jsonlite); CI never runs this, the JSON files are committed.
+fixtures:
+	Rscript tests/fixtures/make_fixtures.R
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache out

@@ -1,0 +1,1 @@
+"""Bundled case studies: published reviews reproduced from their own tables."""

@@ -1,0 +1,109 @@
+"""The ``metareview`` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from metareview.exceptions import MetareviewError, MetareviewWarning
+from metareview.stats import escalc, rma
+
+app = typer.Typer(help="metareview: systematic review and meta-analysis, from data to report.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+
+def _fail(error: Exception) -> None:
+    console.print(f"[bold red]error:[/] {error}")
+    raise typer.Exit(code=2)
+
+
+@app.command("rma")
+def rma_command(
+    csv: Annotated[Path, typer.Argument(help="CSV file with one row per study.")],
+    yi: Annotated[str, typer.Option(help="Column of effect sizes.")] = "yi",
+    vi: Annotated[str, typer.Option(help="Column of sampling variances.")] = "vi",
+    slab: Annotated[str | None, typer.Option(help="Column of study labels.")] = None,
+    method: Annotated[
+        str, typer.Option(help="tau2 estimator: EE DL REML ML PM HE HS SJ EB.")] = "REML",
+    test: Annotated[str, typer.Option(help="z or knha (Hartung-Knapp).")] = "z",
+    level: Annotated[float, typer.Option(help="Confidence level (%).")] = 95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Pool effect sizes from a CSV file with a random-effects model."""
+    try:
+        data = pd.read_csv(csv)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MetareviewWarning)
+            res = rma(yi, vi, data=data, slab=slab, method=method, test=test, level=level)
+    except (MetareviewError, FileNotFoundError) as error:
+        _fail(error)
+        return
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}")
+    print(json.dumps(res.to_dict(), indent=2) if as_json else res.summary())
+
+
+@app.command("escalc")
+def escalc_command(
+    measure: Annotated[str, typer.Argument(help="Effect measure, e.g. PR, PLO, SMD, OR.")],
+    csv: Annotated[Path, typer.Argument(help="CSV file with one row per study.")],
+    column: Annotated[list[str], typer.Option(
+        "--col", help="Input mapping NAME=COLUMN, e.g. --col xi=events --col ni=total.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the CSV.")],
+) -> None:
+    """Compute effect sizes (yi) and sampling variances (vi) and write them to a CSV."""
+    try:
+        mapping = dict(item.split("=", 1) for item in column)
+    except ValueError:
+        _fail(ValueError(f"--col takes NAME=COLUMN; got {column}"))
+        return
+    try:
+        data = pd.read_csv(csv)
+        out = escalc(measure, data, **mapping)
+    except (MetareviewError, FileNotFoundError) as error:
+        _fail(error)
+        return
+    out.to_csv(output, index=False)
+    console.print(f"wrote {len(out)} rows with yi, vi to {output}")
+
+
+@app.command("seed")
+def seed_command(
+    folder: Annotated[Path, typer.Argument(help="The case-study folder.")] = Path(
+        "examples/ketamine-crps"),
+) -> None:
+    """Reproduce the seed review's immediate pain-relief rate from its Table 1."""
+    from metareview.casestudies.ketamine_crps import PUBLISHED_IMMEDIATE, immediate_response_rate
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MetareviewWarning)
+            res = immediate_response_rate(folder)
+    except MetareviewError as error:
+        _fail(error)
+        return
+    console.rule("Ketamine for CRPS (Zhao et al., 2018): immediate pain-relief event rate")
+    for w in caught:
+        console.print(f"[yellow]note:[/] {w.message}")
+    print(res.summary())
+    table = Table(title="Published vs reproduced (DerSimonian-Laird, raw proportions)")
+    for name in ("", "estimate", "95% CI"):
+        table.add_column(name)
+    pub = PUBLISHED_IMMEDIATE
+    table.add_row("paper", f"{pub['estimate']:.0%}", f"{pub['ci_lb']:.0%} to {pub['ci_ub']:.0%}")
+    table.add_row("metareview", f"{res.estimate:.1%}",
+                  f"{res.ci_lb[0]:.1%} to {res.ci_ub[0]:.1%}")
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``metareview`` console script."""
+    app()
