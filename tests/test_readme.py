@@ -12,6 +12,6 @@ def test_python_quick_start_runs(capsys):
     text = README.read_text(encoding="utf-8")
     block = re.search(r"```python\n(.*?)```", text, re.S)
     assert block is not None
-    exec(compile(block.group(1), "README.md", "exec"), {})  # noqa: S102
+    exec(compile(block.group(1), "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "Random-Effects Model (k = 4; tau^2 estimator: REML)" in out
