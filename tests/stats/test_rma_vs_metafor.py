@@ -112,3 +112,30 @@ def test_every_method_and_test_is_covered():
         for test in ("z", "knha"):
             assert (method, test, False) in combos
             assert (method, test, True) in combos
+
+
+@pytest.mark.parametrize("case", MODS_CASES, ids=_ids(MODS_CASES))
+def test_meta_regression_predictions(case):
+    res = _fit(case)
+    ref = case["predict_newmods"]
+    ours = res.predict(newmods=ref["newmods"])
+    rtol = _rtol(case)
+    for key in ("pred", "ci_lb", "ci_ub"):
+        _close(ours[key], ref[key], rtol, f"{case['id']}: {key}")
+    if case["method"] != "EE":
+        for key in ("pi_lb", "pi_ub"):
+            _close(ours[key], ref[key], rtol, f"{case['id']}: {key}")
+
+
+def test_moderators_by_column_name_equal_moderators_by_array():
+    import pandas as pd
+
+    case = next(c for c in MODS_CASES if c["id"] == "bcg_RR_REML_z_mods")
+    X = np.array(case["mods"]["X"], dtype=float)
+    data = pd.DataFrame({"yi": case["yi"], "vi": case["vi"], "ablat": X[:, 0],
+                         "year": X[:, 1]}, index=case["slab"])
+    by_name = rma(data=data, mods=["ablat", "year"], method="REML")
+    assert by_name.coef_names == ("intrcpt", "ablat", "year")
+    np.testing.assert_allclose(by_name.beta, case["result"]["beta"], rtol=RTOL_ITERATIVE)
+    assert list(by_name.table().index) == ["intrcpt", "ablat", "year"]
+    assert by_name.slab[0] == case["slab"][0]
