@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -46,6 +47,7 @@ def test_study_order_does_not_matter(data, method, test, seed):
                                                      test=test))
 
 
+@pytest.mark.filterwarnings("ignore::metareview.ConvergenceWarning")  # ML/REML tau2 reset
 @settings(max_examples=25, deadline=None)
 @given(batch=st.lists(meta_analyses(min_k=6, max_k=6), min_size=2, max_size=6),
        method=st.sampled_from(METHODS))

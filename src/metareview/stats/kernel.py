@@ -185,6 +185,16 @@ def rma_batch(
             stacklevel=2,
         )
 
+    if fit_tau2.reset_to_zero.any():
+        rows = np.flatnonzero(fit_tau2.reset_to_zero)
+        warnings.warn(
+            f"{method}: for {rows.size} of {B} meta-analyses (rows {rows[:10].tolist()}) the "
+            "likelihood is higher at tau2 = 0 than at the Fisher-scoring solution (a local "
+            "maximum); tau2 set to 0 there, as metafor does.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+
     fit = WLS.fit(design, m / (V + tau2[:, None]), Y)
     vb = fit.A.copy()
     df_resid = (k - p).astype(float)
@@ -198,7 +208,7 @@ def rma_batch(
         ddf = np.full(B, np.nan)
     se = np.sqrt(np.einsum("bii->bi", vb))
     beta = fit.beta
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zval = beta / se
     if test == "knha":
         pval = 2 * stats.t.sf(np.abs(zval), df_resid[:, None])
@@ -214,7 +224,7 @@ def rma_batch(
     QEp = stats.chi2.sf(QE, df_resid)
     vt = df_resid / fe.tr_P()
     if method == "EE":
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             I2 = np.maximum(0.0, 100 * (QE - df_resid) / QE)
         H2 = QE / df_resid
     else:
@@ -264,7 +274,7 @@ def _omnibus(beta, vb, test, df_resid):
     b = beta[:, idx]
     Vb = vb[:, idx, idx]
     n_tested = b.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         QM = np.einsum("bi,bij,bj->b", b, np.linalg.pinv(Vb), b)
     if test == "knha":
         QM = QM / n_tested

@@ -513,7 +513,7 @@ def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, contr
         warnings.warn(
             f"{method}: the likelihood is higher at tau2 = 0 than at the Fisher-scoring "
             "solution (a local maximum); tau2 set to 0, as metafor does.",
-            StudyOmittedWarning, stacklevel=3,
+            ConvergenceWarning, stacklevel=3,
         )
     return _result_from_batch(batch, coef_names, y, v, X, labels, ni, omitted, measure, R2)
 
