@@ -11,7 +11,26 @@ from metareview.exceptions import (
     MissingDataWarning,
     StudyOmittedWarning,
 )
-from metareview.stats import BatchResult, Control, RmaResult, escalc, rma, rma_batch
+from metareview.stats import (
+    BatchResult,
+    Control,
+    RmaResult,
+    baujat,
+    cumul,
+    escalc,
+    fsn,
+    gosh,
+    influence,
+    leave1out,
+    permutest,
+    pet_peese,
+    ranktest,
+    regtest,
+    rma,
+    rma_batch,
+    sensitivity,
+    trimfill,
+)
 from metareview.stats.models import __version__
 
 __all__ = [
@@ -25,7 +44,19 @@ __all__ = [
     "RmaResult",
     "StudyOmittedWarning",
     "__version__",
+    "baujat",
+    "cumul",
     "escalc",
+    "fsn",
+    "gosh",
+    "influence",
+    "leave1out",
+    "permutest",
+    "pet_peese",
+    "ranktest",
+    "regtest",
     "rma",
     "rma_batch",
+    "sensitivity",
+    "trimfill",
 ]

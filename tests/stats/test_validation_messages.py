@@ -128,7 +128,7 @@ def test_batch_rejects_zero_variance_inside_mask():
 
 def test_batch_rows_with_too_few_studies():
     mask = np.array([[True, True, True], [True, False, False]])
-    with pytest.raises(InputError, match=r"rows \[1\] have k <= 1"):
+    with pytest.raises(InputError, match=r"\(k > 1\); rows \[1\] have fewer"):
         rma_batch(np.ones((2, 3)), np.ones((2, 3)), mask=mask)
 
 

@@ -1,19 +1,64 @@
-"""Statistics layer: effect sizes, the batched pooling kernel and meta-analytic models.
+"""Statistics layer: effect sizes, the batched pooling kernel, meta-analytic models,
+publication bias and sensitivity analyses.
 
 Arrays and DataFrames in, result objects out; nothing here knows about reviews.
 """
 
+from metareview.stats.bias import (
+    FsnResult,
+    PetPeeseResult,
+    RanktestResult,
+    RegtestResult,
+    TrimfillResult,
+    fsn,
+    pet_peese,
+    ranktest,
+    regtest,
+    trimfill,
+)
 from metareview.stats.effects import escalc
 from metareview.stats.kernel import BatchResult, Control, rma_batch
 from metareview.stats.models import RmaResult, rma
+from metareview.stats.sensitivity import (
+    GoshResult,
+    PermutestResult,
+    SensitivityResult,
+    baujat,
+    cumul,
+    gosh,
+    influence,
+    leave1out,
+    permutest,
+    sensitivity,
+)
 from metareview.stats.transforms import back_transform
 
 __all__ = [
     "BatchResult",
     "Control",
+    "FsnResult",
+    "GoshResult",
+    "PermutestResult",
+    "PetPeeseResult",
+    "RanktestResult",
+    "RegtestResult",
     "RmaResult",
+    "SensitivityResult",
+    "TrimfillResult",
     "back_transform",
+    "baujat",
+    "cumul",
     "escalc",
+    "fsn",
+    "gosh",
+    "influence",
+    "leave1out",
+    "permutest",
+    "pet_peese",
+    "ranktest",
+    "regtest",
     "rma",
     "rma_batch",
+    "sensitivity",
+    "trimfill",
 ]

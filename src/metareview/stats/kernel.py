@@ -19,7 +19,7 @@ from scipy import stats
 from metareview._validation import Options, check_level
 from metareview.exceptions import ConvergenceWarning, InputError
 from metareview.stats._design import WLS, Design
-from metareview.stats.tau2 import ESTIMATORS, Control, solve_generalised_q
+from metareview.stats.tau2 import ESTIMATORS, Control, Tau2Fit, solve_generalised_q
 
 __all__ = ["METHODS", "TESTS", "BatchResult", "Control", "rma_batch"]
 
@@ -70,6 +70,7 @@ class BatchResult:
     k: np.ndarray
     p: int
     ddf: np.ndarray
+    s2w: np.ndarray
     converged: np.ndarray
     iterations: np.ndarray
     tau2_reset: np.ndarray = field(repr=False)
@@ -108,6 +109,7 @@ def rma_batch(
     test: str = "z",
     level: float = 95,
     tau2_ci: bool = True,
+    allow_saturated: bool = False,
     control: Control | dict[str, Any] | None = None,
 ) -> BatchResult:
     """Fit B random-effects (or equal-effects) meta-analyses at once.
@@ -129,6 +131,10 @@ def rma_batch(
         Confidence level in percent (95) or as a proportion (0.95).
     tau2_ci : bool
         Compute Q-profile confidence intervals for tau2, I2 and H2.
+    allow_saturated : bool
+        Accept rows with as many studies as coefficients (k = p, e.g. a single study), fitted
+        as metafor does: tau2 = 0, QE = 0, I2 = 0, H2 = 1 (used by cumulative and GOSH
+        analyses).
     control : Control or dict, optional
         Convergence settings; see :class:`metareview.stats.tau2.Control`.
 
@@ -166,14 +172,18 @@ def rma_batch(
     B = Y.shape[0]
     k = m.sum(axis=1)
     p = design.p
-    if np.any(k <= p):
-        rows = np.flatnonzero(k <= p)[:6].tolist()
+    too_small = k < p if allow_saturated else k <= p
+    if np.any(too_small):
+        rows = np.flatnonzero(too_small)[:6].tolist()
+        need = f"k >= {p}" if allow_saturated else f"k > {p}"
         raise InputError(
-            f"each meta-analysis needs more studies than coefficients (k > {p}); "
-            f"rows {rows} have k <= {p}."
+            f"each meta-analysis needs more studies than coefficients ({need}); "
+            f"rows {rows} have fewer."
         )
+    saturated = k == p
+    regular = ~saturated
 
-    fit_tau2 = ESTIMATORS[method](Y, V, m, design, control)
+    fit_tau2 = _estimate_tau2(method, Y, V, m, design, control, regular)
     tau2 = fit_tau2.tau2
     if not fit_tau2.converged.all():
         bad = np.flatnonzero(~fit_tau2.converged)
@@ -199,11 +209,13 @@ def rma_batch(
     vb = fit.A.copy()
     df_resid = (k - p).astype(float)
     if test == "knha":
-        s2w = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss / df_resid)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2w = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss / df_resid)
         vb = vb * s2w[:, None, None]
         crit = stats.t.isf(alpha / 2, df_resid)
         ddf = df_resid
     else:
+        s2w = np.ones(B)
         crit = np.full(B, stats.norm.isf(alpha / 2))
         ddf = np.full(B, np.nan)
     se = np.sqrt(np.einsum("bii->bi", vb))
@@ -220,16 +232,18 @@ def rma_batch(
     QM, QMp = _omnibus(beta, vb, test, df_resid)
 
     fe = WLS.fit(design, m / V, Y)
-    QE = np.maximum(0.0, fe.rss)
-    QEp = stats.chi2.sf(QE, df_resid)
-    vt = df_resid / fe.tr_P()
-    if method == "EE":
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    QE = np.where(saturated, 0.0, np.maximum(0.0, fe.rss))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        QEp = np.where(saturated, 1.0, stats.chi2.sf(QE, df_resid))
+        vt = df_resid / fe.tr_P()
+        if method == "EE":
             I2 = np.maximum(0.0, 100 * (QE - df_resid) / QE)
-        H2 = QE / df_resid
-    else:
-        I2 = 100 * tau2 / (vt + tau2)
-        H2 = tau2 / vt + 1
+            H2 = QE / df_resid
+        else:
+            I2 = 100 * tau2 / (vt + tau2)
+            H2 = tau2 / vt + 1
+    I2 = np.where(saturated, 0.0, I2)
+    H2 = np.where(saturated, 1.0, H2)
 
     if p == 1 and method != "EE":
         pi_se = np.sqrt(se[:, 0] ** 2 + tau2)
@@ -237,9 +251,11 @@ def rma_batch(
     else:
         pi_lb = pi_ub = np.full(B, np.nan)
 
-    lb = ub = np.full(B, np.nan)
-    if tau2_ci and method != "EE":
-        lb, ub = qprofile_tau2(Y, V, m, design, alpha, control)
+    lb, ub = np.full(B, np.nan), np.full(B, np.nan)
+    if tau2_ci and method != "EE" and regular.any():
+        rows = np.flatnonzero(regular)
+        lb[rows], ub[rows] = qprofile_tau2(Y[rows], V[rows], m[rows], design.take(rows), alpha,
+                                           control)
     I2_lb, I2_ub = 100 * lb / (vt + lb), 100 * ub / (vt + ub)
     H2_lb, H2_ub = lb / vt + 1, ub / vt + 1
 
@@ -248,9 +264,24 @@ def rma_batch(
         ci_lb=ci_lb, ci_ub=ci_ub, vb=vb, tau2=tau2, se_tau2=fit_tau2.se_tau2,
         tau2_ci_lb=lb, tau2_ci_ub=ub, I2=I2, I2_ci_lb=I2_lb, I2_ci_ub=I2_ub, H2=H2,
         H2_ci_lb=H2_lb, H2_ci_ub=H2_ub, QE=QE, QEp=QEp, QM=QM, QMp=QMp, pi_lb=pi_lb,
-        pi_ub=pi_ub, vt=vt, k=k, p=p, ddf=ddf, converged=fit_tau2.converged,
+        pi_ub=pi_ub, vt=vt, k=k.astype(int), p=p, ddf=ddf, s2w=s2w, converged=fit_tau2.converged,
         iterations=fit_tau2.iterations, tau2_reset=fit_tau2.reset_to_zero,
     )
+
+
+def _estimate_tau2(method, Y, V, m, design, control, regular) -> Tau2Fit:
+    """Run the estimator on the rows with k > p; saturated rows get tau2 = 0."""
+    if regular.all():
+        return ESTIMATORS[method](Y, V, m, design, control)
+    B = Y.shape[0]
+    out = Tau2Fit(np.zeros(B), np.full(B, np.nan), np.zeros(B, int), np.ones(B, bool),
+                  np.zeros(B, bool))
+    rows = np.flatnonzero(regular)
+    if rows.size:
+        part = ESTIMATORS[method](Y[rows], V[rows], m[rows], design.take(rows), control)
+        for name in ("tau2", "se_tau2", "iterations", "converged", "reset_to_zero"):
+            getattr(out, name)[rows] = getattr(part, name)
+    return out
 
 
 def qprofile_tau2(Y, V, m, design, alpha: float, control: Control):
