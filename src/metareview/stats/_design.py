@@ -10,7 +10,7 @@ Masked-out studies simply carry weight 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,6 +95,7 @@ class WLS:
     beta: np.ndarray
     resid: np.ndarray
     rss: np.ndarray
+    _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def fit(cls, design: Design, w: np.ndarray, y: np.ndarray) -> WLS:
@@ -105,9 +106,20 @@ class WLS:
         rss = (w * resid**2).sum(axis=1)
         return cls(design, w, A, beta, resid, rss)
 
+    def take(self, rows: np.ndarray) -> WLS:
+        """The fits of a subset of the batch's rows."""
+        return WLS(self.design.take(rows), self.w[rows], self.A[rows], self.beta[rows],
+                   self.resid[rows], self.rss[rows])
+
     def tr_P(self) -> np.ndarray:
-        """tr(P)."""
-        return self.w.sum(axis=1) - _tr(self.A, self.design.xtdx(self.w**2))
+        """tr(P) (computed once per fit: DL and I2 both need it)."""
+        if "tr_P" not in self._cache:
+            if self.design.intercept_only:
+                value = self.w.sum(axis=1) - (self.w**2).sum(axis=1) * self.A[:, 0, 0]
+            else:
+                value = self.w.sum(axis=1) - _tr(self.A, self.design.xtdx(self.w**2))
+            self._cache["tr_P"] = value
+        return self._cache["tr_P"]
 
     def tr_PD(self, a: np.ndarray) -> np.ndarray:
         """tr(P diag(a))."""
@@ -117,6 +129,15 @@ class WLS:
     def tr_PaPb(self, a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
         """tr(P diag(a) P diag(b)); with a = b = 1 this is tr(PP)."""
         w = self.w
+        if self.design.intercept_only:  # A = 1/sum(w): plain sums, no p x p algebra
+            inv_sw = self.A[:, 0, 0]
+            w2 = w * w
+            if np.isscalar(a) and np.isscalar(b) and a == b == 1.0:  # tr(PP)
+                s2 = w2.sum(axis=1)
+                return s2 - 2 * (w2 * w).sum(axis=1) * inv_sw + s2**2 * inv_sw**2
+            ga, gb = (w2 * a).sum(axis=1), (w2 * b).sum(axis=1)
+            return ((w2 * a * b).sum(axis=1) - 2 * (a * b * w2 * w).sum(axis=1) * inv_sw
+                    + ga * gb * inv_sw**2)
         ab = a * b * np.ones_like(w)
         Ga = self.design.xtdx(w**2 * a * np.ones_like(w))
         Gb = Ga if b is a else self.design.xtdx(w**2 * b * np.ones_like(w))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from metareview._validation import Options, check_level
 from metareview.exceptions import ConvergenceWarning, InputError
@@ -27,6 +27,7 @@ METHODS = Options(
     "method", ("EE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB"), aliases={"FE": "EE"}
 )
 TESTS = Options("test", ("z", "knha"), aliases={"hksj": "knha", "t": "knha"})
+_CLOSED_FORM = frozenset({"EE", "DL", "HE", "HS", "SJ"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,6 @@ class BatchResult:
     beta: np.ndarray
     se: np.ndarray
     zval: np.ndarray
-    pval: np.ndarray
     ci_lb: np.ndarray
     ci_ub: np.ndarray
     vb: np.ndarray
@@ -61,9 +61,7 @@ class BatchResult:
     H2_ci_lb: np.ndarray
     H2_ci_ub: np.ndarray
     QE: np.ndarray
-    QEp: np.ndarray
     QM: np.ndarray
-    QMp: np.ndarray
     pi_lb: np.ndarray
     pi_ub: np.ndarray
     vt: np.ndarray
@@ -74,6 +72,35 @@ class BatchResult:
     converged: np.ndarray
     iterations: np.ndarray
     tau2_reset: np.ndarray = field(repr=False)
+
+    # p-values are computed on access: GOSH and simulations over millions of rows rarely
+    # need them, and the chi-square tail costs more than the whole DL fit.
+
+    @property
+    def pval(self) -> np.ndarray:
+        """p-values of the coefficients (z, or t with k - p df for knha): (B, p)."""
+        with np.errstate(invalid="ignore"):
+            if self.test == "knha":
+                return 2 * stats.t.sf(np.abs(self.zval), self.ddf[:, None])
+            return 2 * special.ndtr(-np.abs(self.zval))
+
+    @property
+    def QEp(self) -> np.ndarray:
+        """p-value of Cochran's Q test (chi-square, k - p df; 1 where k = p)."""
+        df = (self.k - self.p).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(df > 0, special.chdtrc(np.maximum(df, 1), self.QE), 1.0)
+
+    @property
+    def QMp(self) -> np.ndarray:
+        """p-value of the omnibus test of moderators (or of the intercept when p = 1)."""
+        n_tested = max(self.p - 1, 1)
+        with np.errstate(invalid="ignore"):
+            if self.test == "knha":
+                return special.fdtrc(n_tested, self.ddf, self.QM)
+            if self.p == 1:
+                return self.pval[:, 0]
+            return special.chdtrc(n_tested, self.QM)
 
     @property
     def estimate(self) -> np.ndarray:
@@ -183,7 +210,8 @@ def rma_batch(
     saturated = k == p
     regular = ~saturated
 
-    fit_tau2 = _estimate_tau2(method, Y, V, m, design, control, regular)
+    fe = WLS.fit(design, m / V, Y)  # the equal-effects fit: Q, vt, and the DL/HS moments
+    fit_tau2 = _estimate_tau2(method, Y, V, m, design, control, regular, fe)
     tau2 = fit_tau2.tau2
     if not fit_tau2.converged.all():
         bad = np.flatnonzero(~fit_tau2.converged)
@@ -222,19 +250,13 @@ def rma_batch(
     beta = fit.beta
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zval = beta / se
-    if test == "knha":
-        pval = 2 * stats.t.sf(np.abs(zval), df_resid[:, None])
-    else:
-        pval = 2 * stats.norm.sf(np.abs(zval))
     ci_lb = beta - crit[:, None] * se
     ci_ub = beta + crit[:, None] * se
 
-    QM, QMp = _omnibus(beta, vb, test, df_resid)
+    QM = _omnibus(beta, vb, test)
 
-    fe = WLS.fit(design, m / V, Y)
     QE = np.where(saturated, 0.0, np.maximum(0.0, fe.rss))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        QEp = np.where(saturated, 1.0, stats.chi2.sf(QE, df_resid))
         vt = df_resid / fe.tr_P()
         if method == "EE":
             I2 = np.maximum(0.0, 100 * (QE - df_resid) / QE)
@@ -260,25 +282,33 @@ def rma_batch(
     H2_lb, H2_ub = lb / vt + 1, ub / vt + 1
 
     return BatchResult(
-        method=method, test=test, level=1 - alpha, beta=beta, se=se, zval=zval, pval=pval,
+        method=method, test=test, level=1 - alpha, beta=beta, se=se, zval=zval,
         ci_lb=ci_lb, ci_ub=ci_ub, vb=vb, tau2=tau2, se_tau2=fit_tau2.se_tau2,
         tau2_ci_lb=lb, tau2_ci_ub=ub, I2=I2, I2_ci_lb=I2_lb, I2_ci_ub=I2_ub, H2=H2,
-        H2_ci_lb=H2_lb, H2_ci_ub=H2_ub, QE=QE, QEp=QEp, QM=QM, QMp=QMp, pi_lb=pi_lb,
+        H2_ci_lb=H2_lb, H2_ci_ub=H2_ub, QE=QE, QM=QM, pi_lb=pi_lb,
         pi_ub=pi_ub, vt=vt, k=k.astype(int), p=p, ddf=ddf, s2w=s2w, converged=fit_tau2.converged,
         iterations=fit_tau2.iterations, tau2_reset=fit_tau2.reset_to_zero,
     )
 
 
-def _estimate_tau2(method, Y, V, m, design, control, regular) -> Tau2Fit:
+def _estimate_tau2(method, Y, V, m, design, control, regular, fe: WLS) -> Tau2Fit:
     """Run the estimator on the rows with k > p; saturated rows get tau2 = 0."""
     if regular.all():
-        return ESTIMATORS[method](Y, V, m, design, control)
+        return ESTIMATORS[method](Y, V, m, design, control, fe=fe)
+    if method in _CLOSED_FORM:
+        # one pass over all rows (saturated ones give 0/0, overwritten) beats copying the rest
+        with np.errstate(all="ignore"):
+            fit = ESTIMATORS[method](Y, V, m, design, control, fe=fe)
+        fit.tau2[~regular] = 0.0
+        fit.se_tau2[~regular] = np.nan
+        return fit
     B = Y.shape[0]
     out = Tau2Fit(np.zeros(B), np.full(B, np.nan), np.zeros(B, int), np.ones(B, bool),
                   np.zeros(B, bool))
     rows = np.flatnonzero(regular)
     if rows.size:
-        part = ESTIMATORS[method](Y[rows], V[rows], m[rows], design.take(rows), control)
+        part = ESTIMATORS[method](Y[rows], V[rows], m[rows], design.take(rows), control,
+                                  fe=fe.take(rows))
         for name in ("tau2", "se_tau2", "iterations", "converged", "reset_to_zero"):
             getattr(out, name)[rows] = getattr(part, name)
     return out
@@ -298,21 +328,18 @@ def qprofile_tau2(Y, V, m, design, alpha: float, control: Control):
     return lb, ub
 
 
-def _omnibus(beta, vb, test, df_resid):
-    """Wald test of all coefficients but the intercept (or the intercept when p = 1)."""
+def _omnibus(beta, vb, test):
+    """Wald statistic of all coefficients but the intercept (or the intercept when p = 1),
+    divided by their number for knha (an F statistic)."""
     p = beta.shape[1]
-    idx = slice(1, None) if p > 1 else slice(0, 1)
-    b = beta[:, idx]
-    Vb = vb[:, idx, idx]
-    n_tested = b.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        QM = np.einsum("bi,bij,bj->b", b, np.linalg.pinv(Vb), b)
-    if test == "knha":
-        QM = QM / n_tested
-        QMp = stats.f.sf(QM, n_tested, df_resid)
-    else:
-        QMp = stats.chi2.sf(QM, n_tested)
-    return QM, QMp
+    if p == 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return beta[:, 0] ** 2 / vb[:, 0, 0]
+    b = beta[:, 1:]
+    Vb = vb[:, 1:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        QM = np.einsum("bi,bi->b", b, np.linalg.solve(Vb, b[..., None])[..., 0])
+    return QM / b.shape[1] if test == "knha" else QM
 
 
 def _control(control: Control | dict[str, Any] | None) -> Control:
@@ -334,12 +361,14 @@ def _prepare(Y, V, mask, X):
     V = np.atleast_2d(np.asarray(V, dtype=float))
     if Y.shape != V.shape:
         raise InputError(f"Y and V must have the same shape; got {Y.shape} and {V.shape}.")
+    clean = bool(np.isfinite(Y).all() and np.isfinite(V).all() and (V > 0).all())
     if mask is None:
-        m = np.isfinite(Y) & np.isfinite(V)
+        m = np.ones(Y.shape, bool) if clean else np.isfinite(Y) & np.isfinite(V)
     else:
         m = np.atleast_2d(np.asarray(mask, dtype=bool))
         if m.shape != Y.shape:
             raise InputError(f"mask must have the shape of Y {Y.shape}; got {m.shape}.")
+    if not clean:
         bad = m & ~(np.isfinite(Y) & np.isfinite(V))
         if bad.any():
             r, c = np.argwhere(bad)[0]
@@ -347,17 +376,18 @@ def _prepare(Y, V, mask, X):
                 f"Y and V must be finite inside the mask; {int(bad.sum())} entries are not "
                 f"(first at row {r}, study {c}). Mask them out."
             )
-    nonpositive = m & (np.where(m, V, 1.0) <= 0)
-    if nonpositive.any():
-        r, c = np.argwhere(nonpositive)[0]
-        raise InputError(
-            f"V must be > 0 inside the mask; {int(nonpositive.sum())} entries are not "
-            f"(first at row {r}, study {c}). Studies with zero variance cannot be weighted; "
-            "mask them out."
-        )
+        nonpositive = m & (np.where(m, V, 1.0) <= 0)
+        if nonpositive.any():
+            r, c = np.argwhere(nonpositive)[0]
+            raise InputError(
+                f"V must be > 0 inside the mask; {int(nonpositive.sum())} entries are not "
+                f"(first at row {r}, study {c}). Studies with zero variance cannot be "
+                "weighted; mask them out."
+            )
+        # masked-out entries may hold anything: make them harmless (weight 0, finite)
+        Y = np.where(m, Y, 0.0)
+        V = np.where(m, V, 1.0)
     w_mask = m.astype(float)
-    Y = np.where(m, Y, 0.0)
-    V = np.where(m, V, 1.0)
     k = Y.shape[1]
     if X is None:
         design = Design.intercept(k)

@@ -234,9 +234,10 @@ GOSH_EXACT_MAX_K = 20
 def _all_subsets(k: int, min_size: int) -> np.ndarray:
     codes = np.arange(1, 2**k, dtype=np.int64)
     incl = ((codes[:, None] >> np.arange(k)) & 1).astype(bool)
-    sizes = incl.sum(axis=1)
-    incl = incl[sizes >= min_size]
-    return incl[np.argsort(incl.sum(axis=1), kind="stable")]
+    sizes = incl.sum(axis=1, dtype=np.uint8)
+    keep = sizes >= min_size
+    # metafor's order: binary counting (study 1 fastest), then stably by subset size
+    return incl[keep][np.argsort(sizes[keep], kind="stable")]
 
 
 def _sampled_subsets(k: int, n: int, min_size: int, seed: int | None) -> np.ndarray:

@@ -53,13 +53,13 @@ def _done(tau2, se, B) -> Tau2Fit:
     return Tau2Fit(tau2, se, np.zeros(B, int), np.ones(B, bool), np.zeros(B, bool))
 
 
-def ee(y, v, m, design, control) -> Tau2Fit:
+def ee(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
     """Equal-effects model: tau2 = 0 by assumption (no standard error)."""
     B = y.shape[0]
     return _done(np.zeros(B), np.full(B, np.nan), B)
 
 
-def dl(y, v, m, design, control) -> Tau2Fit:
+def dl(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
     """DerSimonian-Laird: tau2 = (Q - (k - p)) / tr(P), floored at 0.
 
     DerSimonian & Laird (1986), Control. Clin. Trials 7, 177-188,
@@ -67,14 +67,14 @@ def dl(y, v, m, design, control) -> Tau2Fit:
     SE from metafor: sqrt((2(k-p) + 4 tau2 tr(P) + 2 tau2^2 tr(PP)) / tr(P)^2).
     """
     k, p = _counts(m, design)
-    fit = WLS.fit(design, m / v, y)
+    fit = fe if fe is not None else WLS.fit(design, m / v, y)
     trP = fit.tr_P()
     tau2 = np.maximum(0.0, (fit.rss - (k - p)) / trP)
     se = np.sqrt((2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fit.tr_PaPb(1.0, 1.0)) / trP**2)
     return _done(tau2, se, y.shape[0])
 
 
-def he(y, v, m, design, control) -> Tau2Fit:
+def he(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
     """Hedges (variance components) estimator from the unweighted fit, floored at 0:
     tau2 = (RSS - tr(PV)) / (k - p) with P the unweighted residual-maker.
 
@@ -96,14 +96,14 @@ def _he_raw(y, v, m, design):
     return (fit.rss - trPV) / (k - p), trPV, fit
 
 
-def hs(y, v, m, design, control) -> Tau2Fit:
+def hs(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
     """Hunter-Schmidt: tau2 = (Q - k) / sum(w), floored at 0.
 
     Hunter & Schmidt (2004), Methods of Meta-Analysis, 2nd ed.; Viechtbauer et al. (2015),
     Res. Synth. Methods 6, 1-15. SE as in metafor.
     """
     k, p = _counts(m, design)
-    fit = WLS.fit(design, m / v, y)
+    fit = fe if fe is not None else WLS.fit(design, m / v, y)
     sum_w = fit.w.sum(axis=1)
     tau2 = np.maximum(0.0, (fit.rss - k) / sum_w)
     se = np.sqrt(
@@ -112,7 +112,7 @@ def hs(y, v, m, design, control) -> Tau2Fit:
     return _done(tau2, se, y.shape[0])
 
 
-def sj(y, v, m, design, control) -> Tau2Fit:
+def sj(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
     """Sidik-Jonkman: tau2 = tau0 * Q(tau0) / (k - p), tau0 = the (1/k) variance of y.
 
     Sidik & Jonkman (2005), J. Biopharm. Stat. 15, 823-838,
@@ -137,7 +137,7 @@ def _pm_se(fit: WLS, k, p) -> np.ndarray:
     return np.sqrt(2 * k**2 / (k - p) / fit.w.sum(axis=1) ** 2)
 
 
-def pm(y, v, m, design, control) -> Tau2Fit:
+def pm(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
     """Paule-Mandel: the tau2 >= 0 at which the generalised Q equals k - p.
 
     Paule & Mandel (1982), J. Res. Natl. Bur. Stand. 87, 377-385; solved by safeguarded
@@ -212,7 +212,7 @@ def _fisher_scoring(kind: str) -> Callable[..., Tau2Fit]:
     metafor converges the iterates are the same; where its steps oscillate for ever (about
     0.1-0.6% of simulated k = 10 data sets) this still converges."""
 
-    def estimator(y, v, m, design, control) -> Tau2Fit:
+    def estimator(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
         k, p = _counts(m, design)
         start, _, _ = _he_raw(y, v, m, design)
 
