@@ -10,10 +10,17 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from metareview.exceptions import MetareviewError, MetareviewWarning
-from metareview.stats import escalc, rma
+from metareview.stats import escalc, fsn, gosh, ranktest, regtest, rma, trimfill
 
 app = typer.Typer(help="metareview: systematic review and meta-analysis, from data to report.",
                   no_args_is_help=True, add_completion=False)
@@ -49,6 +56,61 @@ def rma_command(
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     print(json.dumps(res.to_dict(), indent=2) if as_json else res.summary())
+
+
+def _fit_csv(csv: Path, yi: str, vi: str, slab: str | None, method: str, test: str = "z"):
+    data = pd.read_csv(csv)
+    return rma(yi, vi, data=data, slab=slab, method=method, test=test)
+
+
+@app.command("bias")
+def bias_command(
+    csv: Annotated[Path, typer.Argument(help="CSV file with one row per study.")],
+    yi: Annotated[str, typer.Option(help="Column of effect sizes.")] = "yi",
+    vi: Annotated[str, typer.Option(help="Column of sampling variances.")] = "vi",
+    slab: Annotated[str | None, typer.Option(help="Column of study labels.")] = None,
+    method: Annotated[str, typer.Option(help="tau2 estimator.")] = "REML",
+) -> None:
+    """Funnel-plot asymmetry: Egger's and Begg's tests, trim and fill, fail-safe N."""
+    try:
+        res = _fit_csv(csv, yi, vi, slab, method)
+        parts = [regtest(res).summary(), regtest(res, model="lm").summary(),
+                 ranktest(res).summary(), trimfill(res).summary(),
+                 fsn(res, type="Rosenthal").summary()]
+    except (MetareviewError, FileNotFoundError) as error:
+        _fail(error)
+        return
+    print("\n\n".join(parts))
+
+
+@app.command("gosh")
+def gosh_command(
+    csv: Annotated[Path, typer.Argument(help="CSV file with one row per study.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV of per-subset fits.")],
+    yi: Annotated[str, typer.Option(help="Column of effect sizes.")] = "yi",
+    vi: Annotated[str, typer.Option(help="Column of sampling variances.")] = "vi",
+    method: Annotated[str, typer.Option(help="tau2 estimator.")] = "DL",
+    subsets: Annotated[int | None, typer.Option(help="Random subsets (needed for k > 20).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for random subsets.")] = None,
+) -> None:
+    """GOSH: fit the model to every subset of studies (or a seeded sample), with progress."""
+    try:
+        res = _fit_csv(csv, yi, vi, None, method)
+        columns = [TextColumn("fitting subsets"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn()]
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("gosh", total=1)
+            result = gosh(res, subsets, seed=seed,
+                          progress=lambda done, total: bar.update(task, completed=done,
+                                                                   total=total))
+    except (MetareviewError, FileNotFoundError) as error:
+        _fail(error)
+        return
+    table = result.table.copy()
+    table.insert(0, "subset", ["".join("1" if x else "0" for x in row) for row in result.incl])
+    table.to_csv(output, index=False)
+    console.print(f"wrote {len(table):,} subset fits ({'all' if result.exact else 'sampled'}) "
+                  f"to {output}")
 
 
 @app.command("escalc")

@@ -49,3 +49,38 @@ def test_escalc_writes_yi_vi(tmp_path):
     written = pd.read_csv(out)
     # metafor 3.8: escalc("PLO", xi=c(4,10), ni=c(20,40)) -> -1.3863, -1.0986
     assert written["yi"].round(4).tolist() == [-1.3863, -1.0986]
+
+
+def _hackshaw_csv(tmp_path):
+    from tests.conftest import load_fixture
+
+    case = next(c for c in load_fixture("metafor_bias")["cases"]
+                if c["id"] == "hackshaw1998_REML")
+    path = tmp_path / "hackshaw.csv"
+    pd.DataFrame({"study": case["slab"], "yi": case["yi"], "vi": case["vi"]}).to_csv(
+        path, index=False)
+    return path, case
+
+
+def test_bias_prints_egger_begg_trimfill(tmp_path):
+    path, case = _hackshaw_csv(tmp_path)
+    result = RUNNER.invoke(app, ["bias", str(path), "--slab", "study"])
+    assert result.exit_code == 0, result.output
+    egger = next(r for r in case["regtest"] if (r["model"], r["predictor"]) == ("rma", "sei"))
+    assert f"z = {egger['zval']:.4f}, p = {egger['pval']:.4f}" in result.output
+    assert f"Kendall's tau = {case['ranktest']['tau']:.4f}" in result.output
+    tf = next(t for t in case["trimfill"] if t["side_requested"] == "default"
+              and t["estimator"] == "L0")
+    assert f"missing studies on the {tf['side']} side: {tf['k0']}" in result.output
+
+
+def test_gosh_writes_subsets_and_refuses_large_k_without_sample(tmp_path):
+    path, _ = _hackshaw_csv(tmp_path)
+    out = tmp_path / "gosh.csv"
+    result = RUNNER.invoke(app, ["gosh", str(path), "-o", str(out)])
+    assert result.exit_code == 2 and "pass subsets=" in " ".join(result.output.split())
+    result = RUNNER.invoke(app, ["gosh", str(path), "-o", str(out), "--subsets", "500",
+                                 "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, dtype={"subset": str})
+    assert len(table) == 500 and table["subset"].str.len().eq(37).all()
