@@ -18,7 +18,7 @@ demo: setup
 	$(BIN)/metareview seed examples/ketamine-crps
 
 lint: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench docs
 
 test: lint
 	$(BIN)/pytest

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["metareview", "metareview.stats", "metareview.exceptions"]
+PACKAGES = ["metareview", "metareview.stats", "metareview.exceptions", "metareview.plots"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

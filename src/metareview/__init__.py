@@ -33,6 +33,17 @@ from metareview.stats import (
 )
 from metareview.stats.models import __version__
 
+_PLOTS = frozenset({"forest", "funnel", "prisma", "save_figure"})
+
+
+def __getattr__(name: str):
+    """Figures are imported on first use, so ``import metareview`` does not load matplotlib."""
+    if name in _PLOTS:
+        from metareview import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module 'metareview' has no attribute {name!r}")
+
 __all__ = [
     "BatchResult",
     "Control",
@@ -47,16 +58,20 @@ __all__ = [
     "baujat",
     "cumul",
     "escalc",
+    "forest",
     "fsn",
+    "funnel",
     "gosh",
     "influence",
     "leave1out",
     "permutest",
     "pet_peese",
+    "prisma",
     "ranktest",
     "regtest",
     "rma",
     "rma_batch",
+    "save_figure",
     "sensitivity",
     "trimfill",
 ]

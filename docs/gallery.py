@@ -1,0 +1,144 @@
+"""Render the figure gallery: ``python docs/gallery.py`` from the repository root.
+
+Writes ``docs/gallery/*.png`` at 150 dpi (to keep the repository small; ``save_figure``
+defaults to 300 dpi and also writes SVG and PDF). Data: the seed review (Zhao, Wang & Wang,
+2018, Curr Pain Headache Rep 22:12) from ``examples/ketamine-crps``, and metafor's
+``dat.bcg`` (Colditz et al., 1994) and ``dat.pritz1997`` (Pritz, 1997) as stored in the
+reference fixtures under ``tests/fixtures``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+
+from metareview import StudyOmittedWarning, escalc, rma
+from metareview.casestudies.ketamine_crps import immediate_response_rate
+from metareview.plots import forest, funnel, prisma, save_figure
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "gallery"
+DPI = 150
+
+# PRISMA counts of the seed review. Only two numbers come from the paper (Zhao et al. 2018):
+# 82 records identified and 15 studies included. Every other count below is ILLUSTRATIVE,
+# chosen only to satisfy the PRISMA flow arithmetic; the real counts will come from the
+# review store.
+SEED_PRISMA = {
+    "records_databases": 82,  # from the paper
+    "duplicates_removed": 21,  # ILLUSTRATIVE
+    "records_screened": 61,  # ILLUSTRATIVE
+    "records_excluded": 29,  # ILLUSTRATIVE
+    "reports_sought": 32,  # ILLUSTRATIVE
+    "reports_not_retrieved": 1,  # ILLUSTRATIVE
+    "reports_assessed": 31,  # ILLUSTRATIVE
+    "reports_excluded": {  # ILLUSTRATIVE
+        "Not CRPS or mixed population": 7,
+        "Ketamine not given by infusion": 5,
+        "No pain outcome reported": 4,
+    },
+    "studies_included": 15,  # from the paper
+}
+
+
+# A fully ILLUSTRATIVE review (not the seed) that uses every box of the PRISMA 2020 template,
+# including registers and the other-methods branch.
+TEMPLATE_PRISMA = {
+    "records_databases": {"MEDLINE": 412, "Embase": 388, "CENTRAL": 97},
+    "records_registers": {"ClinicalTrials.gov": 31, "ICTRP": 12},
+    "duplicates_removed": 301, "records_removed_automation": 24, "records_removed_other": 5,
+    "records_screened": 610, "records_excluded": 548,
+    "reports_sought": 62, "reports_not_retrieved": 4, "reports_assessed": 58,
+    "reports_excluded": {"Wrong population": 17, "Wrong intervention": 9,
+                         "No comparator": 6, "Conference abstract only": 5},
+    "records_other_methods": {"Websites": 6, "Citation searching": 14},
+    "other_reports_sought": 20, "other_reports_not_retrieved": 2, "other_reports_assessed": 18,
+    "other_reports_excluded": {"Wrong population": 9, "Duplicate cohort": 5},
+    "studies_included": 23, "reports_included": 25,
+}
+
+
+def _cases(name: str) -> dict[str, dict]:
+    with open(ROOT / "tests" / "fixtures" / f"{name}.json", encoding="utf-8") as fh:
+        return {case["id"]: case for case in json.load(fh)["cases"]}
+
+
+def _save(fig, name: str) -> None:
+    save_figure(fig, OUT / name, dpi=DPI, formats=("png",))
+    plt.close(fig)
+    print(f"wrote {OUT / name}.png")
+
+
+def ketamine_forest() -> None:
+    with warnings.catch_warnings():
+        # one study (0% response, n = 4) has zero variance and leaves the fit, as in Stata
+        warnings.simplefilter("ignore", StudyOmittedWarning)
+        res = immediate_response_rate(ROOT / "examples" / "ketamine-crps")
+    fig = forest(res, transf="percent", xlabel="Immediate pain relief (%)",
+                 extra_columns={"N": [f"{n:g}" for n in res.ni]},
+                 title="Ketamine infusion for CRPS: immediate pain relief (Zhao et al. 2018)")
+    _save(fig, "forest_ketamine_immediate")
+
+
+def _bcg():
+    case = _cases("metafor_escalc")["bcg_RR"]
+    cells = case["inputs"]
+    data = escalc("RR", slab=case["slab"], **cells)
+    extra = {
+        "Vaccinated": [f"{a}/{a + b}" for a, b in zip(cells["ai"], cells["bi"], strict=True)],
+        "Control": [f"{c}/{c + d}" for c, d in zip(cells["ci"], cells["di"], strict=True)],
+    }
+    return data, extra
+
+
+def bcg_forests() -> None:
+    data, extra = _bcg()
+    res = rma(data, method="REML")
+    fig = forest(res, transf="exp", extra_columns=extra, sort_by="effect",
+                 title="BCG vaccine and tuberculosis (dat.bcg)")
+    _save(fig, "forest_bcg_rr")
+
+    groups = _cases("metafor_subgroups")["bcg_RR_alloc_REML_z"]["groups"]
+    names = {"random": "Random allocation", "alternate": "Alternate allocation",
+             "systematic": "Systematic allocation"}
+    res = rma(data, method="REML", subgroup=[names[g] for g in groups])
+    fig = forest(res, transf="exp", extra_columns=extra,
+                 title="BCG vaccine and tuberculosis, by method of allocation")
+    _save(fig, "forest_bcg_rr_allocation")
+
+    fig = funnel(rma(data, method="REML"))
+    _save(fig, "funnel_bcg_contour")
+
+
+def pritz_forest() -> None:
+    case = _cases("metafor_escalc")["pritz1997_PLO"]
+    cells = case["inputs"]
+    res = rma(escalc("PLO", slab=case["slab"], **cells), method="REML")
+    fig = forest(res, transf="expit", xlabel="Proportion with favourable outcome",
+                 extra_columns={"Events/N": [f"{x}/{n}" for x, n in
+                                             zip(cells["xi"], cells["ni"], strict=True)]},
+                 title="Pritz (1997): proportion of favourable outcomes (logit, back-transformed)")
+    _save(fig, "forest_pritz1997_plo")
+
+
+def seed_prisma() -> None:
+    _save(prisma(SEED_PRISMA), "prisma_ketamine_crps")
+    _save(prisma(TEMPLATE_PRISMA), "prisma_template_illustrative")
+
+
+def main() -> None:
+    ketamine_forest()
+    bcg_forests()
+    pritz_forest()
+    seed_prisma()
+
+
+if __name__ == "__main__":
+    main()

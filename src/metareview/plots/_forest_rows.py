@@ -1,0 +1,206 @@
+"""The rows of a forest plot, built from a fitted result (no drawing, no statistics).
+
+Everything shown is read from the :class:`~metareview.stats.models.RmaResult`: study effects
+and CIs from ``study_table()``, pooled estimates and intervals from ``predict()``, weights from
+``weights``, heterogeneity and tests from the fields of the fit and of its subgroup fits.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from metareview._validation import Options
+from metareview.exceptions import InputError
+from metareview.plots._scales import Scale, fmt_num, fmt_p, fmt_stat
+from metareview.stats.models import RmaResult
+
+__all__ = ["SORT_BY", "Row", "build_rows", "check_extra_columns"]
+
+SORT_BY = Options("sort_by", ("effect", "weight", "precision", "label"), case_sensitive=False)
+#: labels longer than this many characters are wrapped over several lines
+LABEL_CHARS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of the plot.
+
+    ``kind`` is ``"study"``, ``"group"`` (subgroup heading), ``"pooled"`` (a diamond),
+    ``"pi"`` (prediction interval), ``"text"`` (a note spanning the text columns: ``label``
+    then ``segments`` joined by ``sep``, wrapped only between segments) or ``"spacer"``.
+    ``est``, ``lb``, ``ub`` are on the display scale; ``weight`` is the study's weight as a
+    fraction of the largest.
+    """
+
+    kind: str
+    label: str = ""
+    cells: tuple[str, ...] = ()
+    weight_text: str = ""
+    effect_text: str = ""
+    est: float = np.nan
+    lb: float = np.nan
+    ub: float = np.nan
+    weight: float = np.nan
+    segments: tuple[str, ...] = field(default=())
+    sep: str = ", "
+    study: str | None = None
+
+
+def check_extra_columns(
+    extra_columns: Mapping[str, Sequence[object]] | None, res: RmaResult
+) -> dict[str, list[str]]:
+    """Validate ``extra_columns``: a mapping name -> one entry per study in ``res.slab``."""
+    if extra_columns is None:
+        return {}
+    if not isinstance(extra_columns, Mapping):
+        raise InputError(
+            "extra_columns must be a mapping of column name -> one text per study, e.g. "
+            f"{{'Events/N': ['4/123', ...]}}; got {type(extra_columns).__name__}."
+        )
+    out = {}
+    for name, values in extra_columns.items():
+        if isinstance(values, str) or not isinstance(values, Sequence | np.ndarray):
+            raise InputError(
+                f"extra_columns[{name!r}] must be a list with one entry per study; "
+                f"got {type(values).__name__}."
+            )
+        if len(values) != res.k:
+            left_out = (f"; left out of the fit: {', '.join(res.omitted)}" if res.omitted
+                        else "")
+            raise InputError(
+                f"extra_columns[{name!r}] has {len(values)} entries but the fit has "
+                f"{res.k} studies (res.slab){left_out}. Give one entry per study in res.slab."
+            )
+        out[str(name)] = ["" if v is None else str(v) for v in values]
+    return out
+
+
+def build_rows(
+    res: RmaResult,
+    scale: Scale,
+    *,
+    extra_columns: dict[str, list[str]],
+    sort_by: str | None,
+    show_weights: bool,
+    show_pi: bool,
+) -> tuple[list[Row], int]:
+    """All rows, top to bottom, and the index of the last row drawn in the plot panel."""
+    table = res.study_table()
+    est = scale.display(table["yi"].to_numpy())
+    lb = scale.display(table["ci_lb"].to_numpy())
+    ub = scale.display(table["ci_ub"].to_numpy())
+    weights = res.weights
+    relative = weights / weights.max()
+    digits = scale.digits
+
+    def study_row(i: int) -> Row:
+        return Row(
+            kind="study", label=_wrap(res.slab[i]),
+            cells=tuple(col[i] for col in extra_columns.values()),
+            weight_text=f"{weights[i]:.1f}%" if show_weights else "",
+            effect_text=_effect_text(est[i], lb[i], ub[i], digits),
+            est=est[i], lb=lb[i], ub=ub[i], weight=relative[i], study=res.slab[i],
+        )
+
+    order_key = None if sort_by is None else SORT_BY.check(sort_by)
+    rows: list[Row] = []
+    if res.subgroups is None:
+        rows += [study_row(i) for i in _order(np.arange(res.k), res, order_key)]
+        label = _model_label(res)
+    else:
+        groups = np.asarray(res.subgroup_labels, dtype=object)
+        for name, sub in res.subgroups.items():
+            members = np.flatnonzero(groups == name)
+            rows.append(Row(kind="group", label=_wrap(name)))
+            rows += [study_row(i) for i in _order(members, res, order_key)]
+            rows.append(_pooled_row(sub, scale, f"Subtotal (k = {sub.k})",
+                                    weights[members].sum() if show_weights else None))
+            rows.append(_text_row(_heterogeneity(sub)))
+            rows.append(Row(kind="spacer"))
+        label = _model_label(res, overall=True)
+    rows.append(_pooled_row(res, scale, label, 100.0 if show_weights else None))
+    if show_pi and res.method != "EE":
+        pred = scale.predict(res)
+        if np.isfinite(pred["pi_lb"]) and np.isfinite(pred["pi_ub"]):
+            rows.append(Row(kind="pi", label="Prediction interval",
+                            effect_text=_interval_text(pred["pi_lb"], pred["pi_ub"], digits),
+                            lb=pred["pi_lb"], ub=pred["pi_ub"]))
+    last_drawn = len(rows) - 1
+    rows.append(_text_row(_heterogeneity(res)))
+    rows.append(_text_row(_overall_test(res)))
+    if res.subgroups is not None:
+        rows.append(_text_row((
+            "Test for subgroup differences:", f"Chi² = {fmt_stat(res.Q_between)}",
+            f"df = {res.df_between}", fmt_p(res.p_between))))
+    if res.omitted:
+        rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
+    return rows, last_drawn
+
+
+def _order(indices: np.ndarray, res: RmaResult, key: str | None) -> np.ndarray:
+    if key is None:
+        return indices
+    values = {
+        "effect": res.yi[indices],
+        "weight": -res.weights[indices],
+        "precision": res.vi[indices],
+        "label": np.array([res.slab[i] for i in indices], dtype=object),
+    }[key]
+    return indices[np.argsort(values, kind="stable")]
+
+
+def _wrap(label: str) -> str:
+    return "\n".join(textwrap.wrap(str(label), LABEL_CHARS)) or str(label)
+
+
+def _model_label(res: RmaResult, *, overall: bool = False) -> str:
+    """'Random-effects model (REML, k = 13)'; shorter, 'Overall (REML, k = 13)', under
+    subgroups, where the model is named by the subtotals' heterogeneity lines."""
+    knha = ", Hartung-Knapp" if res.test == "knha" else ""
+    method = "EE" if res.method == "EE" else f"{res.method}{knha}"
+    if overall:
+        return f"Overall ({method}, k = {res.k})"
+    if res.method == "EE":
+        return f"Equal-effects model (k = {res.k})"
+    return f"Random-effects model ({method}, k = {res.k})"
+
+
+def _pooled_row(res: RmaResult, scale: Scale, label: str, weight: float | None) -> Row:
+    pred = scale.predict(res)
+    return Row(
+        kind="pooled", label=label,
+        weight_text="" if weight is None else f"{weight:.1f}%",
+        effect_text=_effect_text(pred["pred"], pred["ci_lb"], pred["ci_ub"], scale.digits),
+        est=pred["pred"], lb=pred["ci_lb"], ub=pred["ci_ub"],
+    )
+
+
+def _text_row(segments: Sequence[str], sep: str = ", ") -> Row:
+    return Row(kind="text", label=segments[0], segments=tuple(segments[1:]), sep=sep)
+
+
+def _heterogeneity(res: RmaResult) -> tuple[str, ...]:
+    parts = ["Heterogeneity:"]
+    if res.method != "EE":
+        parts.append(f"τ² = {fmt_stat(res.tau2)}")
+    parts += [f"I² = {res.I2:.1f}%", f"Q = {fmt_stat(res.QE)}", f"df = {res.k - 1}",
+              fmt_p(res.QEp)]
+    return tuple(parts)
+
+
+def _overall_test(res: RmaResult) -> tuple[str, ...]:
+    stat = f"t({res.ddf:g})" if res.test == "knha" else "z"
+    return ("Test for overall effect:", f"{stat} = {fmt_num(float(res.zval[0]), 2)}",
+            fmt_p(float(res.pval[0])))
+
+
+def _effect_text(est: float, lb: float, ub: float, digits: int) -> str:
+    return f"{fmt_num(est, digits)} {_interval_text(lb, ub, digits)}"
+
+
+def _interval_text(lb: float, ub: float, digits: int) -> str:
+    return f"[{fmt_num(lb, digits)}, {fmt_num(ub, digits)}]"

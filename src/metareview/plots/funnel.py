@@ -1,0 +1,233 @@
+"""Funnel plot, optionally contour-enhanced, with trim-and-fill studies and Egger's line."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from scipy import stats
+
+from metareview._validation import check_numeric, check_same_length
+from metareview.exceptions import InputError
+from metareview.plots._scales import MINUS, resolve_scale
+from metareview.plots._style import FONT_SIZE, LINE_WIDTH, OKABE_ITO, font, font_family
+from metareview.stats.models import RmaResult
+
+__all__ = ["CONTOUR_LEVELS", "funnel"]
+
+#: two-sided p-values bounding the shaded significance regions (Peters et al., 2008)
+CONTOUR_LEVELS = (0.10, 0.05, 0.01)
+# light to dark as significance grows: p > .10 | .05-.10 | .01-.05 | < .01
+_SHADES = ("#ffffff", "#ebebeb", "#d4d4d4", "#b8b8b8")
+_INK = "#1a1a1a"
+
+
+def funnel(
+    res: RmaResult,
+    *,
+    contours: bool = True,
+    filled: tuple[Any, Any] | None = None,
+    egger_line: tuple[float, float] | bool | None = False,
+    xlabel: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Draw a funnel plot of ``res``: effect sizes against their standard errors.
+
+    The standard-error axis is inverted (0 at the top), so precise studies sit at the top.
+    Dashed lines mark the pseudo confidence region ``estimate ± z * SE`` (at ``res.level``)
+    around the pooled estimate (solid line).
+
+    Parameters
+    ----------
+    res : RmaResult
+        An intercept-only fit from :func:`metareview.rma`.
+    contours : bool
+        Shade the regions where a study would be statistically significant at two-sided
+        p < 0.10, 0.05 and 0.01 (contours around 0, the null on the model scale).
+    filled : tuple (yi, vi), optional
+        Effect sizes and sampling variances of studies imputed by trim and fill, drawn as
+        hollow markers.
+    egger_line : tuple (intercept, slope) or False
+        Egger's regression in its classical form ``yi/sei = intercept + slope * (1/sei)``
+        (Egger et al., 1997): ``intercept`` measures asymmetry, ``slope`` is the effect at
+        SE = 0. It is the line ``yi = slope + intercept * sei`` in the funnel and is drawn
+        from SE = 0 down to the largest SE. For metafor's ``regtest(model="rma",
+        predictor="sei")`` the pair is (coefficient of ``sei``, intercept). Drawn as given,
+        not refitted; False or None draws no line.
+    xlabel : str, optional
+        Axis label; default names ``res.measure`` on the model scale.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new 6 x 4 inch figure with the legend on the right.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InputError
+        If ``res`` is not an intercept-only :class:`RmaResult`, or ``filled`` or
+        ``egger_line`` are malformed.
+
+    References
+    ----------
+    Peters JL, Sutton AJ, Jones DR, Abrams KR, Rushton L (2008). Contour-enhanced
+    meta-analysis funnel plots help distinguish publication bias from other causes of
+    asymmetry. J Clin Epidemiol 61(10):991-996. https://doi.org/10.1016/j.jclinepi.2007.11.010
+
+    Sterne JAC, Egger M (2001). Funnel plots for detecting bias in meta-analysis: guidelines
+    on choice of axis. J Clin Epidemiol 54(10):1046-1055.
+    https://doi.org/10.1016/S0895-4356(01)00377-8
+
+    Egger M, Davey Smith G, Schneider M, Minder C (1997). Bias in meta-analysis detected by
+    a simple, graphical test. BMJ 315:629-634. https://doi.org/10.1136/bmj.315.7109.629
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from metareview import rma
+    >>> res = rma([-0.9, -1.6, -1.3, -0.2, -0.5], [0.33, 0.19, 0.42, 0.05, 0.1])
+    >>> fig = funnel(res, filled=([0.4], [0.3]))
+    >>> {c.get_gid(): len(c.get_offsets()) for c in fig.axes[0].collections
+    ...  if c.get_gid() in ("studies", "filled")}
+    {'studies': 5, 'filled': 1}
+    >>> plt.close(fig)
+    """
+    _check_result(res)
+    imputed = _check_filled(filled)
+    line = _check_egger(egger_line)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
+    else:
+        fig = ax.figure
+    sei = np.sqrt(res.vi)
+    se_all = sei if imputed is None else np.concatenate([sei, np.sqrt(imputed[1])])
+    se_max = float(se_all.max()) * 1.08
+    crit = float(stats.norm.isf((1 - res.level) / 2))
+    est = res.estimate
+    se_grid = np.linspace(0, se_max, 2)
+
+    shades = _draw_contours(ax, se_max) if contours else []
+    handles: list[Any] = []
+    level = f"{100 * res.level:g}%"
+    ax.plot(est - crit * se_grid, se_grid, linestyle=(0, (4, 3)), color=_INK,
+            linewidth=LINE_WIDTH, zorder=2, gid="pseudo-ci")
+    ax.plot(est + crit * se_grid, se_grid, linestyle=(0, (4, 3)), color=_INK,
+            linewidth=LINE_WIDTH, zorder=2)
+    ax.plot([est, est], [0, se_max], color=_INK, linewidth=LINE_WIDTH, zorder=2, gid="estimate")
+    handles += [Line2D([], [], color=_INK, linewidth=LINE_WIDTH, label="Pooled estimate"),
+                Line2D([], [], color=_INK, linewidth=LINE_WIDTH, linestyle=(0, (4, 3)),
+                       label=f"Pseudo {level} CI")]
+    if line is not None:
+        intercept, slope = line
+        ax.plot(slope + intercept * se_grid, se_grid, color=OKABE_ITO["vermillion"],
+                linewidth=1.2, zorder=3, gid="egger")
+        handles.append(Line2D([], [], color=OKABE_ITO["vermillion"], linewidth=1.2,
+                              label="Egger regression line"))
+    ax.scatter(res.yi, sei, s=22, color=OKABE_ITO["blue"], edgecolors="white",
+               linewidths=0.4, zorder=4, gid="studies")
+    handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
+                          color=OKABE_ITO["blue"], label="Studies"))
+    if imputed is not None:
+        ax.scatter(imputed[0], np.sqrt(imputed[1]), s=22, facecolors="none",
+                   edgecolors=OKABE_ITO["blue"], linewidths=1.0, zorder=4, gid="filled")
+        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
+                              markerfacecolor="none", color=OKABE_ITO["blue"],
+                              label="Imputed (trim and fill)"))
+
+    xs = [res.yi, est - crit * se_max, est + crit * se_max]
+    if contours:
+        z_outer = stats.norm.isf(min(CONTOUR_LEVELS) / 2)
+        xs += [-z_outer * se_max, z_outer * se_max]
+    if imputed is not None:
+        xs.append(imputed[0])
+    lo, hi = float(np.min(np.hstack(xs))), float(np.max(np.hstack(xs)))
+    pad = 0.04 * (hi - lo)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(se_max, 0)
+    _style_axes(ax, xlabel if xlabel is not None else resolve_scale(res.measure, None).name)
+    legend = dict(frameon=False, prop=font(), borderaxespad=0.0, handlelength=2.2)
+    if shades:
+        key = ax.legend(handles=shades, loc="upper left", bbox_to_anchor=(1.03, 1.0),
+                        title="Study significance\n(two-sided, vs 0)",
+                        title_fontproperties=font(weight="bold"), alignment="left", **legend)
+        ax.add_artist(key)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.03, 0.0), **legend)
+    return fig
+
+
+def _draw_contours(ax: Axes, se_max: float) -> list[Patch]:
+    se = np.linspace(0, se_max, 2)
+    ax.set_facecolor(_SHADES[-1])
+    for shade, p in zip(_SHADES[-2::-1], sorted(CONTOUR_LEVELS), strict=True):
+        z = stats.norm.isf(p / 2)
+        ax.fill_betweenx(se, -z * se, z * se, color=shade, linewidth=0, zorder=1,
+                         gid=f"contour-{p:g}")
+    bounds = (1.0, *CONTOUR_LEVELS, 0.0)
+    labels = [f"{lo:.2f} < p ≤ {hi:.2f}" if lo > 0 else f"p ≤ {hi:.2f}"
+              for hi, lo in pairwise(bounds)]
+    return [Patch(facecolor=shade, edgecolor="#7f7f7f", linewidth=0.5, label=label)
+            for shade, label in zip(_SHADES, labels, strict=True)]
+
+
+def _style_axes(ax: Axes, xlabel: str) -> None:
+    ax.set_xlabel(xlabel, fontproperties=font(), parse_math=False)
+    ax.set_ylabel("Standard error", fontproperties=font(), parse_math=False)
+    ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=font_family(), width=LINE_WIDTH,
+                   length=3, color=_INK, labelcolor=_INK)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}".replace("-", MINUS))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_linewidth(LINE_WIDTH)
+        ax.spines[side].set_color(_INK)
+
+
+def _check_result(res: object) -> None:
+    if not isinstance(res, RmaResult):
+        raise InputError(
+            f"funnel() needs the result of metareview.rma(); got {type(res).__name__}."
+        )
+    if res.has_mods:
+        raise InputError(
+            "funnel() draws intercept-only models; res is a meta-regression with moderators "
+            f"{', '.join(res.coef_names[1:])}. Refit without mods=."
+        )
+
+
+def _check_filled(filled: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    if filled is None:
+        return None
+    if not isinstance(filled, tuple | list) or len(filled) != 2:
+        raise InputError(
+            "filled must be a pair (yi, vi) of the imputed studies' effect sizes and "
+            f"variances; got {type(filled).__name__}."
+        )
+    yi = check_numeric("filled yi", filled[0], allow_nan=False)
+    vi = check_numeric("filled vi", filled[1], allow_nan=False)
+    check_same_length({"filled yi": yi, "filled vi": vi})
+    if (vi <= 0).any():
+        raise InputError(f"filled vi must be > 0; got {vi[vi <= 0].tolist()}. "
+                         "Pass variances (not standard errors) of the imputed studies.")
+    return yi, vi
+
+
+def _check_egger(egger_line: Any) -> tuple[float, float] | None:
+    if egger_line is None or egger_line is False:
+        return None
+    try:
+        intercept, slope = (float(v) for v in egger_line)
+    except (TypeError, ValueError):
+        raise InputError(
+            "egger_line must be False or a pair (intercept, slope) of Egger's regression "
+            f"yi/sei = intercept + slope/sei; got {egger_line!r}."
+        ) from None
+    if not (np.isfinite(intercept) and np.isfinite(slope)):
+        raise InputError(f"egger_line must hold finite numbers; got {egger_line!r}.")
+    return intercept, slope
