@@ -61,7 +61,8 @@ def test_immediate_rate_as_printed(immediate):
     assert res.ci_lb[0] == pytest.approx(0.535, abs=5e-4)  # prints as 53% with truncation
     assert res.k == 8 and res.omitted == ("Kiefer, R et al (2008b)",)
     assert res.tau2 == pytest.approx(0.0375, abs=5e-5)
-    assert res.QE == pytest.approx(37.64, abs=5e-3) and res.I2 == pytest.approx(81.4, abs=0.05)
+    assert pytest.approx(37.64, abs=5e-3) == res.QE
+    assert pytest.approx(81.4, abs=0.05) == res.I2
     assert "zero sampling variance" in immediate.paper_notes[0]
 
 
