@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/metareview seed examples/ketamine-crps
+	$(BIN)/metareview report examples/ketamine-crps
 
 lint: setup
 	$(BIN)/ruff check src tests bench docs

@@ -166,6 +166,40 @@ def seed_command(
     console.print(table)
 
 
+@app.command("report")
+def report_command(
+    folder: Annotated[Path, typer.Argument(help="Review folder: protocol.toml + table.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                help="Output folder (default FOLDER/out).")] = None,
+) -> None:
+    """Run every analysis of a review folder and write report.html, figures and tables."""
+    from metareview.report.build import STEPS, build_report
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("report", total=len(STEPS))
+
+            def advance(name: str) -> None:
+                bar.update(task, description=name, completed=STEPS.index(name))
+
+            result = build_report(folder, output, progress=advance)
+    except MetareviewError as error:
+        _fail(error)
+        return
+    table = Table(title="Paper vs reproduction")
+    for name in ("quantity", "paper", "metareview", "verdict"):
+        table.add_column(name)
+    for row in result.comparison.itertuples():
+        colour = "green" if row.verdict.startswith("reproduced") else "yellow"
+        table.add_row(row.quantity, row.published, row.reproduced,
+                      f"[{colour}]{row.verdict}[/]")
+    console.print(table)
+    console.print(f"{result.n_flags} extraction-integrity findings; "
+                  f"{len(result.figures)} figures and {len(result.tables)} tables written.")
+    console.print(f"report: [bold]{result.html}[/]")
+
+
 def main() -> None:
     """Entry point of the ``metareview`` console script."""
     app()

@@ -1,0 +1,101 @@
+"""`metareview report`: a self-contained HTML report, figures and tables, and clear errors for
+a malformed review folder."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from metareview import InputError
+from metareview.cli import app
+from metareview.report.build import build_report
+from metareview.report.protocol import load_protocol
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "ketamine-crps"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    return build_report(EXAMPLE, tmp_path_factory.mktemp("out"))
+
+
+def test_html_is_self_contained_with_no_broken_images(report):
+    html = report.html.read_text(encoding="utf-8")
+    images = re.findall(r'<img[^>]*src="([^"]+)"', html)
+    assert len(images) == 5
+    for src in images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in html and "https://" not in html.replace("doi.org", "")
+
+
+def test_html_states_the_headline_findings(report):
+    html = report.html.read_text(encoding="utf-8")
+    assert "68.8%" in html and "53.5% to 84.1%" in html
+    assert "The published rate is reproduced only with [9]" in html
+    assert "Kiefer, R et al (2008b) reported 0%" in " ".join(html.split())
+    assert "93.5% of n = 20 is 18.7 people" in html
+
+
+def test_figures_and_tables_are_written(report):
+    names = {p.name for p in report.figures}
+    assert {"forest_immediate.png", "forest_followup.png", "forest_prepost.png",
+            "funnel_prepost.png", "prisma.png"} == names
+    for fig in report.figures:
+        assert fig.with_suffix(".svg").is_file()
+    tables = {p.stem for p in report.tables}
+    assert {"integrity_flags", "immediate_robustness", "prepost_choices",
+            "paper_vs_reproduction"} <= tables
+
+
+def _copy_example(tmp_path: Path) -> Path:
+    folder = tmp_path / "review"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("out"))
+    return folder
+
+
+def test_missing_protocol_is_named(tmp_path):
+    folder = _copy_example(tmp_path)
+    (folder / "protocol.toml").unlink()
+    with pytest.raises(InputError, match=r"protocol.toml not found"):
+        load_protocol(folder)
+
+
+def test_wrong_column_name_names_file_and_column(tmp_path):
+    folder = _copy_example(tmp_path)
+    path = folder / "protocol.toml"
+    path.write_text(path.read_text().replace('age = "Age"', 'age = "Agee"'))
+    with pytest.raises(InputError, match=r"table1.csv: column\(s\) named in protocol.toml "
+                                         r"\[columns\] not found: age = 'Agee'"):
+        load_protocol(folder)
+
+
+def test_toml_syntax_error_names_the_file(tmp_path):
+    folder = _copy_example(tmp_path)
+    (folder / "protocol.toml").write_text("[review\ntitle = 1\n")
+    with pytest.raises(InputError, match=r"protocol.toml: .*line 1"):
+        load_protocol(folder)
+
+
+def test_empty_study_label_names_the_row(tmp_path):
+    folder = _copy_example(tmp_path)
+    table = folder / "table1.csv"
+    lines = table.read_text(encoding="utf-8").splitlines()
+    lines[3] = "," + lines[3].split(",", 2)[2] if lines[3].startswith('"') else lines[3]
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"table1.csv, row 4, column 'Study': empty"):
+        load_protocol(folder)
+
+
+def test_cli_report_prints_summary_and_path(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(EXAMPLE), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "Paper vs reproduction" in result.output
+    assert "report.html" in result.output
+    bad = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
+    assert bad.exit_code == 2 and "is not a folder" in " ".join(bad.output.split())
