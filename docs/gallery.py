@@ -27,23 +27,21 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gallery"
 DPI = 150
 
-# PRISMA counts of the seed review. Only two numbers come from the paper (Zhao et al. 2018):
-# 82 records identified and 15 studies included. Every other count below is ILLUSTRATIVE,
-# chosen only to satisfy the PRISMA flow arithmetic; the real counts will come from the
-# review store.
+# PRISMA counts of the seed review (Zhao et al. 2018). The paper reports only two of them:
+# 82 records identified and 15 studies included. Every other box is drawn as "not reported";
+# nothing is made up (the real counts will come from the review store).
 SEED_PRISMA = {
     "records_databases": 82,  # from the paper
-    "duplicates_removed": 21,  # ILLUSTRATIVE
-    "records_screened": 61,  # ILLUSTRATIVE
-    "records_excluded": 29,  # ILLUSTRATIVE
-    "reports_sought": 32,  # ILLUSTRATIVE
-    "reports_not_retrieved": 1,  # ILLUSTRATIVE
-    "reports_assessed": 31,  # ILLUSTRATIVE
-    "reports_excluded": {  # ILLUSTRATIVE
-        "Not CRPS or mixed population": 7,
-        "Ketamine not given by infusion": 5,
-        "No pain outcome reported": 4,
-    },
+    "records_registers": None,  # not reported
+    "duplicates_removed": None,  # not reported
+    "records_removed_automation": None,  # not reported
+    "records_removed_other": None,  # not reported
+    "records_screened": None,  # not reported
+    "records_excluded": None,  # not reported
+    "reports_sought": None,  # not reported
+    "reports_not_retrieved": None,  # not reported
+    "reports_assessed": None,  # not reported
+    "reports_excluded": None,  # not reported
     "studies_included": 15,  # from the paper
 }
 

@@ -47,16 +47,20 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
     Parameters
     ----------
     counts : mapping
-        Box counts (whole numbers). Required: ``records_databases`` (a total, or a mapping
-        database -> n), ``records_screened``, ``records_excluded``, ``reports_sought``,
-        ``reports_not_retrieved``, ``reports_assessed``, ``reports_excluded`` (a mapping
-        reason -> n, or a total) and ``studies_included``. Optional: ``records_registers``
-        (total or register -> n), ``duplicates_removed``, ``records_removed_automation``,
-        ``records_removed_other`` (0 when absent), ``reports_included`` (default: reports
-        assessed minus excluded, over both branches). The other-methods branch is drawn when
+        Box counts (whole numbers). Always required: ``records_databases`` (a total, or a
+        mapping database -> n) and ``studies_included``. Every other count may be None, or
+        left out, when the review does not report it: its box (or line) then reads
+        "(n = not reported)" -- nothing is shown as 0 or made up. The other counts are
+        ``records_registers`` (total or register -> n), ``duplicates_removed``,
+        ``records_removed_automation``, ``records_removed_other``, ``records_screened``,
+        ``records_excluded``, ``reports_sought``, ``reports_not_retrieved``,
+        ``reports_assessed``, ``reports_excluded`` (a mapping reason -> n, or a total; a
+        reason's n may be None) and ``reports_included`` (when None or absent: reports
+        assessed minus excluded over both branches, if those are known). The other-methods
+        branch is drawn when any of its counts is given, even as None:
         ``records_other_methods`` (total or source -> n, e.g. websites, citation searching),
-        ``other_reports_sought`` and ``other_reports_assessed`` are given, with optional
-        ``other_reports_not_retrieved`` and ``other_reports_excluded``.
+        ``other_reports_sought``, ``other_reports_not_retrieved``, ``other_reports_assessed``
+        and ``other_reports_excluded`` (reason -> n, or a total).
 
     Returns
     -------
@@ -67,11 +71,13 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
     Raises
     ------
     InputError
-        Unknown or missing keys, counts that are not whole numbers >= 0, or counts that break
-        the flow: identified - removed before screening = screened; screened - excluded =
-        sought; sought - not retrieved = assessed (in each branch); excluded reports cannot
-        exceed assessed ones; assessed - excluded over both branches = reports included; and
-        studies included <= reports included. The message names every inconsistent box.
+        Unknown keys, a missing ``records_databases`` or ``studies_included``, counts that
+        are not whole numbers >= 0 (or None), or counts that break the flow: identified -
+        removed before screening = screened; screened - excluded = sought; sought - not
+        retrieved = assessed (in each branch); no step removes more than it starts from;
+        assessed - excluded over both branches = reports included; and studies included <=
+        reports included. Each check is made only when all the counts it involves are known.
+        The message names every inconsistent box.
 
     References
     ----------
@@ -94,6 +100,15 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
     (n = 15)
     Reports of included studies
     (n = 15)
+    >>> plt.close(fig)
+
+    When a review reports only some counts, the others read "not reported":
+
+    >>> fig = prisma({"records_databases": 82, "studies_included": 15})
+    >>> box = fig.findobj(lambda a: a.get_gid() == "box:records_screened")[0]
+    >>> print(box.get_text().replace("\\u00a0", " "))
+    Records screened
+    (n = not reported)
     >>> plt.close(fig)
     """
     c = check_counts(counts)
@@ -163,20 +178,21 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
     return fig
 
 
-def _n(value: int) -> str:
-    return f"(n\u00a0=\u00a0{value})"  # no-break spaces: never wrapped apart
+def _n(value: int | None) -> str:
+    """``(n = value)``, or ``(n = not reported)`` for None; no-break spaces: never wrapped
+    apart."""
+    shown = "not\u00a0reported" if value is None else value
+    return f"(n\u00a0=\u00a0{shown})"
 
 
-def _listing(label: str, total: int | None, parts: dict[str, int] | None) -> list[str]:
+def _listing(label: str, total: int | None, parts: dict[str, int | None] | None) -> list[str]:
     """``label (n = total)`` and, when given per source, one indented line per source."""
-    if total is None:
-        return []
     lines = [f"{_INDENT}{label} {_n(total)}"]
     lines += [f"{_INDENT * 2}{name} {_n(n)}" for name, n in (parts or {}).items()]
     return lines
 
 
-def _reasons(title: str, total: int, reasons: dict[str, int] | None) -> str:
+def _reasons(title: str, total: int | None, reasons: dict[str, int | None] | None) -> str:
     if reasons is None:
         return f"{title}\n{_n(total)}"
     if not reasons:
