@@ -31,6 +31,8 @@ bench: setup
 # r-cran-metadat r-cran-jsonlite); CI never runs this, the JSON files are committed.
 fixtures:
 	Rscript tests/fixtures/make_fixtures.R
+	Rscript tests/fixtures/make_bias_fixtures.R
+	Rscript tests/fixtures/make_casestudy_fixtures.R
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache out

@@ -37,7 +37,7 @@ def test_html_is_self_contained_with_no_broken_images(report):
 def test_html_states_the_headline_findings(report):
     html = report.html.read_text(encoding="utf-8")
     assert "68.8%" in html and "53.5% to 84.1%" in html
-    assert "The published rate is reproduced only with [9]" in html
+    assert "The published rate (69%) is reproduced only with its reference [9] included" in html
     assert "Kiefer, R et al (2008b) reported 0%" in " ".join(html.split())
     assert "93.5% of n = 20 is 18.7 people" in html
 
@@ -99,3 +99,22 @@ def test_cli_report_prints_summary_and_path(tmp_path):
     assert "report.html" in result.output
     bad = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
     assert bad.exit_code == 2 and "is not a folder" in " ".join(bad.output.split())
+
+
+def test_the_readme_minimal_review_folder_works(tmp_path):
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    protocol = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    folder = tmp_path / "my-review"
+    folder.mkdir()
+    (folder / "protocol.toml").write_text(protocol, encoding="utf-8")
+    (folder / "table1.csv").write_text(
+        "Study,Year,N,Responders (%),Pain before,Pain after\n"
+        "Adams,2001,20,70,7.1±1.5,4.0±2.0\n"
+        "Baker,2005,35,60,6.8±1.9,3.1±2.2\n"
+        "Chen,2010,12,-,7.5±1.2,5.0±1.8\n"
+        "Diaz,2015,28,75,6.9±1.4,2.9±1.9\n", encoding="utf-8")
+    out = build_report(folder)
+    assert out.html == folder / "out" / "report.html" and out.html.is_file()
+    assert set(out.comparison["quantity"]) >= {"Immediate pain-relief rate"}
+    html = out.html.read_text(encoding="utf-8")
+    assert "Drug X for condition Y" in html and "Pain scores before and after" in html
