@@ -113,6 +113,41 @@ def gosh_command(
                   f"to {output}")
 
 
+@app.command("permutest")
+def permutest_command(
+    csv: Annotated[Path, typer.Argument(help="CSV file with one row per study.")],
+    yi: Annotated[str, typer.Option(help="Column of effect sizes.")] = "yi",
+    vi: Annotated[str, typer.Option(help="Column of sampling variances.")] = "vi",
+    mods: Annotated[list[str] | None, typer.Option("--mod", help="Moderator column(s).")] = None,
+    method: Annotated[str, typer.Option(help="tau2 estimator.")] = "REML",
+    iterations: Annotated[int, typer.Option("--iter", help="Random permutations.")] = 1000,
+    exact: Annotated[bool, typer.Option(help="Enumerate every permutation.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed of the random permutations.")] = None,
+) -> None:
+    """Permutation test of the model's coefficients, with a progress bar."""
+    from metareview.stats import permutest
+
+    try:
+        data = pd.read_csv(csv)
+        res = rma(yi, vi, data=data, mods=mods or None, method=method)
+        columns = [TextColumn("permutations"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn()]
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("permutest", total=1)
+            out = permutest(res, exact=exact, iter=iterations, seed=seed,
+                            progress=lambda done, total: bar.update(task, completed=done,
+                                                                     total=total))
+    except (MetareviewError, FileNotFoundError) as error:
+        _fail(error)
+        return
+    kind = "exact" if out.exact else f"{out.iterations:,} random"
+    print(f"Permutation test ({kind} permutations)")
+    for name, p_perm, p_model in zip(res.coef_names, out.pval, res.pval, strict=True):
+        print(f"{name}: permutation p = {p_perm:.4f} (model-based p = {p_model:.4f})")
+    if res.has_mods:
+        print(f"omnibus test of moderators: permutation p = {out.QMp:.4f}")
+
+
 @app.command("escalc")
 def escalc_command(
     measure: Annotated[str, typer.Argument(help="Effect measure, e.g. PR, PLO, SMD, OR.")],

@@ -84,3 +84,16 @@ def test_gosh_writes_subsets_and_refuses_large_k_without_sample(tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out, dtype={"subset": str})
     assert len(table) == 500 and table["subset"].str.len().eq(37).all()
+
+
+def test_permutest_exact_matches_metafor(tmp_path):
+    from tests.conftest import load_fixture
+
+    case = next(c for c in load_fixture("metafor_permutest")["cases"]
+                if c["id"] == "normand1999_SMD_REML_z")
+    path = tmp_path / "normand.csv"
+    pd.DataFrame({"yi": case["yi"], "vi": case["vi"]}).to_csv(path, index=False)
+    result = RUNNER.invoke(app, ["permutest", str(path), "--exact"])
+    assert result.exit_code == 0, result.output
+    assert "Permutation test (exact permutations)" in result.output
+    assert f"intrcpt: permutation p = {case['pval'][0]:.4f}" in result.output
