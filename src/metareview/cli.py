@@ -148,6 +148,46 @@ def permutest_command(
         print(f"omnibus test of moderators: permutation p = {out.QMp:.4f}")
 
 
+def _read_table(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+@app.command("batch")
+def batch_command(
+    table: Annotated[Path, typer.Argument(help="CSV or Parquet, one row per study.")],
+    by: Annotated[str, typer.Option(help="Column naming each study's meta-analysis.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV or Parquet results.")],
+    yi: Annotated[str, typer.Option(help="Column of effect sizes.")] = "yi",
+    vi: Annotated[str, typer.Option(help="Column of sampling variances.")] = "vi",
+    method: Annotated[str, typer.Option(help="tau2 estimator.")] = "REML",
+    test: Annotated[str, typer.Option(help="z or knha.")] = "z",
+) -> None:
+    """Fit one meta-analysis per value of --by (millions are fine), with a progress bar."""
+    from metareview.stats import batch
+
+    try:
+        data = _read_table(table)
+        columns = [TextColumn("meta-analyses"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn()]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MetareviewWarning)
+            with Progress(*columns, console=console, transient=True) as bar:
+                task = bar.add_task("batch", total=1)
+                result = batch(data, by, yi, vi, method=method, test=test,
+                               progress=lambda done, total: bar.update(task, completed=done,
+                                                                        total=total))
+    except (MetareviewError, FileNotFoundError) as error:
+        _fail(error)
+        return
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}")
+    if output.suffix == ".parquet":
+        result.to_parquet(output)
+    else:
+        result.to_csv(output)
+    console.print(f"wrote {len(result):,} meta-analyses to {output}")
+
+
 @app.command("escalc")
 def escalc_command(
     measure: Annotated[str, typer.Argument(help="Effect measure, e.g. PR, PLO, SMD, OR.")],

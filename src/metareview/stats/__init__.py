@@ -4,6 +4,7 @@ publication bias and sensitivity analyses.
 Arrays and DataFrames in, result objects out; nothing here knows about reviews.
 """
 
+from metareview.stats.batch import batch
 from metareview.stats.bias import (
     FsnResult,
     PetPeeseResult,
@@ -46,6 +47,7 @@ __all__ = [
     "SensitivityResult",
     "TrimfillResult",
     "back_transform",
+    "batch",
     "baujat",
     "cumul",
     "escalc",

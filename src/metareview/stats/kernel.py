@@ -121,7 +121,7 @@ class BatchResult:
                     cols[f"{name}_{j}"] = getattr(self, name)[:, j]
             cols.update(QM=self.QM, QMp=self.QMp)
         for name in ("tau2", "se_tau2", "tau2_ci_lb", "tau2_ci_ub", "I2", "H2", "QE", "QEp",
-                     "k", "converged", "iterations"):
+                     "k", "converged", "iterations", "tau2_reset"):
             cols[name] = getattr(self, name)
         return pd.DataFrame(cols)
 
