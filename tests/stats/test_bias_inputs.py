@@ -85,3 +85,14 @@ def test_sensitivity_side_by_side():
                                out.reduced.estimate - res.estimate)
     with pytest.raises(InputError, match="unknown studies \\['Nope'\\]"):
         sensitivity(res, ["Nope"])
+
+
+def test_refits_use_the_models_control():
+    # found by the benchmark: leave1out/gosh must refit with the model's own control
+    rng = np.random.default_rng(5)
+    vi = rng.uniform(0.01, 0.2, 16)
+    yi = rng.normal(0.3, np.sqrt(vi + 0.05))
+    loose = {"threshold": 1e-5, "maxiter": 100}
+    res = rma(yi, vi, control=loose)
+    by_loop = [rma(np.delete(yi, i), np.delete(vi, i), control=loose).tau2 for i in range(16)]
+    np.testing.assert_allclose(leave1out(res)["tau2"], by_loop, rtol=0, atol=1e-15)

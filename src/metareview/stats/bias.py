@@ -159,7 +159,7 @@ def regtest(
     mods = np.column_stack([res.X[:, 1:], column])
     method, test = (res.method, res.test) if model == "rma" else ("EE", "knha")
     fit = rma(res.yi, res.vi, slab=res.slab, mods=mods, method=method, test=test,
-              level=res.level)
+              level=res.level, control=res.control)
     j = fit.p - 1
     dfs = None if np.isnan(fit.ddf) else float(fit.ddf)
     est = ci_lb = ci_ub = None
@@ -304,7 +304,8 @@ def trimfill(
         raise InputError("trimfill needs an intercept-only model (no moderators).")
     _require_k(res, 3, "trimfill")
     estimator = TF_ESTIMATORS.check(estimator)
-    fit_args = {"method": res.method, "test": res.test, "level": res.level}
+    fit_args = {"method": res.method, "test": res.test, "level": res.level,
+                "control": res.control}
     if side is None:
         slope = rma(res.yi, res.vi, mods=np.sqrt(res.vi), **fit_args).beta[1]
         side = "right" if slope < 0 else "left"

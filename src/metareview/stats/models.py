@@ -32,7 +32,7 @@ from metareview.exceptions import (
     StudyOmittedWarning,
 )
 from metareview.stats import _format
-from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, rma_batch
+from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, _control, rma_batch
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
 
 __all__ = ["RmaResult", "rma"]
@@ -97,6 +97,7 @@ class RmaResult:
     omitted: tuple[str, ...] = ()
     measure: str | None = None
     ni: tuple[float, ...] | None = None
+    control: Control | None = field(default=None, repr=False)
     subgroups: Mapping[str, RmaResult] | None = field(default=None, repr=False)
     subgroup_labels: tuple[str, ...] | None = field(default=None, repr=False)
     Q_between: float | None = None
@@ -415,7 +416,7 @@ def rma(
     ni_kept = None if ni_arr is None else tuple(float(x) for x in ni_arr[keep])
 
     options = dict(method=METHODS.check(method), test=TESTS.check(test), level=level,
-                   control=control, measure=measure)
+                   control=_control(control), measure=measure)
     result = _fit(y, v, X, coef_names, labels, ni_kept, omitted, **options)
     if groups is None:
         return result
@@ -502,10 +503,9 @@ def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, contr
         batch = rma_batch(y[None], v[None], X=design, method=method, test=test, level=level,
                           control=control)
     if not batch.converged[0]:
-        limit = (control or {}).get("maxiter", 1000) if isinstance(control, dict) else (
-            control.maxiter if control is not None else 1000)
         raise ConvergenceError(
-            f"the {method} estimator of tau2 did not converge within {limit} iterations "
+            f"the {method} estimator of tau2 did not converge within {control.maxiter} "
+            "iterations "
             f"(k = {k}). Try method='DL' or 'PM', or raise control={{'maxiter': ...}}."
         )
     R2 = _r_squared(batch, y, v, X, method, test, level, control) if p > 1 else None
@@ -515,11 +515,12 @@ def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, contr
             "solution (a local maximum); tau2 set to 0, as metafor does.",
             ConvergenceWarning, stacklevel=3,
         )
-    return _result_from_batch(batch, coef_names, y, v, X, labels, ni, omitted, measure, R2)
+    return _result_from_batch(batch, coef_names, y, v, X, labels, ni, omitted, measure, R2,
+                              control)
 
 
 def _result_from_batch(batch: BatchResult, coef_names, y, v, X, labels, ni, omitted, measure,
-                       R2) -> RmaResult:
+                       R2, control: Control) -> RmaResult:
     def scalar(a: np.ndarray) -> float:
         return float(a[0])
 
@@ -535,7 +536,7 @@ def _result_from_batch(batch: BatchResult, coef_names, y, v, X, labels, ni, omit
         QMp=scalar(batch.QMp), R2=R2, pi_lb=scalar(batch.pi_lb), pi_ub=scalar(batch.pi_ub),
         vt=scalar(batch.vt), k=int(batch.k[0]), ddf=scalar(batch.ddf),
         iterations=int(batch.iterations[0]), yi=y, vi=v, slab=tuple(labels), X=X,
-        omitted=tuple(omitted), measure=measure, ni=ni,
+        omitted=tuple(omitted), measure=measure, ni=ni, control=control,
     )
 
 

@@ -61,7 +61,7 @@ def _refit(res: RmaResult, mask: np.ndarray | None = None, *, Y: np.ndarray | No
     design = X if X is not None else (res.X if res.has_mods else None)
     return rma_batch(Ys, np.broadcast_to(res.vi, (B, k)), mask=mask, X=design,
                      method=res.method, test=res.test, level=res.level, tau2_ci=False,
-                     allow_saturated=allow_saturated)
+                     allow_saturated=allow_saturated, control=res.control)
 
 
 def _summary_frame(batch: BatchResult, index: Sequence[str]) -> pd.DataFrame:
@@ -479,6 +479,6 @@ def sensitivity(res: RmaResult, exclude: Iterable[str] | np.ndarray) -> Sensitiv
     reduced = rma(res.yi[keep], res.vi[keep], slab=[s for s, kept in zip(res.slab, keep,
                                                                           strict=True) if kept],
                   mods=res.X[keep, 1:] if res.has_mods else None, method=res.method,
-                  test=res.test, level=res.level, measure=res.measure)
+                  test=res.test, level=res.level, measure=res.measure, control=res.control)
     excluded = tuple(s for s, d in zip(res.slab, drop, strict=True) if d)
     return SensitivityResult(res, reduced, excluded)
