@@ -4,7 +4,8 @@ Writes ``docs/gallery/*.png`` at 150 dpi (to keep the repository small; ``save_f
 defaults to 300 dpi and also writes SVG and PDF). Data: the seed review (Zhao, Wang & Wang,
 2018, Curr Pain Headache Rep 22:12) from ``examples/ketamine-crps``, and metafor's
 ``dat.bcg`` (Colditz et al., 1994) and ``dat.pritz1997`` (Pritz, 1997) as stored in the
-reference fixtures under ``tests/fixtures``.
+reference fixtures under ``tests/fixtures``. The risk-of-bias figures use an ILLUSTRATIVE,
+invented assessment table of fictional trials (said so in their titles).
 """
 
 from __future__ import annotations
@@ -18,10 +19,22 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
-from metareview import StudyOmittedWarning, escalc, rma
+from metareview import ConvergenceWarning, StudyOmittedWarning, baujat, escalc, gosh, rma
 from metareview.casestudies.ketamine_crps import immediate_response_rate
-from metareview.plots import forest, funnel, prisma, save_figure
+from metareview.plots import (
+    baujat_plot,
+    bubble,
+    forest,
+    funnel,
+    gosh_plot,
+    labbe,
+    prisma,
+    rob,
+    rob_summary,
+    save_figure,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gallery"
@@ -61,6 +74,20 @@ TEMPLATE_PRISMA = {
     "other_reports_excluded": {"Wrong population": 9, "Duplicate cohort": 5},
     "studies_included": 23, "reports_included": 25,
 }
+
+
+# An ILLUSTRATIVE RoB 2 assessment of eight fictional trials: invented judgements that show
+# every level in every column of the figure. It assesses no real study.
+ILLUSTRATIVE_ROB2 = pd.DataFrame(
+    {"D1": ["Low", "Low", "Some concerns", "Low", "High", "Low", "Some concerns", "Low"],
+     "D2": ["Low", "Some concerns", "Low", "Low", "Some concerns", "Low", "High", "Low"],
+     "D3": ["Low", "Low", "Low", "Some concerns", "Low", "High", "Low", "Low"],
+     "D4": ["Some concerns", "Low", "Low", "Low", "Low", "Low", "Some concerns", "Low"],
+     "D5": ["Low", "Low", "Some concerns", "Low", "Some concerns", "Low", "Low", "Low"],
+     "Overall": ["Some concerns", "Some concerns", "Some concerns", "Some concerns", "High",
+                 "High", "High", "Low"],
+     "Weight": [14.2, 9.8, 12.5, 18.1, 7.4, 11.0, 6.3, 20.7]},
+    index=pd.Index([f"Trial {c}" for c in "ABCDEFGH"], name="Study"))
 
 
 def _cases(name: str) -> dict[str, dict]:
@@ -131,11 +158,60 @@ def seed_prisma() -> None:
     _save(prisma(TEMPLATE_PRISMA), "prisma_template_illustrative")
 
 
+def _bcg_rma(mods: bool = False):
+    case = _cases("metafor_rma")["bcg_RR_REML_z_mods" if mods else "bcg_RR_REML_z"]
+    moderators = (pd.DataFrame(case["mods"]["X"], columns=case["mods"]["names"])
+                  if mods else None)
+    res = rma(case["yi"], case["vi"], slab=case["slab"], measure="RR", method=case["method"],
+              mods=None if moderators is None else moderators[["ablat"]])
+    return res
+
+
+def bcg_influence() -> None:
+    res = _bcg_rma()
+    _save(baujat_plot(res), "baujat_bcg")
+    with warnings.catch_warnings():
+        # 3 of 8,191 subsets have their REML maximum at tau2 = 0 (set there, as metafor does)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        subsets = gosh(res)
+    _save(gosh_plot(subsets, ylabel="Log risk ratio"), "gosh_bcg")
+    most_influential = str(baujat(res)["y"].idxmax())
+    _save(gosh_plot(subsets, ylabel="Log risk ratio", highlight=most_influential),
+          "gosh_bcg_highlight")
+
+
+def bcg_regression() -> None:
+    res = _bcg_rma(mods=True)
+    fig = bubble(res, xlabel="Absolute latitude (degrees)")
+    _save(fig, "bubble_bcg_ablat")
+
+
+def bcg_labbe() -> None:
+    case = _cases("metafor_escalc")["bcg_RR"]
+    cells = case["inputs"]
+    res = rma(escalc("RR", slab=case["slab"], **cells), method="REML")
+    fig = labbe(**cells, res=res, scale="log",
+                xlabel="Tuberculosis risk, unvaccinated (log scale)",
+                ylabel="Tuberculosis risk, BCG vaccinated (log scale)")
+    _save(fig, "labbe_bcg")
+
+
+def illustrative_rob() -> None:
+    title = "ILLUSTRATIVE RoB 2 assessment (invented judgements, fictional trials)"
+    _save(rob(ILLUSTRATIVE_ROB2, tool="RoB2", title=title), "rob2_traffic_light_illustrative")
+    _save(rob_summary(ILLUSTRATIVE_ROB2, tool="RoB2", weights="Weight", title=title),
+          "rob2_summary_illustrative")
+
+
 def main() -> None:
     ketamine_forest()
     bcg_forests()
     pritz_forest()
     seed_prisma()
+    bcg_influence()
+    bcg_regression()
+    bcg_labbe()
+    illustrative_rob()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ from metareview.stats import (
 )
 from metareview.stats.models import __version__
 
-_PLOTS = frozenset({"forest", "funnel", "prisma", "save_figure"})
+_PLOTS = frozenset({"baujat_plot", "bubble", "forest", "funnel", "gosh_plot", "labbe", "prisma",
+                    "rob", "rob_summary", "save_figure"})
 
 
 def __getattr__(name: str):
@@ -58,13 +59,17 @@ __all__ = [
     "__version__",
     "batch",
     "baujat",
+    "baujat_plot",
+    "bubble",
     "cumul",
     "escalc",
     "forest",
     "fsn",
     "funnel",
     "gosh",
+    "gosh_plot",
     "influence",
+    "labbe",
     "leave1out",
     "permutest",
     "pet_peese",
@@ -73,6 +78,8 @@ __all__ = [
     "regtest",
     "rma",
     "rma_batch",
+    "rob",
+    "rob_summary",
     "save_figure",
     "sensitivity",
     "trimfill",

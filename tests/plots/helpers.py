@@ -72,3 +72,17 @@ def effect_text(est: float, lb: float, ub: float, digits: int = 2) -> str:
 def assert_close(actual, expected, rtol: float = 1e-12) -> None:
     np.testing.assert_allclose(np.asarray(actual, dtype=float),
                                np.asarray(expected, dtype=float), rtol=rtol)
+
+
+def texts_outside_figure(fig: Figure, tolerance: float = 1.0) -> list[str]:
+    """Drawn texts that stick out of the figure (cut off in the saved file)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = fig.bbox
+    out = []
+    for text in drawn_texts(fig):
+        box = text.get_window_extent(renderer)
+        if (box.x0 < frame.x0 - tolerance or box.x1 > frame.x1 + tolerance
+                or box.y0 < frame.y0 - tolerance or box.y1 > frame.y1 + tolerance):
+            out.append(text.get_text())
+    return out

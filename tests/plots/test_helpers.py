@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from tests.plots.helpers import drawn_texts, overlapping_texts
+from tests.plots.helpers import drawn_texts, overlapping_texts, texts_outside_figure
 
 
 def test_overlap_check_catches_a_clash():
@@ -23,3 +23,11 @@ def test_only_tick_labels_inside_the_view_are_counted():
     ax.set_yticks([])
     fig.canvas.draw()
     assert [t.get_text() for t in drawn_texts(fig)] == ["0.5"]
+
+
+def test_outside_check_catches_a_cut_off_text():
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.set_axis_off()
+    fig.text(0.1, 0.5, "inside")
+    fig.text(0.8, 0.5, "sticks out on the right")
+    assert texts_outside_figure(fig) == ["sticks out on the right"]

@@ -48,6 +48,7 @@ def test_bad_arguments(tmp_path):
 
 def test_public_surface_is_sorted_and_resolves():
     assert metareview.plots.__all__ == sorted(metareview.plots.__all__)
-    assert metareview.plots.__all__ == ["forest", "funnel", "prisma", "save_figure"]
+    assert metareview.plots.__all__ == ["baujat_plot", "bubble", "forest", "funnel", "gosh_plot",
+                                        "labbe", "prisma", "rob", "rob_summary", "save_figure"]
     for name in metareview.plots.__all__:
         assert callable(getattr(metareview.plots, name))

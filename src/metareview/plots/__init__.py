@@ -1,12 +1,29 @@
-"""Publication-quality figures (matplotlib): forest and funnel plots, PRISMA 2020 flow diagram.
+"""Publication-quality figures (matplotlib): forest, funnel, Baujat, GOSH, bubble and L'Abbé
+plots, risk-of-bias traffic lights and summaries, PRISMA 2020 flow diagram.
 
 Every function takes a result (or counts), reads it without recomputing any statistic and
 returns the matplotlib Figure; :func:`save_figure` writes it as PNG, SVG and PDF.
 """
 
 from metareview.plots._save import save_figure
+from metareview.plots.baujat import baujat_plot
+from metareview.plots.bubble import bubble
 from metareview.plots.forest import forest
 from metareview.plots.funnel import funnel
+from metareview.plots.gosh import gosh_plot
+from metareview.plots.labbe import labbe
 from metareview.plots.prisma import prisma
+from metareview.plots.rob import rob, rob_summary
 
-__all__ = ["forest", "funnel", "prisma", "save_figure"]
+__all__ = [
+    "baujat_plot",
+    "bubble",
+    "forest",
+    "funnel",
+    "gosh_plot",
+    "labbe",
+    "prisma",
+    "rob",
+    "rob_summary",
+    "save_figure",
+]

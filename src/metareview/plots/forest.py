@@ -245,7 +245,8 @@ class _Layout:
 
         self.note_lines = {i: self._wrap_note(r, span, body) for i, r in enumerate(rows)
                            if r.kind == "text"}
-        self.title_lines = (wrap_to_width(title, self.width - 2 * _MARGIN, font(TITLE_SIZE))
+        title_font = font(TITLE_SIZE, weight="bold")  # wrap with the font it is drawn in
+        self.title_lines = (wrap_to_width(title, self.width - 2 * _MARGIN, title_font)
                             if title else [])
         y = _MARGIN
         self.y_title = y
