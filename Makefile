@@ -33,6 +33,7 @@ fixtures:
 	Rscript tests/fixtures/make_fixtures.R
 	Rscript tests/fixtures/make_bias_fixtures.R
 	Rscript tests/fixtures/make_casestudy_fixtures.R
+	Rscript tests/fixtures/make_agreement_fixtures.R
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache out
