@@ -26,7 +26,8 @@ __all__ = ["METHODS", "TESTS", "BatchResult", "Control", "rma_batch"]
 METHODS = Options(
     "method", ("EE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB"), aliases={"FE": "EE"}
 )
-TESTS = Options("test", ("z", "knha"), aliases={"hksj": "knha", "t": "knha"})
+TESTS = Options("test", ("z", "knha"), aliases={"hksj": "knha"})  # not "t": metafor's t-test
+# without the Knapp-Hartung scaling is a different test
 _CLOSED_FORM = frozenset({"EE", "DL", "HE", "HS", "SJ"})
 
 
