@@ -30,6 +30,7 @@ from metareview.stats import (
     rma,
     rma_batch,
     sensitivity,
+    simulate,
     trimfill,
 )
 from metareview.stats.models import __version__
@@ -82,5 +83,6 @@ __all__ = [
     "rob_summary",
     "save_figure",
     "sensitivity",
+    "simulate",
     "trimfill",
 ]

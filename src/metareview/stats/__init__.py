@@ -32,6 +32,7 @@ from metareview.stats.sensitivity import (
     permutest,
     sensitivity,
 )
+from metareview.stats.simulate import SimulationResult, simulate
 from metareview.stats.transforms import back_transform
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "RegtestResult",
     "RmaResult",
     "SensitivityResult",
+    "SimulationResult",
     "TrimfillResult",
     "back_transform",
     "batch",
@@ -62,5 +64,6 @@ __all__ = [
     "rma",
     "rma_batch",
     "sensitivity",
+    "simulate",
     "trimfill",
 ]
