@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from metareview.exceptions import MetareviewWarning
+from metareview.exceptions import InputError, MetareviewWarning
 from metareview.report import analyses
 from metareview.report.protocol import Protocol, load_protocol
 from metareview.report.text import comparison_table, methods_text, results_text
@@ -125,7 +125,7 @@ def _figures(protocol: Protocol, rates, prepost, directory: Path):
                   "studies_included": protocol.prisma["studies_included"]}
         try:
             fig = prisma(counts)
-        except Exception as error:  # pragma: no cover - depends on the counts given
+        except InputError as error:  # counts that contradict the flow: say so in the report
             embedded["prisma_error"] = str(error)
         else:
             path, data = _figure_to_files(fig, directory / "prisma")

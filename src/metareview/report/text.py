@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from metareview.report.protocol import Protocol
+from metareview.stats.models import __version__
 
 __all__ = ["comparison_table", "methods_text", "results_text"]
 
@@ -97,7 +98,7 @@ def methods_text(protocol: Protocol, rates, prepost) -> str:
             parts.append("Scores on 0-100 scales were divided by 10 for "
                          f"{', '.join(a['rescale_0_100_to_0_10'])}.")
     parts.append("Heterogeneity is reported as tau², I² and Cochran's Q; tau² CIs use the "
-                 f"Q-profile method. All analyses were run with metareview {_version()}, whose "
+                 f"Q-profile method. All analyses were run with metareview {__version__}, whose "
                  "estimates agree with R's metafor (tested to 1e-6).")
     return " ".join(parts)
 
@@ -135,9 +136,3 @@ def results_text(protocol: Protocol, rates, prepost, harms) -> str:
         parts.append(f"{harms['label']}: {harms['events']} of {harms['total']} patients "
                      f"({_pct(harms['rate'])}; exact 95% CI {_pct(lo)} to {_pct(hi)}).")
     return " ".join(parts)
-
-
-def _version() -> str:
-    from metareview.stats.models import __version__
-
-    return __version__
