@@ -33,3 +33,17 @@ def test_subgroups_match_metafor(case):
         for key in ("se", "ci_lb", "ci_ub"):
             np.testing.assert_allclose(getattr(sub, key)[0], ref[key], rtol=rtol,
                                        err_msg=f"{label}: {key}")
+
+
+def test_single_study_subgroup_is_shown_as_that_study():
+    # RevMan keeps a one-study subgroup: its "pooled" result is the study itself
+    res = rma([0.1, 0.3, 0.5, 0.9], [0.04, 0.05, 0.03, 0.02], subgroup=["a", "a", "a", "b"],
+              method="DL")
+    single = res.subgroups["b"]
+    assert (single.k, single.estimate, single.tau2) == (1, 0.9, 0.0)
+    np.testing.assert_allclose(single.se[0], np.sqrt(0.02))
+    group_a = res.subgroups["a"]
+    w = np.array([1 / group_a.se[0] ** 2, 1 / 0.02])
+    est = np.array([group_a.estimate, 0.9])
+    pooled = np.sum(w * est) / np.sum(w)
+    np.testing.assert_allclose(res.Q_between, np.sum(w * (est - pooled) ** 2), rtol=1e-12)

@@ -491,9 +491,9 @@ def _select_studies(y, v, X, labels, missing: str, zero_variance: str) -> np.nda
 
 
 def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, control,
-         measure) -> RmaResult:
+         measure, single_study: bool = False) -> RmaResult:
     k, p = len(y), X.shape[1]
-    if k <= p:
+    if k < p or (k == p and not (single_study and k == 1)):
         need = "2 studies" if p == 1 else f"more studies than coefficients ({p})"
         raise InputError(f"the model needs at least {need}; got k = {k}"
                          f"{' after leaving out ' + ', '.join(omitted) if omitted else ''}.")
@@ -501,7 +501,7 @@ def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, contr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # raised as an error below
         batch = rma_batch(y[None], v[None], X=design, method=method, test=test, level=level,
-                          control=control)
+                          control=control, allow_saturated=single_study)
     if not batch.converged[0]:
         raise ConvergenceError(
             f"the {method} estimator of tau2 did not converge within {control.maxiter} "
@@ -574,15 +574,11 @@ def _with_subgroups(overall: RmaResult, groups, y, v, X, coef_names, labels, ni,
     fits: dict[str, RmaResult] = {}
     for g in order:
         sel = groups == g
-        if sel.sum() < 2:
-            raise InputError(
-                f"subgroup {g!r} has {int(sel.sum())} study; each subgroup needs at least 2 "
-                "for a random-effects fit."
-            )
         sub_ni = None if ni is None else tuple(np.asarray(ni)[sel])
+        # a single-study subgroup is shown as that study (tau2 = 0), as RevMan does
         fits[str(g)] = _fit(y[sel], v[sel], X[sel], coef_names,
                             [lab for lab, s in zip(labels, sel, strict=True) if s], sub_ni, (),
-                            **options)
+                            single_study=True, **options)
     est = np.array([f.estimate for f in fits.values()])
     var = np.array([f.se[0] ** 2 for f in fits.values()])
     between = rma_batch(est[None], var[None], method="EE", tau2_ci=False)
