@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-PACKAGES = ["metareview", "metareview.stats", "metareview.exceptions", "metareview.plots"]
+PACKAGES = ["metareview", "metareview.stats", "metareview.exceptions", "metareview.plots",
+            "metareview.review"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -9,6 +9,7 @@ from metareview.exceptions import (
     InputError,
     MetareviewError,
     MissingDataWarning,
+    StoreError,
     StudyOmittedWarning,
 )
 from metareview.stats import (
@@ -56,6 +57,7 @@ __all__ = [
     "MetareviewError",
     "MissingDataWarning",
     "RmaResult",
+    "StoreError",
     "StudyOmittedWarning",
     "__version__",
     "batch",

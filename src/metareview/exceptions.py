@@ -5,6 +5,8 @@ The hierarchy::
     MetareviewError (Exception)
      +-- InputError (ValueError)        bad data or arguments; names the study and column
      +-- ConvergenceError (RuntimeError) an iterative estimator did not converge
+     +-- StoreError                     the review store refused an operation that would break
+                                        its guarantees (e.g. editing the audit log)
 
     MetareviewWarning (UserWarning)
      +-- StudyOmittedWarning            a study was left out of a fit (e.g. zero variance)
@@ -24,6 +26,7 @@ __all__ = [
     "MetareviewError",
     "MetareviewWarning",
     "MissingDataWarning",
+    "StoreError",
     "StudyOmittedWarning",
 ]
 
@@ -38,6 +41,10 @@ class InputError(MetareviewError, ValueError):
 
 class ConvergenceError(MetareviewError, RuntimeError):
     """An iterative estimator did not converge within its iteration limit."""
+
+
+class StoreError(MetareviewError):
+    """The review store refused an operation that would break its guarantees."""
 
 
 class MetareviewWarning(UserWarning):

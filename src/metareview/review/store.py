@@ -1,0 +1,656 @@
+"""The review store: projects, imported sources, records, duplicate groups and an audit log.
+
+Built on SQLAlchemy 2.0's ORM with portable column types only, so the same code runs on the
+default SQLite file and on PostgreSQL. Every write happens inside one transaction
+(``with store.session() as s:``), which commits on success and rolls back on any error.
+
+Tables::
+
+    projects            one systematic review
+    sources             one imported file (name, database, filename, sha256, imported_at)
+    records             one input row each; id stable across re-imports of the same file
+    duplicate_groups    records judged to be one study; records are kept, groups can be dissolved
+    duplicate_members   which records belong to which group
+    audit_log           append-only: actor, time, entity, entity_id, old, new, reason
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
+
+from metareview.exceptions import InputError, StoreError
+from metareview.review._normalise import fingerprint
+from metareview.review.dedup import DuplicateCandidates, find_duplicates
+from metareview.review.importers import Problem, parse_bytes
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "DuplicateGroup",
+    "DuplicateMember",
+    "ImportReport",
+    "Project",
+    "Record",
+    "Source",
+    "Store",
+    "StoreError",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the review store's tables."""
+
+
+class Project(Base):
+    """One systematic review; owns its sources, records and duplicate groups."""
+
+    __tablename__ = "projects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Source(Base):
+    """One imported file (a database search export)."""
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("project_id", "sha256", name="uq_source_file"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    database: Mapped[str | None] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(20))
+    sha256: Mapped[str] = mapped_column(String(64))
+    n_records: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Record(Base):
+    """One input row; ``raw`` keeps the fields as the file gave them."""
+
+    __tablename__ = "records"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    source_line: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(Text)
+    abstract: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    year: Mapped[int | None] = mapped_column(Integer)
+    journal: Mapped[str | None] = mapped_column(Text)
+    volume: Mapped[str | None] = mapped_column(Text)
+    issue: Mapped[str | None] = mapped_column(Text)
+    pages: Mapped[str | None] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(Text, index=True)
+    pmid: Mapped[str | None] = mapped_column(String(32), index=True)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class DuplicateGroup(Base):
+    """Records judged to be one study. Members are kept; ``active`` is False once dissolved."""
+
+    __tablename__ = "duplicate_groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    primary_record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    dissolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    members: Mapped[list[DuplicateMember]] = relationship(back_populates="group")
+
+
+class DuplicateMember(Base):
+    """Membership of one record in one duplicate group."""
+
+    __tablename__ = "duplicate_members"
+    group_id: Mapped[int] = mapped_column(ForeignKey("duplicate_groups.id"), primary_key=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    group: Mapped[DuplicateGroup] = relationship(back_populates="members")
+
+
+class AuditLog(Base):
+    """Append-only log of every change: who, when, what, old and new values, and why."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    actor: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    old: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new: Mapped[Any] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+def _audit_log_is_append_only(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditLog):
+            raise StoreError(
+                f"audit_log entry {obj.id} cannot be changed or deleted; the log is append-only."
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What one ``Store.import_file`` call did.
+
+    Attributes
+    ----------
+    file : str
+        Path of the imported file.
+    format : str
+        Detected format (``"ris"``, ``"nbib"``, ``"pubmed_xml"``, ``"csv"``, ``"tsv"``).
+    database : str or None
+        Database the export came from (given, or read from the file).
+    sha256 : str
+        Hash of the file's bytes; a file with the same hash is imported once per project.
+    source_id : int
+        Id of the source row (the earlier one when ``already_imported``).
+    n_records : int
+        Records read from the file.
+    n_imported : int
+        Records added to the store (0 when ``already_imported``).
+    already_imported : bool
+        True when the same bytes had been imported before; nothing was added.
+    problems : tuple of Problem
+        Each oddity met, with file and line; the records concerned were kept or skipped as said.
+    """
+
+    file: str
+    format: str
+    database: str | None
+    sha256: str
+    source_id: int
+    n_records: int
+    n_imported: int
+    already_imported: bool
+    problems: tuple[Problem, ...]
+
+    def summary(self) -> pd.DataFrame:
+        """Problems as a table with columns ``file``, ``line`` and ``message``."""
+        return pd.DataFrame(
+            [(p.file, p.line, p.message) for p in self.problems],
+            columns=["file", "line", "message"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of the report."""
+        return {
+            "file": self.file,
+            "format": self.format,
+            "database": self.database,
+            "sha256": self.sha256,
+            "source_id": self.source_id,
+            "n_records": self.n_records,
+            "n_imported": self.n_imported,
+            "already_imported": self.already_imported,
+            "problems": [
+                {"file": p.file, "line": p.line, "message": p.message} for p in self.problems
+            ],
+        }
+
+    def __str__(self) -> str:
+        if self.already_imported:
+            return (
+                f"{self.file}: already imported (source {self.source_id}, sha256 "
+                f"{self.sha256[:12]}); nothing added."
+            )
+        return (
+            f"{self.file}: {self.n_imported} records imported as {self.format} "
+            f"(source {self.source_id}); {len(self.problems)} problems."
+        )
+
+
+RECORD_COLUMNS = [
+    "id",
+    "source_id",
+    "source_line",
+    "title",
+    "abstract",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "fingerprint",
+    "duplicate_group",
+]
+
+
+class Store:
+    """A review store on any SQLAlchemy database (a SQLite file by default).
+
+    Use :meth:`open`; every write runs in its own transaction.
+
+    Examples
+    --------
+    >>> store = Store.open("sqlite://")
+    >>> store.create_project("demo").name
+    'demo'
+    >>> store.records("demo").shape
+    (0, 15)
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", _audit_log_is_append_only)
+        Base.metadata.create_all(engine)
+
+    @classmethod
+    def open(cls, url_or_path: str | Path) -> Store:
+        """Open (creating if needed) a store at a SQLAlchemy URL or a SQLite file path."""
+        text = str(url_or_path)
+        url = text if "://" in text else f"sqlite:///{Path(text).expanduser()}"
+        engine = create_engine(url)
+        if engine.dialect.name == "sqlite":
+
+            @event.listens_for(engine, "connect")
+            def _foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # -- projects -------------------------------------------------------------------------
+    def create_project(self, name: str) -> Project:
+        """Create the project ``name``; InputError if it exists already."""
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InputError(
+                f"name must be a non-empty string of at most 200 characters; got {name!r}."
+            )
+        with self.session() as s:
+            if s.scalar(select(Project).where(Project.name == name)) is not None:
+                raise InputError(f"name: project {name!r} exists already; choose another name.")
+            project = Project(name=name)
+            s.add(project)
+            s.flush()
+            self._audit(
+                s, "metareview", "project", str(project.id), None, {"name": name}, "created"
+            )
+        return project
+
+    def projects(self) -> list[str]:
+        """Names of all projects, in creation order."""
+        with self.session() as s:
+            return list(s.scalars(select(Project.name).order_by(Project.id)))
+
+    @staticmethod
+    def _project(s: Session, project: str | Project) -> Project:
+        name = project.name if isinstance(project, Project) else project
+        found = s.scalar(select(Project).where(Project.name == name))
+        if found is None:
+            names = list(s.scalars(select(Project.name)))
+            raise InputError(f"project {name!r} not found; existing projects: {names}.")
+        return found
+
+    @staticmethod
+    def _audit(
+        s: Session, actor: str, entity: str, entity_id: str, old: Any, new: Any, reason: str
+    ) -> None:
+        s.add(
+            AuditLog(
+                actor=actor, entity=entity, entity_id=entity_id, old=old, new=new, reason=reason
+            )
+        )
+
+    # -- import ---------------------------------------------------------------------------
+    def import_file(
+        self,
+        project: str | Project,
+        path: str | Path,
+        database: str | None = None,
+        *,
+        actor: str = "metareview",
+    ) -> ImportReport:
+        """Import one export file into ``project``; the format is detected from the content.
+
+        Re-importing the same bytes adds nothing. Record ids are
+        ``p<project>-<sha256[:12]>-<row>``: stable, and unique even for identical rows.
+
+        Raises
+        ------
+        InputError
+            If the file cannot be read, its format is unknown, or it yields 0 records.
+        """
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: the file could not be read ({exc.strerror}).") from exc
+        sha = hashlib.sha256(data).hexdigest()
+        with self.session() as s:
+            proj = self._project(s, project)
+            earlier = s.scalar(
+                select(Source).where(Source.project_id == proj.id, Source.sha256 == sha)
+            )
+            if earlier is not None:
+                return ImportReport(
+                    file=str(path),
+                    format=earlier.format,
+                    database=earlier.database,
+                    sha256=sha,
+                    source_id=earlier.id,
+                    n_records=earlier.n_records,
+                    n_imported=0,
+                    already_imported=True,
+                    problems=(),
+                )
+            parsed = parse_bytes(data, str(path))
+            source = Source(
+                project_id=proj.id,
+                name=path.name,
+                database=database or parsed.database,
+                filename=str(path),
+                format=parsed.format,
+                sha256=sha,
+                n_records=len(parsed.records),
+            )
+            s.add(source)
+            s.flush()
+            for ordinal, rec in enumerate(parsed.records, start=1):
+                s.add(
+                    Record(
+                        id=f"p{proj.id}-{sha[:12]}-{ordinal:06d}",
+                        project_id=proj.id,
+                        source_id=source.id,
+                        ordinal=ordinal,
+                        source_line=rec.line,
+                        title=rec.title,
+                        abstract=rec.abstract,
+                        authors=rec.authors,
+                        year=rec.year,
+                        journal=rec.journal,
+                        volume=rec.volume,
+                        issue=rec.issue,
+                        pages=rec.pages,
+                        doi=rec.doi,
+                        pmid=rec.pmid,
+                        raw=rec.raw,
+                        fingerprint=fingerprint(rec.title, rec.year, rec.authors, rec.doi),
+                    )
+                )
+            self._audit(
+                s,
+                actor,
+                "source",
+                str(source.id),
+                None,
+                {"file": str(path), "sha256": sha, "records": len(parsed.records)},
+                f"imported {parsed.format} file",
+            )
+            return ImportReport(
+                file=str(path),
+                format=parsed.format,
+                database=source.database,
+                sha256=sha,
+                source_id=source.id,
+                n_records=len(parsed.records),
+                n_imported=len(parsed.records),
+                already_imported=False,
+                problems=parsed.problems,
+            )
+
+    # -- reading --------------------------------------------------------------------------
+    def records(self, project: str | Project) -> pd.DataFrame:
+        """All records of ``project``, one row each, in import order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``id``, ``source_id``, ``source_line``, ``title``, ``abstract``,
+            ``authors`` (list), ``year`` (Int64), ``journal``, ``volume``, ``issue``, ``pages``,
+            ``doi``, ``pmid``, ``fingerprint`` and ``duplicate_group`` (Int64: the active group
+            the record belongs to, or missing).
+        """
+        with self.session() as s:
+            proj = self._project(s, project)
+            groups = dict(
+                s.execute(
+                    select(DuplicateMember.record_id, DuplicateMember.group_id)
+                    .join(DuplicateGroup)
+                    .where(DuplicateGroup.project_id == proj.id, DuplicateGroup.active.is_(True))
+                ).all()
+            )
+            rows = [
+                [
+                    r.id,
+                    r.source_id,
+                    r.source_line,
+                    r.title,
+                    r.abstract,
+                    list(r.authors or []),
+                    r.year,
+                    r.journal,
+                    r.volume,
+                    r.issue,
+                    r.pages,
+                    r.doi,
+                    r.pmid,
+                    r.fingerprint,
+                    groups.get(r.id),
+                ]
+                for r in s.scalars(
+                    select(Record)
+                    .where(Record.project_id == proj.id)
+                    .order_by(Record.source_id, Record.ordinal)
+                )
+            ]
+        frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+        frame["year"] = frame["year"].astype("Int64")
+        frame["duplicate_group"] = frame["duplicate_group"].astype("Int64")
+        return frame
+
+    def audit_log(self) -> pd.DataFrame:
+        """The audit log, oldest first: ``id``, ``time``, ``actor``, ``entity``, ``entity_id``,
+        ``old``, ``new``, ``reason``."""
+        with self.session() as s:
+            rows = [
+                [a.id, a.time, a.actor, a.entity, a.entity_id, a.old, a.new, a.reason]
+                for a in s.scalars(select(AuditLog).order_by(AuditLog.id))
+            ]
+        return pd.DataFrame(
+            rows, columns=["id", "time", "actor", "entity", "entity_id", "old", "new", "reason"]
+        )
+
+    # -- duplicates -----------------------------------------------------------------------
+    def merge(self, record_ids: Sequence[str], *, reason: str, actor: str) -> int:
+        """Group ``record_ids`` as one study (the first is the primary); returns the group id.
+
+        Records are kept; :meth:`unmerge` dissolves the group. Both are audited.
+
+        Raises
+        ------
+        InputError
+            Fewer than two distinct ids, unknown ids, ids from different projects, ids already
+            in an active group, or an empty reason or actor.
+        """
+        ids = list(dict.fromkeys(record_ids))
+        if len(ids) < 2:
+            raise InputError(f"record_ids must name at least 2 distinct records; got {ids}.")
+        _check_reason_actor(reason, actor)
+        with self.session() as s:
+            found = {r.id: r for r in s.scalars(select(Record).where(Record.id.in_(ids)))}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise InputError(
+                    f"record_ids: {len(missing)} unknown ids {missing}; nothing merged."
+                )
+            projects = {r.project_id for r in found.values()}
+            if len(projects) > 1:
+                raise InputError("record_ids come from different projects; nothing merged.")
+            taken = s.execute(
+                select(DuplicateMember.record_id, DuplicateMember.group_id)
+                .join(DuplicateGroup)
+                .where(DuplicateMember.record_id.in_(ids), DuplicateGroup.active.is_(True))
+            ).all()
+            if taken:
+                names = ", ".join(f"{rid} (group {gid})" for rid, gid in taken)
+                raise InputError(
+                    f"record_ids: {names} already in an active duplicate group; "
+                    "unmerge that group first."
+                )
+            group = DuplicateGroup(
+                project_id=projects.pop(),
+                primary_record_id=ids[0],
+                reason=reason,
+                created_by=actor,
+                active=True,
+            )
+            s.add(group)
+            s.flush()
+            for rid in ids:
+                s.add(DuplicateMember(group_id=group.id, record_id=rid))
+            self._audit(
+                s,
+                actor,
+                "duplicate_group",
+                str(group.id),
+                None,
+                {"records": ids, "primary": ids[0], "active": True},
+                reason,
+            )
+            return group.id
+
+    def unmerge(self, group_id: int, *, reason: str, actor: str) -> None:
+        """Dissolve duplicate group ``group_id``; its records become separate again (audited)."""
+        _check_reason_actor(reason, actor)
+        with self.session() as s:
+            group = s.get(DuplicateGroup, group_id)
+            if group is None or not group.active:
+                state = "not found" if group is None else "already dissolved"
+                raise InputError(f"group_id {group_id} is {state}; nothing unmerged.")
+            members = [m.record_id for m in group.members]
+            group.active = False
+            group.dissolved_at = _now()
+            self._audit(
+                s,
+                actor,
+                "duplicate_group",
+                str(group.id),
+                {"records": members, "primary": group.primary_record_id, "active": True},
+                {"records": members, "active": False},
+                reason,
+            )
+
+    def find_duplicates(self, project: str | Project) -> DuplicateCandidates:
+        """Tier-1 and tier-2 duplicate pairs among the records of ``project``; merges nothing.
+
+        See :func:`metareview.review.dedup.find_duplicates`.
+        """
+        return find_duplicates(self.records(project))
+
+    def auto_merge(self, project: str | Project, *, actor: str) -> list[int]:
+        """Merge the tier-1 pairs of ``project`` (same DOI or PMID and agreeing titles).
+
+        Tier-1 pairs sharing a record form one group: every link in it is an identifier plus
+        an agreeing title. A group touching a record that is already in an active group is
+        left for the reviewer. Returns the new group ids; each merge is audited.
+        """
+        pairs = self.find_duplicates(project).tier1
+        frame = self.records(project)
+        in_group = set(frame.loc[frame["duplicate_group"].notna(), "id"])
+        neighbours: dict[str, set[str]] = {}
+        for pair in pairs:
+            neighbours.setdefault(pair.id_a, set()).add(pair.id_b)
+            neighbours.setdefault(pair.id_b, set()).add(pair.id_a)
+        seen: set[str] = set()
+        created: list[int] = []
+        for start in sorted(neighbours):
+            if start in seen:
+                continue
+            component: set[str] = set()
+            stack = [start]
+            while stack:
+                node = stack.pop()
+                if node not in component:
+                    component.add(node)
+                    stack.extend(neighbours[node] - component)
+            seen |= component
+            if component & in_group:
+                continue
+            why = sorted(
+                {r for p in pairs if p.id_a in component for r in p.reasons if r.startswith("same")}
+            )
+            members = sorted(component)
+            created.append(self.merge(members, reason="tier 1: " + ", ".join(why), actor=actor))
+        return created
+
+    def duplicate_groups(self, project: str | Project) -> pd.DataFrame:
+        """Duplicate groups of ``project``: ``group_id``, ``record_id``, ``primary``, ``active``."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            rows = s.execute(
+                select(
+                    DuplicateGroup.id,
+                    DuplicateMember.record_id,
+                    DuplicateGroup.primary_record_id,
+                    DuplicateGroup.active,
+                )
+                .join(DuplicateMember)
+                .where(DuplicateGroup.project_id == proj.id)
+                .order_by(DuplicateGroup.id, DuplicateMember.record_id)
+            ).all()
+        return pd.DataFrame(
+            [(g, r, r == p, a) for g, r, p, a in rows],
+            columns=["group_id", "record_id", "primary", "active"],
+        )
+
+
+def _check_reason_actor(reason: object, actor: object) -> None:
+    for name, value in (("reason", reason), ("actor", actor)):
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"{name} must be a non-empty string for the audit log; got {value!r}.")

@@ -1,0 +1,108 @@
+"""Duplicate detection on constructed records: tier 1 rules, tier-2 evidence, no clustering."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from metareview.exceptions import InputError
+from metareview.review import find_duplicates
+from metareview.review.dedup import journals_agree, pairs_from_groups
+
+TITLE = "Intrapleural streptokinase for pleural infection: a randomised controlled trial"
+
+
+def frame(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"id": f"r{k}", **row} for k, row in enumerate(rows, start=1)])
+
+
+def test_same_doi_and_agreeing_titles_is_tier1() -> None:
+    recs = frame(
+        {"title": TITLE, "doi": "10.1056/NEJMoa042473"},
+        {"title": TITLE.upper() + ".", "doi": "https://doi.org/10.1056/nejmoa042473"},
+    )
+    (pair,) = find_duplicates(recs).pairs
+    assert (pair.id_a, pair.id_b, pair.tier, pair.score) == ("r1", "r2", 1, 1.0)
+    assert pair.reasons == ("same DOI", "title 100")
+
+
+def test_same_pmid_and_agreeing_titles_is_tier1() -> None:
+    recs = frame({"title": TITLE, "pmid": "15746001"}, {"title": TITLE, "pmid": "15746001"})
+    assert [p.tier for p in find_duplicates(recs).pairs] == [1]
+
+
+def test_same_doi_with_different_titles_is_not_merged() -> None:
+    recs = frame(
+        {"title": TITLE, "doi": "10.1000/x"},
+        {"title": "Erratum to a completely unrelated cohort study of asthma", "doi": "10.1000/x"},
+    )
+    result = find_duplicates(recs)
+    assert result.tier1 == ()
+    (pair,) = result.tier2
+    assert pair.reasons[0] == "same DOI but titles differ"
+
+
+def test_same_title_different_journal_and_pages_is_not_a_candidate() -> None:
+    recs = frame(
+        {"title": TITLE, "authors": ["Maskell, N."], "year": 2005, "journal": "Thorax",
+         "pages": "100-110"},
+        {"title": TITLE, "authors": ["Maskell, N."], "year": 2005,
+         "journal": "New England Journal of Medicine", "pages": "865-874"},
+    )
+    assert find_duplicates(recs).pairs == ()
+
+
+def test_shared_title_alone_is_not_enough_and_empty_fields_never_match() -> None:
+    recs = frame({"title": TITLE}, {"title": TITLE}, {"title": "", "doi": ""}, {"title": ""})
+    assert find_duplicates(recs).pairs == ()
+
+
+def test_title_with_supporting_fields_is_tier2() -> None:
+    recs = frame(
+        {"title": TITLE, "authors": "Maskell, N. A. and Davies, C.", "year": "2005",
+         "journal": "New England Journal of Medicine", "pages": "865-874", "volume": "352"},
+        {"title": "[" + TITLE.lower() + "]", "authors": ["Maskell, Nicholas A."], "year": 2005,
+         "journal": "N Engl J Med", "pages": "865", "volume": "352"},
+    )
+    (pair,) = find_duplicates(recs).pairs
+    assert pair.tier == 2
+    assert {"same year", "same first author", "same journal", "same start page"} <= set(
+        pair.reasons
+    )
+    assert 0.9 < pair.score <= 1.0
+
+
+def test_pairs_are_not_joined_transitively() -> None:
+    # r1~r2 and r2~r3 are each supported, r1 and r3 disagree on year and pages: no r1-r3 pair.
+    base = {"authors": ["Lee, A."], "journal": "Thorax", "volume": "57"}
+    recs = frame(
+        {**base, "title": TITLE, "year": 2002, "pages": "30"},
+        {**base, "title": TITLE, "year": 2002},
+        {**base, "title": TITLE, "year": 2009, "pages": "99"},
+    )
+    found = {(p.id_a, p.id_b) for p in find_duplicates(recs).pairs}
+    assert ("r1", "r2") in found
+    assert ("r1", "r3") not in found
+
+
+def test_journal_abbreviations() -> None:
+    assert journals_agree("Nat Rev Nephrol", "Nature reviews. Nephrology")
+    assert journals_agree("JPEN. Journal of parenteral and enteral nutrition",
+                          "Jpen: Journal of Parenteral & Enteral Nutrition")
+    assert not journals_agree("Thorax", "Chest")
+    assert journals_agree("", "Chest") is None
+
+
+def test_summary_and_input_checks() -> None:
+    recs = frame({"title": TITLE, "doi": "10.1/x"}, {"title": TITLE, "doi": "10.1/x"})
+    summary = find_duplicates(recs).summary()
+    assert list(summary.columns) == ["id_a", "id_b", "tier", "score", "reasons"]
+    assert find_duplicates(recs).to_dict()["pairs"][0]["tier"] == 1
+    with pytest.raises(InputError, match="records needs an 'id' column"):
+        find_duplicates(pd.DataFrame({"title": [TITLE]}))
+    with pytest.raises(InputError, match="repeated values"):
+        find_duplicates(pd.DataFrame({"id": ["a", "a"], "title": [TITLE, TITLE]}))
+
+
+def test_pairs_from_groups() -> None:
+    assert pairs_from_groups([["b", "a", "c"], ["d"]]) == {("a", "b"), ("a", "c"), ("b", "c")}
