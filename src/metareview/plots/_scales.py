@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from metareview._validation import Options
+from metareview.exceptions import InputError
 from metareview.stats.transforms import back_transform
 
 __all__ = ["DISPLAY_TRANSFORMS", "Scale", "fmt_num", "fmt_p", "fmt_stat", "resolve_scale"]
@@ -170,3 +171,21 @@ def fmt_p(p: float) -> str:
     if p is None or not np.isfinite(p):
         return "p = NA"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def reference_line(refline: float | bool | None, scale: Scale) -> float | None:
+    """The reference (null) line: automatic for the scale (None/True), none (False) or a
+    given value, which must be positive on a ratio axis."""
+    if refline is None or refline is True:
+        return scale.refline
+    if refline is False:
+        return None
+    try:
+        value = float(refline)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"refline must be a number, None (automatic) or False (none); got {refline!r}."
+        ) from None
+    if scale.log_axis and value <= 0:
+        raise InputError(f"refline must be > 0 on a ratio (log) axis; got {value:g}.")
+    return value

@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 
 from metareview.exceptions import InputError
 from metareview.plots._axes import GRID_GREY, INK, set_ratio_ticks, style_axes
-from metareview.plots._scales import Scale, fmt_num, resolve_scale
+from metareview.plots._scales import Scale, fmt_num, reference_line, resolve_scale
 from metareview.plots._style import LINE_WIDTH, OKABE_ITO, font
 from metareview.stats.models import RmaResult
 
@@ -104,7 +104,7 @@ def bubble(
     """
     j = _check(res, mod)
     scale = resolve_scale(res.measure, transf, ni=res.ni)
-    ref = _reference(refline, scale)
+    ref = reference_line(refline, scale)
     x = res.X[:, j]
     means = res.X[:, 1:].mean(axis=0)
     grid = np.linspace(float(x.min()), float(x.max()), _GRID_POINTS)
@@ -202,18 +202,3 @@ def _check(res: object, mod: Any) -> int:
                          f"got {mod!r}.")
     return 1 + moderators.index(mod)
 
-
-def _reference(refline: float | bool | None, scale: Scale) -> float | None:
-    if refline is None or refline is True:
-        return scale.refline
-    if refline is False:
-        return None
-    try:
-        value = float(refline)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"refline must be a number, None (automatic) or False (none); got {refline!r}."
-        ) from None
-    if scale.log_axis and value <= 0:
-        raise InputError(f"refline must be > 0 on a ratio (log) axis; got {value:g}.")
-    return value

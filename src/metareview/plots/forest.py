@@ -21,7 +21,7 @@ from matplotlib.transforms import Affine2D, Transform
 
 from metareview.exceptions import InputError
 from metareview.plots._forest_rows import Row, build_rows, check_extra_columns
-from metareview.plots._scales import MINUS, Scale, resolve_scale
+from metareview.plots._scales import MINUS, Scale, reference_line, resolve_scale
 from metareview.plots._style import (
     FONT_SIZE,
     LINE_WIDTH,
@@ -142,7 +142,7 @@ def forest(
     extras = check_extra_columns(extra_columns, res)
     rows, last_drawn = build_rows(res, scale, extra_columns=extras, sort_by=sort_by,
                                   show_weights=bool(show_weights), show_pi=bool(show_pi))
-    ref = _reference(refline, scale)
+    ref = reference_line(refline, scale)
     level = f"{100 * res.level:g}%"
     headers = {"label": "Study or subgroup" if res.subgroups is not None else "Study",
                "effect": f"{scale.short} [{level} CI]", "weight": "Weight"}
@@ -175,21 +175,6 @@ def _check_result(res: object) -> None:
             "categorical moderator)."
         )
 
-
-def _reference(refline: float | bool | None, scale: Scale) -> float | None:
-    if refline is None or refline is True:
-        return scale.refline
-    if refline is False:
-        return None
-    try:
-        value = float(refline)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"refline must be a number, None (automatic) or False (none); got {refline!r}."
-        ) from None
-    if scale.log_axis and value <= 0:
-        raise InputError(f"refline must be > 0 on a ratio (log) axis; got {value:g}.")
-    return value
 
 
 # ------------------------------------------------------------------------------ text layout
