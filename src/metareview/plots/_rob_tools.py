@@ -9,12 +9,28 @@ white one on the dark fill keep a contrast of at least 4.5:1.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from metareview._validation import Options
+from metareview.exceptions import InputError
 from metareview.plots._style import OKABE_ITO
 
-__all__ = ["NOS", "ROB2", "ROBINS_I", "TOOLS", "TOOL_NAMES", "Level", "Tool"]
+__all__ = [
+    "NOS",
+    "ROB2",
+    "ROBINS_I",
+    "TOOLS",
+    "TOOL_NAMES",
+    "Level",
+    "Tool",
+    "judgement_cell",
+    "shown_value",
+    "star_count",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +135,52 @@ TOOL_NAMES = Options(
              "Newcastle-Ottawa": "NOS", "Newcastle\u2013Ottawa": "NOS"},
     case_sensitive=False,
 )
+
+
+def judgement_cell(spec: Tool, study: str, code: str, value: Any) -> Any:
+    """The :class:`Level` (or star count) that ``value`` means for ``study``/``code``;
+    InputError naming the study and domain otherwise."""
+    names = dict(spec.domains)
+    where = f"study {study!r}, domain {code}" + (f" ({names[code]})" if code in names and
+                                                  names[code] != code else "")
+    if spec.is_star_scale:
+        return star_count(study, code, value, spec.stars[spec.codes.index(code)], where)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        raise InputError(
+            f"the judgement for {where} is missing; give one of "
+            f"{', '.join(level.label for level in spec.levels)}."
+        )
+    text = re.sub(r"\s+", " ", str(value).strip()).lower()
+    for level in spec.levels:
+        if text == level.label.lower() or text in level.aliases:
+            return level
+    also = ", ".join(repr(level.aliases[0]) for level in spec.levels if level.aliases)
+    raise InputError(
+        f"the judgement for {where} must be one of "
+        f"{', '.join(level.label for level in spec.levels)} (in any case; also {also}); "
+        f"got {shown_value(value)!r}."
+    )
+
+
+def shown_value(value: Any) -> Any:
+    """A cell as the user wrote it (numpy scalars as plain Python values)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def star_count(study: str, code: str, value: Any, most: int, where: str | None = None) -> int:
+    """Stars given as a number or as that many ``*``, checked against ``most``."""
+    where = where or f"study {study!r}, {code}"
+    count: float | None
+    if isinstance(value, str) and value.strip() and set(value.strip()) <= {"*", "\u2605"}:
+        count = len(value.strip())
+    else:
+        try:
+            count = float(value)
+        except (TypeError, ValueError):
+            count = None
+    if count is None or not np.isfinite(count) or count != int(count) or not 0 <= count <= most:
+        raise InputError(
+            f"the star count for {where} must be a whole number from 0 to {most} (or that many "
+            f"'*'); got {shown_value(value)!r}."
+        )
+    return int(count)

@@ -22,7 +22,14 @@ from matplotlib.patches import Circle, Patch, Rectangle
 
 from metareview.exceptions import InputError
 from metareview.plots._axes import INK, style_axes
-from metareview.plots._rob_tools import TOOL_NAMES, TOOLS, Level, Tool
+from metareview.plots._rob_tools import (
+    TOOL_NAMES,
+    TOOLS,
+    Level,
+    Tool,
+    judgement_cell,
+    star_count,
+)
 from metareview.plots._style import (
     FONT_SIZE,
     LINE_WIDTH,
@@ -344,11 +351,11 @@ def _parse(assessments: Any, tool: str) -> _Assessments:
     for i, study in enumerate(studies):
         cells = []
         for code in codes:
-            cells.append(_cell(spec, study, code, mapped[code].iloc[i]))
+            cells.append(judgement_cell(spec, study, code, mapped[code].iloc[i]))
         if spec.is_star_scale:
             total = sum(cells)
             if has_overall:
-                given = _stars(study, spec.overall, mapped["Overall"].iloc[i], sum(spec.stars))
+                given = star_count(study, spec.overall, mapped["Overall"].iloc[i], sum(spec.stars))
                 if given != total:
                     raise InputError(
                         f"{spec.overall} of study {study!r} is {given} but its domain stars add "
@@ -357,7 +364,7 @@ def _parse(assessments: Any, tool: str) -> _Assessments:
                     )
             cells.append(total)
         elif has_overall:
-            cells.append(_cell(spec, study, "Overall", mapped["Overall"].iloc[i]))
+            cells.append(judgement_cell(spec, study, "Overall", mapped["Overall"].iloc[i]))
         rows.append(tuple(cells))
     columns = tuple(codes) + (("Overall",) if has_overall or spec.is_star_scale else ())
     w = None if weights is None else weights.to_numpy()
@@ -395,52 +402,6 @@ def _as_frame(assessments: Any, spec: Tool) -> pd.DataFrame:
         "assessments must be a DataFrame (one row per study, one column per domain) or a "
         f"mapping study -> judgements; got {type(assessments).__name__}."
     )
-
-
-def _cell(spec: Tool, study: str, code: str, value: Any) -> Any:
-    names = dict(spec.domains)
-    where = f"study {study!r}, domain {code}" + (f" ({names[code]})" if code in names and
-                                                  names[code] != code else "")
-    if spec.is_star_scale:
-        return _stars(study, code, value, spec.stars[spec.codes.index(code)], where)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        raise InputError(
-            f"the judgement for {where} is missing; give one of "
-            f"{', '.join(level.label for level in spec.levels)}."
-        )
-    text = re.sub(r"\s+", " ", str(value).strip()).lower()
-    for level in spec.levels:
-        if text == level.label.lower() or text in level.aliases:
-            return level
-    also = ", ".join(repr(level.aliases[0]) for level in spec.levels if level.aliases)
-    raise InputError(
-        f"the judgement for {where} must be one of "
-        f"{', '.join(level.label for level in spec.levels)} (in any case; also {also}); "
-        f"got {_shown(value)!r}."
-    )
-
-
-def _shown(value: Any) -> Any:
-    """A cell as the user wrote it (numpy scalars as plain Python values)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _stars(study: str, code: str, value: Any, most: int, where: str | None = None) -> int:
-    where = where or f"study {study!r}, {code}"
-    count: float | None
-    if isinstance(value, str) and value.strip() and set(value.strip()) <= {"*", "\u2605"}:
-        count = len(value.strip())
-    else:
-        try:
-            count = float(value)
-        except (TypeError, ValueError):
-            count = None
-    if count is None or not np.isfinite(count) or count != int(count) or not 0 <= count <= most:
-        raise InputError(
-            f"the star count for {where} must be a whole number from 0 to {most} (or that many "
-            f"'*'); got {_shown(value)!r}."
-        )
-    return int(count)
 
 
 def _weights(weights: Any, data: _Assessments, assessments: Any) -> np.ndarray | None:

@@ -1,17 +1,10 @@
 """The review store: projects, imported sources, records, duplicate groups and an audit log.
 
-Built on SQLAlchemy 2.0's ORM with portable column types only, so the same code runs on the
-default SQLite file and on PostgreSQL. Every write happens inside one transaction
-(``with store.session() as s:``), which commits on success and rolls back on any error.
-
-Tables::
-
-    projects            one systematic review
-    sources             one imported file (name, database, filename, sha256, imported_at)
-    records             one input row each; id stable across re-imports of the same file
-    duplicate_groups    records judged to be one study; records are kept, groups can be dissolved
-    duplicate_members   which records belong to which group
-    audit_log           append-only: actor, time, entity, entity_id, old, new, reason
+Built on SQLAlchemy 2.0's ORM (tables in :mod:`metareview.review.models`) with portable column
+types only, so the same code runs on the default SQLite file and on PostgreSQL. Every write
+happens inside one transaction (``with store.session() as s:``), which commits on success and
+rolls back on any error. Screening, extraction, risk of bias, PRISMA counts and backup are
+mixed in from their own modules.
 """
 
 from __future__ import annotations
@@ -20,38 +13,33 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    select,
-)
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    Session,
-    mapped_column,
-    relationship,
-    sessionmaker,
-)
+from sqlalchemy.orm import Session, sessionmaker
 
 from metareview.exceptions import InputError, StoreError
 from metareview.review._normalise import fingerprint
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
+from metareview.review.extraction import ExtractionMixin
 from metareview.review.importers import Problem, parse_bytes
+from metareview.review.models import (
+    AuditLog,
+    Base,
+    DuplicateGroup,
+    DuplicateMember,
+    Project,
+    Record,
+    Source,
+    audit_log_is_append_only,
+    utc_now,
+)
+from metareview.review.prisma_counts import PrismaMixin
+from metareview.review.risk_of_bias import RobMixin
+from metareview.review.screening import ScreeningMixin
 
 __all__ = [
     "AuditLog",
@@ -65,108 +53,6 @@ __all__ = [
     "Store",
     "StoreError",
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of the review store's tables."""
-
-
-class Project(Base):
-    """One systematic review; owns its sources, records and duplicate groups."""
-
-    __tablename__ = "projects"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class Source(Base):
-    """One imported file (a database search export)."""
-
-    __tablename__ = "sources"
-    __table_args__ = (UniqueConstraint("project_id", "sha256", name="uq_source_file"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
-    name: Mapped[str] = mapped_column(Text)
-    database: Mapped[str | None] = mapped_column(Text)
-    filename: Mapped[str] = mapped_column(Text)
-    format: Mapped[str] = mapped_column(String(20))
-    sha256: Mapped[str] = mapped_column(String(64))
-    n_records: Mapped[int] = mapped_column(Integer)
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class Record(Base):
-    """One input row; ``raw`` keeps the fields as the file gave them."""
-
-    __tablename__ = "records"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
-    ordinal: Mapped[int] = mapped_column(Integer)
-    source_line: Mapped[int] = mapped_column(Integer)
-    title: Mapped[str | None] = mapped_column(Text)
-    abstract: Mapped[str | None] = mapped_column(Text)
-    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
-    year: Mapped[int | None] = mapped_column(Integer)
-    journal: Mapped[str | None] = mapped_column(Text)
-    volume: Mapped[str | None] = mapped_column(Text)
-    issue: Mapped[str | None] = mapped_column(Text)
-    pages: Mapped[str | None] = mapped_column(Text)
-    doi: Mapped[str | None] = mapped_column(Text, index=True)
-    pmid: Mapped[str | None] = mapped_column(String(32), index=True)
-    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
-
-
-class DuplicateGroup(Base):
-    """Records judged to be one study. Members are kept; ``active`` is False once dissolved."""
-
-    __tablename__ = "duplicate_groups"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
-    primary_record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
-    reason: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    dissolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    members: Mapped[list[DuplicateMember]] = relationship(back_populates="group")
-
-
-class DuplicateMember(Base):
-    """Membership of one record in one duplicate group."""
-
-    __tablename__ = "duplicate_members"
-    group_id: Mapped[int] = mapped_column(ForeignKey("duplicate_groups.id"), primary_key=True)
-    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), primary_key=True)
-    group: Mapped[DuplicateGroup] = relationship(back_populates="members")
-
-
-class AuditLog(Base):
-    """Append-only log of every change: who, when, what, old and new values, and why."""
-
-    __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    actor: Mapped[str] = mapped_column(Text)
-    entity: Mapped[str] = mapped_column(String(50))
-    entity_id: Mapped[str] = mapped_column(String(64))
-    old: Mapped[Any] = mapped_column(JSON, nullable=True)
-    new: Mapped[Any] = mapped_column(JSON, nullable=True)
-    reason: Mapped[str] = mapped_column(Text)
-
-
-def _audit_log_is_append_only(session: Session, _context: Any, _instances: Any) -> None:
-    for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, AuditLog):
-            raise StoreError(
-                f"audit_log entry {obj.id} cannot be changed or deleted; the log is append-only."
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +126,8 @@ class ImportReport:
         )
 
 
+SOURCE_KINDS = ("database", "register")
+
 RECORD_COLUMNS = [
     "id",
     "source_id",
@@ -259,7 +147,7 @@ RECORD_COLUMNS = [
 ]
 
 
-class Store:
+class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.
@@ -276,7 +164,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        event.listen(self._sessions, "before_flush", _audit_log_is_append_only)
+        event.listen(self._sessions, "before_flush", audit_log_is_append_only)
         Base.metadata.create_all(engine)
 
     @classmethod
@@ -354,11 +242,14 @@ class Store:
         path: str | Path,
         database: str | None = None,
         *,
+        kind: str = "database",
         actor: str = "metareview",
     ) -> ImportReport:
         """Import one export file into ``project``; the format is detected from the content.
 
-        Re-importing the same bytes adds nothing. Record ids are
+        ``kind`` says where the records come from in the PRISMA flow: ``"database"`` (a
+        bibliographic database) or ``"register"`` (a trials register). Re-importing the same
+        bytes adds nothing. Record ids are
         ``p<project>-<sha256[:12]>-<row>``: stable, and unique even for identical rows.
 
         Raises
@@ -366,6 +257,8 @@ class Store:
         InputError
             If the file cannot be read, its format is unknown, or it yields 0 records.
         """
+        if kind not in SOURCE_KINDS:
+            raise InputError(f"kind must be one of {list(SOURCE_KINDS)}; got {kind!r}.")
         path = Path(path)
         try:
             data = path.read_bytes()
@@ -396,6 +289,7 @@ class Store:
                 database=database or parsed.database,
                 filename=str(path),
                 format=parsed.format,
+                kind=kind,
                 sha256=sha,
                 n_records=len(parsed.records),
             )
@@ -575,7 +469,7 @@ class Store:
                 raise InputError(f"group_id {group_id} is {state}; nothing unmerged.")
             members = [m.record_id for m in group.members]
             group.active = False
-            group.dissolved_at = _now()
+            group.dissolved_at = utc_now()
             self._audit(
                 s,
                 actor,

@@ -1,0 +1,205 @@
+"""PRISMA 2020 flow counts derived from the store, never typed in.
+
+Every box of the flow diagram (Page et al. 2021, BMJ 372:n71, Figure 1, "databases and
+registers" branch) is a query on the store: records per database or register, duplicates
+removed (secondary members of active duplicate groups), records screened and excluded at
+title/abstract, reports sought, not retrieved, assessed, excluded with reasons and included at
+full text, and studies included (distinct studies of the included reports). The counts are
+checked against the flow's arithmetic by :func:`metareview.plots._prisma_counts.check_counts`
+and can be drawn by :func:`metareview.plots.prisma` or written in the CSV layout of the
+PRISMA2020 R package / Shiny app (Haddaway, Page, Pritchard & McGuinness 2022, Campbell
+Systematic Reviews 18:e1230; columns ``data,node,box,description,boxtext,tooltips,url,n``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from metareview.exceptions import InputError
+from metareview.plots._prisma_counts import check_counts
+from metareview.review.models import (
+    Record,
+    Retrieval,
+    ScreeningResolution,
+    Source,
+    Study,
+    StudyReport,
+)
+from metareview.review.screening import outcomes, reached_full_text, secondary_records, votes_frame
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+
+    from sqlalchemy.orm import Session
+
+    from metareview.review.models import Project
+
+__all__ = ["PRISMA2020_ROWS", "PrismaMixin"]
+
+# (data, node, box, description) of the PRISMA2020 package's CSV rows that carry counts, in
+# its order; the title boxes (identification, screening, included...) carry none.
+PRISMA2020_ROWS = (
+    ("previous_studies", "node5", "box1", "Studies included in previous version of review"),
+    ("previous_reports", "NA", "box1", "Reports of studies in previous version of review"),
+    ("database_results", "node7", "box2", "Records identified from databases"),
+    ("register_results", "NA", "box2", "Records identified from registers"),
+    ("website_results", "node17", "box11", "Records identified from websites"),
+    ("organisation_results", "NA", "box11", "Records identified from organisations"),
+    ("citations_results", "NA", "box11", "Records identified from citation searching"),
+    ("duplicates", "node8", "box3", "Duplicate records removed"),
+    ("excluded_automatic", "NA", "box3", "Records marked as ineligible by automation tools"),
+    ("excluded_other", "NA", "box3", "Records removed for other reasons"),
+    ("records_screened", "node9", "box4", "Records screened"),
+    ("records_excluded", "node10", "box5", "Records excluded"),
+    ("dbr_sought_reports", "node11", "box6", "Reports sought for retrieval"),
+    ("dbr_notretrieved_reports", "node12", "box7", "Reports not retrieved"),
+    ("other_sought_reports", "node18", "box12", "Reports sought for retrieval (other)"),
+    ("other_notretrieved_reports", "node19", "box13", "Reports not retrieved (other)"),
+    ("dbr_assessed", "node13", "box8", "Reports assessed for eligibility"),
+    ("dbr_excluded", "node14", "box9", "Reports excluded, with reasons"),
+    ("other_assessed", "node20", "box14", "Reports assessed for eligibility (other)"),
+    ("other_excluded", "node21", "box15", "Reports excluded, with reasons (other)"),
+    ("new_studies", "node15", "box10", "New studies included in review"),
+    ("new_reports", "NA", "box10", "Reports of new included studies"),
+    ("total_studies", "node22", "box16", "Total studies included in review"),
+    ("total_reports", "NA", "box16", "Reports of total included studies"),
+)
+
+
+class PrismaMixin:
+    """PRISMA methods of :class:`~metareview.review.Store`."""
+
+    if TYPE_CHECKING:  # pragma: no cover - provided by Store
+        session: Callable[[], AbstractContextManager[Session]]
+        _project: Callable[[Session, Any], Project]
+
+    def prisma_counts(self, project: str) -> dict[str, Any]:
+        """The PRISMA 2020 counts of ``project``, ready for :func:`metareview.plots.prisma`.
+
+        Returns
+        -------
+        dict
+            ``records_databases`` (``{database: n}``), ``records_registers`` (when a register
+            was searched), ``duplicates_removed``, ``records_screened``, ``records_excluded``,
+            ``reports_sought``, ``reports_not_retrieved``, ``reports_assessed``,
+            ``reports_excluded`` (``{reason: n}``), ``reports_included`` and
+            ``studies_included``; checked against the flow's arithmetic.
+
+        Raises
+        ------
+        InputError
+            While any record still lacks an outcome (votes missing or a conflict open) at a
+            stage it reached -- the counts would be wrong -- naming how many and which.
+
+        Examples
+        --------
+        >>> from metareview.review import Store
+        >>> store = Store.open("sqlite://"); _ = store.create_project("p")
+        >>> store.prisma_counts("p")["records_screened"]
+        0
+        """
+        with self.session() as s:
+            proj = self._project(s, project)
+            kinds = dict(s.execute(select(Source.id, Source.kind)
+                                   .where(Source.project_id == proj.id)).all())
+            names = {sid: (db or name) for sid, db, name in s.execute(
+                select(Source.id, Source.database, Source.name)
+                .where(Source.project_id == proj.id)).all()}
+            records = s.execute(select(Record.id, Record.source_id)
+                                .where(Record.project_id == proj.id)
+                                .order_by(Record.source_id, Record.ordinal)).all()
+            secondary = secondary_records(s, proj)
+            title_abstract = outcomes(s, proj, "title_abstract")
+            full_text = outcomes(s, proj, "full_text")
+            reached = reached_full_text(s, proj)
+            not_retrieved = set(s.scalars(select(Retrieval.record_id).where(
+                Retrieval.project_id == proj.id, Retrieval.retrieved.is_(False))))
+            reasons = _exclusion_reasons(s, proj)
+            studies = dict(s.execute(select(StudyReport.record_id, Study.label)
+                                     .join(Study).where(Study.project_id == proj.id)).all())
+        per_source: dict[str, Counter[str]] = {"database": Counter(), "register": Counter()}
+        for _rid, sid in records:
+            per_source[kinds[sid]][names[sid]] += 1
+        units = [rid for rid, _ in records if rid not in secondary]
+        _require_outcomes("title_abstract", units, title_abstract)
+        sought = [u for u in units if title_abstract[u] == "include"]
+        _require_outcomes("full_text", [u for u in sought if u in reached], full_text)
+        assessed = [u for u in sought if u not in not_retrieved]
+        excluded = Counter(reasons[u] for u in assessed if full_text[u] == "exclude")
+        included = [u for u in assessed if full_text[u] == "include"]
+        counts: dict[str, Any] = {
+            "records_databases": dict(per_source["database"]),
+            "duplicates_removed": len(secondary),
+            "records_screened": len(units),
+            "records_excluded": sum(title_abstract[u] == "exclude" for u in units),
+            "reports_sought": len(sought),
+            "reports_not_retrieved": len(sought) - len(assessed),
+            "reports_assessed": len(assessed),
+            "reports_excluded": dict(sorted(excluded.items())),
+            "reports_included": len(included),
+            "studies_included": len({studies.get(u, u) for u in included}),
+        }
+        if per_source["register"]:
+            counts["records_registers"] = dict(per_source["register"])
+        check_counts(counts)
+        return counts
+
+    def prisma_csv(self, project: str, path: str | Path) -> Path:
+        """Write the counts of ``project`` in the PRISMA2020 package's CSV layout.
+
+        Boxes the store does not track (previous review, other methods, automation tools)
+        get ``n = 0`` as in the package's template; exclusion reasons are written
+        ``"reason, n; reason, n"`` as the package expects. Returns the path written.
+        """
+        counts = self.prisma_counts(project)
+        values = {
+            "database_results": sum(counts["records_databases"].values()),
+            "register_results": sum(counts.get("records_registers", {}).values()),
+            "duplicates": counts["duplicates_removed"],
+            "records_screened": counts["records_screened"],
+            "records_excluded": counts["records_excluded"],
+            "dbr_sought_reports": counts["reports_sought"],
+            "dbr_notretrieved_reports": counts["reports_not_retrieved"],
+            "dbr_assessed": counts["reports_assessed"],
+            "dbr_excluded": "; ".join(f"{reason.replace(',', ' ')}, {n}"
+                                      for reason, n in counts["reports_excluded"].items()),
+            "new_studies": counts["studies_included"],
+            "new_reports": counts["reports_included"],
+            "total_studies": counts["studies_included"],
+            "total_reports": counts["reports_included"],
+        }
+        path = Path(path)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["data", "node", "box", "description", "boxtext", "tooltips",
+                             "url", "n"])
+            for data, node, box, description in PRISMA2020_ROWS:
+                writer.writerow([data, node, box, description, description, description,
+                                 "NA", values.get(data, 0)])
+        return path
+
+
+def _require_outcomes(stage: str, units: list[str], outcomes: dict[str, str]) -> None:
+    missing = [u for u in units if u not in outcomes]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise InputError(f"PRISMA counts: {len(missing)} records have no {stage} outcome yet "
+                         f"(votes missing or a conflict open): {shown}.")
+
+
+def _exclusion_reasons(s: Session, proj: Project) -> dict[str, str]:
+    """Full-text exclusion reason per record: the resolution's, or the agreed votes'."""
+    reasons = {str(rid): str(g["reason"].iloc[0]).strip()
+               for rid, g in votes_frame(s, proj, "full_text").groupby("record_id")
+               if g["reason"].notna().all()}
+    for res in s.scalars(select(ScreeningResolution).where(
+            ScreeningResolution.project_id == proj.id,
+            ScreeningResolution.stage == "full_text")):
+        reasons[res.record_id] = res.reason
+    return reasons

@@ -1,0 +1,524 @@
+"""Blinded dual screening: reviewers, votes, conflicts, resolutions and unblinding.
+
+The rules (those of Cochrane Handbook ch. 4.6.4 and of Covidence/Rayyan's "blind mode"):
+
+- Two stages, ``"title_abstract"`` then ``"full_text"``. A record reaches full text only when
+  its title/abstract outcome is *include* and its full text has not been marked as not
+  retrieved. The unit screened is a record that is not a secondary member of a duplicate
+  group (the group's primary record stands for it).
+- Each record needs ``reviewers_per_record`` votes (2 by default) at each stage: *include*,
+  *exclude* or *maybe*; a full-text exclusion needs a reason (PRISMA's "reports excluded,
+  with reasons").
+- **Blinding**: a reviewer's query returns only their own votes, plus other reviewers' votes on
+  records whose votes are complete, until a project owner unblinds the stage (logged).
+- A complete record whose votes agree (same decision; at full text also the same reason) has
+  that outcome; any other complete record is a *conflict*, settled by a third reviewer (who
+  did not vote on it) or by consensus, with a reason. Every write is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from metareview.agreement import cohen_kappa, krippendorff_alpha
+from metareview.exceptions import InputError
+from metareview.review.models import (
+    DuplicateGroup,
+    DuplicateMember,
+    Project,
+    Record,
+    Retrieval,
+    Reviewer,
+    ScreeningDecision,
+    ScreeningResolution,
+    Unblinding,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+
+__all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin"]
+
+STAGES = ("title_abstract", "full_text")
+DECISIONS = ("include", "exclude", "maybe")
+ROLES = ("reviewer", "owner")
+RESOLUTION_METHODS = ("third_reviewer", "consensus")
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningAgreement:
+    """Agreement between reviewers at one screening stage.
+
+    Attributes
+    ----------
+    stage : str
+        ``"title_abstract"`` or ``"full_text"``.
+    pairs : pandas.DataFrame
+        One row per pair of reviewers who rated at least one record in common: ``reviewer_a``,
+        ``reviewer_b``, ``n`` (records both rated), ``kappa``, ``se``, ``ci_lb``, ``ci_ub``,
+        ``percent_agreement``, ``pabak`` (Cohen's kappa over those records; NaN when it is not
+        defined, e.g. both always said the same single category).
+    krippendorff_alpha : float
+        Nominal alpha over all complete records, whatever the set of reviewers of each.
+    n_records : int
+        Complete records (all votes in) at the stage.
+    percent_agreement : float
+        Share of complete records whose votes all agree.
+    """
+
+    stage: str
+    pairs: pd.DataFrame
+    krippendorff_alpha: float
+    n_records: int
+    percent_agreement: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {
+            "stage": self.stage,
+            "pairs": self.pairs.to_dict(orient="records"),
+            "krippendorff_alpha": self.krippendorff_alpha,
+            "n_records": self.n_records,
+            "percent_agreement": self.percent_agreement,
+        }
+
+
+def check_stage(stage: object) -> str:
+    """``stage`` if it is a screening stage, else InputError naming the choices."""
+    if stage not in STAGES:
+        raise InputError(f"stage must be one of {list(STAGES)}; got {stage!r}.")
+    return str(stage)
+
+
+class ScreeningMixin:
+    """Screening methods of :class:`~metareview.review.Store` (see the module docstring)."""
+
+    if TYPE_CHECKING:  # pragma: no cover - provided by Store
+        session: Callable[[], AbstractContextManager[Session]]
+        _project: Callable[[Session, Any], Project]
+        _audit: Callable[..., None]
+
+        def records(self, project: Any) -> pd.DataFrame: ...
+
+    # -- reviewers ------------------------------------------------------------------------
+    def add_reviewer(self, project: str, name: str, role: str = "reviewer",
+                     *, actor: str = "metareview") -> None:
+        """Add reviewer ``name`` (``role`` ``"reviewer"`` or ``"owner"``) to ``project``.
+
+        Examples
+        --------
+        >>> from metareview.review import Store
+        >>> store = Store.open("sqlite://"); _ = store.create_project("p")
+        >>> store.add_reviewer("p", "Ana"); store.reviewers("p")["name"].tolist()
+        ['Ana']
+        """
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InputError(f"name must be a non-empty string (<= 200 characters); got {name!r}.")
+        if role not in ROLES:
+            raise InputError(f"role must be one of {list(ROLES)}; got {role!r}.")
+        with self.session() as s:
+            proj = self._project(s, project)
+            if s.scalar(select(Reviewer).where(Reviewer.project_id == proj.id,
+                                               Reviewer.name == name)) is not None:
+                raise InputError(f"name: reviewer {name!r} is already in project {proj.name!r}.")
+            reviewer = Reviewer(project_id=proj.id, name=name, role=role, active=True)
+            s.add(reviewer)
+            s.flush()
+            self._audit(s, actor, "reviewer", str(reviewer.id), None,
+                        {"name": name, "role": role}, "reviewer added")
+
+    def remove_reviewer(self, project: str, name: str, *, actor: str, reason: str) -> None:
+        """Deactivate reviewer ``name``: no new votes; the votes already cast are kept."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            reviewer = reviewer_row(s, proj, name)
+            reviewer.active = False
+            self._audit(s, actor, "reviewer", str(reviewer.id), {"active": True},
+                        {"active": False}, reason)
+
+    def reviewers(self, project: str) -> pd.DataFrame:
+        """Reviewers of ``project``: ``name``, ``role``, ``active``."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            rows = s.execute(select(Reviewer.name, Reviewer.role, Reviewer.active)
+                             .where(Reviewer.project_id == proj.id).order_by(Reviewer.id)).all()
+        return pd.DataFrame([tuple(r) for r in rows], columns=["name", "role", "active"])
+
+    def set_reviewers_per_record(self, project: str, n: int, *, actor: str) -> None:
+        """Votes needed per record and stage before its outcome is known (default 2)."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise InputError(f"n must be a whole number >= 1; got {n!r}.")
+        with self.session() as s:
+            proj = self._project(s, project)
+            old = proj.reviewers_per_record
+            proj.reviewers_per_record = n
+            self._audit(s, actor, "project", str(proj.id), {"reviewers_per_record": old},
+                        {"reviewers_per_record": n}, "screening rule changed")
+
+    # -- voting ---------------------------------------------------------------------------
+    def decide(self, project: str, record_id: str, reviewer: str, decision: str,
+               stage: str = "title_abstract", reason: str | None = None) -> None:
+        """Record ``reviewer``'s vote on ``record_id`` at ``stage``; a second call revises it.
+
+        Raises
+        ------
+        InputError
+            Unknown or inactive reviewer, a record outside the project or merged into another
+            record, a decision not in ``DECISIONS``, a full-text exclusion without reason, a
+            full-text vote on a record that did not pass title/abstract screening or whose
+            full text was not retrieved, or a vote on a record already resolved.
+        """
+        stage = check_stage(stage)
+        if decision not in DECISIONS:
+            raise InputError(f"record {record_id}: decision must be one of {list(DECISIONS)}; "
+                             f"got {decision!r}.")
+        if stage == "full_text" and decision == "exclude" and not (reason and reason.strip()):
+            raise InputError(f"record {record_id}: a full-text exclusion needs a reason "
+                             "(PRISMA reports exclusions with reasons).")
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, reviewer)
+            if not person.active:
+                raise InputError(f"reviewer {reviewer!r} was removed from {proj.name!r}; "
+                                 "their votes are kept but they cannot vote.")
+            _check_unit(s, proj, record_id)
+            if stage == "full_text":
+                _check_reached_full_text(s, proj, record_id)
+            if s.scalar(select(ScreeningResolution.id).where(
+                    ScreeningResolution.record_id == record_id,
+                    ScreeningResolution.stage == stage)) is not None:
+                raise InputError(f"record {record_id}: already resolved at {stage}; "
+                                 "votes can no longer change.")
+            vote = s.scalar(select(ScreeningDecision).where(
+                ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage,
+                ScreeningDecision.reviewer_id == person.id))
+            new = {"stage": stage, "reviewer": reviewer, "decision": decision, "reason": reason}
+            if vote is None:
+                vote = ScreeningDecision(project_id=proj.id, record_id=record_id, stage=stage,
+                                         reviewer_id=person.id, decision=decision, reason=reason)
+                s.add(vote)
+                self._audit(s, reviewer, "screening_decision", record_id, None, new, "vote")
+            else:
+                old = {"stage": stage, "reviewer": reviewer, "decision": vote.decision,
+                       "reason": vote.reason}
+                vote.decision, vote.reason = decision, reason
+                self._audit(s, reviewer, "screening_decision", record_id, old, new, "revised")
+
+    def decisions(self, project: str, reviewer: str,
+                  stage: str = "title_abstract") -> pd.DataFrame:
+        """The votes ``reviewer`` may see at ``stage`` (blinded).
+
+        Their own votes, plus other reviewers' votes on records whose votes are complete, or
+        all votes once an owner has unblinded the stage. Columns ``record_id``, ``reviewer``,
+        ``decision``, ``reason``, ``time``.
+        """
+        stage = check_stage(stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, reviewer)
+            votes = votes_frame(s, proj, stage)
+            if not _unblinded(s, proj, stage):
+                complete = _complete(votes, proj.reviewers_per_record)
+                votes = votes[(votes["reviewer"] == person.name)
+                              | votes["record_id"].isin(complete)]
+        return votes.drop(columns="reviewer_id").reset_index(drop=True)
+
+    def unblind(self, project: str, stage: str, *, owner: str, reason: str) -> None:
+        """Show every vote at ``stage`` to every reviewer; only an owner may, and it is logged."""
+        stage = check_stage(stage)
+        if not isinstance(reason, str) or not reason.strip():
+            raise InputError("reason must be a non-empty string for the audit log.")
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, owner)
+            if person.role != "owner":
+                raise InputError(f"reviewer {owner!r} is not an owner of {proj.name!r}; only "
+                                 "owners may unblind.")
+            row = Unblinding(project_id=proj.id, stage=stage, owner_id=person.id, reason=reason)
+            s.add(row)
+            s.flush()
+            self._audit(s, owner, "unblinding", str(row.id), None, {"stage": stage}, reason)
+
+    def next_record(self, project: str, reviewer: str,
+                    stage: str = "title_abstract") -> str | None:
+        """The next record (in import order) that ``reviewer`` has not voted on at ``stage``
+        and that still needs votes; None when there is none."""
+        stage = check_stage(stage)
+        status = self.screening_status(project, stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, reviewer)
+            mine = set(s.scalars(select(ScreeningDecision.record_id).where(
+                ScreeningDecision.project_id == proj.id, ScreeningDecision.stage == stage,
+                ScreeningDecision.reviewer_id == person.id)))
+        open_ = status[(status["status"] == "pending") & ~status["record_id"].isin(mine)]
+        return None if open_.empty else str(open_["record_id"].iloc[0])
+
+    # -- outcomes -------------------------------------------------------------------------
+    def screening_status(self, project: str, stage: str = "title_abstract") -> pd.DataFrame:
+        """The outcome of every record that reached ``stage``.
+
+        Columns ``record_id``, ``n_votes``, ``status`` (``"pending"`` -- votes missing;
+        ``"agreed"``; ``"conflict"``; ``"resolved"``), ``decision`` (the outcome, or None
+        while pending or in conflict) and ``reason`` (full-text exclusion reason). Records
+        whose full text was not retrieved do not reach the full-text stage.
+        """
+        stage = check_stage(stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            units = screening_units(s, proj)
+            if stage == "full_text":
+                units = [u for u in units if u in reached_full_text(s, proj)]
+            votes = votes_frame(s, proj, stage)
+            resolutions = {r.record_id: r for r in s.scalars(select(ScreeningResolution).where(
+                ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage))}
+            needed = proj.reviewers_per_record
+        by_record = {rid: g for rid, g in votes.groupby("record_id", sort=False)}
+        rows = []
+        for rid in units:
+            group = by_record.get(rid)
+            n = 0 if group is None else len(group)
+            if rid in resolutions:
+                res = resolutions[rid]
+                reason = res.reason if res.decision == "exclude" and stage == "full_text" else None
+                rows.append((rid, n, "resolved", res.decision, reason))
+            elif n < needed:
+                rows.append((rid, n, "pending", None, None))
+            else:
+                outcome = _agreed(group, stage)
+                if outcome is None:
+                    rows.append((rid, n, "conflict", None, None))
+                else:
+                    rows.append((rid, n, "agreed", *outcome))
+        return pd.DataFrame(rows, columns=["record_id", "n_votes", "status", "decision",
+                                           "reason"])
+
+    def conflicts(self, project: str, stage: str = "title_abstract") -> pd.DataFrame:
+        """Complete records whose votes disagree and that are not resolved yet.
+
+        Columns ``record_id``, ``title``, ``votes`` (``{reviewer: decision}``) and ``reasons``
+        (``{reviewer: reason}``).
+        """
+        stage = check_stage(stage)
+        status = self.screening_status(project, stage)
+        ids = status.loc[status["status"] == "conflict", "record_id"].tolist()
+        with self.session() as s:
+            proj = self._project(s, project)
+            votes = votes_frame(s, proj, stage)
+            titles = dict(s.execute(select(Record.id, Record.title)
+                                    .where(Record.id.in_(ids))).all()) if ids else {}
+        rows = []
+        for rid in ids:
+            mine = votes[votes["record_id"] == rid]
+            rows.append((rid, titles.get(rid), dict(zip(mine["reviewer"], mine["decision"],
+                                                        strict=True)),
+                         dict(zip(mine["reviewer"], mine["reason"], strict=True))))
+        return pd.DataFrame(rows, columns=["record_id", "title", "votes", "reasons"])
+
+    def resolve(self, project: str, record_id: str, decision: str, *, by: str, reason: str,
+                stage: str = "title_abstract", method: str = "third_reviewer") -> None:
+        """Settle the conflict on ``record_id`` at ``stage`` with ``decision``.
+
+        ``method="third_reviewer"``: ``by`` must be a reviewer who did not vote on the record;
+        ``"consensus"``: ``by`` records who led it. At full text an exclusion's ``reason`` is
+        the PRISMA exclusion reason. Only records in conflict can be resolved.
+        """
+        stage = check_stage(stage)
+        if decision not in ("include", "exclude"):
+            raise InputError(f"record {record_id}: a resolution must be 'include' or "
+                             f"'exclude'; got {decision!r}.")
+        if method not in RESOLUTION_METHODS:
+            raise InputError(f"method must be one of {list(RESOLUTION_METHODS)}; got {method!r}.")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InputError(f"record {record_id}: a resolution needs a reason.")
+        status = self.screening_status(project, stage)
+        row = status[status["record_id"] == record_id]
+        if row.empty or row["status"].iloc[0] != "conflict":
+            state = "not at this stage" if row.empty else row["status"].iloc[0]
+            raise InputError(f"record {record_id}: only conflicts can be resolved; it is "
+                             f"{state} at {stage}.")
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, by)
+            voters = set(votes_frame(s, proj, stage).query("record_id == @record_id")["reviewer"])
+            if method == "third_reviewer" and person.name in voters:
+                raise InputError(f"record {record_id}: {by!r} voted on it, so cannot be its "
+                                 "third reviewer; use method='consensus' or another reviewer.")
+            s.add(ScreeningResolution(project_id=proj.id, record_id=record_id, stage=stage,
+                                      decision=decision, reason=reason, method=method,
+                                      resolved_by=person.id))
+            self._audit(s, by, "screening_resolution", record_id, None,
+                        {"stage": stage, "decision": decision, "method": method}, reason)
+
+    def mark_retrieval(self, project: str, record_id: str, retrieved: bool, *,
+                       actor: str, note: str | None = None) -> None:
+        """Record whether the full text of ``record_id`` was obtained (audited)."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            _check_unit(s, proj, record_id)
+            row = s.get(Retrieval, record_id)
+            old = None if row is None else {"retrieved": row.retrieved, "note": row.note}
+            if row is None:
+                s.add(Retrieval(record_id=record_id, project_id=proj.id,
+                                retrieved=bool(retrieved), note=note))
+            else:
+                row.retrieved, row.note = bool(retrieved), note
+            self._audit(s, actor, "retrieval", record_id, old,
+                        {"retrieved": bool(retrieved), "note": note}, note or "full text")
+
+    # -- agreement ------------------------------------------------------------------------
+    def screening_agreement(self, project: str,
+                            stage: str = "title_abstract") -> ScreeningAgreement:
+        """Agreement at ``stage`` over the complete records (see :class:`ScreeningAgreement`).
+
+        Pairwise Cohen's kappa uses the records both reviewers rated, so it stays right when
+        the reviewers of a record vary or a reviewer was removed; Krippendorff's alpha uses
+        every complete record's votes, however many.
+        """
+        stage = check_stage(stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            votes = votes_frame(s, proj, stage)
+            complete = _complete(votes, proj.reviewers_per_record)
+        votes = votes[votes["record_id"].isin(complete)]
+        wide = votes.pivot(index="record_id", columns="reviewer", values="decision")
+        names = list(wide.columns)
+        pairs = []
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                both = wide[[a, b]].dropna()
+                if both.empty:
+                    continue
+                pairs.append(_pair_row(a, b, both[a].tolist(), both[b].tolist()))
+        columns = ["reviewer_a", "reviewer_b", "n", "kappa", "se", "ci_lb", "ci_ub",
+                   "percent_agreement", "pabak"]
+        agree = float(wide.apply(lambda r: r.dropna().nunique() == 1, axis=1).mean()) \
+            if len(wide) else float("nan")
+        alpha = krippendorff_alpha(wide) if len(wide) else float("nan")
+        return ScreeningAgreement(stage=stage, pairs=pd.DataFrame(pairs, columns=columns),
+                                  krippendorff_alpha=alpha, n_records=len(wide),
+                                  percent_agreement=agree)
+
+
+def _pair_row(a: str, b: str, first: Sequence[str], second: Sequence[str]) -> tuple:
+    try:
+        k = cohen_kappa(first, second)
+    except InputError:
+        # kappa is undefined (one category only); percent agreement still is
+        agree = sum(x == y for x, y in zip(first, second, strict=True)) / len(first)
+        nan = float("nan")
+        return (a, b, len(first), nan, nan, nan, nan, agree, nan)
+    return (a, b, k.n, k.kappa, k.se, k.ci_lb, k.ci_ub, k.percent_agreement, k.pabak)
+
+
+def reviewer_row(s: Session, proj: Project, name: str) -> Reviewer:
+    person = s.scalar(select(Reviewer).where(Reviewer.project_id == proj.id,
+                                             Reviewer.name == name))
+    if person is None:
+        known = list(s.scalars(select(Reviewer.name).where(Reviewer.project_id == proj.id)))
+        raise InputError(f"reviewer {name!r} is not in project {proj.name!r}; reviewers are "
+                         f"{known} (add_reviewer first).")
+    return person
+
+
+def secondary_records(s: Session, proj: Project) -> dict[str, str]:
+    """Secondary members of active duplicate groups -> the group's primary record."""
+    rows = s.execute(
+        select(DuplicateMember.record_id, DuplicateGroup.primary_record_id)
+        .join(DuplicateGroup)
+        .where(DuplicateGroup.project_id == proj.id, DuplicateGroup.active.is_(True))
+    ).all()
+    return {rid: primary for rid, primary in rows if rid != primary}
+
+
+def screening_units(s: Session, proj: Project) -> list[str]:
+    """Records screened: all but secondary duplicates, in import order."""
+    secondary = secondary_records(s, proj)
+    ids = s.scalars(select(Record.id).where(Record.project_id == proj.id)
+                    .order_by(Record.source_id, Record.ordinal))
+    return [rid for rid in ids if rid not in secondary]
+
+
+def _check_unit(s: Session, proj: Project, record_id: str) -> None:
+    record = s.get(Record, record_id)
+    if record is None or record.project_id != proj.id:
+        raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+    primary = secondary_records(s, proj).get(record_id)
+    if primary is not None:
+        raise InputError(f"record {record_id} is a duplicate of {primary}; screen {primary} "
+                         "(or unmerge the group).")
+
+
+def votes_frame(s: Session, proj: Project, stage: str) -> pd.DataFrame:
+    rows = s.execute(
+        select(ScreeningDecision.record_id, Reviewer.name, ScreeningDecision.reviewer_id,
+               ScreeningDecision.decision, ScreeningDecision.reason, ScreeningDecision.time)
+        .join(Reviewer, Reviewer.id == ScreeningDecision.reviewer_id)
+        .where(ScreeningDecision.project_id == proj.id, ScreeningDecision.stage == stage)
+        .order_by(ScreeningDecision.id)
+    ).all()
+    return pd.DataFrame([tuple(r) for r in rows],
+                        columns=["record_id", "reviewer", "reviewer_id", "decision", "reason",
+                                 "time"])
+
+
+def _complete(votes: pd.DataFrame, needed: int) -> set[str]:
+    counts = votes.groupby("record_id").size()
+    return set(counts[counts >= needed].index)
+
+
+def _agreed(group: pd.DataFrame, stage: str) -> tuple[str, str | None] | None:
+    """The common decision (and reason) of complete votes, or None for a conflict."""
+    decisions = set(group["decision"])
+    if len(decisions) != 1 or decisions == {"maybe"}:
+        return None
+    decision = decisions.pop()
+    if stage == "full_text" and decision == "exclude":
+        reasons = {str(r).strip().lower() for r in group["reason"]}
+        if len(reasons) != 1:
+            return None
+        return decision, str(group["reason"].iloc[0]).strip()
+    return decision, None
+
+
+def _unblinded(s: Session, proj: Project, stage: str) -> bool:
+    return s.scalar(select(Unblinding.id).where(Unblinding.project_id == proj.id,
+                                                Unblinding.stage == stage)) is not None
+
+
+def outcomes(s: Session, proj: Project, stage: str) -> dict[str, str]:
+    """Final decision per record at ``stage`` (agreed or resolved); others absent."""
+    needed = proj.reviewers_per_record
+    votes = votes_frame(s, proj, stage)
+    out: dict[str, str] = {}
+    for rid, group in votes.groupby("record_id", sort=False):
+        if len(group) >= needed:
+            agreed = _agreed(group, stage)
+            if agreed is not None:
+                out[str(rid)] = agreed[0]
+    for res in s.scalars(select(ScreeningResolution).where(
+            ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage)):
+        out[res.record_id] = res.decision
+    return out
+
+
+def reached_full_text(s: Session, proj: Project) -> set[str]:
+    """Records included at title/abstract whose full text was not marked as not retrieved."""
+    passed = {rid for rid, d in outcomes(s, proj, "title_abstract").items() if d == "include"}
+    missing = set(s.scalars(select(Retrieval.record_id).where(
+        Retrieval.project_id == proj.id, Retrieval.retrieved.is_(False))))
+    return passed - missing
+
+
+def _check_reached_full_text(s: Session, proj: Project, record_id: str) -> None:
+    if record_id not in reached_full_text(s, proj):
+        raise InputError(f"record {record_id}: not at the full-text stage (it must be included "
+                         "at title/abstract and its full text not marked as not retrieved).")
+
