@@ -81,7 +81,7 @@ class Project(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    reviewers_per_record: Mapped[int] = mapped_column(Integer, default=2)
+    reviewers_per_record: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
 
 
 class Source(Base):

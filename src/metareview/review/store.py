@@ -26,6 +26,7 @@ from metareview.review._normalise import fingerprint
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.extraction import ExtractionMixin
 from metareview.review.importers import Problem, parse_bytes
+from metareview.review.migrate import upgrade as upgrade_schema
 from metareview.review.models import (
     AuditLog,
     Base,
@@ -165,7 +166,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         event.listen(self._sessions, "before_flush", audit_log_is_append_only)
-        Base.metadata.create_all(engine)
+        upgrade_schema(engine)
 
     @classmethod
     def open(cls, url_or_path: str | Path) -> Store:
@@ -174,11 +175,17 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
         url = text if "://" in text else f"sqlite:///{Path(text).expanduser()}"
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
+            # Several writers on one file: wait up to 30 s for the write lock instead of failing
+            # with "database is locked", and use WAL so that readers never block the writer.
+            on_file = engine.url.database not in (None, "", ":memory:")
 
             @event.listens_for(engine, "connect")
             def _foreign_keys(dbapi_connection: Any, _record: Any) -> None:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                if on_file:
+                    cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.close()
 
         return cls(engine)
