@@ -160,7 +160,8 @@ def test_full_text_flow_and_prisma_counts(screened, tmp_path: Path) -> None:
         store.decide("review", ids[0], "Cy", "exclude", stage="full_text")
     counts = store.prisma_counts("review")
     assert counts == {
-        "records_databases": {"PubMed": 6}, "duplicates_removed": 0, "records_screened": 6,
+        "records_databases": {"PubMed": 6}, "records_registers": 0, "duplicates_removed": 0,
+        "records_removed_automation": 0, "records_removed_other": 0, "records_screened": 6,
         "records_excluded": 2, "reports_sought": 4, "reports_not_retrieved": 1,
         "reports_assessed": 3, "reports_excluded": {"Wrong population": 1},
         "reports_included": 2, "studies_included": 2}

@@ -85,8 +85,10 @@ class PrismaMixin:
         Returns
         -------
         dict
-            ``records_databases`` (``{database: n}``), ``records_registers`` (when a register
-            was searched), ``duplicates_removed``, ``records_screened``, ``records_excluded``,
+            ``records_databases`` (``{database: n}``), ``records_registers`` (``{register:
+            n}``, or 0 when none was searched), ``duplicates_removed``,
+            ``records_removed_automation`` and ``records_removed_other`` (0: the store removes
+            records only as duplicates), ``records_screened``, ``records_excluded``,
             ``reports_sought``, ``reports_not_retrieved``, ``reports_assessed``,
             ``reports_excluded`` (``{reason: n}``), ``reports_included`` and
             ``studies_included``; checked against the flow's arithmetic.
@@ -135,7 +137,11 @@ class PrismaMixin:
         included = [u for u in assessed if full_text[u] == "include"]
         counts: dict[str, Any] = {
             "records_databases": dict(per_source["database"]),
+            "records_registers": dict(per_source["register"]) or 0,
             "duplicates_removed": len(secondary),
+            # the store removes records only as duplicates: nothing by automation or otherwise
+            "records_removed_automation": 0,
+            "records_removed_other": 0,
             "records_screened": len(units),
             "records_excluded": sum(title_abstract[u] == "exclude" for u in units),
             "reports_sought": len(sought),
@@ -145,8 +151,6 @@ class PrismaMixin:
             "reports_included": len(included),
             "studies_included": len({studies.get(u, u) for u in included}),
         }
-        if per_source["register"]:
-            counts["records_registers"] = dict(per_source["register"])
         check_counts(counts)
         return counts
 
@@ -160,7 +164,7 @@ class PrismaMixin:
         counts = self.prisma_counts(project)
         values = {
             "database_results": sum(counts["records_databases"].values()),
-            "register_results": sum(counts.get("records_registers", {}).values()),
+            "register_results": sum((counts["records_registers"] or {}).values()),
             "duplicates": counts["duplicates_removed"],
             "records_screened": counts["records_screened"],
             "records_excluded": counts["records_excluded"],

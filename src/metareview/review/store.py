@@ -132,6 +132,8 @@ SOURCE_KINDS = ("database", "register")
 RECORD_COLUMNS = [
     "id",
     "source_id",
+    "source",
+    "ordinal",
     "source_line",
     "title",
     "abstract",
@@ -159,7 +161,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
     >>> store.create_project("demo").name
     'demo'
     >>> store.records("demo").shape
-    (0, 15)
+    (0, 17)
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -352,7 +354,8 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
         Returns
         -------
         pandas.DataFrame
-            Columns ``id``, ``source_id``, ``source_line``, ``title``, ``abstract``,
+            Columns ``id``, ``source_id``, ``source`` (the file's name), ``ordinal`` (1-based
+            position in that file), ``source_line``, ``title``, ``abstract``,
             ``authors`` (list), ``year`` (Int64), ``journal``, ``volume``, ``issue``, ``pages``,
             ``doi``, ``pmid``, ``fingerprint`` and ``duplicate_group`` (Int64: the active group
             the record belongs to, or missing).
@@ -366,10 +369,15 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
                     .where(DuplicateGroup.project_id == proj.id, DuplicateGroup.active.is_(True))
                 ).all()
             )
+            sources = dict(
+                s.execute(select(Source.id, Source.name).where(Source.project_id == proj.id)).all()
+            )
             rows = [
                 [
                     r.id,
                     r.source_id,
+                    sources[r.source_id],
+                    r.ordinal,
                     r.source_line,
                     r.title,
                     r.abstract,

@@ -7,7 +7,9 @@ import re
 from metareview.review.importers._base import ParsedRecord, ParseResult, Problem, build_record
 
 _TAG = re.compile(r"^([A-Z][A-Z0-9]{0,3}) *- ?(.*)$")
-NBIB_START = re.compile(r"^PMID- *\d", re.MULTILINE)
+# A MEDLINE record opens with its PMID line; exports of records without a PMID (e.g. from a
+# reference manager) still carry the tags padded to four characters: "TI  - ", "FAU - "...
+NBIB_START = re.compile(r"^(?:PMID- *\d|(?:PMID|FAU |TI  |AU  |JT  |DP  )- \S)", re.MULTILINE)
 
 
 def parse_nbib(text: str, file: str) -> ParseResult:
