@@ -171,7 +171,13 @@ def test_zero_records_from_a_non_empty_file_is_an_error() -> None:
 
 def test_unknown_xml_is_an_error() -> None:
     with pytest.raises(InputError, match=r"lib\.xml: format not recognised"):
-        parse_bytes(b"<xml><records><record/></records></xml>", "lib.xml")
+        parse_bytes(b"<library><item><title>T</title></item></library>", "lib.xml")
+    with pytest.raises(
+        InputError,
+        match=r"en\.xml: 0 records read from a non-empty endnote_xml file \(en\.xml:1: "
+        r"record 1 is empty; skipped\)",
+    ):
+        parse_bytes(b"<xml><records><record/></records></xml>", "en.xml")
     with pytest.raises(InputError, match=r"bad\.xml: not well-formed XML"):
         parse_bytes(b"<PubmedArticleSet><PubmedArticle></PubmedArticleSet>", "bad.xml")
     with pytest.raises(InputError, match="entity declarations"):

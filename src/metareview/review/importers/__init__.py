@@ -1,7 +1,8 @@
 """Readers for bibliographic exports; the format is detected from the content, not the name.
 
 Supported: RIS (with or without a byte-order mark, with text between records), PubMed/MEDLINE
-``.nbib``, PubMed XML, and CSV/TSV (comma, semicolon or tab separated, with a header row).
+``.nbib``, PubMed XML, EndNote XML, BibTeX, and CSV/TSV (comma, semicolon or tab separated,
+with a header row).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from metareview.exceptions import InputError
 from metareview.review.importers._base import ParsedRecord, ParseResult, Problem
+from metareview.review.importers.bibtex import BIBTEX_START, parse_bibtex
 from metareview.review.importers.delimited import parse_delimited, sniff_delimiter
+from metareview.review.importers.endnote_xml import ENDNOTE_START, parse_endnote_xml
 from metareview.review.importers.nbib import NBIB_START, parse_nbib
 from metareview.review.importers.pubmed_xml import parse_pubmed_xml
 from metareview.review.importers.ris import RIS_START, parse_ris
@@ -28,7 +31,7 @@ __all__ = [
 ]
 
 #: Formats the importers recognise.
-FORMATS = ("csv", "nbib", "pubmed_xml", "ris", "tsv")
+FORMATS = ("bibtex", "csv", "endnote_xml", "nbib", "pubmed_xml", "ris", "tsv")
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -43,14 +46,33 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def detect_format(text: str) -> str | None:
-    """The format of decoded ``text`` (one of ``FORMATS`` less "tsv"), or None if unknown."""
+    r"""The format of decoded ``text`` (one of ``FORMATS`` less "tsv"), or None if unknown.
+
+    XML is PubMed XML if a ``<PubmedArticle`` comes in the first 100,000 characters, EndNote
+    XML if it opens with ``<xml><records>``. Otherwise the first match wins: an RIS ``TY  -``
+    line, a MEDLINE ``PMID-`` line, a BibTeX ``@type{`` line, then a header line with tabs,
+    semicolons or commas (CSV/TSV). BibTeX is tried before CSV because the first line of an
+    entry (``@article{smith2004,``) holds a comma.
+
+    Examples
+    --------
+    >>> detect_format("@Article{smith2004,\n  title = {Aspirin},\n}\n")
+    'bibtex'
+    >>> detect_format('<?xml version="1.0"?><xml><records><record/></records></xml>')
+    'endnote_xml'
+    """
     head = text.lstrip()
     if head.startswith("<"):
-        return "pubmed_xml" if "<PubmedArticle" in text[:100_000] else None
+        start = text[:100_000]
+        if "<PubmedArticle" in start:
+            return "pubmed_xml"
+        return "endnote_xml" if ENDNOTE_START.search(start) else None
     if RIS_START.search(text):
         return "ris"
     if NBIB_START.search(text):
         return "nbib"
+    if BIBTEX_START.search(text):
+        return "bibtex"
     if sniff_delimiter(head.split("\n", 1)[0]):
         return "csv"
     return None
@@ -72,12 +94,15 @@ def parse_bytes(data: bytes, file: str) -> ParseResult:
     if fmt is None:
         raise InputError(
             f"{file}: format not recognised; expected RIS (TY  - lines), PubMed nbib "
-            "(PMID- lines), PubMed XML or a CSV/TSV with a header row."
+            "(PMID- lines), PubMed XML, EndNote XML, BibTeX (@article{...} entries) or a "
+            "CSV/TSV with a header row."
         )
     parser = {
         "ris": parse_ris,
         "nbib": parse_nbib,
         "pubmed_xml": parse_pubmed_xml,
+        "endnote_xml": parse_endnote_xml,
+        "bibtex": parse_bibtex,
         "csv": parse_delimited,
     }[fmt]
     result = parser(text, file)
