@@ -58,7 +58,7 @@ class ExtractionMixin:
             raise InputError(f"label must be a non-empty string (<= 200 characters); "
                              f"got {label!r}.")
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             included = {rid for rid, d in outcomes(s, proj, "full_text").items()
                         if d == "include"}
             for rid in record_ids:
@@ -104,7 +104,7 @@ class ExtractionMixin:
         """
         checked = {name: form.field(name).check(study, value) for name, value in values.items()}
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, reviewer)
             row = _study(s, proj, study)
             for name, value in checked.items():
@@ -154,9 +154,13 @@ class ExtractionMixin:
         if not isinstance(reason, str) or not reason.strip():
             raise InputError(f"study {study!r}, field {field!r}: a resolution needs a reason.")
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, by)
             row = _study(s, proj, study)
+            if s.scalar(select(ExtractionResolution.id).where(
+                    ExtractionResolution.study_id == row.id,
+                    ExtractionResolution.field == field)) is not None:
+                raise InputError(f"study {study!r}, field {field!r}: already resolved.")
             s.add(ExtractionResolution(project_id=proj.id, study_id=row.id, field=field,
                                        value=checked, reason=reason, resolved_by=person.id))
             self._audit(s, by, "extraction_resolution", f"{study}/{field}", None, checked,

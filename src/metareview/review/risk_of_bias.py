@@ -70,7 +70,7 @@ class RobMixin:
         name, spec = _tool(tool)
         label = _checked(spec, study, domain, judgement)
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, reviewer)
             row = s.scalar(select(Study).where(Study.project_id == proj.id,
                                                Study.label == study))

@@ -124,7 +124,7 @@ class ScreeningMixin:
         if role not in ROLES:
             raise InputError(f"role must be one of {list(ROLES)}; got {role!r}.")
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             if s.scalar(select(Reviewer).where(Reviewer.project_id == proj.id,
                                                Reviewer.name == name)) is not None:
                 raise InputError(f"name: reviewer {name!r} is already in project {proj.name!r}.")
@@ -137,7 +137,7 @@ class ScreeningMixin:
     def remove_reviewer(self, project: str, name: str, *, actor: str, reason: str) -> None:
         """Deactivate reviewer ``name``: no new votes; the votes already cast are kept."""
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             reviewer = reviewer_row(s, proj, name)
             reviewer.active = False
             self._audit(s, actor, "reviewer", str(reviewer.id), {"active": True},
@@ -156,7 +156,7 @@ class ScreeningMixin:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise InputError(f"n must be a whole number >= 1; got {n!r}.")
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             old = proj.reviewers_per_record
             proj.reviewers_per_record = n
             self._audit(s, actor, "project", str(proj.id), {"reviewers_per_record": old},
@@ -183,7 +183,7 @@ class ScreeningMixin:
             raise InputError(f"record {record_id}: a full-text exclusion needs a reason "
                              "(PRISMA reports exclusions with reasons).")
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, reviewer)
             if not person.active:
                 raise InputError(f"reviewer {reviewer!r} was removed from {proj.name!r}; "
@@ -236,7 +236,7 @@ class ScreeningMixin:
         if not isinstance(reason, str) or not reason.strip():
             raise InputError("reason must be a non-empty string for the audit log.")
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, owner)
             if person.role != "owner":
                 raise InputError(f"reviewer {owner!r} is not an owner of {proj.name!r}; only "
@@ -338,17 +338,16 @@ class ScreeningMixin:
             raise InputError(f"method must be one of {list(RESOLUTION_METHODS)}; got {method!r}.")
         if not isinstance(reason, str) or not reason.strip():
             raise InputError(f"record {record_id}: a resolution needs a reason.")
-        status = self.screening_status(project, stage)
-        row = status[status["record_id"] == record_id]
-        if row.empty or row["status"].iloc[0] != "conflict":
-            state = "not at this stage" if row.empty else row["status"].iloc[0]
-            raise InputError(f"record {record_id}: only conflicts can be resolved; it is "
-                             f"{state} at {stage}.")
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, by)
-            voters = set(votes_frame(s, proj, stage).query("record_id == @record_id")["reviewer"])
-            if method == "third_reviewer" and person.name in voters:
+            votes = votes_frame(s, proj, stage)
+            mine = votes[votes["record_id"] == record_id]
+            state = record_state(s, proj, stage, record_id, mine)
+            if state != "conflict":
+                raise InputError(f"record {record_id}: only conflicts can be resolved; it is "
+                                 f"{state} at {stage}.")
+            if method == "third_reviewer" and person.name in set(mine["reviewer"]):
                 raise InputError(f"record {record_id}: {by!r} voted on it, so cannot be its "
                                  "third reviewer; use method='consensus' or another reviewer.")
             s.add(ScreeningResolution(project_id=proj.id, record_id=record_id, stage=stage,
@@ -361,7 +360,7 @@ class ScreeningMixin:
                        actor: str, note: str | None = None) -> None:
         """Record whether the full text of ``record_id`` was obtained (audited)."""
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             _check_unit(s, proj, record_id)
             row = s.get(Retrieval, record_id)
             old = None if row is None else {"retrieved": row.retrieved, "note": row.note}
@@ -491,6 +490,23 @@ def _agreed(group: pd.DataFrame, stage: str) -> tuple[str, str | None] | None:
 def _unblinded(s: Session, proj: Project, stage: str) -> bool:
     return s.scalar(select(Unblinding.id).where(Unblinding.project_id == proj.id,
                                                 Unblinding.stage == stage)) is not None
+
+
+def record_state(s: Session, proj: Project, stage: str, record_id: str,
+                 votes: pd.DataFrame) -> str:
+    """``"resolved"``, ``"pending"``, ``"agreed"``, ``"conflict"`` or ``"not at this stage"``
+    for one record, given its ``votes`` at ``stage``."""
+    if s.scalar(select(ScreeningResolution.id).where(
+            ScreeningResolution.record_id == record_id,
+            ScreeningResolution.stage == stage)) is not None:
+        return "resolved"
+    if stage == "full_text" and record_id not in reached_full_text(s, proj):
+        return "not at this stage"
+    if record_id not in screening_units(s, proj):
+        return "not at this stage"
+    if len(votes) < proj.reviewers_per_record:
+        return "pending"
+    return "conflict" if _agreed(votes, stage) is None else "agreed"
 
 
 def outcomes(s: Session, proj: Project, stage: str) -> dict[str, str]:

@@ -19,10 +19,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from metareview.exceptions import InputError, StoreError
 from metareview.review._normalise import fingerprint
+from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.extraction import ExtractionMixin
 from metareview.review.importers import Problem, parse_bytes
@@ -150,7 +152,7 @@ RECORD_COLUMNS = [
 ]
 
 
-class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
+class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.
@@ -183,12 +185,20 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
 
             @event.listens_for(engine, "connect")
             def _foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+                # SQLAlchemy, not pysqlite, starts transactions (the "begin" hook below)
+                dbapi_connection.isolation_level = None
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA busy_timeout=30000")
                 if on_file:
                     cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.close()
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(connection: Any) -> None:
+                # take the write lock when the transaction starts, not at its first write, so
+                # a transaction's reads and writes are one atomic step (no lost updates)
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return cls(engine)
 
@@ -199,8 +209,13 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise StoreError(
+                f"the write conflicts with what is stored ({exc.orig}); nothing was written."
+            ) from exc
 
     # -- projects -------------------------------------------------------------------------
     def create_project(self, name: str) -> Project:
@@ -209,15 +224,19 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
             raise InputError(
                 f"name must be a non-empty string of at most 200 characters; got {name!r}."
             )
-        with self.session() as s:
-            if s.scalar(select(Project).where(Project.name == name)) is not None:
-                raise InputError(f"name: project {name!r} exists already; choose another name.")
-            project = Project(name=name)
-            s.add(project)
-            s.flush()
-            self._audit(
-                s, "metareview", "project", str(project.id), None, {"name": name}, "created"
-            )
+        exists = InputError(f"name: project {name!r} exists already; choose another name.")
+        try:
+            with self.session() as s:
+                if s.scalar(select(Project).where(Project.name == name)) is not None:
+                    raise exists
+                project = Project(name=name)
+                s.add(project)
+                s.flush()
+                self._audit(
+                    s, "metareview", "project", str(project.id), None, {"name": name}, "created"
+                )
+        except StoreError as exc:  # created by another writer between the check and the insert
+            raise exists from exc
         return project
 
     def projects(self) -> list[str]:
@@ -226,9 +245,14 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
             return list(s.scalars(select(Project.name).order_by(Project.id)))
 
     @staticmethod
-    def _project(s: Session, project: str | Project) -> Project:
+    def _project(s: Session, project: str | Project, *, lock: bool = False) -> Project:
+        """The project row; ``lock=True`` (every write) holds it until the transaction ends,
+        so that writers to one project take turns: each check-then-write (is this file
+        imported? is this record already merged or resolved?) sees the previous writer's
+        result. On SQLite every transaction already holds the write lock (BEGIN IMMEDIATE)."""
         name = project.name if isinstance(project, Project) else project
-        found = s.scalar(select(Project).where(Project.name == name))
+        query = select(Project).where(Project.name == name)
+        found = s.scalar(query.with_for_update() if lock else query)
         if found is None:
             names = list(s.scalars(select(Project.name)))
             raise InputError(f"project {name!r} not found; existing projects: {names}.")
@@ -275,7 +299,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
             raise InputError(f"{path}: the file could not be read ({exc.strerror}).") from exc
         sha = hashlib.sha256(data).hexdigest()
         with self.session() as s:
-            proj = self._project(s, project)
+            proj = self._project(s, project, lock=True)
             earlier = s.scalar(
                 select(Source).where(Source.project_id == proj.id, Source.sha256 == sha)
             )
@@ -441,6 +465,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
             projects = {r.project_id for r in found.values()}
             if len(projects) > 1:
                 raise InputError("record_ids come from different projects; nothing merged.")
+            _lock_project(s, next(iter(projects)))
             taken = s.execute(
                 select(DuplicateMember.record_id, DuplicateMember.group_id)
                 .join(DuplicateGroup)
@@ -479,6 +504,9 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
         _check_reason_actor(reason, actor)
         with self.session() as s:
             group = s.get(DuplicateGroup, group_id)
+            if group is not None:
+                _lock_project(s, group.project_id)
+                s.refresh(group)
             if group is None or not group.active:
                 state = "not found" if group is None else "already dissolved"
                 raise InputError(f"group_id {group_id} is {state}; nothing unmerged.")
@@ -557,6 +585,11 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin):
             [(g, r, r == p, a) for g, r, p, a in rows],
             columns=["group_id", "record_id", "primary", "active"],
         )
+
+
+def _lock_project(s: Session, project_id: int) -> None:
+    """Hold the project's row until the transaction ends (see ``Store._project``)."""
+    s.execute(select(Project.id).where(Project.id == project_id).with_for_update())
 
 
 def _check_reason_actor(reason: object, actor: object) -> None:
