@@ -1,13 +1,26 @@
-"""Fixtures of the review tests: the shared real-world test data (skipped when absent)."""
+"""Fixtures of the review tests: the shared real-world test data (skipped when absent), and
+stores on every supported database.
+
+``store`` and ``store_url`` run each test once on SQLite and once on PostgreSQL, each time in
+a fresh, empty database. PostgreSQL is the server in ``METAREVIEW_TEST_POSTGRES_URL`` (a URL
+whose role may CREATE DATABASE; each test gets its own database, dropped afterwards), or else a
+throwaway cluster started from the local PostgreSQL binaries (see ``tests/_postgres.py``).
+When neither works the PostgreSQL runs are skipped with the reason, or fail when
+``METAREVIEW_REQUIRE_POSTGRES=1`` (as in CI). ``pytest -k "not postgresql"`` runs SQLite only.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from metareview.review import Store
+from tests._postgres import ENV_REQUIRE, PostgresServer, PostgresUnavailableError, connect_server
+
+BACKENDS = ("sqlite", "postgresql")
 
 
 def _testdata() -> Path:
@@ -34,10 +47,35 @@ def imports_dir() -> Path:
     return IMPORTS
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL server of the session (see the module docstring); skips or fails."""
+    try:
+        server = connect_server()
+    except PostgresUnavailableError as exc:
+        reason = f"PostgreSQL not available: {exc}"
+        if os.environ.get(ENV_REQUIRE, "") not in ("", "0"):
+            pytest.fail(f"{reason} ({ENV_REQUIRE} is set)", pytrace=False)
+        pytest.skip(reason)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a fresh, empty database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'review.sqlite'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with server.fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
-def store(tmp_path: Path):
-    """A fresh store in a SQLite file with one project, ``"review"``."""
-    st = Store.open(tmp_path / "review.sqlite")
+def store(store_url: str) -> Iterator[Store]:
+    """A fresh store (SQLite file, then PostgreSQL) with one project, ``"review"``."""
+    st = Store.open(store_url)
     st.create_project("review")
     yield st
     st.close()
