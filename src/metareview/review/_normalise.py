@@ -79,13 +79,34 @@ def split_authors(value: object) -> list[str]:
     return [part.strip() for part in _AUTHOR_SPLIT.split(text) if part.strip()]
 
 
+_INITIALS = re.compile(r"^(?:[A-Z]\.?-?){1,4}$")
+
+
 def first_author_surname(authors: object) -> str:
-    """Normalised surname of the first author, ``""`` when there is none."""
+    """Normalised surname of the first author, ``""`` when there is none.
+
+    "Last, First" gives Last; without a comma, trailing initials mark the surname as what
+    comes before them (Embase's "Correll G.E.", MEDLINE's "Correll GE"), else the last word
+    is the surname ("Graham E Correll").
+
+    Examples
+    --------
+    >>> [first_author_surname([a]) for a in ("Correll, G. E.", "Correll G.E.",
+    ...                                      "De Mos M.", "Graham E Correll")]
+    ['correll', 'correll', 'demos', 'correll']
+    """
     names = split_authors(authors)
     if not names:
         return ""
     first = names[0]
-    surname = first.split(",")[0] if "," in first else (first.split() or [""])[-1]
+    if "," in first:
+        surname = first.split(",")[0]
+    else:
+        words = first.split() or [""]
+        if len(words) > 1 and _INITIALS.match(words[-1]):
+            surname = " ".join(words[:-1])
+        else:
+            surname = words[-1]
     return normalise_text(surname).replace(" ", "")
 
 
