@@ -9,7 +9,6 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,17 +18,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from metareview._cli_common import console
+from metareview._cli_common import fail as _fail
 from metareview.exceptions import MetareviewError, MetareviewWarning
 from metareview.stats import escalc, fsn, gosh, ranktest, regtest, rma, trimfill
 
 app = typer.Typer(help="metareview: systematic review and meta-analysis, from data to report.",
                   no_args_is_help=True, add_completion=False)
-console = Console()
-
-
-def _fail(error: Exception) -> None:
-    console.print(f"[bold red]error:[/] {error}")
-    raise typer.Exit(code=2)
 
 
 @app.command("rma")
@@ -273,6 +268,12 @@ def report_command(
     console.print(f"{result.n_flags} extraction-integrity findings; "
                   f"{len(result.figures)} figures and {len(result.tables)} tables written.")
     console.print(f"report: [bold]{result.html}[/]")
+
+
+# `metareview store ...` (the review store) and `metareview screen` (the blinded screener)
+from metareview.review_cli import register_review_commands  # noqa: E402
+
+register_review_commands(app)
 
 
 def main() -> None:
