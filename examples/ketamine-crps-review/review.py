@@ -6,7 +6,8 @@ tier-2 candidates judged by the owner -- here scripted from ``search/truth.csv``
 dual screening by Ana and Ben from ``decisions.csv`` -> conflicts settled by Cy from
 ``resolutions.csv`` -> studies -> dual extraction with the form in ``protocol.toml`` (Ana
 and Ben read the seed's Table 1; Ben mistypes one value, Cy resolves it) -> PRISMA 2020
-counts, diagram and PRISMA2020 CSV, agreement statistics and the studies table.
+counts, diagram and PRISMA2020 CSV, agreement statistics, and the studies table -- which
+``metareview report`` then turns into the pooled analysis (``report.toml``).
 
 Run it::
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from metareview.cells import parse_cell
 from metareview.plots import prisma, save_figure
+from metareview.report.build import build_report
 from metareview.review import Store
 from metareview.review.extraction_form import ExtractionForm
 
@@ -129,6 +131,15 @@ def _run(store: Store, setup: dict[str, Any], form: ExtractionForm,
     store.prisma_csv(PROJECT, out / "PRISMA.csv")
     table = store.studies_table(PROJECT, form)
     table.to_csv(out / "studies.csv", index=False)
+
+    # the agreed studies table is what `metareview report` reads
+    folder = out / "report"
+    folder.mkdir(exist_ok=True)
+    table.to_csv(folder / "studies.csv", index=False)
+    (folder / "protocol.toml").write_text((HERE / "report.toml").read_text(encoding="utf-8"),
+                                          encoding="utf-8")
+    report = build_report(folder)
+    robustness = pd.read_csv(report.folder / "tables" / "immediate_robustness.csv")
     first, second = setup["reviewers"]
     summary = {
         "import_problems": problems,
@@ -137,6 +148,9 @@ def _run(store: Store, setup: dict[str, Any], form: ExtractionForm,
                       for stage in ("title_abstract", "full_text")},
         "extraction_kappa": store.extraction_agreement(PROJECT, first, second).to_dict(),
         "studies": table.to_dict(orient="records"),
+        "report": str(report.html),
+        "immediate_relief": robustness.iloc[0][["method", "k", "estimate", "ci_lb",
+                                                "ci_ub"]].to_dict(),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n",
                                       encoding="utf-8")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ketamine-crps-review"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TABLE1_REFERENCES = {str(r) for r in range(6, 21)}  # the seed's Table 1 = its refs 6-20
 
 
@@ -74,5 +76,12 @@ def test_example_runs_to_prisma(store_url: str, tmp_path: Path, truth) -> None:
     assert studies.loc["Schwartzman, R et al (2009)", "n"] == 19  # "19(26)"
     assert studies["n"].sum() == 251  # the seed's total with 19(26) read as 19
     assert (tmp_path / "prisma.png").stat().st_size > 10_000
+    # the store's studies table feeds the report: its pooled immediate relief is the paper's
+    # analysis as metafor computes it (tests/fixtures/make_casestudy_fixtures.R, first case)
+    fixture = json.loads((FIXTURES / "metafor_casestudy.json").read_text())["cases"][0]
+    pooled = summary["immediate_relief"]
+    for key in ("estimate", "ci_lb", "ci_ub"):
+        assert pooled[key] == pytest.approx(fixture[key], rel=1e-6)
+    assert Path(summary["report"]).is_file()
     header = (tmp_path / "PRISMA.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == "data,node,box,description,boxtext,tooltips,url,n"
