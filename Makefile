@@ -26,6 +26,7 @@ test: lint
 bench: setup
 	$(BIN)/pip install -e ".[dev,bench]"
 	$(BIN)/python bench/bench_rma_batch.py
+	$(BIN)/python bench/bench_scale.py
 
 # Regenerate the metafor reference values (needs Debian's r-base-core r-cran-metafor
 # r-cran-metadat r-cran-jsonlite); CI never runs this, the JSON files are committed.

@@ -156,6 +156,9 @@ def batch_command(
     vi: Annotated[str, typer.Option(help="Column of sampling variances.")] = "vi",
     method: Annotated[str, typer.Option(help="tau2 estimator.")] = "REML",
     test: Annotated[str, typer.Option(help="z or knha.")] = "z",
+    scheduler: Annotated[str | None, typer.Option(
+        help="Run on Dask: a scheduler address (tcp://host:8786) or threads/processes; "
+             "needs metareview[dask].")] = None,
 ) -> None:
     """Fit one meta-analysis per value of --by (millions are fine), with a progress bar."""
     from metareview.stats import batch
@@ -169,6 +172,7 @@ def batch_command(
             with Progress(*columns, console=console, transient=True) as bar:
                 task = bar.add_task("batch", total=1)
                 result = batch(data, by, yi, vi, method=method, test=test,
+                               scheduler=scheduler,
                                progress=lambda done, total: bar.update(task, completed=done,
                                                                         total=total))
     except (MetareviewError, FileNotFoundError) as error:

@@ -1,34 +1,33 @@
 """Many meta-analyses from one long table: :func:`batch`.
 
 Rows are studies, a ``by`` column says which meta-analysis each belongs to. Meta-analyses are
-bucketed by their number of studies k, so each bucket is a dense (B, k) array with no padding,
-and each bucket is fitted in chunks by the batched kernel, so memory stays bounded whatever
-the number of meta-analyses. Results do not depend on the chunking: each row of the kernel
-is computed independently.
+bucketed by their number of studies k, so each bucket is a dense study-major (k, B) array with
+no padding, and each bucket is fitted in chunks by the batched kernel, several chunks at once
+on a pool of threads, so memory stays bounded whatever the number of meta-analyses. Results
+do not depend on the chunking or the threads: each meta-analysis is computed on its own
+(see :func:`metareview.stats._design.sum_studies`). The bookkeeping is numpy on group codes,
+never a Python loop or a pandas operation per meta-analysis.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from metareview._validation import describe_rows
+from metareview._validation import check_level, describe_rows
 from metareview.exceptions import ConvergenceWarning, InputError, StudyOmittedWarning
-from metareview.stats.kernel import rma_batch
+from metareview.stats._dask import batch_on_dask, is_dask_collection
+from metareview.stats._design import Design
+from metareview.stats.kernel import METHODS, TESTS, Control, fit_study_major
+from metareview.stats.kernel import chunk_rows as default_chunk_rows
 
 __all__ = ["batch"]
-
-#: default memory budget per chunk (bytes). Small chunks are faster, not only leaner: the
-#: kernel's (B, k) temporaries then stay in cache instead of being page-faulted in afresh
-#: (1,000,000 x k = 10 with DL: 0.57 s in 8,192-row chunks vs 1.7 s in one piece).
-DEFAULT_CHUNK_BYTES = 32 * 2**20
-#: about how many (B, k) float arrays the kernel holds at once
-_ARRAYS_PER_CELL = 24
-
 
 def batch(
     data: pd.DataFrame,
@@ -42,13 +41,17 @@ def batch(
     tau2_ci: bool = False,
     chunk_rows: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    threads: int | None = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Fit one random-effects meta-analysis per value of ``by``.
 
     Parameters
     ----------
-    data : DataFrame
-        Long format: one row per study, with columns ``by``, ``yi`` and ``vi``.
+    data : DataFrame or dask.dataframe.DataFrame
+        Long format: one row per study, with columns ``by``, ``yi`` and ``vi``. A Dask
+        DataFrame is shuffled on ``by`` so each meta-analysis lies in one partition, and
+        the partitions are fitted on the Dask scheduler (see docs/scale.md).
     by : str
         Column identifying the meta-analysis each study belongs to.
     yi, vi : str
@@ -57,9 +60,20 @@ def batch(
         As :func:`metareview.rma_batch` (tau2 CIs are off by default: they cost two root
         searches per meta-analysis).
     chunk_rows : int, optional
-        Meta-analyses per kernel call; default sized so a chunk needs about 32 MB.
+        Meta-analyses per kernel call; default 2**18 / k for closed-form estimators, 2**19 / k
+        for iterative ones and with ``tau2_ci`` (a chunk's arrays then take 2 or 4 MB each).
     progress : callable, optional
-        ``progress(done, total)`` after each chunk (the CLI draws a bar with it).
+        ``progress(done, total)`` after each chunk (the CLI draws a bar with it); on Dask,
+        once at the end.
+    threads : int, optional
+        Chunks fitted at once, on a pool of threads (numpy computes without Python's global
+        lock); default the number of CPUs this process may use. The result is the same for
+        any number.
+    scheduler : optional
+        Run on Dask (needs ``pip install 'metareview[dask]'``): a ``distributed.Client``, a
+        cluster object, a scheduler address such as ``"tcp://scheduler:8786"``, or
+        ``"threads"``/``"processes"``/``"synchronous"``. Default: in memory for a pandas
+        table, dask's current scheduler for a Dask DataFrame. The result is identical.
 
     Returns
     -------
@@ -89,80 +103,194 @@ def batch(
     >>> batch(df, by="review", method="DL")["estimate"].round(4).tolist()
     [0.3, 0.55]
     """
+    if scheduler is not None or is_dask_collection(data):
+        return batch_on_dask(data, by, yi, vi, scheduler=scheduler, progress=progress,
+                             options={"method": method, "test": test, "level": level,
+                                      "tau2_ci": tau2_ci, "chunk_rows": chunk_rows,
+                                      # a worker runs one partition at a time: dask, not
+                                      # batch(), decides how many run at once
+                                      "threads": 1})
     for column in (by, yi, vi):
         if column not in data.columns:
             raise InputError(f"batch: column {column!r} not found; columns are "
                              f"{list(data.columns)}.")
-    y = pd.to_numeric(data[yi], errors="coerce").to_numpy(float)
-    v = pd.to_numeric(data[vi], errors="coerce").to_numpy(float)
+    y, v = _numeric(data[yi]), _numeric(data[vi])
     keys = data[by].to_numpy()
-    finite = np.isfinite(y) & np.isfinite(v)
-    if not finite.all():
-        groups = pd.unique(keys[~finite])
-        warnings.warn(
-            f"batch: {int((~finite).sum())} rows with missing or non-numeric {yi}/{vi} left "
-            f"out (in {len(groups)} meta-analyses, e.g. {list(groups[:5])}).",
-            StudyOmittedWarning, stacklevel=2)
-    bad = finite & (v <= 0)
-    if bad.any():
-        labels = [f"{by}={k}" for k in keys]
-        raise InputError(f"batch: {vi} must be > 0; got {int(bad.sum())} non-positive "
-                         f"values at {describe_rows(bad, labels)}.")
-    y, v, keys = y[finite], v[finite], keys[finite]
-    codes, uniques = pd.factorize(keys, sort=False)
-    n_groups = len(uniques)
-    order = np.argsort(codes, kind="stable")
-    codes_sorted = codes[order]
-    sizes = np.bincount(codes, minlength=n_groups)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    position = np.arange(order.size) - starts[codes_sorted]
+    options = {"method": METHODS.check(method), "test": TESTS.check(test),
+               "alpha": 1 - check_level(level), "tau2_ci": tau2_ci, "allow_saturated": True,
+               "control": Control()}
+    n_threads = max(1, threads or _cpus())
+    with ThreadPoolExecutor(n_threads) if n_threads > 1 else _Inline() as pool:
+        clean = pool.submit(_clean, y, v)
+        grouping = _group_rows(keys)  # meanwhile, on the assumption that all rows are usable
+        if not clean.result():
+            finite = np.isfinite(y) & np.isfinite(v)
+            if not finite.all():
+                groups = pd.unique(keys[~finite])
+                warnings.warn(
+                    f"batch: {int((~finite).sum())} rows with missing or non-numeric "
+                    f"{yi}/{vi} left out (in {len(groups)} meta-analyses, e.g. "
+                    f"{list(groups[:5])}).", StudyOmittedWarning, stacklevel=2)
+            bad = finite & (v <= 0)
+            if bad.any():
+                labels = [f"{by}={k}" for k in keys]
+                raise InputError(f"batch: {vi} must be > 0; got {int(bad.sum())} non-positive "
+                                 f"values at {describe_rows(bad, labels)}.")
+            y, v, keys = y[finite], v[finite], keys[finite]
+            grouping = _group_rows(keys)
+        order, starts, sizes, uniques = grouping
+        n_groups = len(uniques)
 
-    frames: list[pd.DataFrame] = []
-    done = 0
-    for k in np.unique(sizes):
-        members = np.flatnonzero(sizes == k)  # group codes with exactly k studies
-        rows_per_chunk = chunk_rows or max(1, DEFAULT_CHUNK_BYTES // (8 * k * _ARRAYS_PER_CELL))
-        # dense (len(members), k) arrays for this bucket
-        slot = np.full(n_groups, -1)
-        slot[members] = np.arange(members.size)
-        take = slot[codes_sorted] >= 0
-        Y = np.empty((members.size, k))
-        V = np.empty((members.size, k))
-        Y[slot[codes_sorted[take]], position[take]] = y[order][take]
-        V[slot[codes_sorted[take]], position[take]] = v[order][take]
-        for start in range(0, members.size, rows_per_chunk):
-            stop = min(start + rows_per_chunk, members.size)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                fit = rma_batch(Y[start:stop], V[start:stop], method=method, test=test,
-                                level=level, tau2_ci=tau2_ci, allow_saturated=True)
-            frame = fit.to_frame()
-            frame.index = members[start:stop]
-            frames.append(frame)
-            for w in caught:  # re-issue the kernel's warnings in terms of meta-analyses
-                if not issubclass(w.category, ConvergenceWarning):
-                    warnings.warn(w.message, w.category, stacklevel=2)
-            _warn_not_converged(frame, uniques, method)
-            _warn_reset(frame, uniques, method)
-            done += stop - start
+        # one task per chunk of meta-analyses with the same k (group codes), each fitted and
+        # written into the output columns by the pool's threads (numpy lets go of the GIL)
+        tasks = []
+        for k in np.flatnonzero(np.bincount(sizes)):
+            members = np.flatnonzero(sizes == k)  # group codes with exactly k studies
+            rows_per_chunk = chunk_rows or default_chunk_rows(options["method"], tau2_ci, k)
+            tasks += [(int(k), members[start:start + rows_per_chunk])
+                      for start in range(0, members.size, rows_per_chunk)]
+        # the output columns, named and typed after a fit of one small meta-analysis
+        example = fit_study_major(np.zeros((2, 1)), np.ones((2, 1)), None,
+                                  Design.intercept(2), **options).columns()
+        columns = _allocate(example, n_groups)
+
+        def fit(task: tuple[int, np.ndarray]) -> int:
+            k, codes = task
+            values = fit_study_major(*_chunk(k, codes, y, v, order, starts), None,
+                                     Design.intercept(k), **options).columns()
+            rows = (slice(codes[0], codes[-1] + 1) if codes[-1] - codes[0] == codes.size - 1
+                    else codes)
+            for name, value in values.items():
+                columns[name][rows] = value
+            return codes.size
+
+        done = 0
+        for count in pool.map(fit, tasks):
+            done += count
             if progress is not None:
                 progress(done, n_groups)
-    result = pd.concat(frames).sort_index()
-    result.index = pd.Index(uniques[result.index], name=by)
-    result["k"] = result["k"].astype(int)
+    result = _frame(columns, pd.Index(uniques, name=by))
+    _warn_not_converged(result["converged"].to_numpy(bool), uniques, options["method"])
+    _warn_reset(result["tau2_reset"].to_numpy(bool), uniques, options["method"])
     return result
 
 
-def _warn_reset(frame: pd.DataFrame, uniques: Any, method: str) -> None:
-    reset = frame.index[frame["tau2_reset"].to_numpy(bool)]
+def _clean(y: np.ndarray, v: np.ndarray) -> bool:
+    """True if every y is finite and every v finite and > 0, checked without a temporary of
+    the table's length: a sum or a minimum is NaN or infinite if any value is (a sum may
+    also overflow; then the rows are checked one by one, no harm done)."""
+    return bool(np.isfinite(y.sum()) and np.isfinite(v.sum()) and v.min(initial=1) > 0)
+
+
+class _Inline:
+    """The little of ThreadPoolExecutor that batch() uses, run in the calling thread."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def map(self, fn: Callable[[Any], Any], items: Any) -> Any:
+        return map(fn, items)
+
+
+def _numeric(column: pd.Series) -> np.ndarray:
+    """The column as floats, non-numbers as NaN (without a copy if it holds floats)."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return pd.to_numeric(column, errors="coerce").to_numpy(float)
+
+
+def _group_rows(keys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, Any]:
+    """The meta-analyses in order of first appearance: (order, starts, sizes, uniques).
+
+    The rows of meta-analysis g are ``order[starts[g]:starts[g] + sizes[g]]``, in table order;
+    ``order`` is None when each meta-analysis's rows are already together (then they are
+    rows starts[g] to starts[g] + sizes[g] - 1), which integer keys are checked for without
+    hashing every row.
+    """
+    if keys.dtype.kind in "iub" and keys.size:
+        starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+        starts = np.concatenate([[0], starts])
+        firsts = keys[starts]
+        if bool(np.all(firsts[1:] > firsts[:-1])) or pd.unique(firsts).size == firsts.size:
+            return None, starts, np.diff(np.append(starts, keys.size)), firsts
+    codes, uniques = pd.factorize(keys, sort=False)
+    if codes.size and codes.min() < 0:
+        raise InputError("batch: the meta-analysis column has missing values; fill or drop "
+                         "those rows.")
+    sizes = np.bincount(codes, minlength=len(uniques))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    order = np.argsort(codes, kind="stable")
+    if bool(np.all(order == np.arange(order.size))):
+        order = None
+    return order, starts, sizes, uniques
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _chunk(k: int, codes: np.ndarray, y: np.ndarray, v: np.ndarray, order: np.ndarray | None,
+           starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Study-major (k, B) effects and variances of the meta-analyses ``codes``, all of k
+    studies (see :func:`_group_rows` for ``order`` and ``starts``)."""
+    first, count = int(starts[codes[0]]), codes.size
+    if order is None and int(starts[codes[-1]]) - first == k * (count - 1):
+        # consecutive meta-analyses on consecutive rows: transpose one block
+        block = slice(first, first + k * count)
+        return y[block].reshape(count, k).T.copy(), v[block].reshape(count, k).T.copy()
+    rows = starts[codes] + np.arange(k)[:, None]
+    if order is not None:
+        rows = order[rows]
+    return y[rows], v[rows]
+
+
+def _allocate(example: dict[str, np.ndarray], n_groups: int) -> dict[str, np.ndarray]:
+    """Output arrays shaped after one chunk's columns; the float ones are rows of one block,
+    which becomes the result's single float block without a copy."""
+    floats = [name for name, value in example.items() if value.dtype == float]
+    block = np.empty((len(floats), n_groups))
+    columns = {}
+    for name, value in example.items():
+        columns[name] = (block[floats.index(name)] if name in floats
+                         else np.empty(n_groups, dtype=int if name == "k" else value.dtype))
+    return columns
+
+
+def _frame(columns: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+    """The result table; its float columns are one block, made without copying."""
+    floats = [name for name, value in columns.items() if value.dtype == float]
+    block = columns[floats[0]].base if floats else None
+    if block is None or block.shape != (len(floats), len(index)):
+        block = np.stack([columns[name] for name in floats]) if floats else np.empty((0, 0))
+    frame = pd.DataFrame(block.T, index=index, columns=floats, copy=False)
+    for name, value in columns.items():
+        if name not in floats:
+            frame[name] = value
+    return frame if list(frame.columns) == list(columns) else frame[list(columns)]
+
+
+def _warn_reset(reset: np.ndarray, uniques: Any, method: str) -> None:
+    reset = np.flatnonzero(reset)
     if len(reset):
         warnings.warn(f"batch: {method} found a local maximum for {len(reset)} meta-analyses "
                       f"(e.g. {list(uniques[reset[:5]])}); tau2 set to 0 there, as metafor "
                       "does (column tau2_reset).", ConvergenceWarning, stacklevel=3)
 
 
-def _warn_not_converged(frame: pd.DataFrame, uniques: Any, method: str) -> None:
-    failed = frame.index[~frame["converged"].to_numpy(bool)]
+def _warn_not_converged(converged: np.ndarray, uniques: Any, method: str) -> None:
+    failed = np.flatnonzero(~converged)
     if len(failed):
         warnings.warn(f"batch: {method} did not converge for {len(failed)} meta-analyses "
                       f"(e.g. {list(uniques[failed[:5]])}); flagged converged = False.",
