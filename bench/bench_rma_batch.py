@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -45,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 import metareview
+from _machine import machine
 from metareview import ConvergenceWarning, rma_batch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "rma_batch.md"
@@ -425,19 +424,6 @@ def results_table(rows: list[Timing], B: int) -> list[str]:
         lines.append(f"| {r.tool} | {r.method} | {r.seconds:.3f} | {r.seconds / B * 1e6:,.2f} "
                      f"| {ratio} | {'; '.join(r.notes)} |")
     return lines
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, nproc = {os.cpu_count()}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, numpy {np.__version__}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -54,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 import metareview
+from _machine import machine
 from metareview import ConvergenceWarning, batch, rma, rma_batch
 
 HERE = Path(__file__).resolve().parent
@@ -266,20 +266,6 @@ def fmt_s(seconds: float) -> str:
     return f"{seconds:,.3f}" if seconds < 100 else f"{seconds:,.0f}"
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, nproc = {os.cpu_count()}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, numpy {np.__version__}, pandas "
-            f"{pd.__version__}")
-
-
 def max_diff(a, b) -> str:
     ok = np.isfinite(a) & np.isfinite(b)
     return f"{np.max(np.abs(a[ok] - b[ok])):.2g} ({int(ok.sum()):,} fits)" if ok.any() else "-"
@@ -461,7 +447,8 @@ def main(argv: list[str] | None = None) -> None:
         "# Scale benchmark",
         "",
         f"- date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-        f"- machine: {machine()}; 1-min load average {load_start:.2f} at start, "
+        f"- machine: {machine(('pandas', pd.__version__))}; 1-min load average "
+        f"{load_start:.2f} at start, "
         f"{load_end:.2f} at end (nproc = {os.cpu_count()}: a load near that means other "
         "processes competed)",
         f"- metareview {metareview.__version__}",
