@@ -6,6 +6,7 @@ file, the section and the key (or the table's row and column).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,12 +91,25 @@ def load_protocol(folder: str | Path) -> Protocol:
         if not value.strip():
             raise InputError(f"{table_path}, row {row}, column {columns['study']!r}: empty study "
                              "label.")
-    labels = [f"{s} ({y})" for s, y in zip(table[columns["study"]], table[columns["year"]],
-                                            strict=True)]
+    labels = [_label(s, y) for s, y in zip(table[columns["study"]], table[columns["year"]],
+                                           strict=True)]
     table.index = pd.Index(_disambiguate(labels), name="study")
     return Protocol(folder, path, review, columns, raw.get("outcomes", {}),
                     raw.get("assumptions", {}), raw.get("harms", {}), raw.get("published", {}),
                     raw.get("prisma", {}), table)
+
+
+def _label(study: str, year: str) -> str:
+    """``"Study (year)"``, unless the study label already ends with its year in brackets
+    (``"Kiefer, R et al (2008a)"``, as a review store's studies table has them).
+
+    >>> _label("Correl, G et al", "2004"), _label("Kiefer, R et al (2008a)", "2008")
+    ('Correl, G et al (2004)', 'Kiefer, R et al (2008a)')
+    """
+    year = str(year).strip()
+    if year and re.search(rf"\({re.escape(year)}[a-z]?\)\s*$", study):
+        return study.strip()
+    return f"{study} ({year})"
 
 
 def _disambiguate(labels: list[str]) -> list[str]:
