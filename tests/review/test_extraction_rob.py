@@ -145,3 +145,23 @@ def test_nos_stars(with_studies: Store) -> None:
         store.judge_rob("review", "Correll 2004", "NOS", "Comparability", 3, reviewer="Ana")
     table = store.rob_table("review", "NOS")
     assert table.loc["Correll 2004"].tolist() == [3, 1, 2]
+
+
+
+def test_long_study_labels_are_audited_whole(store: Store, tmp_path: Path,
+                                              form: ExtractionForm) -> None:
+    """Audit keys "<study>/<field>" can pass 64 characters; PostgreSQL enforces VARCHAR
+    lengths, so the key column is TEXT (migration 0003)."""
+    store.import_file("review", write_ris(tmp_path / "search.ris", 6))
+    for name in ("Ana", "Ben", "Cy"):
+        store.add_reviewer("review", name)
+    store.add_reviewer("review", "Olga", role="owner")
+    ids = store.records("review")["id"].tolist()
+    screen_all(store, ids)
+    label = "Kiefer RT, Rohr P, Ploppa A, Altemeyer KH, Schwartzman RJ et al. (2008a)" * 2
+    store.assign_study("review", label, [ids[0]], actor="Olga")
+    store.extract("review", label, "Ana", {"dose": 0.35}, form)
+    store.judge_rob("review", label, "RoB2", "D1", "low", reviewer="Ana")
+    keys = set(store.audit_log()["entity_id"])
+    assert f"{label}/dose" in keys
+    assert f"{label}/RoB2/D1" in keys and len(f"{label}/RoB2/D1") > 64
