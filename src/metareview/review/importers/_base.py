@@ -76,8 +76,10 @@ def build_record(
     if doi_text is not None and parsed_doi is None:
         problems.append(Problem(file, line, f"DOI {doi_text!r} is not a DOI; kept as missing"))
     pmid_text = clean(pmid)
-    if pmid_text is not None and not pmid_text.isdigit():
-        problems.append(Problem(file, line, f"PMID {pmid_text!r} is not a number; ignored"))
+    if pmid_text is not None and not (pmid_text.isdigit() and len(pmid_text) <= 12):
+        # PMIDs are at most 8 digits today; the store's column holds 32 characters
+        problems.append(Problem(file, line, f"PMID {pmid_text!r} is not a PubMed id "
+                                "(a number of at most 12 digits); ignored"))
         pmid_text = None
     record = ParsedRecord(
         line=line,
