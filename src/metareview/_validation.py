@@ -144,6 +144,23 @@ def check_same_length(arrays: Mapping[str, np.ndarray]) -> int:
     return next(iter(lengths.values())) if lengths else 0
 
 
+def check_text(name: str, value: object, *, max_length: int | None = None,
+               purpose: str = "") -> str:
+    """``value`` if it is a string with more than blanks (and at most ``max_length``
+    characters); otherwise InputError naming ``name`` (and ``purpose``).
+
+    Examples
+    --------
+    >>> check_text("reason", "duplicate trial")
+    'duplicate trial'
+    """
+    too_long = max_length is not None and isinstance(value, str) and len(value) > max_length
+    if not isinstance(value, str) or not value.strip() or too_long:
+        limit = f" of at most {max_length} characters" if max_length is not None else ""
+        raise InputError(f"{name} must be a non-empty string{limit}{purpose}; got {value!r}.")
+    return value
+
+
 def check_level(level: float) -> float:
     """Return the confidence level as a proportion; accepts 95 or 0.95.
 

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, IntegrityError
 
+from metareview._validation import check_text
 from metareview.exceptions import InputError
 from metareview.review.models import (
     AuditLog,
@@ -239,17 +240,13 @@ class BackupMixin:
         >>> other.audit_log()["reason"].tolist()
         ['created', 'restored from backup ...project.json']
         """
-        if not isinstance(actor, str) or not actor.strip():
-            raise InputError(f"actor must be a non-empty string for the audit log; "
-                             f"got {actor!r}.")
+        check_text("actor", actor, purpose=" for the audit log")
         path = Path(folder_or_json).absolute()
         if path.is_dir():
             path = path / JSON_NAME
         doc = load_backup(path)
         new_name = doc["project"]["name"] if name is None else name
-        if not isinstance(new_name, str) or not new_name.strip() or len(new_name) > 200:
-            raise InputError(f"name must be a non-empty string of at most 200 characters; "
-                             f"got {new_name!r}.")
+        check_text("name", new_name, max_length=200)
         plan = _Plan(doc, path)
         with self.session() as s:
             if s.scalar(select(Project.id).where(Project.name == new_name)) is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import select
 
+from metareview._validation import check_text
 from metareview.agreement import KappaResult, cohen_kappa
 from metareview.exceptions import InputError
 from metareview.review.extraction_form import ExtractionForm
@@ -54,9 +55,7 @@ class ExtractionMixin:
 
         The study is created if new; a report belongs to one study only.
         """
-        if not isinstance(label, str) or not label.strip() or len(label) > 200:
-            raise InputError(f"label must be a non-empty string (<= 200 characters); "
-                             f"got {label!r}.")
+        check_text("label", label, max_length=200)
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             included = {rid for rid, d in outcomes(s, proj, "full_text").items()
@@ -151,8 +150,7 @@ class ExtractionMixin:
                            form: ExtractionForm, *, by: str, reason: str) -> None:
         """Set the agreed ``value`` of ``field`` for ``study`` (checked against the form)."""
         checked = form.field(field).check(study, value)
-        if not isinstance(reason, str) or not reason.strip():
-            raise InputError(f"study {study!r}, field {field!r}: a resolution needs a reason.")
+        check_text(f"study {study!r}, field {field!r}: the resolution's reason", reason)
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, by)

@@ -27,16 +27,17 @@ _LOCK_KEY = 0x6D657461  # "meta": the advisory lock id of schema migrations
 _FIRST = "0001"
 
 
-def _config(connection: Connection) -> Config:
+def _config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for our scripts, running on ``connection`` when given."""
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
-    config.attributes["connection"] = connection
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
-HEAD = ScriptDirectory.from_config(
-    (lambda c: (c.set_main_option("script_location", str(_SCRIPTS)), c)[1])(Config())
-).get_current_head()
+#: the newest schema revision
+HEAD = ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

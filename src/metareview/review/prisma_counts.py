@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +25,11 @@ from metareview.exceptions import InputError
 from metareview.plots._prisma_counts import check_counts
 from metareview.review.models import (
     Record,
-    Retrieval,
-    ScreeningResolution,
     Source,
     Study,
     StudyReport,
 )
-from metareview.review.screening import outcomes, reached_full_text, secondary_records, votes_frame
+from metareview.review.screening import outcomes, secondary_records, stage_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -118,11 +117,8 @@ class PrismaMixin:
                                 .order_by(Record.source_id, Record.ordinal)).all()
             secondary = secondary_records(s, proj)
             title_abstract = outcomes(s, proj, "title_abstract")
-            full_text = outcomes(s, proj, "full_text")
-            reached = reached_full_text(s, proj)
-            not_retrieved = set(s.scalars(select(Retrieval.record_id).where(
-                Retrieval.project_id == proj.id, Retrieval.retrieved.is_(False))))
-            reasons = _exclusion_reasons(s, proj)
+            # the full-text stage holds exactly the reports sought and retrieved, i.e. assessed
+            assessed_table = stage_table(s, proj, "full_text")
             studies = dict(s.execute(select(StudyReport.record_id, Study.label)
                                      .join(Study).where(Study.project_id == proj.id)).all())
         per_source: dict[str, Counter[str]] = {"database": Counter(), "register": Counter()}
@@ -131,10 +127,11 @@ class PrismaMixin:
         units = [rid for rid, _ in records if rid not in secondary]
         _require_outcomes("title_abstract", units, title_abstract)
         sought = [u for u in units if title_abstract[u] == "include"]
-        _require_outcomes("full_text", [u for u in sought if u in reached], full_text)
-        assessed = [u for u in sought if u not in not_retrieved]
-        excluded = Counter(reasons[u] for u in assessed if full_text[u] == "exclude")
-        included = [u for u in assessed if full_text[u] == "include"]
+        assessed = assessed_table["record_id"].tolist()
+        decided = assessed_table[assessed_table["decision"].notna()]
+        _require_outcomes("full_text", assessed, set(decided["record_id"]))
+        excluded = Counter(decided.loc[decided["decision"] == "exclude", "reason"])
+        included = decided.loc[decided["decision"] == "include", "record_id"].tolist()
         counts: dict[str, Any] = {
             "records_databases": dict(per_source["database"]),
             "records_registers": dict(per_source["register"]) or 0,
@@ -189,21 +186,11 @@ class PrismaMixin:
         return path
 
 
-def _require_outcomes(stage: str, units: list[str], outcomes: dict[str, str]) -> None:
-    missing = [u for u in units if u not in outcomes]
+def _require_outcomes(stage: str, units: list[str], decided: Iterable[str]) -> None:
+    decided = set(decided)
+    missing = [u for u in units if u not in decided]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise InputError(f"PRISMA counts: {len(missing)} records have no {stage} outcome yet "
                          f"(votes missing or a conflict open): {shown}.")
 
-
-def _exclusion_reasons(s: Session, proj: Project) -> dict[str, str]:
-    """Full-text exclusion reason per record: the resolution's, or the agreed votes'."""
-    reasons = {str(rid): str(g["reason"].iloc[0]).strip()
-               for rid, g in votes_frame(s, proj, "full_text").groupby("record_id")
-               if g["reason"].notna().all()}
-    for res in s.scalars(select(ScreeningResolution).where(
-            ScreeningResolution.project_id == proj.id,
-            ScreeningResolution.stage == "full_text")):
-        reasons[res.record_id] = res.reason
-    return reasons

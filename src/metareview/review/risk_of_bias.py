@@ -46,10 +46,7 @@ def _checked(spec: Any, study: str, domain: str, judgement: Any) -> str:
     if spec.is_star_scale and domain == spec.overall:
         raise InputError(f"study {study!r}: the {spec.overall} of {spec.name} is the sum of "
                          "the domains' stars; it is not entered.")
-    if not spec.is_star_scale and domain == spec.overall:
-        level = judgement_cell(spec, study, spec.codes[0], judgement)
-    else:
-        level = judgement_cell(spec, study, domain, judgement)
+    level = judgement_cell(spec, study, domain, judgement)
     return str(level if isinstance(level, int) else level.label)
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from metareview._validation import check_text
 from metareview.agreement import cohen_kappa, krippendorff_alpha
 from metareview.exceptions import InputError
 from metareview.review.models import (
@@ -119,8 +120,7 @@ class ScreeningMixin:
         >>> store.add_reviewer("p", "Ana"); store.reviewers("p")["name"].tolist()
         ['Ana']
         """
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise InputError(f"name must be a non-empty string (<= 200 characters); got {name!r}.")
+        check_text("name", name, max_length=200)
         if role not in ROLES:
             raise InputError(f"role must be one of {list(ROLES)}; got {role!r}.")
         with self.session() as s:
@@ -233,8 +233,7 @@ class ScreeningMixin:
     def unblind(self, project: str, stage: str, *, owner: str, reason: str) -> None:
         """Show every vote at ``stage`` to every reviewer; only an owner may, and it is logged."""
         stage = check_stage(stage)
-        if not isinstance(reason, str) or not reason.strip():
-            raise InputError("reason must be a non-empty string for the audit log.")
+        check_text("reason", reason, purpose=" for the audit log")
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, owner)
@@ -272,33 +271,7 @@ class ScreeningMixin:
         """
         stage = check_stage(stage)
         with self.session() as s:
-            proj = self._project(s, project)
-            units = screening_units(s, proj)
-            if stage == "full_text":
-                units = [u for u in units if u in reached_full_text(s, proj)]
-            votes = votes_frame(s, proj, stage)
-            resolutions = {r.record_id: r for r in s.scalars(select(ScreeningResolution).where(
-                ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage))}
-            needed = proj.reviewers_per_record
-        by_record = {rid: g for rid, g in votes.groupby("record_id", sort=False)}
-        rows = []
-        for rid in units:
-            group = by_record.get(rid)
-            n = 0 if group is None else len(group)
-            if rid in resolutions:
-                res = resolutions[rid]
-                reason = res.reason if res.decision == "exclude" and stage == "full_text" else None
-                rows.append((rid, n, "resolved", res.decision, reason))
-            elif n < needed:
-                rows.append((rid, n, "pending", None, None))
-            else:
-                outcome = _agreed(group, stage)
-                if outcome is None:
-                    rows.append((rid, n, "conflict", None, None))
-                else:
-                    rows.append((rid, n, "agreed", *outcome))
-        return pd.DataFrame(rows, columns=["record_id", "n_votes", "status", "decision",
-                                           "reason"])
+            return stage_table(s, self._project(s, project), stage)
 
     def conflicts(self, project: str, stage: str = "title_abstract") -> pd.DataFrame:
         """Complete records whose votes disagree and that are not resolved yet.
@@ -336,14 +309,13 @@ class ScreeningMixin:
                              f"'exclude'; got {decision!r}.")
         if method not in RESOLUTION_METHODS:
             raise InputError(f"method must be one of {list(RESOLUTION_METHODS)}; got {method!r}.")
-        if not isinstance(reason, str) or not reason.strip():
-            raise InputError(f"record {record_id}: a resolution needs a reason.")
+        check_text(f"record {record_id}: the resolution's reason", reason)
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, by)
             votes = votes_frame(s, proj, stage)
             mine = votes[votes["record_id"] == record_id]
-            state = record_state(s, proj, stage, record_id, mine)
+            state = record_state(s, proj, stage, record_id)
             if state != "conflict":
                 raise InputError(f"record {record_id}: only conflicts can be resolved; it is "
                                  f"{state} at {stage}.")
@@ -492,37 +464,51 @@ def _unblinded(s: Session, proj: Project, stage: str) -> bool:
                                                 Unblinding.stage == stage)) is not None
 
 
-def record_state(s: Session, proj: Project, stage: str, record_id: str,
-                 votes: pd.DataFrame) -> str:
+def stage_table(s: Session, proj: Project, stage: str) -> pd.DataFrame:
+    """The outcome of every record that reached ``stage`` (see ``screening_status``): the
+    one place where votes and resolutions become ``pending``/``agreed``/``conflict``/
+    ``resolved`` and a decision with its full-text exclusion reason."""
+    units = screening_units(s, proj)
+    if stage == "full_text":
+        reached = reached_full_text(s, proj)
+        units = [u for u in units if u in reached]
+    votes = votes_frame(s, proj, stage)
+    resolutions = {r.record_id: r for r in s.scalars(select(ScreeningResolution).where(
+        ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage))}
+    needed = proj.reviewers_per_record
+    by_record = {rid: g for rid, g in votes.groupby("record_id", sort=False)}
+    rows = []
+    for rid in units:
+        group = by_record.get(rid)
+        n = 0 if group is None else len(group)
+        if rid in resolutions:
+            res = resolutions[rid]
+            reason = res.reason if res.decision == "exclude" and stage == "full_text" else None
+            rows.append((rid, n, "resolved", res.decision, reason))
+        elif n < needed:
+            rows.append((rid, n, "pending", None, None))
+        else:
+            outcome = _agreed(group, stage)
+            if outcome is None:
+                rows.append((rid, n, "conflict", None, None))
+            else:
+                rows.append((rid, n, "agreed", *outcome))
+    return pd.DataFrame(rows, columns=["record_id", "n_votes", "status", "decision", "reason"])
+
+
+def record_state(s: Session, proj: Project, stage: str, record_id: str) -> str:
     """``"resolved"``, ``"pending"``, ``"agreed"``, ``"conflict"`` or ``"not at this stage"``
-    for one record, given its ``votes`` at ``stage``."""
-    if s.scalar(select(ScreeningResolution.id).where(
-            ScreeningResolution.record_id == record_id,
-            ScreeningResolution.stage == stage)) is not None:
-        return "resolved"
-    if stage == "full_text" and record_id not in reached_full_text(s, proj):
-        return "not at this stage"
-    if record_id not in screening_units(s, proj):
-        return "not at this stage"
-    if len(votes) < proj.reviewers_per_record:
-        return "pending"
-    return "conflict" if _agreed(votes, stage) is None else "agreed"
+    for one record."""
+    table = stage_table(s, proj, stage)
+    state = table.loc[table["record_id"] == record_id, "status"]
+    return "not at this stage" if state.empty else str(state.iloc[0])
 
 
 def outcomes(s: Session, proj: Project, stage: str) -> dict[str, str]:
     """Final decision per record at ``stage`` (agreed or resolved); others absent."""
-    needed = proj.reviewers_per_record
-    votes = votes_frame(s, proj, stage)
-    out: dict[str, str] = {}
-    for rid, group in votes.groupby("record_id", sort=False):
-        if len(group) >= needed:
-            agreed = _agreed(group, stage)
-            if agreed is not None:
-                out[str(rid)] = agreed[0]
-    for res in s.scalars(select(ScreeningResolution).where(
-            ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage)):
-        out[res.record_id] = res.decision
-    return out
+    table = stage_table(s, proj, stage)
+    decided = table[table["decision"].notna()]
+    return dict(zip(decided["record_id"], decided["decision"], strict=True))
 
 
 def reached_full_text(s: Session, proj: Project) -> set[str]:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
 from metareview.review._normalise import fingerprint
 from metareview.review.backup import BackupMixin
@@ -220,10 +221,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
     # -- projects -------------------------------------------------------------------------
     def create_project(self, name: str) -> Project:
         """Create the project ``name``; InputError if it exists already."""
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise InputError(
-                f"name must be a non-empty string of at most 200 characters; got {name!r}."
-            )
+        check_text("name", name, max_length=200)
         exists = InputError(f"name: project {name!r} exists already; choose another name.")
         try:
             with self.session() as s:
@@ -593,6 +591,5 @@ def _lock_project(s: Session, project_id: int) -> None:
 
 
 def _check_reason_actor(reason: object, actor: object) -> None:
-    for name, value in (("reason", reason), ("actor", actor)):
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(f"{name} must be a non-empty string for the audit log; got {value!r}.")
+    check_text("reason", reason, purpose=" for the audit log")
+    check_text("actor", actor, purpose=" for the audit log")
