@@ -136,15 +136,7 @@ class ExtractionMixin:
     def extraction_conflicts(self, project: str) -> pd.DataFrame:
         """Fields whose extractors disagree and that are not resolved: ``study``, ``field``,
         ``values`` (``{reviewer: value}``)."""
-        values = self.extraction_values(project)
-        resolved = set(self._resolutions(project))
-        rows = []
-        for (study, name), group in values.groupby(["study", "field"], sort=False):
-            if (study, name) in resolved or _agree(list(group["value"])):
-                continue
-            rows.append((study, name, dict(zip(group["reviewer"], group["value"],
-                                               strict=True))))
-        return pd.DataFrame(rows, columns=["study", "field", "values"])
+        return _open_conflicts(self.extraction_values(project), self._resolutions(project))
 
     def resolve_extraction(self, project: str, study: str, field: str, value: Any,
                            form: ExtractionForm, *, by: str, reason: str) -> None:
@@ -193,13 +185,13 @@ class ExtractionMixin:
         A field's value is the resolution if there is one, else the extractors' common
         value. Raises InputError listing open conflicts or required fields nobody filled.
         """
-        open_ = self.extraction_conflicts(project)
+        values = self.extraction_values(project)
+        resolved = self._resolutions(project)
+        open_ = _open_conflicts(values, resolved)
         if not open_.empty:
             shown = "; ".join(f"{r.study}/{r.field}" for r in open_.head(5).itertuples())
             raise InputError(f"{len(open_)} extraction conflicts are open ({shown}); resolve "
                              "them first.")
-        values = self.extraction_values(project)
-        resolved = self._resolutions(project)
         table = []
         for study in self.studies(project)["study"]:
             row: dict[str, Any] = {"study": study}
@@ -215,6 +207,17 @@ class ExtractionMixin:
                 row[spec.name] = given[0] if given else None
             table.append(row)
         return pd.DataFrame(table, columns=["study", *form.names])
+
+
+def _open_conflicts(values: pd.DataFrame, resolved: Mapping[tuple[str, str], Any]
+                    ) -> pd.DataFrame:
+    """(study, field) items of ``values`` whose extractors disagree and are not resolved."""
+    rows = []
+    for (study, name), group in values.groupby(["study", "field"], sort=False):
+        if (study, name) in resolved or _agree(list(group["value"])):
+            continue
+        rows.append((study, name, dict(zip(group["reviewer"], group["value"], strict=True))))
+    return pd.DataFrame(rows, columns=["study", "field", "values"])
 
 
 def _study(s: Session, proj: Project, label: str) -> Study:
