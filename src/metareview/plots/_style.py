@@ -108,7 +108,7 @@ def wrap_to_width(
 
     Examples
     --------
-    >>> wrap_to_width("Records identified from databases", 1.0, font())
+    >>> wrap_to_width("Records identified from databases", 1.1, font())
     ['Records identified', 'from databases']
     """
     lines: list[str] = []
