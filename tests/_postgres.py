@@ -22,11 +22,13 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy.exc
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
@@ -87,8 +89,20 @@ class PostgresServer:
         try:
             yield self.admin_url.set(database=name).render_as_string(hide_password=False)
         finally:
-            with self._admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            self._drop(name)
+
+    def _drop(self, name: str, attempts: int = 10) -> None:
+        """DROP DATABASE ... WITH (FORCE), retried: FORCE may not signal a backend the role
+        does not own (a server process still leaving the database), which then exits soon."""
+        for attempt in range(attempts):
+            try:
+                with self._admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                return
+            except sqlalchemy.exc.ProgrammingError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def stop(self) -> None:
         """Release the admin connection; stop and remove the cluster if we started it."""
