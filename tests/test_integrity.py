@@ -79,3 +79,10 @@ def test_constructed_table():
     assert _where(chk.check_sd_looks_like_se(table, "Pain", "N", 10)) == {("A", "7.1±0.1")}
     frame = chk.flags_frame(counts)
     assert list(frame.columns) == ["study", "column", "cell", "check", "message", "severity"]
+
+
+def test_grim_skips_a_sample_size_of_zero():
+    # issue 21.4: N = 0 ended in ZeroDivisionError
+    table = pd.DataFrame({"N": ["0", "20"], "Resp": ["50", "93.5"]}, index=["A", "B"])
+    assert _where(chk.check_grim(table, "Resp", "N")) == {("B", "93.5")}
+    assert not chk.grim_consistent(50, 0, 0)

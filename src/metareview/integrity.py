@@ -78,7 +78,11 @@ def grim_consistent(percent: float, n: int, decimals: int) -> bool:
     --------
     >>> grim_consistent(93.5, 20, 1), grim_consistent(62.5, 16, 1), grim_consistent(76, 33, 0)
     (False, True, True)
+
+    A sample of no one gives no percentage: ``grim_consistent(50, 0, 0)`` is False.
     """
+    if n < 1:
+        return False
     tolerance = 0.5 * 10.0**-decimals + 1e-9
     nearest = round(percent * n / 100)
     for events in (nearest - 1, nearest, nearest + 1):
@@ -91,7 +95,8 @@ def check_grim(table: pd.DataFrame, percent_column: str, n_column: str) -> list[
     """Percentages that no whole number of participants can produce (GRIM).
 
     N cells with two counts ("19(26)") are tested against both; the flag is raised only if
-    neither works.
+    neither works. N cells below 1 are skipped: they are not sample sizes, and the report's
+    cell reading names them.
     """
     flags = []
     for (study, cell), (_, n_cell) in zip(_cells(table, percent_column),
@@ -99,7 +104,9 @@ def check_grim(table: pd.DataFrame, percent_column: str, n_column: str) -> list[
         if cell.kind != "number" or not n_cell.is_numeric or cell.value is None:
             continue
         decimals = _decimals(cell.raw)
-        sizes = [int(n_cell.value)] + ([int(n_cell.secondary)] if n_cell.secondary else [])
+        sizes = [int(x) for x in (n_cell.value, n_cell.secondary) if x is not None and x >= 1]
+        if not sizes:
+            continue
         if any(grim_consistent(cell.value, n, decimals) for n in sizes):
             continue
         n = sizes[0]

@@ -95,8 +95,8 @@ def _rate_data(protocol: Protocol, role: str) -> pd.DataFrame:
     rule = protocol.assumption("n_two_counts", "first")
     rows = []
     for study in t.index:
-        cell = parse_cell(t.at[study, protocol.column(role)])
-        n_cell = parse_cell(t.at[study, protocol.column("n")])
+        cell = protocol.cell(study, protocol.column(role))
+        n_cell = protocol.cell(study, protocol.column("n"))
         if cell.kind != "number":
             rows.append({"study": study, "cell": cell.raw, "n_cell": n_cell.raw,
                          "percent": np.nan, "n": _n(n_cell, rule), "used": False,
@@ -187,8 +187,8 @@ def _prepost_data(protocol: Protocol) -> pd.DataFrame:
     rescale = set(protocol.assumption("rescale_0_100_to_0_10", []))
     rows = []
     for study in t.index:
-        base, end = parse_cell(t.at[study, col("baseline")]), parse_cell(t.at[study, col("end")])
-        n = _n(parse_cell(t.at[study, col("n")]), rule)
+        base, end = protocol.cell(study, col("baseline")), protocol.cell(study, col("end"))
+        n = _n(protocol.cell(study, col("n")), rule)
         ok = base.kind == end.kind == "mean_sd" and n is not None
         factor = 0.1 if study in rescale else 1.0
         rows.append({"study": study, "baseline_cell": base.raw, "end_cell": end.raw, "n": n,

@@ -35,6 +35,7 @@ class ReportOutput:
     n_flags: int
     figures: tuple[Path, ...]
     tables: tuple[Path, ...]
+    findings: tuple[str, ...] = ()  # cells left out as the protocol allows: print them
 
 
 def _figure_to_files(fig, stem: Path) -> tuple[Path, str]:
@@ -94,7 +95,8 @@ def build_report(folder: str | Path, out: str | Path | None = None,
     html = _render(protocol, flags, rates, prepost, harms, descriptives, comparison, embedded)
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
-    return ReportOutput(path, out_dir, comparison, len(flags), tuple(figures), tuple(tables))
+    return ReportOutput(path, out_dir, comparison, len(flags), tuple(figures), tuple(tables),
+                        tuple(str(f) for f in protocol.findings))
 
 
 def _figures(protocol: Protocol, rates, prepost, directory: Path):

@@ -14,7 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from metareview.cells import Cell, parse_cell
 from metareview.exceptions import InputError
+from metareview.report.reading import CellSpec, Finding, check_cells
 
 __all__ = ["Protocol", "load_protocol"]
 
@@ -36,6 +38,7 @@ class Protocol:
     published: dict[str, Any]
     prisma: dict[str, Any]
     table: pd.DataFrame
+    findings: tuple[Finding, ...] = ()
 
     def column(self, role: str) -> str | None:
         """The table column that plays ``role`` (e.g. "immediate"), if the protocol names one."""
@@ -43,6 +46,13 @@ class Protocol:
 
     def assumption(self, key: str, default: Any = None) -> Any:
         return self.assumptions.get(key, default)
+
+    def cell(self, study: str, column: str) -> Cell:
+        """The parsed cell; one the protocol allowed to be unreadable reads as missing."""
+        raw = self.table.at[study, column]
+        if any(f.study == study and f.column == column for f in self.findings):
+            return Cell(raw, "missing")
+        return parse_cell(raw)
 
 
 def load_protocol(folder: str | Path) -> Protocol:
@@ -94,9 +104,23 @@ def load_protocol(folder: str | Path) -> Protocol:
     labels = [_label(s, y) for s, y in zip(table[columns["study"]], table[columns["year"]],
                                            strict=True)]
     table.index = pd.Index(_disambiguate(labels), name="study")
+    allow = review.get("unreadable_cells", "error")
+    if allow not in ("error", "report"):
+        raise InputError(f"{path}: [review] unreadable_cells = {allow!r}; expected \"error\" "
+                         "(default: stop at a cell that cannot be read) or \"report\" (leave "
+                         "its study out of that analysis and list it at the top of the report).")
+    findings = check_cells(table, table_path, _cell_specs(columns), allow=allow == "report",
+                           protocol_path=path)
     return Protocol(folder, path, review, columns, raw.get("outcomes", {}),
                     raw.get("assumptions", {}), raw.get("harms", {}), raw.get("published", {}),
-                    raw.get("prisma", {}), table)
+                    raw.get("prisma", {}), table, tuple(findings))
+
+
+def _cell_specs(columns: dict[str, str]) -> list[CellSpec]:
+    kinds = {"n": "count", "immediate": "percent", "followup": "percent",
+             "none_effect": "percent", "baseline": "mean_sd", "end": "mean_sd"}
+    return [CellSpec(columns[role], kind, f"the analyses of {columns[role]!r}")
+            for role, kind in kinds.items() if role in columns]
 
 
 def _label(study: str, year: str) -> str:
