@@ -37,20 +37,26 @@ def test_html_is_self_contained_with_no_broken_images(report):
 def test_html_states_the_headline_findings(report):
     html = report.html.read_text(encoding="utf-8")
     assert "68.8%" in html and "53.5% to 84.1%" in html
-    assert "The published rate (69%) is reproduced only with its reference [9] included" in html
-    assert "Kiefer, R et al (2008b) reported 0%" in " ".join(html.split())
+    text = " ".join(html.split())
+    assert ("The published estimate (69%) is reproduced only with Kiefer, R et al (2008a) "
+            "included") in text
+    assert ("Kiefer, R et al (2008b) has zero variance on the raw scale without a continuity "
+            "correction") in text
     assert "93.5% of n = 20 is 18.7 people" in html
 
 
 def test_figures_and_tables_are_written(report):
     names = {p.name for p in report.figures}
-    assert {"forest_immediate.png", "forest_followup.png", "forest_prepost.png",
-            "funnel_prepost.png", "prisma.png"} == names
+    assert {"forest_immediate.png", "forest_followup.png", "forest_pain.png",
+            "funnel_pain.png", "prisma.png"} == names
     for fig in report.figures:
         assert fig.with_suffix(".svg").is_file()
     tables = {p.stem for p in report.tables}
-    assert {"integrity_flags", "immediate_robustness", "prepost_choices",
-            "paper_vs_reproduction"} <= tables
+    assert {"integrity_flags", "immediate_robustness", "pain_robustness",
+            "published_vs_reproduced"} <= tables
+    html = report.html.read_text(encoding="utf-8")
+    for link in re.findall(r'href="(tables/[^"]+)"', html):  # every CSV link has its file
+        assert (report.folder / link).is_file(), link
 
 
 def _copy_example(tmp_path: Path) -> Path:
@@ -69,9 +75,9 @@ def test_missing_protocol_is_named(tmp_path):
 def test_wrong_column_name_names_file_and_column(tmp_path):
     folder = _copy_example(tmp_path)
     path = folder / "protocol.toml"
-    path.write_text(path.read_text().replace('age = "Age"', 'age = "Agee"'))
-    with pytest.raises(InputError, match=r"table1.csv: column\(s\) named in protocol.toml "
-                                         r"\[columns\] not found: age = 'Agee'"):
+    path.write_text(path.read_text().replace('column = "Age"', 'column = "Agee"'))
+    with pytest.raises(InputError, match=r"table1.csv: column\(s\) named in protocol.toml not "
+                                         r"found: \[descriptives.age\] column = 'Agee'"):
         load_protocol(folder)
 
 
@@ -115,6 +121,7 @@ def test_the_readme_minimal_review_folder_works(tmp_path):
         "Diaz,2015,28,75,6.9±1.4,2.9±1.9\n", encoding="utf-8")
     out = build_report(folder)
     assert out.html == folder / "out" / "report.html" and out.html.is_file()
-    assert set(out.comparison["quantity"]) >= {"Immediate pain-relief rate"}
+    assert out.comparison.empty and not out.reproduction  # no [published]: a new review
     html = out.html.read_text(encoding="utf-8")
-    assert "Drug X for condition Y" in html and "Pain scores before and after" in html
+    assert "Drug X for condition Y" in html and "Reproduction of" not in html
+    assert 'id="outcome-responders"' in html and 'id="outcome-pain"' in html

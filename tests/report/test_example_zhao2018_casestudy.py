@@ -19,12 +19,13 @@ REF = {c["id"]: c for c in load_fixture("metafor_casestudy")["cases"]}
 CLOSED, ITERATIVE = 1e-6, 1e-4  # the brief's tolerances (DL closed form, REML iterative)
 
 #: robustness-table rows -> fixture variants
+CORRECTED = ", 0.5 added to 0% or 100% studies"
 VARIANTS = {
-    "Paper: DL, raw proportions (Stata metan)": ("paper_DL_PR", CLOSED),
-    "DL, raw proportions, 0.5 added to 0% studies": ("DL_PR_corrected", CLOSED),
-    "DL, logit": ("DL_PLO", CLOSED),
-    "REML, logit": ("REML_PLO_z", ITERATIVE),
-    "REML, logit, Hartung-Knapp": ("REML_PLO_knha", ITERATIVE),
+    "DL, raw proportions, no continuity correction": ("paper_DL_PR", CLOSED),
+    "DL, raw proportions" + CORRECTED: ("DL_PR_corrected", CLOSED),
+    "DL, logit" + CORRECTED: ("DL_PLO", CLOSED),
+    "REML, logit" + CORRECTED: ("REML_PLO_z", ITERATIVE),
+    "REML, logit, Hartung-Knapp" + CORRECTED: ("REML_PLO_knha", ITERATIVE),
     "REML, Freeman-Tukey": ("REML_PFT_z", ITERATIVE),
     "REML, Freeman-Tukey, Hartung-Knapp": ("REML_PFT_knha", ITERATIVE),
 }
@@ -37,17 +38,17 @@ def protocol():
 
 @pytest.fixture(scope="module")
 def immediate(protocol):
-    return analyses.event_rates(protocol, "immediate")
+    return analyses.analyse_outcome(protocol, protocol.outcome("immediate"))
 
 
 @pytest.fixture(scope="module")
 def followup(protocol):
-    return analyses.event_rates(protocol, "followup")
+    return analyses.analyse_outcome(protocol, protocol.outcome("followup"))
 
 
 @pytest.fixture(scope="module")
 def prepost(protocol):
-    return analyses.prepost(protocol)
+    return analyses.analyse_outcome(protocol, protocol.outcome("pain"))
 
 
 def _pct(x):
@@ -56,24 +57,24 @@ def _pct(x):
 
 def test_immediate_rate_as_printed(immediate):
     # Abstract: "69% (95% CI 53%, 84%)"; our 68.8% (53.5%, 84.1%), 8 studies
-    res = immediate.paper
+    res = immediate.published
     assert (_pct(res.estimate), _pct(res.ci_ub[0])) == (69, 84)
     assert res.ci_lb[0] == pytest.approx(0.535, abs=5e-4)  # prints as 53% with truncation
     assert res.k == 8 and res.omitted == ("Kiefer, R et al (2008b)",)
     assert res.tau2 == pytest.approx(0.0375, abs=5e-5)
     assert pytest.approx(37.64, abs=5e-3) == res.QE
     assert pytest.approx(81.4, abs=0.05) == res.I2
-    assert "zero sampling variance" in immediate.paper_notes[0]
+    assert "zero sampling variance" in immediate.published_notes[0]
 
 
 def test_followup_rate_as_printed(followup):
     # Abstract: "58% (95% CI 41%, 75%)"; "0.6" read as 60%, the 0% study leaves the fit
-    res = followup.paper
+    res = followup.published
     assert res.k == 7
     assert res.estimate == pytest.approx(0.584, abs=5e-4)
     assert res.ci_lb[0] == pytest.approx(0.412, abs=5e-4)
     assert res.ci_ub[0] == pytest.approx(0.755, abs=5e-4)
-    assert followup.data.loc["Goldberg, M et al (2010)", "percent"] == 60
+    assert followup.data.loc["Goldberg, M et al (2010)", "pi"] == 0.6
 
 
 @pytest.mark.parametrize("outcome", ["immediate", "followup"])
@@ -90,11 +91,12 @@ def test_robustness_rows_match_metafor(outcome, immediate, followup):
 
 def test_paper_69_percent_needs_the_study_it_says_it_dropped(immediate):
     # the paper says [9] (Kiefer 2008a) was excluded, but 69% is reproduced only with it in
-    without = immediate.without_low_quality
+    without = immediate.sensitivity.iloc[0]
+    assert without["excluded"] == "Kiefer, R et al (2008a)"
     ref = REF["immediate_paper_DL_PR_without_9"]
-    assert without.k == ref["k"] == 7
-    np.testing.assert_allclose(without.estimate, ref["estimate"], rtol=CLOSED)
-    assert _pct(without.estimate) == 64 != 69
+    assert without["published_k"] == ref["k"] == 7
+    np.testing.assert_allclose(without["published_estimate"], ref["estimate"], rtol=CLOSED)
+    assert _pct(without["published_estimate"]) == 64 != 69
 
 
 def test_prepost_main_fit_and_bias_tests_match_metafor(prepost):
@@ -110,6 +112,7 @@ def test_prepost_main_fit_and_bias_tests_match_metafor(prepost):
 
 @pytest.mark.parametrize(("variant", "measure", "r", "method", "se_to_sd"), [
     ("SMCR_r0.5_DL", "SMCR", 0.5, "DL", False),
+    ("SMCR_r0.5_REML", "SMCR", 0.5, "REML", False),
     ("SMCC_r0.5_REML", "SMCC", 0.5, "REML", False),
     ("SMCR_r0.2_REML", "SMCR", 0.2, "REML", False),
     ("SMCR_r0.8_REML", "SMCR", 0.8, "REML", False),
@@ -117,11 +120,11 @@ def test_prepost_main_fit_and_bias_tests_match_metafor(prepost):
 ])
 def test_prepost_choices_match_metafor(prepost, variant, measure, r, method, se_to_sd):
     ref = REF[f"prepost_{variant}"]
-    c = prepost.choices
-    row = c[(c["measure"] == measure) & (c["r"] == r) & (c["method"] == method)
-            & (c["SE->SD"] == se_to_sd)].iloc[0]
+    c = prepost.robustness
+    row = c[(c["measure"] == measure) & (c["r"] == r) & (c["model"] == method)
+            & (c["se_to_sd"] == se_to_sd)].iloc[0]
     rtol = CLOSED if method == "DL" else ITERATIVE
-    np.testing.assert_allclose([row["SMD"], row["ci_lb"], row["ci_ub"], row["I2"]],
+    np.testing.assert_allclose([row["estimate"], row["ci_lb"], row["ci_ub"], row["I2"]],
                                [ref["estimate"], ref["ci_lb"], ref["ci_ub"], ref["I2"]],
                                rtol=rtol)
 

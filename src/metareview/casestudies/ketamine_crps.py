@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from metareview.exceptions import MetareviewWarning, StudyOmittedWarning
-from metareview.report.analyses import event_rates
+from metareview.report.analyses import analyse_outcome
 from metareview.report.protocol import load_protocol
 from metareview.stats.models import RmaResult
 
@@ -45,9 +45,10 @@ def immediate_response_rate(folder: str | Path) -> RmaResult:
     >>> round(res.estimate, 3), res.k, res.omitted
     (0.688, 8, ('Kiefer, R et al (2008b)',))
     """
+    protocol = load_protocol(folder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetareviewWarning)
-        analysis = event_rates(load_protocol(folder), "immediate")
-    for note in analysis.paper_notes:
+        analysis = analyse_outcome(protocol, protocol.outcome("immediate"))
+    for note in analysis.published_notes:
         warnings.warn(note, StudyOmittedWarning, stacklevel=2)
-    return analysis.paper
+    return analysis.published

@@ -1,15 +1,18 @@
-"""The analyses of a review folder: the paper's methods, better practice beside them, and
-every number traced to the cells and assumptions it came from.
+"""The analyses of a review folder: each outcome the protocol declares, fitted by its own
+model, by the published method when the protocol reproduces a review, and across the methods
+its data type allows; integrity checks; harms and descriptive numbers.
 
 Input is a :class:`~metareview.report.protocol.Protocol`; each function returns plain result
-objects and DataFrames that the HTML report renders and the tests pin.
+objects and DataFrames that the HTML report renders and the tests pin. Nothing here knows
+what a review is about: labels and numbers come from the protocol.
 """
 
 from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -19,20 +22,41 @@ from scipy import stats
 from metareview import integrity
 from metareview.cells import Cell, parse_cell
 from metareview.exceptions import MetareviewWarning
-from metareview.report.protocol import Protocol
+from metareview.report.protocol import Descriptive, Outcome, Protocol
 from metareview.stats import escalc, ranktest, regtest, rma
 from metareview.stats.bias import RanktestResult, RegtestResult
 from metareview.stats.models import RmaResult
 
 __all__ = [
-    "EventRateAnalysis",
-    "PrePostAnalysis",
+    "MEASURE_NAMES",
+    "OutcomeAnalysis",
+    "Variant",
+    "analyse_outcome",
     "descriptives",
-    "event_rates",
+    "display_transf",
     "harms",
     "integrity_flags",
-    "prepost",
+    "published_digits",
 ]
+
+#: how each measure is named in tables and sentences
+MEASURE_NAMES = {
+    "PR": "raw proportions", "PLN": "log proportions", "PLO": "logit",
+    "PAS": "arcsine", "PFT": "Freeman-Tukey", "OR": "odds ratio", "RR": "risk ratio",
+    "RD": "risk difference", "PETO": "Peto odds ratio", "MD": "mean difference",
+    "SMD": "standardised mean difference (Hedges' g)", "ROM": "ratio of means",
+    "SMCR": "SMCR", "SMCC": "SMCC", "MC": "mean change", "GEN": "estimates as given",
+}
+METHOD_NAMES = {"EE": "equal effects", "FE": "equal effects", "DL": "DerSimonian-Laird",
+                "REML": "REML", "ML": "ML", "PM": "Paule-Mandel", "HE": "Hedges",
+                "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "EB": "empirical Bayes"}
+_TRANSF = {"PLO": "expit", "PFT": "ipft.hm", "PAS": "iarcsin", "PLN": "exp", "OR": "exp",
+           "RR": "exp", "PETO": "exp", "ROM": "exp"}
+
+
+def display_transf(measure: str) -> str | None:
+    """metafor's back-transformation of ``measure`` to the scale a reader reads."""
+    return _TRANSF.get(measure)
 
 
 def _quiet_rma(*args: Any, **kwargs: Any) -> tuple[RmaResult, list[str]]:
@@ -55,186 +79,275 @@ def _n(cell: Cell, rule: str) -> float | None:
 
 
 def integrity_flags(protocol: Protocol) -> pd.DataFrame:
-    """Every integrity check the protocol's columns allow, as one table."""
-    t, col = protocol.table, protocol.column
-    flags: list[integrity.Flag] = []
-    percent_roles = [r for r in ("immediate", "followup", "none_effect") if col(r)]
-    for role in percent_roles:
-        flags += integrity.check_grim(t, col(role), col("n"))
-        flags += integrity.check_fraction_as_percent(t, col(role))
-    if col("immediate") and col("none_effect"):
-        flags += integrity.check_complements(t, col("immediate"), col("none_effect"))
-    flags += integrity.check_counts(t, col("n"), [c for c in [col("men")] if c])
-    low, high = protocol.assumption("pain_scale", [0, 10])
-    for role in ("baseline", "end"):
-        if col(role):
-            flags += integrity.check_scale(t, col(role), low, high, f"{low}-{high} pain scale")
-            flags += integrity.check_sd_looks_like_se(t, col(role), col("n"), high - low)
-    return integrity.flags_frame(flags)
-
-
-# ------------------------------------------------------------------------------ event rates
-
-
-@dataclass(frozen=True, slots=True)
-class EventRateAnalysis:
-    """An event-rate outcome: the data as read, the paper's fit and the robustness table."""
-
-    outcome: str
-    data: pd.DataFrame
-    paper: RmaResult
-    paper_notes: tuple[str, ...]
-    robustness: pd.DataFrame
-    fits: dict[str, RmaResult] = field(repr=False)
-    without_low_quality: RmaResult | None = None
-
-
-def _rate_data(protocol: Protocol, role: str) -> pd.DataFrame:
+    """Every integrity check the protocol's outcomes and columns allow, as one table."""
     t = protocol.table
-    fraction_studies = set(protocol.assumption("percent_given_as_fraction", []))
-    rule = protocol.assumption("n_two_counts", "first")
-    rows = []
-    for study in t.index:
-        cell = protocol.cell(study, protocol.column(role))
-        n_cell = protocol.cell(study, protocol.column("n"))
-        if cell.kind != "number":
-            rows.append({"study": study, "cell": cell.raw, "n_cell": n_cell.raw,
-                         "percent": np.nan, "n": _n(n_cell, rule), "used": False,
-                         "note": "not reported" if cell.is_missing else
-                         f"non-numeric ({cell.raw!r})"})
-            continue
-        percent = cell.value
-        note = ""
-        if study in fraction_studies and 0 < percent < 1:
-            percent, note = 100 * percent, f"{cell.raw} read as {100 * cell.value:g}% (protocol)"
-        n = _n(n_cell, rule)
-        if n_cell.kind == "count_paren":
-            note = (note + "; " if note else "") + f"N {n_cell.raw}: n = {n:g} ({rule} count)"
-        rows.append({"study": study, "cell": cell.raw, "n_cell": n_cell.raw, "percent": percent,
-                     "n": n, "used": True, "note": note})
-    frame = pd.DataFrame(rows).set_index("study")
-    frame["events"] = frame["percent"] / 100 * frame["n"]
-    return frame
+    flags: list[integrity.Flag] = []
+    for o in protocol.outcomes:
+        cols = o.columns
+        if "percent" in cols:
+            for column in [cols["percent"], o.option("complement")]:
+                if column:
+                    flags += integrity.check_grim(t, column, cols["ni"])
+                    flags += integrity.check_fraction_as_percent(t, column)
+            if o.option("complement"):
+                flags += integrity.check_complements(t, cols["percent"], o.option("complement"))
+        if o.option("scale"):
+            low, high = o.option("scale")
+            for key in ("baseline", "end", "m1i", "m2i"):
+                if key in cols:
+                    flags += integrity.check_scale(t, cols[key], low, high,
+                                                   f"{low:g}-{high:g} scale")
+                    if key in ("baseline", "end"):
+                        flags += integrity.check_sd_looks_like_se(t, cols[key], cols["ni"],
+                                                                  high - low)
+    if protocol.column("n"):
+        flags += integrity.check_counts(t, protocol.column("n"),
+                                        protocol.columns.get("counts_within_n", []))
+    unique = list({(f.study, f.column, f.check): f for f in flags}.values())
+    return integrity.flags_frame(unique)
 
 
-#: (label, measure, method, test, continuity correction add, back-transformation)
-ROBUSTNESS_VARIANTS = (
-    ("Paper: DL, raw proportions (Stata metan)", "PR", "DL", "z", 0.0, None),
-    ("DL, raw proportions, 0.5 added to 0% studies", "PR", "DL", "z", None, None),
-    ("DL, logit", "PLO", "DL", "z", None, "expit"),
-    ("REML, logit", "PLO", "REML", "z", None, "expit"),
-    ("REML, logit, Hartung-Knapp", "PLO", "REML", "knha", None, "expit"),
-    ("REML, Freeman-Tukey", "PFT", "REML", "z", None, "ipft.hm"),
-    ("REML, Freeman-Tukey, Hartung-Knapp", "PFT", "REML", "knha", None, "ipft.hm"),
-)
-
-
-def event_rates(protocol: Protocol, role: str) -> EventRateAnalysis:
-    """Pool an event-rate column as the paper did and by better-practice methods.
-
-    Counts are the printed percentage times n (not rounded: 93.5% of 20 is 18.7, which the
-    integrity flags report). The paper's method (DerSimonian-Laird on raw proportions)
-    drops a 0% study silently because its variance is 0; methods on the logit or
-    Freeman-Tukey scale keep it.
-    """
-    data = _rate_data(protocol, role)
-    used = data[data["used"]]
-    fits: dict[str, RmaResult] = {}
-    rows = []
-    paper_notes: tuple[str, ...] = ()
-    for label, measure, method, test, add, transf in ROBUSTNESS_VARIANTS:
-        es = escalc(measure, pi=used["percent"] / 100, ni=used["n"], slab=list(used.index),
-                    add=add)
-        res, notes = _quiet_rma(es, method=method, test=test)
-        fits[label] = res
-        if label.startswith("Paper"):
-            paper_notes = tuple(notes)
-        pred = res.predict(transf=transf) if transf else res.predict()
-        rows.append({"method": label, "k": res.k, "left out": ", ".join(res.omitted) or "-",
-                     "estimate": pred["pred"], "ci_lb": pred["ci_lb"], "ci_ub": pred["ci_ub"],
-                     "pi_lb": pred["pi_lb"], "pi_ub": pred["pi_ub"], "tau2": res.tau2,
-                     "I2": res.I2})
-    robustness = pd.DataFrame(rows).set_index("method")
-    paper = fits[ROBUSTNESS_VARIANTS[0][0]]
-    without = None
-    low_quality = [s for s in protocol.assumption("low_quality", []) if s in paper.slab]
-    if low_quality:
-        keep = [s not in low_quality for s in paper.slab]
-        without, _ = _quiet_rma(paper.yi[keep], paper.vi[keep],
-                                slab=[s for s, k in zip(paper.slab, keep, strict=True) if k],
-                                method="DL")
-    return EventRateAnalysis(role, data, paper, paper_notes, robustness, fits, without)
-
-
-# ---------------------------------------------------------------------------- pre/post SMD
+# ------------------------------------------------------------------------------ outcomes
 
 
 @dataclass(frozen=True, slots=True)
-class PrePostAnalysis:
-    """Pre/post pain scores: the data as read, the main fit and how it moves with choices."""
+class Variant:
+    """One way of pooling an outcome: a row of its robustness table."""
 
+    measure: str
+    method: str
+    test: str
+    add: float | None = None
+    r: float | None = None  # pre/post correlation
+    se_to_sd: bool = False  # treat the SDs the protocol suspects as standard errors
+
+    def label(self, data: pd.DataFrame | None = None) -> str:
+        parts = [self.method, MEASURE_NAMES[self.measure]]
+        if self.r is not None:
+            parts.append(f"r = {self.r:g}")
+        if self.test == "knha":
+            parts.append("Hartung-Knapp")
+        if self.measure in ("PR", "PLO", "PLN") and data is not None and "pi" in data:
+            extreme = data["used"] & ((data["pi"] <= 0) | (data["pi"] >= 1))
+            if extreme.any():
+                parts.append("no continuity correction" if self.add == 0 else
+                             "0.5 added to 0% or 100% studies")
+        if self.se_to_sd:
+            parts.append("suspect SDs read as SEs")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeAnalysis:
+    """An outcome: the data as read, the protocol's fit, the published method's fit (in
+    reproduction mode), the robustness table, small-study tests and sensitivity analyses.
+
+    ``robustness`` has one row per :class:`Variant` (index: its label) with ``measure,
+    method, test, r, se_to_sd, k, left out, estimate, ci_lb, ci_ub, pi_lb, pi_ub, tau2, I2,
+    egger_p, main, published`` -- estimates on the display scale (proportions, ratios).
+    ``sensitivity`` has one row per exclusion the protocol lists: ``reason, excluded, k,
+    estimate, ci_lb, ci_ub`` (the protocol's model) and ``published_estimate`` (the published
+    method), on the display scale.
+    """
+
+    outcome: Outcome
     data: pd.DataFrame
     main: RmaResult
-    egger: RegtestResult
-    begg: RanktestResult
-    choices: pd.DataFrame
-    converted: tuple[str, ...]
+    main_notes: tuple[str, ...]
+    published: RmaResult | None
+    published_notes: tuple[str, ...]
+    robustness: pd.DataFrame
+    egger: RegtestResult | None
+    begg: RanktestResult | None
+    sensitivity: pd.DataFrame
+    converted: tuple[str, ...] = ()  # studies whose SDs the SE->SD rows convert
+
+    def predict(self, res: RmaResult) -> dict[str, float]:
+        """``pred, ci_lb, ci_ub, pi_lb, pi_ub`` of ``res`` on the display scale."""
+        transf = display_transf(res.measure or self.outcome.measure)
+        return res.predict(transf=transf) if transf else res.predict()
 
 
-def _prepost_data(protocol: Protocol) -> pd.DataFrame:
-    t, col = protocol.table, protocol.column
-    rule = protocol.assumption("n_two_counts", "first")
-    rescale = set(protocol.assumption("rescale_0_100_to_0_10", []))
+def _outcome_data(protocol: Protocol, o: Outcome) -> pd.DataFrame:
+    """One row per study: the cells as printed, the numbers read from them, whether the
+    study enters the outcome and why not."""
+    rule = o.option("n_two_counts", "first")
+    fractions = set(o.option("percent_given_as_fraction", []))
+    rescale = o.option("rescale", {})
     rows = []
-    for study in t.index:
-        base, end = protocol.cell(study, col("baseline")), protocol.cell(study, col("end"))
-        n = _n(protocol.cell(study, col("n")), rule)
-        ok = base.kind == end.kind == "mean_sd" and n is not None
-        factor = 0.1 if study in rescale else 1.0
-        rows.append({"study": study, "baseline_cell": base.raw, "end_cell": end.raw, "n": n,
-                     "used": ok,
-                     "m_base": base.value * factor if ok else np.nan,
-                     "sd_base": base.sd * factor if ok else np.nan,
-                     "m_end": end.value * factor if ok else np.nan,
-                     "sd_end": end.sd * factor if ok else np.nan,
-                     "note": ("rescaled 0-100 to 0-10 (protocol)" if ok and factor != 1 else
-                              "" if ok else "not reported")})
+    for study in protocol.table.index:
+        cells = {key: protocol.cell(study, column) for key, column in o.columns.items()}
+        row: dict[str, Any] = {"study": study,
+                               "cells": " | ".join(c.raw for c in cells.values())}
+        notes = []
+        unreadable = [key for key, c in cells.items()
+                      if c.is_missing and not parse_cell(c.raw).is_missing]
+        missing = [key for key, c in cells.items() if not c.is_numeric]
+        for key, cell in cells.items():
+            if key in ("baseline", "end"):
+                base = "1" if key == "baseline" else "2"
+                row[f"m{base}i"], row[f"sd{base}i"] = cell.value, cell.sd
+            elif key == "percent":
+                percent = cell.value
+                if study in fractions and percent is not None and 0 < percent < 1:
+                    notes.append(f"{cell.raw} read as {100 * percent:g}% (protocol)")
+                    percent *= 100
+                row["pi"] = None if percent is None else percent / 100
+            elif key in ("ni", "n1i", "n2i"):
+                row[key] = _n(cell, rule)
+                if cell.kind == "count_paren":
+                    notes.append(f"N {cell.raw}: n = {row[key]:g} ({rule} count)")
+            else:
+                row[key] = cell.value
+        if rescale and study in rescale.get("studies", []) and not missing:
+            factor = float(rescale["factor"])
+            for key in ("m1i", "sd1i", "m2i", "sd2i"):
+                row[key] *= factor
+            notes.append(f"rescaled x{factor:g} ({rescale.get('reason', 'protocol')})")
+        row["used"] = not missing
+        if unreadable:
+            notes.append(f"cell {cells[unreadable[0]].raw!r} not readable (see the findings)")
+        elif missing:
+            notes.append("not reported")
+        row["note"] = "; ".join(notes)
+        rows.append(row)
     return pd.DataFrame(rows).set_index("study")
 
 
-def _smd_fit(data: pd.DataFrame, measure: str, r: float, method: str, se_to_sd: set[str]):
-    used = data[data["used"]].copy()
-    convert = used.index.isin(list(se_to_sd))
-    root_n = np.sqrt(used["n"])
-    used.loc[convert, "sd_base"] *= root_n[convert]
-    used.loc[convert, "sd_end"] *= root_n[convert]
-    es = escalc(measure, m1i=used["m_base"], m2i=used["m_end"], sd1i=used["sd_base"],
-                sd2i=used["sd_end"] if measure != "SMCR" else None, ni=used["n"],
-                ri=np.full(len(used), r), slab=list(used.index))
-    return _quiet_rma(es, method=method)[0]
+_ESCALC_ARGS = {"proportion": ("pi", "xi", "ni"), "2x2": ("ai", "bi", "ci", "di", "n1i", "n2i"),
+                "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+                "prepost": ("m1i", "sd1i", "m2i", "sd2i", "ni"), "generic": ("yi", "vi", "sei")}
 
 
-def prepost(protocol: Protocol) -> PrePostAnalysis:
-    """Standardised mean change (post vs baseline; positive = less pain), pooled by REML, with
-    Egger's and Begg's tests, and a table of how the result moves with the analyst's choices:
-    SMCR vs SMCC, the pre/post correlation, DL vs REML, and SE-to-SD conversion of the
-    suspicious SDs."""
-    data = _prepost_data(protocol)
-    measure = protocol.assumption("prepost_measure", "SMCR")
-    r = float(protocol.assumption("prepost_correlation", 0.5))
-    suspects = set(protocol.assumption("sd_may_be_se", []))
-    main = _smd_fit(data, measure, r, "REML", set())
+def _fit(o: Outcome, data: pd.DataFrame, v: Variant, suspects: set[str] = frozenset(),
+         exclude: set[str] = frozenset()) -> tuple[RmaResult, list[str]]:
+    used = data[data["used"] & ~data.index.isin(list(exclude))].copy()
+    args = {k: used[k].to_numpy(dtype=float) for k in _ESCALC_ARGS[o.data] if k in used}
+    if o.data == "prepost":
+        if v.se_to_sd:
+            root_n = np.sqrt(args["ni"])
+            convert = used.index.isin(list(suspects))
+            for key in ("sd1i", "sd2i"):
+                args[key] = np.where(convert, args[key] * root_n, args[key])
+        args["ri"] = np.full(len(used), v.r)
+        if v.measure == "SMCR":
+            args.pop("sd2i")
+    es = escalc(v.measure, slab=list(used.index), add=v.add,
+                to=o.option("to", "only0"), **args)
+    return _quiet_rma(es, method=v.method, test=v.test)
+
+
+def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Variant]:
+    """The robustness grid of the outcome's data type, with the protocol's and the published
+    model in it."""
+    models = [("DL", "z"), ("REML", "z"), ("REML", "knha")]
+    if o.data == "proportion":
+        grid = [Variant("PR", "DL", "z", 0.0), Variant("PR", "DL", "z"),
+                Variant("PLO", "DL", "z"), Variant("PLO", "REML", "z"),
+                Variant("PLO", "REML", "knha"), Variant("PFT", "REML", "z"),
+                Variant("PFT", "REML", "knha")]
+    elif o.data == "prepost":
+        measures = dict.fromkeys([main.measure, "SMCR", "SMCC"])
+        correlations = o.option("correlation_sensitivity", [main.r])
+        conversions = (False, True) if o.option("sd_may_be_se") else (False,)
+        grid = [Variant(m, method, main.test, None, float(r), convert)
+                for m, r, method, convert in itertools.product(
+                    measures, correlations, ("DL", "REML"), conversions)]
+    elif o.data == "generic":
+        grid = [Variant("GEN", method, test) for method, test in
+                [("EE", "z"), ("DL", "z"), ("PM", "z"), ("REML", "z"), ("REML", "knha")]]
+    else:
+        others = {"2x2": ("OR", "RR", "RD"), "means": ("MD", "SMD")}[o.data]
+        grid = [Variant(m, method, test) for m in dict.fromkeys([main.measure, *others])
+                for method, test in models]
+    for extra in (published, main):
+        if extra is not None and extra not in grid:
+            grid.insert(0, extra)
+    return grid
+
+
+def _row(analysis_predict, v: Variant, label: str, res: RmaResult, main: Variant,
+         published: Variant | None) -> dict[str, Any]:
+    pred = analysis_predict(res)
+    egger = regtest(res, model="lm").pval if res.k >= 3 else np.nan
+    return {"method": label, "measure": v.measure, "model": v.method, "test": v.test,
+            "r": v.r, "se_to_sd": v.se_to_sd, "k": res.k,
+            "left out": ", ".join(res.omitted) or "-", "estimate": pred["pred"],
+            "ci_lb": pred["ci_lb"], "ci_ub": pred["ci_ub"], "pi_lb": pred["pi_lb"],
+            "pi_ub": pred["pi_ub"], "tau2": res.tau2, "I2": res.I2, "egger_p": egger,
+            "main": v == main, "published": v == published}
+
+
+def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
+    """Fit one outcome by the protocol's model, by the published method (reproduction mode)
+    and by every variant of its data type's robustness grid; run Egger's and Begg's tests on
+    the protocol's fit and the sensitivity analyses the protocol lists.
+
+    Proportions given as percentages are pooled from the printed percentage and n (events are
+    not rounded: 93.5% of 20 is 18.7, which the integrity flags report). Studies with zero
+    variance on a scale (0% on raw proportions without correction) leave that fit, and the
+    robustness table says so.
+    """
+    data = _outcome_data(protocol, o)
+    r = float(o.option("correlation", 0.5)) if o.data == "prepost" else None
+    main = Variant(o.measure, o.method, o.test, o.option("add"), r)
+    pub_variant = None
+    if protocol.reproduction and o.published is not None:
+        p = o.published
+        pub_variant = Variant(p.get("measure", o.measure), p.get("method", o.method),
+                              p.get("test", o.test), p.get("add", o.option("add")), r)
+    suspects = set(o.option("sd_may_be_se", []))
+
+    def predict(res: RmaResult) -> dict[str, float]:
+        transf = display_transf(res.measure)
+        return res.predict(transf=transf) if transf else res.predict()
+
+    fits: dict[Variant, tuple[RmaResult, list[str]]] = {}
     rows = []
-    correlations = protocol.assumption("correlation_sensitivity", [0.2, 0.5, 0.8])
-    for m, corr, method, convert in itertools.product(("SMCR", "SMCC"), correlations,
-                                                       ("DL", "REML"), (False, True)):
-        fit = _smd_fit(data, m, float(corr), method, suspects if convert else set())
-        rows.append({"measure": m, "r": corr, "method": method, "SE->SD": convert,
-                     "k": fit.k, "SMD": fit.estimate, "ci_lb": fit.ci_lb[0],
-                     "ci_ub": fit.ci_ub[0], "I2": fit.I2, "tau2": fit.tau2,
-                     "egger_p": regtest(fit, model="lm").pval})
-    return PrePostAnalysis(data, main, regtest(main, model="lm"), ranktest(main),
-                           pd.DataFrame(rows), tuple(sorted(suspects & set(main.slab))))
+    for v in _variants(o, main, pub_variant):
+        fits[v] = _fit(o, data, v, suspects)
+        rows.append(_row(predict, v, v.label(data), fits[v][0], main, pub_variant))
+    robustness = pd.DataFrame(rows).set_index("method")
+    main_fit, main_notes = fits[main]
+    pub_fit, pub_notes = fits[pub_variant] if pub_variant is not None else (None, [])
+    egger = regtest(main_fit, model="lm") if main_fit.k >= 3 else None
+    begg = ranktest(main_fit) if main_fit.k >= 3 else None
+    sens = []
+    for item in o.option("sensitivity", []):
+        excluded = [s for s in item["exclude"] if s in main_fit.slab or
+                    (pub_fit is not None and s in pub_fit.slab)]
+        if not excluded:
+            continue
+        res, _ = _fit(o, data, main, suspects, set(excluded))
+        pred = predict(res)
+        row = {"reason": item["reason"], "excluded": ", ".join(excluded), "k": res.k,
+               "estimate": pred["pred"], "ci_lb": pred["ci_lb"], "ci_ub": pred["ci_ub"],
+               "published_estimate": np.nan, "published_ci_lb": np.nan,
+               "published_ci_ub": np.nan, "published_k": np.nan}
+        if pub_variant is not None:
+            res_p, _ = _fit(o, data, pub_variant, suspects, set(excluded))
+            pred_p = predict(res_p)
+            row.update(published_estimate=pred_p["pred"], published_ci_lb=pred_p["ci_lb"],
+                       published_ci_ub=pred_p["ci_ub"], published_k=res_p.k)
+        sens.append(row)
+    sensitivity = pd.DataFrame(sens, columns=[
+        "reason", "excluded", "k", "estimate", "ci_lb", "ci_ub", "published_estimate",
+        "published_ci_lb", "published_ci_ub", "published_k"])
+    converted = tuple(sorted(suspects & set(main_fit.slab)))
+    return OutcomeAnalysis(o, data, main_fit, tuple(main_notes), pub_fit, tuple(pub_notes),
+                           robustness, egger, begg, sensitivity, converted)
+
+
+def published_digits(value: float, data: str) -> int:
+    """Decimals the paper printed ``value`` with, on the scale it is read (percent for
+    proportions): 0.69 -> 0 (69%), 0.584 -> 1 (58.4%), 0.49 -> 2.
+
+    >>> published_digits(0.69, "proportion"), published_digits(0.49, "2x2")
+    (0, 2)
+    """
+    exponent = Decimal(repr(float(value))).normalize().as_tuple().exponent
+    decimals = max(0, -int(exponent))
+    return max(0, decimals - 2) if data == "proportion" else decimals
 
 
 # ----------------------------------------------------------------------------------- harms
@@ -254,30 +367,79 @@ def harms(protocol: Protocol) -> dict[str, Any]:
 
 
 def descriptives(protocol: Protocol) -> pd.DataFrame:
-    """Recompute the paper's descriptive numbers from the table, with the rule that
-    reproduces each (or the closest candidate)."""
-    t, col, pub = protocol.table, protocol.column, protocol.published
+    """Recompute each descriptive number the protocol declares from its column, with the
+    reading of the cells that comes closest to the published number (when there is one).
+
+    Columns: ``quantity, published, reproduced, rule, difference, verdict``.
+    """
     rows = []
-    n_cells = [parse_cell(c) for c in t[col("n")]]
-    first = sum(c.value for c in n_cells if c.is_numeric)
-    second = sum((c.secondary or c.value) for c in n_cells if c.is_numeric)
-    if "total_n" in pub:
-        rows.append(_candidate("Total participants", pub["total_n"], {
-            "N summed, '19(26)' read as 26": second, "N summed, '19(26)' read as 19": first},
-            decimals=0))
-    if col("duration_days") and "mean_duration_days" in pub:
-        days = [c.value for c in map(parse_cell, t[col("duration_days")]) if c.is_numeric]
-        rows.append(_candidate("Mean treatment duration (days)", pub["mean_duration_days"], {
-            f"unweighted mean of {len(days)} studies": float(np.mean(days))}, decimals=2))
-    if col("age") and "age_mean" in pub:
-        rows += _age_rows(t, col, n_cells, pub)
-    if col("history") and "crps_duration_months_mean" in pub:
-        rows += _history_rows(t, col, n_cells, pub)
-    return pd.DataFrame(rows)
+    for d in protocol.descriptives:
+        cells = [parse_cell(c) for c in protocol.table[d.column]]
+        if d.statistic == "sum":
+            rows.append(_candidate(f"Total {d.label}", d.published, _sum_readings(d, cells), 0))
+        elif d.statistic == "mean":
+            values = [c.value for c in cells if c.is_numeric]
+            rows.append(_candidate(f"Mean {d.label}", d.published, {
+                f"unweighted mean of {len(values)} studies": float(np.mean(values))}, 2))
+        else:
+            pub = d.published or {}
+            rows += _mean_sd_candidate(d.label, pub.get("mean"), pub.get("sd"),
+                                       _mean_sd_readings(d, cells, protocol.table.index))
+    return pd.DataFrame(rows, columns=["quantity", "published", "reproduced", "rule",
+                                       "difference", "verdict"])
 
 
-def _candidate(quantity: str, published: float, candidates: dict[str, float],
+def _sum_readings(d: Descriptive, cells: list[Cell]) -> dict[str, float]:
+    first = sum(c.value for c in cells if c.is_numeric)
+    two = [c for c in cells if c.kind == "count_paren"]
+    if not two:
+        return {f"{d.column} summed": first}
+    second = sum((c.secondary or c.value) for c in cells if c.is_numeric)
+    shown = ", ".join(f"'{c.raw}'" for c in two)
+    return {f"{d.column} summed, {shown} read as {', '.join(f'{c.secondary:g}' for c in two)}":
+            second,
+            f"{d.column} summed, {shown} read as {', '.join(f'{c.value:g}' for c in two)}":
+            first}
+
+
+def _mean_sd_readings(d: Descriptive, cells: list[Cell], studies) -> dict[str, np.ndarray]:
+    """Study values under each reading: bounds (">1 year") excluded or taken at their value,
+    values converted to ``d.unit`` as printed or rounded to 1 decimal first, and (when the
+    protocol asks) each study left out in turn."""
+    has_bounds = any(c.kind == "bound" for c in cells)
+    converts = d.unit is not None and any(
+        c.is_numeric and c.unit and c.in_months().unit != c.unit for c in cells)
+    candidates: dict[str, np.ndarray] = {}
+    for bound_rule, digits in itertools.product(
+            ("excluded", "as its value") if has_bounds else (None,),
+            (None, 1) if converts else (None,)):
+        values, kept = [], []
+        for study, cell in zip(studies, cells, strict=True):
+            if not cell.is_numeric or (cell.kind == "bound" and bound_rule == "excluded"):
+                continue
+            if digits is not None and cell.unit and cell.unit.lower().startswith("year"):
+                cell = parse_cell(f"{round(cell.value, digits)} {cell.unit}")
+            values.append(cell.in_months().value if d.unit == "months" else cell.value)
+            kept.append(study)
+        label = (f"{len(values)} values" + (f" in {d.unit}" if d.unit else "")
+                 + (f"; bounds ('>1 year') {bound_rule}" if bound_rule else "")
+                 + ("; years rounded to 1 decimal (5.62 -> 5.6)" if digits else ""))
+        if not has_bounds and not converts:
+            label = f"unweighted, all {len(values)} study means"
+        candidates[label] = np.array(values)
+        if d.leave_one_out:
+            for i, study in enumerate(kept):
+                candidates[f"unweighted, {len(values) - 1} study means without {study}"] = \
+                    np.delete(np.array(values), i)
+    return candidates
+
+
+def _candidate(quantity: str, published: float | None, candidates: dict[str, float],
                decimals: int) -> dict[str, Any]:
+    if published is None:
+        best = next(iter(candidates))
+        return {"quantity": quantity, "published": np.nan, "reproduced": candidates[best],
+                "rule": best, "difference": np.nan, "verdict": ""}
     best = min(candidates, key=lambda k: abs(candidates[k] - published))
     value = candidates[best]
     verdict = "reproduced" if round(value, decimals) == round(published, decimals) else (
@@ -286,46 +448,16 @@ def _candidate(quantity: str, published: float, candidates: dict[str, float],
             "difference": value - published, "verdict": verdict}
 
 
-def _mean_sd_candidate(quantity: str, pub_mean: float, pub_sd: float | None,
+def _mean_sd_candidate(quantity: str, pub_mean: float | None, pub_sd: float | None,
                        candidates: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """Pick the rule whose mean and SD of study-level values come closest to the paper's."""
+    """Pick the reading whose mean and SD of study values come closest to the paper's."""
     def distance(values: np.ndarray) -> float:
+        if pub_mean is None:
+            return 0.0
         sd_gap = abs(np.std(values, ddof=1) - pub_sd) if pub_sd is not None else 0.0
         return abs(np.mean(values) - pub_mean) + sd_gap
 
     best = min(candidates, key=lambda k: distance(candidates[k]))
     values = candidates[best]
-    rows = [_candidate(f"Mean {quantity}", pub_mean, {best: float(np.mean(values))}, 2)]
-    if pub_sd is not None:
-        rows.append(_candidate(f"SD of {quantity}", pub_sd,
-                               {best: float(np.std(values, ddof=1))}, 2))
-    return rows
-
-
-def _age_rows(t, col, n_cells, pub) -> list[dict[str, Any]]:
-    cells = [parse_cell(c) for c in t[col("age")]]
-    studies = [s for s, c in zip(t.index, cells, strict=True) if c.is_numeric]
-    means = np.array([c.value for c in cells if c.is_numeric])
-    candidates = {f"unweighted, all {means.size} study means": means}
-    for i, study in enumerate(studies):  # the paper may have left one study out
-        candidates[f"unweighted, {means.size - 1} study means without {study}"] = np.delete(
-            means, i)
-    return _mean_sd_candidate("age (years)", pub["age_mean"], pub.get("age_sd"), candidates)
-
-
-def _history_rows(t, col, n_cells, pub) -> list[dict[str, Any]]:
-    raw = [parse_cell(c) for c in t[col("history")]]
-    candidates: dict[str, np.ndarray] = {}
-    for bound_rule, year_digits in itertools.product(("excluded", "as its value"), (None, 1)):
-        values = []
-        for cell in raw:
-            if not cell.is_numeric or (cell.kind == "bound" and bound_rule == "excluded"):
-                continue
-            if year_digits is not None and cell.unit and cell.unit.lower().startswith("year"):
-                cell = parse_cell(f"{round(cell.value, year_digits)} years")
-            values.append(cell.in_months().value)
-        label = (f"{len(values)} durations in months; '>1 year' {bound_rule}"
-                 + ("; years rounded to 1 decimal (5.62 -> 5.6)" if year_digits else ""))
-        candidates[label] = np.array(values)
-    return _mean_sd_candidate("CRPS duration (months)", pub["crps_duration_months_mean"],
-                              pub.get("crps_duration_months_sd"), candidates)
+    return [_candidate(f"Mean {quantity}", pub_mean, {best: float(np.mean(values))}, 2),
+            _candidate(f"SD of {quantity}", pub_sd, {best: float(np.std(values, ddof=1))}, 2)]

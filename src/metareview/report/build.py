@@ -15,19 +15,31 @@ import pandas as pd
 
 from metareview.exceptions import InputError, MetareviewWarning
 from metareview.report import analyses
+from metareview.report.analyses import MEASURE_NAMES, OutcomeAnalysis, display_transf
 from metareview.report.protocol import Protocol, load_protocol
-from metareview.report.text import comparison_table, methods_text, results_text
+from metareview.report.text import (
+    SMALL_K,
+    comparison_table,
+    fmt,
+    methods_text,
+    outcome_sentences,
+    results_text,
+)
 from metareview.stats.models import __version__
 
 __all__ = ["ReportOutput", "build_report"]
 
-STEPS = ("protocol", "integrity", "event rates", "pre/post scores", "harms and descriptives",
-         "figures", "report")
+STEPS = ("protocol", "integrity", "outcomes", "harms and descriptives", "figures", "report")
 
 
 @dataclass(frozen=True, slots=True)
 class ReportOutput:
-    """Where the report went and the headline numbers (for the terminal summary)."""
+    """Where the report went and the headline numbers (for the terminal summary).
+
+    ``comparison`` is the published-vs-reproduced table (empty unless the protocol has a
+    ``[published]`` section); ``findings`` are the cells left out because the protocol allows
+    unreadable cells -- print them.
+    """
 
     html: Path
     folder: Path
@@ -35,7 +47,8 @@ class ReportOutput:
     n_flags: int
     figures: tuple[Path, ...]
     tables: tuple[Path, ...]
-    findings: tuple[str, ...] = ()  # cells left out as the protocol allows: print them
+    findings: tuple[str, ...] = ()
+    reproduction: bool = False
 
 
 def _figure_to_files(fig, stem: Path) -> tuple[Path, str]:
@@ -53,7 +66,8 @@ def _figure_to_files(fig, stem: Path) -> tuple[Path, str]:
 
 
 def build_report(folder: str | Path, out: str | Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> ReportOutput:
+                 progress: Callable[[str], None] | None = None, *,
+                 table: str | Path | None = None) -> ReportOutput:
     """Run every analysis of the review folder and write ``report.html`` with figures and tables.
 
     Parameters
@@ -64,7 +78,10 @@ def build_report(folder: str | Path, out: str | Path | None = None,
         Output folder (default ``<folder>/out``); gets ``report.html``, ``figures/`` (PNG and
         SVG) and ``tables/`` (CSV).
     progress : callable, optional
-        Called with the name of each step as it starts.
+        Called with the name of each step (one of :data:`STEPS`) as it starts.
+    table : path, optional
+        An extraction table to read instead of the one the protocol names (e.g. the studies
+        table a review store exported).
 
     Returns
     -------
@@ -72,56 +89,59 @@ def build_report(folder: str | Path, out: str | Path | None = None,
     """
     step = progress or (lambda name: None)
     step("protocol")
-    protocol = load_protocol(folder)
+    protocol = load_protocol(folder, table)
     out_dir = Path(out) if out is not None else protocol.folder / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetareviewWarning)  # reported in the text instead
         step("integrity")
         flags = analyses.integrity_flags(protocol)
-        step("event rates")
-        rates = {role: analyses.event_rates(protocol, role)
-                 for role in ("immediate", "followup") if protocol.column(role)}
-        step("pre/post scores")
-        prepost = analyses.prepost(protocol) if protocol.column("baseline") else None
+        step("outcomes")
+        fitted = {o.name: analyses.analyse_outcome(protocol, o) for o in protocol.outcomes}
         step("harms and descriptives")
         harms = analyses.harms(protocol) if protocol.harms else None
         descriptives = analyses.descriptives(protocol)
         step("figures")
-        figures, embedded = _figures(protocol, rates, prepost, out_dir / "figures")
-    comparison = comparison_table(protocol, rates, prepost, harms, descriptives)
-    tables = _write_tables(out_dir / "tables", flags, rates, prepost, descriptives, comparison)
+        figures, embedded = _figures(protocol, fitted, out_dir / "figures")
+    comparison = comparison_table(protocol, fitted, harms, descriptives)
+    tables = _write_tables(out_dir / "tables", protocol, flags, fitted, descriptives,
+                           comparison)
     step("report")
-    html = _render(protocol, flags, rates, prepost, harms, descriptives, comparison, embedded)
+    html = _render(protocol, flags, fitted, harms, descriptives, comparison, embedded)
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
     return ReportOutput(path, out_dir, comparison, len(flags), tuple(figures), tuple(tables),
-                        tuple(str(f) for f in protocol.findings))
+                        tuple(str(f) for f in protocol.findings), protocol.reproduction)
 
 
-def _figures(protocol: Protocol, rates, prepost, directory: Path):
+def _axis_label(a: OutcomeAnalysis) -> str | None:
+    axis = a.outcome.option("axis")
+    favours = a.outcome.option("favours")
+    if favours:
+        arrows = f"<- {favours[0]}    |    {favours[1]} ->"
+        return f"{axis}\n{arrows}" if axis else arrows
+    return axis
+
+
+def _figures(protocol: Protocol, fitted: dict[str, OutcomeAnalysis], directory: Path):
     from metareview.plots import forest, funnel, prisma
 
     files, embedded = [], {}
-    for role, analysis in rates.items():
-        label = "Immediate" if role == "immediate" else "1-3 month"
-        fig = forest(analysis.paper, transf="percent",
-                     xlabel=f"{label} pain relief (% of patients with >= 30% relief)",
-                     title=f"{label} pain-relief event rate (paper's method: DL, raw "
-                           "proportions)")
-        path, data = _figure_to_files(fig, directory / f"forest_{role}")
+
+    def keep(fig, name: str) -> None:
+        path, data = _figure_to_files(fig, directory / name)
         files.append(path)
-        embedded[f"forest_{role}"] = data
-    if prepost is not None:
-        fig = forest(prepost.main, xlabel="Standardised mean change (positive = less pain)",
-                     title="Pain score, end of treatment vs baseline (SMCR, REML)")
-        path, data = _figure_to_files(fig, directory / "forest_prepost")
-        files.append(path)
-        embedded["forest_prepost"] = data
-        fig = funnel(prepost.main)
-        path, data = _figure_to_files(fig, directory / "funnel_prepost")
-        files.append(path)
-        embedded["funnel_prepost"] = data
+        embedded[name] = data
+
+    for name, a in fitted.items():
+        res = a.main
+        transf = "percent" if res.measure == "PR" else display_transf(res.measure)
+        keep(forest(res, transf=transf, xlabel=_axis_label(a),
+                    title=f"{a.outcome.label} ({res.method}, {MEASURE_NAMES[res.measure]}"
+                          f"{', Hartung-Knapp' if res.test == 'knha' else ''})"),
+             f"forest_{name}")
+        if res.k >= SMALL_K:
+            keep(funnel(res), f"funnel_{name}")
     if protocol.prisma:
         counts = {"records_databases": protocol.prisma["records_identified"],
                   "studies_included": protocol.prisma["studies_included"]}
@@ -130,13 +150,12 @@ def _figures(protocol: Protocol, rates, prepost, directory: Path):
         except InputError as error:  # counts that contradict the flow: say so in the report
             embedded["prisma_error"] = str(error)
         else:
-            path, data = _figure_to_files(fig, directory / "prisma")
-            files.append(path)
-            embedded["prisma"] = data
+            keep(fig, "prisma")
     return files, embedded
 
 
-def _write_tables(directory: Path, flags, rates, prepost, descriptives, comparison):
+def _write_tables(directory: Path, protocol: Protocol, flags, fitted, descriptives,
+                  comparison) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
 
@@ -146,19 +165,20 @@ def _write_tables(directory: Path, flags, rates, prepost, descriptives, comparis
         written.append(path)
 
     write(flags, "integrity_flags", index=False)
-    for role, analysis in rates.items():
-        write(analysis.data, f"{role}_data")
-        write(analysis.robustness, f"{role}_robustness")
-    if prepost is not None:
-        write(prepost.data, "prepost_data")
-        write(prepost.main.study_table(), "prepost_studies")
-        write(prepost.choices, "prepost_choices", index=False)
-    write(descriptives, "descriptives", index=False)
-    write(comparison, "paper_vs_reproduction", index=False)
+    for name, a in fitted.items():
+        write(a.data, f"{name}_data")
+        write(a.robustness, f"{name}_robustness")
+        write(a.main.study_table(), f"{name}_studies")
+        if len(a.sensitivity):
+            write(a.sensitivity, f"{name}_sensitivity", index=False)
+    if len(descriptives):
+        write(descriptives, "descriptives", index=False)
+    if protocol.reproduction:
+        write(comparison, "published_vs_reproduced", index=False)
     return written
 
 
-def _render(protocol, flags, rates, prepost, harms, descriptives, comparison, embedded) -> str:
+def _render(protocol, flags, fitted, harms, descriptives, comparison, embedded) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("metareview.report", "templates"),
@@ -168,14 +188,16 @@ def _render(protocol, flags, rates, prepost, harms, descriptives, comparison, em
     env.filters["num"] = lambda x, d=2: "NA" if pd.isna(x) else f"{x:.{d}f}"
     env.filters["pval"] = lambda p: "NA" if pd.isna(p) else ("< 0.001" if p < 0.001
                                                               else f"{p:.3f}")
+    env.filters["fmt"] = fmt
     template = env.get_template("report.html.j2")
     context: dict[str, Any] = {
-        "protocol": protocol, "flags": flags, "rates": rates, "prepost": prepost,
-        "harms": harms, "descriptives": descriptives, "comparison": comparison,
-        "figures": embedded, "version": __version__,
+        "protocol": protocol, "flags": flags, "fitted": fitted, "harms": harms,
+        "descriptives": descriptives, "comparison": comparison, "figures": embedded,
+        "version": __version__, "fmt": fmt,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "methods_text": methods_text(protocol, rates, prepost),
-        "results_text": results_text(protocol, rates, prepost, harms),
+        "methods_text": methods_text(protocol, fitted),
+        "results_text": results_text(protocol, fitted, harms),
+        "sentences": {name: outcome_sentences(protocol, a) for name, a in fitted.items()},
         "table1": protocol.table,
     }
     return template.render(**context)

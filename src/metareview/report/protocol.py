@@ -1,14 +1,34 @@
 """The review folder's protocol file (``protocol.toml``): load and validate it.
 
-A review folder holds ``protocol.toml`` and the extraction table it names. Errors name the
-file, the section and the key (or the table's row and column).
+A review folder holds ``protocol.toml`` and the extraction table it names. The protocol
+declares the outcomes (any number), each with its data type, the table columns it reads, the
+effect measure and the model; a ``[published]`` section switches the report to reproduction
+mode. One protocol serves the whole review: the store's sections (``[extraction]``,
+``[screening]``) are accepted and left to the store. Errors name the file, the section and
+the key (or the table's file, row and column).
+
+Data types, the metafor arguments their columns fill, and the default measure and model
+(cited in :data:`DEFAULTS`):
+
+=============  ======================================================  ===========
+data           columns (``argument = "table column"``)                 measures
+=============  ======================================================  ===========
+proportion     ``xi`` (events) or ``percent``; ``ni``                   PR PLN PLO PAS PFT
+2x2            ``ai, bi, ci, di`` or ``ai, n1i, ci, n2i``               OR RR RD PETO
+means          ``m1i, sd1i, n1i, m2i, sd2i, n2i``                       MD SMD ROM
+prepost        ``baseline, end`` (mean±SD cells) or ``m1i, sd1i,        SMCR SMCC MC
+               m2i, sd2i``; ``ni``
+generic        ``yi`` with ``vi`` or ``sei``                            GEN
+=============  ======================================================  ===========
+
+``ni``/``n1i`` default to the ``n`` column of ``[columns]`` where one is needed.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +38,105 @@ from metareview.cells import Cell, parse_cell
 from metareview.exceptions import InputError
 from metareview.report.reading import CellSpec, Finding, check_cells
 
-__all__ = ["Protocol", "load_protocol"]
+__all__ = ["DATA_TYPES", "DEFAULTS", "Descriptive", "Outcome", "Protocol", "load_protocol"]
 
-REQUIRED_COLUMNS = ("study", "year", "n")
-KNOWN_SECTIONS = {"review", "columns", "outcomes", "assumptions", "harms", "published", "prisma"}
+#: sections `metareview report` reads; the store's own sections are accepted and not read here
+REPORT_SECTIONS = {"review", "columns", "outcomes", "descriptives", "harms", "published",
+                   "prisma"}
+STORE_SECTIONS = {"extraction", "screening", "search"}
+
+#: data type -> (measures it allows, column sets it accepts (any one), kind of each column)
+DATA_TYPES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
+    "proportion": (("PR", "PLN", "PLO", "PAS", "PFT"), (("xi", "ni"), ("percent", "ni"))),
+    "2x2": (("OR", "RR", "RD", "PETO"), (("ai", "bi", "ci", "di"), ("ai", "n1i", "ci", "n2i"))),
+    "means": (("MD", "SMD", "ROM"), (("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),)),
+    "prepost": (("SMCR", "SMCC", "MC"), (("baseline", "end", "ni"),
+                                          ("m1i", "sd1i", "m2i", "sd2i", "ni"))),
+    "generic": (("GEN",), (("yi", "vi"), ("yi", "sei"))),
+}
+
+#: what each column's cells must hold (see metareview.report.reading.KINDS)
+COLUMN_KINDS = {"xi": "events", "ni": "count", "percent": "percent", "ai": "events",
+                "bi": "events", "ci": "events", "di": "events", "n1i": "count",
+                "n2i": "count", "m1i": "number", "m2i": "number", "sd1i": "positive",
+                "sd2i": "positive", "baseline": "mean_sd", "end": "mean_sd", "yi": "number",
+                "vi": "positive", "sei": "positive"}
+
+#: default measure, method and test per data type, with the literature that supports them
+DEFAULTS: dict[str, dict[str, str]] = {
+    "proportion": {
+        "measure": "PLO", "method": "REML", "test": "knha",
+        "why": "logit-transformed proportions (the Freeman-Tukey back-transformation can "
+               "mislead: Schwarzer et al. 2019, Res Synth Methods 10:476, "
+               "doi:10.1002/jrsm.1348)"},
+    "2x2": {
+        "measure": "RR", "method": "REML", "test": "knha",
+        "why": "risk ratios (relative measures are more consistent across studies than risk "
+               "differences, and easier to read than odds ratios: Deeks 2002, Stat Med "
+               "21:1575, doi:10.1002/sim.1188)"},
+    "means": {
+        "measure": "MD", "method": "REML", "test": "knha",
+        "why": "mean differences when every study uses the same scale (SMD otherwise; "
+               "Cochrane Handbook v6.4, section 6.5.1)"},
+    "prepost": {
+        "measure": "SMCR", "method": "REML", "test": "knha",
+        "why": "standardised mean changes with the baseline SD (Becker 1988, Br J Math Stat "
+               "Psychol 41:257, doi:10.1111/j.2044-8317.1988.tb00901.x; Morris 2000, "
+               "Psychol Methods 5:79)"},
+    "generic": {
+        "measure": "GEN", "method": "REML", "test": "knha",
+        "why": "the estimates and variances as given"},
+}
+MODEL_WHY = ("REML for tau² (Veroniki et al. 2016, Res Synth Methods 7:55, "
+             "doi:10.1002/jrsm.1164) with Hartung-Knapp-Sidik-Jonkman CIs, which keep their "
+             "coverage with few studies where Wald CIs do not (IntHout et al. 2014, BMC Med Res "
+             "Methodol 14:25, doi:10.1186/1471-2288-14-25)")
+
+METHODS = ("EE", "FE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB")
+TESTS = ("z", "knha")
+OUTCOME_KEYS = {"label", "data", "measure", "method", "test", "axis", "favours", "reference",
+                "correlation", "correlation_sensitivity", "scale", "rescale",
+                "sd_may_be_se", "percent_given_as_fraction", "complement", "n_two_counts",
+                "sensitivity", "note", "add", "to"} | set(COLUMN_KINDS)
+PUBLISHED_OUTCOME_KEYS = {"estimate", "ci_lb", "ci_ub", "k", "measure", "method", "test",
+                          "add", "to", "egger_p_below", "label"}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One outcome the protocol declares (a ``[outcomes.<name>]`` table)."""
+
+    name: str
+    label: str
+    data: str
+    columns: dict[str, str]
+    measure: str
+    method: str
+    test: str
+    options: dict[str, Any] = field(default_factory=dict)
+    published: dict[str, Any] | None = None
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+    @property
+    def default_model(self) -> bool:
+        """True when measure, method and test are the data type's recommended defaults."""
+        d = DEFAULTS[self.data]
+        return (self.measure, self.method, self.test) == (d["measure"], d["method"], d["test"])
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptive:
+    """A descriptive number recomputed from a column (a ``[descriptives.<name>]`` table)."""
+
+    name: str
+    label: str
+    column: str
+    statistic: str  # "sum", "mean" or "mean_sd" (mean and SD of the study values)
+    unit: str | None = None
+    leave_one_out: bool = False
+    published: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,22 +145,30 @@ class Protocol:
 
     folder: Path
     path: Path
+    table_path: Path
     review: dict[str, Any]
-    columns: dict[str, str]
-    outcomes: dict[str, Any]
-    assumptions: dict[str, Any]
+    columns: dict[str, Any]
+    outcomes: tuple[Outcome, ...]
+    descriptives: tuple[Descriptive, ...]
     harms: dict[str, Any]
-    published: dict[str, Any]
+    published: dict[str, Any] | None
     prisma: dict[str, Any]
     table: pd.DataFrame
     findings: tuple[Finding, ...] = ()
 
-    def column(self, role: str) -> str | None:
-        """The table column that plays ``role`` (e.g. "immediate"), if the protocol names one."""
-        return self.columns.get(role)
+    @property
+    def reproduction(self) -> bool:
+        """True when the protocol has a ``[published]`` section: a published review is
+        reproduced, and its own methods are fitted beside the protocol's."""
+        return self.published is not None
 
-    def assumption(self, key: str, default: Any = None) -> Any:
-        return self.assumptions.get(key, default)
+    def column(self, role: str) -> str | None:
+        """The table column ``[columns]`` names for ``role`` ("study", "year", "n"), if any."""
+        value = self.columns.get(role)
+        return value if isinstance(value, str) else None
+
+    def outcome(self, name: str) -> Outcome:
+        return next(o for o in self.outcomes if o.name == name)
 
     def cell(self, study: str, column: str) -> Cell:
         """The parsed cell; one the protocol allowed to be unreadable reads as missing."""
@@ -55,14 +178,24 @@ class Protocol:
         return parse_cell(raw)
 
 
-def load_protocol(folder: str | Path) -> Protocol:
+def load_protocol(folder: str | Path, table: str | Path | None = None) -> Protocol:
     """Read ``<folder>/protocol.toml`` and the table it names; check that they fit together.
+
+    Parameters
+    ----------
+    folder : path
+        The review folder.
+    table : path, optional
+        An extraction table to read instead of the one ``[review] table`` names (e.g. the
+        studies table a review store exported).
 
     Raises
     ------
     InputError
-        Missing folder or file, TOML syntax errors (with line), unknown sections, a column
-        named in ``[columns]`` that the table lacks, or study labels that are not unique.
+        Missing folder or file, TOML syntax errors (with line), unknown sections or keys, an
+        outcome whose columns are missing or whose measure does not fit its data, published
+        numbers for an outcome that does not exist, a column the table lacks, an empty or
+        repeated study label, or a cell an analysis cannot read (file, row and column).
     """
     folder = Path(folder)
     path = folder / "protocol.toml"
@@ -76,62 +209,195 @@ def load_protocol(folder: str | Path) -> Protocol:
             raw = tomllib.load(fh)
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"{path}: {error}") from None
-    unknown = set(raw) - KNOWN_SECTIONS
+    unknown = set(raw) - REPORT_SECTIONS - STORE_SECTIONS
     if unknown:
         raise InputError(f"{path}: unknown section(s) {sorted(unknown)}; known sections are "
-                         f"{sorted(KNOWN_SECTIONS)}.")
-    review = raw.get("review", {})
-    if "table" not in review:
+                         f"{sorted(REPORT_SECTIONS | STORE_SECTIONS)}.")
+    review = _table(path, raw, "review")
+    if "table" not in review and table is None:
         raise InputError(f"{path}: [review] needs table = \"<file>.csv\" (the extraction table).")
-    columns = raw.get("columns", {})
-    missing_roles = [r for r in REQUIRED_COLUMNS if r not in columns]
-    if missing_roles:
-        raise InputError(f"{path}: [columns] must name the {', '.join(missing_roles)} column(s).")
-    table_path = folder / review["table"]
+    columns = _table(path, raw, "columns")
+    if "study" not in columns:
+        raise InputError(f"{path}: [columns] must name the study column (study = \"...\").")
+    table_path = Path(table) if table is not None else folder / review["table"]
     if not table_path.is_file():
-        raise InputError(f"{path}: [review] table = {review['table']!r}, but {table_path} does "
-                         "not exist.")
-    table = pd.read_csv(table_path, dtype=str, keep_default_na=False)
-    absent = {role: name for role, name in columns.items() if name not in table.columns}
-    if absent:
-        details = ", ".join(f"{role} = {name!r}" for role, name in absent.items())
-        raise InputError(f"{table_path}: column(s) named in {path.name} [columns] not found: "
-                         f"{details}. The table has {list(table.columns)}.")
-    for row, value in enumerate(table[columns["study"]], start=2):
-        if not value.strip():
-            raise InputError(f"{table_path}, row {row}, column {columns['study']!r}: empty study "
-                             "label.")
-    labels = [_label(s, y) for s, y in zip(table[columns["study"]], table[columns["year"]],
-                                           strict=True)]
-    table.index = pd.Index(_disambiguate(labels), name="study")
+        where = "" if table is not None else f"{path}: [review] table = {review['table']!r}, but "
+        raise InputError(f"{where}{table_path} does not exist.")
+    frame = pd.read_csv(table_path, dtype=str, keep_default_na=False)
+    outcomes = tuple(_outcome(path, name, spec, columns)
+                     for name, spec in _table(path, raw, "outcomes").items())
+    descriptives = tuple(_descriptive(path, name, spec)
+                         for name, spec in _table(path, raw, "descriptives").items())
+    published = _published(path, raw, outcomes, descriptives)
+    if published is not None:
+        numbers = published.get("outcomes", {})
+        outcomes = tuple(replace(o, published=numbers.get(o.name)) for o in outcomes)
+        values = published.get("descriptives", {})
+        descriptives = tuple(replace(d, published=values.get(d.name)) for d in descriptives)
+    _check_columns_exist(path, table_path, frame, columns, outcomes, descriptives)
+    frame.index = pd.Index(_labels(frame, columns, table_path), name="study")
     allow = review.get("unreadable_cells", "error")
     if allow not in ("error", "report"):
         raise InputError(f"{path}: [review] unreadable_cells = {allow!r}; expected \"error\" "
                          "(default: stop at a cell that cannot be read) or \"report\" (leave "
                          "its study out of that analysis and list it at the top of the report).")
-    findings = check_cells(table, table_path, _cell_specs(columns), allow=allow == "report",
+    findings = check_cells(frame, table_path, _cell_specs(outcomes), allow=allow == "report",
                            protocol_path=path)
-    return Protocol(folder, path, review, columns, raw.get("outcomes", {}),
-                    raw.get("assumptions", {}), raw.get("harms", {}), raw.get("published", {}),
-                    raw.get("prisma", {}), table, tuple(findings))
+    return Protocol(folder, path, table_path, review, columns, outcomes, descriptives,
+                    _table(path, raw, "harms"), published, _table(path, raw, "prisma"), frame,
+                    tuple(findings))
 
 
-def _cell_specs(columns: dict[str, str]) -> list[CellSpec]:
-    kinds = {"n": "count", "immediate": "percent", "followup": "percent",
-             "none_effect": "percent", "baseline": "mean_sd", "end": "mean_sd"}
-    return [CellSpec(columns[role], kind, f"the analyses of {columns[role]!r}")
-            for role, kind in kinds.items() if role in columns]
+def _table(path: Path, raw: dict[str, Any], section: str) -> dict[str, Any]:
+    value = raw.get(section, {})
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: [{section}] must be a table of keys, got {value!r}.")
+    return value
+
+
+def _outcome(path: Path, name: str, spec: Any, columns: dict[str, Any]) -> Outcome:
+    where = f"{path}: [outcomes.{name}]"
+    if not isinstance(spec, dict):
+        raise InputError(f"{where} must be a table (label, data, columns, measure, ...); got "
+                         f"{spec!r}.")
+    unknown = set(spec) - OUTCOME_KEYS
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {sorted(unknown)}; known keys are "
+                         f"{sorted(OUTCOME_KEYS)}.")
+    for key in ("label", "data"):
+        if key not in spec:
+            raise InputError(f"{where} needs {key} = \"...\".")
+    data = spec["data"]
+    if data not in DATA_TYPES:
+        raise InputError(f"{where}: data = {data!r}; expected one of {sorted(DATA_TYPES)}.")
+    measures, column_sets = DATA_TYPES[data]
+    given = {key: spec[key] for key in COLUMN_KINDS if key in spec}
+    for size_key in ("ni", "n1i"):
+        if size_key not in given and isinstance(columns.get("n"), str) and any(
+                size_key in s for s in column_sets):
+            given.setdefault(size_key, columns["n"])
+    chosen = next((s for s in column_sets if set(s) <= set(given)), None)
+    if chosen is None:
+        needs = " or ".join(", ".join(s) for s in column_sets)
+        missing = sorted(set(column_sets[0]) - set(given))
+        raise InputError(f"{where}: data = {data!r} needs the columns {needs}; missing "
+                         f"{', '.join(missing)} (write e.g. {missing[0]} = \"<table column>\").")
+    defaults = DEFAULTS[data]
+    measure = spec.get("measure", defaults["measure"])
+    if measure not in measures:
+        raise InputError(f"{where}: measure = {measure!r} does not fit data = {data!r}; "
+                         f"expected one of {', '.join(measures)}.")
+    method = spec.get("method", defaults["method"])
+    if method not in METHODS:
+        raise InputError(f"{where}: method = {method!r}; expected one of {', '.join(METHODS)}.")
+    test = spec.get("test", defaults["test"])
+    if test not in TESTS:
+        raise InputError(f"{where}: test = {test!r}; expected \"z\" or \"knha\".")
+    favours = spec.get("favours")
+    if favours is not None and (not isinstance(favours, list) or len(favours) != 2):
+        raise InputError(f"{where}: favours must be two labels [left, right], e.g. "
+                         f"[\"Favours treatment\", \"Favours control\"]; got {favours!r}.")
+    for i, item in enumerate(spec.get("sensitivity", [])):
+        if not isinstance(item, dict) or not {"exclude", "reason"} <= set(item):
+            raise InputError(f"{where}: sensitivity[{i}] needs exclude = [studies] and "
+                             "reason = \"...\".")
+    options = {k: v for k, v in spec.items() if k not in COLUMN_KINDS
+               and k not in ("label", "data", "measure", "method", "test")}
+    return Outcome(name, spec["label"], data, {k: given[k] for k in chosen}, measure, method,
+                   test, options)
+
+
+def _descriptive(path: Path, name: str, spec: Any) -> Descriptive:
+    where = f"{path}: [descriptives.{name}]"
+    keys = {"label", "column", "statistic", "unit", "leave_one_out"}
+    if not isinstance(spec, dict) or not {"label", "column", "statistic"} <= set(spec):
+        raise InputError(f"{where} needs label, column and statistic (sum, mean or mean_sd).")
+    if set(spec) - keys:
+        raise InputError(f"{where}: unknown key(s) {sorted(set(spec) - keys)}; known keys are "
+                         f"{sorted(keys)}.")
+    if spec["statistic"] not in ("sum", "mean", "mean_sd"):
+        raise InputError(f"{where}: statistic = {spec['statistic']!r}; expected \"sum\", "
+                         "\"mean\" or \"mean_sd\".")
+    return Descriptive(name, spec["label"], spec["column"], spec["statistic"],
+                       spec.get("unit"), bool(spec.get("leave_one_out", False)))
+
+
+def _published(path: Path, raw: dict[str, Any], outcomes: tuple[Outcome, ...],
+               descriptives: tuple[Descriptive, ...]) -> dict[str, Any] | None:
+    """The ``[published]`` section, checked against the outcomes and descriptives."""
+    if "published" not in raw:
+        return None
+    published = _table(path, raw, "published")
+    names = {o.name for o in outcomes}
+    for name, numbers in _table(path, published, "outcomes").items():
+        where = f"{path}: [published.outcomes.{name}]"
+        if name not in names:
+            raise InputError(f"{where}: no outcome {name!r} in [outcomes] (declared: "
+                             f"{', '.join(sorted(names)) or 'none'}).")
+        if not isinstance(numbers, dict) or set(numbers) - PUBLISHED_OUTCOME_KEYS:
+            extra = sorted(set(numbers) - PUBLISHED_OUTCOME_KEYS) if isinstance(numbers, dict) \
+                else numbers
+            raise InputError(f"{where}: unknown key(s) {extra}; known keys are "
+                             f"{sorted(PUBLISHED_OUTCOME_KEYS)}.")
+        outcome = next(o for o in outcomes if o.name == name)
+        measure = numbers.get("measure", outcome.measure)
+        if measure not in DATA_TYPES[outcome.data][0]:
+            raise InputError(f"{where}: measure = {measure!r} does not fit data = "
+                             f"{outcome.data!r} of outcome {name!r}.")
+    declared = {d.name for d in descriptives}
+    for name in _table(path, published, "descriptives"):
+        if name not in declared:
+            raise InputError(f"{path}: [published.descriptives] {name} = ...: no "
+                             f"[descriptives.{name}] declares it (declared: "
+                             f"{', '.join(sorted(declared)) or 'none'}).")
+    return published
+
+
+def _check_columns_exist(path: Path, table_path: Path, frame: pd.DataFrame,
+                         columns: dict[str, Any], outcomes: tuple[Outcome, ...],
+                         descriptives: tuple[Descriptive, ...]) -> None:
+    wanted = [(f"[columns] {role}", name) for role, name in columns.items()
+              if isinstance(name, str)]
+    wanted += [(f"[columns] {role}", name) for role, names in columns.items()
+               if isinstance(names, list) for name in names]
+    for o in outcomes:
+        wanted += [(f"[outcomes.{o.name}] {key}", name) for key, name in o.columns.items()]
+        if o.option("complement"):
+            wanted.append((f"[outcomes.{o.name}] complement", o.option("complement")))
+    wanted += [(f"[descriptives.{d.name}] column", d.column) for d in descriptives]
+    absent = [(where, name) for where, name in wanted if name not in frame.columns]
+    if absent:
+        details = "; ".join(f"{where} = {name!r}" for where, name in absent)
+        raise InputError(f"{table_path}: column(s) named in {path.name} not found: {details}. "
+                         f"The table has {list(frame.columns)}.")
+
+
+def _labels(frame: pd.DataFrame, columns: dict[str, Any], table_path: Path) -> list[str]:
+    study, year = columns["study"], columns.get("year")
+    for row, value in enumerate(frame[study], start=2):
+        if not value.strip():
+            raise InputError(f"{table_path}, row {row}, column {study!r}: empty study label.")
+    years = frame[year] if isinstance(year, str) else [""] * len(frame)
+    return _disambiguate([_label(s, y) for s, y in zip(frame[study], years, strict=True)])
+
+
+def _cell_specs(outcomes: tuple[Outcome, ...]) -> list[CellSpec]:
+    specs = []
+    for o in outcomes:
+        specs += [CellSpec(column, COLUMN_KINDS[key], f"outcome {o.name!r}")
+                  for key, column in o.columns.items()]
+    return specs
 
 
 def _label(study: str, year: str) -> str:
-    """``"Study (year)"``, unless the study label already ends with its year in brackets
-    (``"Kiefer, R et al (2008a)"``, as a review store's studies table has them).
+    """``"Study (year)"``, unless there is no year or the study label already ends with its
+    year in brackets (``"Kiefer, R et al (2008a)"``, as a review store's studies table has them).
 
     >>> _label("Correl, G et al", "2004"), _label("Kiefer, R et al (2008a)", "2008")
     ('Correl, G et al (2004)', 'Kiefer, R et al (2008a)')
     """
     year = str(year).strip()
-    if year and re.search(rf"\({re.escape(year)}[a-z]?\)\s*$", study):
+    if not year or re.search(rf"\({re.escape(year)}[a-z]?\)\s*$", study):
         return study.strip()
     return f"{study} ({year})"
 
@@ -146,5 +412,6 @@ def _disambiguate(labels: list[str]) -> list[str]:
             out.append(lab)
             continue
         seen[lab] = seen.get(lab, 0) + 1
-        out.append(f"{lab[:-1]}{'abcdefghijklmnopqrstuvwxyz'[seen[lab] - 1]})")
+        letter = "abcdefghijklmnopqrstuvwxyz"[seen[lab] - 1]
+        out.append(f"{lab[:-1]}{letter})" if lab.endswith(")") else f"{lab} {letter}")
     return out

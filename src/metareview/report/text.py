@@ -1,24 +1,57 @@
-"""Words and verdicts of the report: the methods and results paragraphs written from the
-protocol and the fits, and the paper-vs-reproduction table."""
+"""Words and verdicts of the report, computed from the protocol and the fits.
+
+Every sentence that states a comparison ("methods that keep ... give lower estimates", "the
+CI lies above ... for k of n methods", "the published estimate is reproduced only with ...")
+is written only after the comparison was computed, in the direction found. Nothing here
+names a disease, an outcome or a study: labels come from the protocol.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from metareview.report.protocol import Protocol
+from metareview.report.analyses import (
+    MEASURE_NAMES,
+    METHOD_NAMES,
+    OutcomeAnalysis,
+    display_transf,
+    published_digits,
+)
+from metareview.report.protocol import DEFAULTS, MODEL_WHY, Protocol
 from metareview.stats.models import __version__
 
-__all__ = ["comparison_table", "methods_text", "results_text"]
+__all__ = ["comparison_table", "fmt", "methods_text", "outcome_sentences", "results_text"]
+
+SMALL_K = 10  # Sterne et al. 2011, BMJ 343:d4002: funnel-plot tests need >= 10 studies
 
 
 def _pct(x: float, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
+def fmt(a: OutcomeAnalysis, x: float, digits: int | None = None) -> str:
+    """A number of the outcome on its display scale (percent for proportions)."""
+    if x is None or pd.isna(x):
+        return "NA"
+    if a.outcome.data == "proportion":
+        return _pct(x, 1 if digits is None else digits)
+    return f"{x:.{2 if digits is None else digits}f}"
+
+
+def _null(a: OutcomeAnalysis) -> float | None:
+    """The value of no effect on the display scale (1 for ratios, 0 for differences), or the
+    protocol's reference value for a single-group outcome."""
+    if a.outcome.data == "proportion":
+        ref = a.outcome.option("reference")
+        return None if ref is None else float(ref)
+    return 1.0 if display_transf(a.outcome.measure) == "exp" else 0.0
+
+
 def _verdict(reproduced: float, published: float, digits: int) -> str:
-    """'reproduced' at the printed precision; the paper truncates some bounds (53.5 -> 53)."""
+    """'reproduced' at the printed precision; some papers truncate bounds (53.5 -> 53)."""
     scale = 10**digits
     if round(reproduced, digits) == round(published, digits):
         return "reproduced"
@@ -27,76 +60,110 @@ def _verdict(reproduced: float, published: float, digits: int) -> str:
     return "not reproduced"
 
 
-def comparison_table(protocol: Protocol, rates, prepost, harms, descriptives) -> pd.DataFrame:
-    """Every number the paper prints that the data can check, with our value and a verdict.
+def _model(measure: str, method: str, test: str) -> str:
+    return (f"{METHOD_NAMES[method]} on {MEASURE_NAMES[measure]}"
+            + (" with Hartung-Knapp CIs" if test == "knha" else ""))
 
-    Percentages are compared at the paper's precision (whole percent).
-    """
-    pub = protocol.published
+
+def _scaled(a: OutcomeAnalysis, x: float) -> float:
+    return 100 * x if a.outcome.data == "proportion" else x
+
+
+def comparison_table(protocol: Protocol, analyses: dict[str, OutcomeAnalysis], harms,
+                     descriptives: pd.DataFrame) -> pd.DataFrame:
+    """Every published number the data can check, with our value and a verdict (reproduction
+    mode only; empty otherwise). Numbers are compared at the precision the paper printed."""
     rows: list[dict[str, Any]] = []
-    names = {"immediate": "Immediate pain-relief rate", "followup": "1-3 month pain-relief rate"}
-    for role, analysis in rates.items():
-        if role not in pub:
+    columns = ["quantity", "published", "reproduced", "verdict", "how"]
+    if not protocol.reproduction:
+        return pd.DataFrame(rows, columns=columns)
+    for a in analyses.values():
+        pub, res = a.outcome.published, a.published
+        if pub is None or res is None:
             continue
-        res = analysis.paper
-        for key, ours in (("estimate", res.estimate), ("ci_lb", res.ci_lb[0]),
-                          ("ci_ub", res.ci_ub[0])):
-            label = {"estimate": "", "ci_lb": " (95% CI lower)", "ci_ub": " (95% CI upper)"}[key]
-            rows.append({"quantity": names[role] + label, "published": _pct(pub[role][key], 0),
-                         "reproduced": _pct(ours),
-                         "verdict": _verdict(100 * ours, 100 * pub[role][key], 0),
-                         "how": f"DL on raw proportions, k = {res.k}; left out: "
-                                f"{', '.join(res.omitted) or 'none'}"})
-        if "k" in pub[role]:
-            rows.append({"quantity": names[role] + " (studies pooled)",
-                         "published": str(pub[role]["k"]), "reproduced": str(res.k),
-                         "verdict": "reproduced" if res.k == pub[role]["k"] else "not reproduced",
-                         "how": "studies with a numeric rate and non-zero variance"})
-    if prepost is not None and "egger_p_below" in pub:
-        p = prepost.egger.pval
-        rows.append({"quantity": "Egger's test, pre/post SMD", "published":
-                     f"P < {pub['egger_p_below']}", "reproduced": f"P = {p:.4f}",
-                     "verdict": "reproduced" if p < pub["egger_p_below"] else "not reproduced",
-                     "how": f"classical Egger regression on {prepost.main.k} SMCRs"})
-    if harms is not None and "harms_rate" in pub:
-        rows.append({"quantity": harms["label"], "published": _pct(pub["harms_rate"]),
+        pred = a.predict(res)
+        how = (f"{_model(res.measure, res.method, res.test)}, k = {res.k}; left out: "
+               f"{', '.join(res.omitted) or 'none'}")
+        for key, ours, suffix in (("estimate", pred["pred"], ""),
+                                  ("ci_lb", pred["ci_lb"], " (95% CI lower)"),
+                                  ("ci_ub", pred["ci_ub"], " (95% CI upper)")):
+            if key not in pub:
+                continue
+            digits = published_digits(pub[key], a.outcome.data)
+            rows.append({"quantity": a.outcome.label + suffix,
+                         "published": fmt(a, pub[key], digits), "reproduced": fmt(a, ours),
+                         "verdict": _verdict(_scaled(a, ours), _scaled(a, pub[key]), digits),
+                         "how": how})
+        if "k" in pub:
+            rows.append({"quantity": a.outcome.label + " (studies pooled)",
+                         "published": str(pub["k"]), "reproduced": str(res.k),
+                         "verdict": "reproduced" if res.k == pub["k"] else "not reproduced",
+                         "how": "studies with the data and non-zero variance"})
+        if "egger_p_below" in pub and a.egger is not None:
+            p = a.egger.pval
+            rows.append({"quantity": f"Egger's test, {a.outcome.label}",
+                         "published": f"P < {pub['egger_p_below']}", "reproduced": f"P = {p:.4f}",
+                         "verdict": "reproduced" if p < pub["egger_p_below"] else
+                         "not reproduced",
+                         "how": f"classical Egger regression on {a.main.k} studies"})
+    if "studies" in protocol.published:
+        rows.append({"quantity": "Studies included", "published": str(
+            protocol.published["studies"]), "reproduced": str(len(protocol.table)),
+            "verdict": "reproduced" if len(protocol.table) == protocol.published["studies"]
+            else "not reproduced", "how": "rows of the table"})
+    if harms is not None and "harms_rate" in protocol.published:
+        rate = protocol.published["harms_rate"]
+        rows.append({"quantity": harms["label"], "published": _pct(rate),
                      "reproduced": _pct(harms["rate"]),
-                     "verdict": _verdict(100 * harms["rate"], 100 * pub["harms_rate"], 1),
+                     "verdict": _verdict(100 * harms["rate"], 100 * rate, 1),
                      "how": f"{harms['events']}/{harms['total']}"})
     for _, row in descriptives.iterrows():
+        if pd.isna(row["published"]):
+            continue
         rows.append({"quantity": row["quantity"], "published": f"{row['published']:g}",
                      "reproduced": f"{row['reproduced']:.2f}", "verdict": row["verdict"],
                      "how": row["rule"]})
-    return pd.DataFrame(rows, columns=["quantity", "published", "reproduced", "verdict", "how"])
+    return pd.DataFrame(rows, columns=columns)
 
 
-def methods_text(protocol: Protocol, rates, prepost) -> str:
+def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> str:
     """The statistical methods paragraph, from the protocol and the analyses run."""
-    a = protocol.assumptions
-    parts = [
-        f"Data were taken from Table 1 of {protocol.review.get('citation', 'the review')} "
-        "exactly as printed and parsed cell by cell; every number keeps its source cell.",
-        "Event rates were pooled as the paper did (DerSimonian-Laird random effects on raw "
-        "proportions, as Stata's metan; studies with zero variance leave the fit) and, for "
-        "comparison, on the logit and Freeman-Tukey double-arcsine scales with REML, with and "
-        "without the Hartung-Knapp-Sidik-Jonkman correction (0.5 added to cells of 0% or "
-        "100% studies on the logit scale, as metafor).",
-    ]
-    if a.get("percent_given_as_fraction"):
-        parts.append(f"Cells printed as fractions in percentage columns were read as "
-                     f"percentages for {', '.join(a['percent_given_as_fraction'])}.")
-    if prepost is not None:
-        parts.append(
-            f"Pain scores were compared before and after treatment as standardised mean changes "
-            f"({a.get('prepost_measure', 'SMCR')}: change divided by the baseline SD, with "
-            f"Hedges' small-sample correction) assuming a pre/post correlation of "
-            f"{a.get('prepost_correlation', 0.5)} (explored from "
-            f"{min(a.get('correlation_sensitivity', [0.5]))} to "
-            f"{max(a.get('correlation_sensitivity', [0.5]))}), pooled by REML; funnel-plot "
-            "asymmetry was tested with Egger's regression and Begg's rank correlation.")
-        if a.get("rescale_0_100_to_0_10"):
-            parts.append("Scores on 0-100 scales were divided by 10 for "
-                         f"{', '.join(a['rescale_0_100_to_0_10'])}.")
+    source = protocol.review.get("citation")
+    parts = [f"Data were taken from {protocol.table_path.name}"
+             + (f" (the table of {source})" if source and protocol.reproduction else "")
+             + " exactly as printed and parsed cell by cell; every number keeps its source "
+               "cell."]
+    for a in analyses.values():
+        o = a.outcome
+        model = _model(o.measure, o.method, o.test)
+        if o.default_model:
+            why = f"the default for {o.data} data: {DEFAULTS[o.data]['why']}; {MODEL_WHY}"
+        else:
+            d = DEFAULTS[o.data]
+            why = (f"as the protocol specifies; the default for {o.data} data would be "
+                   f"{_model(d['measure'], d['method'], d['test'])}")
+        sentence = f"{o.label} was pooled by {model} ({why})."
+        if o.data == "prepost":
+            r = a.robustness.loc[a.robustness["main"], "r"].iloc[0]
+            sentence += (f" Pre/post correlation assumed: {r:g}"
+                         + (f" (explored from {min(o.option('correlation_sensitivity')):g} to "
+                            f"{max(o.option('correlation_sensitivity')):g})"
+                            if o.option("correlation_sensitivity") else "") + ".")
+        if a.published is not None:
+            p = a.published
+            sentence += (f" The published analysis ({_model(p.measure, p.method, p.test)}) was "
+                         "fitted too.")
+        sentence += (f" {len(a.robustness)} ways of pooling were compared; funnel-plot "
+                     "asymmetry was tested with Egger's regression and Begg's rank correlation.")
+        if o.option("percent_given_as_fraction"):
+            sentence += (" Cells printed as fractions in the percentage column were read as "
+                         f"percentages for {', '.join(o.option('percent_given_as_fraction'))}.")
+        rescale = o.option("rescale")
+        if rescale:
+            sentence += (f" Values were multiplied by {rescale['factor']:g} "
+                         f"({rescale.get('reason', 'protocol')}) for "
+                         f"{', '.join(rescale['studies'])}.")
+        parts.append(sentence)
     parts.append("Heterogeneity is reported as tau², I² and Cochran's Q; tau² CIs use the "
                  f"Q-profile method. All analyses were run with metareview {__version__}; each "
                  "estimator it used is compared with R's metafor in metareview's test suite, "
@@ -104,36 +171,175 @@ def methods_text(protocol: Protocol, rates, prepost) -> str:
     return " ".join(parts)
 
 
-def results_text(protocol: Protocol, rates, prepost, harms) -> str:
-    """The results paragraph."""
+def _range(a: OutcomeAnalysis, values: pd.Series) -> str:
+    return f"{fmt(a, values.min())} to {fmt(a, values.max())}"
+
+
+def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
+    """The computed sentences of one outcome, by topic (empty topics are left out).
+
+    Keys: ``model``, ``summary``, ``studies``, ``direction``, ``robustness``, ``omission``,
+    ``published_method``, ``sensitivity``, ``bias``, ``se_to_sd``.
+    """
+    o, res, rob = a.outcome, a.main, a.robustness
+    pred = a.predict(res)
+    out: dict[str, str] = {"model": _model(res.measure, res.method, res.test)}
+    out["summary"] = (
+        f"{o.label}: {fmt(a, pred['pred'])} (95% CI {fmt(a, pred['ci_lb'])} to "
+        f"{fmt(a, pred['ci_ub'])}; k = {res.k}, I² = {res.I2:.0f}%, tau² = {res.tau2:.3g}) by "
+        f"{_model(res.measure, res.method, res.test)}"
+        + (f"; 95% prediction interval {fmt(a, pred['pi_lb'])} to {fmt(a, pred['pi_ub'])}"
+           if res.k >= 3 and not pd.isna(pred["pi_lb"]) else "")
+        + (f". {', '.join(res.omitted)} left this fit for zero variance" if res.omitted else "")
+        + ".")
+    null = _null(a)
+    favours = o.option("favours")
+    if null is not None:
+        values = _study_values(a)
+        above, below = int((values > null).sum()), int((values < null).sum())
+        out["studies"] = (f"{above} of {res.k} study estimates lie above {fmt(a, null)} and "
+                          f"{below} below.")
+        lb, ub = pred["ci_lb"], pred["ci_ub"]
+        side = "above" if lb > null else "below" if ub < null else None
+        if side is None:
+            out["direction"] = (f"The 95% CI includes {fmt(a, null)}: the data do not rule out "
+                                f"{'no effect' if o.data != 'proportion' else 'that value'}.")
+        else:
+            label = ""
+            if favours:
+                label = f" (the side labelled \"{favours[1] if side == 'above' else favours[0]}\")"
+            out["direction"] = f"The 95% CI lies entirely {side} {fmt(a, null)}{label}."
+        holds = rob[(rob["ci_lb"] > null)] if side == "above" else (
+            rob[rob["ci_ub"] < null] if side == "below" else
+            rob[(rob["ci_lb"] <= null) & (rob["ci_ub"] >= null)])
+        where = f"lies entirely {side}" if side else "includes"
+        out["robustness"] = (
+            f"Across {len(rob)} ways of pooling the estimate ranged from "
+            f"{_range(a, rob['estimate'])}; the 95% CI {where} {fmt(a, null)} for "
+            f"{len(holds)} of {len(rob)}.")
+    else:
+        out["robustness"] = (f"Across {len(rob)} ways of pooling the estimate ranged from "
+                             f"{_range(a, rob['estimate'])}.")
+    out.update(_omission(a))
+    out.update(_published_method(a))
+    if len(a.sensitivity):
+        out["sensitivity"] = " ".join(_sensitivity(a, row) for _, row in
+                                      a.sensitivity.iterrows())
+    if a.egger is not None and a.begg is not None:
+        out["bias"] = (f"Egger's test: t = {a.egger.zval:.2f}, p = {a.egger.pval:.4f}; Begg's "
+                       f"test: Kendall's tau = {a.begg.tau:.3f}, p = {a.begg.pval:.4f}."
+                       + (f" With {res.k} studies (fewer than {SMALL_K}) these tests have little "
+                          "power (Sterne et al. 2011, BMJ 343:d4002)." if res.k < SMALL_K
+                          else ""))
+    if a.converted:
+        base = rob[rob["main"]].iloc[0]
+        same = rob[(rob["measure"] == base["measure"]) & (rob["r"] == base["r"])
+                   & (rob["model"] == base["model"]) & rob["se_to_sd"]]
+        if len(same):
+            moved = same["estimate"].iloc[0]
+            out["se_to_sd"] = (
+                f"Treating the SDs of {', '.join(a.converted)} as standard errors (SD = SE x "
+                f"sqrt(n)) alone moves the pooled estimate from {fmt(a, base['estimate'])} to "
+                f"{fmt(a, moved)}.")
+    return out
+
+
+def _study_values(a: OutcomeAnalysis) -> np.ndarray:
+    """The pooled studies' own estimates on the display scale."""
+    res = a.main
+    if a.outcome.data == "proportion":
+        data = a.data.loc[list(res.slab)]
+        return (data["pi"] if "pi" in data else data["xi"] / data["ni"]).to_numpy(float)
+    return np.exp(res.yi) if display_transf(a.outcome.measure) == "exp" else res.yi
+
+
+def _omission(a: OutcomeAnalysis) -> dict[str, str]:
+    """Do the methods that leave studies out (zero variance) give higher or lower estimates
+    than those that keep every study? Stated only in the direction found."""
+    rob = a.robustness
+    full = rob["k"].max()
+    dropped, kept = rob[rob["k"] < full], rob[rob["k"] == full]
+    if dropped.empty:
+        return {}
+    names = sorted({s for text in dropped["left out"] for s in text.split(", ") if s != "-"})
+    who = ", ".join(names)
+    if kept["estimate"].max() < dropped["estimate"].min():
+        word = "lower"
+    elif kept["estimate"].min() > dropped["estimate"].max():
+        word = "higher"
+    else:
+        return {"omission": f"Estimates of the {len(kept)} methods that keep {who} "
+                            f"({_range(a, kept['estimate'])}) overlap those of the "
+                            f"{len(dropped)} that leave it out ({_range(a, dropped['estimate'])})."}
+    return {"omission": f"The {len(kept)} methods that keep {who} give {word} estimates "
+                        f"({_range(a, kept['estimate'])}) than the {len(dropped)} that leave it "
+                        f"out ({_range(a, dropped['estimate'])})."}
+
+
+def _published_method(a: OutcomeAnalysis) -> dict[str, str]:
+    """What the published method hides, on raw proportions: zero-variance studies that leave
+    the fit, Wald CIs past 100%. Each clause only when computed true."""
+    res = a.published
+    if res is None or res.measure != "PR":
+        return {}
+    clauses = []
+    if res.omitted:
+        clauses.append(f"{', '.join(res.omitted)} has zero variance on the raw scale without a "
+                       "continuity correction, so it leaves the published method's fit "
+                       "without a trace.")
+    table = res.study_table()
+    past = int(((table["ci_lb"] < 0) | (table["ci_ub"] > 1)).sum())
+    if past:
+        clauses.append(f"Wald intervals on raw proportions run outside 0-100% for {past} of "
+                       f"{res.k} studies.")
+    pred = a.predict(res)
+    if not pd.isna(pred["pi_ub"]) and (pred["pi_ub"] > 1 or pred["pi_lb"] < 0):
+        clauses.append(f"The prediction interval runs from {fmt(a, pred['pi_lb'])} to "
+                       f"{fmt(a, pred['pi_ub'])}.")
+    rob = a.robustness
+    bounded = rob[rob["measure"].isin(["PLO", "PFT"])]
+    if clauses and len(bounded) and (bounded["k"] == rob["k"].max()).all() and (
+            (bounded[["ci_lb", "ci_ub", "pi_lb", "pi_ub"]] >= 0).all().all()
+            and (bounded[["ci_lb", "ci_ub", "pi_lb", "pi_ub"]] <= 1).all().all()):
+        clauses.append("The logit and Freeman-Tukey methods keep every study and stay inside "
+                       "0-100%.")
+    return {"published_method": " ".join(clauses)} if clauses else {}
+
+
+def _sensitivity(a: OutcomeAnalysis, row: pd.Series) -> str:
+    text = (f"Without {row['excluded']} ({row['reason']}): {fmt(a, row['estimate'])} "
+            f"({fmt(a, row['ci_lb'])} to {fmt(a, row['ci_ub'])}, k = {row['k']}) by the "
+            f"protocol's method, instead of {fmt(a, a.predict(a.main)['pred'])}.")
+    pub = a.outcome.published
+    if a.published is None or pub is None or "estimate" not in pub:
+        return text
+    digits = published_digits(pub["estimate"], a.outcome.data)
+    target = _scaled(a, pub["estimate"])
+    with_it = round(_scaled(a, a.predict(a.published)["pred"]), digits) == round(target, digits)
+    without = round(_scaled(a, row["published_estimate"]), digits) == round(target, digits)
+    shown = fmt(a, pub["estimate"], digits)
+    text += (f" By the published method: {fmt(a, row['published_estimate'])} without it, "
+             f"{fmt(a, a.predict(a.published)['pred'])} with it.")
+    if with_it and not without:
+        text += (f" The published estimate ({shown}) is reproduced only with "
+                 f"{row['excluded']} included.")
+    elif without and not with_it:
+        text += f" The published estimate ({shown}) is reproduced only without {row['excluded']}."
+    elif with_it and without:
+        text += f" The published estimate ({shown}) is reproduced with or without it."
+    else:
+        text += f" Neither reproduces the published estimate ({shown})."
+    return text
+
+
+def results_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis], harms) -> str:
+    """The results paragraph: each outcome's summary and robustness, and the harms."""
     parts = []
-    for role, analysis in rates.items():
-        res, rob = analysis.paper, analysis.robustness
-        label = "immediate" if role == "immediate" else "1-3 month"
-        parts.append(
-            f"The {label} pain-relief rate pooled by the paper's method was {_pct(res.estimate)}"
-            f" (95% CI {_pct(res.ci_lb[0])} to {_pct(res.ci_ub[0])}; k = {res.k}, "
-            f"I² = {res.I2:.0f}%)"
-            + (f", after {', '.join(res.omitted)} left the fit for zero variance" if res.omitted
-               else "")
-            + f". Across {len(rob)} methods the estimate ranged from "
-              f"{_pct(rob['estimate'].min())} to {_pct(rob['estimate'].max())}; methods that "
-              f"keep the 0% study give lower rates.")
-    if prepost is not None:
-        m = prepost.main
-        c = prepost.choices
-        converted = c[(c["measure"] == "SMCR") & (c["method"] == "REML") & c["SE->SD"]]
-        parts.append(
-            f"Pain fell from baseline in {(m.yi > 0).sum()} of {m.k} studies: pooled SMCR "
-            f"{m.estimate:.2f} "
-            f"(95% CI {m.ci_lb[0]:.2f} to {m.ci_ub[0]:.2f}; k = {m.k}; I² = {m.I2:.1f}%). "
-            f"Egger's test p = {prepost.egger.pval:.4f}, Begg's p = {prepost.begg.pval:.4f}. "
-            f"Across the analyst's choices the pooled SMD ranged from {c['SMD'].min():.2f} to "
-            f"{c['SMD'].max():.2f}; treating the suspiciously small SDs of "
-            f"{', '.join(prepost.converted)} as standard errors alone brings it to "
-            f"{converted['SMD'].iloc[0]:.2f}.")
+    for a in analyses.values():
+        s = outcome_sentences(protocol, a)
+        parts += [s[key] for key in ("summary", "direction", "robustness") if key in s]
     if harms is not None:
         lo, hi = harms["exact"]
-        parts.append(f"{harms['label']}: {harms['events']} of {harms['total']} patients "
+        parts.append(f"{harms['label']}: {harms['events']} of {harms['total']} "
                      f"({_pct(harms['rate'])}; exact 95% CI {_pct(lo)} to {_pct(hi)}).")
     return " ".join(parts)
