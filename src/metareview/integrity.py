@@ -5,7 +5,7 @@ and the reason, so a report can show them next to the analyses they affect. The 
 
 - :func:`check_grim` -- a percentage impossible for the sample size (the GRIM test of Brown &
   Heathers, 2017, Soc. Psychol. Personal. Sci. 8, 363: 93.5% of 20 people is 18.7 people);
-- :func:`check_scale` -- a value outside its column's scale (85.1 on a 0-10 pain scale);
+- :func:`check_scale` -- a value outside its column's scale (85.1 on a 0-10 rating scale);
 - :func:`check_fraction_as_percent` -- a proportion typed into a percentage column ("0.6");
 - :func:`check_complements` -- percentages of responders and non-responders that add to more
   than 100%;

@@ -338,13 +338,16 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
                            robustness, egger, begg, sensitivity, converted)
 
 
-def published_digits(value: float, data: str) -> int:
+def published_digits(value: float, data: str, digits: int | None = None) -> int:
     """Decimals the paper printed ``value`` with, on the scale it is read (percent for
-    proportions): 0.69 -> 0 (69%), 0.584 -> 1 (58.4%), 0.49 -> 2.
+    proportions): 0.69 -> 0 (69%), 0.584 -> 1 (58.4%), 0.49 -> 2; ``digits`` (the protocol's
+    ``digits`` key, for trailing zeros such as 0.70) wins when given.
 
     >>> published_digits(0.69, "proportion"), published_digits(0.49, "2x2")
     (0, 2)
     """
+    if digits is not None:
+        return int(digits)
     exponent = Decimal(repr(float(value))).normalize().as_tuple().exponent
     decimals = max(0, -int(exponent))
     return max(0, decimals - 2) if data == "proportion" else decimals

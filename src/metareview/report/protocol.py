@@ -99,7 +99,7 @@ OUTCOME_KEYS = {"label", "data", "measure", "method", "test", "axis", "favours",
                 "sd_may_be_se", "percent_given_as_fraction", "complement", "n_two_counts",
                 "sensitivity", "note", "add", "to"} | set(COLUMN_KINDS)
 PUBLISHED_OUTCOME_KEYS = {"estimate", "ci_lb", "ci_ub", "k", "measure", "method", "test",
-                          "add", "to", "egger_p_below", "label"}
+                          "add", "to", "egger_p_below", "digits"}
 
 
 @dataclass(frozen=True, slots=True)

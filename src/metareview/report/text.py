@@ -89,9 +89,10 @@ def comparison_table(protocol: Protocol, analyses: dict[str, OutcomeAnalysis], h
                                   ("ci_ub", pred["ci_ub"], " (95% CI upper)")):
             if key not in pub:
                 continue
-            digits = published_digits(pub[key], a.outcome.data)
+            digits = published_digits(pub[key], a.outcome.data, pub.get("digits"))
             rows.append({"quantity": a.outcome.label + suffix,
-                         "published": fmt(a, pub[key], digits), "reproduced": fmt(a, ours),
+                         "published": fmt(a, pub[key], digits),
+                         "reproduced": fmt(a, ours, digits + 1),
                          "verdict": _verdict(_scaled(a, ours), _scaled(a, pub[key]), digits),
                          "how": how})
         if "k" in pub:
@@ -175,6 +176,38 @@ def _range(a: OutcomeAnalysis, values: pd.Series) -> str:
     return f"{fmt(a, values.min())} to {fmt(a, values.max())}"
 
 
+def _row_null(a: OutcomeAnalysis, measure: str) -> float | None:
+    """No effect on the display scale of a robustness row's measure."""
+    if a.outcome.data == "proportion":
+        return _null(a)
+    return 1.0 if display_transf(measure) == "exp" else 0.0
+
+
+def _comparable(a: OutcomeAnalysis) -> pd.DataFrame:
+    """Robustness rows on the same scale as the protocol's fit (every back-transformed
+    proportion; otherwise the same measure, SMCR beside SMCC)."""
+    rob = a.robustness
+    if a.outcome.data == "proportion":
+        return rob
+    family = {"SMCR": "SMC", "SMCC": "SMC"}
+    main = family.get(a.outcome.measure, a.outcome.measure)
+    return rob[rob["measure"].map(lambda m: family.get(m, m)) == main]
+
+
+def _ranges(a: OutcomeAnalysis) -> str:
+    """'Across n ways of pooling the estimate ranged from ...', one range per measure."""
+    rob = a.robustness
+    same = _comparable(a)
+    text = (f"Across {len(rob)} ways of pooling, the {len(same)} on the protocol's scale gave "
+            f"estimates from {_range(a, same['estimate'])}")
+    if len(same) == len(rob):
+        return (f"Across {len(rob)} ways of pooling the estimate ranged from "
+                f"{_range(a, rob['estimate'])}")
+    others = [f"{MEASURE_NAMES[m]} {_range(a, g['estimate'])}"
+              for m, g in rob[~rob.index.isin(same.index)].groupby("measure", sort=False)]
+    return f"{text} ({'; '.join(others)})"
+
+
 def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
     """The computed sentences of one outcome, by topic (empty topics are left out).
 
@@ -209,17 +242,16 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
             if favours:
                 label = f" (the side labelled \"{favours[1] if side == 'above' else favours[0]}\")"
             out["direction"] = f"The 95% CI lies entirely {side} {fmt(a, null)}{label}."
-        holds = rob[(rob["ci_lb"] > null)] if side == "above" else (
-            rob[rob["ci_ub"] < null] if side == "below" else
-            rob[(rob["ci_lb"] <= null) & (rob["ci_ub"] >= null)])
+        nulls = rob["measure"].map(lambda m: _row_null(a, m))
+        holds = (rob["ci_lb"] > nulls) if side == "above" else (
+            (rob["ci_ub"] < nulls) if side == "below" else
+            (rob["ci_lb"] <= nulls) & (rob["ci_ub"] >= nulls))
         where = f"lies entirely {side}" if side else "includes"
-        out["robustness"] = (
-            f"Across {len(rob)} ways of pooling the estimate ranged from "
-            f"{_range(a, rob['estimate'])}; the 95% CI {where} {fmt(a, null)} for "
-            f"{len(holds)} of {len(rob)}.")
+        what = fmt(a, null) if o.data == "proportion" else "the value of no effect"
+        out["robustness"] = (f"{_ranges(a)}; the 95% CI {where} {what} for "
+                             f"{int(holds.sum())} of {len(rob)}.")
     else:
-        out["robustness"] = (f"Across {len(rob)} ways of pooling the estimate ranged from "
-                             f"{_range(a, rob['estimate'])}.")
+        out["robustness"] = f"{_ranges(a)}."
     out.update(_omission(a))
     out.update(_published_method(a))
     if len(a.sensitivity):
@@ -256,7 +288,7 @@ def _study_values(a: OutcomeAnalysis) -> np.ndarray:
 def _omission(a: OutcomeAnalysis) -> dict[str, str]:
     """Do the methods that leave studies out (zero variance) give higher or lower estimates
     than those that keep every study? Stated only in the direction found."""
-    rob = a.robustness
+    rob = _comparable(a)
     full = rob["k"].max()
     dropped, kept = rob[rob["k"] < full], rob[rob["k"] == full]
     if dropped.empty:
@@ -313,7 +345,7 @@ def _sensitivity(a: OutcomeAnalysis, row: pd.Series) -> str:
     pub = a.outcome.published
     if a.published is None or pub is None or "estimate" not in pub:
         return text
-    digits = published_digits(pub["estimate"], a.outcome.data)
+    digits = published_digits(pub["estimate"], a.outcome.data, pub.get("digits"))
     target = _scaled(a, pub["estimate"])
     with_it = round(_scaled(a, a.predict(a.published)["pred"]), digits) == round(target, digits)
     without = round(_scaled(a, row["published_estimate"]), digits) == round(target, digits)

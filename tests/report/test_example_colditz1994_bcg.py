@@ -1,0 +1,95 @@
+"""The BCG vaccine trials (Colditz et al. 1994, JAMA 271:698; metadat's dat.bcg) as a review
+folder with 2x2 tables: the published random-effects risk ratio 0.49 (0.34 to 0.70) is
+reproduced by DerSimonian-Laird, and every robustness row (RR, OR, RD x DL, REML, REML with
+Hartung-Knapp) matches metafor 3.8.1 (tests/fixtures/metafor_report_examples.json, made by
+make_report_examples.R, which also wrote the folder's trials.csv)."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metareview.report.analyses import analyse_outcome
+from metareview.report.build import build_report
+from metareview.report.protocol import load_protocol
+from metareview.report.text import outcome_sentences
+from tests.conftest import load_fixture
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "bcg-vaccine"
+REF = [c for c in load_fixture("metafor_report_examples")["cases"] if c["example"] == "bcg"]
+RTOL = 1e-12  # measured worst case 1.8e-14 (RD, DL, estimate); REML rows 2.7e-15
+KEYS = ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "I2")
+
+
+@pytest.fixture(scope="module")
+def protocol():
+    return load_protocol(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def analysis(protocol):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return analyse_outcome(protocol, protocol.outcome("tuberculosis"))
+
+
+def test_every_robustness_row_matches_metafor(analysis):
+    rob = analysis.robustness
+    assert len(rob) == len(REF) == 9
+    for ref in REF:
+        row = rob[(rob["measure"] == ref["measure"]) & (rob["model"] == ref["method"])
+                  & (rob["test"] == ref["test"])].iloc[0]
+        assert row["k"] == ref["k"] == 13
+        for key in KEYS:
+            np.testing.assert_allclose(row[key], ref[key], rtol=RTOL, err_msg=f"{ref['id']} {key}")
+        np.testing.assert_allclose(row["egger_p"], ref["egger_lm_pval"], rtol=RTOL)
+
+
+def test_protocol_fit_is_the_cited_default_and_published_fit_is_dl(analysis):
+    assert (analysis.main.measure, analysis.main.method, analysis.main.test) == (
+        "RR", "REML", "knha")
+    assert (analysis.published.method, analysis.published.test) == ("DL", "z")
+    ref = next(c for c in REF if c["id"] == "bcg_RR_REML_knha")
+    np.testing.assert_allclose(analysis.begg.pval, ref["begg_pval"], rtol=RTOL)
+
+
+def test_published_numbers_reproduced(tmp_path):
+    out = build_report(EXAMPLE, tmp_path)
+    table = out.comparison.set_index("quantity")
+    label = "Tuberculosis, vaccinated vs unvaccinated"
+    assert table.loc[label, "published"] == "0.49" and table.loc[label, "reproduced"] == "0.490"
+    assert table.loc[f"{label} (95% CI upper)", "published"] == "0.70"  # digits = 2
+    assert table.loc[f"{label} (95% CI upper)", "reproduced"] == "0.695"
+    assert set(table["verdict"]) == {"reproduced"}
+
+
+def test_sentences_state_the_direction_found(protocol, analysis):
+    s = outcome_sentences(protocol, analysis)
+    pred = analysis.predict(analysis.main)
+    assert pred["ci_ub"] < 1  # computed: the whole CI favours the vaccine
+    assert s["direction"] == ('The 95% CI lies entirely below 1.00 (the side labelled '
+                              '"Favours vaccine").')
+    below = int((analysis.main.yi < 0).sum())
+    assert s["studies"] == f"{13 - below} of 13 study estimates lie above 1.00 and {below} below."
+    # each measure's CI is judged against its own null: 1 for ratios, 0 for the difference
+    rob = analysis.robustness
+    nulls = np.where(rob["measure"] == "RD", 0.0, 1.0)
+    assert s["robustness"].endswith(
+        f"the 95% CI lies entirely below the value of no effect for "
+        f"{int((rob['ci_ub'] < nulls).sum())} of 9.")
+    assert "risk difference -0.03 to -0.01" in s["robustness"]
+    assert "omission" not in s  # no method leaves a trial out: no comparison to state
+
+
+def test_html_has_favours_labels_and_no_paper_wording_from_elsewhere(tmp_path):
+    out = build_report(EXAMPLE, tmp_path)
+    html = out.html.read_text(encoding="utf-8")
+    assert "Reproduction of: Colditz GA" in html
+    text = re.sub(r'src="data:[^"]+"', "", html)  # the words, not the embedded images
+    assert not re.search(r"\bpain|ketamine|CRPS|patients with", text, re.I)
+    assert {p.name for p in out.figures} == {"forest_tuberculosis.png",
+                                             "funnel_tuberculosis.png"}
