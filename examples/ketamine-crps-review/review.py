@@ -7,7 +7,7 @@ dual screening by Ana and Ben from ``decisions.csv`` -> conflicts settled by Cy 
 ``resolutions.csv`` -> studies -> dual extraction with the form in ``protocol.toml`` (Ana
 and Ben read the seed's Table 1; Ben mistypes one value, Cy resolves it) -> PRISMA 2020
 counts, diagram and PRISMA2020 CSV, agreement statistics, and the studies table -- which
-``metareview report`` then turns into the pooled analysis (``report.toml``).
+``metareview report`` then turns into the pooled analysis (the same ``protocol.toml``).
 
 Run it::
 
@@ -132,13 +132,8 @@ def _run(store: Store, setup: dict[str, Any], form: ExtractionForm,
     table = store.studies_table(PROJECT, form)
     table.to_csv(out / "studies.csv", index=False)
 
-    # the agreed studies table is what `metareview report` reads
-    folder = out / "report"
-    folder.mkdir(exist_ok=True)
-    table.to_csv(folder / "studies.csv", index=False)
-    (folder / "protocol.toml").write_text((HERE / "report.toml").read_text(encoding="utf-8"),
-                                          encoding="utf-8")
-    report = build_report(folder)
+    # the agreed studies table is what `metareview report` reads, with the same protocol
+    report = build_report(HERE, out / "report", table=out / "studies.csv")
     robustness = pd.read_csv(report.folder / "tables" / "immediate_robustness.csv")
     first, second = setup["reviewers"]
     summary = {

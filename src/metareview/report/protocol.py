@@ -288,11 +288,8 @@ def _outcome(path: Path, name: str, spec: Any, columns: dict[str, Any]) -> Outco
         raise InputError(f"{where}: measure = {measure!r} does not fit data = {data!r}; "
                          f"expected one of {', '.join(measures)}.")
     method = spec.get("method", defaults["method"])
-    if method not in METHODS:
-        raise InputError(f"{where}: method = {method!r}; expected one of {', '.join(METHODS)}.")
     test = spec.get("test", defaults["test"])
-    if test not in TESTS:
-        raise InputError(f"{where}: test = {test!r}; expected \"z\" or \"knha\".")
+    _check_model(where, {"method": method, "test": test})
     favours = spec.get("favours")
     if favours is not None and (not isinstance(favours, list) or len(favours) != 2):
         raise InputError(f"{where}: favours must be two labels [left, right], e.g. "
@@ -305,6 +302,14 @@ def _outcome(path: Path, name: str, spec: Any, columns: dict[str, Any]) -> Outco
                and k not in ("label", "data", "measure", "method", "test")}
     return Outcome(name, spec["label"], data, {k: given[k] for k in chosen}, measure, method,
                    test, options)
+
+
+def _check_model(where: str, spec: dict[str, Any]) -> None:
+    method, test = spec.get("method", "REML"), spec.get("test", "z")
+    if method not in METHODS:
+        raise InputError(f"{where}: method = {method!r}; expected one of {', '.join(METHODS)}.")
+    if test not in TESTS:
+        raise InputError(f"{where}: test = {test!r}; expected \"z\" or \"knha\".")
 
 
 def _descriptive(path: Path, name: str, spec: Any) -> Descriptive:
@@ -344,6 +349,7 @@ def _published(path: Path, raw: dict[str, Any], outcomes: tuple[Outcome, ...],
         if measure not in DATA_TYPES[outcome.data][0]:
             raise InputError(f"{where}: measure = {measure!r} does not fit data = "
                              f"{outcome.data!r} of outcome {name!r}.")
+        _check_model(where, numbers)
     declared = {d.name for d in descriptives}
     for name in _table(path, published, "descriptives"):
         if name not in declared:
