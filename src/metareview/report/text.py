@@ -295,6 +295,7 @@ def _omission(a: OutcomeAnalysis) -> dict[str, str]:
         return {}
     names = sorted({s for text in dropped["left out"] for s in text.split(", ") if s != "-"})
     who = ", ".join(names)
+    pronoun = "it" if len(names) == 1 else "them"
     if kept["estimate"].max() < dropped["estimate"].min():
         word = "lower"
     elif kept["estimate"].min() > dropped["estimate"].max():
@@ -302,10 +303,11 @@ def _omission(a: OutcomeAnalysis) -> dict[str, str]:
     else:
         return {"omission": f"Estimates of the {len(kept)} methods that keep {who} "
                             f"({_range(a, kept['estimate'])}) overlap those of the "
-                            f"{len(dropped)} that leave it out ({_range(a, dropped['estimate'])})."}
+                            f"{len(dropped)} that leave {pronoun} out "
+                            f"({_range(a, dropped['estimate'])})."}
     return {"omission": f"The {len(kept)} methods that keep {who} give {word} estimates "
-                        f"({_range(a, kept['estimate'])}) than the {len(dropped)} that leave it "
-                        f"out ({_range(a, dropped['estimate'])})."}
+                        f"({_range(a, kept['estimate'])}) than the {len(dropped)} that leave "
+                        f"{pronoun} out ({_range(a, dropped['estimate'])})."}
 
 
 def _published_method(a: OutcomeAnalysis) -> dict[str, str]:
