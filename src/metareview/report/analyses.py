@@ -161,6 +161,8 @@ class OutcomeAnalysis:
     begg: RanktestResult | None
     sensitivity: pd.DataFrame
     converted: tuple[str, ...] = ()  # studies whose SDs the SE->SD rows convert
+    subgroups: RmaResult | None = None  # the protocol's model with subgroup=, if asked
+    regression: RmaResult | None = None  # the protocol's model with mods=, if asked
 
     def predict(self, res: RmaResult) -> dict[str, float]:
         """``pred, ci_lb, ci_ub, pi_lb, pi_ub`` of ``res`` on the display scale."""
@@ -220,8 +222,11 @@ _ESCALC_ARGS = {"proportion": ("pi", "xi", "ni"), "2x2": ("ai", "bi", "ci", "di"
 
 
 def _fit(o: Outcome, data: pd.DataFrame, v: Variant, suspects: set[str] = frozenset(),
-         exclude: set[str] = frozenset()) -> tuple[RmaResult, list[str]]:
+         exclude: set[str] = frozenset(), **model: Any) -> tuple[RmaResult, list[str]]:
     used = data[data["used"] & ~data.index.isin(list(exclude))].copy()
+    model = {key: (value.loc[used.index].reset_index(drop=True)
+                   if isinstance(value, pd.DataFrame) else value.loc[used.index].to_numpy())
+             for key, value in model.items()}
     args = {k: used[k].to_numpy(dtype=float) for k in _ESCALC_ARGS[o.data] if k in used}
     if o.data == "prepost":
         if v.se_to_sd:
@@ -234,7 +239,7 @@ def _fit(o: Outcome, data: pd.DataFrame, v: Variant, suspects: set[str] = frozen
             args.pop("sd2i")
     es = escalc(v.measure, slab=list(used.index), add=v.add,
                 to=o.option("to", "only0"), **args)
-    return _quiet_rma(es, method=v.method, test=v.test)
+    return _quiet_rma(es, method=v.method, test=v.test, **model)
 
 
 def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Variant]:
@@ -334,8 +339,20 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
         "reason", "excluded", "k", "estimate", "ci_lb", "ci_ub", "published_estimate",
         "published_ci_lb", "published_ci_ub", "published_k"])
     converted = tuple(sorted(suspects & set(main_fit.slab)))
+    subgroups = regression = None
+    table = protocol.table
+    if o.option("subgroup"):
+        labels = table[o.option("subgroup")].map(
+            lambda raw: "not reported" if parse_cell(raw).is_missing else raw.strip())
+        subgroups, _ = _fit(o, data, main, suspects, subgroup=labels)
+    if o.option("moderators"):
+        mods = pd.DataFrame({c: [protocol.cell(s, c).value for s in table.index]
+                             for c in o.option("moderators")}, index=table.index, dtype=float)
+        missing = set(mods.index[mods.isna().any(axis=1)])
+        regression, _ = _fit(o, data, main, suspects, missing, mods=mods)
     return OutcomeAnalysis(o, data, main_fit, tuple(main_notes), pub_fit, tuple(pub_notes),
-                           robustness, egger, begg, sensitivity, converted)
+                           robustness, egger, begg, sensitivity, converted, subgroups,
+                           regression)
 
 
 def published_digits(value: float, data: str, digits: int | None = None) -> int:

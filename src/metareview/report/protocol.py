@@ -97,7 +97,7 @@ TESTS = ("z", "knha")
 OUTCOME_KEYS = {"label", "data", "measure", "method", "test", "axis", "favours", "reference",
                 "correlation", "correlation_sensitivity", "scale", "rescale",
                 "sd_may_be_se", "percent_given_as_fraction", "complement", "n_two_counts",
-                "sensitivity", "note", "add", "to"} | set(COLUMN_KINDS)
+                "sensitivity", "note", "add", "to", "subgroup", "moderators"} | set(COLUMN_KINDS)
 PUBLISHED_OUTCOME_KEYS = {"estimate", "ci_lb", "ci_ub", "k", "measure", "method", "test",
                           "add", "to", "egger_p_below", "digits"}
 
@@ -290,6 +290,9 @@ def _outcome(path: Path, name: str, spec: Any, columns: dict[str, Any]) -> Outco
     method = spec.get("method", defaults["method"])
     test = spec.get("test", defaults["test"])
     _check_model(where, {"method": method, "test": test})
+    if not isinstance(spec.get("moderators", []), list):
+        raise InputError(f"{where}: moderators must be a list of table columns, e.g. "
+                         f"[\"Latitude\"]; got {spec['moderators']!r}.")
     favours = spec.get("favours")
     if favours is not None and (not isinstance(favours, list) or len(favours) != 2):
         raise InputError(f"{where}: favours must be two labels [left, right], e.g. "
@@ -368,8 +371,11 @@ def _check_columns_exist(path: Path, table_path: Path, frame: pd.DataFrame,
                if isinstance(names, list) for name in names]
     for o in outcomes:
         wanted += [(f"[outcomes.{o.name}] {key}", name) for key, name in o.columns.items()]
-        if o.option("complement"):
-            wanted.append((f"[outcomes.{o.name}] complement", o.option("complement")))
+        for key in ("complement", "subgroup"):
+            if o.option(key):
+                wanted.append((f"[outcomes.{o.name}] {key}", o.option(key)))
+        wanted += [(f"[outcomes.{o.name}] moderators", name)
+                   for name in o.option("moderators", [])]
     wanted += [(f"[descriptives.{d.name}] column", d.column) for d in descriptives]
     absent = [(where, name) for where, name in wanted if name not in frame.columns]
     if absent:
@@ -392,6 +398,8 @@ def _cell_specs(outcomes: tuple[Outcome, ...]) -> list[CellSpec]:
     for o in outcomes:
         specs += [CellSpec(column, COLUMN_KINDS[key], f"outcome {o.name!r}")
                   for key, column in o.columns.items()]
+        specs += [CellSpec(column, "number", f"the meta-regression of outcome {o.name!r}")
+                  for column in o.option("moderators", [])]
     return specs
 
 

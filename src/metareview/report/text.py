@@ -212,7 +212,8 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
     """The computed sentences of one outcome, by topic (empty topics are left out).
 
     Keys: ``model``, ``summary``, ``studies``, ``direction``, ``robustness``, ``omission``,
-    ``published_method``, ``sensitivity``, ``bias``, ``se_to_sd``.
+    ``published_method``, ``sensitivity``, ``subgroups``, ``regression``, ``bias``,
+    ``se_to_sd``.
     """
     o, res, rob = a.outcome, a.main, a.robustness
     pred = a.predict(res)
@@ -257,6 +258,8 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
     if len(a.sensitivity):
         out["sensitivity"] = " ".join(_sensitivity(a, row) for _, row in
                                       a.sensitivity.iterrows())
+    out.update(_subgroups(a))
+    out.update(_regression(a))
     if a.egger is not None and a.begg is not None:
         out["bias"] = (f"Egger's test: t = {a.egger.zval:.2f}, p = {a.egger.pval:.4f}; Begg's "
                        f"test: Kendall's tau = {a.begg.tau:.3f}, p = {a.begg.pval:.4f}."
@@ -274,6 +277,53 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
                 f"sqrt(n)) alone moves the pooled estimate from {fmt(a, base['estimate'])} to "
                 f"{fmt(a, moved)}.")
     return out
+
+
+ALPHA = 0.05
+
+
+def _subgroups(a: OutcomeAnalysis) -> dict[str, str]:
+    """Each subgroup's pooled estimate and the test for subgroup differences (Q between, from
+    an equal-effects fit of the subgroup estimates, as RevMan)."""
+    res = a.subgroups
+    if res is None or res.subgroups is None:
+        return {}
+    parts = []
+    for label, fit in res.subgroups.items():
+        pred = a.predict(fit)
+        parts.append(f"{label} {fmt(a, pred['pred'])} ({fmt(a, pred['ci_lb'])} to "
+                     f"{fmt(a, pred['ci_ub'])}, k = {fit.k})")
+    d = res.to_dict()
+    verdict = ("the subgroups differ" if d["p_between"] < ALPHA else
+               "no evidence at the 5% level that the subgroups differ")
+    return {"subgroups": f"By {a.outcome.option('subgroup')}: {'; '.join(parts)}. Test for "
+                         f"subgroup differences: Q = {d['Q_between']:.2f}, df = "
+                         f"{d['df_between']}, p = {d['p_between']:.3f}: {verdict}."}
+
+
+def _regression(a: OutcomeAnalysis) -> dict[str, str]:
+    """Meta-regression on the protocol's moderators: each slope, its direction when its CI
+    excludes 0, and R²."""
+    res = a.regression
+    if res is None:
+        return {}
+    table = res.table()
+    scale = {"exp": f"log {MEASURE_NAMES[res.measure]}"}.get(
+        display_transf(res.measure) or "", MEASURE_NAMES[res.measure])
+    parts = []
+    for name, row in table.iloc[1:].iterrows():
+        text = (f"each unit of {name} changes the {scale} by {row['estimate']:.4f} (95% CI "
+                f"{row['ci_lb']:.4f} to {row['ci_ub']:.4f}, p = {row['pval']:.4f})")
+        if row["pval"] < ALPHA:
+            text += (f": the {scale} {'falls' if row['estimate'] < 0 else 'rises'} as "
+                     f"{name} increases")
+        else:
+            text += f": no evidence at the 5% level that it changes with {name}"
+        parts.append(text)
+    r2 = "" if res.R2 is None else f"; R² = {res.R2:.1f}% of tau² explained"
+    return {"regression": f"Meta-regression ({res.k} studies): {'; '.join(parts)}. Test of "
+                          f"the moderators: {'F' if res.test == 'knha' else 'QM'} = "
+                          f"{res.QM:.2f}, p = {res.QMp:.4f}{r2}."}
 
 
 def _study_values(a: OutcomeAnalysis) -> np.ndarray:
