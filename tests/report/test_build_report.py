@@ -125,3 +125,18 @@ def test_the_readme_minimal_review_folder_works(tmp_path):
     html = out.html.read_text(encoding="utf-8")
     assert "Drug X for condition Y" in html and "Reproduction of" not in html
     assert 'id="outcome-responders"' in html and 'id="outcome-pain"' in html
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium not installed")
+def test_report_loads_in_chromium_without_console_messages(report):
+    # issue 13: the HTML passes an automated check in a real browser (images are data: URIs
+    # whose PNG bytes test_html_is_self_contained_with_no_broken_images decodes)
+    import subprocess
+
+    run = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+         "--v=0", "--dump-dom", report.html.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert ":CONSOLE" not in run.stderr, run.stderr
+    assert run.stdout.count("<img ") == 5 and "</html>" in run.stdout
