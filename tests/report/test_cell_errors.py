@@ -109,3 +109,17 @@ def test_methods_text_claims_only_what_the_tests_check(tmp_path):
     html = " ".join(out.html.read_text(encoding="utf-8").split())
     assert "1e-6" not in html
     assert "at the tolerance written beside each test" in html
+
+
+def test_more_events_than_people_names_both_columns(tmp_path):
+    (tmp_path / "protocol.toml").write_text(
+        '[review]\ntitle = "T"\ntable = "t.csv"\n\n[columns]\nstudy = "Study"\n\n'
+        '[outcomes.death]\nlabel = "Death"\ndata = "2x2"\nai = "Dead, treated"\n'
+        'n1i = "N, treated"\nci = "Dead, control"\nn2i = "N, control"\n', encoding="utf-8")
+    (tmp_path / "t.csv").write_text(
+        "Study,\"Dead, treated\",\"N, treated\",\"Dead, control\",\"N, control\"\n"
+        "A,3,40,5,41\nB,30,20,6,22\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"t.csv, row 3, column 'Dead, treated' \(study 'B'\): "
+                                         r"cell '30' \(more events than the 20 in column "
+                                         r"'N, treated'\); expected at most the group size"):
+        load_protocol(tmp_path)

@@ -46,16 +46,22 @@ MEASURE_NAMES = {
     "RD": "risk difference", "PETO": "Peto odds ratio", "MD": "mean difference",
     "SMD": "standardised mean difference (Hedges' g)", "ROM": "ratio of means",
     "SMCR": "SMCR", "SMCC": "SMCC", "MC": "mean change", "GEN": "estimates as given",
+    "COR": "correlation", "ZCOR": "Fisher's z",
 }
 METHOD_NAMES = {"EE": "equal effects", "FE": "equal effects", "DL": "DerSimonian-Laird",
                 "REML": "REML", "ML": "ML", "PM": "Paule-Mandel", "HE": "Hedges",
                 "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "EB": "empirical Bayes"}
-_TRANSF = {"PLO": "expit", "PFT": "ipft.hm", "PAS": "iarcsin", "PLN": "exp", "OR": "exp",
+_TRANSF = {"ZCOR": "ztor",
+           "PLO": "expit", "PFT": "ipft.hm", "PAS": "iarcsin", "PLN": "exp", "OR": "exp",
            "RR": "exp", "PETO": "exp", "ROM": "exp"}
 
 
-def display_transf(measure: str) -> str | None:
-    """metafor's back-transformation of ``measure`` to the scale a reader reads."""
+def display_transf(measure: str, outcome: Outcome | None = None) -> str | None:
+    """metafor's back-transformation of ``measure`` to the scale a reader reads (``exp`` for
+    generic estimates the protocol marks ``ratio = true``: they were pooled on the log
+    scale)."""
+    if measure == "GEN" and outcome is not None and outcome.option("ratio"):
+        return "exp"
     return _TRANSF.get(measure)
 
 
@@ -166,7 +172,7 @@ class OutcomeAnalysis:
 
     def predict(self, res: RmaResult) -> dict[str, float]:
         """``pred, ci_lb, ci_ub, pi_lb, pi_ub`` of ``res`` on the display scale."""
-        transf = display_transf(res.measure or self.outcome.measure)
+        transf = display_transf(res.measure or self.outcome.measure, self.outcome)
         return res.predict(transf=transf) if transf else res.predict()
 
 
@@ -201,6 +207,17 @@ def _outcome_data(protocol: Protocol, o: Outcome) -> pd.DataFrame:
                     notes.append(f"N {cell.raw}: n = {row[key]:g} ({rule} count)")
             else:
                 row[key] = cell.value
+        if "ci_lb" in cells and not missing:
+            level = float(o.option("ci_level", 95))
+            crit = stats.norm.isf((1 - level / 100) / 2)
+            lb, ub, yi = row.pop("ci_lb"), row.pop("ci_ub"), row["yi"]
+            if o.option("ratio"):
+                lb, ub, yi = np.log(lb), np.log(ub), np.log(yi)
+            row["yi"], row["sei"] = yi, (ub - lb) / (2 * crit)
+            notes.append(f"SE from the {level:g}% CI" + ("; log scale" if o.option("ratio")
+                                                          else ""))
+        elif o.option("ratio") and not missing:
+            row["yi"] = np.log(row["yi"])
         if rescale and study in rescale.get("studies", []) and not missing:
             factor = float(rescale["factor"])
             for key in ("m1i", "sd1i", "m2i", "sd2i"):
@@ -218,7 +235,8 @@ def _outcome_data(protocol: Protocol, o: Outcome) -> pd.DataFrame:
 
 _ESCALC_ARGS = {"proportion": ("pi", "xi", "ni"), "2x2": ("ai", "bi", "ci", "di", "n1i", "n2i"),
                 "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
-                "prepost": ("m1i", "sd1i", "m2i", "sd2i", "ni"), "generic": ("yi", "vi", "sei")}
+                "prepost": ("m1i", "sd1i", "m2i", "sd2i", "ni"), "generic": ("yi", "vi", "sei"),
+                "correlation": ("ri", "ni")}
 
 
 def _fit(o: Outcome, data: pd.DataFrame, v: Variant, suspects: set[str] = frozenset(),
@@ -258,6 +276,9 @@ def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Vari
         grid = [Variant(m, method, main.test, None, float(r), convert)
                 for m, r, method, convert in itertools.product(
                     measures, correlations, ("DL", "REML"), conversions)]
+    elif o.data == "correlation":
+        grid = [Variant(m, method, test) for m in dict.fromkeys([main.measure, "ZCOR", "COR"])
+                for method, test in models]
     elif o.data == "generic":
         grid = [Variant("GEN", method, test) for method, test in
                 [("EE", "z"), ("DL", "z"), ("PM", "z"), ("REML", "z"), ("REML", "knha")]]
@@ -304,7 +325,7 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
     suspects = set(o.option("sd_may_be_se", []))
 
     def predict(res: RmaResult) -> dict[str, float]:
-        transf = display_transf(res.measure)
+        transf = display_transf(res.measure, o)
         return res.predict(transf=transf) if transf else res.predict()
 
     fits: dict[Variant, tuple[RmaResult, list[str]]] = {}

@@ -135,7 +135,7 @@ def _figures(protocol: Protocol, fitted: dict[str, OutcomeAnalysis], directory: 
 
     for name, a in fitted.items():
         res = a.main
-        transf = "percent" if res.measure == "PR" else display_transf(res.measure)
+        transf = "percent" if res.measure == "PR" else display_transf(res.measure, a.outcome)
         keep(forest(res, transf=transf, xlabel=_axis_label(a),
                     title=f"{a.outcome.label} ({res.method}, {MEASURE_NAMES[res.measure]}"
                           f"{', Hartung-Knapp' if res.test == 'knha' else ''})"),

@@ -18,7 +18,9 @@ proportion     ``xi`` (events) or ``percent``; ``ni``                   PR PLN P
 means          ``m1i, sd1i, n1i, m2i, sd2i, n2i``                       MD SMD ROM
 prepost        ``baseline, end`` (mean±SD cells) or ``m1i, sd1i,        SMCR SMCC MC
                m2i, sd2i``; ``ni``
-generic        ``yi`` with ``vi`` or ``sei``                            GEN
+correlation    ``ri, ni``                                               ZCOR COR
+generic        ``yi`` with ``vi``, ``sei`` or ``ci_lb, ci_ub``          GEN
+               (``ratio = true``: ratios and their CIs, pooled as logs)
 =============  ======================================================  ===========
 
 ``ni``/``n1i`` default to the ``n`` column of ``[columns]`` where one is needed.
@@ -36,7 +38,7 @@ import pandas as pd
 
 from metareview.cells import Cell, parse_cell
 from metareview.exceptions import InputError
-from metareview.report.reading import CellSpec, Finding, check_cells
+from metareview.report.reading import CellSpec, Finding, check_cells, check_events_within
 
 __all__ = ["DATA_TYPES", "DEFAULTS", "Descriptive", "Outcome", "Protocol", "load_protocol"]
 
@@ -52,7 +54,8 @@ DATA_TYPES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
     "means": (("MD", "SMD", "ROM"), (("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),)),
     "prepost": (("SMCR", "SMCC", "MC"), (("baseline", "end", "ni"),
                                           ("m1i", "sd1i", "m2i", "sd2i", "ni"))),
-    "generic": (("GEN",), (("yi", "vi"), ("yi", "sei"))),
+    "correlation": (("ZCOR", "COR"), (("ri", "ni"),)),
+    "generic": (("GEN",), (("yi", "vi"), ("yi", "sei"), ("yi", "ci_lb", "ci_ub"))),
 }
 
 #: what each column's cells must hold (see metareview.report.reading.KINDS)
@@ -60,7 +63,8 @@ COLUMN_KINDS = {"xi": "events", "ni": "count", "percent": "percent", "ai": "even
                 "bi": "events", "ci": "events", "di": "events", "n1i": "count",
                 "n2i": "count", "m1i": "number", "m2i": "number", "sd1i": "positive",
                 "sd2i": "positive", "baseline": "mean_sd", "end": "mean_sd", "yi": "number",
-                "vi": "positive", "sei": "positive"}
+                "vi": "positive", "sei": "positive", "ri": "correlation", "ci_lb": "number",
+                "ci_ub": "number"}
 
 #: default measure, method and test per data type, with the literature that supports them
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -83,6 +87,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "why": "standardised mean changes with the baseline SD (Becker 1988, Br J Math Stat "
                "Psychol 41:257, doi:10.1111/j.2044-8317.1988.tb00901.x; Morris 2000, "
                "Psychol Methods 5:79)"},
+    "correlation": {
+        "measure": "ZCOR", "method": "REML", "test": "knha",
+        "why": "Fisher's z-transformed correlations, whose variance does not depend on the "
+               "correlation (Hedges & Olkin 1985, Statistical Methods for Meta-Analysis, ch. 11)"},
     "generic": {
         "measure": "GEN", "method": "REML", "test": "knha",
         "why": "the estimates and variances as given"},
@@ -97,7 +105,8 @@ TESTS = ("z", "knha")
 OUTCOME_KEYS = {"label", "data", "measure", "method", "test", "axis", "favours", "reference",
                 "correlation", "correlation_sensitivity", "scale", "rescale",
                 "sd_may_be_se", "percent_given_as_fraction", "complement", "n_two_counts",
-                "sensitivity", "note", "add", "to", "subgroup", "moderators"} | set(COLUMN_KINDS)
+                "sensitivity", "note", "add", "to", "subgroup", "moderators", "ratio",
+                "ci_level"} | set(COLUMN_KINDS)
 PUBLISHED_OUTCOME_KEYS = {"estimate", "ci_lb", "ci_ub", "k", "measure", "method", "test",
                           "add", "to", "egger_p_below", "digits"}
 
@@ -243,6 +252,8 @@ def load_protocol(folder: str | Path, table: str | Path | None = None) -> Protoc
                          "its study out of that analysis and list it at the top of the report).")
     findings = check_cells(frame, table_path, _cell_specs(outcomes), allow=allow == "report",
                            protocol_path=path)
+    findings += check_events_within(frame, table_path, _event_pairs(outcomes),
+                                    allow=allow == "report", protocol_path=path)
     return Protocol(folder, path, table_path, review, columns, outcomes, descriptives,
                     _table(path, raw, "harms"), published, _table(path, raw, "prisma"), frame,
                     tuple(findings))
@@ -401,6 +412,15 @@ def _cell_specs(outcomes: tuple[Outcome, ...]) -> list[CellSpec]:
         specs += [CellSpec(column, "number", f"the meta-regression of outcome {o.name!r}")
                   for column in o.option("moderators", [])]
     return specs
+
+
+def _event_pairs(outcomes: tuple[Outcome, ...]) -> list[tuple[str, str, str]]:
+    pairs = []
+    for o in outcomes:
+        for events, size in (("xi", "ni"), ("ai", "n1i"), ("ci", "n2i")):
+            if events in o.columns and size in o.columns:
+                pairs.append((o.columns[events], o.columns[size], f"outcome {o.name!r}"))
+    return pairs
 
 
 def _label(study: str, year: str) -> str:

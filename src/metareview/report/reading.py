@@ -17,7 +17,7 @@ import pandas as pd
 from metareview.cells import Cell, parse_cell
 from metareview.exceptions import InputError
 
-__all__ = ["KINDS", "CellSpec", "Finding", "check_cells"]
+__all__ = ["KINDS", "CellSpec", "Finding", "check_cells", "check_events_within"]
 
 #: what a cell of each kind must hold, in the words of the error message
 KINDS = {
@@ -27,6 +27,7 @@ KINDS = {
     "mean_sd": "a mean and SD written 'mean±SD' (e.g. 7.1±1.5) with SD > 0",
     "number": "a number (e.g. 0.42)",
     "positive": "a number greater than 0 (e.g. 0.05)",
+    "correlation": "a correlation between -1 and 1 (e.g. 0.31)",
 }
 
 
@@ -89,9 +90,47 @@ def problem(cell: Cell, kind: str) -> str | None:
             return "not a whole number"
         low = 1 if kind == "count" else 0
         return None if value >= low else f"less than {low}"
+    if kind == "correlation":
+        return None if -1 <= value <= 1 else "outside -1 to 1"
     if kind == "positive":
         return None if value > 0 else "not greater than 0"
     return None
+
+
+def _advice(protocol_path: Path | None) -> str:
+    return (f"Correct the cell, write '-' if it was not reported, or set "
+            f"unreadable_cells = \"report\" in [review] of "
+            f"{protocol_path.name if protocol_path else 'protocol.toml'} to leave such studies "
+            "out and list them at the top of the report.")
+
+
+def check_events_within(table: pd.DataFrame, table_path: Path,
+                        pairs: list[tuple[str, str, str]], *, allow: bool,
+                        protocol_path: Path | None = None) -> list[Finding]:
+    """Events that exceed their group's size (``xi > ni``, ``ai > n1i``, ``ci > n2i``).
+
+    ``pairs`` holds ``(events column, size column, used_by)``. Cells that are missing or
+    unreadable are left to :func:`check_cells`.
+    """
+    findings = []
+    for events_column, size_column, used_by in pairs:
+        for position, (study, raw) in enumerate(table[events_column].items()):
+            events = parse_cell(raw)
+            size = parse_cell(table.at[study, size_column])
+            if not (events.kind == "number" and size.is_numeric):
+                continue
+            limit = max(x for x in (size.value, size.secondary) if x is not None)
+            if events.value <= limit:
+                continue
+            why = f"more events than the {size.raw} in column {size_column!r}"
+            finding = Finding(table_path.name, position + 2, str(study), events_column,
+                              str(raw), why, f"at most the group size ({size.raw})", used_by)
+            if not allow:
+                raise InputError(f"{table_path}, row {finding.row}, column {events_column!r} "
+                                 f"(study {finding.study!r}): cell {finding.cell!r} ({why}); "
+                                 f"expected {finding.expected}. {_advice(protocol_path)}")
+            findings.append(finding)
+    return findings
 
 
 def check_cells(table: pd.DataFrame, table_path: Path, specs: list[CellSpec], *,
@@ -130,12 +169,8 @@ def check_cells(table: pd.DataFrame, table_path: Path, specs: list[CellSpec], *,
             finding = Finding(table_path.name, position + 2, str(study), spec.column, str(raw),
                               why, KINDS[spec.kind], spec.used_by)
             if not allow:
-                advice = (f"Correct the cell, write '-' if it was not reported, or set "
-                          f"unreadable_cells = \"report\" in [review] of "
-                          f"{protocol_path.name if protocol_path else 'protocol.toml'} to leave "
-                          "such studies out and list them at the top of the report.")
                 raise InputError(f"{table_path}, row {finding.row}, column {spec.column!r} "
                                  f"(study {finding.study!r}): cell {finding.cell!r} ({why}); "
-                                 f"expected {finding.expected}. {advice}")
+                                 f"expected {finding.expected}. {_advice(protocol_path)}")
             findings.append(finding)
     return findings

@@ -47,7 +47,7 @@ def _null(a: OutcomeAnalysis) -> float | None:
     if a.outcome.data == "proportion":
         ref = a.outcome.option("reference")
         return None if ref is None else float(ref)
-    return 1.0 if display_transf(a.outcome.measure) == "exp" else 0.0
+    return 1.0 if display_transf(a.outcome.measure, a.outcome) == "exp" else 0.0
 
 
 def _verdict(reproduced: float, published: float, digits: int) -> str:
@@ -180,7 +180,7 @@ def _row_null(a: OutcomeAnalysis, measure: str) -> float | None:
     """No effect on the display scale of a robustness row's measure."""
     if a.outcome.data == "proportion":
         return _null(a)
-    return 1.0 if display_transf(measure) == "exp" else 0.0
+    return 1.0 if display_transf(measure, a.outcome) == "exp" else 0.0
 
 
 def _comparable(a: OutcomeAnalysis) -> pd.DataFrame:
@@ -309,7 +309,7 @@ def _regression(a: OutcomeAnalysis) -> dict[str, str]:
         return {}
     table = res.table()
     scale = {"exp": f"log {MEASURE_NAMES[res.measure]}"}.get(
-        display_transf(res.measure) or "", MEASURE_NAMES[res.measure])
+        display_transf(res.measure, a.outcome) or "", MEASURE_NAMES[res.measure])
     parts = []
     for name, row in table.iloc[1:].iterrows():
         text = (f"each unit of {name} changes the {scale} by {row['estimate']:.4f} (95% CI "
@@ -332,7 +332,8 @@ def _study_values(a: OutcomeAnalysis) -> np.ndarray:
     if a.outcome.data == "proportion":
         data = a.data.loc[list(res.slab)]
         return (data["pi"] if "pi" in data else data["xi"] / data["ni"]).to_numpy(float)
-    return np.exp(res.yi) if display_transf(a.outcome.measure) == "exp" else res.yi
+    transf = display_transf(a.outcome.measure, a.outcome)
+    return np.exp(res.yi) if transf == "exp" else np.tanh(res.yi) if transf == "ztor" else res.yi
 
 
 def _omission(a: OutcomeAnalysis) -> dict[str, str]:
