@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from metareview import __version__
 from metareview.exceptions import InputError, MetareviewWarning
 from metareview.report import analyses
 from metareview.report.analyses import MEASURE_NAMES, OutcomeAnalysis, display_transf
@@ -25,7 +26,6 @@ from metareview.report.text import (
     outcome_sentences,
     results_text,
 )
-from metareview.stats.models import __version__
 
 __all__ = ["ReportOutput", "build_report"]
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metareview import __version__
 from metareview.report.analyses import (
     MEASURE_NAMES,
     METHOD_NAMES,
@@ -21,7 +22,6 @@ from metareview.report.analyses import (
     published_digits,
 )
 from metareview.report.protocol import DEFAULTS, MODEL_WHY, Protocol
-from metareview.stats.models import __version__
 
 __all__ = ["comparison_table", "fmt", "methods_text", "outcome_sentences", "results_text"]
 
