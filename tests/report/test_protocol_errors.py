@@ -72,3 +72,33 @@ def test_the_store_protocol_is_accepted_with_its_extraction_form(tmp_path):
     protocol = load_protocol(folder, table=table)
     assert [o.name for o in protocol.outcomes] == ["immediate"]
     assert list(protocol.table.index) == ["Correl, G et al (2004)", "Webster, L et al (2006)"]
+
+
+SEED = EXAMPLES / "ketamine-crps"
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('"Kiefer, R et al (2008a)", "Sigtermans', '"Kiefer 2008a", "Sigtermans',
+     r"\[outcomes.pain\] sd_may_be_se: no study 'Kiefer 2008a' in the table; its studies are "
+     r"labelled 'Correl, G et al \(2004\)'"),
+    ('exclude = ["Kiefer, R et al (2008a)"], reason = "low quality:',
+     'exclude = ["Kiefer (2008a)"], reason = "low quality:',
+     r"\[outcomes.immediate\] sensitivity\[0\].exclude: no study 'Kiefer \(2008a\)'"),
+    ("correlation = 0.5", "correlation = 5", r"\[outcomes.pain\]: correlation = 5; expected a "
+                                             r"number between -1 and 1"),
+    ("scale = [0, 10]", "scale = [10, 0]", r"\[outcomes.pain\]: scale = \[10, 0\]; expected "
+                                           r"\[low, high\]"),
+    ("reference = 0.5", "reference = 50",
+     r"\[outcomes.immediate\]: reference = 50; expected a proportion between 0 and 1"),
+    ('baseline = "Baseline (pain score)"', 'baseline = "Baseline (pain score)"\nai = "N"',
+     r"\[outcomes.pain\]: ai is not a column of data = 'prepost' \(it reads baseline, end, ni\)"),
+])
+def test_bad_outcome_options_name_the_key(tmp_path, old, new, message):
+    folder = tmp_path / "seed"
+    shutil.copytree(SEED, folder, ignore=shutil.ignore_patterns("out"))
+    path = folder / "protocol.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        load_protocol(folder)

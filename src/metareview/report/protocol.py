@@ -245,6 +245,7 @@ def load_protocol(folder: str | Path, table: str | Path | None = None) -> Protoc
         descriptives = tuple(replace(d, published=values.get(d.name)) for d in descriptives)
     _check_columns_exist(path, table_path, frame, columns, outcomes, descriptives)
     frame.index = pd.Index(_labels(frame, columns, table_path), name="study")
+    _check_studies(path, outcomes, frame.index)
     allow = review.get("unreadable_cells", "error")
     if allow not in ("error", "report"):
         raise InputError(f"{path}: [review] unreadable_cells = {allow!r}; expected \"error\" "
@@ -293,6 +294,11 @@ def _outcome(path: Path, name: str, spec: Any, columns: dict[str, Any]) -> Outco
         missing = sorted(set(column_sets[0]) - set(given))
         raise InputError(f"{where}: data = {data!r} needs the columns {needs}; missing "
                          f"{', '.join(missing)} (write e.g. {missing[0]} = \"<table column>\").")
+    stray = sorted(k for k in spec if k in COLUMN_KINDS and k not in chosen)
+    if stray:
+        raise InputError(f"{where}: {', '.join(stray)} is not a column of data = {data!r} "
+                         f"(it reads {', '.join(chosen)}).")
+    _check_options(where, data, spec)
     defaults = DEFAULTS[data]
     measure = spec.get("measure", defaults["measure"])
     if measure not in measures:
@@ -316,6 +322,57 @@ def _outcome(path: Path, name: str, spec: Any, columns: dict[str, Any]) -> Outco
                and k not in ("label", "data", "measure", "method", "test")}
     return Outcome(name, spec["label"], data, {k: given[k] for k in chosen}, measure, method,
                    test, options)
+
+
+#: outcome options that list studies (by their report label, "Study (year)")
+STUDY_LISTS = ("percent_given_as_fraction", "sd_may_be_se")
+
+
+def _check_options(where: str, data: str, spec: dict[str, Any]) -> None:
+    """Types and ranges of an outcome's options, named by key."""
+    def fail(key: str, need: str) -> None:
+        raise InputError(f"{where}: {key} = {spec[key]!r}; expected {need}.")
+
+    number = (int, float)
+    if "correlation" in spec and not (isinstance(spec["correlation"], number)
+                                      and -1 < spec["correlation"] < 1):
+        fail("correlation", "a number between -1 and 1 (e.g. 0.5)")
+    if "correlation_sensitivity" in spec and not (
+            isinstance(spec["correlation_sensitivity"], list)
+            and all(isinstance(r, number) and -1 < r < 1
+                    for r in spec["correlation_sensitivity"])):
+        fail("correlation_sensitivity", "a list of correlations, e.g. [0.2, 0.5, 0.8]")
+    if "scale" in spec and not (isinstance(spec["scale"], list) and len(spec["scale"]) == 2
+                                and all(isinstance(x, number) for x in spec["scale"])
+                                and spec["scale"][0] < spec["scale"][1]):
+        fail("scale", "[low, high], e.g. [0, 10]")
+    if "reference" in spec and not (isinstance(spec["reference"], number)
+                                    and (data != "proportion" or 0 < spec["reference"] < 1)):
+        fail("reference", "a proportion between 0 and 1 (e.g. 0.5)")
+    if "rescale" in spec and not (isinstance(spec["rescale"], dict)
+                                  and isinstance(spec["rescale"].get("factor"), number)
+                                  and isinstance(spec["rescale"].get("studies"), list)):
+        fail("rescale", '{ factor = 0.1, studies = ["..."], reason = "..." }')
+    if "n_two_counts" in spec and spec["n_two_counts"] not in ("first", "second"):
+        fail("n_two_counts", '"first" or "second" (which count of "19(26)" is n)')
+    for key in STUDY_LISTS:
+        if key in spec and not isinstance(spec[key], list):
+            fail(key, 'a list of study labels, e.g. ["Smith (2001)"]')
+
+
+def _check_studies(path: Path, outcomes: tuple[Outcome, ...], labels: pd.Index) -> None:
+    """Every study an outcome option names must be a study of the table."""
+    known = set(labels)
+    for o in outcomes:
+        named = [(key, s) for key in STUDY_LISTS for s in o.option(key, [])]
+        named += [("rescale.studies", s) for s in o.option("rescale", {}).get("studies", [])]
+        named += [(f"sensitivity[{i}].exclude", s)
+                  for i, item in enumerate(o.option("sensitivity", [])) for s in item["exclude"]]
+        unknown = [(key, s) for key, s in named if s not in known]
+        if unknown:
+            key, study = unknown[0]
+            raise InputError(f"{path}: [outcomes.{o.name}] {key}: no study {study!r} in the "
+                             f"table; its studies are labelled {', '.join(map(repr, labels))}.")
 
 
 def _check_model(where: str, spec: dict[str, Any]) -> None:
