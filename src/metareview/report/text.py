@@ -150,8 +150,8 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
                          + (f" (explored from {min(o.option('correlation_sensitivity')):g} to "
                             f"{max(o.option('correlation_sensitivity')):g})"
                             if o.option("correlation_sensitivity") else "") + ".")
-        if a.published is not None:
-            p = a.published
+        p = a.published
+        if p is not None and (p.measure, p.method, p.test) != (o.measure, o.method, o.test):
             sentence += (f" The published analysis ({_model(p.measure, p.method, p.test)}) was "
                          "fitted too.")
         sentence += (f" {len(a.robustness)} ways of pooling were compared; funnel-plot "
