@@ -38,7 +38,9 @@ def fmt(a: OutcomeAnalysis, x: float, digits: int | None = None) -> str:
         return "NA"
     if a.outcome.data == "proportion":
         return _pct(x, 1 if digits is None else digits)
-    return f"{x:.{2 if digits is None else digits}f}"
+    if digits is None:
+        digits = 3 if 0 < abs(x) < 0.1 else 2  # a risk difference of -0.004 is not "-0.00"
+    return f"{x:.{digits}f}"
 
 
 def _null(a: OutcomeAnalysis) -> float | None:
