@@ -411,7 +411,8 @@ def descriptives(protocol: Protocol) -> pd.DataFrame:
     """Recompute each descriptive number the protocol declares from its column, with the
     reading of the cells that comes closest to the published number (when there is one).
 
-    Columns: ``quantity, published, reproduced, rule, difference, verdict``.
+    Columns: ``quantity, published, reproduced, rule, difference, verdict, decimals`` (the
+    precision the number is compared and shown at).
     """
     rows = []
     for d in protocol.descriptives:
@@ -427,7 +428,7 @@ def descriptives(protocol: Protocol) -> pd.DataFrame:
             rows += _mean_sd_candidate(d.label, pub.get("mean"), pub.get("sd"),
                                        _mean_sd_readings(d, cells, protocol.table.index))
     return pd.DataFrame(rows, columns=["quantity", "published", "reproduced", "rule",
-                                       "difference", "verdict"])
+                                       "difference", "verdict", "decimals"])
 
 
 def _sum_readings(d: Descriptive, cells: list[Cell]) -> dict[str, float]:
@@ -480,13 +481,13 @@ def _candidate(quantity: str, published: float | None, candidates: dict[str, flo
     if published is None:
         best = next(iter(candidates))
         return {"quantity": quantity, "published": np.nan, "reproduced": candidates[best],
-                "rule": best, "difference": np.nan, "verdict": ""}
+                "rule": best, "difference": np.nan, "verdict": "", "decimals": decimals}
     best = min(candidates, key=lambda k: abs(candidates[k] - published))
     value = candidates[best]
     verdict = "reproduced" if round(value, decimals) == round(published, decimals) else (
         "not reproduced")
     return {"quantity": quantity, "published": published, "reproduced": value, "rule": best,
-            "difference": value - published, "verdict": verdict}
+            "difference": value - published, "verdict": verdict, "decimals": decimals}
 
 
 def _mean_sd_candidate(quantity: str, pub_mean: float | None, pub_sd: float | None,

@@ -124,7 +124,8 @@ def comparison_table(protocol: Protocol, analyses: dict[str, OutcomeAnalysis], h
         if pd.isna(row["published"]):
             continue
         rows.append({"quantity": row["quantity"], "published": f"{row['published']:g}",
-                     "reproduced": f"{row['reproduced']:.2f}", "verdict": row["verdict"],
+                     "reproduced": f"{row['reproduced']:.{row['decimals']}f}",
+                     "verdict": row["verdict"],
                      "how": row["rule"]})
     return pd.DataFrame(rows, columns=columns)
 
