@@ -172,8 +172,12 @@ class OutcomeAnalysis:
 
     def predict(self, res: RmaResult) -> dict[str, float]:
         """``pred, ci_lb, ci_ub, pi_lb, pi_ub`` of ``res`` on the display scale."""
-        transf = display_transf(res.measure or self.outcome.measure, self.outcome)
-        return res.predict(transf=transf) if transf else res.predict()
+        return _predict(res, self.outcome)
+
+
+def _predict(res: RmaResult, outcome: Outcome) -> dict[str, float]:
+    transf = display_transf(res.measure or outcome.measure, outcome)
+    return res.predict(transf=transf) if transf else res.predict()
 
 
 def _outcome_data(protocol: Protocol, o: Outcome) -> pd.DataFrame:
@@ -292,9 +296,9 @@ def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Vari
     return grid
 
 
-def _row(analysis_predict, v: Variant, label: str, res: RmaResult, main: Variant,
+def _row(o: Outcome, v: Variant, label: str, res: RmaResult, main: Variant,
          published: Variant | None) -> dict[str, Any]:
-    pred = analysis_predict(res)
+    pred = _predict(res, o)
     egger = regtest(res, model="lm").pval if res.k >= 3 else np.nan
     return {"method": label, "measure": v.measure, "model": v.method, "test": v.test,
             "r": v.r, "se_to_sd": v.se_to_sd, "k": res.k,
@@ -324,15 +328,11 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
                               p.get("test", o.test), p.get("add", o.option("add")), r)
     suspects = set(o.option("sd_may_be_se", []))
 
-    def predict(res: RmaResult) -> dict[str, float]:
-        transf = display_transf(res.measure, o)
-        return res.predict(transf=transf) if transf else res.predict()
-
     fits: dict[Variant, tuple[RmaResult, list[str]]] = {}
     rows = []
     for v in _variants(o, main, pub_variant):
         fits[v] = _fit(o, data, v, suspects)
-        rows.append(_row(predict, v, v.label(data), fits[v][0], main, pub_variant))
+        rows.append(_row(o, v, v.label(data), fits[v][0], main, pub_variant))
     robustness = pd.DataFrame(rows).set_index("method")
     main_fit, main_notes = fits[main]
     pub_fit, pub_notes = fits[pub_variant] if pub_variant is not None else (None, [])
@@ -345,14 +345,14 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
         if not excluded:
             continue
         res, _ = _fit(o, data, main, suspects, set(excluded))
-        pred = predict(res)
+        pred = _predict(res, o)
         row = {"reason": item["reason"], "excluded": ", ".join(excluded), "k": res.k,
                "estimate": pred["pred"], "ci_lb": pred["ci_lb"], "ci_ub": pred["ci_ub"],
                "published_estimate": np.nan, "published_ci_lb": np.nan,
                "published_ci_ub": np.nan, "published_k": np.nan}
         if pub_variant is not None:
             res_p, _ = _fit(o, data, pub_variant, suspects, set(excluded))
-            pred_p = predict(res_p)
+            pred_p = _predict(res_p, o)
             row.update(published_estimate=pred_p["pred"], published_ci_lb=pred_p["ci_lb"],
                        published_ci_ub=pred_p["ci_ub"], published_k=res_p.k)
         sens.append(row)
