@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
-from metareview.plots._prisma_counts import PrismaCounts, check_counts
+from metareview._prisma_flow import PrismaCounts, check_counts
 from metareview.plots._style import LINE_WIDTH, font, text_height, text_width, wrap_to_width
 
 __all__ = ["prisma"]

@@ -5,7 +5,7 @@ registers" branch) is a query on the store: records per database or register, du
 removed (secondary members of active duplicate groups), records screened and excluded at
 title/abstract, reports sought, not retrieved, assessed, excluded with reasons and included at
 full text, and studies included (distinct studies of the included reports). The counts are
-checked against the flow's arithmetic by :func:`metareview.plots._prisma_counts.check_counts`
+checked against the flow's arithmetic by :func:`metareview._prisma_flow.check_counts`
 and can be drawn by :func:`metareview.plots.prisma` or written in the CSV layout of the
 PRISMA2020 R package / Shiny app (Haddaway, Page, Pritchard & McGuinness 2022, Campbell
 Systematic Reviews 18:e1230; columns ``data,node,box,description,boxtext,tooltips,url,n``).
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from metareview._prisma_flow import check_counts
 from metareview.exceptions import InputError
-from metareview.plots._prisma_counts import check_counts
 from metareview.review.models import (
     Record,
     Source,

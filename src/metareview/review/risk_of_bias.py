@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import select
 
+from metareview._rob_tools import TOOL_NAMES, TOOLS, judgement_cell
 from metareview.exceptions import InputError
 from metareview.review.models import Reviewer, RobJudgement, Study
 from metareview.review.screening import reviewer_row
@@ -30,15 +31,11 @@ __all__ = ["RobMixin"]
 
 
 def _tool(tool: str) -> tuple[str, Any]:
-    from metareview.plots._rob_tools import TOOL_NAMES, TOOLS
-
     name = TOOL_NAMES.check(tool)
     return name, TOOLS[name]
 
 
 def _checked(spec: Any, study: str, domain: str, judgement: Any) -> str:
-    from metareview.plots._rob_tools import judgement_cell
-
     codes = (*spec.codes, spec.overall)
     if domain not in codes:
         raise InputError(f"study {study!r}: domain must be one of {list(codes)} for "

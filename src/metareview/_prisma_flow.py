@@ -2,6 +2,13 @@
 
 Page MJ, McKenzie JE, Bossuyt PM, et al. (2021). The PRISMA 2020 statement: an updated
 guideline for reporting systematic reviews. BMJ 372:n71. https://doi.org/10.1136/bmj.n71
+
+The flow's arithmetic is a review-domain rule. It lives in this neutral leaf module (it
+imports only ``exceptions``), not in ``plots`` nor in ``review``, because both need it and
+neither may import the other: the store's :meth:`~metareview.review.Store.prisma_counts`
+checks the counts it derives here, and :func:`metareview.plots.prisma` checks the counts it
+is given before drawing them (it draws; it does not count). ``tests/test_layers.py`` keeps
+the arrows pointing this way.
 """
 
 from __future__ import annotations
@@ -64,7 +71,7 @@ class PrismaCounts:
 
 
 def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
-    """Validate ``counts`` (see :func:`metareview.plots.prisma`) and return them normalised.
+    """Validate ``counts`` (the keys of :func:`metareview.plots.prisma`) and return them normalised.
 
     A count that is None or absent is "not reported" (None in the result). Each flow
     invariant is checked only when every count it involves is known. Every failed invariant
