@@ -20,7 +20,7 @@ Tables::
     extraction_values     one value per reviewer, study and field (dual extraction)
     extraction_resolutions  the agreed value of a field that reviewers disagreed on
     rob_judgements        risk-of-bias judgement per reviewer, study, domain (with support)
-    audit_log             append-only: actor, time, entity, entity_id, old, new, reason
+    audit_log             append-only: project, actor, time, entity, entity_id, old, new, reason
 """
 
 from __future__ import annotations
@@ -288,10 +288,15 @@ class RobJudgement(Base):
 
 
 class AuditLog(Base):
-    """Append-only log of every change: who, when, what, old and new values, and why."""
+    """Append-only log of every change: who, when, what, old and new values, and why.
+
+    ``project_id`` is the project the change belongs to; every store write sets it. It is
+    None only for an entry of a store older than migration 0004 whose project could not be
+    told from what it references (see that migration)."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     actor: Mapped[str] = mapped_column(Text)
     entity: Mapped[str] = mapped_column(String(50))

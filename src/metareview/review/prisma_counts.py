@@ -17,12 +17,13 @@ import csv
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
 from metareview._prisma_flow import check_counts
 from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
 from metareview.review.models import (
     Record,
     Source,
@@ -30,14 +31,6 @@ from metareview.review.models import (
     StudyReport,
 )
 from metareview.review.screening import outcomes, secondary_records, stage_table
-
-if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
-
-    from sqlalchemy.orm import Session
-
-    from metareview.review.models import Project
 
 __all__ = ["PRISMA2020_ROWS", "PrismaMixin"]
 
@@ -71,12 +64,8 @@ PRISMA2020_ROWS = (
 )
 
 
-class PrismaMixin:
+class PrismaMixin(StoreCore):
     """PRISMA methods of :class:`~metareview.review.Store`."""
-
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[[Session, Any], Project]
 
     def prisma_counts(self, project: str) -> dict[str, Any]:
         """The PRISMA 2020 counts of ``project``, ready for :func:`metareview.plots.prisma`.

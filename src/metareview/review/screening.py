@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from metareview._validation import check_text
 from metareview.agreement import cohen_kappa, krippendorff_alpha
 from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
 from metareview.review.models import (
     DuplicateGroup,
     DuplicateMember,
@@ -40,10 +41,6 @@ from metareview.review.models import (
     ScreeningResolution,
     Unblinding,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
 
 __all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin"]
 
@@ -98,15 +95,8 @@ def check_stage(stage: object) -> str:
     return str(stage)
 
 
-class ScreeningMixin:
+class ScreeningMixin(StoreCore):
     """Screening methods of :class:`~metareview.review.Store` (see the module docstring)."""
-
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[[Session, Any], Project]
-        _audit: Callable[..., None]
-
-        def records(self, project: Any) -> pd.DataFrame: ...
 
     # -- reviewers ------------------------------------------------------------------------
     def add_reviewer(self, project: str, name: str, role: str = "reviewer",

@@ -4,32 +4,29 @@ Built on SQLAlchemy 2.0's ORM (tables in :mod:`metareview.review.models`) with p
 types only, so the same code runs on the default SQLite file and on PostgreSQL. Every write
 happens inside one transaction (``with store.session() as s:``), which commits on success and
 rolls back on any error. Screening, extraction, risk of bias, PRISMA counts and backup are
-mixed in from their own modules.
+mixed in from their own modules, all built on one core (:mod:`metareview.review._core`:
+sessions, project lookup, audit log).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
+from metareview.review._core import lock_project
 from metareview.review._normalise import fingerprint
 from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.extraction import ExtractionMixin
 from metareview.review.importers import Problem, parse_bytes
-from metareview.review.migrate import upgrade as upgrade_schema
 from metareview.review.models import (
     AuditLog,
     Base,
@@ -38,7 +35,6 @@ from metareview.review.models import (
     Project,
     Record,
     Source,
-    audit_log_is_append_only,
     utc_now,
 )
 from metareview.review.prisma_counts import PrismaMixin
@@ -167,12 +163,6 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
     (0, 17)
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        event.listen(self._sessions, "before_flush", audit_log_is_append_only)
-        upgrade_schema(engine)
-
     @classmethod
     def open(cls, url_or_path: str | Path) -> Store:
         """Open (creating if needed) a store at a SQLAlchemy URL or a SQLite file path."""
@@ -203,21 +193,6 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
 
         return cls(engine)
 
-    def close(self) -> None:
-        """Release the database connections."""
-        self.engine.dispose()
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        try:
-            with self._sessions() as session, session.begin():
-                yield session
-        except IntegrityError as exc:
-            raise StoreError(
-                f"the write conflicts with what is stored ({exc.orig}); nothing was written."
-            ) from exc
-
     # -- projects -------------------------------------------------------------------------
     def create_project(self, name: str) -> Project:
         """Create the project ``name``; InputError if it exists already."""
@@ -230,9 +205,8 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
                 project = Project(name=name)
                 s.add(project)
                 s.flush()
-                self._audit(
-                    s, "metareview", "project", str(project.id), None, {"name": name}, "created"
-                )
+                self._audit(s, "metareview", "project", str(project.id), None, {"name": name},
+                            "created", project_id=project.id)
         except StoreError as exc:  # created by another writer between the check and the insert
             raise exists from exc
         return project
@@ -241,30 +215,6 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
         """Names of all projects, in creation order."""
         with self.session() as s:
             return list(s.scalars(select(Project.name).order_by(Project.id)))
-
-    @staticmethod
-    def _project(s: Session, project: str | Project, *, lock: bool = False) -> Project:
-        """The project row; ``lock=True`` (every write) holds it until the transaction ends,
-        so that writers to one project take turns: each check-then-write (is this file
-        imported? is this record already merged or resolved?) sees the previous writer's
-        result. On SQLite every transaction already holds the write lock (BEGIN IMMEDIATE)."""
-        name = project.name if isinstance(project, Project) else project
-        query = select(Project).where(Project.name == name)
-        found = s.scalar(query.with_for_update() if lock else query)
-        if found is None:
-            names = list(s.scalars(select(Project.name)))
-            raise InputError(f"project {name!r} not found; existing projects: {names}.")
-        return found
-
-    @staticmethod
-    def _audit(
-        s: Session, actor: str, entity: str, entity_id: str, old: Any, new: Any, reason: str
-    ) -> None:
-        s.add(
-            AuditLog(
-                actor=actor, entity=entity, entity_id=entity_id, old=old, new=new, reason=reason
-            )
-        )
 
     # -- import ---------------------------------------------------------------------------
     def import_file(
@@ -463,7 +413,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
             projects = {r.project_id for r in found.values()}
             if len(projects) > 1:
                 raise InputError("record_ids come from different projects; nothing merged.")
-            _lock_project(s, next(iter(projects)))
+            lock_project(s, next(iter(projects)))
             taken = s.execute(
                 select(DuplicateMember.record_id, DuplicateMember.group_id)
                 .join(DuplicateGroup)
@@ -503,7 +453,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
         with self.session() as s:
             group = s.get(DuplicateGroup, group_id)
             if group is not None:
-                _lock_project(s, group.project_id)
+                lock_project(s, group.project_id)
                 s.refresh(group)
             if group is None or not group.active:
                 state = "not found" if group is None else "already dissolved"
@@ -583,11 +533,6 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
             [(g, r, r == p, a) for g, r, p, a in rows],
             columns=["group_id", "record_id", "primary", "active"],
         )
-
-
-def _lock_project(s: Session, project_id: int) -> None:
-    """Hold the project's row until the transaction ends (see ``Store._project``)."""
-    s.execute(select(Project.id).where(Project.id == project_id).with_for_update())
 
 
 def _check_reason_actor(reason: object, actor: object) -> None:
