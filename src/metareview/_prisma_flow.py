@@ -30,7 +30,7 @@ _MAIN = ("records_registers", "duplicates_removed", "records_removed_automation"
 _OTHER = ("records_other_methods", "other_reports_sought", "other_reports_not_retrieved",
           "other_reports_assessed", "other_reports_excluded")
 _BY_SOURCE = frozenset({"records_databases", "records_registers", "records_other_methods"})
-_BY_REASON = frozenset({"reports_excluded", "other_reports_excluded"})
+_BY_REASON = frozenset({"records_removed_other", "reports_excluded", "other_reports_excluded"})
 _REMOVED = ("duplicates_removed", "records_removed_automation", "records_removed_other")
 _IDENTIFIED = ("records_databases", "records_registers")
 KEYS = _REQUIRED[:1] + _MAIN + _REQUIRED[1:] + _OTHER
@@ -41,8 +41,10 @@ Parts = dict[str, int | None]
 @dataclass(frozen=True, slots=True)
 class PrismaCounts:
     """Validated counts; None where a count is not reported. Per-source and per-reason
-    counts are dicts (name -> n, n None when not reported), or None where only a total was
-    given. ``other`` is False when no other-methods branch is drawn."""
+    counts (``databases``, ``registers``, ``removal_reasons`` of the records removed for
+    other reasons, ``exclusion_reasons``...) are dicts (name -> n, n None when not
+    reported), or None where only a total was given. ``other`` is False when no
+    other-methods branch is drawn."""
 
     records_databases: int
     databases: Parts | None
@@ -68,6 +70,7 @@ class PrismaCounts:
     other_reports_assessed: int | None = None
     other_reports_excluded: int | None = None
     other_exclusion_reasons: Parts | None = None
+    removal_reasons: Parts | None = None
 
 
 def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
@@ -166,6 +169,7 @@ def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
         other_reports_assessed=get("other_reports_assessed"),
         other_reports_excluded=get("other_reports_excluded"),
         other_exclusion_reasons=parts["other_reports_excluded"],
+        removal_reasons=parts["records_removed_other"],
     )
 
 

@@ -11,13 +11,13 @@
 ``project.json`` (``"format": "metareview-project-backup"``, ``"format_version": 1``) holds the
 project row, its sources, records (every column, ``raw`` included, ids verbatim), duplicate
 groups with their members, reviewers, screening decisions, resolutions, unblindings,
-retrievals, studies and their reports, extraction values and resolutions, risk-of-bias
-judgements, and the project's audit-log entries, in the order the store holds them (row id
-order, which the store's outcomes depend on). Rows refer to each other by natural keys --
-record ids, source sha256, reviewer names, study labels, and the 1-based ``key`` of a
-duplicate group or an unblinding (its position in the export) -- never by integer row ids,
-so a project restored into another store (new row ids) exports byte-identically, apart from
-the one audit entry the restore adds. Date-times are ISO 8601 in UTC (``+00:00``).
+retrievals, records set aside, studies and their reports, extraction values and resolutions,
+risk-of-bias judgements, and the project's audit-log entries, in the order the store holds them
+(row id order, which the store's outcomes depend on). Rows refer to each other by natural keys
+-- record ids, source sha256, reviewer names, study labels, and the 1-based ``key`` of a
+duplicate group or an unblinding (its position in the export) -- never by integer row ids, so a
+project restored into another store (new row ids) exports byte-identically, apart from the one
+audit entry the restore adds. Date-times are ISO 8601 in UTC (``+00:00``).
 
 Each table is described once, declaratively, in :data:`TABLES` (its keys, the columns they
 hold, which are date-times, which refer to another table's rows and by what natural key);
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +50,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
 from metareview.review._core import StoreCore
+from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
     AuditLog,
     DuplicateGroup,
@@ -63,6 +64,7 @@ from metareview.review.models import (
     RobJudgement,
     ScreeningDecision,
     ScreeningResolution,
+    SetAside,
     Source,
     Study,
     StudyReport,
@@ -112,7 +114,9 @@ class Section:
 
     ``natural_key`` is the key other sections refer to the rows by (``"key"``: the row's
     1-based position in the export); ``audit_entity`` the audit entity whose ``entity_id`` is
-    this table's integer row id (exported as the natural key).
+    this table's integer row id (exported as the natural key). ``missing`` marks a section
+    added after format version 1 was first written: it gives the items of a backup written
+    before, from the rest of the backup.
     """
 
     name: str
@@ -120,11 +124,22 @@ class Section:
     fields: tuple[Field, ...]
     natural_key: str | None = None
     audit_entity: str | None = None
+    missing: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:
         positional = ("key",) if self.natural_key == "key" else ()
         return (*positional, *(f.key for f in self.fields))
+
+
+def _held(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``set_aside`` of a backup written before records were set aside: each record with
+    nothing to screen on is held, as the store (and migration 0004) would have it."""
+    imported = {x["sha256"]: x["imported_at"] for x in doc["sources"]}
+    return [{"record": r["id"], "reason": NO_CONTENT, "time": imported.get(r["source"]),
+             "status": "held", "decided_by": None, "decision_reason": None,
+             "decided_at": None}
+            for r in doc["records"] if lacks_content(r["title"], r["abstract"], r["authors"])]
 
 
 def _f(key: str, column: str | None = None, **kw: Any) -> Field:
@@ -167,6 +182,11 @@ TABLES = (
     Section("retrievals", Retrieval, (
         _f("record", "record_id", ref="records"), _f("retrieved"), _f("note"),
         _f("time", **_TIME))),
+    Section("set_aside", SetAside, (
+        _f("record", "record_id", ref="records"), _f("reason"), _f("time", **_TIME),
+        _f("status"), _f("decided_by", ref="reviewers", nullable=True),
+        _f("decision_reason"), _f("decided_at", time=True, nullable=True)),
+        missing=_held),
     Section("studies", Study, (
         _f("label"), _f("records", many=(StudyReport, "study_id", "record_id"))),
         natural_key="label", audit_entity="study"),
@@ -189,7 +209,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     **{t.name: t.keys for t in TABLES}, "audit_log": tuple(f.key for f in AUDIT_FIELDS)}
 PROJECT_KEYS = tuple(f.key for f in PROJECT_FIELDS)
 #: Required top-level keys (``metareview_version`` is written for information only).
-TOP_KEYS = ("format", "format_version", "project", *SECTIONS)
+TOP_KEYS = ("format", "format_version", "project",
+            *(t.name for t in TABLES if t.missing is None), "audit_log")
 #: Audit entities whose ``entity_id`` is an integer row id -> the section of that row
 #: (``project``: the project itself, exported with key None).
 ROW_ENTITIES = {"project": None, **{t.audit_entity: t.name for t in TABLES if t.audit_entity}}
@@ -382,7 +403,7 @@ def _out(field: Field, value: Any, natural: Mapping[str, Mapping[Any, Any]]) -> 
     if field.time:
         return iso(value)
     if field.ref is not None:
-        return natural[field.ref][value]
+        return None if value is None and field.nullable else natural[field.ref][value]
     if field.key == "authors":
         return list(value or [])
     return value
@@ -594,6 +615,11 @@ def load_backup(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: key {missing[0]!r} is missing (required: "
                          f"{list(TOP_KEYS)}).")
     _check_items(path, "project", [doc["project"]], PROJECT_KEYS, single=True)
+    for table in TABLES:  # sections newer than the backup
+        if table.missing is not None and table.name not in doc:
+            _check_items(path, "records", doc["records"], SECTIONS["records"])
+            _check_items(path, "sources", doc["sources"], SECTIONS["sources"])
+            doc[table.name] = table.missing(doc)
     for section, keys in SECTIONS.items():
         if not isinstance(doc[section], list):
             raise InputError(f"{path}: key {section!r} must be a list; got "
@@ -638,7 +664,7 @@ class _Plan:
             for n, item in enumerate(doc[table.name]):
                 for f in table.fields:
                     where = f"{table.name}[{n}].{f.key}"
-                    if f.ref is not None:
+                    if f.ref is not None and not (item[f.key] is None and f.nullable):
                         self._ref(f.ref, item[f.key], where)
                     elif f.many is not None:
                         for m, rid in enumerate(item[f.key]):
@@ -676,7 +702,8 @@ class _Plan:
         if field.time:
             return self.times[(section, n, field.key)]
         if field.ref is not None:
-            return ids[field.ref][item[field.key]]
+            value = item[field.key]
+            return None if value is None and field.nullable else ids[field.ref][value]
         return item[field.key]
 
     def write(self, s: Session, name: str) -> Project:

@@ -16,6 +16,7 @@ Tables::
     screening_resolutions the final say on a conflict: third reviewer or consensus, with reason
     unblindings           an owner's logged decision to show everyone's votes at a stage
     retrievals            whether the full text of a record was obtained
+    set_aside             records with nothing to screen on, kept out of the queue for an owner
     studies, study_reports  included reports grouped into studies
     extraction_values     one value per reviewer, study and field (dual extraction)
     extraction_resolutions  the agreed value of a field that reviewers disagreed on
@@ -56,6 +57,7 @@ __all__ = [
     "RobJudgement",
     "ScreeningDecision",
     "ScreeningResolution",
+    "SetAside",
     "Source",
     "Study",
     "StudyReport",
@@ -215,6 +217,23 @@ class Retrieval(Base):
     retrieved: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(Text)
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class SetAside(Base):
+    """A record set aside at import because it has no title, abstract or authors: kept, but
+    out of the screening queue until an owner releases it (``status`` ``"released"``) or
+    discards it (``"discarded"``: removed before screening, counted by PRISMA with
+    ``decision_reason``). ``status`` is ``"held"`` until then."""
+
+    __tablename__ = "set_aside"
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    status: Mapped[str] = mapped_column(String(20), default="held")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Study(Base):

@@ -27,6 +27,7 @@ from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.extraction import ExtractionMixin
 from metareview.review.importers import Problem, parse_bytes
+from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
     AuditLog,
     Base,
@@ -34,12 +35,14 @@ from metareview.review.models import (
     DuplicateMember,
     Project,
     Record,
+    SetAside,
     Source,
     utc_now,
 )
 from metareview.review.prisma_counts import PrismaMixin
 from metareview.review.risk_of_bias import RobMixin
 from metareview.review.screening import ScreeningMixin
+from metareview.review.set_aside import SetAsideMixin
 
 __all__ = [
     "AuditLog",
@@ -79,6 +82,9 @@ class ImportReport:
         True when the same bytes had been imported before; nothing was added.
     problems : tuple of Problem
         Each oddity met, with file and line; the records concerned were kept or skipped as said.
+    n_set_aside : int
+        Records imported but set aside for an owner, outside the screening queue, because
+        they have no title, abstract or authors (see :meth:`Store.set_aside`).
     """
 
     file: str
@@ -90,6 +96,7 @@ class ImportReport:
     n_imported: int
     already_imported: bool
     problems: tuple[Problem, ...]
+    n_set_aside: int = 0
 
     def summary(self) -> pd.DataFrame:
         """Problems as a table with columns ``file``, ``line`` and ``message``."""
@@ -109,6 +116,7 @@ class ImportReport:
             "n_records": self.n_records,
             "n_imported": self.n_imported,
             "already_imported": self.already_imported,
+            "n_set_aside": self.n_set_aside,
             "problems": [
                 {"file": p.file, "line": p.line, "message": p.message} for p in self.problems
             ],
@@ -120,9 +128,11 @@ class ImportReport:
                 f"{self.file}: already imported (source {self.source_id}, sha256 "
                 f"{self.sha256[:12]}); nothing added."
             )
+        aside = (f" {self.n_set_aside} of them set aside for an owner ({NO_CONTENT})."
+                 if self.n_set_aside else "")
         return (
             f"{self.file}: {self.n_imported} records imported as {self.format} "
-            f"(source {self.source_id}); {len(self.problems)} problems."
+            f"(source {self.source_id}); {len(self.problems)} problems.{aside}"
         )
 
 
@@ -149,7 +159,7 @@ RECORD_COLUMNS = [
 ]
 
 
-class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin):
+class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.
@@ -276,10 +286,14 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
             )
             s.add(source)
             s.flush()
+            aside = []
             for ordinal, rec in enumerate(parsed.records, start=1):
+                rid = f"p{proj.id}-{sha[:12]}-{ordinal:06d}"
+                if lacks_content(rec.title, rec.abstract, rec.authors):
+                    aside.append(rid)
                 s.add(
                     Record(
-                        id=f"p{proj.id}-{sha[:12]}-{ordinal:06d}",
+                        id=rid,
                         project_id=proj.id,
                         source_id=source.id,
                         ordinal=ordinal,
@@ -307,6 +321,12 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
                 {"file": str(path), "sha256": sha, "records": len(parsed.records)},
                 f"imported {parsed.format} file",
             )
+            # nothing to screen on: kept, but set aside for an owner (review.set_aside)
+            s.flush()
+            for rid in aside:
+                s.add(SetAside(record_id=rid, project_id=proj.id, reason=NO_CONTENT))
+                self._audit(s, actor, "set_aside", rid, None,
+                            {"status": "held", "reason": NO_CONTENT}, f"set aside: {NO_CONTENT}")
             return ImportReport(
                 file=str(path),
                 format=parsed.format,
@@ -317,6 +337,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
                 n_imported=len(parsed.records),
                 already_imported=False,
                 problems=parsed.problems,
+                n_set_aside=len(aside),
             )
 
     # -- reading --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""audit_log.project_id: the project each audit entry belongs to, filled in for old entries.
+"""audit_log.project_id (the project of each audit entry, filled in for old entries), and the
+set_aside table (records with no title, abstract or authors, kept out of the screening queue).
 
 Before this revision the log had no project column and a backup guessed an entry's project
 from its ``entity_id``. The upgrade adds the column (nullable, indexed, a foreign key to
@@ -17,7 +18,15 @@ from its ``entity_id``. The upgrade adds the column (nullable, indexed, a foreig
   now; it is kept here, for the old entries only.
 
 An entry left without a project (its row gone, or no project qualifying) keeps NULL; the store
-writes the column for every new entry. The downgrade drops the column.
+writes the column for every new entry.
+
+``set_aside`` holds, per record with no title, abstract or authors (nothing to screen it on),
+whether it is still held for an owner, released into the queue or discarded. The store sets
+such records aside as it imports them; the upgrade sets aside those of older stores (status
+``held``, one audit entry each, by ``metareview``). Their votes, if any, are kept: releasing a
+record brings them back.
+
+The downgrade drops the table and the column.
 
 Revision ID: 0004
 Revises: 0003
@@ -59,9 +68,29 @@ def upgrade() -> None:
         batch_op.create_foreign_key(batch_op.f("fk_audit_log_project_id_projects"),
                                     "projects", ["project_id"], ["id"])
     _backfill(op.get_bind())
+    op.create_table(
+        "set_aside",
+        sa.Column("record_id", sa.String(length=64), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["decided_by"], ["reviewers.id"]),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"]),
+        sa.ForeignKeyConstraint(["record_id"], ["records.id"]),
+        sa.PrimaryKeyConstraint("record_id"),
+    )
+    with op.batch_alter_table("set_aside", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_set_aside_project_id"), ["project_id"],
+                              unique=False)
+    _set_aside_old_records(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_table("set_aside")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_audit_log_project_id_projects"),
                                  type_="foreignkey")
@@ -84,6 +113,39 @@ def _backfill(conn: sa.Connection) -> None:
         project_id=sa.select(records.c.project_id)
         .where(records.c.id == _audit.c.entity_id).scalar_subquery()))
     _backfill_labels(conn)
+
+
+def _set_aside_old_records(conn: sa.Connection) -> None:
+    """Set aside the records of older stores that have nothing to screen on."""
+    # the store's own rule, so that old and new imports are judged alike
+    from metareview.review.importers._base import NO_CONTENT, lacks_content
+
+    records = sa.table("records", sa.column("id", sa.String), sa.column("project_id", sa.Integer),
+                       sa.column("title", sa.Text), sa.column("abstract", sa.Text),
+                       sa.column("authors", sa.JSON))
+    found = [(rid, pid) for rid, pid, title, abstract, authors in conn.execute(
+        sa.select(records.c.id, records.c.project_id, records.c.title, records.c.abstract,
+                  records.c.authors).order_by(records.c.id))
+             if lacks_content(title, abstract, authors)]
+    if not found:
+        return
+    now = datetime.now(UTC)
+    set_aside = sa.table("set_aside", sa.column("record_id", sa.String),
+                         sa.column("project_id", sa.Integer), sa.column("reason", sa.Text),
+                         sa.column("time", sa.DateTime(timezone=True)),
+                         sa.column("status", sa.String))
+    conn.execute(set_aside.insert(), [
+        {"record_id": rid, "project_id": pid, "reason": NO_CONTENT, "time": now,
+         "status": "held"} for rid, pid in found])
+    audit = sa.table("audit_log", sa.column("project_id", sa.Integer),
+                     sa.column("time", sa.DateTime(timezone=True)), sa.column("actor", sa.Text),
+                     sa.column("entity", sa.String), sa.column("entity_id", sa.Text),
+                     sa.column("old", sa.JSON), sa.column("new", sa.JSON),
+                     sa.column("reason", sa.Text))
+    conn.execute(audit.insert(), [
+        {"project_id": pid, "time": now, "actor": "metareview", "entity": "set_aside",
+         "entity_id": rid, "old": None, "new": {"status": "held", "reason": NO_CONTENT},
+         "reason": f"set aside by migration 0004: {NO_CONTENT}"} for rid, pid in found])
 
 
 def _backfill_labels(conn: sa.Connection) -> None:
