@@ -95,9 +95,12 @@ def test_every_write_names_its_project_and_0004_fills_in_old_entries(
         add_other_project(store, tmp_path, form)
         written = _audit_projects(store.engine)
         log = store.audit_log()
+        log_review, log_other = store.audit_log("review"), store.audit_log("other")
     finally:
         store.close()
     assert len(written) == len(log) > 60
+    assert [len(store_log) for store_log in (log_review, log_other)] == [
+        sum(pid == n for _, pid in written) for n in (1, 2)]
     assert {pid for _, pid in written} == {1, 2}  # every entry names its project
     labelled = set(log.loc[log["entity"].isin(["extraction_value", "rob_judgement"]), "id"])
     assert {pid for entry, pid in written if entry in labelled} == {1, 2}

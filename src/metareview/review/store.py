@@ -396,13 +396,16 @@ class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixi
         frame["duplicate_group"] = frame["duplicate_group"].astype("Int64")
         return frame
 
-    def audit_log(self) -> pd.DataFrame:
+    def audit_log(self, project: str | None = None) -> pd.DataFrame:
         """The audit log, oldest first: ``id``, ``time``, ``actor``, ``entity``, ``entity_id``,
-        ``old``, ``new``, ``reason``."""
+        ``old``, ``new``, ``reason``; only the entries of ``project`` when it is given."""
         with self.session() as s:
+            query = select(AuditLog).order_by(AuditLog.id)
+            if project is not None:
+                query = query.where(AuditLog.project_id == self._project(s, project).id)
             rows = [
                 [a.id, a.time, a.actor, a.entity, a.entity_id, a.old, a.new, a.reason]
-                for a in s.scalars(select(AuditLog).order_by(AuditLog.id))
+                for a in s.scalars(query)
             ]
         return pd.DataFrame(
             rows, columns=["id", "time", "actor", "entity", "entity_id", "old", "new", "reason"]
