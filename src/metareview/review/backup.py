@@ -91,8 +91,9 @@ class Field:
 
     ``ref`` names the section whose natural key the column's row id is written as (a record
     id, a source's sha256, a reviewer's name, a study's label...); ``time`` marks an ISO 8601
-    date-time; ``many`` is a child table ``(model, parent column, record column)`` whose
-    record ids are listed (a group's members, a study's reports).
+    date-time; ``nullable`` a reference or date-time that may be None; ``many`` is a child
+    table ``(model, parent column, record column)`` whose record ids are listed (a group's
+    members, a study's reports).
     """
 
     key: str
@@ -101,6 +102,7 @@ class Field:
     time: bool = False
     nullable: bool = False
     many: tuple[Any, str, str] | None = None
+    as_list: bool = False  # a JSON list, written [] where the store holds None
 
     @property
     def attr(self) -> str:
@@ -146,44 +148,44 @@ def _f(key: str, column: str | None = None, **kw: Any) -> Field:
     return Field(key, column, **kw)
 
 
-_TIME = {"time": True}
 #: The project row: ``project`` in ``project.json``.
-PROJECT_FIELDS = (_f("name"), _f("created_at", **_TIME), _f("reviewers_per_record"))
+PROJECT_FIELDS = (_f("name"), _f("created_at", time=True), _f("reviewers_per_record"))
 #: Every table of a project, in the order restore writes them (references point backwards).
 TABLES = (
     Section("sources", Source, (
         _f("name"), _f("database"), _f("filename"), _f("format"), _f("kind"), _f("sha256"),
-        _f("n_records"), _f("imported_at", **_TIME)), natural_key="sha256",
+        _f("n_records"), _f("imported_at", time=True)), natural_key="sha256",
         audit_entity="source"),
     Section("records", Record, (
         _f("id"), _f("source", "source_id", ref="sources"), _f("ordinal"), _f("source_line"),
-        _f("title"), _f("abstract"), _f("authors"), _f("year"), _f("journal"), _f("volume"),
-        _f("issue"), _f("pages"), _f("doi"), _f("pmid"), _f("raw"), _f("fingerprint")),
+        _f("title"), _f("abstract"), _f("authors", as_list=True), _f("year"), _f("journal"),
+        _f("volume"), _f("issue"), _f("pages"), _f("doi"), _f("pmid"), _f("raw"),
+        _f("fingerprint")),
         natural_key="id"),
     Section("duplicate_groups", DuplicateGroup, (
         _f("primary", "primary_record_id", ref="records"),
         _f("members", many=(DuplicateMember, "group_id", "record_id")), _f("reason"),
-        _f("created_by"), _f("created_at", **_TIME), _f("active"),
+        _f("created_by"), _f("created_at", time=True), _f("active"),
         _f("dissolved_at", time=True, nullable=True)), natural_key="key",
         audit_entity="duplicate_group"),
     Section("reviewers", Reviewer, (
-        _f("name"), _f("role"), _f("active"), _f("added_at", **_TIME)), natural_key="name",
+        _f("name"), _f("role"), _f("active"), _f("added_at", time=True)), natural_key="name",
         audit_entity="reviewer"),
     Section("screening_decisions", ScreeningDecision, (
         _f("record", "record_id", ref="records"), _f("stage"),
         _f("reviewer", "reviewer_id", ref="reviewers"), _f("decision"), _f("reason"),
-        _f("time", **_TIME))),
+        _f("time", time=True))),
     Section("screening_resolutions", ScreeningResolution, (
         _f("record", "record_id", ref="records"), _f("stage"), _f("decision"), _f("reason"),
-        _f("method"), _f("resolved_by", ref="reviewers"), _f("time", **_TIME))),
+        _f("method"), _f("resolved_by", ref="reviewers"), _f("time", time=True))),
     Section("unblindings", Unblinding, (
         _f("stage"), _f("owner", "owner_id", ref="reviewers"), _f("reason"),
-        _f("time", **_TIME)), natural_key="key", audit_entity="unblinding"),
+        _f("time", time=True)), natural_key="key", audit_entity="unblinding"),
     Section("retrievals", Retrieval, (
         _f("record", "record_id", ref="records"), _f("retrieved"), _f("note"),
-        _f("time", **_TIME))),
+        _f("time", time=True))),
     Section("set_aside", SetAside, (
-        _f("record", "record_id", ref="records"), _f("reason"), _f("time", **_TIME),
+        _f("record", "record_id", ref="records"), _f("reason"), _f("time", time=True),
         _f("status"), _f("decided_by", ref="reviewers", nullable=True),
         _f("decision_reason"), _f("decided_at", time=True, nullable=True)),
         missing=_held),
@@ -192,17 +194,17 @@ TABLES = (
         natural_key="label", audit_entity="study"),
     Section("extraction_values", ExtractionValue, (
         _f("study", "study_id", ref="studies"), _f("field"),
-        _f("reviewer", "reviewer_id", ref="reviewers"), _f("value"), _f("time", **_TIME))),
+        _f("reviewer", "reviewer_id", ref="reviewers"), _f("value"), _f("time", time=True))),
     Section("extraction_resolutions", ExtractionResolution, (
         _f("study", "study_id", ref="studies"), _f("field"), _f("value"), _f("reason"),
-        _f("resolved_by", ref="reviewers"), _f("time", **_TIME))),
+        _f("resolved_by", ref="reviewers"), _f("time", time=True))),
     Section("rob_judgements", RobJudgement, (
         _f("study", "study_id", ref="studies"), _f("tool"), _f("domain"),
         _f("reviewer", "reviewer_id", ref="reviewers"), _f("judgement"), _f("support"),
-        _f("consensus"), _f("time", **_TIME))),
+        _f("consensus"), _f("time", time=True))),
 )
 #: The project's audit entries (``key``: ``entity_id``, or the natural key of a row entity).
-AUDIT_FIELDS = (_f("time", **_TIME), _f("actor"), _f("entity"), _f("key", "entity_id"),
+AUDIT_FIELDS = (_f("time", time=True), _f("actor"), _f("entity"), _f("key", "entity_id"),
                 _f("old"), _f("new"), _f("reason"))
 #: The list sections of ``project.json`` and the keys each of their items must have.
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -404,7 +406,7 @@ def _out(field: Field, value: Any, natural: Mapping[str, Mapping[Any, Any]]) -> 
         return iso(value)
     if field.ref is not None:
         return None if value is None and field.nullable else natural[field.ref][value]
-    if field.key == "authors":
+    if field.as_list:
         return list(value or [])
     return value
 
