@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from metareview import InputError, rma
+from metareview._rob_tools import ROB2, ROBINS_I
 from metareview.plots import rob, rob_summary
-from metareview.plots._rob_tools import ROB2, ROBINS_I
+from metareview.plots.rob import LEVEL_LOOKS
 from tests.plots.helpers import by_gid, overlapping_texts, texts, texts_outside_figure
 
 # an ILLUSTRATIVE assessment (not of any real trial), in robvis's layout
@@ -45,8 +46,9 @@ def test_one_cell_and_mark_per_study_and_domain():
 
 def test_each_level_has_its_own_colour_and_symbol():
     for tool in (ROB2, ROBINS_I):
-        assert len({lv.fill for lv in tool.levels}) == len(tool.levels)
-        assert len({lv.symbol for lv in tool.levels}) == len(tool.levels)
+        looks = [LEVEL_LOOKS[lv.label] for lv in tool.levels]
+        assert len({look.fill for look in looks}) == len(tool.levels)
+        assert len({look.symbol for look in looks}) == len(tool.levels)
     fig = rob(ROB2_TABLE)
     symbols = texts(fig, "symbol")
     assert symbols[:6] == ["+", "+", "+", "+", "\u2212", "\u2212"]

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from metareview.review import Store
+from metareview.review.extraction_form import ExtractionForm, load_form
 from tests._postgres import ENV_REQUIRE, PostgresServer, PostgresUnavailableError, connect_server
+from tests.review.builders import FORM_TOML
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -79,3 +81,11 @@ def store(store_url: str) -> Iterator[Store]:
     st.create_project("review")
     yield st
     st.close()
+
+
+@pytest.fixture
+def form(tmp_path: Path) -> ExtractionForm:
+    """The extraction form of :data:`tests.review.builders.FORM_TOML`."""
+    path = tmp_path / "protocol.toml"
+    path.write_text(FORM_TOML, encoding="utf-8")
+    return load_form(path)

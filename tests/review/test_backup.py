@@ -14,81 +14,14 @@ import pytest
 from metareview.exceptions import InputError
 from metareview.review import Store, parse_file
 from metareview.review.backup import dumps
-from metareview.review.extraction_form import ExtractionForm, load_form
+from metareview.review.extraction_form import ExtractionForm
 from metareview.review.screening import STAGES
 
-from .test_extraction_rob import FORM_TOML
-from .test_screening import screen_all, write_ris
+from .builders import add_other_project, build_project, write_ris
 
 AUDIT_ENTITIES = {"project", "source", "duplicate_group", "reviewer", "screening_decision",
                   "screening_resolution", "unblinding", "retrieval", "study", "extraction_value",
                   "extraction_resolution", "rob_judgement"}
-
-
-@pytest.fixture
-def form(tmp_path: Path) -> ExtractionForm:
-    path = tmp_path / "protocol.toml"
-    path.write_text(FORM_TOML, encoding="utf-8")
-    return load_form(path)
-
-
-def build_project(store: Store, tmp_path: Path, form: ExtractionForm) -> list[str]:
-    """Project "review" through every stage: 6 PubMed records + 1 Embase duplicate (merged),
-    a dissolved group, 2 reviewers + a third + an owner + one removed, a revised vote, an
-    unblinding, a title/abstract conflict resolved, one full text not retrieved, a full-text
-    exclusion with reason, 2 studies, dual extraction with one resolution, RoB 2 with a
-    consensus judgement and NOS stars. Returns the record ids (import order)."""
-    store.import_file("review", write_ris(tmp_path / "pubmed.ris", 6), database="PubMed")
-    store.import_file("review", write_ris(tmp_path / "embase.ris", 1), database="Embase")
-    ids = store.records("review")["id"].tolist()
-    for name in ("Ana", "Ben", "Cy", "Dee"):
-        store.add_reviewer("review", name)
-    store.add_reviewer("review", "Olga", role="owner")
-    store.set_reviewers_per_record("review", 2, actor="Olga")
-    group = store.merge([ids[4], ids[5]], reason="looked alike", actor="Olga")
-    store.unmerge(group, reason="different trials", actor="Olga")
-    store.merge([ids[0], ids[6]], reason="same trial in Embase", actor="Olga")
-    store.decide("review", ids[2], "Ana", "exclude")  # revised to include by screen_all
-    store.unblind("review", "title_abstract", owner="Olga", reason="calibration meeting")
-    screen_all(store, ids[:6])
-    store.mark_retrieval("review", ids[0], True, actor="Olga", note="from the authors")
-    store.assign_study("review", "Correll 2004", [ids[0]], actor="Olga")
-    store.assign_study("review", "Goebel 2015", [ids[3]], actor="Olga")
-    store.extract("review", "Correll 2004", "Ana",
-                  {"n": 33, "dose": 0.35, "design": "case series", "blinded": False}, form)
-    store.extract("review", "Correll 2004", "Ben",
-                  {"n": "33", "dose": 0.3, "design": "case series", "blinded": "no"}, form)
-    store.extract("review", "Goebel 2015", "Ana", {"n": 20, "design": "RCT"}, form)
-    store.extract("review", "Goebel 2015", "Ben", {"n": 21, "design": "RCT"}, form)
-    store.extract("review", "Goebel 2015", "Ben", {"n": 20}, form)  # revised
-    store.resolve_extraction("review", "Correll 2004", "dose", 0.35, form, by="Cy",
-                             reason="Table 2 gives 0.35")
-    for study in ("Correll 2004", "Goebel 2015"):
-        for domain in ("D1", "D2", "D3", "D4", "D5"):
-            store.judge_rob("review", study, "RoB2", domain, "low", reviewer="Ana",
-                            support="randomised, concealed")
-            store.judge_rob("review", study, "RoB2", domain, "Low", reviewer="Ben")
-    store.judge_rob("review", "Goebel 2015", "RoB2", "D3", "high risk", reviewer="Ben",
-                    support="30% lost to follow-up")
-    store.judge_rob("review", "Goebel 2015", "RoB2", "D3", "Some concerns", reviewer="Cy",
-                    consensus=True, support="attrition balanced across arms")
-    store.judge_rob("review", "Correll 2004", "NOS", "Selection", 3, reviewer="Ana")
-    store.remove_reviewer("review", "Dee", actor="Olga", reason="left the team")
-    return ids
-
-
-def add_other_project(store: Store, tmp_path: Path, form: ExtractionForm) -> None:
-    """A second project sharing a study label and a reviewer name with "review"."""
-    store.create_project("other")
-    store.import_file("other", write_ris(tmp_path / "other.ris", 2, prefix="Other"))
-    store.add_reviewer("other", "Ana")
-    store.set_reviewers_per_record("other", 1, actor="Ana")
-    rid = store.records("other")["id"].iloc[0]
-    store.decide("other", rid, "Ana", "include")
-    store.decide("other", rid, "Ana", "include", stage="full_text")
-    store.assign_study("other", "Correll 2004", [rid], actor="Ana")
-    store.extract("other", "Correll 2004", "Ana", {"n": 99}, form)
-    store.judge_rob("other", "Correll 2004", "RoB2", "D1", "high", reviewer="Ana")
 
 
 def assert_round_trip(original: Store, restored: Store, first: Path, second: Path,

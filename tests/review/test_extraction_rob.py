@@ -9,39 +9,9 @@ import pytest
 
 from metareview.exceptions import InputError
 from metareview.review import Store
-from metareview.review.extraction_form import ExtractionForm, load_form
+from metareview.review.extraction_form import ExtractionForm
 
-from .test_screening import screen_all, write_ris
-
-FORM_TOML = """
-[review]
-title = "example"
-
-[extraction.fields.n]
-type = "integer"
-min = 1
-required = true
-
-[extraction.fields.dose]
-type = "number"
-unit = "mg/kg/h"
-min = 0
-max = 5
-
-[extraction.fields.design]
-type = "choice"
-choices = ["RCT", "cohort", "case series"]
-
-[extraction.fields.blinded]
-type = "boolean"
-"""
-
-
-@pytest.fixture
-def form(tmp_path: Path) -> ExtractionForm:
-    path = tmp_path / "protocol.toml"
-    path.write_text(FORM_TOML, encoding="utf-8")
-    return load_form(path)
+from .builders import screen_all, write_ris
 
 
 @pytest.fixture

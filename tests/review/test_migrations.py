@@ -3,13 +3,18 @@ made by an earlier version keeps its data when upgraded."""
 
 from __future__ import annotations
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+from metareview.exceptions import StoreError
 from metareview.review import Store
-from metareview.review.migrate import HEAD, current_revision, upgrade
+from metareview.review.migrate import HEAD, _config, current_revision, upgrade
 from metareview.review.models import Base
+
+from .builders import add_other_project, build_project
 
 
 def test_new_store_is_at_head_and_matches_the_models(store_url: str) -> None:
@@ -68,5 +73,55 @@ def test_unversioned_store_is_stamped_then_upgraded(store_url: str) -> None:
         assert current_revision(store.engine) == HEAD
         assert store.records("old review").shape[0] == 1
         assert "screening_decisions" in inspect(store.engine).get_table_names()
+    finally:
+        store.close()
+
+
+def _audit_projects(engine) -> list[tuple[int, int | None]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(
+            text("SELECT id, project_id FROM audit_log ORDER BY id"))]
+
+
+def test_every_write_names_its_project_and_0004_fills_in_old_entries(
+        store_url: str, tmp_path, form) -> None:
+    """Migration 0004: the project_id the store wrote for each entry (two projects sharing a
+    study label and a reviewer name, so the label-keyed entries are ambiguous by label) is
+    dropped by a downgrade to 0003 and filled in again, the same, by the upgrade."""
+    store = Store.open(store_url)
+    try:
+        store.create_project("review")
+        build_project(store, tmp_path, form)
+        add_other_project(store, tmp_path, form)
+        written = _audit_projects(store.engine)
+        log = store.audit_log()
+        log_review, log_other = store.audit_log("review"), store.audit_log("other")
+    finally:
+        store.close()
+    assert len(written) == len(log) > 60
+    assert [len(store_log) for store_log in (log_review, log_other)] == [
+        sum(pid == n for _, pid in written) for n in (1, 2)]
+    assert {pid for _, pid in written} == {1, 2}  # every entry names its project
+    labelled = set(log.loc[log["entity"].isin(["extraction_value", "rob_judgement"]), "id"])
+    assert {pid for entry, pid in written if entry in labelled} == {1, 2}
+    engine = create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(_config(conn), "0003")
+        assert "project_id" not in {c["name"] for c in inspect(engine).get_columns("audit_log")}
+        upgrade(engine)
+        assert current_revision(engine) == HEAD
+        assert _audit_projects(engine) == written
+    finally:
+        engine.dispose()
+
+
+def test_an_audit_entry_without_a_known_project_is_refused(store_url: str) -> None:
+    store = Store.open(store_url)
+    try:
+        with pytest.raises(StoreError, match="looked up 0 projects; the writer must name"), \
+                store.session() as s:
+            store._audit(s, "Ana", "note", "1", None, None, "a write of no project")
+        assert store.audit_log().empty
     finally:
         store.close()

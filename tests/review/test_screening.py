@@ -10,16 +10,7 @@ import pytest
 from metareview.exceptions import InputError
 from metareview.review import Store
 
-
-def write_ris(path: Path, n: int, prefix: str = "Study") -> Path:
-    """``n`` distinct journal articles in RIS."""
-    lines = []
-    for i in range(1, n + 1):
-        lines += ["TY  - JOUR", f"TI  - {prefix} number {i} of ketamine and pain {i * 7919}",
-                  f"AU  - Author{i}, A.", f"PY  - {2000 + i % 20}", f"JO  - Journal {i}",
-                  f"SP  - {i}", "ER  - ", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+from .builders import screen_all, write_ris
 
 
 @pytest.fixture
@@ -127,28 +118,6 @@ def test_duplicates_are_screened_once(screened, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=f"duplicate of {ids[0]}"):
         store.decide("review", ids[1], "Ana", "include")
     assert ids[1] not in set(store.screening_status("review")["record_id"])
-
-
-def screen_all(store: Store, ids: list[str]) -> None:
-    """Title/abstract: ids 0-3 included (0 after a conflict), 4-5 excluded; full text:
-    1 not retrieved, 2 excluded (wrong population), 0 and 3 included."""
-    for rid in ids[1:4]:
-        for name in ("Ana", "Ben"):
-            store.decide("review", rid, name, "include")
-    store.decide("review", ids[0], "Ana", "include")
-    store.decide("review", ids[0], "Ben", "exclude")
-    store.resolve("review", ids[0], "include", by="Cy", reason="adults with CRPS")
-    for rid in ids[4:]:
-        for name in ("Ana", "Ben"):
-            store.decide("review", rid, name, "exclude")
-    store.mark_retrieval("review", ids[1], False, actor="Olga", note="conference abstract only")
-    for rid in (ids[0], ids[3]):
-        for name in ("Ana", "Ben"):
-            store.decide("review", rid, name, "include", stage="full_text")
-    store.decide("review", ids[2], "Ana", "exclude", stage="full_text",
-                 reason="Wrong population")
-    store.decide("review", ids[2], "Ben", "exclude", stage="full_text",
-                 reason="wrong population ")
 
 
 def test_full_text_flow_and_prisma_counts(screened, tmp_path: Path) -> None:

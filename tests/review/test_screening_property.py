@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from metareview.review import Store
 
-from .test_screening import write_ris
+from .builders import write_ris
 
 REVIEWERS = ("Ana", "Ben", "Cy")
 SETTINGS = settings(max_examples=25, deadline=None,

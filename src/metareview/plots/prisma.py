@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
-from metareview.plots._prisma_counts import PrismaCounts, check_counts
+from metareview._prisma_flow import PrismaCounts, check_counts
 from metareview.plots._style import LINE_WIDTH, font, text_height, text_width, wrap_to_width
 
 __all__ = ["prisma"]
@@ -52,7 +52,8 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
         left out, when the review does not report it: its box (or line) then reads
         "(n = not reported)" -- nothing is shown as 0 or made up. The other counts are
         ``records_registers`` (total or register -> n), ``duplicates_removed``,
-        ``records_removed_automation``, ``records_removed_other``, ``records_screened``,
+        ``records_removed_automation``, ``records_removed_other`` (a total, or a mapping
+        reason -> n, listed under its box), ``records_screened``,
         ``records_excluded``, ``reports_sought``, ``reports_not_retrieved``,
         ``reports_assessed``, ``reports_excluded`` (a mapping reason -> n, or a total; a
         reason's n may be None) and ``reports_included`` (when None or absent: reports
@@ -211,7 +212,9 @@ def _contents(c: PrismaCounts) -> list[tuple[str, int, int, str]]:
             f"{_INDENT}Duplicate records removed {_n(c.duplicates_removed)}",
             f"{_INDENT}Records marked as ineligible by automation tools "
             f"{_n(c.records_removed_automation)}",
-            f"{_INDENT}Records removed for other reasons {_n(c.records_removed_other)}"])),
+            f"{_INDENT}Records removed for other reasons {_n(c.records_removed_other)}",
+            *(f"{_INDENT * 2}{reason} {_n(n)}"
+              for reason, n in (c.removal_reasons or {}).items())])),
         ("records_screened", 0, 1, f"Records screened\n{_n(c.records_screened)}"),
         ("records_excluded", 1, 1, f"Records excluded\n{_n(c.records_excluded)}"),
         ("reports_sought", 0, 2, f"Reports sought for retrieval\n{_n(c.reports_sought)}"),

@@ -1,14 +1,22 @@
 """Risk-of-bias figures in the style of robvis: traffic-light plot and weighted summary bars.
 
-Tools (declared as data in ``_rob_tools``): RoB 2 (randomised trials, 5 domains), ROBINS-I
-in its original 2016 version (non-randomised studies of interventions, 7 domains) and the
-Newcastle-Ottawa Scale (star counts in 3 domains).
+Tools: RoB 2 (randomised trials, 5 domains), ROBINS-I in its original 2016 version
+(non-randomised studies of interventions, 7 domains) and the Newcastle-Ottawa Scale (star
+counts in 3 domains). The tools' domains and levels, and the rules for reading an assessment
+table, are review-domain data kept in the neutral module :mod:`metareview._rob_tools` (which
+the review store uses too); this module only draws what that reader returns, with the
+colours and symbols below. It imports nothing of ``metareview.review``.
+
+Colours follow robvis's green / yellow / red convention (McGuinness & Higgins, 2021) in
+Okabe-Ito hues (bluish green, yellow, vermillion; a dark vermillion for Critical and a light
+grey for No information), and every level also has its own symbol, so colour is never the
+only cue (greyscale print, colour-vision deficiency). Black symbols on the light fills and a
+white one on the dark fill keep a contrast of at least 4.5:1.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,16 +28,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch, Rectangle
 
+from metareview._rob_tools import Assessments, Level, normalise_name, read_assessments
 from metareview.exceptions import InputError
 from metareview.plots._axes import INK, style_axes
-from metareview.plots._rob_tools import (
-    TOOL_NAMES,
-    TOOLS,
-    Level,
-    Tool,
-    judgement_cell,
-    star_count,
-)
 from metareview.plots._style import (
     FONT_SIZE,
     LINE_WIDTH,
@@ -44,6 +45,28 @@ from metareview.stats.models import RmaResult
 
 __all__ = ["rob", "rob_summary"]
 
+
+@dataclass(frozen=True, slots=True)
+class LevelLook:
+    """How a judgement level is drawn: the symbol on it, its fill and the symbol's colour."""
+
+    symbol: str
+    fill: str
+    ink: str
+
+
+_BLACK = "#000000"
+#: the look of every judgement level of the tools, by the level's label
+LEVEL_LOOKS = {
+    "Low": LevelLook("+", OKABE_ITO["bluish_green"], _BLACK),
+    "Some concerns": LevelLook("\u2212", OKABE_ITO["yellow"], _BLACK),
+    "High": LevelLook("\u00d7", OKABE_ITO["vermillion"], _BLACK),
+    "Moderate": LevelLook("\u2212", OKABE_ITO["yellow"], _BLACK),
+    "Serious": LevelLook("\u00d7", OKABE_ITO["vermillion"], _BLACK),
+    "Critical": LevelLook("!", "#7a2e00", "#ffffff"),
+    "No information": LevelLook("?", "#c8c8c8", _BLACK),
+}
+
 # traffic-light geometry (inches)
 _MARGIN = 0.12
 _ROW = 0.27
@@ -56,16 +79,6 @@ _MAX_WIDTH = 7.5
 _CELL_FILL = "#f2f2f2"
 _STAR_FILL = OKABE_ITO["orange"]
 _STAR_COLOURS = ("#d9d9d9", "#c6dbef", "#6baed6", "#2f7fbf", "#0b4f85")  # 0 .. 4 stars
-
-
-@dataclass(frozen=True, slots=True)
-class _Assessments:
-    tool: Tool
-    studies: tuple[str, ...]
-    columns: tuple[str, ...]          # domain codes in tool order, then the overall column
-    values: tuple[tuple[Any, ...], ...]  # per study: Level, or int stars
-    weights: np.ndarray | None        # from a "Weight" column, if any
-    has_overall: bool
 
 
 def rob(
@@ -154,7 +167,7 @@ def rob(
     (12, ['Trial A', 'Trial B'])
     >>> plt.close(fig)
     """
-    data = _parse(assessments, tool)
+    data = read_assessments(assessments, tool)
     layout = _TrafficLayout(data, title)
     if ax is None:
         fig = plt.figure(figsize=(layout.width, layout.height))
@@ -226,7 +239,7 @@ def rob_summary(
     [75.0, 0.0, 25.0]
     >>> plt.close(fig)
     """
-    data = _parse(assessments, tool)
+    data = read_assessments(assessments, tool)
     w = _weights(weights, data, assessments)
     shares, categories = _shares(data, w)
     rows = list(data.columns)
@@ -285,132 +298,13 @@ def rob_summary(
     return fig
 
 
-# ------------------------------------------------------------------------------ parsing
-
-
-def _normalise(name: str) -> str:
-    text = str(name).strip().lower().replace("\u2013", "-").replace("\u2212", "-")
-    text = text.replace("randomization", "randomisation")
-    return re.sub(r"\s+", " ", text)
-
-
-def _parse(assessments: Any, tool: str) -> _Assessments:
-    spec = TOOLS[TOOL_NAMES.check(tool)]
-    frame = _as_frame(assessments, spec)
-    by_name: dict[str, str] = {}
-    for code, name in spec.domains:
-        by_name[_normalise(code)] = code
-        by_name[_normalise(name)] = code
-    for alias, code in spec.column_aliases:
-        by_name[_normalise(alias)] = code
-    overall_names = {"overall", "overall risk of bias", "overall bias", _normalise(spec.overall)}
-    mapped: dict[str, Any] = {}
-    weights = None
-    unknown = []
-    for column in frame.columns:
-        key = _normalise(column)
-        if key in by_name:
-            target = by_name[key]
-        elif key in overall_names:
-            target = "Overall"
-        elif key == "weight":
-            weights = frame[column]
-            continue
-        else:
-            unknown.append(str(column))
-            continue
-        if target in mapped:
-            raise InputError(f"assessments has two columns for domain {target} "
-                             f"({mapped[target].name!r} and {column!r}); keep one.")
-        mapped[target] = frame[column]
-    accepted = [f"{code} ({name})" if code != name else code for code, name in spec.domains]
-    if unknown:
-        raise InputError(
-            f"assessments has columns that are not {spec.name} domains: {unknown}. Accepted: "
-            f"{'; '.join(accepted)}; {spec.overall}; Weight."
-        )
-    missing = [code for code in spec.codes if code not in mapped]
-    if missing:
-        raise InputError(
-            f"assessments lacks {spec.name} domain column(s) {', '.join(missing)}; needed: "
-            f"{'; '.join(accepted)} (and optionally {spec.overall})."
-        )
-    studies = tuple(str(s) for s in frame.index)
-    if not studies:
-        raise InputError("assessments holds no studies; give one row per study.")
-    counts = pd.Series(studies).value_counts()
-    duplicated = sorted(counts.index[counts > 1])
-    if duplicated:
-        raise InputError(
-            f"study labels must be unique; {duplicated} appear more than once. Label "
-            "assessments of several outcomes of one study apart, e.g. 'Smith 2001 (pain)'."
-        )
-    codes = list(spec.codes)
-    has_overall = "Overall" in mapped
-    rows = []
-    for i, study in enumerate(studies):
-        cells = []
-        for code in codes:
-            cells.append(judgement_cell(spec, study, code, mapped[code].iloc[i]))
-        if spec.is_star_scale:
-            total = sum(cells)
-            if has_overall:
-                given = star_count(study, spec.overall, mapped["Overall"].iloc[i], sum(spec.stars))
-                if given != total:
-                    raise InputError(
-                        f"{spec.overall} of study {study!r} is {given} but its domain stars add "
-                        f"up to {total}; correct one of them (or drop the {spec.overall} "
-                        "column: it is computed)."
-                    )
-            cells.append(total)
-        elif has_overall:
-            cells.append(judgement_cell(spec, study, "Overall", mapped["Overall"].iloc[i]))
-        rows.append(tuple(cells))
-    columns = tuple(codes) + (("Overall",) if has_overall or spec.is_star_scale else ())
-    w = None if weights is None else weights.to_numpy()
-    return _Assessments(spec, studies, columns, tuple(rows), w, has_overall)
-
-
-def _as_frame(assessments: Any, spec: Tool) -> pd.DataFrame:
-    if isinstance(assessments, pd.DataFrame):
-        frame = assessments
-        study_cols = [c for c in frame.columns if _normalise(c) in {"study", "studies"}]
-        if study_cols and isinstance(frame.index, pd.RangeIndex):
-            frame = frame.set_index(study_cols[0])
-        return frame
-    if isinstance(assessments, Mapping):
-        first = next(iter(assessments.values()), None)
-        if isinstance(first, Mapping):
-            return pd.DataFrame.from_dict(dict(assessments), orient="index")
-        n = len(spec.domains)
-        extra = spec.overall
-        rows = {}
-        for study, cells in assessments.items():
-            if isinstance(cells, str) or not isinstance(cells, Sequence):
-                raise InputError(
-                    f"assessments[{study!r}] must be a mapping domain -> judgement or a list "
-                    f"of {n} (or {n + 1} with {extra}) judgements; got {type(cells).__name__}."
-                )
-            if len(cells) not in (n, n + 1):
-                raise InputError(
-                    f"assessments[{study!r}] has {len(cells)} entries; {spec.name} needs {n} "
-                    f"({', '.join(spec.codes)}) or {n + 1} with {extra} last."
-                )
-            rows[study] = dict(zip([*spec.codes, extra], cells, strict=False))
-        return pd.DataFrame.from_dict(rows, orient="index")
-    raise InputError(
-        "assessments must be a DataFrame (one row per study, one column per domain) or a "
-        f"mapping study -> judgements; got {type(assessments).__name__}."
-    )
-
-
-def _weights(weights: Any, data: _Assessments, assessments: Any) -> np.ndarray | None:
+def _weights(weights: Any, data: Assessments, assessments: Any) -> np.ndarray | None:
     if weights is None:
         return None
     studies = list(data.studies)
     if isinstance(weights, str):
         frame = assessments if isinstance(assessments, pd.DataFrame) else None
-        if _normalise(weights) == "weight" and data.weights is not None:
+        if normalise_name(weights) == "weight" and data.weights is not None:
             values = data.weights
         elif frame is not None and weights in frame.columns:
             values = frame[weights].to_numpy()
@@ -452,7 +346,7 @@ def _weights(weights: Any, data: _Assessments, assessments: Any) -> np.ndarray |
     return w
 
 
-def _shares(data: _Assessments, w: np.ndarray | None
+def _shares(data: Assessments, w: np.ndarray | None
             ) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
     """Percent of studies (or weight) per column and category, and the categories."""
     weight = np.ones(len(data.studies)) if w is None else w
@@ -468,7 +362,8 @@ def _shares(data: _Assessments, w: np.ndarray | None
             for values, wt in zip(data.values, weight, strict=True):
                 shares[r, top - values[r]] += wt
     else:
-        categories = [(lv.label, lv.fill, lv.ink) for lv in tool.levels]
+        categories = [(lv.label, LEVEL_LOOKS[lv.label].fill, LEVEL_LOOKS[lv.label].ink)
+                      for lv in tool.levels]
         index = {lv.label: j for j, lv in enumerate(tool.levels)}
         shares = np.zeros((len(data.columns), len(categories)))
         for values, wt in zip(data.values, weight, strict=True):
@@ -503,7 +398,7 @@ def _segment_labels(ax: Axes, shares: np.ndarray, ys: np.ndarray,
 class _TrafficLayout:
     """Positions, in inches from the top-left corner, of every part of the traffic light."""
 
-    def __init__(self, data: _Assessments, title: str | None) -> None:
+    def __init__(self, data: Assessments, title: str | None) -> None:
         self.data = data
         tool = data.tool
         body, bold = font(), font(weight="bold")
@@ -635,11 +530,12 @@ class _TrafficLayout:
     @staticmethod
     def _circle(ax: Axes, x: float, y: float, level: Level, *, radius: float = _RADIUS,
                 gid: str) -> None:
-        ax.add_patch(Circle((x, y), radius, facecolor=level.fill, edgecolor=INK,
+        look = LEVEL_LOOKS[level.label]
+        ax.add_patch(Circle((x, y), radius, facecolor=look.fill, edgecolor=INK,
                             linewidth=0.4, zorder=2, gid=gid, label=level.label))
         size = FONT_SIZE + 1 if radius >= _RADIUS else FONT_SIZE - 0.5
-        ax.text(x, y, level.symbol, ha="center", va="center_baseline",
-                fontproperties=font(size, weight="bold"), color=level.ink, zorder=3,
+        ax.text(x, y, look.symbol, ha="center", va="center_baseline",
+                fontproperties=font(size, weight="bold"), color=look.ink, zorder=3,
                 parse_math=False, gid="symbol")
 
     @staticmethod

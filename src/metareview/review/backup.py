@@ -11,51 +11,46 @@
 ``project.json`` (``"format": "metareview-project-backup"``, ``"format_version": 1``) holds the
 project row, its sources, records (every column, ``raw`` included, ids verbatim), duplicate
 groups with their members, reviewers, screening decisions, resolutions, unblindings,
-retrievals, studies and their reports, extraction values and resolutions, risk-of-bias
-judgements, and the project's audit-log entries, in the order the store holds them (row id
-order, which the store's outcomes depend on). Rows refer to each other by natural keys --
-record ids, source sha256, reviewer names, study labels, and the 1-based ``key`` of a
-duplicate group or an unblinding (its position in the export) -- never by integer row ids,
-so a project restored into another store (new row ids) exports byte-identically, apart from
-the one audit entry the restore adds. Date-times are ISO 8601 in UTC (``+00:00``).
+retrievals, records set aside, studies and their reports, extraction values and resolutions,
+risk-of-bias judgements, and the project's audit-log entries, in the order the store holds them
+(row id order, which the store's outcomes depend on). Rows refer to each other by natural keys
+-- record ids, source sha256, reviewer names, study labels, and the 1-based ``key`` of a
+duplicate group or an unblinding (its position in the export) -- never by integer row ids, so a
+project restored into another store (new row ids) exports byte-identically, apart from the one
+audit entry the restore adds. Date-times are ISO 8601 in UTC (``+00:00``).
 
-The audit log has no project column, so the entries of a project are found from what each
-writer puts in ``entity_id``:
+Each table is described once, declaratively, in :data:`TABLES` (its keys, the columns they
+hold, which are date-times, which refer to another table's rows and by what natural key);
+export, the checks of restore and restore itself are all driven by that description, so a
+column added to a table is added in one place.
 
-- ``project``, ``source``, ``duplicate_group``, ``reviewer``, ``unblinding`` and ``study``
-  hold the row's integer id: the entry belongs to the project that owns that row. The export
-  replaces the id by the row's natural key (``key``: none for the project itself, the
-  sha256, the group's key, the reviewer's name, the unblinding's key, the study label), and
-  restore maps it to the new row's id.
-- ``screening_decision``, ``screening_resolution`` and ``retrieval`` hold a record id, which
-  is unique in a store: the entry belongs to the project of that record.
-- ``extraction_value``, ``extraction_resolution`` (``"<study>/<field>"``) and
-  ``rob_judgement`` (``"<study>/<tool>/<domain>"``) hold a study *label*, which is unique
-  only within a project. Such an entry belongs to a project with a study of that label and a
-  reviewer named as the entry's actor (every writer of these entries is a reviewer of the
-  project). Should several projects of one store qualify (same study label *and* same
-  reviewer name), it goes to the one whose study was created last at or before the entry's
-  time. These keys are exported verbatim.
-
-Entries of any other entity are not exported. Restore appends the exported entries verbatim
-(original actor, time, old and new values), then one entry of its own, ``"restored from
-backup <path>"``.
+The audit entries of a project are those whose ``project_id`` is the project's (every store
+write sets it; migration 0004 filled it in for older stores). An entry keeps its
+``entity_id`` verbatim (record ids and study labels need no translation) except for the
+entities of :data:`ROW_ENTITIES` (``project``, ``source``, ``duplicate_group``,
+``reviewer``, ``unblinding``, ``study``), whose ``entity_id`` is an integer row id: the export
+writes the row's natural key instead (``key``: none for the project itself), and restore
+maps it to the new row's id. Restore appends the exported entries verbatim (original actor,
+time, old and new values), then one entry of its own, ``"restored from backup <path>"``.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from metareview._validation import check_text
-from metareview.exceptions import InputError
+from metareview.exceptions import InputError, StoreError
+from metareview.review._core import StoreCore
+from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
     AuditLog,
     DuplicateGroup,
@@ -69,16 +64,15 @@ from metareview.review.models import (
     RobJudgement,
     ScreeningDecision,
     ScreeningResolution,
+    SetAside,
     Source,
     Study,
     StudyReport,
     Unblinding,
 )
-from metareview.review.screening import STAGES, secondary_records
+from metareview.review.screening import STAGES, secondary_records, stage_table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
 
     import pandas as pd
     from sqlalchemy.orm import Session
@@ -91,52 +85,143 @@ BACKUP_FORMAT = "metareview-project-backup"
 BACKUP_FORMAT_VERSION = 1
 JSON_NAME = "project.json"
 
-PROJECT_KEYS = ("name", "created_at", "reviewers_per_record")
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One key of a section's items and the column it holds.
+
+    ``ref`` names the section whose natural key the column's row id is written as (a record
+    id, a source's sha256, a reviewer's name, a study's label...); ``time`` marks an ISO 8601
+    date-time; ``nullable`` a reference or date-time that may be None; ``many`` is a child
+    table ``(model, parent column, record column)`` whose record ids are listed (a group's
+    members, a study's reports).
+    """
+
+    key: str
+    column: str | None = None
+    ref: str | None = None
+    time: bool = False
+    nullable: bool = False
+    many: tuple[Any, str, str] | None = None
+    as_list: bool = False  # a JSON list, written [] where the store holds None
+
+    @property
+    def attr(self) -> str:
+        return self.column or self.key
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One list of ``project.json``: a table of the project, described once; export, the
+    checks of restore and restore itself are all driven by it.
+
+    ``natural_key`` is the key other sections refer to the rows by (``"key"``: the row's
+    1-based position in the export); ``audit_entity`` the audit entity whose ``entity_id`` is
+    this table's integer row id (exported as the natural key). ``missing`` marks a section
+    added after format version 1 was first written: it gives the items of a backup written
+    before, from the rest of the backup.
+    """
+
+    name: str
+    model: Any
+    fields: tuple[Field, ...]
+    natural_key: str | None = None
+    audit_entity: str | None = None
+    missing: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        positional = ("key",) if self.natural_key == "key" else ()
+        return (*positional, *(f.key for f in self.fields))
+
+
+def _held(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``set_aside`` of a backup written before records were set aside: each record with
+    nothing to screen on is held, as the store (and migration 0004) would have it."""
+    imported = {x["sha256"]: x["imported_at"] for x in doc["sources"]}
+    return [{"record": r["id"], "reason": NO_CONTENT, "time": imported.get(r["source"]),
+             "status": "held", "decided_by": None, "decision_reason": None,
+             "decided_at": None}
+            for r in doc["records"] if lacks_content(r["title"], r["abstract"], r["authors"])]
+
+
+def _f(key: str, column: str | None = None, **kw: Any) -> Field:
+    return Field(key, column, **kw)
+
+
+#: The project row: ``project`` in ``project.json``.
+PROJECT_FIELDS = (_f("name"), _f("created_at", time=True), _f("reviewers_per_record"))
+#: Every table of a project, in the order restore writes them (references point backwards).
+TABLES = (
+    Section("sources", Source, (
+        _f("name"), _f("database"), _f("filename"), _f("format"), _f("kind"), _f("sha256"),
+        _f("n_records"), _f("imported_at", time=True)), natural_key="sha256",
+        audit_entity="source"),
+    Section("records", Record, (
+        _f("id"), _f("source", "source_id", ref="sources"), _f("ordinal"), _f("source_line"),
+        _f("title"), _f("abstract"), _f("authors", as_list=True), _f("year"), _f("journal"),
+        _f("volume"), _f("issue"), _f("pages"), _f("doi"), _f("pmid"), _f("raw"),
+        _f("fingerprint")),
+        natural_key="id"),
+    Section("duplicate_groups", DuplicateGroup, (
+        _f("primary", "primary_record_id", ref="records"),
+        _f("members", many=(DuplicateMember, "group_id", "record_id")), _f("reason"),
+        _f("created_by"), _f("created_at", time=True), _f("active"),
+        _f("dissolved_at", time=True, nullable=True)), natural_key="key",
+        audit_entity="duplicate_group"),
+    Section("reviewers", Reviewer, (
+        _f("name"), _f("role"), _f("active"), _f("added_at", time=True)), natural_key="name",
+        audit_entity="reviewer"),
+    Section("screening_decisions", ScreeningDecision, (
+        _f("record", "record_id", ref="records"), _f("stage"),
+        _f("reviewer", "reviewer_id", ref="reviewers"), _f("decision"), _f("reason"),
+        _f("time", time=True))),
+    Section("screening_resolutions", ScreeningResolution, (
+        _f("record", "record_id", ref="records"), _f("stage"), _f("decision"), _f("reason"),
+        _f("method"), _f("resolved_by", ref="reviewers"), _f("time", time=True))),
+    Section("unblindings", Unblinding, (
+        _f("stage"), _f("owner", "owner_id", ref="reviewers"), _f("reason"),
+        _f("time", time=True)), natural_key="key", audit_entity="unblinding"),
+    Section("retrievals", Retrieval, (
+        _f("record", "record_id", ref="records"), _f("retrieved"), _f("note"),
+        _f("time", time=True))),
+    Section("set_aside", SetAside, (
+        _f("record", "record_id", ref="records"), _f("reason"), _f("time", time=True),
+        _f("status"), _f("decided_by", ref="reviewers", nullable=True),
+        _f("decision_reason"), _f("decided_at", time=True, nullable=True)),
+        missing=_held),
+    Section("studies", Study, (
+        _f("label"), _f("records", many=(StudyReport, "study_id", "record_id"))),
+        natural_key="label", audit_entity="study"),
+    Section("extraction_values", ExtractionValue, (
+        _f("study", "study_id", ref="studies"), _f("field"),
+        _f("reviewer", "reviewer_id", ref="reviewers"), _f("value"), _f("time", time=True))),
+    Section("extraction_resolutions", ExtractionResolution, (
+        _f("study", "study_id", ref="studies"), _f("field"), _f("value"), _f("reason"),
+        _f("resolved_by", ref="reviewers"), _f("time", time=True))),
+    Section("rob_judgements", RobJudgement, (
+        _f("study", "study_id", ref="studies"), _f("tool"), _f("domain"),
+        _f("reviewer", "reviewer_id", ref="reviewers"), _f("judgement"), _f("support"),
+        _f("consensus"), _f("time", time=True))),
+)
+#: The project's audit entries (``key``: ``entity_id``, or the natural key of a row entity).
+AUDIT_FIELDS = (_f("time", time=True), _f("actor"), _f("entity"), _f("key", "entity_id"),
+                _f("old"), _f("new"), _f("reason"))
 #: The list sections of ``project.json`` and the keys each of their items must have.
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "sources": ("name", "database", "filename", "format", "kind", "sha256", "n_records",
-                "imported_at"),
-    "records": ("id", "source", "ordinal", "source_line", "title", "abstract", "authors",
-                "year", "journal", "volume", "issue", "pages", "doi", "pmid", "raw",
-                "fingerprint"),
-    "duplicate_groups": ("key", "primary", "members", "reason", "created_by", "created_at",
-                         "active", "dissolved_at"),
-    "reviewers": ("name", "role", "active", "added_at"),
-    "screening_decisions": ("record", "stage", "reviewer", "decision", "reason", "time"),
-    "screening_resolutions": ("record", "stage", "decision", "reason", "method",
-                              "resolved_by", "time"),
-    "unblindings": ("key", "stage", "owner", "reason", "time"),
-    "retrievals": ("record", "retrieved", "note", "time"),
-    "studies": ("label", "records"),
-    "extraction_values": ("study", "field", "reviewer", "value", "time"),
-    "extraction_resolutions": ("study", "field", "value", "reason", "resolved_by", "time"),
-    "rob_judgements": ("study", "tool", "domain", "reviewer", "judgement", "support",
-                       "consensus", "time"),
-    "audit_log": ("time", "actor", "entity", "key", "old", "new", "reason"),
-}
+    **{t.name: t.keys for t in TABLES}, "audit_log": tuple(f.key for f in AUDIT_FIELDS)}
+PROJECT_KEYS = tuple(f.key for f in PROJECT_FIELDS)
 #: Required top-level keys (``metareview_version`` is written for information only).
-TOP_KEYS = ("format", "format_version", "project", *SECTIONS)
-
-#: Audit entities whose ``entity_id`` is an integer row id (exported as a natural key).
-ROW_ENTITIES = ("project", "source", "duplicate_group", "reviewer", "unblinding", "study")
-#: Audit entities whose ``entity_id`` is a record id.
-RECORD_ENTITIES = ("screening_decision", "screening_resolution", "retrieval")
-#: Audit entities whose ``entity_id`` starts with a study label: how many "/"-separated
-#: parts follow the label.
-LABEL_ENTITIES = {"extraction_value": 1, "extraction_resolution": 1, "rob_judgement": 2}
+TOP_KEYS = ("format", "format_version", "project",
+            *(t.name for t in TABLES if t.missing is None), "audit_log")
+#: Audit entities whose ``entity_id`` is an integer row id -> the section of that row
+#: (``project``: the project itself, exported with key None).
+ROW_ENTITIES = {"project": None, **{t.audit_entity: t.name for t in TABLES if t.audit_entity}}
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's bound-parameter limit
 
 
-class BackupMixin:
+class BackupMixin(StoreCore):
     """Export and restore methods of :class:`~metareview.review.Store`."""
-
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[[Session, Any], Project]
-        _audit: Callable[..., None]
-
-        def screening_status(self, project: str, stage: str = ...) -> pd.DataFrame: ...
 
     def export_project(self, project: str, folder: str | Path) -> Path:
         """Write the whole of ``project`` to ``folder`` (created if needed; files replaced).
@@ -164,9 +249,9 @@ class BackupMixin:
 
         Notes
         -----
-        ``project.json`` is read in one transaction with the project row locked (writers
-        lock it too), so it is one consistent snapshot; the outcome columns of the CSV and RIS
-        views come from :meth:`screening_status` right after.
+        ``project.json`` and the outcome columns of the CSV and RIS views (those of
+        :meth:`screening_status`) are read in one transaction with the project row locked
+        (writers lock it too), so they are one consistent snapshot.
 
         Examples
         --------
@@ -185,7 +270,7 @@ class BackupMixin:
             s.execute(select(Project.id).where(Project.id == proj.id).with_for_update())
             doc = _snapshot(s, proj)
             secondary = secondary_records(s, proj)
-        status = {stage: self.screening_status(proj.name, stage) for stage in STAGES}
+            status = {stage: stage_table(s, proj, stage) for stage in STAGES}
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / JSON_NAME
         path.write_text(dumps(doc), encoding="utf-8")
@@ -267,7 +352,7 @@ class BackupMixin:
             self._audit(s, actor, "project", str(proj.id), None,
                         {"name": new_name, "restored_from": doc["project"]["name"],
                          "records": len(doc["records"]), "format_version": BACKUP_FORMAT_VERSION},
-                        f"restored from backup {path}")
+                        f"restored from backup {path}", project_id=proj.id)
         return new_name
 
 
@@ -286,178 +371,92 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _rows(s: Session, table: Section, pid: int) -> list[Any]:
+    """The rows of ``table`` of project ``pid``, in store order (row id order; records and
+    retrievals in import order)."""
+    model = table.model
+    query = select(model).where(model.project_id == pid)
+    if model is Record:
+        query = query.order_by(Record.source_id, Record.ordinal)
+    elif "id" not in model.__table__.c:  # keyed by record: in the records' order
+        query = (query.join(Record, Record.id == model.record_id)
+                 .order_by(Record.source_id, Record.ordinal))
+    else:
+        query = query.order_by(model.id)
+    return list(s.scalars(query))
+
+
+def _children(s: Session, table: Section, many: tuple[Any, str, str],
+              pid: int) -> dict[int, list[str]]:
+    """Parent row id -> the record ids of its child rows, sorted."""
+    child, parent_col, record_col = many
+    parent, record = getattr(child, parent_col), getattr(child, record_col)
+    found: dict[int, list[str]] = {}
+    for pid_, rid in s.execute(select(parent, record)
+                               .join(table.model, table.model.id == parent)
+                               .where(table.model.project_id == pid)
+                               .order_by(parent, record)):
+        found.setdefault(pid_, []).append(rid)
+    return found
+
+
+def _out(field: Field, value: Any, natural: Mapping[str, Mapping[Any, Any]]) -> Any:
+    """A column's value as ``project.json`` holds it."""
+    if field.time:
+        return iso(value)
+    if field.ref is not None:
+        return None if value is None and field.nullable else natural[field.ref][value]
+    if field.as_list:
+        return list(value or [])
+    return value
+
+
 def _snapshot(s: Session, proj: Project) -> dict[str, Any]:
     """Everything of ``proj`` as a JSON-safe dictionary (natural keys, store order)."""
     from metareview import __version__
 
     pid = proj.id
-    sources = list(s.scalars(select(Source).where(Source.project_id == pid)
-                             .order_by(Source.id)))
-    sha = {src.id: src.sha256 for src in sources}
-    records = list(s.scalars(select(Record).where(Record.project_id == pid)
-                             .order_by(Record.source_id, Record.ordinal)))
-    groups = list(s.scalars(select(DuplicateGroup).where(DuplicateGroup.project_id == pid)
-                            .order_by(DuplicateGroup.id)))
-    group_key = {g.id: n for n, g in enumerate(groups, start=1)}
-    members: dict[int, list[str]] = {}
-    for gid, rid in s.execute(select(DuplicateMember.group_id, DuplicateMember.record_id)
-                              .join(DuplicateGroup)
-                              .where(DuplicateGroup.project_id == pid)
-                              .order_by(DuplicateMember.group_id, DuplicateMember.record_id)):
-        members.setdefault(gid, []).append(rid)
-    reviewers = list(s.scalars(select(Reviewer).where(Reviewer.project_id == pid)
-                               .order_by(Reviewer.id)))
-    who = {r.id: r.name for r in reviewers}
-    unblindings = list(s.scalars(select(Unblinding).where(Unblinding.project_id == pid)
-                                 .order_by(Unblinding.id)))
-    unblinding_key = {u.id: n for n, u in enumerate(unblindings, start=1)}
-    studies = list(s.scalars(select(Study).where(Study.project_id == pid).order_by(Study.id)))
-    label = {st.id: st.label for st in studies}
-    reports: dict[int, list[str]] = {}
-    for sid, rid in s.execute(select(StudyReport.study_id, StudyReport.record_id).join(Study)
-                              .where(Study.project_id == pid)
-                              .order_by(StudyReport.study_id, StudyReport.record_id)):
-        reports.setdefault(sid, []).append(rid)
-
-    def rows(model: Any) -> list[Any]:
-        return list(s.scalars(select(model).where(model.project_id == pid)
-                              .order_by(model.id)))
-
-    keys = {
-        "project": {str(pid): None},
-        "source": {str(i): h for i, h in sha.items()},
-        "duplicate_group": {str(i): k for i, k in group_key.items()},
-        "reviewer": {str(i): n for i, n in who.items()},
-        "unblinding": {str(i): k for i, k in unblinding_key.items()},
-        "study": {str(i): lab for i, lab in label.items()},
-    }
-    return {
-        "format": BACKUP_FORMAT,
-        "format_version": BACKUP_FORMAT_VERSION,
+    doc: dict[str, Any] = {
+        "format": BACKUP_FORMAT, "format_version": BACKUP_FORMAT_VERSION,
         "metareview_version": __version__,
-        "project": {"name": proj.name, "created_at": iso(proj.created_at),
-                    "reviewers_per_record": proj.reviewers_per_record},
-        "sources": [
-            {"name": x.name, "database": x.database, "filename": x.filename,
-             "format": x.format, "kind": x.kind, "sha256": x.sha256,
-             "n_records": x.n_records, "imported_at": iso(x.imported_at)} for x in sources],
-        "records": [
-            {"id": r.id, "source": sha[r.source_id], "ordinal": r.ordinal,
-             "source_line": r.source_line, "title": r.title, "abstract": r.abstract,
-             "authors": list(r.authors or []), "year": r.year, "journal": r.journal,
-             "volume": r.volume, "issue": r.issue, "pages": r.pages, "doi": r.doi,
-             "pmid": r.pmid, "raw": r.raw, "fingerprint": r.fingerprint} for r in records],
-        "duplicate_groups": [
-            {"key": group_key[g.id], "primary": g.primary_record_id,
-             "members": members.get(g.id, []), "reason": g.reason,
-             "created_by": g.created_by, "created_at": iso(g.created_at), "active": g.active,
-             "dissolved_at": iso(g.dissolved_at)} for g in groups],
-        "reviewers": [
-            {"name": r.name, "role": r.role, "active": r.active, "added_at": iso(r.added_at)}
-            for r in reviewers],
-        "screening_decisions": [
-            {"record": d.record_id, "stage": d.stage, "reviewer": who[d.reviewer_id],
-             "decision": d.decision, "reason": d.reason, "time": iso(d.time)}
-            for d in rows(ScreeningDecision)],
-        "screening_resolutions": [
-            {"record": r.record_id, "stage": r.stage, "decision": r.decision,
-             "reason": r.reason, "method": r.method, "resolved_by": who[r.resolved_by],
-             "time": iso(r.time)} for r in rows(ScreeningResolution)],
-        "unblindings": [
-            {"key": unblinding_key[u.id], "stage": u.stage, "owner": who[u.owner_id],
-             "reason": u.reason, "time": iso(u.time)} for u in unblindings],
-        "retrievals": [
-            {"record": r.record_id, "retrieved": r.retrieved, "note": r.note,
-             "time": iso(r.time)}
-            for r in s.scalars(select(Retrieval).join(Record, Record.id == Retrieval.record_id)
-                               .where(Retrieval.project_id == pid)
-                               .order_by(Record.source_id, Record.ordinal))],
-        "studies": [{"label": st.label, "records": reports.get(st.id, [])} for st in studies],
-        "extraction_values": [
-            {"study": label[v.study_id], "field": v.field, "reviewer": who[v.reviewer_id],
-             "value": v.value, "time": iso(v.time)} for v in rows(ExtractionValue)],
-        "extraction_resolutions": [
-            {"study": label[r.study_id], "field": r.field, "value": r.value,
-             "reason": r.reason, "resolved_by": who[r.resolved_by], "time": iso(r.time)}
-            for r in rows(ExtractionResolution)],
-        "rob_judgements": [
-            {"study": label[j.study_id], "tool": j.tool, "domain": j.domain,
-             "reviewer": who[j.reviewer_id], "judgement": j.judgement, "support": j.support,
-             "consensus": j.consensus, "time": iso(j.time)} for j in rows(RobJudgement)],
-        "audit_log": _audit_entries(s, proj, keys, {r.id for r in records}, set(label.values())),
+        "project": {f.key: _out(f, getattr(proj, f.attr), {}) for f in PROJECT_FIELDS},
     }
+    natural: dict[str, dict[Any, Any]] = {}  # section -> row id -> natural key
+    for table in TABLES:
+        rows = _rows(s, table, pid)
+        children = {f.key: _children(s, table, f.many, pid) for f in table.fields if f.many}
+        items = []
+        for n, row in enumerate(rows, start=1):
+            item: dict[str, Any] = {"key": n} if table.natural_key == "key" else {}
+            for f in table.fields:
+                item[f.key] = (children[f.key].get(row.id, []) if f.many
+                               else _out(f, getattr(row, f.attr), natural))
+            items.append(item)
+        if table.natural_key is not None:
+            natural[table.name] = {row.id: item[table.natural_key]
+                                   for row, item in zip(rows, items, strict=True)}
+        doc[table.name] = items
+    doc["audit_log"] = _audit_entries(s, pid, natural)
+    return doc
 
 
-def _audit_entries(s: Session, proj: Project, keys: Mapping[str, Mapping[str, Any]],
-                   record_ids: set[str], labels: set[str]) -> list[dict[str, Any]]:
-    """The audit entries of ``proj`` (module docstring), oldest first, with natural keys."""
-    owner = _label_owner(s, labels)
-    kinds = (*ROW_ENTITIES, *RECORD_ENTITIES, *LABEL_ENTITIES)
+def _audit_entries(s: Session, pid: int,
+                   natural: Mapping[str, Mapping[Any, Any]]) -> list[dict[str, Any]]:
+    """The audit entries of project ``pid``, oldest first, row entities by natural key."""
+    keys = {entity: ({str(pid): None} if section is None
+                     else {str(i): k for i, k in natural[section].items()})
+            for entity, section in ROW_ENTITIES.items()}
     out = []
-    for a in s.scalars(select(AuditLog).where(AuditLog.entity.in_(kinds))
+    for a in s.scalars(select(AuditLog).where(AuditLog.project_id == pid)
                        .order_by(AuditLog.id)):
-        if a.entity in ROW_ENTITIES:
+        item = {f.key: _out(f, getattr(a, f.attr), natural) for f in AUDIT_FIELDS}
+        if a.entity in keys:
             if a.entity_id not in keys[a.entity]:
-                continue
-            key = keys[a.entity][a.entity_id]
-        elif a.entity in RECORD_ENTITIES:
-            if a.entity_id not in record_ids:
-                continue
-            key = a.entity_id
-        else:
-            study = _label_of(a.entity, a.entity_id)
-            if study not in labels or owner(study, a.actor, a.time) != proj.id:
-                continue
-            key = a.entity_id
-        out.append({"time": iso(a.time), "actor": a.actor, "entity": a.entity, "key": key,
-                    "old": a.old, "new": a.new, "reason": a.reason})
+                raise StoreError(f"audit entry {a.id} names {a.entity} {a.entity_id}, which "
+                                 "is not a row of its project; nothing was exported.")
+            item["key"] = keys[a.entity][a.entity_id]
+        out.append(item)
     return out
-
-
-def _label_of(entity: str, entity_id: str) -> str | None:
-    parts = entity_id.rsplit("/", LABEL_ENTITIES[entity])
-    return parts[0] if len(parts) == LABEL_ENTITIES[entity] + 1 else None
-
-
-def _label_owner(s: Session, labels: set[str]) -> Callable[[str, str, datetime], int | None]:
-    """A function giving the project that a label-keyed audit entry belongs to: among the
-    projects with a study of that label and a reviewer named as the actor, the only one, or
-    the one whose study was created last at or before the entry (its first "study" entry)."""
-    candidates: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
-    earliest = datetime.min.replace(tzinfo=UTC)
-    if labels:
-        studies = s.execute(select(Study.id, Study.project_id, Study.label)
-                            .where(Study.label.in_(sorted(labels)))).all()
-        created = dict(s.execute(
-            select(AuditLog.entity_id, func.min(AuditLog.time))
-            .where(AuditLog.entity == "study",
-                   AuditLog.entity_id.in_([str(sid) for sid, _, _ in studies]))
-            .group_by(AuditLog.entity_id)).all())
-        pids = sorted({pid for _, pid, _ in studies})
-        names: dict[int, set[str]] = {}
-        for pid, name in s.execute(select(Reviewer.project_id, Reviewer.name)
-                                   .where(Reviewer.project_id.in_(pids))):
-            names.setdefault(pid, set()).add(name)
-        for sid, pid, lab in studies:
-            when = _utc(created.get(str(sid))) or earliest
-            for name in names.get(pid, ()):
-                candidates.setdefault((lab, name), []).append((when, pid))
-
-    def owner(label: str, actor: str, time: datetime) -> int | None:
-        found = candidates.get((label, actor), [])
-        if len(found) <= 1:
-            return found[0][1] if found else None
-        when = _utc(time) or earliest
-        before = [c for c in found if c[0] <= when]
-        return max(before or found)[1]
-
-    return owner
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _outcome(status: pd.DataFrame) -> dict[str, tuple[str, str]]:
@@ -618,6 +617,11 @@ def load_backup(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: key {missing[0]!r} is missing (required: "
                          f"{list(TOP_KEYS)}).")
     _check_items(path, "project", [doc["project"]], PROJECT_KEYS, single=True)
+    for table in TABLES:  # sections newer than the backup
+        if table.missing is not None and table.name not in doc:
+            _check_items(path, "records", doc["records"], SECTIONS["records"])
+            _check_items(path, "sources", doc["sources"], SECTIONS["sources"])
+            doc[table.name] = table.missing(doc)
     for section, keys in SECTIONS.items():
         if not isinstance(doc[section], list):
             raise InputError(f"{path}: key {section!r} must be a list; got "
@@ -643,39 +647,30 @@ class _Plan:
     def __init__(self, doc: Mapping[str, Any], path: Path) -> None:
         self.doc = doc
         self.path = path
-        self._unique("sources", "sha256")
-        self._unique("records", "id")
-        self._unique("reviewers", "name")
-        self._unique("studies", "label")
-        self._unique("duplicate_groups", "key")
-        self._unique("unblindings", "key")
-        self.sources = {x["sha256"] for x in doc["sources"]}
-        self.records = {r["id"] for r in doc["records"]}
-        self.reviewers = {r["name"] for r in doc["reviewers"]}
-        self.studies = {st["label"] for st in doc["studies"]}
+        self.known: dict[str, set[Any]] = {}
+        for table in TABLES:
+            if table.natural_key is not None:
+                self._unique(table.name, table.natural_key)
+                self.known[table.name] = {x[table.natural_key] for x in doc[table.name]}
         self.times: dict[tuple[str, int, str], datetime | None] = {}
-        stamps = {"project": ("created_at",), "sources": ("imported_at",),
-                  "duplicate_groups": ("created_at", "dissolved_at"),
-                  "reviewers": ("added_at",), "records": (), "studies": ()}
-        self._when("project", 0, "created_at", doc["project"]["created_at"], "project")
-        for section in SECTIONS:
+        for f in PROJECT_FIELDS:
+            if f.time:
+                self._when("project", 0, f, doc["project"][f.key], f"project.{f.key}")
+        fields = {t.name: t.fields for t in TABLES} | {"audit_log": AUDIT_FIELDS}
+        for section, its in fields.items():
             for n, item in enumerate(doc[section]):
-                for key in stamps.get(section, ("time",)):
-                    self._when(section, n, key, item[key], f"{section}[{n}].{key}")
-        refs = {"record": self.records, "primary": self.records, "reviewer": self.reviewers,
-                "resolved_by": self.reviewers, "owner": self.reviewers, "study": self.studies,
-                "source": self.sources}
-        for section in SECTIONS:
-            if section == "audit_log":
-                continue
-            for n, item in enumerate(doc[section]):
-                for key, known in refs.items():
-                    if key in item:
-                        self._ref(known, item[key], f"{section}[{n}].{key}", key)
-                for key in ("members", "records"):
-                    if section in ("duplicate_groups", "studies") and key in item:
-                        for m, rid in enumerate(item[key]):
-                            self._ref(self.records, rid, f"{section}[{n}].{key}[{m}]", key)
+                for f in its:
+                    if f.time:
+                        self._when(section, n, f, item[f.key], f"{section}[{n}].{f.key}")
+        for table in TABLES:
+            for n, item in enumerate(doc[table.name]):
+                for f in table.fields:
+                    where = f"{table.name}[{n}].{f.key}"
+                    if f.ref is not None and not (item[f.key] is None and f.nullable):
+                        self._ref(f.ref, item[f.key], where)
+                    elif f.many is not None:
+                        for m, rid in enumerate(item[f.key]):
+                            self._ref("records", rid, f"{where}[{m}]")
 
     def _unique(self, section: str, key: str) -> None:
         seen: set[Any] = set()
@@ -685,9 +680,9 @@ class _Plan:
                                  f"twice in {section}.")
             seen.add(item[key])
 
-    def _when(self, section: str, n: int, key: str, value: Any, where: str) -> None:
-        if value is None and key == "dissolved_at":
-            self.times[(section, n, key)] = None
+    def _when(self, section: str, n: int, field: Field, value: Any, where: str) -> None:
+        if value is None and field.nullable:
+            self.times[(section, n, field.key)] = None
             return
         try:
             when = datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -696,125 +691,71 @@ class _Plan:
         if when is None or when.tzinfo is None:
             raise InputError(f"{self.path}: {where} must be an ISO 8601 date-time with a time "
                              f"zone (e.g. '2024-05-01T09:30:00+00:00'); got {value!r}.")
-        self.times[(section, n, key)] = when.astimezone(UTC)
+        self.times[(section, n, field.key)] = when.astimezone(UTC)
 
-    def _ref(self, known: set[Any], value: Any, where: str, key: str) -> None:
-        if value not in known:
+    def _ref(self, section: str, value: Any, where: str) -> None:
+        if value not in self.known[section]:
             raise InputError(f"{self.path}: {where} {value!r} is not among the backup's "
-                             f"{_REF_SECTION[key]}.")
+                             f"{section}.")
 
-    def t(self, section: str, n: int, key: str = "time") -> datetime | None:
-        return self.times[(section, n, key)]
+    def _in(self, section: str, n: int, field: Field, item: Mapping[str, Any],
+            ids: Mapping[str, Mapping[Any, Any]]) -> Any:
+        """A key of an item as the column's value in this store."""
+        if field.time:
+            return self.times[(section, n, field.key)]
+        if field.ref is not None:
+            value = item[field.key]
+            return None if value is None and field.nullable else ids[field.ref][value]
+        return item[field.key]
 
     def write(self, s: Session, name: str) -> Project:
-        """Insert every row, section by section, in the backup's order (new ids keep it)."""
+        """Insert every row, table by table, in the backup's order (new ids keep it)."""
         doc = self.doc
-        proj = Project(name=name, created_at=self.t("project", 0, "created_at"),
-                       reviewers_per_record=doc["project"]["reviewers_per_record"])
+        ids: dict[str, dict[Any, Any]] = {}  # section -> natural key -> new row id
+        proj = Project(**{f.attr: self._in("project", 0, f, doc["project"], ids)
+                          for f in PROJECT_FIELDS})
+        proj.name = name
         s.add(proj)
         s.flush()
         pid = proj.id
-        sources = [Source(project_id=pid, name=x["name"], database=x["database"],
-                          filename=x["filename"], format=x["format"], kind=x["kind"],
-                          sha256=x["sha256"], n_records=x["n_records"],
-                          imported_at=self.t("sources", n, "imported_at"))
-                   for n, x in enumerate(doc["sources"])]
-        source_id = self._flush(s, sources, [x["sha256"] for x in doc["sources"]])
-        s.add_all(Record(id=r["id"], project_id=pid, source_id=source_id[r["source"]],
-                         ordinal=r["ordinal"], source_line=r["source_line"], title=r["title"],
-                         abstract=r["abstract"], authors=r["authors"], year=r["year"],
-                         journal=r["journal"], volume=r["volume"], issue=r["issue"],
-                         pages=r["pages"], doi=r["doi"], pmid=r["pmid"], raw=r["raw"],
-                         fingerprint=r["fingerprint"]) for r in doc["records"])
-        s.flush()
-        groups = [DuplicateGroup(project_id=pid, primary_record_id=g["primary"],
-                                 reason=g["reason"], created_by=g["created_by"],
-                                 created_at=self.t("duplicate_groups", n, "created_at"),
-                                 active=g["active"],
-                                 dissolved_at=self.t("duplicate_groups", n, "dissolved_at"))
-                  for n, g in enumerate(doc["duplicate_groups"])]
-        group_id = self._flush(s, groups, [g["key"] for g in doc["duplicate_groups"]])
-        s.add_all(DuplicateMember(group_id=group_id[g["key"]], record_id=rid)
-                  for g in doc["duplicate_groups"] for rid in g["members"])
-        people = [Reviewer(project_id=pid, name=r["name"], role=r["role"], active=r["active"],
-                           added_at=self.t("reviewers", n, "added_at"))
-                  for n, r in enumerate(doc["reviewers"])]
-        who = self._flush(s, people, [r["name"] for r in doc["reviewers"]])
-        s.add_all(ScreeningDecision(project_id=pid, record_id=d["record"], stage=d["stage"],
-                                    reviewer_id=who[d["reviewer"]], decision=d["decision"],
-                                    reason=d["reason"], time=self.t("screening_decisions", n))
-                  for n, d in enumerate(doc["screening_decisions"]))
-        s.flush()
-        s.add_all(ScreeningResolution(project_id=pid, record_id=r["record"], stage=r["stage"],
-                                      decision=r["decision"], reason=r["reason"],
-                                      method=r["method"], resolved_by=who[r["resolved_by"]],
-                                      time=self.t("screening_resolutions", n))
-                  for n, r in enumerate(doc["screening_resolutions"]))
-        s.flush()
-        unblindings = [Unblinding(project_id=pid, stage=u["stage"], owner_id=who[u["owner"]],
-                                  reason=u["reason"], time=self.t("unblindings", n))
-                       for n, u in enumerate(doc["unblindings"])]
-        unblinding_id = self._flush(s, unblindings, [u["key"] for u in doc["unblindings"]])
-        s.add_all(Retrieval(record_id=r["record"], project_id=pid, retrieved=r["retrieved"],
-                            note=r["note"], time=self.t("retrievals", n))
-                  for n, r in enumerate(doc["retrievals"]))
-        studies = [Study(project_id=pid, label=st["label"]) for st in doc["studies"]]
-        study_id = self._flush(s, studies, [st["label"] for st in doc["studies"]])
-        s.add_all(StudyReport(study_id=study_id[st["label"]], record_id=rid)
-                  for st in doc["studies"] for rid in st["records"])
-        s.flush()
-        s.add_all(ExtractionValue(project_id=pid, study_id=study_id[v["study"]],
-                                  field=v["field"], reviewer_id=who[v["reviewer"]],
-                                  value=v["value"], time=self.t("extraction_values", n))
-                  for n, v in enumerate(doc["extraction_values"]))
-        s.flush()
-        s.add_all(ExtractionResolution(project_id=pid, study_id=study_id[r["study"]],
-                                       field=r["field"], value=r["value"], reason=r["reason"],
-                                       resolved_by=who[r["resolved_by"]],
-                                       time=self.t("extraction_resolutions", n))
-                  for n, r in enumerate(doc["extraction_resolutions"]))
-        s.flush()
-        s.add_all(RobJudgement(project_id=pid, study_id=study_id[j["study"]], tool=j["tool"],
-                               domain=j["domain"], reviewer_id=who[j["reviewer"]],
-                               judgement=j["judgement"], support=j["support"],
-                               consensus=j["consensus"], time=self.t("rob_judgements", n))
-                  for n, j in enumerate(doc["rob_judgements"]))
-        s.flush()
-        ids: dict[str, Mapping[Any, int]] = {
-            "project": {None: pid}, "source": source_id, "duplicate_group": group_id,
-            "reviewer": who, "unblinding": unblinding_id, "study": study_id}
+        for table in TABLES:
+            items = doc[table.name]
+            rows = [table.model(project_id=pid, **{f.attr: self._in(table.name, n, f, item, ids)
+                                                   for f in table.fields if f.many is None})
+                    for n, item in enumerate(items)]
+            s.add_all(rows)
+            s.flush()
+            if table.natural_key is not None:
+                ids[table.name] = {item[table.natural_key]: row.id
+                                   for item, row in zip(items, rows, strict=True)}
+            for f in table.fields:
+                if f.many is not None:
+                    child, parent_col, record_col = f.many
+                    s.add_all(child(**{parent_col: row.id, record_col: rid})
+                              for item, row in zip(items, rows, strict=True)
+                              for rid in item[f.key])
+                    s.flush()
         entries = []
         for n, a in enumerate(doc["audit_log"]):
             key = a["key"]
-            if a["entity"] in ids:
-                if key not in ids[a["entity"]]:
+            if a["entity"] in ROW_ENTITIES:
+                section = ROW_ENTITIES[a["entity"]]
+                new = {None: pid} if section is None else ids[section]
+                if key not in new:
                     raise InputError(f"{self.path}: audit_log[{n}].key {key!r} names no "
                                      f"{a['entity']} of the backup.")
-                entity_id = str(ids[a["entity"]][key])
+                entity_id = str(new[key])
             elif isinstance(key, str):
                 entity_id = key
             else:
                 raise InputError(f"{self.path}: audit_log[{n}].key must be a string for "
                                  f"entity {a['entity']!r}; got {key!r}.")
-            entries.append(AuditLog(time=self.t("audit_log", n), actor=a["actor"],
-                                    entity=a["entity"], entity_id=entity_id, old=a["old"],
-                                    new=a["new"], reason=a["reason"]))
+            entries.append(AuditLog(project_id=pid, time=self.times[("audit_log", n, "time")],
+                                    actor=a["actor"], entity=a["entity"], entity_id=entity_id,
+                                    old=a["old"], new=a["new"], reason=a["reason"]))
         s.add_all(entries)
         s.flush()
         return proj
-
-    @staticmethod
-    def _flush(s: Session, rows: Sequence[Any], keys: Sequence[Any]) -> dict[Any, int]:
-        """Add ``rows`` in order, flush, and map each natural key to the new row's id."""
-        s.add_all(rows)
-        s.flush()
-        return {key: row.id for key, row in zip(keys, rows, strict=True)}
-
-
-#: Which section a reference key points into (for messages).
-_REF_SECTION = {"record": "records", "primary": "records", "members": "records",
-                "records": "records", "reviewer": "reviewers", "resolved_by": "reviewers",
-                "owner": "reviewers", "study": "studies", "source": "sources"}
 
 
 def _existing_record_ids(s: Session, ids: Sequence[str]) -> list[str]:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from metareview._validation import check_text
 from metareview.agreement import KappaResult, cohen_kappa
 from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
 from metareview.review.extraction_form import ExtractionForm
 from metareview.review.models import (
     ExtractionResolution,
@@ -31,9 +32,6 @@ from metareview.review.models import (
 from metareview.review.screening import outcomes, reviewer_row
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
-
     from sqlalchemy.orm import Session
 
     from metareview.review.models import Project
@@ -41,13 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ExtractionMixin"]
 
 
-class ExtractionMixin:
+class ExtractionMixin(StoreCore):
     """Study and extraction methods of :class:`~metareview.review.Store`."""
-
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[[Session, Any], Project]
-        _audit: Callable[..., None]
 
     def assign_study(self, project: str, label: str, record_ids: Sequence[str], *,
                      actor: str) -> None:

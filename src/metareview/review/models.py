@@ -16,11 +16,12 @@ Tables::
     screening_resolutions the final say on a conflict: third reviewer or consensus, with reason
     unblindings           an owner's logged decision to show everyone's votes at a stage
     retrievals            whether the full text of a record was obtained
+    set_aside             records with nothing to screen on, kept out of the queue for an owner
     studies, study_reports  included reports grouped into studies
     extraction_values     one value per reviewer, study and field (dual extraction)
     extraction_resolutions  the agreed value of a field that reviewers disagreed on
     rob_judgements        risk-of-bias judgement per reviewer, study, domain (with support)
-    audit_log             append-only: actor, time, entity, entity_id, old, new, reason
+    audit_log             append-only: project, actor, time, entity, entity_id, old, new, reason
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "RobJudgement",
     "ScreeningDecision",
     "ScreeningResolution",
+    "SetAside",
     "Source",
     "Study",
     "StudyReport",
@@ -217,6 +219,23 @@ class Retrieval(Base):
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class SetAside(Base):
+    """A record set aside at import because it has no title, abstract or authors: kept, but
+    out of the screening queue until an owner releases it (``status`` ``"released"``) or
+    discards it (``"discarded"``: removed before screening, counted by PRISMA with
+    ``decision_reason``). ``status`` is ``"held"`` until then."""
+
+    __tablename__ = "set_aside"
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    status: Mapped[str] = mapped_column(String(20), default="held")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Study(Base):
     """An included study (label as in the analysis table); one or more reports."""
 
@@ -288,10 +307,15 @@ class RobJudgement(Base):
 
 
 class AuditLog(Base):
-    """Append-only log of every change: who, when, what, old and new values, and why."""
+    """Append-only log of every change: who, when, what, old and new values, and why.
+
+    ``project_id`` is the project the change belongs to; every store write sets it. It is
+    None only for an entry of a store older than migration 0004 whose project could not be
+    told from what it references (see that migration)."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     actor: Mapped[str] = mapped_column(Text)
     entity: Mapped[str] = mapped_column(String(50))

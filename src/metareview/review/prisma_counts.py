@@ -5,7 +5,7 @@ registers" branch) is a query on the store: records per database or register, du
 removed (secondary members of active duplicate groups), records screened and excluded at
 title/abstract, reports sought, not retrieved, assessed, excluded with reasons and included at
 full text, and studies included (distinct studies of the included reports). The counts are
-checked against the flow's arithmetic by :func:`metareview.plots._prisma_counts.check_counts`
+checked against the flow's arithmetic by :func:`metareview._prisma_flow.check_counts`
 and can be drawn by :func:`metareview.plots.prisma` or written in the CSV layout of the
 PRISMA2020 R package / Shiny app (Haddaway, Page, Pritchard & McGuinness 2022, Campbell
 Systematic Reviews 18:e1230; columns ``data,node,box,description,boxtext,tooltips,url,n``).
@@ -17,27 +17,25 @@ import csv
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
+from metareview._prisma_flow import check_counts
 from metareview.exceptions import InputError
-from metareview.plots._prisma_counts import check_counts
+from metareview.review._core import StoreCore
 from metareview.review.models import (
     Record,
     Source,
     Study,
     StudyReport,
 )
-from metareview.review.screening import outcomes, secondary_records, stage_table
-
-if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
-
-    from sqlalchemy.orm import Session
-
-    from metareview.review.models import Project
+from metareview.review.screening import (
+    outcomes,
+    secondary_records,
+    set_aside_records,
+    stage_table,
+)
 
 __all__ = ["PRISMA2020_ROWS", "PrismaMixin"]
 
@@ -71,12 +69,8 @@ PRISMA2020_ROWS = (
 )
 
 
-class PrismaMixin:
+class PrismaMixin(StoreCore):
     """PRISMA methods of :class:`~metareview.review.Store`."""
-
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[[Session, Any], Project]
 
     def prisma_counts(self, project: str) -> dict[str, Any]:
         """The PRISMA 2020 counts of ``project``, ready for :func:`metareview.plots.prisma`.
@@ -86,8 +80,10 @@ class PrismaMixin:
         dict
             ``records_databases`` (``{database: n}``), ``records_registers`` (``{register:
             n}``, or 0 when none was searched), ``duplicates_removed``,
-            ``records_removed_automation`` and ``records_removed_other`` (0: the store removes
-            records only as duplicates), ``records_screened``, ``records_excluded``,
+            ``records_removed_automation`` (0), ``records_removed_other`` (``{reason: n}``
+            for the records set aside and not released -- ``"no title, abstract or
+            authors"`` while held, the owner's reason once discarded -- or 0 when there are
+            none), ``records_screened``, ``records_excluded``,
             ``reports_sought``, ``reports_not_retrieved``, ``reports_assessed``,
             ``reports_excluded`` (``{reason: n}``), ``reports_included`` and
             ``studies_included``; checked against the flow's arithmetic.
@@ -116,6 +112,8 @@ class PrismaMixin:
                                 .where(Record.project_id == proj.id)
                                 .order_by(Record.source_id, Record.ordinal)).all()
             secondary = secondary_records(s, proj)
+            aside = {rid: row for rid, row in set_aside_records(s, proj).items()
+                     if rid not in secondary}
             title_abstract = outcomes(s, proj, "title_abstract")
             # the full-text stage holds exactly the reports sought and retrieved, i.e. assessed
             assessed_table = stage_table(s, proj, "full_text")
@@ -124,7 +122,9 @@ class PrismaMixin:
         per_source: dict[str, Counter[str]] = {"database": Counter(), "register": Counter()}
         for _rid, sid in records:
             per_source[kinds[sid]][names[sid]] += 1
-        units = [rid for rid, _ in records if rid not in secondary]
+        units = [rid for rid, _ in records if rid not in secondary and rid not in aside]
+        removed_other = Counter(row.decision_reason if row.status == "discarded" else row.reason
+                                for row in aside.values())
         _require_outcomes("title_abstract", units, title_abstract)
         sought = [u for u in units if title_abstract[u] == "include"]
         assessed = assessed_table["record_id"].tolist()
@@ -136,9 +136,10 @@ class PrismaMixin:
             "records_databases": dict(per_source["database"]),
             "records_registers": dict(per_source["register"]) or 0,
             "duplicates_removed": len(secondary),
-            # the store removes records only as duplicates: nothing by automation or otherwise
+            # nothing by automation; records set aside (no title, abstract or authors) and not
+            # released are removed for other reasons, by reason (review.set_aside)
             "records_removed_automation": 0,
-            "records_removed_other": 0,
+            "records_removed_other": dict(sorted(removed_other.items())) or 0,
             "records_screened": len(units),
             "records_excluded": sum(title_abstract[u] == "exclude" for u in units),
             "reports_sought": len(sought),
@@ -163,6 +164,7 @@ class PrismaMixin:
             "database_results": sum(counts["records_databases"].values()),
             "register_results": sum((counts["records_registers"] or {}).values()),
             "duplicates": counts["duplicates_removed"],
+            "excluded_other": _total(counts["records_removed_other"]),
             "records_screened": counts["records_screened"],
             "records_excluded": counts["records_excluded"],
             "dbr_sought_reports": counts["reports_sought"],
@@ -184,6 +186,10 @@ class PrismaMixin:
                 writer.writerow([data, node, box, description, description, description,
                                  "NA", values.get(data, 0)])
         return path
+
+
+def _total(count: int | dict[str, int]) -> int:
+    return sum(count.values()) if isinstance(count, dict) else count
 
 
 def _require_outcomes(stage: str, units: list[str], decided: Iterable[str]) -> None:

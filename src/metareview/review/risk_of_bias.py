@@ -1,44 +1,35 @@
 """Risk-of-bias judgements per study and domain, by two reviewers, with consensus.
 
-Tools and their domains are those of :func:`metareview.plots.rob` (RoB 2, ROBINS-I 2016,
-Newcastle-Ottawa); a judgement is checked against the tool's levels (or star counts) when it
-is entered, with its support text ("quotes and reasons", Cochrane Handbook ch. 8.2). Where
-reviewers disagree on a domain the consensus judgement is recorded separately; the table
-:meth:`RobMixin.rob_table` gives is what :func:`metareview.plots.rob` draws.
+Tools and their domains are those of :mod:`metareview._rob_tools` (RoB 2, ROBINS-I 2016,
+Newcastle-Ottawa), the same that :func:`metareview.plots.rob` reads. A judgement is checked
+against the tool's levels (or star counts) when it is entered, with its support text
+("quotes and reasons", Cochrane Handbook ch. 8.2). Where reviewers disagree on a domain the
+consensus judgement is recorded separately; the table :meth:`RobMixin.rob_table` gives is
+what :func:`metareview.plots.rob` draws.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
 
+from metareview._rob_tools import TOOL_NAMES, TOOLS, judgement_cell
 from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
 from metareview.review.models import Reviewer, RobJudgement, Study
 from metareview.review.screening import reviewer_row
-
-if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
-
-    from sqlalchemy.orm import Session
-
-    from metareview.review.models import Project
 
 __all__ = ["RobMixin"]
 
 
 def _tool(tool: str) -> tuple[str, Any]:
-    from metareview.plots._rob_tools import TOOL_NAMES, TOOLS
-
     name = TOOL_NAMES.check(tool)
     return name, TOOLS[name]
 
 
 def _checked(spec: Any, study: str, domain: str, judgement: Any) -> str:
-    from metareview.plots._rob_tools import judgement_cell
-
     codes = (*spec.codes, spec.overall)
     if domain not in codes:
         raise InputError(f"study {study!r}: domain must be one of {list(codes)} for "
@@ -50,13 +41,8 @@ def _checked(spec: Any, study: str, domain: str, judgement: Any) -> str:
     return str(level if isinstance(level, int) else level.label)
 
 
-class RobMixin:
+class RobMixin(StoreCore):
     """Risk-of-bias methods of :class:`~metareview.review.Store`."""
-
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[[Session, Any], Project]
-        _audit: Callable[..., None]
 
     def judge_rob(self, project: str, study: str, tool: str, domain: str, judgement: Any, *,
                   reviewer: str, support: str | None = None, consensus: bool = False) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from metareview._validation import check_text
 from metareview.agreement import cohen_kappa, krippendorff_alpha
 from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
 from metareview.review.models import (
     DuplicateGroup,
     DuplicateMember,
@@ -38,12 +39,9 @@ from metareview.review.models import (
     Reviewer,
     ScreeningDecision,
     ScreeningResolution,
+    SetAside,
     Unblinding,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
 
 __all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin"]
 
@@ -98,15 +96,8 @@ def check_stage(stage: object) -> str:
     return str(stage)
 
 
-class ScreeningMixin:
+class ScreeningMixin(StoreCore):
     """Screening methods of :class:`~metareview.review.Store` (see the module docstring)."""
-
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[[Session, Any], Project]
-        _audit: Callable[..., None]
-
-        def records(self, project: Any) -> pd.DataFrame: ...
 
     # -- reviewers ------------------------------------------------------------------------
     def add_reviewer(self, project: str, name: str, role: str = "reviewer",
@@ -236,10 +227,7 @@ class ScreeningMixin:
         check_text("reason", reason, purpose=" for the audit log")
         with self.session() as s:
             proj = self._project(s, project, lock=True)
-            person = reviewer_row(s, proj, owner)
-            if person.role != "owner":
-                raise InputError(f"reviewer {owner!r} is not an owner of {proj.name!r}; only "
-                                 "owners may unblind.")
+            person = owner_row(s, proj, owner, "unblind")
             row = Unblinding(project_id=proj.id, stage=stage, owner_id=person.id, reason=reason)
             s.add(row)
             s.flush()
@@ -410,11 +398,29 @@ def secondary_records(s: Session, proj: Project) -> dict[str, str]:
 
 
 def screening_units(s: Session, proj: Project) -> list[str]:
-    """Records screened: all but secondary duplicates, in import order."""
+    """Records screened: all but secondary duplicates and records set aside (not released),
+    in import order."""
     secondary = secondary_records(s, proj)
+    aside = set_aside_records(s, proj)
     ids = s.scalars(select(Record.id).where(Record.project_id == proj.id)
                     .order_by(Record.source_id, Record.ordinal))
-    return [rid for rid in ids if rid not in secondary]
+    return [rid for rid in ids if rid not in secondary and rid not in aside]
+
+
+def set_aside_records(s: Session, proj: Project) -> dict[str, SetAside]:
+    """Records set aside and not released (held for an owner, or discarded) -> their row."""
+    return {row.record_id: row for row in s.scalars(select(SetAside).where(
+        SetAside.project_id == proj.id, SetAside.status != "released"))}
+
+
+def owner_row(s: Session, proj: Project, name: str, action: str) -> Reviewer:
+    """The reviewer ``name`` if an owner of ``proj``; InputError saying only owners may
+    ``action`` otherwise."""
+    person = reviewer_row(s, proj, name)
+    if person.role != "owner":
+        raise InputError(f"reviewer {name!r} is not an owner of {proj.name!r}; only "
+                         f"owners may {action}.")
+    return person
 
 
 def _check_unit(s: Session, proj: Project, record_id: str) -> None:
@@ -425,6 +431,12 @@ def _check_unit(s: Session, proj: Project, record_id: str) -> None:
     if primary is not None:
         raise InputError(f"record {record_id} is a duplicate of {primary}; screen {primary} "
                          "(or unmerge the group).")
+    aside = set_aside_records(s, proj).get(record_id)
+    if aside is not None:
+        state = ("discarded by an owner" if aside.status == "discarded"
+                 else "held for an owner to release or discard")
+        raise InputError(f"record {record_id} is set aside ({aside.reason}): {state}; it is "
+                         "not screened.")
 
 
 def votes_frame(s: Session, proj: Project, stage: str) -> pd.DataFrame:

@@ -4,32 +4,30 @@ Built on SQLAlchemy 2.0's ORM (tables in :mod:`metareview.review.models`) with p
 types only, so the same code runs on the default SQLite file and on PostgreSQL. Every write
 happens inside one transaction (``with store.session() as s:``), which commits on success and
 rolls back on any error. Screening, extraction, risk of bias, PRISMA counts and backup are
-mixed in from their own modules.
+mixed in from their own modules, all built on one core (:mod:`metareview.review._core`:
+sessions, project lookup, audit log).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
+from metareview.review._core import lock_project
 from metareview.review._normalise import fingerprint
 from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.extraction import ExtractionMixin
 from metareview.review.importers import Problem, parse_bytes
-from metareview.review.migrate import upgrade as upgrade_schema
+from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
     AuditLog,
     Base,
@@ -37,13 +35,14 @@ from metareview.review.models import (
     DuplicateMember,
     Project,
     Record,
+    SetAside,
     Source,
-    audit_log_is_append_only,
     utc_now,
 )
 from metareview.review.prisma_counts import PrismaMixin
 from metareview.review.risk_of_bias import RobMixin
 from metareview.review.screening import ScreeningMixin
+from metareview.review.set_aside import SetAsideMixin
 
 __all__ = [
     "AuditLog",
@@ -83,6 +82,9 @@ class ImportReport:
         True when the same bytes had been imported before; nothing was added.
     problems : tuple of Problem
         Each oddity met, with file and line; the records concerned were kept or skipped as said.
+    n_set_aside : int
+        Records imported but set aside for an owner, outside the screening queue, because
+        they have no title, abstract or authors (see :meth:`Store.set_aside`).
     """
 
     file: str
@@ -94,6 +96,7 @@ class ImportReport:
     n_imported: int
     already_imported: bool
     problems: tuple[Problem, ...]
+    n_set_aside: int = 0
 
     def summary(self) -> pd.DataFrame:
         """Problems as a table with columns ``file``, ``line`` and ``message``."""
@@ -113,6 +116,7 @@ class ImportReport:
             "n_records": self.n_records,
             "n_imported": self.n_imported,
             "already_imported": self.already_imported,
+            "n_set_aside": self.n_set_aside,
             "problems": [
                 {"file": p.file, "line": p.line, "message": p.message} for p in self.problems
             ],
@@ -124,9 +128,11 @@ class ImportReport:
                 f"{self.file}: already imported (source {self.source_id}, sha256 "
                 f"{self.sha256[:12]}); nothing added."
             )
+        aside = (f" {self.n_set_aside} of them set aside for an owner ({NO_CONTENT})."
+                 if self.n_set_aside else "")
         return (
             f"{self.file}: {self.n_imported} records imported as {self.format} "
-            f"(source {self.source_id}); {len(self.problems)} problems."
+            f"(source {self.source_id}); {len(self.problems)} problems.{aside}"
         )
 
 
@@ -153,7 +159,7 @@ RECORD_COLUMNS = [
 ]
 
 
-class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin):
+class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.
@@ -166,12 +172,6 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
     >>> store.records("demo").shape
     (0, 17)
     """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        event.listen(self._sessions, "before_flush", audit_log_is_append_only)
-        upgrade_schema(engine)
 
     @classmethod
     def open(cls, url_or_path: str | Path) -> Store:
@@ -203,21 +203,6 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
 
         return cls(engine)
 
-    def close(self) -> None:
-        """Release the database connections."""
-        self.engine.dispose()
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        try:
-            with self._sessions() as session, session.begin():
-                yield session
-        except IntegrityError as exc:
-            raise StoreError(
-                f"the write conflicts with what is stored ({exc.orig}); nothing was written."
-            ) from exc
-
     # -- projects -------------------------------------------------------------------------
     def create_project(self, name: str) -> Project:
         """Create the project ``name``; InputError if it exists already."""
@@ -230,9 +215,8 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
                 project = Project(name=name)
                 s.add(project)
                 s.flush()
-                self._audit(
-                    s, "metareview", "project", str(project.id), None, {"name": name}, "created"
-                )
+                self._audit(s, "metareview", "project", str(project.id), None, {"name": name},
+                            "created", project_id=project.id)
         except StoreError as exc:  # created by another writer between the check and the insert
             raise exists from exc
         return project
@@ -241,30 +225,6 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
         """Names of all projects, in creation order."""
         with self.session() as s:
             return list(s.scalars(select(Project.name).order_by(Project.id)))
-
-    @staticmethod
-    def _project(s: Session, project: str | Project, *, lock: bool = False) -> Project:
-        """The project row; ``lock=True`` (every write) holds it until the transaction ends,
-        so that writers to one project take turns: each check-then-write (is this file
-        imported? is this record already merged or resolved?) sees the previous writer's
-        result. On SQLite every transaction already holds the write lock (BEGIN IMMEDIATE)."""
-        name = project.name if isinstance(project, Project) else project
-        query = select(Project).where(Project.name == name)
-        found = s.scalar(query.with_for_update() if lock else query)
-        if found is None:
-            names = list(s.scalars(select(Project.name)))
-            raise InputError(f"project {name!r} not found; existing projects: {names}.")
-        return found
-
-    @staticmethod
-    def _audit(
-        s: Session, actor: str, entity: str, entity_id: str, old: Any, new: Any, reason: str
-    ) -> None:
-        s.add(
-            AuditLog(
-                actor=actor, entity=entity, entity_id=entity_id, old=old, new=new, reason=reason
-            )
-        )
 
     # -- import ---------------------------------------------------------------------------
     def import_file(
@@ -326,10 +286,14 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
             )
             s.add(source)
             s.flush()
+            aside = []
             for ordinal, rec in enumerate(parsed.records, start=1):
+                rid = f"p{proj.id}-{sha[:12]}-{ordinal:06d}"
+                if lacks_content(rec.title, rec.abstract, rec.authors):
+                    aside.append(rid)
                 s.add(
                     Record(
-                        id=f"p{proj.id}-{sha[:12]}-{ordinal:06d}",
+                        id=rid,
                         project_id=proj.id,
                         source_id=source.id,
                         ordinal=ordinal,
@@ -357,6 +321,12 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
                 {"file": str(path), "sha256": sha, "records": len(parsed.records)},
                 f"imported {parsed.format} file",
             )
+            # nothing to screen on: kept, but set aside for an owner (review.set_aside)
+            s.flush()
+            for rid in aside:
+                s.add(SetAside(record_id=rid, project_id=proj.id, reason=NO_CONTENT))
+                self._audit(s, actor, "set_aside", rid, None,
+                            {"status": "held", "reason": NO_CONTENT}, f"set aside: {NO_CONTENT}")
             return ImportReport(
                 file=str(path),
                 format=parsed.format,
@@ -367,6 +337,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
                 n_imported=len(parsed.records),
                 already_imported=False,
                 problems=parsed.problems,
+                n_set_aside=len(aside),
             )
 
     # -- reading --------------------------------------------------------------------------
@@ -425,13 +396,16 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
         frame["duplicate_group"] = frame["duplicate_group"].astype("Int64")
         return frame
 
-    def audit_log(self) -> pd.DataFrame:
+    def audit_log(self, project: str | None = None) -> pd.DataFrame:
         """The audit log, oldest first: ``id``, ``time``, ``actor``, ``entity``, ``entity_id``,
-        ``old``, ``new``, ``reason``."""
+        ``old``, ``new``, ``reason``; only the entries of ``project`` when it is given."""
         with self.session() as s:
+            query = select(AuditLog).order_by(AuditLog.id)
+            if project is not None:
+                query = query.where(AuditLog.project_id == self._project(s, project).id)
             rows = [
                 [a.id, a.time, a.actor, a.entity, a.entity_id, a.old, a.new, a.reason]
-                for a in s.scalars(select(AuditLog).order_by(AuditLog.id))
+                for a in s.scalars(query)
             ]
         return pd.DataFrame(
             rows, columns=["id", "time", "actor", "entity", "entity_id", "old", "new", "reason"]
@@ -463,7 +437,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
             projects = {r.project_id for r in found.values()}
             if len(projects) > 1:
                 raise InputError("record_ids come from different projects; nothing merged.")
-            _lock_project(s, next(iter(projects)))
+            lock_project(s, next(iter(projects)))
             taken = s.execute(
                 select(DuplicateMember.record_id, DuplicateMember.group_id)
                 .join(DuplicateGroup)
@@ -503,7 +477,7 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
         with self.session() as s:
             group = s.get(DuplicateGroup, group_id)
             if group is not None:
-                _lock_project(s, group.project_id)
+                lock_project(s, group.project_id)
                 s.refresh(group)
             if group is None or not group.active:
                 state = "not found" if group is None else "already dissolved"
@@ -583,11 +557,6 @@ class Store(ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin)
             [(g, r, r == p, a) for g, r, p, a in rows],
             columns=["group_id", "record_id", "primary", "active"],
         )
-
-
-def _lock_project(s: Session, project_id: int) -> None:
-    """Hold the project's row until the transaction ends (see ``Store._project``)."""
-    s.execute(select(Project.id).where(Project.id == project_id).with_for_update())
 
 
 def _check_reason_actor(reason: object, actor: object) -> None:

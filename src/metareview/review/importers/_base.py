@@ -49,6 +49,18 @@ class ParseResult:
     database: str | None = None
 
 
+#: Why a record is set aside at import (see :func:`lacks_content`).
+NO_CONTENT = "no title, abstract or authors"
+
+
+def lacks_content(title: str | None, abstract: str | None, authors: list[str] | None) -> bool:
+    """True for a record with no title, abstract or authors: nothing a reviewer could
+    screen it on. The store keeps such a record but sets it aside for an owner, outside the
+    screening queue (:meth:`metareview.review.Store.set_aside`)."""
+    return (not (title or "").strip() and not (abstract or "").strip()
+            and not any((name or "").strip() for name in authors or ()))
+
+
 def build_record(
     *,
     file: str,
@@ -95,8 +107,8 @@ def build_record(
         pmid=pmid_text,
         raw=raw,
     )
-    if record.title is None and record.abstract is None and not record.authors:
-        problems.append(Problem(file, line, "record has no title, abstract or authors"))
+    if lacks_content(record.title, record.abstract, record.authors):
+        problems.append(Problem(file, line, f"record has {NO_CONTENT}"))
     return record
 
 

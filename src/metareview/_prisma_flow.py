@@ -2,6 +2,13 @@
 
 Page MJ, McKenzie JE, Bossuyt PM, et al. (2021). The PRISMA 2020 statement: an updated
 guideline for reporting systematic reviews. BMJ 372:n71. https://doi.org/10.1136/bmj.n71
+
+The flow's arithmetic is a review-domain rule. It lives in this neutral leaf module (it
+imports only ``exceptions``), not in ``plots`` nor in ``review``, because both need it and
+neither may import the other: the store's :meth:`~metareview.review.Store.prisma_counts`
+checks the counts it derives here, and :func:`metareview.plots.prisma` checks the counts it
+is given before drawing them (it draws; it does not count). ``tests/test_layers.py`` keeps
+the arrows pointing this way.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ _MAIN = ("records_registers", "duplicates_removed", "records_removed_automation"
 _OTHER = ("records_other_methods", "other_reports_sought", "other_reports_not_retrieved",
           "other_reports_assessed", "other_reports_excluded")
 _BY_SOURCE = frozenset({"records_databases", "records_registers", "records_other_methods"})
-_BY_REASON = frozenset({"reports_excluded", "other_reports_excluded"})
+_BY_REASON = frozenset({"records_removed_other", "reports_excluded", "other_reports_excluded"})
 _REMOVED = ("duplicates_removed", "records_removed_automation", "records_removed_other")
 _IDENTIFIED = ("records_databases", "records_registers")
 KEYS = _REQUIRED[:1] + _MAIN + _REQUIRED[1:] + _OTHER
@@ -34,8 +41,10 @@ Parts = dict[str, int | None]
 @dataclass(frozen=True, slots=True)
 class PrismaCounts:
     """Validated counts; None where a count is not reported. Per-source and per-reason
-    counts are dicts (name -> n, n None when not reported), or None where only a total was
-    given. ``other`` is False when no other-methods branch is drawn."""
+    counts (``databases``, ``registers``, ``removal_reasons`` of the records removed for
+    other reasons, ``exclusion_reasons``...) are dicts (name -> n, n None when not
+    reported), or None where only a total was given. ``other`` is False when no
+    other-methods branch is drawn."""
 
     records_databases: int
     databases: Parts | None
@@ -61,10 +70,11 @@ class PrismaCounts:
     other_reports_assessed: int | None = None
     other_reports_excluded: int | None = None
     other_exclusion_reasons: Parts | None = None
+    removal_reasons: Parts | None = None
 
 
 def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
-    """Validate ``counts`` (see :func:`metareview.plots.prisma`) and return them normalised.
+    """Validate ``counts`` (the keys of :func:`metareview.plots.prisma`) and return them normalised.
 
     A count that is None or absent is "not reported" (None in the result). Each flow
     invariant is checked only when every count it involves is known. Every failed invariant
@@ -159,6 +169,7 @@ def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
         other_reports_assessed=get("other_reports_assessed"),
         other_reports_excluded=get("other_reports_excluded"),
         other_exclusion_reasons=parts["other_reports_excluded"],
+        removal_reasons=parts["records_removed_other"],
     )
 
 

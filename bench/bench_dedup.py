@@ -1,6 +1,8 @@
 """Pairwise sensitivity and specificity of metareview's deduplication on labelled benchmarks.
 
-Not a test: run ``.venv/bin/python tests/review/dedup_benchmark.py [testdata-dir]``.
+A benchmark, not a test: run ``.venv/bin/python bench/bench_dedup.py [dedup-dir]`` (the
+folder defaults to ``$METAREVIEW_TESTDATA/dedup``, else ``shared/testdata/dedup`` beside
+the repository).
 Benchmarks (see ../shared/testdata/dedup and its SOURCES.md): respiratory (1,988 records) and
 haematology (1,415), from Rathbone et al. (2015) Syst Rev 4:6, doi:10.1186/2046-4053-4-6, as
 redistributed by bib-dedupe. ``merged_record_ids.csv`` lists each curated duplicate set;
@@ -12,6 +14,7 @@ The ``number`` column of respiratory is a record counter, not the issue, and is 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,7 +23,9 @@ import pandas as pd
 
 from metareview.review.dedup import find_duplicates, pairs_from_groups
 
-DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "dedup"
+DEFAULT = Path(os.environ.get("METAREVIEW_TESTDATA",
+                              Path(__file__).resolve().parents[2] / "shared" / "testdata")
+               ) / "dedup"
 
 
 def load(folder: Path) -> tuple[pd.DataFrame, set[tuple[str, str]]]:

@@ -1,0 +1,104 @@
+"""The core every part of the review store stands on: sessions, project lookup, the audit log.
+
+:class:`~metareview.review.Store` is assembled from one mixin per concern (screening, PRISMA
+counts, extraction, risk of bias, backup), and each of them needs the same three things: a
+transaction (:meth:`StoreCore.session`), the project row a call names, locked while the
+transaction writes (:meth:`StoreCore._project`), and an audit entry per change
+(:meth:`StoreCore._audit`). They are defined here once, and every mixin subclasses
+:class:`StoreCore`, as httpx's ``Client`` and ``AsyncClient`` share ``BaseClient``::
+
+    StoreCore  (engine, session, _project, _audit)
+      +-- ScreeningMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin
+            +-- Store  (open, import, records, duplicates)
+
+Every audit entry carries the project it belongs to (``audit_log.project_id``): the project
+that the transaction looked up with :meth:`StoreCore._project` (or locked with
+:func:`lock_project`), unless the writer names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from metareview.exceptions import InputError, StoreError
+from metareview.review.migrate import upgrade as upgrade_schema
+from metareview.review.models import AuditLog, Project, audit_log_is_append_only
+
+__all__ = ["StoreCore", "lock_project"]
+
+_PROJECTS = "metareview_projects"  # key in Session.info: ids of the projects looked up
+
+
+class StoreCore:
+    """The engine and what every store method shares (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", audit_log_is_append_only)
+        upgrade_schema(engine)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise StoreError(
+                f"the write conflicts with what is stored ({exc.orig}); nothing was written."
+            ) from exc
+
+    @staticmethod
+    def _project(s: Session, project: str | Project, *, lock: bool = False) -> Project:
+        """The project row; ``lock=True`` (every write) holds it until the transaction ends,
+        so that writers to one project take turns: each check-then-write (is this file
+        imported? is this record already merged or resolved?) sees the previous writer's
+        result. On SQLite every transaction already holds the write lock (BEGIN IMMEDIATE)."""
+        name = project.name if isinstance(project, Project) else project
+        query = select(Project).where(Project.name == name)
+        found = s.scalar(query.with_for_update() if lock else query)
+        if found is None:
+            names = list(s.scalars(select(Project.name)))
+            raise InputError(f"project {name!r} not found; existing projects: {names}.")
+        _seen(s, found.id)
+        return found
+
+    @staticmethod
+    def _audit(
+        s: Session, actor: str, entity: str, entity_id: str, old: Any, new: Any, reason: str,
+        *, project_id: int | None = None,
+    ) -> None:
+        """Append one audit entry. Its project is ``project_id``, or else the one project
+        this transaction looked up; StoreError when that is ambiguous (a bug of the
+        writer, never of the user's input)."""
+        if project_id is None:
+            seen = s.info.get(_PROJECTS, set())
+            if len(seen) != 1:
+                raise StoreError(
+                    f"audit entry {entity} {entity_id}: the transaction looked up "
+                    f"{len(seen)} projects; the writer must name the entry's project_id.")
+            project_id = next(iter(seen))
+        s.add(AuditLog(project_id=project_id, actor=actor, entity=entity,
+                       entity_id=entity_id, old=old, new=new, reason=reason))
+
+
+def lock_project(s: Session, project_id: int) -> None:
+    """Hold the project's row until the transaction ends (see ``StoreCore._project``)."""
+    s.execute(select(Project.id).where(Project.id == project_id).with_for_update())
+    _seen(s, project_id)
+
+
+def _seen(s: Session, project_id: int) -> None:
+    s.info.setdefault(_PROJECTS, set()).add(project_id)
