@@ -3,6 +3,7 @@
 The public surface is re-exported here; see ``metareview.stats`` for the statistics layer.
 """
 
+from metareview._version import __version__
 from metareview.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
@@ -34,7 +35,6 @@ from metareview.stats import (
     simulate,
     trimfill,
 )
-from metareview.stats.models import __version__
 
 _PLOTS = frozenset({"baujat_plot", "bubble", "forest", "funnel", "gosh_plot", "labbe", "prisma",
                     "rob", "rob_summary", "save_figure"})

@@ -49,24 +49,184 @@ class Options:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """Allowed range of a numeric parameter, declared as data (as scikit-learn's
+    ``Interval`` and PyMARE's parameter checks).
+
+    ``closed`` says which ends belong to the range: ``"both"``, ``"left"``, ``"right"`` or
+    ``"neither"``; ``None`` for ``low`` or ``high`` leaves that side open-ended. With
+    ``integer=True`` only whole numbers pass (and come back as ``int``). Booleans, strings,
+    NaN and infinities never pass.
+
+    Examples
+    --------
+    >>> ALPHA = Interval("alpha", 0, 1, closed="neither")
+    >>> ALPHA.check(0.05)
+    0.05
+    >>> ALPHA.check(1.5)
+    Traceback (most recent call last):
+    ...
+    metareview.exceptions.InputError: alpha must be a number in (0, 1); got 1.5.
+    """
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        if self.closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"closed must be both, left, right or neither; got {self.closed!r}")
+
+    def describe(self) -> str:
+        """The range in words and brackets, e.g. ``a number in (0, 1)``, ``an integer >= 1``."""
+        kind = "an integer" if self.integer else "a number"
+        left_in = self.closed in ("both", "left")
+        right_in = self.closed in ("both", "right")
+        if self.low is not None and self.high is not None:
+            return (f"{kind} in {'[' if left_in else '('}{self.low:g}, "
+                    f"{self.high:g}{']' if right_in else ')'}")
+        if self.low is not None:
+            return f"{kind} {'>=' if left_in else '>'} {self.low:g}"
+        if self.high is not None:
+            return f"{kind} {'<=' if right_in else '<'} {self.high:g}"
+        return f"a finite {'integer' if self.integer else 'number'}"
+
+    def contains(self, value: float) -> bool:
+        """Whether the finite number ``value`` lies in the range."""
+        left_in = self.closed in ("both", "left")
+        right_in = self.closed in ("both", "right")
+        if self.low is not None and (value < self.low or (value == self.low and not left_in)):
+            return False
+        return not (self.high is not None
+                    and (value > self.high or (value == self.high and not right_in)))
+
+    def check(self, value: object, name: str | None = None) -> Any:
+        """Return ``value`` as a float (an int when ``integer``) or raise InputError naming
+        the argument (``name``, default this interval's), the value and the allowed range."""
+        number = _as_number(value)
+        if (number is None or not np.isfinite(number) or not self.contains(number)
+                or (self.integer and number != int(number))):
+            raise InputError(f"{name or self.name} must be {self.describe()}; got {value!r}.")
+        return int(number) if self.integer else number
+
+
+def _as_number(value: object) -> float | None:
+    """``value`` as a float when it is a real number (not a bool, string or array)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        return None
+    if isinstance(value, complex | np.complexfloating):
+        return None
+    if isinstance(value, int | np.integer) and abs(int(value)) > 2**53:
+        return float("inf") if value > 0 else float("-inf")
+    return float(value)
+
+
+# The numeric parameters of the public functions, declared once. Each function checks its
+# own with ``NAME.check(value)``; messages name the argument, the value and the range.
+#: confidence level in percent (values below 1 are read as proportions by check_level)
+LEVEL = Interval("level", 0, 100, closed="neither")
+#: significance level of a test
+ALPHA = Interval("alpha", 0, 1, closed="neither")
+#: number of random permutations or resamples
+ITER = Interval("iter", 1, None, integer=True)
+#: number of random subsets (GOSH)
+SUBSETS = Interval("subsets", 1, None, integer=True)
+#: seed of a random number generator (numpy's SeedSequence takes non-negative integers)
+SEED = Interval("seed", 0, None, integer=True)
+#: decimal places shown in printed output and figures
+DIGITS = Interval("digits", 0, 15, integer=True)
+#: iteration limits (trim and fill, Fisher scoring)
+MAXITER = Interval("maxiter", 1, None, integer=True)
+#: a correlation coefficient
+CORRELATION = Interval("r", -1, 1)
+#: continuity correction added to cells
+ADD = Interval("add", 0, None)
+#: convergence settings of the iterative tau2 estimators (``Control``)
+CONTROL = {
+    "threshold": Interval("control['threshold']", 0, None, closed="neither"),
+    "maxiter": Interval("control['maxiter']", 1, None, integer=True),
+    "root_tol": Interval("control['root_tol']", 0, None, closed="neither"),
+    "ll0_tol": Interval("control['ll0_tol']", 0, None),
+}
+
+
+def check_optional(interval: Interval, value: object) -> Any:
+    """``None`` passes; anything else is checked against ``interval``."""
+    return None if value is None else interval.check(value)
+
+
+class RowNames(tuple):
+    """Names of input rows for messages, and what kind of name they are.
+
+    ``kind`` is ``"study"`` (study labels, e.g. ``slab``: shown as ``study 'Smith 2001'``) or
+    ``"index"`` (labels of a DataFrame's index: shown as ``index 3``, the key for ``.loc``).
+    A plain sequence of strings counts as study labels.
+
+    Examples
+    --------
+    >>> names = RowNames([0, 1, 2], kind="index")
+    >>> names[1], names.kind
+    ('1', 'index')
+    """
+
+    kind: str
+
+    def __new__(cls, labels: Iterable[Any], kind: str = "study") -> RowNames:
+        if kind not in ("study", "index"):
+            raise ValueError(f"kind must be 'study' or 'index'; got {kind!r}")
+        names = super().__new__(cls, (str(label) for label in labels))
+        names.kind = kind
+        return names
+
+
 def describe_rows(bad: np.ndarray, labels: Sequence[str] | None) -> str:
-    """Describe the rows flagged in boolean array ``bad``: positions and study labels."""
+    """Describe the rows flagged in boolean array ``bad``: positions and names.
+
+    Rows are always counted from 1 (the first study is row 1), whatever the index of a
+    DataFrame; the name in brackets says what it is: ``study 'Smith 2001'`` for study labels,
+    ``index 7`` for the label of a DataFrame's index (``RowNames(..., kind="index")``), and
+    nothing when ``labels`` is None.
+
+    Examples
+    --------
+    >>> bad = np.array([False, True, False])
+    >>> describe_rows(bad, ["A", "B", "C"])
+    "row 2 (study 'B')"
+    >>> describe_rows(bad, RowNames([10, 11, 12], kind="index"))
+    'row 2 (index 11)'
+    >>> describe_rows(bad, None)
+    'row 2'
+    """
     idx = np.flatnonzero(bad)
     shown = idx[:_MAX_LISTED]
     more = "" if idx.size <= _MAX_LISTED else f" and {idx.size - _MAX_LISTED} more"
+    plural = idx.size > 1
     rows = ", ".join(str(int(i) + 1) for i in shown)
-    text = f"row{'s' if idx.size > 1 else ''} {rows}{more}"
-    if labels is not None:
-        names = ", ".join(repr(str(labels[int(i)])) for i in shown)
-        text += f" (stud{'ies' if idx.size > 1 else 'y'} {names}{more and ', ...'})"
-    return text
+    text = f"row{'s' if plural else ''} {rows}{more}"
+    kind = getattr(labels, "kind", "study")
+    if labels is None:
+        return text
+    if kind == "index":
+        names = ", ".join(_index_name(labels[int(i)]) for i in shown)
+        return text + f" (index {names}{more and ', ...'})"
+    names = ", ".join(repr(str(labels[int(i)])) for i in shown)
+    return text + f" (stud{'ies' if plural else 'y'} {names}{more and ', ...'})"
 
 
-def study_labels(n: int, slab: Iterable[Any] | None) -> list[str]:
-    """Study labels as strings; ``Study 1..n`` when none are given."""
+def _index_name(label: str) -> str:
+    """An index label as it is typed in ``.loc[...]``: integers bare, anything else quoted."""
+    return label if label.lstrip("-").isdigit() else repr(label)
+
+
+def study_labels(n: int, slab: Iterable[Any] | None) -> RowNames:
+    """Study labels as strings; ``Study 1..n`` (matching the row numbers) when none are
+    given."""
     if slab is None:
-        return [f"Study {i + 1}" for i in range(n)]
-    labels = [str(s) for s in slab]
+        return RowNames(f"Study {i + 1}" for i in range(n))
+    labels = RowNames(slab)
     if len(labels) != n:
         raise InputError(f"slab has {len(labels)} labels but there are {n} studies; give one each.")
     return labels
@@ -161,20 +321,18 @@ def check_text(name: str, value: object, *, max_length: int | None = None,
     return value
 
 
-def check_level(level: float) -> float:
-    """Return the confidence level as a proportion; accepts 95 or 0.95.
+def check_level(level: object) -> float:
+    """Return the confidence level as a proportion; accepts 95 or 0.95 (:data:`LEVEL`).
 
     Examples
     --------
     >>> check_level(95)
     0.95
     """
-    try:
-        value = float(level)
-    except (TypeError, ValueError):
-        raise InputError(f"level must be a number such as 95 or 0.95; got {level!r}.") from None
-    if value >= 1:
-        value = value / 100
-    if not 0 < value < 1:
-        raise InputError(f"level must lie strictly between 0 and 100 (or 0 and 1); got {level!r}.")
-    return value
+    number = _as_number(level)
+    if number is None or not np.isfinite(number) or not LEVEL.contains(number):
+        raise InputError(
+            f"level must lie strictly between 0 and 100 (a percentage such as 95, or a "
+            f"proportion such as 0.95 below 1); got {level!r}."
+        )
+    return number / 100 if number >= 1 else number

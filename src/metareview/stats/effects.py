@@ -23,7 +23,9 @@ import pandas as pd
 from scipy.special import gammaln
 
 from metareview._validation import (
+    ADD,
     Options,
+    RowNames,
     check_numeric,
     check_same_length,
     describe_rows,
@@ -32,7 +34,12 @@ from metareview._validation import (
 )
 from metareview.exceptions import InputError, MissingDataWarning
 
-__all__ = ["MEASURES", "escalc"]
+__all__ = ["MEASURES", "NI_COLUMN", "SLAB_COLUMN", "escalc"]
+
+#: columns in which escalc keeps study labels and (for proportions) sample sizes; rma reads
+#: them from an escalc frame, as metafor reads the attributes of an escalc object
+SLAB_COLUMN = "slab"
+NI_COLUMN = "ni"
 
 Arrays = dict[str, np.ndarray]
 
@@ -385,7 +392,8 @@ def escalc(
         When given, column arguments may be column names and the result is a copy of
         ``data`` with ``yi`` and ``vi`` added.
     slab : array-like or str, optional
-        Study labels, used in messages and as the index when ``data`` is not given.
+        Study labels: kept in column ``slab`` (where :func:`metareview.rma`, and through it
+        the figures, find them), used in messages, and the index when ``data`` is not given.
     add : float, optional
         Continuity correction; default 1/2 (0 for PAS and PFT), as metafor.
     to : {"only0", "all", "if0all", "none"}
@@ -400,8 +408,10 @@ def escalc(
     -------
     DataFrame
         Columns ``yi`` (effect size) and ``vi`` (sampling variance), plus the columns of
-        ``data`` when given. ``.attrs["measure"]`` holds the measure and, for proportions,
-        ``.attrs["ni"]`` the sample sizes (used by the Freeman-Tukey back-transformation).
+        ``data`` when given; ``slab`` (study labels) when ``slab`` is given; and, for
+        proportions, ``ni`` (sample sizes, used by the Freeman-Tukey back-transformation).
+        Being columns, they stay with their rows when the frame is filtered (masks,
+        ``.iloc``, ``.query``) or concatenated. ``.attrs["measure"]`` holds the measure.
 
     Raises
     ------
@@ -424,12 +434,11 @@ def escalc(
     --------
     >>> es = escalc("PLO", xi=[4, 10], ni=[20, 40])
     >>> es.round(4).to_dict("list")
-    {'yi': [-1.3863, -1.0986], 'vi': [0.3125, 0.1333]}
+    {'ni': [20.0, 40.0], 'yi': [-1.3863, -1.0986], 'vi': [0.3125, 0.1333]}
     """
     measure = MEASURES.check(measure)
     to = CONTINUITY.check(to)
-    if add is None:
-        add = 0.0 if measure in _NO_DEFAULT_ADD else 0.5
+    add = (0.0 if measure in _NO_DEFAULT_ADD else 0.5) if add is None else ADD.check(add)
     unknown = sorted(set(columns) - set(_INPUT_NAMES))
     if unknown:
         raise InputError(
@@ -443,13 +452,15 @@ def escalc(
     if n_rows == 0 and data is not None:
         n_rows = len(data)
     slab_values = resolve_column("slab", slab, data) if slab is not None else None
-    if slab_values is None and data is not None:
-        labels = [str(i) for i in data.index]
-    else:
+    if slab_values is not None:
         labels = study_labels(n_rows, slab_values)
+    elif data is not None:
+        labels = RowNames(data.index, kind="index")
+    else:
+        labels = study_labels(n_rows, None)
     arrays = {k: check_numeric(k, v, labels) for k, v in raw.items()}
 
-    yi, vi = _compute(measure, arrays, labels, float(add), to)
+    yi, vi = _compute(measure, arrays, labels, add, to)
     _warn_missing(arrays, yi, vi, labels, measure)
 
     if data is not None:
@@ -457,13 +468,35 @@ def escalc(
     else:
         index = pd.Index(labels, name="study") if slab_values is not None else None
         out = pd.DataFrame(index=index if index is not None else pd.RangeIndex(n_rows))
+    # what belongs to each row travels as a column, so that subsetting and concatenating
+    # the rows keeps it right (pandas does not subset .attrs); the measure is one for the frame
+    if slab_values is not None:
+        _add_column(out, SLAB_COLUMN, list(labels), "the study labels (slab)")
+    if measure in _PROPORTION:
+        ni = arrays.get("ni", arrays.get("xi", np.zeros(n_rows)) + arrays.get("mi", 0))
+        _add_column(out, NI_COLUMN, ni, "the sample sizes")
     out[var_names[0]] = yi
     out[var_names[1]] = vi
     out.attrs["measure"] = measure
-    if measure in _PROPORTION:
-        ni = arrays.get("ni", arrays.get("xi", np.zeros(n_rows)) + arrays.get("mi", 0))
-        out.attrs["ni"] = [float(v) for v in ni]
     return out
+
+
+def _add_column(out: pd.DataFrame, name: str, values: Any, what: str) -> None:
+    """Put ``values`` in column ``name``, refusing to overwrite a different column of data."""
+    if name == SLAB_COLUMN:
+        values = [str(v) for v in values]
+        same = name in out.columns and out[name].astype(str).tolist() == values
+    else:
+        values = np.asarray(values, dtype=float)
+        same = name in out.columns and np.array_equal(
+            pd.to_numeric(out[name], errors="coerce").to_numpy(float), values, equal_nan=True)
+    if name not in out.columns:
+        out[name] = values
+    elif not same:
+        raise InputError(
+            f"escalc stores {what} in column {name!r}, but data already has a different "
+            f"column {name!r}; rename that column first."
+        )
 
 
 def _compute(measure: str, arrays: Arrays, labels: Sequence[str], add: float, to: str):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
@@ -19,12 +18,14 @@ from scipy import stats
 
 from metareview._validation import (
     Options,
+    RowNames,
     check_numeric,
     check_same_length,
     describe_rows,
     resolve_column,
     study_labels,
 )
+from metareview._version import __version__
 from metareview.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
@@ -32,6 +33,7 @@ from metareview.exceptions import (
     StudyOmittedWarning,
 )
 from metareview.stats import _format
+from metareview.stats.effects import NI_COLUMN, SLAB_COLUMN
 from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, _control, rma_batch
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
 
@@ -39,12 +41,6 @@ __all__ = ["RmaResult", "rma"]
 
 ZERO_VARIANCE = Options("zero_variance", ("omit", "error"), case_sensitive=False)
 MISSING = Options("missing", ("error", "omit"), case_sensitive=False)
-
-try:
-    __version__ = version("metareview")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
-
 
 @dataclass(frozen=True, slots=True)
 class RmaResult:
@@ -322,7 +318,8 @@ def rma(
     data : DataFrame, optional
         Where column names are looked up; defaults ``yi="yi"``, ``vi="vi"``.
     slab : array-like or str, optional
-        Study labels (used in output and messages); default the data's index.
+        Study labels (used in output and messages); default the ``slab`` column of ``data``
+        (as escalc writes it), else the data's index unless it is the default 0..n-1.
     method : str
         tau2 estimator: ``"REML"`` (default), ``"EE"`` (alias ``"FE"``), ``"DL"``, ``"ML"``,
         ``"PM"``, ``"HE"``, ``"HS"``, ``"SJ"``, ``"EB"``.
@@ -336,10 +333,11 @@ def rma(
         Group labels: each group gets its own fit (own tau2), and the result carries the test
         for subgroup differences (``Q_between``, ``df_between``, ``p_between``).
     measure : str, optional
-        The effect measure (taken from an escalc frame's attrs when not given); used by
+        The effect measure (taken from an escalc frame's ``attrs`` when not given); used by
         ``predict(transf="auto")``.
     ni : array-like or str, optional
-        Sample sizes for the Freeman-Tukey back-transformation (taken from escalc's attrs).
+        Sample sizes for the Freeman-Tukey back-transformation (default: an escalc frame's
+        ``ni`` column).
     zero_variance : {"omit", "error"}
         What to do with studies whose ``vi`` is 0 (e.g. a 0% raw proportion): leave them out
         with a :class:`StudyOmittedWarning` naming them (as Stata's metan), or raise.
@@ -384,8 +382,12 @@ def rma(
         if vi is None and sei is None:
             vi = "vi"
         measure = measure or data.attrs.get("measure")
-        if ni is None and data.attrs.get("ni") is not None:
-            ni = data.attrs["ni"]
+        # escalc keeps labels and sample sizes as columns, as metafor's escalc object
+        # carries them as attributes of yi: they stay with their rows through any subsetting
+        if slab is None and SLAB_COLUMN in data.columns:
+            slab = SLAB_COLUMN
+        if ni is None and data.attrs.get("measure") and NI_COLUMN in data.columns:
+            ni = NI_COLUMN
     if yi is None or (vi is None and sei is None):
         raise InputError("rma() needs yi and vi (or sei), as arrays or column names of data.")
 
@@ -412,7 +414,8 @@ def rma(
                            ZERO_VARIANCE.check(zero_variance))
     omitted = tuple(lab for lab, kept in zip(labels, keep, strict=True) if not kept)
     y, v, X = y[keep], v[keep], X[keep]
-    labels = [lab for lab, kept in zip(labels, keep, strict=True) if kept]
+    labels = RowNames((lab for lab, kept in zip(labels, keep, strict=True) if kept),
+                      kind=labels.kind)
     ni_kept = None if ni_arr is None else tuple(float(x) for x in ni_arr[keep])
 
     options = dict(method=METHODS.check(method), test=TESTS.check(test), level=level,
@@ -423,11 +426,11 @@ def rma(
     return _with_subgroups(result, groups[keep], y, v, X, coef_names, labels, ni_kept, options)
 
 
-def _labels(slab: Any, data: pd.DataFrame | None, n: int) -> list[str]:
+def _labels(slab: Any, data: pd.DataFrame | None, n: int) -> RowNames:
     if slab is not None:
         return study_labels(n, resolve_column("slab", slab, data))
-    if data is not None and not isinstance(data.index, pd.RangeIndex):
-        return [str(i) for i in data.index]
+    if data is not None and not data.index.equals(pd.RangeIndex(n)):
+        return RowNames(data.index, kind="index")
     return study_labels(n, None)
 
 

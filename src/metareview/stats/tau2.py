@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from metareview._validation import CONTROL
 from metareview.stats._design import WLS, Design, all_ones, sum_studies
 
 
@@ -35,6 +36,11 @@ class Control:
     maxiter: int = 1000
     root_tol: float = 1e-12
     ll0_tol: float = 1e-10
+
+    def __post_init__(self) -> None:
+        # each setting in its range (metareview._validation.CONTROL), as a plain number
+        for name, interval in CONTROL.items():
+            object.__setattr__(self, name, interval.check(getattr(self, name)))
 
 
 @dataclass(frozen=True, slots=True)
