@@ -35,6 +35,7 @@ fixtures:
 	Rscript tests/fixtures/make_bias_fixtures.R
 	Rscript tests/fixtures/make_casestudy_fixtures.R
 	Rscript tests/fixtures/make_agreement_fixtures.R
+	Rscript tests/fixtures/make_escalc_frame_fixtures.R
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache out

@@ -153,9 +153,13 @@ CONTROL = {
 }
 
 
-def check_optional(interval: Interval, value: object) -> Any:
-    """``None`` passes; anything else is checked against ``interval``."""
-    return None if value is None else interval.check(value)
+#: any finite number (e.g. a target effect)
+FINITE = Interval("value")
+
+
+def check_optional(interval: Interval, value: object, name: str | None = None) -> Any:
+    """``None`` passes; anything else is checked against ``interval`` (named ``name``)."""
+    return None if value is None else interval.check(value, name)
 
 
 class RowNames(tuple):
@@ -232,6 +236,34 @@ def study_labels(n: int, slab: Iterable[Any] | None) -> RowNames:
     return labels
 
 
+#: columns in which escalc keeps study labels and (for proportions) sample sizes; rma and
+#: fsn read them from an escalc frame, as metafor reads the attributes of an escalc object
+SLAB_COLUMN = "slab"
+NI_COLUMN = "ni"
+
+
+def row_names(data: pd.DataFrame | None, n: int, slab: Any = None) -> RowNames:
+    """How messages and results name the ``n`` rows of an input.
+
+    ``slab`` (labels, or a column name of ``data``) when given; else ``data``'s ``slab``
+    column (as escalc writes it); else ``data``'s index, unless it is the default 0..n-1;
+    else ``Study 1..n``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"yi": [0.1, 0.2]}, index=[7, 9])
+    >>> row_names(frame, 2), row_names(frame, 2).kind
+    (('7', '9'), 'index')
+    """
+    if slab is None and data is not None and SLAB_COLUMN in data.columns:
+        slab = SLAB_COLUMN
+    if slab is not None:
+        return study_labels(n, resolve_column("slab", slab, data))
+    if data is not None and not data.index.equals(pd.RangeIndex(n)):
+        return RowNames(data.index, kind="index")
+    return study_labels(n, None)
+
+
 def resolve_column(name: str, value: Any, data: pd.DataFrame | None) -> Any:
     """Return ``value``, looking it up in ``data`` when it is a column name."""
     if isinstance(value, str):
@@ -291,7 +323,7 @@ def check_finite(name: str, arr: np.ndarray, labels: Sequence[str] | None = None
         raise InputError(
             f"{name} must be a finite number; got {int(bad.sum())} missing or infinite "
             f"value{'s' if bad.sum() > 1 else ''} at {describe_rows(bad, labels)}. "
-            "Remove these studies or pass missing='omit'."
+            "Remove these studies (or fill in the values) first."
         )
 
 

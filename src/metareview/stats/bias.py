@@ -12,10 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from scipy.special import comb
 
-from metareview._validation import Options, check_numeric, check_same_length
+from metareview._validation import (
+    ALPHA,
+    FINITE,
+    Options,
+    check_numeric,
+    check_optional,
+    check_same_length,
+    resolve_column,
+    row_names,
+)
 from metareview.exceptions import InputError
 from metareview.stats._kendall import kendall
 from metareview.stats.models import RmaResult, rma
@@ -391,21 +401,29 @@ class FsnResult:
 
 
 def fsn(
-    yi: Any, vi: Any = None, *, type: str = "Rosenthal", alpha: float = 0.05,
-    target: float | None = None,
+    yi: Any, vi: Any = None, *, data: pd.DataFrame | None = None, type: str = "Rosenthal",
+    alpha: float = 0.05, target: float | None = None,
 ) -> FsnResult:
     """Fail-safe N (file-drawer analysis).
 
     Parameters
     ----------
-    yi, vi : array-like, or an RmaResult as ``yi``
-        Effect sizes and sampling variances.
+    yi, vi : array-like or str, an escalc DataFrame or an RmaResult as ``yi``
+        Effect sizes and sampling variances, or column names of ``data``. As with
+        :func:`metareview.rma`, ``yi`` may be the DataFrame returned by
+        :func:`metareview.escalc` (its ``yi`` and ``vi`` columns are used) or a fitted model.
+    data : DataFrame, optional
+        Where column names are looked up; defaults ``yi="yi"``, ``vi="vi"``.
     type : {"Rosenthal", "Orwin", "Rosenberg"}
         Rosenthal (1979): how many null studies bring Stouffer's combined one-sided p above
         ``alpha``; Orwin (1983): how many studies averaging ``target`` (default half the
         unweighted mean effect) bring the unweighted mean down to ``target``; Rosenberg
         (2005): how many null studies make the inverse-variance weighted estimate
         non-significant (two-sided ``alpha``).
+    alpha : float
+        Significance level, in (0, 1).
+    target : float, optional
+        Orwin's target effect.
 
     References
     ----------
@@ -418,17 +436,33 @@ def fsn(
     >>> fsn([0.5, 0.3, 0.4], [0.04, 0.05, 0.03]).fsnum  # metafor 3.8: 11
     11.0
     """
-    if isinstance(yi, RmaResult):
-        yi, vi = yi.yi, yi.vi
     kind = FSN_TYPES.check(type)
-    y = check_numeric("yi", yi, allow_nan=False)
+    alpha = ALPHA.check(alpha)
+    target = check_optional(FINITE, target, "target")
+    labels = None
+    if isinstance(yi, RmaResult):
+        yi, vi, labels = yi.yi, yi.vi, yi.slab
+    else:
+        if isinstance(yi, pd.DataFrame) and data is None:
+            data, yi = yi, None
+        if data is not None:
+            if not isinstance(data, pd.DataFrame):
+                raise InputError("data must be a pandas DataFrame; got "
+                                 f"{data.__class__.__name__}.")
+            yi = "yi" if yi is None else yi
+            if vi is None and (kind != "Orwin" or "vi" in data.columns):
+                vi = "vi"
+            yi = resolve_column("yi", yi, data)
+            vi = None if vi is None else resolve_column("vi", vi, data)
+            labels = row_names(data, len(data))
+    y = check_numeric("yi", yi, labels, allow_nan=False)
     k = y.size
     if vi is None:
         if kind != "Orwin":
             raise InputError(f"fsn type {kind!r} needs the sampling variances vi.")
         v = np.zeros(k)
     else:
-        v = check_numeric("vi", vi, allow_nan=False)
+        v = check_numeric("vi", vi, labels, allow_nan=False)
         check_same_length({"yi": y, "vi": v})
     pval = meanes = used_target = None
     if kind == "Rosenthal":

@@ -24,6 +24,8 @@ from scipy.special import gammaln
 
 from metareview._validation import (
     ADD,
+    NI_COLUMN,
+    SLAB_COLUMN,
     Options,
     RowNames,
     check_numeric,
@@ -34,12 +36,7 @@ from metareview._validation import (
 )
 from metareview.exceptions import InputError, MissingDataWarning
 
-__all__ = ["MEASURES", "NI_COLUMN", "SLAB_COLUMN", "escalc"]
-
-#: columns in which escalc keeps study labels and (for proportions) sample sizes; rma reads
-#: them from an escalc frame, as metafor reads the attributes of an escalc object
-SLAB_COLUMN = "slab"
-NI_COLUMN = "ni"
+__all__ = ["MEASURES", "escalc"]
 
 Arrays = dict[str, np.ndarray]
 

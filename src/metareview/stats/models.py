@@ -17,13 +17,14 @@ import pandas as pd
 from scipy import stats
 
 from metareview._validation import (
+    NI_COLUMN,
     Options,
     RowNames,
     check_numeric,
     check_same_length,
     describe_rows,
     resolve_column,
-    study_labels,
+    row_names,
 )
 from metareview._version import __version__
 from metareview.exceptions import (
@@ -33,7 +34,6 @@ from metareview.exceptions import (
     StudyOmittedWarning,
 )
 from metareview.stats import _format
-from metareview.stats.effects import NI_COLUMN, SLAB_COLUMN
 from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, _control, rma_batch
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
 
@@ -382,10 +382,9 @@ def rma(
         if vi is None and sei is None:
             vi = "vi"
         measure = measure or data.attrs.get("measure")
-        # escalc keeps labels and sample sizes as columns, as metafor's escalc object
-        # carries them as attributes of yi: they stay with their rows through any subsetting
-        if slab is None and SLAB_COLUMN in data.columns:
-            slab = SLAB_COLUMN
+        # escalc keeps labels and sample sizes as columns (as metafor's escalc object carries
+        # them as attributes of yi), so they stay with their rows through any subsetting;
+        # row_names() finds the labels
         if ni is None and data.attrs.get("measure") and NI_COLUMN in data.columns:
             ni = NI_COLUMN
     if yi is None or (vi is None and sei is None):
@@ -395,7 +394,7 @@ def rma(
     raw_v = resolve_column("vi" if sei is None else "sei", vi if sei is None else sei, data)
     n = check_same_length({"yi": np.asarray(raw_y).reshape(-1),
                            "vi": np.asarray(raw_v).reshape(-1)})
-    labels = _labels(slab, data, n)
+    labels = row_names(data, n, slab)
     y = check_numeric("yi", raw_y, labels)
     v = check_numeric("vi" if sei is None else "sei", raw_v, labels)
     if sei is not None:
@@ -424,14 +423,6 @@ def rma(
     if groups is None:
         return result
     return _with_subgroups(result, groups[keep], y, v, X, coef_names, labels, ni_kept, options)
-
-
-def _labels(slab: Any, data: pd.DataFrame | None, n: int) -> RowNames:
-    if slab is not None:
-        return study_labels(n, resolve_column("slab", slab, data))
-    if data is not None and not data.index.equals(pd.RangeIndex(n)):
-        return RowNames(data.index, kind="index")
-    return study_labels(n, None)
 
 
 def _no_negative(v: np.ndarray, column: str, labels: Sequence[str]) -> None:
