@@ -144,6 +144,21 @@ MAXITER = Interval("maxiter", 1, None, integer=True)
 CORRELATION = Interval("r", -1, 1)
 #: continuity correction added to cells
 ADD = Interval("add", 0, None)
+#: replications of a simulation, and of one of its seeded blocks
+REPS = Interval("reps", 2, None, integer=True)
+REPS_PER_BLOCK = Interval("block_reps", 1, None, integer=True)
+#: a simulation scenario: studies per meta-analysis, heterogeneity, sampling variances and
+#: study sizes (the bounds of a uniform draw)
+SCENARIO = {
+    "theta": Interval("theta"),
+    "tau2": Interval("tau2", 0, None),
+    "k": Interval("k", 2, None, integer=True),
+    "vi": Interval("vi", 0, None, closed="neither"),
+    "n": Interval("n", 1, None, integer=True),
+}
+#: rows of work per chunk, and worker threads (batch)
+CHUNK_ROWS = Interval("chunk_rows", 1, None, integer=True)
+THREADS = Interval("threads", 1, None, integer=True)
 #: convergence settings of the iterative tau2 estimators (``Control``)
 CONTROL = {
     "threshold": Interval("control['threshold']", 0, None, closed="neither"),

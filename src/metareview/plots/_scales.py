@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from metareview._validation import Options
+from metareview._validation import DIGITS, Options, check_optional
 from metareview.exceptions import InputError
 from metareview.stats.transforms import back_transform
 
@@ -120,6 +120,7 @@ def resolve_scale(
         refline = 1.0
     else:
         refline = 0.0
+    digits = check_optional(DIGITS, digits)
     if digits is None:
         digits = 1 if canonical == "percent" else 2
     targs = {"ni": ni} if ni is not None else None

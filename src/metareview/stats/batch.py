@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metareview._validation import check_level, describe_rows
+from metareview._validation import (
+    CHUNK_ROWS,
+    THREADS,
+    check_level,
+    check_optional,
+    describe_rows,
+)
 from metareview.exceptions import ConvergenceWarning, InputError, StudyOmittedWarning
 from metareview.stats._dask import batch_on_dask, is_dask_collection
 from metareview.stats._design import Design
@@ -103,6 +109,8 @@ def batch(
     >>> batch(df, by="review", method="DL")["estimate"].round(4).tolist()
     [0.3, 0.55]
     """
+    chunk_rows = check_optional(CHUNK_ROWS, chunk_rows)
+    threads = check_optional(THREADS, threads)
     if scheduler is not None or is_dask_collection(data):
         return batch_on_dask(data, by, yi, vi, scheduler=scheduler, progress=progress,
                              options={"method": method, "test": test, "level": level,

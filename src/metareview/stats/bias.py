@@ -19,6 +19,7 @@ from scipy.special import comb
 from metareview._validation import (
     ALPHA,
     FINITE,
+    MAXITER,
     Options,
     check_numeric,
     check_optional,
@@ -310,6 +311,7 @@ def trimfill(
     (3, 'left', 0.2059)
     """
     res = _require_result(res, "trimfill")
+    maxiter = MAXITER.check(maxiter)
     if res.has_mods:
         raise InputError("trimfill needs an intercept-only model (no moderators).")
     _require_k(res, 3, "trimfill")
@@ -529,6 +531,7 @@ def pet_peese(res: RmaResult, alpha: float = 0.05) -> PetPeeseResult:
     Stanley, T. D., & Doucouliagos, H. (2014). Meta-regression approximations to reduce
     publication selection bias. Res. Synth. Methods, 5, 60-78. https://doi.org/10.1002/jrsm.1095
     """
+    alpha = ALPHA.check(alpha)
     pet = regtest(res, predictor="sei", model="lm")
     peese = regtest(res, predictor="vi", model="lm")
     chosen = "PEESE" if _pet_intercept_p(pet) < alpha else "PET"

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metareview._validation import ITER, SEED, SUBSETS, check_optional
 from metareview.exceptions import InputError
 from metareview.stats.kernel import BatchResult, rma_batch
 from metareview.stats.models import RmaResult, rma
@@ -288,6 +289,8 @@ def gosh(
     (15, (15, 4))
     """
     res = _require(res, "gosh", intercept_only=False, min_k=2)
+    subsets = check_optional(SUBSETS, subsets)
+    seed = check_optional(SEED, seed)
     k, p = res.k, res.p
     total_exact = sum(math.comb(k, j) for j in range(p, k + 1))
     if subsets is None:
@@ -299,9 +302,7 @@ def gosh(
             )
         incl, exact = _all_subsets(k, p), True
     else:
-        n = int(subsets)
-        if n < 1:
-            raise InputError(f"subsets must be a positive number; got {subsets!r}.")
+        n = subsets
         if n >= total_exact and k <= GOSH_EXACT_MAX_K:
             incl, exact = _all_subsets(k, p), True
         else:
@@ -366,6 +367,8 @@ def permutest(
     from meta-regression. Stat. Med., 23, 1663-1682. https://doi.org/10.1002/sim.1752
     """
     res = _require(res, "permutest", intercept_only=False, min_k=2)
+    iter = ITER.check(iter)
+    seed = check_optional(SEED, seed)
     k = res.k
     if res.has_mods:
         # rows of X that are identical give identical permutations: count distinct ones
@@ -380,7 +383,7 @@ def permutest(
             f"an exact permutation test needs {n_exact:,} fits; use exact=False with iter=."
         )
     rng = np.random.default_rng(seed)
-    total = n_exact if use_exact else int(iter)
+    total = n_exact if use_exact else iter
     distinct = _distinct_orders(row_groups.ravel()) if use_exact and res.has_mods else None
     zvals, qms = [], []
     for start in range(0, total, CHUNK):

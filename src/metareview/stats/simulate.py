@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metareview._validation import REPS, REPS_PER_BLOCK, SCENARIO, SEED, check_level
 from metareview.exceptions import ConvergenceWarning, InputError
 from metareview.stats._dask import compute_blocks
 from metareview.stats.effects import escalc
@@ -81,6 +82,28 @@ def _draw(scenario: Mapping[str, Any], reps: int, rng: np.random.Generator):
         es = escalc("PLO", xi=x.ravel(), ni=n.ravel())
         return es["yi"].to_numpy().reshape(reps, k), es["vi"].to_numpy().reshape(reps, k)
     raise InputError(f"scenario outcome must be one of {OUTCOMES}; got {outcome!r}.")
+
+
+def _check_scenario(name: str, scenario: Mapping[str, Any]) -> None:
+    """A scenario's keys and numbers, each in its range (``SCENARIO`` in _validation)."""
+    missing = [key for key in ("theta", "tau2", "k") if key not in scenario]
+    if missing:
+        raise InputError(f"scenario {name!r} needs {', '.join(missing)}.")
+    outcome = scenario.get("outcome", "normal")
+    if outcome not in OUTCOMES:
+        raise InputError(f"scenario outcome must be one of {OUTCOMES}; got {outcome!r}.")
+    for key in ("theta", "tau2", "k"):
+        SCENARIO[key].check(scenario[key], f"scenario {name!r}: {key}")
+    bounds = "vi" if outcome == "normal" else "n"
+    if bounds in scenario:
+        pair = scenario[bounds]
+        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+            raise InputError(f"scenario {name!r}: {bounds} must be a pair (low, high); got "
+                             f"{pair!r}.")
+        low, high = (SCENARIO[bounds].check(v, f"scenario {name!r}: {bounds}") for v in pair)
+        if low > high:
+            raise InputError(f"scenario {name!r}: {bounds} must be (low, high) with low <= "
+                             f"high; got {pair!r}.")
 
 
 def _moments(x: np.ndarray) -> tuple[float, float, float]:
@@ -213,18 +236,12 @@ def simulate(
        Draws are made in seeded blocks of ``block_reps`` (for Dask); for a given seed the
        numbers differ from the earlier single-stream draws.
     """
-    if reps < 2:
-        raise InputError(f"reps must be at least 2; got {reps}.")
-    if block_reps < 1:
-        raise InputError(f"block_reps must be at least 1; got {block_reps}.")
+    reps, block_reps = REPS.check(reps), REPS_PER_BLOCK.check(block_reps)
+    seed = SEED.check(seed)
+    level = 100 * check_level(level)  # percent, also when given as a proportion
     parsed = [(spec, *_parse_method(spec)) for spec in methods]
     for name, scenario in scenarios.items():
-        missing = [key for key in ("theta", "tau2", "k") if key not in scenario]
-        if missing:
-            raise InputError(f"scenario {name!r} needs {', '.join(missing)}.")
-        outcome = scenario.get("outcome", "normal")
-        if outcome not in OUTCOMES:
-            raise InputError(f"scenario outcome must be one of {OUTCOMES}; got {outcome!r}.")
+        _check_scenario(name, scenario)
     sizes = [block_reps] * (reps // block_reps) + ([reps % block_reps] if reps % block_reps
                                                    else [])
     streams = np.random.SeedSequence(seed).spawn(len(scenarios))
