@@ -130,10 +130,11 @@ def test_convergence_warnings_are_reissued_from_the_result_columns():
     with pytest.warns(ConvergenceWarning) as caught:
         _warn_from_columns(result, "REML")
     assert [str(w.message) for w in caught] == [
-        "batch: REML did not converge for 1 meta-analyses (e.g. ['b']); flagged "
-        "converged = False.",
-        "batch: REML found a local maximum for 1 meta-analyses (e.g. ['a']); tau2 set to 0 "
-        "there, as metafor does (column tau2_reset).",
+        "batch: REML did not converge for 1 of 2 meta-analyses (e.g. ['b']); flagged "
+        "converged = False. Try another method.",
+        "batch: REML found a local maximum for 1 of 2 meta-analyses (e.g. ['a']): the "
+        "likelihood is higher at tau2 = 0 than at the Fisher-scoring solution, so tau2 is set "
+        "to 0 there, as metafor does (column tau2_reset).",
     ]
 
 

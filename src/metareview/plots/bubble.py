@@ -15,7 +15,7 @@ from metareview.exceptions import InputError
 from metareview.plots._axes import GRID_GREY, INK, set_ratio_ticks, style_axes
 from metareview.plots._scales import Scale, fmt_num, reference_line, resolve_scale
 from metareview.plots._style import LINE_WIDTH, OKABE_ITO, font
-from metareview.stats.models import RmaResult
+from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["bubble"]
 
@@ -179,16 +179,8 @@ def _predict(res: RmaResult, scale: Scale, newmods: np.ndarray) -> dict[str, np.
 
 
 def _check(res: object, mod: Any) -> int:
-    if not isinstance(res, RmaResult):
-        raise InputError(
-            f"bubble() needs the result of metareview.rma(); got {type(res).__name__}."
-        )
-    if not res.has_mods:
-        raise InputError(
-            "bubble() draws a meta-regression, but res is an intercept-only model (no "
-            "moderators). Fit one with rma(yi, vi, mods=...); for the pooled effect use "
-            "forest()."
-        )
+    res = check_rma_result(res, "bubble()", model="mods",
+                           fix="For the pooled effect use forest().")
     moderators = list(res.coef_names[1:])
     if mod is None:
         if len(moderators) > 1:

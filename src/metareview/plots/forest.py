@@ -19,7 +19,6 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import Affine2D, Transform
 
-from metareview.exceptions import InputError
 from metareview.plots._forest_rows import Row, build_rows, check_extra_columns
 from metareview.plots._scales import MINUS, Scale, reference_line, resolve_scale
 from metareview.plots._style import (
@@ -33,7 +32,7 @@ from metareview.plots._style import (
     text_width,
     wrap_to_width,
 )
-from metareview.stats.models import RmaResult
+from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["forest"]
 
@@ -163,18 +162,8 @@ def forest(
 
 
 def _check_result(res: object) -> None:
-    if not isinstance(res, RmaResult):
-        raise InputError(
-            f"forest() needs the result of metareview.rma(); got {type(res).__name__}. "
-            "Fit the model first: res = rma(yi, vi, ...)."
-        )
-    if res.has_mods:
-        raise InputError(
-            "forest() draws intercept-only models; res is a meta-regression with moderators "
-            f"{', '.join(res.coef_names[1:])}. Refit without mods= (or use subgroup= for a "
-            "categorical moderator)."
-        )
-
+    check_rma_result(res, "forest()", model="intercept",
+                     fix="Refit without mods= (or use subgroup= for a categorical moderator).")
 
 
 # ------------------------------------------------------------------------------ text layout

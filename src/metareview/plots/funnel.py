@@ -17,7 +17,7 @@ from metareview._validation import check_numeric, check_same_length
 from metareview.exceptions import InputError
 from metareview.plots._scales import MINUS, resolve_scale
 from metareview.plots._style import FONT_SIZE, LINE_WIDTH, OKABE_ITO, font, font_family
-from metareview.stats.models import RmaResult
+from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["CONTOUR_LEVELS", "funnel"]
 
@@ -190,15 +190,7 @@ def _style_axes(ax: Axes, xlabel: str) -> None:
 
 
 def _check_result(res: object) -> None:
-    if not isinstance(res, RmaResult):
-        raise InputError(
-            f"funnel() needs the result of metareview.rma(); got {type(res).__name__}."
-        )
-    if res.has_mods:
-        raise InputError(
-            "funnel() draws intercept-only models; res is a meta-regression with moderators "
-            f"{', '.join(res.coef_names[1:])}. Refit without mods=."
-        )
+    check_rma_result(res, "funnel()", model="intercept", fix="Refit without mods=.")
 
 
 def _check_filled(filled: Any) -> tuple[np.ndarray, np.ndarray] | None:

@@ -16,7 +16,7 @@ from metareview.exceptions import InputError
 from metareview.plots._axes import GRID_GREY, INK, log_ticks, set_ratio_ticks, style_axes
 from metareview.plots._scales import fmt_num
 from metareview.plots._style import LINE_WIDTH, OKABE_ITO, font
-from metareview.stats.models import RmaResult
+from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["LABBE_SCALES", "labbe"]
 
@@ -181,12 +181,7 @@ def _check_counts(ai: Any, bi: Any, ci: Any, di: Any, slab: Any) -> tuple[np.nda
 def _check_result(res: Any, k: int) -> tuple[str, float] | None:
     if res is None:
         return None
-    if not isinstance(res, RmaResult):
-        raise InputError(f"res must be the result of metareview.rma(); got "
-                         f"{type(res).__name__}.")
-    if res.has_mods:
-        raise InputError("res must be an intercept-only model (one pooled effect); it has "
-                         f"moderators {', '.join(res.coef_names[1:])}.")
+    check_rma_result(res, "labbe()", model="intercept")
     measure = (res.measure or "").upper()
     if measure not in _POOLED_MEASURES:
         raise InputError(

@@ -31,11 +31,11 @@ import pandas as pd
 
 from metareview._validation import _MAX_LISTED, Options
 from metareview.exceptions import (
-    ConvergenceWarning,
     InputError,
     MetareviewWarning,
     StudyOmittedWarning,
 )
+from metareview.stats._convergence import warn_convergence
 
 __all__ = ["SCHEDULERS", "batch_on_dask", "compute_blocks", "is_dask_collection"]
 
@@ -264,14 +264,6 @@ def _raise_bad_variance(problems: pd.DataFrame, lengths: np.ndarray, by: str, vi
 
 
 def _warn_from_columns(result: pd.DataFrame, method: str) -> None:
-    """batch()'s convergence warnings, once for the whole table."""
-    failed = result.index[~result["converged"].to_numpy(bool)]
-    if len(failed):
-        warnings.warn(f"batch: {method} did not converge for {len(failed)} meta-analyses "
-                      f"(e.g. {list(failed[:5])}); flagged converged = False.",
-                      ConvergenceWarning, stacklevel=4)
-    reset = result.index[result["tau2_reset"].to_numpy(bool)]
-    if len(reset):
-        warnings.warn(f"batch: {method} found a local maximum for {len(reset)} meta-analyses "
-                      f"(e.g. {list(reset[:5])}); tau2 set to 0 there, as metafor "
-                      "does (column tau2_reset).", ConvergenceWarning, stacklevel=4)
+    """batch()'s convergence warnings, once for the whole table (workers do not warn)."""
+    warn_convergence(method, result["converged"], result["tau2_reset"], names=result.index,
+                     source="batch: ", columns=True, stacklevel=4)

@@ -27,7 +27,8 @@ from metareview._validation import (
     check_optional,
     describe_rows,
 )
-from metareview.exceptions import ConvergenceWarning, InputError, StudyOmittedWarning
+from metareview.exceptions import InputError, StudyOmittedWarning
+from metareview.stats._convergence import warn_convergence
 from metareview.stats._dask import batch_on_dask, is_dask_collection
 from metareview.stats._design import Design
 from metareview.stats.kernel import METHODS, TESTS, Control, fit_study_major
@@ -178,8 +179,8 @@ def batch(
             if progress is not None:
                 progress(done, n_groups)
     result = _frame(columns, pd.Index(uniques, name=by))
-    _warn_not_converged(result["converged"].to_numpy(bool), uniques, options["method"])
-    _warn_reset(result["tau2_reset"].to_numpy(bool), uniques, options["method"])
+    warn_convergence(options["method"], result["converged"], result["tau2_reset"],
+                     names=uniques, source="batch: ", columns=True, stacklevel=2)
     return result
 
 
@@ -287,19 +288,3 @@ def _frame(columns: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
         if name not in floats:
             frame[name] = value
     return frame if list(frame.columns) == list(columns) else frame[list(columns)]
-
-
-def _warn_reset(reset: np.ndarray, uniques: Any, method: str) -> None:
-    reset = np.flatnonzero(reset)
-    if len(reset):
-        warnings.warn(f"batch: {method} found a local maximum for {len(reset)} meta-analyses "
-                      f"(e.g. {list(uniques[reset[:5]])}); tau2 set to 0 there, as metafor "
-                      "does (column tau2_reset).", ConvergenceWarning, stacklevel=3)
-
-
-def _warn_not_converged(converged: np.ndarray, uniques: Any, method: str) -> None:
-    failed = np.flatnonzero(~converged)
-    if len(failed):
-        warnings.warn(f"batch: {method} did not converge for {len(failed)} meta-analyses "
-                      f"(e.g. {list(uniques[failed[:5]])}); flagged converged = False.",
-                      ConvergenceWarning, stacklevel=3)

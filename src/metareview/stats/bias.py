@@ -29,7 +29,7 @@ from metareview._validation import (
 )
 from metareview.exceptions import InputError
 from metareview.stats._kendall import kendall
-from metareview.stats.models import RmaResult, rma
+from metareview.stats.models import RmaResult, check_rma_result, rma
 
 __all__ = [
     "FsnResult",
@@ -54,18 +54,6 @@ FSN_TYPES = Options("type", ("Rosenthal", "Orwin", "Rosenberg"), case_sensitive=
 
 def _none_if_nan(x: Any) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
-
-
-def _require_result(res: Any, what: str) -> RmaResult:
-    if not isinstance(res, RmaResult):
-        raise InputError(f"{what} needs a fitted model from metareview.rma(); got "
-                         f"{type(res).__name__}.")
-    return res
-
-
-def _require_k(res: RmaResult, minimum: int, what: str) -> None:
-    if res.k < minimum:
-        raise InputError(f"{what} needs at least {minimum} studies; the model has k = {res.k}.")
 
 
 # ------------------------------------------------------------------------------------ Egger
@@ -157,10 +145,9 @@ def regtest(
     >>> round(mr.regtest(res, model="lm").zval, 4)  # metafor 3.8: 18.18257
     18.1826
     """
-    res = _require_result(res, "regtest")
+    res = check_rma_result(res, "regtest", min_k=3)
     predictor = PREDICTORS.check(predictor)
     model = REG_MODELS.check(model)
-    _require_k(res, 3, "regtest")
     column = _predictor_column(res, predictor, ni)
     if np.ptp(column) == 0:
         raise InputError(
@@ -238,8 +225,7 @@ def ranktest(res: RmaResult) -> RanktestResult:
     >>> round(test.tau, 4), round(test.pval, 6)
     (1.0, 0.016667)
     """
-    res = _require_result(res, "ranktest")
-    _require_k(res, 3, "ranktest")
+    res = check_rma_result(res, "ranktest", min_k=3)
     w = 1 / res.vi
     theta = np.sum(w * res.yi) / np.sum(w)
     v_star = res.vi - 1 / np.sum(w)
@@ -310,11 +296,8 @@ def trimfill(
     >>> tf.k0, tf.side, round(tf.estimate, 4)  # metafor 3.8: 3, left, 0.2059
     (3, 'left', 0.2059)
     """
-    res = _require_result(res, "trimfill")
+    res = check_rma_result(res, "trimfill", model="intercept", min_k=3)
     maxiter = MAXITER.check(maxiter)
-    if res.has_mods:
-        raise InputError("trimfill needs an intercept-only model (no moderators).")
-    _require_k(res, 3, "trimfill")
     estimator = TF_ESTIMATORS.check(estimator)
     fit_args = {"method": res.method, "test": res.test, "level": res.level,
                 "control": res.control}
@@ -531,6 +514,7 @@ def pet_peese(res: RmaResult, alpha: float = 0.05) -> PetPeeseResult:
     Stanley, T. D., & Doucouliagos, H. (2014). Meta-regression approximations to reduce
     publication selection bias. Res. Synth. Methods, 5, 60-78. https://doi.org/10.1002/jrsm.1095
     """
+    res = check_rma_result(res, "pet_peese", min_k=3)
     alpha = ALPHA.check(alpha)
     pet = regtest(res, predictor="sei", model="lm")
     peese = regtest(res, predictor="vi", model="lm")

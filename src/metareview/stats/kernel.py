@@ -10,7 +10,6 @@ arrays are held study-major, (k, B) (see :mod:`metareview.stats._design`):
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any
@@ -20,12 +19,13 @@ import pandas as pd
 from scipy import special, stats
 
 from metareview._validation import Options, check_level
-from metareview.exceptions import ConvergenceWarning, InputError
+from metareview.exceptions import InputError
+from metareview.stats._convergence import warn_convergence
 from metareview.stats._design import WLS, Design, keep_freed_memory, sum_studies
 from metareview.stats.tau2 import ESTIMATORS, Control, Tau2Fit, solve_generalised_q
 
 __all__ = ["CHUNK_VALUES", "METHODS", "TESTS", "BatchResult", "Control", "chunk_rows",
-           "fit_study_major", "rma_batch", "warn_convergence"]
+           "fit_study_major", "rma_batch"]
 
 METHODS = Options(
     "method", ("EE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB"), aliases={"FE": "EE"}
@@ -267,7 +267,8 @@ def rma_batch(
                  if isinstance(getattr(parts[0], f.name), np.ndarray)
                  else getattr(parts[0], f.name))
         for f in fields(BatchResult)})
-    warn_convergence(res, control, stacklevel=3)
+    warn_convergence(res.method, res.converged, res.tau2_reset, maxiter=control.maxiter,
+                     stacklevel=2)
     return res
 
 
@@ -380,29 +381,6 @@ def fit_study_major(Y, V, m, design: Design, *, method: str, test: str, alpha: f
         pi_ub=pi_ub, vt=vt, k=k.astype(int), p=p, ddf=ddf, s2w=s2w, converged=fit_tau2.converged,
         iterations=fit_tau2.iterations, tau2_reset=fit_tau2.reset_to_zero,
     )
-
-
-def warn_convergence(res: BatchResult, control: Control, stacklevel: int = 2) -> None:
-    """The kernel's warnings: rows that did not converge, rows reset to tau2 = 0."""
-    B, method = res.k.size, res.method
-    if not res.converged.all():
-        bad = np.flatnonzero(~res.converged)
-        warnings.warn(
-            f"{method} did not converge within {control.maxiter} iterations for "
-            f"{bad.size} of {B} meta-analyses (rows {bad[:10].tolist()}); their results are "
-            "flagged converged=False. Try another method or raise maxiter.",
-            ConvergenceWarning,
-            stacklevel=stacklevel,
-        )
-    if res.tau2_reset.any():
-        rows = np.flatnonzero(res.tau2_reset)
-        warnings.warn(
-            f"{method}: for {rows.size} of {B} meta-analyses (rows {rows[:10].tolist()}) the "
-            "likelihood is higher at tau2 = 0 than at the Fisher-scoring solution (a local "
-            "maximum); tau2 set to 0 there, as metafor does.",
-            ConvergenceWarning,
-            stacklevel=stacklevel,
-        )
 
 
 def _estimate_tau2(method, Y, V, m, design, control, regular, fe: WLS) -> Tau2Fit:

@@ -34,10 +34,11 @@ from metareview.exceptions import (
     StudyOmittedWarning,
 )
 from metareview.stats import _format
+from metareview.stats._convergence import warn_convergence
 from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, _control, rma_batch
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
 
-__all__ = ["RmaResult", "rma"]
+__all__ = ["RmaResult", "check_rma_result", "rma"]
 
 ZERO_VARIANCE = Options("zero_variance", ("omit", "error"), case_sensitive=False)
 MISSING = Options("missing", ("error", "omit"), case_sensitive=False)
@@ -278,6 +279,45 @@ class RmaResult:
         return _format.html_rma(self)
 
 
+MODELS = Options("model", ("any", "intercept", "mods"), case_sensitive=True)
+
+
+def check_rma_result(
+    res: object, what: str, *, model: str = "any", min_k: int = 1, fix: str = ""
+) -> RmaResult:
+    """The one guard of every function that takes a fitted model: ``res`` must be an
+    :class:`RmaResult`, of the right ``model`` kind (``"intercept"``: no moderators;
+    ``"mods"``: a meta-regression), with at least ``min_k`` studies. Messages begin with
+    ``what`` (the caller's name, e.g. ``"leave1out"`` or ``"forest()"``) and end with ``fix``
+    when given (the caller's advice).
+
+    Examples
+    --------
+    >>> check_rma_result({"estimate": 0.3}, "funnel()")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    metareview.exceptions.InputError: funnel() needs the result of metareview.rma(); got dict...
+    """
+    model = MODELS.check(model)
+    advice = f" {fix}" if fix else ""
+    if not isinstance(res, RmaResult):
+        raise InputError(f"{what} needs the result of metareview.rma(); got "
+                         f"{type(res).__name__}. Fit the model first: res = rma(yi, vi, ...).")
+    if model == "intercept" and res.has_mods:
+        raise InputError(
+            f"{what} applies to models without moderators, so res must be an intercept-only "
+            f"model (one pooled effect); it is a meta-regression with moderators "
+            f"{', '.join(res.coef_names[1:])}."
+            f"{advice}"
+        )
+    if model == "mods" and not res.has_mods:
+        raise InputError(f"{what} needs a meta-regression, but res is an intercept-only model "
+                         f"(no moderators); fit one with rma(yi, vi, mods=...).{advice}")
+    if res.k < min_k:
+        raise InputError(f"{what} needs at least {min_k} studies; the model has k = {res.k}.")
+    return res
+
+
 def _num(x: Any) -> float | None:
     if x is None:
         return None
@@ -503,12 +543,7 @@ def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, contr
             f"(k = {k}). Try method='DL' or 'PM', or raise control={{'maxiter': ...}}."
         )
     R2 = _r_squared(batch, y, v, X, method, test, level, control) if p > 1 else None
-    if batch.tau2_reset[0]:
-        warnings.warn(
-            f"{method}: the likelihood is higher at tau2 = 0 than at the Fisher-scoring "
-            "solution (a local maximum); tau2 set to 0, as metafor does.",
-            ConvergenceWarning, stacklevel=3,
-        )
+    warn_convergence(method, True, batch.tau2_reset[0], stacklevel=3)
     return _result_from_batch(batch, coef_names, y, v, X, labels, ni, omitted, measure, R2,
                               control)
 

@@ -21,7 +21,7 @@ from scipy import stats
 from metareview._validation import ITER, SEED, SUBSETS, check_optional
 from metareview.exceptions import InputError
 from metareview.stats.kernel import BatchResult, rma_batch
-from metareview.stats.models import RmaResult, rma
+from metareview.stats.models import RmaResult, check_rma_result, rma
 
 __all__ = [
     "GoshResult",
@@ -40,17 +40,6 @@ _SUMMARY_COLUMNS = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "Q
                     "I2", "H2")
 #: subsets fitted per kernel call in GOSH and permutation batches (bounds memory)
 CHUNK = 32_768
-
-
-def _require(res: Any, what: str, *, intercept_only: bool = True, min_k: int = 2) -> RmaResult:
-    if not isinstance(res, RmaResult):
-        raise InputError(f"{what} needs a fitted model from metareview.rma(); got "
-                         f"{type(res).__name__}.")
-    if intercept_only and res.has_mods:
-        raise InputError(f"{what} applies to models without moderators.")
-    if res.k < min_k:
-        raise InputError(f"{what} needs at least {min_k} studies; the model has k = {res.k}.")
-    return res
 
 
 def _refit(res: RmaResult, mask: np.ndarray | None = None, *, Y: np.ndarray | None = None,
@@ -90,7 +79,7 @@ def leave1out(res: RmaResult) -> pd.DataFrame:
     >>> mr.leave1out(res)["estimate"].round(4).tolist()
     [0.5667, 0.5, 0.4333, 0.3]
     """
-    res = _require(res, "leave1out", min_k=3)
+    res = check_rma_result(res, "leave1out", model="intercept", min_k=3)
     mask = ~np.eye(res.k, dtype=bool)
     return _summary_frame(_refit(res, mask), res.slab)
 
@@ -110,7 +99,7 @@ def cumul(res: RmaResult, order: Any = None) -> pd.DataFrame:
         One row per step, indexed by the study added, with the summary columns of
         :func:`leave1out`; the first row is the single-study fit (tau2 = 0).
     """
-    res = _require(res, "cumul")
+    res = check_rma_result(res, "cumul", model="intercept", min_k=2)
     idx = np.arange(res.k) if order is None else np.argsort(np.asarray(order), kind="stable")
     if idx.size != res.k:
         raise InputError(f"order needs one value per study ({res.k}); got {idx.size}.")
@@ -141,7 +130,7 @@ def influence(res: RmaResult) -> pd.DataFrame:
     Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence diagnostics for
     meta-analysis. Res. Synth. Methods, 1, 112-125. https://doi.org/10.1002/jrsm.11
     """
-    res = _require(res, "influence", intercept_only=False, min_k=3)
+    res = check_rma_result(res, "influence", min_k=3)
     k, p = res.k, res.p
     if k - 1 <= p:
         raise InputError(f"influence needs k > p + 1 so that each deleted fit is estimable; "
@@ -193,7 +182,7 @@ def baujat(res: RmaResult) -> pd.DataFrame:
     Baujat, B., Mahe, C., Pignon, J.-P., & Hill, C. (2002). A graphical method for exploring
     heterogeneity in meta-analyses. Stat. Med., 21, 2641-2652. https://doi.org/10.1002/sim.1221
     """
-    res = _require(res, "baujat", intercept_only=False, min_k=3)
+    res = check_rma_result(res, "baujat", min_k=3)
     dele = _deleted_fits(res)
     pred_full = res.X @ res.beta
     delpred = np.einsum("ij,ij->i", res.X, dele.beta)
@@ -288,7 +277,7 @@ def gosh(
     >>> len(g.table), g.incl.shape
     (15, (15, 4))
     """
-    res = _require(res, "gosh", intercept_only=False, min_k=2)
+    res = check_rma_result(res, "gosh", min_k=2)
     subsets = check_optional(SUBSETS, subsets)
     seed = check_optional(SEED, seed)
     k, p = res.k, res.p
@@ -366,7 +355,7 @@ def permutest(
     Higgins, J. P. T., & Thompson, S. G. (2004). Controlling the risk of spurious findings
     from meta-regression. Stat. Med., 23, 1663-1682. https://doi.org/10.1002/sim.1752
     """
-    res = _require(res, "permutest", intercept_only=False, min_k=2)
+    res = check_rma_result(res, "permutest", min_k=2)
     iter = ITER.check(iter)
     seed = check_optional(SEED, seed)
     k = res.k
@@ -468,7 +457,7 @@ def sensitivity(res: RmaResult, exclude: Iterable[str] | np.ndarray) -> Sensitiv
     >>> float(round(mr.sensitivity(res, ["D"]).table().loc["estimate", "difference"], 4))
     -0.15
     """
-    res = _require(res, "sensitivity", intercept_only=False)
+    res = check_rma_result(res, "sensitivity", min_k=2)
     if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
         drop = exclude
     else:
