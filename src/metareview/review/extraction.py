@@ -18,7 +18,6 @@ import pandas as pd
 from sqlalchemy import select
 
 from metareview._validation import check_text
-from metareview.agreement import KappaResult, cohen_kappa
 from metareview.exceptions import InputError
 from metareview.review._core import StoreCore
 from metareview.review.extraction_form import ExtractionForm
@@ -30,6 +29,7 @@ from metareview.review.models import (
     StudyReport,
 )
 from metareview.review.screening import outcomes, reviewer_row
+from metareview.stats.agreement import KappaResult, cohen_kappa
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session

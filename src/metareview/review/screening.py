@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
-from metareview.agreement import cohen_kappa, krippendorff_alpha
 from metareview.exceptions import InputError
 from metareview.review._core import StoreCore
 from metareview.review.models import (
@@ -42,6 +41,7 @@ from metareview.review.models import (
     SetAside,
     Unblinding,
 )
+from metareview.stats.agreement import cohen_kappa, krippendorff_alpha
 
 __all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin"]
 

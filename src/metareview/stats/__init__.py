@@ -1,9 +1,17 @@
 """Statistics layer: effect sizes, the batched pooling kernel, meta-analytic models,
 publication bias and sensitivity analyses.
 
-Arrays and DataFrames in, result objects out; nothing here knows about reviews.
+Arrays and DataFrames in, result objects out; nothing here knows about reviews. Inter-rater
+agreement (kappa, Krippendorff's alpha) lives here too: it is statistics on ratings.
 """
 
+from metareview.stats.agreement import (
+    KappaResult,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    wide_ratings,
+)
 from metareview.stats.batch import batch
 from metareview.stats.bias import (
     FsnResult,
@@ -40,6 +48,7 @@ __all__ = [
     "Control",
     "FsnResult",
     "GoshResult",
+    "KappaResult",
     "PermutestResult",
     "PetPeeseResult",
     "RanktestResult",
@@ -51,11 +60,14 @@ __all__ = [
     "back_transform",
     "batch",
     "baujat",
+    "cohen_kappa",
     "cumul",
     "escalc",
+    "fleiss_kappa",
     "fsn",
     "gosh",
     "influence",
+    "krippendorff_alpha",
     "leave1out",
     "permutest",
     "pet_peese",
@@ -66,4 +78,5 @@ __all__ = [
     "sensitivity",
     "simulate",
     "trimfill",
+    "wide_ratings",
 ]

@@ -20,14 +20,54 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metareview._validation import check_level
 from metareview.exceptions import InputError
 
-__all__ = ["KappaResult", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha", "wide_ratings"]
+__all__ = [
+    "KAPPA_CI_NOTE",
+    "KappaResult",
+    "cohen_kappa",
+    "fleiss_kappa",
+    "kappa_ci_shown",
+    "krippendorff_alpha",
+    "wide_ratings",
+]
+
+
+#: how a printed kappa interval says that it was cut at the bounds of kappa
+KAPPA_CI_NOTE = (
+    "The large-sample CI of kappa (Fleiss, Cohen & Everitt, 1969) can pass the range of "
+    "kappa with few records; its bounds are shown cut at -1 and 1."
+)
+
+
+def kappa_ci_shown(ci_lb: float, ci_ub: float) -> tuple[float, float, bool]:
+    """The CI of a kappa as a reader expects it: cut at [-1, 1], and whether it was cut.
+
+    The published large-sample interval (kappa -/+ z * se) is kept in the numbers
+    (``KappaResult.ci_lb``/``ci_ub``, ``to_dict()``); printed output shows it within the
+    range of kappa, with :data:`KAPPA_CI_NOTE` when a bound was cut.
+
+    Examples
+    --------
+    >>> kappa_ci_shown(-0.368, 1.168)
+    (-0.368, 1.0, True)
+    >>> kappa_ci_shown(0.151, 0.649)
+    (0.151, 0.649, False)
+    """
+    lb, ub = float(np.clip(ci_lb, -1, 1)), float(np.clip(ci_ub, -1, 1))
+    cut = bool((ci_lb < -1) or (ci_ub > 1))
+    return lb, ub, cut
 
 
 @dataclass(frozen=True, slots=True)
 class KappaResult:
-    """Cohen's kappa between two raters."""
+    """Cohen's kappa between two raters.
+
+    ``ci_lb``/``ci_ub`` are the large-sample interval at ``level`` as published (it may pass
+    -1 or 1 with few records); :meth:`summary` and ``str()`` show it cut at [-1, 1] with a
+    note, as a reader expects.
+    """
 
     kappa: float
     se: float
@@ -38,9 +78,26 @@ class KappaResult:
     pabak: float
     n: int
     categories: tuple[Any, ...]
+    level: float = 0.95
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def summary(self) -> str:
+        """Kappa with its CI (cut at [-1, 1], with a note when cut), agreement and PABAK."""
+        lb, ub, cut = kappa_ci_shown(self.ci_lb, self.ci_ub)
+        lines = [
+            f"Cohen's kappa = {self.kappa:.3f} (SE {self.se:.3f}; {100 * self.level:g}% CI "
+            f"{lb:.3f} to {ub:.3f}{' *' if cut else ''}), n = {self.n} records",
+            f"Observed agreement {self.percent_agreement:.1%}, expected by chance "
+            f"{self.expected_agreement:.1%}; PABAK = {self.pabak:.3f}",
+        ]
+        if cut:
+            lines.append(f"* {KAPPA_CI_NOTE} (Formula: {self.ci_lb:.3f} to {self.ci_ub:.3f}.)")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 def wide_ratings(data: pd.DataFrame, record: str = "record", rater: str = "rater",
@@ -64,6 +121,13 @@ def wide_ratings(data: pd.DataFrame, record: str = "record", rater: str = "rater
 def cohen_kappa(first: Any, second: Any, level: float = 0.95) -> KappaResult:
     """Cohen's kappa for two raters over the records both rated.
 
+    Parameters
+    ----------
+    first, second : sequence
+        One rating per record from each rater (None where a rater did not rate).
+    level : float
+        Confidence level of the interval, 0.95 or 95.
+
     Notes
     -----
     kappa = (p_o - p_e) / (1 - p_e). The standard error is the large-sample (non-null)
@@ -77,6 +141,7 @@ def cohen_kappa(first: Any, second: Any, level: float = 0.95) -> KappaResult:
     >>> round(cohen_kappa(r1, r2).kappa, 4)
     0.4
     """
+    level = check_level(level)
     a = pd.Series(list(first), dtype=object)
     b = pd.Series(list(second), dtype=object)
     if len(a) != len(b):
@@ -107,7 +172,7 @@ def cohen_kappa(first: Any, second: Any, level: float = 0.95) -> KappaResult:
     crit = stats.norm.isf((1 - level) / 2)
     pabak = (q * p_o - 1) / (q - 1) if q > 1 else 1.0
     return KappaResult(float(kappa), se, float(kappa - crit * se), float(kappa + crit * se),
-                       p_o, p_e, float(pabak), n, categories)
+                       p_o, p_e, float(pabak), n, categories, level)
 
 
 def krippendorff_alpha(ratings: pd.DataFrame | np.ndarray) -> float:

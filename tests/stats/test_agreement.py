@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from metareview import InputError
-from metareview.agreement import (
+from metareview.stats.agreement import (
     cohen_kappa,
     fleiss_kappa,
     krippendorff_alpha,
