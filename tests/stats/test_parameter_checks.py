@@ -216,3 +216,24 @@ def test_simulate_level_as_a_proportion_is_the_same_level():
 def test_figure_digits(res, digits):
     with _raises(f"digits must be an integer in [0, 15]; got {digits!r}."):
         mr.forest(res, digits=digits)
+
+
+def test_one_assumed_pre_post_correlation_for_every_study():
+    cells = {"m1i": [5.0, 6.0, 4.0], "m2i": [3.0, 4.0, 3.5], "sd1i": [2.0, 2.5, 1.5],
+             "ni": [20, 30, 25]}
+    one = mr.escalc("SMCR", **cells, ri=0.5)
+    each = mr.escalc("SMCR", **cells, ri=[0.5, 0.5, 0.5])
+    pd.testing.assert_frame_equal(one, each)
+
+
+@pytest.mark.parametrize("r", [1.5, -2, True, np.nan])
+def test_assumed_correlation_out_of_range(r):
+    with _raises(f"ri must be a number in [-1, 1]; got {r!r}."):
+        mr.escalc("SMCR", m1i=[5.0, 6.0], m2i=[3.0, 4.0], sd1i=[2.0, 2.5], ni=[20, 30], ri=r)
+
+
+@pytest.mark.parametrize("newmods", ["a", [np.nan], [[1.0, "x"]]])
+def test_predict_newmods_must_be_numbers(newmods):
+    fit = mr.rma(YI, VI, mods=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], method="DL")
+    with _raises("newmods must be finite numbers, one per moderator (mod1) in each row; got"):
+        fit.predict(newmods=newmods)

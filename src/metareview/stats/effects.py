@@ -24,6 +24,7 @@ from scipy.special import gammaln
 
 from metareview._validation import (
     ADD,
+    CORRELATION,
     NI_COLUMN,
     SLAB_COLUMN,
     Options,
@@ -399,7 +400,8 @@ def escalc(
     var_names : (str, str)
         Names of the two output columns.
     **columns
-        The measure's inputs, as arrays or column names of ``data``.
+        The measure's inputs, as arrays or column names of ``data``. ``ri`` may also be one
+        number in [-1, 1], the correlation assumed for every study (pre/post measures).
 
     Returns
     -------
@@ -445,7 +447,13 @@ def escalc(
     if data is not None and not isinstance(data, pd.DataFrame):
         raise InputError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
     raw = {k: resolve_column(k, v, data) for k, v in columns.items() if v is not None}
+    assumed_r = None
+    if "ri" in raw and np.ndim(raw["ri"]) == 0 and len(raw) > 1:
+        # one pre/post correlation assumed for every study (often all a review can do)
+        assumed_r = CORRELATION.check(raw.pop("ri"), "ri")
     n_rows = check_same_length({k: np.asarray(v).reshape(-1) for k, v in raw.items()})
+    if assumed_r is not None:
+        raw["ri"] = np.full(n_rows, assumed_r)
     if n_rows == 0 and data is not None:
         n_rows = len(data)
     slab_values = resolve_column("slab", slab, data) if slab is not None else None

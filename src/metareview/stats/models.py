@@ -258,7 +258,15 @@ class RmaResult:
                     f"{', '.join(self.coef_names[1:])})."
                 )
             return np.ones((1, 1))
-        new = np.atleast_2d(np.asarray(newmods, dtype=float))
+        try:
+            new = np.atleast_2d(np.asarray(newmods, dtype=float))
+        except (TypeError, ValueError):
+            new = np.full((1, 1), np.nan)
+        if not np.isfinite(new).all():
+            raise InputError(
+                f"newmods must be finite numbers, one per moderator "
+                f"({', '.join(self.coef_names[1:])}) in each row; got {newmods!r}."
+            )
         if self.p - 1 == 1 and new.shape[0] == 1 and new.shape[1] != 1:
             new = new.T
         if new.shape[1] != self.p - 1:
