@@ -2,6 +2,10 @@
 
 Each ``check_*`` function returns clean data or raises :class:`InputError` with a message
 that names the argument, what was found (rows and study labels), what is required, and a fix.
+Allowed values are declared as data: :class:`Options` for string options, :class:`Interval`
+for the range of every public numeric parameter (``LEVEL``, ``ALPHA``, ``ITER``, ``SEED``,
+``CONTROL``, ...). Rows are named by :func:`describe_rows`: counted from 1, with the study
+label or the DataFrame index label beside them (:class:`RowNames`, :func:`row_names`).
 """
 
 from __future__ import annotations
@@ -114,14 +118,14 @@ class Interval:
 
 
 def _as_number(value: object) -> float | None:
-    """``value`` as a float when it is a real number (not a bool, string or array)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+    """``value`` as a float when it is a real number (not a bool, string, complex or array)."""
+    if (isinstance(value, bool | np.bool_ | complex | np.complexfloating)
+            or not isinstance(value, int | float | np.number)):
         return None
-    if isinstance(value, complex | np.complexfloating):
-        return None
-    if isinstance(value, int | np.integer) and abs(int(value)) > 2**53:
-        return float("inf") if value > 0 else float("-inf")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range
+        return float("inf")
 
 
 # The numeric parameters of the public functions, declared once. Each function checks its
@@ -159,6 +163,8 @@ SCENARIO = {
 #: rows of work per chunk, and worker threads (batch)
 CHUNK_ROWS = Interval("chunk_rows", 1, None, integer=True)
 THREADS = Interval("threads", 1, None, integer=True)
+#: any finite number (e.g. a target effect)
+FINITE = Interval("value")
 #: convergence settings of the iterative tau2 estimators (``Control``)
 CONTROL = {
     "threshold": Interval("control['threshold']", 0, None, closed="neither"),
@@ -166,10 +172,6 @@ CONTROL = {
     "root_tol": Interval("control['root_tol']", 0, None, closed="neither"),
     "ll0_tol": Interval("control['ll0_tol']", 0, None),
 }
-
-
-#: any finite number (e.g. a target effect)
-FINITE = Interval("value")
 
 
 def check_optional(interval: Interval, value: object, name: str | None = None) -> Any:
@@ -225,10 +227,9 @@ def describe_rows(bad: np.ndarray, labels: Sequence[str] | None) -> str:
     plural = idx.size > 1
     rows = ", ".join(str(int(i) + 1) for i in shown)
     text = f"row{'s' if plural else ''} {rows}{more}"
-    kind = getattr(labels, "kind", "study")
     if labels is None:
         return text
-    if kind == "index":
+    if getattr(labels, "kind", "study") == "index":
         names = ", ".join(_index_name(labels[int(i)]) for i in shown)
         return text + f" (index {names}{more and ', ...'})"
     names = ", ".join(repr(str(labels[int(i)])) for i in shown)

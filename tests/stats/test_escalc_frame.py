@@ -96,8 +96,9 @@ def test_sample_sizes_are_a_column_not_attrs():
 def test_concat_of_different_measures_forgets_the_measure():
     """pandas keeps attrs only when they agree, so a mixed table has no measure to guess
     a back-transformation from (and no sample sizes are taken from it)."""
-    mixed = pd.concat([escalc("PLO", xi=[4, 10], ni=[20, 40]),
-                       escalc("PFT", xi=[7, 12], ni=[25, 30])])
+    mixed = pd.concat(
+        [escalc("PLO", xi=[4, 10], ni=[20, 40]), escalc("PFT", xi=[7, 12], ni=[25, 30])]
+    )
     res = rma(mixed)
     assert res.measure is None and res.ni is None
 
@@ -163,9 +164,19 @@ def test_rows_count_from_one_and_labels_are_studies():
         escalc("PR", xi=[1, 12, 3], ni=[10, 10, 10], slab=["A", "B", "C"])
 
 
-def test_a_default_index_is_named_as_an_index_not_as_a_study():
+def test_a_default_index_is_not_shown_as_a_study_label():
+    """Issue 21.12: 'row 2 (study '1')' put a 0-based index label beside a 1-based row.
+    Rows of a frame with the default index are named as rma and the figures name them."""
     data = pd.DataFrame({"x": [1, 12, 3], "n": [10, 10, 10]})
-    with pytest.raises(InputError, match=r"violated at row 2 \(index 1\)\.$"):
+    with pytest.raises(InputError, match=r"violated at row 2 \(study 'Study 2'\)\.$"):
+        escalc("PR", data=data, xi="x", ni="n")
+    with pytest.raises(InputError, match=r"yi missing at row 2 \(study 'Study 2'\)"):
+        rma(pd.DataFrame({"yi": [0.1, np.nan, 0.3], "vi": [0.1] * 3}))
+
+
+def test_a_slab_column_of_data_names_the_rows_in_escalc_too():
+    data = pd.DataFrame({"x": [1, 12, 3], "n": [10, 10, 10], "slab": ["A", "B", "C"]})
+    with pytest.raises(InputError, match=r"violated at row 2 \(study 'B'\)\.$"):
         escalc("PR", data=data, xi="x", ni="n")
 
 

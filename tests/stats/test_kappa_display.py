@@ -20,7 +20,7 @@ FEW = (["y", "y", "n", "y"], ["y", "n", "n", "y"])
 def test_an_interval_inside_the_range_is_printed_as_it_is():
     out = mr.cohen_kappa(TEXTBOOK["r1"], TEXTBOOK["r2"])
     text = str(out)
-    assert (f"95% CI {TEXTBOOK['ci_lb']:.3f} to {TEXTBOOK['ci_ub']:.3f})" in text)
+    assert f"95% CI {TEXTBOOK['ci_lb']:.3f} to {TEXTBOOK['ci_ub']:.3f})" in text
     assert text.startswith(f"Cohen's kappa = {TEXTBOOK['kappa']:.3f} ")
     assert "*" not in text and KAPPA_CI_NOTE not in text
 
@@ -34,17 +34,21 @@ def test_an_interval_past_one_is_printed_cut_at_one_with_a_note():
     text = out.summary()
     assert f"95% CI {out.ci_lb:.3f} to 1.000 *)" in text
     assert text.splitlines()[-1] == (
-        f"* {KAPPA_CI_NOTE} (Formula: {out.ci_lb:.3f} to {out.ci_ub:.3f}.)")
+        f"* {KAPPA_CI_NOTE} (Formula: {out.ci_lb:.3f} to {out.ci_ub:.3f}.)"
+    )
     assert out.to_dict()["ci_ub"] == out.ci_ub  # the numbers are not cut
 
 
-@pytest.mark.parametrize(("lb", "ub", "shown"), [
-    (-0.368, 1.168, (-0.368, 1.0, True)),
-    (-1.2, 0.3, (-1.0, 0.3, True)),
-    (-1.5, 1.5, (-1.0, 1.0, True)),
-    (-1.0, 1.0, (-1.0, 1.0, False)),
-    (0.2, 0.6, (0.2, 0.6, False)),
-])
+@pytest.mark.parametrize(
+    ("lb", "ub", "shown"),
+    [
+        (-0.368, 1.168, (-0.368, 1.0, True)),
+        (-1.2, 0.3, (-1.0, 0.3, True)),
+        (-1.5, 1.5, (-1.0, 1.0, True)),
+        (-1.0, 1.0, (-1.0, 1.0, False)),
+        (0.2, 0.6, (0.2, 0.6, False)),
+    ],
+)
 def test_kappa_ci_shown(lb, ub, shown):
     assert kappa_ci_shown(lb, ub) == shown
 
@@ -53,8 +57,9 @@ def test_level_is_read_as_95_or_0_95():
     as_percent = mr.cohen_kappa(TEXTBOOK["r1"], TEXTBOOK["r2"], level=95)
     as_proportion = mr.cohen_kappa(TEXTBOOK["r1"], TEXTBOOK["r2"], level=0.95)
     assert as_percent == as_proportion
-    np.testing.assert_allclose([as_percent.ci_lb, as_percent.ci_ub],
-                               [TEXTBOOK["ci_lb"], TEXTBOOK["ci_ub"]], rtol=1e-9)
+    np.testing.assert_allclose(
+        [as_percent.ci_lb, as_percent.ci_ub], [TEXTBOOK["ci_lb"], TEXTBOOK["ci_ub"]], rtol=1e-9
+    )
     narrower = mr.cohen_kappa(TEXTBOOK["r1"], TEXTBOOK["r2"], level=90)
     assert "90% CI" in str(narrower) and narrower.ci_ub < as_percent.ci_ub
 

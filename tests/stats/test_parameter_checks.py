@@ -35,12 +35,15 @@ def _raises(message: str):
 # ------------------------------------------------------------------------ the Interval type
 
 
-@pytest.mark.parametrize(("closed", "inside", "outside"), [
-    ("both", [0, 0.5, 1], [-0.1, 1.1]),
-    ("left", [0, 0.5], [1, -0.1]),
-    ("right", [0.5, 1], [0, 1.1]),
-    ("neither", [0.5], [0, 1]),
-])
+@pytest.mark.parametrize(
+    ("closed", "inside", "outside"),
+    [
+        ("both", [0, 0.5, 1], [-0.1, 1.1]),
+        ("left", [0, 0.5], [1, -0.1]),
+        ("right", [0.5, 1], [0, 1.1]),
+        ("neither", [0.5], [0, 1]),
+    ],
+)
 def test_interval_ends(closed, inside, outside):
     interval = Interval("x", 0, 1, closed=closed)
     for value in inside:
@@ -92,14 +95,17 @@ def test_permutest_iter(res):
         mr.permutest(res, iter=0)
 
 
-@pytest.mark.parametrize(("setting", "value", "message"), [
-    ("threshold", "a", "control['threshold'] must be a number > 0; got 'a'."),
-    ("threshold", 0, "control['threshold'] must be a number > 0; got 0."),
-    ("maxiter", 0, "control['maxiter'] must be an integer >= 1; got 0."),
-    ("maxiter", 2.5, "control['maxiter'] must be an integer >= 1; got 2.5."),
-    ("root_tol", -1e-12, "control['root_tol'] must be a number > 0; got -1e-12."),
-    ("ll0_tol", np.nan, "control['ll0_tol'] must be a number >= 0; got nan."),
-])
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("threshold", "a", "control['threshold'] must be a number > 0; got 'a'."),
+        ("threshold", 0, "control['threshold'] must be a number > 0; got 0."),
+        ("maxiter", 0, "control['maxiter'] must be an integer >= 1; got 0."),
+        ("maxiter", 2.5, "control['maxiter'] must be an integer >= 1; got 2.5."),
+        ("root_tol", -1e-12, "control['root_tol'] must be a number > 0; got -1e-12."),
+        ("ll0_tol", np.nan, "control['ll0_tol'] must be a number >= 0; got nan."),
+    ],
+)
 def test_control_settings(setting, value, message):
     with _raises(message):
         mr.rma(YI, VI, control={setting: value})
@@ -119,8 +125,10 @@ def test_control_unknown_setting_is_named():
 
 @pytest.mark.parametrize("level", [0, 100, 150, -5, "95", True, np.nan])
 def test_level_everywhere(res, level):
-    message = f"level must lie strictly between 0 and 100 (a percentage such as 95, or a " \
-              f"proportion such as 0.95 below 1); got {level!r}."
+    message = (
+        f"level must lie strictly between 0 and 100 (a percentage such as 95, or a "
+        f"proportion such as 0.95 below 1); got {level!r}."
+    )
     with _raises(message):
         mr.rma(YI, VI, level=level)
     with _raises(message):
@@ -170,34 +178,45 @@ def test_escalc_add(add):
         mr.escalc("PLO", xi=[0, 3], ni=[10, 10], add=add)
 
 
-@pytest.mark.parametrize(("option", "value"), [("chunk_rows", 0), ("threads", 0),
-                                               ("threads", 1.5)])
+@pytest.mark.parametrize(("option", "value"), [("chunk_rows", 0), ("threads", 0), ("threads", 1.5)])
 def test_batch_sizes(option, value):
     data = pd.DataFrame({"g": ["a"] * 6, "yi": YI, "vi": VI})
     with _raises(f"{option} must be an integer >= 1; got {value!r}."):
         mr.batch(data, by="g", **{option: value})
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"reps": 1}, "reps must be an integer >= 2; got 1."),
-    ({"block_reps": 0}, "block_reps must be an integer >= 1; got 0."),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"reps": 1}, "reps must be an integer >= 2; got 1."),
+        ({"block_reps": 0}, "block_reps must be an integer >= 1; got 0."),
+    ],
+)
 def test_simulate_sizes(kwargs, message):
     with _raises(message):
         mr.simulate({"s": {"theta": 0, "tau2": 0.1, "k": 5}}, ["DL"], **kwargs)
 
 
-@pytest.mark.parametrize(("scenario", "message"), [
-    ({"theta": 0, "tau2": -0.1, "k": 5}, "scenario 's': tau2 must be a number >= 0; got -0.1."),
-    ({"theta": 0, "tau2": 0.1, "k": 1}, "scenario 's': k must be an integer >= 2; got 1."),
-    ({"theta": "x", "tau2": 0.1, "k": 5}, "scenario 's': theta must be a finite number; got"),
-    ({"theta": 0, "tau2": 0.1, "k": 5, "vi": (0, 0.1)},
-     "scenario 's': vi must be a number > 0; got 0."),
-    ({"theta": 0, "tau2": 0.1, "k": 5, "vi": (0.2, 0.1)},
-     "scenario 's': vi must be (low, high) with low <= high; got (0.2, 0.1)."),
-    ({"theta": 0, "tau2": 0.1, "k": 5, "outcome": "proportion", "n": 50},
-     "scenario 's': n must be a pair (low, high); got 50."),
-])
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ({"theta": 0, "tau2": -0.1, "k": 5}, "scenario 's': tau2 must be a number >= 0; got -0.1."),
+        ({"theta": 0, "tau2": 0.1, "k": 1}, "scenario 's': k must be an integer >= 2; got 1."),
+        ({"theta": "x", "tau2": 0.1, "k": 5}, "scenario 's': theta must be a finite number; got"),
+        (
+            {"theta": 0, "tau2": 0.1, "k": 5, "vi": (0, 0.1)},
+            "scenario 's': vi must be a number > 0; got 0.",
+        ),
+        (
+            {"theta": 0, "tau2": 0.1, "k": 5, "vi": (0.2, 0.1)},
+            "scenario 's': vi must be (low, high) with low <= high; got (0.2, 0.1).",
+        ),
+        (
+            {"theta": 0, "tau2": 0.1, "k": 5, "outcome": "proportion", "n": 50},
+            "scenario 's': n must be a pair (low, high); got 50.",
+        ),
+    ],
+)
 def test_simulate_scenarios(scenario, message):
     with _raises(message):
         mr.simulate({"s": scenario}, ["DL"], reps=10)
@@ -219,8 +238,12 @@ def test_figure_digits(res, digits):
 
 
 def test_one_assumed_pre_post_correlation_for_every_study():
-    cells = {"m1i": [5.0, 6.0, 4.0], "m2i": [3.0, 4.0, 3.5], "sd1i": [2.0, 2.5, 1.5],
-             "ni": [20, 30, 25]}
+    cells = {
+        "m1i": [5.0, 6.0, 4.0],
+        "m2i": [3.0, 4.0, 3.5],
+        "sd1i": [2.0, 2.5, 1.5],
+        "ni": [20, 30, 25],
+    }
     one = mr.escalc("SMCR", **cells, ri=0.5)
     each = mr.escalc("SMCR", **cells, ri=[0.5, 0.5, 0.5])
     pd.testing.assert_frame_equal(one, each)

@@ -67,7 +67,9 @@ def warn_convergence(
         warnings.warn(
             f"{source}{method} did not converge{within}{_which(failed, total, names)}; "
             f"flagged converged = False. Try another method{advice}",
-            ConvergenceWarning, stacklevel=stacklevel + 1)
+            ConvergenceWarning,
+            stacklevel=stacklevel + 1,
+        )
     rows = np.flatnonzero(reset)
     if rows.size:
         there = " there" if total > 1 else ""
@@ -76,15 +78,16 @@ def warn_convergence(
             f"{source}{method} found a local maximum{_which(rows, total, names)}: the "
             "likelihood is higher at tau2 = 0 than at the Fisher-scoring solution, so tau2 is "
             f"set to 0{there}, as metafor does{column}.",
-            ConvergenceWarning, stacklevel=stacklevel + 1)
+            ConvergenceWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _which(rows: np.ndarray, total: int, names: Sequence[Any] | None) -> str:
     """`` for 2 of 10 meta-analyses (e.g. ['a', 'b'])``; nothing for a single fit."""
     if total == 1 and names is None:
         return ""
-    shown = ([names[int(i)] for i in rows[:_SHOWN]] if names is not None
-             else rows[:_SHOWN].tolist())
+    shown = [names[int(i)] for i in rows[:_SHOWN]] if names is not None else rows[:_SHOWN].tolist()
     more = ", ..." if rows.size > _SHOWN else ""
     label = "e.g. " if names is not None else "rows "
     return f" for {rows.size} of {total} meta-analyses ({label}{str(shown)[:-1]}{more}])"

@@ -28,12 +28,11 @@ from metareview._validation import (
     NI_COLUMN,
     SLAB_COLUMN,
     Options,
-    RowNames,
     check_numeric,
     check_same_length,
     describe_rows,
     resolve_column,
-    study_labels,
+    row_names,
 )
 from metareview.exceptions import InputError, MissingDataWarning
 
@@ -457,12 +456,7 @@ def escalc(
     if n_rows == 0 and data is not None:
         n_rows = len(data)
     slab_values = resolve_column("slab", slab, data) if slab is not None else None
-    if slab_values is not None:
-        labels = study_labels(n_rows, slab_values)
-    elif data is not None:
-        labels = RowNames(data.index, kind="index")
-    else:
-        labels = study_labels(n_rows, None)
+    labels = row_names(data, n_rows, slab_values)
     arrays = {k: check_numeric(k, v, labels) for k, v in raw.items()}
 
     yi, vi = _compute(measure, arrays, labels, add, to)

@@ -43,6 +43,7 @@ __all__ = ["RmaResult", "check_rma_result", "rma"]
 ZERO_VARIANCE = Options("zero_variance", ("omit", "error"), case_sensitive=False)
 MISSING = Options("missing", ("error", "omit"), case_sensitive=False)
 
+
 @dataclass(frozen=True, slots=True)
 class RmaResult:
     """A fitted meta-analysis (random-effects, equal-effects or meta-regression).
