@@ -38,7 +38,7 @@ def _ipft_hm(x: np.ndarray, targs: Mapping[str, Any]) -> np.ndarray:
     """
     if targs is None or "ni" not in targs:
         raise InputError(
-            "transf='ipft.hm' needs the sample sizes: targs={'ni': [...]} (escalc's attrs['ni'])."
+            "transf='ipft.hm' needs the sample sizes: targs={'ni': [...]} (escalc's ni column)."
         )
     ni = np.asarray(targs["ni"], dtype=float)
     n_hm = 1 / np.nanmean(1 / ni)
