@@ -291,7 +291,9 @@ def gosh(
             )
         incl, exact = _all_subsets(k, p), True
     else:
-        n = subsets
+        n = int(subsets)
+        if n < 1:
+            raise InputError(f"subsets must be a positive number; got {subsets!r}.")
         if n >= total_exact and k <= GOSH_EXACT_MAX_K:
             incl, exact = _all_subsets(k, p), True
         else:
