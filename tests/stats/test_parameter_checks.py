@@ -260,3 +260,10 @@ def test_predict_newmods_must_be_numbers(newmods):
     fit = mr.rma(YI, VI, mods=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], method="DL")
     with _raises("newmods must be finite numbers, one per moderator (mod1) in each row; got"):
         fit.predict(newmods=newmods)
+
+
+def test_sensitivity_mask_of_the_wrong_length():
+    fit = mr.rma(YI, VI, slab=list("ABCDEF"), method="DL")
+    with _raises("sensitivity: exclude as a mask needs one True/False per study (6); got "
+                 "shape (2,)."):
+        mr.sensitivity(fit, np.array([True, False]))

@@ -461,6 +461,9 @@ def sensitivity(res: RmaResult, exclude: Iterable[str] | np.ndarray) -> Sensitiv
     """
     res = check_rma_result(res, "sensitivity", min_k=2)
     if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
+        if exclude.shape != (res.k,):
+            raise InputError(f"sensitivity: exclude as a mask needs one True/False per study "
+                             f"({res.k}); got shape {exclude.shape}.")
         drop = exclude
     else:
         names = [str(e) for e in exclude]
