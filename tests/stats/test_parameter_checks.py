@@ -267,3 +267,43 @@ def test_sensitivity_mask_of_the_wrong_length():
     with _raises("sensitivity: exclude as a mask needs one True/False per study (6); got "
                  "shape (2,)."):
         mr.sensitivity(fit, np.array([True, False]))
+
+
+# ------------------------------------------------- other arguments that ended in tracebacks
+
+
+def test_moderators_of_the_wrong_length():
+    with _raises("mods must have one row per study (6); got an array of shape (3,)."):
+        mr.rma(YI, VI, mods=[1, 2, 3])
+
+
+def test_non_numeric_moderator_names_the_row():
+    with pytest.raises(InputError, match=r"mods\['mod1'\] must be numeric; got 'x' at row 2"):
+        mr.rma(YI, VI, mods=[1, "x", 3, 4, 5, 6])
+
+
+@pytest.mark.parametrize("kind", ["Rosenthal", "Rosenberg"])
+def test_fsn_needs_positive_variances(kind):
+    with _raises(f"vi must be > 0 (sampling variances) for fsn type {kind!r}; violated at "
+                 "row 2 (study 'Study 2')."):
+        mr.fsn(YI, [0.2, -0.1, 0.05, 0.03, 0.01, 0.08], type=kind)
+
+
+@pytest.mark.parametrize("function", [mr.gosh, mr.permutest])
+def test_progress_must_be_callable(res, function):
+    with _raises("progress must be a function called as progress(done, total), or None; "
+                 "got int."):
+        function(res, progress=3)
+
+
+@pytest.mark.parametrize("names", [("yi",), ("y", "y"), "yv", ("y", 2)])
+def test_escalc_var_names(names):
+    with _raises(f"var_names must be two different column names, e.g. ('yi', 'vi'); got "
+                 f"{names!r}."):
+        mr.escalc("PLO", xi=[4, 10], ni=[20, 40], var_names=names)
+
+
+def test_kappa_needs_two_sequences():
+    with _raises("cohen_kappa: second must be a sequence of ratings, one per record; got "
+                 "NoneType."):
+        mr.cohen_kappa(["y", "n"], None)

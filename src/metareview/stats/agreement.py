@@ -13,6 +13,7 @@ as NaN/None).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,10 @@ def cohen_kappa(first: Any, second: Any, level: float = 0.95) -> KappaResult:
     0.4
     """
     level = check_level(level)
+    for name, ratings in (("first", first), ("second", second)):
+        if isinstance(ratings, str) or not isinstance(ratings, Iterable):
+            raise InputError(f"cohen_kappa: {name} must be a sequence of ratings, one per "
+                             f"record; got {type(ratings).__name__}.")
     a = pd.Series(list(first), dtype=object)
     b = pd.Series(list(second), dtype=object)
     if len(a) != len(b):

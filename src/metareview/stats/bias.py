@@ -24,6 +24,7 @@ from metareview._validation import (
     check_numeric,
     check_optional,
     check_same_length,
+    describe_rows,
     resolve_column,
     row_names,
 )
@@ -439,7 +440,7 @@ def fsn(
                 vi = "vi"
             yi = resolve_column("yi", yi, data)
             vi = None if vi is None else resolve_column("vi", vi, data)
-            labels = row_names(data, len(data))
+        labels = row_names(data, np.size(yi))
     y = check_numeric("yi", yi, labels, allow_nan=False)
     k = y.size
     if vi is None:
@@ -449,6 +450,10 @@ def fsn(
     else:
         v = check_numeric("vi", vi, labels, allow_nan=False)
         check_same_length({"yi": y, "vi": v})
+        bad = v <= 0
+        if kind != "Orwin" and bad.any():
+            raise InputError(f"vi must be > 0 (sampling variances) for fsn type {kind!r}; "
+                             f"violated at {describe_rows(bad, labels)}.")
     pval = meanes = used_target = None
     if kind == "Rosenthal":
         z_avg = abs(np.sum(y / np.sqrt(v)) / np.sqrt(k))

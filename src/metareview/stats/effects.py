@@ -436,6 +436,11 @@ def escalc(
     """
     measure = MEASURES.check(measure)
     to = CONTINUITY.check(to)
+    if (not isinstance(var_names, tuple | list) or len(var_names) != 2
+            or not all(isinstance(v, str) and v for v in var_names)
+            or var_names[0] == var_names[1]):
+        raise InputError(f"var_names must be two different column names, e.g. ('yi', 'vi'); "
+                         f"got {var_names!r}.")
     add = (0.0 if measure in _NO_DEFAULT_ADD else 0.5) if add is None else ADD.check(add)
     unknown = sorted(set(columns) - set(_INPUT_NAMES))
     if unknown:

@@ -496,8 +496,14 @@ def _moderators(mods: Any, data, n: int, labels) -> tuple[np.ndarray, tuple[str,
     elif isinstance(mods, Sequence) and all(isinstance(m, str) for m in mods):
         names, columns = list(mods), [resolve_column("mods", m, data) for m in mods]
     else:
-        arr = np.asarray(mods, dtype=float)
-        arr = arr.reshape(n, -1) if arr.ndim == 1 else arr
+        arr = np.asarray(mods)
+        arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
+        if arr.ndim != 2 or arr.shape[0] != n:
+            raise InputError(
+                f"mods must have one row per study ({n}); got an array of shape "
+                f"{np.shape(mods)}. Give one value per study, or a (k, p) array for p "
+                "moderators."
+            )
         names = [f"mod{j + 1}" for j in range(arr.shape[1])]
         columns = [arr[:, j] for j in range(arr.shape[1])]
     values = [check_numeric(f"mods[{name!r}]", col, labels) for name, col in

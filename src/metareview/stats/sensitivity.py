@@ -42,6 +42,12 @@ _SUMMARY_COLUMNS = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "Q
 CHUNK = 32_768
 
 
+def _check_progress(progress: object) -> None:
+    if progress is not None and not callable(progress):
+        raise InputError("progress must be a function called as progress(done, total), or "
+                         f"None; got {type(progress).__name__}.")
+
+
 def _refit(res: RmaResult, mask: np.ndarray | None = None, *, Y: np.ndarray | None = None,
            X: np.ndarray | None = None, allow_saturated: bool = False) -> BatchResult:
     """Refit ``res``'s model on a batch: masks of studies, permuted effects or designs."""
@@ -278,6 +284,7 @@ def gosh(
     (15, (15, 4))
     """
     res = check_rma_result(res, "gosh", min_k=2)
+    _check_progress(progress)
     subsets = check_optional(SUBSETS, subsets)
     seed = check_optional(SEED, seed)
     k, p = res.k, res.p
@@ -358,6 +365,7 @@ def permutest(
     from meta-regression. Stat. Med., 23, 1663-1682. https://doi.org/10.1002/sim.1752
     """
     res = check_rma_result(res, "permutest", min_k=2)
+    _check_progress(progress)
     iter = ITER.check(iter)
     seed = check_optional(SEED, seed)
     k = res.k
