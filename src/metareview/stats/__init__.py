@@ -18,7 +18,7 @@ from metareview.stats.bias import (
     trimfill,
 )
 from metareview.stats.effects import escalc
-from metareview.stats.kernel import BatchResult, Control, rma_batch
+from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
 from metareview.stats.models import RmaResult, rma
 from metareview.stats.sensitivity import (
     GoshResult,
@@ -56,6 +56,7 @@ __all__ = [
     "fsn",
     "gosh",
     "influence",
+    "keep_freed_memory",
     "leave1out",
     "permutest",
     "pet_peese",

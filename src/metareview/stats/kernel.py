@@ -21,11 +21,11 @@ from scipy import special, stats
 
 from metareview._validation import Options, check_level
 from metareview.exceptions import ConvergenceWarning, InputError
-from metareview.stats._design import WLS, Design, keep_freed_memory, sum_studies
+from metareview.stats._design import WLS, Design, sum_studies
 from metareview.stats.tau2 import ESTIMATORS, Control, Tau2Fit, solve_generalised_q
 
 __all__ = ["CHUNK_VALUES", "METHODS", "TESTS", "BatchResult", "Control", "chunk_rows",
-           "fit_study_major", "rma_batch", "warn_convergence"]
+           "fit_study_major", "keep_freed_memory", "rma_batch", "warn_convergence"]
 
 METHODS = Options(
     "method", ("EE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB"), aliases={"FE": "EE"}
@@ -303,7 +303,6 @@ def fit_study_major(Y, V, m, design: Design, *, method: str, test: str, alpha: f
     :func:`rma_batch` and by :func:`metareview.batch`, which builds study-major arrays
     directly and warns once for the whole table.
     """
-    keep_freed_memory()
     B = Y.shape[1]
     if m is None:
         m = np.broadcast_to(1.0, Y.shape)
@@ -441,6 +440,40 @@ def qprofile_tau2(Y, V, m, design, alpha: float, control: Control):
     lb, _, _ = solve_generalised_q(Y, V, m, design, crit_upper, control)
     ub, _, _ = solve_generalised_q(Y, V, m, design, crit_lower, control)
     return lb, ub
+
+
+_freed_memory_kept = False
+
+
+def keep_freed_memory() -> None:
+    """Let the C allocator keep freed blocks of up to 32 MB for reuse (opt-in, per process).
+
+    An explicit choice for programs that fit very many meta-analyses (the benchmarks, and an
+    application such as a command-line tool that owns its process): the library itself never
+    calls it, since it changes how the whole process returns memory to the operating system.
+
+    glibc's malloc serves blocks above its mmap threshold (128 kB at start) with fresh mmaps
+    and returns freed memory above its trim threshold (128 kB) at the top of the heap, so the
+    kernel's temporaries -- a few hundred kB to a few MB each -- may be page-faulted in afresh
+    at each use. glibc raises both thresholds by itself once a block it mmapped is freed: the
+    mmap threshold to that block's size, at most 32 MB, and the trim threshold to twice that
+    (mallopt(3), M_MMAP_THRESHOLD). This function allocates and frees one block of just under
+    32 MB, never touched, to trigger that adjustment now; the process may then keep up to
+    64 MB of freed memory. The same is obtained without code by starting Python with
+    ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=67108864``.
+    With other allocators (macOS, Windows, musl) it is a harmless no-op. Calling it again does
+    nothing. Measured effect: ``bench/README.md`` (section "Allocator") and
+    ``bench/bench_malloc.py``; it matters for the iterative estimators (REML, ML, PM, EB).
+
+    Examples
+    --------
+    >>> import metareview.stats as ms
+    >>> ms.keep_freed_memory()  # once, at the start of a long batch job
+    """
+    global _freed_memory_kept
+    if not _freed_memory_kept:
+        np.empty(2**22 - 2**10)  # 32 MB less 8 kB: under glibc's cap, even with headers
+        _freed_memory_kept = True
 
 
 @lru_cache(maxsize=16)
