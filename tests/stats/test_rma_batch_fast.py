@@ -8,6 +8,8 @@ in test_rma_vs_metafor.py and test_batch.py.
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,3 +93,10 @@ def test_no_intervals_when_not_asked_or_for_ee():
     for res in (mr.rma_batch(Y, V, method="DL", tau2_ci=False), mr.rma_batch(Y, V, method="EE")):
         for name in INTERVALS:
             assert np.isnan(getattr(res, name)).all(), name
+
+
+def test_results_pickle_with_their_intervals():
+    Y, V = _data(3_000, 8, seed=8)
+    res = mr.rma_batch(Y, V, method="REML")
+    again = pickle.loads(pickle.dumps(res))
+    _assert_same(res, again)

@@ -118,6 +118,15 @@ class QProfile:
             first += part._size
         return cls(first, joined, threads)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with the bounds computed (the inputs and the lock are not pickled)."""
+        return {"size": self._size, "threads": self._threads, "values": self.bounds()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._size, self._threads, self._values = state["size"], state["threads"], state["values"]
+        self._parts = []
+        self._lock = threading.Lock()
+
     def bounds(self) -> dict[str, np.ndarray]:
         """The six bounds, computed now if not yet."""
         with self._lock:
