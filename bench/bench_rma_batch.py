@@ -45,6 +45,7 @@ import numpy as np
 import metareview
 from _machine import machine
 from metareview import ConvergenceWarning, rma_batch
+from metareview.stats import keep_freed_memory
 
 RESULTS = Path(__file__).resolve().parent / "results" / "rma_batch.md"
 
@@ -442,6 +443,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     B, k = args.n, args.k
+    keep_freed_memory()  # the allocator opt-in (bench_malloc.py measures its effect)
 
     Y, V = simulate(B, k, args.seed)
     setting = (f"B = {B:,} meta-analyses of k = {k}; seed {args.seed}; "

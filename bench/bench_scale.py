@@ -55,6 +55,7 @@ import pandas as pd
 import metareview
 from _machine import machine
 from metareview import ConvergenceWarning, batch, rma, rma_batch
+from metareview.stats import keep_freed_memory
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "scale.md"
@@ -118,6 +119,8 @@ import numpy as np, pandas as pd
 sys.path.insert(0, {here!r})
 from bench_scale import simulate, long_table
 from metareview import batch
+from metareview.stats import keep_freed_memory
+keep_freed_memory()
 Y, V = simulate({n}, {k}, {seed})
 df = long_table(Y, V)
 del Y, V
@@ -285,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     B, k = args.n, args.k
+    keep_freed_memory()  # the allocator opt-in (bench_malloc.py measures its effect)
     load_start = os.getloadavg()[0]
     rows: list[list[str]] = []  # what | tool | method | wall (s) | per fit | ratio | notes
     notes_after: list[str] = []

@@ -62,6 +62,7 @@ from bench_rma_batch import (
     write_long_csv,
 )
 from metareview import ConvergenceWarning, rma_batch
+from metareview.stats import keep_freed_memory
 from metareview.stats.tau2 import SAFEGUARD_AFTER
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sensitivity.md"
@@ -483,6 +484,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="loops projected to take longer than this (s) are extrapolated")
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    keep_freed_memory()  # the allocator opt-in (bench_malloc.py measures its effect)
 
     yg, vg = (a[0] for a in simulate(1, args.k_gosh, args.seed))
     yl, vl = (a[0] for a in simulate(1, args.k_l1o, args.seed + 1))

@@ -10,6 +10,7 @@ import time
 import pandas as pd
 
 from metareview import simulate
+from metareview.stats import keep_freed_memory
 
 SCENARIOS = {
     "k5, tau2 0.05": {"theta": 0.3, "tau2": 0.05, "k": 5},
@@ -21,6 +22,7 @@ METHODS = ["DL", "REML", "PM", "SJ", "DL+knha", "REML+knha"]
 
 
 def main() -> None:
+    keep_freed_memory()  # the allocator opt-in (bench_malloc.py measures its effect)
     start = time.perf_counter()
     out = simulate(SCENARIOS, METHODS, reps=10_000, seed=2026)
     elapsed = time.perf_counter() - start

@@ -26,7 +26,7 @@ from metareview.stats.bias import (
     trimfill,
 )
 from metareview.stats.effects import escalc
-from metareview.stats.kernel import BatchResult, Control, rma_batch
+from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
 from metareview.stats.models import RmaResult, rma
 from metareview.stats.sensitivity import (
     GoshResult,
@@ -67,6 +67,7 @@ __all__ = [
     "fsn",
     "gosh",
     "influence",
+    "keep_freed_memory",
     "krippendorff_alpha",
     "leave1out",
     "permutest",

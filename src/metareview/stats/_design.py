@@ -323,26 +323,3 @@ class WLS:
             with np.errstate(divide="ignore"):
                 return np.log(self.sum_w())
         return np.linalg.slogdet(self.design.xtdx(self.w))[1]
-
-
-_freed_memory_kept = False
-
-
-def keep_freed_memory() -> None:
-    """Let glibc's malloc keep freed blocks of up to 32 MB for reuse (once per process).
-
-    glibc serves blocks above its mmap threshold (128 kB at start) with fresh mmaps and gives
-    freed memory above 128 kB at the top of the heap back to the kernel, so the kernel's
-    temporaries -- a few hundred kB to a few MB each -- are page-faulted in afresh each time;
-    on a virtual machine a page fault costs microseconds, more than the arithmetic done on
-    the page (DL over 1,000,000 x 10 studies in chunks: 116,000 faults and 0.9 s, against
-    0.2 s without them). glibc raises both thresholds by itself once a block it mmapped is
-    freed: the mmap threshold to that block's size, at most 32 MB, and the trim threshold to
-    twice that (mallopt(3), M_MMAP_THRESHOLD). Allocating and freeing one block of just under
-    32 MB, never touched, triggers that adjustment at no cost; with other allocators it is a
-    harmless no-op. The process may then keep up to 64 MB of freed memory for reuse.
-    """
-    global _freed_memory_kept
-    if not _freed_memory_kept:
-        np.empty(2**22 - 2**10)  # 32 MB less 8 kB: under glibc's cap, even with headers
-        _freed_memory_kept = True

@@ -11,10 +11,8 @@ never a Python loop or a pandas operation per meta-analysis.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -31,6 +29,7 @@ from metareview.exceptions import InputError, StudyOmittedWarning
 from metareview.stats._convergence import warn_convergence
 from metareview.stats._dask import batch_on_dask, is_dask_collection
 from metareview.stats._design import Design
+from metareview.stats._threads import thread_pool
 from metareview.stats.kernel import METHODS, TESTS, Control, fit_study_major
 from metareview.stats.kernel import chunk_rows as default_chunk_rows
 
@@ -128,8 +127,7 @@ def batch(
     options = {"method": METHODS.check(method), "test": TESTS.check(test),
                "alpha": 1 - check_level(level), "tau2_ci": tau2_ci, "allow_saturated": True,
                "control": Control()}
-    n_threads = max(1, threads or _cpus())
-    with ThreadPoolExecutor(n_threads) if n_threads > 1 else _Inline() as pool:
+    with thread_pool(threads) as pool:
         clean = pool.submit(_clean, y, v)
         grouping = _group_rows(keys)  # meanwhile, on the assumption that all rows are usable
         if not clean.result():
@@ -191,24 +189,6 @@ def _clean(y: np.ndarray, v: np.ndarray) -> bool:
     return bool(np.isfinite(y.sum()) and np.isfinite(v.sum()) and v.min(initial=1) > 0)
 
 
-class _Inline:
-    """The little of ThreadPoolExecutor that batch() uses, run in the calling thread."""
-
-    def __enter__(self) -> _Inline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        future: Future = Future()
-        future.set_result(fn(*args))
-        return future
-
-    def map(self, fn: Callable[[Any], Any], items: Any) -> Any:
-        return map(fn, items)
-
-
 def _numeric(column: pd.Series) -> np.ndarray:
     """The column as floats, non-numbers as NaN (without a copy if it holds floats)."""
     if column.dtype == np.float64:
@@ -240,14 +220,6 @@ def _group_rows(keys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.nda
     if bool(np.all(order == np.arange(order.size))):
         order = None
     return order, starts, sizes, uniques
-
-
-def _cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _chunk(k: int, codes: np.ndarray, y: np.ndarray, v: np.ndarray, order: np.ndarray | None,

@@ -210,13 +210,19 @@ def ranktest(res: RmaResult) -> RanktestResult:
     """Begg and Mazumdar's rank correlation test for funnel-plot asymmetry.
 
     Kendall's tau-b between the standardised deviates (yi - theta_EE)/sqrt(vi - 1/sum(w)) and
-    the sampling variances; exact p-value for k < 50 without ties, otherwise the normal
-    approximation with tie correction (as R's ``cor.test``, which metafor uses).
+    the sampling variances. The p-value follows metafor, which asks R's ``cor.test`` for the
+    exact p-value: exact (permutation distribution) when there are no ties and k <= 170,
+    otherwise the normal approximation with the tie-corrected variance of Kendall's S (for
+    k > 170 without ties metafor 3.8 returns NaN, later versions this approximation). tau
+    and S take O(k log k) time and O(k) memory (Knight, 1966), so k = 1,000,000 is fine.
 
     References
     ----------
     Begg, C. B., & Mazumdar, M. (1994). Operating characteristics of a rank correlation test
     for publication bias. Biometrics, 50, 1088-1101. https://doi.org/10.2307/2533446
+
+    Knight, W. R. (1966). A computer method for calculating Kendall's tau with ungrouped
+    data. J. Am. Stat. Assoc., 61, 436-439. https://doi.org/10.1080/01621459.1966.10480879
 
     Examples
     --------

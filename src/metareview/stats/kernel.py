@@ -10,6 +10,7 @@ arrays are held study-major, (k, B) (see :mod:`metareview.stats._design`):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any
@@ -21,11 +22,12 @@ from scipy import special, stats
 from metareview._validation import Options, check_level
 from metareview.exceptions import InputError
 from metareview.stats._convergence import warn_convergence
-from metareview.stats._design import WLS, Design, keep_freed_memory, sum_studies
+from metareview.stats._design import WLS, Design, sum_studies
+from metareview.stats._threads import thread_pool
 from metareview.stats.tau2 import ESTIMATORS, Control, Tau2Fit, solve_generalised_q
 
-__all__ = ["CHUNK_VALUES", "METHODS", "TESTS", "BatchResult", "Control", "chunk_rows",
-           "fit_study_major", "rma_batch"]
+__all__ = ["CHUNK_VALUES", "METHODS", "TESTS", "BatchResult", "Control", "QProfile", "chunk_rows",
+           "fit_study_major", "keep_freed_memory", "rma_batch"]
 
 METHODS = Options(
     "method", ("EE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB"), aliases={"FE": "EE"}
@@ -79,6 +81,83 @@ def chi2_upper_tail(df: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
+#: the interval columns a :class:`QProfile` computes
+INTERVALS = ("tau2_ci_lb", "tau2_ci_ub", "I2_ci_lb", "I2_ci_ub", "H2_ci_lb", "H2_ci_ub")
+
+
+class QProfile:
+    """The Q-profile intervals of a batch, computed on first use and then kept.
+
+    Holds, per chunk of the batch, the study-major inputs the intervals need; computing
+    them releases those. All six bounds are NaN where no interval was asked for, for EE and
+    for saturated rows (k = p), as :func:`qprofile_tau2` and metafor.
+    """
+
+    __slots__ = ("_lock", "_parts", "_size", "_threads", "_values")
+
+    def __init__(self, size: int, parts: list[tuple[int, tuple]] | None = None,
+                 threads: int | None = 1) -> None:
+        self._size = size
+        self._parts = parts or []  # (first row, (Y, V, m, design, vt, regular, alpha, control))
+        self._threads = threads
+        self._values: dict[str, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of_chunk(cls, Y, V, m, design: Design, vt, regular, alpha: float,
+                 control: Control) -> QProfile:
+        """The intervals of one study-major chunk, to be computed when read."""
+        return cls(Y.shape[1], [(0, (Y, V, m, design, vt, regular, alpha, control))])
+
+    @classmethod
+    def join(cls, parts: list[QProfile], threads: int | None) -> QProfile:
+        """The intervals of consecutive chunks as one batch (none computed yet)."""
+        joined, first = [], 0
+        for part in parts:
+            joined += [(first + start, inputs) for start, inputs in part._parts]
+            first += part._size
+        return cls(first, joined, threads)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with the bounds computed (the inputs and the lock are not pickled)."""
+        return {"size": self._size, "threads": self._threads, "values": self.bounds()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._size, self._threads, self._values = state["size"], state["threads"], state["values"]
+        self._parts = []
+        self._lock = threading.Lock()
+
+    def bounds(self) -> dict[str, np.ndarray]:
+        """The six bounds, computed now if not yet."""
+        with self._lock:
+            if self._values is None:
+                values = {name: np.full(self._size, np.nan) for name in INTERVALS}
+
+                def compute(part: tuple[int, tuple]) -> None:
+                    start, inputs = part
+                    for name, value in _qprofile_bounds(*inputs).items():
+                        values[name][start:start + value.size] = value
+
+                with thread_pool(self._threads, len(self._parts)) as pool:
+                    list(pool.map(compute, self._parts))
+                self._values, self._parts = values, []
+            return self._values
+
+
+def _qprofile_bounds(Y, V, m, design: Design, vt, regular, alpha: float,
+                     control: Control) -> dict[str, np.ndarray]:
+    """Q-profile bounds of tau2 for the rows ``regular`` of a chunk, and of I2 and H2."""
+    B = Y.shape[1]
+    lb, ub = np.full(B, np.nan), np.full(B, np.nan)
+    rows = np.flatnonzero(regular)
+    lb[rows], ub[rows] = qprofile_tau2(Y[:, rows], V[:, rows], m[:, rows], design.take(rows),
+                                       alpha, control)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return {"tau2_ci_lb": lb, "tau2_ci_ub": ub,
+                "I2_ci_lb": 100 * lb / (vt + lb), "I2_ci_ub": 100 * ub / (vt + ub),
+                "H2_ci_lb": lb / vt + 1, "H2_ci_ub": ub / vt + 1}
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     """Arrays of results for B meta-analyses (row b is meta-analysis b).
@@ -87,7 +166,9 @@ class BatchResult:
     ``pi_lb``/``pi_ub`` are the prediction interval for intercept-only random-effects models
     (NaN for meta-regression and for EE, as metafor);
     ``tau2_ci_lb``/``tau2_ci_ub`` and the matching I2/H2 bounds come from the Q-profile
-    method (NaN when not requested or for EE).
+    method (NaN when not requested or for EE). They cost two root searches per
+    meta-analysis, more than a DL fit, so they are computed when first read (all six at
+    once); until then the result keeps the study-major copies of Y and V they need.
     """
 
     method: str
@@ -101,14 +182,8 @@ class BatchResult:
     vb: np.ndarray
     tau2: np.ndarray
     se_tau2: np.ndarray
-    tau2_ci_lb: np.ndarray
-    tau2_ci_ub: np.ndarray
     I2: np.ndarray
-    I2_ci_lb: np.ndarray
-    I2_ci_ub: np.ndarray
     H2: np.ndarray
-    H2_ci_lb: np.ndarray
-    H2_ci_ub: np.ndarray
     QE: np.ndarray
     QM: np.ndarray
     pi_lb: np.ndarray
@@ -121,6 +196,37 @@ class BatchResult:
     converged: np.ndarray
     iterations: np.ndarray
     tau2_reset: np.ndarray = field(repr=False)
+    qprofile: QProfile = field(repr=False)
+
+    @property
+    def tau2_ci_lb(self) -> np.ndarray:
+        """Lower Q-profile confidence bound of tau2 (computed on first use)."""
+        return self.qprofile.bounds()["tau2_ci_lb"]
+
+    @property
+    def tau2_ci_ub(self) -> np.ndarray:
+        """Upper Q-profile confidence bound of tau2 (computed on first use)."""
+        return self.qprofile.bounds()["tau2_ci_ub"]
+
+    @property
+    def I2_ci_lb(self) -> np.ndarray:
+        """Lower confidence bound of I2, from the tau2 bound."""
+        return self.qprofile.bounds()["I2_ci_lb"]
+
+    @property
+    def I2_ci_ub(self) -> np.ndarray:
+        """Upper confidence bound of I2, from the tau2 bound."""
+        return self.qprofile.bounds()["I2_ci_ub"]
+
+    @property
+    def H2_ci_lb(self) -> np.ndarray:
+        """Lower confidence bound of H2, from the tau2 bound."""
+        return self.qprofile.bounds()["H2_ci_lb"]
+
+    @property
+    def H2_ci_ub(self) -> np.ndarray:
+        """Upper confidence bound of H2, from the tau2 bound."""
+        return self.qprofile.bounds()["H2_ci_ub"]
 
     # p-values are computed on access: GOSH and simulations over millions of rows rarely
     # need them, and the chi-square tail costs more than the whole DL fit.
@@ -190,6 +296,7 @@ def rma_batch(
     tau2_ci: bool = True,
     allow_saturated: bool = False,
     control: Control | dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> BatchResult:
     """Fit B random-effects (or equal-effects) meta-analyses at once.
 
@@ -209,13 +316,19 @@ def rma_batch(
     level : float
         Confidence level in percent (95) or as a proportion (0.95).
     tau2_ci : bool
-        Compute Q-profile confidence intervals for tau2, I2 and H2.
+        Provide Q-profile confidence intervals for tau2, I2 and H2. They are computed when
+        one of them is first read (the result keeps its inputs until then); with False they
+        are NaN and the inputs are not kept.
     allow_saturated : bool
         Accept rows with as many studies as coefficients (k = p, e.g. a single study), fitted
         as metafor does: tau2 = 0, QE = 0, I2 = 0, H2 = 1 (used by cumulative and GOSH
         analyses).
     control : Control or dict, optional
         Convergence settings; see :class:`metareview.stats.tau2.Control`.
+    threads : int, optional
+        Chunks of meta-analyses fitted at once on a pool of threads (numpy computes without
+        Python's global lock); default the number of CPUs this process may use. The result
+        is the same, bit for bit, for any number.
 
     Returns
     -------
@@ -253,20 +366,39 @@ def rma_batch(
     # in chunks, each transposed to study-major on its own: the arrays of a chunk stay in
     # the CPU cache, and results do not depend on the chunking (each row is on its own; with
     # moderators, only as long as no chunk is tiny: numpy's einsum rounds differently for a
-    # handful of rows, hence chunks of equal size)
+    # handful of rows, hence chunks of equal size) nor on the threads fitting them
     count = -(-B // chunk_rows(method, tau2_ci, k))
     size = -(-B // max(count, 1))
-    parts = [
-        fit_study_major(np.ascontiguousarray(Y[rows].T), np.ascontiguousarray(V[rows].T),
-                        None if m is None else np.ascontiguousarray(m[rows].T, dtype=float),
-                        design.take(rows), method=method, test=test, alpha=alpha,
-                        tau2_ci=tau2_ci, allow_saturated=allow_saturated, control=control)
-        for rows in (slice(start, start + size) for start in range(0, max(B, 1), size))]
-    res = parts[0] if len(parts) == 1 else BatchResult(**{
-        f.name: (np.concatenate([getattr(part, f.name) for part in parts])
-                 if isinstance(getattr(parts[0], f.name), np.ndarray)
-                 else getattr(parts[0], f.name))
-        for f in fields(BatchResult)})
+    chunks = [slice(start, start + size) for start in range(0, max(B, 1), size)]
+
+    def fit(rows: slice) -> BatchResult:
+        return fit_study_major(
+            np.ascontiguousarray(Y[rows].T), np.ascontiguousarray(V[rows].T),
+            None if m is None else np.ascontiguousarray(m[rows].T, dtype=float),
+            design.take(rows), method=method, test=test, alpha=alpha, tau2_ci=tau2_ci,
+            allow_saturated=allow_saturated, control=control)
+
+    first = fit(chunks[0])
+    if len(chunks) == 1:
+        res = first
+    else:  # each chunk's results written straight into arrays for the whole batch
+        arrays = {f.name: np.empty((B, *value.shape[1:]), dtype=value.dtype)
+                  for f in fields(BatchResult)
+                  if isinstance(value := getattr(first, f.name), np.ndarray)}
+        qprofiles: list[QProfile] = [first.qprofile] + [QProfile(0)] * (len(chunks) - 1)
+
+        def store(index: int, part: BatchResult) -> None:
+            rows = chunks[index]
+            for name, out in arrays.items():
+                out[rows] = getattr(part, name)
+            qprofiles[index] = part.qprofile
+
+        store(0, first)
+        with thread_pool(threads, len(chunks) - 1) as pool:
+            for index, part in enumerate(pool.map(fit, chunks[1:]), start=1):
+                store(index, part)
+        res = BatchResult(**arrays, method=first.method, test=first.test, level=first.level,
+                          p=first.p, qprofile=QProfile.join(qprofiles, threads))
     warn_convergence(res.method, res.converged, res.tau2_reset, maxiter=control.maxiter,
                      stacklevel=2)
     return res
@@ -304,7 +436,6 @@ def fit_study_major(Y, V, m, design: Design, *, method: str, test: str, alpha: f
     :func:`rma_batch` and by :func:`metareview.batch`, which builds study-major arrays
     directly and warns once for the whole table.
     """
-    keep_freed_memory()
     B = Y.shape[1]
     if m is None:
         m = np.broadcast_to(1.0, Y.shape)
@@ -363,23 +494,17 @@ def fit_study_major(Y, V, m, design: Design, *, method: str, test: str, alpha: f
     else:
         pi_lb = pi_ub = np.full(B, np.nan)
 
-    lb, ub = np.full(B, np.nan), np.full(B, np.nan)
-    if tau2_ci and method != "EE" and regular.any():
-        rows = np.flatnonzero(regular)
-        lb[rows], ub[rows] = qprofile_tau2(Y[:, rows], V[:, rows], m[:, rows],
-                                           design.take(rows), alpha, control)
-        I2_lb, I2_ub = 100 * lb / (vt + lb), 100 * ub / (vt + ub)
-        H2_lb, H2_ub = lb / vt + 1, ub / vt + 1
+    if tau2_ci and method != "EE" and regular.any():  # computed when first read
+        qprofile = QProfile.of_chunk(Y, V, m, design, vt, regular, alpha, control)
     else:  # no interval: all NaN
-        I2_lb, I2_ub, H2_lb, H2_ub = (np.full(B, np.nan) for _ in range(4))
+        qprofile = QProfile(B)
 
     return BatchResult(
         method=method, test=test, level=1 - alpha, beta=beta, se=se, zval=zval,
-        ci_lb=ci_lb, ci_ub=ci_ub, vb=vb, tau2=tau2, se_tau2=fit_tau2.se_tau2,
-        tau2_ci_lb=lb, tau2_ci_ub=ub, I2=I2, I2_ci_lb=I2_lb, I2_ci_ub=I2_ub, H2=H2,
-        H2_ci_lb=H2_lb, H2_ci_ub=H2_ub, QE=QE, QM=QM, pi_lb=pi_lb,
-        pi_ub=pi_ub, vt=vt, k=k.astype(int), p=p, ddf=ddf, s2w=s2w, converged=fit_tau2.converged,
-        iterations=fit_tau2.iterations, tau2_reset=fit_tau2.reset_to_zero,
+        ci_lb=ci_lb, ci_ub=ci_ub, vb=vb, tau2=tau2, se_tau2=fit_tau2.se_tau2, I2=I2, H2=H2,
+        QE=QE, QM=QM, pi_lb=pi_lb, pi_ub=pi_ub, vt=vt, k=k.astype(int), p=p, ddf=ddf, s2w=s2w,
+        converged=fit_tau2.converged, iterations=fit_tau2.iterations,
+        tau2_reset=fit_tau2.reset_to_zero, qprofile=qprofile,
     )
 
 
@@ -419,6 +544,42 @@ def qprofile_tau2(Y, V, m, design, alpha: float, control: Control):
     lb, _, _ = solve_generalised_q(Y, V, m, design, crit_upper, control)
     ub, _, _ = solve_generalised_q(Y, V, m, design, crit_lower, control)
     return lb, ub
+
+
+_freed_memory_kept = False
+
+
+def keep_freed_memory() -> None:
+    """Let the C allocator keep freed blocks of up to 32 MB for reuse (opt-in, per process).
+
+    An explicit choice for programs that fit very many meta-analyses (the benchmarks, and an
+    application such as a command-line tool that owns its process): the library itself never
+    calls it, since it changes how the whole process returns memory to the operating system.
+
+    glibc's malloc serves blocks above its mmap threshold (128 kB at start) with fresh mmaps
+    and returns freed memory above its trim threshold (128 kB) at the top of the heap, so the
+    kernel's temporaries -- a few hundred kB to a few MB each -- may be page-faulted in afresh
+    at each use. glibc raises both thresholds by itself once a block it mmapped is freed: the
+    mmap threshold to that block's size, at most 32 MB, and the trim threshold to twice that
+    (mallopt(3), M_MMAP_THRESHOLD). This function allocates and frees one block of just under
+    32 MB, never touched, to trigger that adjustment now; the process may then keep up to
+    64 MB of freed memory. Much the same is obtained without code by starting Python with
+    ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=67108864``.
+    With other allocators (macOS, Windows, musl) it is a harmless no-op. Calling it again does
+    nothing. Measured effect (``bench/bench_malloc.py``, ``bench/README.md``, "Allocator"):
+    the page faults of the chunked REML kernel go (128,000 to 128 per million fits, 0.3 s of
+    system time), total CPU time changes by less than the run-to-run noise, and ``batch()``
+    gains nothing measurable.
+
+    Examples
+    --------
+    >>> import metareview.stats as ms
+    >>> ms.keep_freed_memory()  # once, at the start of a long batch job  # doctest: +SKIP
+    """
+    global _freed_memory_kept
+    if not _freed_memory_kept:
+        np.empty(2**22 - 2**10)  # 32 MB less 8 kB: under glibc's cap, even with headers
+        _freed_memory_kept = True
 
 
 @lru_cache(maxsize=16)
