@@ -5,9 +5,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.legend import Legend
 from scipy import stats
 
-from metareview import InputError, rma
+from metareview import InputError, regtest, rma
 from metareview.plots import funnel
 from tests.conftest import load_fixture
 from tests.plots.helpers import assert_close, by_gid, overlapping_texts
@@ -44,15 +45,29 @@ def test_pseudo_confidence_lines_around_the_estimate(bcg):
     assert_close(estimate.get_xdata(), [bcg.estimate, bcg.estimate])
 
 
-def test_contours_at_three_levels_with_legend(bcg):
+def test_contours_at_three_levels_with_one_legend(bcg):
     fig = funnel(bcg)
     regions = [a for p in (0.1, 0.05, 0.01) for a in by_gid(fig, f"contour-{p:g}")]
     assert len(regions) == 3
+    # one key (the shading used to be a second legend, far from the first)
+    assert not any(isinstance(a, Legend) for a in fig.axes[0].artists)
     legend_texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    labels = [t.get_text() for lg in fig.axes[0].artists for t in lg.get_texts()]
-    assert labels == ["0.10 < p ≤ 1.00", "0.05 < p ≤ 0.10", "0.01 < p ≤ 0.05", "p ≤ 0.01"]
-    assert "Studies" in legend_texts
+    assert legend_texts == ["Pooled estimate", "Pseudo 95% CI", "Studies",
+                            "Study significance\n(two-sided, vs 0)", "0.10 < p ≤ 1.00",
+                            "0.05 < p ≤ 0.10", "0.01 < p ≤ 0.05", "p ≤ 0.01"]
     assert not any(by_gid(funnel(bcg, contours=False), "contour-0.05"))
+
+
+def test_contour_shading_is_light(bcg):
+    # the p <= 0.01 shade fills most of the panel: it used to be a heavy #b8b8b8 grey
+    fig = funnel(bcg)
+    (outside,) = by_gid(fig, "contour-outside")
+    shades = [outside.get_facecolor()] + [
+        region.get_facecolor()[0]
+        for p in (0.01, 0.05, 0.1) for region in by_gid(fig, f"contour-{p:g}")]
+    lightness = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b, _ in shades]
+    assert min(lightness) >= 0.85
+    assert lightness == sorted(lightness)  # from p <= 0.01 out to p > 0.10: lighter inwards
 
 
 def test_contour_boundaries_are_significance_limits_around_zero(bcg):
@@ -81,6 +96,18 @@ def test_egger_line_in_funnel_coordinates(bcg):
     assert by_gid(funnel(bcg), "egger") == []
 
 
+@pytest.mark.parametrize("model", ["lm", "rma"])
+def test_egger_line_true_or_a_regtest_draws_metafors_regression(bcg, model):
+    # metafor's regtest(res, model=model, predictor="sei"): yi = b0 + b1 * sei
+    case = next(c for c in load_fixture("metafor_bias")["cases"] if c["id"] == "bcg_RR_REML")
+    ref = next(r for r in case["regtest"] if r["model"] == model and r["predictor"] == "sei")
+    b0, b1 = ref["coef"]
+    given = True if model == "lm" else regtest(bcg, predictor="sei", model="rma")
+    (line,) = by_gid(funnel(bcg, egger_line=given), "egger")
+    se = np.asarray(line.get_ydata())
+    np.testing.assert_allclose(line.get_xdata(), b0 + b1 * se, rtol=1e-6)
+
+
 def test_draws_into_a_given_axes(bcg):
     fig, ax = plt.subplots()
     assert funnel(bcg, ax=ax) is fig
@@ -102,5 +129,7 @@ def test_bad_input(bcg):
         funnel(bcg, filled=([0.1], [-0.2]))
     with pytest.raises(InputError, match=r"lengths disagree"):
         funnel(bcg, filled=([0.1, 0.2], [0.2]))
-    with pytest.raises(InputError, match=r"egger_line must be False or a pair"):
+    with pytest.raises(InputError, match=r"egger_line must be True, False, a regtest\(\) result"):
         funnel(bcg, egger_line=(1.0,))
+    with pytest.raises(InputError, match=r"predictor='vi'"):
+        funnel(bcg, egger_line=regtest(bcg, predictor="vi"))

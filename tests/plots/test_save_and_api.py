@@ -49,6 +49,7 @@ def test_bad_arguments(tmp_path):
 def test_public_surface_is_sorted_and_resolves():
     assert metareview.plots.__all__ == sorted(metareview.plots.__all__)
     assert metareview.plots.__all__ == ["baujat_plot", "bubble", "forest", "funnel", "gosh_plot",
-                                        "labbe", "prisma", "rob", "rob_summary", "save_figure"]
+                                        "labbe", "prisma", "rob", "rob_summary", "save_figure",
+                                        "simulation_plot"]
     for name in metareview.plots.__all__:
         assert callable(getattr(metareview.plots, name))

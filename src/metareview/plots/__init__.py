@@ -1,5 +1,6 @@
 """Publication-quality figures (matplotlib): forest, funnel, Baujat, GOSH, bubble and L'Abbé
-plots, risk-of-bias traffic lights and summaries, PRISMA 2020 flow diagram.
+plots, risk-of-bias traffic lights and summaries, PRISMA 2020 flow diagram, and the
+performance of methods in a simulation study.
 
 Every function takes a result (or counts), reads it without recomputing any statistic and
 returns the matplotlib Figure; :func:`save_figure` writes it as PNG, SVG and PDF.
@@ -14,6 +15,7 @@ from metareview.plots.gosh import gosh_plot
 from metareview.plots.labbe import labbe
 from metareview.plots.prisma import prisma
 from metareview.plots.rob import rob, rob_summary
+from metareview.plots.simulation import simulation_plot
 
 __all__ = [
     "baujat_plot",
@@ -26,4 +28,5 @@ __all__ = [
     "rob",
     "rob_summary",
     "save_figure",
+    "simulation_plot",
 ]

@@ -12,14 +12,9 @@ from matplotlib.axis import Axis
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from metareview.plots._scales import MINUS
-from metareview.plots._style import FONT_SIZE, LINE_WIDTH, font, font_family
+from metareview.plots._style import FONT_SIZE, INK, LINE_WIDTH, font, font_family
 
-__all__ = ["GRID_GREY", "INK", "log_ticks", "minus_formatter", "set_ratio_ticks", "style_axes"]
-
-#: text and axis colour (near-black, as the forest and funnel plots)
-INK = "#1a1a1a"
-#: reference lines and light rules
-GRID_GREY = "#8c8c8c"
+__all__ = ["log_ticks", "minus_formatter", "set_ratio_ticks", "style_axes"]
 
 
 def minus_formatter() -> FuncFormatter:

@@ -15,8 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.text import Annotation
 
-from metareview.plots._axes import GRID_GREY, INK
-from metareview.plots._style import font, text_height, text_width
+from metareview.plots._style import GRID_GREY, INK, font, text_height, text_width
 
 __all__ = ["place_labels"]
 

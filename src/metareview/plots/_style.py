@@ -16,9 +16,17 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import text_to_path
 
 __all__ = [
+    "BLUES",
     "FONT_SIZE",
+    "GREYS",
+    "GRID_GREY",
+    "INK",
+    "LIGHT_GREY",
     "LINE_WIDTH",
     "OKABE_ITO",
+    "ORANGE_TINT",
+    "PALE_GREY",
+    "SKY_BLUE_TINTS",
     "TITLE_SIZE",
     "font",
     "font_family",
@@ -38,6 +46,24 @@ OKABE_ITO = {
     "vermillion": "#D55E00",
     "reddish_purple": "#CC79A7",
 }
+#: text, axes, rules and pooled-estimate markers (near-black)
+INK = "#1a1a1a"
+#: reference lines, leader lines and the edges of legend swatches
+GRID_GREY = "#8c8c8c"
+#: neutral fills from white to a light grey, lightest first (funnel contours, table cells)
+GREYS = ("#ffffff", "#f2f2f2", "#e6e6e6", "#d9d9d9")
+#: the lightest neutral fill: empty table cells
+PALE_GREY = GREYS[1]
+#: a light neutral fill: unselected header boxes, a zero-star share
+LIGHT_GREY = GREYS[3]
+#: tints of Okabe-Ito sky blue for fills behind data, lightest first
+SKY_BLUE_TINTS = ("#e3f0f8", "#c9e6f7", "#9ccbe8")
+#: a tint of Okabe-Ito orange (the PRISMA template's gold header)
+ORANGE_TINT = "#f6d9a1"
+#: a shade of Okabe-Ito vermillion, darker than it (a risk of bias beyond "serious")
+DARK_VERMILLION = "#7a2e00"
+#: sequential blues from pale to Okabe-Ito blue and darker (counts, star ratings)
+BLUES = ("#dcebf5", "#9ccbe8", "#56B4E9", "#0072B2", "#00324f")
 #: body text, tick labels and table cells (points); journals ask for 6-8 pt at print size
 FONT_SIZE = 8.0
 #: figure titles (points)

@@ -12,9 +12,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from metareview.exceptions import InputError
-from metareview.plots._axes import GRID_GREY, INK, set_ratio_ticks, style_axes
+from metareview.plots._axes import set_ratio_ticks, style_axes
 from metareview.plots._scales import Scale, fmt_num, reference_line, resolve_scale
-from metareview.plots._style import LINE_WIDTH, OKABE_ITO, font
+from metareview.plots._style import GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, SKY_BLUE_TINTS, font
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["bubble"]
@@ -22,8 +22,8 @@ __all__ = ["bubble"]
 _GRID_POINTS = 200
 _AREA_MAX = 400.0  # marker area (points squared) of the study with the largest weight
 _AREA_MIN = 8.0
-_CI_FILL = "#9ccbe8"  # a tint of Okabe-Ito sky blue
-_PI_FILL = "#e3f0f8"
+_CI_FILL = SKY_BLUE_TINTS[2]
+_PI_FILL = SKY_BLUE_TINTS[0]
 
 
 def bubble(

@@ -23,6 +23,8 @@ from metareview.plots._forest_rows import Row, build_rows, check_extra_columns
 from metareview.plots._scales import MINUS, Scale, reference_line, resolve_scale
 from metareview.plots._style import (
     FONT_SIZE,
+    GRID_GREY,
+    INK,
     LINE_WIDTH,
     OKABE_ITO,
     TITLE_SIZE,
@@ -48,8 +50,6 @@ _AXIS_SPACE = 0.42       # below the panel: ticks, tick labels and the axis labe
 _SQUARE_MAX = 0.62       # side of the largest square, as a fraction of the row height
 _SQUARE_MIN_PT = 2.5     # smallest square side (points) so tiny weights stay visible
 _DIAMOND = 0.3           # half-height of diamonds, as a fraction of the row height
-_INK = "#1a1a1a"
-_GRID_GREY = "#8c8c8c"
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +273,7 @@ class _Layout:
         def put(x: float, y: float, text: str, prop, ha: str, gid: str) -> None:
             if text:
                 fig.text(x, y, text, transform=to_fig, fontproperties=prop, ha=ha, va="center",
-                         multialignment=ha, parse_math=False, color=_INK, gid=gid)
+                         multialignment=ha, parse_math=False, color=INK, gid=gid)
 
         if self.title_lines:
             fig.text(_MARGIN, self.y_title, "\n".join(self.title_lines), transform=to_fig,
@@ -283,7 +283,7 @@ class _Layout:
             put(col.x, self.y_header, col.header, bold, col.align, f"header-{key}")
         right = self.x_plot + self.plot_width
         for y in (self.y_top_rule, self.y_rule):
-            fig.add_artist(Line2D([_MARGIN, right], [y, y], transform=to_fig, color=_INK,
+            fig.add_artist(Line2D([_MARGIN, right], [y, y], transform=to_fig, color=INK,
                                   linewidth=LINE_WIDTH))
         extra_keys = [k for k in self.columns if k.startswith("extra")]
         for i, (row, y) in enumerate(zip(self.rows, self.centres, strict=True)):
@@ -315,15 +315,15 @@ def _draw_panel(ax, rows: list[Row], centres: list[float], scale: Scale,
     ax.xaxis.set_minor_locator(FixedLocator([]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS)))
     ax.tick_params(axis="x", labelsize=FONT_SIZE, labelfontfamily=font_family(),
-                   width=LINE_WIDTH, length=3, color=_INK, labelcolor=_INK)
+                   width=LINE_WIDTH, length=3, color=INK, labelcolor=INK)
     ax.tick_params(axis="y", left=False, labelleft=False)
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     ax.spines["bottom"].set_linewidth(LINE_WIDTH)
-    ax.spines["bottom"].set_color(_INK)
+    ax.spines["bottom"].set_color(INK)
     ax.patch.set_alpha(0)
     if ref is not None:
-        ax.axvline(ref, color=_GRID_GREY, linewidth=LINE_WIDTH, zorder=1, gid="refline")
+        ax.axvline(ref, color=GRID_GREY, linewidth=LINE_WIDTH, zorder=1, gid="refline")
 
     studies = [(r, y) for r, y in zip(rows, centres, strict=True) if r.kind == "study"]
     if studies:
@@ -331,12 +331,12 @@ def _draw_panel(ax, rows: list[Row], centres: list[float], scale: Scale,
         lb = np.array([r.lb for r, _ in studies])
         ub = np.array([r.ub for r, _ in studies])
         ys = np.array([y for _, y in studies])
-        ax.hlines(ys, np.clip(lb, xmin, xmax), np.clip(ub, xmin, xmax), color=_INK,
+        ax.hlines(ys, np.clip(lb, xmin, xmax), np.clip(ub, xmin, xmax), color=INK,
                   linewidth=LINE_WIDTH, zorder=2, gid="whiskers")
         for side, beyond, edge in (("<", lb < xmin, xmin), (">", ub > xmax, xmax)):
             if beyond.any():
                 ax.plot(np.full(beyond.sum(), edge), ys[beyond], linestyle="none", marker=side,
-                        markersize=4, color=_INK, clip_on=False, zorder=2, gid="clipped")
+                        markersize=4, color=INK, clip_on=False, zorder=2, gid="clipped")
         side_max = _SQUARE_MAX * _ROW * 72
         weights = np.array([r.weight for r, _ in studies])
         sizes = np.maximum(side_max**2 * weights, _SQUARE_MIN_PT**2)
@@ -346,8 +346,8 @@ def _draw_panel(ax, rows: list[Row], centres: list[float], scale: Scale,
         if row.kind == "pooled":
             half = _DIAMOND * _ROW
             ax.add_patch(Polygon([(row.lb, y), (row.est, y - half), (row.ub, y),
-                                  (row.est, y + half)], closed=True, facecolor=_INK,
-                                 edgecolor=_INK, linewidth=0.5, zorder=3, gid="pooled"))
+                                  (row.est, y + half)], closed=True, facecolor=INK,
+                                 edgecolor=INK, linewidth=0.5, zorder=3, gid="pooled"))
         elif row.kind == "pi":
             lo, hi = max(row.lb, xmin), min(row.ub, xmax)
             ax.plot([lo, hi], [y, y], color=OKABE_ITO["vermillion"], linewidth=1.6,

@@ -15,17 +15,19 @@ from scipy import stats
 
 from metareview._validation import check_numeric, check_same_length
 from metareview.exceptions import InputError
-from metareview.plots._scales import MINUS, resolve_scale
-from metareview.plots._style import FONT_SIZE, LINE_WIDTH, OKABE_ITO, font, font_family
+from metareview.plots._axes import style_axes
+from metareview.plots._scales import resolve_scale
+from metareview.plots._style import GREYS, GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, font
+from metareview.stats.bias import RegtestResult, regtest
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["CONTOUR_LEVELS", "funnel"]
 
 #: two-sided p-values bounding the shaded significance regions (Peters et al., 2008)
 CONTOUR_LEVELS = (0.10, 0.05, 0.01)
-# light to dark as significance grows: p > .10 | .05-.10 | .01-.05 | < .01
-_SHADES = ("#ffffff", "#ebebeb", "#d4d4d4", "#b8b8b8")
-_INK = "#1a1a1a"
+# light to less light as significance grows: p > .10 | .05-.10 | .01-.05 | < .01; the
+# darkest covers most of the panel, so it stays a pale grey behind the data
+_SHADES = GREYS[:4]
 
 
 def funnel(
@@ -33,7 +35,7 @@ def funnel(
     *,
     contours: bool = True,
     filled: tuple[Any, Any] | None = None,
-    egger_line: tuple[float, float] | bool | None = False,
+    egger_line: tuple[float, float] | RegtestResult | bool | None = False,
     xlabel: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
@@ -53,13 +55,15 @@ def funnel(
     filled : tuple (yi, vi), optional
         Effect sizes and sampling variances of studies imputed by trim and fill, drawn as
         hollow markers.
-    egger_line : tuple (intercept, slope) or False
+    egger_line : bool, RegtestResult or tuple (intercept, slope)
         Egger's regression in its classical form ``yi/sei = intercept + slope * (1/sei)``
         (Egger et al., 1997): ``intercept`` measures asymmetry, ``slope`` is the effect at
         SE = 0. It is the line ``yi = slope + intercept * sei`` in the funnel and is drawn
-        from SE = 0 down to the largest SE. For metafor's ``regtest(model="rma",
-        predictor="sei")`` the pair is (coefficient of ``sei``, intercept). Drawn as given,
-        not refitted; False or None draws no line.
+        from SE = 0 down to the largest SE. ``True`` draws the classical test,
+        ``metareview.regtest(res, predictor="sei", model="lm")``; a :class:`RegtestResult`
+        with ``predictor="sei"`` is drawn as fitted (for ``model="rma"`` the pair is the
+        coefficient of ``sei`` and the intercept); a pair is drawn as given. False or None
+        (the default) draws no line.
     xlabel : str, optional
         Axis label; default names ``res.measure`` on the model scale.
     ax : matplotlib Axes, optional
@@ -73,7 +77,7 @@ def funnel(
     ------
     InputError
         If ``res`` is not an intercept-only :class:`RmaResult`, or ``filled`` or
-        ``egger_line`` are malformed.
+        ``egger_line`` are malformed (a regression test on another predictor than ``sei``).
 
     References
     ----------
@@ -101,7 +105,7 @@ def funnel(
     """
     _check_result(res)
     imputed = _check_filled(filled)
-    line = _check_egger(egger_line)
+    line = _check_egger(res, egger_line)
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
     else:
@@ -116,13 +120,13 @@ def funnel(
     shades = _draw_contours(ax, se_max) if contours else []
     handles: list[Any] = []
     level = f"{100 * res.level:g}%"
-    ax.plot(est - crit * se_grid, se_grid, linestyle=(0, (4, 3)), color=_INK,
+    ax.plot(est - crit * se_grid, se_grid, linestyle=(0, (4, 3)), color=INK,
             linewidth=LINE_WIDTH, zorder=2, gid="pseudo-ci")
-    ax.plot(est + crit * se_grid, se_grid, linestyle=(0, (4, 3)), color=_INK,
+    ax.plot(est + crit * se_grid, se_grid, linestyle=(0, (4, 3)), color=INK,
             linewidth=LINE_WIDTH, zorder=2)
-    ax.plot([est, est], [0, se_max], color=_INK, linewidth=LINE_WIDTH, zorder=2, gid="estimate")
-    handles += [Line2D([], [], color=_INK, linewidth=LINE_WIDTH, label="Pooled estimate"),
-                Line2D([], [], color=_INK, linewidth=LINE_WIDTH, linestyle=(0, (4, 3)),
+    ax.plot([est, est], [0, se_max], color=INK, linewidth=LINE_WIDTH, zorder=2, gid="estimate")
+    handles += [Line2D([], [], color=INK, linewidth=LINE_WIDTH, label="Pooled estimate"),
+                Line2D([], [], color=INK, linewidth=LINE_WIDTH, linestyle=(0, (4, 3)),
                        label=f"Pseudo {level} CI")]
     if line is not None:
         intercept, slope = line
@@ -151,20 +155,26 @@ def funnel(
     pad = 0.04 * (hi - lo)
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(se_max, 0)
-    _style_axes(ax, xlabel if xlabel is not None else resolve_scale(res.measure, None).name)
-    legend = dict(frameon=False, prop=font(), borderaxespad=0.0, handlelength=2.2)
+    style_axes(ax, xlabel if xlabel is not None else resolve_scale(res.measure, None).name,
+               "Standard error")
+    # one key, top right beside the panel: what is drawn, then the shading under a heading
     if shades:
-        key = ax.legend(handles=shades, loc="upper left", bbox_to_anchor=(1.03, 1.0),
-                        title="Study significance\n(two-sided, vs 0)",
-                        title_fontproperties=font(weight="bold"), alignment="left", **legend)
-        ax.add_artist(key)
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.03, 0.0), **legend)
+        handles += [Patch(visible=False, label="Study significance\n(two-sided, vs 0)"),
+                    *shades]
+    key = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0),
+                    frameon=False, prop=font(), borderaxespad=0.0, handlelength=2.2,
+                    alignment="left")
+    if shades:
+        heading = key.get_texts()[len(handles) - len(shades) - 1]
+        heading.set_fontproperties(font(weight="bold"))
+        heading.set_gid("significance-heading")
     return fig
 
 
 def _draw_contours(ax: Axes, se_max: float) -> list[Patch]:
     se = np.linspace(0, se_max, 2)
     ax.set_facecolor(_SHADES[-1])
+    ax.patch.set_gid("contour-outside")
     for shade, p in zip(_SHADES[-2::-1], sorted(CONTOUR_LEVELS), strict=True):
         z = stats.norm.isf(p / 2)
         ax.fill_betweenx(se, -z * se, z * se, color=shade, linewidth=0, zorder=1,
@@ -172,21 +182,8 @@ def _draw_contours(ax: Axes, se_max: float) -> list[Patch]:
     bounds = (1.0, *CONTOUR_LEVELS, 0.0)
     labels = [f"{lo:.2f} < p ≤ {hi:.2f}" if lo > 0 else f"p ≤ {hi:.2f}"
               for hi, lo in pairwise(bounds)]
-    return [Patch(facecolor=shade, edgecolor="#7f7f7f", linewidth=0.5, label=label)
+    return [Patch(facecolor=shade, edgecolor=GRID_GREY, linewidth=0.5, label=label)
             for shade, label in zip(_SHADES, labels, strict=True)]
-
-
-def _style_axes(ax: Axes, xlabel: str) -> None:
-    ax.set_xlabel(xlabel, fontproperties=font(), parse_math=False)
-    ax.set_ylabel("Standard error", fontproperties=font(), parse_math=False)
-    ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=font_family(), width=LINE_WIDTH,
-                   length=3, color=_INK, labelcolor=_INK)
-    ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}".replace("-", MINUS))
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_linewidth(LINE_WIDTH)
-        ax.spines[side].set_color(_INK)
 
 
 def _check_result(res: object) -> None:
@@ -210,15 +207,25 @@ def _check_filled(filled: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return yi, vi
 
 
-def _check_egger(egger_line: Any) -> tuple[float, float] | None:
+def _check_egger(res: RmaResult, egger_line: Any) -> tuple[float, float] | None:
     if egger_line is None or egger_line is False:
         return None
+    if egger_line is True:
+        egger_line = regtest(res, predictor="sei", model="lm")
+    if isinstance(egger_line, RegtestResult):
+        if egger_line.predictor != "sei":
+            raise InputError(
+                "egger_line draws a regression on the standard error; got a regression test "
+                f"with predictor={egger_line.predictor!r}. Use regtest(res, predictor='sei')."
+            )
+        limit, coef_sei = (float(b) for b in egger_line.fit.beta)
+        return coef_sei, limit
     try:
         intercept, slope = (float(v) for v in egger_line)
     except (TypeError, ValueError):
         raise InputError(
-            "egger_line must be False or a pair (intercept, slope) of Egger's regression "
-            f"yi/sei = intercept + slope/sei; got {egger_line!r}."
+            "egger_line must be True, False, a regtest() result or a pair (intercept, slope) "
+            f"of Egger's regression yi/sei = intercept + slope/sei; got {egger_line!r}."
         ) from None
     if not (np.isfinite(intercept) and np.isfinite(slope)):
         raise InputError(f"egger_line must hold finite numbers; got {egger_line!r}.")

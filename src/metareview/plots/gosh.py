@@ -14,8 +14,16 @@ from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from metareview._validation import Options
 from metareview.exceptions import InputError
-from metareview.plots._axes import INK, style_axes
-from metareview.plots._style import FONT_SIZE, LINE_WIDTH, OKABE_ITO, font, font_family
+from metareview.plots._axes import style_axes
+from metareview.plots._style import (
+    BLUES,
+    FONT_SIZE,
+    INK,
+    LINE_WIDTH,
+    OKABE_ITO,
+    font,
+    font_family,
+)
 from metareview.stats.sensitivity import GoshResult
 
 __all__ = ["HEXBIN_ABOVE", "KINDS", "gosh_plot"]
@@ -32,7 +40,7 @@ _INSET = 0.1  # corner content starts this far (axes fraction) right of the hist
 _FRAME_IN = (0.65, 0.5, 0.55, 0.1)  # left, bottom, right, top margins (inches) for ax=None
 # white to Okabe-Ito blue to a darker blue: counts per hexagon, light = few
 _DENSITY = LinearSegmentedColormap.from_list(
-    "okabe_ito_blues", ["#dcebf5", "#56B4E9", OKABE_ITO["blue"], "#00324f"])
+    "okabe_ito_blues", [BLUES[0], *BLUES[2:]])
 _WITH = OKABE_ITO["vermillion"]
 _WITHOUT = OKABE_ITO["blue"]
 

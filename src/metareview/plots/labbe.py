@@ -13,9 +13,9 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from metareview._validation import Options, check_numeric, check_same_length, describe_rows
 from metareview.exceptions import InputError
-from metareview.plots._axes import GRID_GREY, INK, log_ticks, set_ratio_ticks, style_axes
+from metareview.plots._axes import log_ticks, set_ratio_ticks, style_axes
 from metareview.plots._scales import fmt_num
-from metareview.plots._style import LINE_WIDTH, OKABE_ITO, font
+from metareview.plots._style import GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, font
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["LABBE_SCALES", "labbe"]

@@ -13,15 +13,24 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
 from metareview._prisma_flow import PrismaCounts, check_counts
-from metareview.plots._style import LINE_WIDTH, font, text_height, text_width, wrap_to_width
+from metareview.plots._style import (
+    INK,
+    LIGHT_GREY,
+    LINE_WIDTH,
+    ORANGE_TINT,
+    SKY_BLUE_TINTS,
+    font,
+    text_height,
+    text_width,
+    wrap_to_width,
+)
 
 __all__ = ["prisma"]
 
-_INK = "#1a1a1a"
 # tints of Okabe-Ito orange and sky blue, and a grey, after the template's gold/blue/grey
-_HEADER_MAIN = "#f6d9a1"
-_HEADER_OTHER = "#dcdcdc"
-_BAND = "#c9e6f7"
+_HEADER_MAIN = ORANGE_TINT
+_HEADER_OTHER = LIGHT_GREY
+_BAND = SKY_BLUE_TINTS[1]
 # geometry, inches
 _MARGIN = 0.12
 _WIDTH = {2: 4.8, 4: 7.3}  # figure width by number of box columns (journal page: 7-7.5)
@@ -151,7 +160,7 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
         ax.add_patch(FancyBboxPatch((x, y_header), w, header_height,
                                     boxstyle="round,pad=0,rounding_size=0.06",
                                     facecolor=_HEADER_MAIN if j == 0 else _HEADER_OTHER,
-                                    edgecolor=_INK, linewidth=LINE_WIDTH))
+                                    edgecolor=INK, linewidth=LINE_WIDTH))
         ax.text(x + w / 2, y_header + header_height / 2, "\n".join(lines),
                 fontproperties=font(weight="bold"), ha="center", va="center",
                 multialignment="center", parse_math=False, gid=f"header:{j}")
@@ -162,7 +171,7 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
         bottom = row_tops[last] + row_heights[last]
         ax.add_patch(FancyBboxPatch((_MARGIN, top), _BAND_WIDTH, bottom - top,
                                     boxstyle="round,pad=0,rounding_size=0.06",
-                                    facecolor=_BAND, edgecolor=_INK, linewidth=LINE_WIDTH))
+                                    facecolor=_BAND, edgecolor=INK, linewidth=LINE_WIDTH))
         ax.text(_MARGIN + _BAND_WIDTH / 2, (top + bottom) / 2, label, rotation=90,
                 fontproperties=font(weight="bold"), ha="center", va="center",
                 rotation_mode="anchor", parse_math=False, gid=f"band:{label}")
@@ -171,10 +180,10 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
     for b in boxes:
         x, top, h = xs[b.column], row_tops[b.row], row_heights[b.row]
         frames[b.key] = (x, top, box_width, h)
-        ax.add_patch(Rectangle((x, top), box_width, h, facecolor="white", edgecolor=_INK,
+        ax.add_patch(Rectangle((x, top), box_width, h, facecolor="white", edgecolor=INK,
                                linewidth=LINE_WIDTH, gid=f"frame:{b.key}"))
         ax.text(x + _PAD, top + _PAD, "\n".join(b.lines), fontproperties=body, ha="left",
-                va="top", parse_math=False, gid=f"box:{b.key}", color=_INK)
+                va="top", parse_math=False, gid=f"box:{b.key}", color=INK)
     _arrows(ax, frames, c)
     return fig
 
@@ -288,7 +297,7 @@ def _arrows(ax, frames: dict[str, tuple[float, float, float, float]], c: PrismaC
 
     def arrow(*points: tuple[float, float]) -> None:
         ax.add_patch(FancyArrowPatch(path=Path(list(points)), arrowstyle="-|>",
-                                     mutation_scale=9, color=_INK, linewidth=LINE_WIDTH,
+                                     mutation_scale=9, color=INK, linewidth=LINE_WIDTH,
                                      shrinkA=0, shrinkB=0, gid="arrow"))
 
     main = ["records_identified", "records_screened", "reports_sought", "reports_assessed",

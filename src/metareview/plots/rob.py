@@ -30,11 +30,17 @@ from matplotlib.patches import Circle, Patch, Rectangle
 
 from metareview._rob_tools import Assessments, Level, normalise_name, read_assessments
 from metareview.exceptions import InputError
-from metareview.plots._axes import INK, style_axes
+from metareview.plots._axes import style_axes
 from metareview.plots._style import (
+    BLUES,
+    DARK_VERMILLION,
     FONT_SIZE,
+    GRID_GREY,
+    INK,
+    LIGHT_GREY,
     LINE_WIDTH,
     OKABE_ITO,
+    PALE_GREY,
     TITLE_SIZE,
     font,
     text_height,
@@ -55,7 +61,7 @@ class LevelLook:
     ink: str
 
 
-_BLACK = "#000000"
+_BLACK = OKABE_ITO["black"]
 #: the look of every judgement level of the tools, by the level's label
 LEVEL_LOOKS = {
     "Low": LevelLook("+", OKABE_ITO["bluish_green"], _BLACK),
@@ -63,8 +69,8 @@ LEVEL_LOOKS = {
     "High": LevelLook("\u00d7", OKABE_ITO["vermillion"], _BLACK),
     "Moderate": LevelLook("\u2212", OKABE_ITO["yellow"], _BLACK),
     "Serious": LevelLook("\u00d7", OKABE_ITO["vermillion"], _BLACK),
-    "Critical": LevelLook("!", "#7a2e00", "#ffffff"),
-    "No information": LevelLook("?", "#c8c8c8", _BLACK),
+    "Critical": LevelLook("!", DARK_VERMILLION, "white"),
+    "No information": LevelLook("?", LIGHT_GREY, _BLACK),
 }
 
 # traffic-light geometry (inches)
@@ -76,9 +82,8 @@ _STAR_STEP = 0.15     # spacing of stars in a cell
 _GAP = 0.14           # between the label column and the first domain, and before Overall
 _KEY_GAP = 0.3        # between the key blocks
 _MAX_WIDTH = 7.5
-_CELL_FILL = "#f2f2f2"
 _STAR_FILL = OKABE_ITO["orange"]
-_STAR_COLOURS = ("#d9d9d9", "#c6dbef", "#6baed6", "#2f7fbf", "#0b4f85")  # 0 .. 4 stars
+_STAR_COLOURS = (LIGHT_GREY, *BLUES[1:])  # 0 .. 4 stars
 
 
 def rob(
@@ -265,7 +270,7 @@ def rob_summary(
         for r, code in enumerate(rows):
             ax.barh(ys[r], widths[r], left=left[r], height=0.7, color=fill,
                     edgecolor="white", linewidth=0.6, gid=f"bar-{code}")
-        handles.append(Patch(facecolor=fill, edgecolor="#9a9a9a", linewidth=0.4, label=label))
+        handles.append(Patch(facecolor=fill, edgecolor=GRID_GREY, linewidth=0.4, label=label))
         left += widths
     ax.set_xlim(0, 100)
     ax.set_ylim(ys[-1] + 0.6, -0.6)
@@ -354,7 +359,7 @@ def _shares(data: Assessments, w: np.ndarray | None
     if tool.is_star_scale:
         top = max(tool.stars)
         categories = [(f"{s} star{'s' if s != 1 else ''}", _STAR_COLOURS[min(s, 4)],
-                       "#ffffff" if s >= 3 else INK) for s in range(top, -1, -1)]
+                       "white" if s >= 3 else INK) for s in range(top, -1, -1)]
         shares = np.zeros((len(data.columns), len(categories)))
         for r in range(len(data.columns)):
             if data.columns[r] == "Overall":
@@ -503,7 +508,7 @@ class _TrafficLayout:
             for (code, _header, centre, width), value in zip(self.columns, values,
                                                               strict=True):
                 ax.add_patch(Rectangle((centre - width / 2, y - _ROW / 2), width, _ROW,
-                                       facecolor=_CELL_FILL, edgecolor="white", linewidth=1.2,
+                                       facecolor=PALE_GREY, edgecolor="white", linewidth=1.2,
                                        zorder=1, gid="cell"))
                 if tool.is_star_scale and code != "Overall":
                     self._stars(ax, centre, y, int(value), tool.stars[tool.codes.index(code)])

@@ -36,29 +36,27 @@ BLOCK_REPS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class SimulationResult:
-    """Performance of each method in each scenario (one row per scenario x method)."""
+    """Performance of each method in each scenario (one row per scenario x method).
+
+    Draw it with :func:`metareview.plots.simulation_plot` (``simulation_plot(result,
+    "coverage")``): the statistics layer draws nothing.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per scenario and method (columns as :func:`simulate` lists them).
+    reps : int
+        Meta-analyses per scenario.
+    seed : int
+        Seed of the whole study.
+    level : float
+        Confidence level (percent) of the intervals whose coverage was measured.
+    """
 
     table: pd.DataFrame
     reps: int
     seed: int
-
-    def plot(self, measure: str = "coverage"):
-        """Dot plot of ``measure`` by method and scenario with +/- 1.96 MCSE bars."""
-        import matplotlib.pyplot as plt
-
-        from metareview.plots._style import OKABE_ITO
-
-        fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(self.table) + 1.2))
-        labels = [f"{r.scenario}: {r.method}" for r in self.table.itertuples()]
-        y = np.arange(len(labels))[::-1]
-        ax.errorbar(self.table[measure], y, xerr=1.96 * self.table[f"{measure}_mcse"],
-                    fmt="o", color=OKABE_ITO["blue"], ecolor="0.4", capsize=2)
-        if measure == "coverage":
-            ax.axvline(0.95, color="0.5", lw=0.8, ls="--")
-        ax.set_yticks(y, labels)
-        ax.set_xlabel(f"{measure} (+/- 1.96 Monte Carlo SE, {self.reps:,} reps)")
-        fig.tight_layout()
-        return fig
+    level: float = 95
 
 
 def _parse_method(spec: str) -> tuple[str, str]:
@@ -226,6 +224,10 @@ def simulate(
         ``_mcse``, plus ``failed`` (non-converged fits, excluded) and ``tau2_reset`` (ML/REML
         fits where tau2 = 0 beat a local maximum, kept as metafor keeps them).
 
+    See Also
+    --------
+    metareview.plots.simulation_plot : draws one measure of the result, with its MCSE.
+
     Examples
     --------
     >>> out = simulate({"k5": {"theta": 0.0, "tau2": 0.1, "k": 5}}, ["DL"], reps=200, seed=3)
@@ -265,4 +267,4 @@ def simulate(
             row["failed"] = int(sum(block[m, -2] for block in mine))
             row["tau2_reset"] = int(sum(block[m, -1] for block in mine))
             rows.append(row)
-    return SimulationResult(pd.DataFrame(rows), reps, seed)
+    return SimulationResult(pd.DataFrame(rows), reps, seed, level)
