@@ -12,7 +12,7 @@ from matplotlib.axis import Axis
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from metareview.plots._scales import MINUS
-from metareview.plots._style import FONT_SIZE, INK, LINE_WIDTH, font, font_family
+from metareview.plots._style import FONT_SIZE, INK, LINE_WIDTH, font, font_families
 
 __all__ = ["log_ticks", "minus_formatter", "set_ratio_ticks", "style_axes"]
 
@@ -39,7 +39,7 @@ def style_axes(ax: Axes, xlabel: str | None = None, ylabel: str | None = None, *
         ax.set_xlabel(xlabel, fontproperties=font(), parse_math=False, color=INK)
     if ylabel is not None:
         ax.set_ylabel(ylabel, fontproperties=font(), parse_math=False, color=INK)
-    ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=font_family(), width=LINE_WIDTH,
+    ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=list(font_families()), width=LINE_WIDTH,
                    length=3, color=INK, labelcolor=INK)
     if linear_ticks:
         ax.xaxis.set_major_formatter(minus_formatter())

@@ -4,19 +4,32 @@ The palette is Okabe & Ito's (2008), "Color Universal Design", https://jfly.uni-
 distinguishable under the common colour-vision deficiencies and in greyscale by lightness.
 Fonts: the first installed of Arial, Helvetica, Liberation Sans (metric-compatible with
 Arial), Nimbus Sans and DejaVu Sans (matplotlib's own), so figures look the same wherever
-the usual journal sans-serif is available and never trigger missing-font warnings.
+the usual journal sans-serif is available and never trigger missing-font warnings. Characters
+that family lacks (Chinese, Japanese, Korean, Cyrillic, Arabic, ... study names) are drawn,
+glyph by glyph, from the first installed font of :data:`FALLBACK_FAMILIES` that has them
+(matplotlib's font fallback); :func:`check_glyphs` warns, naming the characters and the Debian
+package to install, when no installed font has them.
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Iterable
 from functools import cache
 
 from matplotlib import font_manager
+from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.ft2font import FT2Font
+from matplotlib.text import Text
 from matplotlib.textpath import text_to_path
+
+from metareview.exceptions import MetareviewWarning
 
 __all__ = [
     "BLUES",
+    "FALLBACK_FAMILIES",
     "FONT_SIZE",
     "GREYS",
     "GRID_GREY",
@@ -28,8 +41,11 @@ __all__ = [
     "PALE_GREY",
     "SKY_BLUE_TINTS",
     "TITLE_SIZE",
+    "check_glyphs",
     "font",
+    "font_families",
     "font_family",
+    "missing_glyphs",
     "text_height",
     "text_width",
     "wrap_to_width",
@@ -72,7 +88,48 @@ TITLE_SIZE = 10.0
 LINE_WIDTH = 0.8
 
 _PREFERRED_FAMILIES = ("Arial", "Helvetica", "Liberation Sans", "Nimbus Sans", "DejaVu Sans")
+#: families drawing the characters the house family lacks, in the order tried, with the
+#: Debian package of each: DejaVu Sans (fonts-dejavu-core: Greek, Cyrillic, Arabic, Hebrew,
+#: Armenian, Georgian), Noto Sans (fonts-noto-core), Noto Sans CJK (fonts-noto-cjk: Chinese,
+#: Japanese, Korean), Droid Sans Fallback (fonts-droid-fallback: CJK), WenQuanYi (fonts-wqy-*),
+#: and Noto's fonts for the scripts Noto Sans leaves out
+FALLBACK_FAMILIES = (
+    "DejaVu Sans",
+    "Noto Sans",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Droid Sans Fallback",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Noto Sans Arabic",
+    "Noto Sans Hebrew",
+    "Noto Sans Devanagari",
+    "Noto Sans Bengali",
+    "Noto Sans Thai",
+)
 _LINE_SPACING = 1.2
+_MAX_LISTED = 8  # characters named in the missing-glyph warning
+
+
+class _FallbackWeightFilter(logging.Filter):
+    """Drop matplotlib's "Failed to find font weight bold for <family>" for fallback families.
+
+    A fallback family (say Droid Sans Fallback, which has no bold face) lends bold text the
+    few glyphs the house family lacks at its regular weight: expected, not worth a log line
+    on every run.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("findfont: Failed to find font weight"):
+            return True
+        prop = str(record.args[1]) if isinstance(record.args, tuple) and record.args[1:] else ""
+        return not any(family in prop for family in FALLBACK_FAMILIES
+                       if family != font_family())
+
+
+logging.getLogger("matplotlib.font_manager").addFilter(_FallbackWeightFilter())
 
 
 @cache
@@ -84,8 +141,102 @@ def font_family() -> str:
     >>> font_family() in _PREFERRED_FAMILIES
     True
     """
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    installed = _installed_families()
     return next((f for f in _PREFERRED_FAMILIES if f in installed), "DejaVu Sans")
+
+
+@cache
+def font_families() -> tuple[str, ...]:
+    """The house family, then every installed family of :data:`FALLBACK_FAMILIES`.
+
+    Given as one family list, matplotlib takes each glyph from the first font that has it.
+    matplotlib reads the installed fonts once, into a cache it never refreshes, so fonts
+    installed since (say, ``apt-get install fonts-noto-cjk`` for Chinese study names) would
+    stay unused: the first call adds the font files that fontconfig lists and the cache lacks.
+
+    Examples
+    --------
+    >>> families = font_families()
+    >>> families[0] == font_family() and "DejaVu Sans" in families
+    True
+    """
+    _add_fonts_installed_since_matplotlib_cached_them()
+    installed = _installed_families()
+    primary = font_family()
+    return (primary, *(f for f in FALLBACK_FAMILIES if f in installed and f != primary))
+
+
+def missing_glyphs(texts: Iterable[str]) -> list[str]:
+    """The characters of ``texts`` that no font of :func:`font_families` has, sorted.
+
+    Spaces and control characters (new lines) are not drawn and never missing.
+
+    Examples
+    --------
+    >>> missing_glyphs(["Smith 2001", "Müller (2019)", "Иванов", "α = 0.05"])
+    []
+    """
+    chars = {c for text in texts for c in text if c.isprintable() and not c.isspace()}
+    if not chars:
+        return []
+    covered: set[int] = set()
+    for family in font_families():
+        covered |= _charmap(family)
+    return sorted(c for c in chars if ord(c) not in covered)
+
+
+def check_glyphs(fig: Figure) -> Figure:
+    """Warn if a text of ``fig`` has characters no installed font can draw; return ``fig``.
+
+    Fonts installed after matplotlib built its font cache are used too (see
+    :func:`font_families`); only characters that no installed font has are reported.
+
+    Warns
+    -----
+    MetareviewWarning
+        Naming the characters (with their code points) and the fonts to install. They are
+        drawn as empty boxes.
+    """
+    missing = missing_glyphs(t.get_text() for t in fig.findobj(Text))
+    if missing:
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:_MAX_LISTED])
+        more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
+        warnings.warn(
+            f"the figure's labels have {len(missing)} character(s) that no installed font "
+            f"can draw: {shown}{more}; they will show as empty boxes. Install a font that "
+            "has them and draw the figure again: on Debian or Ubuntu, fonts-noto-cjk for "
+            "Chinese, Japanese and Korean, fonts-noto-core for most other scripts.",
+            MetareviewWarning,
+            stacklevel=3,
+        )
+    return fig
+
+
+def _installed_families() -> set[str]:
+    return {entry.name for entry in font_manager.fontManager.ttflist}
+
+
+@cache
+def _charmap(family: str) -> frozenset[int]:
+    """Code points of the regular face of installed ``family``."""
+    path = font_manager.findfont(FontProperties(family=family), fallback_to_default=False)
+    return frozenset(FT2Font(path).get_charmap())
+
+
+@cache
+def _add_fonts_installed_since_matplotlib_cached_them() -> None:
+    """Add the font files fontconfig lists and matplotlib's cache lacks (once per process)."""
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    added = False
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue  # unreadable, or a format matplotlib cannot use
+            added = True
+    if added:
+        font_family.cache_clear()
 
 
 def font(
@@ -98,7 +249,7 @@ def font(
     >>> font(9, weight="bold").get_size_in_points()
     9.0
     """
-    return FontProperties(family=font_family(), size=size, weight=weight, style=style)
+    return FontProperties(family=list(font_families()), size=size, weight=weight, style=style)
 
 
 def text_width(text: str, prop: FontProperties) -> float:
@@ -109,10 +260,12 @@ def text_width(text: str, prop: FontProperties) -> float:
     >>> 0 < text_width("Study", font()) < text_width("Study label", font())
     True
     """
-    widths = [
-        text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
-        for line in text.split("\n") if line
-    ]
+    with warnings.catch_warnings():  # check_glyphs names missing glyphs once, with the fix
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        widths = [
+            text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
+            for line in text.split("\n") if line
+        ]
     return max(widths, default=0.0) / 72
 
 

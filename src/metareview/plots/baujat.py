@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from metareview.exceptions import InputError
 from metareview.plots._axes import style_axes
 from metareview.plots._labels import place_labels
-from metareview.plots._style import OKABE_ITO
+from metareview.plots._style import OKABE_ITO, check_glyphs
 from metareview.stats.models import RmaResult
 from metareview.stats.sensitivity import baujat
 
@@ -102,7 +102,7 @@ def baujat_plot(
         order = np.argsort(-scaled, kind="stable")[:n_labels]
         place_labels(ax, np.column_stack([x, y]), labels, [int(i) for i in order],
                      radius_pt=np.sqrt(_MARKER_AREA) / 2)
-    return fig
+    return check_glyphs(fig)
 
 
 def _safe_max(values: np.ndarray) -> float:

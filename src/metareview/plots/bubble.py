@@ -14,7 +14,15 @@ from matplotlib.patches import Patch
 from metareview.exceptions import InputError
 from metareview.plots._axes import set_ratio_ticks, style_axes
 from metareview.plots._scales import Scale, fmt_num, reference_line, resolve_scale
-from metareview.plots._style import GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, SKY_BLUE_TINTS, font
+from metareview.plots._style import (
+    GRID_GREY,
+    INK,
+    LINE_WIDTH,
+    OKABE_ITO,
+    SKY_BLUE_TINTS,
+    check_glyphs,
+    font,
+)
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["bubble"]
@@ -163,7 +171,7 @@ def bubble(
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0), frameon=False,
               prop=font(), borderaxespad=0.0, handlelength=1.8, title=title,
               title_fontproperties=font(), alignment="left")
-    return fig
+    return check_glyphs(fig)
 
 
 def _digits(value: float) -> int:

@@ -28,8 +28,9 @@ from metareview.plots._style import (
     LINE_WIDTH,
     OKABE_ITO,
     TITLE_SIZE,
+    check_glyphs,
     font,
-    font_family,
+    font_families,
     text_height,
     text_width,
     wrap_to_width,
@@ -158,7 +159,7 @@ def forest(
     _draw_panel(ax, rows[: last_drawn + 1], layout.centres[: last_drawn + 1], scale, ref)
     ax.set_xlabel(xlabel if xlabel is not None else scale.name, fontproperties=font(),
                   parse_math=False)
-    return fig
+    return check_glyphs(fig)
 
 
 def _check_result(res: object) -> None:
@@ -314,7 +315,7 @@ def _draw_panel(ax, rows: list[Row], centres: list[float], scale: Scale,
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(FixedLocator([]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS)))
-    ax.tick_params(axis="x", labelsize=FONT_SIZE, labelfontfamily=font_family(),
+    ax.tick_params(axis="x", labelsize=FONT_SIZE, labelfontfamily=list(font_families()),
                    width=LINE_WIDTH, length=3, color=INK, labelcolor=INK)
     ax.tick_params(axis="y", left=False, labelleft=False)
     for side in ("left", "right", "top"):

@@ -17,7 +17,15 @@ from metareview._validation import check_numeric, check_same_length
 from metareview.exceptions import InputError
 from metareview.plots._axes import style_axes
 from metareview.plots._scales import resolve_scale
-from metareview.plots._style import GREYS, GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, font
+from metareview.plots._style import (
+    GREYS,
+    GRID_GREY,
+    INK,
+    LINE_WIDTH,
+    OKABE_ITO,
+    check_glyphs,
+    font,
+)
 from metareview.stats.bias import RegtestResult, regtest
 from metareview.stats.models import RmaResult, check_rma_result
 
@@ -168,7 +176,7 @@ def funnel(
         heading = key.get_texts()[len(handles) - len(shades) - 1]
         heading.set_fontproperties(font(weight="bold"))
         heading.set_gid("significance-heading")
-    return fig
+    return check_glyphs(fig)
 
 
 def _draw_contours(ax: Axes, se_max: float) -> list[Patch]:

@@ -21,8 +21,9 @@ from metareview.plots._style import (
     INK,
     LINE_WIDTH,
     OKABE_ITO,
+    check_glyphs,
     font,
-    font_family,
+    font_families,
 )
 from metareview.stats.sensitivity import GoshResult
 
@@ -181,7 +182,7 @@ def gosh_plot(
     corner.set_axes_locator(divider.new_locator(nx=2, ny=2))
     corner.set_axis_off()
     _corner_note(corner, gosh_result, int(i2.size), int((~keep).sum()), highlight, hexes)
-    return fig
+    return check_glyphs(fig)
 
 
 def _contains(gosh_result: GoshResult, study: Any) -> np.ndarray:
@@ -224,7 +225,7 @@ def _corner_note(corner: Axes, gosh_result: GoshResult, n: int, dropped: int,
         bar = corner.inset_axes((_INSET, 0.08, 0.92 - _INSET, 0.13))
         cb = fig.colorbar(hexes, cax=bar, orientation="horizontal")
         cb.outline.set_linewidth(LINE_WIDTH / 2)
-        bar.tick_params(labelsize=FONT_SIZE - 1, labelfontfamily=font_family(), length=2,
+        bar.tick_params(labelsize=FONT_SIZE - 1, labelfontfamily=list(font_families()), length=2,
                         width=0.5, color=INK, labelcolor=INK)
         bar.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
         bar.set_title("Subsets per hexagon", fontproperties=small, color=INK, loc="left",

@@ -15,7 +15,7 @@ from metareview._validation import Options, check_numeric, check_same_length, de
 from metareview.exceptions import InputError
 from metareview.plots._axes import log_ticks, set_ratio_ticks, style_axes
 from metareview.plots._scales import fmt_num
-from metareview.plots._style import GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, font
+from metareview.plots._style import GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, check_glyphs, font
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["LABBE_SCALES", "labbe"]
@@ -151,7 +151,7 @@ def labbe(
         set_ratio_ticks(ax.yaxis)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0), frameon=False,
               prop=font(), borderaxespad=0.0, handlelength=2.2)
-    return fig
+    return check_glyphs(fig)
 
 
 def _check_counts(ai: Any, bi: Any, ci: Any, di: Any, slab: Any) -> tuple[np.ndarray, ...]:

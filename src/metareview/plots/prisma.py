@@ -19,6 +19,7 @@ from metareview.plots._style import (
     LINE_WIDTH,
     ORANGE_TINT,
     SKY_BLUE_TINTS,
+    check_glyphs,
     font,
     text_height,
     text_width,
@@ -185,7 +186,7 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
         ax.text(x + _PAD, top + _PAD, "\n".join(b.lines), fontproperties=body, ha="left",
                 va="top", parse_math=False, gid=f"box:{b.key}", color=INK)
     _arrows(ax, frames, c)
-    return fig
+    return check_glyphs(fig)
 
 
 def _n(value: int | None) -> str:

@@ -42,6 +42,7 @@ from metareview.plots._style import (
     OKABE_ITO,
     PALE_GREY,
     TITLE_SIZE,
+    check_glyphs,
     font,
     text_height,
     text_width,
@@ -184,7 +185,7 @@ def rob(
     ax.set_aspect("equal", adjustable="box")
     ax.set_axis_off()
     layout.draw(ax)
-    return fig
+    return check_glyphs(fig)
 
 
 def rob_summary(
@@ -300,7 +301,7 @@ def rob_summary(
                          fontproperties=prop, color=INK, gid="title")
     # percentages last: whether one fits its segment depends on the final bar width
     _segment_labels(ax, shares, ys, categories)
-    return fig
+    return check_glyphs(fig)
 
 
 def _weights(weights: Any, data: Assessments, assessments: Any) -> np.ndarray | None:

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from metareview._validation import Options
 from metareview.exceptions import InputError
 from metareview.plots._axes import style_axes
-from metareview.plots._style import GRID_GREY, INK, LINE_WIDTH, OKABE_ITO
+from metareview.plots._style import GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, check_glyphs
 from metareview.stats.simulate import METRICS, SimulationResult
 
 __all__ = ["MEASURES", "simulation_plot"]
@@ -92,4 +92,4 @@ def simulation_plot(
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.7, len(labels) - 0.3)
     ax.tick_params(axis="y", length=0)
-    return fig
+    return check_glyphs(fig)
