@@ -12,6 +12,10 @@ from metareview import rma, rma_batch
 from tests.conftest import load_fixture
 
 BCG = next(c for c in load_fixture("metafor_rma")["cases"] if c["id"] == "bcg_RR_REML_z")
+#: tests/fixtures/metafor_results.json, from make_results_fixtures.R
+RESULTS = load_fixture("metafor_results")["cases"]
+RTOL_STUDY_TABLE = 1e-12  # weights, SEs and CIs: observed 1.6e-13 (ci_ub)
+RTOL_CONFINT = 1e-11  # Q-profile roots to 1e-12 on both sides: observed 9.1e-13 (tau2_ci_lb)
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +57,29 @@ def test_table_and_html(bcg):
     assert "<table" in html and "Random-Effects Model" in html
 
 
-def test_study_table_weights_sum_to_100(bcg):
-    studies = bcg.study_table()
-    assert len(studies) == 13
-    np.testing.assert_allclose(studies["weight"].sum(), 100)
+@pytest.mark.parametrize("case", RESULTS, ids=[c["id"] for c in RESULTS])
+def test_study_table_is_metafors(case):
+    # weights(res) and summary(escalc) in metafor; the weights used to be checked only for
+    # summing to 100, which they do by construction
+    res = rma(case["yi"], case["vi"], slab=case["slab"], method=case["method"])
+    studies = res.study_table()
+    assert list(studies.index) == case["slab"]
+    for column in ("weight", "sei", "ci_lb", "ci_ub"):
+        np.testing.assert_allclose(studies[column], case[column], rtol=RTOL_STUDY_TABLE,
+                                   err_msg=f"{case['id']}: {column}")
 
 
-def test_confint_keys(bcg):
-    ci = bcg.confint()
+@pytest.mark.parametrize("case", [c for c in RESULTS if c["method"] != "EE"],
+                         ids=[c["id"] for c in RESULTS if c["method"] != "EE"])
+def test_confint_is_metafors_q_profile(case):
+    # confint(res)$random in metafor; tau's bounds used to be checked only against the
+    # square root of tau2's, which is how they are computed
+    ci = rma(case["yi"], case["vi"], method=case["method"]).confint()
     assert set(ci) == {"tau2_ci_lb", "tau2_ci_ub", "tau_ci_lb", "tau_ci_ub", "I2_ci_lb",
                        "I2_ci_ub", "H2_ci_lb", "H2_ci_ub"}
-    assert ci["tau_ci_lb"] ** 2 == pytest.approx(ci["tau2_ci_lb"])
+    for key, value in ci.items():
+        np.testing.assert_allclose(value, case[key], rtol=RTOL_CONFINT,
+                                   err_msg=f"{case['id']}: {key}")
 
 
 def test_meta_regression_summary_and_dict():
