@@ -41,7 +41,7 @@ from metareview.stats import (
 )
 
 _PLOTS = frozenset({"baujat_plot", "bubble", "forest", "funnel", "gosh_plot", "labbe", "prisma",
-                    "rob", "rob_summary", "save_figure"})
+                    "rob", "rob_summary", "save_figure", "simulation_plot"})
 
 
 def __getattr__(name: str):
@@ -94,5 +94,6 @@ __all__ = [
     "save_figure",
     "sensitivity",
     "simulate",
+    "simulation_plot",
     "trimfill",
 ]

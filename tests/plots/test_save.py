@@ -1,11 +1,10 @@
-"""save_figure writes PNG, SVG and PDF; metareview.plots has an explicit sorted __all__."""
+"""save_figure writes PNG, SVG and PDF (the public surface: tests/test_exported_members.py)."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pytest
 
-import metareview.plots
 from metareview import InputError
 from metareview.plots import save_figure
 
@@ -45,11 +44,3 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(InputError, match=r"needs a matplotlib Figure; got str"):
         save_figure("figure", tmp_path / "figure")
 
-
-def test_public_surface_is_sorted_and_resolves():
-    assert metareview.plots.__all__ == sorted(metareview.plots.__all__)
-    assert metareview.plots.__all__ == ["baujat_plot", "bubble", "forest", "funnel", "gosh_plot",
-                                        "labbe", "prisma", "rob", "rob_summary", "save_figure",
-                                        "simulation_plot"]
-    for name in metareview.plots.__all__:
-        assert callable(getattr(metareview.plots, name))
