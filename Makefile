@@ -19,6 +19,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check src tests bench docs
+	$(BIN)/mypy  # the statistics layer, configured in pyproject.toml [tool.mypy]
 
 test: lint
 	$(BIN)/pytest
@@ -36,6 +37,7 @@ fixtures:
 	Rscript tests/fixtures/make_casestudy_fixtures.R
 	Rscript tests/fixtures/make_agreement_fixtures.R
 	Rscript tests/fixtures/make_escalc_frame_fixtures.R
+	Rscript tests/fixtures/make_results_fixtures.R
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache out
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache out

@@ -242,8 +242,9 @@ def _fit_partition(part: pd.DataFrame, by: str, yi: str, vi: str,
 def _fit_meta(sample: pd.DataFrame, by: str, yi: str, vi: str,
               options: dict[str, Any]) -> pd.DataFrame:
     """The empty result frame (columns, dtypes, index) dask needs before computing."""
-    two = pd.concat([sample.iloc[:1]] * 2).assign(**{yi: [0.1, 0.2], vi: [0.1, 0.1],
-                                                   _ORDER: np.int64([0, 1])})
+    columns: dict[str, Any] = {yi: [0.1, 0.2], vi: [0.1, 0.1],
+                               _ORDER: np.array([0, 1], dtype=np.int64)}
+    two = pd.concat([sample.iloc[:1]] * 2).assign(**columns)
     return _fit_partition(two, by, yi, vi, options).iloc[:0]
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _MODEL_NAMES = {"EE": "Equal-Effects Model"}
 
 
-def fmt_p(p: float) -> str:
+def fmt_p(p: float | None) -> str:
     """p-values as metafor prints them: '<.0001' below 1e-4, else 4 decimals."""
     if p is None or np.isnan(p):
         return "NA"

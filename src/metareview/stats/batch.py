@@ -124,7 +124,7 @@ def batch(
                              f"{list(data.columns)}.")
     y, v = _numeric(data[yi]), _numeric(data[vi])
     keys = data[by].to_numpy()
-    options = {"method": METHODS.check(method), "test": TESTS.check(test),
+    options: dict[str, Any] = {"method": METHODS.check(method), "test": TESTS.check(test),
                "alpha": 1 - check_level(level), "tau2_ci": tau2_ci, "allow_saturated": True,
                "control": Control()}
     with thread_pool(threads) as pool:
@@ -153,7 +153,7 @@ def batch(
         tasks = []
         for k in np.flatnonzero(np.bincount(sizes)):
             members = np.flatnonzero(sizes == k)  # group codes with exactly k studies
-            rows_per_chunk = chunk_rows or default_chunk_rows(options["method"], tau2_ci, k)
+            rows_per_chunk = chunk_rows or default_chunk_rows(options["method"], tau2_ci, int(k))
             tasks += [(int(k), members[start:start + rows_per_chunk])
                       for start in range(0, members.size, rows_per_chunk)]
         # the output columns, named and typed after a fit of one small meta-analysis
@@ -217,9 +217,8 @@ def _group_rows(keys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.nda
     sizes = np.bincount(codes, minlength=len(uniques))
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     order = np.argsort(codes, kind="stable")
-    if bool(np.all(order == np.arange(order.size))):
-        order = None
-    return order, starts, sizes, uniques
+    in_table_order = bool(np.all(order == np.arange(order.size)))
+    return None if in_table_order else order, starts, sizes, uniques
 
 
 def _chunk(k: int, codes: np.ndarray, y: np.ndarray, v: np.ndarray, order: np.ndarray | None,

@@ -306,8 +306,8 @@ def trimfill(
     res = check_rma_result(res, "trimfill", model="intercept", min_k=3)
     maxiter = MAXITER.check(maxiter)
     estimator = TF_ESTIMATORS.check(estimator)
-    fit_args = {"method": res.method, "test": res.test, "level": res.level,
-                "control": res.control}
+    fit_args: dict[str, Any] = {"method": res.method, "test": res.test, "level": res.level,
+                                "control": res.control}
     if side is None:
         slope = rma(res.yi, res.vi, mods=np.sqrt(res.vi), **fit_args).beta[1]
         side = "right" if slope < 0 else "left"
@@ -501,7 +501,9 @@ class PetPeeseResult:
 
     @property
     def estimate(self) -> float:
-        return float((self.pet if self.chosen == "PET" else self.peese).est)
+        est = (self.pet if self.chosen == "PET" else self.peese).est
+        assert est is not None  # predictors sei and vi always give a limit estimate
+        return float(est)
 
     def to_dict(self) -> dict[str, Any]:
         return {"pet_est": self.pet.est, "pet_ci_lb": self.pet.ci_lb,

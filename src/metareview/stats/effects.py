@@ -95,10 +95,7 @@ def _check_rule(
 
 
 def _table(arrays: Arrays, measure: str, labels: Sequence[str], add: float, to: str):
-    ai = arrays.get("ai")
-    ci = arrays.get("ci")
-    if ai is None or ci is None:
-        _require(arrays, measure, "ai", "ci")
+    ai, ci = _require(arrays, measure, "ai", "ci")
     bi = arrays["bi"] if "bi" in arrays else _from_total(arrays, "n1i", ai, "bi", measure)
     di = arrays["di"] if "di" in arrays else _from_total(arrays, "n2i", ci, "di", measure)
     for name, cell in (("ai", ai), ("bi", bi), ("ci", ci), ("di", di)):

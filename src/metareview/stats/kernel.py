@@ -631,6 +631,7 @@ def _prepare(Y, V, mask, X):
         if m.shape != Y.shape:
             raise InputError(f"mask must have the shape of Y {Y.shape}; got {m.shape}.")
     if not clean:
+        assert m is not None  # without a mask, m is None only for clean input
         bad = m & ~(np.isfinite(Y) & np.isfinite(V))
         if bad.any():
             r, c = np.argwhere(bad)[0]

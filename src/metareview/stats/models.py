@@ -137,7 +137,7 @@ class RmaResult:
         coefficient, in ``coef_names`` order) for meta-regression.
         """
 
-        def coef(a: np.ndarray) -> float | list[float]:
+        def coef(a: np.ndarray) -> float | list[float | None] | None:
             return _num(a[0]) if not self.has_mods else [_num(x) for x in a]
 
         out: dict[str, Any] = {
@@ -466,8 +466,8 @@ def rma(
                       kind=labels.kind)
     ni_kept = None if ni_arr is None else tuple(float(x) for x in ni_arr[keep])
 
-    options = dict(method=METHODS.check(method), test=TESTS.check(test), level=level,
-                   control=_control(control), measure=measure)
+    options: dict[str, Any] = dict(method=METHODS.check(method), test=TESTS.check(test),
+                                   level=level, control=_control(control), measure=measure)
     result = _fit(y, v, X, coef_names, labels, ni_kept, omitted, **options)
     if groups is None:
         return result
@@ -489,6 +489,7 @@ def _moderators(mods: Any, data, n: int, labels) -> tuple[np.ndarray, tuple[str,
         return np.ones((n, 1)), ("intrcpt",)
     if isinstance(mods, str):
         mods = [mods]
+    columns: list[Any]  # Series, arrays or column names' values
     if isinstance(mods, pd.DataFrame):
         names, columns = list(map(str, mods.columns)), [mods[c] for c in mods.columns]
     elif isinstance(mods, pd.Series):

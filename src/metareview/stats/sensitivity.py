@@ -52,7 +52,10 @@ def _refit(res: RmaResult, mask: np.ndarray | None = None, *, Y: np.ndarray | No
            X: np.ndarray | None = None, allow_saturated: bool = False) -> BatchResult:
     """Refit ``res``'s model on a batch: masks of studies, permuted effects or designs."""
     k = res.k
-    B = mask.shape[0] if mask is not None else (Y.shape[0] if Y is not None else X.shape[0])
+    given = next((a for a in (mask, Y, X) if a is not None), None)
+    if given is None:
+        raise TypeError("_refit needs a mask, Y or X")
+    B = given.shape[0]
     Ys = Y if Y is not None else np.broadcast_to(res.yi, (B, k))
     design = X if X is not None else (res.X if res.has_mods else None)
     return rma_batch(Ys, np.broadcast_to(res.vi, (B, k)), mask=mask, X=design,
@@ -417,7 +420,7 @@ def permutest(
                 signs[0] = 1.0
             batch = _refit(res, Y=signs * res.yi)
         else:
-            orders = (distinct[start:stop] if use_exact
+            orders = (distinct[start:stop] if distinct is not None
                       else np.array([rng.permutation(k) for _ in range(stop - start)]))
             if not use_exact and start == 0:
                 orders[0] = np.arange(k)

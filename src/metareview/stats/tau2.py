@@ -191,12 +191,13 @@ def _iterate(y, v, m, design, tau2, control: Control, update, state: dict | None
     conv = np.zeros(B, bool)
     tile = max(64, TILE_VALUES // max(k, 1))
     masked = not all_ones(m)  # without a mask the weights are 1/(v + tau2): one array less
-    names = ["tau2", "steps", "row", *(state or {})]
+    extra = state or {}
+    names = ["tau2", "steps", "row", *extra]
     rows = np.arange(B) if control.maxiter > 0 else np.arange(0)
     every = np.empty((len(names), rows.size))  # the state of the rows to step, one per column
     every[:3] = tau2[rows], iters[rows], rows
     for i, name in enumerate(names[3:], 3):
-        every[i] = np.broadcast_to(state[name], (B,))[rows]
+        every[i] = np.broadcast_to(extra[name], (B,))[rows]
 
     def run(st: np.ndarray, stop: int) -> np.ndarray:
         """Step the rows of state ``st`` at least once, until at most ``stop`` are still

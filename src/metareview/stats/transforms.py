@@ -41,7 +41,7 @@ def _ipft_hm(x: np.ndarray, targs: Mapping[str, Any]) -> np.ndarray:
             "transf='ipft.hm' needs the sample sizes: targs={'ni': [...]} (escalc's ni column)."
         )
     ni = np.asarray(targs["ni"], dtype=float)
-    n_hm = 1 / np.nanmean(1 / ni)
+    n_hm = float(1 / np.nanmean(1 / ni))
     x = np.asarray(x, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.sin(2 * x)
