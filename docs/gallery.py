@@ -138,7 +138,7 @@ def bcg_forests() -> None:
                  title="BCG vaccine and tuberculosis, by method of allocation")
     _save(fig, "forest_bcg_rr_allocation")
 
-    fig = funnel(rma(data, method="REML"))
+    fig = funnel(rma(data, method="REML"), egger_line=True)
     _save(fig, "funnel_bcg_contour")
 
 
