@@ -186,6 +186,14 @@ def test_heterogeneity_and_overall_test_lines(bcg, bcg_ee):
     assert "τ²" not in texts(forest(bcg_ee), "note")[0]
 
 
+def test_a_tiny_tau2_is_not_printed_with_fourteen_zeros():
+    # REML on these data stops at tau2 ~ 1e-14; the note read "τ² = 0.000000000000016"
+    res = rma([0.1, 0.3, 0.25, -0.2, 0.0, 0.4, 0.15], [0.04, 0.02, 0.02, 0.05, 0.03, 0.03, 0.03])
+    assert res.tau2 < 1e-4
+    heterogeneity = texts(forest(res), "note")[0]
+    assert heterogeneity.startswith(("Heterogeneity: τ² < 0.0001, ", "Heterogeneity: τ² = 0, "))
+
+
 def test_omitted_studies_are_named():
     with pytest.warns(StudyOmittedWarning, match="zero sampling variance"):
         res = rma([0.2, 0.4, 0.3], [0.01, 0.0, 0.02], slab=["A", "B", "C"])

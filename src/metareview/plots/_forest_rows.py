@@ -134,7 +134,7 @@ def build_rows(
     rows.append(_text_row(_overall_test(res)))
     if res.subgroups is not None:
         rows.append(_text_row((
-            "Test for subgroup differences:", f"Chi² = {fmt_stat(res.Q_between)}",
+            "Test for subgroup differences:", _stat("Chi²", res.Q_between),
             f"df = {res.df_between}", fmt_p(res.p_between))))
     if res.omitted:
         rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
@@ -186,10 +186,16 @@ def _text_row(segments: Sequence[str], sep: str = ", ") -> Row:
 def _heterogeneity(res: RmaResult) -> tuple[str, ...]:
     parts = ["Heterogeneity:"]
     if res.method != "EE":
-        parts.append(f"τ² = {fmt_stat(res.tau2)}")
-    parts += [f"I² = {res.I2:.1f}%", f"Q = {fmt_stat(res.QE)}", f"df = {res.k - 1}",
+        parts.append(_stat("τ²", res.tau2))
+    parts += [f"I² = {res.I2:.1f}%", _stat("Q", res.QE), f"df = {res.k - 1}",
               fmt_p(res.QEp)]
     return tuple(parts)
+
+
+def _stat(name: str, value: float | None) -> str:
+    """``name = value`` with :func:`fmt_stat`, or ``name < 0.0001`` for a tiny value."""
+    text = fmt_stat(value)
+    return f"{name} {text}" if text.startswith("<") else f"{name} = {text}"
 
 
 def _overall_test(res: RmaResult) -> tuple[str, ...]:

@@ -145,17 +145,20 @@ def fmt_num(x: float, digits: int) -> str:
 
 
 def fmt_stat(x: float) -> str:
-    """A test statistic or variance component: 2 decimals, or 2 significant digits below 0.1.
+    """A test statistic or variance component: 2 decimals, or 2 significant digits below 0.1,
+    and "< 0.0001" below that (a REML tau2 of 1.6e-14 is not printed as 0.000000000000016).
 
     Examples
     --------
-    >>> fmt_stat(152.2330), fmt_stat(0.0412), fmt_stat(0.0)
-    ('152.23', '0.041', '0')
+    >>> fmt_stat(152.2330), fmt_stat(0.0412), fmt_stat(0.0), fmt_stat(1.6e-14)
+    ('152.23', '0.041', '0', '< 0.0001')
     """
     if x is None or not np.isfinite(x):
         return "NA"
     if x == 0:
         return "0"
+    if 0 < x < 1e-4:
+        return "< 0.0001"
     if abs(x) >= 0.1:
         return fmt_num(x, 2)
     return fmt_num(float(f"{x:.2g}"), max(2, -int(np.floor(np.log10(abs(x)))) + 1))
