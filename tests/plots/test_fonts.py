@@ -7,6 +7,8 @@ font.
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 from matplotlib import font_manager
@@ -81,3 +83,17 @@ def test_fonts_installed_after_matplotlib_cached_its_list_are_used(monkeypatch,
         function.cache_clear()
     assert _style.missing_glyphs(["张"]) == []
     assert set(_style.font_families()) >= cjk_families
+
+
+def test_a_fallback_font_lending_regular_glyphs_to_bold_text_is_not_logged():
+    # every forest has bold headers: with Droid Sans Fallback installed, each run logged
+    # "findfont: Failed to find font weight bold for Droid Sans Fallback, now using 400."
+    def record(family):
+        return logging.LogRecord("matplotlib.font_manager", logging.WARNING, __file__, 1,
+                                 "findfont: Failed to find font weight %s for %s, now using %s.",
+                                 ("bold", family, 400), None)
+
+    (keep_out,) = [f for f in logging.getLogger("matplotlib.font_manager").filters
+                   if isinstance(f, _style._FallbackWeightFilter)]
+    assert not keep_out.filter(record("Droid Sans Fallback"))
+    assert keep_out.filter(record("Some Other Sans"))  # other fonts are still reported

@@ -124,9 +124,8 @@ class _FallbackWeightFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not str(record.msg).startswith("findfont: Failed to find font weight"):
             return True
-        prop = str(record.args[1]) if isinstance(record.args, tuple) and record.args[1:] else ""
-        return not any(family in prop for family in FALLBACK_FAMILIES
-                       if family != font_family())
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (len(args) > 1 and args[1] in FALLBACK_FAMILIES)  # (weight, family, used)
 
 
 logging.getLogger("matplotlib.font_manager").addFilter(_FallbackWeightFilter())
@@ -136,11 +135,14 @@ logging.getLogger("matplotlib.font_manager").addFilter(_FallbackWeightFilter())
 def font_family() -> str:
     """The first installed family of Arial, Helvetica, Liberation Sans, Nimbus Sans, DejaVu Sans.
 
+    Fonts installed after matplotlib built its font cache count (see :func:`font_families`).
+
     Examples
     --------
     >>> font_family() in _PREFERRED_FAMILIES
     True
     """
+    _add_fonts_installed_since_matplotlib_cached_them()
     installed = _installed_families()
     return next((f for f in _PREFERRED_FAMILIES if f in installed), "DejaVu Sans")
 
@@ -160,9 +162,8 @@ def font_families() -> tuple[str, ...]:
     >>> families[0] == font_family() and "DejaVu Sans" in families
     True
     """
-    _add_fonts_installed_since_matplotlib_cached_them()
+    primary = font_family()  # first, so that fonts installed since matplotlib's cache count
     installed = _installed_families()
-    primary = font_family()
     return (primary, *(f for f in FALLBACK_FAMILIES if f in installed and f != primary))
 
 
@@ -237,6 +238,7 @@ def _add_fonts_installed_since_matplotlib_cached_them() -> None:
             added = True
     if added:
         font_family.cache_clear()
+        font_families.cache_clear()
 
 
 def font(
