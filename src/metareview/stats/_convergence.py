@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from metareview.exceptions import ConvergenceWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["warn_convergence"]
 
@@ -29,7 +32,7 @@ def warn_convergence(
     converged: Any,
     reset: Any,
     *,
-    names: Sequence[Any] | None = None,
+    names: Sequence[Any] | np.ndarray | pd.Index | None = None,
     maxiter: int | None = None,
     source: str = "",
     columns: bool = False,
@@ -83,7 +86,8 @@ def warn_convergence(
         )
 
 
-def _which(rows: np.ndarray, total: int, names: Sequence[Any] | None) -> str:
+def _which(rows: np.ndarray, total: int,
+           names: Sequence[Any] | np.ndarray | pd.Index | None) -> str:
     """`` for 2 of 10 meta-analyses (e.g. ['a', 'b'])``; nothing for a single fit."""
     if total == 1 and names is None:
         return ""
