@@ -27,6 +27,7 @@ from metareview.stats.bias import (
 )
 from metareview.stats.effects import escalc
 from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
+from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, rma
 from metareview.stats.sensitivity import (
     GoshResult,
@@ -49,6 +50,7 @@ __all__ = [
     "FsnResult",
     "GoshResult",
     "KappaResult",
+    "MhResult",
     "PermutestResult",
     "PetPeeseResult",
     "RanktestResult",
@@ -76,6 +78,8 @@ __all__ = [
     "regtest",
     "rma",
     "rma_batch",
+    "rma_mh",
+    "rma_peto",
     "sensitivity",
     "simulate",
     "trimfill",
