@@ -26,6 +26,7 @@ from metareview.stats.bias import (
     trimfill,
 )
 from metareview.stats.effects import escalc
+from metareview.stats.glmm import GlmmBatchResult, GlmmResult, rma_glmm, rma_glmm_batch
 from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, rma
@@ -48,6 +49,8 @@ __all__ = [
     "BatchResult",
     "Control",
     "FsnResult",
+    "GlmmBatchResult",
+    "GlmmResult",
     "GoshResult",
     "KappaResult",
     "MhResult",
@@ -78,6 +81,8 @@ __all__ = [
     "regtest",
     "rma",
     "rma_batch",
+    "rma_glmm",
+    "rma_glmm_batch",
     "rma_mh",
     "rma_peto",
     "sensitivity",
