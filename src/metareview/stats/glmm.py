@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import expit, gammaln, logsumexp
+from scipy.special import expit, gammaln
 
 from metareview._validation import (
     Options,
@@ -76,7 +76,8 @@ _TAU_ZERO = 1e-9  # below this tau the random effect is taken as absent (tau2 = 
 
 def _arm_loglik(eta: np.ndarray, x: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Binomial log-likelihood without the constant: x*eta - n*log(1 + exp(eta))."""
-    return x * eta - n * np.logaddexp(0.0, eta)
+    softplus = np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta)))  # faster than logaddexp
+    return x * eta - n * softplus
 
 
 def _marginal_loglik(eta0: np.ndarray, s: np.ndarray, x: np.ndarray, n: np.ndarray,
@@ -91,7 +92,12 @@ def _marginal_loglik(eta0: np.ndarray, s: np.ndarray, x: np.ndarray, n: np.ndarr
     tau2 = (tau**2)[:, None]
     random = tau2 > _TAU_ZERO**2
     inv_tau2 = np.where(random, 1.0 / np.where(random, tau2, 1.0), 0.0)
-    u = np.zeros(eta0.shape[:2])
+    # start each mode at the study's shrunken empirical logit residual (few Newton steps)
+    xs, ns = np.sum(x, axis=-1), np.sum(n, axis=-1)
+    resid = np.log((xs + 0.5) / (ns - xs + 0.5)) - np.mean(eta0, axis=-1)
+    info = ns / 4 if s.size == 1 else np.ones_like(xs)
+    u = np.where(random, resid * (info / (info + inv_tau2)), 0.0) if s.size == 1 else \
+        np.zeros(eta0.shape[:2])
     for _ in range(100):
         p = expit(eta0 + s * u[..., None])
         grad = np.sum(s * (x - n * p), axis=-1) - u * inv_tau2
@@ -108,10 +114,16 @@ def _marginal_loglik(eta0: np.ndarray, s: np.ndarray, x: np.ndarray, n: np.ndarr
     eta = eta0[..., None, :] + s * uk[..., None]  # (M, k, Q, J)
     g = np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :]), axis=-1) \
         - 0.5 * uk**2 * inv_tau2[..., None]
-    log_int = np.log(np.sqrt(2.0) * sigma) + logsumexp(np.log(weights) + nodes**2 + g, axis=-1)
+    log_int = np.log(np.sqrt(2.0) * sigma) + _logsumexp(np.log(weights) + nodes**2 + g)
     with np.errstate(divide="ignore"):
         log_prior = -0.5 * np.log(2 * np.pi * np.where(random, tau2, 1.0))
     return np.where(random, log_int + log_prior, at_zero)
+
+
+def _logsumexp(values: np.ndarray) -> np.ndarray:
+    """log(sum(exp(values))) over the last axis (the quadrature nodes)."""
+    top = np.max(values, axis=-1)
+    return top + np.log(np.sum(np.exp(values - top[..., None]), axis=-1))
 
 
 def _log_choose(x: np.ndarray, n: np.ndarray) -> np.ndarray:
