@@ -53,10 +53,10 @@ from metareview._validation import (
     check_level,
     describe_rows,
 )
+from metareview._version import __version__
 from metareview.exceptions import ConvergenceError, InputError
 from metareview.stats.effects import _check_rule, _zero_mask
 from metareview.stats.mh import _columns, _no_events, _num, _tables
-from metareview.stats.models import __version__
 from metareview.stats.transforms import back_transform
 
 __all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]

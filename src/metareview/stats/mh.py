@@ -59,10 +59,10 @@ from metareview._validation import (
     resolve_column,
     study_labels,
 )
+from metareview._version import __version__
 from metareview.exceptions import InputError, StudyOmittedWarning
 from metareview.stats import _format
 from metareview.stats.effects import _TABLE, CONTINUITY, _check_rule, _zero_mask
-from metareview.stats.models import __version__
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
 
 __all__ = ["MhResult", "rma_mh", "rma_peto"]
