@@ -2,7 +2,8 @@
 
 Fixtures: tests/fixtures/metafor_binary.json (make_binary_fixtures.R): PLO on dat.pritz1997,
 the seed review's immediate and 1-3 month response rates, the treated arms of dat.bcg and the
-control arms of dat.nielweise2007; OR (UM.FS) on dat.bcg, dat.nielweise2007, dat.collins1985a.
+control arms of dat.nielweise2007; OR (UM.FS) on dat.bcg, dat.nielweise2007, dat.collins1985a;
+IRLN and IRR (UM.FS) on dat.nielweise2008 (also with studies without events added).
 
 Where lme4 and we differ, the exact marginal likelihood (adaptive quadrature checked against
 scipy's adaptive integration below) is evaluated at both optima: ours must not be lower.
@@ -20,21 +21,23 @@ from metareview import ConvergenceError, InputError, rma_glmm, rma_glmm_batch
 from metareview.stats.glmm import _Model, _plo_fit
 from tests.conftest import load_fixture
 
-# estimate, se, tau2 against lme4 where it converged without a warning: worst observed
-# relative difference 1.7e-4 (tau2, dat.collins1985a OR) -- lme4's bobyqa stops there with a
-# lower likelihood than ours; 2.6e-5 on every other case. The brief asks for 1e-4 where the
-# reference optimiser converges tightly, so collins1985a is held to the likelihood check.
+# estimate, se, tau2 against lme4: worst observed relative difference 2.6e-5 on the cases in
+# TIGHT. Elsewhere lme4's bobyqa stops early with a lower likelihood than ours (collins1985a
+# OR: 1.7e-4 in tau2; nielweise2008 IRR: 3.2e-4; nielweise2007 OR: lme4 warns it did not
+# converge, 8.8e-4), so those are held to the likelihood check, as the brief asks.
 RTOL_GLMM = 1e-4
-# heterogeneity tests: the LRT is closed form for PLO and a glm fit for OR (observed 7e-11);
-# the Wald test's studies with a zero cell have weight -> 0 in metafor's divergent glm fit
-# (observed 3.3e-8).
-RTOL_Q = 1e-6
+# heterogeneity tests: the LRT is closed form for PLO/IRLN and a glm fit for OR/IRR (observed
+# 3e-11); the Wald test is closed form here, metafor's comes from a saturated glm fit that
+# stops at glm's tolerance and diverges for studies with a zero cell (weight -> 0): observed
+# 3.3e-8 (binomial) and 2.1e-6 (Poisson, nielweise2008 IRR).
+RTOL_Q = 1e-5
+RTOL_QP = 1e-4  # their p-values: a 2e-6 change in Q moves p by 1.8e-5 (IRLN, 11 studies)
 
 CASES = [c for c in load_fixture("metafor_binary")["cases"] if c["fn"] == "rma.glmm"]
 PLO = [c for c in CASES if c["measure"] == "PLO"]
-OR = [c for c in CASES if c["measure"] == "OR"]
 TIGHT = {"glmm_PLO_pritz1997", "glmm_PLO_seed_immediate", "glmm_PLO_seed_followup",
-         "glmm_PLO_bcg_treated", "glmm_PLO_nielweise2007_control", "glmm_OR_UMFS_bcg"}
+         "glmm_PLO_bcg_treated", "glmm_PLO_nielweise2007_control", "glmm_OR_UMFS_bcg",
+         "glmm_IRLN_nielweise2008", "glmm_IRLN_nielweise2008_zero"}
 
 
 def _ids(cases):
@@ -44,6 +47,11 @@ def _ids(cases):
 def _fit(case):
     if case["measure"] == "PLO":
         return rma_glmm(measure="PLO", xi=case["xi"], ni=case["ni"], slab=case["slab"])
+    if case["measure"] == "IRLN":
+        return rma_glmm(measure="IRLN", xi=case["xi"], ti=case["ti"], slab=case["slab"])
+    if case["measure"] == "IRR":
+        return rma_glmm(measure="IRR", x1i=case["x1i"], t1i=case["t1i"], x2i=case["x2i"],
+                        t2i=case["t2i"], slab=case["slab"])
     return rma_glmm(measure="OR", ai=case["ai"], bi=case["bi"], ci=case["ci"], di=case["di"],
                     slab=case["slab"])
 
@@ -57,6 +65,28 @@ def _exact_loglik_at(case, params, nagq: int = 7) -> float:
         model = _Model(x, n, np.array([1.0]),
                        lambda p: np.broadcast_to(p[:, 0][:, None, None], (len(p), k, 1)),
                        np.ones((1, k), bool), nagq)
+        return float(model.loglik(np.array([params]), np.array([0]))[0])
+    if case["measure"] == "IRLN":
+        x = np.array(case["xi"], float)[None, :, None]
+        logt = np.log(np.array(case["ti"], float))
+        k = x.shape[1]
+        model = _Model(x, np.zeros_like(x), np.array([1.0]),
+                       lambda p: p[:, 0][:, None, None] + logt[None, :, None],
+                       np.ones((1, k), bool), nagq, poisson=True)
+        return float(model.loglik(np.array([params]), np.array([0]))[0])
+    if case["measure"] == "IRR":
+        x1, t1, x2, t2 = (np.array(case[v], float) for v in ("x1i", "t1i", "x2i", "t2i"))
+        keep = ~((x1 == 0) & (x2 == 0))
+        x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
+        k = len(x1)
+        offset = np.log(np.stack([t1, t2], -1))
+
+        def layout_irr(p):
+            return np.stack([p[:, :k] + p[:, k][:, None], p[:, :k]], -1) + offset
+
+        model = _Model(np.stack([x1, x2], -1)[None], np.zeros((1, k, 2)),
+                       np.array([0.5, -0.5]), layout_irr, np.ones((1, k), bool), nagq,
+                       poisson=True)
         return float(model.loglik(np.array([params]), np.array([0]))[0])
     a, b, c, d = (np.array(case[v], float) for v in ("ai", "bi", "ci", "di"))
     keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
@@ -74,9 +104,9 @@ def _exact_loglik_at(case, params, nagq: int = 7) -> float:
 
 def _lme4_params(case):
     ref = case["result"]
-    if case["measure"] == "PLO":
+    if case["measure"] in ("PLO", "IRLN"):
         return [ref["fixef"][0], ref["theta"]]
-    # lme4's fixef: the log OR, then study intercepts; ours: intercepts, log OR, tau
+    # lme4's fixef: the log ratio, then study intercepts; ours: intercepts, log ratio, tau
     fixef = ref["fixef"]
     return [*fixef[1:], fixef[0], ref["theta"]]
 
@@ -97,7 +127,7 @@ def test_estimates_match_lme4(case):
                          ("H2", "H2"), ("ci_lb", "ci_lb"), ("ci_ub", "ci_ub")):
         np.testing.assert_allclose(getattr(res, ours), ref[theirs], rtol=RTOL_GLMM,
                                    err_msg=f"{case['id']}: {ours}")
-    transf = "expit" if case["measure"] == "PLO" else "exp"
+    transf = "expit" if case["measure"] == "PLO" else "exp"  # as the fixture's predict()
     pred = res.predict(transf=transf)
     for key in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
         theirs = ref["pred" if key == "pred" else f"pred_{key}"]
@@ -109,9 +139,9 @@ def test_heterogeneity_tests(case):
     res = _fit(case)
     ref = case["result"]
     np.testing.assert_allclose(res.QE, ref["QE_Wld"], rtol=RTOL_Q)
-    np.testing.assert_allclose(res.QEp, ref["QEp_Wld"], rtol=RTOL_Q, atol=1e-300)
+    np.testing.assert_allclose(res.QEp, ref["QEp_Wld"], rtol=RTOL_QP, atol=1e-300)
     np.testing.assert_allclose(res.QE_LRT, ref["QE_LRT"], rtol=RTOL_Q)
-    np.testing.assert_allclose(res.QEp_LRT, ref["QEp_LRT"], rtol=RTOL_Q, atol=1e-300)
+    np.testing.assert_allclose(res.QEp_LRT, ref["QEp_LRT"], rtol=RTOL_QP, atol=1e-300)
     assert res.k == ref["k"]
 
 
@@ -215,3 +245,11 @@ def test_plo_fit_vectorised_rows_agree_with_single_fits():
     for b in range(2):
         one = _plo_fit(x[b:b + 1], n[b:b + 1], np.ones((1, 4), bool), 7)[0]
         np.testing.assert_allclose(both[b], one[0], rtol=1e-9)
+
+
+def test_person_time_zero_names_the_study():
+    with pytest.raises(InputError, match=r"t2i must be > 0.*'B'"):
+        rma_glmm(measure="IRR", x1i=[3, 4], t1i=[100, 120], x2i=[5, 2], t2i=[90, 0],
+                 slab=["A", "B"])
+    with pytest.raises(InputError, match="xi is 0 in every study"):
+        rma_glmm(measure="IRLN", xi=[0, 0], ti=[100, 120])

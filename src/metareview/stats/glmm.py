@@ -6,10 +6,11 @@ quadrature (7 nodes by default, lme4's ``glmer`` as metafor calls it):
 
 * ``measure="PLO"`` (binomial-normal model for proportions): x_i ~ Bin(n_i, expit(beta + u_i)),
   u_i ~ N(0, tau2) (Hamza, van Houwelingen & Stijnen, 2008).
+* ``measure="IRLN"`` (Poisson-normal model for rates): x_i ~ Poisson(t_i exp(beta + u_i)).
 * ``measure="OR", model="UM.FS"`` (unconditional model with fixed study effects): in study i,
   a_i ~ Bin(n1i, expit(alpha_i + theta + u_i/2)) and c_i ~ Bin(n2i, expit(alpha_i - u_i/2)),
   u_i ~ N(0, tau2); theta is the pooled log odds ratio (Turner et al., 2000; metafor's
-  ``coding=1/2``).
+  ``coding=1/2``). ``measure="IRR"`` is the Poisson analogue, with log(t) as offset.
 
 The likelihood of a (B, k) batch of meta-analyses is evaluated at once: every study's
 conditional mode is found by vectorised Newton steps, then the quadrature sum is taken over
@@ -61,9 +62,9 @@ from metareview.stats.transforms import back_transform
 
 __all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]
 
-GLMM_MEASURES = Options("measure", ("PLO", "OR"))
+GLMM_MEASURES = Options("measure", ("PLO", "OR", "IRLN", "IRR"))
 GLMM_MODELS = Options("model", ("UM.FS",), case_sensitive=False)
-_DEFAULT_TRANSF = {"PLO": "expit", "OR": "exp"}
+_DEFAULT_TRANSF = {"PLO": "expit", "OR": "exp", "IRLN": "exp", "IRR": "exp"}
 
 _MAXITER = 200  # Levenberg-Marquardt iterations
 _STEP_TOL = 1e-8  # converged when no parameter moves more than this in an accepted step
@@ -80,14 +81,28 @@ _BLOCK = 512
 # ------------------------------------------------------------------------------ likelihood
 
 
-def _arm_loglik(eta: np.ndarray, x: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Binomial log-likelihood without the constant: x*eta - n*log(1 + exp(eta))."""
+def _arm_loglik(eta: np.ndarray, x: np.ndarray, n: np.ndarray,
+                poisson: bool = False) -> np.ndarray:
+    """Log-likelihood without the constant: binomial x*eta - n*log(1 + exp(eta)) (logit
+    link), or Poisson x*eta - exp(eta) (log link; the offset log(t) is in eta)."""
+    if poisson:
+        return x * eta - np.exp(eta)
     softplus = np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta)))  # faster than logaddexp
     return x * eta - n * softplus
 
 
+def _mean_weight(eta: np.ndarray, n: np.ndarray, poisson: bool):
+    """Expected count and its variance (the IRLS weight) at linear predictor eta."""
+    if poisson:
+        mu = np.exp(eta)
+        return mu, mu
+    p = expit(eta)
+    return n * p, n * p * (1 - p)
+
+
 def _marginal_loglik(eta0: np.ndarray, s: np.ndarray, x: np.ndarray, n: np.ndarray,
-                     tau: np.ndarray, nodes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+                     tau: np.ndarray, nodes: np.ndarray, weights: np.ndarray,
+                     poisson: bool = False) -> np.ndarray:
     """Each study's marginal log-likelihood by adaptive Gauss-Hermite quadrature.
 
     eta0, x, n: (M, k, J) linear predictor without the random effect, events and trials of
@@ -99,26 +114,28 @@ def _marginal_loglik(eta0: np.ndarray, s: np.ndarray, x: np.ndarray, n: np.ndarr
     random = tau2 > _TAU_ZERO**2
     inv_tau2 = np.where(random, 1.0 / np.where(random, tau2, 1.0), 0.0)
     # start each mode at the study's shrunken empirical logit residual (few Newton steps)
-    xs, ns = np.sum(x, axis=-1), np.sum(n, axis=-1)
-    resid = np.log((xs + 0.5) / (ns - xs + 0.5)) - np.mean(eta0, axis=-1)
-    info = ns / 4 if s.size == 1 else np.ones_like(xs)
-    u = np.where(random, resid * (info / (info + inv_tau2)), 0.0) if s.size == 1 else \
-        np.zeros(eta0.shape[:2])
+    u = np.zeros(eta0.shape[:2])
+    if s.size == 1:
+        xs, ns = x[..., 0], n[..., 0]
+        if poisson:
+            resid, info = np.log(xs + 0.5) - eta0[..., 0], xs + 0.5
+        else:
+            resid, info = np.log((xs + 0.5) / (ns - xs + 0.5)) - eta0[..., 0], ns / 4
+        u = np.where(random, resid * (info / (info + inv_tau2)), 0.0)
     for _ in range(100):
-        p = expit(eta0 + s * u[..., None])
-        grad = np.sum(s * (x - n * p), axis=-1) - u * inv_tau2
-        curv = np.sum(s**2 * n * p * (1 - p), axis=-1) + inv_tau2
+        mu, w = _mean_weight(eta0 + s * u[..., None], n, poisson)
+        grad = np.sum(s * (x - mu), axis=-1) - u * inv_tau2
+        curv = np.sum(s**2 * w, axis=-1) + inv_tau2
         step = np.clip(grad / curv, -4.0, 4.0)
         u = np.where(random, u + step, 0.0)
         if np.max(np.abs(np.where(random, step, 0.0)), initial=0.0) < _MODE_TOL:
             break
-    p = expit(eta0 + s * u[..., None])
-    curv = np.sum(s**2 * n * p * (1 - p), axis=-1) + inv_tau2
-    sigma = np.sqrt(1.0 / curv)
-    at_zero = np.sum(_arm_loglik(eta0, x, n), axis=-1)
+    _, w = _mean_weight(eta0 + s * u[..., None], n, poisson)
+    sigma = np.sqrt(1.0 / (np.sum(s**2 * w, axis=-1) + inv_tau2))
+    at_zero = np.sum(_arm_loglik(eta0, x, n, poisson), axis=-1)
     uk = u[..., None] + np.sqrt(2.0) * sigma[..., None] * nodes  # (M, k, Q)
     eta = eta0[..., None, :] + s * uk[..., None]  # (M, k, Q, J)
-    g = np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :]), axis=-1) \
+    g = np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :], poisson), axis=-1) \
         - 0.5 * uk**2 * inv_tau2[..., None]
     log_int = np.log(np.sqrt(2.0) * sigma) + _logsumexp(np.log(weights) + nodes**2 + g)
     with np.errstate(divide="ignore"):
@@ -141,18 +158,19 @@ class _Model:
 
     def __init__(self, x: np.ndarray, n: np.ndarray, s: np.ndarray,
                  layout: Callable[[np.ndarray], np.ndarray], mask: np.ndarray, nagq: int,
-                 random: bool = True):
+                 random: bool = True, poisson: bool = False):
         self.x, self.n, self.s, self.layout, self.mask = x, n, s, layout, mask
         self.nodes, self.weights = np.polynomial.hermite.hermgauss(nagq)
-        self.random = random
-        self.const = np.sum(np.where(mask, np.sum(_log_choose(x, n), axis=-1), 0.0), axis=-1)
+        self.random, self.poisson = random, poisson
+        const = -gammaln(x + 1) if poisson else _log_choose(x, n)
+        self.const = np.sum(np.where(mask, np.sum(const, axis=-1), 0.0), axis=-1)
 
     def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Log-likelihood of params (M, P) for batch rows ``rows`` (M,)."""
         eta0 = self.layout(params)
         tau = params[:, -1] if self.random else np.zeros(len(params))
         per_study = _marginal_loglik(eta0, self.s, self.x[rows], self.n[rows], tau,
-                                     self.nodes, self.weights)
+                                     self.nodes, self.weights, self.poisson)
         return np.sum(np.where(self.mask[rows], per_study, 0.0), axis=-1) + self.const[rows]
 
 
@@ -355,7 +373,10 @@ class GlmmResult:
 
         pct = f"{100 * self.level:g}%"
         model = {"PLO": "Random-Effects Model (binomial-normal, logit link)",
-                 "OR": "Random-Effects Model (UM.FS, fixed study effects)"}[self.measure]
+                 "IRLN": "Random-Effects Model (Poisson-normal, log link)",
+                 "OR": "Random-Effects Model (UM.FS, fixed study effects; odds ratio)",
+                 "IRR": "Random-Effects Model (UM.FS, fixed study effects; rate ratio)",
+                 }[self.measure]
         lines = [f"{model} (k = {self.k}; tau^2 estimator: ML; nAGQ = {self.nAGQ})", ""]
         if self.omitted:
             lines[1:1] = [f"Left out: {', '.join(self.omitted)}"]
@@ -373,7 +394,8 @@ class GlmmResult:
                   f"{_format.fmt_p(self.pval):>7} {self.ci_lb:8.4f} {self.ci_ub:8.4f} "
                   f"{_format._stars(self.pval)}"]
         pred = self.predict(transf="auto")
-        scale = "proportion" if self.measure == "PLO" else "odds ratio"
+        scale = {"PLO": "proportion", "OR": "odds ratio", "IRLN": "rate",
+                 "IRR": "rate ratio"}[self.measure]
         lines += ["", f"Back-transformed ({scale}): {pred['pred']:.4f} "
                   f"({pct} CI {pred['ci_lb']:.4f} to {pred['ci_ub']:.4f}; prediction interval "
                   f"{pred['pi_lb']:.4f} to {pred['pi_ub']:.4f})",
@@ -577,7 +599,8 @@ def rma_glmm(
     *, measure: str, model: str = "UM.FS",
     xi: Any = None, ni: Any = None, mi: Any = None,
     ai: Any = None, bi: Any = None, ci: Any = None, di: Any = None,
-    n1i: Any = None, n2i: Any = None,
+    n1i: Any = None, n2i: Any = None, ti: Any = None,
+    x1i: Any = None, t1i: Any = None, x2i: Any = None, t2i: Any = None,
     data: pd.DataFrame | None = None, slab: Any = None,
     nAGQ: int = 7, level: float = 95,
 ) -> GlmmResult:
@@ -585,13 +608,15 @@ def rma_glmm(
 
     Parameters
     ----------
-    measure : {"PLO", "OR"}
+    measure : {"PLO", "OR", "IRLN", "IRR"}
         ``"PLO"``: binomial-normal model for proportions (``xi`` with ``ni`` or ``mi``).
         ``"OR"``: odds ratio from 2x2 counts (``ai, bi, ci, di`` or ``ai, ci, n1i, n2i``).
+        ``"IRLN"``: Poisson-normal model for incidence rates (``xi`` events in ``ti``
+        person-time). ``"IRR"``: rate ratio (``x1i, t1i, x2i, t2i``).
     model : {"UM.FS"}
-        For OR, the unconditional model with fixed study effects (metafor's default);
-        the random effect enters the two arms as +u/2 and -u/2.
-    xi, ni, mi, ai, bi, ci, di, n1i, n2i : array-like or str
+        For OR and IRR, the unconditional model with fixed study effects (metafor's
+        default); the random effect enters the two arms as +u/2 and -u/2.
+    xi, ni, mi, ai, bi, ci, di, n1i, n2i, ti, x1i, t1i, x2i, t2i : array-like or str
         Counts (whole numbers), as arrays or column names of ``data``.
     data : DataFrame, optional
     slab : array-like or str, optional
@@ -609,8 +634,8 @@ def rma_glmm(
     ------
     InputError
         Counts that are not whole numbers (naming the study), negative, or above the group
-        size; fewer than 2 studies; no events (or only events) in any study, or in one arm
-        of every study for OR.
+        size; person-time <= 0; fewer than 2 studies; no events (or only events) in any
+        study, or in one arm of every study for OR and IRR.
     ConvergenceError
         When the maximiser does not converge; the message says what was tried.
 
@@ -640,6 +665,10 @@ def rma_glmm(
         raise InputError(f"nAGQ must be a positive whole number; got {nAGQ!r}.")
     if measure == "PLO":
         return _fit_plo(xi, ni, mi, data, slab, nagq, level)
+    if measure == "IRLN":
+        return _fit_irln(xi, ti, data, slab, nagq, level)
+    if measure == "IRR":
+        return _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level)
     return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level)
 
 
@@ -699,52 +728,18 @@ def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
     a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_glmm()")
     for name, cell in (("ai", a), ("bi", b), ("ci", c), ("di", d)):
         _check_counts(name, cell, labels)
-    drop = _no_events(a, b, c, d)
-    omitted = tuple(lab for lab, dr in zip(labels, drop, strict=True) if dr)
-    keep = ~drop
+    keep, labels, omitted = _drop_studies(_no_events(a, b, c, d), labels)
     a, b, c, d = a[keep], b[keep], c[keep], d[keep]
-    labels = [lab for lab, kp in zip(labels, keep, strict=True) if kp]
-    k = len(a)
-    if k < 2:
-        raise InputError(
-            f"a random-effects GLMM needs at least 2 studies with events; got k = {k}"
-            f"{' after leaving out studies without events in either arm: ' + ', '.join(omitted) if omitted else ''}.")  # noqa: E501
     for name, total in (("ai", a.sum()), ("bi", b.sum()), ("ci", c.sum()), ("di", d.sum())):
         if total == 0:
             raise InputError(f"{name} is 0 in every study: the pooled odds ratio is 0 or "
                              "infinite and the GLMM has no maximum.")
     n1, n2 = a + b, c + d
-    x = np.stack([a, c], axis=-1)[None]
-    n = np.stack([n1, n2], axis=-1)[None]
-    s = np.array([0.5, -0.5])
-
-    def layout(params: np.ndarray) -> np.ndarray:
-        alpha, theta = params[:, :k], params[:, k]
-        return np.stack([alpha + theta[:, None], alpha], axis=-1)
-
-    mask = np.ones((1, k), dtype=bool)
-    glmm = _Model(x, n, s, layout, mask, nagq)
     alpha0 = np.log((c + 0.5) / (d + 0.5))
     log_or = np.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5)))
-    theta0 = float(np.average(log_or, weights=1 / (1 / (a + .5) + 1 / (b + .5) + 1 / (c + .5)
-                                                    + 1 / (d + .5))))
-    start = np.concatenate([alpha0, [theta0, 0.5]])[None]
-    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
-    if not conv[0] or not np.isfinite(params).all():
-        raise _not_converged("measure='OR', model='UM.FS'", int(iters[0]), start[0], nagq)
-    theta_first = np.concatenate([[k], np.arange(k), [k + 1]])  # estimate first, tau last
-    se = float(_se_from_hessian(hess[:, theta_first][:, :, theta_first], params[:, -1])[0])
-    tau2 = float(_clean_tau2(params[:, -1])[0])
-
-    fixed = _Model(x, n, s, layout, mask, nagq, random=False)
-    _, fe_ll, _, fe_conv, _ = _maximise(
-        _DropTau(fixed), np.concatenate([alpha0, [theta0]])[None])
-    if not fe_conv[0]:
-        raise _not_converged("measure='OR' fixed-effects model for the LRT", _MAXITER,
-                             np.concatenate([alpha0, [theta0]]), nagq)
+    v_or = 1 / (a + .5) + 1 / (b + .5) + 1 / (c + .5) + 1 / (d + .5)
     sat = float(np.sum(_binom_ll(a, n1, a / n1) + _binom_ll(c, n2, c / n2)
                        + _log_choose(a, n1) + _log_choose(c, n2)))
-    q_lrt = max(0.0, 2 * (sat - float(fe_ll[0])))
     inner = (a > 0) & (b > 0) & (c > 0) & (d > 0)
     q_wald = _wald_q(np.log(a[inner] * d[inner] / (b[inner] * c[inner])),
                      1 / a[inner] + 1 / b[inner] + 1 / c[inner] + 1 / d[inner]) \
@@ -752,8 +747,128 @@ def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
     corrected = _zero_mask((a, b, c, d), "only0")
     ac, bc, cc, dc = (np.where(corrected, v + 0.5, v) for v in (a, b, c, d))
     vt = _vt(1 / ac + 1 / bc + 1 / cc + 1 / dc)
-    return _finish("OR", "UM.FS", level, float(params[0, k]), se, tau2, q_wald, q_lrt,
+    return _fit_two_groups("OR", np.stack([a, c], -1), np.stack([n1, n2], -1), np.zeros(2),
+                           alpha0, float(np.average(log_or, weights=1 / v_or)), sat, q_wald,
+                           vt, labels, omitted, nagq, level, poisson=False)
+
+
+def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
+    x1, t1, x2, t2, labels = _person_time(x1i, t1i, x2i, t2i, data, slab, two=True)
+    keep, labels, omitted = _drop_studies((x1 == 0) & (x2 == 0), labels)
+    x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
+    for name, total in (("x1i", x1.sum()), ("x2i", x2.sum())):
+        if total == 0:
+            raise InputError(f"{name} is 0 in every study: the pooled rate ratio is 0 or "
+                             "infinite and the GLMM has no maximum.")
+    log_irr = np.log((x1 + 0.5) / t1) - np.log((x2 + 0.5) / t2)
+    sat = float(np.sum(_poisson_sat(x1) + _poisson_sat(x2)))
+    inner = (x1 > 0) & (x2 > 0)
+    q_wald = _wald_q(np.log(x1[inner] / t1[inner]) - np.log(x2[inner] / t2[inner]),
+                     1 / x1[inner] + 1 / x2[inner]) if inner.sum() > 1 else 0.0
+    corrected = _zero_mask((x1, x2), "only0")
+    vt = _vt(1 / np.where(corrected, x1 + 0.5, x1) + 1 / np.where(corrected, x2 + 0.5, x2))
+    offset = np.log(np.stack([t1, t2], -1))
+    return _fit_two_groups("IRR", np.stack([x1, x2], -1), np.zeros((len(x1), 2)), offset,
+                           np.log((x2 + 0.5) / t2),
+                           float(np.average(log_irr, weights=1 / (1 / (x1 + .5) + 1 / (x2 + .5)))),
+                           sat, q_wald, vt, labels, omitted, nagq, level, poisson=True)
+
+
+def _drop_studies(drop: np.ndarray, labels):
+    """Leave out studies without events in either arm (metafor's drop00); need k >= 2."""
+    omitted = tuple(lab for lab, dr in zip(labels, drop, strict=True) if dr)
+    keep = ~drop
+    labels = [lab for lab, kp in zip(labels, keep, strict=True) if kp]
+    if keep.sum() < 2:
+        left = (f" after leaving out studies without events in either arm: "
+                f"{', '.join(omitted)}") if omitted else ""
+        raise InputError(f"a random-effects GLMM needs at least 2 studies with events; got "
+                         f"k = {int(keep.sum())}{left}.")
+    return keep, labels, omitted
+
+
+def _poisson_sat(x: np.ndarray) -> np.ndarray:
+    """Saturated Poisson log-likelihood (mean = x) with its constant."""
+    return _xlogy_sum(x, x) - x - gammaln(x + 1)
+
+
+def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, vt, labels, omitted,
+                    nagq, level, poisson) -> GlmmResult:
+    """UM.FS: fixed study effects alpha_i, pooled theta, random u_i entering as +-u/2."""
+    k = len(x)
+    s = np.array([0.5, -0.5])
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        alpha, theta = params[:, :k], params[:, k]
+        return np.stack([alpha + theta[:, None], alpha], axis=-1) + offset
+
+    mask = np.ones((1, k), dtype=bool)
+    glmm = _Model(x[None], n[None], s, layout, mask, nagq, poisson=poisson)
+    start = np.concatenate([alpha0, [theta0, 0.5]])[None]
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    what = f"measure={measure!r}, model='UM.FS'"
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged(what, int(iters[0]), start[0], nagq)
+    theta_first = np.concatenate([[k], np.arange(k), [k + 1]])  # estimate first, tau last
+    se = float(_se_from_hessian(hess[:, theta_first][:, :, theta_first], params[:, -1])[0])
+    tau2 = float(_clean_tau2(params[:, -1])[0])
+    fixed = _Model(x[None], n[None], s, layout, mask, nagq, random=False, poisson=poisson)
+    fe_start = np.concatenate([alpha0, [theta0]])
+    _, fe_ll, _, fe_conv, _ = _maximise(_DropTau(fixed), fe_start[None])
+    if not fe_conv[0]:
+        raise _not_converged(f"{what}: the fixed-effects model of the LRT", _MAXITER,
+                             fe_start, nagq)
+    q_lrt = max(0.0, 2 * (sat - float(fe_ll[0])))
+    return _finish(measure, "UM.FS", level, float(params[0, k]), se, tau2, q_wald, q_lrt,
                    float(ll[0]), vt, k, nagq, int(iters[0]), labels, omitted)
+
+
+def _person_time(x1i, t1i, x2i, t2i, data, slab, two: bool):
+    names = ("x1i", "t1i", "x2i", "t2i") if two else ("xi", "ti")
+    given = dict(zip(names, (x1i, t1i, x2i, t2i) if two else (x1i, t1i), strict=True))
+    missing = [n for n, v in given.items() if v is None]
+    if missing:
+        raise InputError(f"rma_glmm needs {', '.join(names)} (events and person-time); "
+                         f"missing {', '.join(missing)}.")
+    arrays, labels = _columns(names, given, data, slab)
+    for name in names:
+        if name.startswith("x"):
+            _check_counts(name, arrays[name], labels)
+            _check_rule(arrays[name] < 0, name, ">= 0 (event counts)", labels)
+        else:
+            _check_rule(arrays[name] <= 0, name, "> 0 (person-time)", labels)
+    return (*(arrays[n] for n in names), labels)
+
+
+def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
+    x, t, labels = _person_time(xi, ti, None, None, data, slab, two=False)
+    k = len(x)
+    if k < 2:
+        raise InputError(f"a random-effects GLMM needs at least 2 studies; got k = {k}.")
+    if x.sum() == 0:
+        raise InputError("xi is 0 in every study: the pooled log rate is -infinity and the "
+                         "GLMM has no maximum.")
+    logt = np.log(t)
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        return params[:, 0][:, None, None] + logt[None, :, None]
+
+    mask = np.ones((1, k), dtype=bool)
+    glmm = _Model(x[None, :, None], np.zeros((1, k, 1)), np.array([1.0]), layout, mask, nagq,
+                  poisson=True)
+    rate = x.sum() / t.sum()
+    start = np.array([[np.log(rate), 0.5]])
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged("measure='IRLN'", int(iters[0]), start[0], nagq)
+    se = float(_se_from_hessian(hess, params[:, 1])[0])
+    tau2 = float(_clean_tau2(params[:, 1])[0])
+    inner = x > 0
+    q_wald = _wald_q(np.log(x[inner] / t[inner]), 1 / x[inner]) if inner.sum() > 1 else 0.0
+    q_lrt = max(0.0, float(2 * np.sum(_xlogy_sum(x, x / (t * rate)) - (x - t * rate))))
+    vt = _vt(1 / np.where(x == 0, 0.5, x))
+    return _finish("IRLN", "UM.FS", level, float(params[0, 0]), se, tau2, q_wald, q_lrt,
+                   float(ll[0]), vt, k, nagq, int(iters[0]), labels, ())
 
 
 class _DropTau:
