@@ -158,20 +158,26 @@ class _Model:
 
     def __init__(self, x: np.ndarray, n: np.ndarray, s: np.ndarray,
                  layout: Callable[[np.ndarray], np.ndarray], mask: np.ndarray, nagq: int,
-                 random: bool = True, poisson: bool = False):
+                 random: bool = True, poisson: bool = False, study_effects: int = 0):
         self.x, self.n, self.s, self.layout, self.mask = x, n, s, layout, mask
         self.nodes, self.weights = np.polynomial.hermite.hermgauss(nagq)
         self.random, self.poisson = random, poisson
         const = -gammaln(x + 1) if poisson else _log_choose(x, n)
-        self.const = np.sum(np.where(mask, np.sum(const, axis=-1), 0.0), axis=-1)
+        self.const = np.where(mask, np.sum(const, axis=-1), 0.0)  # (rows, k)
+        #: k when the first k parameters are one per study (UM.FS intercepts), else 0
+        self.study_effects = study_effects
 
-    def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Log-likelihood of params (M, P) for batch rows ``rows`` (M,)."""
+    def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Each study's log-likelihood (M, k) at params (M, P), batch rows ``rows`` (M,)."""
         eta0 = self.layout(params)
         tau = params[:, -1] if self.random else np.zeros(len(params))
         per_study = _marginal_loglik(eta0, self.s, self.x[rows], self.n[rows], tau,
                                      self.nodes, self.weights, self.poisson)
-        return np.sum(np.where(self.mask[rows], per_study, 0.0), axis=-1) + self.const[rows]
+        return np.where(self.mask[rows], per_study, 0.0) + self.const[rows]
+
+    def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Log-likelihood of params (M, P) for batch rows ``rows`` (M,)."""
+        return np.sum(self.study_loglik(params, rows), axis=-1)
 
 
 def _fd_points(params: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, list]:
@@ -197,6 +203,8 @@ def _fd_points(params: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, list]:
 
 def _derivatives(model: _Model, params: np.ndarray, rows: np.ndarray, h: np.ndarray):
     """Log-likelihood, gradient and Hessian by central differences, all rows at once."""
+    if getattr(model, "study_effects", 0):
+        return _arrow_derivatives(model, params, rows, h)
     B, P = params.shape
     points, pairs = _fd_points(params, h)
     S = points.shape[1]
@@ -212,6 +220,46 @@ def _derivatives(model: _Model, params: np.ndarray, rows: np.ndarray, h: np.ndar
         pp, pm, mp, mm = (values[:, base + 4 * m + t] for t in range(4))
         hess[:, i, j] = hess[:, j, i] = (pp - pm - mp + mm) / (4 * h[:, i] * h[:, j])
     return f0, grad, hess
+
+
+def _arrow_derivatives(model, params: np.ndarray, rows: np.ndarray, h: np.ndarray):
+    """Central differences for models with one intercept per study (UM.FS).
+
+    Study i's likelihood depends only on its own intercept and the shared parameters, so
+    the Hessian is an arrow: shifting every intercept at once gives each study's local
+    derivatives from one stencil in 1 + (shared) dimensions instead of k + shared.
+    """
+    B, P = params.shape
+    k = model.study_effects
+    L = 1 + P - k
+    local = np.zeros((B, 1, L))
+    stencil, pairs = _fd_points(local[:, 0], np.ones((B, L)))
+    shift = stencil[0]  # (T, L), entries in {-1, 0, 1}
+    T = len(shift)
+    full = np.concatenate([np.repeat(shift[:, :1], k, axis=1), shift[:, 1:]], axis=1)
+    points = params[:, None, :] + full[None] * h[:, None, :]
+    values = model.study_loglik(points.reshape(B * T, P), np.repeat(rows, T)).reshape(B, T, k)
+    hl = np.concatenate([h[:, :k, None], np.repeat(h[:, None, k:], k, axis=1)], axis=2)
+    f0 = values[:, 0]  # (B, k)
+    plus, minus = values[:, 1:1 + 2 * L:2], values[:, 2:2 + 2 * L:2]  # (B, L, k)
+    plus, minus = plus.transpose(0, 2, 1), minus.transpose(0, 2, 1)  # (B, k, L)
+    g_local = (plus - minus) / (2 * hl)
+    h_local = np.empty((B, k, L, L))
+    idx = np.arange(L)
+    h_local[:, :, idx, idx] = (plus - 2 * f0[..., None] + minus) / hl**2
+    base = 1 + 2 * L
+    for m, (i, j) in enumerate(pairs):
+        pp, pm, mp, mm = (values[:, base + 4 * m + t] for t in range(4))
+        h_local[:, :, i, j] = h_local[:, :, j, i] = (pp - pm - mp + mm) / (
+            4 * hl[..., i] * hl[..., j])
+    grad = np.concatenate([g_local[..., 0], g_local[..., 1:].sum(axis=1)], axis=1)
+    hess = np.zeros((B, P, P))
+    studies = np.arange(k)
+    hess[:, studies, studies] = h_local[:, :, 0, 0]
+    hess[:, :k, k:] = h_local[:, :, 0, 1:]
+    hess[:, k:, :k] = h_local[:, :, 0, 1:].transpose(0, 2, 1)
+    hess[:, k:, k:] = h_local[:, :, 1:, 1:].sum(axis=1)
+    return f0.sum(axis=1), grad, hess
 
 
 def _maximise(model: _Model, start: np.ndarray, rows: np.ndarray | None = None):
@@ -803,7 +851,7 @@ def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, vt, labe
         return np.stack([alpha + theta[:, None], alpha], axis=-1) + offset
 
     mask = np.ones((1, k), dtype=bool)
-    glmm = _Model(x[None], n[None], s, layout, mask, nagq, poisson=poisson)
+    glmm = _Model(x[None], n[None], s, layout, mask, nagq, poisson=poisson, study_effects=k)
     start = np.concatenate([alpha0, [theta0, 0.5]])[None]
     params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
     what = f"measure={measure!r}, model='UM.FS'"
@@ -812,7 +860,8 @@ def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, vt, labe
     theta_first = np.concatenate([[k], np.arange(k), [k + 1]])  # estimate first, tau last
     se = float(_se_from_hessian(hess[:, theta_first][:, :, theta_first], params[:, -1])[0])
     tau2 = float(_clean_tau2(params[:, -1])[0])
-    fixed = _Model(x[None], n[None], s, layout, mask, nagq, random=False, poisson=poisson)
+    fixed = _Model(x[None], n[None], s, layout, mask, nagq, random=False, poisson=poisson,
+                   study_effects=k)
     fe_start = np.concatenate([alpha0, [theta0]])
     _, fe_ll, _, fe_conv, _ = _maximise(_DropTau(fixed), fe_start[None])
     if not fe_conv[0]:
@@ -876,6 +925,10 @@ class _DropTau:
 
     def __init__(self, model: _Model):
         self.model = model
+        self.study_effects = model.study_effects
+
+    def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self.model.study_loglik(np.column_stack([params, np.zeros(len(params))]), rows)
 
     def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return self.model.loglik(np.column_stack([params, np.zeros(len(params))]), rows)
+        return np.sum(self.study_loglik(params, rows), axis=-1)
