@@ -154,3 +154,15 @@ def test_single_study_as_metafor():
     res = rma_mh(ai=[4], bi=[96], ci=[8], di=[92])
     assert res.QE == 0 and res.I2 == 0 and res.QEp == 1
     assert res.estimate == pytest.approx(math.log(4 * 92 / (96 * 8)), rel=1e-12)
+
+
+def test_columns_of_a_data_frame_and_missing_counts():
+    import pandas as pd
+
+    frame = pd.DataFrame({"e1": [4, 6, 2], "n1": [100, 100, 52], "e2": [8, 9, 5],
+                          "n2": [100, 100, 53], "who": ["A", "B", "C"]})
+    by_name = rma_mh(ai="e1", n1i="n1", ci="e2", n2i="n2", data=frame, slab="who")
+    by_value = rma_mh(ai=[4, 6, 2], bi=[96, 94, 50], ci=[8, 9, 5], di=[92, 91, 48])
+    assert by_name.estimate == by_value.estimate and by_name.slab == ("A", "B", "C")
+    with pytest.raises(InputError, match=r"ci is missing at row 2 \(study 'B'\)"):
+        rma_peto(ai=[4, 6], bi=[96, 94], ci=[8, float("nan")], di=[92, 91], slab=["A", "B"])

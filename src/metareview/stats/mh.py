@@ -217,7 +217,12 @@ def _columns(names: Sequence[str], values: Mapping[str, Any], data, slab):
         labels = [str(i) for i in data.index]
     else:
         labels = study_labels(n_rows, None)
-    arrays = {n: check_numeric(n, v, labels, allow_nan=False) for n, v in raw.items()}
+    arrays = {n: check_numeric(n, v, labels) for n, v in raw.items()}
+    for name, values in arrays.items():
+        missing = np.isnan(values)
+        if missing.any():
+            raise InputError(f"{name} is missing at {describe_rows(missing, labels)}; counts "
+                             "are needed in every study. Remove these studies first.")
     return arrays, labels
 
 
