@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from metareview import ConvergenceError, InputError, rma_glmm, rma_glmm_batch
+from metareview import (
+    ConvergenceError,
+    ConvergenceWarning,
+    InputError,
+    rma_glmm,
+    rma_glmm_batch,
+)
 from metareview.stats.glmm import _Model, _plo_fit
 from tests.conftest import load_fixture
 
@@ -220,8 +226,11 @@ def test_single_study_and_no_events():
                  slab=["Empty", "Full"])
     with pytest.raises(InputError, match="ai is 0 in every study"):
         rma_glmm(measure="OR", ai=[0, 0, 0], bi=[10, 7, 9], ci=[2, 4, 1], di=[12, 6, 9])
-    with pytest.raises(InputError, match="at least 2 studies"):
-        rma_glmm_batch([[3, 4]], [[10, 12]], mask=[[True, False]])
+    with pytest.warns(ConvergenceWarning, match=r"rows 0, 2\) have no maximum"):
+        out = rma_glmm_batch([[3, 4], [3, 4], [0, 0]], [[10, 12]] * 3,
+                             mask=[[True, False], [True, True], [True, True]])
+    assert out.converged.tolist() == [False, True, False]
+    assert np.isnan(out.estimate[[0, 2]]).all() and np.isfinite(out.estimate[1])
 
 
 def test_unknown_model_lists_the_supported_ones():

@@ -40,6 +40,7 @@ using lme4. J. Stat. Softw., 67(1). https://doi.org/10.18637/jss.v067.i01
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,7 @@ from metareview._validation import (
     describe_rows,
 )
 from metareview._version import __version__
-from metareview.exceptions import ConvergenceError, InputError
+from metareview.exceptions import ConvergenceError, ConvergenceWarning, InputError
 from metareview.stats.effects import _check_rule, _zero_mask
 from metareview.stats.mh import _columns, _no_events, _num, _tables
 from metareview.stats.transforms import back_transform
@@ -592,8 +593,13 @@ def rma_glmm_batch(xi: Any, ni: Any, *, mask: Any = None, nAGQ: int = 7,
     Raises
     ------
     InputError
-        Shapes that disagree, counts that are not whole numbers or exceed the group size,
-        or rows with fewer than 2 studies or with no events (or only events).
+        Shapes that disagree, counts that are not whole numbers or exceed the group size.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Naming the rows that have no estimate (fewer than 2 studies, no events or only
+        events) or did not converge; their results are NaN with ``converged`` False.
 
     Examples
     --------
@@ -618,15 +624,23 @@ def rma_glmm_batch(xi: Any, ni: Any, *, mask: Any = None, nAGQ: int = 7,
     kk = m.sum(axis=1)
     events = np.where(m, x, 0).sum(axis=1)
     trials = np.where(m, n, 0).sum(axis=1)
-    bad = (kk < 2) | (events == 0) | (events == trials)
-    if bad.any():
-        raise InputError(
-            f"every meta-analysis needs at least 2 studies and some events and non-events; "
-            f"rows {', '.join(str(int(i)) for i in np.flatnonzero(bad)[:6])} do not.")
-    parts = [_plo_fit(x[i:i + _BLOCK], n[i:i + _BLOCK], m[i:i + _BLOCK], int(nAGQ))
-             for i in range(0, len(x), _BLOCK)]
-    params, ll, hess, conv, iters = (np.concatenate([p[j] for p in parts]) for j in range(5))
-    se = _se_from_hessian(hess, params[:, 1])
+    estimable = (kk >= 2) & (events > 0) & (events < trials)
+    B = len(x)
+    params = np.full((B, 2), np.nan)
+    ll = np.full(B, np.nan)
+    hess = np.full((B, 2, 2), np.nan)
+    conv = np.zeros(B, dtype=bool)
+    iters = np.zeros(B, dtype=int)
+    idx = np.flatnonzero(estimable)
+    for i in range(0, idx.size, _BLOCK):
+        block = idx[i:i + _BLOCK]
+        p, f, h, c, it, _ = _plo_fit(x[block], n[block], m[block], int(nAGQ))
+        params[block], ll[block], hess[block], conv[block], iters[block] = p, f, h, c, it
+    _warn_rows(~estimable, "have no maximum-likelihood estimate (fewer than 2 studies, or no "
+               "events or only events)")
+    _warn_rows(estimable & ~conv, f"did not converge within {_MAXITER} iterations")
+    se = np.full(B, np.nan)
+    se[idx] = _se_from_hessian(hess[idx], params[idx, 1])
     crit = stats.norm.isf((1 - level) / 2)
     est = np.where(conv, params[:, 0], np.nan)
     se = np.where(conv, se, np.nan)
@@ -634,6 +648,15 @@ def rma_glmm_batch(xi: Any, ni: Any, *, mask: Any = None, nAGQ: int = 7,
                            tau2=np.where(conv, _clean_tau2(params[:, 1]), np.nan),
                            logLik=np.where(conv, ll, np.nan), k=kk, converged=conv,
                            iterations=iters, level=level, nAGQ=int(nAGQ))
+
+
+def _warn_rows(bad: np.ndarray, what: str) -> None:
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(str(int(r)) for r in rows[:6]) + (", ..." if rows.size > 6 else "")
+        warnings.warn(f"rma_glmm_batch: {rows.size} meta-analyses (rows {shown}) {what}; their "
+                      "results are NaN and converged is False.", ConvergenceWarning,
+                      stacklevel=3)
 
 
 def _clean_tau2(tau: np.ndarray) -> np.ndarray:
