@@ -26,7 +26,9 @@ from metareview.stats.bias import (
     trimfill,
 )
 from metareview.stats.effects import escalc
+from metareview.stats.glmm import GlmmBatchResult, GlmmResult, rma_glmm, rma_glmm_batch
 from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
+from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, rma
 from metareview.stats.sensitivity import (
     GoshResult,
@@ -47,8 +49,11 @@ __all__ = [
     "BatchResult",
     "Control",
     "FsnResult",
+    "GlmmBatchResult",
+    "GlmmResult",
     "GoshResult",
     "KappaResult",
+    "MhResult",
     "PermutestResult",
     "PetPeeseResult",
     "RanktestResult",
@@ -76,6 +81,10 @@ __all__ = [
     "regtest",
     "rma",
     "rma_batch",
+    "rma_glmm",
+    "rma_glmm_batch",
+    "rma_mh",
+    "rma_peto",
     "sensitivity",
     "simulate",
     "trimfill",

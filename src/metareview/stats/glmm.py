@@ -1,0 +1,957 @@
+"""Generalised linear mixed models for counts: :func:`rma_glmm` and :func:`rma_glmm_batch`.
+
+The random-effects models of metafor's ``rma.glmm`` fitted by maximum likelihood on the exact
+binomial likelihood, with each study's random effect integrated out by adaptive Gauss-Hermite
+quadrature (7 nodes by default, lme4's ``glmer`` as metafor calls it):
+
+* ``measure="PLO"`` (binomial-normal model for proportions): x_i ~ Bin(n_i, expit(beta + u_i)),
+  u_i ~ N(0, tau2) (Hamza, van Houwelingen & Stijnen, 2008).
+* ``measure="IRLN"`` (Poisson-normal model for rates): x_i ~ Poisson(t_i exp(beta + u_i)).
+* ``measure="OR", model="UM.FS"`` (unconditional model with fixed study effects): in study i,
+  a_i ~ Bin(n1i, expit(alpha_i + theta + u_i/2)) and c_i ~ Bin(n2i, expit(alpha_i - u_i/2)),
+  u_i ~ N(0, tau2); theta is the pooled log odds ratio (Turner et al., 2000; metafor's
+  ``coding=1/2``). ``measure="IRR"`` is the Poisson analogue, with log(t) as offset.
+
+The likelihood of a (B, k) batch of meta-analyses is evaluated at once: every study's
+conditional mode is found by vectorised Newton steps, then the quadrature sum is taken over
+(B, k, nAGQ) arrays. The maximiser is a vectorised Levenberg-Marquardt iteration on finite-
+difference derivatives, so 10,000 PLO fits run together without a Python loop over fits.
+
+References
+----------
+Hamza, T. H., van Houwelingen, H. C., & Stijnen, T. (2008). The binomial distribution of
+meta-analysis was preferred to model within-study variability. J. Clin. Epidemiol., 61(1),
+41-51. https://doi.org/10.1016/j.jclinepi.2007.03.016
+
+Turner, R. M., Omar, R. Z., Yang, M., Goldstein, H., & Thompson, S. G. (2000). A multilevel
+model framework for meta-analysis of clinical trials with binary outcomes. Stat. Med.,
+19(24), 3417-3432.
+
+Jackson, D., Law, M., Stijnen, T., Viechtbauer, W., & White, I. R. (2018). A comparison of
+seven random-effects models for meta-analyses that estimate the summary odds ratio. Stat.
+Med., 37(7), 1059-1085. https://doi.org/10.1002/sim.7588
+
+Liu, Q., & Pierce, D. A. (1994). A note on Gauss-Hermite quadrature. Biometrika, 81(3),
+624-629. https://doi.org/10.1093/biomet/81.3.624
+
+Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects models
+using lme4. J. Stat. Softw., 67(1). https://doi.org/10.18637/jss.v067.i01
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.special import expit, gammaln
+
+from metareview._validation import (
+    Options,
+    check_level,
+    describe_rows,
+)
+from metareview._version import __version__
+from metareview.exceptions import ConvergenceError, ConvergenceWarning, InputError
+from metareview.stats.effects import _check_rule, _zero_mask
+from metareview.stats.mh import _columns, _no_events, _num, _tables
+from metareview.stats.transforms import back_transform
+
+__all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]
+
+GLMM_MEASURES = Options("measure", ("PLO", "OR", "IRLN", "IRR"))
+GLMM_MODELS = Options("model", ("UM.FS",), case_sensitive=False)
+_DEFAULT_TRANSF = {"PLO": "expit", "OR": "exp", "IRLN": "exp", "IRR": "exp"}
+
+_MAXITER = 200  # Levenberg-Marquardt iterations
+_STEP_TOL = 1e-8  # converged when no parameter moves more than this in an accepted step
+_MODE_TOL = 1e-11  # conditional modes: Newton until the step is below this
+_TAU_ZERO = 1e-9  # below this tau the random effect is taken as absent (tau2 = 0 exactly)
+
+
+#: meta-analyses fitted together in one block of rma_glmm_batch: blocks of this size keep the
+#: (block * stencil, k, nAGQ) work arrays in cache (10,000 fits: 7.6 s in blocks of 500 against
+#: 12.4 s in one block, measured on the shared 2-core machine)
+_BLOCK = 512
+
+
+# ------------------------------------------------------------------------------ likelihood
+
+
+def _arm_loglik(eta: np.ndarray, x: np.ndarray, n: np.ndarray,
+                poisson: bool = False) -> np.ndarray:
+    """Log-likelihood without the constant: binomial x*eta - n*log(1 + exp(eta)) (logit
+    link), or Poisson x*eta - exp(eta) (log link; the offset log(t) is in eta)."""
+    if poisson:
+        return x * eta - np.exp(eta)
+    softplus = np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta)))  # faster than logaddexp
+    return x * eta - n * softplus
+
+
+def _mean_weight(eta: np.ndarray, n: np.ndarray, poisson: bool):
+    """Expected count and its variance (the IRLS weight) at linear predictor eta."""
+    if poisson:
+        mu = np.exp(eta)
+        return mu, mu
+    p = expit(eta)
+    return n * p, n * p * (1 - p)
+
+
+def _marginal_loglik(eta0: np.ndarray, s: np.ndarray, x: np.ndarray, n: np.ndarray,
+                     tau: np.ndarray, nodes: np.ndarray, weights: np.ndarray,
+                     poisson: bool = False) -> np.ndarray:
+    """Each study's marginal log-likelihood by adaptive Gauss-Hermite quadrature.
+
+    eta0, x, n: (M, k, J) linear predictor without the random effect, events and trials of
+    arm j; s: (J,) loading of the random effect on each arm; tau: (M,). Returns (M, k).
+    The integrand exp(g(u)), g = log p(y | u) - u^2/(2 tau^2), is centred at its mode and
+    scaled by its curvature (Liu & Pierce, 1994); nAGQ = 1 is the Laplace approximation.
+    """
+    tau2 = (tau**2)[:, None]
+    random = tau2 > _TAU_ZERO**2
+    inv_tau2 = np.where(random, 1.0 / np.where(random, tau2, 1.0), 0.0)
+    # start each mode at the study's shrunken empirical logit residual (few Newton steps)
+    u = np.zeros(eta0.shape[:2])
+    if s.size == 1:
+        xs, ns = x[..., 0], n[..., 0]
+        if poisson:
+            resid, info = np.log(xs + 0.5) - eta0[..., 0], xs + 0.5
+        else:
+            resid, info = np.log((xs + 0.5) / (ns - xs + 0.5)) - eta0[..., 0], ns / 4
+        u = np.where(random, resid * (info / (info + inv_tau2)), 0.0)
+    for _ in range(100):
+        mu, w = _mean_weight(eta0 + s * u[..., None], n, poisson)
+        grad = np.sum(s * (x - mu), axis=-1) - u * inv_tau2
+        curv = np.sum(s**2 * w, axis=-1) + inv_tau2
+        step = np.clip(grad / curv, -4.0, 4.0)
+        u = np.where(random, u + step, 0.0)
+        if np.max(np.abs(np.where(random, step, 0.0)), initial=0.0) < _MODE_TOL:
+            break
+    _, w = _mean_weight(eta0 + s * u[..., None], n, poisson)
+    sigma = np.sqrt(1.0 / (np.sum(s**2 * w, axis=-1) + inv_tau2))
+    at_zero = np.sum(_arm_loglik(eta0, x, n, poisson), axis=-1)
+    uk = u[..., None] + np.sqrt(2.0) * sigma[..., None] * nodes  # (M, k, Q)
+    eta = eta0[..., None, :] + s * uk[..., None]  # (M, k, Q, J)
+    g = np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :], poisson), axis=-1) \
+        - 0.5 * uk**2 * inv_tau2[..., None]
+    log_int = np.log(np.sqrt(2.0) * sigma) + _logsumexp(np.log(weights) + nodes**2 + g)
+    with np.errstate(divide="ignore"):
+        log_prior = -0.5 * np.log(2 * np.pi * np.where(random, tau2, 1.0))
+    return np.where(random, log_int + log_prior, at_zero)
+
+
+def _logsumexp(values: np.ndarray) -> np.ndarray:
+    """log(sum(exp(values))) over the last axis (the quadrature nodes)."""
+    top = np.max(values, axis=-1)
+    return top + np.log(np.sum(np.exp(values - top[..., None]), axis=-1))
+
+
+def _log_choose(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    return gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)
+
+
+class _Model:
+    """A GLMM's parameter layout: params (M, P) -> eta0 (M, k, J) and tau (M,)."""
+
+    def __init__(self, x: np.ndarray, n: np.ndarray, s: np.ndarray,
+                 layout: Callable[[np.ndarray], np.ndarray], mask: np.ndarray, nagq: int,
+                 random: bool = True, poisson: bool = False, study_effects: int = 0):
+        self.x, self.n, self.s, self.layout, self.mask = x, n, s, layout, mask
+        self.nodes, self.weights = np.polynomial.hermite.hermgauss(nagq)
+        self.random, self.poisson = random, poisson
+        const = -gammaln(x + 1) if poisson else _log_choose(x, n)
+        self.const = np.where(mask, np.sum(const, axis=-1), 0.0)  # (rows, k)
+        #: k when the first k parameters are one per study (UM.FS intercepts), else 0
+        self.study_effects = study_effects
+
+    def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Each study's log-likelihood (M, k) at params (M, P), batch rows ``rows`` (M,)."""
+        eta0 = self.layout(params)
+        tau = params[:, -1] if self.random else np.zeros(len(params))
+        per_study = _marginal_loglik(eta0, self.s, self.x[rows], self.n[rows], tau,
+                                     self.nodes, self.weights, self.poisson)
+        return np.where(self.mask[rows], per_study, 0.0) + self.const[rows]
+
+    def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Log-likelihood of params (M, P) for batch rows ``rows`` (M,)."""
+        return np.sum(self.study_loglik(params, rows), axis=-1)
+
+
+def _fd_points(params: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, list]:
+    """Stencil for central-difference gradient and Hessian: (B, S, P) points and a plan."""
+    P = params.shape[1]
+    shifts = [np.zeros(P)]
+    for j in range(P):
+        for sign in (1, -1):
+            e = np.zeros(P)
+            e[j] = sign
+            shifts.append(e)
+    pairs = []
+    for i in range(P):
+        for j in range(i + 1, P):
+            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                e = np.zeros(P)
+                e[i], e[j] = si, sj
+                shifts.append(e)
+            pairs.append((i, j))
+    shift = np.array(shifts)  # (S, P)
+    return params[:, None, :] + shift[None] * h[:, None, :], pairs
+
+
+def _derivatives(model: _Model, params: np.ndarray, rows: np.ndarray, h: np.ndarray):
+    """Log-likelihood, gradient and Hessian by central differences, all rows at once."""
+    if getattr(model, "study_effects", 0):
+        return _arrow_derivatives(model, params, rows, h)
+    B, P = params.shape
+    points, pairs = _fd_points(params, h)
+    S = points.shape[1]
+    values = model.loglik(points.reshape(B * S, P), np.repeat(rows, S)).reshape(B, S)
+    f0 = values[:, 0]
+    plus, minus = values[:, 1:1 + 2 * P:2], values[:, 2:2 + 2 * P:2]
+    grad = (plus - minus) / (2 * h)
+    hess = np.empty((B, P, P))
+    idx = np.arange(P)
+    hess[:, idx, idx] = (plus - 2 * f0[:, None] + minus) / h**2
+    base = 1 + 2 * P
+    for m, (i, j) in enumerate(pairs):
+        pp, pm, mp, mm = (values[:, base + 4 * m + t] for t in range(4))
+        hess[:, i, j] = hess[:, j, i] = (pp - pm - mp + mm) / (4 * h[:, i] * h[:, j])
+    return f0, grad, hess
+
+
+def _arrow_derivatives(model, params: np.ndarray, rows: np.ndarray, h: np.ndarray):
+    """Central differences for models with one intercept per study (UM.FS).
+
+    Study i's likelihood depends only on its own intercept and the shared parameters, so
+    the Hessian is an arrow: shifting every intercept at once gives each study's local
+    derivatives from one stencil in 1 + (shared) dimensions instead of k + shared.
+    """
+    B, P = params.shape
+    k = model.study_effects
+    L = 1 + P - k
+    local = np.zeros((B, 1, L))
+    stencil, pairs = _fd_points(local[:, 0], np.ones((B, L)))
+    shift = stencil[0]  # (T, L), entries in {-1, 0, 1}
+    T = len(shift)
+    full = np.concatenate([np.repeat(shift[:, :1], k, axis=1), shift[:, 1:]], axis=1)
+    points = params[:, None, :] + full[None] * h[:, None, :]
+    values = model.study_loglik(points.reshape(B * T, P), np.repeat(rows, T)).reshape(B, T, k)
+    hl = np.concatenate([h[:, :k, None], np.repeat(h[:, None, k:], k, axis=1)], axis=2)
+    f0 = values[:, 0]  # (B, k)
+    plus, minus = values[:, 1:1 + 2 * L:2], values[:, 2:2 + 2 * L:2]  # (B, L, k)
+    plus, minus = plus.transpose(0, 2, 1), minus.transpose(0, 2, 1)  # (B, k, L)
+    g_local = (plus - minus) / (2 * hl)
+    h_local = np.empty((B, k, L, L))
+    idx = np.arange(L)
+    h_local[:, :, idx, idx] = (plus - 2 * f0[..., None] + minus) / hl**2
+    base = 1 + 2 * L
+    for m, (i, j) in enumerate(pairs):
+        pp, pm, mp, mm = (values[:, base + 4 * m + t] for t in range(4))
+        h_local[:, :, i, j] = h_local[:, :, j, i] = (pp - pm - mp + mm) / (
+            4 * hl[..., i] * hl[..., j])
+    grad = np.concatenate([g_local[..., 0], g_local[..., 1:].sum(axis=1)], axis=1)
+    hess = np.zeros((B, P, P))
+    studies = np.arange(k)
+    hess[:, studies, studies] = h_local[:, :, 0, 0]
+    hess[:, :k, k:] = h_local[:, :, 0, 1:]
+    hess[:, k:, :k] = h_local[:, :, 0, 1:].transpose(0, 2, 1)
+    hess[:, k:, k:] = h_local[:, :, 1:, 1:].sum(axis=1)
+    return f0.sum(axis=1), grad, hess
+
+
+def _maximise(model: _Model, start: np.ndarray, rows: np.ndarray | None = None):
+    """Vectorised Levenberg-Marquardt ascent of the log-likelihood, per-row damping.
+
+    Returns params, loglik, hessian, converged flags and iteration counts.
+    """
+    params = start.astype(float).copy()
+    B, P = params.shape
+    rows = np.arange(B) if rows is None else rows
+    lam = np.full(B, 1e-3)
+    converged = np.zeros(B, dtype=bool)
+    iterations = np.zeros(B, dtype=int)
+    f = np.full(B, -np.inf)
+    hess = np.zeros((B, P, P))
+    for _ in range(_MAXITER):
+        act = np.flatnonzero(~converged)
+        if act.size == 0:
+            break
+        iterations[act] += 1
+        p = params[act]
+        h = 1e-4 * np.maximum(1.0, np.abs(p))
+        f0, grad, hmat = _derivatives(model, p, rows[act], h)
+        f[act], hess[act] = f0, hmat
+        neg = -hmat + lam[act, None, None] * np.eye(P) * np.maximum(
+            1.0, np.abs(np.diagonal(hmat, axis1=1, axis2=2)))[:, None, :]
+        try:
+            step = np.linalg.solve(neg, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = grad * 1e-2
+        bad = ~np.isfinite(step).all(axis=1)
+        step[bad] = 1e-2 * grad[bad]
+        step = np.clip(step, -2.0, 2.0)
+        trial = p + step
+        f_trial = model.loglik(trial, rows[act])
+        accept = np.isfinite(f_trial) & (f_trial >= f0 - 1e-12 * np.abs(f0))
+        params[act[accept]] = trial[accept]
+        f[act[accept]] = f_trial[accept]
+        lam[act] = np.where(accept, np.maximum(lam[act] / 10, 1e-10), lam[act] * 10)
+        small = np.max(np.abs(step), axis=1) < _STEP_TOL
+        converged[act] = (accept & small) | (small & (lam[act] < 1e-6))
+        stuck = lam[act] > 1e12
+        converged[act[stuck]] = False
+        if stuck.any():
+            iterations[act[stuck]] = _MAXITER + 1  # flagged; never re-entered below
+            lam[act[stuck]] = np.nan
+            converged[act[stuck]] = True  # stop iterating; reported as not converged
+    ok = np.isfinite(lam) & (iterations <= _MAXITER)
+    # final derivatives at the solution, for the standard errors
+    h = 1e-4 * np.maximum(1.0, np.abs(params))
+    f, _, hess = _derivatives(model, params, rows, h)
+    return params, f, hess, converged & ok, iterations
+
+
+def _maximise_restarting(model: _Model, start: np.ndarray, rows: np.ndarray | None = None):
+    """:func:`_maximise`, then again from tau = 0.5, 1 and 2 for fits that ended at tau = 0.
+
+    The likelihood is even in tau, and with sparse data tau = 0 can be a local maximum with a
+    higher one inside (dat.nielweise2007, OR): a fit that stops at the boundary is restarted
+    and the highest likelihood kept.
+    """
+    params, f, hess, conv, iters = _maximise(model, start, rows)
+    rows = np.arange(len(start)) if rows is None else rows
+    for tau_start in (0.5, 1.0, 2.0):
+        boundary = np.flatnonzero(conv & (np.abs(params[:, -1]) < 1e-5))
+        if boundary.size == 0:
+            break
+        again = params[boundary].copy()
+        again[:, -1] = tau_start
+        p2, f2, h2, c2, i2 = _maximise(model, again, rows[boundary])
+        better = c2 & (f2 > f[boundary] + 1e-9)
+        idx = boundary[better]
+        params[idx], f[idx], hess[idx] = p2[better], f2[better], h2[better]
+        iters[boundary] += i2
+    return params, f, hess, conv, iters
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True, slots=True)
+class GlmmResult:
+    """A random-effects GLMM fit (maximum likelihood, adaptive Gauss-Hermite quadrature).
+
+    ``estimate`` is on the model's scale (logit for PLO, log odds ratio for OR); ``tau2`` is
+    the variance of the random effects. ``QE``/``QEp`` is the Wald-type and ``QE_LRT``/
+    ``QEp_LRT`` the likelihood-ratio test for heterogeneity (fixed-effects against saturated
+    model), as metafor's ``QE.Wld`` and ``QE.LRT``. ``I2`` and ``H2`` use the typical
+    within-study variance of the per-study estimates (``vt``), as metafor.
+    """
+
+    measure: str
+    model: str
+    level: float
+    estimate: float
+    se: float
+    zval: float
+    pval: float
+    ci_lb: float
+    ci_ub: float
+    tau2: float
+    I2: float
+    H2: float
+    QE: float
+    QEp: float
+    QE_LRT: float
+    QEp_LRT: float
+    logLik: float
+    vt: float
+    k: int
+    nAGQ: int
+    iterations: int
+    slab: tuple[str, ...]
+    omitted: tuple[str, ...] = ()
+
+    @property
+    def tau(self) -> float:
+        return float(np.sqrt(self.tau2))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe results, keys as ``rma().to_dict()`` plus QE_LRT, QEp_LRT, logLik."""
+        pred = self.predict()
+        return {
+            "estimate": self.estimate, "se": self.se, "zval": self.zval,
+            "pval": _num(self.pval), "ci_lb": self.ci_lb, "ci_ub": self.ci_ub,
+            "pi_lb": pred["pi_lb"], "pi_ub": pred["pi_ub"], "tau2": self.tau2,
+            "se_tau2": None, "tau2_ci_lb": None, "tau2_ci_ub": None, "I2": self.I2,
+            "H2": self.H2, "QE": _num(self.QE), "QEp": _num(self.QEp),
+            "QE_LRT": _num(self.QE_LRT), "QEp_LRT": _num(self.QEp_LRT),
+            "logLik": self.logLik, "k": self.k, "method": "ML", "measure": self.measure,
+            "model": self.model, "nAGQ": self.nAGQ, "test": "z", "level": self.level,
+            "omitted": list(self.omitted), "metareview_version": __version__,
+        }
+
+    def predict(self, transf: str | None = None,
+                targs: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Pooled effect with CI and prediction interval (z-based, sqrt(se^2 + tau2)),
+        optionally back-transformed (``"expit"`` for PLO, ``"exp"`` for OR, or ``"auto"``).
+
+        Examples
+        --------
+        >>> res = rma_glmm(measure="PLO", xi=[25, 8, 19, 5], ni=[33, 13, 20, 19])
+        >>> round(res.predict(transf="expit")["pred"], 3)
+        0.694
+        """
+        crit = stats.norm.isf((1 - self.level) / 2)
+        pi_se = np.sqrt(self.se**2 + self.tau2)
+        out = {"pred": self.estimate, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub,
+               "pi_lb": self.estimate - crit * pi_se, "pi_ub": self.estimate + crit * pi_se}
+        if transf == "auto":
+            transf = _DEFAULT_TRANSF[self.measure]
+        if transf is not None:
+            out = {key: float(back_transform(transf, v, targs)) for key, v in out.items()}
+        return {key: float(v) for key, v in out.items()}
+
+    def summary(self) -> str:
+        """A text report that reads like metafor's print method for ``rma.glmm``."""
+        from metareview.stats import _format
+
+        pct = f"{100 * self.level:g}%"
+        model = {"PLO": "Random-Effects Model (binomial-normal, logit link)",
+                 "IRLN": "Random-Effects Model (Poisson-normal, log link)",
+                 "OR": "Random-Effects Model (UM.FS, fixed study effects; odds ratio)",
+                 "IRR": "Random-Effects Model (UM.FS, fixed study effects; rate ratio)",
+                 }[self.measure]
+        lines = [f"{model} (k = {self.k}; tau^2 estimator: ML; nAGQ = {self.nAGQ})", ""]
+        if self.omitted:
+            lines[1:1] = [f"Left out: {', '.join(self.omitted)}"]
+        lines += [f"logLik = {self.logLik:.4f}", "",
+                  f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}",
+                  f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
+                  f"I^2 (total heterogeneity / total variability):   {self.I2:.2f}%",
+                  f"H^2 (total variability / sampling variability):  {self.H2:.2f}", "",
+                  "Tests for Heterogeneity:",
+                  f"Wld(df = {self.k - 1}) = {self.QE:.4f}, p-val {_format._p_eq(self.QEp)}",
+                  f"LRT(df = {self.k - 1}) = {self.QE_LRT:.4f}, "
+                  f"p-val {_format._p_eq(self.QEp_LRT)}", "", "Model Results:", "",
+                  "estimate      se     zval    pval    ci.lb    ci.ub",
+                  f"{self.estimate:8.4f} {self.se:7.4f} {self.zval:8.4f} "
+                  f"{_format.fmt_p(self.pval):>7} {self.ci_lb:8.4f} {self.ci_ub:8.4f} "
+                  f"{_format._stars(self.pval)}"]
+        pred = self.predict(transf="auto")
+        scale = {"PLO": "proportion", "OR": "odds ratio", "IRLN": "rate",
+                 "IRR": "rate ratio"}[self.measure]
+        lines += ["", f"Back-transformed ({scale}): {pred['pred']:.4f} "
+                  f"({pct} CI {pred['ci_lb']:.4f} to {pred['ci_ub']:.4f}; prediction interval "
+                  f"{pred['pi_lb']:.4f} to {pred['pi_ub']:.4f})",
+                  "", "---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass(frozen=True, slots=True)
+class GlmmBatchResult:
+    """B binomial-normal (PLO) GLMM fits: arrays of length B.
+
+    ``converged`` flags the fits whose maximiser stopped on a tolerance; the others have NaN
+    estimates. ``logLik`` includes the binomial coefficients (comparable with metafor's).
+    """
+
+    estimate: np.ndarray
+    se: np.ndarray
+    ci_lb: np.ndarray
+    ci_ub: np.ndarray
+    tau2: np.ndarray
+    logLik: np.ndarray
+    k: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    level: float
+    nAGQ: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per meta-analysis."""
+        return pd.DataFrame({"estimate": self.estimate, "se": self.se, "ci_lb": self.ci_lb,
+                             "ci_ub": self.ci_ub, "tau2": self.tau2, "logLik": self.logLik,
+                             "k": self.k, "converged": self.converged,
+                             "iterations": self.iterations})
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _check_counts(name: str, values: np.ndarray, labels) -> None:
+    bad = np.abs(values - np.round(values)) > 1e-8
+    if bad.any():
+        found = ", ".join(f"{v:g}" for v in values[bad][:6])
+        raise InputError(
+            f"{name} must be whole numbers for a GLMM (the binomial likelihood needs counts); "
+            f"got {found} at {describe_rows(bad, labels)}. Round the counts (and say how in "
+            "the methods), or use rma() on an escalc() measure.")
+
+
+def _vt(vi: np.ndarray) -> float:
+    """Typical within-study variance (k-1)/tr(P) of an intercept-only model (metafor)."""
+    w = 1 / vi
+    return float((len(vi) - 1) * w.sum() / (w.sum() ** 2 - np.sum(w**2)))
+
+
+def _wald_q(yi: np.ndarray, vi: np.ndarray) -> float:
+    w = 1 / vi
+    mean = np.sum(w * yi) / w.sum()
+    return float(np.sum(w * (yi - mean) ** 2))
+
+
+def _xlogy_sum(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, x * np.log(np.where(x > 0, p, 1.0)), 0.0)
+
+
+def _binom_ll(x: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _xlogy_sum(x, p) + _xlogy_sum(n - x, 1 - p)
+
+
+def _not_converged(what: str, iterations: int, start: np.ndarray, nagq: int) -> ConvergenceError:
+    return ConvergenceError(
+        f"rma_glmm({what}): the maximum-likelihood fit did not converge within {_MAXITER} "
+        f"Levenberg-Marquardt iterations (finite-difference Newton steps with damping, "
+        f"adaptive Gauss-Hermite quadrature with nAGQ = {nagq}, started at "
+        f"{', '.join(f'{v:.3g}' for v in start)}). The likelihood may be flat (e.g. very "
+        "sparse data): try nAGQ=1, a different measure, or rma() on escalc() estimates.")
+
+
+# ------------------------------------------------------------------------------ PLO
+
+
+def _plo_fit(x: np.ndarray, n: np.ndarray, mask: np.ndarray, nagq: int):
+    """Fit B PLO GLMMs; x, n, mask: (B, k). Returns params (B, 2), ll, hess, conv, iters."""
+    xs = np.where(mask, x, 0.0)[..., None]
+    ns = np.where(mask, n, 0.0)[..., None]
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(params[:, 0][:, None, None], (len(params), x.shape[1], 1))
+
+    model = _Model(xs, ns, np.array([1.0]), layout, mask, nagq)
+    pooled = (xs.sum(axis=(1, 2)) + 0.5) / (ns.sum(axis=(1, 2)) + 1.0)
+    beta0 = np.log(pooled / (1 - pooled))
+    corr = np.where((xs == 0) | (xs == ns), 0.5, 0.0)
+    yi = np.log((xs + corr) / (ns - xs + corr))[..., 0]
+    vi = (1 / (xs + corr) + 1 / (ns - xs + corr))[..., 0]
+    kk = mask.sum(axis=1)
+    mean_y = np.sum(np.where(mask, yi, 0), axis=1) / kk
+    var_y = np.sum(np.where(mask, (yi - mean_y[:, None]) ** 2, 0), axis=1) / np.maximum(kk - 1,
+                                                                                          1)
+    mean_v = np.sum(np.where(mask, vi, 0), axis=1) / kk
+    tau0 = np.sqrt(np.clip(var_y - mean_v, 0.1, 4.0))
+    start = np.column_stack([beta0, tau0])
+    return (*_maximise_restarting(model, start), start)
+
+
+def _se_from_hessian(hess: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """se of the first parameter from the inverse observed information (tau block included,
+    as lme4's vcov); at tau = 0 the tau row decouples and only the fixed part is inverted."""
+    info = -hess
+    boundary = np.abs(tau) < 1e-5
+    info = info.copy()
+    info[boundary, -1, :] = 0.0
+    info[boundary, :, -1] = 0.0
+    info[boundary, -1, -1] = 1.0
+    with np.errstate(invalid="ignore"):
+        try:
+            cov = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            cov = np.full_like(info, np.nan)
+        return np.sqrt(cov[:, 0, 0])
+
+
+def rma_glmm_batch(xi: Any, ni: Any, *, mask: Any = None, nAGQ: int = 7,
+                   level: float = 95) -> GlmmBatchResult:
+    """Fit many binomial-normal (PLO) random-effects GLMMs at once.
+
+    Parameters
+    ----------
+    xi, ni : array-like, shape (B, k)
+        Events and group sizes; row b is one meta-analysis (a robustness table, a
+        simulation). Whole numbers.
+    mask : array-like of bool, shape (B, k), optional
+        Which studies each meta-analysis includes (default: all).
+    nAGQ : int
+        Quadrature nodes per study (7, as metafor's default; 1 is the Laplace approximation).
+    level : float
+        Confidence level, 95 or 0.95.
+
+    Returns
+    -------
+    GlmmBatchResult
+
+    Raises
+    ------
+    InputError
+        Shapes that disagree, counts that are not whole numbers or exceed the group size.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Naming the rows that have no estimate (fewer than 2 studies, no events or only
+        events) or did not converge; their results are NaN with ``converged`` False.
+
+    Examples
+    --------
+    >>> out = rma_glmm_batch([[25, 8, 19, 5], [25, 8, 19, 0]], [[33, 13, 20, 19]] * 2)
+    >>> out.converged.tolist()
+    [True, True]
+    """
+    level = check_level(level)
+    x = np.atleast_2d(np.asarray(xi, dtype=float))
+    n = np.atleast_2d(np.asarray(ni, dtype=float))
+    if x.shape != n.shape:
+        raise InputError(f"xi and ni must have the same shape; got {x.shape} and {n.shape}.")
+    m = np.ones(x.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if m.shape != x.shape:
+        raise InputError(f"mask must have the shape of xi {x.shape}; got {m.shape}.")
+    m = m & np.isfinite(x) & np.isfinite(n)
+    if np.any(m & ((x < 0) | (n <= 0) | (x > n))):
+        raise InputError("xi must lie between 0 and ni, and ni must be > 0, in every study "
+                         "a mask includes.")
+    if np.any(m & (np.abs(x - np.round(x)) > 1e-8)):
+        raise InputError("xi must be whole numbers for a GLMM (binomial counts).")
+    kk = m.sum(axis=1)
+    events = np.where(m, x, 0).sum(axis=1)
+    trials = np.where(m, n, 0).sum(axis=1)
+    estimable = (kk >= 2) & (events > 0) & (events < trials)
+    B = len(x)
+    params = np.full((B, 2), np.nan)
+    ll = np.full(B, np.nan)
+    hess = np.full((B, 2, 2), np.nan)
+    conv = np.zeros(B, dtype=bool)
+    iters = np.zeros(B, dtype=int)
+    idx = np.flatnonzero(estimable)
+    for i in range(0, idx.size, _BLOCK):
+        block = idx[i:i + _BLOCK]
+        p, f, h, c, it, _ = _plo_fit(x[block], n[block], m[block], int(nAGQ))
+        params[block], ll[block], hess[block], conv[block], iters[block] = p, f, h, c, it
+    _warn_rows(~estimable, "have no maximum-likelihood estimate (fewer than 2 studies, or no "
+               "events or only events)")
+    _warn_rows(estimable & ~conv, f"did not converge within {_MAXITER} iterations")
+    se = np.full(B, np.nan)
+    se[idx] = _se_from_hessian(hess[idx], params[idx, 1])
+    crit = stats.norm.isf((1 - level) / 2)
+    est = np.where(conv, params[:, 0], np.nan)
+    se = np.where(conv, se, np.nan)
+    return GlmmBatchResult(estimate=est, se=se, ci_lb=est - crit * se, ci_ub=est + crit * se,
+                           tau2=np.where(conv, _clean_tau2(params[:, 1]), np.nan),
+                           logLik=np.where(conv, ll, np.nan), k=kk, converged=conv,
+                           iterations=iters, level=level, nAGQ=int(nAGQ))
+
+
+def _warn_rows(bad: np.ndarray, what: str) -> None:
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(str(int(r)) for r in rows[:6]) + (", ..." if rows.size > 6 else "")
+        warnings.warn(f"rma_glmm_batch: {rows.size} meta-analyses (rows {shown}) {what}; their "
+                      "results are NaN and converged is False.", ConvergenceWarning,
+                      stacklevel=3)
+
+
+def _clean_tau2(tau: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(tau) < 1e-5, 0.0, tau**2)
+
+
+# ------------------------------------------------------------------------------ rma_glmm()
+
+
+def rma_glmm(
+    *, measure: str, model: str = "UM.FS",
+    xi: Any = None, ni: Any = None, mi: Any = None,
+    ai: Any = None, bi: Any = None, ci: Any = None, di: Any = None,
+    n1i: Any = None, n2i: Any = None, ti: Any = None,
+    x1i: Any = None, t1i: Any = None, x2i: Any = None, t2i: Any = None,
+    data: pd.DataFrame | None = None, slab: Any = None,
+    nAGQ: int = 7, level: float = 95,
+) -> GlmmResult:
+    """Random-effects GLMM on the exact binomial likelihood, as metafor's ``rma.glmm``.
+
+    Parameters
+    ----------
+    measure : {"PLO", "OR", "IRLN", "IRR"}
+        ``"PLO"``: binomial-normal model for proportions (``xi`` with ``ni`` or ``mi``).
+        ``"OR"``: odds ratio from 2x2 counts (``ai, bi, ci, di`` or ``ai, ci, n1i, n2i``).
+        ``"IRLN"``: Poisson-normal model for incidence rates (``xi`` events in ``ti``
+        person-time). ``"IRR"``: rate ratio (``x1i, t1i, x2i, t2i``).
+    model : {"UM.FS"}
+        For OR and IRR, the unconditional model with fixed study effects (metafor's
+        default); the random effect enters the two arms as +u/2 and -u/2.
+    xi, ni, mi, ai, bi, ci, di, n1i, n2i, ti, x1i, t1i, x2i, t2i : array-like or str
+        Counts (whole numbers), as arrays or column names of ``data``.
+    data : DataFrame, optional
+    slab : array-like or str, optional
+        Study labels (used in output and messages).
+    nAGQ : int
+        Adaptive Gauss-Hermite quadrature nodes per study; 7 as metafor (lme4 ``glmer``).
+    level : float
+        Confidence level, 95 or 0.95.
+
+    Returns
+    -------
+    GlmmResult
+
+    Raises
+    ------
+    InputError
+        Counts that are not whole numbers (naming the study), negative, or above the group
+        size; person-time <= 0; fewer than 2 studies; no events (or only events) in any
+        study, or in one arm of every study for OR and IRR.
+    ConvergenceError
+        When the maximiser does not converge; the message says what was tried.
+
+    Notes
+    -----
+    Maximum likelihood with adaptive Gauss-Hermite quadrature over each study's random
+    effect (Liu & Pierce, 1994), the integration lme4's ``glmer`` uses for ``nAGQ > 1``.
+    The standard error is from the inverse observed information of (estimate, tau) (lme4's
+    Hessian-based ``vcov``). For OR, studies with no events (or only events) in both arms
+    are left out (metafor's ``drop00=TRUE``). The Wald-type heterogeneity test uses the
+    unadjusted per-study estimates (studies with a zero cell carry no weight in it, as in
+    the limit of metafor's saturated glm fit); the likelihood-ratio test compares the
+    fixed-effects with the saturated model. I2 = tau2/(tau2 + vt) with vt from the escalc
+    estimates (1/2 added to studies with a zero cell).
+
+    Examples
+    --------
+    >>> res = rma_glmm(measure="PLO", xi=[25, 8, 19, 5], ni=[33, 13, 20, 19])
+    >>> round(res.estimate, 3), round(res.tau2, 3)
+    (0.818, 1.59)
+    """
+    measure = GLMM_MEASURES.check(measure)
+    model = GLMM_MODELS.check(model)
+    level = check_level(level)
+    nagq = int(nAGQ)
+    if nagq < 1:
+        raise InputError(f"nAGQ must be a positive whole number; got {nAGQ!r}.")
+    if measure == "PLO":
+        return _fit_plo(xi, ni, mi, data, slab, nagq, level)
+    if measure == "IRLN":
+        return _fit_irln(xi, ti, data, slab, nagq, level)
+    if measure == "IRR":
+        return _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level)
+    return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level)
+
+
+def _finish(measure, model, level, est, se, tau2, q_wald, q_lrt, ll, vt, k, nagq, iters,
+            labels, omitted) -> GlmmResult:
+    crit = stats.norm.isf((1 - level) / 2)
+    zval = est / se
+    df = k - 1
+    return GlmmResult(
+        measure=measure, model=model, level=level, estimate=est, se=se, zval=zval,
+        pval=float(2 * stats.norm.sf(abs(zval))), ci_lb=est - crit * se, ci_ub=est + crit * se,
+        tau2=tau2, I2=100 * tau2 / (vt + tau2), H2=tau2 / vt + 1, QE=q_wald,
+        QEp=float(stats.chi2.sf(q_wald, df)), QE_LRT=q_lrt,
+        QEp_LRT=float(stats.chi2.sf(q_lrt, df)), logLik=ll, vt=vt, k=k, nAGQ=nagq,
+        iterations=iters, slab=tuple(labels), omitted=tuple(omitted))
+
+
+def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
+    if xi is None or (ni is None and mi is None):
+        raise InputError("rma_glmm(measure='PLO') needs xi and ni (or mi), as arrays or "
+                         "column names of data.")
+    names = ["xi", "ni" if ni is not None else "mi"]
+    arrays, labels = _columns(names, dict(xi=xi, ni=ni, mi=mi), data, slab)
+    x = arrays["xi"]
+    n = arrays["ni"] if "ni" in arrays else x + arrays["mi"]
+    _check_counts("xi", x, labels)
+    _check_counts(names[1], arrays[names[1]], labels)
+    _check_rule(x < 0, "xi", ">= 0 (event counts)", labels)
+    _check_rule(n <= 0, "ni", "> 0 (group sizes)", labels)
+    _check_rule(x > n, "xi", "<= ni (events cannot exceed the group size)", labels)
+    k = len(x)
+    if k < 2:
+        raise InputError(f"a random-effects GLMM needs at least 2 studies; got k = {k}.")
+    if x.sum() == 0 or x.sum() == n.sum():
+        what = "no events" if x.sum() == 0 else "only events"
+        raise InputError(f"every study has {what} (xi = {'0' if x.sum() == 0 else 'ni'}): "
+                         "the pooled logit is infinite and the GLMM has no maximum.")
+    params, ll, hess, conv, iters, start = _plo_fit(x[None], n[None], np.ones((1, k), bool),
+                                                    nagq)
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged("measure='PLO'", int(iters[0]), start[0], nagq)
+    se = float(_se_from_hessian(hess, params[:, 1])[0])
+    tau2 = float(_clean_tau2(params[:, 1])[0])
+    inner = (x > 0) & (x < n)
+    q_wald = _wald_q(np.log(x[inner] / (n[inner] - x[inner])),
+                     1 / x[inner] + 1 / (n[inner] - x[inner])) if inner.sum() > 1 else 0.0
+    pbar = x.sum() / n.sum()
+    q_lrt = max(0.0, float(2 * np.sum(_binom_ll(x, n, x / n) - _binom_ll(x, n, pbar))))
+    corrected = _zero_mask((x, n - x), "only0")
+    xc, nc = np.where(corrected, x + 0.5, x), np.where(corrected, n + 1.0, n)
+    vt = _vt(1 / xc + 1 / (nc - xc))
+    return _finish("PLO", "UM.FS", level, float(params[0, 0]), se, tau2, q_wald, q_lrt,
+                   float(ll[0]), vt, k, nagq, int(iters[0]), labels, ())
+
+
+def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
+    a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_glmm()")
+    for name, cell in (("ai", a), ("bi", b), ("ci", c), ("di", d)):
+        _check_counts(name, cell, labels)
+    keep, labels, omitted = _drop_studies(_no_events(a, b, c, d), labels)
+    a, b, c, d = a[keep], b[keep], c[keep], d[keep]
+    for name, total in (("ai", a.sum()), ("bi", b.sum()), ("ci", c.sum()), ("di", d.sum())):
+        if total == 0:
+            raise InputError(f"{name} is 0 in every study: the pooled odds ratio is 0 or "
+                             "infinite and the GLMM has no maximum.")
+    n1, n2 = a + b, c + d
+    alpha0 = np.log((c + 0.5) / (d + 0.5))
+    log_or = np.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5)))
+    v_or = 1 / (a + .5) + 1 / (b + .5) + 1 / (c + .5) + 1 / (d + .5)
+    sat = float(np.sum(_binom_ll(a, n1, a / n1) + _binom_ll(c, n2, c / n2)
+                       + _log_choose(a, n1) + _log_choose(c, n2)))
+    inner = (a > 0) & (b > 0) & (c > 0) & (d > 0)
+    q_wald = _wald_q(np.log(a[inner] * d[inner] / (b[inner] * c[inner])),
+                     1 / a[inner] + 1 / b[inner] + 1 / c[inner] + 1 / d[inner]) \
+        if inner.sum() > 1 else 0.0
+    corrected = _zero_mask((a, b, c, d), "only0")
+    ac, bc, cc, dc = (np.where(corrected, v + 0.5, v) for v in (a, b, c, d))
+    vt = _vt(1 / ac + 1 / bc + 1 / cc + 1 / dc)
+    return _fit_two_groups("OR", np.stack([a, c], -1), np.stack([n1, n2], -1), np.zeros(2),
+                           alpha0, float(np.average(log_or, weights=1 / v_or)), sat, q_wald,
+                           vt, labels, omitted, nagq, level, poisson=False)
+
+
+def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
+    x1, t1, x2, t2, labels = _person_time(x1i, t1i, x2i, t2i, data, slab, two=True)
+    keep, labels, omitted = _drop_studies((x1 == 0) & (x2 == 0), labels)
+    x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
+    for name, total in (("x1i", x1.sum()), ("x2i", x2.sum())):
+        if total == 0:
+            raise InputError(f"{name} is 0 in every study: the pooled rate ratio is 0 or "
+                             "infinite and the GLMM has no maximum.")
+    log_irr = np.log((x1 + 0.5) / t1) - np.log((x2 + 0.5) / t2)
+    sat = float(np.sum(_poisson_sat(x1) + _poisson_sat(x2)))
+    inner = (x1 > 0) & (x2 > 0)
+    q_wald = _wald_q(np.log(x1[inner] / t1[inner]) - np.log(x2[inner] / t2[inner]),
+                     1 / x1[inner] + 1 / x2[inner]) if inner.sum() > 1 else 0.0
+    corrected = _zero_mask((x1, x2), "only0")
+    vt = _vt(1 / np.where(corrected, x1 + 0.5, x1) + 1 / np.where(corrected, x2 + 0.5, x2))
+    offset = np.log(np.stack([t1, t2], -1))
+    return _fit_two_groups("IRR", np.stack([x1, x2], -1), np.zeros((len(x1), 2)), offset,
+                           np.log((x2 + 0.5) / t2),
+                           float(np.average(log_irr, weights=1 / (1 / (x1 + .5) + 1 / (x2 + .5)))),
+                           sat, q_wald, vt, labels, omitted, nagq, level, poisson=True)
+
+
+def _drop_studies(drop: np.ndarray, labels):
+    """Leave out studies without events in either arm (metafor's drop00); need k >= 2."""
+    omitted = tuple(lab for lab, dr in zip(labels, drop, strict=True) if dr)
+    keep = ~drop
+    labels = [lab for lab, kp in zip(labels, keep, strict=True) if kp]
+    if keep.sum() < 2:
+        left = (f" after leaving out studies without events in either arm: "
+                f"{', '.join(omitted)}") if omitted else ""
+        raise InputError(f"a random-effects GLMM needs at least 2 studies with events; got "
+                         f"k = {int(keep.sum())}{left}.")
+    return keep, labels, omitted
+
+
+def _poisson_sat(x: np.ndarray) -> np.ndarray:
+    """Saturated Poisson log-likelihood (mean = x) with its constant."""
+    return _xlogy_sum(x, x) - x - gammaln(x + 1)
+
+
+def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, vt, labels, omitted,
+                    nagq, level, poisson) -> GlmmResult:
+    """UM.FS: fixed study effects alpha_i, pooled theta, random u_i entering as +-u/2."""
+    k = len(x)
+    s = np.array([0.5, -0.5])
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        alpha, theta = params[:, :k], params[:, k]
+        return np.stack([alpha + theta[:, None], alpha], axis=-1) + offset
+
+    mask = np.ones((1, k), dtype=bool)
+    glmm = _Model(x[None], n[None], s, layout, mask, nagq, poisson=poisson, study_effects=k)
+    start = np.concatenate([alpha0, [theta0, 0.5]])[None]
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    what = f"measure={measure!r}, model='UM.FS'"
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged(what, int(iters[0]), start[0], nagq)
+    theta_first = np.concatenate([[k], np.arange(k), [k + 1]])  # estimate first, tau last
+    se = float(_se_from_hessian(hess[:, theta_first][:, :, theta_first], params[:, -1])[0])
+    tau2 = float(_clean_tau2(params[:, -1])[0])
+    fixed = _Model(x[None], n[None], s, layout, mask, nagq, random=False, poisson=poisson,
+                   study_effects=k)
+    fe_start = np.concatenate([alpha0, [theta0]])
+    _, fe_ll, _, fe_conv, _ = _maximise(_DropTau(fixed), fe_start[None])
+    if not fe_conv[0]:
+        raise _not_converged(f"{what}: the fixed-effects model of the LRT", _MAXITER,
+                             fe_start, nagq)
+    q_lrt = max(0.0, 2 * (sat - float(fe_ll[0])))
+    return _finish(measure, "UM.FS", level, float(params[0, k]), se, tau2, q_wald, q_lrt,
+                   float(ll[0]), vt, k, nagq, int(iters[0]), labels, omitted)
+
+
+def _person_time(x1i, t1i, x2i, t2i, data, slab, two: bool):
+    names = ("x1i", "t1i", "x2i", "t2i") if two else ("xi", "ti")
+    given = dict(zip(names, (x1i, t1i, x2i, t2i) if two else (x1i, t1i), strict=True))
+    missing = [n for n, v in given.items() if v is None]
+    if missing:
+        raise InputError(f"rma_glmm needs {', '.join(names)} (events and person-time); "
+                         f"missing {', '.join(missing)}.")
+    arrays, labels = _columns(names, given, data, slab)
+    for name in names:
+        if name.startswith("x"):
+            _check_counts(name, arrays[name], labels)
+            _check_rule(arrays[name] < 0, name, ">= 0 (event counts)", labels)
+        else:
+            _check_rule(arrays[name] <= 0, name, "> 0 (person-time)", labels)
+    return (*(arrays[n] for n in names), labels)
+
+
+def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
+    x, t, labels = _person_time(xi, ti, None, None, data, slab, two=False)
+    k = len(x)
+    if k < 2:
+        raise InputError(f"a random-effects GLMM needs at least 2 studies; got k = {k}.")
+    if x.sum() == 0:
+        raise InputError("xi is 0 in every study: the pooled log rate is -infinity and the "
+                         "GLMM has no maximum.")
+    logt = np.log(t)
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        return params[:, 0][:, None, None] + logt[None, :, None]
+
+    mask = np.ones((1, k), dtype=bool)
+    glmm = _Model(x[None, :, None], np.zeros((1, k, 1)), np.array([1.0]), layout, mask, nagq,
+                  poisson=True)
+    rate = x.sum() / t.sum()
+    start = np.array([[np.log(rate), 0.5]])
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged("measure='IRLN'", int(iters[0]), start[0], nagq)
+    se = float(_se_from_hessian(hess, params[:, 1])[0])
+    tau2 = float(_clean_tau2(params[:, 1])[0])
+    inner = x > 0
+    q_wald = _wald_q(np.log(x[inner] / t[inner]), 1 / x[inner]) if inner.sum() > 1 else 0.0
+    q_lrt = max(0.0, float(2 * np.sum(_xlogy_sum(x, x / (t * rate)) - (x - t * rate))))
+    vt = _vt(1 / np.where(x == 0, 0.5, x))
+    return _finish("IRLN", "UM.FS", level, float(params[0, 0]), se, tau2, q_wald, q_lrt,
+                   float(ll[0]), vt, k, nagq, int(iters[0]), labels, ())
+
+
+class _DropTau:
+    """A fixed-effects view of a model: parameters without tau (tau = 0)."""
+
+    def __init__(self, model: _Model):
+        self.model = model
+        self.study_effects = model.study_effects
+
+    def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self.model.study_loglik(np.column_stack([params, np.zeros(len(params))]), rows)
+
+    def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.sum(self.study_loglik(params, rows), axis=-1)
