@@ -43,7 +43,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -154,6 +154,16 @@ def _log_choose(x: np.ndarray, n: np.ndarray) -> np.ndarray:
     return gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)
 
 
+class _Likelihood(Protocol):
+    """What the optimiser needs of a model: per-study and total log-likelihoods."""
+
+    study_effects: int
+
+    def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
+
+    def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
+
+
 class _Model:
     """A GLMM's parameter layout: params (M, P) -> eta0 (M, k, J) and tau (M,)."""
 
@@ -202,7 +212,7 @@ def _fd_points(params: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, list]:
     return params[:, None, :] + shift[None] * h[:, None, :], pairs
 
 
-def _derivatives(model: _Model, params: np.ndarray, rows: np.ndarray, h: np.ndarray):
+def _derivatives(model: _Likelihood, params: np.ndarray, rows: np.ndarray, h: np.ndarray):
     """Log-likelihood, gradient and Hessian by central differences, all rows at once."""
     if getattr(model, "study_effects", 0):
         return _arrow_derivatives(model, params, rows, h)
@@ -263,7 +273,7 @@ def _arrow_derivatives(model, params: np.ndarray, rows: np.ndarray, h: np.ndarra
     return f0.sum(axis=1), grad, hess
 
 
-def _maximise(model: _Model, start: np.ndarray, rows: np.ndarray | None = None):
+def _maximise(model: _Likelihood, start: np.ndarray, rows: np.ndarray | None = None):
     """Vectorised Levenberg-Marquardt ascent of the log-likelihood, per-row damping.
 
     Returns params, loglik, hessian, converged flags and iteration counts.
@@ -315,7 +325,7 @@ def _maximise(model: _Model, start: np.ndarray, rows: np.ndarray | None = None):
     return params, f, hess, converged & ok, iterations
 
 
-def _maximise_restarting(model: _Model, start: np.ndarray, rows: np.ndarray | None = None):
+def _maximise_restarting(model: _Likelihood, start: np.ndarray, rows: np.ndarray | None = None):
     """:func:`_maximise`, then again from tau = 0.5, 1 and 2 for fits that ended at tau = 0.
 
     The likelihood is even in tau, and with sparse data tau = 0 can be a local maximum with a

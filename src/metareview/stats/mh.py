@@ -57,7 +57,7 @@ from metareview._validation import (
     check_same_length,
     describe_rows,
     resolve_column,
-    study_labels,
+    row_names,
 )
 from metareview._version import __version__
 from metareview.exceptions import InputError, StudyOmittedWarning
@@ -211,15 +211,10 @@ def _columns(names: Sequence[str], values: Mapping[str, Any], data, slab):
         raise InputError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
     raw = {n: resolve_column(n, values[n], data) for n in names if values.get(n) is not None}
     n_rows = check_same_length({n: np.asarray(v).reshape(-1) for n, v in raw.items()})
-    if slab is not None:
-        labels = study_labels(n_rows, resolve_column("slab", slab, data))
-    elif data is not None and not isinstance(data.index, pd.RangeIndex):
-        labels = [str(i) for i in data.index]
-    else:
-        labels = study_labels(n_rows, None)
+    labels = row_names(data, n_rows, slab)
     arrays = {n: check_numeric(n, v, labels) for n, v in raw.items()}
-    for name, values in arrays.items():
-        missing = np.isnan(values)
+    for name, column in arrays.items():
+        missing = np.isnan(column)
         if missing.any():
             raise InputError(f"{name} is missing at {describe_rows(missing, labels)}; counts "
                              "are needed in every study. Remove these studies first.")
@@ -295,7 +290,7 @@ def _heterogeneity(yi, vi, estimate):
             max(0.0, 100 * (qe - (k_yi - 1)) / qe) if qe > 0 else 0.0, qe / (k_yi - 1))
 
 
-def _wald(estimate: float, se: float, level: float) -> dict[str, float]:
+def _wald(estimate: float, se: float, level: float) -> dict[str, Any]:
     crit = stats.norm.isf((1 - level) / 2)
     zval = estimate / se
     return dict(estimate=estimate, se=se, zval=zval, pval=float(2 * stats.norm.sf(abs(zval))),
@@ -656,11 +651,12 @@ def _format_mh(res: MhResult) -> str:
         lines += ["", "Model Results (" + name + " scale):", "",
                   f"estimate = {np.exp(res.estimate):.4f}, ci.lb = {np.exp(res.ci_lb):.4f}, "
                   f"ci.ub = {np.exp(res.ci_ub):.4f}"]
-    if res.CMH is not None:
+    if res.CMH is not None and res.CMHp is not None:
         test = "Cochran-Mantel-Haenszel Test" if res.measure == "OR" else \
             "Mantel-Haenszel Test"
         lines += ["", f"{test}:    CMH = {res.CMH:.4f}, df = 1, p-val {_format._p_eq(res.CMHp)}"]
-    if res.BD is not None and res.BDp is not None:
+    if (res.BD is not None and res.BDp is not None and res.TA is not None
+            and res.TAp is not None and res.k_pos is not None):
         lines += [f"Tarone's Test for Heterogeneity: X^2 = {res.TA:.4f}, df = {res.k_pos - 1}, "
                   f"p-val {_format._p_eq(res.TAp)}",
                   f"Breslow-Day Test:                X^2 = {res.BD:.4f}, df = {res.k_pos - 1}, "
