@@ -23,6 +23,7 @@ from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
 from metareview.review._core import lock_project
 from metareview.review._normalise import fingerprint
+from metareview.review.accounts import AccountsMixin
 from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.extraction import ExtractionMixin
@@ -40,6 +41,7 @@ from metareview.review.models import (
     utc_now,
 )
 from metareview.review.prisma_counts import PrismaMixin
+from metareview.review.queue import QueueMixin
 from metareview.review.risk_of_bias import RobMixin
 from metareview.review.screening import ScreeningMixin
 from metareview.review.set_aside import SetAsideMixin
@@ -159,7 +161,8 @@ RECORD_COLUMNS = [
 ]
 
 
-class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin):
+class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin,
+            QueueMixin, AccountsMixin):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.

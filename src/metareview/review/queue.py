@@ -1,0 +1,282 @@
+"""A reviewer's screening queue, as the web app serves it: votes that are safe to retry,
+blinded views for reviewers and viewers, progress, and the PRISMA counts so far.
+
+Everything here is read through the blinding rules of :mod:`metareview.review.screening`:
+a caller sees their own votes, other votes only on complete records (or after an owner
+unblinded the stage), and counts that only complete records feed. The project's screening
+keywords (highlighted for every reviewer) are kept here too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from metareview._validation import check_text
+from metareview.exceptions import InputError
+from metareview.review.models import Base, Project, Record, Source
+from metareview.review.screening import (
+    DECISIONS,
+    STAGES,
+    _unblinded,
+    check_stage,
+    reviewer_row,
+    secondary_records,
+    stage_table,
+    votes_frame,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Sequence
+    from contextlib import AbstractContextManager
+
+__all__ = ["KEYWORD_KINDS", "QueueMixin", "ScreeningKeyword"]
+
+KEYWORD_KINDS = ("include", "exclude")
+
+
+class ScreeningKeyword(Base):
+    """A word highlighted on every record of a project (green: include, red: exclude)."""
+
+    __tablename__ = "screening_keywords"
+    __table_args__ = (UniqueConstraint("project_id", "kind", "keyword", name="uq_keyword"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    keyword: Mapped[str] = mapped_column(String(200))
+
+
+class QueueMixin:
+    """Queue methods of :class:`~metareview.review.Store` (see the module docstring)."""
+
+    if TYPE_CHECKING:  # pragma: no cover - provided by Store
+        session: Callable[[], AbstractContextManager[Session]]
+        _project: Callable[..., Project]
+        _audit: Callable[..., None]
+
+        def decide(self, project: str, record_id: str, reviewer: str, decision: str,
+                   stage: str = ..., reason: str | None = ...) -> None: ...
+
+    # -- keywords -------------------------------------------------------------------------
+    def set_keywords(self, project: str, include: Sequence[str], exclude: Sequence[str], *,
+                     actor: str) -> None:
+        """Replace the project's screening keywords (audited)."""
+        include = [check_text("include keyword", k, max_length=200).strip() for k in include]
+        exclude = [check_text("exclude keyword", k, max_length=200).strip() for k in exclude]
+        with self.session() as s:
+            proj = self._project(s, project, lock=True)
+            old = _keywords(s, proj)
+            s.execute(delete(ScreeningKeyword).where(ScreeningKeyword.project_id == proj.id))
+            for kind, words in (("include", include), ("exclude", exclude)):
+                for word in dict.fromkeys(words):
+                    s.add(ScreeningKeyword(project_id=proj.id, kind=kind, keyword=word))
+            self._audit(s, actor, "screening_keywords", str(proj.id), old,
+                        {"include": include, "exclude": exclude}, "keywords changed")
+
+    def keywords(self, project: str) -> dict[str, list[str]]:
+        """``{"include": [...], "exclude": [...]}`` of ``project``."""
+        with self.session() as s:
+            return _keywords(s, self._project(s, project))
+
+    # -- votes ----------------------------------------------------------------------------
+    def cast_vote(self, project: str, record_id: str, reviewer: str, decision: str,
+                  stage: str = "title_abstract", reason: str | None = None) -> str:
+        """A vote that is safe to send twice: returns ``"recorded"`` (a first vote),
+        ``"revised"`` (a changed vote on a record still waiting for votes) or
+        ``"unchanged"`` (the same vote again: nothing is written).
+
+        Unlike :meth:`decide`, a vote on a record whose votes are complete (agreed, in
+        conflict or resolved) is refused, since changing it would change an outcome the
+        other reviewers have already seen.
+
+        Raises
+        ------
+        InputError
+            As :meth:`decide`; also for a record that is complete at ``stage``, or that has
+            not reached ``stage``.
+        """
+        stage = check_stage(stage)
+        if decision not in DECISIONS:
+            raise InputError(f"record {record_id}: decision must be one of {list(DECISIONS)}; "
+                             f"got {decision!r}.")
+        reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
+        if not (stage == "full_text" and decision == "exclude"):
+            reason = None  # a reason belongs to full-text exclusions only
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, reviewer)
+            votes = votes_frame(s, proj, stage)
+            mine = votes[(votes["record_id"] == record_id) & (votes["reviewer"] == person.name)]
+            if not mine.empty:
+                old_reason = mine["reason"].iloc[0]
+                old_reason = old_reason if isinstance(old_reason, str) else None
+                if mine["decision"].iloc[0] == decision and old_reason == reason:
+                    return "unchanged"
+            table = stage_table(s, proj, stage)
+            state = table.loc[table["record_id"] == record_id, "status"]
+            if state.empty:
+                if s.get(Record, record_id) is None:
+                    raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+                raise InputError(f"record {record_id}: not at the {stage} stage.")
+            if state.iloc[0] != "pending":
+                raise InputError(f"record {record_id}: its votes at {stage} are complete "
+                                 f"({state.iloc[0]}); votes can no longer change.")
+        self.decide(project, record_id, reviewer, decision, stage, reason)
+        return "recorded" if mine.empty else "revised"
+
+    def visible_votes(self, project: str, stage: str,
+                      reviewer: str | None = None) -> pd.DataFrame:
+        """The votes a caller may see at ``stage``: ``reviewer``'s own (None: a viewer, who
+        has none) plus others' on complete records, or all once the stage is unblinded.
+
+        Columns as :meth:`decisions`: ``record_id``, ``reviewer``, ``decision``, ``reason``,
+        ``time``.
+        """
+        stage = check_stage(stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            name = None if reviewer is None else reviewer_row(s, proj, reviewer).name
+            votes = votes_frame(s, proj, stage)
+            if not _unblinded(s, proj, stage):
+                counts = votes.groupby("record_id").size()
+                complete = set(counts[counts >= proj.reviewers_per_record].index)
+                votes = votes[(votes["reviewer"] == name) | votes["record_id"].isin(complete)]
+        return votes.drop(columns="reviewer_id").reset_index(drop=True)
+
+    def unblinded(self, project: str, stage: str) -> bool:
+        """Whether an owner has unblinded ``stage`` of ``project``."""
+        stage = check_stage(stage)
+        with self.session() as s:
+            return _unblinded(s, self._project(s, project), stage)
+
+    def last_open_vote(self, project: str, reviewer: str, stage: str) -> str | None:
+        """The record of ``reviewer``'s latest vote at ``stage`` that can still change (its
+        record still waits for votes), or None: what *undo* takes the reviewer back to."""
+        stage = check_stage(stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, reviewer)
+            votes = votes_frame(s, proj, stage)
+            table = stage_table(s, proj, stage)
+        pending = set(table.loc[table["status"] == "pending", "record_id"])
+        mine = votes[(votes["reviewer"] == person.name) & votes["record_id"].isin(pending)]
+        if mine.empty:
+            return None
+        return str(mine.sort_values("time", kind="stable")["record_id"].iloc[-1])
+
+    def queue(self, project: str, reviewer: str, stage: str = "title_abstract",
+              skip: Sequence[str] = ()) -> dict[str, Any]:
+        """The next record for ``reviewer`` and their progress at ``stage``.
+
+        The order is import order over the records still waiting for votes that the reviewer
+        has not voted on: it depends only on the reviewer's own votes and on complete
+        records, never on another reviewer's pending vote. Records in ``skip`` are passed over.
+
+        Returns
+        -------
+        dict
+            ``next`` (record id or None), ``total`` (records at the stage), ``voted`` (the
+            reviewer's votes there), ``left`` (records still open for the reviewer, skipped
+            ones included) and ``skipped``.
+        """
+        stage = check_stage(stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, reviewer)
+            table = stage_table(s, proj, stage)
+            votes = votes_frame(s, proj, stage)
+        mine = set(votes.loc[votes["reviewer_id"] == person.id, "record_id"])
+        open_ = [r for r in table.loc[table["status"] == "pending", "record_id"] if r not in mine]
+        skipped = [r for r in open_ if r in set(skip)]
+        ahead = [r for r in open_ if r not in set(skip)]
+        return {"next": ahead[0] if ahead else None, "total": len(table),
+                "voted": len(mine & set(table["record_id"])), "left": len(open_),
+                "skipped": len(skipped)}
+
+    def record_view(self, project: str, record_id: str) -> dict[str, Any]:
+        """One record's bibliographic fields (``id``, ``title``, ``abstract``, ``authors``,
+        ``journal``, ``year``, ``doi``, ``pmid``, ``source``); InputError if not in the
+        project."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            record = s.get(Record, record_id)
+            if record is None or record.project_id != proj.id:
+                raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+            source = s.get(Source, record.source_id)
+            return {"id": record.id, "title": record.title, "abstract": record.abstract,
+                    "authors": list(record.authors or []), "journal": record.journal,
+                    "year": record.year, "doi": record.doi, "pmid": record.pmid,
+                    "source": source.database or source.name,
+                    "duplicate_of": secondary_records(s, proj).get(record.id)}
+
+    def stage_overview(self, project: str, stage: str) -> dict[str, Any]:
+        """Counts safe to show every member: records at ``stage`` by status (``pending``,
+        ``agreed``, ``conflict``, ``resolved``), and votes cast per reviewer (how many, not
+        which)."""
+        stage = check_stage(stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            table = stage_table(s, proj, stage)
+            votes = votes_frame(s, proj, stage)
+        by_status = Counter(table["status"])
+        return {"total": len(table),
+                "status": {k: by_status.get(k, 0)
+                           for k in ("pending", "agreed", "conflict", "resolved")},
+                "votes_per_reviewer": {str(k): int(v) for k, v
+                                       in votes.groupby("reviewer").size().items()}}
+
+    def prisma_so_far(self, project: str) -> dict[str, Any]:
+        """PRISMA 2020 counts over the records whose outcome is known so far.
+
+        The keys of :meth:`prisma_counts`, counting only records with an outcome (agreed or
+        resolved) -- the numbers grow as screening goes on and equal :meth:`prisma_counts`
+        once every record has its outcome -- plus ``open`` (``{stage: records still pending
+        or in conflict}``). Studies are counted as included reports until studies are formed.
+        """
+        with self.session() as s:
+            proj = self._project(s, project)
+            sources = {sid: (db or name, kind) for sid, db, name, kind in s.execute(
+                select(Source.id, Source.database, Source.name, Source.kind)
+                .where(Source.project_id == proj.id)).all()}
+            records = s.execute(select(Record.id, Record.source_id)
+                                .where(Record.project_id == proj.id)).all()
+            secondary = secondary_records(s, proj)
+            tables = {stage: stage_table(s, proj, stage) for stage in STAGES}
+        per_kind: dict[str, Counter[str]] = {"database": Counter(), "register": Counter()}
+        for _rid, sid in records:
+            name, kind = sources[sid]
+            per_kind[kind][name] += 1
+        first, full = tables["title_abstract"], tables["full_text"]
+        screened = first[first["decision"].notna()]
+        sought = screened[screened["decision"] == "include"]
+        decided = full[full["decision"].notna()]
+        excluded = Counter(decided.loc[decided["decision"] == "exclude", "reason"])
+        included = int((decided["decision"] == "include").sum())
+        return {
+            "records_databases": dict(per_kind["database"]),
+            "records_registers": dict(per_kind["register"]) or 0,
+            "duplicates_removed": len(secondary),
+            "records_removed_automation": 0,
+            "records_removed_other": 0,
+            "records_screened": len(screened),
+            "records_excluded": int((screened["decision"] == "exclude").sum()),
+            "reports_sought": len(sought),
+            "reports_not_retrieved": len(sought) - len(full),
+            "reports_assessed": len(decided),
+            "reports_excluded": dict(sorted(excluded.items())),
+            "reports_included": included,
+            "studies_included": included,
+            "open": {stage: int(tables[stage]["status"].isin(["pending", "conflict"]).sum())
+                     for stage in STAGES},
+        }
+
+
+def _keywords(s: Session, proj: Project) -> dict[str, list[str]]:
+    rows = s.execute(select(ScreeningKeyword.kind, ScreeningKeyword.keyword)
+                     .where(ScreeningKeyword.project_id == proj.id)
+                     .order_by(ScreeningKeyword.id)).all()
+    return {kind: [w for k, w in rows if k == kind] for kind in KEYWORD_KINDS}

@@ -1,0 +1,153 @@
+"""The web app for review teams: :func:`create_app` builds it on a store, :func:`serve` runs it.
+
+Pages are rendered on the server (Jinja2, autoescaped) and work without JavaScript; the
+project's own ``static/app.js`` adds the screening keys. Every response carries a strict
+Content-Security-Policy (scripts and styles from this app only, nothing inline), so even a
+hostile title that slipped past escaping could not run. Errors from the store become HTTP
+answers: an :class:`~metareview.exceptions.InputError` is 422 (its message is shown), a
+:class:`~metareview.exceptions.StoreError` 409.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from metareview.exceptions import InputError, StoreError
+from metareview.review import Store
+from metareview.web.auth import LoginRequiredError, RateLimiter
+from metareview.web.highlight import highlight
+
+__all__ = ["create_app", "serve"]
+
+HERE = Path(__file__).resolve().parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",  # invite links carry their token in the path
+    "Cache-Control": "no-store",
+}
+STAGE_LABELS = {"title_abstract": "Title and abstract", "full_text": "Full text"}
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env.globals["stage_labels"] = STAGE_LABELS
+    env.filters["highlight"] = highlight
+    env.filters["doi_url"] = lambda doi: "https://doi.org/" + quote(str(doi), safe="/")
+    return Jinja2Templates(env=env)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = None
+               ) -> FastAPI:
+    """The FastAPI app serving ``store`` (a :class:`Store`, a URL or a SQLite file path).
+
+    Parameters
+    ----------
+    store : Store, str or Path
+        The review store; opened (and migrated) when given as a URL or path.
+    rate_limiter : RateLimiter, optional
+        Counts failed logins (default: 5 failures per user name or client address in 15
+        minutes, then 429).
+
+    Examples
+    --------
+    >>> from metareview.review import Store
+    >>> app = create_app(Store.open("sqlite://"))
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/api/v1/session"))
+    ['/api/v1/session', '/api/v1/session']
+    """
+    from metareview.web.routes import api, pages, project, screening
+
+    app = FastAPI(title="metareview", version="1",
+                  description="Blinded screening for review teams. The JSON API under "
+                              "/api/v1 uses the same accounts, roles and blinding as the "
+                              "pages: log in with POST /api/v1/session, then send the "
+                              "returned token as `Authorization: Bearer <token>` (or keep "
+                              "the cookie and send `X-CSRF-Token` on every POST).",
+                  docs_url=None, redoc_url=None)
+    app.state.store = store if isinstance(store, Store) else Store.open(store)
+    app.state.templates = _templates()
+    app.state.limiter = rate_limiter or RateLimiter()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for module in (pages, project, screening, api):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def _error(request: Request, status: int, message: str,
+               headers: dict[str, str] | None = None) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        return app.state.templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message,
+                                    "session": None}, status_code=status, headers=headers)
+
+    @app.exception_handler(LoginRequiredError)
+    async def _login(request: Request, _exc: LoginRequiredError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "log in first: POST /api/v1/session."},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(InputError)
+    async def _input(request: Request, exc: InputError) -> Response:
+        return _error(request, 422, str(exc))
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, exc: StoreError) -> Response:
+        return _error(request, 409, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())
+        return _error(request, 422, f"the request is not valid: {problems}")
+
+    return app
+
+
+def serve(store_url: str, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the app on ``store_url`` with uvicorn at ``http://host:port`` until stopped.
+
+    On a store without accounts, prints a one-time link that creates the first account
+    (an administrator); there is no default password.
+    """
+    import uvicorn
+
+    store = Store.open(store_url)
+    if not store.has_users():
+        token = store.bootstrap_invite()
+        shown = "localhost" if host in ("0.0.0.0", "::") else host
+        print("No accounts yet. Open this one-time link to create the administrator account:\n"
+              f"  http://{shown}:{port}/invite/{token}", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(store), host=host, port=port, proxy_headers=True,
+                log_level="info")

@@ -1,0 +1,134 @@
+"""A project's dashboard (every member) and its owner's tools: members and invites,
+screening keywords, unblinding, the audit log."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import Response
+
+from metareview.exceptions import InputError
+from metareview.review import Store
+from metareview.review.screening import STAGES, check_stage
+from metareview.review_cli import keyword_pattern
+from metareview.web.auth import check_csrf, require_member
+from metareview.web.routes._common import redirect, render, store_of
+
+router = APIRouter(include_in_schema=False)
+MEMBERS = ("owner", "reviewer", "viewer")
+SCREENERS = ("owner", "reviewer")
+AUDIT_ROWS = 50
+
+
+def prisma_state(store: Store, project: str) -> tuple[dict, bool]:
+    """The PRISMA counts of the project: the store's final counts when every record has its
+    outcome (``complete`` True), else the counts so far."""
+    so_far = store.prisma_so_far(project)
+    if any(so_far["open"].values()):
+        return so_far, False
+    try:
+        return store.prisma_counts(project), True
+    except InputError:  # pragma: no cover - open records are counted above
+        return so_far, False
+
+
+@router.get("/p/{project}")
+def dashboard(request: Request, project: str) -> Response:
+    caller = require_member(request, project, MEMBERS)
+    store = store_of(request)
+    stages = []
+    for stage in STAGES:
+        overview = store.stage_overview(project, stage)
+        unblinded = store.unblinded(project, stage)
+        agreement = None
+        if unblinded:
+            agreement = store.screening_agreement(project, stage)
+        stages.append({"stage": stage, "overview": overview, "unblinded": unblinded,
+                       "agreement": agreement})
+    counts, complete = prisma_state(store, project)
+    audit = None
+    if caller.role.role == "owner":
+        log = store.audit_log()
+        audit = log.tail(AUDIT_ROWS).iloc[::-1].to_dict(orient="records")
+    return render(request, "dashboard.html", caller.session, project=project, caller=caller,
+                  stages=stages, counts=counts, complete=complete, audit=audit,
+                  keywords=store.keywords(project))
+
+
+@router.get("/p/{project}/prisma.png")
+def prisma_png(request: Request, project: str) -> Response:
+    require_member(request, project, MEMBERS)
+    counts, complete = prisma_state(store_of(request), project)
+    if not complete:
+        raise HTTPException(409, "the PRISMA figure is drawn once every record has its outcome.")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from metareview.plots import prisma
+
+    figure = prisma(counts)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return Response(buffer.getvalue(), media_type="image/png")
+
+
+@router.post("/p/{project}/keywords")
+def set_keywords(request: Request, project: str, include: Annotated[str, Form()] = "",
+                 exclude: Annotated[str, Form()] = "",
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    caller = require_member(request, project, ("owner",))
+    check_csrf(request, caller.session, csrf_token)
+    words = {}
+    for kind, text in (("include", include), ("exclude", exclude)):
+        words[kind] = [w.strip() for w in text.split(",") if w.strip()]
+        for word in words[kind]:
+            keyword_pattern(word)  # InputError (422) for a keyword without letters
+    store_of(request).set_keywords(project, words["include"], words["exclude"],
+                                   actor=caller.session.user.username)
+    return redirect(f"/p/{project}")
+
+
+@router.post("/p/{project}/unblind")
+def unblind(request: Request, project: str, stage: Annotated[str, Form()],
+            reason: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""
+            ) -> Response:
+    caller = require_member(request, project, ("owner",))
+    check_csrf(request, caller.session, csrf_token)
+    store_of(request).unblind(project, check_stage(stage), owner=caller.reviewer or "",
+                              reason=reason)
+    return redirect(f"/p/{project}")
+
+
+@router.get("/p/{project}/members")
+def members(request: Request, project: str) -> Response:
+    caller = require_member(request, project, ("owner",))
+    return render(request, "members.html", caller.session, project=project, caller=caller,
+                  members=store_of(request).members(project), invite_link=None)
+
+
+@router.post("/p/{project}/invites")
+def invite(request: Request, project: str, role: Annotated[str, Form()],
+           csrf_token: Annotated[str, Form()] = "") -> Response:
+    caller = require_member(request, project, ("owner",))
+    check_csrf(request, caller.session, csrf_token)
+    store = store_of(request)
+    token = store.create_invite(project, role, by=caller.session.user.username)
+    link = str(request.base_url).rstrip("/") + f"/invite/{token}"
+    return render(request, "members.html", caller.session, project=project, caller=caller,
+                  members=store.members(project), invite_link=link, invite_role=role)
+
+
+@router.post("/p/{project}/members/{username}/remove")
+def remove_member(request: Request, project: str, username: str,
+                  reason: Annotated[str, Form()] = "",
+                  csrf_token: Annotated[str, Form()] = "") -> Response:
+    caller = require_member(request, project, ("owner",))
+    check_csrf(request, caller.session, csrf_token)
+    store_of(request).remove_member(project, username, by=caller.session.user.username,
+                                    reason=reason)
+    return redirect(f"/p/{project}/members")
