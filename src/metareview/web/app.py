@@ -72,8 +72,8 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     --------
     >>> from metareview.review import Store
     >>> app = create_app(Store.open("sqlite://"))
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/api/v1/session"))
-    ['/api/v1/session', '/api/v1/session']
+    >>> sorted(app.openapi()["paths"]["/api/v1/session"])
+    ['delete', 'post']
     """
     from metareview.web.routes import api, pages, project, screening
 

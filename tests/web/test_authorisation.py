@@ -1,0 +1,106 @@
+"""The authorisation matrix: every route x anonymous / viewer / reviewer of another project /
+reviewer / owner -> the expected HTTP status.
+
+Pages send an anonymous caller to the login page (303); the API answers 401. A member of
+another project gets 404 (the project's existence is not disclosed); a member whose role
+does not allow the route gets 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from metareview.web.routes import api, pages, project, screening
+from tests.web.conftest import PROJECT, World
+
+CALLERS = ("anonymous", "viewer", "other", "reviewer", "owner")
+USERS = {"anonymous": None, "viewer": "vera", "other": "otto", "reviewer": "ana",
+         "owner": "olga"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # {rid}: the first record; {rid2}: the second
+    expected: tuple[int, int, int, int, int]  # per CALLERS
+    form: dict | None = None
+    json: dict | None = None
+
+
+P = f"/p/{PROJECT}"
+A = f"/api/v1/projects/{PROJECT}"
+ROUTES = [
+    Route("GET", "/", (303, 200, 200, 200, 200)),
+    Route("POST", "/projects", (303, 403, 403, 403, 303), form={"name": "new review"}),
+    Route("GET", P, (303, 200, 404, 200, 200)),
+    Route("GET", f"{P}/screen", (303, 403, 404, 200, 200)),
+    Route("GET", f"{P}/screen?stage=full_text", (303, 403, 404, 200, 200)),
+    Route("POST", f"{P}/screen/{{rid}}", (303, 403, 404, 303, 303),
+          form={"decision": "maybe", "stage": "title_abstract"}),
+    Route("POST", f"{P}/records/{{rid2}}/retrieval", (303, 403, 404, 303, 303),
+          form={"retrieved": "yes"}),
+    Route("GET", f"{P}/conflicts", (303, 200, 404, 200, 200)),
+    Route("POST", f"{P}/conflicts/{{rid}}", (303, 403, 404, 409, 409),
+          form={"decision": "include", "reason": "x"}),
+    Route("GET", f"{P}/prisma.png", (303, 409, 404, 409, 409)),
+    Route("GET", f"{P}/members", (303, 403, 404, 403, 200)),
+    Route("POST", f"{P}/invites", (303, 403, 404, 403, 200), form={"role": "viewer"}),
+    Route("POST", f"{P}/keywords", (303, 403, 404, 403, 303), form={"include": "ketamine"}),
+    Route("POST", f"{P}/members/sam/remove", (303, 403, 404, 403, 303),
+          form={"reason": "left the team"}),
+    Route("POST", f"{P}/unblind", (303, 403, 404, 403, 303),
+          form={"stage": "full_text", "reason": "analysis"}),
+    Route("GET", "/api/v1/projects", (401, 200, 200, 200, 200)),
+    Route("GET", f"{A}/next", (401, 403, 404, 200, 200)),
+    Route("GET", f"{A}/next?stage=full_text", (401, 403, 404, 200, 200)),
+    Route("POST", f"{A}/records/{{rid}}/votes", (401, 403, 404, 201, 201),
+          json={"stage": "title_abstract", "decision": "include"}),
+    Route("GET", f"{A}/records/{{rid}}", (401, 200, 404, 200, 200)),
+    Route("GET", f"{A}/prisma", (401, 200, 404, 200, 200)),
+    Route("GET", "/openapi.json", (200, 200, 200, 200, 200)),
+    Route("GET", "/login", (200, 200, 200, 200, 200)),
+]
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method} {r.path}" for r in ROUTES])
+def test_route_by_role(world: World, route: Route) -> None:
+    rid, rid2 = world.record_ids()[:2]
+    path = route.path.format(rid=rid, rid2=rid2)
+    got = {}
+    for caller in CALLERS:
+        client = world.client(USERS[caller])
+        headers = {}
+        data = dict(route.form or {})
+        if USERS[caller] is not None:
+            token = world.csrf(client)
+            headers["X-CSRF-Token"] = token
+            data["csrf_token"] = token
+        if route.method == "GET":
+            response = client.get(path)
+        elif route.json is not None:
+            response = client.post(path, json=route.json, headers=headers)
+        else:
+            response = client.post(path, data=data)
+        got[caller] = response.status_code
+        if response.status_code == 303 and caller == "anonymous":
+            assert response.headers["location"].startswith("/login?next=")
+    assert got == dict(zip(CALLERS, route.expected, strict=True))
+
+
+def test_every_route_is_in_the_matrix(world: World) -> None:
+    """A new route must be added to ROUTES (and so get its row of expected statuses)."""
+    covered = {(r.method, r.path.split("?")[0].replace("{rid2}", "{record_id}")
+                .replace("{rid}", "{record_id}")) for r in ROUTES}
+    covered = {(m, p.replace(f"/p/{PROJECT}", "/p/{project}")
+                .replace(f"/projects/{PROJECT}", "/projects/{project}")
+                .replace("/members/sam/", "/members/{username}/")) for m, p in covered}
+    routes = {(method, route.path) for module in (api, pages, project, screening)
+              for route in module.router.routes for method in route.methods
+              if method in ("GET", "POST")}
+    assert len(routes) > 20
+    untested = routes - covered - {("GET", "/invite/{token}"), ("POST", "/invite/{token}"),
+                                   ("POST", "/login"), ("POST", "/logout"),
+                                   ("POST", "/api/v1/session")}
+    assert not untested, f"routes missing from the authorisation matrix: {sorted(untested)}"
