@@ -19,7 +19,7 @@ from metareview.web.routes._common import redirect, render, store_of
 router = APIRouter(include_in_schema=False)
 MEMBERS = ("owner", "reviewer", "viewer")
 SCREENERS = ("owner", "reviewer")
-AUDIT_ROWS = 50
+AUDIT_ROWS = 20
 
 
 def prisma_state(store: Store, project: str) -> tuple[dict, bool]:
