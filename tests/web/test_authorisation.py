@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import pytest
 
 from metareview.web.routes import api, pages, project, screening
-from tests.web.conftest import PROJECT, World
+from tests.web.conftest import EXAMPLE, PROJECT, World
+
+NBIB = EXAMPLE / "search" / "pubmed.nbib"
 
 CALLERS = ("anonymous", "viewer", "other", "reviewer", "owner")
 USERS = {"anonymous": None, "viewer": "vera", "other": "otto", "reviewer": "ana",
@@ -27,6 +29,7 @@ class Route:
     expected: tuple[int, int, int, int, int]  # per CALLERS
     form: dict | None = None
     json: dict | None = None
+    files: bool = False  # a multipart upload of the example's PubMed export
 
 
 P = f"/p/{PROJECT}"
@@ -46,6 +49,8 @@ ROUTES = [
           form={"decision": "include", "reason": "x"}),
     Route("GET", f"{P}/prisma.png", (303, 409, 404, 409, 409)),
     Route("GET", f"{P}/members", (303, 403, 404, 403, 200)),
+    Route("GET", f"{P}/sources", (303, 200, 404, 200, 200)),
+    Route("POST", f"{P}/import", (303, 403, 404, 403, 200), files=True),
     Route("POST", f"{P}/invites", (303, 403, 404, 403, 200), form={"role": "viewer"}),
     Route("POST", f"{P}/keywords", (303, 403, 404, 403, 303), form={"include": "ketamine"}),
     Route("POST", f"{P}/members/sam/remove", (303, 403, 404, 403, 303),
@@ -79,6 +84,9 @@ def test_route_by_role(world: World, route: Route) -> None:
             data["csrf_token"] = token
         if route.method == "GET":
             response = client.get(path)
+        elif route.files:
+            upload = {"files": ("pubmed.nbib", NBIB.read_bytes(), "text/plain")}
+            response = client.post(path, data=data, files=upload)
         elif route.json is not None:
             response = client.post(path, json=route.json, headers=headers)
         else:

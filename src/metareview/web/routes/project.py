@@ -4,13 +4,15 @@ screening keywords, unblinding, the audit log."""
 from __future__ import annotations
 
 import io
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
 from metareview.exceptions import InputError
-from metareview.review import Store
+from metareview.review import ImportReport, Store
 from metareview.review.screening import STAGES, check_stage
 from metareview.review_cli import keyword_pattern
 from metareview.web.auth import check_csrf, require_member
@@ -20,6 +22,7 @@ router = APIRouter(include_in_schema=False)
 MEMBERS = ("owner", "reviewer", "viewer")
 SCREENERS = ("owner", "reviewer")
 AUDIT_ROWS = 20
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # per file; a large search export is a few MB
 
 
 def prisma_state(store: Store, project: str) -> tuple[dict, bool]:
@@ -132,3 +135,56 @@ def remove_member(request: Request, project: str, username: str,
     store_of(request).remove_member(project, username, by=caller.session.user.username,
                                     reason=reason)
     return redirect(f"/p/{project}/members")
+
+
+def _sources(store: Store, project: str) -> list[dict]:
+    records = store.records(project)
+    grouped = records.groupby("source", sort=False)
+    return [{"name": name, "records": len(group),
+             "duplicates": int(group["duplicate_group"].notna().sum())}
+            for name, group in grouped]
+
+
+@router.get("/p/{project}/sources")
+def sources(request: Request, project: str) -> Response:
+    caller = require_member(request, project, MEMBERS)
+    return render(request, "sources.html", caller.session, project=project, caller=caller,
+                  sources=_sources(store_of(request), project), reports=[], failures=[])
+
+
+@router.post("/p/{project}/import")
+def import_files(request: Request, project: str,
+                 files: Annotated[list[UploadFile], File()],
+                 database: Annotated[str, Form()] = "", kind: Annotated[str, Form()] = "database",
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Import search exports (any format the importers read, detected from the content);
+    each file is its own transaction, so a refused file leaves the others imported."""
+    caller = require_member(request, project, ("owner",))
+    check_csrf(request, caller.session, csrf_token)
+    store = store_of(request)
+    reports, failures = [], []
+    for upload in files:
+        name = Path(upload.filename or "upload").name or "upload"
+        data = upload.file.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise HTTPException(413, f"{name}: larger than {MAX_UPLOAD_BYTES // 2**20} MB; "
+                                     "nothing from it was imported.")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            try:
+                reports.append(store.import_file(project, path, database.strip() or None,
+                                                 kind=kind, actor=caller.session.user.username))
+            except InputError as exc:
+                failures.append(str(exc).replace(str(path), name))
+    return render(request, "sources.html", caller.session, status=422 if failures else 200,
+                  project=project, caller=caller, sources=_sources(store, project),
+                  reports=[_report(r) for r in reports], failures=failures)
+
+
+def _report(report: ImportReport) -> dict:
+    name = Path(report.file).name
+    return {"file": name, "format": report.format, "n_imported": report.n_imported,
+            "already_imported": report.already_imported,
+            "problems": [{"line": p.line, "message": p.message.replace(report.file, name)}
+                         for p in report.problems]}
