@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from metareview.web.routes import api, pages, project, screening
+from metareview.web.routes import api, duplicates, pages, project, screening
 from tests.web.conftest import EXAMPLE, PROJECT, World
 
 NBIB = EXAMPLE / "search" / "pubmed.nbib"
@@ -50,6 +50,15 @@ ROUTES = [
     Route("GET", f"{P}/prisma.png", (303, 409, 404, 409, 409)),
     Route("GET", f"{P}/members", (303, 403, 404, 403, 200)),
     Route("GET", f"{P}/sources", (303, 200, 404, 200, 200)),
+    Route("GET", f"{P}/duplicates", (303, 403, 404, 403, 200)),
+    Route("POST", f"{P}/duplicates/merge", (303, 403, 404, 403, 303),
+          form={"record_a": "{free}", "record_b": "{free2}"}),
+    Route("POST", f"{P}/duplicates/not-duplicates", (303, 403, 404, 403, 303),
+          form={"record_a": "{free}", "record_b": "{free2}"}),
+    Route("POST", f"{P}/duplicates/withdraw", (303, 403, 404, 403, 422),  # nothing to undo
+          form={"record_a": "{free}", "record_b": "{free2}"}),
+    Route("POST", f"{P}/duplicates/unmerge", (303, 403, 404, 403, 303), form={"group_id": "1"}),
+    Route("POST", f"{P}/duplicates/auto-merge", (303, 403, 404, 403, 303)),
     Route("POST", f"{P}/import", (303, 403, 404, 403, 200), files=True),
     Route("POST", f"{P}/invites", (303, 403, 404, 403, 200), form={"role": "viewer"}),
     Route("POST", f"{P}/keywords", (303, 403, 404, 403, 303), form={"include": "ketamine"}),
@@ -73,11 +82,14 @@ ROUTES = [
 def test_route_by_role(world: World, route: Route) -> None:
     rid, rid2 = world.record_ids()[:2]
     path = route.path.format(rid=rid, rid2=rid2)
+    records = world.store.records(PROJECT)
+    free = records.loc[records["duplicate_group"].isna(), "id"].tolist()  # in no group
     got = {}
     for caller in CALLERS:
         client = world.client(USERS[caller])
         headers = {}
-        data = dict(route.form or {})
+        data = {k: v.format(free=free[0], free2=free[1])
+                for k, v in (route.form or {}).items()}
         if USERS[caller] is not None:
             token = world.csrf(client)
             headers["X-CSRF-Token"] = token
@@ -104,7 +116,7 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
     covered = {(m, p.replace(f"/p/{PROJECT}", "/p/{project}")
                 .replace(f"/projects/{PROJECT}", "/projects/{project}")
                 .replace("/members/sam/", "/members/{username}/")) for m, p in covered}
-    routes = {(method, route.path) for module in (api, pages, project, screening)
+    routes = {(method, route.path) for module in (api, duplicates, pages, project, screening)
               for route in module.router.routes for method in route.methods
               if method in ("GET", "POST")}
     assert len(routes) > 20

@@ -25,7 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import PROJECT, World, build_world, example_ids, example_rows, password
+from tests.web.conftest import (
+    EXAMPLE,
+    PROJECT,
+    World,
+    build_world,
+    example_ids,
+    example_rows,
+    password,
+)
 
 CHROMIUM = os.environ.get("METAREVIEW_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -97,7 +105,7 @@ class Reviewer:
         self.page = self.context.new_page()
         self.page.on("dialog", lambda d: (dialogs.append(f"{user}: {d.message}"), d.dismiss()))
         self.base, self.user = base, user
-        self.page.goto(f"{base}/login")
+        assert self.page.goto(f"{base}/login").ok
         self.page.fill("input[name=username]", user)
         self.page.fill("input[name=password]", password(user))
         with self.page.expect_navigation():
@@ -162,7 +170,7 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
                                   for u in ("ana", "ben", "cy", "olga"))
             if shots is not None:
                 login = browser.new_page()
-                login.goto(f"{base}/login")
+                assert login.goto(f"{base}/login").ok
                 login.screenshot(path=str(shots / "login.png"))
                 login.close()
                 olga.page.screenshot(path=str(shots / "projects.png"))
@@ -170,7 +178,7 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
                 # the two reviewers work side by side, a record each in turn
                 done = {"Ana": 0, "Ben": 0}
                 for person in (ana, ben):
-                    person.page.goto(f"{base}/p/{PROJECT}/screen?stage={stage}")
+                    assert person.page.goto(f"{base}/p/{PROJECT}/screen?stage={stage}").ok
                 active = {"Ana": ana, "Ben": ben}
                 while active:
                     for name, person in list(active.items()):
@@ -183,7 +191,7 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
                                 "Ben": len(votes["Ben"][stage])}
                 expected = {ids[r["record"]]: r for r in example_rows("resolutions.csv")
                             if r["stage"] == stage}
-                cy.page.goto(f"{base}/p/{PROJECT}/conflicts?stage={stage}")
+                assert cy.page.goto(f"{base}/p/{PROJECT}/conflicts?stage={stage}").ok
                 shown = {e.get_attribute("data-record-id")
                          for e in cy.page.query_selector_all("article.conflict")}
                 assert shown == set(expected)
@@ -197,7 +205,7 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
                         form.locator(f'button[value="{row["decision"]}"]').click()
                 assert cy.page.is_visible("#no-conflicts")
             counts = world.store.prisma_counts(PROJECT)
-            olga.page.goto(f"{base}/p/{PROJECT}")
+            assert olga.page.goto(f"{base}/p/{PROJECT}").ok
             cells = {e.get_attribute("data-key"): int(e.inner_text())
                      for e in olga.page.query_selector_all("#prisma td[data-key]")}
             flat = {"duplicates_removed": counts["duplicates_removed"],
@@ -216,13 +224,21 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
             assert olga.page.is_visible("img.prisma")
             if shots is not None:
                 olga.page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
-                olga.page.goto(f"{base}/p/{PROJECT}/members")
+                assert olga.page.goto(f"{base}/p/{PROJECT}/members").ok
                 with olga.page.expect_navigation():
                     olga.page.click("form[action$='/invites'] button")
                 olga.page.screenshot(path=str(shots / "members.png"), full_page=True)
+                assert olga.page.goto(f"{base}/p/{PROJECT}/sources").ok
+                olga.page.screenshot(path=str(shots / "sources.png"), full_page=True)
+                world.store.create_project("dedup")
+                world.store.add_member("dedup", "olga", "owner", by="olga")
+                for name in ("pubmed.nbib", "embase.ris"):
+                    world.store.import_file("dedup", EXAMPLE / "search" / name)
+                assert olga.page.goto(f"{base}/p/dedup/duplicates").ok
+                olga.page.screenshot(path=str(shots / "duplicates.png"))
             # the hostile record, shown again to its reviewer: still text, nothing runs
-            ana.page.goto(f"{base}/p/{PROJECT}/conflicts")
-            ana.page.goto(f"{base}/api/v1/projects/{PROJECT}/records/{hostile}")
+            assert ana.page.goto(f"{base}/p/{PROJECT}/conflicts").ok
+            assert ana.page.goto(f"{base}/api/v1/projects/{PROJECT}/records/{hostile}").ok
             assert re.search(r"<script>alert", ana.page.inner_text("body"))
         finally:
             browser.close()

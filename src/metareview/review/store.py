@@ -26,6 +26,7 @@ from metareview.review._normalise import fingerprint
 from metareview.review.accounts import AccountsMixin
 from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
+from metareview.review.dedup_queue import DedupQueueMixin
 from metareview.review.extraction import ExtractionMixin
 from metareview.review.importers import Problem, parse_bytes
 from metareview.review.importers._base import NO_CONTENT, lacks_content
@@ -162,7 +163,7 @@ RECORD_COLUMNS = [
 
 
 class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin,
-            QueueMixin, AccountsMixin):
+            QueueMixin, AccountsMixin, DedupQueueMixin):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.

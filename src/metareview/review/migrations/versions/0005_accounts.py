@@ -1,5 +1,6 @@
 """Accounts of the web app: users, memberships (role per project), one-time invites, login
-sessions, and the project's screening keywords. New tables only, so the migration applies
+sessions, the project's screening keywords, and "not duplicates" judgements of the duplicate
+review queue. New tables only, so the migration applies
 after any revision that leaves the tables it refers to (projects, reviewers) in place.
 
 Revision ID: 0005
@@ -85,9 +86,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("project_id", "kind", "keyword", name="uq_keyword"),
     )
     op.create_index("ix_screening_keywords_project_id", "screening_keywords", ["project_id"])
+    op.create_table(
+        "not_duplicates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("record_a", sa.String(length=64), nullable=False),
+        sa.Column("record_b", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("judged_by", sa.Text(), nullable=False),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"]),
+        sa.ForeignKeyConstraint(["record_a"], ["records.id"]),
+        sa.ForeignKeyConstraint(["record_b"], ["records.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_not_duplicates_project_id", "not_duplicates", ["project_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_not_duplicates_project_id", table_name="not_duplicates")
+    op.drop_table("not_duplicates")
     op.drop_index("ix_screening_keywords_project_id", table_name="screening_keywords")
     op.drop_table("screening_keywords")
     op.drop_index("ix_login_sessions_user_id", table_name="login_sessions")
