@@ -138,3 +138,49 @@ def test_migration_adds_the_account_tables_to_an_older_store(store_url: str) -> 
         assert store.reviewers("old")["name"].tolist() == ["admin"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("n_votes", [40, 70, 200])
+def test_one_record_status_agrees_with_the_stage_table(store: Store, n_votes: int) -> None:
+    """queue.record_status reads one record; screening.stage_table the whole stage: the
+    same status for every record, part-way through the example's screening and at its end."""
+    import csv
+
+    from metareview.review.queue import record_status
+    from metareview.review.screening import stage_table
+
+    for name in ("pubmed.nbib", "embase.ris"):
+        store.import_file("review", EXAMPLE / "search" / name)
+    store.auto_merge("review", actor="Olga")
+    for name in ("Ana", "Ben", "Cy"):
+        store.add_reviewer("review", name)
+    records = store.records("review")
+    ids = {f"{s}:{o}": r for s, o, r in zip(records["source"], records["ordinal"],
+                                            records["id"], strict=True)}
+    with (EXAMPLE / "decisions.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    with (EXAMPLE / "resolutions.csv").open(encoding="utf-8") as handle:
+        resolutions = list(csv.DictReader(handle))
+    done = 0
+    for stage in ("title_abstract", "full_text"):
+        for row in (r for r in rows if r["stage"] == stage and r["record"] in ids):
+            if done == n_votes:
+                break
+            try:
+                store.decide("review", ids[row["record"]], row["reviewer"], row["decision"],
+                             stage, row["reason"] or None)
+            except InputError:  # a secondary duplicate (tier 2 not merged here)
+                continue
+            done += 1
+        for row in (r for r in resolutions if r["stage"] == stage):
+            try:
+                store.resolve("review", ids[row["record"]], row["decision"], by=row["by"],
+                              reason=row["reason"], stage=stage)
+            except InputError:  # not (yet) a conflict here
+                pass
+    with store.session() as s:
+        proj = store._project(s, "review")
+        for stage in ("title_abstract", "full_text"):
+            table = stage_table(s, proj, stage).set_index("record_id")["status"].to_dict()
+            for rid in records["id"]:
+                assert record_status(s, proj, stage, rid) == table.get(rid), (stage, rid)

@@ -18,10 +18,21 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
-from metareview.review.models import Base, Project, Record, Source
+from metareview.review.models import (
+    Base,
+    DuplicateGroup,
+    DuplicateMember,
+    Project,
+    Record,
+    Retrieval,
+    ScreeningDecision,
+    ScreeningResolution,
+    Source,
+)
 from metareview.review.screening import (
     DECISIONS,
     STAGES,
+    _agreed,
     _unblinded,
     check_stage,
     reviewer_row,
@@ -109,24 +120,21 @@ class QueueMixin:
         with self.session() as s:
             proj = self._project(s, project)
             person = reviewer_row(s, proj, reviewer)
-            votes = votes_frame(s, proj, stage)
-            mine = votes[(votes["record_id"] == record_id) & (votes["reviewer"] == person.name)]
-            if not mine.empty:
-                old_reason = mine["reason"].iloc[0]
-                old_reason = old_reason if isinstance(old_reason, str) else None
-                if mine["decision"].iloc[0] == decision and old_reason == reason:
-                    return "unchanged"
-            table = stage_table(s, proj, stage)
-            state = table.loc[table["record_id"] == record_id, "status"]
-            if state.empty:
-                if s.get(Record, record_id) is None:
-                    raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+            votes = _record_votes(s, record_id, stage)
+            mine = votes.get(person.id)
+            if mine is not None and mine == (decision, reason):
+                return "unchanged"
+            record = s.get(Record, record_id)
+            if record is None or record.project_id != proj.id:
+                raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+            state = record_status(s, proj, stage, record_id)
+            if state is None:
                 raise InputError(f"record {record_id}: not at the {stage} stage.")
-            if state.iloc[0] != "pending":
+            if state != "pending":
                 raise InputError(f"record {record_id}: its votes at {stage} are complete "
-                                 f"({state.iloc[0]}); votes can no longer change.")
+                                 f"({state}); votes can no longer change.")
         self.decide(project, record_id, reviewer, decision, stage, reason)
-        return "recorded" if mine.empty else "revised"
+        return "recorded" if mine is None else "revised"
 
     def visible_votes(self, project: str, stage: str,
                       reviewer: str | None = None) -> pd.DataFrame:
@@ -273,6 +281,53 @@ class QueueMixin:
             "open": {stage: int(tables[stage]["status"].isin(["pending", "conflict"]).sum())
                      for stage in STAGES},
         }
+
+
+def _record_votes(s: Session, record_id: str, stage: str) -> dict[int, tuple[str, str | None]]:
+    """The votes on one record at ``stage``: reviewer id -> (decision, reason)."""
+    rows = s.execute(select(ScreeningDecision.reviewer_id, ScreeningDecision.decision,
+                            ScreeningDecision.reason)
+                     .where(ScreeningDecision.record_id == record_id,
+                            ScreeningDecision.stage == stage)).all()
+    return {rid: (d, r if isinstance(r, str) and r.strip() else None) for rid, d, r in rows}
+
+
+def record_status(s: Session, proj: Project, stage: str, record_id: str) -> str | None:
+    """The status of one record at ``stage`` (``"pending"``, ``"agreed"``, ``"conflict"``,
+    ``"resolved"``), or None when it is not screened at that stage (a secondary duplicate, or
+    not passed on to full text), read from that record's rows only.
+
+    The same rules as :func:`metareview.review.screening.stage_table`, which reads the whole
+    stage; a vote needs one record's state, and the load benchmark showed the whole-stage
+    read dominating the time of a vote (tests/review/test_accounts.py checks that the two
+    agree on every record).
+    """
+    member = s.execute(select(DuplicateGroup.primary_record_id).join(DuplicateMember).where(
+        DuplicateMember.record_id == record_id, DuplicateGroup.project_id == proj.id,
+        DuplicateGroup.active.is_(True))).scalar()
+    if member is not None and member != record_id:
+        return None
+    if stage == "full_text":
+        retrieval = s.get(Retrieval, record_id)
+        if (record_outcome(s, proj, "title_abstract", record_id)[1] != "include"
+                or (retrieval is not None and not retrieval.retrieved)):
+            return None
+    return record_outcome(s, proj, stage, record_id)[0]
+
+
+def record_outcome(s: Session, proj: Project, stage: str,
+                   record_id: str) -> tuple[str, str | None]:
+    """(status, decision) of a screened record at ``stage`` (see :func:`record_status`)."""
+    resolution = s.scalar(select(ScreeningResolution.decision).where(
+        ScreeningResolution.record_id == record_id, ScreeningResolution.stage == stage))
+    if resolution is not None:
+        return "resolved", resolution
+    rows = s.execute(select(ScreeningDecision.decision, ScreeningDecision.reason).where(
+        ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage)).all()
+    if len(rows) < proj.reviewers_per_record:
+        return "pending", None
+    outcome = _agreed(pd.DataFrame(rows, columns=["decision", "reason"]), stage)
+    return ("conflict", None) if outcome is None else ("agreed", outcome[0])
 
 
 def _keywords(s: Session, proj: Project) -> dict[str, list[str]]:
