@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +45,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _machine import machine  # noqa: E402
-
 from metareview.review import Store  # noqa: E402
 from metareview.review.models import ScreeningDecision  # noqa: E402
 
@@ -153,20 +152,20 @@ def _reviewer(base: str, user: str, ids: list[str], votes: int, deadline: float,
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
-def run(backend: str, reviewers: int, votes: int, limit: float) -> str:
+def run(backend: str, reviewers: int, votes: int, limit: float, servers: int = 1) -> str:
     with _database(backend) as url:
         ids = _prepare(url, reviewers, votes)
-        port = _free_port()
-        server = _serve(url, port)
+        ports = [_free_port() for _ in range(servers)]
+        processes = [_serve(url, port) for port in ports]
         try:
             out: dict = {}
             deadline = time.perf_counter() + limit
             threads = [threading.Thread(target=_reviewer, args=(
-                f"http://127.0.0.1:{port}", f"r{i:02d}", ids, votes, deadline, out))
-                for i in range(reviewers)]
+                f"http://127.0.0.1:{ports[i % servers]}", f"r{i:02d}", ids, votes, deadline,
+                out)) for i in range(reviewers)]
             start = time.perf_counter()
             for t in threads:
                 t.start()
@@ -174,8 +173,9 @@ def run(backend: str, reviewers: int, votes: int, limit: float) -> str:
                 t.join()
             wall = time.perf_counter() - start
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
         store = Store.open(url)
         with store.session() as s:
             stored = s.scalar(select(func.count()).select_from(ScreeningDecision))
@@ -188,8 +188,8 @@ def run(backend: str, reviewers: int, votes: int, limit: float) -> str:
     statuses = [x for v in out.values() for x in v[2]]
     created = statuses.count(201)
     errors = len([s for s in statuses if s not in (200, 201)])
-    complete = len(lat) == reviewers * votes
-    return (f"| {backend} | {reviewers} x {votes} | {len(lat)}{'' if complete else ' (time limit)'}"
+    limited = "" if len(lat) == reviewers * votes else " (time limit)"
+    return (f"| {backend} | {servers} | {reviewers} x {votes} | {len(lat)}{limited}"
             f" | {created} | {stored} | {distinct} | {errors} | {len(lat) / wall:.0f} | "
             f"{_pct(lat, 0.5):.1f} | {_pct(lat, 0.95):.1f} | {max(lat) * 1000:.0f} | "
             f"{_pct(retry, 0.5):.1f} | {_pct(retry, 0.95):.1f} |")
@@ -202,16 +202,21 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=500)
     parser.add_argument("--limit", type=float, default=600.0,
                         help="seconds for all the votes (default 600)")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="uvicorn processes on the same database; reviewers split "
+                             "evenly among them (default 1)")
     args = parser.parse_args()
-    row = run(args.backend, args.reviewers, args.votes, args.limit)
-    header = ("| database | reviewers x votes | vote requests | 201 (new) | votes stored | "
-              "distinct (record, reviewer) | errors | requests/s | p50 ms | p95 ms | max ms | "
-              "retry p50 ms | retry p95 ms |\n|" + "---|" * 13)
+    load_before = os.getloadavg()[0]
+    row = run(args.backend, args.reviewers, args.votes, args.limit, args.servers)
+    header = ("| database | uvicorn processes | reviewers x votes | vote requests | 201 (new) | "
+              "votes stored | distinct (record, reviewer) | errors | requests/s | p50 ms | "
+              "p95 ms | max ms | retry p50 ms | retry p95 ms |\n|" + "---|" * 14)
     import fastapi
     import uvicorn
 
     text = (f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
             f"{machine(('fastapi', fastapi.__version__), ('uvicorn', uvicorn.__version__))}"
+            f"; 1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
             f"\n\n{header}\n{row}\n")
     print(text)
     results = ROOT / "bench" / "results" / "web.md"

@@ -55,6 +55,7 @@ __all__ = [
     "InviteInfo",
     "LoginSession",
     "Membership",
+    "ProjectRole",
     "SessionInfo",
     "User",
     "UserInfo",
@@ -404,13 +405,25 @@ class AccountsMixin:
         if not token:
             return None
         with self.session() as s:
-            row = s.get(LoginSession, _sha256(token))
-            if row is None or _aware(row.expires_at) < utc_now():
-                return None
-            user = s.get(User, row.user_id)
-            if user is None or not user.active:
-                return None
-            return SessionInfo(user=_info(user), csrf_token=row.csrf_token)
+            return _live_session(s, token)
+
+    def session_role(self, token: str | None,
+                     project: str) -> tuple[SessionInfo | None, ProjectRole | None]:
+        """The session of ``token`` and the user's role in ``project``, read together (one
+        transaction per request); ``(None, None)`` without a live session."""
+        if not token:
+            return None, None
+        with self.session() as s:
+            info = _live_session(s, token)
+            if info is None:
+                return None, None
+            row = s.execute(
+                select(Project.name, Membership.role, Reviewer.name)
+                .join(Membership, Membership.project_id == Project.id)
+                .outerjoin(Reviewer, Reviewer.id == Membership.reviewer_id)
+                .where(Membership.user_id == info.user.id, Membership.active.is_(True),
+                       Project.name == project)).first()
+            return info, None if row is None else ProjectRole(*row)
 
     def logout(self, token: str) -> None:
         """End the session ``token`` (nothing happens for an unknown one)."""
@@ -477,6 +490,16 @@ class AccountsMixin:
                 .where(Membership.project_id == proj.id).order_by(Membership.id)).all()
         return [{"username": u, "role": r, "reviewer": n, "active": bool(a)}
                 for u, r, n, a in rows]
+
+
+def _live_session(s: Session, token: str) -> SessionInfo | None:
+    row = s.get(LoginSession, _sha256(token))
+    if row is None or _aware(row.expires_at) < utc_now():
+        return None
+    user = s.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    return SessionInfo(user=_info(user), csrf_token=row.csrf_token)
 
 
 def _user_row(s: Session, username: str) -> User:

@@ -92,15 +92,17 @@ def require_session(request: Request) -> SessionInfo:
 
 def require_member(request: Request, project: str, roles: tuple[str, ...]) -> Caller:
     """The caller, if a member of ``project`` with one of ``roles``; else 401/404/403."""
-    session = require_session(request)
     store: Store = request.app.state.store
-    role = store.project_role(session.user.id, project)
+    token, bearer = _token(request)
+    session, role = store.session_role(token, project)
+    if session is None:
+        raise LoginRequiredError
     if role is None:
         raise HTTPException(404, f"project {project!r} not found (or you are not a member).")
     if role.role not in roles:
         raise HTTPException(403, f"your role in {project!r} is {role.role}; this needs "
                                  f"{' or '.join(roles)}.")
-    return Caller(session=session, role=role, bearer=_token(request)[1])
+    return Caller(session=session, role=role, bearer=bearer)
 
 
 def check_csrf(request: Request, session: SessionInfo, submitted: str | None) -> None:
