@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from metareview.web.routes import api, duplicates, pages, project, screening
+from metareview.web.routes import allocation, api, duplicates, pages, project, screening
 from tests.web.conftest import EXAMPLE, PROJECT, World
 
 NBIB = EXAMPLE / "search" / "pubmed.nbib"
@@ -59,6 +59,11 @@ ROUTES = [
           form={"record_a": "{free}", "record_b": "{free2}"}),
     Route("POST", f"{P}/duplicates/unmerge", (303, 403, 404, 403, 303), form={"group_id": "1"}),
     Route("POST", f"{P}/duplicates/auto-merge", (303, 403, 404, 403, 303)),
+    Route("GET", f"{P}/allocation", (303, 403, 404, 403, 200)),
+    Route("POST", f"{P}/allocation", (303, 403, 404, 403, 303),
+          form={"stage": "title_abstract", "reviewers": ["Ana", "Ben", "Cy"]}),
+    Route("POST", f"{P}/allocation/reassign", (303, 403, 404, 403, 422),  # not allocated
+          form={"stage": "title_abstract", "reviewer": "Cy"}),
     Route("POST", f"{P}/import", (303, 403, 404, 403, 200), files=True),
     Route("POST", f"{P}/invites", (303, 403, 404, 403, 200), form={"role": "viewer"}),
     Route("POST", f"{P}/keywords", (303, 403, 404, 403, 303), form={"include": "ketamine"}),
@@ -88,7 +93,7 @@ def test_route_by_role(world: World, route: Route) -> None:
     for caller in CALLERS:
         client = world.client(USERS[caller])
         headers = {}
-        data = {k: v.format(free=free[0], free2=free[1])
+        data = {k: v.format(free=free[0], free2=free[1]) if isinstance(v, str) else v
                 for k, v in (route.form or {}).items()}
         if USERS[caller] is not None:
             token = world.csrf(client)
@@ -116,7 +121,8 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
     covered = {(m, p.replace(f"/p/{PROJECT}", "/p/{project}")
                 .replace(f"/projects/{PROJECT}", "/projects/{project}")
                 .replace("/members/sam/", "/members/{username}/")) for m, p in covered}
-    routes = {(method, route.path) for module in (api, duplicates, pages, project, screening)
+    routes = {(method, route.path)
+              for module in (allocation, api, duplicates, pages, project, screening)
               for route in module.router.routes for method in route.methods
               if method in ("GET", "POST")}
     assert len(routes) > 20

@@ -228,6 +228,8 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
                 with olga.page.expect_navigation():
                     olga.page.click("form[action$='/invites'] button")
                 olga.page.screenshot(path=str(shots / "members.png"), full_page=True)
+                assert olga.page.goto(f"{base}/p/{PROJECT}/allocation").ok
+                olga.page.screenshot(path=str(shots / "allocation.png"), full_page=True)
                 assert olga.page.goto(f"{base}/p/{PROJECT}/sources").ok
                 olga.page.screenshot(path=str(shots / "sources.png"), full_page=True)
                 world.store.create_project("dedup")

@@ -121,3 +121,20 @@ def test_viewer_and_owner_pages(world: World) -> None:
     dashboard = world.client("vera").get(P).text
     assert "Audit log" not in dashboard and "Screen titles" not in dashboard
     assert "Audit log" in olga.get(P).text
+
+
+def test_allocation_page_gives_each_reviewer_their_records(world: World) -> None:
+    response = _post(world, "olga", f"{P}/allocation", stage="title_abstract",
+                     reviewers=["Ana", "Ben", "Cy"], per_record="2")
+    assert response.status_code == 303
+    page = world.client("olga").get(f"{P}/allocation").text
+    assigned = {n: int(v) for n, v in re.findall(r"<tr><td>(\w+)</td><td>(\d+)</td>", page)}
+    units = len(world.record_ids())
+    assert sum(assigned.values()) == 2 * units and max(assigned.values()) - min(
+        assigned.values()) <= 1
+    for name, user in USERS.items():
+        mine = world.store.assigned_records(PROJECT, "title_abstract", name)
+        api = world.client(user).get(f"/api/v1/projects/{PROJECT}/next").json()
+        assert api["record"]["id"] in mine and api["progress"]["total"] == len(mine), user
+    _post(world, "olga", f"{P}/allocation/reassign", stage="title_abstract", reviewer="Cy")
+    assert world.store.assigned_records(PROJECT, "title_abstract", "Cy") == set()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
+from metareview.review.allocation import assigned_ids
 from metareview.review.models import (
     Base,
     DuplicateGroup,
@@ -128,6 +129,11 @@ class QueueMixin:
             if record is None or record.project_id != proj.id:
                 raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
             state = record_status(s, proj, stage, record_id)
+            mine_to_screen = assigned_ids(s, proj, stage, person.id)
+            if state is not None and mine_to_screen is not None and mine is None \
+                    and record_id not in mine_to_screen:
+                raise InputError(f"record {record_id}: allocated to other reviewers at "
+                                 f"{stage}; your records are in your queue.")
             if state is None:
                 raise InputError(f"record {record_id}: not at the {stage} stage.")
             if state != "pending":
@@ -187,7 +193,8 @@ class QueueMixin:
         Returns
         -------
         dict
-            ``next`` (record id or None), ``total`` (records at the stage), ``voted`` (the
+            ``next`` (record id or None), ``total`` (records at the stage, or given to the
+            reviewer when the stage is allocated), ``voted`` (the
             reviewer's votes there), ``left`` (records still open for the reviewer, skipped
             ones included) and ``skipped``.
         """
@@ -197,7 +204,10 @@ class QueueMixin:
             person = reviewer_row(s, proj, reviewer)
             table = stage_table(s, proj, stage)
             votes = votes_frame(s, proj, stage)
+            allocated = assigned_ids(s, proj, stage, person.id)
         mine = set(votes.loc[votes["reviewer_id"] == person.id, "record_id"])
+        if allocated is not None:  # an allocated stage: only the reviewer's own records
+            table = table[table["record_id"].isin(allocated | mine)]
         open_ = [r for r in table.loc[table["status"] == "pending", "record_id"] if r not in mine]
         skipped = [r for r in open_ if r in set(skip)]
         ahead = [r for r in open_ if r not in set(skip)]

@@ -24,6 +24,7 @@ from metareview.exceptions import InputError, StoreError
 from metareview.review._core import lock_project
 from metareview.review._normalise import fingerprint
 from metareview.review.accounts import AccountsMixin
+from metareview.review.allocation import AllocationMixin
 from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.dedup_queue import DedupQueueMixin
@@ -163,7 +164,7 @@ RECORD_COLUMNS = [
 
 
 class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin,
-            QueueMixin, AccountsMixin, DedupQueueMixin):
+            QueueMixin, AccountsMixin, DedupQueueMixin, AllocationMixin):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.

@@ -75,7 +75,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     >>> sorted(app.openapi()["paths"]["/api/v1/session"])
     ['delete', 'post']
     """
-    from metareview.web.routes import api, duplicates, pages, project, screening
+    from metareview.web.routes import allocation, api, duplicates, pages, project, screening
 
     app = FastAPI(title="metareview", version="1",
                   description="Blinded screening for review teams. The JSON API under "
@@ -88,7 +88,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     app.state.templates = _templates()
     app.state.limiter = rate_limiter or RateLimiter()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, project, screening, duplicates, api):
+    for module in (pages, project, screening, duplicates, allocation, api):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from metareview.review import accounts, dedup_queue, queue  # noqa: F401  (their tables join Base)
+from metareview.review import accounts, allocation, dedup_queue, queue  # noqa: F401  (their tables join Base)
 from metareview.review.models import Base
 
 config = context.config

@@ -1,7 +1,8 @@
 """Accounts of the web app: users, memberships (role per project), one-time invites, login
-sessions, the project's screening keywords, and "not duplicates" judgements of the duplicate
-review queue. New tables only, so the migration applies
-after any revision that leaves the tables it refers to (projects, reviewers) in place.
+sessions; the project's screening keywords; "not duplicates" judgements of the duplicate
+review queue; allocations (which reviewer screens which record). New tables only, so the
+migration applies after any revision that leaves the tables it refers to (projects, records,
+reviewers) in place: re-chaining it after another revision needs only ``down_revision``.
 
 Revision ID: 0005
 Revises: 0003
@@ -102,9 +103,29 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_not_duplicates_project_id", "not_duplicates", ["project_id"])
+    op.create_table(
+        "assignments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.String(length=64), nullable=False),
+        sa.Column("stage", sa.String(length=20), nullable=False),
+        sa.Column("reviewer_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"]),
+        sa.ForeignKeyConstraint(["record_id"], ["records.id"]),
+        sa.ForeignKeyConstraint(["reviewer_id"], ["reviewers.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("record_id", "stage", "reviewer_id", name="uq_assignment"),
+    )
+    op.create_index("ix_assignments_project_id", "assignments", ["project_id"])
+    op.create_index("ix_assignments_record_id", "assignments", ["record_id"])
+    op.create_index("ix_assignments_reviewer_id", "assignments", ["reviewer_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_assignments_reviewer_id", table_name="assignments")
+    op.drop_index("ix_assignments_record_id", table_name="assignments")
+    op.drop_index("ix_assignments_project_id", table_name="assignments")
+    op.drop_table("assignments")
     op.drop_index("ix_not_duplicates_project_id", table_name="not_duplicates")
     op.drop_table("not_duplicates")
     op.drop_index("ix_screening_keywords_project_id", table_name="screening_keywords")
