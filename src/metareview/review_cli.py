@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from rich.text import Text
 from metareview._cli_common import console
 from metareview._cli_common import fail as _fail
 from metareview.exceptions import InputError, MetareviewError
+from metareview.review.queue import keyword_pattern  # the store's rule, shared with the web
 
 if TYPE_CHECKING:  # pragma: no cover
     from metareview.review import Store
@@ -460,34 +460,6 @@ class KeyReader:
         finally:
             tty.setcbreak(fd, termios.TCSANOW)
         return None if line == "" else line.strip()
-
-
-def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """The case-insensitive pattern of one screening keyword.
-
-    A keyword matches whole words (``"rat"`` does not match "rate"); a trailing ``*`` makes
-    it a prefix, as in database truncation (``"anaesth*"`` matches "anaesthesia" whole). The
-    words of a phrase may be separated by any white space.
-
-    Raises
-    ------
-    InputError
-        If the keyword has no letter or digit.
-
-    Examples
-    --------
-    >>> keyword_pattern("CRPS").findall("crps, CRPS-I, CRPSX")
-    ['crps', 'CRPS']
-    >>> keyword_pattern("anaesth*").findall("Anaesthesia and anaesthetics")
-    ['Anaesthesia', 'anaesthetics']
-    """
-    core = keyword.strip().rstrip("*")
-    if not re.search(r"\w", core):
-        raise InputError(f"keywords: {keyword!r} has no letter or digit; give words such as "
-                         "ketamine or anaesth* (a trailing * matches any ending).")
-    body = r"\s+".join(re.escape(word) for word in core.split())
-    tail = r"\w*" if keyword.strip().endswith("*") else r"(?!\w)"
-    return re.compile(rf"(?<!\w){body}{tail}", re.IGNORECASE)
 
 
 def highlight(text: str, include: Sequence[str] = (), exclude: Sequence[str] = (),

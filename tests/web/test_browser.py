@@ -219,7 +219,9 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
                     **{f"records_databases.{k}": v
                        for k, v in counts["records_databases"].items()},
                     **{f"reports_excluded.{k}": v
-                       for k, v in counts["reports_excluded"].items()}}
+                       for k, v in counts["reports_excluded"].items()},
+                    **{f"records_removed_other.{k}": v
+                       for k, v in (counts["records_removed_other"] or {}).items()}}
             assert cells == flat
             assert olga.page.is_visible("img.prisma")
             if shots is not None:

@@ -25,7 +25,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -42,11 +42,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
-from metareview.review.models import Base, Project, Reviewer, utc_now
-
-if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
+from metareview.review._core import StoreCore
+from metareview.review.models import AuditLog, Base, Project, Reviewer, utc_now
 
 __all__ = [
     "PROJECT_ROLES",
@@ -205,13 +202,9 @@ def _info(user: User) -> UserInfo:
     return UserInfo(id=user.id, username=user.username, admin=user.admin, active=user.active)
 
 
-class AccountsMixin:
+class AccountsMixin(StoreCore):
     """Account methods of :class:`~metareview.review.Store` (see the module docstring)."""
 
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[..., Project]
-        _audit: Callable[..., None]
 
     # -- invites --------------------------------------------------------------------------
     def has_users(self) -> bool:
@@ -256,8 +249,8 @@ class AccountsMixin:
         s.add(invite)
         s.flush()
         actor = "metareview" if created_by is None else s.get(User, created_by).username
-        self._audit(s, actor, "invite", str(invite.id), None,
-                    {"project_id": project_id, "role": role}, reason)
+        _audit_entry(s, actor, "invite", str(invite.id), None,
+                     {"project_id": project_id, "role": role}, reason, project_id)
         return token
 
     def invite_info(self, token: str) -> InviteInfo:
@@ -294,8 +287,8 @@ class AccountsMixin:
                             admin=invite.role == "admin", active=True)
                 s.add(user)
                 s.flush()
-                self._audit(s, username, "user", str(user.id), None,
-                            {"username": username, "admin": user.admin}, "account created")
+                _audit_entry(s, username, "user", str(user.id), None,
+                             {"username": username, "admin": user.admin}, "account created")
             elif not (user.active and verify_password(user.password_hash, password)):
                 raise InputError(f"username {username!r} is taken; give its password to join "
                                  "with that account, or choose another name.")
@@ -304,8 +297,8 @@ class AccountsMixin:
                 self._join(s, proj, user, invite.role, reviewer_name or username, username)
             invite.used_at = utc_now()
             invite.used_by = user.id
-            self._audit(s, username, "invite", str(invite.id), None, {"used_by": user.id},
-                        "invite used")
+            _audit_entry(s, username, "invite", str(invite.id), None, {"used_by": user.id},
+                         "invite used", invite.project_id)
             return _info(user)
 
     def add_member(self, project: str, username: str, role: str, *, by: str,
@@ -457,8 +450,8 @@ class AccountsMixin:
                 member.active = False
                 if member.reviewer_id is not None:
                     s.get(Reviewer, member.reviewer_id).active = False
-            self._audit(s, by, "user", str(user.id), {"active": True}, {"active": False},
-                        reason)
+            _audit_entry(s, by, "user", str(user.id), {"active": True}, {"active": False},
+                         reason)
 
     def user_projects(self, user_id: int) -> list[ProjectRole]:
         """The projects of a user with their role and reviewer name (active memberships)."""
@@ -490,6 +483,14 @@ class AccountsMixin:
                 .where(Membership.project_id == proj.id).order_by(Membership.id)).all()
         return [{"username": u, "role": r, "reviewer": n, "active": bool(a)}
                 for u, r, n, a in rows]
+
+
+def _audit_entry(s: Session, actor: str, entity: str, entity_id: str, old: Any, new: Any,
+                 reason: str, project_id: int | None = None) -> None:
+    """An audit entry of the accounts: of ``project_id``, or of the whole store (None) for a
+    change to a user, which belongs to no one project."""
+    s.add(AuditLog(project_id=project_id, actor=actor, entity=entity, entity_id=entity_id,
+                   old=old, new=new, reason=reason))
 
 
 def _live_session(s: Session, token: str) -> SessionInfo | None:

@@ -18,12 +18,12 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, se
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
 from metareview.review.models import Base, Project, Reviewer
 from metareview.review.screening import check_stage, reviewer_row, stage_table, votes_frame
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Sequence
-    from contextlib import AbstractContextManager
+    from collections.abc import Sequence
 
 __all__ = ["AllocationMixin", "Assignment", "assigned_ids"]
 
@@ -41,13 +41,9 @@ class Assignment(Base):
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
 
 
-class AllocationMixin:
+class AllocationMixin(StoreCore):
     """Allocation methods of :class:`~metareview.review.Store` (see the module docstring)."""
 
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[..., Project]
-        _audit: Callable[..., None]
 
     def allocate(self, project: str, stage: str, reviewers: Sequence[str], *,
                  actor: str) -> dict[str, int]:

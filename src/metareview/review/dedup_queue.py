@@ -9,22 +9,15 @@ an active duplicate group is not shown (unmerge the group to judge it again).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
 from metareview.review.models import Base, Project, Record, utc_now
-
-if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-    from contextlib import AbstractContextManager
-
-    import pandas as pd
-
-    from metareview.review.dedup import DuplicateCandidates
 
 __all__ = ["DedupQueueMixin", "NotDuplicate"]
 
@@ -44,16 +37,9 @@ class NotDuplicate(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class DedupQueueMixin:
+class DedupQueueMixin(StoreCore):
     """Duplicate-queue methods of :class:`~metareview.review.Store`."""
 
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[..., Project]
-        _audit: Callable[..., None]
-
-        def find_duplicates(self, project: Any) -> DuplicateCandidates: ...
-        def records(self, project: Any) -> pd.DataFrame: ...
 
     def duplicate_queue(self, project: str) -> list[dict[str, Any]]:
         """Tier-2 pairs still to judge, strongest first: ``id_a``, ``id_b``, ``score``,

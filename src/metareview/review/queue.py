@@ -9,6 +9,7 @@ keywords (highlighted for every reviewer) are kept here too.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
 from metareview.review.allocation import assigned_ids
 from metareview.review.models import (
     Base,
@@ -28,6 +30,7 @@ from metareview.review.models import (
     Retrieval,
     ScreeningDecision,
     ScreeningResolution,
+    SetAside,
     Source,
 )
 from metareview.review.screening import (
@@ -38,15 +41,15 @@ from metareview.review.screening import (
     check_stage,
     reviewer_row,
     secondary_records,
+    set_aside_records,
     stage_table,
     votes_frame,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Sequence
-    from contextlib import AbstractContextManager
+    from collections.abc import Sequence
 
-__all__ = ["KEYWORD_KINDS", "QueueMixin", "ScreeningKeyword"]
+__all__ = ["KEYWORD_KINDS", "QueueMixin", "ScreeningKeyword", "keyword_pattern"]
 
 KEYWORD_KINDS = ("include", "exclude")
 
@@ -62,16 +65,9 @@ class ScreeningKeyword(Base):
     keyword: Mapped[str] = mapped_column(String(200))
 
 
-class QueueMixin:
+class QueueMixin(StoreCore):
     """Queue methods of :class:`~metareview.review.Store` (see the module docstring)."""
 
-    if TYPE_CHECKING:  # pragma: no cover - provided by Store
-        session: Callable[[], AbstractContextManager[Session]]
-        _project: Callable[..., Project]
-        _audit: Callable[..., None]
-
-        def decide(self, project: str, record_id: str, reviewer: str, decision: str,
-                   stage: str = ..., reason: str | None = ...) -> None: ...
 
     # -- keywords -------------------------------------------------------------------------
     def set_keywords(self, project: str, include: Sequence[str], exclude: Sequence[str], *,
@@ -263,6 +259,8 @@ class QueueMixin:
             records = s.execute(select(Record.id, Record.source_id)
                                 .where(Record.project_id == proj.id)).all()
             secondary = secondary_records(s, proj)
+            aside = [row for rid, row in set_aside_records(s, proj).items()
+                     if rid not in secondary]
             tables = {stage: stage_table(s, proj, stage) for stage in STAGES}
         per_kind: dict[str, Counter[str]] = {"database": Counter(), "register": Counter()}
         for _rid, sid in records:
@@ -279,7 +277,10 @@ class QueueMixin:
             "records_registers": dict(per_kind["register"]) or 0,
             "duplicates_removed": len(secondary),
             "records_removed_automation": 0,
-            "records_removed_other": 0,
+            # as prisma_counts: records set aside and not released, by reason
+            "records_removed_other": dict(sorted(Counter(
+                r.decision_reason if r.status == "discarded" else r.reason
+                for r in aside).items())) or 0,
             "records_screened": len(screened),
             "records_excluded": int((screened["decision"] == "exclude").sum()),
             "reports_sought": len(sought),
@@ -293,6 +294,34 @@ class QueueMixin:
         }
 
 
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """The case-insensitive pattern of one screening keyword.
+
+    A keyword matches whole words (``"rat"`` does not match "rate"); a trailing ``*`` makes
+    it a prefix, as in database truncation (``"anaesth*"`` matches "anaesthesia" whole). The
+    words of a phrase may be separated by any white space.
+
+    Raises
+    ------
+    InputError
+        If the keyword has no letter or digit.
+
+    Examples
+    --------
+    >>> keyword_pattern("CRPS").findall("crps, CRPS-I, CRPSX")
+    ['crps', 'CRPS']
+    >>> keyword_pattern("anaesth*").findall("Anaesthesia and anaesthetics")
+    ['Anaesthesia', 'anaesthetics']
+    """
+    core = keyword.strip().rstrip("*")
+    if not re.search(r"\w", core):
+        raise InputError(f"keywords: {keyword!r} has no letter or digit; give words such as "
+                         "ketamine or anaesth* (a trailing * matches any ending).")
+    body = r"\s+".join(re.escape(word) for word in core.split())
+    tail = r"\w*" if keyword.strip().endswith("*") else r"(?!\w)"
+    return re.compile(rf"(?<!\w){body}{tail}", re.IGNORECASE)
+
+
 def _record_votes(s: Session, record_id: str, stage: str) -> dict[int, tuple[str, str | None]]:
     """The votes on one record at ``stage``: reviewer id -> (decision, reason)."""
     rows = s.execute(select(ScreeningDecision.reviewer_id, ScreeningDecision.decision,
@@ -304,8 +333,8 @@ def _record_votes(s: Session, record_id: str, stage: str) -> dict[int, tuple[str
 
 def record_status(s: Session, proj: Project, stage: str, record_id: str) -> str | None:
     """The status of one record at ``stage`` (``"pending"``, ``"agreed"``, ``"conflict"``,
-    ``"resolved"``), or None when it is not screened at that stage (a secondary duplicate, or
-    not passed on to full text), read from that record's rows only.
+    ``"resolved"``), or None when it is not screened at that stage (a secondary duplicate, a
+    record set aside, or not passed on to full text), read from that record's rows only.
 
     The same rules as :func:`metareview.review.screening.stage_table`, which reads the whole
     stage; a vote needs one record's state, and the load benchmark showed the whole-stage
@@ -317,6 +346,9 @@ def record_status(s: Session, proj: Project, stage: str, record_id: str) -> str 
         DuplicateGroup.active.is_(True))).scalar()
     if member is not None and member != record_id:
         return None
+    aside = s.scalar(select(SetAside.status).where(SetAside.record_id == record_id))
+    if aside is not None and aside != "released":
+        return None  # set aside: not screened (screening.screening_units)
     if stage == "full_text":
         retrieval = s.get(Retrieval, record_id)
         if (record_outcome(s, proj, "title_abstract", record_id)[1] != "include"

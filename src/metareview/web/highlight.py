@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from metareview.review_cli import keyword_pattern
+from metareview.review.queue import keyword_pattern
 
 __all__ = ["highlight"]
 
@@ -15,7 +15,7 @@ def highlight(text: str | None, include: Sequence[str] = (),
               exclude: Sequence[str] = ()) -> Markup:
     """``text`` as HTML with include keywords in ``<mark class="kw-in">`` and exclude
     keywords in ``<mark class="kw-ex">`` (where both match, exclude wins), as the terminal
-    screener colours them (:func:`metareview.review_cli.keyword_pattern`: whole words, a
+    screener colours them (:func:`metareview.review.queue.keyword_pattern`: whole words, a
     trailing ``*`` for any ending).
 
     Examples

@@ -13,8 +13,8 @@ from fastapi.responses import Response
 
 from metareview.exceptions import InputError
 from metareview.review import ImportReport, Store
+from metareview.review.queue import keyword_pattern
 from metareview.review.screening import STAGES, check_stage
-from metareview.review_cli import keyword_pattern
 from metareview.web.auth import check_csrf, require_member
 from metareview.web.routes._common import redirect, render, store_of
 
@@ -53,7 +53,7 @@ def dashboard(request: Request, project: str) -> Response:
     counts, complete = prisma_state(store, project)
     audit = None
     if caller.role.role == "owner":
-        log = store.audit_log()
+        log = store.audit_log(project)  # this project's entries only
         audit = log.tail(AUDIT_ROWS).iloc[::-1].to_dict(orient="records")
     return render(request, "dashboard.html", caller.session, project=project, caller=caller,
                   stages=stages, counts=counts, complete=complete, audit=audit,

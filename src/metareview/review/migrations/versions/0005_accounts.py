@@ -5,7 +5,7 @@ migration applies after any revision that leaves the tables it refers to (projec
 reviewers) in place: re-chaining it after another revision needs only ``down_revision``.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
