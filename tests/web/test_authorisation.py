@@ -37,6 +37,8 @@ A = f"/api/v1/projects/{PROJECT}"
 ROUTES = [
     Route("GET", "/", (303, 200, 200, 200, 200)),
     Route("POST", "/projects", (303, 403, 403, 403, 303), form={"name": "new review"}),
+    Route("POST", "/users/sam/deactivate", (303, 403, 403, 403, 303),
+          form={"reason": "left the team"}),
     Route("GET", P, (303, 200, 404, 200, 200)),
     Route("GET", f"{P}/screen", (303, 403, 404, 200, 200)),
     Route("GET", f"{P}/screen?stage=full_text", (303, 403, 404, 200, 200)),
@@ -120,7 +122,8 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
                 .replace("{rid}", "{record_id}")) for r in ROUTES}
     covered = {(m, p.replace(f"/p/{PROJECT}", "/p/{project}")
                 .replace(f"/projects/{PROJECT}", "/projects/{project}")
-                .replace("/members/sam/", "/members/{username}/")) for m, p in covered}
+                .replace("/members/sam/", "/members/{username}/")
+                .replace("/users/sam/", "/users/{username}/")) for m, p in covered}
     routes = {(method, route.path)
               for module in (allocation, api, duplicates, pages, project, screening)
               for route in module.router.routes for method in route.methods

@@ -117,7 +117,11 @@ def test_deactivated_user_cannot_log_in_and_keeps_votes(sqlite_world: World) -> 
     ana = w.client("ana")
     ana.post(f"{A}/records/{rid}/votes", json={"decision": "include"},
              headers={"X-CSRF-Token": w.csrf(ana)})
-    w.store.deactivate_user("ana", by="olga", reason="left the team")
+    olga = w.client("olga")
+    assert 'action="/users/ana/deactivate"' in olga.get("/").text
+    response = olga.post("/users/ana/deactivate", data={"reason": "left the team",
+                                                        "csrf_token": w.csrf(olga)})
+    assert response.status_code == 303
     assert ana.get("/").status_code == 303  # the session ended
     fresh = TestClient(w.app, follow_redirects=False)
     assert login(fresh, "ana").status_code == 401

@@ -115,8 +115,10 @@ def accept_invite(request: Request, token: str, username: Annotated[str, Form()]
 @router.get("/")
 def home(request: Request) -> Response:
     session = require_session(request)
-    projects = store_of(request).user_projects(session.user.id)
-    return render(request, "home.html", session, projects=projects, error=None)
+    store = store_of(request)
+    projects = store.user_projects(session.user.id)
+    users = store.users() if session.user.admin else []
+    return render(request, "home.html", session, projects=projects, users=users, error=None)
 
 
 @router.post("/projects")
@@ -138,3 +140,15 @@ def create_project(request: Request, name: Annotated[str, Form()],
     return redirect(f"/p/{name}")
 
 
+
+
+@router.post("/users/{username}/deactivate")
+def deactivate_user(request: Request, username: str, reason: Annotated[str, Form()] = "",
+                    csrf_token: Annotated[str, Form()] = "") -> Response:
+    """An administrator deactivates an account: no more logins or votes; its votes stay."""
+    session = require_session(request)
+    check_csrf(request, session, csrf_token)
+    if not session.user.admin:
+        raise HTTPException(403, "only administrators deactivate accounts.")
+    store_of(request).deactivate_user(username, by=session.user.username, reason=reason)
+    return redirect("/")
