@@ -16,9 +16,10 @@ import numpy as np
 from metareview._validation import Options
 from metareview.exceptions import InputError
 from metareview.plots._scales import Scale, fmt_num, fmt_p, fmt_stat
+from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult
 
-__all__ = ["SORT_BY", "Row", "build_rows", "check_extra_columns"]
+__all__ = ["SORT_BY", "Row", "build_mh_rows", "build_rows", "check_extra_columns"]
 
 SORT_BY = Options("sort_by", ("effect", "weight", "precision", "label"), case_sensitive=False)
 #: labels longer than this many characters are wrapped over several lines
@@ -51,7 +52,7 @@ class Row:
 
 
 def check_extra_columns(
-    extra_columns: Mapping[str, Sequence[object]] | None, res: RmaResult
+    extra_columns: Mapping[str, Sequence[object]] | None, res: RmaResult | MhResult
 ) -> dict[str, list[str]]:
     """Validate ``extra_columns``: a mapping name -> one entry per study in ``res.slab``."""
     if extra_columns is None:
@@ -169,7 +170,7 @@ def _model_label(res: RmaResult, *, overall: bool = False) -> str:
     return f"Random-effects model ({method}, k = {res.k})"
 
 
-def _pooled_row(res: RmaResult, scale: Scale, label: str, weight: float | None) -> Row:
+def _pooled_row(res: RmaResult | MhResult, scale: Scale, label: str, weight: float | None) -> Row:
     pred = scale.predict(res)
     return Row(
         kind="pooled", label=label,
@@ -210,3 +211,60 @@ def _effect_text(est: float, lb: float, ub: float, digits: int) -> str:
 
 def _interval_text(lb: float, ub: float, digits: int) -> str:
     return f"[{fmt_num(lb, digits)}, {fmt_num(ub, digits)}]"
+
+
+def build_mh_rows(
+    res: MhResult,
+    scale: Scale,
+    *,
+    extra_columns: dict[str, list[str]],
+    sort_by: str | None,
+    show_weights: bool,
+) -> tuple[list[Row], int]:
+    """Rows of a Mantel-Haenszel or Peto forest plot, as RevMan draws one: each study's own
+    estimate (``res.study_table()``, "Not estimable" where it has none), the MH/Peto weights
+    (``res.weights``), the pooled diamond, and the heterogeneity, overall-effect and (for the
+    odds ratio) Cochran-Mantel-Haenszel lines."""
+    table = res.study_table()
+    est = scale.display(table["yi"].to_numpy())
+    lb = scale.display(table["ci_lb"].to_numpy())
+    ub = scale.display(table["ci_ub"].to_numpy())
+    weights = res.weights
+    relative = weights / weights.max()
+    digits = scale.digits
+
+    def study_row(i: int) -> Row:
+        estimable = bool(np.isfinite(est[i]))
+        return Row(
+            kind="study", label=_wrap(res.slab[i]),
+            cells=tuple(col[i] for col in extra_columns.values()),
+            weight_text=f"{weights[i]:.1f}%" if show_weights else "",
+            effect_text=(_effect_text(est[i], lb[i], ub[i], digits) if estimable
+                         else "Not estimable"),
+            est=est[i], lb=lb[i], ub=ub[i], weight=relative[i] if estimable else np.nan,
+            study=res.slab[i])
+
+    order = np.arange(res.k)
+    if sort_by is not None:
+        key = SORT_BY.check(sort_by)
+        values = {"effect": table["yi"].to_numpy(), "weight": -weights,
+                  "precision": table["vi"].to_numpy(),
+                  "label": np.array(res.slab, dtype=object)}[key]
+        order = order[np.argsort(values, kind="stable")]
+    rows = [study_row(i) for i in order]
+    name = "Mantel-Haenszel" if res.method == "MH" else "Peto"
+    rows.append(_pooled_row(res, scale, f"Total ({name}, equal effects, k = {res.k})",
+                            100.0 if show_weights else None))
+    last_drawn = len(rows) - 1
+    df = max(res.k_yi - 1, 0)
+    rows.append(_text_row(("Heterogeneity:", _stat("Chi²", res.QE), f"df = {df}",
+                           fmt_p(res.QEp), f"I² = {res.I2:.1f}%")))
+    rows.append(_text_row(("Test for overall effect:", f"z = {fmt_num(res.zval, 2)}",
+                           fmt_p(res.pval))))
+    if res.CMH is not None and res.CMHp is not None:
+        test = ("Cochran-Mantel-Haenszel test:" if res.measure == "OR"
+                else "Mantel-Haenszel test:")
+        rows.append(_text_row((test, _stat("Chi²", res.CMH), "df = 1", fmt_p(res.CMHp))))
+    if res.omitted:
+        rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
+    return rows, last_drawn

@@ -19,7 +19,7 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import Affine2D, Transform
 
-from metareview.plots._forest_rows import Row, build_rows, check_extra_columns
+from metareview.plots._forest_rows import Row, build_mh_rows, build_rows, check_extra_columns
 from metareview.plots._scales import MINUS, Scale, reference_line, resolve_scale
 from metareview.plots._style import (
     FONT_SIZE,
@@ -35,6 +35,7 @@ from metareview.plots._style import (
     text_width,
     wrap_to_width,
 )
+from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["forest"]
@@ -62,7 +63,7 @@ class _Column:
 
 
 def forest(
-    res: RmaResult,
+    res: RmaResult | MhResult,
     *,
     transf: str | None = None,
     xlabel: str | None = None,
@@ -83,8 +84,12 @@ def forest(
 
     Parameters
     ----------
-    res : RmaResult
-        An intercept-only fit from :func:`metareview.rma`, optionally with ``subgroup=``.
+    res : RmaResult or MhResult
+        An intercept-only fit from :func:`metareview.rma`, optionally with ``subgroup=``; or
+        a Mantel-Haenszel / Peto fit (:func:`metareview.stats.rma_mh`, ``rma_peto``), drawn
+        as RevMan draws one: each study's own estimate, the MH (Peto) weights, the pooled
+        diamond, the heterogeneity line (Chi², df, p, I²), the test for the overall effect
+        and, for the odds ratio, the Cochran-Mantel-Haenszel test.
     transf : str, optional
         Display scale: ``"exp"`` (ratios, drawn on a log axis), ``"expit"``, ``"ipft.hm"``,
         ``"iarcsin"``, ``"ztor"`` (metafor's back-transformations) or ``"percent"`` (raw
@@ -137,14 +142,22 @@ def forest(
     ['A', 'B', 'C', 'D']
     >>> plt.close(fig)
     """
-    _check_result(res)
-    scale = resolve_scale(res.measure, transf, ni=res.ni, digits=digits)
-    extras = check_extra_columns(extra_columns, res)
-    rows, last_drawn = build_rows(res, scale, extra_columns=extras, sort_by=sort_by,
-                                  show_weights=bool(show_weights), show_pi=bool(show_pi))
+    if isinstance(res, MhResult):
+        scale = resolve_scale(res.measure, transf, digits=digits)
+        extras = check_extra_columns(extra_columns, res)
+        rows, last_drawn = build_mh_rows(res, scale, extra_columns=extras, sort_by=sort_by,
+                                         show_weights=bool(show_weights))
+        grouped = False
+    else:
+        _check_result(res)
+        scale = resolve_scale(res.measure, transf, ni=res.ni, digits=digits)
+        extras = check_extra_columns(extra_columns, res)
+        rows, last_drawn = build_rows(res, scale, extra_columns=extras, sort_by=sort_by,
+                                      show_weights=bool(show_weights), show_pi=bool(show_pi))
+        grouped = res.subgroups is not None
     ref = reference_line(refline, scale)
     level = f"{100 * res.level:g}%"
-    headers = {"label": "Study or subgroup" if res.subgroups is not None else "Study",
+    headers = {"label": "Study or subgroup" if grouped else "Study",
                "effect": f"{scale.short} [{level} CI]", "weight": "Weight"}
     layout = _Layout(rows, extras, headers, show_weights=bool(show_weights), title=title)
 

@@ -112,6 +112,67 @@ class MhResult:
     TAp: float | None = None
     k_pos: int | None = None
     omitted: tuple[str, ...] = ()
+    cells: np.ndarray | None = None
+    fit_args: Mapping[str, Any] | None = None
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Each study's share (%) of the Mantel-Haenszel (or Peto) weights, as metafor's
+        ``weights()`` on ``rma.mh``/``rma.peto`` fits: b c / N (OR), c n1 / N (RR), n1 n2 / N
+        (RD), x2 t1 / t (IRR), t1 t2 / t (IRD), and for Peto the hypergeometric variance
+        (a + c)(b + d) n1 n2 / (N^2 (N - 1)); on the counts as pooled (second ``add``/``to``).
+        """
+        cells = self._pooled_cells()
+        if self.measure in _PERSON_TIME:
+            _, t1, x2, t2 = cells
+            w = {"IRR": x2 * t1 / (t1 + t2), "IRD": t1 * t2 / (t1 + t2)}[self.measure]
+        else:
+            a, b, c, d = cells
+            n1, n2 = a + b, c + d
+            n = n1 + n2
+            w = {"OR": b * c / n, "RR": c * n1 / n, "RD": n1 * n2 / n,
+                 "PETO": (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1)}[self.measure]
+        return 100 * w / w.sum()
+
+    def _pooled_cells(self) -> list[np.ndarray]:
+        if self.cells is None or self.fit_args is None:
+            raise InputError("this fit does not carry its counts; refit it with rma_mh() or "
+                             "rma_peto().")
+        add, to = self.fit_args["add"][1], self.fit_args["to"][1]
+        if self.measure in _PERSON_TIME:
+            x1, t1, x2, t2 = self.cells.T
+            e1, e2 = _correct_counts((x1, x2), add, to)
+            return [e1, t1, e2, t2]
+        return _correct_counts(tuple(self.cells.T), add, to)
+
+    def study_table(self) -> pd.DataFrame:
+        """Per-study estimates with Wald CIs, one row per study of the fit (``slab``), from
+        the counts with the first ``add``/``to``/``drop00`` values (metafor's ``yi.f``, as
+        its ``forest.rma.mh`` shows them); NaN where a study has no estimate.
+        """
+        if self.cells is None or self.fit_args is None:
+            raise InputError("this fit does not carry its counts; refit it with rma_mh() or "
+                             "rma_peto().")
+        add, to, drop = (self.fit_args[key][0] for key in ("add", "to", "drop00"))
+        cells = tuple(self.cells.T)
+        if self.measure in _PERSON_TIME:
+            x1, t1, x2, t2 = cells
+            dropped = ((x1 == 0) & (x2 == 0)) if drop else np.zeros(len(x1), dtype=bool)
+            corrected = _zero_mask((x1, x2), to) & ~dropped
+            e1, e2 = (np.where(corrected, x + add, x) for x in (x1, x2))
+            adj = [e1, t1, e2, t2]
+        else:
+            dropped = _no_events(*cells) if drop else np.zeros(len(cells[0]), dtype=bool)
+            corrected = _zero_mask(cells, to) & ~dropped
+            adj = [np.where(corrected, x + add, x) for x in cells]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            yi, vi = _ESTIMATES[self.measure](*adj)
+        usable = ~dropped & np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
+        yi, vi = np.where(usable, yi, np.nan), np.where(usable, vi, np.nan)
+        crit = stats.norm.isf((1 - self.level) / 2)
+        half = crit * np.sqrt(vi)
+        return pd.DataFrame({"yi": yi, "vi": vi, "ci_lb": yi - half, "ci_ub": yi + half},
+                            index=pd.Index(self.slab, name="study"))
 
     @property
     def tau2(self) -> float:
@@ -503,6 +564,7 @@ def rma_mh(
                                      labels)
         keep = ~rule(x1, x2) if drops[1] else np.ones(len(x1), dtype=bool)
         x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
+        kept_cells = np.column_stack([x1, t1, x2, t2])
         e1, e2 = _correct_counts((x1, x2), adds[1], tos[1])
         if measure == "IRR":
             est, se, extra = _mh_irr(e1, t1, e2, t2, labels, correct)
@@ -517,6 +579,7 @@ def rma_mh(
         yi, vi = _study_estimates(measure, (a, b, c, d), adds[0], tos[0], drops[0], labels,
                                   _no_events)
         keep = ~_no_events(a, b, c, d) if drops[1] else np.ones(len(a), dtype=bool)
+        kept_cells = np.column_stack([a[keep], b[keep], c[keep], d[keep]])
         a, b, c, d = _correct_counts((a[keep], b[keep], c[keep], d[keep]), adds[1], tos[1])
         if measure == "OR":
             est, se, extra = _mh_or(a, b, c, d, labels, correct)
@@ -529,7 +592,8 @@ def rma_mh(
     return MhResult(method="MH", measure=measure, level=level, **_wald(est, se, level),
                     QE=qe, QEp=qep, I2=i2, H2=h2, k=int(keep.sum()), k_yi=len(yi), yi=yi,
                     vi=vi, slab=tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
-                    omitted=omitted, **extra)
+                    omitted=omitted, cells=kept_cells,
+                    fit_args=dict(add=adds, to=tos, drop00=drops, correct=correct), **extra)
 
 
 def _study_estimates_pt(measure, x1, t1, x2, t2, add, to, drop00, labels):
@@ -602,6 +666,7 @@ def rma_peto(
     yi, vi = _study_estimates("PETO", (a, b, c, d), adds[0], tos[0], drops[0], labels,
                               _no_events)
     keep = ~_no_events(a, b, c, d) if drops[1] else np.ones(len(a), dtype=bool)
+    kept_cells = np.column_stack([a[keep], b[keep], c[keep], d[keep]])
     a, b, c, d = _correct_counts((a[keep], b[keep], c[keep], d[keep]), adds[1], tos[1])
     n1, n2 = a + b, c + d
     n = n1 + n2
@@ -623,7 +688,8 @@ def rma_peto(
                     QEp=qep, I2=i2, H2=h2, k=int(keep.sum()), k_yi=k_yi, yi=yi, vi=vi,
                     slab=tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
                     omitted=tuple(lab for lab, k in zip(labels, keep, strict=True) if not k),
-                    k_pos=k_pos)
+                    k_pos=k_pos, cells=kept_cells,
+                    fit_args=dict(add=adds, to=tos, drop00=drops))
 
 
 # ------------------------------------------------------------------------------ printing

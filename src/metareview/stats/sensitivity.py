@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +20,9 @@ import pandas as pd
 from scipy import stats
 
 from metareview._validation import ITER, SEED, SUBSETS, check_optional
-from metareview.exceptions import InputError
+from metareview.exceptions import InputError, StudyOmittedWarning
 from metareview.stats.kernel import BatchResult, rma_batch
+from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, check_rma_result, rma
 
 __all__ = [
@@ -72,8 +74,12 @@ def _summary_frame(batch: BatchResult, index: Sequence[str]) -> pd.DataFrame:
     return frame[list(_SUMMARY_COLUMNS)]
 
 
-def leave1out(res: RmaResult) -> pd.DataFrame:
+def leave1out(res: RmaResult | MhResult) -> pd.DataFrame:
     """Refit the model k times, each time leaving one study out.
+
+    Mantel-Haenszel and Peto fits (:func:`rma_mh`, :func:`rma_peto`) are refitted from their
+    counts with the same options, as metafor's ``leave1out`` on ``rma.mh``/``rma.peto``
+    objects (``tau2`` is then 0).
 
     Returns
     -------
@@ -88,9 +94,39 @@ def leave1out(res: RmaResult) -> pd.DataFrame:
     >>> mr.leave1out(res)["estimate"].round(4).tolist()
     [0.5667, 0.5, 0.4333, 0.3]
     """
+    if isinstance(res, MhResult):
+        return _leave1out_mh(res)
     res = check_rma_result(res, "leave1out", model="intercept", min_k=3)
     mask = ~np.eye(res.k, dtype=bool)
     return _summary_frame(_refit(res, mask), res.slab)
+
+
+def _leave1out_mh(res: MhResult) -> pd.DataFrame:
+    """One :func:`rma_mh` / :func:`rma_peto` refit per omitted study (k is small: a loop)."""
+    if res.cells is None or res.fit_args is None:
+        raise InputError("leave1out() needs the counts of the fit; refit it with rma_mh() or "
+                         "rma_peto().")
+    if res.k < 3:
+        raise InputError(f"leave1out() needs at least 3 studies; the fit has {res.k}.")
+    names = ("x1i", "t1i", "x2i", "t2i") if res.measure in {"IRR", "IRD"} else (
+        "ai", "bi", "ci", "di")
+    options = {key: list(value) for key, value in res.fit_args.items() if key != "correct"}
+    if res.method == "MH":
+        options.update(measure=res.measure, correct=res.fit_args["correct"])
+    fit = rma_mh if res.method == "MH" else rma_peto
+    rows = []
+    for i in range(res.k):
+        keep = np.arange(res.k) != i
+        counts = {name: res.cells[keep, j] for j, name in enumerate(names)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StudyOmittedWarning)  # as for the full fit
+            sub = fit(**counts, slab=[s for s, k in zip(res.slab, keep, strict=True) if k],
+                      level=res.level, **options)
+        rows.append({"estimate": sub.estimate, "se": sub.se, "zval": sub.zval,
+                     "pval": sub.pval, "ci_lb": sub.ci_lb, "ci_ub": sub.ci_ub, "QE": sub.QE,
+                     "QEp": sub.QEp, "tau2": 0.0, "I2": sub.I2, "H2": sub.H2})
+    return pd.DataFrame(rows, index=pd.Index(list(res.slab), name="study"))[
+        list(_SUMMARY_COLUMNS)]
 
 
 def cumul(res: RmaResult, order: Any = None) -> pd.DataFrame:

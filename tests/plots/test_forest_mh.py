@@ -1,0 +1,104 @@
+"""Forest plots and leave-one-out of Mantel-Haenszel and Peto fits, against metafor.
+
+Reference: tests/fixtures/metafor_binary_report.json (make_binary_report_fixtures.R):
+``weights()`` of rma.mh / rma.peto fits, the per-study estimates forest.rma.mh draws
+(``yi.f``, ``vi.f`` with Wald CIs) and ``leave1out()``, on dat.bcg, dat.nielweise2007 and
+(person-time) dat.nielweise2008.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from matplotlib.patches import Polygon
+
+from metareview import StudyOmittedWarning, leave1out
+from metareview.plots import forest
+from metareview.stats import rma_mh, rma_peto
+from tests.conftest import load_fixture
+from tests.plots.helpers import assert_close, by_gid, effect_text, overlapping_texts, texts
+
+RTOL = 1e-10  # closed forms; observed worst case 4e-15 (weights), 4e-14 (study CIs),
+#               1e-13 (leave1out, incl. p-values)
+
+CASES = load_fixture("metafor_binary_report")["cases"]
+
+
+def _fit(case):
+    names = ("x1i", "t1i", "x2i", "t2i") if "x1i" in case else ("ai", "bi", "ci", "di")
+    counts = {k: case[k] for k in names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StudyOmittedWarning)
+        if case["measure"] == "PETO":
+            return rma_peto(**counts, slab=case["slab"])
+        return rma_mh(**counts, measure=case["measure"], slab=case["slab"])
+
+
+def _nan(values):
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_weights_and_study_estimates_match_metafor(case):
+    res = _fit(case)
+    assert_close(res.weights, case["weights"], RTOL)
+    table = res.study_table()
+    for column, key in (("yi", "yi_f"), ("vi", "vi_f"), ("ci_lb", "ci_lb_f"),
+                        ("ci_ub", "ci_ub_f")):
+        np.testing.assert_allclose(table[column], _nan(case[key]), rtol=RTOL)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_leave1out_matches_metafor(case):
+    out = leave1out(_fit(case))
+    assert list(out.index) == case["slab"]
+    for column, values in case["l1o"].items():
+        np.testing.assert_allclose(out[column], _nan(values), rtol=RTOL, atol=1e-12,
+                                   err_msg=column)
+    assert (out["tau2"] == 0).all()
+
+
+def _bcg(measure):
+    return _fit(next(c for c in CASES if c["id"] == f"bcg_{measure}"))
+
+
+def test_mh_forest_shows_study_estimates_weights_and_diamond():
+    res = _bcg("OR")
+    fig = forest(res, transf="exp")
+    table = res.study_table()
+    expected = [effect_text(*np.exp(row)) for row in
+                table[["yi", "ci_lb", "ci_ub"]].to_numpy()]
+    assert texts(fig, "effect") == expected
+    assert texts(fig, "weight") == [f"{w:.1f}%" for w in res.weights]
+    (squares,) = by_gid(fig, "studies")
+    sizes = squares.get_sizes()
+    big = sizes > sizes.min()  # the smallest squares are enlarged to stay visible
+    assert big.sum() >= 6
+    assert_close(sizes[big] / sizes.max(), (res.weights / res.weights.max())[big], 1e-9)
+    (diamond,) = [p for p in by_gid(fig, "pooled") if isinstance(p, Polygon)]
+    xy = diamond.get_xy()
+    assert_close([xy[0, 0], xy[1, 0], xy[2, 0]], np.exp([res.ci_lb, res.estimate, res.ci_ub]))
+    assert texts(fig, "label-pooled") == ["Total (Mantel-Haenszel, equal effects, k = 13)"]
+    notes = " ".join(texts(fig, "note"))
+    assert f"I² = {res.I2:.1f}%" in notes and f"df = {res.k_yi - 1}" in notes
+    assert "Cochran-Mantel-Haenszel test" in notes
+    assert overlapping_texts(fig) == []
+
+
+def test_peto_forest_has_no_cmh_line():
+    fig = forest(_bcg("PETO"), transf="exp")
+    assert texts(fig, "label-pooled") == ["Total (Peto, equal effects, k = 13)"]
+    assert texts(fig, "header-effect") == ["OR [95% CI]"]
+    assert "Mantel-Haenszel" not in " ".join(texts(fig, "note"))
+
+
+def test_study_without_estimate_is_marked_not_estimable():
+    case = next(c for c in CASES if c["id"] == "nielweise2007_OR")
+    res = _fit(case)
+    fig = forest(res, transf="exp")
+    missing = [i for i, v in enumerate(case["yi_f"]) if v is None]
+    assert missing, "the fixture should hold a study without an estimate"
+    effects = texts(fig, "effect")
+    assert [effects[i] for i in missing] == ["Not estimable"] * len(missing)
