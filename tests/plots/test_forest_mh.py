@@ -3,7 +3,8 @@
 Reference: tests/fixtures/metafor_binary_report.json (make_binary_report_fixtures.R):
 ``weights()`` of rma.mh / rma.peto fits, the per-study estimates forest.rma.mh draws
 (``yi.f``, ``vi.f`` with Wald CIs) and ``leave1out()``, on dat.bcg, dat.nielweise2007 and
-(person-time) dat.nielweise2008.
+(person-time) dat.nielweise2008; and the per-study ``yi``/``vi`` that ``rma.glmm`` stores
+(drawn by forest() for GLMM fits).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from matplotlib.patches import Polygon
 
 from metareview import StudyOmittedWarning, leave1out
 from metareview.plots import forest
-from metareview.stats import rma_mh, rma_peto
+from metareview.stats import rma_glmm, rma_mh, rma_peto
 from tests.conftest import load_fixture
 from tests.plots.helpers import assert_close, by_gid, effect_text, overlapping_texts, texts
 
 RTOL = 1e-10  # closed forms; observed worst case 4e-15 (weights), 4e-14 (study CIs),
 #               1e-13 (leave1out, incl. p-values)
 
-CASES = load_fixture("metafor_binary_report")["cases"]
+ALL = load_fixture("metafor_binary_report")["cases"]
+CASES = [c for c in ALL if c["fn"] != "rma.glmm"]
+GLMM_CASES = [c for c in ALL if c["fn"] == "rma.glmm"]
 
 
 def _fit(case):
@@ -102,3 +105,39 @@ def test_study_without_estimate_is_marked_not_estimable():
     assert missing, "the fixture should hold a study without an estimate"
     effects = texts(fig, "effect")
     assert [effects[i] for i in missing] == ["Not estimable"] * len(missing)
+
+
+def _glmm(case):
+    names = [n for n in ("xi", "ni", "ti", "ai", "bi", "ci", "di", "x1i", "t1i", "x2i", "t2i")
+             if n in case]
+    return rma_glmm(measure=case["measure"], **{n: case[n] for n in names}, slab=case["slab"])
+
+
+@pytest.mark.parametrize("case", GLMM_CASES, ids=[c["id"] for c in GLMM_CASES])
+def test_glmm_study_estimates_match_metafor(case):
+    res = _glmm(case)
+    table = res.study_table()
+    assert len(table) == len(case["yi"])  # studies without events in either arm left out
+    assert_close(table["yi"], case["yi"], RTOL)
+    assert_close(table["vi"], case["vi"], RTOL)
+
+
+def test_glmm_forest_draws_study_estimates_diamond_and_tau2():
+    case = next(c for c in GLMM_CASES if c["id"] == "glmm_pritz1997_PLO")
+    res = _glmm(case)
+    fig = forest(res, transf="expit")
+    table = res.study_table()
+    expit = lambda v: 1 / (1 + np.exp(-np.asarray(v)))  # noqa: E731
+    assert texts(fig, "effect") == [effect_text(*expit(row)) for row in
+                                    table[["yi", "ci_lb", "ci_ub"]].to_numpy()]
+    assert texts(fig, "weight") == []  # a GLMM has no study weights: equal squares
+    (squares,) = by_gid(fig, "studies")
+    assert len(set(squares.get_sizes())) == 1
+    (diamond,) = [p for p in by_gid(fig, "pooled") if isinstance(p, Polygon)]
+    pred = res.predict(transf="expit")
+    assert_close(diamond.get_xy()[:3, 0], [pred["ci_lb"], pred["pred"], pred["ci_ub"]])
+    (pi,) = [line for line in by_gid(fig, "prediction-interval")]
+    assert_close(sorted(pi.get_xdata()), [pred["pi_lb"], pred["pi_ub"]])
+    notes = " ".join(texts(fig, "note"))
+    assert "τ² = " in notes and "LRT" in notes
+    assert overlapping_texts(fig) == []

@@ -16,10 +16,12 @@ import numpy as np
 from metareview._validation import Options
 from metareview.exceptions import InputError
 from metareview.plots._scales import Scale, fmt_num, fmt_p, fmt_stat
+from metareview.stats.glmm import GlmmResult
 from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult
 
-__all__ = ["SORT_BY", "Row", "build_mh_rows", "build_rows", "check_extra_columns"]
+__all__ = ["SORT_BY", "Row", "build_glmm_rows", "build_mh_rows", "build_rows",
+           "check_extra_columns"]
 
 SORT_BY = Options("sort_by", ("effect", "weight", "precision", "label"), case_sensitive=False)
 #: labels longer than this many characters are wrapped over several lines
@@ -52,7 +54,7 @@ class Row:
 
 
 def check_extra_columns(
-    extra_columns: Mapping[str, Sequence[object]] | None, res: RmaResult | MhResult
+    extra_columns: Mapping[str, Sequence[object]] | None, res: RmaResult | MhResult | GlmmResult
 ) -> dict[str, list[str]]:
     """Validate ``extra_columns``: a mapping name -> one entry per study in ``res.slab``."""
     if extra_columns is None:
@@ -170,7 +172,8 @@ def _model_label(res: RmaResult, *, overall: bool = False) -> str:
     return f"Random-effects model ({method}, k = {res.k})"
 
 
-def _pooled_row(res: RmaResult | MhResult, scale: Scale, label: str, weight: float | None) -> Row:
+def _pooled_row(res: RmaResult | MhResult | GlmmResult, scale: Scale, label: str,
+                weight: float | None) -> Row:
     pred = scale.predict(res)
     return Row(
         kind="pooled", label=label,
@@ -225,33 +228,8 @@ def build_mh_rows(
     estimate (``res.study_table()``, "Not estimable" where it has none), the MH/Peto weights
     (``res.weights``), the pooled diamond, and the heterogeneity, overall-effect and (for the
     odds ratio) Cochran-Mantel-Haenszel lines."""
-    table = res.study_table()
-    est = scale.display(table["yi"].to_numpy())
-    lb = scale.display(table["ci_lb"].to_numpy())
-    ub = scale.display(table["ci_ub"].to_numpy())
-    weights = res.weights
-    relative = weights / weights.max()
-    digits = scale.digits
-
-    def study_row(i: int) -> Row:
-        estimable = bool(np.isfinite(est[i]))
-        return Row(
-            kind="study", label=_wrap(res.slab[i]),
-            cells=tuple(col[i] for col in extra_columns.values()),
-            weight_text=f"{weights[i]:.1f}%" if show_weights else "",
-            effect_text=(_effect_text(est[i], lb[i], ub[i], digits) if estimable
-                         else "Not estimable"),
-            est=est[i], lb=lb[i], ub=ub[i], weight=relative[i] if estimable else np.nan,
-            study=res.slab[i])
-
-    order = np.arange(res.k)
-    if sort_by is not None:
-        key = SORT_BY.check(sort_by)
-        values = {"effect": table["yi"].to_numpy(), "weight": -weights,
-                  "precision": table["vi"].to_numpy(),
-                  "label": np.array(res.slab, dtype=object)}[key]
-        order = order[np.argsort(values, kind="stable")]
-    rows = [study_row(i) for i in order]
+    rows = _own_estimate_rows(res, scale, extra_columns, sort_by,
+                              res.weights if show_weights else None)
     name = "Mantel-Haenszel" if res.method == "MH" else "Peto"
     rows.append(_pooled_row(res, scale, f"Total ({name}, equal effects, k = {res.k})",
                             100.0 if show_weights else None))
@@ -268,3 +246,69 @@ def build_mh_rows(
     if res.omitted:
         rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
     return rows, last_drawn
+
+
+def build_glmm_rows(
+    res: GlmmResult,
+    scale: Scale,
+    *,
+    extra_columns: dict[str, list[str]],
+    sort_by: str | None,
+    show_pi: bool,
+) -> tuple[list[Row], int]:
+    """Rows of a GLMM forest plot: each study's own estimate (``res.study_table()``, equal
+    squares: a GLMM has no study weights), the pooled diamond, the prediction interval, and
+    tau², I² with the Wald and likelihood-ratio tests for heterogeneity."""
+    rows = _own_estimate_rows(res, scale, extra_columns, sort_by, None)
+    rows.append(_pooled_row(res, scale, f"Random-effects GLMM (ML, k = {res.k})", None))
+    if show_pi:
+        pred = scale.predict(res)
+        if np.isfinite(pred["pi_lb"]) and np.isfinite(pred["pi_ub"]):
+            rows.append(Row(kind="pi", label="Prediction interval",
+                            effect_text=_interval_text(pred["pi_lb"], pred["pi_ub"],
+                                                       scale.digits),
+                            lb=pred["pi_lb"], ub=pred["pi_ub"]))
+    last_drawn = len(rows) - 1
+    df = res.k - 1
+    rows.append(_text_row(("Heterogeneity:", _stat("τ²", res.tau2), f"I² = {res.I2:.1f}%",
+                           f"Wald Q = {fmt_stat(res.QE)} ({fmt_p(res.QEp)})",
+                           f"LRT = {fmt_stat(res.QE_LRT)} ({fmt_p(res.QEp_LRT)})",
+                           f"df = {df}")))
+    rows.append(_text_row(("Test for overall effect:", f"z = {fmt_num(res.zval, 2)}",
+                           fmt_p(res.pval))))
+    if res.omitted:
+        rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
+    return rows, last_drawn
+
+
+def _own_estimate_rows(res: MhResult | GlmmResult, scale: Scale,
+                       extra_columns: dict[str, list[str]], sort_by: str | None,
+                       weights: np.ndarray | None) -> list[Row]:
+    """Study rows from ``res.study_table()``; squares sized by ``weights`` (%) or equal."""
+    table = res.study_table()
+    est = scale.display(table["yi"].to_numpy())
+    lb = scale.display(table["ci_lb"].to_numpy())
+    ub = scale.display(table["ci_ub"].to_numpy())
+    # equal squares (no weights) at a middling size, so that none looks like a heavy study
+    relative = np.full(res.k, 0.3) if weights is None else weights / weights.max()
+
+    def study_row(i: int) -> Row:
+        estimable = bool(np.isfinite(est[i]))
+        return Row(
+            kind="study", label=_wrap(res.slab[i]),
+            cells=tuple(col[i] for col in extra_columns.values()),
+            weight_text="" if weights is None else f"{weights[i]:.1f}%",
+            effect_text=(_effect_text(est[i], lb[i], ub[i], scale.digits) if estimable
+                         else "Not estimable"),
+            est=est[i], lb=lb[i], ub=ub[i], weight=relative[i] if estimable else np.nan,
+            study=res.slab[i])
+
+    order = np.arange(res.k)
+    if sort_by is not None:
+        key = SORT_BY.check(sort_by)
+        values = {"effect": table["yi"].to_numpy(),
+                  "weight": -(np.ones(res.k) if weights is None else weights),
+                  "precision": table["vi"].to_numpy(),
+                  "label": np.array(res.slab, dtype=object)}[key]
+        order = order[np.argsort(values, kind="stable")]
+    return [study_row(i) for i in order]

@@ -47,6 +47,8 @@ _NAMES: dict[str, tuple[str, str, str, str]] = {
     "PFT": ("Freeman-Tukey proportion", "PFT", "Proportion", "Proportion"),
     "IR": ("Incidence rate", "IR", "Incidence rate", "IR"),
     "IRLN": ("Log incidence rate", "log IR", "Incidence rate", "IR"),
+    "IRR": ("Log incidence rate ratio", "log IRR", "Incidence rate ratio", "IRR"),
+    "IRD": ("Incidence rate difference", "IRD", "Incidence rate difference", "IRD"),
 }
 _PROPORTION_MEASURES = frozenset({"PR", "PLN", "PLO", "PAS", "PFT", "IR", "IRLN"})
 _PROPORTION_TRANSFORMS = frozenset({"expit", "ipft.hm", "iarcsin", "percent"})

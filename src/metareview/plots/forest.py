@@ -19,7 +19,13 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import Affine2D, Transform
 
-from metareview.plots._forest_rows import Row, build_mh_rows, build_rows, check_extra_columns
+from metareview.plots._forest_rows import (
+    Row,
+    build_glmm_rows,
+    build_mh_rows,
+    build_rows,
+    check_extra_columns,
+)
 from metareview.plots._scales import MINUS, Scale, reference_line, resolve_scale
 from metareview.plots._style import (
     FONT_SIZE,
@@ -35,6 +41,7 @@ from metareview.plots._style import (
     text_width,
     wrap_to_width,
 )
+from metareview.stats.glmm import GlmmResult
 from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
 
@@ -63,7 +70,7 @@ class _Column:
 
 
 def forest(
-    res: RmaResult | MhResult,
+    res: RmaResult | MhResult | GlmmResult,
     *,
     transf: str | None = None,
     xlabel: str | None = None,
@@ -89,7 +96,10 @@ def forest(
         a Mantel-Haenszel / Peto fit (:func:`metareview.stats.rma_mh`, ``rma_peto``), drawn
         as RevMan draws one: each study's own estimate, the MH (Peto) weights, the pooled
         diamond, the heterogeneity line (Chi², df, p, I²), the test for the overall effect
-        and, for the odds ratio, the Cochran-Mantel-Haenszel test.
+        and, for the odds ratio, the Cochran-Mantel-Haenszel test. A GLMM fit
+        (``rma_glmm``) shows each study's own estimate (equal squares: a GLMM has no study
+        weights, so ``show_weights`` does not apply), the pooled diamond, the prediction
+        interval, tau² and the Wald and likelihood-ratio tests for heterogeneity.
     transf : str, optional
         Display scale: ``"exp"`` (ratios, drawn on a log axis), ``"expit"``, ``"ipft.hm"``,
         ``"iarcsin"``, ``"ztor"`` (metafor's back-transformations) or ``"percent"`` (raw
@@ -148,6 +158,12 @@ def forest(
         rows, last_drawn = build_mh_rows(res, scale, extra_columns=extras, sort_by=sort_by,
                                          show_weights=bool(show_weights))
         grouped = False
+    elif isinstance(res, GlmmResult):
+        scale = resolve_scale(res.measure, transf, digits=digits)
+        extras = check_extra_columns(extra_columns, res)
+        rows, last_drawn = build_glmm_rows(res, scale, extra_columns=extras, sort_by=sort_by,
+                                           show_pi=bool(show_pi))
+        grouped, show_weights = False, False
     else:
         _check_result(res)
         scale = resolve_scale(res.measure, transf, ni=res.ni, digits=digits)

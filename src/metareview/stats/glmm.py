@@ -385,10 +385,24 @@ class GlmmResult:
     iterations: int
     slab: tuple[str, ...]
     omitted: tuple[str, ...] = ()
+    yi: np.ndarray | None = None
+    vi: np.ndarray | None = None
 
     @property
     def tau(self) -> float:
         return float(np.sqrt(self.tau2))
+
+    def study_table(self) -> pd.DataFrame:
+        """Each study's own estimate (``yi``, ``vi``: escalc of the measure with 1/2 added to
+        studies with a zero cell, as metafor's ``rma.glmm`` stores them) with its Wald CI,
+        one row per study of the fit (``slab``).
+        """
+        if self.yi is None or self.vi is None:
+            raise InputError("this fit does not carry its study estimates; refit it with "
+                             "rma_glmm().")
+        half = stats.norm.isf((1 - self.level) / 2) * np.sqrt(self.vi)
+        return pd.DataFrame({"yi": self.yi, "vi": self.vi, "ci_lb": self.yi - half,
+                             "ci_ub": self.yi + half}, index=pd.Index(self.slab, name="study"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe results, keys as ``rma().to_dict()`` plus QE_LRT, QEp_LRT, logLik."""
@@ -753,8 +767,10 @@ def rma_glmm(
     return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level)
 
 
-def _finish(measure, model, level, est, se, tau2, q_wald, q_lrt, ll, vt, k, nagq, iters,
+def _finish(measure, model, level, est, se, tau2, q_wald, q_lrt, ll, study, k, nagq, iters,
             labels, omitted) -> GlmmResult:
+    yi, vi = study
+    vt = _vt(vi)
     crit = stats.norm.isf((1 - level) / 2)
     zval = est / se
     df = k - 1
@@ -764,7 +780,7 @@ def _finish(measure, model, level, est, se, tau2, q_wald, q_lrt, ll, vt, k, nagq
         tau2=tau2, I2=100 * tau2 / (vt + tau2), H2=tau2 / vt + 1, QE=q_wald,
         QEp=float(stats.chi2.sf(q_wald, df)), QE_LRT=q_lrt,
         QEp_LRT=float(stats.chi2.sf(q_lrt, df)), logLik=ll, vt=vt, k=k, nAGQ=nagq,
-        iterations=iters, slab=tuple(labels), omitted=tuple(omitted))
+        iterations=iters, slab=tuple(labels), omitted=tuple(omitted), yi=yi, vi=vi)
 
 
 def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
@@ -800,9 +816,9 @@ def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
     q_lrt = max(0.0, float(2 * np.sum(_binom_ll(x, n, x / n) - _binom_ll(x, n, pbar))))
     corrected = _zero_mask((x, n - x), "only0")
     xc, nc = np.where(corrected, x + 0.5, x), np.where(corrected, n + 1.0, n)
-    vt = _vt(1 / xc + 1 / (nc - xc))
+    study = (np.log(xc / (nc - xc)), 1 / xc + 1 / (nc - xc))
     return _finish("PLO", "UM.FS", level, float(params[0, 0]), se, tau2, q_wald, q_lrt,
-                   float(ll[0]), vt, k, nagq, int(iters[0]), labels, ())
+                   float(ll[0]), study, k, nagq, int(iters[0]), labels, ())
 
 
 def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
@@ -827,10 +843,10 @@ def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
         if inner.sum() > 1 else 0.0
     corrected = _zero_mask((a, b, c, d), "only0")
     ac, bc, cc, dc = (np.where(corrected, v + 0.5, v) for v in (a, b, c, d))
-    vt = _vt(1 / ac + 1 / bc + 1 / cc + 1 / dc)
+    study = (np.log(ac * dc / (bc * cc)), 1 / ac + 1 / bc + 1 / cc + 1 / dc)
     return _fit_two_groups("OR", np.stack([a, c], -1), np.stack([n1, n2], -1), np.zeros(2),
                            alpha0, float(np.average(log_or, weights=1 / v_or)), sat, q_wald,
-                           vt, labels, omitted, nagq, level, poisson=False)
+                           study, labels, omitted, nagq, level, poisson=False)
 
 
 def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
@@ -847,12 +863,13 @@ def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
     q_wald = _wald_q(np.log(x1[inner] / t1[inner]) - np.log(x2[inner] / t2[inner]),
                      1 / x1[inner] + 1 / x2[inner]) if inner.sum() > 1 else 0.0
     corrected = _zero_mask((x1, x2), "only0")
-    vt = _vt(1 / np.where(corrected, x1 + 0.5, x1) + 1 / np.where(corrected, x2 + 0.5, x2))
+    x1c, x2c = np.where(corrected, x1 + 0.5, x1), np.where(corrected, x2 + 0.5, x2)
+    study = (np.log(x1c / t1) - np.log(x2c / t2), 1 / x1c + 1 / x2c)
     offset = np.log(np.stack([t1, t2], -1))
     return _fit_two_groups("IRR", np.stack([x1, x2], -1), np.zeros((len(x1), 2)), offset,
                            np.log((x2 + 0.5) / t2),
                            float(np.average(log_irr, weights=1 / (1 / (x1 + .5) + 1 / (x2 + .5)))),
-                           sat, q_wald, vt, labels, omitted, nagq, level, poisson=True)
+                           sat, q_wald, study, labels, omitted, nagq, level, poisson=True)
 
 
 def _drop_studies(drop: np.ndarray, labels):
@@ -873,7 +890,7 @@ def _poisson_sat(x: np.ndarray) -> np.ndarray:
     return _xlogy_sum(x, x) - x - gammaln(x + 1)
 
 
-def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, vt, labels, omitted,
+def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, study, labels, omitted,
                     nagq, level, poisson) -> GlmmResult:
     """UM.FS: fixed study effects alpha_i, pooled theta, random u_i entering as +-u/2."""
     k = len(x)
@@ -902,7 +919,7 @@ def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, vt, labe
                              fe_start, nagq)
     q_lrt = max(0.0, 2 * (sat - float(fe_ll[0])))
     return _finish(measure, "UM.FS", level, float(params[0, k]), se, tau2, q_wald, q_lrt,
-                   float(ll[0]), vt, k, nagq, int(iters[0]), labels, omitted)
+                   float(ll[0]), study, k, nagq, int(iters[0]), labels, omitted)
 
 
 def _person_time(x1i, t1i, x2i, t2i, data, slab, two: bool):
@@ -948,9 +965,10 @@ def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
     inner = x > 0
     q_wald = _wald_q(np.log(x[inner] / t[inner]), 1 / x[inner]) if inner.sum() > 1 else 0.0
     q_lrt = max(0.0, float(2 * np.sum(_xlogy_sum(x, x / (t * rate)) - (x - t * rate))))
-    vt = _vt(1 / np.where(x == 0, 0.5, x))
+    xc = np.where(x == 0, 0.5, x)
+    study = (np.log(xc / t), 1 / xc)
     return _finish("IRLN", "UM.FS", level, float(params[0, 0]), se, tau2, q_wald, q_lrt,
-                   float(ll[0]), vt, k, nagq, int(iters[0]), labels, ())
+                   float(ll[0]), study, k, nagq, int(iters[0]), labels, ())
 
 
 class _DropTau:
