@@ -110,10 +110,11 @@ def _leave1out_mh(res: MhResult) -> pd.DataFrame:
         raise InputError(f"leave1out() needs at least 3 studies; the fit has {res.k}.")
     names = ("x1i", "t1i", "x2i", "t2i") if res.measure in {"IRR", "IRD"} else (
         "ai", "bi", "ci", "di")
-    options = {key: list(value) for key, value in res.fit_args.items() if key != "correct"}
+    options: dict[str, Any] = {key: list(value) for key, value in res.fit_args.items()
+                               if key != "correct"}
     if res.method == "MH":
         options.update(measure=res.measure, correct=res.fit_args["correct"])
-    fit = rma_mh if res.method == "MH" else rma_peto
+    fit: Callable[..., MhResult] = rma_mh if res.method == "MH" else rma_peto
     rows = []
     for i in range(res.k):
         keep = np.arange(res.k) != i
