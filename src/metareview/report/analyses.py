@@ -23,8 +23,10 @@ from metareview import integrity
 from metareview.cells import Cell, parse_cell
 from metareview.exceptions import MetareviewWarning
 from metareview.report.protocol import Descriptive, Outcome, Protocol
-from metareview.stats import escalc, ranktest, regtest, rma
+from metareview.stats import escalc, ranktest, regtest, rma, rma_glmm, rma_mh, rma_peto
 from metareview.stats.bias import RanktestResult, RegtestResult
+from metareview.stats.glmm import GlmmResult
+from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult
 
 __all__ = [
@@ -50,7 +52,14 @@ MEASURE_NAMES = {
 }
 METHOD_NAMES = {"EE": "equal effects", "FE": "equal effects", "DL": "DerSimonian-Laird",
                 "REML": "REML", "ML": "ML", "PM": "Paule-Mandel", "HE": "Hedges",
-                "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "EB": "empirical Bayes"}
+                "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "EB": "empirical Bayes",
+                "MH": "Mantel-Haenszel", "PETO": "Peto",
+                "GLMM": "binomial-normal GLMM (ML)"}
+#: pooling methods that work from the counts rather than from per-study estimates (metafor's
+#: rma.mh, rma.peto and rma.glmm): no Egger's test, and labelled by their own names
+COUNT_METHODS = frozenset({"MH", "PETO", "GLMM"})
+#: what a robustness row may hold: an inverse-variance fit or a fit from the counts
+Fit = RmaResult | MhResult | GlmmResult
 _TRANSF = {"ZCOR": "ztor",
            "PLO": "expit", "PFT": "ipft.hm", "PAS": "iarcsin", "PLN": "exp", "OR": "exp",
            "RR": "exp", "PETO": "exp", "ROM": "exp"}
@@ -128,6 +137,8 @@ class Variant:
     se_to_sd: bool = False  # treat the SDs the protocol suspects as standard errors
 
     def label(self, data: pd.DataFrame | None = None) -> str:
+        if self.method in COUNT_METHODS:
+            return self._count_label(data)
         parts = [self.method, MEASURE_NAMES[self.measure]]
         if self.r is not None:
             parts.append(f"r = {self.r:g}")
@@ -141,6 +152,16 @@ class Variant:
         if self.se_to_sd:
             parts.append("suspect SDs read as SEs")
         return ", ".join(parts)
+
+    def _count_label(self, data: pd.DataFrame | None) -> str:
+        if self.method == "PETO":
+            return "Peto odds ratio"
+        if self.method == "MH":
+            return f"Mantel-Haenszel, {MEASURE_NAMES[self.measure]}"
+        label = f"GLMM (binomial-normal, ML), {MEASURE_NAMES[self.measure]}"
+        if data is not None and "pi" in data:
+            label += ", events rounded from % x n"
+        return label
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +196,7 @@ class OutcomeAnalysis:
         return _predict(res, self.outcome)
 
 
-def _predict(res: RmaResult, outcome: Outcome) -> dict[str, float]:
+def _predict(res: Fit, outcome: Outcome) -> dict[str, float]:
     transf = display_transf(res.measure or outcome.measure, outcome)
     return res.predict(transf=transf) if transf else res.predict()
 
@@ -264,6 +285,32 @@ def _fit(o: Outcome, data: pd.DataFrame, v: Variant, suspects: set[str] = frozen
     return _quiet_rma(es, method=v.method, test=v.test, **model)
 
 
+def event_counts(data: pd.DataFrame) -> np.ndarray:
+    """Events per study for the count-based fits of a proportion outcome: the event column
+    when the protocol gives one, else round(percentage x n) (the percentages as printed)."""
+    if "xi" in data:
+        return data["xi"].to_numpy(dtype=float)
+    return np.round(data["pi"].to_numpy(dtype=float) * data["ni"].to_numpy(dtype=float))
+
+
+def _fit_counts(o: Outcome, data: pd.DataFrame, v: Variant) -> tuple[Fit, list[str]]:
+    """Mantel-Haenszel or Peto (2x2 tables) or a binomial-normal GLMM (proportions), from
+    the counts, with metafor's defaults; warnings collected as :func:`_quiet_rma` does."""
+    used = data[data["used"]]
+    slab = list(used.index)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MetareviewWarning)
+        res: Fit
+        if o.data == "proportion":
+            res = rma_glmm(measure=v.measure, xi=event_counts(used),
+                           ni=used["ni"].to_numpy(dtype=float), slab=slab)
+        else:
+            cells = {k: used[k].to_numpy(dtype=float) for k in _ESCALC_ARGS["2x2"] if k in used}
+            res = (rma_peto(**cells, slab=slab) if v.method == "PETO" else
+                   rma_mh(**cells, measure=v.measure, slab=slab))
+    return res, [str(w.message) for w in caught if issubclass(w.category, MetareviewWarning)]
+
+
 def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Variant]:
     """The robustness grid of the outcome's data type, with the protocol's and the published
     model in it."""
@@ -272,7 +319,7 @@ def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Vari
         grid = [Variant("PR", "DL", "z", 0.0), Variant("PR", "DL", "z"),
                 Variant("PLO", "DL", "z"), Variant("PLO", "REML", "z"),
                 Variant("PLO", "REML", "knha"), Variant("PFT", "REML", "z"),
-                Variant("PFT", "REML", "knha")]
+                Variant("PFT", "REML", "knha"), Variant("PLO", "GLMM", "z")]
     elif o.data == "prepost":
         measures = dict.fromkeys([main.measure, "SMCR", "SMCC"])
         correlations = o.option("correlation_sensitivity", [main.r])
@@ -290,16 +337,20 @@ def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Vari
         others = {"2x2": ("OR", "RR", "RD"), "means": ("MD", "SMD")}[o.data]
         grid = [Variant(m, method, test) for m in dict.fromkeys([main.measure, *others])
                 for method, test in models]
+        if o.data == "2x2":
+            grid += [Variant(m, "MH", "z") for m in ("OR", "RR", "RD")]
+            grid.append(Variant("PETO", "PETO", "z"))
     for extra in (published, main):
         if extra is not None and extra not in grid:
             grid.insert(0, extra)
     return grid
 
 
-def _row(o: Outcome, v: Variant, label: str, res: RmaResult, main: Variant,
+def _row(o: Outcome, v: Variant, label: str, res: Fit, main: Variant,
          published: Variant | None) -> dict[str, Any]:
     pred = _predict(res, o)
-    egger = regtest(res, model="lm").pval if res.k >= 3 else np.nan
+    egger = (regtest(res, model="lm").pval if isinstance(res, RmaResult) and res.k >= 3
+             else np.nan)
     return {"method": label, "measure": v.measure, "model": v.method, "test": v.test,
             "r": v.r, "se_to_sd": v.se_to_sd, "k": res.k,
             "left out": ", ".join(res.omitted) or "-", "estimate": pred["pred"],
@@ -331,8 +382,14 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
     fits: dict[Variant, tuple[RmaResult, list[str]]] = {}
     rows = []
     for v in _variants(o, main, pub_variant):
-        fits[v] = _fit(o, data, v, suspects)
-        rows.append(_row(o, v, v.label(data), fits[v][0], main, pub_variant))
+        if v.method in COUNT_METHODS:
+            if not _has_counts(o, data):
+                continue
+            res, _ = _fit_counts(o, data, v)
+        else:
+            fits[v] = _fit(o, data, v, suspects)
+            res = fits[v][0]
+        rows.append(_row(o, v, v.label(data), res, main, pub_variant))
     robustness = pd.DataFrame(rows).set_index("method")
     main_fit, main_notes = fits[main]
     pub_fit, pub_notes = fits[pub_variant] if pub_variant is not None else (None, [])
@@ -374,6 +431,16 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
     return OutcomeAnalysis(o, data, main_fit, tuple(main_notes), pub_fit, tuple(pub_notes),
                            robustness, egger, begg, sensitivity, converted, subgroups,
                            regression)
+
+
+def _has_counts(o: Outcome, data: pd.DataFrame) -> bool:
+    """Whether the count-based fits apply: whole-number events (given or rounded from the
+    percentages) in studies with n, and cell counts for 2x2 tables."""
+    used = data[data["used"]]
+    if o.data == "proportion":
+        return "ni" in used and bool(np.all(np.mod(used["ni"].to_numpy(float), 1) == 0))
+    return all(k in used for k in ("ai", "ci")) and bool(np.all(np.mod(
+        used[[k for k in _ESCALC_ARGS["2x2"] if k in used]].to_numpy(float), 1) == 0))
 
 
 def published_digits(value: float, data: str, digits: int | None = None) -> int:

@@ -159,6 +159,7 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
                          "fitted too.")
         sentence += (f" {len(a.robustness)} ways of pooling were compared; funnel-plot "
                      "asymmetry was tested with Egger's regression and Begg's rank correlation.")
+        sentence += _count_methods(a)
         if o.option("percent_given_as_fraction"):
             sentence += (" Cells printed as fractions in the percentage column were read as "
                          f"percentages for {', '.join(o.option('percent_given_as_fraction'))}.")
@@ -173,6 +174,30 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
                  "estimator it used is compared with R's metafor in metareview's test suite, "
                  "on published data sets, at the tolerance written beside each test.")
     return " ".join(parts)
+
+
+def _count_methods(a: OutcomeAnalysis) -> str:
+    """How the robustness rows that pool counts were fitted, and where their counts came
+    from (only for rows the table has)."""
+    rob = a.robustness
+    text = ""
+    if rob["model"].isin(["MH", "PETO"]).any():
+        text += (" The Mantel-Haenszel (odds ratio, risk ratio, risk difference) and Peto rows "
+                 "pool the 2x2 counts directly as equal-effects models (Robins-Breslow-"
+                 "Greenland and Greenland-Robins variances; RevMan's methods), so they have "
+                 "no tau² and no prediction interval.")
+    if (rob["model"] == "GLMM").any():
+        text += (" The GLMM row is a random-effects binomial-normal model on the logit scale "
+                 "fitted by maximum likelihood to the exact binomial likelihood (metafor's "
+                 "rma.glmm, measure PLO), which keeps studies at 0% or 100% without a "
+                 "continuity correction")
+        if "pi" in a.data:
+            used = a.data[a.data["used"]]
+            text += (f"; it needs event counts, which were derived from the data as printed: "
+                     f"events = percentage x n rounded to a whole number, for all "
+                     f"{len(used)} studies")
+        text += "."
+    return text
 
 
 def _range(a: OutcomeAnalysis, values: pd.Series) -> str:
