@@ -21,7 +21,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from metareview import ConvergenceWarning, StudyOmittedWarning, baujat, escalc, gosh, rma
+from metareview import (
+    ConvergenceWarning,
+    StudyOmittedWarning,
+    baujat,
+    escalc,
+    gosh,
+    rma,
+    rma_mh,
+)
 from metareview.casestudies.ketamine_crps import immediate_response_rate
 from metareview.plots import (
     baujat_plot,
@@ -142,6 +150,17 @@ def bcg_forests() -> None:
     _save(fig, "funnel_bcg_contour")
 
 
+def bcg_mh_forest() -> None:
+    """The same trials pooled as RevMan does by default for a risk ratio: Mantel-Haenszel
+    (equal effects; study weights c n1 / N), beside the REML random-effects plot."""
+    case = _cases("metafor_escalc")["bcg_RR"]
+    _, extra = _bcg()
+    res = rma_mh(**case["inputs"], measure="RR", slab=case["slab"])
+    fig = forest(res, transf="exp", extra_columns=extra, sort_by="effect",
+                 title="BCG vaccine and tuberculosis (dat.bcg), Mantel-Haenszel")
+    _save(fig, "forest_bcg_rr_mh")
+
+
 def pritz_forest() -> None:
     case = _cases("metafor_escalc")["pritz1997_PLO"]
     cells = case["inputs"]
@@ -206,6 +225,7 @@ def illustrative_rob() -> None:
 def main() -> None:
     ketamine_forest()
     bcg_forests()
+    bcg_mh_forest()
     pritz_forest()
     seed_prisma()
     bcg_influence()
