@@ -16,7 +16,7 @@ from scipy.special import expit
 
 from metareview.report.analyses import analyse_outcome, event_counts
 from metareview.report.protocol import load_protocol
-from metareview.report.text import methods_text
+from metareview.report.text import methods_text, outcome_sentences
 from tests.conftest import load_fixture
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -64,6 +64,9 @@ def test_2x2_methods_text_names_the_count_methods(bcg):
     text = methods_text(protocol, {"tuberculosis": analysis})
     assert "Mantel-Haenszel (odds ratio, risk ratio, risk difference) and Peto rows" in text
     assert "13 ways of pooling were compared" in text
+    s = outcome_sentences(protocol, analysis)
+    peto = analysis.robustness.loc["Peto odds ratio", "estimate"]
+    assert f"Peto odds ratio {peto:.2f})" in s["robustness"]  # one row: no range "x to x"
 
 
 @pytest.mark.parametrize("outcome", ["immediate", "followup"])

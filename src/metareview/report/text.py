@@ -231,7 +231,8 @@ def _ranges(a: OutcomeAnalysis) -> str:
     if len(same) == len(rob):
         return (f"Across {len(rob)} ways of pooling the estimate ranged from "
                 f"{_range(a, rob['estimate'])}")
-    others = [f"{MEASURE_NAMES[m]} {_range(a, g['estimate'])}"
+    others = [f"{MEASURE_NAMES[m]} " + (_range(a, g["estimate"]) if len(g) > 1
+                                        else fmt(a, g["estimate"].iloc[0]))
               for m, g in rob[~rob.index.isin(same.index)].groupby("measure", sort=False)]
     return f"{text} ({'; '.join(others)})"
 
