@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from matplotlib.patches import Polygon
 
-from metareview import StudyOmittedWarning, leave1out
-from metareview.plots import forest
+from metareview import InputError, StudyOmittedWarning, leave1out
+from metareview.plots import forest, funnel
 from metareview.stats import rma_glmm, rma_mh, rma_peto
 from tests.conftest import load_fixture
 from tests.plots.helpers import assert_close, by_gid, effect_text, overlapping_texts, texts
@@ -141,3 +141,18 @@ def test_glmm_forest_draws_study_estimates_diamond_and_tau2():
     notes = " ".join(texts(fig, "note"))
     assert "τ² = " in notes and "LRT" in notes
     assert overlapping_texts(fig) == []
+
+
+def test_funnel_of_mh_fit_draws_study_estimates_around_the_mh_estimate():
+    case = next(c for c in CASES if c["id"] == "nielweise2007_OR")
+    res = _fit(case)
+    fig = funnel(res)
+    (points,) = by_gid(fig, "studies")
+    estimable = [v is not None for v in case["yi_f"]]
+    xy = points.get_offsets()
+    assert_close(xy[:, 0], _nan(case["yi_f"])[estimable], RTOL)
+    assert_close(xy[:, 1], np.sqrt(_nan(case["vi_f"])[estimable]), RTOL)
+    (centre,) = by_gid(fig, "estimate")
+    assert_close(centre.get_xdata(), [res.estimate] * 2)
+    with pytest.raises(InputError, match="egger_line=True needs an rma"):
+        funnel(res, egger_line=True)

@@ -27,6 +27,8 @@ from metareview.plots._style import (
     font,
 )
 from metareview.stats.bias import RegtestResult, regtest
+from metareview.stats.glmm import GlmmResult
+from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["CONTOUR_LEVELS", "funnel"]
@@ -39,7 +41,7 @@ _SHADES = GREYS[:4]
 
 
 def funnel(
-    res: RmaResult,
+    res: RmaResult | MhResult | GlmmResult,
     *,
     contours: bool = True,
     filled: tuple[Any, Any] | None = None,
@@ -55,8 +57,11 @@ def funnel(
 
     Parameters
     ----------
-    res : RmaResult
-        An intercept-only fit from :func:`metareview.rma`.
+    res : RmaResult, MhResult or GlmmResult
+        An intercept-only fit from :func:`metareview.rma`; or a Mantel-Haenszel, Peto or GLMM
+        fit, drawn with each study's own estimate (``res.study_table()``; studies without
+        one are left out) around the pooled estimate, as metafor's ``funnel`` on
+        ``rma.mh``/``rma.peto``/``rma.glmm`` fits.
     contours : bool
         Shade the regions where a study would be statistically significant at two-sided
         p < 0.10, 0.05 and 0.01 (contours around 0, the null on the model scale).
@@ -111,14 +116,24 @@ def funnel(
     {'studies': 5, 'filled': 1}
     >>> plt.close(fig)
     """
-    _check_result(res)
+    if isinstance(res, MhResult | GlmmResult):
+        table = res.study_table()
+        usable = np.isfinite(table["yi"].to_numpy()) & np.isfinite(table["vi"].to_numpy())
+        yi, vi = table["yi"].to_numpy()[usable], table["vi"].to_numpy()[usable]
+        if egger_line is True or isinstance(egger_line, RegtestResult):
+            raise InputError("egger_line=True needs an rma() fit (Egger's test is a "
+                             "regression of the inverse-variance estimates); pass "
+                             "egger_line=(intercept, slope) from regtest() of an rma() fit.")
+    else:
+        _check_result(res)
+        yi, vi = res.yi, res.vi
     imputed = _check_filled(filled)
     line = _check_egger(res, egger_line)
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
     else:
         fig = ax.figure
-    sei = np.sqrt(res.vi)
+    sei = np.sqrt(vi)
     se_all = sei if imputed is None else np.concatenate([sei, np.sqrt(imputed[1])])
     se_max = float(se_all.max()) * 1.08
     crit = float(stats.norm.isf((1 - res.level) / 2))
@@ -142,7 +157,7 @@ def funnel(
                 linewidth=1.2, zorder=3, gid="egger")
         handles.append(Line2D([], [], color=OKABE_ITO["vermillion"], linewidth=1.2,
                               label="Egger regression line"))
-    ax.scatter(res.yi, sei, s=22, color=OKABE_ITO["blue"], edgecolors="white",
+    ax.scatter(yi, sei, s=22, color=OKABE_ITO["blue"], edgecolors="white",
                linewidths=0.4, zorder=4, gid="studies")
     handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
                           color=OKABE_ITO["blue"], label="Studies"))
@@ -153,7 +168,7 @@ def funnel(
                               markerfacecolor="none", color=OKABE_ITO["blue"],
                               label="Imputed (trim and fill)"))
 
-    xs = [res.yi, est - crit * se_max, est + crit * se_max]
+    xs = [yi, est - crit * se_max, est + crit * se_max]
     if contours:
         z_outer = stats.norm.isf(min(CONTOUR_LEVELS) / 2)
         xs += [-z_outer * se_max, z_outer * se_max]
@@ -215,7 +230,7 @@ def _check_filled(filled: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return yi, vi
 
 
-def _check_egger(res: RmaResult, egger_line: Any) -> tuple[float, float] | None:
+def _check_egger(res: Any, egger_line: Any) -> tuple[float, float] | None:
     if egger_line is None or egger_line is False:
         return None
     if egger_line is True:
