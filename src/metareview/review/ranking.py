@@ -1,0 +1,331 @@
+"""Relevance ranking of records for prioritised title/abstract screening (active learning).
+
+The text of each record (title, abstract and keywords) becomes one TF-IDF vector, fitted
+**once** for the whole set of records: retraining after a screening decision refits only the
+classifier on the labelled rows and re-scores every row with one sparse product, so the
+vocabulary never changes during a review and no decision re-reads the text.
+
+Three classifiers are offered, each trained with class balancing because inclusions are
+rare (a few per cent of the records):
+
+``nb``
+    multinomial naive Bayes (alpha = 3.822, the ASReview default), with sample weights that
+    give both classes the same total weight;
+``logistic``
+    L2-regularised logistic regression (liblinear, dual, ``class_weight="balanced"``);
+``svm``
+    linear support vector machine (``LinearSVC``, ``class_weight="balanced"``).
+
+The score of a record is its log-odds of relevance (naive Bayes, logistic regression) or its
+signed distance to the separating hyperplane (SVM): higher means more likely relevant.
+:func:`next_records` picks the highest-scoring unscreened records ("max" query), optionally
+with a share of random picks and of uncertainty picks (scores nearest the boundary).
+
+This module holds no statistics and no rule about who may see what: the store decides which
+decisions a reviewer's model may learn from (see DESIGN.md, blinding).
+
+References
+----------
+van de Schoot R, de Bruin J, Schram R, et al. An open source machine learning framework for
+efficient and transparent systematic reviews. Nat Mach Intell 2021;3:125-133.
+doi:10.1038/s42256-020-00287-7
+Ferdinands G, Schram R, de Bruin J, et al. Performance of active learning models for
+screening prioritization in systematic reviews: a simulation study into the Average Time to
+Discover relevant records. Syst Rev 2023;12:100. doi:10.1186/s13643-023-02257-7
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.svm import LinearSVC
+
+from metareview._validation import Options
+from metareview.exceptions import InputError
+
+__all__ = [
+    "CLASSIFIERS",
+    "ScreeningFeatures",
+    "next_records",
+    "relevance_scores",
+    "screening_features",
+]
+
+CLASSIFIERS = Options(
+    "classifier",
+    ("nb", "logistic", "svm"),
+    aliases={"naive_bayes": "nb", "lr": "logistic", "logreg": "logistic", "linear_svm": "svm"},
+)
+
+#: Additive smoothing of the naive Bayes model (ASReview's default, tuned by its authors).
+NB_ALPHA = 3.822
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningFeatures:
+    """TF-IDF features of a set of records, fitted once.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        One row per record, one column per term (TF-IDF weights, rows L2-normalised).
+    terms : tuple of str
+        The vocabulary, in column order.
+    no_abstract : numpy.ndarray of bool
+        Records ranked on their title (and keywords) alone.
+    no_text : numpy.ndarray of bool
+        Records with no usable text at all; they score like an empty document.
+    """
+
+    matrix: sparse.csr_matrix
+    terms: tuple[str, ...]
+    no_abstract: np.ndarray
+    no_text: np.ndarray
+
+    @property
+    def n_records(self) -> int:
+        """Number of records (rows)."""
+        return int(self.matrix.shape[0])
+
+    def notes(self) -> list[str]:
+        """Plain-language notes about records ranked on less text than the others."""
+        notes = []
+        if self.no_abstract.any():
+            notes.append(f"{int(self.no_abstract.sum())} of {self.n_records} records have no "
+                         "abstract; they are ranked on their title (and keywords) only.")
+        if self.no_text.any():
+            notes.append(f"{int(self.no_text.sum())} records have no title, abstract or "
+                         "keywords; their relevance cannot be estimated from text.")
+        return notes
+
+
+def _text_column(records: pd.DataFrame, column: str | None) -> pd.Series:
+    if column is None:
+        return pd.Series("", index=records.index, dtype=object)
+    if column not in records.columns:
+        raise InputError(f"records: no column {column!r}; the columns are "
+                         f"{', '.join(map(repr, records.columns))}. Name the text columns "
+                         "with title=, abstract= and keywords=.")
+    return records[column].fillna("").astype(str).str.strip()
+
+
+def screening_features(
+    records: pd.DataFrame,
+    *,
+    title: str | None = "title",
+    abstract: str | None = "abstract",
+    keywords: str | None = None,
+    ngram_max: int = 1,
+    min_df: int = 1,
+) -> ScreeningFeatures:
+    """TF-IDF features of title + abstract (+ keywords), fitted once on all records.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        One row per record.
+    title, abstract, keywords : str or None
+        Column names of the text fields (None leaves a field out). Missing values count as
+        empty text.
+    ngram_max : int
+        Longest word n-gram used as a term (1 = single words, ASReview's default).
+    min_df : int
+        Terms in fewer records than this are dropped.
+
+    Returns
+    -------
+    ScreeningFeatures
+
+    Raises
+    ------
+    InputError
+        No records, a named column missing, or no record with any text.
+
+    Notes
+    -----
+    English stop words are removed and sublinear term frequency is not used, as in
+    ASReview's ``tfidf`` feature extractor (van de Schoot et al. 2021). The vectoriser is fitted
+    on the unlabelled text of every record, which uses no decision and so leaks none.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> recs = pd.DataFrame({"title": ["Ketamine for pain", "Bird song", "Pain relief"],
+    ...                      "abstract": ["A trial.", None, "Ketamine trial."]})
+    >>> feats = screening_features(recs)
+    >>> feats.matrix.shape[0], int(feats.no_abstract.sum())
+    (3, 1)
+    """
+    if not isinstance(records, pd.DataFrame):
+        raise InputError(f"records must be a pandas DataFrame; got {type(records).__name__}.")
+    if len(records) == 0:
+        raise InputError("records: the data set is empty (0 rows); nothing to rank.")
+    parts = [_text_column(records, column) for column in (title, abstract, keywords)]
+    text = (parts[0] + " " + parts[1] + " " + parts[2]).str.strip()
+    no_abstract = (parts[1] == "").to_numpy()
+    no_text = (text == "").to_numpy()
+    if no_text.all():
+        raise InputError("records: no record has a title, abstract or keywords; there is no "
+                         "text to rank on.")
+    vectoriser = TfidfVectorizer(stop_words="english", ngram_range=(1, ngram_max),
+                                 min_df=min_df, dtype=np.float64)
+    try:
+        matrix = vectoriser.fit_transform(text.tolist())
+    except ValueError as exc:  # e.g. every word is a stop word
+        raise InputError(f"records: no usable words in the text ({exc}).") from None
+    return ScreeningFeatures(matrix=sparse.csr_matrix(matrix),
+                             terms=tuple(vectoriser.get_feature_names_out()),
+                             no_abstract=no_abstract, no_text=no_text)
+
+
+def _check_labelled(n_records: int, labelled: Sequence[int] | np.ndarray,
+                    labels: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.asarray(labelled, dtype=np.intp).ravel()
+    y = np.asarray(labels).ravel()
+    if idx.shape != y.shape:
+        raise InputError(f"labelled and labels must have the same length; got {idx.size} "
+                         f"and {y.size}.")
+    bad = ~np.isin(y, (0, 1))
+    if bad.any():
+        raise InputError(f"labels must be 0 (exclude) or 1 (include); got {y[bad][0]!r} at "
+                         f"position {int(np.flatnonzero(bad)[0]) + 1}.")
+    if idx.size and (idx.min() < 0 or idx.max() >= n_records):
+        raise InputError(f"labelled holds record positions outside 0..{n_records - 1}.")
+    return idx, y.astype(np.int8)
+
+
+def relevance_scores(
+    features: ScreeningFeatures | sparse.spmatrix,
+    labelled: Sequence[int] | np.ndarray,
+    labels: Sequence[int] | np.ndarray,
+    *,
+    classifier: str = "nb",
+    balance: bool = True,
+) -> np.ndarray | None:
+    """Train a classifier on the labelled records and score every record.
+
+    Parameters
+    ----------
+    features : ScreeningFeatures or sparse matrix
+        The features of all records (from :func:`screening_features`).
+    labelled : sequence of int
+        Row positions of the records screened so far.
+    labels : sequence of {0, 1}
+        Their decisions (1 = include), in the same order.
+    classifier : {"nb", "logistic", "svm"}
+        See the module docstring.
+    balance : bool
+        Weight the classes equally (recommended: inclusions are rare).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        One score per record (higher = more likely relevant), or None while the labels hold
+        only one class (no inclusion yet, or no exclusion yet): then no model can be trained
+        and the caller should present records in random order and say so.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> recs = pd.DataFrame({"title": ["ketamine pain trial", "bird song", "ketamine pain",
+    ...                                "bird migration"]})
+    >>> feats = screening_features(recs, abstract=None)
+    >>> scores = relevance_scores(feats, [0, 1], [1, 0])
+    >>> bool(scores[2] > scores[3])
+    True
+    """
+    matrix = features.matrix if isinstance(features, ScreeningFeatures) else features
+    name = CLASSIFIERS.check(classifier)
+    idx, y = _check_labelled(matrix.shape[0], labelled, labels)
+    n_include = int(y.sum())
+    if n_include == 0 or n_include == y.size:
+        return None
+    X = matrix[idx]
+    if name == "nb":
+        weights = None
+        if balance:
+            n_exclude = y.size - n_include
+            weights = np.where(y == 1, y.size / (2.0 * n_include), y.size / (2.0 * n_exclude))
+        model = MultinomialNB(alpha=NB_ALPHA).fit(X, y, sample_weight=weights)
+        joint = model.predict_joint_log_proba(matrix)
+        return np.asarray(joint[:, 1] - joint[:, 0])
+    class_weight = "balanced" if balance else None
+    if name == "logistic":
+        # the dual problem: far fewer labelled records than terms (33 ms against 3 s measured
+        # on 1,000 labelled records x 15,897 terms)
+        model = LogisticRegression(C=1.0, solver="liblinear", dual=True,
+                                   class_weight=class_weight)
+    else:
+        model = LinearSVC(C=1.0, class_weight=class_weight)
+    model.fit(X, y)
+    return np.asarray(model.decision_function(matrix), dtype=np.float64)
+
+
+def next_records(
+    scores: np.ndarray | None,
+    unscreened: np.ndarray,
+    *,
+    n: int = 1,
+    random_share: float = 0.0,
+    uncertainty_share: float = 0.0,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Choose the next ``n`` records to screen.
+
+    Each pick is, independently, a random unscreened record with probability
+    ``random_share``, the unscreened record whose score is nearest the decision boundary with
+    probability ``uncertainty_share``, and otherwise the highest-scoring unscreened record
+    ("max" query). Without scores (no model yet) every pick is random.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray or None
+        From :func:`relevance_scores`.
+    unscreened : numpy.ndarray of bool
+        True for records not screened yet.
+    n : int
+        Number of records to pick (fewer when fewer are left).
+    random_share, uncertainty_share : float
+        Shares of random and of uncertainty picks, each in [0, 1], summing to at most 1.
+    rng : numpy.random.Generator, int or None
+        Source of randomness (a seed gives reproducible picks).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Row positions, in the order they should be shown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> next_records(np.array([0.1, 2.0, -1.0, 3.0]), np.array([True, True, True, False]), n=2)
+    array([1, 0])
+    """
+    for label, share in (("random_share", random_share), ("uncertainty_share", uncertainty_share)):
+        if not 0.0 <= share <= 1.0:
+            raise InputError(f"{label} must be in [0, 1]; got {share!r}.")
+    if random_share + uncertainty_share > 1.0:
+        raise InputError("random_share + uncertainty_share must be at most 1; got "
+                         f"{random_share + uncertainty_share!r}.")
+    generator = np.random.default_rng(rng)
+    available = np.asarray(unscreened, dtype=bool).copy()
+    picks: list[int] = []
+    for _ in range(min(n, int(available.sum()))):
+        draw = generator.random()
+        candidates = np.flatnonzero(available)
+        if scores is None or draw < random_share:
+            pick = int(generator.choice(candidates))
+        elif draw < random_share + uncertainty_share:
+            pick = int(candidates[np.argmin(np.abs(scores[candidates]))])
+        else:
+            pick = int(candidates[np.argmax(scores[candidates])])
+        available[pick] = False
+        picks.append(pick)
+    return np.asarray(picks, dtype=np.intp)

@@ -1,0 +1,370 @@
+"""Rules for when to stop prioritised screening, each saying what it promises.
+
+Input is the screening history in the order the records were screened (1 = relevant,
+0 = irrelevant) and the total number of records; each rule returns a
+:class:`StoppingDecision`: stop or not, the promise in words, and the records that stopping
+would leave unscreened (PRISMA 2020 counts them as "records marked as ineligible by
+automation tools", naming the rule).
+
+``hypergeometric``
+    The statistical stopping criterion of Callaghan & Müller-Hansen (2020). It tests the null
+    hypothesis that recall is below a target (e.g. 95 %). The last ``n`` records screened are
+    treated as a random sample, drawn without replacement, from themselves plus the records
+    not yet screened. This is conservative when the ranking is better than random, since a
+    prioritised sample holds at least as many relevant records as a random one. Under the
+    null, that urn holds at least ``K_tar = floor(r_seen / target - r_before) + 1`` relevant
+    records (``r_seen`` relevant found in all, ``r_before`` before the sample). The p-value
+    is the hypergeometric probability of finding at most the ``k`` relevant records actually
+    found in the sample. The smallest p-value over every sample size ``n`` is compared with
+    ``1 - confidence``. When it is below, the rule promises "with 95 % confidence, at least
+    95 % of the relevant records have been found".
+``consecutive_irrelevant``
+    Stop after ``n`` irrelevant records in a row (the heuristic ASReview LAB offers). It
+    makes no promise: in simulations it stops early on sparse reviews.
+``knee``
+    The knee method of Cormack & Grossman (2016): find the knee of the gain curve (relevant
+    found against records screened) and stop once the slope before the knee is at least
+    ``156 - min(relevant found, 150)`` times the slope after it, after at least 150
+    records. It is a heuristic with no statistical guarantee.
+
+References
+----------
+Callaghan MW, Müller-Hansen F. Statistical stopping criteria for automated screening in
+systematic reviews. Syst Rev 2020;9:273. doi:10.1186/s13643-020-01521-4
+Cormack GV, Grossman MR. Engineering quality and reliability in technology-assisted review.
+Proc. SIGIR 2016:75-84. doi:10.1145/2911451.2911510
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import hypergeom
+
+from metareview._validation import Options
+from metareview.exceptions import InputError
+
+__all__ = [
+    "STOPPING_RULES",
+    "StoppingDecision",
+    "consecutive_irrelevant",
+    "first_stops",
+    "hypergeometric_stop",
+    "knee_stop",
+    "recall_p_value",
+]
+
+STOPPING_RULES = Options("rule", ("hypergeometric", "consecutive_irrelevant", "knee"))
+
+# r_seen / target is computed in floating point: 19 / 0.95 gives 20.000000000000004 but 57 /
+# 0.95 gives 59.99999999999999, whose floor would make K_tar one too small (a less
+# conservative test). Nudging up by 1e-9 keeps the exact integer; no ratio of counts below
+# 10^6 lies within 1e-9 below an integer without being that integer.
+_FLOOR_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class StoppingDecision:
+    """Whether a stopping rule says stop now, and what it promises.
+
+    Attributes
+    ----------
+    rule : str
+        ``"hypergeometric"``, ``"consecutive_irrelevant"`` or ``"knee"``.
+    stop : bool
+        True when the rule says screening may stop.
+    promise : str
+        What stopping now guarantees (or that it guarantees nothing), in words for the screen
+        and the methods text.
+    n_records : int
+        Records in the review.
+    n_screened : int
+        Records screened so far.
+    relevant_found : int
+        Relevant records among them.
+    p_value : float or None
+        The hypergeometric rule's p-value for "recall is below the target" (None for the
+        heuristics).
+    """
+
+    rule: str
+    stop: bool
+    promise: str
+    n_records: int
+    n_screened: int
+    relevant_found: int
+    p_value: float | None = None
+
+    @property
+    def n_unscreened(self) -> int:
+        """Records that stopping now would leave unscreened."""
+        return self.n_records - self.n_screened
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-safe dictionary of the decision, with ``n_unscreened``."""
+        return {**asdict(self), "n_unscreened": self.n_unscreened}
+
+
+def _check_history(labels: Sequence[int] | np.ndarray, n_records: int) -> np.ndarray:
+    y = np.asarray(labels).ravel()
+    bad = ~np.isin(y, (0, 1))
+    if bad.any():
+        raise InputError(f"labels must be 0 (irrelevant) or 1 (relevant); got {y[bad][0]!r} at "
+                         f"position {int(np.flatnonzero(bad)[0]) + 1}.")
+    if int(n_records) < y.size:
+        raise InputError(f"n_records ({n_records}) is smaller than the number of records "
+                         f"screened ({y.size}).")
+    return y.astype(np.int64)
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if not 0.0 < float(value) < 1.0:
+        raise InputError(f"{name} must be strictly between 0 and 1 (e.g. 0.95); got {value!r}.")
+    return float(value)
+
+
+def _window_p_values(y: np.ndarray, n_records: int, recall_target: float) -> np.ndarray:
+    """p-values of the samples that can give the smallest p-value (see recall_p_value)."""
+    screened = y.size
+    r_seen = int(y.sum())
+    unscreened = n_records - screened
+    relevant_at = np.flatnonzero(y)
+    k = np.arange(r_seen + 1)
+    # The longest sample holding exactly k relevant records starts just after the (k+1)-th
+    # most recent relevant record (or at the first record when k = r_seen). For a fixed k,
+    # a longer sample gives a smaller p-value (the urn gains one irrelevant record that is
+    # drawn), so only these r_seen + 1 samples can hold the minimum.
+    start = np.zeros(r_seen + 1, dtype=np.int64)
+    if r_seen:
+        start[:r_seen] = relevant_at[::-1][k[:r_seen]] + 1
+    n = screened - start
+    keep = n > 0
+    k, n = k[keep], n[keep]
+    population = n + unscreened
+    k_tar = np.floor(r_seen / recall_target - (r_seen - k) + _FLOOR_EPS) + 1
+    possible = k_tar <= population
+    p = np.zeros(k.size)
+    p[possible] = hypergeom.cdf(k[possible], population[possible], k_tar[possible], n[possible])
+    return p
+
+
+def recall_p_value(labels: Sequence[int] | np.ndarray, n_records: int, *,
+                   recall_target: float = 0.95) -> float:
+    """p-value of the null hypothesis "recall is below ``recall_target``".
+
+    Parameters
+    ----------
+    labels : sequence of {0, 1}
+        Screening decisions in the order the records were screened (1 = relevant).
+    n_records : int
+        Records in the review (screened and not).
+    recall_target : float
+        The recall the review wants to have reached, in (0, 1).
+
+    Returns
+    -------
+    float
+        ``min over n`` of ``P(X <= k_n)``, ``X ~ Hypergeometric(population = n +
+        unscreened, successes = K_tar(n), draws = n)``, where ``k_n`` is the number of
+        relevant records among the last ``n`` screened (Callaghan & Müller-Hansen 2020,
+        "ranked quasi-sampling"). 1.0 before any record is screened.
+
+    Notes
+    -----
+    ``K_tar(n) = floor(r_seen / recall_target - (r_seen - k_n)) + 1`` is the smallest number
+    of relevant records the urn (the last ``n`` screened plus the unscreened) must hold for
+    recall to be below the target. When it exceeds the urn's size the null is impossible and
+    that sample's p-value is 0.
+
+    Examples
+    --------
+    Twenty relevant records found first, then 1,800 irrelevant ones in a row, 180 left:
+
+    >>> round(recall_p_value([1] * 20 + [0] * 1800, 2000), 4)
+    0.0082
+    """
+    target = _check_fraction("recall_target", recall_target)
+    y = _check_history(labels, n_records)
+    if y.size == 0:
+        return 1.0
+    return float(_window_p_values(y, int(n_records), target).min())
+
+
+def hypergeometric_stop(labels: Sequence[int] | np.ndarray, n_records: int, *,
+                        recall_target: float = 0.95,
+                        confidence: float = 0.95) -> StoppingDecision:
+    """Callaghan & Müller-Hansen's (2020) statistical stopping criterion.
+
+    Parameters
+    ----------
+    labels : sequence of {0, 1}
+        Screening decisions in screening order (1 = relevant).
+    n_records : int
+        Records in the review.
+    recall_target, confidence : float
+        Stop when recall below ``recall_target`` is rejected at level ``1 - confidence``.
+
+    Returns
+    -------
+    StoppingDecision
+
+    Examples
+    --------
+    >>> d = hypergeometric_stop([1] * 20 + [0] * 1800, 2000)
+    >>> d.stop, d.n_unscreened
+    (True, 180)
+    >>> d.promise
+    'with 95% confidence, at least 95% of the relevant records have been found (p = 0.0082 for recall below 95%)'
+    """  # noqa: E501
+    level = _check_fraction("confidence", confidence)
+    target = _check_fraction("recall_target", recall_target)
+    y = _check_history(labels, n_records)
+    p = recall_p_value(y, n_records, recall_target=target)
+    stop = p < 1.0 - level
+    if stop:
+        promise = (f"with {level:.0%} confidence, at least {target:.0%} of the relevant records "
+                   f"have been found (p = {p:.2g} for recall below {target:.0%})")
+    else:
+        promise = (f"cannot yet claim {target:.0%} recall with {level:.0%} confidence "
+                   f"(p = {p:.2g} for recall below {target:.0%}; needs p < {1 - level:.2g})")
+    return StoppingDecision("hypergeometric", bool(stop), promise, int(n_records), int(y.size),
+                            int(y.sum()), p)
+
+
+def consecutive_irrelevant(labels: Sequence[int] | np.ndarray, n_records: int, *,
+                           n_irrelevant: int = 50) -> StoppingDecision:
+    """Stop after ``n_irrelevant`` irrelevant records in a row (heuristic, no guarantee).
+
+    Examples
+    --------
+    >>> consecutive_irrelevant([1] + [0] * 50, 200).stop
+    True
+    """
+    if int(n_irrelevant) < 1:
+        raise InputError(f"n_irrelevant must be a positive integer; got {n_irrelevant!r}.")
+    y = _check_history(labels, n_records)
+    relevant_at = np.flatnonzero(y)
+    run = y.size - (int(relevant_at[-1]) + 1 if relevant_at.size else 0)
+    stop = run >= n_irrelevant
+    promise = (f"{run} irrelevant records in a row (rule: {n_irrelevant}); a heuristic with no "
+               "statistical guarantee of recall, which stops early on sparse reviews")
+    return StoppingDecision("consecutive_irrelevant", bool(stop), promise, int(n_records),
+                            int(y.size), int(y.sum()))
+
+
+def _knee_ratio(found: np.ndarray, screened: int) -> tuple[int, float]:
+    """Knee position and slope ratio of the gain curve ``found[0..screened]``."""
+    j = np.arange(screened + 1)
+    total = found[screened]
+    # The knee is the point farthest above the straight line from (0, 0) to the current point.
+    height = screened * found[: screened + 1] - total * j
+    knee = int(np.argmax(height))
+    if knee == 0 or found[knee] == 0:
+        return knee, 0.0
+    slope_before = found[knee] / knee
+    slope_after = (total - found[knee] + 1) / (screened - knee)
+    return knee, float(slope_before / slope_after)
+
+
+def knee_stop(labels: Sequence[int] | np.ndarray, n_records: int, *,
+              min_screened: int = 150) -> StoppingDecision:
+    """Cormack & Grossman's (2016) knee method (heuristic, no statistical guarantee).
+
+    Stop when at least ``min_screened`` records are screened and the slope ratio at the knee
+    ``rho = (found(i) / i) / ((found(s) - found(i) + 1) / (s - i))`` is at least
+    ``156 - min(found(s), 150)``.
+
+    Examples
+    --------
+    >>> knee_stop([1] * 10 + [0] * 990, 2000).stop
+    True
+    >>> knee_stop([1, 0] * 100, 2000).stop
+    False
+    """
+    y = _check_history(labels, n_records)
+    found = np.concatenate([[0], np.cumsum(y)])
+    screened = y.size
+    stop, rho, needed = False, 0.0, 156 - min(int(found[-1]), 150)
+    if screened >= max(int(min_screened), 1):
+        _, rho = _knee_ratio(found, screened)
+        stop = rho >= needed
+    promise = (f"knee slope ratio {rho:.3g} (stops at {needed}, after at least {min_screened} "
+               "records); a heuristic with no statistical guarantee of recall")
+    return StoppingDecision("knee", bool(stop), promise, int(n_records), int(screened),
+                            int(found[-1]))
+
+
+def first_stops(labels: Sequence[int] | np.ndarray, n_records: int, *,
+                recall_target: float = 0.95, confidence: float = 0.95,
+                n_irrelevant: int = 50, min_screened: int = 150) -> dict[str, int | None]:
+    """For a complete screening history, the first point at which each rule says stop.
+
+    Used to replay a labelled data set: the same decisions as calling each rule after every
+    record, computed at once.
+
+    Returns
+    -------
+    dict
+        ``{"hypergeometric": s, "consecutive_irrelevant": s, "knee": s}``, ``s`` being the
+        number of records screened when the rule first says stop, or None if it never does.
+
+    Examples
+    --------
+    >>> first_stops([1] * 20 + [0] * 1980, 2000)
+    {'hypergeometric': 1557, 'consecutive_irrelevant': 70, 'knee': 156}
+    """
+    target = _check_fraction("recall_target", recall_target)
+    level = _check_fraction("confidence", confidence)
+    y = _check_history(labels, n_records)
+    found = np.concatenate([[0], np.cumsum(y)])
+    stops: dict[str, int | None] = {rule: None for rule in STOPPING_RULES.values}
+    stops["hypergeometric"] = _first_hypergeometric_stop(y, int(n_records), target, level)
+    if int(n_irrelevant) < 1:
+        raise InputError(f"n_irrelevant must be a positive integer; got {n_irrelevant!r}.")
+    run_ends = np.flatnonzero(found[n_irrelevant:] == found[: max(found.size - n_irrelevant, 0)])
+    if run_ends.size:
+        stops["consecutive_irrelevant"] = int(run_ends[0]) + n_irrelevant
+    for screened in range(max(int(min_screened), 1), y.size + 1):
+        if _knee_ratio(found, screened)[1] >= 156 - min(int(found[screened]), 150):
+            stops["knee"] = screened
+            break
+    return stops
+
+
+def _first_hypergeometric_stop(y: np.ndarray, n_records: int, target: float,
+                               level: float, chunk: int = 50_000) -> int | None:
+    """Smallest number screened at which recall_p_value < 1 - level, all steps at once."""
+    relevant_at = np.flatnonzero(y)
+    found = np.cumsum(y)
+    steps = np.arange(1, y.size + 1)
+    first = 0
+    while first < y.size:
+        # as many steps as keep the (step, sample) pairs below ``chunk``
+        sizes = found[first:] + 1
+        last = first + max(1, int(np.searchsorted(np.cumsum(sizes), chunk)))
+        t = steps[first:last]
+        r = found[first:last]
+        group = np.repeat(np.arange(t.size), r + 1)
+        offsets = np.concatenate([[0], np.cumsum(r + 1)[:-1]])
+        k = np.arange(group.size) - offsets[group]
+        r_rep, t_rep = r[group], t[group]
+        before = r_rep - k - 1  # index of the relevant record just before the sample
+        start = np.zeros(group.size, dtype=np.int64)
+        has_before = before >= 0
+        start[has_before] = relevant_at[before[has_before]] + 1
+        n = t_rep - start
+        population = n + (n_records - t_rep)
+        k_tar = np.floor(r_rep / target - (r_rep - k) + _FLOOR_EPS) + 1
+        p = np.ones(group.size)
+        ok = n > 0
+        p[ok & (k_tar > population)] = 0.0
+        test = ok & (k_tar <= population)
+        p[test] = hypergeom.cdf(k[test], population[test], k_tar[test], n[test])
+        p_min = np.minimum.reduceat(p, offsets)
+        hits = np.flatnonzero(p_min < 1.0 - level)
+        if hits.size:
+            return int(t[hits[0]])
+        first = last
+    return None
