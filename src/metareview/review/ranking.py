@@ -194,8 +194,8 @@ def _check_labelled(n_records: int, labelled: Sequence[int] | np.ndarray,
                          f"and {y.size}.")
     bad = ~np.isin(y, (0, 1))
     if bad.any():
-        raise InputError(f"labels must be 0 (exclude) or 1 (include); got {y[bad][0]!r} at "
-                         f"position {int(np.flatnonzero(bad)[0]) + 1}.")
+        raise InputError(f"labels must be 0 (exclude) or 1 (include); got "
+                         f"{y[bad][0].item()!r} at position {int(np.flatnonzero(bad)[0]) + 1}.")
     if idx.size and (idx.min() < 0 or idx.max() >= n_records):
         raise InputError(f"labelled holds record positions outside 0..{n_records - 1}.")
     return idx, y.astype(np.int8)

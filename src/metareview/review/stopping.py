@@ -111,8 +111,8 @@ def _check_history(labels: Sequence[int] | np.ndarray, n_records: int) -> np.nda
     y = np.asarray(labels).ravel()
     bad = ~np.isin(y, (0, 1))
     if bad.any():
-        raise InputError(f"labels must be 0 (irrelevant) or 1 (relevant); got {y[bad][0]!r} at "
-                         f"position {int(np.flatnonzero(bad)[0]) + 1}.")
+        raise InputError(f"labels must be 0 (irrelevant) or 1 (relevant); got "
+                         f"{y[bad][0].item()!r} at position {int(np.flatnonzero(bad)[0]) + 1}.")
     if int(n_records) < y.size:
         raise InputError(f"n_records ({n_records}) is smaller than the number of records "
                          f"screened ({y.size}).")

@@ -1,0 +1,173 @@
+"""Relevance ranking, the simulation metrics and simulate_screening.
+
+The naive Bayes scores are checked against the multinomial naive Bayes formulas written out
+with numpy (McCallum & Nigam 1998); WSS and RRF against hand-worked orders (Cohen et al.
+2006 for WSS). Real labelled sets are read from the shared test data, skipped when absent.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metareview.exceptions import InputError
+from metareview.review.ranking import (
+    NB_ALPHA,
+    next_records,
+    relevance_scores,
+    screening_features,
+)
+from metareview.review.simulation import (
+    read_labelled_records,
+    screening_metrics,
+    simulate_screening,
+)
+from tests.review.conftest import TESTDATA
+
+SCREENING = TESTDATA / "screening"
+
+RECORDS = pd.DataFrame({
+    "title": ["Ketamine infusion for pain", "Bird song in spring", "Ketamine and pain relief",
+              "Migration of birds", "Pain after ketamine", "Spring birds"],
+    "abstract": ["A randomised trial of ketamine.", None, "Ketamine trial in pain.",
+                 "Birds migrate.", "", "Song and migration."],
+})
+
+
+def test_features_are_fitted_once_and_note_missing_abstracts():
+    feats = screening_features(RECORDS)
+    assert feats.matrix.shape == (6, len(feats.terms))
+    assert feats.no_abstract.tolist() == [False, True, False, False, True, False]
+    assert feats.notes() == ["2 of 6 records have no abstract; they are ranked on their title "
+                             "(and keywords) only."]
+    before = feats.matrix.copy()
+    relevance_scores(feats, [0, 1], [1, 0], classifier="svm")
+    assert (feats.matrix != before).nnz == 0  # training never touches the features
+
+
+def test_naive_bayes_scores_follow_the_formula():
+    feats = screening_features(RECORDS)
+    X = feats.matrix.toarray()
+    labelled, y = np.array([0, 1, 3]), np.array([1, 0, 0])
+    # balanced sample weights: each class has total weight n / 2
+    w = np.where(y == 1, 3 / (2 * 1), 3 / (2 * 2))
+    counts = [np.sum(w[y == c, None] * X[labelled][y == c], axis=0) for c in (0, 1)]
+    log_theta = [np.log((c + NB_ALPHA) / (c.sum() + NB_ALPHA * X.shape[1])) for c in counts]
+    log_prior = np.log([w[y == 0].sum(), w[y == 1].sum()])  # equal after balancing
+    expected = X @ (log_theta[1] - log_theta[0]) + log_prior[1] - log_prior[0]
+    np.testing.assert_allclose(relevance_scores(feats, labelled, y, classifier="nb"), expected,
+                               rtol=1e-10)  # same formula, observed worst 2e-16
+
+
+@pytest.mark.parametrize("classifier", ["nb", "logistic", "svm"])
+def test_each_classifier_ranks_similar_records_first(classifier):
+    feats = screening_features(RECORDS)
+    scores = relevance_scores(feats, [0, 1], [1, 0], classifier=classifier)
+    assert scores is not None and scores.shape == (6,)
+    assert min(scores[2], scores[4]) > max(scores[3], scores[5])
+
+
+def test_no_model_until_both_classes_are_labelled():
+    feats = screening_features(RECORDS)
+    assert relevance_scores(feats, [1, 3], [0, 0]) is None
+    assert relevance_scores(feats, [], []) is None
+    picks = next_records(None, np.ones(6, dtype=bool), n=6, rng=1)
+    assert sorted(picks.tolist()) == list(range(6))
+
+
+def test_queries():
+    scores = np.array([0.1, 2.0, -3.0, 3.0, -0.05])
+    open_ = np.array([True, True, True, False, True])
+    assert next_records(scores, open_, n=2).tolist() == [1, 0]
+    assert next_records(scores, open_, n=2, uncertainty_share=1.0).tolist() == [4, 0]
+    a = next_records(scores, open_, n=4, random_share=1.0, rng=3)
+    b = next_records(scores, open_, n=4, random_share=1.0, rng=3)
+    assert a.tolist() == b.tolist() and sorted(a.tolist()) == [0, 1, 2, 4]
+    with pytest.raises(InputError, match="random_share \\+ uncertainty_share must be at most 1"):
+        next_records(scores, open_, random_share=0.6, uncertainty_share=0.6)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(InputError, match="the data set is empty"):
+        screening_features(RECORDS.iloc[:0])
+    with pytest.raises(InputError, match="no column 'summary'"):
+        screening_features(RECORDS, abstract="summary")
+    with pytest.raises(InputError, match=r"labels must be 0 .exclude. or 1 .include.; got 2"):
+        relevance_scores(screening_features(RECORDS), [0, 1], [1, 2])
+    with pytest.raises(InputError, match="classifier must be one of nb, logistic, svm"):
+        relevance_scores(screening_features(RECORDS), [0, 1], [1, 0], classifier="forest")
+
+
+def test_metrics_hand_worked():
+    # 10 records, relevant at positions 1 and 3. 95% recall needs ceil(1.9) = 2 relevant,
+    # reached after 3 records: WSS@95 = (10 - 3)/10 - 0.05 = 0.65. 10% of the records is 1
+    # record, holding 1 of 2 relevant: RRF@10 = 0.5. Loss: best area 2 * (10 - 1/2) = 19,
+    # actual sum of the cumulative curve 1+1+2*8 = 18, normaliser 2 * (10 - 2) = 16: 1/16.
+    assert screening_metrics([1, 0, 1, 0, 0, 0, 0, 0, 0, 0]) == pytest.approx(
+        {"wss_95": 0.65, "rrf_10": 0.5, "loss": 1 / 16})
+    assert screening_metrics([0] * 5 + [1]) == pytest.approx(
+        {"wss_95": -0.05, "rrf_10": 0.0, "loss": 1.0})
+
+
+def test_read_labelled_records_errors(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match=r"empty\.csv: cannot be read as a table"):
+        read_labelled_records(empty, label_column="included")
+    header = tmp_path / "header.csv"
+    header.write_text("title,abstract,included\n")
+    with pytest.raises(InputError, match=r"header\.csv: the file holds no records"):
+        read_labelled_records(header, label_column="included")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,included\na,1\nb,yes\nc,0\nd,2\n")
+    with pytest.raises(InputError, match=r"column 'included' must hold 0 .* 1 .* row 2 \('yes'\)"
+                                         r", row 4 \('2'\)"):
+        read_labelled_records(bad, label_column="included")
+    with pytest.raises(InputError, match="no label column 'label'"):
+        read_labelled_records(bad, label_column="label")
+
+
+def test_simulation_needs_inclusions():
+    recs = RECORDS.assign(included=0)
+    with pytest.raises(InputError, match="0 included records, fewer than n_prior_included"):
+        simulate_screening(recs, label_column="included", seeds=1)
+
+
+def _demo() -> pd.DataFrame:
+    path = SCREENING / "tiny_asreview_demo" / "demo_data.json"
+    if not path.is_file():
+        pytest.skip(f"shared screening data not found at {path} (set METAREVIEW_TESTDATA)")
+    return read_labelled_records(path, label_column="label_included")
+
+
+def test_simulation_on_demo_set(tmp_path):
+    records = _demo()
+    # the demo places its 10 inclusions on every 10th row: shuffle so file order cannot help
+    records = records.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    sim = simulate_screening(records, label_column="label_included", seeds=3)
+    assert sim.orders.shape == (3, 100)
+    assert all(sorted(order) == list(range(100)) for order in sim.orders.tolist())
+    curves = sim.recall_curves()
+    assert curves.shape == (3, 101) and np.all(curves[:, -1] == 1.0)
+    assert np.all(np.diff(curves, axis=1) >= 0)
+    # better than screening in random order (expected WSS@95 of a random order is about 0)
+    assert sim.runs["wss_95"].mean() > 0.2
+    assert set(sim.summary().index) >= {"wss_95", "rrf_10", "hypergeometric_recall"}
+    written = sim.write(tmp_path / "out")
+    assert [p.name for p in written] == ["runs.csv", "summary.csv", "simulation.json"]
+    assert json.loads(written[2].read_text())["settings"]["seeds"] == [0, 1, 2]
+
+
+def test_simulation_on_a_real_review():
+    path = SCREENING / "nudging_nagtegaal_2019" / "nudging.csv"
+    if not path.is_file():
+        pytest.skip(f"shared screening data not found at {path} (set METAREVIEW_TESTDATA)")
+    records = read_labelled_records(path, label_column="included")
+    sim = simulate_screening(records, label_column="included", seeds=[11], batch_size=25)
+    run = sim.runs.iloc[0]
+    assert run["n_records"] == 1847 and run["n_relevant"] == 100
+    assert run["wss_95"] > 0.3  # random order gives about 0
+    assert run["hypergeometric_recall"] >= 0.95
