@@ -44,6 +44,7 @@ from metareview.review.models import (
 )
 from metareview.review.prisma_counts import PrismaMixin
 from metareview.review.queue import QueueMixin
+from metareview.review.ranked_queue import RankedQueueMixin
 from metareview.review.risk_of_bias import RobMixin
 from metareview.review.screening import ScreeningMixin
 from metareview.review.set_aside import SetAsideMixin
@@ -164,7 +165,7 @@ RECORD_COLUMNS = [
 
 
 class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin,
-            QueueMixin, AccountsMixin, DedupQueueMixin, AllocationMixin):
+            QueueMixin, AccountsMixin, DedupQueueMixin, AllocationMixin, RankedQueueMixin):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.

@@ -1,0 +1,77 @@
+"""A reviewer's ranked queue learns only from their own votes and from complete records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metareview.review import Store
+
+TOPICS = ["ketamine infusion pain trial", "bird song migration spring"]
+
+
+def write_ris(path: Path, n: int) -> Path:
+    lines = []
+    for i in range(n):
+        topic = TOPICS[i % 2]
+        lines += ["TY  - JOUR", f"TI  - Record {i} on {topic} {i * 7919}",
+                  f"AB  - A study of {topic}, number {i}.", f"AU  - Author{i}, A.",
+                  f"PY  - {2000 + i % 20}", f"JO  - Journal {i}", "ER  - ", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(store: Store, tmp_path: Path) -> tuple[Store, list[str]]:
+    store.import_file("review", write_ris(tmp_path / "search.ris", 20), database="PubMed")
+    for name in ("Ana", "Ben"):
+        store.add_reviewer("review", name)
+    return store, store.records("review")["id"].tolist()
+
+
+def test_random_order_until_both_classes_are_known(project) -> None:
+    store, ids = project
+    first = store.ranked_queue("review", "Ana")
+    assert first.n_training == 0 and np.isnan(first.queue["score"]).all()
+    assert first.notes[0].startswith("Records are shown in random order")
+    assert sorted(first.queue["record_id"]) == sorted(ids)
+    # the same order on every request (no reshuffle between page loads)
+    assert store.ranked_queue("review", "Ana").queue.equals(first.queue)
+
+
+def test_own_votes_rank_similar_records_first(project) -> None:
+    store, ids = project
+    store.decide("review", ids[0], "Ana", "include")  # ketamine
+    store.decide("review", ids[1], "Ana", "exclude")  # birds
+    ranked = store.ranked_queue("review", "Ana")
+    assert ranked.n_training == 2 and ranked.n_included == 1
+    top = ranked.queue["record_id"].iloc[:9].tolist()
+    assert set(top) == set(ids[2::2])  # the nine other ketamine records come first
+    assert ids[0] not in ranked.queue["record_id"].tolist()
+
+
+def test_other_reviewers_pending_votes_never_change_the_order(project) -> None:
+    store, ids = project
+    store.decide("review", ids[0], "Ana", "include")
+    store.decide("review", ids[1], "Ana", "exclude")
+    before = store.ranked_queue("review", "Ana")
+    # Ben votes against the topic on records Ana has not seen: still pending (2 votes needed)
+    for record_id in ids[2:8]:
+        store.decide("review", record_id, "Ben", "include" if record_id in ids[3::2] else
+                     "exclude")
+    after = store.ranked_queue("review", "Ana")
+    assert after.n_training == before.n_training
+    assert after.queue.equals(before.queue)
+    # once a record is complete its outcome may be used: the positive control
+    store.decide("review", ids[0], "Ben", "include")
+    store.decide("review", ids[3], "Ana", "include")  # complete now, votes disagree
+    store.decide("review", ids[2], "Ana", "exclude")
+    complete = store.ranked_queue("review", "Ana")
+    # ids[0] agreed (1 outcome, was Ana's vote already); ids[2], ids[3]: Ana's own votes
+    assert complete.n_training == 4
+    ben = store.ranked_queue("review", "Ben")
+    # Ben learns from his own six votes and the agreed ids[0]; never from Ana's pending ids[1]
+    assert ben.n_training == 7
+    assert ids[1] in ben.queue["record_id"].tolist()
