@@ -159,6 +159,9 @@ def test_simulation_on_demo_set(tmp_path):
     written = sim.write(tmp_path / "out")
     assert [p.name for p in written] == ["runs.csv", "summary.csv", "simulation.json"]
     assert json.loads(written[2].read_text())["settings"]["seeds"] == [0, 1, 2]
+    parallel = simulate_screening(records, label_column="label_included", seeds=3, n_jobs=2)
+    assert np.array_equal(parallel.orders, sim.orders)
+    assert parallel.runs.equals(sim.runs)
 
 
 def test_simulation_on_a_real_review():

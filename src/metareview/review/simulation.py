@@ -30,8 +30,11 @@ Ferdinands G, et al. Syst Rev 2023;12:100. doi:10.1186/s13643-023-02257-7
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +261,7 @@ def simulate_screening(
     n_irrelevant: int = 50,
     knee_min_screened: int = 150,
     features: ScreeningFeatures | None = None,
+    n_jobs: int = 1,
 ) -> ScreeningSimulation:
     """Replay a labelled data set through prioritised screening, once per seed.
 
@@ -285,6 +289,9 @@ def simulate_screening(
     features : ScreeningFeatures, optional
         Features computed once by :func:`screening_features` and reused across calls (e.g.
         one call per classifier on the same data).
+    n_jobs : int
+        Runs in parallel processes (1 = in this process; -1 = one per CPU). The features
+        are computed once and shared; results do not depend on ``n_jobs``.
 
     Returns
     -------
@@ -338,11 +345,18 @@ def simulate_screening(
                 "n_irrelevant": int(n_irrelevant), "knee_min_screened": int(knee_min_screened),
                 "label_column": label_column, "seeds": [int(s) for s in seed_list]}
     n_priors = int(n_prior_included) + int(n_prior_excluded)
-    orders, rows = [], []
-    for seed in seed_list:
-        order = _one_run(features, labels, int(seed), settings)
-        orders.append(order)
-        rows.append(_run_table_row(order, labels, int(seed), n_priors, settings))
+    workers = (os.cpu_count() or 1) if int(n_jobs) == -1 else int(n_jobs)
+    if workers < 1:
+        raise InputError(f"n_jobs must be a positive integer or -1; got {n_jobs!r}.")
+    workers = min(workers, len(seed_list))
+    if workers == 1:
+        orders = [_one_run(features, labels, int(seed), settings) for seed in seed_list]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            orders = list(pool.map(_one_run, repeat(features), repeat(labels),
+                                   [int(seed) for seed in seed_list], repeat(settings)))
+    rows = [_run_table_row(order, labels, int(seed), n_priors, settings)
+            for order, seed in zip(orders, seed_list, strict=True)]
     return ScreeningSimulation(runs=pd.DataFrame(rows), orders=np.vstack(orders),
                                labels=labels, n_priors=n_priors, settings=settings,
                                notes=tuple(features.notes()))
