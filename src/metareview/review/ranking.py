@@ -124,6 +124,7 @@ def screening_features(
     keywords: str | None = None,
     ngram_max: int = 1,
     min_df: int = 1,
+    stop_words: str | None = "english",
 ) -> ScreeningFeatures:
     """TF-IDF features of title + abstract (+ keywords), fitted once on all records.
 
@@ -138,6 +139,8 @@ def screening_features(
         Longest word n-gram used as a term (1 = single words, ASReview's default).
     min_df : int
         Terms in fewer records than this are dropped.
+    stop_words : "english" or None
+        Remove scikit-learn's English stop-word list (ASReview's default) or keep every word.
 
     Returns
     -------
@@ -150,8 +153,8 @@ def screening_features(
 
     Notes
     -----
-    English stop words are removed and sublinear term frequency is not used, as in
-    ASReview's ``tfidf`` feature extractor (van de Schoot et al. 2021). The vectoriser is fitted
+    By default English stop words are removed and sublinear term frequency is not used, as
+    in ASReview's ``tfidf`` feature extractor (van de Schoot et al. 2021). The vectoriser is fitted
     on the unlabelled text of every record, which uses no decision and so leaks none.
 
     Examples
@@ -174,7 +177,9 @@ def screening_features(
     if no_text.all():
         raise InputError("records: no record has a title, abstract or keywords; there is no "
                          "text to rank on.")
-    vectoriser = TfidfVectorizer(stop_words="english", ngram_range=(1, ngram_max),
+    if stop_words not in ("english", None):
+        raise InputError(f"stop_words must be 'english' or None; got {stop_words!r}.")
+    vectoriser = TfidfVectorizer(stop_words=stop_words, ngram_range=(1, ngram_max),
                                  min_df=min_df, dtype=np.float64)
     try:
         matrix = vectoriser.fit_transform(text.tolist())
