@@ -116,8 +116,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--targets", nargs="+", type=float, default=[0.8, 0.9, 0.95])
     parser.add_argument("--no-timing", action="store_true")
-    parser.add_argument("--keep-stop-words", action="store_true",
-                        help="do not remove English stop words from the TF-IDF terms")
+    parser.add_argument("--remove-stop-words", action="store_true",
+                        help="remove English stop words from the TF-IDF terms (ASReview's "
+                             "default; metareview keeps them)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                              "screening.md"))
     args = parser.parse_args()
@@ -128,7 +129,7 @@ def main() -> None:
              f"Machine: {machine(('scikit-learn', sklearn.__version__))}.\n",
              f"Seeds {args.seeds} (priors 1 included + 1 excluded, drawn per seed), retrain "
              f"every {args.batch} records; English stop words "
-             f"{'kept' if args.keep_stop_words else 'removed'}; mean (min-max) over seeds, "
+             f"{'removed' if args.remove_stop_words else 'kept'}; mean (min-max) over seeds, "
              "in %.\n",
              "| set | records | relevant | classifier | WSS@95 | RRF@10 | loss | "
              "hypergeom. 95/95: recall | share screened | 50 irrelevant: recall | share "
@@ -140,7 +141,7 @@ def main() -> None:
     for name in args.sets:
         data, label = load_set(name)
         features = screening_features(data,
-                                      stop_words=None if args.keep_stop_words else "english")
+                                      stop_words="english" if args.remove_stop_words else None)
         for classifier in args.classifiers:
             t0 = time.perf_counter()
             sim = simulate_screening(data, label_column=label, seeds=args.seeds,

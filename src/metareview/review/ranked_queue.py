@@ -53,7 +53,7 @@ class RankedQueueMixin:
     """The ranked queue methods of :class:`~metareview.review.Store`."""
 
     def ranked_queue(self, project: str, reviewer: str, *, stage: str = "title_abstract",
-                     classifier: str = "nb") -> RankedQueue:
+                     classifier: str = "logistic") -> RankedQueue:
         """``reviewer``'s open records at ``stage``, ordered by estimated relevance.
 
         Open records are those still pending that ``reviewer`` has not voted on (as

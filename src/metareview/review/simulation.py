@@ -246,7 +246,7 @@ def simulate_screening(
     *,
     label_column: str,
     seeds: int | Sequence[int] = 10,
-    classifier: str = "nb",
+    classifier: str = "logistic",
     title: str | None = "title",
     abstract: str | None = "abstract",
     keywords: str | None = None,
@@ -274,8 +274,8 @@ def simulate_screening(
     seeds : int or sequence of int
         Number of runs (seeds 0, 1, ...) or the seeds themselves; each seed draws its own
         prior records and random picks.
-    classifier : {"nb", "logistic", "svm"}
-        See :mod:`metareview.review.ranking`.
+    classifier : {"logistic", "nb", "svm"}
+        See :mod:`metareview.review.ranking` (logistic regression by default).
     title, abstract, keywords : str or None
         Text columns (None leaves one out).
     n_prior_included, n_prior_excluded : int
