@@ -75,3 +75,14 @@ def test_other_reviewers_pending_votes_never_change_the_order(project) -> None:
     # Ben learns from his own six votes and the agreed ids[0]; never from Ana's pending ids[1]
     assert ben.n_training == 7
     assert ids[1] in ben.queue["record_id"].tolist()
+
+
+def test_allocated_stage_ranks_only_the_reviewers_records(project) -> None:
+    store, ids = project
+    store.add_reviewer("review", "Olga", role="owner")
+    store.set_reviewers_per_record("review", 1, actor="Olga")
+    store.allocate("review", "title_abstract", ["Ana", "Ben"], actor="Olga")
+    given = store.assigned_records("review", "title_abstract", "Ana")
+    assert given and len(given) < len(ids)
+    ranked = store.ranked_queue("review", "Ana")
+    assert set(ranked.queue["record_id"]) == given

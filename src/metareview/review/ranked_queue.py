@@ -57,7 +57,8 @@ class RankedQueueMixin:
         """``reviewer``'s open records at ``stage``, ordered by estimated relevance.
 
         Open records are those still pending that ``reviewer`` has not voted on (as
-        :meth:`next_record`). The model is trained on the reviewer's own include/exclude
+        :meth:`next_record`), and only those given to the reviewer when the stage is
+        allocated. The model is trained on the reviewer's own include/exclude
         votes and on the outcomes of complete (agreed or resolved) records; "maybe" votes
         and records in conflict are left out. Until both an inclusion and an exclusion are
         known the order is random (fixed per project and reviewer) and a note says so.
@@ -81,6 +82,9 @@ class RankedQueueMixin:
         voted = set(seen.loc[seen["reviewer"] == reviewer, "record_id"])
         open_ids = [r for r in status.loc[status["status"] == "pending", "record_id"]
                     if r not in voted]
+        allocated = self.assigned_records(project, stage, reviewer)  # type: ignore[attr-defined]
+        if allocated is not None:  # an allocated stage: only the records given to the reviewer
+            open_ids = [r for r in open_ids if r in allocated]
         position = {record_id: i for i, record_id in enumerate(records["id"])}
         train = [r for r in labels if r in position]
         y = np.array([labels[r] == "include" for r in train], dtype=np.int8)
