@@ -30,7 +30,8 @@ def recall_curve_plot(simulation: Any, *, ax: Axes | None = None,
 
     The dotted diagonal is the expected recall of screening in random order, the dashed
     line the stopping rules' recall target; a marker shows where each rule stopped in each
-    run. Nothing is recomputed: curves and stops come from the simulation's result.
+    run (a rule that never stopped is drawn at 100% screened, as the simulation counts it).
+    Nothing is recomputed: curves and stops come from the simulation's result.
 
     Parameters
     ----------
