@@ -30,6 +30,7 @@ from metareview.stats.glmm import GlmmBatchResult, GlmmResult, rma_glmm, rma_glm
 from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, rma
+from metareview.stats.robust import RobustResult, robust
 from metareview.stats.sensitivity import (
     GoshResult,
     PermutestResult,
@@ -59,6 +60,7 @@ __all__ = [
     "RanktestResult",
     "RegtestResult",
     "RmaResult",
+    "RobustResult",
     "SensitivityResult",
     "SimulationResult",
     "TrimfillResult",
@@ -85,6 +87,7 @@ __all__ = [
     "rma_glmm_batch",
     "rma_mh",
     "rma_peto",
+    "robust",
     "sensitivity",
     "simulate",
     "trimfill",
