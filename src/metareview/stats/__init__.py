@@ -30,6 +30,7 @@ from metareview.stats.glmm import GlmmBatchResult, GlmmResult, rma_glmm, rma_glm
 from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, rma
+from metareview.stats.mv import MvResult, rma_mv
 from metareview.stats.robust import RobustResult, robust
 from metareview.stats.sensitivity import (
     GoshResult,
@@ -55,6 +56,7 @@ __all__ = [
     "GoshResult",
     "KappaResult",
     "MhResult",
+    "MvResult",
     "PermutestResult",
     "PetPeeseResult",
     "RanktestResult",
@@ -86,6 +88,7 @@ __all__ = [
     "rma_glmm",
     "rma_glmm_batch",
     "rma_mh",
+    "rma_mv",
     "rma_peto",
     "robust",
     "sensitivity",

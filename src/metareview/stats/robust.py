@@ -41,6 +41,7 @@ from metareview._version import __version__
 from metareview.exceptions import InputError
 from metareview.stats._format import fmt_p
 from metareview.stats.models import RmaResult
+from metareview.stats.mv import MvResult
 
 __all__ = ["RobustResult", "robust"]
 
@@ -75,7 +76,7 @@ class RobustResult:
     QM_df1: int | None
     QM_df2: float | None
     QMp: float | None
-    model: RmaResult = field(repr=False)
+    model: RmaResult | MvResult = field(repr=False)
 
     @property
     def p(self) -> int:
@@ -128,7 +129,7 @@ VCOV_TYPES = ("CR0", "CR1", "CR2")
 
 
 def robust(
-    res: RmaResult,
+    res: RmaResult | MvResult,
     cluster: Any,
     *,
     adjust: bool = True,
@@ -180,9 +181,9 @@ def robust(
     >>> rob.vcov_type, rob.n_clusters
     ('CR2', 3)
     """
-    if not isinstance(res, RmaResult):
+    if not isinstance(res, RmaResult | MvResult):
         raise InputError(
-            f"robust() needs the result of metareview.rma(); got "
+            f"robust() needs the result of metareview.rma() or metareview.rma_mv(); got "
             f"{type(res).__name__}.")
     if isinstance(res, RmaResult) and res.subgroups is not None:
         raise InputError("robust() needs a single model; res is a subgroup analysis. Fit the "
@@ -261,10 +262,13 @@ def _cluster_codes(cluster: Any, k: int, labels: tuple[str, ...]) -> tuple[np.nd
     return codes.astype(np.intp), len(uniques)
 
 
-def _marginal(res: RmaResult, codes: np.ndarray
+def _marginal(res: RmaResult | MvResult, codes: np.ndarray
               ) -> Callable[[np.ndarray], np.ndarray]:
     """The working model's marginal covariance of the rows ``idx`` (one cluster)."""
     vi = np.asarray(res.vi, dtype=float)
+    if isinstance(res, MvResult):
+        res.check_nested_in(codes, "robust()")
+        return res.marginal_cov
     tau2 = float(res.tau2)
     return lambda idx: np.diag(vi[idx] + tau2)
 
