@@ -6,9 +6,11 @@ model assumes; a sandwich estimator of the coefficients' covariance that treats 
 is wrong (Hedges, Tipton & Johnson, 2010). With few clusters the plain estimator (CR0, or
 CR1 with metafor's n/(n - p) factor) is biased downwards and its t-tests too liberal; the
 bias-reduced linearisation CR2 with Satterthwaite degrees of freedom (Bell & McCaffrey, 2002;
-Tipton, 2015; Pustejovsky & Tipton, 2018) fixes both. This module computes both exactly as
+Tipton, 2015; Pustejovsky & Tipton, 2018) fixes both, and the HTZ test does so for several
+moderators at once (Tipton & Pustejovsky, 2015). This module computes both exactly as
 metafor's ``robust()`` (CR0/CR1) and the R package clubSandwich (``vcovCR(type = "CR2")``,
-``coef_test(test = "Satterthwaite")``, which metafor calls with ``clubSandwich = TRUE``) do,
+``coef_test(test = "Satterthwaite")``, ``Wald_test(test = "HTZ")``, which metafor calls
+with ``clubSandwich = TRUE``) do,
 with the working model weights metafor passes (inverse marginal variances).
 
 Everything is computed cluster by cluster; no k x k matrix is formed.
@@ -21,6 +23,9 @@ Hedges, L. V., Tipton, E., & Johnson, M. C. (2010). Robust variance estimation i
 meta-regression with dependent effect size estimates. Research Synthesis Methods, 1, 39-65.
 Tipton, E. (2015). Small sample adjustments for robust variance estimation with
 meta-regression. Psychological Methods, 20(3), 375-393.
+Tipton, E., & Pustejovsky, J. E. (2015). Small-sample adjustments for tests of moderators
+and model fit using robust variance estimation in meta-regression. Journal of Educational
+and Behavioral Statistics, 40(6), 604-634.
 Pustejovsky, J. E., & Tipton, E. (2018). Small-sample methods for cluster-robust variance
 estimation and hypothesis testing in fixed effects models. Journal of Business & Economic
 Statistics, 36(4), 672-683.
@@ -55,8 +60,9 @@ class RobustResult:
     sandwich times n/(n - p)) or ``"CR0"`` (no adjustment); for CR0/CR1 every coefficient
     has df = n - p. ``n_clusters`` is n. ``QM`` is the omnibus test of the moderators (of
     the intercept in an intercept-only model) as an F statistic on (``QM_df1``, ``QM_df2``);
-    for CR2 with moderators it is left out (``None``): clubSandwich's HTZ test is not
-    implemented yet. ``beta`` are the model's estimates (unchanged).
+    for CR2 with moderators it is clubSandwich's HTZ test (Hotelling's T^2 with the
+    approximate degrees of freedom of Tipton & Pustejovsky, 2015), as metafor reports it.
+    ``beta`` are the model's estimates (unchanged).
     """
 
     vcov_type: str
@@ -209,9 +215,10 @@ def robust(
     M = np.linalg.inv(xtwx)
     M = (M + M.T) / 2
     e = y - X @ beta
+    btt = np.arange(1, p) if p > 1 and res.coef_names[0] == "intrcpt" else np.arange(p)
     if clubsandwich:
         vcov_type = "CR2"
-        vb, df = _cr2(X, e, M, groups, blocks, weights)
+        vb, df, gram, H = _cr2(X, e, M, groups, blocks, weights)
     else:
         vcov_type = "CR1" if adjust else "CR0"
         comps = np.column_stack([M @ X[idx].T @ w @ e[idx]
@@ -231,9 +238,8 @@ def robust(
     if p == 1:
         QM, QM_df1, QM_df2, QMp = float(tval[0] ** 2), 1, float(df[0]), float(pval[0])
     elif vcov_type == "CR2":
-        QM = QM_df1 = QM_df2 = QMp = None
+        QM, QM_df1, QM_df2, QMp = _htz(beta, vb, btt, gram, H)
     else:
-        btt = np.arange(1, p) if res.coef_names[0] == "intrcpt" else np.arange(p)
         b = beta[btt]
         m = len(btt)
         QM = float(b @ np.linalg.solve(vb[np.ix_(btt, btt)], b) / m)
@@ -285,34 +291,71 @@ def _inv_sqrt(G: np.ndarray) -> np.ndarray:
 
 
 def _cr2(X: np.ndarray, e: np.ndarray, M: np.ndarray, groups: list[np.ndarray],
-         blocks: list[np.ndarray], weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+         blocks: list[np.ndarray], weights: list[np.ndarray]
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CR2 covariance and Satterthwaite df per coefficient (Pustejovsky & Tipton, 2018, with
-    the working model as target; clubSandwich's ``CR2``/``get_GH``/``get_P_array``)."""
+    the working model as target; clubSandwich's ``CR2``/``get_GH``/``get_P_array``).
+
+    Also returns the pieces of clubSandwich's P array for the Wald tests: ``gram[j]`` =
+    G_j G_j' (p x p) and ``H[:, j, :]`` = M E_j X_j Lm (Lm Lm' = M), so that for
+    coefficients a, b the J x J matrix P_ab = diag(gram[:, a, b]) - H[a] H[b]'.
+    """
     p = X.shape[1]
     Lm = np.linalg.cholesky(M)
     comps = np.empty((p, len(groups)))
-    d = np.zeros((p, len(groups)))  # sum_k G_j[i, k]^2 per coefficient i, cluster j
-    H = np.empty((p, len(groups), p))  # H_j[i, :] = (M E_j X_j Lm)[i, :]
+    gram = np.empty((len(groups), p, p))
+    H = np.empty((p, len(groups), p))
     for j, (idx, theta, w) in enumerate(zip(groups, blocks, weights, strict=True)):
         Xj = X[idx]
         L = np.linalg.cholesky(theta)  # theta = L L'; clubSandwich's chol() is R = L'
-        # (I - H)_jj Theta_j = Theta_j - X_j M X_j' for inverse-variance weights
-        A = _adjust(L, theta, Xj, M)
-        ME = M @ Xj.T @ w @ A
+        ME = M @ Xj.T @ w @ _adjust(L, theta, Xj, M)
         comps[:, j] = ME @ e[idx]
         GL = ME @ L
-        d[:, j] = (GL**2).sum(axis=1)
+        gram[j] = GL @ GL.T
         H[:, j, :] = ME @ Xj @ Lm
     vb = comps @ comps.T
     # P_i = diag(d_i) - H_i H_i' (J x J); df_i = tr(P_i)^2 / ||P_i||_F^2, via p x p products
     df = np.empty(p)
     for i in range(p):
-        Hi = H[i]
-        h2 = (Hi**2).sum(axis=1)
-        trace = d[i].sum() - h2.sum()
-        frob = (d[i] ** 2).sum() - 2 * (d[i] * h2).sum() + (np.linalg.norm(Hi.T @ Hi) ** 2)
-        df[i] = trace**2 / frob
-    return vb, df
+        d = gram[:, i, i]
+        trace = d.sum() - (H[i] ** 2).sum()
+        df[i] = trace**2 / _frob_inner(d, H[i], H[i], d, H[i], H[i])
+    return vb, df, gram, H
+
+
+def _frob_inner(a: np.ndarray, A: np.ndarray, B: np.ndarray, c: np.ndarray, C: np.ndarray,
+                D: np.ndarray) -> float:
+    """sum of the entries of (diag(a) - A B') * (diag(c) - C D'), without J x J matrices."""
+    return float((a * c).sum() - (a * (C * D).sum(axis=1)).sum()
+                 - (c * (A * B).sum(axis=1)).sum() + ((A.T @ C) * (B.T @ D)).sum())
+
+
+def _htz(beta: np.ndarray, vb: np.ndarray, btt: np.ndarray, gram: np.ndarray,
+         H: np.ndarray) -> tuple[float, int, float, float]:
+    """clubSandwich's ``Wald_test(test = "HTZ")`` of beta[btt] = 0: Hotelling's T^2 scaled
+    to an F on (q, nu - q + 1) df, nu = q (q + 1) / sum of the total variance matrix
+    (Tipton & Pustejovsky, 2015, with the P array in low-rank form)."""
+    q = len(btt)
+    b = beta[btt]
+    Q = float(b @ np.linalg.solve(vb[np.ix_(btt, btt)], b))
+    d = gram[:, btt][:, :, btt]  # (J, q, q)
+    Hq = H[btt]  # (q, J, u)
+    omega = np.array([[d[:, s, t].sum() - (Hq[s] * Hq[t]).sum() for t in range(q)]
+                      for s in range(q)])
+    ons = _inv_sqrt(omega)
+    # B_st = Ons P Ons = diag(D[s, t]) - K_s K_t'
+    D = np.einsum("sa,jab,bt->stj", ons, d, ons)
+    K = np.einsum("sa,aju->sju", ons, Hq)
+    var = np.empty((q, q))
+    for s in range(q):
+        for t in range(q):
+            var[s, t] = (_frob_inner(D[s, t], K[s], K[t], D[t, s], K[t], K[s])
+                         + _frob_inner(D[s, s], K[s], K[s], D[t, t], K[t], K[t]))
+    nu = q * (q + 1) / var.sum()
+    delta = max((nu - q + 1) / nu, 0.0)
+    df2 = nu - q + 1
+    F = delta * Q / q
+    return F, q, df2, float(stats.f.sf(F, q, df2)) if df2 > 0 else float("nan")
 
 
 def _adjust(L: np.ndarray, theta: np.ndarray, Xj: np.ndarray, M: np.ndarray) -> np.ndarray:
