@@ -10,8 +10,8 @@ Tipton, 2015; Pustejovsky & Tipton, 2018) fixes both, and the HTZ test does so f
 moderators at once (Tipton & Pustejovsky, 2015). This module computes both exactly as
 metafor's ``robust()`` (CR0/CR1) and the R package clubSandwich (``vcovCR(type = "CR2")``,
 ``coef_test(test = "Satterthwaite")``, ``Wald_test(test = "HTZ")``, which metafor calls
-with ``clubSandwich = TRUE``) do,
-with the working model weights metafor passes (inverse marginal variances).
+with ``clubSandwich = TRUE``) do, with the working model weights metafor passes (inverse
+marginal variances).
 
 Everything is computed cluster by cluster; no k x k matrix is formed.
 
