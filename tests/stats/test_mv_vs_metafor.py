@@ -8,6 +8,8 @@ with rel.tol = 1e-12 (1e-10 where it reports non-convergence at 1e-12; the JSON 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,6 +71,8 @@ def test_rma_mv_outputs():
     assert res.sigma2_names == ("district", "district/school")
     assert res.coef_names == ("intrcpt", "mod1")
     d = res.to_dict()
+    json.dumps(d, allow_nan=False)  # JSON-safe (no NaN for the z test's missing df2)
+    assert d["QM_df"] == [1, None]
     assert d["sigma2_names"] == ["district", "district/school"] and len(d["estimate"]) == 2
     text = res.summary()
     assert "sigma^2.2" in text and "Test of Moderators" in text and "district/school" in text

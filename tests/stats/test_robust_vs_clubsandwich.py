@@ -12,6 +12,8 @@ coef_test(test = "Satterthwaite"). And the same on rma.mv fits: dat.konstantopou
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,7 @@ def test_robust_outputs():
     case = CASES["konst_uni_year"]
     rob = robust(_fit(case), cluster=case["cluster"])
     d = rob.to_dict()
+    json.dumps(d, allow_nan=False)
     assert (d["vcov_type"], d["n_clusters"], d["k"], d["QM_df1"]) == ("CR2", 11, 56, 1)
     assert len(d["se"]) == len(d["df"]) == 2
     assert list(rob.table().columns) == ["estimate", "se", "tval", "df", "pval", "ci_lb",

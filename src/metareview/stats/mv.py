@@ -156,7 +156,8 @@ class MvResult:
             "ci_lb": floats(self.ci_lb), "ci_ub": floats(self.ci_ub),
             "sigma2": floats(self.sigma2), "sigma2_names": list(self.sigma2_names),
             "s_nlevels": list(self.s_nlevels), "QE": self.QE, "QEp": self.QEp,
-            "QM": self.QM, "QMp": self.QMp, "QM_df": list(self.QM_df),
+            "QM": self.QM, "QMp": self.QMp,
+            "QM_df": [self.QM_df[0], None if np.isnan(self.QM_df[1]) else self.QM_df[1]],
             "logLik": self.logLik, "deviance": self.deviance, "AIC": self.AIC,
             "BIC": self.BIC, "AICc": self.AICc, "k": self.k, "method": self.method,
             "test": self.test, "level": self.level, "random": self.random,
@@ -357,9 +358,9 @@ def rma_mv(
         sigma2_names=tuple("/".join(names[: j + 1]) for j in range(len(names))),
         s_nlevels=tuple(int(c.max()) + 1 for c in codes), QE=QE,
         QEp=float(stats.chi2.sf(QE, k - p)), QM=QM, QMp=QMp, QM_df=(m, ddf),
-        logLik=ll, deviance=deviance, AIC=-2 * ll + 2 * n_par,
-        BIC=-2 * ll + n_par * np.log(n_obs),
-        AICc=-2 * ll + 2 * n_par * aicc_n / (aicc_n - n_par - 1), k=k, ddf=ddf,
+        logLik=float(ll), deviance=float(deviance), AIC=float(-2 * ll + 2 * n_par),
+        BIC=float(-2 * ll + n_par * np.log(n_obs)),
+        AICc=float(-2 * ll + 2 * n_par * aicc_n / (aicc_n - n_par - 1)), k=k, ddf=ddf,
         iterations=int(opt.nit + newton_steps), yi=y, vi=v, X=X, slab=tuple(labels),
         group_codes=tuple(codes))
 
