@@ -13,55 +13,38 @@ from metareview.exceptions import (
     StoreError,
     StudyOmittedWarning,
 )
-from metareview.stats import (
-    BatchResult,
-    Control,
-    GlmmBatchResult,
-    GlmmResult,
-    KappaResult,
-    MhResult,
-    MvResult,
-    RmaResult,
-    RobustResult,
-    batch,
-    baujat,
-    cohen_kappa,
-    cumul,
-    escalc,
-    fleiss_kappa,
-    fsn,
-    gosh,
-    influence,
-    krippendorff_alpha,
-    leave1out,
-    permutest,
-    pet_peese,
-    ranktest,
-    regtest,
-    rma,
-    rma_batch,
-    rma_glmm,
-    rma_glmm_batch,
-    rma_mh,
-    rma_mv,
-    rma_peto,
-    robust,
-    sensitivity,
-    simulate,
-    trimfill,
-)
 
+# The statistics and the figures are imported on first use: ``import metareview`` (and so every
+# ``metareview`` command, even ``--help``) does not pay for numpy, scipy, pandas and matplotlib
+# until a name that needs them is used. A name of ``__all__`` not defined here comes from
+# metareview.plots when it is in _PLOTS, else from metareview.stats.
 _PLOTS = frozenset({"baujat_plot", "bubble", "forest", "funnel", "gosh_plot", "labbe", "prisma",
                     "rob", "rob_summary", "save_figure", "simulation_plot"})
 
 
 def __getattr__(name: str):
-    """Figures are imported on first use, so ``import metareview`` does not load matplotlib."""
-    if name in _PLOTS:
+    """Statistics and figures are imported on first use (PEP 562)."""
+    if name in ("stats", "plots"):  # ``mr.stats.keep_freed_memory()`` as before
+        import importlib
+
+        value = importlib.import_module(f"metareview.{name}")
+    elif name in _PLOTS:
         from metareview import plots
 
-        return getattr(plots, name)
-    raise AttributeError(f"module 'metareview' has no attribute {name!r}")
+        value = getattr(plots, name)
+    elif name in __all__:
+        from metareview import stats
+
+        value = getattr(stats, name)
+    else:
+        raise AttributeError(f"module 'metareview' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "BatchResult",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metareview.exceptions import InputError
+from metareview.exceptions import Argument, InputError
 
 _MAX_LISTED = 6
 

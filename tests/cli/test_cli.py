@@ -75,15 +75,22 @@ def test_bias_prints_egger_begg_trimfill(tmp_path):
 
 
 def test_gosh_writes_subsets_and_refuses_large_k_without_sample(tmp_path):
-    path, _ = _hackshaw_csv(tmp_path)
+    path, case = _hackshaw_csv(tmp_path)
     out = tmp_path / "gosh.csv"
     result = RUNNER.invoke(app, ["gosh", str(path), "-o", str(out)])
-    assert result.exit_code == 2 and "pass subsets=" in " ".join(result.output.split())
+    assert result.exit_code == 2
+    # the advice names the command's own flag, not the library's keyword (issue 21.2/21.13)
+    assert "pass --subsets N (e.g." in " ".join(result.output.split())
+    assert "subsets=" not in result.output
     result = RUNNER.invoke(app, ["gosh", str(path), "-o", str(out), "--subsets", "500",
-                                 "--seed", "1"])
+                                 "--seed", "1", "--slab", "study"])
     assert result.exit_code == 0, result.output
-    table = pd.read_csv(out, dtype={"subset": str})
-    assert len(table) == 500 and table["subset"].str.len().eq(37).all()
+    table = pd.read_csv(out)
+    # inclusion as one 0/1 column per study: no bitstring to lose its leading zeros
+    incl = [c for c in table.columns if c.startswith("incl_")]
+    assert incl == [f"incl_{label}" for label in case["slab"]]
+    assert len(table) == 500 and set(table[incl].stack()) == {0, 1}
+    assert (table[incl].sum(axis=1) == table["k"]).all()
 
 
 def test_permutest_exact_matches_metafor(tmp_path):

@@ -13,8 +13,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from metareview.cli import app
+from metareview.cli.screen import KeyReader, highlight, record_panel
 from metareview.review import Store
-from metareview.review_cli import KeyReader, highlight, keyword_pattern, record_panel
+from metareview.review.queue import keyword_pattern
 
 RUNNER = CliRunner()
 PROJECT = "crps"
@@ -52,7 +53,7 @@ def db(tmp_path: Path) -> Path:
                "--database", "PubMed").exit_code == 0
     for name in ("Ana", "Ben", "Cy"):
         assert run(path, "store", "reviewer", "add", name).exit_code == 0
-    assert run(path, "store", "reviewer", "add", "Olga", "--owner").exit_code == 0
+    assert run(path, "store", "reviewer", "add", "Olga", "--role", "owner").exit_code == 0
     return path
 
 
@@ -84,7 +85,7 @@ def test_init_import_reviewers_exact_lines(tmp_path: Path) -> None:
     assert result.output == f"{ris}: 4 records imported as ris (source 1); 0 problems.\n"
     again = run(path, "store", "import", str(ris))
     assert again.exit_code == 0 and "already imported (source 1" in again.output
-    result = run(path, "store", "reviewer", "add", "Olga", "--owner")
+    result = run(path, "store", "reviewer", "add", "Olga", "--role", "owner")
     assert result.output == "added owner 'Olga' to 'crps'\n"
     listing = run(path, "store", "reviewer", "list").output
     assert "│ Olga │ owner │ yes    │" in listing
@@ -272,9 +273,9 @@ def test_conflicts_resolve_unblind_agreement_and_prisma(tmp_path: Path, db: Path
     assert again.exit_code == 2 and "only conflicts can be resolved" in again.output
     assert run(db, "store", "conflicts").output == "no open conflicts at title_abstract\n"
 
-    refused = run(db, "store", "unblind", "--owner", "Ben", "--reason", "curious")
+    refused = run(db, "store", "unblind", "--by", "Ben", "--reason", "curious")
     assert refused.exit_code == 2 and "not an owner" in refused.output
-    assert run(db, "store", "unblind", "--owner", "Olga", "--reason", "calibration"
+    assert run(db, "store", "unblind", "--by", "Olga", "--reason", "calibration"
                ).output == "title_abstract unblinded by Olga\n"
 
     # Ana i,e,i,e vs Ben i,e,e,e: p_o = 3/4, p_e = 1/2, kappa = PABAK = 0.5

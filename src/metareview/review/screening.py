@@ -18,8 +18,9 @@ The rules (those of Cochrane Handbook ch. 4.6.4 and of Covidence/Rayyan's "blind
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any
 
 import pandas as pd
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
-from metareview.exceptions import InputError
+from metareview.exceptions import Argument, InputError, Method, StaleVoteError
 from metareview.review._core import StoreCore
 from metareview.review.models import (
     DuplicateGroup,
@@ -43,7 +44,7 @@ from metareview.review.models import (
 )
 from metareview.stats.agreement import cohen_kappa, krippendorff_alpha
 
-__all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin"]
+__all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin", "ScreeningQueue"]
 
 STAGES = ("title_abstract", "full_text")
 DECISIONS = ("include", "exclude", "maybe")
@@ -87,6 +88,51 @@ class ScreeningAgreement:
             "n_records": self.n_records,
             "percent_agreement": self.percent_agreement,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningQueue:
+    """One reviewer's view of one screening stage, derived in one read of the store.
+
+    A screener (the CLI's, the web app's) reads this once per decision instead of asking for
+    the stage's outcomes, the reviewer's votes and the next record separately. It holds only
+    what the reviewer may see: their own votes, never another reviewer's.
+
+    Attributes
+    ----------
+    stage, reviewer : str
+        The stage and the reviewer whose view this is.
+    units : tuple of str
+        The records screened at the stage, in screening (import) order.
+    to_vote : tuple of str
+        The records still needing votes on which the reviewer has not voted, in order.
+    own : mapping of str to (str, str or None)
+        The reviewer's votes at the stage: record id -> (decision, reason).
+
+    Examples
+    --------
+    >>> q = ScreeningQueue("title_abstract", "Ana", ("r1", "r2", "r3"), ("r2", "r3"),
+    ...                    {"r1": ("include", None)})
+    >>> q.next(), q.next(skip={"r2"}), q.position("r3")
+    ('r2', 'r3', 3)
+    """
+
+    stage: str
+    reviewer: str
+    units: tuple[str, ...]
+    to_vote: tuple[str, ...]
+    own: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def next(self, skip: Collection[str] = ()) -> str | None:
+        """The first record of ``to_vote`` not in ``skip``; None when there is none."""
+        return next((rid for rid in self.to_vote if rid not in skip), None)
+
+    def position(self, record_id: str) -> int:
+        """1-based position of ``record_id`` among ``units`` (``len(units)`` if absent)."""
+        try:
+            return self.units.index(record_id) + 1
+        except ValueError:
+            return len(self.units)
 
 
 def check_stage(stage: object) -> str:
@@ -155,8 +201,19 @@ class ScreeningMixin(StoreCore):
 
     # -- voting ---------------------------------------------------------------------------
     def decide(self, project: str, record_id: str, reviewer: str, decision: str,
-               stage: str = "title_abstract", reason: str | None = None) -> None:
+               stage: str = "title_abstract", reason: str | None = None, *,
+               expected_previous: str | EllipsisType | None = ...) -> None:
         """Record ``reviewer``'s vote on ``record_id`` at ``stage``; a second call revises it.
+
+        Parameters
+        ----------
+        expected_previous : str or None, optional
+            The reviewer's vote on the record as the caller last saw it: None for "no vote
+            yet", or a decision. When given and the stored vote differs (the same reviewer
+            voted meanwhile from another terminal or browser tab), nothing is written and
+            :class:`~metareview.exceptions.StaleVoteError` says which vote is stored, so that
+            a vote the caller never saw is not silently replaced. Left out, the vote is
+            written whatever is stored (a deliberate revision).
 
         Raises
         ------
@@ -165,6 +222,8 @@ class ScreeningMixin(StoreCore):
             record, a decision not in ``DECISIONS``, a full-text exclusion without reason, a
             full-text vote on a record that did not pass title/abstract screening or whose
             full text was not retrieved, or a vote on a record already resolved.
+        StaleVoteError
+            ``expected_previous`` was given and is not the stored vote.
         """
         stage = check_stage(stage)
         if decision not in DECISIONS:
@@ -190,6 +249,10 @@ class ScreeningMixin(StoreCore):
             vote = s.scalar(select(ScreeningDecision).where(
                 ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage,
                 ScreeningDecision.reviewer_id == person.id))
+            stored = None if vote is None else vote.decision
+            if expected_previous is not ... and expected_previous != stored:
+                raise StaleVoteError(record_id, stage, stored,
+                                     None if vote is None else vote.reason)
             new = {"stage": stage, "reviewer": reviewer, "decision": decision, "reason": reason}
             if vote is None:
                 vote = ScreeningDecision(project_id=proj.id, record_id=record_id, stage=stage,
@@ -232,6 +295,60 @@ class ScreeningMixin(StoreCore):
             s.add(row)
             s.flush()
             self._audit(s, owner, "unblinding", str(row.id), None, {"stage": stage}, reason)
+
+    def screening_queue(self, project: str, reviewer: str,
+                        stage: str = "title_abstract") -> ScreeningQueue:
+        """``reviewer``'s queue at ``stage`` (see :class:`ScreeningQueue`), in one read.
+
+        Raises
+        ------
+        InputError
+            Unknown stage or reviewer, or a reviewer removed from the project (their votes
+            are kept but they cannot vote).
+
+        Examples
+        --------
+        >>> from metareview.review import Store
+        >>> store = Store.open("sqlite://"); _ = store.create_project("p")
+        >>> store.add_reviewer("p", "Ana"); store.screening_queue("p", "Ana").to_vote
+        ()
+        """
+        stage = check_stage(stage)
+        with self.session() as s:
+            proj = self._project(s, project)
+            person = reviewer_row(s, proj, reviewer)
+            if not person.active:
+                raise InputError(f"reviewer {reviewer!r} was removed from {proj.name!r}; "
+                                 "their votes are kept but they cannot vote.")
+            table = stage_table(s, proj, stage)
+            own = {rid: (decision, reason) for rid, decision, reason in s.execute(
+                select(ScreeningDecision.record_id, ScreeningDecision.decision,
+                       ScreeningDecision.reason)
+                .where(ScreeningDecision.project_id == proj.id,
+                       ScreeningDecision.stage == stage,
+                       ScreeningDecision.reviewer_id == person.id)
+                .order_by(ScreeningDecision.id))}
+        pending = table.loc[table["status"] == "pending", "record_id"]
+        return ScreeningQueue(stage=stage, reviewer=reviewer,
+                              units=tuple(table["record_id"]),
+                              to_vote=tuple(r for r in pending if r not in own), own=own)
+
+    def exclusion_reasons(self, project: str, reviewer: str) -> list[str]:
+        """The full-text exclusion reasons ``reviewer`` may see, first used first.
+
+        Their own reasons and those on complete records (all, once full text is unblinded):
+        a menu built from them never shows a reason another reviewer gave on a record still
+        being screened.
+        """
+        seen = self.decisions(project, reviewer, "full_text")
+        reasons = [str(r).strip() for r in seen["reason"] if isinstance(r, str) and r.strip()]
+        return list(dict.fromkeys(reasons))
+
+    def unblinded(self, project: str, stage: str = "title_abstract") -> bool:
+        """True when an owner has unblinded ``stage`` (every vote is then visible)."""
+        stage = check_stage(stage)
+        with self.session() as s:
+            return _unblinded(s, self._project(s, project), stage)
 
     def next_record(self, project: str, reviewer: str,
                     stage: str = "title_abstract") -> str | None:
@@ -309,7 +426,8 @@ class ScreeningMixin(StoreCore):
                                  f"{state} at {stage}.")
             if method == "third_reviewer" and person.name in set(mine["reviewer"]):
                 raise InputError(f"record {record_id}: {by!r} voted on it, so cannot be its "
-                                 "third reviewer; use method='consensus' or another reviewer.")
+                                 "third reviewer; use ", Argument("method", "consensus"),
+                                 " or another reviewer.")
             s.add(ScreeningResolution(project_id=proj.id, record_id=record_id, stage=stage,
                                       decision=decision, reason=reason, method=method,
                                       resolved_by=person.id))
@@ -383,7 +501,7 @@ def reviewer_row(s: Session, proj: Project, name: str) -> Reviewer:
     if person is None:
         known = list(s.scalars(select(Reviewer.name).where(Reviewer.project_id == proj.id)))
         raise InputError(f"reviewer {name!r} is not in project {proj.name!r}; reviewers are "
-                         f"{known} (add_reviewer first).")
+                         f"{known} (", Method("add_reviewer"), " first).")
     return person
 
 

@@ -28,6 +28,7 @@ from metareview._validation import (
 )
 from metareview._version import __version__
 from metareview.exceptions import (
+    Argument,
     ConvergenceError,
     ConvergenceWarning,
     InputError,
@@ -522,7 +523,8 @@ def _select_studies(y, v, X, labels, missing: str, zero_variance: str) -> np.nda
         message = (f"{'/'.join(cols)} missing at {describe_rows(nan_rows, labels)}")
         if missing == "error":
             raise InputError(
-                f"{message}. Remove these studies or pass missing='omit' to leave them out."
+                f"{message}. Remove these studies or pass ", Argument("missing", "omit"),
+                " to leave them out."
             )
         warnings.warn(f"{message}; these studies are left out.", StudyOmittedWarning,
                       stacklevel=3)

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from metareview._validation import ITER, SEED, SUBSETS, check_optional
-from metareview.exceptions import InputError, StudyOmittedWarning
+from metareview.exceptions import Argument, InputError, StudyOmittedWarning
 from metareview.stats.kernel import BatchResult, rma_batch
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, check_rma_result, rma
@@ -357,9 +357,11 @@ def gosh(
     if subsets is None:
         if k > GOSH_EXACT_MAX_K:
             raise InputError(
-                f"gosh with k = {k} studies would fit {_describe_count(k, p)} subsets; pass "
-                f"subsets=<number> (e.g. subsets=100_000, seed=1) to fit a random sample. "
-                f"Every subset is fitted by default only for k <= {GOSH_EXACT_MAX_K}."
+                f"gosh with k = {k} studies would fit {_describe_count(k, p)} subsets; pass ",
+                Argument("subsets", placeholder="number"), " (e.g. ",
+                Argument("subsets", 100_000), ", ", Argument("seed", 1),
+                f") to fit a random sample. Every subset is fitted by default only for "
+                f"k <= {GOSH_EXACT_MAX_K}."
             )
         incl, exact = _all_subsets(k, p), True
     else:
@@ -442,7 +444,9 @@ def permutest(
     use_exact = exact or n_exact <= iter
     if use_exact and n_exact > PERMUTEST_EXACT_MAX:
         raise InputError(
-            f"an exact permutation test needs {n_exact:,} fits; use exact=False with iter=."
+            f"an exact permutation test needs {n_exact:,} fits; use ",
+            Argument("exact", False), " with ", Argument("iter", placeholder="number"),
+            " random permutations."
         )
     rng = np.random.default_rng(seed)
     total = n_exact if use_exact else iter

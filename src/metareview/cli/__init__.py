@@ -1,0 +1,57 @@
+"""The ``metareview`` command line: a thin shell over the library.
+
+- :mod:`~metareview.cli.stats`: ``rma``, ``bias``, ``forest``, ``funnel``, ``leave1out``,
+  ``influence``, ``gosh``, ``permutest``, ``batch``, ``escalc``, ``seed``, ``report``;
+- :mod:`~metareview.cli.store`: ``store ...`` (the review store);
+- :mod:`~metareview.cli.screen`: ``screen`` (the blinded screener);
+- :mod:`~metareview.cli.serve`: ``serve`` (the web app).
+
+Every command exits with code 0 on success and 2 on an error (one red line naming the
+command's own flags, never a traceback), as typer does for usage errors. Nothing heavy is
+imported before a command runs, so ``metareview --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from metareview.cli import screen, serve, stats, store
+from metareview.cli._common import new_app
+
+__all__ = ["app", "main"]
+
+app = new_app("metareview: systematic review and meta-analysis, from data to report.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("metareview")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            number = "0+unknown"
+        print(f"metareview {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", callback=_print_version,
+        is_eager=True)] = False,
+) -> None:
+    """metareview: systematic review and meta-analysis, from data to report."""
+
+
+stats.register(app)
+store.register(app)
+screen.register(app)
+serve.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``metareview`` console script."""
+    app()

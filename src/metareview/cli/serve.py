@@ -1,0 +1,47 @@
+"""``metareview serve``: the web app on a review store.
+
+The web app (:mod:`metareview.web`) is an optional extra; it is imported only when the command
+runs, so the rest of the command line neither needs nor loads it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from metareview.cli._common import command, errors_end_the_command, fail
+from metareview.cli.store import DEFAULT_STORE
+
+__all__ = ["WEB_MISSING", "register", "serve_command"]
+
+#: Printed (exit code 2) when the web app's extra is not installed.
+WEB_MISSING = "the web app needs: pip install 'metareview[web]'"
+
+
+def serve_command(
+    store: Annotated[str, typer.Option(
+        "--store", help="SQLite file or SQLAlchemy URL of the review store.", metavar="URL")
+                     ] = DEFAULT_STORE,
+    host: Annotated[str, typer.Option(
+        help="Address to listen on (127.0.0.1: this computer only).", metavar="ADDRESS")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", metavar="PORT")] = 8000,
+) -> None:
+    """Serve the web app (screening, extraction, PRISMA) on a review store."""
+    try:
+        from metareview import web
+    except ImportError as error:
+        # only the web app's own absence (or a missing dependency of it) means "not installed"
+        if error.name is None or error.name.split(".")[0] not in ("metareview", "fastapi",
+                                                                  "uvicorn", "starlette",
+                                                                  "argon2", "multipart",
+                                                                  "itsdangerous"):
+            raise
+        fail(WEB_MISSING)
+    web.serve(store, host=host, port=port)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to ``app``."""
+    command(app, "serve")(errors_end_the_command(serve_command))
