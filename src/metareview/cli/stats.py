@@ -70,8 +70,29 @@ def fit_csv(csv: Path, *, yi: str = "yi", vi: str = "vi", slab: str | None = Non
 
     numeric = [yi, vi, *(mods or []), *([ni] if ni else [])]
     data = read_table(csv, sep=sep, decimal=decimal, numeric=numeric)
+    check_empty_cells(data, csv, [yi, vi, *(mods or [])], missing)
     return rma(yi, vi, data=data, slab=slab, method=method, test=test, level=level,
                mods=mods or None, missing=missing, ni=ni)
+
+
+def check_empty_cells(data: Any, path: Path, columns: list[str], missing: str) -> None:
+    """The one rule of every command for empty cells in the columns a fit uses: with
+    ``--missing error`` (the default) the first is an error naming file, row and column;
+    with ``--missing omit`` the rows are left to the library, which leaves them out with a
+    warning."""
+    from metareview.exceptions import Argument, InputError
+
+    if missing not in ("error", "omit"):
+        raise InputError(f"--missing must be error or omit; got {missing!r}.")
+    if missing == "omit":
+        return
+    for column in columns:
+        if column in data.columns and data[column].isna().any():
+            rows = data.index[data[column].isna().to_numpy()]
+            more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+            raise InputError(f"{path}, row {rows[0] + 2}, column {column!r}: empty cell{more}. "
+                             "Fill it, or pass ", Argument("missing", "omit"),
+                             " to leave such rows out.")
 
 
 def _check_transf(transf: str | None, ni: str | None) -> None:
@@ -260,23 +281,12 @@ def batch_command(
     decimal: DecimalOption = ".",
 ) -> None:
     """Fit one meta-analysis per value of --by (millions are fine), with a progress bar."""
-    from metareview.exceptions import Argument, InputError
     from metareview.stats import batch
 
     output_format(output)
     prepare_output(output)
-    if missing not in ("error", "omit"):
-        raise InputError(f"--missing must be error or omit; got {missing!r}.")
     data = read_table(table, sep=sep, decimal=decimal, numeric=[yi, vi], flag="TABLE")
-    if missing == "error":
-        for column in (yi, vi):
-            if column in data.columns and data[column].isna().any():
-                rows = data.index[data[column].isna().to_numpy()]
-                raise InputError(
-                    f"{table}, row {rows[0] + 2}, column {column!r}: empty cell"
-                    + (f" (and {len(rows) - 1} more)" if len(rows) > 1 else "")
-                    + ". Fill it, or pass ", Argument("missing", "omit"),
-                    " to leave such rows out.")
+    check_empty_cells(data, table, [yi, vi], missing)
     with shown_warnings(), progress_bar("meta-analyses") as progress:
         result = batch(data, by, yi, vi, method=method, test=test, scheduler=scheduler,
                        progress=progress)
