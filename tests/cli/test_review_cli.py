@@ -16,64 +16,9 @@ from metareview.cli import app
 from metareview.cli.screen import KeyReader, highlight, record_panel
 from metareview.review import Store
 from metareview.review.queue import keyword_pattern
+from tests.cli.conftest import PROJECT, RECORDS, ids, own_votes, run, write_ris
 
 RUNNER = CliRunner()
-PROJECT = "crps"
-RECORDS = [
-    ("Ketamine infusion for complex regional pain syndrome", "Smith, J.", 2015, "Pain Med",
-     "CRPS-I patients received S-ketamine; pain fell. Rats were not studied."),
-    ("Ketamine in rats: a model of neuropathic pain", "Lee, P.", 2012, "Lab Anim", ""),
-    ("Magnesium for CRPS", "Roe, R.", 2019, "BMJ", "A randomised trial of magnesium."),
-    ("Bisphosphonates for CRPS: a cohort", "Doe, D.", 2020, "Pain", "Rates of pain relief."),
-]
-
-
-def write_ris(path: Path, records=RECORDS, extra: str = "") -> Path:
-    lines = []
-    for title, author, year, journal, abstract in records:
-        lines += ["TY  - JOUR", f"TI  - {title}", f"AU  - {author}", f"PY  - {year}",
-                  f"JO  - {journal}"] + ([f"AB  - {abstract}"] if abstract else []) + [
-                      "ER  - ", ""]
-    path.write_text(extra + "\n".join(lines), encoding="utf-8")
-    return path
-
-
-def run(db: Path, *args: str, input: str | None = None):
-    """Invoke the CLI on the store ``db``; ``--store`` goes after the command's arguments."""
-    return RUNNER.invoke(app, [*args, "--store", str(db)], input=input)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """A store with project crps, the 4 records of RECORDS, reviewers Ana, Ben, Cy and owner
-    Olga."""
-    path = tmp_path / "review.sqlite"
-    assert run(path, "store", "init", "--project", PROJECT).exit_code == 0
-    assert run(path, "store", "import", str(write_ris(tmp_path / "search.ris")),
-               "--database", "PubMed").exit_code == 0
-    for name in ("Ana", "Ben", "Cy"):
-        assert run(path, "store", "reviewer", "add", name).exit_code == 0
-    assert run(path, "store", "reviewer", "add", "Olga", "--role", "owner").exit_code == 0
-    return path
-
-
-def ids(db: Path) -> list[str]:
-    store = Store.open(db)
-    try:
-        return store.records(PROJECT)["id"].tolist()
-    finally:
-        store.close()
-
-
-def own_votes(db: Path, reviewer: str, stage: str = "title_abstract") -> dict[str, tuple]:
-    store = Store.open(db)
-    try:
-        seen = store.decisions(PROJECT, reviewer, stage)
-    finally:
-        store.close()
-    mine = seen[seen["reviewer"] == reviewer]
-    return {r.record_id: (r.decision, r.reason if isinstance(r.reason, str) else None)
-            for r in mine.itertuples()}
 
 
 # -- store commands ---------------------------------------------------------------------------
@@ -334,3 +279,35 @@ def test_key_reader_reads_single_keys_and_restores_the_terminal() -> None:
             assert reader.key() is None
         assert termios.tcgetattr(follower) == before
     os.close(leader)
+
+
+# -- one reviewer in two terminals (issue 21.9) -----------------------------------------------
+def test_a_vote_cast_meanwhile_elsewhere_is_not_replaced_silently(db: Path,
+                                                                  monkeypatch) -> None:
+    rid = ids(db)
+    original = KeyReader.key
+    calls = {"n": 0}
+
+    def key_after_another_terminal_voted(self):
+        calls["n"] += 1
+        if calls["n"] == 1:  # while record 1 is on screen, Ana votes on it in another terminal
+            store = Store.open(db)
+            try:
+                store.decide(PROJECT, rid[0], "Ana", "exclude")
+            finally:
+                store.close()
+        return original(self)
+
+    monkeypatch.setattr(KeyReader, "key", key_after_another_terminal_voted)
+    result = run(db, "screen", "--reviewer", "Ana", input="i\ni\nq\n")
+    assert result.exit_code == 0, result.output
+    out = result.output.splitlines()
+    told = next(i for i, line in enumerate(out) if line.startswith("not recorded:"))
+    assert out[told] == (f"not recorded: record {rid[0]}: your vote at title_abstract changed "
+                         "meanwhile (another session stored the vote 'exclude'); nothing was "
+                         "written. Look at the record again and vote again to replace it.")
+    # the record is shown again with the vote now stored, and the second key revises it
+    assert "your vote: exclude" in "\n".join(out[told:])
+    assert own_votes(db, "Ana") == {rid[0]: ("include", None)}
+    assert out[-1] == ("Ana: 0 new votes (1 revised) this session; 3 records left for you at "
+                       "title_abstract.")

@@ -210,7 +210,7 @@ def test_bias_test_knha_gives_metafors_t_test(tmp_path: Path) -> None:
 
 
 def test_european_csv_with_sep_and_decimal(tmp_path: Path, bcg) -> None:
-    path, ref = bcg
+    path, _ = bcg
     frame = pd.read_csv(path)
     euro = tmp_path / "euro.csv"
     frame.to_csv(euro, sep=";", decimal=",", index=False)

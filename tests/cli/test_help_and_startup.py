@@ -1,0 +1,92 @@
+"""Help text, --version, start-up imports and `metareview serve` (issue 21.14, 21.15, 21.19,
+and the web app's entry point)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from importlib.metadata import version
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from metareview.cli import app
+from metareview.cli._common import spell_for_cli
+from metareview.exceptions import Argument, InputError, Method
+
+RUNNER = CliRunner()
+HEAVY = ("numpy", "pandas", "scipy", "matplotlib", "sqlalchemy", "metareview.stats",
+         "metareview.review", "rich.console")
+
+
+def every_command(group=None, path=()):
+    """(path, click command) for every command of the app, groups included."""
+    group = group or typer.main.get_command(app)
+    yield path, group
+    for name, sub in getattr(group, "commands", {}).items():
+        yield from every_command(sub, (*path, name))
+
+
+@pytest.mark.parametrize("path", [p for p, _ in every_command()], ids=" ".join)
+def test_help_names_values_not_python_types(path) -> None:
+    result = RUNNER.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    for python_type in ("<str>", "<bool>", "<int>", "<float>", "<path>", "{"):
+        assert python_type not in result.output, (path, python_type)
+
+
+def test_square_brackets_in_help_are_text() -> None:
+    text = " ".join(RUNNER.invoke(app, ["batch", "--help"]).output.split())
+    assert "needs pip install 'metareview[dask]'." in text
+
+
+def test_version() -> None:
+    result = RUNNER.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"metareview {version('metareview')}\n"
+
+
+def test_help_and_the_command_modules_import_nothing_heavy() -> None:
+    # start-up time is measured in the report (python -X importtime); this guards its cause
+    code = ("import sys, metareview.cli; "
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_advice_is_spelt_with_the_running_commands_options() -> None:
+    error = InputError("pass ", Argument("subsets", placeholder="number"), " or ",
+                       Argument("missing", "omit"), "; ", Method("add_reviewer"), " first")
+    assert str(error) == "pass subsets=<number> or missing='omit'; add_reviewer first"
+    command = typer.main.get_command(app).commands["gosh"]
+    ctx = typer.Context(command)
+    assert error.render(lambda part: spell_for_cli(part, ctx)) == (
+        "pass --subsets N or --missing omit; `metareview store reviewer add NAME` first")
+    # what the running command has no option for stays in the library's words
+    assert spell_for_cli(Argument("zero_variance", "error"), ctx) == "zero_variance='error'"
+    import pickle
+
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)
+
+
+def test_serve_without_the_web_app_says_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "metareview.web", None)  # import fails as if absent
+    result = RUNNER.invoke(app, ["serve", "--store", "r.sqlite"])
+    assert result.exit_code == 2
+    assert result.output == "error: the web app needs: pip install 'metareview[web]'\n"
+
+
+def test_serve_hands_store_host_and_port_to_the_web_app(monkeypatch) -> None:
+    calls = []
+    web = types.ModuleType("metareview.web")
+    web.serve = lambda store, *, host, port: calls.append((store, host, port))
+    monkeypatch.setitem(sys.modules, "metareview.web", web)
+    import metareview
+
+    monkeypatch.setattr(metareview, "web", web, raising=False)
+    result = RUNNER.invoke(app, ["serve", "--store", "sqlite:///r.db", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("sqlite:///r.db", "127.0.0.1", 8123)]
