@@ -45,7 +45,7 @@ def test_import_problems_are_tabled(tmp_path: Path, db: Path) -> None:
     assert "text between records ignored" in result.output.replace("\n", " ").replace("│", "")
 
 
-def test_errors_are_one_red_line_with_exit_code_1(tmp_path: Path, db: Path) -> None:
+def test_errors_are_one_red_line_with_exit_code_2(tmp_path: Path, db: Path) -> None:
     missing = tmp_path / "nothere.sqlite"
     result = run(missing, "store", "reviewer", "add", "Ana")
     assert result.exit_code == 2
