@@ -49,7 +49,7 @@ class Options:
                 return table[key]
         accepted = list(self.values) + [f"{a} (= {t})" for a, t in (self.aliases or {}).items()]
         raise InputError(
-            f"{self.name} must be one of {', '.join(accepted)}; got {value!r}."
+            Argument(self.name), f" must be one of {', '.join(accepted)}; got {value!r}."
         )
 
 
@@ -289,7 +289,8 @@ def resolve_column(name: str, value: Any, data: pd.DataFrame | None) -> Any:
             )
         if value not in data.columns:
             raise InputError(
-                f"{name}={value!r} is not a column of data; columns are {list(data.columns)}."
+                Argument(name, value), f" is not a column of data; columns are "
+                f"{list(data.columns)}."
             )
         return data[value]
     return value

@@ -219,7 +219,7 @@ def test_european_csv_with_sep_and_decimal(tmp_path: Path, bcg) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["estimate"] == plain["estimate"]
     wrong = RUNNER.invoke(app, ["rma", str(euro)])
-    assert wrong.exit_code == 2 and lines(wrong)[0].startswith("error: yi='yi' is not a column")
+    assert wrong.exit_code == 2 and lines(wrong)[0].startswith("error: --yi yi is not a column")
 
 
 def test_leave1out_and_influence_match_metafor(tmp_path: Path) -> None:
