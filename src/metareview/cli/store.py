@@ -181,12 +181,14 @@ def dedup_command(
     # ids are shown whole (no_wrap): they are what `store merge` and `store dismiss` take
     table = _table(f"{len(pairs)} candidate duplicate pairs",
                    ["tier", "score", "records", "titles", "evidence"], no_wrap=["records"])
+    table.show_lines = True
     for p in pairs.itertuples():
-        table.add_row(str(p.tier), f"{p.score:.2f}", f"{p.id_a}\n{p.id_b}",
-                      Text(f"{p.title_a or ''}\n{p.title_b or ''}"), Text("; ".join(p.reasons)))
+        table.add_row(str(p.tier), f"{p.score:.2f}", f"a {p.id_a}\nb {p.id_b}",
+                      Text(f"a: {p.title_a or '(no title)'}\nb: {p.title_b or '(no title)'}"),
+                      Text("; ".join(p.reasons)))
     console.print(table)
-    _say("merge a pair with `metareview store merge ID ID --reason TEXT`, or dismiss it with "
-         "`metareview store dismiss ID ID --reason TEXT`.")
+    _say("merge a pair:   metareview store merge ID ID --reason TEXT")
+    _say("or dismiss it:  metareview store dismiss ID ID --reason TEXT")
 
 
 def merge_command(
