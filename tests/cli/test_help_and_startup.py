@@ -90,3 +90,19 @@ def test_serve_hands_store_host_and_port_to_the_web_app(monkeypatch) -> None:
     result = RUNNER.invoke(app, ["serve", "--store", "sqlite:///r.db", "--port", "8123"])
     assert result.exit_code == 0, result.output
     assert calls == [("sqlite:///r.db", "127.0.0.1", 8123)]
+
+
+def test_serve_when_a_dependency_of_the_web_app_is_missing(monkeypatch) -> None:
+    web = types.ModuleType("metareview.web")
+
+    def serve(store, *, host, port):
+        raise ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn")
+
+    web.serve = serve
+    monkeypatch.setitem(sys.modules, "metareview.web", web)
+    import metareview
+
+    monkeypatch.setattr(metareview, "web", web, raising=False)
+    result = RUNNER.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert result.output == "error: the web app needs: pip install 'metareview[web]'\n"

@@ -17,6 +17,9 @@ __all__ = ["WEB_MISSING", "register", "serve_command"]
 
 #: Printed (exit code 2) when the web app's extra is not installed.
 WEB_MISSING = "the web app needs: pip install 'metareview[web]'"
+#: Top-level modules whose absence means the ``web`` extra is not installed.
+_WEB_MODULES = frozenset({"metareview", "fastapi", "starlette", "uvicorn", "argon2",
+                          "multipart", "python_multipart", "itsdangerous"})
 
 
 def serve_command(
@@ -31,15 +34,13 @@ def serve_command(
     """Serve the web app (screening, extraction, PRISMA) on a review store."""
     try:
         from metareview import web
+
+        web.serve(store, host=host, port=port)
     except ImportError as error:
-        # only the web app's own absence (or a missing dependency of it) means "not installed"
-        if error.name is None or error.name.split(".")[0] not in ("metareview", "fastapi",
-                                                                  "uvicorn", "starlette",
-                                                                  "argon2", "multipart",
-                                                                  "itsdangerous"):
+        # the web app, or one of its own dependencies, is not installed
+        if (error.name or "").split(".")[0] not in _WEB_MODULES:
             raise
         fail(WEB_MISSING)
-    web.serve(store, host=host, port=port)
 
 
 def register(app: typer.Typer) -> None:
