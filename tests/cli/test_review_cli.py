@@ -311,3 +311,20 @@ def test_a_vote_cast_meanwhile_elsewhere_is_not_replaced_silently(db: Path,
     assert own_votes(db, "Ana") == {rid[0]: ("include", None)}
     assert out[-1] == ("Ana: 0 new votes (1 revised) this session; 3 records left for you at "
                        "title_abstract.")
+
+
+def test_the_stage_is_derived_once_per_key_press(db: Path, monkeypatch) -> None:
+    from metareview.review import screening
+
+    calls = []
+    original = screening.stage_table
+
+    def counted(*args, **kwargs):
+        calls.append(args[2])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(screening, "stage_table", counted)
+    result = run(db, "screen", "--reviewer", "Ana", input="i\ns\ne\nq\n")
+    assert result.exit_code == 0, result.output
+    # one check before the session, one read per key press (4), one for the goodbye line
+    assert calls == ["title_abstract"] * 6
