@@ -305,6 +305,7 @@ def escalc_command(
     output: Annotated[Path, typer.Option(
         "-o", "--output", help="Where to write yi, vi: .csv, .tsv, .parquet or .xlsx.",
         metavar="FILE")],
+    slab: SlabOption = None,
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
 ) -> None:
@@ -316,11 +317,13 @@ def escalc_command(
     if bad:
         raise InputError(f"--col takes NAME=COLUMN; got {bad[0]!r}.")
     mapping = dict(item.split("=", 1) for item in column)
+    if "slab" in mapping:
+        raise InputError("--col slab=COLUMN: study labels are given with --slab COLUMN.")
     output_format(output)
     prepare_output(output)
     data = read_table(csv, sep=sep, decimal=decimal, numeric=list(mapping.values()))
     with shown_warnings():
-        out = escalc(measure, data, **mapping)
+        out = escalc(measure, data, slab=slab, **mapping)
     write_table(out, output)
     console.print(f"wrote {len(out)} rows with yi, vi to {output}", soft_wrap=True,
                   highlight=False)
