@@ -255,3 +255,13 @@ def test_forest_and_funnel_write_figures(tmp_path: Path, bcg, suffix: str) -> No
     assert bad.exit_code == 2
     assert lines(bad) == ["error: -o must end in .png, .svg or .pdf (or have no suffix for all "
                           f"three); got '{tmp_path / 'f.jpg'}'."]
+
+
+def test_rows_of_a_parquet_table_are_counted_from_1(tmp_path: Path) -> None:
+    src = tmp_path / "b.parquet"
+    pd.DataFrame({"g": ["a", "a", "b"], "yi": [0.1, None, 0.2], "vi": [0.04] * 3},
+                 index=[10, 11, 12]).to_parquet(src)
+    result = RUNNER.invoke(app, ["batch", str(src), "--by", "g", "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    assert lines(result) == [f"error: {src}, row 2, column 'yi': empty cell. Fill it, or pass "
+                             "--missing omit to leave such rows out."]

@@ -199,7 +199,6 @@ def errors_end_the_command(function: Callable[..., Any]) -> Callable[..., Any]:
 
 # -- tables -----------------------------------------------------------------------------------
 _READERS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet"}
-_WRITERS = ("csv", "tsv", "parquet", "xlsx")
 
 
 def read_table(path: Path, *, sep: str = ",", decimal: str = ".",
@@ -243,6 +242,14 @@ def read_table(path: Path, *, sep: str = ",", decimal: str = ".",
     return data
 
 
+def row_label(path: Path, position: int) -> str:
+    """How a user finds the table's row at 0-based ``position``: the line of a text file
+    (the header is line 1), or the row number of a Parquet file."""
+    if path.suffix.lower() == ".parquet":
+        return f"row {position + 1}"
+    return f"row {position + 2}"
+
+
 def _check_numeric_cells(values: pd.Series, path: Path, column: str, decimal: str) -> None:
     """InputError naming the first cell of ``values`` that is neither a number nor empty."""
     import pandas as pd
@@ -258,7 +265,8 @@ def _check_numeric_cells(values: pd.Series, path: Path, column: str, decimal: st
         position = int(bad.to_numpy().argmax())
         rows = bad.sum()
         more = f" (and {rows - 1} more)" if rows > 1 else ""
-        raise InputError(f"{path}, row {position + 2}, column {column!r}: {values.iloc[position]!r}"
+        raise InputError(f"{path}, {row_label(path, position)}, column {column!r}: "
+                         f"{values.iloc[position]!r}"
                          f" is not a number{more}. Correct the cell, or leave it empty for a "
                          "missing value (see --missing).")
 

@@ -24,6 +24,7 @@ from metareview.cli._common import (
     progress_bar,
     read_table,
     rich_console,
+    row_label,
     shown_warnings,
     write_table,
 )
@@ -88,9 +89,10 @@ def check_empty_cells(data: Any, path: Path, columns: list[str], missing: str) -
         return
     for column in columns:
         if column in data.columns and data[column].isna().any():
-            rows = data.index[data[column].isna().to_numpy()]
+            rows = data[column].isna().to_numpy().nonzero()[0]  # positions, not labels
             more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
-            raise InputError(f"{path}, row {rows[0] + 2}, column {column!r}: empty cell{more}. "
+            raise InputError(f"{path}, {row_label(path, int(rows[0]))}, column {column!r}: "
+                             f"empty cell{more}. "
                              "Fill it, or pass ", Argument("missing", "omit"),
                              " to leave such rows out.")
 
