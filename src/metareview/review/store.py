@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import create_engine, event, select
+from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
@@ -590,7 +591,7 @@ class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixi
             if found[pair[0]].project_id != found[pair[1]].project_id:
                 raise InputError("record ids come from different projects; nothing dismissed.")
             proj = found[pair[0]].project_id
-            _lock_project(s, proj)
+            lock_project(s, proj)
             groups = dict(s.execute(
                 select(DuplicateMember.record_id, DuplicateMember.group_id)
                 .join(DuplicateGroup)
@@ -607,7 +608,7 @@ class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixi
 
     def duplicate_candidates(self, project: str | Project) -> pd.DataFrame:
         """The candidate duplicate pairs still open: neither merged into one group nor
-        dismissed, strongest evidence first within each tier.
+        dismissed; tier 1 first, then by score, strongest first.
 
         Returns
         -------
@@ -625,27 +626,24 @@ class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixi
                 for p in pairs
                 if (pd.isna(group[p.id_a]) or group[p.id_a] != group[p.id_b])
                 and (p.id_a, p.id_b) not in dismissed]
+        rows.sort(key=lambda row: (row[0], -row[1]))
         return pd.DataFrame(rows, columns=["tier", "score", "id_a", "id_b", "title_a",
                                            "title_b", "reasons"])
 
 
 def _dismissed_pairs(s: Session, project_id: int) -> set[tuple[str, str]]:
-    """Pairs of ``project_id``'s records dismissed as not duplicates (from the audit log;
-    the last entry of a pair decides)."""
+    """Pairs of ``project_id``'s records dismissed as not duplicates (read from the audit
+    log, where :meth:`Store.dismiss_duplicate` keeps them; the last entry of a pair
+    decides)."""
     state: dict[tuple[str, str], bool] = {}
     for entity_id, new in s.execute(select(AuditLog.entity_id, AuditLog.new)
-                                    .where(AuditLog.entity == "duplicate_pair")
+                                    .where(AuditLog.project_id == project_id,
+                                           AuditLog.entity == "duplicate_pair")
                                     .order_by(AuditLog.id)):
         pair = tuple(entity_id.split(" "))
         if len(pair) == 2:
             state[pair] = bool((new or {}).get("dismissed"))
-    if not state:
-        return set()
-    ids = {i for pair in state for i in pair}
-    ours = set(s.scalars(select(Record.id).where(Record.project_id == project_id,
-                                                 Record.id.in_(ids))))
-    return {pair for pair, dismissed in state.items()
-            if dismissed and pair[0] in ours and pair[1] in ours}
+    return {pair for pair, dismissed in state.items() if dismissed}
 
 
 def _check_reason_actor(reason: object, actor: object) -> None:
