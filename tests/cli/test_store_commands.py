@@ -133,3 +133,38 @@ def test_reviewer_roles_and_who_acts_are_spelt_one_way(tmp_path: Path) -> None:
     for verb in ("dedup", "merge", "dismiss", "unmerge", "resolve", "unblind"):
         help_text = RUNNER.invoke(app, ["store", verb, "--help"]).output
         assert "--by NAME" in help_text and "--owner" not in help_text, verb
+
+
+def test_records_set_aside_are_listed_released_and_discarded(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    run(path, "store", "init", "--project", PROJECT)
+    ris = tmp_path / "s.ris"
+    ris.write_text("TY  - JOUR\nTI  - Ketamine\nER  - \n\nTY  - GEN\nER  - \n\n"
+                   "TY  - GEN\nPY  - 2001\nER  - \n", encoding="utf-8")
+    run(path, "store", "import", str(ris))
+    run(path, "store", "reviewer", "add", "Olga", "--role", "owner")
+    run(path, "store", "reviewer", "add", "Ana")
+    blank = ids(path)[1:]
+    listed = run(path, "store", "set-aside")
+    assert listed.exit_code == 0, listed.output
+    assert "2 records set aside" in listed.output
+    assert all(sum(rid in line for line in listed.output.splitlines()) == 1 for rid in blank)
+    refused = run(path, "store", "release", blank[0], "--by", "Ana", "--reason", "x")
+    assert refused.exit_code == 2 and refused.output.startswith("error: ")
+    released = run(path, "store", "release", blank[0], "--by", "Olga", "--reason",
+                   "a conference abstract")
+    assert released.output == "released 1 records into the screening queue\n"
+    discarded = run(path, "store", "discard", blank[1], "--by", "Olga", "--reason",
+                    "empty export row")
+    assert discarded.output == "discarded 1 records before screening\n"
+    assert run(path, "store", "set-aside", "--status", "held").output == (
+        "no records set aside (held)\n")
+    run(path, "store", "reviewer", "add", "Ben")
+    for name in ("Ana", "Ben"):  # the two records in the queue, both excluded
+        run(path, "screen", "--reviewer", name, input="e\ne\n")
+    prisma = run(path, "store", "prisma")
+    assert prisma.exit_code == 0, prisma.output
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in prisma.output.splitlines()
+            if line.startswith("│")]
+    assert ["Records removed for other reasons", "1"] in rows
+    assert ["empty export row", "1"] in rows and ["Records screened", "2"] in rows

@@ -233,6 +233,59 @@ def unmerge_command(
     _say(f"unmerged group {group}")
 
 
+# -- records set aside at import -------------------------------------------------------------
+def set_aside_command(
+    status: Annotated[str | None, typer.Option(
+        help="Only records held, released or discarded (default: all).", metavar="STATUS")
+                      ] = None,
+    store: StoreOption = DEFAULT_STORE,
+    project: ProjectOption = None,
+) -> None:
+    """Records set aside at import (no title, abstract or authors): outside the screening
+    queue until an owner releases or discards them."""
+    from rich.text import Text
+
+    with open_store(store) as st:
+        frame = st.set_aside(project_name(st, project), status)
+    if frame.empty:
+        _say("no records set aside" + (f" ({status})" if status else ""))
+        return
+    table = _table(f"{len(frame)} records set aside", ["record", "line", "why", "status"],
+                   no_wrap=["record"])
+    for row in frame.itertuples():
+        table.add_row(row.record_id, str(row.source_line), Text(str(row.reason)), row.status)
+    console.print(table)
+    _say("release into the queue:  metareview store release ID... --by OWNER --reason TEXT")
+    _say("or remove before screening:  metareview store discard ID... --by OWNER --reason TEXT")
+
+
+def release_command(
+    records: RecordIds,
+    by: Annotated[str, typer.Option(help="A project owner.", metavar="NAME")],
+    reason: ReasonOption,
+    store: StoreOption = DEFAULT_STORE,
+    project: ProjectOption = None,
+) -> None:
+    """Put records set aside into the screening queue (owners only; audited)."""
+    with open_store(store) as st:
+        st.release_set_aside(project_name(st, project), records, owner=by, reason=reason)
+    _say(f"released {len(records)} records into the screening queue")
+
+
+def discard_command(
+    records: RecordIds,
+    by: Annotated[str, typer.Option(help="A project owner.", metavar="NAME")],
+    reason: ReasonOption,
+    store: StoreOption = DEFAULT_STORE,
+    project: ProjectOption = None,
+) -> None:
+    """Remove records set aside before screening (owners only; audited; PRISMA counts them
+    as removed for other reasons, under --reason)."""
+    with open_store(store) as st:
+        st.discard_set_aside(project_name(st, project), records, owner=by, reason=reason)
+    _say(f"discarded {len(records)} records before screening")
+
+
 # -- reviewers --------------------------------------------------------------------------------
 def reviewer_add_command(
     name: Annotated[str, typer.Argument(help="The reviewer's name, as they will sign votes.",
@@ -384,6 +437,8 @@ _PRISMA_LABELS = {
     "records_databases": "Records identified from databases",
     "records_registers": "Records identified from registers",
     "duplicates_removed": "Duplicate records removed",
+    "records_removed_automation": "Records marked as ineligible by automation tools",
+    "records_removed_other": "Records removed for other reasons",
     "records_screened": "Records screened",
     "records_excluded": "Records excluded",
     "reports_sought": "Reports sought for retrieval",
@@ -445,6 +500,7 @@ def _draw_prisma(counts: Mapping[str, Any], output: Path) -> list[Path]:
 COMMANDS = {
     "init": init_command, "import": import_command, "dedup": dedup_command,
     "merge": merge_command, "dismiss": dismiss_command, "unmerge": unmerge_command,
+    "set-aside": set_aside_command, "release": release_command, "discard": discard_command,
     "votes": votes_command, "conflicts": conflicts_command, "resolve": resolve_command,
     "unblind": unblind_command, "agreement": agreement_command, "prisma": prisma_command,
 }
