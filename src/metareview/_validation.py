@@ -113,7 +113,8 @@ class Interval:
         number = _as_number(value)
         if (number is None or not np.isfinite(number) or not self.contains(number)
                 or (self.integer and number != int(number))):
-            raise InputError(f"{name or self.name} must be {self.describe()}; got {value!r}.")
+            raise InputError(Argument(name or self.name),
+                             f" must be {self.describe()}; got {value!r}.")
         return int(number) if self.integer else number
 
 
@@ -381,7 +382,7 @@ def check_level(level: object) -> float:
     number = _as_number(level)
     if number is None or not np.isfinite(number) or not LEVEL.contains(number):
         raise InputError(
-            f"level must lie strictly between 0 and 100 (a percentage such as 95, or a "
-            f"proportion such as 0.95 below 1); got {level!r}."
+            Argument("level"), " must lie strictly between 0 and 100 (a percentage such as "
+            f"95, or a proportion such as 0.95 below 1); got {level!r}."
         )
     return number / 100 if number >= 1 else number
