@@ -7,14 +7,14 @@ scipy.stats, sqlalchemy, matplotlib), timed the same way.
 
     .venv/bin/python bench/bench_cli_startup.py            # REPEATS = 7
 
-Measured on the shared 2-core build machine (load 5-9), 7 December 2026, median of 5:
+Measured on the shared 2-core build machine (load 5-9), 7 December 2026, median of 5-7:
 
     command                 before     after
-    --help                  1.51 s     0.15 s
-    --version               1.55 s     0.18 s
-    rma CSV                 1.54 s     1.60 s   (pandas 0.50 + scipy.stats 0.97, for the fit)
-    store reviewer list     2.67 s     2.64 s   (review imports scipy.stats and matplotlib)
-    screen (q at once)      2.76 s     2.72 s
+    --help                  1.51 s     0.12 s
+    --version               1.55 s     0.13 s
+    rma CSV                 1.54 s     1.35 s   (pandas 0.48 + scipy.stats 0.81, for the fit)
+    store reviewer list     2.67 s     1.23 s   (pandas, sqlalchemy, alembic; no scipy, no mpl)
+    screen (q at once)      2.76 s     1.38 s
 
 ("before" is commit ff48f1f, whose ``import metareview.cli`` imported the whole library.)
 """

@@ -29,12 +29,12 @@ from metareview.review.models import (
     StudyReport,
 )
 from metareview.review.screening import outcomes, reviewer_row
-from metareview.stats.agreement import KappaResult, cohen_kappa
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session
 
     from metareview.review.models import Project
+    from metareview.stats.agreement import KappaResult
 
 __all__ = ["ExtractionMixin"]
 
@@ -170,6 +170,8 @@ class ExtractionMixin(StoreCore):
             if name not in wide.columns:
                 raise InputError(f"reviewer {name!r} has extracted nothing in {project!r}.")
         both = wide[[first, second]].dropna()
+        from metareview.stats.agreement import cohen_kappa  # scipy: only when asked
+
         return cohen_kappa(both[first].tolist(), both[second].tolist())
 
     def studies_table(self, project: str, form: ExtractionForm) -> pd.DataFrame:

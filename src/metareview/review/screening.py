@@ -42,7 +42,6 @@ from metareview.review.models import (
     SetAside,
     Unblinding,
 )
-from metareview.stats.agreement import cohen_kappa, krippendorff_alpha
 
 __all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin", "ScreeningQueue"]
 
@@ -478,6 +477,8 @@ class ScreeningMixin(StoreCore):
                    "percent_agreement", "pabak"]
         agree = float(wide.apply(lambda r: r.dropna().nunique() == 1, axis=1).mean()) \
             if len(wide) else float("nan")
+        from metareview.stats.agreement import krippendorff_alpha  # scipy: only when asked
+
         alpha = krippendorff_alpha(wide) if len(wide) else float("nan")
         return ScreeningAgreement(stage=stage, pairs=pd.DataFrame(pairs, columns=columns),
                                   krippendorff_alpha=alpha, n_records=len(wide),
@@ -485,6 +486,8 @@ class ScreeningMixin(StoreCore):
 
 
 def _pair_row(a: str, b: str, first: Sequence[str], second: Sequence[str]) -> tuple:
+    from metareview.stats.agreement import cohen_kappa  # scipy: only when asked
+
     try:
         k = cohen_kappa(first, second)
     except InputError:
