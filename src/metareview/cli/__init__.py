@@ -13,16 +13,16 @@ imported before a command runs, so ``metareview --help`` starts fast.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated as _Annotated
 
 import typer
 
 from metareview.cli import screen, serve, stats, store
-from metareview.cli._common import new_app
+from metareview.cli._common import new_app as _new_app
 
 __all__ = ["app", "main"]
 
-app = new_app("metareview: systematic review and meta-analysis, from data to report.")
+app = _new_app("metareview: systematic review and meta-analysis, from data to report.")
 
 
 def _print_version(value: bool) -> None:
@@ -39,7 +39,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option(
+    version: _Annotated[bool, typer.Option(
         "--version", help="Print the version and exit.", callback=_print_version,
         is_eager=True)] = False,
 ) -> None:
