@@ -81,8 +81,10 @@ def test_dedup_lists_pairs_and_auto_merges_tier_1(tmp_path: Path) -> None:
     (tmp_path / "b.ris").write_text(text.replace("syndrome", "syndrome."), encoding="utf-8")
     run(path, "store", "import", str(tmp_path / "a.ris"), str(tmp_path / "b.ris"))
     listed = run(path, "store", "dedup")
-    assert listed.exit_code == 0 and "1 candidate duplicate pairs" in listed.output
-    assert "same DOI" in listed.output
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines() == [
+        "1 tier-1 pairs (same DOI or PMID and agreeing titles): merge them with `metareview "
+        "store dedup --auto`", "no candidate duplicate pairs left"]
     merged = run(path, "store", "dedup", "--auto")
     assert merged.output.splitlines() == ["merged 1 tier-1 groups (groups 1)",
                                           "no candidate duplicate pairs left"]

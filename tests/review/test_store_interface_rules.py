@@ -1,6 +1,6 @@
-"""Store rules the command line and the web app share (issue 12 and 21.9, 21.16, 21.17):
-the reviewer's queue in one read, votes that must not replace a vote the caller never saw,
-dismissed duplicate pairs, and whether a stage is unblinded. Runs on SQLite and PostgreSQL."""
+"""Store rules the command line and the web app share (issue 12 and 21.9): the reviewer's
+queue in one read, votes that must not replace a vote the caller never saw, and the blinded
+menu of exclusion reasons. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -60,33 +60,9 @@ def test_expected_previous_refuses_a_vote_cast_meanwhile(review) -> None:
     assert reasons == ["vote", "revised", "revised"]
 
 
-def test_dismissed_pairs_leave_the_candidates_and_are_audited(review, tmp_path: Path) -> None:
+def test_exclusion_reasons_follow_blinding(review) -> None:
     store, rid = review
-    twin = tmp_path / "twin.ris"
-    twin.write_text(RIS.format(title=TITLES[0] + "."), encoding="utf-8")
-    store.import_file("p", twin)
-    new = store.records("p")["id"].tolist()[-1]
-    open_pairs = store.duplicate_candidates("p")
-    pair = tuple(sorted((rid[0], new)))  # a pair's ids are sorted (DuplicatePair)
-    assert list(zip(open_pairs["id_a"], open_pairs["id_b"], strict=True)) == [pair]
-    store.dismiss_duplicate(new, rid[0], reason="two trials", actor="Ana")
-    assert store.duplicate_candidates("p").empty
-    entry = store.audit_log().iloc[-1]
-    assert (entry["entity"], entry["entity_id"], entry["actor"]) == (
-        "duplicate_pair", " ".join(pair), "Ana")
-    with pytest.raises(InputError, match="already dismissed"):
-        store.dismiss_duplicate(rid[0], new, reason="x", actor="Ana")
-    with pytest.raises(InputError, match="give two different records"):
-        store.dismiss_duplicate(rid[0], rid[0], reason="x", actor="Ana")
-    with pytest.raises(InputError, match="reason must be a non-empty string"):
-        store.dismiss_duplicate(rid[0], rid[1], reason=" ", actor="Ana")
-
-
-def test_unblinded_and_exclusion_reasons_follow_blinding(review) -> None:
-    store, rid = review
-    assert store.unblinded("p") is False
     store.unblind("p", "title_abstract", owner="Olga", reason="calibration")
-    assert store.unblinded("p") is True and store.unblinded("p", "full_text") is False
     for name in ("Ana", "Ben"):
         store.decide("p", rid[0], name, "include")
     store.decide("p", rid[0], "Ana", "exclude", "full_text", "wrong dose")

@@ -162,10 +162,12 @@ def dedup_command(
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
 ) -> None:
-    """List the open candidate duplicate pairs; --auto merges tier 1 first.
+    """List the candidate duplicate pairs waiting for a person (tier 2); --auto first
+    merges the tier-1 pairs (same DOI or PMID and agreeing titles).
 
     Settle a pair with `store merge ID ID` or `store dismiss ID ID`.
     """
+    import pandas as pd
     from rich.text import Text
 
     with open_store(store) as st:
@@ -174,18 +176,28 @@ def dedup_command(
             groups = st.auto_merge(name, actor=by)
             _say(f"merged {len(groups)} tier-1 groups"
                  + (f" (groups {', '.join(map(str, groups))})" if groups else ""))
-        pairs = st.duplicate_candidates(name)
-    if pairs.empty:
+        pairs = st.duplicate_queue(name)  # the store's rule, as the web app's queue
+        records = st.records(name)
+        tier1 = [] if auto else st.find_duplicates(name).tier1
+    titles = dict(zip(records["id"], records["title"], strict=True))
+    group = dict(zip(records["id"], records["duplicate_group"], strict=True))
+    sure = [p for p in tier1 if group[p.id_a] is pd.NA or group[p.id_a] != group[p.id_b]]
+    if sure:
+        _say(f"{len(sure)} tier-1 pairs (same DOI or PMID and agreeing titles): merge them "
+             "with `metareview store dedup --auto`")
+    if not pairs:
         _say("no candidate duplicate pairs left")
         return
     # ids are shown whole (no_wrap): they are what `store merge` and `store dismiss` take
     table = _table(f"{len(pairs)} candidate duplicate pairs",
-                   ["tier", "score", "records", "titles", "evidence"], no_wrap=["records"])
+                   ["score", "records", "titles", "evidence"], no_wrap=["records"])
     table.show_lines = True
-    for p in pairs.itertuples():
-        table.add_row(str(p.tier), f"{p.score:.2f}", f"a {p.id_a}\nb {p.id_b}",
-                      Text(f"a: {p.title_a or '(no title)'}\nb: {p.title_b or '(no title)'}"),
-                      Text("; ".join(p.reasons)))
+    for p in pairs:
+        a, b = p["id_a"], p["id_b"]
+        table.add_row(f"{p['score']:.2f}", f"a {a}\nb {b}",
+                      Text(f"a: {titles.get(a) or '(no title)'}\n"
+                           f"b: {titles.get(b) or '(no title)'}"),
+                      Text("; ".join(p["reasons"])))
     console.print(table)
     _say("merge a pair:   metareview store merge ID ID --reason TEXT")
     _say("or dismiss it:  metareview store dismiss ID ID --reason TEXT")
@@ -209,14 +221,16 @@ def dismiss_command(
     reason: ReasonOption,
     by: ByOption = "metareview",
     store: StoreOption = DEFAULT_STORE,
+    project: ProjectOption = None,
 ) -> None:
-    """Dismiss a candidate pair: the two records are not duplicates (audited)."""
+    """Dismiss a candidate pair: the two records are not duplicates (stored and audited)."""
     from metareview.exceptions import InputError
 
     with open_store(store) as st:
         if len(records) != 2:
             raise InputError(f"ID: give the two records of the pair; got {len(records)}.")
-        st.dismiss_duplicate(records[0], records[1], reason=reason, actor=by)
+        st.not_duplicates(project_name(st, project), records[0], records[1], actor=by,
+                          reason=reason)
     _say(f"dismissed the pair {records[0]} {records[1]}: not duplicates")
 
 

@@ -343,12 +343,6 @@ class ScreeningMixin(StoreCore):
         reasons = [str(r).strip() for r in seen["reason"] if isinstance(r, str) and r.strip()]
         return list(dict.fromkeys(reasons))
 
-    def unblinded(self, project: str, stage: str = "title_abstract") -> bool:
-        """True when an owner has unblinded ``stage`` (every vote is then visible)."""
-        stage = check_stage(stage)
-        with self.session() as s:
-            return _unblinded(s, self._project(s, project), stage)
-
     def next_record(self, project: str, reviewer: str,
                     stage: str = "title_abstract") -> str | None:
         """The next record (in import order) that ``reviewer`` has not voted on at ``stage``

@@ -18,7 +18,6 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import create_engine, event, select
-from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
@@ -564,86 +563,6 @@ class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixi
             [(g, r, r == p, a) for g, r, p, a in rows],
             columns=["group_id", "record_id", "primary", "active"],
         )
-
-    def dismiss_duplicate(self, record_a: str, record_b: str, *, reason: str,
-                          actor: str) -> None:
-        """Record that ``record_a`` and ``record_b`` are not duplicates (audited).
-
-        The pair then leaves :meth:`duplicate_candidates`; the records stay as they are. The
-        dismissal is kept in the append-only audit log (entity ``"duplicate_pair"``), which
-        is where it is read back from, so it is both stored and audited in one write.
-
-        Raises
-        ------
-        InputError
-            The same id twice, unknown ids, ids from different projects, records already
-            merged into one group, a pair already dismissed, or an empty reason or actor.
-        """
-        _check_reason_actor(reason, actor)
-        pair = tuple(sorted((record_a, record_b)))
-        if pair[0] == pair[1]:
-            raise InputError(f"record ids: give two different records; got {record_a} twice.")
-        with self.session() as s:
-            found = {r.id: r for r in s.scalars(select(Record).where(Record.id.in_(pair)))}
-            missing = [i for i in pair if i not in found]
-            if missing:
-                raise InputError(f"record ids: unknown {missing}; nothing dismissed.")
-            if found[pair[0]].project_id != found[pair[1]].project_id:
-                raise InputError("record ids come from different projects; nothing dismissed.")
-            proj = found[pair[0]].project_id
-            lock_project(s, proj)
-            groups = dict(s.execute(
-                select(DuplicateMember.record_id, DuplicateMember.group_id)
-                .join(DuplicateGroup)
-                .where(DuplicateMember.record_id.in_(pair), DuplicateGroup.active.is_(True))
-            ).all())
-            if len(groups) == 2 and groups[pair[0]] == groups[pair[1]]:
-                raise InputError(f"records {pair[0]} and {pair[1]} are merged (group "
-                                 f"{groups[pair[0]]}); unmerge the group instead.")
-            if pair in _dismissed_pairs(s, proj):
-                raise InputError(f"records {pair[0]} and {pair[1]}: the pair is already "
-                                 "dismissed.")
-            self._audit(s, actor, "duplicate_pair", " ".join(pair), None,
-                        {"records": list(pair), "dismissed": True}, reason)
-
-    def duplicate_candidates(self, project: str | Project) -> pd.DataFrame:
-        """The candidate duplicate pairs still open: neither merged into one group nor
-        dismissed; tier 1 first, then by score, strongest first.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``tier``, ``score``, ``id_a``, ``id_b``, ``title_a``, ``title_b`` and
-            ``reasons`` (the evidence, a tuple of str).
-        """
-        records = self.records(project)
-        pairs = find_duplicates(records).pairs
-        with self.session() as s:
-            dismissed = _dismissed_pairs(s, self._project(s, project).id)
-        group = dict(zip(records["id"], records["duplicate_group"], strict=True))
-        title = dict(zip(records["id"], records["title"], strict=True))
-        rows = [(p.tier, p.score, p.id_a, p.id_b, title[p.id_a], title[p.id_b], p.reasons)
-                for p in pairs
-                if (pd.isna(group[p.id_a]) or group[p.id_a] != group[p.id_b])
-                and (p.id_a, p.id_b) not in dismissed]
-        rows.sort(key=lambda row: (row[0], -row[1]))
-        return pd.DataFrame(rows, columns=["tier", "score", "id_a", "id_b", "title_a",
-                                           "title_b", "reasons"])
-
-
-def _dismissed_pairs(s: Session, project_id: int) -> set[tuple[str, str]]:
-    """Pairs of ``project_id``'s records dismissed as not duplicates (read from the audit
-    log, where :meth:`Store.dismiss_duplicate` keeps them; the last entry of a pair
-    decides)."""
-    state: dict[tuple[str, str], bool] = {}
-    for entity_id, new in s.execute(select(AuditLog.entity_id, AuditLog.new)
-                                    .where(AuditLog.project_id == project_id,
-                                           AuditLog.entity == "duplicate_pair")
-                                    .order_by(AuditLog.id)):
-        pair = tuple(entity_id.split(" "))
-        if len(pair) == 2:
-            state[pair] = bool((new or {}).get("dismissed"))
-    return {pair for pair, dismissed in state.items() if dismissed}
 
 
 def _check_reason_actor(reason: object, actor: object) -> None:
