@@ -73,8 +73,11 @@ def test_advice_is_spelt_with_the_running_commands_options() -> None:
 
 
 def test_serve_without_the_web_app_says_what_to_install(monkeypatch) -> None:
+    import metareview
+
     monkeypatch.setitem(sys.modules, "metareview.web", None)  # import fails as if absent
-    result = RUNNER.invoke(app, ["serve", "--store", "r.sqlite"])
+    monkeypatch.delattr(metareview, "web", raising=False)
+    result = RUNNER.invoke(app, ["serve", "--store", "never-opened.sqlite"])
     assert result.exit_code == 2
     assert result.output == "error: the web app needs: pip install 'metareview[web]'\n"
 

@@ -32,9 +32,10 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.", metavar="PORT")] = 8000,
 ) -> None:
     """Serve the web app (screening, extraction, PRISMA) on a review store."""
-    try:
-        from metareview import web
+    import importlib
 
+    try:
+        web = importlib.import_module("metareview.web")
         web.serve(store, host=host, port=port)
     except ImportError as error:
         # the web app, or one of its own dependencies, is not installed
