@@ -234,6 +234,16 @@ def test_conflicts_resolve_unblind_agreement_and_prisma(tmp_path: Path, db: Path
                                                          row.split("│")[4].strip(),
                                                          "75.0%", "0.500"]
     assert "all votes agree on 75.0% of records" in agreement.output
+    # the large-sample CI of kappa passes 1 with 4 records: shown cut at 1, with the note
+    # (issue 21.21); the numbers keep the published formula's bound
+    store = Store.open(db)
+    try:
+        pairs = store.screening_agreement(PROJECT, "title_abstract").pairs
+    finally:
+        store.close()
+    assert pairs["ci_ub"].iloc[0] > 1
+    assert row.split("│")[4].strip() == f"{pairs['ci_lb'].iloc[0]:.3f} to 1.000*"
+    assert "* The large-sample CI of kappa" in agreement.output
 
     early = run(db, "store", "prisma")
     assert early.exit_code == 2 and "have no full_text outcome yet" in early.output

@@ -93,3 +93,18 @@ def test_a_record_page_of_a_complete_record_is_refused(world: World) -> None:
     _vote(world, "ben", rid, "exclude")
     assert world.client("cy").get(f"{P}/screen?record={rid}").status_code == 409
     assert world.client("cy").get(f"{P}/screen?record=nonexistent").status_code == 404
+
+
+def test_dashboard_shows_kappa_ci_within_its_range(world: World) -> None:
+    """Issue 21.21: with 4 complete records the large-sample CI of kappa passes 1; the page
+    shows it cut at 1, marked, with the note (the numbers keep the formula's bound)."""
+    rids = world.record_ids()[:4]
+    for rid, ana, ben in zip(rids, "ieie", "ieee", strict=True):
+        _vote(world, "ana", rid, {"i": "include", "e": "exclude"}[ana])
+        _vote(world, "ben", rid, {"i": "include", "e": "exclude"}[ben])
+    olga = world.client("olga")
+    olga.post(f"{P}/unblind", data={"stage": "title_abstract", "reason": "analysis",
+                                    "csrf_token": world.csrf(olga)})
+    page = world.client("vera").get(P).text
+    assert "0.500 (" in page and ", 1.000)*" in page
+    assert "* The large-sample CI of kappa" in page

@@ -435,12 +435,19 @@ def agreement_command(
         result = st.screening_agreement(project_name(st, project), stage)
     table = _table(f"Agreement at {stage} ({result.n_records} complete records)",
                    ["reviewers", "n", "kappa", "95% CI", "agreement", "PABAK"])
+    from metareview.stats.agreement import KAPPA_CI_NOTE, kappa_ci_shown
+
+    any_cut = False
     for row in result.pairs.itertuples():
+        lb, ub, cut = kappa_ci_shown(row.ci_lb, row.ci_ub)
+        any_cut |= cut
         ci = ("n/a" if math.isnan(row.ci_lb)
-              else f"{_fmt(row.ci_lb)} to {_fmt(row.ci_ub)}")
+              else f"{_fmt(lb)} to {_fmt(ub)}{'*' if cut else ''}")
         table.add_row(Text(f"{row.reviewer_a} / {row.reviewer_b}"), str(row.n), _fmt(row.kappa),
                       ci, f"{row.percent_agreement:.1%}", _fmt(row.pabak))
     console.print(table)
+    if any_cut:
+        _say(f"* {KAPPA_CI_NOTE}")
     agree = ("n/a" if math.isnan(result.percent_agreement)
              else f"{result.percent_agreement:.1%}")
     _say(f"Krippendorff's alpha (nominal) = {_fmt(result.krippendorff_alpha)}; "

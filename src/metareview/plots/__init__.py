@@ -14,6 +14,7 @@ from metareview.plots.funnel import funnel
 from metareview.plots.gosh import gosh_plot
 from metareview.plots.labbe import labbe
 from metareview.plots.prisma import prisma
+from metareview.plots.recall import recall_curve_plot
 from metareview.plots.rob import rob, rob_summary
 from metareview.plots.simulation import simulation_plot
 
@@ -25,6 +26,7 @@ __all__ = [
     "gosh_plot",
     "labbe",
     "prisma",
+    "recall_curve_plot",
     "rob",
     "rob_summary",
     "save_figure",

@@ -8,6 +8,17 @@
 
 from metareview.review.dedup import DuplicateCandidates, DuplicatePair, find_duplicates
 from metareview.review.importers import ParseResult, Problem, detect_format, parse_bytes, parse_file
+from metareview.review.simulation import (
+    ScreeningSimulation,
+    read_labelled_records,
+    simulate_screening,
+)
+from metareview.review.stopping import (
+    StoppingDecision,
+    consecutive_irrelevant,
+    hypergeometric_stop,
+    knee_stop,
+)
 from metareview.review.store import ImportReport, Store, StoreError
 
 __all__ = [
@@ -16,10 +27,17 @@ __all__ = [
     "ImportReport",
     "ParseResult",
     "Problem",
+    "ScreeningSimulation",
+    "StoppingDecision",
     "Store",
     "StoreError",
+    "consecutive_irrelevant",
     "detect_format",
     "find_duplicates",
+    "hypergeometric_stop",
+    "knee_stop",
     "parse_bytes",
     "parse_file",
+    "read_labelled_records",
+    "simulate_screening",
 ]

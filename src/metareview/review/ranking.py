@@ -42,10 +42,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.naive_bayes import MultinomialNB
-from sklearn.svm import LinearSVC
 
 from metareview._validation import Options
 from metareview.exceptions import InputError
@@ -181,6 +177,8 @@ def screening_features(
                          "text to rank on.")
     if stop_words not in ("english", None):
         raise InputError(f"stop_words must be 'english' or None; got {stop_words!r}.")
+    from sklearn.feature_extraction.text import TfidfVectorizer  # ~1 s: only when ranking
+
     vectoriser = TfidfVectorizer(stop_words=stop_words, ngram_range=(1, ngram_max),
                                  min_df=min_df, dtype=np.float64)
     try:
@@ -255,6 +253,10 @@ def relevance_scores(
     n_include = int(y.sum())
     if n_include == 0 or n_include == y.size:
         return None
+    from sklearn.linear_model import LogisticRegression  # imported here: the store and the
+    from sklearn.naive_bayes import MultinomialNB  # CLI load this module without ranking
+    from sklearn.svm import LinearSVC
+
     X = matrix[idx]
     if name == "nb":
         weights = None

@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from metareview.exceptions import InputError, StoreError
 from metareview.review import Store
+from metareview.stats.agreement import KAPPA_CI_NOTE, kappa_ci_shown
 from metareview.web.auth import LoginRequiredError, RateLimiter
 from metareview.web.highlight import highlight
 
@@ -47,6 +48,8 @@ def _templates() -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.globals["stage_labels"] = STAGE_LABELS
+    env.globals["kappa_ci_shown"] = kappa_ci_shown
+    env.globals["kappa_ci_note"] = KAPPA_CI_NOTE
     env.filters["highlight"] = highlight
     env.filters["doi_url"] = lambda doi: "https://doi.org/" + quote(str(doi), safe="/")
     return Jinja2Templates(env=env)
