@@ -19,7 +19,12 @@ def machine(*extra: tuple[str, str]) -> str:
                 break
     except OSError:
         pass
-    versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
-                *(f"{name} {version}" for name, version in extra)]
-    return (f"{cpu}, nproc = {os.cpu_count()}, {platform.system()} {platform.release()}, "
-            + ", ".join(versions))
+    versions = [
+        f"Python {platform.python_version()}",
+        f"numpy {np.__version__}",
+        *(f"{name} {version}" for name, version in extra),
+    ]
+    return (
+        f"{cpu}, nproc = {os.cpu_count()}, {platform.system()} {platform.release()}, "
+        + ", ".join(versions)
+    )

@@ -86,11 +86,18 @@ def metafor_per_fit(Y: np.ndarray, V: np.ndarray) -> tuple[dict[str, float], str
     with tempfile.TemporaryDirectory(prefix="bench_array_api_") as tmp:
         data, script = Path(tmp) / "d.csv", Path(tmp) / "loop.R"
         B, k = Y.shape
-        np.savetxt(data, np.column_stack([np.repeat(np.arange(B), k), Y.ravel(), V.ravel()]),
-                   delimiter=",", header="id,yi,vi", comments="", fmt=["%d", "%.17g", "%.17g"])
+        np.savetxt(
+            data,
+            np.column_stack([np.repeat(np.arange(B), k), Y.ravel(), V.ravel()]),
+            delimiter=",",
+            header="id,yi,vi",
+            comments="",
+            fmt=["%d", "%.17g", "%.17g"],
+        )
         script.write_text(R_LOOP)
-        out = subprocess.run([rscript, str(script), str(data)], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            [rscript, str(script), str(data)], capture_output=True, text=True, check=True
+        ).stdout
     per_fit, version = {}, "?"
     for line in out.splitlines():
         if line.startswith("TIME"):
@@ -113,43 +120,57 @@ def main(argv: list[str] | None = None) -> None:
     has_threads = "threads" in inspect.signature(mr.rma_batch).parameters
     runs: list[tuple[str, Callable[[str], object]]] = [
         ("rma_batch(Y, V, method=m)", lambda m: mr.rma_batch(Y, V, method=m)),
-        ("rma_batch(..., tau2_ci=False)",
-         lambda m: mr.rma_batch(Y, V, method=m, tau2_ci=False)),
+        ("rma_batch(..., tau2_ci=False)", lambda m: mr.rma_batch(Y, V, method=m, tau2_ci=False)),
     ]
     if has_threads:
-        runs.append(("rma_batch(..., threads=1)",
-                     lambda m: mr.rma_batch(Y, V, method=m, threads=1)))
-        runs.append(("rma_batch(...).tau2_ci_lb (CIs asked for)",
-                     lambda m: mr.rma_batch(Y, V, method=m).tau2_ci_lb))
-    runs.append(("batch(df, by=..., method=m)",
-                 lambda m: mr.batch(table, by="study_set", method=m)))
-    found = metafor_per_fit(Y[:args.sample], V[:args.sample])
+        runs.append(
+            ("rma_batch(..., threads=1)", lambda m: mr.rma_batch(Y, V, method=m, threads=1))
+        )
+        runs.append(
+            (
+                "rma_batch(...).tau2_ci_lb (CIs asked for)",
+                lambda m: mr.rma_batch(Y, V, method=m).tau2_ci_lb,
+            )
+        )
+    runs.append(
+        ("batch(df, by=..., method=m)", lambda m: mr.batch(table, by="study_set", method=m))
+    )
+    found = metafor_per_fit(Y[: args.sample], V[: args.sample])
     rows = []
     for method in ("DL", "REML"):
         for name, fn in runs:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 wall, cpu = timed(lambda fn=fn, m=method: fn(m), args.repeats)
-            ratio = (f"{found[0][method] / (wall / args.n):,.0f}x" if found else "-")
-            rows.append(f"| {args.label} | {method} | {name} | {wall:.3f} | {cpu:.3f} | "
-                        f"{wall / args.n * 1e6:.2f} | {ratio} |")
+            ratio = f"{found[0][method] / (wall / args.n):,.0f}x" if found else "-"
+            rows.append(
+                f"| {args.label} | {method} | {name} | {wall:.3f} | {cpu:.3f} | "
+                f"{wall / args.n * 1e6:.2f} | {ratio} |"
+            )
             print(rows[-1], flush=True)
-    metafor = (f"metafor {found[1]} per fit: DL {found[0]['DL'] * 1e3:.2f} ms, REML "
-               f"{found[0]['REML'] * 1e3:.2f} ms (loop over {args.sample:,} fits, timed in R)"
-               if found else "metafor not run")
+    metafor = (
+        f"metafor {found[1]} per fit: DL {found[0]['DL'] * 1e3:.2f} ms, REML "
+        f"{found[0]['REML'] * 1e3:.2f} ms (loop over {args.sample:,} fits, timed in R)"
+        if found
+        else "metafor not run"
+    )
     header = not RESULTS.exists()
     with RESULTS.open("a") as out:
         if header:
-            out.write("# The array API: rma_batch against batch() and a metafor loop\n\n"
-                      "| code | method | call | wall (s) | CPU (s) | per fit (µs) | metafor "
-                      "per fit / metareview per fit |\n|---|---|---|---:|---:|---:|---:|\n")
+            out.write(
+                "# The array API: rma_batch against batch() and a metafor loop\n\n"
+                "| code | method | call | wall (s) | CPU (s) | per fit (µs) | metafor "
+                "per fit / metareview per fit |\n|---|---|---|---:|---:|---:|---:|\n"
+            )
         out.write("\n".join(rows) + "\n")
     notes = RESULTS.with_suffix(".notes.md")
     with notes.open("a") as out:
-        out.write(f"- {args.label}: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
-                  f"{args.n:,} x k = 10; median of {args.repeats}; {metafor}; "
-                  f"1-min load {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end; "
-                  f"{machine()}\n")
+        out.write(
+            f"- {args.label}: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
+            f"{args.n:,} x k = 10; median of {args.repeats}; {metafor}; "
+            f"1-min load {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end; "
+            f"{machine()}\n"
+        )
     print(f"appended to {RESULTS}")
 
 

@@ -110,12 +110,20 @@ def main() -> None:
     ai, bi, ci, di, xi, ni = simulate(args.n, args.k, args.seed)
 
     t0 = time.perf_counter()
-    mh = np.array([(r.estimate, r.se) for r in
-                   (rma_mh(ai=ai[b], bi=bi[b], ci=ci[b], di=di[b]) for b in range(args.n))])
+    mh = np.array(
+        [
+            (r.estimate, r.se)
+            for r in (rma_mh(ai=ai[b], bi=bi[b], ci=ci[b], di=di[b]) for b in range(args.n))
+        ]
+    )
     t_mh = time.perf_counter() - t0
     t0 = time.perf_counter()
-    peto = np.array([(r.estimate, r.se) for r in
-                     (rma_peto(ai=ai[b], bi=bi[b], ci=ci[b], di=di[b]) for b in range(args.n))])
+    peto = np.array(
+        [
+            (r.estimate, r.se)
+            for r in (rma_peto(ai=ai[b], bi=bi[b], ci=ci[b], di=di[b]) for b in range(args.n))
+        ]
+    )
     t_peto = time.perf_counter() - t0
     t0 = time.perf_counter()
     glmm = rma_glmm_batch(xi, ni)
@@ -128,10 +136,20 @@ def main() -> None:
     rows = [
         ("metareview", "rma_mh(measure='OR') Python loop", args.n, t_mh, ""),
         ("metareview", "rma_peto() Python loop", args.n, t_peto, ""),
-        ("metareview", "rma_glmm_batch (PLO, nAGQ=7), one call", args.n, t_glmm,
-         f"{int((~glmm.converged).sum())} not converged"),
-        ("metareview", "rma_glmm_batch (PLO, nAGQ=7), one call", args.big, t_big,
-         f"{int((~big.converged).sum())} not converged"),
+        (
+            "metareview",
+            "rma_glmm_batch (PLO, nAGQ=7), one call",
+            args.n,
+            t_glmm,
+            f"{int((~glmm.converged).sum())} not converged",
+        ),
+        (
+            "metareview",
+            "rma_glmm_batch (PLO, nAGQ=7), one call",
+            args.big,
+            t_big,
+            f"{int((~big.converged).sum())} not converged",
+        ),
     ]
     agreement = []
     versions: tuple[str, ...] = ()
@@ -143,9 +161,12 @@ def main() -> None:
             script = Path(tmp, "bench.R")
             script.write_text(R_SCRIPT)
             out = Path(tmp, "out")
-            proc = subprocess.run(["Rscript", str(script), str(tab), str(prop),
-                                   str(args.glmm_sample), str(out)],
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                ["Rscript", str(script), str(tab), str(prop), str(args.glmm_sample), str(out)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             times, info = proc.stdout.strip().splitlines()[-2:]
             r_mh, r_peto, r_glmm = map(float, times.split())
             versions = tuple(info.split())
@@ -154,14 +175,28 @@ def main() -> None:
         m = args.glmm_sample
         r_glmm_all = r_glmm / m * args.n
         rows += [
-            (f"metafor {versions[0]}", "rma.mh(measure='OR') R loop", args.n, r_mh,
-             f"{r_mh / t_mh:.1f}x metareview"),
-            (f"metafor {versions[0]}", "rma.peto() R loop", args.n, r_peto,
-             f"{r_peto / t_peto:.1f}x metareview"),
-            (f"metafor {versions[0]} + lme4 {versions[1]}", "rma.glmm(measure='PLO') R loop",
-             args.n, r_glmm_all,
-             f"EXTRAPOLATED from {m} fits ({r_glmm:.2f} s); {r_glmm_all / t_glmm:.0f}x "
-             "metareview"),
+            (
+                f"metafor {versions[0]}",
+                "rma.mh(measure='OR') R loop",
+                args.n,
+                r_mh,
+                f"{r_mh / t_mh:.1f}x metareview",
+            ),
+            (
+                f"metafor {versions[0]}",
+                "rma.peto() R loop",
+                args.n,
+                r_peto,
+                f"{r_peto / t_peto:.1f}x metareview",
+            ),
+            (
+                f"metafor {versions[0]} + lme4 {versions[1]}",
+                "rma.glmm(measure='PLO') R loop",
+                args.n,
+                r_glmm_all,
+                f"EXTRAPOLATED from {m} fits ({r_glmm:.2f} s); {r_glmm_all / t_glmm:.0f}x "
+                "metareview",
+            ),
         ]
         agreement = [
             ("MH log OR, se", np.max(np.abs(mh - two[["mh_est", "mh_se"]].to_numpy()))),
@@ -173,14 +208,23 @@ def main() -> None:
     else:
         print("Rscript not found: metafor comparison skipped")
 
-    lines = [f"# bench_binary ({dt.date.today().isoformat()})", "",
-             machine(("metareview", metareview.__version__),
-                     *((("metafor", versions[0]), ("lme4", versions[1])) if versions else ())),
-             "", f"B = {args.n} meta-analyses of k = {args.k} studies (seed {args.seed}).", "",
-             "| tool | fit | B | wall time (s) | per fit (ms) | notes |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {tool} | {fit} | {b:,} | {t:.2f} | {1000 * t / b:.3f} | {note} |"
-              for tool, fit, b, t, note in rows]
+    lines = [
+        f"# bench_binary ({dt.date.today().isoformat()})",
+        "",
+        machine(
+            ("metareview", metareview.__version__),
+            *((("metafor", versions[0]), ("lme4", versions[1])) if versions else ()),
+        ),
+        "",
+        f"B = {args.n} meta-analyses of k = {args.k} studies (seed {args.seed}).",
+        "",
+        "| tool | fit | B | wall time (s) | per fit (ms) | notes |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {tool} | {fit} | {b:,} | {t:.2f} | {1000 * t / b:.3f} | {note} |"
+        for tool, fit, b, t, note in rows
+    ]
     if agreement:
         lines += ["", "| agreement | max abs difference |", "|---|---|"]
         lines += [f"| {name} | {value:.2e} |" for name, value in agreement]

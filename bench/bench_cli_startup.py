@@ -45,22 +45,33 @@ def median(argv: list[str], stdin: str = "") -> float:
 
 def main() -> None:
     python = sys.executable
-    cli = [python, "-c", "import sys; sys.argv[0] = 'metareview'; "
-                         "from metareview.cli import main; main()"]
+    cli = [
+        python,
+        "-c",
+        "import sys; sys.argv[0] = 'metareview'; from metareview.cli import main; main()",
+    ]
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         csv = work / "d.csv"
         csv.write_text("yi,vi\n0.1,0.01\n0.3,0.02\n0.5,0.03\n0.2,0.02\n", encoding="utf-8")
         store = str(work / "s.sqlite")
-        subprocess.run([*cli, "store", "init", "--project", "p", "--store", store], check=True,
-                       capture_output=True)
-        subprocess.run([*cli, "store", "reviewer", "add", "Ana", "--store", store], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*cli, "store", "init", "--project", "p", "--store", store],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [*cli, "store", "reviewer", "add", "Ana", "--store", store],
+            check=True,
+            capture_output=True,
+        )
         bare = median([python, "-c", "pass"])
         print(f"bare python: {bare:.2f} s CPU (median of {REPEATS})\n")
         print(f"{'command':24s} {'CPU s':>6s} {'x bare':>7s}")
         commands = {
-            "--help": ["--help"], "--version": ["--version"], "rma CSV": ["rma", str(csv)],
+            "--help": ["--help"],
+            "--version": ["--version"],
+            "rma CSV": ["rma", str(csv)],
             "store reviewer list": ["store", "reviewer", "list", "--store", store],
             "screen (q at once)": ["screen", "--reviewer", "Ana", "--store", store],
         }
@@ -68,8 +79,7 @@ def main() -> None:
             seconds = median([*cli, *args], stdin="q\n")
             print(f"{name:24s} {seconds:6.2f} {seconds / bare:7.1f}")
         print()
-        for module in ("pandas", "scipy.stats", "scipy.special", "sqlalchemy",
-                       "matplotlib.pyplot"):
+        for module in ("pandas", "scipy.stats", "scipy.special", "sqlalchemy", "matplotlib.pyplot"):
             seconds = median([python, "-c", f"import {module}"])
             print(f"import {module:18s} {seconds:6.2f} {seconds / bare:7.1f}")
 

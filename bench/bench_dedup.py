@@ -23,9 +23,14 @@ import pandas as pd
 
 from metareview.review.dedup import find_duplicates, pairs_from_groups
 
-DEFAULT = Path(os.environ.get("METAREVIEW_TESTDATA",
-                              Path(__file__).resolve().parents[2] / "shared" / "testdata")
-               ) / "dedup"
+DEFAULT = (
+    Path(
+        os.environ.get(
+            "METAREVIEW_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata"
+        )
+    )
+    / "dedup"
+)
 
 
 def load(folder: Path) -> tuple[pd.DataFrame, set[tuple[str, str]]]:
@@ -79,10 +84,7 @@ def main(root: Path = DEFAULT) -> int:
         seconds = time.perf_counter() - started
         tier1 = {(p.id_a, p.id_b) for p in result.tier1}
         flagged = {(p.id_a, p.id_b) for p in result.pairs}
-        print(
-            f"{name}: {len(records)} records, {len(truth)} true duplicate pairs, "
-            f"{seconds:.1f} s"
-        )
+        print(f"{name}: {len(records)} records, {len(truth)} true duplicate pairs, {seconds:.1f} s")
         for label, predicted in (("tier 1 alone", tier1), ("tier 1 + tier 2", flagged)):
             r = rates(predicted, truth, len(records))
             print(

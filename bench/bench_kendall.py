@@ -77,11 +77,13 @@ def run_metafor(yi: np.ndarray, vi: np.ndarray) -> tuple[float, float, float, st
         return None
     with tempfile.TemporaryDirectory(prefix="bench_kendall_") as tmp:
         data, script = Path(tmp) / "d.csv", Path(tmp) / "r.R"
-        np.savetxt(data, np.column_stack([yi, vi]), delimiter=",", header="yi,vi",
-                   comments="", fmt="%.17g")
+        np.savetxt(
+            data, np.column_stack([yi, vi]), delimiter=",", header="yi,vi", comments="", fmt="%.17g"
+        )
         script.write_text(R_SCRIPT)
-        done = subprocess.run([rscript, str(script), str(data)], capture_output=True,
-                              text=True, check=True)
+        done = subprocess.run(
+            [rscript, str(script), str(data)], capture_output=True, text=True, check=True
+        )
     fields = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
     _, seconds, tau, pval, version = fields.split()
     return float(seconds), float.fromhex(tau), float.fromhex(pval), version
@@ -106,20 +108,41 @@ def main(argv: list[str] | None = None) -> None:
         tracemalloc.stop()
         ystar = deviates(yi, vi)
         scipy_s, ref = median_time(lambda y=ystar, v=vi: stats.kendalltau(y, v), args.repeats)
-        rows.append([f"{k:,}", "metareview ranktest", f"{ours_s:.3f}", f"{peak:.1f}",
-                     f"tau = {ours.tau:.6f}, p = {ours.pval:.4g}"])
-        rows.append([f"{k:,}", "scipy.stats.kendalltau", f"{scipy_s:.3f}", "",
-                     f"differences: tau {abs(ours.tau - ref.statistic):.1e}, p "
-                     f"{abs(ours.pval - ref.pvalue) / ref.pvalue:.1e} relative"])
+        rows.append(
+            [
+                f"{k:,}",
+                "metareview ranktest",
+                f"{ours_s:.3f}",
+                f"{peak:.1f}",
+                f"tau = {ours.tau:.6f}, p = {ours.pval:.4g}",
+            ]
+        )
+        rows.append(
+            [
+                f"{k:,}",
+                "scipy.stats.kendalltau",
+                f"{scipy_s:.3f}",
+                "",
+                f"differences: tau {abs(ours.tau - ref.statistic):.1e}, p "
+                f"{abs(ours.pval - ref.pvalue) / ref.pvalue:.1e} relative",
+            ]
+        )
         print(rows[-2], rows[-1], flush=True)
         if k <= args.r_max_k:
             found = run_metafor(yi, vi)
             if found is not None:
                 seconds, tau, pval, metafor_version = found
-                rows.append([f"{k:,}", "metafor ranktest", f"{seconds:.3f}", "",
-                             f"{seconds / ours_s:,.0f}x metareview's time; differences: tau "
-                             f"{abs(ours.tau - tau):.1e}, p "
-                             f"{abs(ours.pval - pval) / pval:.1e} relative"])
+                rows.append(
+                    [
+                        f"{k:,}",
+                        "metafor ranktest",
+                        f"{seconds:.3f}",
+                        "",
+                        f"{seconds / ours_s:,.0f}x metareview's time; differences: tau "
+                        f"{abs(ours.tau - tau):.1e}, p "
+                        f"{abs(ours.pval - pval) / pval:.1e} relative",
+                    ]
+                )
                 print(rows[-1], flush=True)
     lines = [
         "# Rank test (Kendall's tau-b) at large k",

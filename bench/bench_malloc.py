@@ -82,10 +82,12 @@ def measure(mode: str, workload: str, method: str, n: int, repeats: int) -> list
     env.pop("GLIBC_TUNABLES", None)
     if mode == "tunables":
         env["GLIBC_TUNABLES"] = TUNABLES
-    code = CHILD.format(here=str(HERE), mode=mode, workload=workload, method=method, n=n,
-                        repeats=repeats)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, check=True)
+    code = CHILD.format(
+        here=str(HERE), mode=mode, workload=workload, method=method, n=n, repeats=repeats
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -101,15 +103,25 @@ def main(argv: list[str] | None = None) -> None:
             for mode in MODES:
                 runs = measure(mode, workload, method, args.n, args.repeats)
                 first, rest = runs[0], runs[1:]
-                row = {"workload": workload, "method": method, "mode": mode,
-                       "first_wall": first["wall"], "first_faults": first["faults"],
-                       **{key: statistics.median(r[key] for r in rest)
-                          for key in ("wall", "cpu", "sys", "faults")}}
+                row = {
+                    "workload": workload,
+                    "method": method,
+                    "mode": mode,
+                    "first_wall": first["wall"],
+                    "first_faults": first["faults"],
+                    **{
+                        key: statistics.median(r[key] for r in rest)
+                        for key in ("wall", "cpu", "sys", "faults")
+                    },
+                }
                 rows.append(row)
-                print(f"{workload:9} {method:4} {mode:8} first {row['first_wall']:6.2f} s "
-                      f"{row['first_faults']:7,d} faults | median wall {row['wall']:6.2f} s "
-                      f"cpu {row['cpu']:6.2f} s sys {row['sys']:5.2f} s "
-                      f"{int(row['faults']):7,d} faults", flush=True)
+                print(
+                    f"{workload:9} {method:4} {mode:8} first {row['first_wall']:6.2f} s "
+                    f"{row['first_faults']:7,d} faults | median wall {row['wall']:6.2f} s "
+                    f"cpu {row['cpu']:6.2f} s sys {row['sys']:5.2f} s "
+                    f"{int(row['faults']):7,d} faults",
+                    flush=True,
+                )
     lines = [
         "# keep_freed_memory(): the kernel with and without the allocator opt-in",
         "",
@@ -124,9 +136,11 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        lines.append(f"| {row['workload']} | {row['method']} | {row['mode']} | "
-                     f"{row['first_wall']:.2f} | {row['first_faults']:,} | {row['wall']:.2f} | "
-                     f"{row['cpu']:.2f} | {row['sys']:.2f} | {int(row['faults']):,} |")
+        lines.append(
+            f"| {row['workload']} | {row['method']} | {row['mode']} | "
+            f"{row['first_wall']:.2f} | {row['first_faults']:,} | {row['wall']:.2f} | "
+            f"{row['cpu']:.2f} | {row['sys']:.2f} | {int(row['faults']):,} |"
+        )
     RESULTS.write_text("\n".join(lines) + "\n")
     print(f"wrote {RESULTS}")
 

@@ -66,8 +66,12 @@ def simulate(k_target: int, seed: int) -> pd.DataFrame:
     study = np.repeat(np.arange(len(sizes)), sizes)
     k = study.size
     vi = rng.uniform(0.01, 0.1, k)
-    yi = (0.3 + rng.normal(0, 0.3, len(sizes))[study] + rng.normal(0, 0.2, k)
-          + rng.normal(0, np.sqrt(vi)))
+    yi = (
+        0.3
+        + rng.normal(0, 0.3, len(sizes))[study]
+        + rng.normal(0, 0.2, k)
+        + rng.normal(0, np.sqrt(vi))
+    )
     return pd.DataFrame({"study": study + 1, "esid": np.arange(1, k + 1), "yi": yi, "vi": vi})
 
 
@@ -79,9 +83,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,5000", help="numbers of effect sizes")
     parser.add_argument("--seed", type=int, default=20261207)
-    parser.add_argument("--dense-max", type=int, default=1000,
-                        help="largest k for which metafor's dense fit is timed (it took "
-                             "107 s at k = 1,000 on 2 shared cores)")
+    parser.add_argument(
+        "--dense-max",
+        type=int,
+        default=1000,
+        help="largest k for which metafor's dense fit is timed (it took "
+        "107 s at k = 1,000 on 2 shared cores)",
+    )
     args = parser.parse_args()
     rows = []
     version = ""
@@ -100,8 +108,12 @@ def main() -> None:
                 d.to_csv(path, index=False, float_format="%.17g")
                 script.write_text(R_SCRIPT)
                 dense = "dense" if k <= args.dense_max else "skip"
-                proc = subprocess.run(["Rscript", str(script), str(path), dense],
-                                      capture_output=True, text=True, check=True)
+                proc = subprocess.run(
+                    ["Rscript", str(script), str(path), dense],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 line, version = proc.stdout.strip().splitlines()[-2:]
                 t_dense, t_sparse, beta, s1, s2 = map(float, line.split())
             rel = np.max(np.abs(res.sigma2 - [s1, s2]) / np.array([s1, s2]))
@@ -109,17 +121,25 @@ def main() -> None:
         else:
             print("Rscript not found: metafor comparison skipped")
             rows.append((k, n_studies, ours, np.nan, np.nan, np.nan, np.nan))
-    lines = [f"# bench_mv ({dt.date.today().isoformat()})", "",
-             machine(("metareview", metareview.__version__),
-                     *((("metafor", version.strip()),) if version else ())), "",
-             "Three-level model `~ 1 | study/esid`, REML, simulated data (seed "
-             f"{args.seed}).", "",
-             "| k | studies | metareview (s) | metafor dense (s) | metafor sparse (s) | "
-             "dense / ours | sparse / ours | sigma2 max rel diff | estimate abs diff |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {k:,} | {n:,} | {o:.3f} | {_num(td, '.2f')} | {ts:.2f} | "
-              f"{_num(td / o, '.0f', 'x')} | {ts / o:.0f}x | {r:.1e} | {b:.1e} |"
-              for k, n, o, td, ts, r, b in rows]
+    lines = [
+        f"# bench_mv ({dt.date.today().isoformat()})",
+        "",
+        machine(
+            ("metareview", metareview.__version__),
+            *((("metafor", version.strip()),) if version else ()),
+        ),
+        "",
+        f"Three-level model `~ 1 | study/esid`, REML, simulated data (seed {args.seed}).",
+        "",
+        "| k | studies | metareview (s) | metafor dense (s) | metafor sparse (s) | "
+        "dense / ours | sparse / ours | sigma2 max rel diff | estimate abs diff |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {k:,} | {n:,} | {o:.3f} | {_num(td, '.2f')} | {ts:.2f} | "
+        f"{_num(td / o, '.0f', 'x')} | {ts / o:.0f}x | {r:.1e} | {b:.1e} |"
+        for k, n, o, td, ts, r, b in rows
+    ]
     text = "\n".join(lines) + "\n"
     RESULTS.write_text(text)
     print(text)

@@ -86,8 +86,9 @@ def write_long_csv(path: Path, Y: np.ndarray, V: np.ndarray) -> None:
     B, k = Y.shape
     ids = np.repeat(np.arange(1, B + 1), k)
     table = np.column_stack([ids, Y.ravel(), V.ravel()])
-    np.savetxt(path, table, fmt=("%d", "%.17g", "%.17g"), delimiter=",", header="id,yi,vi",
-               comments="")
+    np.savetxt(
+        path, table, fmt=("%d", "%.17g", "%.17g"), delimiter=",", header="id,yi,vi", comments=""
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,8 +120,9 @@ def bench_metareview(Y, V, repeats: int) -> tuple[list[Timing], dict[str, object
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             seconds, res = best_of(
-                lambda m=method, c=ci, ctl=control: rma_batch(Y, V, method=m, tau2_ci=c,
-                                                              control=ctl),
+                lambda m=method, c=ci, ctl=control: rma_batch(
+                    Y, V, method=m, tau2_ci=c, control=ctl
+                ),
                 repeats,
             )
         fits[key] = res
@@ -135,8 +137,9 @@ def bench_metareview(Y, V, repeats: int) -> tuple[list[Timing], dict[str, object
         other = {str(w.message) for w in caught if not issubclass(w.category, ConvergenceWarning)}
         notes += [f"warning: {msg}" for msg in sorted(other)]
         label = f"{method} (tau2_ci={ci})" + (", threshold=1e-5, maxiter=100" if control else "")
-        rows.append(Timing("metareview rma_batch", label, seconds, B, notes=notes,
-                           key=None if ci else key))
+        rows.append(
+            Timing("metareview rma_batch", label, seconds, B, notes=notes, key=None if ci else key)
+        )
     return rows, fits
 
 
@@ -196,8 +199,16 @@ def bench_statsmodels(Y, V, sample: int, limit: float):
             notes.append(f"EXTRAPOLATED linearly from {n_fit:,} fits")
         if method_re == "iterated":
             notes.append("PM (atol=1e-5 on the estimating eq.), compared with metareview PM")
-        rows.append(Timing(f"statsmodels {statsmodels.__version__}", label, seconds, n_fit,
-                           baseline=baseline, notes=notes))
+        rows.append(
+            Timing(
+                f"statsmodels {statsmodels.__version__}",
+                label,
+                seconds,
+                n_fit,
+                baseline=baseline,
+                notes=notes,
+            )
+        )
         fits[method_re] = {"estimate": est, "se": se, "tau2": tau2, "n": n_fit}
     return rows, fits
 
@@ -264,10 +275,16 @@ for (name in names(configs)) {
 
 METAFOR_LABELS = {
     "DL": ('rma(method="DL")', "DL", "defaults"),
-    "REML_default": ('rma(method="REML"), default control', "REML (metafor-default control)",
-                     "defaults: threshold=1e-5, maxiter=100"),
-    "REML_strict": ('rma(method="REML"), threshold=1e-10', "REML",
-                    "control=list(threshold=1e-10, maxiter=1000)"),
+    "REML_default": (
+        'rma(method="REML"), default control',
+        "REML (metafor-default control)",
+        "defaults: threshold=1e-5, maxiter=100",
+    ),
+    "REML_strict": (
+        'rma(method="REML"), threshold=1e-10',
+        "REML",
+        "control=list(threshold=1e-10, maxiter=1000)",
+    ),
 }
 
 
@@ -279,8 +296,10 @@ def _read_hex_csv(path: Path) -> dict[str, np.ndarray]:
     import pandas as pd
 
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return {c: (frame[c].astype(int).to_numpy() if c == "id" else _hex_column(frame[c]))
-            for c in frame.columns}
+    return {
+        c: (frame[c].astype(int).to_numpy() if c == "id" else _hex_column(frame[c]))
+        for c in frame.columns
+    }
 
 
 def bench_metafor(Y, V, csv: Path, workdir: Path, sample: int, limit: float, n_agree: int):
@@ -290,8 +309,16 @@ def bench_metafor(Y, V, csv: Path, workdir: Path, sample: int, limit: float, n_a
         return [], {}, None
     script = workdir / "bench_metafor.R"
     script.write_text(R_SCRIPT)
-    cmd = [rscript, "--vanilla", str(script), str(csv), str(workdir), str(sample), str(limit),
-           str(n_agree)]
+    cmd = [
+        rscript,
+        "--vanilla",
+        str(script),
+        str(csv),
+        str(workdir),
+        str(sample),
+        str(limit),
+        str(n_agree),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         print(f"Rscript failed (exit {proc.returncode}); skipping metafor.\n{proc.stderr.strip()}")
@@ -311,8 +338,9 @@ def bench_metafor(Y, V, csv: Path, workdir: Path, sample: int, limit: float, n_a
                 notes.append(f"EXTRAPOLATED linearly from {fitted:,} fits")
             if failed:
                 notes.append(f"{failed} fits raised an error")
-            rows.append(Timing(f"metafor {version}", label, seconds, fitted, baseline=baseline,
-                               notes=notes))
+            rows.append(
+                Timing(f"metafor {version}", label, seconds, fitted, baseline=baseline, notes=notes)
+            )
             fits[name] = _read_hex_csv(workdir / f"metafor_{name}.csv")
             fits[name]["fitted"] = fitted
         elif parts[:1] == ["FAILED"]:
@@ -320,8 +348,7 @@ def bench_metafor(Y, V, csv: Path, workdir: Path, sample: int, limit: float, n_a
 
     echo = _read_hex_csv(workdir / "echo.csv")
     n = int(echo["id"].max())
-    same = (np.array_equal(echo["yi"], Y[:n].ravel())
-            and np.array_equal(echo["vi"], V[:n].ravel()))
+    same = np.array_equal(echo["yi"], Y[:n].ravel()) and np.array_equal(echo["vi"], V[:n].ravel())
     return rows, fits, same
 
 
@@ -359,11 +386,12 @@ def agreement(mr_fits, sm_fits, mf_fits, n_agree: int) -> list[str]:
         lines.append(f"| {name} | {rows.size:,} | " + " | ".join(cells) + " |")
 
     first = np.arange(n_agree)
-    for name, mr_key, label in (("DL", "DL", "metafor DL"),
-                                ("REML_strict", "REML", "metafor REML threshold=1e-10"),
-                                ("REML_default", "REML", "metafor REML default (1e-5)"),
-                                ("REML_default", "REML (metafor-default control)",
-                                 "metafor REML default (1e-5)")):
+    for name, mr_key, label in (
+        ("DL", "DL", "metafor DL"),
+        ("REML_strict", "REML", "metafor REML threshold=1e-10"),
+        ("REML_default", "REML", "metafor REML default (1e-5)"),
+        ("REML_default", "REML (metafor-default control)", "metafor REML default (1e-5)"),
+    ):
         if name in mf_fits:
             n = min(n_agree, mf_fits[name]["estimate"].size)
             add(f"metareview {mr_key} vs {label}", mr_fits[mr_key], mf_fits[name], first[:n])
@@ -373,12 +401,15 @@ def agreement(mr_fits, sm_fits, mf_fits, n_agree: int) -> list[str]:
         fitted = np.arange(ref["n"])
         nonneg = fitted[ref["tau2"][fitted] >= 0]
         add("metareview DL vs statsmodels dl, all fitted rows", mr_fits["DL"], ref, fitted)
-        add("metareview DL vs statsmodels dl, rows with statsmodels tau2 >= 0",
-            mr_fits["DL"], ref, nonneg)
+        add(
+            "metareview DL vs statsmodels dl, rows with statsmodels tau2 >= 0",
+            mr_fits["DL"],
+            ref,
+            nonneg,
+        )
     if "iterated" in sm_fits:
         ref = sm_fits["iterated"]
-        add("metareview PM vs statsmodels iterated (PM)", mr_fits["PM"], ref,
-            np.arange(ref["n"]))
+        add("metareview PM vs statsmodels iterated (PM)", mr_fits["PM"], ref, np.arange(ref["n"]))
     return lines
 
 
@@ -388,24 +419,33 @@ def convergence(mr_fits, mf_fits) -> list[str]:
     for key in ("REML", "REML (metafor-default control)", "REML+ci", "PM"):
         res = mr_fits[key]
         bad = np.flatnonzero(~res.converged)
-        lines.append(f"- metareview {key}: {bad.size} of {res.converged.size:,} rows not "
-                     f"converged; iterations median {np.median(res.iterations):.0f}, "
-                     f"max {res.iterations.max()}; rows {bad[:20].tolist()}"
-                     + (" ..." if bad.size > 20 else ""))
-    for name, mr_key in (("DL", "DL"), ("REML_default", "REML (metafor-default control)"),
-                         ("REML_strict", "REML")):
+        lines.append(
+            f"- metareview {key}: {bad.size} of {res.converged.size:,} rows not "
+            f"converged; iterations median {np.median(res.iterations):.0f}, "
+            f"max {res.iterations.max()}; rows {bad[:20].tolist()}"
+            + (" ..." if bad.size > 20 else "")
+        )
+    for name, mr_key in (
+        ("DL", "DL"),
+        ("REML_default", "REML (metafor-default control)"),
+        ("REML_strict", "REML"),
+    ):
         if name not in mf_fits:
             continue
         fitted = mf_fits[name]["fitted"]
         failed = mf_fits[name].get("failed", np.array([], int))
-        line = (f"- metafor {name}: {failed.size} of {fitted:,} fitted rows raised an error; "
-                f"rows {failed[:20].tolist()}" + (" ..." if failed.size > 20 else ""))
+        line = (
+            f"- metafor {name}: {failed.size} of {fitted:,} fitted rows raised an error; "
+            f"rows {failed[:20].tolist()}" + (" ..." if failed.size > 20 else "")
+        )
         if name.startswith("REML"):
             mine = {int(b) for b in np.flatnonzero(~mr_fits[mr_key].converged) if b < fitted}
             theirs = set(failed.tolist())
-            line += (f"; vs metareview {mr_key} non-converged among those rows: both "
-                     f"{len(mine & theirs)}, metafor only {sorted(theirs - mine)[:20]}, "
-                     f"metareview only {sorted(mine - theirs)[:20]}")
+            line += (
+                f"; vs metareview {mr_key} non-converged among those rows: both "
+                f"{len(mine & theirs)}, metafor only {sorted(theirs - mine)[:20]}, "
+                f"metareview only {sorted(mine - theirs)[:20]}"
+            )
         lines.append(line)
     return lines
 
@@ -422,8 +462,10 @@ def results_table(rows: list[Timing], B: int) -> list[str]:
             ratio = "1 (baseline)" if r.key is not None else "—"
         else:
             ratio = f"{r.seconds / base[r.baseline]:,.1f}× vs metareview {r.baseline}"
-        lines.append(f"| {r.tool} | {r.method} | {r.seconds:.3f} | {r.seconds / B * 1e6:,.2f} "
-                     f"| {ratio} | {'; '.join(r.notes)} |")
+        lines.append(
+            f"| {r.tool} | {r.method} | {r.seconds:.3f} | {r.seconds / B * 1e6:,.2f} "
+            f"| {ratio} | {'; '.join(r.notes)} |"
+        )
     return lines
 
 
@@ -433,21 +475,32 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k", type=int, default=10, help="studies per meta-analysis")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--repeats", type=int, default=3, help="metareview: best of this many runs")
-    ap.add_argument("--sample", type=int, default=1000,
-                    help="reference loops: fits timed before deciding whether to extrapolate")
-    ap.add_argument("--limit", type=float, default=60.0,
-                    help="reference loops projected to take longer than this (s) are "
-                         "extrapolated from --sample fits")
-    ap.add_argument("--agree", type=int, default=200,
-                    help="rows compared with metafor for agreement")
+    ap.add_argument(
+        "--sample",
+        type=int,
+        default=1000,
+        help="reference loops: fits timed before deciding whether to extrapolate",
+    )
+    ap.add_argument(
+        "--limit",
+        type=float,
+        default=60.0,
+        help="reference loops projected to take longer than this (s) are "
+        "extrapolated from --sample fits",
+    )
+    ap.add_argument(
+        "--agree", type=int, default=200, help="rows compared with metafor for agreement"
+    )
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     B, k = args.n, args.k
     keep_freed_memory()  # the allocator opt-in (bench_malloc.py measures its effect)
 
     Y, V = simulate(B, k, args.seed)
-    setting = (f"B = {B:,} meta-analyses of k = {k}; seed {args.seed}; "
-               f"vi ~ Uniform({V_LOW}, {V_HIGH}), yi ~ N({THETA}, vi + {TAU2})")
+    setting = (
+        f"B = {B:,} meta-analyses of k = {k}; seed {args.seed}; "
+        f"vi ~ Uniform({V_LOW}, {V_HIGH}), yi ~ N({THETA}, vi + {TAU2})"
+    )
     print(setting)
     print(f"machine: {machine()}")
     print(f"metareview {metareview.__version__}\n")
@@ -464,13 +517,16 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tmp)
         csv = workdir / "data.csv"
         write_long_csv(csv, Y, V)
-        mf_rows, mf_fits, same_data = bench_metafor(Y, V, csv, workdir, args.sample, args.limit,
-                                                    min(args.agree, B))
+        mf_rows, mf_fits, same_data = bench_metafor(
+            Y, V, csv, workdir, args.sample, args.limit, min(args.agree, B)
+        )
     for r in mf_rows:
         print(f"{r.tool} {r.method}: {r.seconds:.3f} s ({'; '.join(r.notes)})")
     if same_data is not None:
-        print(f"R read bit-identical data for the first {min(args.agree, B)} meta-analyses: "
-              f"{same_data}")
+        print(
+            f"R read bit-identical data for the first {min(args.agree, B)} meta-analyses: "
+            f"{same_data}"
+        )
 
     table = results_table(timings + sm_rows + mf_rows, B)
     agree = agreement(mr_fits, sm_fits, mf_fits, min(args.agree, B))
@@ -504,8 +560,11 @@ def main(argv: list[str] | None = None) -> None:
         "",
     ]
     if same_data is not None:
-        report.insert(6, f"- R read bit-identical data (checked on the first "
-                         f"{min(args.agree, B)} meta-analyses): {same_data}")
+        report.insert(
+            6,
+            f"- R read bit-identical data (checked on the first "
+            f"{min(args.agree, B)} meta-analyses): {same_data}",
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(report))
     print(f"\nwrote {args.output}")

@@ -73,8 +73,7 @@ def simulate(B: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def long_table(Y: np.ndarray, V: np.ndarray) -> pd.DataFrame:
     B, k = Y.shape
-    return pd.DataFrame({"study_set": np.repeat(np.arange(B), k), "yi": Y.ravel(),
-                         "vi": V.ravel()})
+    return pd.DataFrame({"study_set": np.repeat(np.arange(B), k), "yi": Y.ravel(), "vi": V.ravel()})
 
 
 def timed_runs(fn: Callable[[], object], repeats: int) -> tuple[float, float, object]:
@@ -95,14 +94,19 @@ def quiet(fn: Callable[[], object]) -> Callable[[], object]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return fn()
+
     return run
 
 
 def kernel_in_chunks(Y: np.ndarray, V: np.ndarray, method: str) -> dict[str, np.ndarray]:
     out = {"estimate": [], "tau2": [], "converged": []}
     for start in range(0, Y.shape[0], KERNEL_CHUNK):
-        res = rma_batch(Y[start:start + KERNEL_CHUNK], V[start:start + KERNEL_CHUNK],
-                        method=method, tau2_ci=False)
+        res = rma_batch(
+            Y[start : start + KERNEL_CHUNK],
+            V[start : start + KERNEL_CHUNK],
+            method=method,
+            tau2_ci=False,
+        )
         out["estimate"].append(res.estimate)
         out["tau2"].append(res.tau2)
         out["converged"].append(res.converged)
@@ -136,8 +140,9 @@ def max_rss(n: int, k: int, seed: int, method: str) -> float | None:
     if not os.path.exists(timer):
         return None
     code = RSS_CHILD.format(here=str(HERE), n=n, k=k, seed=seed, method=method)
-    proc = subprocess.run([timer, "-v", sys.executable, "-c", code], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [timer, "-v", sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     return int(found.group(1)) / 1024 if found and proc.returncode == 0 else None
 
@@ -203,15 +208,33 @@ def run_metafor(Y, V, big_y, big_v, r_bigk: list[int], workdir: Path):
         return None
     sample_csv, bigk_csv = workdir / "sample.csv", workdir / "bigk.csv"
     B, k = Y.shape
-    np.savetxt(sample_csv, np.column_stack([np.repeat(np.arange(1, B + 1), k), Y.ravel(),
-                                            V.ravel()]),
-               fmt=("%d", "%.17g", "%.17g"), delimiter=",", header="id,yi,vi", comments="")
-    np.savetxt(bigk_csv, np.column_stack([big_y, big_v]), fmt="%.17g", delimiter=",",
-               header="yi,vi", comments="")
+    np.savetxt(
+        sample_csv,
+        np.column_stack([np.repeat(np.arange(1, B + 1), k), Y.ravel(), V.ravel()]),
+        fmt=("%d", "%.17g", "%.17g"),
+        delimiter=",",
+        header="id,yi,vi",
+        comments="",
+    )
+    np.savetxt(
+        bigk_csv,
+        np.column_stack([big_y, big_v]),
+        fmt="%.17g",
+        delimiter=",",
+        header="yi,vi",
+        comments="",
+    )
     script = workdir / "bench_scale.R"
     script.write_text(R_SCRIPT)
-    cmd = [rscript, "--vanilla", str(script), str(sample_csv), str(bigk_csv), str(workdir),
-           ",".join(map(str, r_bigk))]
+    cmd = [
+        rscript,
+        "--vanilla",
+        str(script),
+        str(sample_csv),
+        str(bigk_csv),
+        str(workdir),
+        ",".join(map(str, r_bigk)),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
     except subprocess.TimeoutExpired:
@@ -228,11 +251,13 @@ def run_metafor(Y, V, big_y, big_v, r_bigk: list[int], workdir: Path):
         elif parts[:1] == ["TIME"]:
             out["times"][parts[1]] = float(parts[2])
             out["failed"][parts[1]] = int(parts[4])
-            frame = pd.read_csv(workdir / f"sample_{parts[1]}.csv", dtype=str,
-                                keep_default_na=False)
+            frame = pd.read_csv(
+                workdir / f"sample_{parts[1]}.csv", dtype=str, keep_default_na=False
+            )
             out["fits"][parts[1]] = {
-                c: np.array([np.nan if s in ("NA", "NaN") else float.fromhex(s)
-                             for s in frame[c]]) for c in frame.columns}
+                c: np.array([np.nan if s in ("NA", "NaN") else float.fromhex(s) for s in frame[c]])
+                for c in frame.columns
+            }
         elif parts[:1] == ["BIGK"]:
             est = np.nan if parts[3] == "NA" else float.fromhex(parts[3])
             tau2 = np.nan if parts[4] == "NA" else float.fromhex(parts[4])
@@ -256,8 +281,11 @@ def run_statsmodels(Y, V):
             r = combine_effects(Y[b], V[b], method_re="dl")
             est[b], se[b], tau2[b] = r.mean_effect_re, r.sd_eff_w_re, r.tau2
         seconds = time.perf_counter() - t0
-    return {"version": statsmodels.__version__, "seconds": seconds,
-            "fits": {"estimate": est, "se": se, "tau2": tau2}}
+    return {
+        "version": statsmodels.__version__,
+        "seconds": seconds,
+        "fits": {"estimate": est, "se": se, "tau2": tau2},
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,8 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k", type=int, default=10, help="studies per meta-analysis")
     ap.add_argument("--repeats", type=int, default=3, help="timed metareview runs (median)")
     ap.add_argument("--sample", type=int, default=1_000, help="fits timed in R / statsmodels")
-    ap.add_argument("--big-k", default="1000,2000,10000,100000",
-                    help="k of the single big fits")
+    ap.add_argument("--big-k", default="1000,2000,10000,100000", help="k of the single big fits")
     ap.add_argument("--r-big-k", default="1000,2000", help="k metafor is asked to fit")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--no-simulate", action="store_true", help="skip bench_simulate's study")
@@ -295,8 +322,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def add(what, tool, method, seconds, n_fits, base, note):
         ratio = "1 (baseline)" if base is None else f"{seconds / base:,.1f}x"
-        rows.append([what, tool, method, fmt_s(seconds), f"{seconds / n_fits * 1e6:,.2f}",
-                     ratio, note])
+        rows.append(
+            [what, tool, method, fmt_s(seconds), f"{seconds / n_fits * 1e6:,.2f}", ratio, note]
+        )
 
     print(f"simulating {B:,} meta-analyses of k = {k} ...", flush=True)
     Y, V = simulate(B, k, args.seed)
@@ -306,46 +334,97 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict] = {}
     for method in ("DL", "REML"):
         print(f"metareview {method} ...", flush=True)
-        median, first, out = timed_runs(quiet(lambda m=method: batch(df, by="study_set",
-                                                                     method=m)), args.repeats)
+        median, first, out = timed_runs(
+            quiet(lambda m=method: batch(df, by="study_set", method=m)), args.repeats
+        )
         base[method] = median
-        results[method] = {"estimate": out["estimate"].to_numpy(),
-                           "se": out["se"].to_numpy(), "tau2": out["tau2"].to_numpy(),
-                           "converged": out["converged"].to_numpy(),
-                           "iterations": out["iterations"].to_numpy()}
-        add(what, "metareview batch(df, by=...)", method, median, B, None,
+        results[method] = {
+            "estimate": out["estimate"].to_numpy(),
+            "se": out["se"].to_numpy(),
+            "tau2": out["tau2"].to_numpy(),
+            "converged": out["converged"].to_numpy(),
+            "iterations": out["iterations"].to_numpy(),
+        }
+        add(
+            what,
+            "metareview batch(df, by=...)",
+            method,
+            median,
+            B,
+            None,
             f"median of {args.repeats} after a warm-up ({fmt_s(first)} s); "
             f"{os.cpu_count()} threads (default); {B * k:,}-row DataFrame in, {B:,}-row "
-            "DataFrame out")
-        one, _, _ = timed_runs(quiet(lambda m=method: batch(df, by="study_set", method=m,
-                                                            threads=1)), args.repeats)
-        add(what, "metareview batch(df, by=..., threads=1)", method, one, B, median,
-            f"median of {args.repeats}; one thread")
-        kern, _, kout = timed_runs(quiet(lambda m=method: kernel_in_chunks(Y, V, m)),
-                                   args.repeats)
-        add(what, "metareview rma_batch (kernel), in chunks", method, kern, B, median,
+            "DataFrame out",
+        )
+        one, _, _ = timed_runs(
+            quiet(lambda m=method: batch(df, by="study_set", method=m, threads=1)), args.repeats
+        )
+        add(
+            what,
+            "metareview batch(df, by=..., threads=1)",
+            method,
+            one,
+            B,
+            median,
+            f"median of {args.repeats}; one thread",
+        )
+        kern, _, kout = timed_runs(quiet(lambda m=method: kernel_in_chunks(Y, V, m)), args.repeats)
+        add(
+            what,
+            "metareview rma_batch (kernel), in chunks",
+            method,
+            kern,
+            B,
+            median,
             f"median of {args.repeats}; (B, k) arrays in, a Python loop over chunks of "
-            f"{KERNEL_CHUNK:,} keeping estimate and tau2; one thread; tau2_ci=False")
-        whole, _, _ = timed_runs(quiet(lambda m=method: rma_batch(Y, V, method=m,
-                                                                  tau2_ci=False)),
-                                 args.repeats)
-        add(what, "metareview rma_batch (kernel), one call", method, whole, B, median,
+            f"{KERNEL_CHUNK:,} keeping estimate and tau2; one thread; tau2_ci=False",
+        )
+        whole, _, _ = timed_runs(
+            quiet(lambda m=method: rma_batch(Y, V, method=m, tau2_ci=False)), args.repeats
+        )
+        add(
+            what,
+            "metareview rma_batch (kernel), one call",
+            method,
+            whole,
+            B,
+            median,
             f"median of {args.repeats}; one thread; returns all 27 result arrays of length "
-            f"{B:,} (fresh memory: page faults are much of the time)")
-        same = (np.array_equal(kout["estimate"], results[method]["estimate"])
-                and np.array_equal(kout["tau2"], results[method]["tau2"]))
-        notes_after.append(f"{method}: batch() and the chunked kernel give bitwise identical "
-                           f"estimates and tau2: {same}")
+            f"{B:,} (fresh memory: page faults are much of the time)",
+        )
+        same = np.array_equal(kout["estimate"], results[method]["estimate"]) and np.array_equal(
+            kout["tau2"], results[method]["tau2"]
+        )
+        notes_after.append(
+            f"{method}: batch() and the chunked kernel give bitwise identical "
+            f"estimates and tau2: {same}"
+        )
 
     n_s = min(args.sample, B)
     print(f"statsmodels loop over {n_s:,} meta-analyses ...", flush=True)
     sm = run_statsmodels(Y[:n_s], V[:n_s])
     if sm:
         seconds = sm["seconds"] * B / n_s
-        add(what, f"statsmodels {sm['version']} combine_effects loop", "DL", seconds, B,
-            base["DL"], f"EXTRAPOLATED linearly from {n_s:,} fits ({sm['seconds']:.2f} s)")
-        rows.append([what, f"statsmodels {sm['version']}", "REML", "-", "-", "-",
-                     "not available (combine_effects offers DL and Paule-Mandel only)"])
+        add(
+            what,
+            f"statsmodels {sm['version']} combine_effects loop",
+            "DL",
+            seconds,
+            B,
+            base["DL"],
+            f"EXTRAPOLATED linearly from {n_s:,} fits ({sm['seconds']:.2f} s)",
+        )
+        rows.append(
+            [
+                what,
+                f"statsmodels {sm['version']}",
+                "REML",
+                "-",
+                "-",
+                "-",
+                "not available (combine_effects offers DL and Paule-Mandel only)",
+            ]
+        )
 
     big_ks = [int(x) for x in args.big_k.split(",")]
     rng = np.random.default_rng(args.seed + 1)
@@ -354,39 +433,55 @@ def main(argv: list[str] | None = None) -> None:
     print("metafor ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        mf = run_metafor(Y[:n_s], V[:n_s], big_y, big_v,
-                         [int(x) for x in args.r_big_k.split(",")], Path(tmp))
+        mf = run_metafor(
+            Y[:n_s], V[:n_s], big_y, big_v, [int(x) for x in args.r_big_k.split(",")], Path(tmp)
+        )
         r_wall = time.perf_counter() - t0
     if mf:
         for method in ("DL", "REML"):
             seconds = mf["times"][method] * B / n_s
             setting = "defaults" if method == "DL" else f"control=list({STRICT})"
             failed = mf["failed"][method]
-            add(what, f"metafor {mf['version']} rma() loop", method, seconds, B, base[method],
+            add(
+                what,
+                f"metafor {mf['version']} rma() loop",
+                method,
+                seconds,
+                B,
+                base[method],
                 f"EXTRAPOLATED linearly from {n_s:,} fits ({mf['times'][method]:.2f} s); "
-                f"{setting}" + (f"; {failed} fits failed to converge (error)" if failed
-                                else ""))
+                f"{setting}" + (f"; {failed} fits failed to converge (error)" if failed else ""),
+            )
         notes_after.append(f"Rscript ran for {r_wall:.0f} s in all (limit: about 3 minutes).")
 
     print("big k ...", flush=True)
     big = {}
     for kk in big_ks:
-        median, _, res = timed_runs(lambda kk=kk: rma(big_y[:kk], big_v[:kk], method="REML"),
-                                    args.repeats)
+        median, _, res = timed_runs(
+            lambda kk=kk: rma(big_y[:kk], big_v[:kk], method="REML"), args.repeats
+        )
         big[kk] = res
         mf_k = mf["bigk"].get(kk) if mf else None
         note = f"median of {args.repeats}; {res.iterations} Fisher-scoring steps"
-        add(f"one meta-analysis, k = {kk:,}", "metareview rma()", "REML", median, 1, None,
-            note)
+        add(f"one meta-analysis, k = {kk:,}", "metareview rma()", "REML", median, 1, None, note)
         if mf_k:
-            add(f"one meta-analysis, k = {kk:,}", f"metafor {mf['version']} rma()", "REML",
-                mf_k[0], 1, median, f"single fit; control=list({STRICT}); |diff| estimate "
-                f"{abs(mf_k[1] - res.estimate):.2g}, tau2 {abs(mf_k[2] - res.tau2):.2g}")
+            add(
+                f"one meta-analysis, k = {kk:,}",
+                f"metafor {mf['version']} rma()",
+                "REML",
+                mf_k[0],
+                1,
+                median,
+                f"single fit; control=list({STRICT}); |diff| estimate "
+                f"{abs(mf_k[1] - res.estimate):.2g}, tau2 {abs(mf_k[2] - res.tau2):.2g}",
+            )
     if mf:
         missing = [kk for kk in big_ks if kk not in mf["bigk"]]
         if missing:
-            notes_after.append(f"metafor not run at k = {', '.join(f'{x:,}' for x in missing)}: "
-                               "it builds k x k matrices (O(k^2) memory, O(k^3) time).")
+            notes_after.append(
+                f"metafor not run at k = {', '.join(f'{x:,}' for x in missing)}: "
+                "it builds k x k matrices (O(k^2) memory, O(k^3) time)."
+            )
 
     if not args.no_simulate:
         print("simulation study ...", flush=True)
@@ -395,57 +490,91 @@ def main(argv: list[str] | None = None) -> None:
         from metareview import simulate as mr_simulate
 
         n_fits = 10_000 * len(bench_simulate.METHODS) * len(bench_simulate.SCENARIOS)
-        median, _, _ = timed_runs(quiet(lambda: mr_simulate(
-            bench_simulate.SCENARIOS, bench_simulate.METHODS, reps=10_000, seed=2026)),
-            args.repeats)
-        add(f"simulation study, {n_fits:,} fits", "metareview simulate()",
-            ", ".join(bench_simulate.METHODS), median, n_fits, None,
-            f"median of {args.repeats}; bench_simulate.py's 4 scenarios x 6 methods x 10,000")
+        median, _, _ = timed_runs(
+            quiet(
+                lambda: mr_simulate(
+                    bench_simulate.SCENARIOS, bench_simulate.METHODS, reps=10_000, seed=2026
+                )
+            ),
+            args.repeats,
+        )
+        add(
+            f"simulation study, {n_fits:,} fits",
+            "metareview simulate()",
+            ", ".join(bench_simulate.METHODS),
+            median,
+            n_fits,
+            None,
+            f"median of {args.repeats}; bench_simulate.py's 4 scenarios x 6 methods x 10,000",
+        )
 
     print("memory ...", flush=True)
     memory = []
     for method in ("DL", "REML"):
         peak = traced_peak(quiet(lambda m=method: batch(df, by="study_set", method=m)))
         rss = max_rss(B, k, args.seed, method)
-        memory.append(f"| batch(), {method}, {B:,} x k = {k} | {peak:,.0f} MB | "
-                      + (f"{rss:,.0f} MB" if rss else "-") + " |")
+        memory.append(
+            f"| batch(), {method}, {B:,} x k = {k} | {peak:,.0f} MB | "
+            + (f"{rss:,.0f} MB" if rss else "-")
+            + " |"
+        )
     load_end = os.getloadavg()[0]
 
-    agree = ["| comparison | max abs diff estimate | max abs diff se | max abs diff tau2 |",
-             "|---|---|---|---|"]
+    agree = [
+        "| comparison | max abs diff estimate | max abs diff se | max abs diff tau2 |",
+        "|---|---|---|---|",
+    ]
     if mf:
         for method in ("DL", "REML"):
             ours, theirs = results[method], mf["fits"][method]
-            agree.append(f"| metareview {method} vs metafor {method} (first {n_s:,}) | "
-                         + " | ".join(max_diff(ours[c][:n_s], theirs[c])
-                                      for c in ("estimate", "se", "tau2")) + " |")
+            agree.append(
+                f"| metareview {method} vs metafor {method} (first {n_s:,}) | "
+                + " | ".join(max_diff(ours[c][:n_s], theirs[c]) for c in ("estimate", "se", "tau2"))
+                + " |"
+            )
         # beyond 30 Fisher-scoring steps metareview's bisection safeguard may leave metafor's
         # path (metafor keeps stepping, or gives up): both stop within the 1e-10 threshold
         steps = results["REML"]["iterations"][:n_s]
         for label, rows_ in (("<= 30 steps", steps <= 30), ("> 30 steps", steps > 30)):
             ours, theirs = results["REML"], mf["fits"]["REML"]
-            agree.append(f"| ... REML, meta-analyses where metareview took {label} | "
-                         + " | ".join(max_diff(ours[c][:n_s][rows_], theirs[c][rows_])
-                                      for c in ("estimate", "se", "tau2")) + " |")
+            agree.append(
+                f"| ... REML, meta-analyses where metareview took {label} | "
+                + " | ".join(
+                    max_diff(ours[c][:n_s][rows_], theirs[c][rows_])
+                    for c in ("estimate", "se", "tau2")
+                )
+                + " |"
+            )
     if sm:
         ok = sm["fits"]["tau2"] >= 0  # statsmodels' DL does not floor tau2 at 0
-        agree.append(f"| metareview DL vs statsmodels DL (first {n_s:,}, its tau2 >= 0) | "
-                     + " | ".join(max_diff(results["DL"][c][:n_s][ok], sm["fits"][c][ok])
-                                  for c in ("estimate", "se", "tau2")) + " |")
+        agree.append(
+            f"| metareview DL vs statsmodels DL (first {n_s:,}, its tau2 >= 0) | "
+            + " | ".join(
+                max_diff(results["DL"][c][:n_s][ok], sm["fits"][c][ok])
+                for c in ("estimate", "se", "tau2")
+            )
+            + " |"
+        )
     reml = results["REML"]
     not_conv = np.flatnonzero(~reml["converged"])
     notes_after.append(
         f"REML over {B:,} meta-analyses: {not_conv.size} did not converge (flagged "
         f"converged=False{'; rows ' + str(not_conv[:10].tolist()) if not_conv.size else ''}); "
         f"Fisher-scoring steps median {int(np.median(reml['iterations']))}, max "
-        f"{int(reml['iterations'].max())}.")
+        f"{int(reml['iterations'].max())}."
+    )
     if mf and mf["failed"]["REML"]:
-        notes_after.append(f"metafor REML raised 'Fisher scoring algorithm did not converge' "
-                           f"on {mf['failed']['REML']} of the {n_s:,} sampled meta-analyses; "
-                           "metareview converged on all of them.")
+        notes_after.append(
+            f"metafor REML raised 'Fisher scoring algorithm did not converge' "
+            f"on {mf['failed']['REML']} of the {n_s:,} sampled meta-analyses; "
+            "metareview converged on all of them."
+        )
 
-    table = ["| what | tool | method | wall time (s) | per fit (µs) | ratio (tool / metareview "
-             "baseline) | notes |", "|---|---|---|---|---|---|---|"]
+    table = [
+        "| what | tool | method | wall time (s) | per fit (µs) | ratio (tool / metareview "
+        "baseline) | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
     table += ["| " + " | ".join(r) + " |" for r in rows]
     report = [
         "# Scale benchmark",

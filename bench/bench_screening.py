@@ -37,8 +37,10 @@ def _testdata() -> Path:
     if "METAREVIEW_TESTDATA" in os.environ:
         return Path(os.environ["METAREVIEW_TESTDATA"]) / "screening"
     here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "shared" / "testdata" / "screening",
-                      Path("/work/shared/testdata/screening")):
+    for candidate in (
+        here.parents[2] / "shared" / "testdata" / "screening",
+        Path("/work/shared/testdata/screening"),
+    ):
         if candidate.is_dir():
             return candidate
     return here.parents[2] / "shared" / "testdata" / "screening"
@@ -61,10 +63,12 @@ def load_set(name: str) -> tuple[pd.DataFrame, str]:
         data = data[~data["abstract"].duplicated()].reset_index(drop=True)
         assert (len(data), int(data["label_included"].sum())) == (5031, 38)
         return data, "label_included"
-    files = {"kitchenham": ("kitchenham_2010/Kitchenham_2010.csv", "label_included"),
-             "nudging": ("nudging_nagtegaal_2019/nudging.csv", "included"),
-             "virus": ("virus_kwok_2020/virus.csv", "included"),
-             "ace": ("ace_cohen_2006/ace.csv", "label_included")}
+    files = {
+        "kitchenham": ("kitchenham_2010/Kitchenham_2010.csv", "label_included"),
+        "nudging": ("nudging_nagtegaal_2019/nudging.csv", "included"),
+        "virus": ("virus_kwok_2020/virus.csv", "included"),
+        "ace": ("ace_cohen_2006/ace.csv", "label_included"),
+    }
     path, label = files[name]
     return pd.read_csv(SCREENING / path), label
 
@@ -74,108 +78,154 @@ def retrain_times(n_records: int = 10_000, repeats: int = 5) -> list[dict[str, o
     frames = []
     for name in ("ptsd", "ace", "virus", "nudging", "kitchenham"):
         data, label = load_set(name)
-        frames.append(pd.DataFrame({"title": data["title"], "abstract": data["abstract"],
-                                    "label": data[label]}))
+        frames.append(
+            pd.DataFrame(
+                {"title": data["title"], "abstract": data["abstract"], "label": data[label]}
+            )
+        )
     records = pd.concat(frames, ignore_index=True).iloc[:n_records]
     t0 = time.perf_counter()
     features = screening_features(records)
     vectorise = time.perf_counter() - t0
     labels = records["label"].to_numpy()
     rng = np.random.default_rng(0)
-    rows: list[dict[str, object]] = [{"classifier": "(TF-IDF, once)", "labelled": 0,
-                                      "ms": vectorise * 1000,
-                                      "terms": len(features.terms)}]
+    rows: list[dict[str, object]] = [
+        {
+            "classifier": "(TF-IDF, once)",
+            "labelled": 0,
+            "ms": vectorise * 1000,
+            "terms": len(features.terms),
+        }
+    ]
     for classifier in ("nb", "logistic", "svm"):
         for n_labelled in (100, 1000, 5000):
-            labelled = np.concatenate([rng.choice(np.flatnonzero(labels == 1), 10,
-                                                  replace=False),
-                                       rng.choice(np.flatnonzero(labels == 0), n_labelled - 10,
-                                                  replace=False)])
+            labelled = np.concatenate(
+                [
+                    rng.choice(np.flatnonzero(labels == 1), 10, replace=False),
+                    rng.choice(np.flatnonzero(labels == 0), n_labelled - 10, replace=False),
+                ]
+            )
             times = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 relevance_scores(features, labelled, labels[labelled], classifier=classifier)
                 times.append(time.perf_counter() - t0)
-            rows.append({"classifier": classifier, "labelled": n_labelled,
-                         "ms": min(times) * 1000, "ms_median": float(np.median(times)) * 1000,
-                         "terms": len(features.terms)})
+            rows.append(
+                {
+                    "classifier": classifier,
+                    "labelled": n_labelled,
+                    "ms": min(times) * 1000,
+                    "ms_median": float(np.median(times)) * 1000,
+                    "terms": len(features.terms),
+                }
+            )
     return rows
 
 
 def _cell(series: pd.Series, scale: float = 100.0) -> str:
-    return (f"{series.mean() * scale:.1f} ({series.min() * scale:.1f}-"
-            f"{series.max() * scale:.1f})")
+    return f"{series.mean() * scale:.1f} ({series.min() * scale:.1f}-{series.max() * scale:.1f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+",
-                        default=["ptsd", "kitchenham", "nudging", "virus", "ace"])
+    parser.add_argument(
+        "--sets", nargs="+", default=["ptsd", "kitchenham", "nudging", "virus", "ace"]
+    )
     parser.add_argument("--classifiers", nargs="+", default=["nb", "logistic", "svm"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--targets", nargs="+", type=float, default=[0.8, 0.9, 0.95])
     parser.add_argument("--no-timing", action="store_true")
-    parser.add_argument("--remove-stop-words", action="store_true",
-                        help="remove English stop words from the TF-IDF terms (ASReview's "
-                             "default; metareview keeps them)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
-                                             "screening.md"))
+    parser.add_argument(
+        "--remove-stop-words",
+        action="store_true",
+        help="remove English stop words from the TF-IDF terms (ASReview's "
+        "default; metareview keeps them)",
+    )
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "screening.md"))
     args = parser.parse_args()
     if not SCREENING.is_dir():
         print(f"shared screening data not found at {SCREENING}; nothing to do.")
         return
-    lines = ["# Prioritised screening benchmark\n",
-             f"Machine: {machine(('scikit-learn', sklearn.__version__))}.\n",
-             f"Seeds {args.seeds} (priors 1 included + 1 excluded, drawn per seed), retrain "
-             f"every {args.batch} records; English stop words "
-             f"{'removed' if args.remove_stop_words else 'kept'}; mean (min-max) over seeds, "
-             "in %.\n",
-             "| set | records | relevant | classifier | WSS@95 | RRF@10 | loss | "
-             "hypergeom. 95/95: recall | share screened | 50 irrelevant: recall | share "
-             "| knee: recall | share | seconds per run | ASReview NB WSS@95 | earlier SVM |",
-             "|" + "---|" * 16]
-    tradeoff = ["\n## Hypergeometric rule (95% confidence): recall target vs share screened\n",
-                "| set | classifier | target | runs reaching target | min recall | mean share "
-                "screened |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Prioritised screening benchmark\n",
+        f"Machine: {machine(('scikit-learn', sklearn.__version__))}.\n",
+        f"Seeds {args.seeds} (priors 1 included + 1 excluded, drawn per seed), retrain "
+        f"every {args.batch} records; English stop words "
+        f"{'removed' if args.remove_stop_words else 'kept'}; mean (min-max) over seeds, "
+        "in %.\n",
+        "| set | records | relevant | classifier | WSS@95 | RRF@10 | loss | "
+        "hypergeom. 95/95: recall | share screened | 50 irrelevant: recall | share "
+        "| knee: recall | share | seconds per run | ASReview NB WSS@95 | earlier SVM |",
+        "|" + "---|" * 16,
+    ]
+    tradeoff = [
+        "\n## Hypergeometric rule (95% confidence): recall target vs share screened\n",
+        "| set | classifier | target | runs reaching target | min recall | mean share screened |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in args.sets:
         data, label = load_set(name)
-        features = screening_features(data,
-                                      stop_words="english" if args.remove_stop_words else None)
+        features = screening_features(
+            data, stop_words="english" if args.remove_stop_words else None
+        )
         for classifier in args.classifiers:
             t0 = time.perf_counter()
-            sim = simulate_screening(data, label_column=label, seeds=args.seeds,
-                                     classifier=classifier, batch_size=args.batch,
-                                     features=features)
+            sim = simulate_screening(
+                data,
+                label_column=label,
+                seeds=args.seeds,
+                classifier=classifier,
+                batch_size=args.batch,
+                features=features,
+            )
             seconds = (time.perf_counter() - t0) / args.seeds
             runs = sim.runs
-            cells = [name, str(len(data)), str(int(sim.labels.sum())), classifier,
-                     _cell(runs["wss_95"]), _cell(runs["rrf_10"]), _cell(runs["loss"])]
+            cells = [
+                name,
+                str(len(data)),
+                str(int(sim.labels.sum())),
+                classifier,
+                _cell(runs["wss_95"]),
+                _cell(runs["rrf_10"]),
+                _cell(runs["loss"]),
+            ]
             for rule in ("hypergeometric", "consecutive_irrelevant", "knee"):
                 cells += [_cell(runs[f"{rule}_recall"]), _cell(runs[f"{rule}_share"])]
-            cells += [f"{seconds:.1f}", str(ASREVIEW_NB.get(name, "-")),
-                      str(EARLIER_SVM.get(name, "-"))]
+            cells += [
+                f"{seconds:.1f}",
+                str(ASREVIEW_NB.get(name, "-")),
+                str(EARLIER_SVM.get(name, "-")),
+            ]
             lines.append("| " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
             y = sim.labels[sim.orders]
             for target in args.targets:
-                stops = [first_stops(row, row.size, recall_target=target)["hypergeometric"]
-                         or row.size for row in y]
+                stops = [
+                    first_stops(row, row.size, recall_target=target)["hypergeometric"] or row.size
+                    for row in y
+                ]
                 recall = np.array([row[:s].sum() for row, s in zip(y, stops, strict=True)])
                 recall = recall / sim.labels.sum()
-                tradeoff.append(f"| {name} | {classifier} | {target:.2f} | "
-                                f"{int((recall >= target).sum())}/{len(stops)} | "
-                                f"{recall.min():.3f} | "
-                                f"{np.mean(stops) / y.shape[1] * 100:.1f}% |")
+                tradeoff.append(
+                    f"| {name} | {classifier} | {target:.2f} | "
+                    f"{int((recall >= target).sum())}/{len(stops)} | "
+                    f"{recall.min():.3f} | "
+                    f"{np.mean(stops) / y.shape[1] * 100:.1f}% |"
+                )
     lines += tradeoff
     if not args.no_timing:
-        lines += ["\n## Retrain + re-rank of 10,000 records (first 10,000 of the five sets "
-                  "together)\n", "| classifier | labelled records | best of 5 (ms) | median "
-                  "(ms) | terms |", "|---|---|---|---|---|"]
+        lines += [
+            "\n## Retrain + re-rank of 10,000 records (first 10,000 of the five sets together)\n",
+            "| classifier | labelled records | best of 5 (ms) | median (ms) | terms |",
+            "|---|---|---|---|---|",
+        ]
         for row in retrain_times():
             median = f"{row['ms_median']:.1f}" if "ms_median" in row else "-"
-            lines.append(f"| {row['classifier']} | {row['labelled']} | {row['ms']:.1f} | "
-                         f"{median} | {row['terms']} |")
+            lines.append(
+                f"| {row['classifier']} | {row['labelled']} | {row['ms']:.1f} | "
+                f"{median} | {row['terms']} |"
+            )
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

@@ -101,8 +101,14 @@ def bench_metareview_gosh(y, v, repeats: int):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             B = g.incl.shape[0]
-            flags = rma_batch(np.broadcast_to(y, (B, y.size)), np.broadcast_to(v, (B, v.size)),
-                              mask=g.incl, method=method, tau2_ci=False, allow_saturated=True)
+            flags = rma_batch(
+                np.broadcast_to(y, (B, y.size)),
+                np.broadcast_to(v, (B, v.size)),
+                mask=g.incl,
+                method=method,
+                tau2_ci=False,
+                allow_saturated=True,
+            )
         notes = [f"best of {repeats}", f"all {B:,} subsets"]
         n_bad = int((~flags.converged).sum())
         if n_bad:
@@ -110,8 +116,17 @@ def bench_metareview_gosh(y, v, repeats: int):
         notes += [f"warning: {m}" for m in sorted({str(w.message) for w in caught})]
         target = TARGETS[method]
         notes.append(f"target < {target:g} s: {'MET' if seconds < target else 'NOT MET'}")
-        rows.append(Row("metareview", f"gosh, k = {y.size}", method, seconds, ("gosh", method),
-                        baseline=True, notes=notes))
+        rows.append(
+            Row(
+                "metareview",
+                f"gosh, k = {y.size}",
+                method,
+                seconds,
+                ("gosh", method),
+                baseline=True,
+                notes=notes,
+            )
+        )
         fits[method] = {"gosh": g, "converged": flags.converged, "iterations": flags.iterations}
     return rows, fits
 
@@ -122,9 +137,17 @@ def bench_metareview_l1o(y, v, repeats: int, py_sample: int, limit: float):
     for method in ("DL", "REML"):
         res = mr.rma(y, v, method=method)
         seconds, frame = best_of(lambda r=res: mr.leave1out(r), repeats)
-        rows.append(Row("metareview", f"leave1out, k = {k:,}", method, seconds,
-                        ("l1o", method), baseline=True,
-                        notes=[f"best of {repeats}", f"{k:,} fits of k = {k - 1:,}"]))
+        rows.append(
+            Row(
+                "metareview",
+                f"leave1out, k = {k:,}",
+                method,
+                seconds,
+                ("l1o", method),
+                baseline=True,
+                notes=[f"best of {repeats}", f"{k:,} fits of k = {k - 1:,}"],
+            )
+        )
         est, se, tau2 = (np.full(k, np.nan) for _ in range(3))
         errors: list[str] = []
 
@@ -145,10 +168,20 @@ def bench_metareview_l1o(y, v, repeats: int, py_sample: int, limit: float):
             notes.append(f"EXTRAPOLATED linearly from {n_fit:,} fits")
         if errors:
             notes.append(f"{len(errors)} fits raised an error")
-        rows.append(Row(f"Python loop, metareview {mr.__version__}", f"leave1out, k = {k:,}",
-                        method, loop_s, ("l1o", method), notes=notes))
-        fits[method] = {"l1o": frame, "loop": {"estimate": est, "se": se, "tau2": tau2,
-                                               "n": n_fit, "errors": errors}}
+        rows.append(
+            Row(
+                f"Python loop, metareview {mr.__version__}",
+                f"leave1out, k = {k:,}",
+                method,
+                loop_s,
+                ("l1o", method),
+                notes=notes,
+            )
+        )
+        fits[method] = {
+            "l1o": frame,
+            "loop": {"estimate": est, "se": se, "tau2": tau2, "n": n_fit, "errors": errors},
+        }
     return rows, fits
 
 
@@ -258,8 +291,9 @@ def _read_gosh_csv(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def bench_metafor(gosh_data, l1o_data, workdir: Path, n_subsets: int, r_sample: int,
-                  limit: float, seed: int):
+def bench_metafor(
+    gosh_data, l1o_data, workdir: Path, n_subsets: int, r_sample: int, limit: float, seed: int
+):
     rscript = shutil.which("Rscript")
     if rscript is None:
         print("Rscript not found: skipping metafor (apt-get install r-base-core r-cran-metafor).")
@@ -270,8 +304,18 @@ def bench_metafor(gosh_data, l1o_data, workdir: Path, n_subsets: int, r_sample: 
         write_long_csv(csvs[tag], y[None], v[None])
     script = workdir / "bench_sensitivity.R"
     script.write_text(R_SCRIPT)
-    cmd = [rscript, "--vanilla", str(script), str(csvs["gosh"]), str(csvs["l1o"]), str(workdir),
-           str(n_subsets), str(r_sample), str(limit), str(seed)]
+    cmd = [
+        rscript,
+        "--vanilla",
+        str(script),
+        str(csvs["gosh"]),
+        str(csvs["l1o"]),
+        str(workdir),
+        str(n_subsets),
+        str(r_sample),
+        str(limit),
+        str(seed),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         print(f"Rscript failed (exit {proc.returncode}); skipping metafor.\n{proc.stderr.strip()}")
@@ -289,15 +333,24 @@ def bench_metafor(gosh_data, l1o_data, workdir: Path, n_subsets: int, r_sample: 
             label, base, setting = METAFOR_CONFIGS[name]
             notes = ["single pass", setting]
             if fitted < n_all:
-                notes.append(f"EXTRAPOLATED linearly from {fitted:,} random subsets "
-                             f"({secs:.2f} s measured)")
+                notes.append(
+                    f"EXTRAPOLATED linearly from {fitted:,} random subsets ({secs:.2f} s measured)"
+                )
                 secs *= n_all / fitted
             else:
                 notes.append(f"all {fitted:,} subsets")
             if failed:
                 notes.append(f"{failed} subset fits failed (NA)")
-            rows.append(Row(f"metafor {version}", f"gosh, k = {k_gosh}", label, secs,
-                            ("gosh", base), notes=notes))
+            rows.append(
+                Row(
+                    f"metafor {version}",
+                    f"gosh, k = {k_gosh}",
+                    label,
+                    secs,
+                    ("gosh", base),
+                    notes=notes,
+                )
+            )
             gosh_fits[name] = _read_gosh_csv(workdir / f"gosh_{name}.csv")
             gosh_fits[name]["refit"] = _read_gosh_csv(workdir / f"gosh_{name}_refit.csv")
         elif parts[:1] == ["L1O"]:
@@ -308,12 +361,22 @@ def bench_metafor(gosh_data, l1o_data, workdir: Path, n_subsets: int, r_sample: 
             if how == "leave1out":
                 notes.append("leave1out(res), all fits")
             else:
-                notes.append(f"EXTRAPOLATED linearly from {fitted} deleted-data fits "
-                             f"({t_sample:.2f} s measured; the rma.uni call leave1out makes)")
+                notes.append(
+                    f"EXTRAPOLATED linearly from {fitted} deleted-data fits "
+                    f"({t_sample:.2f} s measured; the rma.uni call leave1out makes)"
+                )
             if failed:
                 notes.append(f"{failed} fits raised an error")
-            rows.append(Row(f"metafor {version}", f"leave1out, k = {k_l1o:,}", label, secs,
-                            ("l1o", base), notes=notes))
+            rows.append(
+                Row(
+                    f"metafor {version}",
+                    f"leave1out, k = {k_l1o:,}",
+                    label,
+                    secs,
+                    ("l1o", base),
+                    notes=notes,
+                )
+            )
             l1o_fits[name] = _read_hex_csv(workdir / f"l1o_{name}.csv")
 
     same = True
@@ -342,9 +405,12 @@ GOSH_COLS = ("estimate", "tau2", "QE", "I2", "H2")
 
 def gosh_agreement(mr_fits, mf_fits) -> tuple[list[str], list[str]]:
     """Markdown table of max |differences| on matched subsets, and notes on failures."""
-    lines = ["| comparison | subsets | " + " | ".join(f"max abs diff {c} [subset]"
-                                                   for c in GOSH_COLS) + " |",
-             "|---|---|" + "---|" * len(GOSH_COLS)]
+    lines = [
+        "| comparison | subsets | "
+        + " | ".join(f"max abs diff {c} [subset]" for c in GOSH_COLS)
+        + " |",
+        "|---|---|" + "---|" * len(GOSH_COLS),
+    ]
     notes: list[str] = []
 
     def add(label, table, idx, ref, cols=GOSH_COLS):
@@ -357,14 +423,21 @@ def gosh_agreement(mr_fits, mf_fits) -> tuple[list[str], list[str]]:
             mine = table[col].to_numpy()[idx]
             d = np.abs(mine - ref[col])
             i = int(np.argmax(d))
-            cells.append(f"{d[i]:.3g} [{_subset_label(ref['incl'][i])}: "
-                         f"{mine[i]:.10g} vs {ref[col][i]:.10g}]")
-        lines.append(f"| {label} | {idx.size:,} ({np.unique(idx).size:,} distinct) | "
-                     + " | ".join(cells) + " |")
+            cells.append(
+                f"{d[i]:.3g} [{_subset_label(ref['incl'][i])}: "
+                f"{mine[i]:.10g} vs {ref[col][i]:.10g}]"
+            )
+        lines.append(
+            f"| {label} | {idx.size:,} ({np.unique(idx).size:,} distinct) | "
+            + " | ".join(cells)
+            + " |"
+        )
 
-    for name, label in (("DL", "metafor DL, all subsets"),
-                        ("REML_strict", f"metafor REML {STRICT}, random subsets"),
-                        ("REML_default", "metafor REML default (1e-5), random subsets")):
+    for name, label in (
+        ("DL", "metafor DL, all subsets"),
+        ("REML_strict", f"metafor REML {STRICT}, random subsets"),
+        ("REML_default", "metafor REML default (1e-5), random subsets"),
+    ):
         if name not in mf_fits:
             continue
         method = METAFOR_CONFIGS[name][1]
@@ -383,20 +456,31 @@ def gosh_agreement(mr_fits, mf_fits) -> tuple[list[str], list[str]]:
             for few, text in ((True, "<="), (False, ">")):
                 sel = ok & ((iters[idx] <= SAFEGUARD_AFTER) == few)
                 if sel.any():
-                    add(f"  ... subsets where metareview took {text} {SAFEGUARD_AFTER} Fisher "
-                        "steps", g.table, idx[sel], subset(sel))
+                    add(
+                        f"  ... subsets where metareview took {text} {SAFEGUARD_AFTER} Fisher "
+                        "steps",
+                        g.table,
+                        idx[sel],
+                        subset(sel),
+                    )
         if (~ok).any():
             conv = mr_fits[method]["converged"][idx[~ok]]
-            notes.append(f"- {label}: {int((~ok).sum())} subsets NA in metafor (Fisher scoring "
-                         f"did not converge); metareview converged on {int(conv.sum())} of "
-                         f"them, in {', '.join(str(int(i)) for i in iters[idx[~ok]])} "
-                         f"iterations: " + ", ".join(_subset_label(r)
-                                                     for r in ref["incl"][~ok]))
+            notes.append(
+                f"- {label}: {int((~ok).sum())} subsets NA in metafor (Fisher scoring "
+                f"did not converge); metareview converged on {int(conv.sum())} of "
+                f"them, in {', '.join(str(int(i)) for i in iters[idx[~ok]])} "
+                f"iterations: " + ", ".join(_subset_label(r) for r in ref["incl"][~ok])
+            )
             refit = ref["refit"]
             if refit["estimate"].size:
-                add(f"metareview {method} vs metafor REML refit with stepadj=0.5, "
+                add(
+                    f"metareview {method} vs metafor REML refit with stepadj=0.5, "
                     f"threshold=1e-10 on the subsets {label.split(',')[0]} failed on",
-                    g.table, lookup[_codes(refit["incl"])], refit, cols=("estimate", "tau2"))
+                    g.table,
+                    lookup[_codes(refit["incl"])],
+                    refit,
+                    cols=("estimate", "tau2"),
+                )
         if name == "DL":
             # metafor's DL shortcut for GOSH reports H2 = Q/(k-1), also below 1
             h2_lt1 = int((ref["H2"][ok] < 1 - 1e-12).sum())
@@ -404,28 +488,38 @@ def gosh_agreement(mr_fits, mf_fits) -> tuple[list[str], list[str]]:
             diff_rows = np.abs(mine_h2 - ref["H2"][ok]) > 1e-9
             ge1 = ref["H2"][ok] >= 1
             rest = float(np.abs(mine_h2[ge1] - ref["H2"][ok][ge1]).max())
-            notes.append(f"- DL: metafor H2 < 1 in {h2_lt1:,} subsets; H2 differs by > 1e-9 in "
-                         f"{int(diff_rows.sum()):,} subsets; among those, metafor H2 < 1 in "
-                         f"{int((ref['H2'][ok][diff_rows] < 1 - 1e-12).sum()):,} and "
-                         f"metareview H2 = 1 in {int((mine_h2[diff_rows] == 1).sum()):,}; "
-                         f"max abs diff H2 on the {int(ge1.sum()):,} subsets with metafor "
-                         f"H2 >= 1: {rest:.3g}")
+            notes.append(
+                f"- DL: metafor H2 < 1 in {h2_lt1:,} subsets; H2 differs by > 1e-9 in "
+                f"{int(diff_rows.sum()):,} subsets; among those, metafor H2 < 1 in "
+                f"{int((ref['H2'][ok][diff_rows] < 1 - 1e-12).sum()):,} and "
+                f"metareview H2 = 1 in {int((mine_h2[diff_rows] == 1).sum()):,}; "
+                f"max abs diff H2 on the {int(ge1.sum()):,} subsets with metafor "
+                f"H2 >= 1: {rest:.3g}"
+            )
     for method in ("DL", "REML"):
         conv, iters = mr_fits[method]["converged"], mr_fits[method]["iterations"]
         bad = np.flatnonzero(~conv)
-        notes.append(f"- metareview GOSH {method}: {bad.size} of {conv.size:,} subsets not "
-                     f"converged; iterations median {np.median(iters):.0f}, max {iters.max()}; "
-                     f"{int((iters > SAFEGUARD_AFTER).sum()):,} subsets took more than "
-                     f"{SAFEGUARD_AFTER} (where metareview's bisection safeguard may leave "
-                     "metafor's path)"
-                     + (": " + ", ".join(_subset_label(mr_fits[method]['gosh'].incl[b])
-                                         for b in bad[:5]) if bad.size else ""))
+        notes.append(
+            f"- metareview GOSH {method}: {bad.size} of {conv.size:,} subsets not "
+            f"converged; iterations median {np.median(iters):.0f}, max {iters.max()}; "
+            f"{int((iters > SAFEGUARD_AFTER).sum()):,} subsets took more than "
+            f"{SAFEGUARD_AFTER} (where metareview's bisection safeguard may leave "
+            "metafor's path)"
+            + (
+                ": " + ", ".join(_subset_label(mr_fits[method]["gosh"].incl[b]) for b in bad[:5])
+                if bad.size
+                else ""
+            )
+        )
     return lines, notes
 
 
 def l1o_agreement(py_fits, mf_fits) -> list[str]:
-    lines = ["| comparison | fits | max abs diff estimate (study) | max abs diff se (study) "
-             "| max abs diff tau2 (study) |", "|---|---|---|---|---|"]
+    lines = [
+        "| comparison | fits | max abs diff estimate (study) | max abs diff se (study) "
+        "| max abs diff tau2 (study) |",
+        "|---|---|---|---|---|",
+    ]
 
     def add(label, frame, ref, n):
         cells = []
@@ -439,13 +533,21 @@ def l1o_agreement(py_fits, mf_fits) -> list[str]:
 
     for method in ("DL", "REML"):
         loop = py_fits[method]["loop"]
-        add(f"metareview leave1out {method} vs Python loop of mr.rma", py_fits[method]["l1o"],
-            loop, loop["n"])
+        add(
+            f"metareview leave1out {method} vs Python loop of mr.rma",
+            py_fits[method]["l1o"],
+            loop,
+            loop["n"],
+        )
     for name in ("DL", "REML_strict", "REML_default"):
         if name in mf_fits:
             method = METAFOR_CONFIGS[name][1]
-            add(f"metareview leave1out {method} vs metafor {METAFOR_CONFIGS[name][0]}",
-                py_fits[method]["l1o"], mf_fits[name], mf_fits[name]["estimate"].size)
+            add(
+                f"metareview leave1out {method} vs metafor {METAFOR_CONFIGS[name][0]}",
+                py_fits[method]["l1o"],
+                mf_fits[name],
+                mf_fits[name]["estimate"].size,
+            )
     return lines
 
 
@@ -459,12 +561,16 @@ def load_average() -> str:
 
 def results_table(rows: list[Row]) -> list[str]:
     base = {r.key: r.seconds for r in rows if r.baseline}
-    lines = ["| tool | analysis | method | wall time (s) | ratio (tool / metareview) | notes |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| tool | analysis | method | wall time (s) | ratio (tool / metareview) | notes |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ratio = "1 (baseline)" if r.baseline else f"{r.seconds / base[r.key]:,.1f}×"
-        lines.append(f"| {r.tool} | {r.analysis} | {r.method} | {r.seconds:,.3f} | {ratio} "
-                     f"| {'; '.join(r.notes)} |")
+        lines.append(
+            f"| {r.tool} | {r.analysis} | {r.method} | {r.seconds:,.3f} | {ratio} "
+            f"| {'; '.join(r.notes)} |"
+        )
     return lines
 
 
@@ -474,14 +580,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k-l1o", type=int, default=1000, help="studies in the leave-one-out set")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--repeats", type=int, default=3, help="metareview: best of this many runs")
-    ap.add_argument("--gosh-subsets", type=int, default=2000,
-                    help="metafor REML GOSH: random subsets timed and extrapolated")
-    ap.add_argument("--py-sample", type=int, default=50,
-                    help="Python loop: fits timed before deciding whether to extrapolate")
-    ap.add_argument("--r-sample", type=int, default=10,
-                    help="metafor leave-one-out: deleted data sets timed")
-    ap.add_argument("--limit", type=float, default=60.0,
-                    help="loops projected to take longer than this (s) are extrapolated")
+    ap.add_argument(
+        "--gosh-subsets",
+        type=int,
+        default=2000,
+        help="metafor REML GOSH: random subsets timed and extrapolated",
+    )
+    ap.add_argument(
+        "--py-sample",
+        type=int,
+        default=50,
+        help="Python loop: fits timed before deciding whether to extrapolate",
+    )
+    ap.add_argument(
+        "--r-sample", type=int, default=10, help="metafor leave-one-out: deleted data sets timed"
+    )
+    ap.add_argument(
+        "--limit",
+        type=float,
+        default=60.0,
+        help="loops projected to take longer than this (s) are extrapolated",
+    )
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     keep_freed_memory()  # the allocator opt-in (bench_malloc.py measures its effect)
@@ -489,9 +608,11 @@ def main(argv: list[str] | None = None) -> None:
     yg, vg = (a[0] for a in simulate(1, args.k_gosh, args.seed))
     yl, vl = (a[0] for a in simulate(1, args.k_l1o, args.seed + 1))
     n_all = 2**args.k_gosh - 1
-    setting = (f"GOSH: k = {args.k_gosh} (seed {args.seed}, {n_all:,} subsets); "
-               f"leave-one-out: k = {args.k_l1o:,} (seed {args.seed + 1}); "
-               f"vi ~ Uniform({V_LOW}, {V_HIGH}), yi ~ N({THETA}, vi + {TAU2})")
+    setting = (
+        f"GOSH: k = {args.k_gosh} (seed {args.seed}, {n_all:,} subsets); "
+        f"leave-one-out: k = {args.k_l1o:,} (seed {args.seed + 1}); "
+        f"vi ~ Uniform({V_LOW}, {V_HIGH}), yi ~ N({THETA}, vi + {TAU2})"
+    )
     print(setting)
     print(f"machine: {machine()}")
     print(f"metareview {mr.__version__}; 1-min load average at start {load_average()}\n")
@@ -504,8 +625,8 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_sensitivity_") as tmp:
         mf_rows, mf_gosh, mf_l1o, same_data = bench_metafor(
-            (yg, vg), (yl, vl), Path(tmp), args.gosh_subsets, args.r_sample, args.limit,
-            args.seed)
+            (yg, vg), (yl, vl), Path(tmp), args.gosh_subsets, args.r_sample, args.limit, args.seed
+        )
     for r in mf_rows:
         print(f"{r.tool} {r.analysis} {r.method}: {r.seconds:.3f} s ({'; '.join(r.notes)})")
     if same_data is not None:
@@ -517,16 +638,20 @@ def main(argv: list[str] | None = None) -> None:
     g_agree, g_notes = gosh_agreement(g_fits, mf_gosh)
     l_agree = l1o_agreement(l_fits, mf_l1o)
     gosh_s = {r.method: r.seconds for r in g_rows}
-    targets = [f"- exhaustive GOSH, k = {args.k_gosh}, {m}: {gosh_s[m]:.3f} s, target "
-               f"< {t:g} s: {'MET' if gosh_s[m] < t else 'NOT MET'}"
-               for m, t in TARGETS.items()]
+    targets = [
+        f"- exhaustive GOSH, k = {args.k_gosh}, {m}: {gosh_s[m]:.3f} s, target "
+        f"< {t:g} s: {'MET' if gosh_s[m] < t else 'NOT MET'}"
+        for m, t in TARGETS.items()
+    ]
     if args.k_gosh != 16:
         targets.append("- (the targets are for k = 16; this run used a different k)")
 
     print("\n" + "\n".join(table))
     print("\nTargets:\n\n" + "\n".join(targets))
-    print("\nGOSH agreement (metafor rows matched to metareview's by inclusion pattern; "
-          "[subset: metareview vs metafor], studies 1-based):\n")
+    print(
+        "\nGOSH agreement (metafor rows matched to metareview's by inclusion pattern; "
+        "[subset: metareview vs metafor], studies 1-based):\n"
+    )
     print("\n".join(g_agree))
     print("\n" + "\n".join(g_notes))
     print("\nLeave-one-out agreement (omitted study, 1-based):\n")
@@ -546,11 +671,26 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if same_data is not None:
         report.append(f"- R read bit-identical data: {same_data}")
-    report += ["", *table, "", "Targets (from the issue):", "", *targets, "",
-               "GOSH agreement (metafor rows matched to metareview's by inclusion pattern; "
-               "[subset: metareview vs metafor], studies 1-based):", "", *g_agree, "",
-               *g_notes, "", "Leave-one-out agreement (omitted study, 1-based):", "",
-               *l_agree, ""]
+    report += [
+        "",
+        *table,
+        "",
+        "Targets (from the issue):",
+        "",
+        *targets,
+        "",
+        "GOSH agreement (metafor rows matched to metareview's by inclusion pattern; "
+        "[subset: metareview vs metafor], studies 1-based):",
+        "",
+        *g_agree,
+        "",
+        *g_notes,
+        "",
+        "Leave-one-out agreement (omitted study, 1-based):",
+        "",
+        *l_agree,
+        "",
+    ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(report))
     print(f"\nwrote {args.output}")

@@ -27,10 +27,26 @@ def main() -> None:
     out = simulate(SCENARIOS, METHODS, reps=10_000, seed=2026)
     elapsed = time.perf_counter() - start
     pd.set_option("display.width", 160)
-    print(out.table[["scenario", "method", "bias", "coverage", "coverage_mcse", "pi_coverage",
-                     "rejection", "failed"]].round(4).to_string(index=False))
-    print(f"\n10,000 reps x {len(METHODS)} methods x {len(SCENARIOS)} scenarios "
-          f"= {10_000 * len(METHODS) * len(SCENARIOS):,} fits in {elapsed:.2f} s")
+    print(
+        out.table[
+            [
+                "scenario",
+                "method",
+                "bias",
+                "coverage",
+                "coverage_mcse",
+                "pi_coverage",
+                "rejection",
+                "failed",
+            ]
+        ]
+        .round(4)
+        .to_string(index=False)
+    )
+    print(
+        f"\n10,000 reps x {len(METHODS)} methods x {len(SCENARIOS)} scenarios "
+        f"= {10_000 * len(METHODS) * len(SCENARIOS):,} fits in {elapsed:.2f} s"
+    )
 
 
 if __name__ == "__main__":

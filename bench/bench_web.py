@@ -55,14 +55,31 @@ PASSWORD = "load-test-password"
 def _ris(n: int) -> str:
     """``n`` synthetic records (distinct titles, so nothing is a duplicate)."""
     rng = random.Random(7)
-    words = ["ketamine", "infusion", "pain", "trial", "cohort", "placebo", "dose", "syndrome",
-             "regional", "chronic", "outcome", "randomised", "study", "patients", "relief"]
+    words = [
+        "ketamine",
+        "infusion",
+        "pain",
+        "trial",
+        "cohort",
+        "placebo",
+        "dose",
+        "syndrome",
+        "regional",
+        "chronic",
+        "outcome",
+        "randomised",
+        "study",
+        "patients",
+        "relief",
+    ]
     rows = []
     for i in range(n):
         title = " ".join(rng.choice(words) for _ in range(8)) + f" number {i}"
-        rows.append(f"TY  - JOUR\nTI  - {title}\nAU  - Author{i}, A\nPY  - "
-                    f"{2000 + i % 20}\nAB  - {' '.join(rng.choice(words) for _ in range(60))}"
-                    "\nER  - \n")
+        rows.append(
+            f"TY  - JOUR\nTI  - {title}\nAU  - Author{i}, A\nPY  - "
+            f"{2000 + i % 20}\nAB  - {' '.join(rng.choice(words) for _ in range(60))}"
+            "\nER  - \n"
+        )
     return "\n".join(rows)
 
 
@@ -107,9 +124,11 @@ def _free_port() -> int:
 
 
 def _serve(url: str, port: int) -> subprocess.Popen:
-    code = ("import uvicorn; from metareview.web import create_app; "
-            f"uvicorn.run(create_app({url!r}), host='127.0.0.1', port={port}, "
-            "log_level='warning')")
+    code = (
+        "import uvicorn; from metareview.web import create_app; "
+        f"uvicorn.run(create_app({url!r}), host='127.0.0.1', port={port}, "
+        "log_level='warning')"
+    )
     process = subprocess.Popen([sys.executable, "-c", code])
     for _ in range(300):  # at most 30 s to start
         try:
@@ -121,30 +140,30 @@ def _serve(url: str, port: int) -> subprocess.Popen:
     raise RuntimeError("uvicorn did not start")
 
 
-def _reviewer(base: str, user: str, ids: list[str], votes: int, deadline: float,
-              out: dict) -> None:
+def _reviewer(base: str, user: str, ids: list[str], votes: int, deadline: float, out: dict) -> None:
     lat, retry_lat, statuses = [], [], []
     order = ids[:]
     random.Random(user).shuffle(order)
     with httpx.Client(base_url=base, timeout=60) as client:
-        token = client.post("/api/v1/session",
-                            json={"username": user, "password": PASSWORD}).json()["token"]
+        token = client.post(
+            "/api/v1/session", json={"username": user, "password": PASSWORD}
+        ).json()["token"]
         client.cookies.clear()
         client.headers["Authorization"] = f"Bearer {token}"
         for n, rid in enumerate(order[:votes]):
             if time.perf_counter() > deadline:
                 break
-            body = {"stage": "title_abstract", "decision": random.Random(rid + user).choice(
-                ["include", "exclude", "maybe"])}
+            body = {
+                "stage": "title_abstract",
+                "decision": random.Random(rid + user).choice(["include", "exclude", "maybe"]),
+            }
             start = time.perf_counter()
-            response = client.post(f"/api/v1/projects/{PROJECT}/records/{rid}/votes",
-                                   json=body)
+            response = client.post(f"/api/v1/projects/{PROJECT}/records/{rid}/votes", json=body)
             lat.append(time.perf_counter() - start)
             statuses.append(response.status_code)
             if n % 20 == 0:  # a retried request: must store nothing new
                 start = time.perf_counter()
-                again = client.post(f"/api/v1/projects/{PROJECT}/records/{rid}/votes",
-                                    json=body)
+                again = client.post(f"/api/v1/projects/{PROJECT}/records/{rid}/votes", json=body)
                 retry_lat.append(time.perf_counter() - start)
                 statuses.append(900 + again.status_code if again.status_code != 200 else 200)
     out[user] = (lat, retry_lat, statuses)
@@ -163,9 +182,20 @@ def run(backend: str, reviewers: int, votes: int, limit: float, servers: int = 1
         try:
             out: dict = {}
             deadline = time.perf_counter() + limit
-            threads = [threading.Thread(target=_reviewer, args=(
-                f"http://127.0.0.1:{ports[i % servers]}", f"r{i:02d}", ids, votes, deadline,
-                out)) for i in range(reviewers)]
+            threads = [
+                threading.Thread(
+                    target=_reviewer,
+                    args=(
+                        f"http://127.0.0.1:{ports[i % servers]}",
+                        f"r{i:02d}",
+                        ids,
+                        votes,
+                        deadline,
+                        out,
+                    ),
+                )
+                for i in range(reviewers)
+            ]
             start = time.perf_counter()
             for t in threads:
                 t.start()
@@ -179,9 +209,13 @@ def run(backend: str, reviewers: int, votes: int, limit: float, servers: int = 1
         store = Store.open(url)
         with store.session() as s:
             stored = s.scalar(select(func.count()).select_from(ScreeningDecision))
-            distinct = s.scalar(select(func.count()).select_from(
-                select(ScreeningDecision.record_id, ScreeningDecision.reviewer_id)
-                .distinct().subquery()))
+            distinct = s.scalar(
+                select(func.count()).select_from(
+                    select(ScreeningDecision.record_id, ScreeningDecision.reviewer_id)
+                    .distinct()
+                    .subquery()
+                )
+            )
         store.close()
     lat = [x for v in out.values() for x in v[0]]
     retry = [x for v in out.values() for x in v[1]]
@@ -189,10 +223,12 @@ def run(backend: str, reviewers: int, votes: int, limit: float, servers: int = 1
     created = statuses.count(201)
     errors = len([s for s in statuses if s not in (200, 201)])
     limited = "" if len(lat) == reviewers * votes else " (time limit)"
-    return (f"| {backend} | {servers} | {reviewers} x {votes} | {len(lat)}{limited}"
-            f" | {created} | {stored} | {distinct} | {errors} | {len(lat) / wall:.0f} | "
-            f"{_pct(lat, 0.5):.1f} | {_pct(lat, 0.95):.1f} | {max(lat) * 1000:.0f} | "
-            f"{_pct(retry, 0.5):.1f} | {_pct(retry, 0.95):.1f} |")
+    return (
+        f"| {backend} | {servers} | {reviewers} x {votes} | {len(lat)}{limited}"
+        f" | {created} | {stored} | {distinct} | {errors} | {len(lat) / wall:.0f} | "
+        f"{_pct(lat, 0.5):.1f} | {_pct(lat, 0.95):.1f} | {max(lat) * 1000:.0f} | "
+        f"{_pct(retry, 0.5):.1f} | {_pct(retry, 0.95):.1f} |"
+    )
 
 
 def main() -> None:
@@ -200,24 +236,33 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--reviewers", type=int, default=5)
     parser.add_argument("--votes", type=int, default=500)
-    parser.add_argument("--limit", type=float, default=600.0,
-                        help="seconds for all the votes (default 600)")
-    parser.add_argument("--servers", type=int, default=1,
-                        help="uvicorn processes on the same database; reviewers split "
-                             "evenly among them (default 1)")
+    parser.add_argument(
+        "--limit", type=float, default=600.0, help="seconds for all the votes (default 600)"
+    )
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="uvicorn processes on the same database; reviewers split "
+        "evenly among them (default 1)",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     row = run(args.backend, args.reviewers, args.votes, args.limit, args.servers)
-    header = ("| database | uvicorn processes | reviewers x votes | vote requests | 201 (new) | "
-              "votes stored | distinct (record, reviewer) | errors | requests/s | p50 ms | "
-              "p95 ms | max ms | retry p50 ms | retry p95 ms |\n|" + "---|" * 14)
+    header = (
+        "| database | uvicorn processes | reviewers x votes | vote requests | 201 (new) | "
+        "votes stored | distinct (record, reviewer) | errors | requests/s | p50 ms | "
+        "p95 ms | max ms | retry p50 ms | retry p95 ms |\n|" + "---|" * 14
+    )
     import fastapi
     import uvicorn
 
-    text = (f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-            f"{machine(('fastapi', fastapi.__version__), ('uvicorn', uvicorn.__version__))}"
-            f"; 1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
-            f"\n\n{header}\n{row}\n")
+    text = (
+        f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{machine(('fastapi', fastapi.__version__), ('uvicorn', uvicorn.__version__))}"
+        f"; 1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        f"\n\n{header}\n{row}\n"
+    )
     print(text)
     results = ROOT / "bench" / "results" / "web.md"
     if not results.exists():

@@ -72,30 +72,53 @@ SEED_PRISMA = {
 TEMPLATE_PRISMA = {
     "records_databases": {"MEDLINE": 412, "Embase": 388, "CENTRAL": 97},
     "records_registers": {"ClinicalTrials.gov": 31, "ICTRP": 12},
-    "duplicates_removed": 301, "records_removed_automation": 24, "records_removed_other": 5,
-    "records_screened": 610, "records_excluded": 548,
-    "reports_sought": 62, "reports_not_retrieved": 4, "reports_assessed": 58,
-    "reports_excluded": {"Wrong population": 17, "Wrong intervention": 9,
-                         "No comparator": 6, "Conference abstract only": 5},
+    "duplicates_removed": 301,
+    "records_removed_automation": 24,
+    "records_removed_other": 5,
+    "records_screened": 610,
+    "records_excluded": 548,
+    "reports_sought": 62,
+    "reports_not_retrieved": 4,
+    "reports_assessed": 58,
+    "reports_excluded": {
+        "Wrong population": 17,
+        "Wrong intervention": 9,
+        "No comparator": 6,
+        "Conference abstract only": 5,
+    },
     "records_other_methods": {"Websites": 6, "Citation searching": 14},
-    "other_reports_sought": 20, "other_reports_not_retrieved": 2, "other_reports_assessed": 18,
+    "other_reports_sought": 20,
+    "other_reports_not_retrieved": 2,
+    "other_reports_assessed": 18,
     "other_reports_excluded": {"Wrong population": 9, "Duplicate cohort": 5},
-    "studies_included": 23, "reports_included": 25,
+    "studies_included": 23,
+    "reports_included": 25,
 }
 
 
 # An ILLUSTRATIVE RoB 2 assessment of eight fictional trials: invented judgements that show
 # every level in every column of the figure. It assesses no real study.
 ILLUSTRATIVE_ROB2 = pd.DataFrame(
-    {"D1": ["Low", "Low", "Some concerns", "Low", "High", "Low", "Some concerns", "Low"],
-     "D2": ["Low", "Some concerns", "Low", "Low", "Some concerns", "Low", "High", "Low"],
-     "D3": ["Low", "Low", "Low", "Some concerns", "Low", "High", "Low", "Low"],
-     "D4": ["Some concerns", "Low", "Low", "Low", "Low", "Low", "Some concerns", "Low"],
-     "D5": ["Low", "Low", "Some concerns", "Low", "Some concerns", "Low", "Low", "Low"],
-     "Overall": ["Some concerns", "Some concerns", "Some concerns", "Some concerns", "High",
-                 "High", "High", "Low"],
-     "Weight": [14.2, 9.8, 12.5, 18.1, 7.4, 11.0, 6.3, 20.7]},
-    index=pd.Index([f"Trial {c}" for c in "ABCDEFGH"], name="Study"))
+    {
+        "D1": ["Low", "Low", "Some concerns", "Low", "High", "Low", "Some concerns", "Low"],
+        "D2": ["Low", "Some concerns", "Low", "Low", "Some concerns", "Low", "High", "Low"],
+        "D3": ["Low", "Low", "Low", "Some concerns", "Low", "High", "Low", "Low"],
+        "D4": ["Some concerns", "Low", "Low", "Low", "Low", "Low", "Some concerns", "Low"],
+        "D5": ["Low", "Low", "Some concerns", "Low", "Some concerns", "Low", "Low", "Low"],
+        "Overall": [
+            "Some concerns",
+            "Some concerns",
+            "Some concerns",
+            "Some concerns",
+            "High",
+            "High",
+            "High",
+            "Low",
+        ],
+        "Weight": [14.2, 9.8, 12.5, 18.1, 7.4, 11.0, 6.3, 20.7],
+    },
+    index=pd.Index([f"Trial {c}" for c in "ABCDEFGH"], name="Study"),
+)
 
 
 def _cases(name: str) -> dict[str, dict]:
@@ -114,9 +137,13 @@ def ketamine_forest() -> None:
         # one study (0% response, n = 4) has zero variance and leaves the fit, as in Stata
         warnings.simplefilter("ignore", StudyOmittedWarning)
         res = immediate_response_rate(ROOT / "examples" / "ketamine-crps")
-    fig = forest(res, transf="percent", xlabel="Immediate pain relief (%)",
-                 extra_columns={"N": [f"{n:g}" for n in res.ni]},
-                 title="Ketamine infusion for CRPS: immediate pain relief (Zhao et al. 2018)")
+    fig = forest(
+        res,
+        transf="percent",
+        xlabel="Immediate pain relief (%)",
+        extra_columns={"N": [f"{n:g}" for n in res.ni]},
+        title="Ketamine infusion for CRPS: immediate pain relief (Zhao et al. 2018)",
+    )
     _save(fig, "forest_ketamine_immediate")
 
 
@@ -134,16 +161,28 @@ def _bcg():
 def bcg_forests() -> None:
     data, extra = _bcg()
     res = rma(data, method="REML")
-    fig = forest(res, transf="exp", extra_columns=extra, sort_by="effect",
-                 title="BCG vaccine and tuberculosis (dat.bcg)")
+    fig = forest(
+        res,
+        transf="exp",
+        extra_columns=extra,
+        sort_by="effect",
+        title="BCG vaccine and tuberculosis (dat.bcg)",
+    )
     _save(fig, "forest_bcg_rr")
 
     groups = _cases("metafor_subgroups")["bcg_RR_alloc_REML_z"]["groups"]
-    names = {"random": "Random allocation", "alternate": "Alternate allocation",
-             "systematic": "Systematic allocation"}
+    names = {
+        "random": "Random allocation",
+        "alternate": "Alternate allocation",
+        "systematic": "Systematic allocation",
+    }
     res = rma(data, method="REML", subgroup=[names[g] for g in groups])
-    fig = forest(res, transf="exp", extra_columns=extra,
-                 title="BCG vaccine and tuberculosis, by method of allocation")
+    fig = forest(
+        res,
+        transf="exp",
+        extra_columns=extra,
+        title="BCG vaccine and tuberculosis, by method of allocation",
+    )
     _save(fig, "forest_bcg_rr_allocation")
 
     fig = funnel(rma(data, method="REML"), egger_line=True)
@@ -156,8 +195,13 @@ def bcg_mh_forest() -> None:
     case = _cases("metafor_escalc")["bcg_RR"]
     _, extra = _bcg()
     res = rma_mh(**case["inputs"], measure="RR", slab=case["slab"])
-    fig = forest(res, transf="exp", extra_columns=extra, sort_by="effect",
-                 title="BCG vaccine and tuberculosis (dat.bcg), Mantel-Haenszel")
+    fig = forest(
+        res,
+        transf="exp",
+        extra_columns=extra,
+        sort_by="effect",
+        title="BCG vaccine and tuberculosis (dat.bcg), Mantel-Haenszel",
+    )
     _save(fig, "forest_bcg_rr_mh")
 
 
@@ -165,10 +209,15 @@ def pritz_forest() -> None:
     case = _cases("metafor_escalc")["pritz1997_PLO"]
     cells = case["inputs"]
     res = rma(escalc("PLO", slab=case["slab"], **cells), method="REML")
-    fig = forest(res, transf="expit", xlabel="Proportion with favourable outcome",
-                 extra_columns={"Events/N": [f"{x}/{n}" for x, n in
-                                             zip(cells["xi"], cells["ni"], strict=True)]},
-                 title="Pritz (1997): proportion of favourable outcomes (logit, back-transformed)")
+    fig = forest(
+        res,
+        transf="expit",
+        xlabel="Proportion with favourable outcome",
+        extra_columns={
+            "Events/N": [f"{x}/{n}" for x, n in zip(cells["xi"], cells["ni"], strict=True)]
+        },
+        title="Pritz (1997): proportion of favourable outcomes (logit, back-transformed)",
+    )
     _save(fig, "forest_pritz1997_plo")
 
 
@@ -179,10 +228,15 @@ def seed_prisma() -> None:
 
 def _bcg_rma(mods: bool = False):
     case = _cases("metafor_rma")["bcg_RR_REML_z_mods" if mods else "bcg_RR_REML_z"]
-    moderators = (pd.DataFrame(case["mods"]["X"], columns=case["mods"]["names"])
-                  if mods else None)
-    res = rma(case["yi"], case["vi"], slab=case["slab"], measure="RR", method=case["method"],
-              mods=None if moderators is None else moderators[["ablat"]])
+    moderators = pd.DataFrame(case["mods"]["X"], columns=case["mods"]["names"]) if mods else None
+    res = rma(
+        case["yi"],
+        case["vi"],
+        slab=case["slab"],
+        measure="RR",
+        method=case["method"],
+        mods=None if moderators is None else moderators[["ablat"]],
+    )
     return res
 
 
@@ -195,8 +249,10 @@ def bcg_influence() -> None:
         subsets = gosh(res)
     _save(gosh_plot(subsets, ylabel="Log risk ratio"), "gosh_bcg")
     most_influential = str(baujat(res)["y"].idxmax())
-    _save(gosh_plot(subsets, ylabel="Log risk ratio", highlight=most_influential),
-          "gosh_bcg_highlight")
+    _save(
+        gosh_plot(subsets, ylabel="Log risk ratio", highlight=most_influential),
+        "gosh_bcg_highlight",
+    )
 
 
 def bcg_regression() -> None:
@@ -209,17 +265,23 @@ def bcg_labbe() -> None:
     case = _cases("metafor_escalc")["bcg_RR"]
     cells = case["inputs"]
     res = rma(escalc("RR", slab=case["slab"], **cells), method="REML")
-    fig = labbe(**cells, res=res, scale="log",
-                xlabel="Tuberculosis risk, unvaccinated (log scale)",
-                ylabel="Tuberculosis risk, BCG vaccinated (log scale)")
+    fig = labbe(
+        **cells,
+        res=res,
+        scale="log",
+        xlabel="Tuberculosis risk, unvaccinated (log scale)",
+        ylabel="Tuberculosis risk, BCG vaccinated (log scale)",
+    )
     _save(fig, "labbe_bcg")
 
 
 def illustrative_rob() -> None:
     title = "ILLUSTRATIVE RoB 2 assessment (invented judgements, fictional trials)"
     _save(rob(ILLUSTRATIVE_ROB2, tool="RoB2", title=title), "rob2_traffic_light_illustrative")
-    _save(rob_summary(ILLUSTRATIVE_ROB2, tool="RoB2", weights="Weight", title=title),
-          "rob2_summary_illustrative")
+    _save(
+        rob_summary(ILLUSTRATIVE_ROB2, tool="RoB2", weights="Weight", title=title),
+        "rob2_summary_illustrative",
+    )
 
 
 def main() -> None:

@@ -67,8 +67,9 @@ class PostgresServer:
     def __init__(self, admin_url: str | URL, *, cluster: Path | None = None) -> None:
         self.admin_url = _psycopg_url(admin_url)
         self.cluster = cluster  # our own cluster's directory, removed by stop()
-        self._admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT",
-                                    poolclass=NullPool)
+        self._admin = create_engine(
+            self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
 
     def check(self) -> str:
         """The server's version string; PostgresUnavailableError if it cannot be reached."""
@@ -111,8 +112,19 @@ class PostgresServer:
             return
         bindir = find_bindir()
         if bindir is not None and (self.cluster / "data" / "postmaster.pid").exists():
-            _run_as_owner([str(bindir / "pg_ctl"), "stop", "-D", str(self.cluster / "data"),
-                           "-m", "fast", "-w"], self.cluster, check=False)
+            _run_as_owner(
+                [
+                    str(bindir / "pg_ctl"),
+                    "stop",
+                    "-D",
+                    str(self.cluster / "data"),
+                    "-m",
+                    "fast",
+                    "-w",
+                ],
+                self.cluster,
+                check=False,
+            )
         shutil.rmtree(self.cluster, ignore_errors=True)
         self.cluster = None
 
@@ -122,8 +134,10 @@ def find_bindir() -> Path | None:
     on_path = shutil.which("initdb")
     if on_path:
         return Path(on_path).parent
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     return Path(found[-1]).parent if found else None
 
 
@@ -148,8 +162,15 @@ def _run_as_owner(cmd: list[str], cluster: Path, *, check: bool = True) -> str:
     as_user = {}
     if os.geteuid() == 0 and owner.st_uid != 0:
         as_user = {"user": owner.st_uid, "group": owner.st_gid, "extra_groups": []}
-    done = subprocess.run(cmd, cwd=cluster, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "LC_ALL": "C"}, **as_user)
+    done = subprocess.run(
+        cmd,
+        cwd=cluster,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LC_ALL": "C"},
+        **as_user,
+    )
     if check and done.returncode != 0:
         log = cluster / "server.log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
@@ -180,20 +201,51 @@ def start_throwaway() -> PostgresServer:
         if user is not None:
             os.chown(cluster, user.pw_uid, user.pw_gid)
         data = cluster / "data"
-        _run_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                       "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"],
-                      cluster)
-        options = (f"-k {cluster} -c listen_addresses='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        _run_as_owner([str(bindir / "pg_ctl"), "start", "-D", str(data), "-w", "-t", "60",
-                       "-l", str(cluster / "server.log"), "-o", options], cluster)
-        server = PostgresServer(f"postgresql+psycopg://postgres@/postgres?host={cluster}",
-                                cluster=cluster)
+        _run_as_owner(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            cluster,
+        )
+        options = (
+            f"-k {cluster} -c listen_addresses='' -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        _run_as_owner(
+            [
+                str(bindir / "pg_ctl"),
+                "start",
+                "-D",
+                str(data),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(cluster / "server.log"),
+                "-o",
+                options,
+            ],
+            cluster,
+        )
+        server = PostgresServer(
+            f"postgresql+psycopg://postgres@/postgres?host={cluster}", cluster=cluster
+        )
         server.check()
     except BaseException:
         if (cluster / "data" / "postmaster.pid").exists():
-            _run_as_owner([str(bindir / "pg_ctl"), "stop", "-D", str(cluster / "data"),
-                           "-m", "immediate"], cluster, check=False)
+            _run_as_owner(
+                [str(bindir / "pg_ctl"), "stop", "-D", str(cluster / "data"), "-m", "immediate"],
+                cluster,
+                check=False,
+            )
         shutil.rmtree(cluster, ignore_errors=True)
         raise
     return server

@@ -33,8 +33,15 @@ def _quantity(err_msg: str, case_id: str) -> str:
     return f"{words[-1] if words else '(values)'} [{method.group(1) if method else '-'}]"
 
 
-def _recording(actual: Any, desired: Any, rtol: float = 1e-7, atol: float = 0, *args: Any,
-               err_msg: str = "", **kwargs: Any) -> None:
+def _recording(
+    actual: Any,
+    desired: Any,
+    rtol: float = 1e-7,
+    atol: float = 0,
+    *args: Any,
+    err_msg: str = "",
+    **kwargs: Any,
+) -> None:
     a = np.asarray(actual, dtype=float).ravel()
     d = np.broadcast_to(np.asarray(desired, dtype=float), np.shape(actual)).ravel()
     both = np.isfinite(a) & np.isfinite(d)
@@ -66,8 +73,12 @@ def pytest_runtest_call(item: pytest.Item):
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     write = terminalreporter.write_line
     write("")
-    write(f"{'test and quantity [estimator]':<74} {'worst rel':>9} {'needed':>9} "
-          f"{'abs at 0':>9} {'rtol':>7} {'atol':>7}")
+    write(
+        f"{'test and quantity [estimator]':<74} {'worst rel':>9} {'needed':>9} "
+        f"{'abs at 0':>9} {'rtol':>7} {'atol':>7}"
+    )
     for (test, quantity), (rel, needed, at_zero, rtol, atol) in sorted(_records.items()):
-        write(f"{test + ' ' + quantity:<74.74} {rel:9.1e} {needed:9.1e} {at_zero:9.1e} "
-              f"{rtol:7.0e} {atol:7.0e}")
+        write(
+            f"{test + ' ' + quantity:<74.74} {rel:9.1e} {needed:9.1e} {at_zero:9.1e} "
+            f"{rtol:7.0e} {atol:7.0e}"
+        )

@@ -34,8 +34,9 @@ def test_parse_examples(raw, kind, value, sd, unit):
 
 def test_durations_convert_to_months():
     assert parse_cell("8.4±6.1 years").in_months().sd == pytest.approx(73.2)
-    assert parse_cell("5.62 years (6 months unrelenting pain)").in_months().value == \
-        pytest.approx(67.44)
+    assert parse_cell("5.62 years (6 months unrelenting pain)").in_months().value == pytest.approx(
+        67.44
+    )
     assert parse_cell("9.6±9.9 months").in_months().value == 9.6
     assert parse_cell("4.7").in_months().value == 4.7  # no unit: unchanged
 

@@ -21,8 +21,8 @@ import metareview
 # alembic's migration scripts run on import; they export nothing
 _NOT_IMPORTED = ("metareview.review.migrations",)
 _SUBMODULES = [
-    info for info in pkgutil.walk_packages(metareview.__path__, "metareview.",
-                                           onerror=lambda name: None)
+    info
+    for info in pkgutil.walk_packages(metareview.__path__, "metareview.", onerror=lambda name: None)
     if not info.name.startswith(_NOT_IMPORTED)
 ]
 PACKAGES = ["metareview", *sorted(info.name for info in _SUBMODULES if info.ispkg)]
@@ -50,7 +50,8 @@ def _import(name: str) -> types.ModuleType:
 def _public_namespace(module: types.ModuleType) -> list[str]:
     """Public names bound in ``module``, less submodules and ``from __future__`` features."""
     return sorted(
-        name for name, value in vars(module).items()
+        name
+        for name, value in vars(module).items()
         if not name.startswith("_")
         and not isinstance(value, types.ModuleType | __future__._Feature)
     )
@@ -75,6 +76,20 @@ def test_module_all_resolves(name):
 
 def test_design_contract_names_are_exported_at_the_top():
     # DESIGN.md's API contract: users import these from metareview itself
-    for name in ("escalc", "rma", "rma_batch", "regtest", "ranktest", "trimfill", "fsn",
-                 "permutest", "leave1out", "cumul", "influence", "gosh", "batch", "simulate"):
+    for name in (
+        "escalc",
+        "rma",
+        "rma_batch",
+        "regtest",
+        "ranktest",
+        "trimfill",
+        "fsn",
+        "permutest",
+        "leave1out",
+        "cumul",
+        "influence",
+        "gosh",
+        "batch",
+        "simulate",
+    ):
         assert name in metareview.__all__ and callable(getattr(metareview, name)), name

@@ -36,8 +36,10 @@ def test_grim_finds_93_5_percent_of_20(table1):
 
 def test_scale_mismatch_finds_the_100_point_scales(table1):
     flags = chk.check_scale(table1, "Baseline (pain score)", 0, 10, "0-10 pain scale")
-    assert _where(flags) == {("Kiefer, R et al (2008b)", "85.1±1.9"),
-                             ("Koffler, S et al (2007)", "54.44±9.77")}
+    assert _where(flags) == {
+        ("Kiefer, R et al (2008b)", "85.1±1.9"),
+        ("Koffler, S et al (2007)", "54.44±9.77"),
+    }
 
 
 def test_fraction_typed_as_percentage(table1):
@@ -66,15 +68,23 @@ def test_sd_that_looks_like_a_standard_error(table1):
 
 def test_constructed_table():
     table = pd.DataFrame(
-        {"N": ["20", "10", "12(15)"], "Men": ["25", "4", "3"], "Resp": ["50", "33", "0.25"],
-         "Non": ["50", "70", "10"], "Pain": ["7.1±0.1", "45±12", "6.5±2.0"]},
-        index=["A", "B", "C"])
+        {
+            "N": ["20", "10", "12(15)"],
+            "Men": ["25", "4", "3"],
+            "Resp": ["50", "33", "0.25"],
+            "Non": ["50", "70", "10"],
+            "Pain": ["7.1±0.1", "45±12", "6.5±2.0"],
+        },
+        index=["A", "B", "C"],
+    )
     assert _where(chk.check_grim(table, "Resp", "N")) == {("B", "33"), ("C", "0.25")}
     assert _where(chk.check_fraction_as_percent(table, "Resp")) == {("C", "0.25")}
     assert _where(chk.check_complements(table, "Resp", "Non")) == {("B", "33 + 70")}
     counts = chk.check_counts(table, "N", ["Men"])
-    assert {(f.study, f.check) for f in counts} == {("A", "subgroup_exceeds_n"),
-                                                   ("C", "n_two_counts")}
+    assert {(f.study, f.check) for f in counts} == {
+        ("A", "subgroup_exceeds_n"),
+        ("C", "n_two_counts"),
+    }
     assert _where(chk.check_scale(table, "Pain", 0, 10, "NRS")) == {("B", "45±12")}
     assert _where(chk.check_sd_looks_like_se(table, "Pain", "N", 10)) == {("A", "7.1±0.1")}
     frame = chk.flags_frame(counts)

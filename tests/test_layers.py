@@ -88,8 +88,11 @@ def imports_of(path: Path, text: str | None = None) -> list[tuple[int, str]]:
             found.append((node.lineno, module))
             # "from metareview import stats" imports the layer, not only the facade
             if module == "metareview":
-                found += [(node.lineno, f"metareview.{alias.name}") for alias in node.names
-                          if alias.name in LAYERS or alias.name in TOP_LEVEL]
+                found += [
+                    (node.lineno, f"metareview.{alias.name}")
+                    for alias in node.names
+                    if alias.name in LAYERS or alias.name in TOP_LEVEL
+                ]
     return found
 
 
@@ -103,8 +106,7 @@ def violations(path: Path, text: str | None = None) -> list[str]:
             continue
         where = str(path.relative_to(ROOT.parent))
         if target not in MAY_IMPORT[own]:
-            bad.append(f"{where}:{line}: {own} imports {module} "
-                       f"({target})")
+            bad.append(f"{where}:{line}: {own} imports {module} ({target})")
     return bad
 
 
@@ -124,10 +126,12 @@ def test_no_import_runs_back_up(layer: str) -> None:
 
 def test_the_checker_sees_an_arrow_back_up() -> None:
     """The rules catch what they are for (a check that cannot fail proves nothing)."""
-    text = ("from metareview.review.store import Store\n"
-            "def f():\n    from ..review import Store\n"
-            "from metareview import report\n"
-            "from metareview.stats import rma\n")
+    text = (
+        "from metareview.review.store import Store\n"
+        "def f():\n    from ..review import Store\n"
+        "from metareview import report\n"
+        "from metareview.stats import rma\n"
+    )
     found = violations(ROOT / "plots" / "forest.py", text)
     assert [v.split(": ", 1)[1] for v in found] == [
         "plots imports metareview.review.store (review)",
@@ -136,5 +140,6 @@ def test_the_checker_sees_an_arrow_back_up() -> None:
         "plots imports metareview.report (report)",
     ]
     assert violations(ROOT / "stats" / "kernel.py", "from ..plots._style import INK\n") == [
-        "metareview/stats/kernel.py:1: stats imports metareview.plots._style (plots)"]
+        "metareview/stats/kernel.py:1: stats imports metareview.plots._style (plots)"
+    ]
     assert layer_of("numpy") is None

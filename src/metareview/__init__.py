@@ -18,8 +18,21 @@ from metareview.exceptions import (
 # ``metareview`` command, even ``--help``) does not pay for numpy, scipy, pandas and matplotlib
 # until a name that needs them is used. A name of ``__all__`` not defined here comes from
 # metareview.plots when it is in _PLOTS, else from metareview.stats.
-_PLOTS = frozenset({"baujat_plot", "bubble", "forest", "funnel", "gosh_plot", "labbe", "prisma",
-                    "rob", "rob_summary", "save_figure", "simulation_plot"})
+_PLOTS = frozenset(
+    {
+        "baujat_plot",
+        "bubble",
+        "forest",
+        "funnel",
+        "gosh_plot",
+        "labbe",
+        "prisma",
+        "rob",
+        "rob_summary",
+        "save_figure",
+        "simulation_plot",
+    }
+)
 
 
 def __getattr__(name: str):

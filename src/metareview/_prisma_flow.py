@@ -24,11 +24,26 @@ __all__ = ["PrismaCounts", "check_counts"]
 
 # always needed; every other count may be None (or left out) when the review does not report it
 _REQUIRED = ("records_databases", "studies_included")
-_MAIN = ("records_registers", "duplicates_removed", "records_removed_automation",
-         "records_removed_other", "records_screened", "records_excluded", "reports_sought",
-         "reports_not_retrieved", "reports_assessed", "reports_excluded", "reports_included")
-_OTHER = ("records_other_methods", "other_reports_sought", "other_reports_not_retrieved",
-          "other_reports_assessed", "other_reports_excluded")
+_MAIN = (
+    "records_registers",
+    "duplicates_removed",
+    "records_removed_automation",
+    "records_removed_other",
+    "records_screened",
+    "records_excluded",
+    "reports_sought",
+    "reports_not_retrieved",
+    "reports_assessed",
+    "reports_excluded",
+    "reports_included",
+)
+_OTHER = (
+    "records_other_methods",
+    "other_reports_sought",
+    "other_reports_not_retrieved",
+    "other_reports_assessed",
+    "other_reports_excluded",
+)
 _BY_SOURCE = frozenset({"records_databases", "records_registers", "records_other_methods"})
 _BY_REASON = frozenset({"records_removed_other", "reports_excluded", "other_reports_excluded"})
 _REMOVED = ("duplicates_removed", "records_removed_automation", "records_removed_other")
@@ -101,7 +116,8 @@ def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
     if missing:
         raise InputError(
             f"counts is missing {missing}; records_databases and studies_included are always "
-            "needed (any other count may be None or left out when it is not reported).")
+            "needed (any other count may be None or left out when it is not reported)."
+        )
     other = any(k in counts for k in _OTHER)
     totals: dict[str, int | None] = dict.fromkeys(KEYS)
     parts: dict[str, Parts | None] = dict.fromkeys(KEYS)
@@ -111,7 +127,8 @@ def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
         not_given = [name for name, n in (parts["records_databases"] or {}).items() if n is None]
         raise InputError(
             "records_databases must be known: give the total, or every database's count "
-            f"(None for {not_given}).")
+            f"(None for {not_given})."
+        )
     get = totals.get
 
     problems: list[str] = []
@@ -119,22 +136,31 @@ def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
         identified = get("records_databases") + get("records_registers")
         removed = sum(get(k) for k in _REMOVED)
         if removed > identified:
-            problems.append(f"records removed before screening ({_sum_text(_REMOVED, get)}) "
-                            f"exceed records identified ({_sum_text(_IDENTIFIED, get)})")
+            problems.append(
+                f"records removed before screening ({_sum_text(_REMOVED, get)}) "
+                f"exceed records identified ({_sum_text(_IDENTIFIED, get)})"
+            )
         elif _known(get, "records_screened") and identified - removed != get("records_screened"):
             problems.append(
                 f"records identified ({_sum_text(_IDENTIFIED, get)}) minus records removed "
                 f"before screening ({_sum_text(_REMOVED, get)}) = {identified - removed}, but "
-                f"records_screened is {get('records_screened')}")
+                f"records_screened is {get('records_screened')}"
+            )
     _step(problems, get, "records_screened", "records_excluded", "reports_sought")
     _step(problems, get, "reports_sought", "reports_not_retrieved", "reports_assessed")
     if other:
-        _step(problems, get, "other_reports_sought", "other_reports_not_retrieved",
-              "other_reports_assessed")
+        _step(
+            problems,
+            get,
+            "other_reports_sought",
+            "other_reports_not_retrieved",
+            "other_reports_assessed",
+        )
     branches = [_included(problems, get, "reports_assessed", "reports_excluded")]
     if other:
         branches.append(
-            _included(problems, get, "other_reports_assessed", "other_reports_excluded"))
+            _included(problems, get, "other_reports_assessed", "other_reports_excluded")
+        )
     included = None if None in branches else sum(branches)
     reports_included = get("reports_included")
     if reports_included is None:
@@ -143,25 +169,34 @@ def check_counts(counts: Mapping[str, Any]) -> PrismaCounts:
         problems.append(
             f"reports_assessed minus reports_excluded"
             f"{' (plus the same for other methods)' if other else ''} = {included}, but "
-            f"reports_included is {reports_included}")
+            f"reports_included is {reports_included}"
+        )
     if reports_included is not None and get("studies_included") > reports_included:
         problems.append(
             f"studies_included ({get('studies_included')}) exceeds reports_included "
-            f"({reports_included}): each included study needs at least one report")
+            f"({reports_included}): each included study needs at least one report"
+        )
     if problems:
         raise InputError("PRISMA counts do not add up: " + "; ".join(problems) + ".")
 
     return PrismaCounts(
-        records_databases=get("records_databases"), databases=parts["records_databases"],
-        records_registers=get("records_registers"), registers=parts["records_registers"],
+        records_databases=get("records_databases"),
+        databases=parts["records_databases"],
+        records_registers=get("records_registers"),
+        registers=parts["records_registers"],
         duplicates_removed=get("duplicates_removed"),
         records_removed_automation=get("records_removed_automation"),
         records_removed_other=get("records_removed_other"),
-        records_screened=get("records_screened"), records_excluded=get("records_excluded"),
-        reports_sought=get("reports_sought"), reports_not_retrieved=get("reports_not_retrieved"),
-        reports_assessed=get("reports_assessed"), reports_excluded=get("reports_excluded"),
-        exclusion_reasons=parts["reports_excluded"], studies_included=get("studies_included"),
-        reports_included=reports_included, other=other,
+        records_screened=get("records_screened"),
+        records_excluded=get("records_excluded"),
+        reports_sought=get("reports_sought"),
+        reports_not_retrieved=get("reports_not_retrieved"),
+        reports_assessed=get("reports_assessed"),
+        reports_excluded=get("reports_excluded"),
+        exclusion_reasons=parts["reports_excluded"],
+        studies_included=get("studies_included"),
+        reports_included=reports_included,
+        other=other,
         records_other_methods=get("records_other_methods"),
         other_sources=parts["records_other_methods"],
         other_reports_sought=get("other_reports_sought"),
@@ -180,8 +215,10 @@ def _count(key: str, value: Any) -> tuple[int | None, Parts | None]:
     if isinstance(value, Mapping):
         if key not in _BY_SOURCE | _BY_REASON:
             raise InputError(f"counts[{key!r}] must be a whole number >= 0; got a mapping.")
-        parts = {str(name): None if n is None else _whole(f"{key}[{name!r}]", n)
-                 for name, n in value.items()}
+        parts = {
+            str(name): None if n is None else _whole(f"{key}[{name!r}]", n)
+            for name, n in value.items()
+        }
         known = [n for n in parts.values() if n is not None]
         return (sum(known) if len(known) == len(parts) else None), parts
     return _whole(key, value), None
@@ -189,8 +226,10 @@ def _count(key: str, value: Any) -> tuple[int | None, Parts | None]:
 
 def _whole(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-        raise InputError(f"counts[{name}] must be a whole number >= 0; got {value!r} "
-                         "(use None for a count that is not reported).")
+        raise InputError(
+            f"counts[{name}] must be a whole number >= 0; got {value!r} "
+            "(use None for a count that is not reported)."
+        )
     return int(value)
 
 

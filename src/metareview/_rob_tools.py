@@ -87,55 +87,78 @@ NO_INFORMATION = Level("No information", ("ni", "no info"))
 #: RoB 2 for randomised trials (Sterne et al., 2019), the five domains of the BMJ paper
 ROB2 = Tool(
     name="RoB 2",
-    domains=(("D1", "Bias arising from the randomisation process"),
-             ("D2", "Bias due to deviations from intended interventions"),
-             ("D3", "Bias due to missing outcome data"),
-             ("D4", "Bias in measurement of the outcome"),
-             ("D5", "Bias in selection of the reported result")),
+    domains=(
+        ("D1", "Bias arising from the randomisation process"),
+        ("D2", "Bias due to deviations from intended interventions"),
+        ("D3", "Bias due to missing outcome data"),
+        ("D4", "Bias in measurement of the outcome"),
+        ("D5", "Bias in selection of the reported result"),
+    ),
     levels=(LOW, SOME_CONCERNS, HIGH),
-    citation=("Sterne JAC, Savović J, Page MJ, et al. (2019). RoB 2: a revised tool for "
-              "assessing risk of bias in randomised trials. BMJ 366:l4898. "
-              "https://doi.org/10.1136/bmj.l4898"),
+    citation=(
+        "Sterne JAC, Savović J, Page MJ, et al. (2019). RoB 2: a revised tool for "
+        "assessing risk of bias in randomised trials. BMJ 366:l4898. "
+        "https://doi.org/10.1136/bmj.l4898"
+    ),
 )
 
 #: ROBINS-I, the original (2016) seven-domain version, with its five judgement levels
 ROBINS_I = Tool(
     name="ROBINS-I (2016)",
-    domains=(("D1", "Bias due to confounding"),
-             ("D2", "Bias in selection of participants into the study"),
-             ("D3", "Bias in classification of interventions"),
-             ("D4", "Bias due to deviations from intended interventions"),
-             ("D5", "Bias due to missing data"),
-             ("D6", "Bias in measurement of outcomes"),
-             ("D7", "Bias in selection of the reported result")),
+    domains=(
+        ("D1", "Bias due to confounding"),
+        ("D2", "Bias in selection of participants into the study"),
+        ("D3", "Bias in classification of interventions"),
+        ("D4", "Bias due to deviations from intended interventions"),
+        ("D5", "Bias due to missing data"),
+        ("D6", "Bias in measurement of outcomes"),
+        ("D7", "Bias in selection of the reported result"),
+    ),
     levels=(LOW, MODERATE, SERIOUS, CRITICAL, NO_INFORMATION),
-    citation=("Sterne JAC, Hernán MA, Reeves BC, et al. (2016). ROBINS-I: a tool for "
-              "assessing risk of bias in non-randomised studies of interventions. BMJ "
-              "355:i4919. https://doi.org/10.1136/bmj.i4919"),
+    citation=(
+        "Sterne JAC, Hernán MA, Reeves BC, et al. (2016). ROBINS-I: a tool for "
+        "assessing risk of bias in non-randomised studies of interventions. BMJ "
+        "355:i4919. https://doi.org/10.1136/bmj.i4919"
+    ),
 )
 
 #: Newcastle-Ottawa Scale (cohort studies; "Exposure" is accepted for case-control studies)
 NOS = Tool(
     name="Newcastle\u2013Ottawa Scale",
-    domains=(("Selection", "Selection"), ("Comparability", "Comparability"),
-             ("Outcome", "Outcome (or exposure)")),
+    domains=(
+        ("Selection", "Selection"),
+        ("Comparability", "Comparability"),
+        ("Outcome", "Outcome (or exposure)"),
+    ),
     stars=(4, 2, 3),
-    column_aliases=(("exposure", "Outcome"), ("outcome/exposure", "Outcome"),
-                    ("exposure/outcome", "Outcome")),
+    column_aliases=(
+        ("exposure", "Outcome"),
+        ("outcome/exposure", "Outcome"),
+        ("exposure/outcome", "Outcome"),
+    ),
     overall="Total",
-    citation=("Wells GA, Shea B, O'Connell D, et al. The Newcastle-Ottawa Scale (NOS) for "
-              "assessing the quality of nonrandomised studies in meta-analyses. Ottawa "
-              "Hospital Research Institute. "
-              "https://www.ohri.ca/programs/clinical_epidemiology/oxford.asp"),
+    citation=(
+        "Wells GA, Shea B, O'Connell D, et al. The Newcastle-Ottawa Scale (NOS) for "
+        "assessing the quality of nonrandomised studies in meta-analyses. Ottawa "
+        "Hospital Research Institute. "
+        "https://www.ohri.ca/programs/clinical_epidemiology/oxford.asp"
+    ),
 )
 
 TOOLS = {"RoB2": ROB2, "ROBINS-I": ROBINS_I, "NOS": NOS}
 #: accepted ``tool`` values (case-insensitive)
 TOOL_NAMES = Options(
-    "tool", tuple(TOOLS),
-    aliases={"RoB 2": "RoB2", "RoB 2.0": "RoB2", "ROBINS-I 2016": "ROBINS-I",
-             "ROBINS_I": "ROBINS-I", "ROBINSI": "ROBINS-I",
-             "Newcastle-Ottawa": "NOS", "Newcastle\u2013Ottawa": "NOS"},
+    "tool",
+    tuple(TOOLS),
+    aliases={
+        "RoB 2": "RoB2",
+        "RoB 2.0": "RoB2",
+        "ROBINS-I 2016": "ROBINS-I",
+        "ROBINS_I": "ROBINS-I",
+        "ROBINSI": "ROBINS-I",
+        "Newcastle-Ottawa": "NOS",
+        "Newcastle\u2013Ottawa": "NOS",
+    },
     case_sensitive=False,
 )
 
@@ -144,8 +167,9 @@ def judgement_cell(spec: Tool, study: str, code: str, value: Any) -> Any:
     """The :class:`Level` (or star count) that ``value`` means for ``study``/``code``;
     InputError naming the study and domain otherwise."""
     names = dict(spec.domains)
-    where = f"study {study!r}, domain {code}" + (f" ({names[code]})" if code in names and
-                                                  names[code] != code else "")
+    where = f"study {study!r}, domain {code}" + (
+        f" ({names[code]})" if code in names and names[code] != code else ""
+    )
     if spec.is_star_scale:
         return star_count(study, code, value, spec.stars[spec.codes.index(code)], where)
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -195,11 +219,10 @@ class Assessments:
 
     tool: Tool
     studies: tuple[str, ...]
-    columns: tuple[str, ...]          # domain codes in tool order, then the overall column
+    columns: tuple[str, ...]  # domain codes in tool order, then the overall column
     values: tuple[tuple[Any, ...], ...]  # per study: Level, or int stars
-    weights: np.ndarray | None        # from a "Weight" column, if any
+    weights: np.ndarray | None  # from a "Weight" column, if any
     has_overall: bool
-
 
 
 def normalise_name(name: str) -> str:
@@ -236,8 +259,12 @@ def read_assessments(assessments: Any, tool: str) -> Assessments:
         by_name[normalise_name(name)] = code
     for alias, code in spec.column_aliases:
         by_name[normalise_name(alias)] = code
-    overall_names = {"overall", "overall risk of bias", "overall bias",
-                     normalise_name(spec.overall)}
+    overall_names = {
+        "overall",
+        "overall risk of bias",
+        "overall bias",
+        normalise_name(spec.overall),
+    }
     mapped: dict[str, Any] = {}
     weights = None
     unknown = []
@@ -254,8 +281,10 @@ def read_assessments(assessments: Any, tool: str) -> Assessments:
             unknown.append(str(column))
             continue
         if target in mapped:
-            raise InputError(f"assessments has two columns for domain {target} "
-                             f"({mapped[target].name!r} and {column!r}); keep one.")
+            raise InputError(
+                f"assessments has two columns for domain {target} "
+                f"({mapped[target].name!r} and {column!r}); keep one."
+            )
         mapped[target] = frame[column]
     accepted = [f"{code} ({name})" if code != name else code for code, name in spec.domains]
     if unknown:

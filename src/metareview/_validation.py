@@ -90,8 +90,10 @@ class Interval:
         left_in = self.closed in ("both", "left")
         right_in = self.closed in ("both", "right")
         if self.low is not None and self.high is not None:
-            return (f"{kind} in {'[' if left_in else '('}{self.low:g}, "
-                    f"{self.high:g}{']' if right_in else ')'}")
+            return (
+                f"{kind} in {'[' if left_in else '('}{self.low:g}, "
+                f"{self.high:g}{']' if right_in else ')'}"
+            )
         if self.low is not None:
             return f"{kind} {'>=' if left_in else '>'} {self.low:g}"
         if self.high is not None:
@@ -104,24 +106,31 @@ class Interval:
         right_in = self.closed in ("both", "right")
         if self.low is not None and (value < self.low or (value == self.low and not left_in)):
             return False
-        return not (self.high is not None
-                    and (value > self.high or (value == self.high and not right_in)))
+        return not (
+            self.high is not None and (value > self.high or (value == self.high and not right_in))
+        )
 
     def check(self, value: object, name: str | None = None) -> Any:
         """Return ``value`` as a float (an int when ``integer``) or raise InputError naming
         the argument (``name``, default this interval's), the value and the allowed range."""
         number = _as_number(value)
-        if (number is None or not np.isfinite(number) or not self.contains(number)
-                or (self.integer and number != int(number))):
-            raise InputError(Argument(name or self.name),
-                             f" must be {self.describe()}; got {value!r}.")
+        if (
+            number is None
+            or not np.isfinite(number)
+            or not self.contains(number)
+            or (self.integer and number != int(number))
+        ):
+            raise InputError(
+                Argument(name or self.name), f" must be {self.describe()}; got {value!r}."
+            )
         return int(number) if self.integer else number
 
 
 def _as_number(value: object) -> float | None:
     """``value`` as a float when it is a real number (not a bool, string, complex or array)."""
-    if (isinstance(value, bool | np.bool_ | complex | np.complexfloating)
-            or not isinstance(value, int | float | np.number)):
+    if isinstance(value, bool | np.bool_ | complex | np.complexfloating) or not isinstance(
+        value, int | float | np.number
+    ):
         return None
     try:
         return float(value)
@@ -285,13 +294,11 @@ def resolve_column(name: str, value: Any, data: pd.DataFrame | None) -> Any:
     """Return ``value``, looking it up in ``data`` when it is a column name."""
     if isinstance(value, str):
         if data is None:
-            raise InputError(
-                f"{name}={value!r} looks like a column name, but no data= was given."
-            )
+            raise InputError(f"{name}={value!r} looks like a column name, but no data= was given.")
         if value not in data.columns:
             raise InputError(
-                Argument(name, value), f" is not a column of data; columns are "
-                f"{list(data.columns)}."
+                Argument(name, value),
+                f" is not a column of data; columns are {list(data.columns)}.",
             )
         return data[value]
     return value
@@ -354,8 +361,9 @@ def check_same_length(arrays: Mapping[str, np.ndarray]) -> int:
     return next(iter(lengths.values())) if lengths else 0
 
 
-def check_text(name: str, value: object, *, max_length: int | None = None,
-               purpose: str = "") -> str:
+def check_text(
+    name: str, value: object, *, max_length: int | None = None, purpose: str = ""
+) -> str:
     """``value`` if it is a string with more than blanks (and at most ``max_length``
     characters); otherwise InputError naming ``name`` (and ``purpose``).
 
@@ -382,7 +390,8 @@ def check_level(level: object) -> float:
     number = _as_number(level)
     if number is None or not np.isfinite(number) or not LEVEL.contains(number):
         raise InputError(
-            Argument("level"), " must lie strictly between 0 and 100 (a percentage such as "
-            f"95, or a proportion such as 0.95 below 1); got {level!r}."
+            Argument("level"),
+            " must lie strictly between 0 and 100 (a percentage such as "
+            f"95, or a proportion such as 0.95 below 1); got {level!r}.",
         )
     return number / 100 if number >= 1 else number

@@ -88,9 +88,19 @@ class Cell:
         def scale(x: float | None) -> float | None:
             return None if x is None else x * factor
 
-        return Cell(self.raw, self.kind, scale(self.value), scale(self.sd), scale(self.low),
-                    scale(self.high), self.secondary, "months", self.note, self.bound,
-                    self.flags)
+        return Cell(
+            self.raw,
+            self.kind,
+            scale(self.value),
+            scale(self.sd),
+            scale(self.low),
+            scale(self.high),
+            self.secondary,
+            "months",
+            self.note,
+            self.bound,
+            self.flags,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -137,10 +147,12 @@ def parse_cell(raw: Any) -> Cell:
         if kind == "count_paren":
             return Cell(text, kind, value=a, secondary=b, flags=("two counts",))
         if kind == "range":
-            return Cell(text, kind, value=(a + b) / 2, low=a, high=b, unit=unit, note=note,
-                        flags=("range",))
+            return Cell(
+                text, kind, value=(a + b) / 2, low=a, high=b, unit=unit, note=note, flags=("range",)
+            )
         if kind == "bound":
-            return Cell(text, kind, value=a, unit=unit, note=note, bound=groups["op"],
-                        flags=("bound",))
+            return Cell(
+                text, kind, value=a, unit=unit, note=note, bound=groups["op"], flags=("bound",)
+            )
         return Cell(text, kind, value=a, unit=unit, note=note)
     return Cell(text, "text", flags=("non-numeric",))

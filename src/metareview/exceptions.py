@@ -138,14 +138,17 @@ class StaleVoteError(StoreError):
         The vote stored now (None: no vote) and its reason.
     """
 
-    def __init__(self, record_id: str, stage: str, stored: str | None,
-                 stored_reason: str | None = None) -> None:
+    def __init__(
+        self, record_id: str, stage: str, stored: str | None, stored_reason: str | None = None
+    ) -> None:
         self.record_id, self.stage = record_id, stage
         self.stored, self.stored_reason = stored, stored_reason
         found = "no vote" if stored is None else f"the vote {stored!r}"
-        super().__init__(f"record {record_id}: your vote at {stage} changed meanwhile "
-                         f"(another session stored {found}); nothing was written. Look at the "
-                         "record again and vote again to replace it.")
+        super().__init__(
+            f"record {record_id}: your vote at {stage} changed meanwhile "
+            f"(another session stored {found}); nothing was written. Look at the "
+            "record again and vote again to replace it."
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.record_id, self.stage, self.stored, self.stored_reason)

@@ -99,8 +99,9 @@ def check_grim(table: pd.DataFrame, percent_column: str, n_column: str) -> list[
     cell reading names them.
     """
     flags = []
-    for (study, cell), (_, n_cell) in zip(_cells(table, percent_column),
-                                          _cells(table, n_column), strict=True):
+    for (study, cell), (_, n_cell) in zip(
+        _cells(table, percent_column), _cells(table, n_column), strict=True
+    ):
         if cell.kind != "number" or not n_cell.is_numeric or cell.value is None:
             continue
         decimals = _decimals(cell.raw)
@@ -111,24 +112,43 @@ def check_grim(table: pd.DataFrame, percent_column: str, n_column: str) -> list[
             continue
         n = sizes[0]
         nearest = round(cell.value * n / 100)
-        options = ", ".join(f"{x}/{n} = {_round_half_up(100 * x / n, decimals):g}%"
-                            for x in (nearest - 1, nearest, nearest + 1) if 0 <= x <= n)
-        flags.append(Flag(study, percent_column, cell.raw, "grim",
-                          f"{cell.raw}% of n = {n} is {cell.value * n / 100:.4g} people; no "
-                          f"whole number gives {cell.raw}% ({options}).", "error"))
+        options = ", ".join(
+            f"{x}/{n} = {_round_half_up(100 * x / n, decimals):g}%"
+            for x in (nearest - 1, nearest, nearest + 1)
+            if 0 <= x <= n
+        )
+        flags.append(
+            Flag(
+                study,
+                percent_column,
+                cell.raw,
+                "grim",
+                f"{cell.raw}% of n = {n} is {cell.value * n / 100:.4g} people; no "
+                f"whole number gives {cell.raw}% ({options}).",
+                "error",
+            )
+        )
     return flags
 
 
-def check_scale(table: pd.DataFrame, column: str, low: float, high: float,
-                scale_name: str) -> list[Flag]:
+def check_scale(
+    table: pd.DataFrame, column: str, low: float, high: float, scale_name: str
+) -> list[Flag]:
     """Values (means) outside the column's scale, e.g. a 0-100 VAS in a 0-10 NRS column."""
     flags = []
     for study, cell in _cells(table, column):
         if cell.is_numeric and cell.value is not None and not low <= cell.value <= high:
-            flags.append(Flag(study, column, cell.raw, "scale",
-                              f"{cell.value:g} is outside the {scale_name} ({low:g}-{high:g}); "
-                              "the study probably used another scale (e.g. 0-100 VAS).",
-                              "error"))
+            flags.append(
+                Flag(
+                    study,
+                    column,
+                    cell.raw,
+                    "scale",
+                    f"{cell.value:g} is outside the {scale_name} ({low:g}-{high:g}); "
+                    "the study probably used another scale (e.g. 0-100 VAS).",
+                    "error",
+                )
+            )
     return flags
 
 
@@ -138,60 +158,106 @@ def check_fraction_as_percent(table: pd.DataFrame, column: str) -> list[Flag]:
     typical = pd.Series(values, dtype=float).median() if values else 0
     flags = []
     for study, cell in _cells(table, column):
-        if (cell.kind == "number" and cell.value is not None and 0 < cell.value < 1
-                and "." in cell.raw and typical > 1):
-            flags.append(Flag(study, column, cell.raw, "fraction_as_percent",
-                              f"{cell.raw} in a percentage column (median {typical:g}%) looks "
-                              f"like a proportion: {100 * cell.value:g}%?", "warning"))
+        if (
+            cell.kind == "number"
+            and cell.value is not None
+            and 0 < cell.value < 1
+            and "." in cell.raw
+            and typical > 1
+        ):
+            flags.append(
+                Flag(
+                    study,
+                    column,
+                    cell.raw,
+                    "fraction_as_percent",
+                    f"{cell.raw} in a percentage column (median {typical:g}%) looks "
+                    f"like a proportion: {100 * cell.value:g}%?",
+                    "warning",
+                )
+            )
     return flags
 
 
-def check_complements(table: pd.DataFrame, first: str, second: str,
-                      tolerance: float = 1.0) -> list[Flag]:
+def check_complements(
+    table: pd.DataFrame, first: str, second: str, tolerance: float = 1.0
+) -> list[Flag]:
     """Two percentages of disjoint groups (e.g. responders, non-responders) that add to more
     than 100% (impossible), beyond a rounding ``tolerance``."""
     flags = []
     for (study, a), (_, b) in zip(_cells(table, first), _cells(table, second), strict=True):
-        if a.kind == "number" and b.kind == "number" and a.value is not None and b.value is not \
-                None:
+        if (
+            a.kind == "number"
+            and b.kind == "number"
+            and a.value is not None
+            and b.value is not None
+        ):
             total = a.value + b.value
             if total > 100 + tolerance:
-                flags.append(Flag(study, f"{first} + {second}", f"{a.raw} + {b.raw}",
-                                  "complements",
-                                  f"{a.raw}% + {b.raw}% = {total:g}%: the two groups cannot "
-                                  "together exceed 100%.", "error"))
+                flags.append(
+                    Flag(
+                        study,
+                        f"{first} + {second}",
+                        f"{a.raw} + {b.raw}",
+                        "complements",
+                        f"{a.raw}% + {b.raw}% = {total:g}%: the two groups cannot "
+                        "together exceed 100%.",
+                        "error",
+                    )
+                )
     return flags
 
 
-def check_counts(table: pd.DataFrame, n_column: str,
-                 subgroup_columns: Iterable[str] = ()) -> list[Flag]:
+def check_counts(
+    table: pd.DataFrame, n_column: str, subgroup_columns: Iterable[str] = ()
+) -> list[Flag]:
     """N cells that hold two counts, and subgroup counts larger than N."""
     flags = []
     for study, cell in _cells(table, n_column):
         if cell.kind == "count_paren":
-            flags.append(Flag(study, n_column, cell.raw, "n_two_counts",
-                              f"N is printed as {cell.raw}: {cell.value:g} and "
-                              f"{cell.secondary:g} (analysed vs enrolled?). Which one enters "
-                              "each analysis must be chosen explicitly.", "warning"))
+            flags.append(
+                Flag(
+                    study,
+                    n_column,
+                    cell.raw,
+                    "n_two_counts",
+                    f"N is printed as {cell.raw}: {cell.value:g} and "
+                    f"{cell.secondary:g} (analysed vs enrolled?). Which one enters "
+                    "each analysis must be chosen explicitly.",
+                    "warning",
+                )
+            )
     for column in subgroup_columns:
-        for (study, cell), (_, n) in zip(_cells(table, column), _cells(table, n_column),
-                                         strict=True):
-            limit = max(x for x in (n.value, n.secondary) if x is not None) if n.is_numeric \
-                else None
+        for (study, cell), (_, n) in zip(
+            _cells(table, column), _cells(table, n_column), strict=True
+        ):
+            limit = (
+                max(x for x in (n.value, n.secondary) if x is not None) if n.is_numeric else None
+            )
             if cell.is_numeric and limit is not None and cell.value > limit:
-                flags.append(Flag(study, column, cell.raw, "subgroup_exceeds_n",
-                                  f"{column} = {cell.raw} exceeds N = {n.raw}.", "error"))
+                flags.append(
+                    Flag(
+                        study,
+                        column,
+                        cell.raw,
+                        "subgroup_exceeds_n",
+                        f"{column} = {cell.raw} exceeds N = {n.raw}.",
+                        "error",
+                    )
+                )
     return flags
 
 
-def check_sd_looks_like_se(table: pd.DataFrame, column: str, n_column: str,
-                           scale_range: float, min_fraction: float = 0.05) -> list[Flag]:
+def check_sd_looks_like_se(
+    table: pd.DataFrame, column: str, n_column: str, scale_range: float, min_fraction: float = 0.05
+) -> list[Flag]:
     """'SD's below ``min_fraction`` of the scale range (0.5 on a 0-10 scale) whose value times
     sqrt(n) is a plausible SD: probably standard errors. Pre/post SMDs divide by the SD, so
     an SE in its place inflates the effect by sqrt(n)."""
     flags = []
-    for (study, cell), (_, n_cell) in zip(_cells(table, column), _cells(table, n_column),
-                                          strict=True):
+    for (study, cell), (_, n_cell) in zip(
+        _cells(table, column), _cells(table, n_column), strict=True
+    ):
         if cell.kind != "mean_sd" or cell.sd is None or not n_cell.is_numeric:
             continue
         if cell.value is not None and cell.value > scale_range:
@@ -199,8 +265,16 @@ def check_sd_looks_like_se(table: pd.DataFrame, column: str, n_column: str,
         n = n_cell.value
         as_sd = cell.sd * n**0.5
         if cell.sd < min_fraction * scale_range and as_sd <= scale_range / 2:
-            flags.append(Flag(study, column, cell.raw, "sd_looks_like_se",
-                              f"SD {cell.sd:g} is below {min_fraction * scale_range:g} on a "
-                              f"0-{scale_range:g} scale; if it is a standard error, the SD is "
-                              f"{cell.sd:g} x sqrt({n:g}) = {as_sd:.2f}.", "warning"))
+            flags.append(
+                Flag(
+                    study,
+                    column,
+                    cell.raw,
+                    "sd_looks_like_se",
+                    f"SD {cell.sd:g} is below {min_fraction * scale_range:g} on a "
+                    f"0-{scale_range:g} scale; if it is a standard error, the SD is "
+                    f"{cell.sd:g} x sqrt({n:g}) = {as_sd:.2f}.",
+                    "warning",
+                )
+            )
     return flags

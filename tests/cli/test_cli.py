@@ -43,8 +43,9 @@ def test_rma_bad_column_exits_2(tmp_path):
 def test_escalc_writes_yi_vi(tmp_path):
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
     pd.DataFrame({"events": [4, 10], "total": [20, 40]}).to_csv(src, index=False)
-    result = RUNNER.invoke(app, ["escalc", "PLO", str(src), "--col", "xi=events",
-                                 "--col", "ni=total", "-o", str(out)])
+    result = RUNNER.invoke(
+        app, ["escalc", "PLO", str(src), "--col", "xi=events", "--col", "ni=total", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     written = pd.read_csv(out)
     # metafor 3.8: escalc("PLO", xi=c(4,10), ni=c(20,40)) -> -1.3863, -1.0986
@@ -54,11 +55,11 @@ def test_escalc_writes_yi_vi(tmp_path):
 def _hackshaw_csv(tmp_path):
     from tests.conftest import load_fixture
 
-    case = next(c for c in load_fixture("metafor_bias")["cases"]
-                if c["id"] == "hackshaw1998_REML")
+    case = next(c for c in load_fixture("metafor_bias")["cases"] if c["id"] == "hackshaw1998_REML")
     path = tmp_path / "hackshaw.csv"
     pd.DataFrame({"study": case["slab"], "yi": case["yi"], "vi": case["vi"]}).to_csv(
-        path, index=False)
+        path, index=False
+    )
     return path, case
 
 
@@ -69,8 +70,9 @@ def test_bias_prints_egger_begg_trimfill(tmp_path):
     egger = next(r for r in case["regtest"] if (r["model"], r["predictor"]) == ("rma", "sei"))
     assert f"z = {egger['zval']:.4f}, p = {egger['pval']:.4f}" in result.output
     assert f"Kendall's tau = {case['ranktest']['tau']:.4f}" in result.output
-    tf = next(t for t in case["trimfill"] if t["side_requested"] == "default"
-              and t["estimator"] == "L0")
+    tf = next(
+        t for t in case["trimfill"] if t["side_requested"] == "default" and t["estimator"] == "L0"
+    )
     assert f"missing studies on the {tf['side']} side: {tf['k0']}" in result.output
 
 
@@ -82,8 +84,10 @@ def test_gosh_writes_subsets_and_refuses_large_k_without_sample(tmp_path):
     # the advice names the command's own flag, not the library's keyword (issue 21.2/21.13)
     assert "pass --subsets N (e.g." in " ".join(result.output.split())
     assert "subsets=" not in result.output
-    result = RUNNER.invoke(app, ["gosh", str(path), "-o", str(out), "--subsets", "500",
-                                 "--seed", "1", "--slab", "study"])
+    result = RUNNER.invoke(
+        app,
+        ["gosh", str(path), "-o", str(out), "--subsets", "500", "--seed", "1", "--slab", "study"],
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out)
     # inclusion as one 0/1 column per study: no bitstring to lose its leading zeros
@@ -96,8 +100,9 @@ def test_gosh_writes_subsets_and_refuses_large_k_without_sample(tmp_path):
 def test_permutest_exact_matches_metafor(tmp_path):
     from tests.conftest import load_fixture
 
-    case = next(c for c in load_fixture("metafor_permutest")["cases"]
-                if c["id"] == "normand1999_SMD_REML_z")
+    case = next(
+        c for c in load_fixture("metafor_permutest")["cases"] if c["id"] == "normand1999_SMD_REML_z"
+    )
     path = tmp_path / "normand.csv"
     pd.DataFrame({"yi": case["yi"], "vi": case["vi"]}).to_csv(path, index=False)
     result = RUNNER.invoke(app, ["permutest", str(path), "--exact"])

@@ -17,8 +17,16 @@ from metareview.cli._common import spell_for_cli
 from metareview.exceptions import Argument, InputError, Method
 
 RUNNER = CliRunner()
-HEAVY = ("numpy", "pandas", "scipy", "matplotlib", "sqlalchemy", "metareview.stats",
-         "metareview.review", "rich.console")
+HEAVY = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "matplotlib",
+    "sqlalchemy",
+    "metareview.stats",
+    "metareview.review",
+    "rich.console",
+)
 
 
 def every_command(group=None, path=()):
@@ -50,21 +58,29 @@ def test_version() -> None:
 
 def test_help_and_the_command_modules_import_nothing_heavy() -> None:
     # start-up time is measured in the report (python -X importtime); this guards its cause
-    code = ("import sys, metareview.cli; "
-            f"print([m for m in {HEAVY!r} if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = f"import sys, metareview.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
 def test_advice_is_spelt_with_the_running_commands_options() -> None:
-    error = InputError("pass ", Argument("subsets", placeholder="number"), " or ",
-                       Argument("missing", "omit"), "; ", Method("add_reviewer"), " first")
+    error = InputError(
+        "pass ",
+        Argument("subsets", placeholder="number"),
+        " or ",
+        Argument("missing", "omit"),
+        "; ",
+        Method("add_reviewer"),
+        " first",
+    )
     assert str(error) == "pass subsets=<number> or missing='omit'; add_reviewer first"
     command = typer.main.get_command(app).commands["gosh"]
     ctx = typer.Context(command)
     assert error.render(lambda part: spell_for_cli(part, ctx)) == (
-        "pass --subsets N or --missing omit; `metareview store reviewer add NAME` first")
+        "pass --subsets N or --missing omit; `metareview store reviewer add NAME` first"
+    )
     # what the running command has no option for stays in the library's words
     assert spell_for_cli(Argument("zero_variance", "error"), ctx) == "zero_variance='error'"
     import pickle
@@ -115,8 +131,11 @@ def test_store_commands_do_not_load_the_statistics_or_figures() -> None:
     # the review layer imports the statistics layer (agreement) and matplotlib (PRISMA) only
     # when it computes agreement or draws: `metareview store ...` and the screener start
     # without them
-    code = ("import sys, metareview.review; "
-            "print([m for m in ('metareview.stats', 'matplotlib') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, metareview.review; "
+        "print([m for m in ('metareview.stats', 'matplotlib') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

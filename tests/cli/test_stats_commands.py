@@ -36,17 +36,21 @@ def case(fixture: str, case_id: str) -> dict:
 def bcg(tmp_path: Path) -> tuple[Path, dict]:
     """metafor's dat.bcg as log risk ratios, with its REML fit and predict(transf=exp)."""
     ref = case("metafor_rma", "bcg_RR_REML_z")
-    path = write(tmp_path / "bcg.csv", pd.DataFrame({"study": ref["slab"], "yi": ref["yi"],
-                                                     "vi": ref["vi"]}))
+    path = write(
+        tmp_path / "bcg.csv", pd.DataFrame({"study": ref["slab"], "yi": ref["yi"], "vi": ref["vi"]})
+    )
     return path, ref
 
 
 # -- issue 21.5: tracebacks -> one line ------------------------------------------------------
 EMPTY_CSV_COMMANDS = [
-    ["rma", "{csv}"], ["bias", "{csv}"], ["gosh", "{csv}", "-o", "{out}.csv"],
-    ["permutest", "{csv}"], ["escalc", "PLO", "{csv}", "--col", "xi=x", "--col", "ni=n", "-o",
-                              "{out}.csv"],
-    ["batch", "{csv}", "--by", "g", "-o", "{out}.csv"], ["forest", "{csv}", "-o", "{out}.png"],
+    ["rma", "{csv}"],
+    ["bias", "{csv}"],
+    ["gosh", "{csv}", "-o", "{out}.csv"],
+    ["permutest", "{csv}"],
+    ["escalc", "PLO", "{csv}", "--col", "xi=x", "--col", "ni=n", "-o", "{out}.csv"],
+    ["batch", "{csv}", "--by", "g", "-o", "{out}.csv"],
+    ["forest", "{csv}", "-o", "{out}.png"],
     ["leave1out", "{csv}"],
 ]
 
@@ -59,8 +63,9 @@ def test_an_empty_csv_is_one_line_not_a_traceback(tmp_path: Path, args: list[str
     result = RUNNER.invoke(app, argv)
     flag = "TABLE" if args[0] == "batch" else "CSV"
     assert result.exit_code == 2
-    assert lines(result) == [f"error: {flag}: '{csv}' is empty; it needs a header line and "
-                             "one row per study."]
+    assert lines(result) == [
+        f"error: {flag}: '{csv}' is empty; it needs a header line and one row per study."
+    ]
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
@@ -86,22 +91,38 @@ def test_output_under_a_file_is_one_line(tmp_path: Path) -> None:
     src = write(tmp_path / "in.csv", pd.DataFrame({"x": [4, 10], "n": [20, 40]}))
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = RUNNER.invoke(app, ["escalc", "PLO", str(src), "--col", "xi=x", "--col", "ni=n",
-                                 "-o", str(blocker / "out.csv")])
+    result = RUNNER.invoke(
+        app,
+        [
+            "escalc",
+            "PLO",
+            str(src),
+            "--col",
+            "xi=x",
+            "--col",
+            "ni=n",
+            "-o",
+            str(blocker / "out.csv"),
+        ],
+    )
     assert result.exit_code == 2
     assert lines(result)[0].startswith(f"error: -o: cannot create the folder '{blocker}'")
 
 
 # -- issue 21.10: writers by suffix; one rule for cells that are not numbers ------------------
 def test_batch_writes_the_format_its_suffix_names(tmp_path: Path) -> None:
-    src = write(tmp_path / "b.csv", pd.DataFrame({"g": ["a", "a", "b", "b"],
-                                                  "yi": [0.1, 0.3, 0.2, 0.9],
-                                                  "vi": [0.04] * 4}))
-    for suffix, read in ((".tsv", lambda p: pd.read_csv(p, sep="\t")),
-                         (".parquet", pd.read_parquet)):
+    src = write(
+        tmp_path / "b.csv",
+        pd.DataFrame({"g": ["a", "a", "b", "b"], "yi": [0.1, 0.3, 0.2, 0.9], "vi": [0.04] * 4}),
+    )
+    for suffix, read in (
+        (".tsv", lambda p: pd.read_csv(p, sep="\t")),
+        (".parquet", pd.read_parquet),
+    ):
         out = tmp_path / f"r{suffix}"
-        result = RUNNER.invoke(app, ["batch", str(src), "--by", "g", "--method", "DL", "-o",
-                                     str(out)])
+        result = RUNNER.invoke(
+            app, ["batch", str(src), "--by", "g", "--method", "DL", "-o", str(out)]
+        )
         assert result.exit_code == 0, result.output
         # DL on (0.1, 0.3) and (0.2, 0.9), equal variances: the means 0.2 and 0.55
         assert read(out)["estimate"].round(6).tolist() == [0.2, 0.55]
@@ -110,23 +131,31 @@ def test_batch_writes_the_format_its_suffix_names(tmp_path: Path) -> None:
         import openpyxl  # noqa: F401
     except ImportError:
         assert xlsx.exit_code == 2
-        assert lines(xlsx) == ["error: -o: writing .xlsx needs openpyxl (pip install "
-                               "openpyxl); or write .csv, .tsv or .parquet."]
+        assert lines(xlsx) == [
+            "error: -o: writing .xlsx needs openpyxl (pip install "
+            "openpyxl); or write .csv, .tsv or .parquet."
+        ]
         assert not (tmp_path / "r.xlsx").exists()
     else:  # pragma: no cover - openpyxl is not a dependency
         assert xlsx.exit_code == 0
     odd = RUNNER.invoke(app, ["batch", str(src), "--by", "g", "-o", str(tmp_path / "r.json")])
     assert odd.exit_code == 2
-    assert lines(odd) == ["error: -o must end in .csv, .tsv, .parquet or .xlsx; got "
-                          f"'{tmp_path / 'r.json'}'."]
+    assert lines(odd) == [
+        f"error: -o must end in .csv, .tsv, .parquet or .xlsx; got '{tmp_path / 'r.json'}'."
+    ]
 
 
 def test_a_cell_that_is_not_a_number_stops_rma_and_batch_alike(tmp_path: Path) -> None:
-    src = write(tmp_path / "b.csv", pd.DataFrame({"g": ["a", "a", "b", "b"],
-                                                  "yi": ["0.1", "abc", "0.2", "0.9"],
-                                                  "vi": [0.04] * 4}))
-    expected = [f"error: {src}, row 3, column 'yi': 'abc' is not a number. Correct the cell, "
-                "or leave it empty for a missing value (see --missing)."]
+    src = write(
+        tmp_path / "b.csv",
+        pd.DataFrame(
+            {"g": ["a", "a", "b", "b"], "yi": ["0.1", "abc", "0.2", "0.9"], "vi": [0.04] * 4}
+        ),
+    )
+    expected = [
+        f"error: {src}, row 3, column 'yi': 'abc' is not a number. Correct the cell, "
+        "or leave it empty for a missing value (see --missing)."
+    ]
     rma = RUNNER.invoke(app, ["rma", str(src)])
     batch = RUNNER.invoke(app, ["batch", str(src), "--by", "g", "-o", str(tmp_path / "o.csv")])
     assert (rma.exit_code, batch.exit_code) == (2, 2)
@@ -134,22 +163,28 @@ def test_a_cell_that_is_not_a_number_stops_rma_and_batch_alike(tmp_path: Path) -
 
 
 def test_an_empty_cell_stops_both_unless_missing_omit(tmp_path: Path) -> None:
-    src = write(tmp_path / "b.csv", pd.DataFrame({"g": ["a", "a", "a", "b", "b"],
-                                                  "yi": [0.1, None, 0.3, 0.2, 0.9],
-                                                  "vi": [0.04] * 5}))
-    expected = [f"error: {src}, row 3, column 'yi': empty cell. Fill it, or pass "
-                "--missing omit to leave such rows out."]
+    src = write(
+        tmp_path / "b.csv",
+        pd.DataFrame(
+            {"g": ["a", "a", "a", "b", "b"], "yi": [0.1, None, 0.3, 0.2, 0.9], "vi": [0.04] * 5}
+        ),
+    )
+    expected = [
+        f"error: {src}, row 3, column 'yi': empty cell. Fill it, or pass "
+        "--missing omit to leave such rows out."
+    ]
     rma = RUNNER.invoke(app, ["rma", str(src)])
     out = tmp_path / "o.csv"
     batch = RUNNER.invoke(app, ["batch", str(src), "--by", "g", "-o", str(out)])
     assert (rma.exit_code, batch.exit_code) == (2, 2)
     assert lines(rma) == lines(batch) == expected
-    batch = RUNNER.invoke(app, ["batch", str(src), "--by", "g", "-o", str(out),
-                                "--missing", "omit"])
+    batch = RUNNER.invoke(
+        app, ["batch", str(src), "--by", "g", "-o", str(out), "--missing", "omit"]
+    )
     assert batch.exit_code == 0, batch.output
     assert "1 rows with missing or non-numeric yi/vi left out" in batch.output
     omitted = RUNNER.invoke(app, ["rma", str(src), "--missing", "omit", "--json"])
-    assert json.loads(omitted.output[omitted.output.index("{"):])["k"] == 4
+    assert json.loads(omitted.output[omitted.output.index("{") :])["k"] == 4
 
 
 # -- issue 21.13: advice in the command line's words ------------------------------------------
@@ -158,8 +193,10 @@ def test_permutest_advice_names_its_flags(tmp_path: Path) -> None:
     src = write(tmp_path / "p.csv", rng_rows)
     result = RUNNER.invoke(app, ["permutest", str(src), "--exact"])
     assert result.exit_code == 2
-    assert lines(result) == ["error: an exact permutation test needs 33,554,432 fits; use "
-                             "--no-exact with --iter N random permutations."]
+    assert lines(result) == [
+        "error: an exact permutation test needs 33,554,432 fits; use "
+        "--no-exact with --iter N random permutations."
+    ]
 
 
 # -- issue 21.15: new verbs and flags --------------------------------------------------------
@@ -172,31 +209,34 @@ def test_rma_transf_exp_matches_metafor(bcg) -> None:
     assert lines(result)[-1] == (
         f"Back-transformed (exp): {f.format(pred['pred'])}, 95% CI {f.format(pred['ci_lb'])} "
         f"to {f.format(pred['ci_ub'])}, prediction interval {f.format(pred['pi_lb'])} to "
-        f"{f.format(pred['pi_ub'])}")
-    as_json = json.loads(RUNNER.invoke(app, ["rma", str(path), "--transf", "exp",
-                                             "--json"]).output)
+        f"{f.format(pred['pi_ub'])}"
+    )
+    as_json = json.loads(RUNNER.invoke(app, ["rma", str(path), "--transf", "exp", "--json"]).output)
     # measured: 3e-9 relative (REML convergence on both sides)
     assert as_json["predict"]["pred"] == pytest.approx(pred["pred"], rel=1e-7)
 
 
 def test_rma_transf_ipft_hm_needs_ni_and_matches_metafor(tmp_path: Path) -> None:
     ref = case("metafor_casestudy", "immediate_REML_PFT_z")
-    path = write(tmp_path / "pft.csv", pd.DataFrame({"yi": ref["yi"], "vi": ref["vi"],
-                                                     "n": ref["ni"]}))
+    path = write(
+        tmp_path / "pft.csv", pd.DataFrame({"yi": ref["yi"], "vi": ref["vi"], "n": ref["ni"]})
+    )
     refused = RUNNER.invoke(app, ["rma", str(path), "--transf", "ipft.hm"])
     assert refused.exit_code == 2
-    assert lines(refused) == ["error: --transf ipft.hm back-transforms with the harmonic mean "
-                              "of the sample sizes: pass --ni COLUMN."]
-    result = RUNNER.invoke(app, ["rma", str(path), "--transf", "ipft.hm", "--ni", "n",
-                                 "--json"])
+    assert lines(refused) == [
+        "error: --transf ipft.hm back-transforms with the harmonic mean "
+        "of the sample sizes: pass --ni COLUMN."
+    ]
+    result = RUNNER.invoke(app, ["rma", str(path), "--transf", "ipft.hm", "--ni", "n", "--json"])
     assert result.exit_code == 0, result.output
     pred = json.loads(result.output)["predict"]
     # measured: 2e-9 absolute (REML convergence)
     assert pred["pred"] == pytest.approx(ref["estimate"], abs=1e-7)
     assert pred["ci_lb"] == pytest.approx(ref["ci_lb"], abs=1e-7)
     bad = RUNNER.invoke(app, ["rma", str(path), "--transf", "log"])
-    assert lines(bad) == ["error: --transf must be one of exp, expit, ilogit, ipft.hm, "
-                          "iarcsin, ztor; got 'log'."]
+    assert lines(bad) == [
+        "error: --transf must be one of exp, expit, ilogit, ipft.hm, iarcsin, ztor; got 'log'."
+    ]
 
 
 def test_bias_test_knha_gives_metafors_t_test(tmp_path: Path) -> None:
@@ -205,8 +245,10 @@ def test_bias_test_knha_gives_metafors_t_test(tmp_path: Path) -> None:
     result = RUNNER.invoke(app, ["bias", str(path), "--test", "knha"])
     assert result.exit_code == 0, result.output
     # metafor: regtest(rma(yi, vi, test = "knha")) is a t test on dfs degrees of freedom
-    assert lines(result)[1] == (f"Test for funnel plot asymmetry: t(df = {ref['dfs']}) = "
-                                f"{ref['zval']:.4f}, p = {ref['pval']:.4f}")
+    assert lines(result)[1] == (
+        f"Test for funnel plot asymmetry: t(df = {ref['dfs']}) = "
+        f"{ref['zval']:.4f}, p = {ref['pval']:.4f}"
+    )
 
 
 def test_european_csv_with_sep_and_decimal(tmp_path: Path, bcg) -> None:
@@ -224,8 +266,9 @@ def test_european_csv_with_sep_and_decimal(tmp_path: Path, bcg) -> None:
 
 def test_leave1out_and_influence_match_metafor(tmp_path: Path) -> None:
     ref = case("metafor_bias", "hackshaw1998_REML")
-    path = write(tmp_path / "h.csv", pd.DataFrame({"study": ref["slab"], "yi": ref["yi"],
-                                                   "vi": ref["vi"]}))
+    path = write(
+        tmp_path / "h.csv", pd.DataFrame({"study": ref["slab"], "yi": ref["yi"], "vi": ref["vi"]})
+    )
     out = tmp_path / "l1o.csv"
     result = RUNNER.invoke(app, ["leave1out", str(path), "--slab", "study", "-o", str(out)])
     assert result.exit_code == 0, result.output
@@ -233,8 +276,9 @@ def test_leave1out_and_influence_match_metafor(tmp_path: Path) -> None:
     # measured: 4e-9 relative (REML refits on both sides)
     assert table["estimate"].tolist() == pytest.approx(ref["leave1out"]["estimate"], rel=1e-6)
     assert lines(result)[-1] == f"wrote {out}"
-    result = RUNNER.invoke(app, ["influence", str(path), "--slab", "study", "-o",
-                                 str(tmp_path / "inf.parquet")])
+    result = RUNNER.invoke(
+        app, ["influence", str(path), "--slab", "study", "-o", str(tmp_path / "inf.parquet")]
+    )
     assert result.exit_code == 0, result.output
     inf = pd.read_parquet(tmp_path / "inf.parquet")
     assert inf["rstudent"].tolist() == pytest.approx(ref["influence"]["rstudent"], rel=1e-6)
@@ -244,24 +288,31 @@ def test_leave1out_and_influence_match_metafor(tmp_path: Path) -> None:
 def test_forest_and_funnel_write_figures(tmp_path: Path, bcg, suffix: str) -> None:
     path, _ = bcg
     magic = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}[suffix]
-    for verb, extra in (("forest", ["--slab", "study", "--transf", "exp"]),
-                        ("funnel", ["--trimfill"])):
+    for verb, extra in (
+        ("forest", ["--slab", "study", "--transf", "exp"]),
+        ("funnel", ["--trimfill"]),
+    ):
         out = tmp_path / f"{verb}{suffix}"
         result = RUNNER.invoke(app, [verb, str(path), "-o", str(out), *extra])
         assert result.exit_code == 0, result.output
         assert lines(result) == [f"wrote {out}"]
-        assert out.read_bytes()[:len(magic)] == magic
+        assert out.read_bytes()[: len(magic)] == magic
     bad = RUNNER.invoke(app, ["forest", str(path), "-o", str(tmp_path / "f.jpg")])
     assert bad.exit_code == 2
-    assert lines(bad) == ["error: -o must end in .png, .svg or .pdf (or have no suffix for all "
-                          f"three); got '{tmp_path / 'f.jpg'}'."]
+    assert lines(bad) == [
+        "error: -o must end in .png, .svg or .pdf (or have no suffix for all "
+        f"three); got '{tmp_path / 'f.jpg'}'."
+    ]
 
 
 def test_rows_of_a_parquet_table_are_counted_from_1(tmp_path: Path) -> None:
     src = tmp_path / "b.parquet"
-    pd.DataFrame({"g": ["a", "a", "b"], "yi": [0.1, None, 0.2], "vi": [0.04] * 3},
-                 index=[10, 11, 12]).to_parquet(src)
+    pd.DataFrame(
+        {"g": ["a", "a", "b"], "yi": [0.1, None, 0.2], "vi": [0.04] * 3}, index=[10, 11, 12]
+    ).to_parquet(src)
     result = RUNNER.invoke(app, ["batch", str(src), "--by", "g", "-o", str(tmp_path / "o.csv")])
     assert result.exit_code == 2
-    assert lines(result) == [f"error: {src}, row 2, column 'yi': empty cell. Fill it, or pass "
-                             "--missing omit to leave such rows out."]
+    assert lines(result) == [
+        f"error: {src}, row 2, column 'yi': empty cell. Fill it, or pass "
+        "--missing omit to leave such rows out."
+    ]

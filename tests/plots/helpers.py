@@ -70,8 +70,9 @@ def effect_text(est: float, lb: float, ub: float, digits: int = 2) -> str:
 
 
 def assert_close(actual, expected, rtol: float = 1e-12) -> None:
-    np.testing.assert_allclose(np.asarray(actual, dtype=float),
-                               np.asarray(expected, dtype=float), rtol=rtol)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), rtol=rtol
+    )
 
 
 def texts_outside_figure(fig: Figure, tolerance: float = 1.0) -> list[str]:
@@ -82,7 +83,11 @@ def texts_outside_figure(fig: Figure, tolerance: float = 1.0) -> list[str]:
     out = []
     for text in drawn_texts(fig):
         box = text.get_window_extent(renderer)
-        if (box.x0 < frame.x0 - tolerance or box.x1 > frame.x1 + tolerance
-                or box.y0 < frame.y0 - tolerance or box.y1 > frame.y1 + tolerance):
+        if (
+            box.x0 < frame.x0 - tolerance
+            or box.x1 > frame.x1 + tolerance
+            or box.y0 < frame.y0 - tolerance
+            or box.y1 > frame.y1 + tolerance
+        ):
             out.append(text.get_text())
     return out

@@ -65,8 +65,9 @@ def test_labels_clear_every_point(bcg):
         box = label.get_window_extent(renderer)
         nx = np.clip(centres[:, 0], box.x0, box.x1)
         ny = np.clip(centres[:, 1], box.y0, box.y1)
-        assert np.hypot(centres[:, 0] - nx, centres[:, 1] - ny).min() >= radius - 0.5, \
+        assert np.hypot(centres[:, 0] - nx, centres[:, 1] - ny).min() >= radius - 0.5, (
             label.get_text()
+        )
 
 
 def test_labels_stay_inside_the_axes(bcg):
@@ -87,15 +88,21 @@ def test_draws_into_a_given_axes(bcg):
 
 
 def test_bad_input(bcg):
-    with pytest.raises(InputError, match=r"needs the result of metareview\.rma\(\) or the "
-                                         r"DataFrame from metareview\.baujat\(\); got list"):
+    with pytest.raises(
+        InputError,
+        match=r"needs the result of metareview\.rma\(\) or the "
+        r"DataFrame from metareview\.baujat\(\); got list",
+    ):
         baujat_plot([1, 2])
     with pytest.raises(InputError, match=r"the frame lacks 'y'"):
         baujat_plot(pd.DataFrame({"x": [1.0, 2.0]}))
     bad = baujat(bcg)
     bad.iloc[2, 1] = -1.0
-    with pytest.raises(InputError, match=r"column 'y' must hold finite numbers >= 0.*"
-                                         r"'Rosenthal et al 1960'"):
+    with pytest.raises(
+        InputError,
+        match=r"column 'y' must hold finite numbers >= 0.*"
+        r"'Rosenthal et al 1960'",
+    ):
         baujat_plot(bad)
     with pytest.raises(InputError, match=r"label_top must be a whole number >= 0; got -1"):
         baujat_plot(bcg, label_top=-1)

@@ -14,8 +14,7 @@ from tests.plots.helpers import assert_close, by_gid, overlapping_texts, texts_o
 
 
 def _case():
-    return next(c for c in load_fixture("metafor_rma")["cases"]
-                if c["id"] == "bcg_RR_REML_z_mods")
+    return next(c for c in load_fixture("metafor_rma")["cases"] if c["id"] == "bcg_RR_REML_z_mods")
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +76,12 @@ def test_labels_and_legend(ablat):
     ax = bubble(ablat).axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("ablat", "Log risk ratio")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["Studies (area proportional\nto weight)", "Fitted line", "95% CI",
-                      "95% prediction interval"]
+    assert legend == [
+        "Studies (area proportional\nto weight)",
+        "Fitted line",
+        "95% CI",
+        "95% prediction interval",
+    ]
     ax = bubble(ablat, xlabel="Absolute latitude", ylabel="RR").axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Absolute latitude", "RR")
 
@@ -98,8 +101,9 @@ def test_equal_effects_model_has_no_prediction_band():
     res = rma(case["yi"], case["vi"], mods=[row[0] for row in case["mods"]["X"]], method="EE")
     fig = bubble(res)
     assert by_gid(fig, "prediction-band") == []
-    assert "95% prediction interval" not in [t.get_text() for t in
-                                             fig.axes[0].get_legend().get_texts()]
+    assert "95% prediction interval" not in [
+        t.get_text() for t in fig.axes[0].get_legend().get_texts()
+    ]
 
 
 @pytest.mark.parametrize("transf", [None, "exp"])
@@ -122,8 +126,11 @@ def test_bad_input(ablat, two_mods):
         bubble({})
     with pytest.raises(InputError, match=r"res has 2 moderators \(ablat, year\); pass mod="):
         bubble(two_mods)
-    with pytest.raises(InputError, match=r"mod must be one of the model's moderators "
-                                         r"\['ablat', 'year'\]; got 'latitude'"):
+    with pytest.raises(
+        InputError,
+        match=r"mod must be one of the model's moderators "
+        r"\['ablat', 'year'\]; got 'latitude'",
+    ):
         bubble(two_mods, "latitude")
     with pytest.raises(InputError, match=r"transf must be one of"):
         bubble(ablat, transf="log")

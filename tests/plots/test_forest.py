@@ -37,8 +37,14 @@ def bcg_ee():
 @pytest.fixture(scope="module")
 def bcg_alloc():
     case = _case("metafor_subgroups", "bcg_RR_alloc_REML_z")
-    return rma(case["yi"], case["vi"], slab=case["slab"], method="REML", measure="RR",
-               subgroup=case["groups"])
+    return rma(
+        case["yi"],
+        case["vi"],
+        slab=case["slab"],
+        method="REML",
+        measure="RR",
+        subgroup=case["groups"],
+    )
 
 
 def _simulated(k: int, seed: int = 7):
@@ -83,8 +89,10 @@ def test_study_labels_effects_and_weights_are_read_from_the_result(bcg):
     fig = forest(bcg, transf="exp")
     table = bcg.study_table()
     assert texts(fig, "label") == list(bcg.slab)
-    expected = [effect_text(np.exp(y), np.exp(lb), np.exp(ub))
-                for y, lb, ub in zip(table["yi"], table["ci_lb"], table["ci_ub"], strict=True)]
+    expected = [
+        effect_text(np.exp(y), np.exp(lb), np.exp(ub))
+        for y, lb, ub in zip(table["yi"], table["ci_lb"], table["ci_ub"], strict=True)
+    ]
     assert texts(fig, "effect") == expected
     assert texts(fig, "weight") == [f"{w:.1f}%" for w in bcg.weights]
 
@@ -160,8 +168,7 @@ def test_diamond_back_transformed_with_predict(bcg):
     pred = bcg.predict(transf="exp")
     xy = _diamonds(fig)[0].get_xy()
     assert_close([xy[:, 0].min(), xy[:, 0].max()], [pred["ci_lb"], pred["ci_ub"]], 1e-12)
-    assert texts(fig, "effect-pooled") == [effect_text(pred["pred"], pred["ci_lb"],
-                                                       pred["ci_ub"])]
+    assert texts(fig, "effect-pooled") == [effect_text(pred["pred"], pred["ci_lb"], pred["ci_ub"])]
     assert texts(fig, "weight-pooled") == ["100.0%"]
 
 
@@ -180,8 +187,10 @@ def test_no_prediction_interval_for_ee_or_when_switched_off(bcg, bcg_ee):
 
 def test_heterogeneity_and_overall_test_lines(bcg, bcg_ee):
     notes = texts(forest(bcg), "note")
-    assert notes[0] == (f"Heterogeneity: τ² = {bcg.tau2:.2f}, I² = {bcg.I2:.1f}%, "
-                        f"Q = {bcg.QE:.2f}, df = {bcg.k - 1}, p < 0.001")
+    assert notes[0] == (
+        f"Heterogeneity: τ² = {bcg.tau2:.2f}, I² = {bcg.I2:.1f}%, "
+        f"Q = {bcg.QE:.2f}, df = {bcg.k - 1}, p < 0.001"
+    )
     assert notes[1] == f"Test for overall effect: z = \u2212{abs(bcg.zval[0]):.2f}, p < 0.001"
     assert "τ²" not in texts(forest(bcg_ee), "note")[0]
 
@@ -203,9 +212,15 @@ def test_omitted_studies_are_named():
 # ------------------------------------------------------------------------- references
 
 
-@pytest.mark.parametrize(("transf", "refline", "expected"), [
-    (None, None, 0.0), ("exp", None, 1.0), ("exp", 0.8, 0.8), (None, False, None),
-])
+@pytest.mark.parametrize(
+    ("transf", "refline", "expected"),
+    [
+        (None, None, 0.0),
+        ("exp", None, 1.0),
+        ("exp", 0.8, 0.8),
+        (None, False, None),
+    ],
+)
 def test_reference_line(bcg, transf, refline, expected):
     lines = by_gid(forest(bcg, transf=transf, refline=refline), "refline")
     if expected is None:
@@ -224,14 +239,19 @@ def test_subgroup_blocks(bcg_alloc):
     assert len(diamonds) == len(bcg_alloc.subgroups) + 1
     for diamond, sub in zip(diamonds, [*bcg_alloc.subgroups.values(), bcg_alloc], strict=True):
         pred = sub.predict(transf="exp")
-        assert_close([diamond.get_xy()[:, 0].min(), diamond.get_xy()[:, 0].max()],
-                     [pred["ci_lb"], pred["ci_ub"]], 1e-12)
+        assert_close(
+            [diamond.get_xy()[:, 0].min(), diamond.get_xy()[:, 0].max()],
+            [pred["ci_lb"], pred["ci_ub"]],
+            1e-12,
+        )
     # each study appears once, inside its own group's block
     assert sorted(texts(fig, "label")) == sorted(bcg_alloc.slab)
     notes = texts(fig, "note")
     assert sum(n.startswith("Heterogeneity:") for n in notes) == len(bcg_alloc.subgroups) + 1
-    assert notes[-1] == (f"Test for subgroup differences: Chi² = {bcg_alloc.Q_between:.2f}, "
-                         f"df = {bcg_alloc.df_between}, p = {bcg_alloc.p_between:.3f}")
+    assert notes[-1] == (
+        f"Test for subgroup differences: Chi² = {bcg_alloc.Q_between:.2f}, "
+        f"df = {bcg_alloc.df_between}, p = {bcg_alloc.p_between:.3f}"
+    )
 
 
 def test_subgroup_weights_sum_to_subtotals(bcg_alloc):
@@ -248,8 +268,12 @@ def test_subgroup_weights_sum_to_subtotals(bcg_alloc):
 @pytest.mark.parametrize("k", [2, 13, 60])
 def test_no_overlapping_texts(k, bcg):
     res = bcg if k == 13 else _simulated(k)
-    fig = forest(res, transf="exp" if k == 13 else None, title="A title for the figure",
-                 extra_columns={"N": [str(10 * (i + 1)) for i in range(k)]})
+    fig = forest(
+        res,
+        transf="exp" if k == 13 else None,
+        title="A title for the figure",
+        extra_columns={"N": [str(10 * (i + 1)) for i in range(k)]},
+    )
     assert overlapping_texts(fig) == []
 
 
@@ -260,8 +284,11 @@ def test_no_overlapping_texts_with_subgroups(bcg_alloc):
 def test_long_notes_are_wrapped_between_their_parts():
     labels = [f"An omitted study with a long label number {i}" for i in range(6)]
     with pytest.warns(StudyOmittedWarning, match="zero sampling variance"):
-        res = rma([0.2, 0.4, 0.3, *[0.1] * 6], [0.01, 0.02, 0.03, *[0.0] * 6],
-                  slab=["A", "B", "C", *labels])
+        res = rma(
+            [0.2, 0.4, 0.3, *[0.1] * 6],
+            [0.01, 0.02, 0.03, *[0.0] * 6],
+            slab=["A", "B", "C", *labels],
+        )
     fig = forest(res)
     note = texts(fig, "note")[-1]
     assert note.count("\n") >= 2
@@ -280,8 +307,11 @@ def test_height_grows_with_the_number_of_studies():
 
 
 def test_rejects_what_is_not_a_result():
-    with pytest.raises(InputError, match=r"forest\(\) needs the result of metareview\.rma\(\); "
-                                         r"got dict"):
+    with pytest.raises(
+        InputError,
+        match=r"forest\(\) needs the result of metareview\.rma\(\); "
+        r"got dict",
+    ):
         forest({"yi": [0.1, 0.2]})
 
 
@@ -299,8 +329,11 @@ def test_rejects_unknown_transf_and_sort(bcg):
 
 
 def test_rejects_extra_columns_of_the_wrong_length(bcg):
-    with pytest.raises(InputError, match=r"extra_columns\['N'\] has 3 entries but the fit has "
-                                         r"13 studies"):
+    with pytest.raises(
+        InputError,
+        match=r"extra_columns\['N'\] has 3 entries but the fit has "
+        r"13 studies",
+    ):
         forest(bcg, extra_columns={"N": ["1", "2", "3"]})
 
 

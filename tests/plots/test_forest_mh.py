@@ -48,8 +48,7 @@ def test_weights_and_study_estimates_match_metafor(case):
     res = _fit(case)
     assert_close(res.weights, case["weights"], RTOL)
     table = res.study_table()
-    for column, key in (("yi", "yi_f"), ("vi", "vi_f"), ("ci_lb", "ci_lb_f"),
-                        ("ci_ub", "ci_ub_f")):
+    for column, key in (("yi", "yi_f"), ("vi", "vi_f"), ("ci_lb", "ci_lb_f"), ("ci_ub", "ci_ub_f")):
         np.testing.assert_allclose(table[column], _nan(case[key]), rtol=RTOL)
 
 
@@ -58,8 +57,7 @@ def test_leave1out_matches_metafor(case):
     out = leave1out(_fit(case))
     assert list(out.index) == case["slab"]
     for column, values in case["l1o"].items():
-        np.testing.assert_allclose(out[column], _nan(values), rtol=RTOL, atol=1e-12,
-                                   err_msg=column)
+        np.testing.assert_allclose(out[column], _nan(values), rtol=RTOL, atol=1e-12, err_msg=column)
     assert (out["tau2"] == 0).all()
 
 
@@ -71,8 +69,7 @@ def test_mh_forest_shows_study_estimates_weights_and_diamond():
     res = _bcg("OR")
     fig = forest(res, transf="exp")
     table = res.study_table()
-    expected = [effect_text(*np.exp(row)) for row in
-                table[["yi", "ci_lb", "ci_ub"]].to_numpy()]
+    expected = [effect_text(*np.exp(row)) for row in table[["yi", "ci_lb", "ci_ub"]].to_numpy()]
     assert texts(fig, "effect") == expected
     assert texts(fig, "weight") == [f"{w:.1f}%" for w in res.weights]
     (squares,) = by_gid(fig, "studies")
@@ -108,8 +105,11 @@ def test_study_without_estimate_is_marked_not_estimable():
 
 
 def _glmm(case):
-    names = [n for n in ("xi", "ni", "ti", "ai", "bi", "ci", "di", "x1i", "t1i", "x2i", "t2i")
-             if n in case]
+    names = [
+        n
+        for n in ("xi", "ni", "ti", "ai", "bi", "ci", "di", "x1i", "t1i", "x2i", "t2i")
+        if n in case
+    ]
     return rma_glmm(measure=case["measure"], **{n: case[n] for n in names}, slab=case["slab"])
 
 
@@ -128,8 +128,9 @@ def test_glmm_forest_draws_study_estimates_diamond_and_tau2():
     fig = forest(res, transf="expit")
     table = res.study_table()
     expit = lambda v: 1 / (1 + np.exp(-np.asarray(v)))  # noqa: E731
-    assert texts(fig, "effect") == [effect_text(*expit(row)) for row in
-                                    table[["yi", "ci_lb", "ci_ub"]].to_numpy()]
+    assert texts(fig, "effect") == [
+        effect_text(*expit(row)) for row in table[["yi", "ci_lb", "ci_ub"]].to_numpy()
+    ]
     assert texts(fig, "weight") == []  # a GLMM has no study weights: equal squares
     (squares,) = by_gid(fig, "studies")
     assert len(set(squares.get_sizes())) == 1

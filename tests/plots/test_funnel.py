@@ -52,9 +52,16 @@ def test_contours_at_three_levels_with_one_legend(bcg):
     # one key (the shading used to be a second legend, far from the first)
     assert not any(isinstance(a, Legend) for a in fig.axes[0].artists)
     legend_texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert legend_texts == ["Pooled estimate", "Pseudo 95% CI", "Studies",
-                            "Study significance\n(two-sided, vs 0)", "0.10 < p ≤ 1.00",
-                            "0.05 < p ≤ 0.10", "0.01 < p ≤ 0.05", "p ≤ 0.01"]
+    assert legend_texts == [
+        "Pooled estimate",
+        "Pseudo 95% CI",
+        "Studies",
+        "Study significance\n(two-sided, vs 0)",
+        "0.10 < p ≤ 1.00",
+        "0.05 < p ≤ 0.10",
+        "0.01 < p ≤ 0.05",
+        "p ≤ 0.01",
+    ]
     assert not any(by_gid(funnel(bcg, contours=False), "contour-0.05"))
 
 
@@ -64,7 +71,9 @@ def test_contour_shading_is_light(bcg):
     (outside,) = by_gid(fig, "contour-outside")
     shades = [outside.get_facecolor()] + [
         region.get_facecolor()[0]
-        for p in (0.01, 0.05, 0.1) for region in by_gid(fig, f"contour-{p:g}")]
+        for p in (0.01, 0.05, 0.1)
+        for region in by_gid(fig, f"contour-{p:g}")
+    ]
     lightness = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b, _ in shades]
     assert min(lightness) >= 0.85
     assert lightness == sorted(lightness)  # from p <= 0.01 out to p > 0.10: lighter inwards

@@ -98,13 +98,19 @@ def test_draws_into_a_given_axes(small):
 
 
 def test_bad_input(small):
-    with pytest.raises(InputError, match=r"needs the result of metareview\.gosh\(\); got "
-                                         r"DataFrame"):
+    with pytest.raises(
+        InputError,
+        match=r"needs the result of metareview\.gosh\(\); got "
+        r"DataFrame",
+    ):
         gosh_plot(small.table)
     with pytest.raises(InputError, match=r"kind must be one of auto, hexbin, scatter; got 'dots'"):
         gosh_plot(small, kind="dots")
-    with pytest.raises(InputError, match=r"highlight must be one of the studies of the GOSH "
-                                         r"fit \('Aronson 1948', .*got 'Nobody 2000'"):
+    with pytest.raises(
+        InputError,
+        match=r"highlight must be one of the studies of the GOSH "
+        r"fit \('Aronson 1948', .*got 'Nobody 2000'",
+    ):
         gosh_plot(small, highlight="Nobody 2000")
     with pytest.raises(InputError, match=r"use kind='scatter'"):
         gosh_plot(small, kind="hexbin", highlight=small.slab[0])
@@ -113,8 +119,9 @@ def test_bad_input(small):
 def test_non_finite_subsets_are_left_out_and_counted(small):
     table = small.table.copy()
     table.loc[0, "I2"] = np.nan
-    damaged = type(small)(table=table, incl=small.incl, exact=small.exact, slab=small.slab,
-                          method=small.method)
+    damaged = type(small)(
+        table=table, incl=small.incl, exact=small.exact, slab=small.slab, method=small.method
+    )
     fig = gosh_plot(damaged)
     assert len(by_gid(fig, "subsets-all")[0].get_offsets()) == 62
     assert texts(fig, "gosh-note") == ["62 subsets (all)\nDL fits\n1 not finite, left out"]

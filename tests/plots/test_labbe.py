@@ -45,8 +45,10 @@ def test_identity_line_and_axis_labels(bcg):
     assert ax.get_xlim() == ax.get_ylim()
 
 
-@pytest.mark.parametrize(("measure", "scale"), [("RR", "proportion"), ("RR", "log"),
-                                                ("OR", "logit"), ("RD", "proportion")])
+@pytest.mark.parametrize(
+    ("measure", "scale"),
+    [("RR", "proportion"), ("RR", "log"), ("OR", "logit"), ("RD", "proportion")],
+)
 def test_pooled_line_is_implied_by_the_estimate(bcg, measure, scale):
     cells, slab = bcg
     res = rma(escalc(measure, slab=slab, **cells))
@@ -108,21 +110,34 @@ def test_bad_input(bcg):
     cells, slab = bcg
     with pytest.raises(InputError, match=r"lengths disagree"):
         labbe([1, 2], [3, 4], [5], [6, 7])
-    with pytest.raises(InputError, match=r"ai must be counts >= 0; got negative values at row 2 "
-                                         r"\(study 'B'\)"):
+    with pytest.raises(
+        InputError,
+        match=r"ai must be counts >= 0; got negative values at row 2 "
+        r"\(study 'B'\)",
+    ):
         labbe([1, -2], [3, 4], [5, 6], [6, 7], slab=["A", "B"])
-    with pytest.raises(InputError, match=r"control \(ci \+ di\) group has no participants at "
-                                         r"row 1"):
+    with pytest.raises(
+        InputError,
+        match=r"control \(ci \+ di\) group has no participants at "
+        r"row 1",
+    ):
         labbe([1, 2], [3, 4], [0, 6], [0, 7])
-    with pytest.raises(InputError, match=r"scale must be one of proportion, logit, log; "
-                                         r"got 'probit'"):
+    with pytest.raises(
+        InputError,
+        match=r"scale must be one of proportion, logit, log; "
+        r"got 'probit'",
+    ):
         labbe(**cells, scale="probit")
     generic = rma(escalc("RR", slab=slab, **cells)["yi"], escalc("RR", **cells)["vi"])
-    with pytest.raises(InputError, match=r"res must be a fit of measure OR, RR, RD, PETO .*got "
-                                         r"measure None"):
+    with pytest.raises(
+        InputError,
+        match=r"res must be a fit of measure OR, RR, RD, PETO .*got "
+        r"measure None",
+    ):
         labbe(**cells, res=generic)
-    subset = rma(escalc("RR", ai=cells["ai"][:5], bi=cells["bi"][:5], ci=cells["ci"][:5],
-                        di=cells["di"][:5]))
+    subset = rma(
+        escalc("RR", ai=cells["ai"][:5], bi=cells["bi"][:5], ci=cells["ci"][:5], di=cells["di"][:5])
+    )
     with pytest.raises(InputError, match=r"res was fitted to 5 studies but the tables hold 13"):
         labbe(**cells, res=subset)
     with pytest.raises(InputError, match=r"res must be an intercept-only model"):

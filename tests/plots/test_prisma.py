@@ -9,8 +9,12 @@ from metareview.plots import prisma
 from tests.plots.helpers import by_gid, overlapping_texts, texts
 
 DATABASES_ONLY = {
-    "records_databases": 82, "duplicates_removed": 21, "records_screened": 61,
-    "records_excluded": 29, "reports_sought": 32, "reports_not_retrieved": 1,
+    "records_databases": 82,
+    "duplicates_removed": 21,
+    "records_screened": 61,
+    "records_excluded": 29,
+    "reports_sought": 32,
+    "reports_not_retrieved": 1,
     "reports_assessed": 31,
     "reports_excluded": {"Not CRPS": 7, "Not an infusion": 5, "No pain outcome": 4},
     "studies_included": 15,
@@ -18,21 +22,36 @@ DATABASES_ONLY = {
 BOTH_BRANCHES = {
     "records_databases": {"PubMed": 41, "Embase": 29, "Cochrane Library": 12},
     "records_registers": {"ClinicalTrials.gov": 4},
-    "duplicates_removed": 18, "records_removed_automation": 3, "records_removed_other": 1,
-    "records_screened": 64, "records_excluded": 30, "reports_sought": 34,
-    "reports_not_retrieved": 2, "reports_assessed": 32,
-    "reports_excluded": {"Not CRPS": 6, "Not intravenous ketamine": 5, "No pain outcome": 4,
-                         "Review or commentary": 3},
+    "duplicates_removed": 18,
+    "records_removed_automation": 3,
+    "records_removed_other": 1,
+    "records_screened": 64,
+    "records_excluded": 30,
+    "reports_sought": 34,
+    "reports_not_retrieved": 2,
+    "reports_assessed": 32,
+    "reports_excluded": {
+        "Not CRPS": 6,
+        "Not intravenous ketamine": 5,
+        "No pain outcome": 4,
+        "Review or commentary": 3,
+    },
     "records_other_methods": {"Websites": 2, "Citation searching": 5},
-    "other_reports_sought": 7, "other_reports_not_retrieved": 1, "other_reports_assessed": 6,
+    "other_reports_sought": 7,
+    "other_reports_not_retrieved": 1,
+    "other_reports_assessed": 6,
     "other_reports_excluded": {"Duplicate cohort": 4},
-    "studies_included": 14, "reports_included": 16,
+    "studies_included": 14,
+    "reports_included": 16,
 }
 # the seed review (Zhao et al. 2018) reports only these two counts
 SEED = {"records_databases": 82, "studies_included": 15}
 # DATABASES_ONLY leaves these out (not reported); the identification check needs them known
 NO_REGISTERS_NOR_OTHER_REMOVALS = {
-    "records_registers": 0, "records_removed_automation": 0, "records_removed_other": 0}
+    "records_registers": 0,
+    "records_removed_automation": 0,
+    "records_removed_other": 0,
+}
 NOT_REPORTED = "(n = not reported)"
 
 
@@ -47,8 +66,13 @@ def test_boxes_show_the_counts():
     c = DATABASES_ONLY
     assert "Databases (n = 82)" in _box(fig, "records_identified")
     assert "Duplicate records removed (n = 21)" in _box(fig, "records_removed")
-    for key in ("records_screened", "records_excluded", "reports_sought",
-                "reports_not_retrieved", "reports_assessed"):
+    for key in (
+        "records_screened",
+        "records_excluded",
+        "reports_sought",
+        "reports_not_retrieved",
+        "reports_assessed",
+    ):
         assert f"(n = {c[key]})" in _box(fig, key)
     excluded = _box(fig, "reports_excluded")
     for reason, n in c["reports_excluded"].items():
@@ -61,8 +85,14 @@ def test_boxes_show_the_counts():
 def test_other_methods_branch_and_per_source_counts():
     fig = prisma(BOTH_BRANCHES)
     identified = _box(fig, "records_identified")
-    for name, n in {"Databases": 82, "PubMed": 41, "Embase": 29, "Cochrane Library": 12,
-                    "Registers": 4, "ClinicalTrials.gov": 4}.items():
+    for name, n in {
+        "Databases": 82,
+        "PubMed": 41,
+        "Embase": 29,
+        "Cochrane Library": 12,
+        "Registers": 4,
+        "ClinicalTrials.gov": 4,
+    }.items():
         assert f"{name} (n = {n})" in identified
     other = _box(fig, "other_records_identified")
     assert "Websites (n = 2)" in other and "Citation searching (n = 5)" in other
@@ -87,8 +117,12 @@ def test_no_overlapping_texts(counts):
 
 
 def test_long_reasons_are_wrapped_inside_their_box():
-    counts = dict(DATABASES_ONLY, reports_excluded={
-        "Population did not meet the Budapest criteria for complex regional pain syndrome": 16})
+    counts = dict(
+        DATABASES_ONLY,
+        reports_excluded={
+            "Population did not meet the Budapest criteria for complex regional pain syndrome": 16
+        },
+    )
     fig = prisma(counts)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -107,29 +141,46 @@ def _with(**changes):
 
 
 def test_excluded_more_than_screened_names_both_boxes():
-    with pytest.raises(InputError, match=r"records_excluded \(90\) exceeds records_screened "
-                                         r"\(60\)"):
+    with pytest.raises(
+        InputError,
+        match=r"records_excluded \(90\) exceeds records_screened "
+        r"\(60\)",
+    ):
         prisma(_with(records_screened=60, records_excluded=90, duplicates_removed=22))
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({**NO_REGISTERS_NOR_OTHER_REMOVALS, "records_screened": 70},
-     r"records identified \(82: records_databases 82 \+ records_registers 0\) minus records "
-     r"removed before screening \(21: duplicates_removed 21 \+ records_removed_automation 0 "
-     r"\+ records_removed_other 0\) = 61, but records_screened is 70"),
-    ({"reports_sought": 30},
-     r"records_screened \(61\) minus records_excluded \(29\) = 32, but reports_sought is 30"),
-    ({"reports_assessed": 30},
-     r"reports_sought \(32\) minus reports_not_retrieved \(1\) = 31, but reports_assessed is 30"),
-    ({"reports_included": 14},
-     r"reports_assessed minus reports_excluded = 15, but reports_included is 14"),
-    ({"studies_included": 16},
-     r"studies_included \(16\) exceeds reports_included \(15\)"),
-    ({"reports_excluded": {"Not CRPS": 40}},
-     r"reports_excluded \(40, all reasons\) exceeds reports_assessed \(31\)"),
-    ({**NO_REGISTERS_NOR_OTHER_REMOVALS, "duplicates_removed": 90},
-     r"records removed before screening \(90: .*\) exceed records identified \(82"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {**NO_REGISTERS_NOR_OTHER_REMOVALS, "records_screened": 70},
+            r"records identified \(82: records_databases 82 \+ records_registers 0\) minus records "
+            r"removed before screening \(21: duplicates_removed 21 \+ records_removed_automation 0 "
+            r"\+ records_removed_other 0\) = 61, but records_screened is 70",
+        ),
+        (
+            {"reports_sought": 30},
+            r"records_screened \(61\) minus records_excluded \(29\) = 32, but reports_sought is 30",
+        ),
+        (
+            {"reports_assessed": 30},
+            r"reports_sought \(32\) minus reports_not_retrieved \(1\) = 31, but reports_assessed is 30",  # noqa: E501 (a message matched whole)
+        ),
+        (
+            {"reports_included": 14},
+            r"reports_assessed minus reports_excluded = 15, but reports_included is 14",
+        ),
+        ({"studies_included": 16}, r"studies_included \(16\) exceeds reports_included \(15\)"),
+        (
+            {"reports_excluded": {"Not CRPS": 40}},
+            r"reports_excluded \(40, all reasons\) exceeds reports_assessed \(31\)",
+        ),
+        (
+            {**NO_REGISTERS_NOR_OTHER_REMOVALS, "duplicates_removed": 90},
+            r"records removed before screening \(90: .*\) exceed records identified \(82",
+        ),
+    ],
+)
 def test_broken_flow_is_reported_with_the_boxes(changes, message):
     with pytest.raises(InputError, match=message):
         prisma(_with(**changes))
@@ -137,37 +188,53 @@ def test_broken_flow_is_reported_with_the_boxes(changes, message):
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(InputError, match=r"reports_sought is 30; .*reports_assessed is 31"):
-        prisma(_with(reports_sought=30, reports_not_retrieved=0, reports_assessed=31,
-                     reports_excluded={"x": 10}, studies_included=20, reports_included=21))
+        prisma(
+            _with(
+                reports_sought=30,
+                reports_not_retrieved=0,
+                reports_assessed=31,
+                reports_excluded={"x": 10},
+                studies_included=20,
+                reports_included=21,
+            )
+        )
 
 
 def test_other_branch_flow_is_checked():
-    with pytest.raises(InputError, match=r"other_reports_not_retrieved \(9\) exceeds "
-                                         r"other_reports_sought \(7\)"):
+    with pytest.raises(
+        InputError,
+        match=r"other_reports_not_retrieved \(9\) exceeds "
+        r"other_reports_sought \(7\)",
+    ):
         prisma(dict(BOTH_BRANCHES, other_reports_not_retrieved=9))
-
 
 
 def test_partial_other_branch_is_drawn_with_not_reported_boxes():
     fig = prisma(dict(DATABASES_ONLY, other_reports_sought=3))
     assert texts(fig, "header:1") == ["Identification of new studies via other methods"]
     assert _box(fig, "other_reports_sought") == "Reports sought for retrieval (n = 3)"
-    for key in ("other_reports_not_retrieved", "other_reports_assessed",
-                "other_reports_excluded"):
+    for key in ("other_reports_not_retrieved", "other_reports_assessed", "other_reports_excluded"):
         assert _box(fig, key).endswith(NOT_REPORTED)
     assert _box(fig, "other_records_identified") == (
-        f"Records identified from other methods {NOT_REPORTED}")
+        f"Records identified from other methods {NOT_REPORTED}"
+    )
     # the other branch's reports excluded are unknown, so the reports included are too
     assert _box(fig, "studies_included").endswith(f"Reports of included studies {NOT_REPORTED}")
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"records_screened": -1}, r"counts\[records_screened\] must be a whole number >= 0; got -1"),
-    ({"records_screened": 61.0}, r"must be a whole number >= 0; got 61\.0"),
-    ({"records_excluded": True}, r"counts\[records_excluded\] must be a whole number"),
-    ({"records_screend": 61}, r"unknown keys \['records_screend'\]"),
-    ({"records_screened": {"a": 61}}, r"counts\['records_screened'\] must be a whole number"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"records_screened": -1},
+            r"counts\[records_screened\] must be a whole number >= 0; got -1",
+        ),
+        ({"records_screened": 61.0}, r"must be a whole number >= 0; got 61\.0"),
+        ({"records_excluded": True}, r"counts\[records_excluded\] must be a whole number"),
+        ({"records_screend": 61}, r"unknown keys \['records_screend'\]"),
+        ({"records_screened": {"a": 61}}, r"counts\['records_screened'\] must be a whole number"),
+    ],
+)
 def test_bad_values(changes, message):
     with pytest.raises(InputError, match=message):
         prisma(_with(**changes))
@@ -176,8 +243,7 @@ def test_bad_values(changes, message):
 def test_missing_keys_are_listed():
     counts = dict(DATABASES_ONLY)
     del counts["records_databases"], counts["studies_included"]
-    with pytest.raises(InputError,
-                       match=r"missing \['records_databases', 'studies_included'\]"):
+    with pytest.raises(InputError, match=r"missing \['records_databases', 'studies_included'\]"):
         prisma(counts)
     with pytest.raises(InputError, match=r"missing \['studies_included'\]"):
         prisma(dict(DATABASES_ONLY, studies_included=None))
@@ -195,22 +261,39 @@ def test_seed_review_with_only_two_counts_draws_the_whole_template():
     assert "Databases (n = 82)" in _box(fig, "records_identified")
     assert f"Registers {NOT_REPORTED}" in _box(fig, "records_identified")
     assert _box(fig, "studies_included") == (
-        f"Studies included in review (n = 15) Reports of included studies {NOT_REPORTED}")
+        f"Studies included in review (n = 15) Reports of included studies {NOT_REPORTED}"
+    )
     removed = _box(fig, "records_removed")
-    for line in ("Duplicate records removed", "Records marked as ineligible by automation tools",
-                 "Records removed for other reasons"):
+    for line in (
+        "Duplicate records removed",
+        "Records marked as ineligible by automation tools",
+        "Records removed for other reasons",
+    ):
         assert f"{line} {NOT_REPORTED}" in removed
-    for key, title in (("records_screened", "Records screened"),
-                       ("records_excluded", "Records excluded"),
-                       ("reports_sought", "Reports sought for retrieval"),
-                       ("reports_not_retrieved", "Reports not retrieved"),
-                       ("reports_assessed", "Reports assessed for eligibility"),
-                       ("reports_excluded", "Reports excluded")):
+    for key, title in (
+        ("records_screened", "Records screened"),
+        ("records_excluded", "Records excluded"),
+        ("reports_sought", "Reports sought for retrieval"),
+        ("reports_not_retrieved", "Reports not retrieved"),
+        ("reports_assessed", "Reports assessed for eligibility"),
+        ("reports_excluded", "Reports excluded"),
+    ):
         assert _box(fig, key) == f"{title} {NOT_REPORTED}"
-    drawn = " ".join(" ".join(t.split()) for key in (
-        "records_identified", "records_removed", "records_screened", "records_excluded",
-        "reports_sought", "reports_not_retrieved", "reports_assessed", "reports_excluded",
-        "studies_included") for t in texts(fig, f"box:{key}"))
+    drawn = " ".join(
+        " ".join(t.split())
+        for key in (
+            "records_identified",
+            "records_removed",
+            "records_screened",
+            "records_excluded",
+            "reports_sought",
+            "reports_not_retrieved",
+            "reports_assessed",
+            "reports_excluded",
+            "studies_included",
+        )
+        for t in texts(fig, f"box:{key}")
+    )
     assert "(n = 0)" not in drawn  # nothing unknown is shown as 0
     assert texts(fig, "header:1") == []  # no other-methods branch
     assert len(by_gid(fig, "arrow")) == 4 + 4
@@ -227,8 +310,9 @@ def test_not_reported_is_never_wrapped_apart():
 
 
 def test_none_and_omitted_are_the_same():
-    given = prisma(dict(SEED, records_screened=None, reports_excluded=None,
-                        duplicates_removed=None))
+    given = prisma(
+        dict(SEED, records_screened=None, reports_excluded=None, duplicates_removed=None)
+    )
     omitted = prisma(SEED)
     for key in ("records_screened", "reports_excluded", "records_removed"):
         assert _box(given, key) == _box(omitted, key)
@@ -245,35 +329,63 @@ def test_exclusion_reasons_may_be_not_reported():
     assert overlapping_texts(fig) == []
 
 
-@pytest.mark.parametrize(("changes", "message", "unknown"), [
-    ({"records_screened": 60, "records_excluded": 90},
-     r"records_excluded \(90\) exceeds records_screened \(60\)", "records_screened"),
-    ({"records_screened": 60, "records_excluded": 20, "reports_sought": 30},
-     r"records_screened \(60\) minus records_excluded \(20\) = 40, but reports_sought is 30",
-     "records_excluded"),
-    ({"reports_sought": 32, "reports_not_retrieved": 1, "reports_assessed": 30},
-     r"reports_sought \(32\) minus reports_not_retrieved \(1\) = 31, but reports_assessed is "
-     r"30", "reports_sought"),
-    ({**NO_REGISTERS_NOR_OTHER_REMOVALS, "duplicates_removed": 20, "records_screened": 70},
-     r"records identified \(82: .*\) minus records removed before screening \(20: .*\) = 62, "
-     r"but records_screened is 70", "records_registers"),
-    ({**NO_REGISTERS_NOR_OTHER_REMOVALS, "duplicates_removed": 90},
-     r"records removed before screening \(90: .*\) exceed records identified \(82",
-     "records_removed_other"),
-    ({"reports_assessed": 20, "reports_excluded": {"Not CRPS": 30}},
-     r"reports_excluded \(30, all reasons\) exceeds reports_assessed \(20\)",
-     "reports_assessed"),
-    ({"reports_assessed": 20, "reports_excluded": {"Not CRPS": 10}},
-     r"studies_included \(15\) exceeds reports_included \(10\)", "reports_excluded"),
-    ({"reports_included": 12},
-     r"studies_included \(15\) exceeds reports_included \(12\)", "reports_included"),
-    ({"reports_assessed": 30, "reports_excluded": 10, "reports_included": 18},
-     r"reports_assessed minus reports_excluded = 20, but reports_included is 18",
-     "reports_assessed"),
-    ({"other_reports_sought": 7, "other_reports_not_retrieved": 9},
-     r"other_reports_not_retrieved \(9\) exceeds other_reports_sought \(7\)",
-     "other_reports_not_retrieved"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message", "unknown"),
+    [
+        (
+            {"records_screened": 60, "records_excluded": 90},
+            r"records_excluded \(90\) exceeds records_screened \(60\)",
+            "records_screened",
+        ),
+        (
+            {"records_screened": 60, "records_excluded": 20, "reports_sought": 30},
+            r"records_screened \(60\) minus records_excluded \(20\) = 40, but reports_sought is 30",
+            "records_excluded",
+        ),
+        (
+            {"reports_sought": 32, "reports_not_retrieved": 1, "reports_assessed": 30},
+            r"reports_sought \(32\) minus reports_not_retrieved \(1\) = 31, but reports_assessed is "  # noqa: E501 (a message matched whole)
+            r"30",
+            "reports_sought",
+        ),
+        (
+            {**NO_REGISTERS_NOR_OTHER_REMOVALS, "duplicates_removed": 20, "records_screened": 70},
+            r"records identified \(82: .*\) minus records removed before screening \(20: .*\) = 62, "  # noqa: E501 (a message matched whole)
+            r"but records_screened is 70",
+            "records_registers",
+        ),
+        (
+            {**NO_REGISTERS_NOR_OTHER_REMOVALS, "duplicates_removed": 90},
+            r"records removed before screening \(90: .*\) exceed records identified \(82",
+            "records_removed_other",
+        ),
+        (
+            {"reports_assessed": 20, "reports_excluded": {"Not CRPS": 30}},
+            r"reports_excluded \(30, all reasons\) exceeds reports_assessed \(20\)",
+            "reports_assessed",
+        ),
+        (
+            {"reports_assessed": 20, "reports_excluded": {"Not CRPS": 10}},
+            r"studies_included \(15\) exceeds reports_included \(10\)",
+            "reports_excluded",
+        ),
+        (
+            {"reports_included": 12},
+            r"studies_included \(15\) exceeds reports_included \(12\)",
+            "reports_included",
+        ),
+        (
+            {"reports_assessed": 30, "reports_excluded": 10, "reports_included": 18},
+            r"reports_assessed minus reports_excluded = 20, but reports_included is 18",
+            "reports_assessed",
+        ),
+        (
+            {"other_reports_sought": 7, "other_reports_not_retrieved": 9},
+            r"other_reports_not_retrieved \(9\) exceeds other_reports_sought \(7\)",
+            "other_reports_not_retrieved",
+        ),
+    ],
+)
 def test_checks_need_every_count_they_involve(changes, message, unknown):
     """Each invariant is enforced when its counts are known and skipped when one is None."""
     with pytest.raises(InputError, match=message):

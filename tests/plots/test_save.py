@@ -43,4 +43,3 @@ def test_bad_arguments(tmp_path):
         save_figure(fig, tmp_path / "figure", formats=("tif",))
     with pytest.raises(InputError, match=r"needs a matplotlib Figure; got str"):
         save_figure("figure", tmp_path / "figure")
-

@@ -13,8 +13,10 @@ from tests.plots.helpers import assert_close, by_gid, overlapping_texts
 
 @pytest.fixture(scope="module")
 def study():
-    scenarios = {"k5": {"theta": 0.2, "tau2": 0.1, "k": 5},
-                 "k10": {"theta": 0.2, "tau2": 0.1, "k": 10}}
+    scenarios = {
+        "k5": {"theta": 0.2, "tau2": 0.1, "k": 5},
+        "k10": {"theta": 0.2, "tau2": 0.1, "k": 10},
+    }
     return simulate(scenarios, ["DL", "REML+knha"], reps=400, seed=2, level=90)
 
 
@@ -27,8 +29,9 @@ def test_one_row_per_scenario_and_method_top_down(study):
 
 def test_points_and_bars_are_the_table_values(study):
     fig = simulation_plot(study, "bias")
-    (points,) = [a for a in by_gid(fig, "estimates")
-                 if isinstance(a, Line2D) and a.get_marker() == "o"]
+    (points,) = [
+        a for a in by_gid(fig, "estimates") if isinstance(a, Line2D) and a.get_marker() == "o"
+    ]
     assert_close(points.get_xdata(), study.table["bias"])
     (bars,) = [a for a in by_gid(fig, "estimates") if isinstance(a, LineCollection)]
     widths = [seg[1][0] - seg[0][0] for seg in bars.get_segments()]
@@ -53,4 +56,3 @@ def test_bad_input(study):
     only_ee = simulate({"s": {"theta": 0.0, "tau2": 0.0, "k": 3}}, ["EE"], reps=20)
     with pytest.raises(InputError, match=r"no 'pi_coverage' column"):
         simulation_plot(only_ee, "pi_coverage")
-

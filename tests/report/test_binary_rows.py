@@ -39,10 +39,12 @@ def bcg():
     return _analyse("bcg-vaccine", "tuberculosis")
 
 
-ROWS_2X2 = {"Mantel-Haenszel, odds ratio": ("mh_bcg_OR_default", np.exp),
-            "Mantel-Haenszel, risk ratio": ("mh_bcg_RR_default", np.exp),
-            "Mantel-Haenszel, risk difference": ("mh_bcg_RD_default", lambda x: x),
-            "Peto odds ratio": ("peto_bcg", np.exp)}
+ROWS_2X2 = {
+    "Mantel-Haenszel, odds ratio": ("mh_bcg_OR_default", np.exp),
+    "Mantel-Haenszel, risk ratio": ("mh_bcg_RR_default", np.exp),
+    "Mantel-Haenszel, risk difference": ("mh_bcg_RD_default", lambda x: x),
+    "Peto odds ratio": ("peto_bcg", np.exp),
+}
 
 
 @pytest.mark.parametrize("label", ROWS_2X2)
@@ -79,13 +81,19 @@ def test_seed_glmm_row_matches_rma_glmm(outcome):
     row = analysis.robustness.loc["GLMM (binomial-normal, ML), logit, events rounded from % x n"]
     res = ref["result"]
     assert row["k"] == res["k"]
-    for key, want in (("estimate", expit(res["beta"])), ("ci_lb", expit(res["ci_lb"])),
-                      ("ci_ub", expit(res["ci_ub"])), ("tau2", res["tau2"]),
-                      ("pi_lb", res["pred_pi_lb"]), ("pi_ub", res["pred_pi_ub"])):
+    for key, want in (
+        ("estimate", expit(res["beta"])),
+        ("ci_lb", expit(res["ci_lb"])),
+        ("ci_ub", expit(res["ci_ub"])),
+        ("tau2", res["tau2"]),
+        ("pi_lb", res["pred_pi_lb"]),
+        ("pi_ub", res["pred_pi_ub"]),
+    ):
         np.testing.assert_allclose(row[key], want, rtol=GLMM, err_msg=key)
     text = methods_text(protocol, {outcome: analysis})
-    assert ("events = percentage x n rounded to a whole number, for all "
-            f"{len(used)} studies") in text
+    assert (
+        f"events = percentage x n rounded to a whole number, for all {len(used)} studies"
+    ) in text
 
 
 def test_seed_immediate_glmm_is_the_published_metafor_value():

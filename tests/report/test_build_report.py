@@ -38,22 +38,33 @@ def test_html_states_the_headline_findings(report):
     html = report.html.read_text(encoding="utf-8")
     assert "68.8%" in html and "53.5% to 84.1%" in html
     text = " ".join(html.split())
-    assert ("The published estimate (69%) is reproduced only with Kiefer, R et al (2008a) "
-            "included") in text
-    assert ("Kiefer, R et al (2008b) has zero variance on the raw scale without a continuity "
-            "correction") in text
+    assert (
+        "The published estimate (69%) is reproduced only with Kiefer, R et al (2008a) included"
+    ) in text
+    assert (
+        "Kiefer, R et al (2008b) has zero variance on the raw scale without a continuity correction"
+    ) in text
     assert "93.5% of n = 20 is 18.7 people" in html
 
 
 def test_figures_and_tables_are_written(report):
     names = {p.name for p in report.figures}
-    assert {"forest_immediate.png", "forest_followup.png", "forest_pain.png",
-            "funnel_pain.png", "prisma.png"} == names
+    assert {
+        "forest_immediate.png",
+        "forest_followup.png",
+        "forest_pain.png",
+        "funnel_pain.png",
+        "prisma.png",
+    } == names
     for fig in report.figures:
         assert fig.with_suffix(".svg").is_file()
     tables = {p.stem for p in report.tables}
-    assert {"integrity_flags", "immediate_robustness", "pain_robustness",
-            "published_vs_reproduced"} <= tables
+    assert {
+        "integrity_flags",
+        "immediate_robustness",
+        "pain_robustness",
+        "published_vs_reproduced",
+    } <= tables
     html = report.html.read_text(encoding="utf-8")
     for link in re.findall(r'href="(tables/[^"]+)"', html):  # every CSV link has its file
         assert (report.folder / link).is_file(), link
@@ -76,8 +87,11 @@ def test_wrong_column_name_names_file_and_column(tmp_path):
     folder = _copy_example(tmp_path)
     path = folder / "protocol.toml"
     path.write_text(path.read_text().replace('column = "Age"', 'column = "Agee"'))
-    with pytest.raises(InputError, match=r"table1.csv: column\(s\) named in protocol.toml not "
-                                         r"found: \[descriptives.age\] column = 'Agee'"):
+    with pytest.raises(
+        InputError,
+        match=r"table1.csv: column\(s\) named in protocol.toml not "
+        r"found: \[descriptives.age\] column = 'Agee'",
+    ):
         load_protocol(folder)
 
 
@@ -118,7 +132,9 @@ def test_the_readme_minimal_review_folder_works(tmp_path):
         "Adams,2001,20,70,7.1±1.5,4.0±2.0\n"
         "Baker,2005,35,60,6.8±1.9,3.1±2.2\n"
         "Chen,2010,12,-,7.5±1.2,5.0±1.8\n"
-        "Diaz,2015,28,75,6.9±1.4,2.9±1.9\n", encoding="utf-8")
+        "Diaz,2015,28,75,6.9±1.4,2.9±1.9\n",
+        encoding="utf-8",
+    )
     out = build_report(folder)
     assert out.html == folder / "out" / "report.html" and out.html.is_file()
     assert out.comparison.empty and not out.reproduction  # no [published]: a new review
@@ -134,9 +150,21 @@ def test_report_loads_in_chromium_without_console_messages(report):
     import subprocess
 
     run = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-         "--v=0", "--dump-dom", report.html.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            report.html.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert ":CONSOLE" not in run.stderr, run.stderr
     assert run.stdout.count("<img ") == 5 and "</html>" in run.stdout

@@ -35,8 +35,10 @@ def _folder(tmp_path: Path, edits: dict[tuple[int, str], str], allow: bool = Fal
         writer.writerows(rows)
     if not allow:
         protocol = folder / "protocol.toml"
-        protocol.write_text(protocol.read_text(encoding="utf-8").replace(
-            'unreadable_cells = "report"', ""), encoding="utf-8")
+        protocol.write_text(
+            protocol.read_text(encoding="utf-8").replace('unreadable_cells = "report"', ""),
+            encoding="utf-8",
+        )
         # the seed's own unreadable cell ("Effective") would stop first: make it missing
         with open(path, encoding="utf-8", newline="") as fh:
             text = fh.read()
@@ -47,9 +49,12 @@ def _folder(tmp_path: Path, edits: dict[tuple[int, str], str], allow: bool = Fal
 def test_n_of_zero_is_named_not_a_zero_division(tmp_path):
     # 21.4: ZeroDivisionError in integrity.py
     folder = _folder(tmp_path, {(0, "N"): "0"})
-    with pytest.raises(InputError, match=r"table1.csv, row 2, column 'N' \(study 'Correl, G et "
-                                         r"al \(2004\)'\): cell '0' \(less than 1\); expected a "
-                                         r"whole number of people of at least 1"):
+    with pytest.raises(
+        InputError,
+        match=r"table1.csv, row 2, column 'N' \(study 'Correl, G et "
+        r"al \(2004\)'\): cell '0' \(less than 1\); expected a "
+        r"whole number of people of at least 1",
+    ):
         load_protocol(folder)
 
 
@@ -84,8 +89,9 @@ def test_a_percentage_above_100_says_so(tmp_path):
 def test_protocol_may_allow_unreadable_cells_as_findings(tmp_path):
     folder = _folder(tmp_path, {(1, IMMEDIATE): "abc"}, allow=True)
     out = build_report(folder, tmp_path / "out")
-    assert any("row 3, column 'Immediate response (% relief)'" in f and "'abc'" in f
-               for f in out.findings)
+    assert any(
+        "row 3, column 'Immediate response (% relief)'" in f and "'abc'" in f for f in out.findings
+    )
     assert any("'Effective'" in f for f in out.findings)  # the seed's own word cell
     html = out.html.read_text(encoding="utf-8")
     assert html.index("could not be read") < html.index("<h2")  # at the top
@@ -96,9 +102,12 @@ def test_protocol_may_allow_unreadable_cells_as_findings(tmp_path):
 def test_unknown_unreadable_cells_value_names_the_key(tmp_path):
     folder = _folder(tmp_path, {})
     protocol = folder / "protocol.toml"
-    protocol.write_text(protocol.read_text(encoding="utf-8").replace(
-        'table = "table1.csv"', 'table = "table1.csv"\nunreadable_cells = "skip"'),
-        encoding="utf-8")
+    protocol.write_text(
+        protocol.read_text(encoding="utf-8").replace(
+            'table = "table1.csv"', 'table = "table1.csv"\nunreadable_cells = "skip"'
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(InputError, match=r"protocol.toml: \[review\] unreadable_cells = 'skip'"):
         load_protocol(folder)
 
@@ -115,11 +124,18 @@ def test_more_events_than_people_names_both_columns(tmp_path):
     (tmp_path / "protocol.toml").write_text(
         '[review]\ntitle = "T"\ntable = "t.csv"\n\n[columns]\nstudy = "Study"\n\n'
         '[outcomes.death]\nlabel = "Death"\ndata = "2x2"\nai = "Dead, treated"\n'
-        'n1i = "N, treated"\nci = "Dead, control"\nn2i = "N, control"\n', encoding="utf-8")
+        'n1i = "N, treated"\nci = "Dead, control"\nn2i = "N, control"\n',
+        encoding="utf-8",
+    )
     (tmp_path / "t.csv").write_text(
-        "Study,\"Dead, treated\",\"N, treated\",\"Dead, control\",\"N, control\"\n"
-        "A,3,40,5,41\nB,30,20,6,22\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"t.csv, row 3, column 'Dead, treated' \(study 'B'\): "
-                                         r"cell '30' \(more events than the 20 in column "
-                                         r"'N, treated'\); expected at most the group size"):
+        'Study,"Dead, treated","N, treated","Dead, control","N, control"\n'
+        "A,3,40,5,41\nB,30,20,6,22\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        InputError,
+        match=r"t.csv, row 3, column 'Dead, treated' \(study 'B'\): "
+        r"cell '30' \(more events than the 20 in column "
+        r"'N, treated'\); expected at most the group size",
+    ):
         load_protocol(tmp_path)

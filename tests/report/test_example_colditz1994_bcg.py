@@ -20,8 +20,11 @@ from metareview.report.text import outcome_sentences
 from tests.conftest import load_fixture
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "bcg-vaccine"
-REF = [c for c in load_fixture("metafor_report_examples")["cases"]
-       if c["example"] == "bcg" and "measure" in c]  # the robustness rows
+REF = [
+    c
+    for c in load_fixture("metafor_report_examples")["cases"]
+    if c["example"] == "bcg" and "measure" in c
+]  # the robustness rows
 RTOL = 1e-12  # measured worst case 1.8e-14 (RD, DL, estimate); REML rows 2.7e-15
 REG_RTOL = 1e-12  # measured worst: meta-regression 1.5e-14, subgroups 7.9e-15
 KEYS = ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "I2")
@@ -44,8 +47,11 @@ def test_every_robustness_row_matches_metafor(analysis):
     rob = rob[~rob["model"].isin(["MH", "PETO"])]  # those: tests/report/test_binary_rows.py
     assert len(rob) == len(REF) == 9
     for ref in REF:
-        row = rob[(rob["measure"] == ref["measure"]) & (rob["model"] == ref["method"])
-                  & (rob["test"] == ref["test"])].iloc[0]
+        row = rob[
+            (rob["measure"] == ref["measure"])
+            & (rob["model"] == ref["method"])
+            & (rob["test"] == ref["test"])
+        ].iloc[0]
         assert row["k"] == ref["k"] == 13
         for key in KEYS:
             np.testing.assert_allclose(row[key], ref[key], rtol=RTOL, err_msg=f"{ref['id']} {key}")
@@ -54,7 +60,10 @@ def test_every_robustness_row_matches_metafor(analysis):
 
 def test_protocol_fit_is_the_cited_default_and_published_fit_is_dl(analysis):
     assert (analysis.main.measure, analysis.main.method, analysis.main.test) == (
-        "RR", "REML", "knha")
+        "RR",
+        "REML",
+        "knha",
+    )
     assert (analysis.published.method, analysis.published.test) == ("DL", "z")
     ref = next(c for c in REF if c["id"] == "bcg_RR_REML_knha")
     np.testing.assert_allclose(analysis.begg.pval, ref["begg_pval"], rtol=RTOL)
@@ -74,8 +83,9 @@ def test_sentences_state_the_direction_found(protocol, analysis):
     s = outcome_sentences(protocol, analysis)
     pred = analysis.predict(analysis.main)
     assert pred["ci_ub"] < 1  # computed: the whole CI favours the vaccine
-    assert s["direction"] == ('The 95% CI lies entirely below 1.00 (the side labelled '
-                              '"Favours vaccine").')
+    assert s["direction"] == (
+        'The 95% CI lies entirely below 1.00 (the side labelled "Favours vaccine").'
+    )
     below = int((analysis.main.yi < 0).sum())
     assert s["studies"] == f"{13 - below} of 13 study estimates lie above 1.00 and {below} below."
     # each measure's CI is judged against its own null: 1 for ratios, 0 for the difference
@@ -83,9 +93,11 @@ def test_sentences_state_the_direction_found(protocol, analysis):
     nulls = np.where(rob["measure"] == "RD", 0.0, 1.0)
     assert s["robustness"].endswith(
         f"the 95% CI lies entirely below the value of no effect for "
-        f"{int((rob['ci_ub'] < nulls).sum())} of {len(rob)}.")
-    mh_rd = next(c for c in load_fixture("metafor_binary")["cases"]
-                 if c["id"] == "mh_bcg_RD_default")["result"]["beta"]  # metafor's rma.mh
+        f"{int((rob['ci_ub'] < nulls).sum())} of {len(rob)}."
+    )
+    mh_rd = next(
+        c for c in load_fixture("metafor_binary")["cases"] if c["id"] == "mh_bcg_RD_default"
+    )["result"]["beta"]  # metafor's rma.mh
     rd = [c["estimate"] for c in REF if c["measure"] == "RD"] + [mh_rd]  # -0.025 to -0.003
     assert f"risk difference {min(rd):.3f} to {max(rd):.3f}" in s["robustness"]
     assert "omission" not in s  # no method leaves a trial out: no comparison to state
@@ -97,40 +109,58 @@ def test_html_has_favours_labels_and_no_paper_wording_from_elsewhere(tmp_path):
     assert "Reproduction of: Colditz GA" in html
     text = re.sub(r'src="data:[^"]+"', "", html)  # the words, not the embedded images
     assert not re.search(r"\bpain|ketamine|CRPS|patients with", text, re.I)
-    assert {p.name for p in out.figures} == {"forest_tuberculosis.png",
-                                             "funnel_tuberculosis.png"}
+    assert {p.name for p in out.figures} == {"forest_tuberculosis.png", "funnel_tuberculosis.png"}
 
 
 def test_meta_regression_on_latitude_matches_metafor(protocol, analysis):
-    ref = next(c for c in load_fixture("metafor_report_examples")["cases"]
-               if c["id"] == "bcg_RR_REML_knha_mods_ablat")
+    ref = next(
+        c
+        for c in load_fixture("metafor_report_examples")["cases"]
+        if c["id"] == "bcg_RR_REML_knha_mods_ablat"
+    )
     res = analysis.regression
     table = res.table()
     assert list(table.index) == ["intrcpt", "Absolute latitude"] and res.k == ref["k"]
-    for ours, key in ((table["estimate"], "beta"), (table["se"], "se"), (table["pval"], "pval"),
-                      (table["ci_lb"], "ci_lb"), (table["ci_ub"], "ci_ub")):
+    for ours, key in (
+        (table["estimate"], "beta"),
+        (table["se"], "se"),
+        (table["pval"], "pval"),
+        (table["ci_lb"], "ci_lb"),
+        (table["ci_ub"], "ci_ub"),
+    ):
         np.testing.assert_allclose(ours, ref[key], rtol=REG_RTOL, err_msg=key)
-    np.testing.assert_allclose([res.QM, res.QMp, res.R2, res.tau2],
-                               [ref["QM"], ref["QMp"], ref["R2"], ref["tau2"]], rtol=REG_RTOL)
+    np.testing.assert_allclose(
+        [res.QM, res.QMp, res.R2, res.tau2],
+        [ref["QM"], ref["QMp"], ref["R2"], ref["tau2"]],
+        rtol=REG_RTOL,
+    )
     s = outcome_sentences(protocol, analysis)["regression"]
     assert ref["beta"][1] < 0 and ref["pval"][1] < 0.05  # metafor: protection grows with it
     assert "the log risk ratio falls as Absolute latitude increases" in s
 
 
 def test_subgroups_by_allocation_match_metafor(protocol, analysis):
-    ref = next(c for c in load_fixture("metafor_report_examples")["cases"]
-               if c["id"] == "bcg_RR_REML_knha_subgroup_alloc")
+    ref = next(
+        c
+        for c in load_fixture("metafor_report_examples")["cases"]
+        if c["id"] == "bcg_RR_REML_knha_subgroup_alloc"
+    )
     fits = analysis.subgroups.subgroups
     assert list(fits) == ref["groups"]
     for i, group in enumerate(ref["groups"]):
         fit = fits[group]
         assert fit.k == ref["k"][i]
-        np.testing.assert_allclose([fit.estimate, fit.ci_lb[0], fit.ci_ub[0], fit.tau2],
-                                   [ref[k][i] for k in ("estimate", "ci_lb", "ci_ub", "tau2")],
-                                   rtol=REG_RTOL, err_msg=group)
+        np.testing.assert_allclose(
+            [fit.estimate, fit.ci_lb[0], fit.ci_ub[0], fit.tau2],
+            [ref[k][i] for k in ("estimate", "ci_lb", "ci_ub", "tau2")],
+            rtol=REG_RTOL,
+            err_msg=group,
+        )
     d = analysis.subgroups.to_dict()
-    np.testing.assert_allclose([d["Q_between"], d["p_between"]],
-                               [ref["Q_between"], ref["p_between"]], rtol=REG_RTOL)
+    np.testing.assert_allclose(
+        [d["Q_between"], d["p_between"]], [ref["Q_between"], ref["p_between"]], rtol=REG_RTOL
+    )
     assert ref["p_between"] > 0.05
     assert outcome_sentences(protocol, analysis)["subgroups"].endswith(
-        "no evidence at the 5% level that the subgroups differ.")
+        "no evidence at the 5% level that the subgroups differ."
+    )

@@ -38,8 +38,11 @@ def test_every_robustness_row_matches_metafor(analysis):
     rob = analysis.robustness
     assert len(rob) == len(REF) == 6
     for ref in REF:
-        row = rob[(rob["measure"] == ref["measure"]) & (rob["model"] == ref["method"])
-                  & (rob["test"] == ref["test"])].iloc[0]
+        row = rob[
+            (rob["measure"] == ref["measure"])
+            & (rob["model"] == ref["method"])
+            & (rob["test"] == ref["test"])
+        ].iloc[0]
         for key in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "I2"):
             np.testing.assert_allclose(row[key], ref[key], rtol=RTOL, err_msg=f"{ref['id']} {key}")
 

@@ -88,8 +88,9 @@ def test_robustness_rows_match_metafor(outcome, immediate, followup):
         row = table.loc[label]
         assert row["k"] == ref["k"], label
         for key in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "I2"):
-            np.testing.assert_allclose(row[key], ref[key], rtol=rtol, atol=1e-9,
-                                       err_msg=f"{label}: {key}")
+            np.testing.assert_allclose(
+                row[key], ref[key], rtol=rtol, atol=1e-9, err_msg=f"{label}: {key}"
+            )
 
 
 def test_paper_69_percent_needs_the_study_it_says_it_dropped(immediate):
@@ -113,23 +114,32 @@ def test_prepost_main_fit_and_bias_tests_match_metafor(prepost):
     assert prepost.egger.pval < 0.05  # the paper: Egger's test P < 0.05
 
 
-@pytest.mark.parametrize(("variant", "measure", "r", "method", "se_to_sd"), [
-    ("SMCR_r0.5_DL", "SMCR", 0.5, "DL", False),
-    ("SMCR_r0.5_REML", "SMCR", 0.5, "REML", False),
-    ("SMCC_r0.5_REML", "SMCC", 0.5, "REML", False),
-    ("SMCR_r0.2_REML", "SMCR", 0.2, "REML", False),
-    ("SMCR_r0.8_REML", "SMCR", 0.8, "REML", False),
-    ("SMCR_r0.5_REML_se2sd", "SMCR", 0.5, "REML", True),
-])
+@pytest.mark.parametrize(
+    ("variant", "measure", "r", "method", "se_to_sd"),
+    [
+        ("SMCR_r0.5_DL", "SMCR", 0.5, "DL", False),
+        ("SMCR_r0.5_REML", "SMCR", 0.5, "REML", False),
+        ("SMCC_r0.5_REML", "SMCC", 0.5, "REML", False),
+        ("SMCR_r0.2_REML", "SMCR", 0.2, "REML", False),
+        ("SMCR_r0.8_REML", "SMCR", 0.8, "REML", False),
+        ("SMCR_r0.5_REML_se2sd", "SMCR", 0.5, "REML", True),
+    ],
+)
 def test_prepost_choices_match_metafor(prepost, variant, measure, r, method, se_to_sd):
     ref = REF[f"prepost_{variant}"]
     c = prepost.robustness
-    row = c[(c["measure"] == measure) & (c["r"] == r) & (c["model"] == method)
-            & (c["se_to_sd"] == se_to_sd)].iloc[0]
+    row = c[
+        (c["measure"] == measure)
+        & (c["r"] == r)
+        & (c["model"] == method)
+        & (c["se_to_sd"] == se_to_sd)
+    ].iloc[0]
     rtol = CLOSED if method == "DL" else ITERATIVE
-    np.testing.assert_allclose([row["estimate"], row["ci_lb"], row["ci_ub"], row["I2"]],
-                               [ref["estimate"], ref["ci_lb"], ref["ci_ub"], ref["I2"]],
-                               rtol=rtol)
+    np.testing.assert_allclose(
+        [row["estimate"], row["ci_lb"], row["ci_ub"], row["I2"]],
+        [ref["estimate"], ref["ci_lb"], ref["ci_ub"], ref["I2"]],
+        rtol=rtol,
+    )
 
 
 def test_harms_rate_and_intervals(protocol):

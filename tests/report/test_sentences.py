@@ -36,8 +36,10 @@ def test_seed_methods_keeping_the_0_percent_study_give_lower_rates():
     kept, dropped = _groups(analysis)
     assert kept.max() < dropped.min()  # computed: every method that keeps it is lower
     # 6 inverse-variance rows and the GLMM (65.4%) keep it
-    assert s["omission"].startswith("The 7 methods that keep Kiefer, R et al (2008b) give "
-                                    "lower estimates (62.6% to 65.6%) than the 1 that leave")
+    assert s["omission"].startswith(
+        "The 7 methods that keep Kiefer, R et al (2008b) give "
+        "lower estimates (62.6% to 65.6%) than the 1 that leave"
+    )
 
 
 def test_seed_published_estimate_needs_the_study_the_paper_says_it_dropped():
@@ -45,8 +47,9 @@ def test_seed_published_estimate_needs_the_study_the_paper_says_it_dropped():
     row = analysis.sensitivity.iloc[0]
     assert round(100 * analysis.predict(analysis.published)["pred"]) == 69
     assert round(100 * row["published_estimate"]) == 64
-    assert ("The published estimate (69%) is reproduced only with Kiefer, R et al (2008a) "
-            "included.") in s["sensitivity"]
+    assert (
+        "The published estimate (69%) is reproduced only with Kiefer, R et al (2008a) included."
+    ) in s["sensitivity"]
 
 
 def test_seed_followup_sentence_follows_its_own_numbers():
@@ -75,10 +78,12 @@ def high_rates(tmp_path_factory) -> Path:
     (folder / "protocol.toml").write_text(
         '[review]\ntitle = "Rates"\ntable = "t.csv"\n\n[columns]\nstudy = "Study"\n'
         'n = "N"\n\n[outcomes.rate]\nlabel = "Response"\ndata = "proportion"\nxi = "Events"\n'
-        'reference = 0.5\n', encoding="utf-8")
+        "reference = 0.5\n",
+        encoding="utf-8",
+    )
     (folder / "t.csv").write_text(
-        "Study,N,Events\nA,20,12\nB,15,15\nC,30,17\nD,12,12\nE,25,14\nF,18,9\n",
-        encoding="utf-8")
+        "Study,N,Events\nA,20,12\nB,15,15\nC,30,17\nD,12,12\nE,25,14\nF,18,9\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -87,8 +92,7 @@ def test_keeping_100_percent_studies_is_said_to_give_higher_rates(high_rates):
     kept, dropped = _groups(analysis)
     assert kept.min() > dropped.max()  # computed: here keeping them raises the rate
     assert " give higher estimates " in s["omission"] and "lower" not in s["omission"]
-    assert set(s["omission"].split(" that keep ")[1].split(" give ")[0].split(", ")) == {
-        "B", "D"}
+    assert set(s["omission"].split(" that keep ")[1].split(" give ")[0].split(", ")) == {"B", "D"}
 
 
 def test_a_new_review_of_rates_builds_without_published_numbers(high_rates, tmp_path):
@@ -103,10 +107,13 @@ def test_generic_estimates_with_standard_errors(tmp_path):
         '[review]\ntitle = "Generic"\ntable = "t.csv"\n\n[columns]\nstudy = "Study"\n'
         'year = "Year"\n\n[outcomes.effect]\nlabel = "Log hazard ratio"\ndata = "generic"\n'
         'yi = "logHR"\nsei = "SE"\nfavours = ["Favours treatment", "Favours control"]\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (tmp_path / "t.csv").write_text(
         "Study,Year,logHR,SE\nA,2001,-0.4,0.2\nB,2003,-0.2,0.15\nC,2008,-0.5,0.3\n"
-        "D,2012,-0.1,0.1\n", encoding="utf-8")
+        "D,2012,-0.1,0.1\n",
+        encoding="utf-8",
+    )
     analysis, s = _analyse(tmp_path, "effect")
     assert analysis.main.k == 4 and analysis.main.method == "REML"
     assert s["studies"] == "0 of 4 study estimates lie above 0.00 and 4 below."

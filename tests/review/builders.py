@@ -40,9 +40,16 @@ def write_ris(path: Path, n: int, prefix: str = "Study") -> Path:
     """``n`` distinct journal articles in RIS."""
     lines = []
     for i in range(1, n + 1):
-        lines += ["TY  - JOUR", f"TI  - {prefix} number {i} of ketamine and pain {i * 7919}",
-                  f"AU  - Author{i}, A.", f"PY  - {2000 + i % 20}", f"JO  - Journal {i}",
-                  f"SP  - {i}", "ER  - ", ""]
+        lines += [
+            "TY  - JOUR",
+            f"TI  - {prefix} number {i} of ketamine and pain {i * 7919}",
+            f"AU  - Author{i}, A.",
+            f"PY  - {2000 + i % 20}",
+            f"JO  - Journal {i}",
+            f"SP  - {i}",
+            "ER  - ",
+            "",
+        ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -63,10 +70,8 @@ def screen_all(store: Store, ids: list[str]) -> None:
     for rid in (ids[0], ids[3]):
         for name in ("Ana", "Ben"):
             store.decide("review", rid, name, "include", stage="full_text")
-    store.decide("review", ids[2], "Ana", "exclude", stage="full_text",
-                 reason="Wrong population")
-    store.decide("review", ids[2], "Ben", "exclude", stage="full_text",
-                 reason="wrong population ")
+    store.decide("review", ids[2], "Ana", "exclude", stage="full_text", reason="Wrong population")
+    store.decide("review", ids[2], "Ben", "exclude", stage="full_text", reason="wrong population ")
 
 
 def build_project(store: Store, tmp_path: Path, form: ExtractionForm) -> list[str]:
@@ -91,24 +96,57 @@ def build_project(store: Store, tmp_path: Path, form: ExtractionForm) -> list[st
     store.mark_retrieval("review", ids[0], True, actor="Olga", note="from the authors")
     store.assign_study("review", "Correll 2004", [ids[0]], actor="Olga")
     store.assign_study("review", "Goebel 2015", [ids[3]], actor="Olga")
-    store.extract("review", "Correll 2004", "Ana",
-                  {"n": 33, "dose": 0.35, "design": "case series", "blinded": False}, form)
-    store.extract("review", "Correll 2004", "Ben",
-                  {"n": "33", "dose": 0.3, "design": "case series", "blinded": "no"}, form)
+    store.extract(
+        "review",
+        "Correll 2004",
+        "Ana",
+        {"n": 33, "dose": 0.35, "design": "case series", "blinded": False},
+        form,
+    )
+    store.extract(
+        "review",
+        "Correll 2004",
+        "Ben",
+        {"n": "33", "dose": 0.3, "design": "case series", "blinded": "no"},
+        form,
+    )
     store.extract("review", "Goebel 2015", "Ana", {"n": 20, "design": "RCT"}, form)
     store.extract("review", "Goebel 2015", "Ben", {"n": 21, "design": "RCT"}, form)
     store.extract("review", "Goebel 2015", "Ben", {"n": 20}, form)  # revised
-    store.resolve_extraction("review", "Correll 2004", "dose", 0.35, form, by="Cy",
-                             reason="Table 2 gives 0.35")
+    store.resolve_extraction(
+        "review", "Correll 2004", "dose", 0.35, form, by="Cy", reason="Table 2 gives 0.35"
+    )
     for study in ("Correll 2004", "Goebel 2015"):
         for domain in ("D1", "D2", "D3", "D4", "D5"):
-            store.judge_rob("review", study, "RoB2", domain, "low", reviewer="Ana",
-                            support="randomised, concealed")
+            store.judge_rob(
+                "review",
+                study,
+                "RoB2",
+                domain,
+                "low",
+                reviewer="Ana",
+                support="randomised, concealed",
+            )
             store.judge_rob("review", study, "RoB2", domain, "Low", reviewer="Ben")
-    store.judge_rob("review", "Goebel 2015", "RoB2", "D3", "high risk", reviewer="Ben",
-                    support="30% lost to follow-up")
-    store.judge_rob("review", "Goebel 2015", "RoB2", "D3", "Some concerns", reviewer="Cy",
-                    consensus=True, support="attrition balanced across arms")
+    store.judge_rob(
+        "review",
+        "Goebel 2015",
+        "RoB2",
+        "D3",
+        "high risk",
+        reviewer="Ben",
+        support="30% lost to follow-up",
+    )
+    store.judge_rob(
+        "review",
+        "Goebel 2015",
+        "RoB2",
+        "D3",
+        "Some concerns",
+        reviewer="Cy",
+        consensus=True,
+        support="attrition balanced across arms",
+    )
     store.judge_rob("review", "Correll 2004", "NOS", "Selection", 3, reviewer="Ana")
     store.remove_reviewer("review", "Dee", actor="Olga", reason="left the team")
     return ids

@@ -30,8 +30,10 @@ def _testdata() -> Path:
     repository was cloned elsewhere (CI); absent on a user's machine."""
     if "METAREVIEW_TESTDATA" in os.environ:
         return Path(os.environ["METAREVIEW_TESTDATA"])
-    for candidate in (Path(__file__).resolve().parents[3] / "shared" / "testdata",
-                      Path("/work/shared/testdata")):
+    for candidate in (
+        Path(__file__).resolve().parents[3] / "shared" / "testdata",
+        Path("/work/shared/testdata"),
+    ):
         if candidate.is_dir():
             return candidate
     return Path(__file__).resolve().parents[3] / "shared" / "testdata"

@@ -19,16 +19,21 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ketamine-crps-revi
 
 @pytest.fixture(autouse=True)
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts_module, "ARGON2_PARAMETERS",
-                        {"time_cost": 1, "memory_cost": 8, "parallelism": 1})
+    monkeypatch.setattr(
+        accounts_module, "ARGON2_PARAMETERS", {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    )
 
 
 def _team(store: Store) -> None:
     store.accept_invite(store.bootstrap_invite(), "olga", "olga-password")
     store.add_member("review", "olga", "owner", by="olga", reviewer_name="Olga")
     for user, role in (("ana", "reviewer"), ("ben", "reviewer"), ("vera", "viewer")):
-        store.accept_invite(store.create_invite("review", role, by="olga"), user,
-                            f"{user}-password", user.capitalize())
+        store.accept_invite(
+            store.create_invite("review", role, by="olga"),
+            user,
+            f"{user}-password",
+            user.capitalize(),
+        )
 
 
 def test_default_hash_is_argon2id_with_rfc9106_parameters(monkeypatch) -> None:
@@ -46,11 +51,15 @@ def test_roles_map_users_to_reviewers(store: Store) -> None:
     _team(store)
     reviewers = store.reviewers("review")
     assert reviewers[["name", "role"]].values.tolist() == [
-        ["Olga", "owner"], ["Ana", "reviewer"], ["Ben", "reviewer"]]  # no reviewer for vera
+        ["Olga", "owner"],
+        ["Ana", "reviewer"],
+        ["Ben", "reviewer"],
+    ]  # no reviewer for vera
     olga = next(u for u in store.users() if u.username == "olga")
     assert olga.admin
     assert [(p.project, p.role, p.reviewer) for p in store.user_projects(olga.id)] == [
-        ("review", "owner", "Olga")]
+        ("review", "owner", "Olga")
+    ]
     vera = next(u for u in store.users() if u.username == "vera")
     assert store.project_role(vera.id, "review").reviewer is None
     assert store.project_role(vera.id, "elsewhere") is None
@@ -73,8 +82,7 @@ def test_invite_rules(store: Store) -> None:
     # an existing user joins another project with an invite and their own password
     store.create_project("second")
     store.add_member("second", "olga", "owner", by="olga")
-    store.accept_invite(store.create_invite("second", "viewer", by="olga"), "ana",
-                        "ana-password")
+    store.accept_invite(store.create_invite("second", "viewer", by="olga"), "ana", "ana-password")
     ana = next(u for u in store.users() if u.username == "ana")
     assert [p.project for p in store.user_projects(ana.id)] == ["review", "second"]
     audit = store.audit_log()
@@ -123,15 +131,18 @@ def test_migration_adds_the_account_tables_to_an_older_store(store_url: str) -> 
     engine = create_engine(store_url)
     upgrade(engine, "0003")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO projects (id, name, created_at, reviewers_per_record) "
-                          "VALUES (1, 'old', '2026-11-01 10:00:00+00', 2)"))
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, name, created_at, reviewers_per_record) "
+                "VALUES (1, 'old', '2026-11-01 10:00:00+00', 2)"
+            )
+        )
     engine.dispose()
     store = Store.open(store_url)
     try:
         assert current_revision(store.engine) == HEAD
         tables = set(inspect(store.engine).get_table_names())
-        assert {"users", "memberships", "invites", "login_sessions",
-                "screening_keywords"} <= tables
+        assert {"users", "memberships", "invites", "login_sessions", "screening_keywords"} <= tables
         assert store.projects() == ["old"] and not store.has_users()
         store.accept_invite(store.bootstrap_invite(), "admin", "admin-password")
         store.add_member("old", "admin", "owner", by="admin")
@@ -156,8 +167,10 @@ def test_one_record_status_agrees_with_the_stage_table(store: Store, n_votes: in
     for name in ("Ana", "Ben", "Cy"):
         store.add_reviewer("review", name)
     records = store.records("review")
-    ids = {f"{s}:{o}": r for s, o, r in zip(records["source"], records["ordinal"],
-                                            records["id"], strict=True)}
+    ids = {
+        f"{s}:{o}": r
+        for s, o, r in zip(records["source"], records["ordinal"], records["id"], strict=True)
+    }
     with (EXAMPLE / "decisions.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     with (EXAMPLE / "resolutions.csv").open(encoding="utf-8") as handle:
@@ -168,15 +181,27 @@ def test_one_record_status_agrees_with_the_stage_table(store: Store, n_votes: in
             if done == n_votes:
                 break
             try:
-                store.decide("review", ids[row["record"]], row["reviewer"], row["decision"],
-                             stage, row["reason"] or None)
+                store.decide(
+                    "review",
+                    ids[row["record"]],
+                    row["reviewer"],
+                    row["decision"],
+                    stage,
+                    row["reason"] or None,
+                )
             except InputError:  # a secondary duplicate (tier 2 not merged here)
                 continue
             done += 1
         for row in (r for r in resolutions if r["stage"] == stage):
             with contextlib.suppress(InputError):  # not (yet) a conflict here
-                store.resolve("review", ids[row["record"]], row["decision"], by=row["by"],
-                              reason=row["reason"], stage=stage)
+                store.resolve(
+                    "review",
+                    ids[row["record"]],
+                    row["decision"],
+                    by=row["by"],
+                    reason=row["reason"],
+                    stage=stage,
+                )
     with store.session() as s:
         proj = store._project(s, "review")
         for stage in ("title_abstract", "full_text"):

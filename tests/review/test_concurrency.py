@@ -80,8 +80,9 @@ def write_as(url: str, folder: str, writer: int, n_files: int, start: Any) -> No
         store.close()
 
 
-def _process_main(url: str, folder: str, writer: int, n_files: int, start: Any,
-                  results: Any) -> None:
+def _process_main(
+    url: str, folder: str, writer: int, n_files: int, start: Any, results: Any
+) -> None:
     try:
         write_as(url, folder, writer, n_files, start)
     except BaseException:
@@ -159,6 +160,7 @@ def test_parallel_processes_lose_no_write(store: Store, store_url: str, tmp_path
 
 # -- two writers racing for the same rows ---------------------------------------------------
 
+
 @pytest.fixture
 def hold_flush() -> Iterator[Any]:
     """``hold(kind, n)``: each session flushing a new or changed ``kind`` waits until ``n``
@@ -193,8 +195,9 @@ def _together(url: str, *calls: Any) -> list[Any]:
             st.close()
 
 
-def test_overlapping_merges_at_once(store: Store, store_url: str, tmp_path: Path,
-                                    hold_flush: Any) -> None:
+def test_overlapping_merges_at_once(
+    store: Store, store_url: str, tmp_path: Path, hold_flush: Any
+) -> None:
     """Two overlapping merges at once: one wins, the other is refused; no record ends up in
     two active groups."""
     path = tmp_path / "three.ris"
@@ -212,8 +215,9 @@ def test_overlapping_merges_at_once(store: Store, store_url: str, tmp_path: Path
     assert active["record_id"].is_unique
 
 
-def test_same_unmerge_at_once(store: Store, store_url: str, tmp_path: Path,
-                              hold_flush: Any) -> None:
+def test_same_unmerge_at_once(
+    store: Store, store_url: str, tmp_path: Path, hold_flush: Any
+) -> None:
     """Two unmerges of one group at once: one dissolves it, the other is told it is
     already dissolved; the audit log says dissolved once."""
     path = tmp_path / "two.ris"
@@ -231,8 +235,9 @@ def test_same_unmerge_at_once(store: Store, store_url: str, tmp_path: Path,
     assert (log["entity"] == "duplicate_group").sum() == 2  # one merge, one unmerge
 
 
-def test_same_file_imported_at_once(store: Store, store_url: str, tmp_path: Path,
-                                    hold_flush: Any) -> None:
+def test_same_file_imported_at_once(
+    store: Store, store_url: str, tmp_path: Path, hold_flush: Any
+) -> None:
     """Two imports of one file at once: one imports it, the other reports already_imported
     (not a raw IntegrityError)."""
     path = tmp_path / "one.ris"

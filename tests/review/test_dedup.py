@@ -44,10 +44,20 @@ def test_same_doi_with_different_titles_is_not_merged() -> None:
 
 def test_same_title_different_journal_and_pages_is_not_a_candidate() -> None:
     recs = frame(
-        {"title": TITLE, "authors": ["Maskell, N."], "year": 2005, "journal": "Thorax",
-         "pages": "100-110"},
-        {"title": TITLE, "authors": ["Maskell, N."], "year": 2005,
-         "journal": "New England Journal of Medicine", "pages": "865-874"},
+        {
+            "title": TITLE,
+            "authors": ["Maskell, N."],
+            "year": 2005,
+            "journal": "Thorax",
+            "pages": "100-110",
+        },
+        {
+            "title": TITLE,
+            "authors": ["Maskell, N."],
+            "year": 2005,
+            "journal": "New England Journal of Medicine",
+            "pages": "865-874",
+        },
     )
     assert find_duplicates(recs).pairs == ()
 
@@ -59,10 +69,22 @@ def test_shared_title_alone_is_not_enough_and_empty_fields_never_match() -> None
 
 def test_title_with_supporting_fields_is_tier2() -> None:
     recs = frame(
-        {"title": TITLE, "authors": "Maskell, N. A. and Davies, C.", "year": "2005",
-         "journal": "New England Journal of Medicine", "pages": "865-874", "volume": "352"},
-        {"title": "[" + TITLE.lower() + "]", "authors": ["Maskell, Nicholas A."], "year": 2005,
-         "journal": "N Engl J Med", "pages": "865", "volume": "352"},
+        {
+            "title": TITLE,
+            "authors": "Maskell, N. A. and Davies, C.",
+            "year": "2005",
+            "journal": "New England Journal of Medicine",
+            "pages": "865-874",
+            "volume": "352",
+        },
+        {
+            "title": "[" + TITLE.lower() + "]",
+            "authors": ["Maskell, Nicholas A."],
+            "year": 2005,
+            "journal": "N Engl J Med",
+            "pages": "865",
+            "volume": "352",
+        },
     )
     (pair,) = find_duplicates(recs).pairs
     assert pair.tier == 2
@@ -87,8 +109,10 @@ def test_pairs_are_not_joined_transitively() -> None:
 
 def test_journal_abbreviations() -> None:
     assert journals_agree("Nat Rev Nephrol", "Nature reviews. Nephrology")
-    assert journals_agree("JPEN. Journal of parenteral and enteral nutrition",
-                          "Jpen: Journal of Parenteral & Enteral Nutrition")
+    assert journals_agree(
+        "JPEN. Journal of parenteral and enteral nutrition",
+        "Jpen: Journal of Parenteral & Enteral Nutrition",
+    )
     assert not journals_agree("Thorax", "Chest")
     assert journals_agree("", "Chest") is None
 

@@ -21,8 +21,7 @@ TABLE1_REFERENCES = {str(r) for r in range(6, 21)}  # the seed's Table 1 = its r
 
 
 def _load_example():
-    spec = importlib.util.spec_from_file_location("ketamine_review_example",
-                                                  EXAMPLE / "review.py")
+    spec = importlib.util.spec_from_file_location("ketamine_review_example", EXAMPLE / "review.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -43,8 +42,7 @@ def test_example_runs_to_prisma(store_url: str, tmp_path: Path, truth) -> None:
     # title/abstract; ref 4 is excluded at full text ("No ketamine infusion")
     passed = [r for r in units if r["seed_reference"] in TABLE1_REFERENCES | {"4"}]
     assert summary["prisma"] == {
-        "records_databases": {"PubMed": per_file["pubmed.nbib"],
-                              "Embase": per_file["embase.ris"]},
+        "records_databases": {"PubMed": per_file["pubmed.nbib"], "Embase": per_file["embase.ris"]},
         "records_registers": 0,
         "duplicates_removed": duplicates,
         "records_removed_automation": 0,
@@ -60,8 +58,9 @@ def test_example_runs_to_prisma(store_url: str, tmp_path: Path, truth) -> None:
     }
     assert (duplicates, len(units)) == (12, 27)
     # the planted malformed record is reported with file and line, and kept
-    assert summary["import_problems"] == ["embase.ris:110: record has no ER line; ended at "
-                                          "the next TY"]
+    assert summary["import_problems"] == [
+        "embase.ris:110: record has no ER line; ended at the next TY"
+    ]
     # title/abstract: Ana includes 17 (15 + refs 4 and 21), Ben 15; both include 15, both
     # exclude 10: p_o = 25/27, p_e = (17*15 + 10*12)/27^2 = 375/729 -> kappa = 300/354
     ta = summary["agreement"]["title_abstract"]["pairs"][0]

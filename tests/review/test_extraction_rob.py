@@ -45,13 +45,24 @@ def test_form_checks_values_naming_study_and_field(form: ExtractionForm) -> None
         ExtractionForm.from_mapping({"fields": {"x": {"type": "float"}}})
 
 
-def test_dual_extraction_conflicts_resolution_and_table(with_studies: Store,
-                                                        form: ExtractionForm) -> None:
+def test_dual_extraction_conflicts_resolution_and_table(
+    with_studies: Store, form: ExtractionForm
+) -> None:
     store = with_studies
-    store.extract("review", "Correll 2004", "Ana",
-                  {"n": 33, "dose": 0.35, "design": "case series", "blinded": False}, form)
-    store.extract("review", "Correll 2004", "Ben",
-                  {"n": "33", "dose": 0.3, "design": "case series", "blinded": "no"}, form)
+    store.extract(
+        "review",
+        "Correll 2004",
+        "Ana",
+        {"n": 33, "dose": 0.35, "design": "case series", "blinded": False},
+        form,
+    )
+    store.extract(
+        "review",
+        "Correll 2004",
+        "Ben",
+        {"n": "33", "dose": 0.3, "design": "case series", "blinded": "no"},
+        form,
+    )
     store.extract("review", "Goebel 2015", "Ana", {"n": 20, "design": "RCT"}, form)
     store.extract("review", "Goebel 2015", "Ben", {"n": 20, "design": "RCT"}, form)
     with pytest.raises(InputError, match="field 'n'"):
@@ -61,12 +72,17 @@ def test_dual_extraction_conflicts_resolution_and_table(with_studies: Store,
     assert conflicts["values"].iloc[0] == {"Ana": 0.35, "Ben": 0.3}
     with pytest.raises(InputError, match="1 extraction conflicts are open"):
         store.studies_table("review", form)
-    store.resolve_extraction("review", "Correll 2004", "dose", 0.35, form, by="Cy",
-                             reason="Table 2 gives 0.35")
+    store.resolve_extraction(
+        "review", "Correll 2004", "dose", 0.35, form, by="Cy", reason="Table 2 gives 0.35"
+    )
     table = store.studies_table("review", form)
     assert table.to_dict(orient="records")[0] == {
-        "study": "Correll 2004", "n": 33, "dose": 0.35, "design": "case series",
-        "blinded": False}
+        "study": "Correll 2004",
+        "n": 33,
+        "dose": 0.35,
+        "design": "case series",
+        "blinded": False,
+    }
     goebel = table.iloc[1]
     assert (goebel["n"], goebel["design"]) == (20, "RCT")
     assert pd.isna(goebel["dose"]) and pd.isna(goebel["blinded"])  # not reported
@@ -79,11 +95,25 @@ def test_rob_judgements_consensus_and_plot_table(with_studies: Store) -> None:
     store = with_studies
     for study in ("Correll 2004", "Goebel 2015"):
         for domain in ("D1", "D2", "D3", "D4", "D5"):
-            store.judge_rob("review", study, "RoB2", domain, "low", reviewer="Ana",
-                            support="randomised, concealed")
+            store.judge_rob(
+                "review",
+                study,
+                "RoB2",
+                domain,
+                "low",
+                reviewer="Ana",
+                support="randomised, concealed",
+            )
             store.judge_rob("review", study, "RoB2", domain, "Low", reviewer="Ben")
-    store.judge_rob("review", "Goebel 2015", "RoB2", "D3", "high risk", reviewer="Ben",
-                    support="30% lost to follow-up")
+    store.judge_rob(
+        "review",
+        "Goebel 2015",
+        "RoB2",
+        "D3",
+        "high risk",
+        reviewer="Ben",
+        support="30% lost to follow-up",
+    )
     with pytest.raises(InputError, match="must be one of Low, Some concerns, High"):
         store.judge_rob("review", "Goebel 2015", "RoB2", "D1", "unclear", reviewer="Ana")
     with pytest.raises(InputError, match="domain must be one of"):
@@ -92,8 +122,16 @@ def test_rob_judgements_consensus_and_plot_table(with_studies: Store) -> None:
     assert conflicts.values.tolist() == [["Goebel 2015", "D3", {"Ana": "Low", "Ben": "High"}]]
     with pytest.raises(InputError, match="in conflict"):
         store.rob_table("review", "RoB2")
-    store.judge_rob("review", "Goebel 2015", "RoB2", "D3", "Some concerns", reviewer="Cy",
-                    consensus=True, support="attrition balanced across arms")
+    store.judge_rob(
+        "review",
+        "Goebel 2015",
+        "RoB2",
+        "D3",
+        "Some concerns",
+        reviewer="Cy",
+        consensus=True,
+        support="attrition balanced across arms",
+    )
     table = store.rob_table("review", "RoB2")
     assert table.loc["Goebel 2015", "D3"] == "Some concerns"
     assert table.loc["Correll 2004"].tolist() == ["Low"] * 5
@@ -117,9 +155,9 @@ def test_nos_stars(with_studies: Store) -> None:
     assert table.loc["Correll 2004"].tolist() == [3, 1, 2]
 
 
-
-def test_long_study_labels_are_audited_whole(store: Store, tmp_path: Path,
-                                              form: ExtractionForm) -> None:
+def test_long_study_labels_are_audited_whole(
+    store: Store, tmp_path: Path, form: ExtractionForm
+) -> None:
     """Audit keys "<study>/<field>" can pass 64 characters; PostgreSQL enforces VARCHAR
     lengths, so the key column is TEXT (migration 0003)."""
     store.import_file("review", write_ris(tmp_path / "search.ris", 6))

@@ -33,16 +33,26 @@ def _old_store(url: str, versioned: bool) -> None:
     engine = create_engine(url)
     upgrade(engine, "0001")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO projects (id, name, created_at) VALUES "
-                          "(1, 'old review', '2026-11-01 10:00:00+00')"))
-        conn.execute(text(
-            "INSERT INTO sources (id, project_id, name, database, filename, format, sha256, "
-            "n_records, imported_at) VALUES (1, 1, 'a.ris', 'Embase', 'a.ris', 'ris', "
-            "'abc', 1, '2026-11-01 10:00:00+00')"))
-        conn.execute(text(
-            "INSERT INTO records (id, project_id, source_id, ordinal, source_line, title, "
-            "authors, raw, fingerprint) VALUES ('p1-abc-000001', 1, 1, 1, 1, 'Ketamine', "
-            "'[]', '{}', 'f')"))
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, name, created_at) VALUES "
+                "(1, 'old review', '2026-11-01 10:00:00+00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sources (id, project_id, name, database, filename, format, sha256, "
+                "n_records, imported_at) VALUES (1, 1, 'a.ris', 'Embase', 'a.ris', 'ris', "
+                "'abc', 1, '2026-11-01 10:00:00+00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO records (id, project_id, source_id, ordinal, source_line, title, "
+                "authors, raw, fingerprint) VALUES ('p1-abc-000001', 1, 1, 1, 1, 'Ketamine', "
+                "'[]', '{}', 'f')"
+            )
+        )
         if not versioned:
             conn.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
@@ -57,8 +67,9 @@ def test_upgrade_keeps_old_data(store_url: str) -> None:
         assert store.records("old review")["title"].tolist() == ["Ketamine"]
         with store.engine.connect() as conn:
             kind = conn.execute(text("SELECT kind FROM sources")).scalar_one()
-            per_record = conn.execute(text("SELECT reviewers_per_record FROM projects")
-                                      ).scalar_one()
+            per_record = conn.execute(
+                text("SELECT reviewers_per_record FROM projects")
+            ).scalar_one()
         assert (kind, per_record) == ("database", 2)
         store.add_reviewer("old review", "Ana")  # the new tables work on the old data
         assert store.screening_status("old review")["status"].tolist() == ["pending"]
@@ -79,12 +90,15 @@ def test_unversioned_store_is_stamped_then_upgraded(store_url: str) -> None:
 
 def _audit_projects(engine) -> list[tuple[int, int | None]]:
     with engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(
-            text("SELECT id, project_id FROM audit_log ORDER BY id"))]
+        return [
+            tuple(row)
+            for row in conn.execute(text("SELECT id, project_id FROM audit_log ORDER BY id"))
+        ]
 
 
 def test_every_write_names_its_project_and_0004_fills_in_old_entries(
-        store_url: str, tmp_path, form) -> None:
+    store_url: str, tmp_path, form
+) -> None:
     """Migration 0004: the project_id the store wrote for each entry (two projects sharing a
     study label and a reviewer name, so the label-keyed entries are ambiguous by label) is
     dropped by a downgrade to 0003 and filled in again, the same, by the upgrade."""
@@ -100,7 +114,8 @@ def test_every_write_names_its_project_and_0004_fills_in_old_entries(
         store.close()
     assert len(written) == len(log) > 60
     assert [len(store_log) for store_log in (log_review, log_other)] == [
-        sum(pid == n for _, pid in written) for n in (1, 2)]
+        sum(pid == n for _, pid in written) for n in (1, 2)
+    ]
     assert {pid for _, pid in written} == {1, 2}  # every entry names its project
     labelled = set(log.loc[log["entity"].isin(["extraction_value", "rob_judgement"]), "id"])
     assert {pid for entry, pid in written if entry in labelled} == {1, 2}
@@ -119,8 +134,10 @@ def test_every_write_names_its_project_and_0004_fills_in_old_entries(
 def test_an_audit_entry_without_a_known_project_is_refused(store_url: str) -> None:
     store = Store.open(store_url)
     try:
-        with pytest.raises(StoreError, match="looked up 0 projects; the writer must name"), \
-                store.session() as s:
+        with (
+            pytest.raises(StoreError, match="looked up 0 projects; the writer must name"),
+            store.session() as s,
+        ):
             store._audit(s, "Ana", "note", "1", None, None, "a write of no project")
         assert store.audit_log().empty
     finally:

@@ -16,9 +16,16 @@ def write_ris(path: Path, n: int) -> Path:
     lines = []
     for i in range(n):
         topic = TOPICS[i % 2]
-        lines += ["TY  - JOUR", f"TI  - Record {i} on {topic} {i * 7919}",
-                  f"AB  - A study of {topic}, number {i}.", f"AU  - Author{i}, A.",
-                  f"PY  - {2000 + i % 20}", f"JO  - Journal {i}", "ER  - ", ""]
+        lines += [
+            "TY  - JOUR",
+            f"TI  - Record {i} on {topic} {i * 7919}",
+            f"AB  - A study of {topic}, number {i}.",
+            f"AU  - Author{i}, A.",
+            f"PY  - {2000 + i % 20}",
+            f"JO  - Journal {i}",
+            "ER  - ",
+            "",
+        ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -59,8 +66,7 @@ def test_other_reviewers_pending_votes_never_change_the_order(project) -> None:
     before = store.ranked_queue("review", "Ana")
     # Ben votes against the topic on records Ana has not seen: still pending (2 votes needed)
     for record_id in ids[2:8]:
-        store.decide("review", record_id, "Ben", "include" if record_id in ids[3::2] else
-                     "exclude")
+        store.decide("review", record_id, "Ben", "include" if record_id in ids[3::2] else "exclude")
     after = store.ranked_queue("review", "Ana")
     assert after.n_training == before.n_training
     assert after.queue.equals(before.queue)

@@ -29,20 +29,35 @@ from tests.review.conftest import TESTDATA
 
 SCREENING = TESTDATA / "screening"
 
-RECORDS = pd.DataFrame({
-    "title": ["Ketamine infusion for pain", "Bird song in spring", "Ketamine and pain relief",
-              "Migration of birds", "Pain after ketamine", "Spring birds"],
-    "abstract": ["A randomised trial of ketamine.", None, "Ketamine trial in pain.",
-                 "Birds migrate.", "", "Song and migration."],
-})
+RECORDS = pd.DataFrame(
+    {
+        "title": [
+            "Ketamine infusion for pain",
+            "Bird song in spring",
+            "Ketamine and pain relief",
+            "Migration of birds",
+            "Pain after ketamine",
+            "Spring birds",
+        ],
+        "abstract": [
+            "A randomised trial of ketamine.",
+            None,
+            "Ketamine trial in pain.",
+            "Birds migrate.",
+            "",
+            "Song and migration.",
+        ],
+    }
+)
 
 
 def test_features_are_fitted_once_and_note_missing_abstracts():
     feats = screening_features(RECORDS)
     assert feats.matrix.shape == (6, len(feats.terms))
     assert feats.no_abstract.tolist() == [False, True, False, False, True, False]
-    assert feats.notes() == ["2 of 6 records have no abstract; they are ranked on their title "
-                             "(and keywords) only."]
+    assert feats.notes() == [
+        "2 of 6 records have no abstract; they are ranked on their title (and keywords) only."
+    ]
     before = feats.matrix.copy()
     relevance_scores(feats, [0, 1], [1, 0], classifier="svm")
     assert (feats.matrix != before).nnz == 0  # training never touches the features
@@ -58,8 +73,9 @@ def test_naive_bayes_scores_follow_the_formula():
     log_theta = [np.log((c + NB_ALPHA) / (c.sum() + NB_ALPHA * X.shape[1])) for c in counts]
     log_prior = np.log([w[y == 0].sum(), w[y == 1].sum()])  # equal after balancing
     expected = X @ (log_theta[1] - log_theta[0]) + log_prior[1] - log_prior[0]
-    np.testing.assert_allclose(relevance_scores(feats, labelled, y, classifier="nb"), expected,
-                               rtol=1e-10)  # same formula, observed worst 2e-16
+    np.testing.assert_allclose(
+        relevance_scores(feats, labelled, y, classifier="nb"), expected, rtol=1e-10
+    )  # same formula, observed worst 2e-16
 
 
 @pytest.mark.parametrize("classifier", ["nb", "logistic", "svm"])
@@ -107,9 +123,11 @@ def test_metrics_hand_worked():
     # record, holding 1 of 2 relevant: RRF@10 = 0.5. Loss: best area 2 * (10 - 1/2) = 19,
     # actual sum of the cumulative curve 1+1+2*8 = 18, normaliser 2 * (10 - 2) = 16: 1/16.
     assert screening_metrics([1, 0, 1, 0, 0, 0, 0, 0, 0, 0]) == pytest.approx(
-        {"wss_95": 0.65, "rrf_10": 0.5, "loss": 1 / 16})
+        {"wss_95": 0.65, "rrf_10": 0.5, "loss": 1 / 16}
+    )
     assert screening_metrics([0] * 5 + [1]) == pytest.approx(
-        {"wss_95": -0.05, "rrf_10": 0.0, "loss": 1.0})
+        {"wss_95": -0.05, "rrf_10": 0.0, "loss": 1.0}
+    )
 
 
 def test_read_labelled_records_errors(tmp_path):
@@ -123,8 +141,11 @@ def test_read_labelled_records_errors(tmp_path):
         read_labelled_records(header, label_column="included")
     bad = tmp_path / "bad.csv"
     bad.write_text("title,included\na,1\nb,yes\nc,0\nd,2\n")
-    with pytest.raises(InputError, match=r"column 'included' must hold 0 .* 1 .* row 2 \('yes'\)"
-                                         r", row 4 \('2'\)"):
+    with pytest.raises(
+        InputError,
+        match=r"column 'included' must hold 0 .* 1 .* row 2 \('yes'\)"
+        r", row 4 \('2'\)",
+    ):
         read_labelled_records(bad, label_column="included")
     with pytest.raises(InputError, match="no label column 'label'"):
         read_labelled_records(bad, label_column="label")

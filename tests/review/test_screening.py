@@ -32,7 +32,9 @@ def test_blinding_hides_other_votes_until_complete(screened) -> None:
     seen_by_ben = store.decisions("review", "Ben")
     # Ben sees his own vote and both votes on the complete record, never Ana's vote on ids[0]
     assert set(zip(seen_by_ben["record_id"], seen_by_ben["reviewer"], strict=True)) == {
-        (ids[1], "Ana"), (ids[1], "Ben")}
+        (ids[1], "Ana"),
+        (ids[1], "Ben"),
+    }
     assert not ((seen_by_ben["record_id"] == ids[0]) & (seen_by_ben["reviewer"] == "Ana")).any()
     seen_by_cy = store.decisions("review", "Cy")
     assert set(seen_by_cy["record_id"]) == {ids[1]}
@@ -49,7 +51,8 @@ def test_owner_unblinding_is_logged_and_shows_all(screened) -> None:
     log = store.audit_log()
     entry = log[log["entity"] == "unblinding"]
     assert entry["actor"].tolist() == ["Olga"] and entry["reason"].tolist() == [
-        "calibration meeting"]
+        "calibration meeting"
+    ]
     # the full-text stage stays blinded
     assert store.decisions("review", "Ben", stage="full_text").empty
 
@@ -78,8 +81,7 @@ def test_status_conflict_and_third_reviewer_resolution(screened) -> None:
     with pytest.raises(InputError, match="already resolved"):
         store.decide("review", ids[0], "Ben", "include")
     status = store.screening_status("review").set_index("record_id")
-    assert (status.loc[ids[0], "status"], status.loc[ids[0], "decision"]) == (
-        "resolved", "include")
+    assert (status.loc[ids[0], "status"], status.loc[ids[0], "decision"]) == ("resolved", "include")
     assert store.conflicts("review")["record_id"].tolist() == [ids[2]]
 
 
@@ -129,22 +131,44 @@ def test_full_text_flow_and_prisma_counts(screened, tmp_path: Path) -> None:
         store.decide("review", ids[0], "Cy", "exclude", stage="full_text")
     counts = store.prisma_counts("review")
     assert counts == {
-        "records_databases": {"PubMed": 6}, "records_registers": 0, "duplicates_removed": 0,
-        "records_removed_automation": 0, "records_removed_other": 0, "records_screened": 6,
-        "records_excluded": 2, "reports_sought": 4, "reports_not_retrieved": 1,
-        "reports_assessed": 3, "reports_excluded": {"Wrong population": 1},
-        "reports_included": 2, "studies_included": 2}
+        "records_databases": {"PubMed": 6},
+        "records_registers": 0,
+        "duplicates_removed": 0,
+        "records_removed_automation": 0,
+        "records_removed_other": 0,
+        "records_screened": 6,
+        "records_excluded": 2,
+        "reports_sought": 4,
+        "reports_not_retrieved": 1,
+        "reports_assessed": 3,
+        "reports_excluded": {"Wrong population": 1},
+        "reports_included": 2,
+        "studies_included": 2,
+    }
     store.assign_study("review", "Trial A", [ids[0], ids[3]], actor="Olga")
     assert store.prisma_counts("review")["studies_included"] == 1
     with pytest.raises(InputError, match="not included at full text"):
         store.assign_study("review", "Trial B", [ids[2]], actor="Olga")
     written = pd.read_csv(store.prisma_csv("review", tmp_path / "PRISMA.csv"))
-    assert list(written.columns) == ["data", "node", "box", "description", "boxtext",
-                                     "tooltips", "url", "n"]
+    assert list(written.columns) == [
+        "data",
+        "node",
+        "box",
+        "description",
+        "boxtext",
+        "tooltips",
+        "url",
+        "n",
+    ]
     n = dict(zip(written["data"], written["n"], strict=True))
-    assert (n["database_results"], n["records_screened"], n["dbr_assessed"],
-            n["dbr_excluded"], n["new_studies"], n["new_reports"]) == (
-        "6", "6", "3", "Wrong population, 1", "1", "2")
+    assert (
+        n["database_results"],
+        n["records_screened"],
+        n["dbr_assessed"],
+        n["dbr_excluded"],
+        n["new_studies"],
+        n["new_reports"],
+    ) == ("6", "6", "3", "Wrong population, 1", "1", "2")
 
 
 def test_prisma_counts_refuse_open_screening(screened) -> None:
@@ -189,18 +213,23 @@ def test_pairwise_kappa_matches_hand_worked_table(store: Store, tmp_path: Path) 
     assert result.n_records == 50
 
 
-def test_agreement_with_varying_reviewers_and_a_removed_one(store: Store,
-                                                            tmp_path: Path) -> None:
+def test_agreement_with_varying_reviewers_and_a_removed_one(store: Store, tmp_path: Path) -> None:
     """Records rated by different pairs: each pair's kappa uses only its shared records, and
     removing a reviewer changes nothing already cast."""
     store.import_file("review", write_ris(tmp_path / "s.ris", 8))
     ids = store.records("review")["id"].tolist()
     for name in ("A", "B", "C"):
         store.add_reviewer("review", name)
-    plan = {ids[0]: {"A": "include", "B": "include"}, ids[1]: {"A": "exclude", "B": "exclude"},
-            ids[2]: {"A": "include", "B": "exclude"}, ids[3]: {"A": "exclude", "C": "exclude"},
-            ids[4]: {"A": "include", "C": "include"}, ids[5]: {"B": "include", "C": "include"},
-            ids[6]: {"B": "exclude", "C": "include"}, ids[7]: {"A": "include"}}
+    plan = {
+        ids[0]: {"A": "include", "B": "include"},
+        ids[1]: {"A": "exclude", "B": "exclude"},
+        ids[2]: {"A": "include", "B": "exclude"},
+        ids[3]: {"A": "exclude", "C": "exclude"},
+        ids[4]: {"A": "include", "C": "include"},
+        ids[5]: {"B": "include", "C": "include"},
+        ids[6]: {"B": "exclude", "C": "include"},
+        ids[7]: {"A": "include"},
+    }
     for rid, votes in plan.items():
         for name, decision in votes.items():
             store.decide("review", rid, name, decision)

@@ -15,8 +15,7 @@ from metareview.review import Store
 from .builders import write_ris
 
 REVIEWERS = ("Ana", "Ben", "Cy")
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _store(n_records: int) -> tuple[Store, list[str]]:
@@ -29,9 +28,14 @@ def _store(n_records: int) -> tuple[Store, list[str]]:
     return store, store.records("p")["id"].tolist()
 
 
-votes = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(REVIEWERS[:2]),
-                           st.sampled_from(("include", "exclude", "maybe"))),
-                 max_size=24)
+votes = st.lists(
+    st.tuples(
+        st.integers(0, 7),
+        st.sampled_from(REVIEWERS[:2]),
+        st.sampled_from(("include", "exclude", "maybe")),
+    ),
+    max_size=24,
+)
 
 
 @SETTINGS
@@ -44,8 +48,9 @@ def test_blinded_views_never_show_incomplete_records_of_others(votes) -> None:
         cast[(ids[index], reviewer)] = decision
         for viewer in REVIEWERS:
             seen = store.decisions("p", viewer)
-            for rid, who, what in zip(seen["record_id"], seen["reviewer"], seen["decision"],
-                                      strict=True):
+            for rid, who, what in zip(
+                seen["record_id"], seen["reviewer"], seen["decision"], strict=True
+            ):
                 assert cast[(rid, who)] == what  # the current vote, never a stale one
                 if who != viewer:  # another's vote: only on complete records
                     assert sum(r == rid for r, _ in cast) >= 2
@@ -57,8 +62,7 @@ def test_blinded_views_never_show_incomplete_records_of_others(votes) -> None:
 def test_prisma_counts_of_any_finished_history_add_up(data, n: int) -> None:
     store, ids = _store(n)
     draw = data.draw
-    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
-                          max_size=3))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3))
     grouped: set[str] = set()
     for a, b in pairs:
         if a != b and not {ids[a], ids[b]} & grouped:
@@ -70,14 +74,27 @@ def test_prisma_counts_of_any_finished_history_add_up(data, n: int) -> None:
             for name in REVIEWERS[:2]:
                 decision = draw(st.sampled_from(("include", "exclude")))
                 reason = draw(st.sampled_from(("Wrong population", "Not ketamine")))
-                store.decide("p", rid, name, decision, stage=stage,
-                             reason=reason if stage == "full_text" else None)
+                store.decide(
+                    "p",
+                    rid,
+                    name,
+                    decision,
+                    stage=stage,
+                    reason=reason if stage == "full_text" else None,
+                )
         for rid in store.conflicts("p", stage)["record_id"]:
-            store.resolve("p", rid, draw(st.sampled_from(("include", "exclude"))), by="Cy",
-                          reason="Wrong population", stage=stage)
+            store.resolve(
+                "p",
+                rid,
+                draw(st.sampled_from(("include", "exclude"))),
+                by="Cy",
+                reason="Wrong population",
+                stage=stage,
+            )
         if stage == "title_abstract":
             for rid in store.screening_status("p", stage).query("decision == 'include'")[
-                    "record_id"]:
+                "record_id"
+            ]:
                 if draw(st.booleans()) and draw(st.booleans()):
                     store.mark_retrieval("p", rid, False, actor="Cy", note="no full text")
     c = store.prisma_counts("p")

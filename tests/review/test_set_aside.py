@@ -63,8 +63,11 @@ def test_blank_records_are_kept_but_not_queued_nor_counted_as_screened(blanks) -
     assert aside["reason"].tolist() == [NO_CONTENT] * 3
     assert aside["doi"].tolist()[1] == "10.1000/xyz"
     assert store.screening_status("review")["record_id"].tolist() == ids[:3]
-    with pytest.raises(InputError, match=rf"record {ids[3]} is set aside \({NO_CONTENT}\): "
-                                         "held for an owner to release or discard"):
+    with pytest.raises(
+        InputError,
+        match=rf"record {ids[3]} is set aside \({NO_CONTENT}\): "
+        "held for an owner to release or discard",
+    ):
         store.decide("review", ids[3], "Ana", "include")
     _screen(store, ids[:3])
     assert store.next_record("review", "Ana") is None
@@ -76,8 +79,10 @@ def test_blank_records_are_kept_but_not_queued_nor_counted_as_screened(blanks) -
 
 def test_owner_releases_or_discards_with_a_reason_audited(blanks, tmp_path: Path) -> None:
     store, ids = blanks
-    with pytest.raises(InputError, match="'Ana' is not an owner of 'review'; only owners may "
-                                         "release records set aside"):
+    with pytest.raises(
+        InputError,
+        match="'Ana' is not an owner of 'review'; only owners may release records set aside",
+    ):
         store.release_set_aside("review", [ids[4]], owner="Ana", reason="DOI resolves")
     with pytest.raises(InputError, match=r"record_ids: \['nope'\] are not set aside"):
         store.discard_set_aside("review", [ids[3], "nope"], owner="Olga", reason="empty")
@@ -85,8 +90,9 @@ def test_owner_releases_or_discards_with_a_reason_audited(blanks, tmp_path: Path
         store.discard_set_aside("review", [ids[3]], owner="Olga", reason=" ")
     assert store.set_aside("review", "held")["record_id"].tolist() == ids[3:]
     store.release_set_aside("review", [ids[4]], owner="Olga", reason="the DOI resolves")
-    store.discard_set_aside("review", [ids[3], ids[5]], owner="Olga",
-                            reason="empty entry in the export")
+    store.discard_set_aside(
+        "review", [ids[3], ids[5]], owner="Olga", reason="empty entry in the export"
+    )
     with pytest.raises(InputError, match=rf"{ids[4]} \(released\) were decided already"):
         store.discard_set_aside("review", [ids[4]], owner="Olga", reason="changed my mind")
     aside = store.set_aside("review")
@@ -95,13 +101,14 @@ def test_owner_releases_or_discards_with_a_reason_audited(blanks, tmp_path: Path
     log = store.audit_log()
     mine = log[(log["entity"] == "set_aside") & (log["actor"] == "Olga")]
     assert list(zip(mine["entity_id"], mine["reason"], strict=True)) == [
-        (ids[4], "the DOI resolves"), (ids[3], "empty entry in the export"),
-        (ids[5], "empty entry in the export")]
+        (ids[4], "the DOI resolves"),
+        (ids[3], "empty entry in the export"),
+        (ids[5], "empty entry in the export"),
+    ]
     # the released record is screened like any other; the discarded ones are counted apart
     assert store.screening_status("review")["record_id"].tolist() == [*ids[:3], ids[4]]
     _screen(store, ids[:3])
-    with pytest.raises(InputError, match=f"1 records have no title_abstract outcome yet.*"
-                                         f"{ids[4]}"):
+    with pytest.raises(InputError, match=f"1 records have no title_abstract outcome yet.*{ids[4]}"):
         store.prisma_counts("review")
     _screen(store, [ids[4]])
     counts = store.prisma_counts("review")
@@ -125,8 +132,11 @@ def test_the_real_export_of_61_empty_records(imports_dir: Path, store: Store) ->
     assert store.next_record("review", "Ana") is None
     assert len(store.set_aside("review", "held")) == 61
     counts = store.prisma_counts("review")
-    assert (counts["records_databases"], counts["records_removed_other"],
-            counts["records_screened"]) == ({"EndNote": 61}, {NO_CONTENT: 61}, 0)
+    assert (
+        counts["records_databases"],
+        counts["records_removed_other"],
+        counts["records_screened"],
+    ) == ({"EndNote": 61}, {NO_CONTENT: 61}, 0)
 
 
 def test_backup_keeps_records_set_aside(blanks, tmp_path: Path) -> None:
@@ -135,7 +145,10 @@ def test_backup_keeps_records_set_aside(blanks, tmp_path: Path) -> None:
     path = store.export_project("review", tmp_path / "backup")
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert [(x["record"], x["status"], x["decided_by"]) for x in doc["set_aside"]] == [
-        (ids[3], "discarded", "Olga"), (ids[4], "held", None), (ids[5], "held", None)]
+        (ids[3], "discarded", "Olga"),
+        (ids[4], "held", None),
+        (ids[5], "held", None),
+    ]
     restored = Store.open(tmp_path / "restored.sqlite")
     try:
         restored.restore_project(path, actor="Olga")
@@ -143,7 +156,8 @@ def test_backup_keeps_records_set_aside(blanks, tmp_path: Path) -> None:
         assert json.loads(again.read_text(encoding="utf-8"))["set_aside"] == doc["set_aside"]
         pd.testing.assert_frame_equal(  # times: naive on SQLite, aware on PostgreSQL
             restored.set_aside("review").drop(columns=["source_id", "time", "decided_at"]),
-            store.set_aside("review").drop(columns=["source_id", "time", "decided_at"]))
+            store.set_aside("review").drop(columns=["source_id", "time", "decided_at"]),
+        )
         # a backup written before records were set aside: its empty records are held
         doc.pop("set_aside")
         old = tmp_path / "old.json"
@@ -159,8 +173,9 @@ def test_backup_keeps_records_set_aside(blanks, tmp_path: Path) -> None:
         fresh.close()
 
 
-def test_migration_0004_sets_aside_the_empty_records_of_old_stores(store_url: str,
-                                                                   tmp_path: Path) -> None:
+def test_migration_0004_sets_aside_the_empty_records_of_old_stores(
+    store_url: str, tmp_path: Path
+) -> None:
     store = Store.open(store_url)
     try:
         store.create_project("review")
@@ -174,13 +189,18 @@ def test_migration_0004_sets_aside_the_empty_records_of_old_stores(store_url: st
             command.downgrade(_config(conn), "0003")  # as an older metareview left it
         upgrade(engine)
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT record_id, status, reason FROM set_aside "
-                                     "ORDER BY record_id")).all()
-            entries = conn.execute(text(
-                "SELECT entity_id, project_id, reason FROM audit_log WHERE reason LIKE "
-                "'set aside by migration%' ORDER BY entity_id")).all()
+            rows = conn.execute(
+                text("SELECT record_id, status, reason FROM set_aside ORDER BY record_id")
+            ).all()
+            entries = conn.execute(
+                text(
+                    "SELECT entity_id, project_id, reason FROM audit_log WHERE reason LIKE "
+                    "'set aside by migration%' ORDER BY entity_id"
+                )
+            ).all()
     finally:
         engine.dispose()
     assert [tuple(r) for r in rows] == [(rid, "held", NO_CONTENT) for rid in sorted(ids[3:])]
     assert [tuple(e) for e in entries] == [
-        (rid, 1, f"set aside by migration 0004: {NO_CONTENT}") for rid in sorted(ids[3:])]
+        (rid, 1, f"set aside by migration 0004: {NO_CONTENT}") for rid in sorted(ids[3:])
+    ]

@@ -49,8 +49,12 @@ def test_hand_worked_small_urn():
     # n=4: k=1, K_tar = floor(2 - 0) + 1 = 3, urn 8, draw 4,
     #      P(X<=1) = (C(5,4) + 3 C(5,3)) / C(8,4) = 35/70
     by_hand = [3 / 5, 6 / 15, 10 / 35, 35 / 70]
-    by_scipy = [hypergeom.cdf(0, 5, 2, 1), hypergeom.cdf(0, 6, 2, 2), hypergeom.cdf(0, 7, 2, 3),
-                hypergeom.cdf(1, 8, 3, 4)]
+    by_scipy = [
+        hypergeom.cdf(0, 5, 2, 1),
+        hypergeom.cdf(0, 6, 2, 2),
+        hypergeom.cdf(0, 7, 2, 3),
+        hypergeom.cdf(1, 8, 3, 4),
+    ]
     np.testing.assert_allclose(by_scipy, by_hand, rtol=RTOL)
     assert recall_p_value([1, 0, 0, 0], 8, recall_target=0.5) == pytest.approx(2 / 7, rel=RTOL)
     decision = hypergeometric_stop([1, 0, 0, 0], 8, recall_target=0.5, confidence=0.5)
@@ -94,8 +98,9 @@ def test_first_stops_equals_the_rules_called_after_every_record():
         stops = first_stops(labels, n_records, confidence=0.9, n_irrelevant=20)
         calls = {
             "hypergeometric": partial(hypergeometric_stop, n_records=n_records, confidence=0.9),
-            "consecutive_irrelevant": partial(consecutive_irrelevant, n_records=n_records,
-                                              n_irrelevant=20),
+            "consecutive_irrelevant": partial(
+                consecutive_irrelevant, n_records=n_records, n_irrelevant=20
+            ),
             "knee": partial(knee_stop, n_records=n_records),
         }
         for rule, call in calls.items():
@@ -119,8 +124,9 @@ def test_knee_hand_worked():
     assert not knee_stop([1] * 10 + [0] * 140, 1000, min_screened=200).stop
 
 
-def _biased_order(rng: np.random.Generator, n_records: int, n_relevant: int,
-                  bias: float) -> np.ndarray:
+def _biased_order(
+    rng: np.random.Generator, n_records: int, n_relevant: int, bias: float
+) -> np.ndarray:
     """A screening order in which a relevant record is ``bias`` times as likely to come next
     as an irrelevant one (bias = 1: random order)."""
     labels = np.zeros(n_records, dtype=int)

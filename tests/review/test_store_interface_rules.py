@@ -11,10 +11,12 @@ import pytest
 from metareview.exceptions import InputError, StaleVoteError
 from metareview.review import Store
 
-RIS = ("TY  - JOUR\nTI  - {title}\nAU  - Smith, J.\nPY  - 2015\nER  - \n\n")
-TITLES = ["Ketamine infusion for complex regional pain syndrome",
-          "Magnesium for CRPS: a randomised trial",
-          "Bisphosphonates for CRPS: a cohort"]
+RIS = "TY  - JOUR\nTI  - {title}\nAU  - Smith, J.\nPY  - 2015\nER  - \n\n"
+TITLES = [
+    "Ketamine infusion for complex regional pain syndrome",
+    "Magnesium for CRPS: a randomised trial",
+    "Bisphosphonates for CRPS: a cohort",
+]
 
 
 @pytest.fixture

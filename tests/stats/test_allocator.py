@@ -46,8 +46,9 @@ print(resident_kb() - before)
 
 
 def _kept_kb(mode: str) -> int:
-    done = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True
+    )
     return int(done.stdout.split()[-1])
 
 

@@ -27,8 +27,11 @@ def _long_table(seed: int, n_groups: int, max_k: int) -> pd.DataFrame:
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), n_groups=st.integers(1, 12),
-       method=st.sampled_from(["DL", "REML", "PM", "SJ", "EB"]))
+@given(
+    seed=st.integers(0, 10_000),
+    n_groups=st.integers(1, 12),
+    method=st.sampled_from(["DL", "REML", "PM", "SJ", "EB"]),
+)
 def test_batch_equals_one_by_one(seed, n_groups, method):
     table = _long_table(seed, n_groups, max_k=8)
     out = batch(table, by="review", method=method)
@@ -51,24 +54,27 @@ def test_results_do_not_depend_on_chunking():
 
 
 def test_single_study_meta_analyses_are_kept():
-    table = pd.DataFrame({"review": ["a", "b", "b"], "yi": [0.4, 0.1, 0.3],
-                          "vi": [0.04, 0.02, 0.03]})
+    table = pd.DataFrame(
+        {"review": ["a", "b", "b"], "yi": [0.4, 0.1, 0.3], "vi": [0.04, 0.02, 0.03]}
+    )
     out = batch(table, by="review", method="DL")
     assert out.loc["a", "k"] == 1 and out.loc["a", "estimate"] == 0.4
     assert out.loc["a", "tau2"] == 0 and out.loc["a", "QE"] == 0
 
 
 def test_missing_values_are_left_out_with_a_warning():
-    table = pd.DataFrame({"review": ["a", "a", "a", "b", "b"],
-                          "yi": [0.1, None, 0.3, 0.2, 0.5], "vi": [0.04] * 5})
+    table = pd.DataFrame(
+        {"review": ["a", "a", "a", "b", "b"], "yi": [0.1, None, 0.3, 0.2, 0.5], "vi": [0.04] * 5}
+    )
     with pytest.warns(StudyOmittedWarning, match="1 rows with missing"):
         out = batch(table, by="review", method="DL")
     assert out.loc["a", "k"] == 2
 
 
 def test_bad_variance_names_row_and_meta_analysis():
-    table = pd.DataFrame({"review": ["a", "a", "b"], "yi": [0.1, 0.2, 0.3],
-                          "vi": [0.04, -0.01, 0.04]})
+    table = pd.DataFrame(
+        {"review": ["a", "a", "b"], "yi": [0.1, 0.2, 0.3], "vi": [0.04, -0.01, 0.04]}
+    )
     with pytest.raises(InputError, match=r"vi must be > 0.*row 2 \(study 'review=a'\)"):
         batch(table, by="review")
     with pytest.raises(InputError, match="column 'trial' not found"):
@@ -80,8 +86,9 @@ def test_cli_batch_parquet_round_trip(tmp_path):
     source = tmp_path / "studies.parquet"
     table.to_parquet(source)
     out = tmp_path / "results.parquet"
-    result = CliRunner().invoke(app, ["batch", str(source), "--by", "review", "--method",
-                                      "DL", "-o", str(out)])
+    result = CliRunner().invoke(
+        app, ["batch", str(source), "--by", "review", "--method", "DL", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "wrote 50 meta-analyses" in result.output
     written = pd.read_parquet(out)

@@ -81,8 +81,9 @@ def test_sensitivity_side_by_side():
     # the reduced fit is leave-one-out's first row (itself checked against metafor)
     np.testing.assert_allclose(out.reduced.estimate, leave1out(res)["estimate"].iloc[0])
     table = out.table()
-    np.testing.assert_allclose(table.loc["estimate", "difference"],
-                               out.reduced.estimate - res.estimate)
+    np.testing.assert_allclose(
+        table.loc["estimate", "difference"], out.reduced.estimate - res.estimate
+    )
     with pytest.raises(InputError, match="unknown studies \\['Nope'\\]"):
         sensitivity(res, ["Nope"])
 

@@ -46,10 +46,15 @@ def _ids(cases):
 
 
 def _close(ours, theirs, case, what, rtol=None):
-    np.testing.assert_allclose(np.asarray(ours, float), np.asarray(
-        [np.nan if t is None else t for t in np.atleast_1d(theirs)], float).reshape(
-        np.shape(ours)), rtol=RTOL[case["method"]] if rtol is None else rtol, atol=ATOL,
-        err_msg=f"{case['id']}: {what}")
+    np.testing.assert_allclose(
+        np.asarray(ours, float),
+        np.asarray([np.nan if t is None else t for t in np.atleast_1d(theirs)], float).reshape(
+            np.shape(ours)
+        ),
+        rtol=RTOL[case["method"]] if rtol is None else rtol,
+        atol=ATOL,
+        err_msg=f"{case['id']}: {what}",
+    )
 
 
 def _fit(case):
@@ -80,8 +85,12 @@ def test_regtest(case):
         if ref["dfs"] is not None:
             assert out.dfs == ref["dfs"]
         if ref["est"] is not None:
-            _close([out.est, out.ci_lb, out.ci_ub], [ref["est"], ref["ci_lb"], ref["ci_ub"]],
-                   case, f"{what} limit estimate")
+            _close(
+                [out.est, out.ci_lb, out.ci_ub],
+                [ref["est"], ref["ci_lb"], ref["ci_ub"]],
+                case,
+                f"{what} limit estimate",
+            )
         else:
             assert out.est is None
         checked += 1
@@ -107,8 +116,14 @@ def test_trimfill(case):
         assert out.k0 == ref["k0"], what
         _close(out.se_k0, ref["se_k0"], case, f"{what} se_k0", rtol)  # null = NaN in R
         d = out.to_dict()
-        for key, theirs in (("estimate", "beta"), ("se", "se"), ("ci_lb", "ci_lb"),
-                            ("ci_ub", "ci_ub"), ("tau2", "tau2"), ("pval", "pval")):
+        for key, theirs in (
+            ("estimate", "beta"),
+            ("se", "se"),
+            ("ci_lb", "ci_lb"),
+            ("ci_ub", "ci_ub"),
+            ("tau2", "tau2"),
+            ("pval", "pval"),
+        ):
             _close(d[key], ref[theirs], case, f"{what} {key}", rtol)
         _close(out.filled_yi, ref["filled_yi"] or [], case, f"{what} filled yi", rtol)
         _close(out.filled_vi, ref["filled_vi"] or [], case, f"{what} filled vi", rtol)
@@ -120,17 +135,31 @@ def test_trimfill(case):
 def test_fsn(case):
     refs = case["fsn"]
     for name, ref in refs.items():
-        out = fsn(case["yi"], case["vi"], type=ref["type"],
-                  target=ref["target"] if name == "Orwin_target_halfEE" else None)
+        out = fsn(
+            case["yi"],
+            case["vi"],
+            type=ref["type"],
+            target=ref["target"] if name == "Orwin_target_halfEE" else None,
+        )
         assert out.fsnum == ref["fsnum"], name
         for key in ("pval", "meanes", "target"):
             if ref[key] is not None:
                 _close(getattr(out, key), ref[key], case, f"{name} {key}")
 
 
-SUMMARY = {"estimate": "estimate", "se": "se", "zval": "zval", "pval": "pval",
-           "ci_lb": "ci_lb", "ci_ub": "ci_ub", "QE": "Q", "QEp": "Qp", "tau2": "tau2",
-           "I2": "I2", "H2": "H2"}
+SUMMARY = {
+    "estimate": "estimate",
+    "se": "se",
+    "zval": "zval",
+    "pval": "pval",
+    "ci_lb": "ci_lb",
+    "ci_ub": "ci_ub",
+    "QE": "Q",
+    "QEp": "Qp",
+    "tau2": "tau2",
+    "I2": "I2",
+    "H2": "H2",
+}
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))

@@ -41,9 +41,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::metareview.ConvergenceWarning")
 def client():
     # dashboard_address=":0": a free port, so a dashboard already on 8787 (another cluster on
     # this machine) cannot make the scheduler warn "Port 8787 is already in use".
-    with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                   dashboard_address=":0") as cluster,
-          distributed.Client(cluster, set_as_default=False) as dask_client):
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as dask_client,
+    ):
         yield dask_client
 
 
@@ -73,8 +76,9 @@ def test_batch_of_a_dask_dataframe_equals_in_memory(client, method):
         got = batch(ddf, by="review", method=method, scheduler=client)
         # a Dask DataFrame's own order (partition by partition) is the order of first
         # appearance, as in memory
-        pd.testing.assert_frame_equal(got, _in_memory(ddf.compute(), method=method),
-                                      check_exact=True)
+        pd.testing.assert_frame_equal(
+            got, _in_memory(ddf.compute(), method=method), check_exact=True
+        )
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
 
 
@@ -83,8 +87,9 @@ def test_batch_with_a_scheduler_equals_in_memory(client, method):
     table = _ragged_table(2, 100, max_k=6)
     table["review"] = table["review"].astype(object)  # keys keep their dtype on the cluster
     got = batch(table, by="review", method=method, test="knha", scheduler=client)
-    by_address = batch(table, by="review", method=method, test="knha",
-                       scheduler=client.scheduler.address)
+    by_address = batch(
+        table, by="review", method=method, test="knha", scheduler=client.scheduler.address
+    )
     expected = _in_memory(table, method=method, test="knha")
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     pd.testing.assert_frame_equal(by_address, expected, check_exact=True)
@@ -92,14 +97,18 @@ def test_batch_with_a_scheduler_equals_in_memory(client, method):
 
 def test_batch_on_the_local_threaded_scheduler_and_empty_partitions():
     table = _ragged_table(3, 5, max_k=4)  # fewer groups than partitions after the shuffle
-    got = batch(dd.from_pandas(table, npartitions=4), by="review", method="DL",
-                scheduler="threads")
+    got = batch(dd.from_pandas(table, npartitions=4), by="review", method="DL", scheduler="threads")
     pd.testing.assert_frame_equal(got, _in_memory(table, method="DL"), check_exact=True)
 
 
 def test_batch_warnings_and_errors_match_in_memory():
-    table = pd.DataFrame({"review": ["a", "b", "a", "b", "c", "a", "c"],
-                          "yi": [0.1, 0.2, None, 0.4, 0.5, 0.3, "x"], "vi": [0.04] * 7})
+    table = pd.DataFrame(
+        {
+            "review": ["a", "b", "a", "b", "c", "a", "c"],
+            "yi": [0.1, 0.2, None, 0.4, 0.5, 0.3, "x"],
+            "vi": [0.04] * 7,
+        }
+    )
     with pytest.warns(StudyOmittedWarning) as on_dask:
         got = batch(table, by="review", method="DL", scheduler="sync")
     with pytest.warns(StudyOmittedWarning) as in_memory:
@@ -125,8 +134,10 @@ def test_batch_warnings_and_errors_match_in_memory():
 
 def test_convergence_warnings_are_reissued_from_the_result_columns():
     # workers do not warn (it would be lost there); the driver warns once for the table
-    result = pd.DataFrame({"converged": [True, False], "tau2_reset": [True, False]},
-                          index=pd.Index(["a", "b"], name="review"))
+    result = pd.DataFrame(
+        {"converged": [True, False], "tau2_reset": [True, False]},
+        index=pd.Index(["a", "b"], name="review"),
+    )
     with pytest.warns(ConvergenceWarning) as caught:
         _warn_from_columns(result, "REML")
     assert [str(w.message) for w in caught] == [
@@ -139,8 +150,10 @@ def test_convergence_warnings_are_reissued_from_the_result_columns():
 
 
 def test_simulate_on_the_cluster_equals_in_memory(client):
-    scenarios = {"k5": {"theta": 0.2, "tau2": 0.1, "k": 5},
-                 "prop": {"theta": 0.5, "tau2": 0.2, "k": 6, "outcome": "proportion"}}
+    scenarios = {
+        "k5": {"theta": 0.2, "tau2": 0.1, "k": 5},
+        "prop": {"theta": 0.5, "tau2": 0.2, "k": 6, "outcome": "proportion"},
+    }
     methods = ["DL", "REML", "REML+knha", "EE"]
     expected = simulate(scenarios, methods, reps=1_050, seed=7, block_reps=250)
     got = simulate(scenarios, methods, reps=1_050, seed=7, block_reps=250, scheduler=client)
@@ -163,8 +176,13 @@ def test_no_module_imports_dask_at_import_time():
     offenders = []
     for path in Path(metareview.__file__).parent.rglob("*.py"):
         for node in _run_at_import(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(name.split(".")[0] in ("dask", "distributed") for name in names):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
@@ -186,10 +204,23 @@ def test_cli_batch_with_a_scheduler(client, tmp_path):
     source = tmp_path / "studies.parquet"
     table.to_parquet(source)
     out = tmp_path / "results.parquet"
-    result = CliRunner().invoke(app, ["batch", str(source), "--by", "review", "--method",
-                                      "DL", "--scheduler", client.scheduler.address,
-                                      "-o", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            str(source),
+            "--by",
+            "review",
+            "--method",
+            "DL",
+            "--scheduler",
+            client.scheduler.address,
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "wrote 40 meta-analyses" in result.output
-    pd.testing.assert_frame_equal(pd.read_parquet(out), _in_memory(table, method="DL"),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out), _in_memory(table, method="DL"), check_exact=True
+    )

@@ -33,6 +33,26 @@ def test_escalc_matches_metafor(case):
 
 def test_all_measures_are_covered():
     measures = {c["measure"] for c in CASES}
-    required = {"PR", "PLN", "PLO", "PAS", "PFT", "RR", "OR", "RD", "PETO", "MD", "SMD", "ROM",
-                "MC", "SMCC", "SMCR", "COR", "ZCOR", "IR", "IRLN", "GEN"}
+    required = {
+        "PR",
+        "PLN",
+        "PLO",
+        "PAS",
+        "PFT",
+        "RR",
+        "OR",
+        "RD",
+        "PETO",
+        "MD",
+        "SMD",
+        "ROM",
+        "MC",
+        "SMCC",
+        "SMCR",
+        "COR",
+        "ZCOR",
+        "IR",
+        "IRLN",
+        "GEN",
+    }
     assert required <= measures

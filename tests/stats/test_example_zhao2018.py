@@ -50,8 +50,9 @@ def test_unrounded_values_quoted_in_the_issue(immediate):
 
 
 def test_matches_metafor_on_the_same_eight_studies(immediate):
-    ref = next(c for c in load_fixture("metafor_rma")["cases"]
-               if c["id"] == "seed_immediate_PR_DL_z")["result"]
+    ref = next(
+        c for c in load_fixture("metafor_rma")["cases"] if c["id"] == "seed_immediate_PR_DL_z"
+    )["result"]
     np.testing.assert_allclose(immediate.beta, ref["beta"], rtol=1e-6)
     np.testing.assert_allclose(immediate.ci_lb, ref["ci_lb"], rtol=1e-6)
     np.testing.assert_allclose(immediate.tau2, ref["tau2"], rtol=1e-6)

@@ -41,9 +41,16 @@ RTOL_QP = 1e-4  # their p-values: a 2e-6 change in Q moves p by 1.8e-5 (IRLN, 11
 
 CASES = [c for c in load_fixture("metafor_binary")["cases"] if c["fn"] == "rma.glmm"]
 PLO = [c for c in CASES if c["measure"] == "PLO"]
-TIGHT = {"glmm_PLO_pritz1997", "glmm_PLO_seed_immediate", "glmm_PLO_seed_followup",
-         "glmm_PLO_bcg_treated", "glmm_PLO_nielweise2007_control", "glmm_OR_UMFS_bcg",
-         "glmm_IRLN_nielweise2008", "glmm_IRLN_nielweise2008_zero"}
+TIGHT = {
+    "glmm_PLO_pritz1997",
+    "glmm_PLO_seed_immediate",
+    "glmm_PLO_seed_followup",
+    "glmm_PLO_bcg_treated",
+    "glmm_PLO_nielweise2007_control",
+    "glmm_OR_UMFS_bcg",
+    "glmm_IRLN_nielweise2008",
+    "glmm_IRLN_nielweise2008_zero",
+}
 
 
 def _ids(cases):
@@ -56,10 +63,17 @@ def _fit(case):
     if case["measure"] == "IRLN":
         return rma_glmm(measure="IRLN", xi=case["xi"], ti=case["ti"], slab=case["slab"])
     if case["measure"] == "IRR":
-        return rma_glmm(measure="IRR", x1i=case["x1i"], t1i=case["t1i"], x2i=case["x2i"],
-                        t2i=case["t2i"], slab=case["slab"])
-    return rma_glmm(measure="OR", ai=case["ai"], bi=case["bi"], ci=case["ci"], di=case["di"],
-                    slab=case["slab"])
+        return rma_glmm(
+            measure="IRR",
+            x1i=case["x1i"],
+            t1i=case["t1i"],
+            x2i=case["x2i"],
+            t2i=case["t2i"],
+            slab=case["slab"],
+        )
+    return rma_glmm(
+        measure="OR", ai=case["ai"], bi=case["bi"], ci=case["ci"], di=case["di"], slab=case["slab"]
+    )
 
 
 def _exact_loglik_at(case, params, nagq: int = 7) -> float:
@@ -68,17 +82,28 @@ def _exact_loglik_at(case, params, nagq: int = 7) -> float:
         x = np.array(case["xi"], float)[None, :, None]
         n = np.array(case["ni"], float)[None, :, None]
         k = x.shape[1]
-        model = _Model(x, n, np.array([1.0]),
-                       lambda p: np.broadcast_to(p[:, 0][:, None, None], (len(p), k, 1)),
-                       np.ones((1, k), bool), nagq)
+        model = _Model(
+            x,
+            n,
+            np.array([1.0]),
+            lambda p: np.broadcast_to(p[:, 0][:, None, None], (len(p), k, 1)),
+            np.ones((1, k), bool),
+            nagq,
+        )
         return float(model.loglik(np.array([params]), np.array([0]))[0])
     if case["measure"] == "IRLN":
         x = np.array(case["xi"], float)[None, :, None]
         logt = np.log(np.array(case["ti"], float))
         k = x.shape[1]
-        model = _Model(x, np.zeros_like(x), np.array([1.0]),
-                       lambda p: p[:, 0][:, None, None] + logt[None, :, None],
-                       np.ones((1, k), bool), nagq, poisson=True)
+        model = _Model(
+            x,
+            np.zeros_like(x),
+            np.array([1.0]),
+            lambda p: p[:, 0][:, None, None] + logt[None, :, None],
+            np.ones((1, k), bool),
+            nagq,
+            poisson=True,
+        )
         return float(model.loglik(np.array([params]), np.array([0]))[0])
     if case["measure"] == "IRR":
         x1, t1, x2, t2 = (np.array(case[v], float) for v in ("x1i", "t1i", "x2i", "t2i"))
@@ -90,9 +115,15 @@ def _exact_loglik_at(case, params, nagq: int = 7) -> float:
         def layout_irr(p):
             return np.stack([p[:, :k] + p[:, k][:, None], p[:, :k]], -1) + offset
 
-        model = _Model(np.stack([x1, x2], -1)[None], np.zeros((1, k, 2)),
-                       np.array([0.5, -0.5]), layout_irr, np.ones((1, k), bool), nagq,
-                       poisson=True)
+        model = _Model(
+            np.stack([x1, x2], -1)[None],
+            np.zeros((1, k, 2)),
+            np.array([0.5, -0.5]),
+            layout_irr,
+            np.ones((1, k), bool),
+            nagq,
+            poisson=True,
+        )
         return float(model.loglik(np.array([params]), np.array([0]))[0])
     a, b, c, d = (np.array(case[v], float) for v in ("ai", "bi", "ci", "di"))
     keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
@@ -124,15 +155,24 @@ def test_likelihood_not_below_lme4(case):
     assert res.logLik >= theirs - 1e-8, (res.logLik, theirs)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c["id"] in TIGHT],
-                         ids=_ids([c for c in CASES if c["id"] in TIGHT]))
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c["id"] in TIGHT], ids=_ids([c for c in CASES if c["id"] in TIGHT])
+)
 def test_estimates_match_lme4(case):
     res = _fit(case)
     ref = case["result"]
-    for ours, theirs in (("estimate", "beta"), ("se", "se"), ("tau2", "tau2"), ("I2", "I2"),
-                         ("H2", "H2"), ("ci_lb", "ci_lb"), ("ci_ub", "ci_ub")):
-        np.testing.assert_allclose(getattr(res, ours), ref[theirs], rtol=RTOL_GLMM,
-                                   err_msg=f"{case['id']}: {ours}")
+    for ours, theirs in (
+        ("estimate", "beta"),
+        ("se", "se"),
+        ("tau2", "tau2"),
+        ("I2", "I2"),
+        ("H2", "H2"),
+        ("ci_lb", "ci_lb"),
+        ("ci_ub", "ci_ub"),
+    ):
+        np.testing.assert_allclose(
+            getattr(res, ours), ref[theirs], rtol=RTOL_GLMM, err_msg=f"{case['id']}: {ours}"
+        )
     transf = "expit" if case["measure"] == "PLO" else "exp"  # as the fixture's predict()
     pred = res.predict(transf=transf)
     for key in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
@@ -156,8 +196,11 @@ def test_seed_immediate_rate_reproduces_the_published_glmm_row():
     printed percentages: 65.4% (46.3%, 80.6%)."""
     case = next(c for c in PLO if c["id"] == "glmm_PLO_seed_immediate")
     pred = _fit(case).predict(transf="expit")
-    assert (round(100 * pred["pred"], 1), round(100 * pred["ci_lb"], 1),
-            round(100 * pred["ci_ub"], 1)) == (65.4, 46.3, 80.6)
+    assert (
+        round(100 * pred["pred"], 1),
+        round(100 * pred["ci_lb"], 1),
+        round(100 * pred["ci_ub"], 1),
+    ) == (65.4, 46.3, 80.6)
 
 
 def test_quadrature_against_adaptive_integration():
@@ -199,8 +242,25 @@ def test_result_outputs():
     case = next(c for c in PLO if c["id"] == "glmm_PLO_pritz1997")
     res = _fit(case)
     d = res.to_dict()
-    assert {"estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "I2",
-            "H2", "QE", "QEp", "QE_LRT", "QEp_LRT", "k", "logLik"} <= set(d)
+    assert {
+        "estimate",
+        "se",
+        "zval",
+        "pval",
+        "ci_lb",
+        "ci_ub",
+        "pi_lb",
+        "pi_ub",
+        "tau2",
+        "I2",
+        "H2",
+        "QE",
+        "QEp",
+        "QE_LRT",
+        "QEp_LRT",
+        "k",
+        "logLik",
+    } <= set(d)
     text = res.summary()
     assert "LRT(df = 13)" in text and "Wld(df = 13)" in text and str(res) == text
     assert res.predict(transf="auto") == res.predict(transf="expit")
@@ -222,13 +282,15 @@ def test_single_study_and_no_events():
     with pytest.raises(InputError, match="no events"):
         rma_glmm(measure="PLO", xi=[0, 0, 0], ni=[10, 12, 9])
     with pytest.raises(InputError, match=r"at least 2 studies with events.*: Empty"):
-        rma_glmm(measure="OR", ai=[0, 3], bi=[10, 7], ci=[0, 4], di=[12, 6],
-                 slab=["Empty", "Full"])
+        rma_glmm(measure="OR", ai=[0, 3], bi=[10, 7], ci=[0, 4], di=[12, 6], slab=["Empty", "Full"])
     with pytest.raises(InputError, match="ai is 0 in every study"):
         rma_glmm(measure="OR", ai=[0, 0, 0], bi=[10, 7, 9], ci=[2, 4, 1], di=[12, 6, 9])
     with pytest.warns(ConvergenceWarning, match=r"rows 0, 2\) have no maximum"):
-        out = rma_glmm_batch([[3, 4], [3, 4], [0, 0]], [[10, 12]] * 3,
-                             mask=[[True, False], [True, True], [True, True]])
+        out = rma_glmm_batch(
+            [[3, 4], [3, 4], [0, 0]],
+            [[10, 12]] * 3,
+            mask=[[True, False], [True, True], [True, True]],
+        )
     assert out.converged.tolist() == [False, True, False]
     assert np.isnan(out.estimate[[0, 2]]).all() and np.isfinite(out.estimate[1])
 
@@ -242,8 +304,11 @@ def test_non_convergence_says_what_was_tried(monkeypatch):
     from metareview.stats import glmm
 
     monkeypatch.setattr(glmm, "_MAXITER", 1)
-    with pytest.raises(ConvergenceError, match=r"did not converge within 1 Levenberg-Marquardt.*"
-                                               r"nAGQ = 7"):
+    with pytest.raises(
+        ConvergenceError,
+        match=r"did not converge within 1 Levenberg-Marquardt.*"
+        r"nAGQ = 7",
+    ):
         rma_glmm(measure="PLO", xi=[25, 8, 19, 5], ni=[33, 13, 20, 19])
 
 
@@ -252,13 +317,14 @@ def test_plo_fit_vectorised_rows_agree_with_single_fits():
     n = np.array([[33, 13, 20, 19], [20, 20, 20, 20]], float)
     both = _plo_fit(x, n, np.ones_like(x, bool), 7)[0]
     for b in range(2):
-        one = _plo_fit(x[b:b + 1], n[b:b + 1], np.ones((1, 4), bool), 7)[0]
+        one = _plo_fit(x[b : b + 1], n[b : b + 1], np.ones((1, 4), bool), 7)[0]
         np.testing.assert_allclose(both[b], one[0], rtol=1e-9)
 
 
 def test_person_time_zero_names_the_study():
     with pytest.raises(InputError, match=r"t2i must be > 0.*'B'"):
-        rma_glmm(measure="IRR", x1i=[3, 4], t1i=[100, 120], x2i=[5, 2], t2i=[90, 0],
-                 slab=["A", "B"])
+        rma_glmm(
+            measure="IRR", x1i=[3, 4], t1i=[100, 120], x2i=[5, 2], t2i=[90, 0], slab=["A", "B"]
+        )
     with pytest.raises(InputError, match="xi is 0 in every study"):
         rma_glmm(measure="IRLN", xi=[0, 0], ti=[100, 120])

@@ -40,19 +40,23 @@ def test_gosh_every_subset_matches(case):
             truncated = (k > 1) & (ours_sorted["QE"].to_numpy() < k - 1)
             assert truncated.any()
             np.testing.assert_allclose(mine[truncated], 1.0)
-            np.testing.assert_allclose(theirs[truncated],
-                                       ours_sorted["QE"].to_numpy()[truncated] / (k - 1)[
-                                           truncated], rtol=RTOL_H2_SHORTCUT)
+            np.testing.assert_allclose(
+                theirs[truncated],
+                ours_sorted["QE"].to_numpy()[truncated] / (k - 1)[truncated],
+                rtol=RTOL_H2_SHORTCUT,
+            )
             mine, theirs = mine[~truncated], theirs[~truncated]
-        np.testing.assert_allclose(mine, theirs, rtol=RTOL[case["method"]], atol=1e-8,
-                                   err_msg=key)
+        np.testing.assert_allclose(mine, theirs, rtol=RTOL[case["method"]], atol=1e-8, err_msg=key)
 
 
 def test_gosh_needs_a_sample_size_for_large_k():
     rng = np.random.default_rng(3)
     res = rma(rng.normal(size=25), rng.uniform(0.05, 0.2, 25), method="DL")
-    with pytest.raises(InputError, match=r"k = 25 studies would fit 33,554,431 subsets; pass "
-                                         r"subsets="):
+    with pytest.raises(
+        InputError,
+        match=r"k = 25 studies would fit 33,554,431 subsets; pass "
+        r"subsets=",
+    ):
         gosh(res)
     sample = gosh(res, subsets=2000, seed=1)
     assert len(sample.table) == 2000 and not sample.exact

@@ -87,9 +87,10 @@ def _exact_two_sided(n: int, concordant: int) -> float:
         for c in counts:
             prefix.append(prefix[-1] + c)
         size = len(counts) + m - 1
-        counts = [prefix[min(j, len(counts) - 1) + 1] - prefix[max(0, j - m + 1)]
-                  for j in range(size)]
-    lower, upper = sum(counts[:concordant + 1]), sum(counts[concordant:])
+        counts = [
+            prefix[min(j, len(counts) - 1) + 1] - prefix[max(0, j - m + 1)] for j in range(size)
+        ]
+    lower, upper = sum(counts[: concordant + 1]), sum(counts[concordant:])
     return min(1.0, 2 * min(lower, upper) / math.factorial(n))
 
 
@@ -113,7 +114,8 @@ def test_exact_only_without_ties_and_up_to_170():
     x60, y60 = x[:60].copy(), y[:60].copy()
     x60[1] = x60[0]  # one tie: normal approximation
     assert kendall(x60, y60)[1] == pytest.approx(
-        stats.kendalltau(x60, y60, method="asymptotic").pvalue, rel=SCIPY_RTOL)
+        stats.kendalltau(x60, y60, method="asymptotic").pvalue, rel=SCIPY_RTOL
+    )
 
 
 def test_constant_input_has_no_correlation():

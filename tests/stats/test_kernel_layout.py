@@ -56,8 +56,14 @@ def test_halving_matches_halving_one_step_at_a_time():
 @pytest.mark.parametrize("df", [1, 2, 3, 4, 9, 10, 19, 20, 99, 100, 101, 400])
 def test_chi2_upper_tail_agrees_with_scipy(df):
     rng = np.random.default_rng(df)
-    x = np.concatenate([rng.chisquare(df, 20_000), rng.uniform(0, 1500, 5_000),
-                        10.0 ** rng.uniform(-10, 3.2, 5_000), [0.0, np.nan, np.inf]])
+    x = np.concatenate(
+        [
+            rng.chisquare(df, 20_000),
+            rng.uniform(0, 1500, 5_000),
+            10.0 ** rng.uniform(-10, 3.2, 5_000),
+            [0.0, np.nan, np.inf],
+        ]
+    )
     expected = special.chdtrc(df, x)
     got = chi2_upper_tail(np.full(x.size, df), x)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
@@ -78,8 +84,7 @@ def test_batch_is_bitwise_the_same_for_any_threads_and_chunks():
     ks = rng.integers(1, 13, size=400)
     review = np.repeat(np.arange(400), ks)
     vi = rng.uniform(0.01, 0.3, review.size)
-    table = pd.DataFrame({"review": review, "yi": rng.normal(0.2, np.sqrt(vi + 0.05)),
-                          "vi": vi})
+    table = pd.DataFrame({"review": review, "yi": rng.normal(0.2, np.sqrt(vi + 0.05)), "vi": vi})
     for method in ("DL", "REML"):
         whole = batch(table, by="review", method=method, threads=1)
         for threads, rows in ((2, 7), (3, 64), (2, None)):

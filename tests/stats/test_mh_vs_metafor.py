@@ -66,11 +66,24 @@ def test_mh_matches_metafor(case):
     res = _fit(rma_mh, case, measure=case["measure"], **_kwargs(case))
     ref = case["result"]
     got = res.to_dict()
-    for ours, theirs in (("estimate", "beta"), ("se", "se"), ("zval", "zval"),
-                         ("pval", "pval"), ("ci_lb", "ci_lb"), ("ci_ub", "ci_ub"),
-                         ("QE", "QE"), ("QEp", "QEp"), ("I2", "I2"), ("H2", "H2"),
-                         ("CMH", "CMH"), ("CMHp", "CMHp"), ("BD", "BD"), ("BDp", "BDp"),
-                         ("TA", "TA"), ("TAp", "TAp")):
+    for ours, theirs in (
+        ("estimate", "beta"),
+        ("se", "se"),
+        ("zval", "zval"),
+        ("pval", "pval"),
+        ("ci_lb", "ci_lb"),
+        ("ci_ub", "ci_ub"),
+        ("QE", "QE"),
+        ("QEp", "QEp"),
+        ("I2", "I2"),
+        ("H2", "H2"),
+        ("CMH", "CMH"),
+        ("CMHp", "CMHp"),
+        ("BD", "BD"),
+        ("BDp", "BDp"),
+        ("TA", "TA"),
+        ("TAp", "TAp"),
+    ):
         if theirs in ref:
             _close(got[ours], ref[theirs], f"{case['id']}: {ours}")
     assert res.k == ref["k"]
@@ -88,9 +101,18 @@ def test_peto_matches_metafor(case):
     res = _fit(rma_peto, case, **_kwargs(case))
     ref = case["result"]
     got = res.to_dict()
-    for ours, theirs in (("estimate", "beta"), ("se", "se"), ("zval", "zval"),
-                         ("pval", "pval"), ("ci_lb", "ci_lb"), ("ci_ub", "ci_ub"),
-                         ("QE", "QE"), ("QEp", "QEp"), ("I2", "I2"), ("H2", "H2")):
+    for ours, theirs in (
+        ("estimate", "beta"),
+        ("se", "se"),
+        ("zval", "zval"),
+        ("pval", "pval"),
+        ("ci_lb", "ci_lb"),
+        ("ci_ub", "ci_ub"),
+        ("QE", "QE"),
+        ("QEp", "QEp"),
+        ("I2", "I2"),
+        ("H2", "H2"),
+    ):
         _close(got[ours], ref[theirs], f"{case['id']}: {ours}")
     assert res.k == ref["k"]
     pred = res.predict(transf="exp")
@@ -101,8 +123,28 @@ def test_peto_matches_metafor(case):
 def test_to_dict_has_rma_keys_and_tests():
     res = rma_mh(ai=[4, 6, 2], bi=[96, 94, 50], ci=[8, 9, 5], di=[92, 91, 48])
     keys = set(res.to_dict())
-    assert {"estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2",
-            "I2", "H2", "QE", "QEp", "k", "CMH", "CMHp", "BD", "BDp", "TA", "TAp"} <= keys
+    assert {
+        "estimate",
+        "se",
+        "zval",
+        "pval",
+        "ci_lb",
+        "ci_ub",
+        "pi_lb",
+        "pi_ub",
+        "tau2",
+        "I2",
+        "H2",
+        "QE",
+        "QEp",
+        "k",
+        "CMH",
+        "CMHp",
+        "BD",
+        "BDp",
+        "TA",
+        "TAp",
+    } <= keys
     text = res.summary()
     assert "Mantel-Haenszel" in text and "Breslow-Day" in text and "Tarone" in text
     assert str(res) == text
@@ -129,15 +171,15 @@ def test_or_not_estimable_is_named():
 
 def test_all_zero_study_is_named_in_a_warning():
     with pytest.warns(StudyOmittedWarning, match="'Empty'"):
-        res = rma_mh(ai=[4, 0, 6], bi=[96, 50, 94], ci=[8, 0, 9], di=[92, 50, 91],
-                     slab=["A", "Empty", "C"])
+        res = rma_mh(
+            ai=[4, 0, 6], bi=[96, 50, 94], ci=[8, 0, 9], di=[92, 50, 91], slab=["A", "Empty", "C"]
+        )
     assert res.k == 3 and res.k_yi == 2
 
 
 def test_person_time_zero_names_the_study():
     with pytest.raises(InputError, match=r"t2i must be > 0 .*'B'"):
-        rma_mh(x1i=[3, 4], t1i=[100, 120], x2i=[5, 2], t2i=[90, 0], measure="IRD",
-               slab=["A", "B"])
+        rma_mh(x1i=[3, 4], t1i=[100, 120], x2i=[5, 2], t2i=[90, 0], measure="IRD", slab=["A", "B"])
 
 
 def test_negative_and_inconsistent_counts():
@@ -159,8 +201,15 @@ def test_single_study_as_metafor():
 def test_columns_of_a_data_frame_and_missing_counts():
     import pandas as pd
 
-    frame = pd.DataFrame({"e1": [4, 6, 2], "n1": [100, 100, 52], "e2": [8, 9, 5],
-                          "n2": [100, 100, 53], "who": ["A", "B", "C"]})
+    frame = pd.DataFrame(
+        {
+            "e1": [4, 6, 2],
+            "n1": [100, 100, 52],
+            "e2": [8, 9, 5],
+            "n2": [100, 100, 53],
+            "who": ["A", "B", "C"],
+        }
+    )
     by_name = rma_mh(ai="e1", n1i="n1", ci="e2", n2i="n2", data=frame, slab="who")
     by_value = rma_mh(ai=[4, 6, 2], bi=[96, 94, 50], ci=[8, 9, 5], di=[92, 91, 48])
     assert by_name.estimate == by_value.estimate and by_name.slab == ("A", "B", "C")

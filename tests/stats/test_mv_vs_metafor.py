@@ -36,10 +36,18 @@ def fit(case):
     mods = None if case.get("mods") is None else np.asarray(case["mods"])
     if "deltype" in case:  # metafor's treatment coding of the factor, its names
         dt = np.asarray(case["deltype"])
-        mods = pd.DataFrame({n: (dt == n[len("deltype"):]).astype(float)
-                             for n in case["coef_names"][1:]})
-    return rma_mv("yi", "vi", random=case["random"], mods=mods, data=frame(case),
-                  method=case["method"], test=case["test"])
+        mods = pd.DataFrame(
+            {n: (dt == n[len("deltype") :]).astype(float) for n in case["coef_names"][1:]}
+        )
+    return rma_mv(
+        "yi",
+        "vi",
+        random=case["random"],
+        mods=mods,
+        data=frame(case),
+        method=case["method"],
+        test=case["test"],
+    )
 
 
 @pytest.mark.parametrize("name", MV)
@@ -50,8 +58,14 @@ def test_rma_mv_matches_metafor(name):
     assert isinstance(res, MvResult)
     np.testing.assert_allclose(res.sigma2, ref["sigma2"], rtol=RTOL)
     assert res.s_nlevels == tuple(ref["s_nlevels"])
-    for key, ours in [("beta", res.beta), ("se", res.se), ("zval", res.zval),
-                      ("pval", res.pval), ("ci_lb", res.ci_lb), ("ci_ub", res.ci_ub)]:
+    for key, ours in [
+        ("beta", res.beta),
+        ("se", res.se),
+        ("zval", res.zval),
+        ("pval", res.pval),
+        ("ci_lb", res.ci_lb),
+        ("ci_ub", res.ci_ub),
+    ]:
         np.testing.assert_allclose(ours, ref[key], rtol=RTOL, atol=1e-8, err_msg=key)
     np.testing.assert_allclose(res.vb, np.asarray(ref["vb"]), rtol=2 * RTOL)
     for key in ("logLik", "deviance", "AIC", "BIC", "AICc"):
@@ -84,8 +98,12 @@ def test_rma_mv_large_nested_model_uses_blocks():
     rng = np.random.default_rng(1)
     study = np.repeat(np.arange(2000), 10)
     vi = rng.uniform(0.01, 0.1, study.size)
-    yi = 0.3 + rng.normal(0, 0.3, 2000)[study] + rng.normal(0, 0.2, study.size) + rng.normal(
-        0, np.sqrt(vi))
+    yi = (
+        0.3
+        + rng.normal(0, 0.3, 2000)[study]
+        + rng.normal(0, 0.2, study.size)
+        + rng.normal(0, np.sqrt(vi))
+    )
     d = pd.DataFrame({"yi": yi, "vi": vi, "study": study, "esid": np.arange(study.size)})
     res = rma_mv("yi", "vi", random="~ 1 | study/esid", data=d)
     np.testing.assert_allclose(res.sigma2, [0.09, 0.04], rtol=0.15)

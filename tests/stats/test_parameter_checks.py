@@ -264,8 +264,9 @@ def test_predict_newmods_must_be_numbers(newmods):
 
 def test_sensitivity_mask_of_the_wrong_length():
     fit = mr.rma(YI, VI, slab=list("ABCDEF"), method="DL")
-    with _raises("sensitivity: exclude as a mask needs one True/False per study (6); got "
-                 "shape (2,)."):
+    with _raises(
+        "sensitivity: exclude as a mask needs one True/False per study (6); got shape (2,)."
+    ):
         mr.sensitivity(fit, np.array([True, False]))
 
 
@@ -284,26 +285,29 @@ def test_non_numeric_moderator_names_the_row():
 
 @pytest.mark.parametrize("kind", ["Rosenthal", "Rosenberg"])
 def test_fsn_needs_positive_variances(kind):
-    with _raises(f"vi must be > 0 (sampling variances) for fsn type {kind!r}; violated at "
-                 "row 2 (study 'Study 2')."):
+    with _raises(
+        f"vi must be > 0 (sampling variances) for fsn type {kind!r}; violated at "
+        "row 2 (study 'Study 2')."
+    ):
         mr.fsn(YI, [0.2, -0.1, 0.05, 0.03, 0.01, 0.08], type=kind)
 
 
 @pytest.mark.parametrize("function", [mr.gosh, mr.permutest])
 def test_progress_must_be_callable(res, function):
-    with _raises("progress must be a function called as progress(done, total), or None; "
-                 "got int."):
+    with _raises("progress must be a function called as progress(done, total), or None; got int."):
         function(res, progress=3)
 
 
 @pytest.mark.parametrize("names", [("yi",), ("y", "y"), "yv", ("y", 2)])
 def test_escalc_var_names(names):
-    with _raises(f"var_names must be two different column names, e.g. ('yi', 'vi'); got "
-                 f"{names!r}."):
+    with _raises(
+        f"var_names must be two different column names, e.g. ('yi', 'vi'); got {names!r}."
+    ):
         mr.escalc("PLO", xi=[4, 10], ni=[20, 40], var_names=names)
 
 
 def test_kappa_needs_two_sequences():
-    with _raises("cohen_kappa: second must be a sequence of ratings, one per record; got "
-                 "NoneType."):
+    with _raises(
+        "cohen_kappa: second must be a sequence of ratings, one per record; got NoneType."
+    ):
         mr.cohen_kappa(["y", "n"], None)

@@ -42,18 +42,25 @@ def _same(a, b):
 
 
 @settings(max_examples=40, deadline=None)
-@given(data=meta_analyses(), method=st.sampled_from(METHODS), test=st.sampled_from(["z", "knha"]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    data=meta_analyses(),
+    method=st.sampled_from(METHODS),
+    test=st.sampled_from(["z", "knha"]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_study_order_does_not_matter(data, method, test, seed):
     yi, vi = data
     order = np.random.default_rng(seed).permutation(len(yi))
-    _same(rma(yi, vi, method=method, test=test), rma(yi[order], vi[order], method=method,
-                                                     test=test))
+    _same(
+        rma(yi, vi, method=method, test=test), rma(yi[order], vi[order], method=method, test=test)
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(batch=st.lists(meta_analyses(min_k=6, max_k=6), min_size=2, max_size=6),
-       method=st.sampled_from(METHODS))
+@given(
+    batch=st.lists(meta_analyses(min_k=6, max_k=6), min_size=2, max_size=6),
+    method=st.sampled_from(METHODS),
+)
 def test_batch_equals_one_by_one(batch, method):
     Y = np.array([yi for yi, _ in batch])
     V = np.array([vi for _, vi in batch])
@@ -67,8 +74,12 @@ def test_batch_equals_one_by_one(batch, method):
 
 
 @settings(max_examples=30, deadline=None)
-@given(k=st.integers(2, 15), effect=st.floats(-2, 2),
-       vi=arrays(float, 15, elements=st.floats(0.01, 2)), method=st.sampled_from(RANDOM_EFFECTS))
+@given(
+    k=st.integers(2, 15),
+    effect=st.floats(-2, 2),
+    vi=arrays(float, 15, elements=st.floats(0.01, 2)),
+    method=st.sampled_from(RANDOM_EFFECTS),
+)
 def test_random_effects_equal_ee_when_tau2_is_zero(k, effect, vi, method):
     yi = np.full(k, effect)
     re_fit = rma(yi, vi[:k], method=method)

@@ -30,8 +30,25 @@ def test_result_is_frozen(bcg):
 
 def test_to_dict_is_json_safe_and_has_the_contract_keys(bcg):
     d = json.loads(json.dumps(bcg.to_dict()))
-    for key in ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2",
-                "se_tau2", "tau2_ci_lb", "tau2_ci_ub", "I2", "H2", "QE", "QEp", "k"):
+    for key in (
+        "estimate",
+        "se",
+        "zval",
+        "pval",
+        "ci_lb",
+        "ci_ub",
+        "pi_lb",
+        "pi_ub",
+        "tau2",
+        "se_tau2",
+        "tau2_ci_lb",
+        "tau2_ci_ub",
+        "I2",
+        "H2",
+        "QE",
+        "QEp",
+        "k",
+    ):
         assert key in d
     assert d["method"] == "REML" and d["level"] == 0.95 and "metareview_version" in d
 
@@ -65,26 +82,40 @@ def test_study_table_is_metafors(case):
     studies = res.study_table()
     assert list(studies.index) == case["slab"]
     for column in ("weight", "sei", "ci_lb", "ci_ub"):
-        np.testing.assert_allclose(studies[column], case[column], rtol=RTOL_STUDY_TABLE,
-                                   err_msg=f"{case['id']}: {column}")
+        np.testing.assert_allclose(
+            studies[column], case[column], rtol=RTOL_STUDY_TABLE, err_msg=f"{case['id']}: {column}"
+        )
 
 
-@pytest.mark.parametrize("case", [c for c in RESULTS if c["method"] != "EE"],
-                         ids=[c["id"] for c in RESULTS if c["method"] != "EE"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in RESULTS if c["method"] != "EE"],
+    ids=[c["id"] for c in RESULTS if c["method"] != "EE"],
+)
 def test_confint_is_metafors_q_profile(case):
     # confint(res)$random in metafor; tau's bounds used to be checked only against the
     # square root of tau2's, which is how they are computed
     ci = rma(case["yi"], case["vi"], method=case["method"]).confint()
-    assert set(ci) == {"tau2_ci_lb", "tau2_ci_ub", "tau_ci_lb", "tau_ci_ub", "I2_ci_lb",
-                       "I2_ci_ub", "H2_ci_lb", "H2_ci_ub"}
+    assert set(ci) == {
+        "tau2_ci_lb",
+        "tau2_ci_ub",
+        "tau_ci_lb",
+        "tau_ci_ub",
+        "I2_ci_lb",
+        "I2_ci_ub",
+        "H2_ci_lb",
+        "H2_ci_ub",
+    }
     for key, value in ci.items():
-        np.testing.assert_allclose(value, case[key], rtol=RTOL_CONFINT,
-                                   err_msg=f"{case['id']}: {key}")
+        np.testing.assert_allclose(
+            value, case[key], rtol=RTOL_CONFINT, err_msg=f"{case['id']}: {key}"
+        )
 
 
 def test_meta_regression_summary_and_dict():
-    case = next(c for c in load_fixture("metafor_rma")["cases"]
-                if c["id"] == "bcg_RR_REML_knha_mods")
+    case = next(
+        c for c in load_fixture("metafor_rma")["cases"] if c["id"] == "bcg_RR_REML_knha_mods"
+    )
     X = np.array(case["mods"]["X"], dtype=float)
     res = rma(case["yi"], case["vi"], mods=X, method="REML", test="knha")
     d = res.to_dict()

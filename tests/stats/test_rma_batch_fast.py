@@ -20,9 +20,30 @@ from metareview.stats.kernel import INTERVALS, chunk_rows
 # a few simulated REML fits end at a local maximum and are reset to tau2 = 0 (as metafor)
 pytestmark = pytest.mark.filterwarnings("ignore::metareview.ConvergenceWarning")
 
-COLUMNS = ("beta", "se", "zval", "pval", "ci_lb", "ci_ub", "vb", "tau2", "se_tau2", "I2", "H2",
-           "QE", "QEp", "QM", "QMp", "pi_lb", "pi_ub", "vt", "k", "converged", "iterations",
-           *INTERVALS)
+COLUMNS = (
+    "beta",
+    "se",
+    "zval",
+    "pval",
+    "ci_lb",
+    "ci_ub",
+    "vb",
+    "tau2",
+    "se_tau2",
+    "I2",
+    "H2",
+    "QE",
+    "QEp",
+    "QM",
+    "QMp",
+    "pi_lb",
+    "pi_ub",
+    "vt",
+    "k",
+    "converged",
+    "iterations",
+    *INTERVALS,
+)
 
 
 def _data(B: int, k: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -50,13 +71,27 @@ def test_threads_do_not_change_any_number(method, test):
 def test_rma_batch_equals_batch_per_row():
     B, k = 40_000, 10
     Y, V = _data(B, k, seed=3)
-    table = pd.DataFrame({"id": np.repeat(np.arange(B), k), "yi": Y.ravel(),
-                          "vi": V.ravel()})
+    table = pd.DataFrame({"id": np.repeat(np.arange(B), k), "yi": Y.ravel(), "vi": V.ravel()})
     for method in ("DL", "REML"):
         arrays = mr.rma_batch(Y, V, method=method)
         frame = mr.batch(table, by="id", method=method, tau2_ci=True)
-        for name in ("estimate", "se", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "se_tau2",
-                     "tau2_ci_lb", "tau2_ci_ub", "I2", "H2", "QE", "QEp", "iterations"):
+        for name in (
+            "estimate",
+            "se",
+            "ci_lb",
+            "ci_ub",
+            "pi_lb",
+            "pi_ub",
+            "tau2",
+            "se_tau2",
+            "tau2_ci_lb",
+            "tau2_ci_ub",
+            "I2",
+            "H2",
+            "QE",
+            "QEp",
+            "iterations",
+        ):
             ours = arrays.estimate if name == "estimate" else getattr(arrays, name)
             if ours.ndim == 2:
                 ours = ours[:, 0]
@@ -70,8 +105,23 @@ def test_rma_batch_equals_rma_per_row(method):
     arrays = mr.rma_batch(Y, V, method=method)
     for row in np.random.default_rng(5).choice(B, 12, replace=False):
         one = mr.rma(Y[row], V[row], method=method).to_dict()
-        for name in ("estimate", "se", "pval", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2",
-                     "se_tau2", "tau2_ci_lb", "tau2_ci_ub", "I2", "H2", "QE", "QEp"):
+        for name in (
+            "estimate",
+            "se",
+            "pval",
+            "ci_lb",
+            "ci_ub",
+            "pi_lb",
+            "pi_ub",
+            "tau2",
+            "se_tau2",
+            "tau2_ci_lb",
+            "tau2_ci_ub",
+            "I2",
+            "H2",
+            "QE",
+            "QEp",
+        ):
             ours = getattr(arrays, name)
             ours = ours[row, 0] if ours.ndim == 2 else ours[row]
             assert ours == one[name] or (np.isnan(ours) and one[name] is None), (row, name)

@@ -22,25 +22,25 @@ CLOSED_FORM = {"EE", "DL", "HE", "HS", "SJ"}
 #: sides converge to 1e-10 in tau2 (metafor: threshold = 1e-10, tol = 1e-12), so iterative
 #: fits agree about 100 times less closely than closed-form ones.
 RTOL = {
-    "beta": (1e-9, 1e-7),      # 3.0e-10, 1.6e-8
-    "se": (1e-10, 1e-8),       # 3.7e-11, 4.2e-9
-    "zval": (1e-9, 1e-7),      # 2.9e-10, 2.0e-8
-    "pval": (1e-8, 1e-7),      # 9.8e-10, 1.2e-7 (6.0e-9 beyond ATOL: tail p-values)
-    "ci_lb": (1e-9, 1e-7),     # 1.7e-10, 8.7e-9 (with the predictions' CIs)
-    "ci_ub": (1e-9, 1e-7),     # 2.1e-10, 8.6e-9
-    "tau2": (1e-9, 1e-7),      # 1.1e-10, 1.5e-8
-    "se_tau2": (1e-9, 1e-7),   # 1.1e-10, 1.0e-8
-    "I2": (1e-9, 1e-7),        # 9.6e-11, 9.0e-9
-    "H2": (1e-9, 1e-7),        # 6.0e-11, 5.6e-9
-    "QE": (1e-9, 1e-9),        # 6.0e-11, 6.0e-11 (does not depend on tau2)
-    "QEp": (1e-8, 1e-8),       # 6.3e-10, 6.3e-10
-    "vt": (1e-9, 1e-9),        # 4.0e-11, 4.0e-11
-    "QM": (1e-9, 1e-7),        # 6.9e-11, 9.2e-9
-    "QMp": (1e-8, 1e-6),       # 1.2e-9, 1.6e-7
-    "R2": (1e-9, 1e-8),        # 3.6e-11, 1.6e-9
-    "pred": (1e-9, 1e-8),      # 1.0e-10, 1.2e-9
-    "pi_lb": (1e-9, 1e-7),     # 4.9e-11, 2.7e-9
-    "pi_ub": (1e-9, 1e-7),     # 2.1e-10, 8.3e-9
+    "beta": (1e-9, 1e-7),  # 3.0e-10, 1.6e-8
+    "se": (1e-10, 1e-8),  # 3.7e-11, 4.2e-9
+    "zval": (1e-9, 1e-7),  # 2.9e-10, 2.0e-8
+    "pval": (1e-8, 1e-7),  # 9.8e-10, 1.2e-7 (6.0e-9 beyond ATOL: tail p-values)
+    "ci_lb": (1e-9, 1e-7),  # 1.7e-10, 8.7e-9 (with the predictions' CIs)
+    "ci_ub": (1e-9, 1e-7),  # 2.1e-10, 8.6e-9
+    "tau2": (1e-9, 1e-7),  # 1.1e-10, 1.5e-8
+    "se_tau2": (1e-9, 1e-7),  # 1.1e-10, 1.0e-8
+    "I2": (1e-9, 1e-7),  # 9.6e-11, 9.0e-9
+    "H2": (1e-9, 1e-7),  # 6.0e-11, 5.6e-9
+    "QE": (1e-9, 1e-9),  # 6.0e-11, 6.0e-11 (does not depend on tau2)
+    "QEp": (1e-8, 1e-8),  # 6.3e-10, 6.3e-10
+    "vt": (1e-9, 1e-9),  # 4.0e-11, 4.0e-11
+    "QM": (1e-9, 1e-7),  # 6.9e-11, 9.2e-9
+    "QMp": (1e-8, 1e-6),  # 1.2e-9, 1.6e-7
+    "R2": (1e-9, 1e-8),  # 3.6e-11, 1.6e-9
+    "pred": (1e-9, 1e-8),  # 1.0e-10, 1.2e-9
+    "pi_lb": (1e-9, 1e-7),  # 4.9e-11, 2.7e-9
+    "pi_ub": (1e-9, 1e-7),  # 2.1e-10, 8.3e-9
 }
 #: Q-profile CIs of tau2, I2, H2: both sides find the roots to 1e-12; observed 3.2e-10
 #: (tau2_ci_lb), the same for every estimator
@@ -74,8 +74,15 @@ def _fit(case):
     if case["mods"] is not None:
         X = np.array(case["mods"]["X"], dtype=float)
         mods = X.reshape(len(case["yi"]), -1)
-    return rma(case["yi"], case["vi"], slab=case["slab"], method=case["method"],
-               test=case["test"], level=case["level"], mods=mods)
+    return rma(
+        case["yi"],
+        case["vi"],
+        slab=case["slab"],
+        method=case["method"],
+        test=case["test"],
+        level=case["level"],
+        mods=mods,
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
@@ -86,8 +93,12 @@ def test_coefficients_and_heterogeneity(case):
         _close(getattr(res, key), ref[key], _rtol(case, key), f"{case['id']}: {key}")
     for key in ("tau2", "se_tau2", "I2", "H2", "QE", "QEp", "vt"):
         value = getattr(res, key)
-        _close(None if value is None or math.isnan(value) else value, ref[key],
-               _rtol(case, key), f"{case['id']}: {key}")
+        _close(
+            None if value is None or math.isnan(value) else value,
+            ref[key],
+            _rtol(case, key),
+            f"{case['id']}: {key}",
+        )
     assert res.k == ref["k"]
     if case["test"] == "knha":
         assert res.ddf == ref["ddf"]
@@ -121,8 +132,7 @@ def test_predictions_and_back_transformations(case):
             if theirs is None:
                 assert res.method == "EE" and math.isnan(ours[key])
                 continue
-            _close(ours[key], theirs, _rtol(case, key),
-                   f"{case['id']} {pred['transf']}: {key}")
+            _close(ours[key], theirs, _rtol(case, key), f"{case['id']} {pred['transf']}: {key}")
     d = res.to_dict()
     ref = case["result"]
     for key in ("pi_lb", "pi_ub"):
@@ -154,8 +164,9 @@ def test_moderators_by_column_name_equal_moderators_by_array():
 
     case = next(c for c in MODS_CASES if c["id"] == "bcg_RR_REML_z_mods")
     X = np.array(case["mods"]["X"], dtype=float)
-    data = pd.DataFrame({"yi": case["yi"], "vi": case["vi"], "ablat": X[:, 0],
-                         "year": X[:, 1]}, index=case["slab"])
+    data = pd.DataFrame(
+        {"yi": case["yi"], "vi": case["vi"], "ablat": X[:, 0], "year": X[:, 1]}, index=case["slab"]
+    )
     by_name = rma(data=data, mods=["ablat", "year"], method="REML")
     assert by_name.coef_names == ("intrcpt", "ablat", "year")
     np.testing.assert_allclose(by_name.beta, case["result"]["beta"], rtol=RTOL["beta"][1])

@@ -34,12 +34,21 @@ RMA = [(name, vtype) for name, c in CASES.items() if c["kind"] == "rma" for vtyp
 
 def _fit(case):
     mods = None if case["mods"] is None else np.asarray(case["mods"])
-    return rma(np.asarray(case["yi"]), np.asarray(case["vi"]), mods=mods, method=case["method"],
-               control={"threshold": 1e-12})
+    return rma(
+        np.asarray(case["yi"]),
+        np.asarray(case["vi"]),
+        mods=mods,
+        method=case["method"],
+        control={"threshold": 1e-12},
+    )
 
 
-MV = [(name, vtype) for name, c in CASES.items() if c["kind"] == "rma_mv" and c["robust"]
-      for vtype in c["robust"]]
+MV = [
+    (name, vtype)
+    for name, c in CASES.items()
+    if c["kind"] == "rma_mv" and c["robust"]
+    for vtype in c["robust"]
+]
 
 
 @pytest.mark.parametrize(("name", "vtype"), RMA, ids=[f"{n}-{v}" for n, v in RMA])
@@ -60,8 +69,14 @@ def test_robust_rma_mv_matches_metafor_and_clubsandwich(name, vtype):
 def _check(res, cluster, vtype, ref, rtol):
     rob = robust(res, cluster=cluster, clubsandwich=vtype == "CR2", adjust=vtype == "CR1")
     assert rob.vcov_type == vtype
-    for ours, key in [(rob.beta, "beta"), (rob.se, "se"), (rob.tval, "zval"),
-                      (rob.pval, "pval"), (rob.ci_lb, "ci_lb"), (rob.ci_ub, "ci_ub")]:
+    for ours, key in [
+        (rob.beta, "beta"),
+        (rob.se, "se"),
+        (rob.tval, "zval"),
+        (rob.pval, "pval"),
+        (rob.ci_lb, "ci_lb"),
+        (rob.ci_ub, "ci_ub"),
+    ]:
         np.testing.assert_allclose(ours, ref[key], rtol=rtol, err_msg=key)
     np.testing.assert_allclose(rob.vb, np.asarray(ref["vb"]), rtol=rtol)
     np.testing.assert_allclose(rob.df, np.broadcast_to(ref["ddf"], rob.df.shape), rtol=rtol)
@@ -78,8 +93,7 @@ def test_robust_outputs():
     json.dumps(d, allow_nan=False)
     assert (d["vcov_type"], d["n_clusters"], d["k"], d["QM_df1"]) == ("CR2", 11, 56, 1)
     assert len(d["se"]) == len(d["df"]) == 2
-    assert list(rob.table().columns) == ["estimate", "se", "tval", "df", "pval", "ci_lb",
-                                         "ci_ub"]
+    assert list(rob.table().columns) == ["estimate", "se", "tval", "df", "pval", "ci_lb", "ci_ub"]
     text = rob.summary()
     assert "CR2" in text and "Number of clusters: 11" in text
     assert "model=" not in repr(rob)
@@ -87,6 +101,7 @@ def test_robust_outputs():
 
 def test_robust_cluster_as_column_name():
     import pandas as pd
+
     case = CASES["konst_uni_REML"]
     frame = pd.DataFrame({"district": case["cluster"]})
     a = robust(_fit(case), cluster="district", data=frame)
@@ -114,6 +129,9 @@ def test_robust_rma_mv_needs_random_effects_nested_in_cluster():
     res = fit_mv(case)
     # clustering by school splits each district: the district effect is not nested in it
     schools = [f"{d}-{s}" for d, s in zip(case["district"], case["school"], strict=True)]
-    with pytest.raises(InputError, match=r"random effect 'district' is not nested within "
-                                         r"cluster"):
+    with pytest.raises(
+        InputError,
+        match=r"random effect 'district' is not nested within "
+        r"cluster",
+    ):
         robust(res, cluster=schools)

@@ -24,9 +24,15 @@ def _row(out, scenario, method):
 
 
 def test_exact_intervals_cover_at_the_nominal_level():
-    out = simulate({"equal_vi": {"theta": 0.3, "tau2": 0.1, "k": 5, "vi": (0.05, 0.05)},
-                    "homogeneous": {"theta": 0.0, "tau2": 0.0, "k": 8}},
-                   ["REML+knha", "EE"], reps=REPS, seed=11)
+    out = simulate(
+        {
+            "equal_vi": {"theta": 0.3, "tau2": 0.1, "k": 5, "vi": (0.05, 0.05)},
+            "homogeneous": {"theta": 0.0, "tau2": 0.0, "k": 8},
+        },
+        ["REML+knha", "EE"],
+        reps=REPS,
+        seed=11,
+    )
     hksj = _row(out, "equal_vi", "REML+knha")
     assert abs(hksj["coverage"] - 0.95) < 3 * hksj["coverage_mcse"]
     ee = _row(out, "homogeneous", "EE")
@@ -36,8 +42,9 @@ def test_exact_intervals_cover_at_the_nominal_level():
 
 
 def test_dl_under_covers_with_few_heterogeneous_studies():
-    out = simulate({"k5": {"theta": 0.3, "tau2": 0.1, "k": 5}}, ["DL", "REML+knha"],
-                   reps=REPS, seed=12)
+    out = simulate(
+        {"k5": {"theta": 0.3, "tau2": 0.1, "k": 5}}, ["DL", "REML+knha"], reps=REPS, seed=12
+    )
     dl, hksj = _row(out, "k5", "DL"), _row(out, "k5", "REML+knha")
     assert dl["coverage"] + 3 * dl["coverage_mcse"] < 0.93
     assert hksj["coverage"] > dl["coverage"]

@@ -19,8 +19,14 @@ CASES = load_fixture("metafor_subgroups")["cases"]
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_subgroups_match_metafor(case):
-    res = rma(case["yi"], case["vi"], slab=case["slab"], method=case["method"],
-              test=case["test"], subgroup=case["groups"])
+    res = rma(
+        case["yi"],
+        case["vi"],
+        slab=case["slab"],
+        method=case["method"],
+        test=case["test"],
+        subgroup=case["groups"],
+    )
     rtol = RTOL[case["method"]]
     d = res.to_dict()
     np.testing.assert_allclose(d["Q_between"], case["Q_between"], rtol=rtol)
@@ -31,17 +37,20 @@ def test_subgroups_match_metafor(case):
         sub = res.subgroups[label]
         assert sub.k == ref["k"]
         for key in ("estimate", "tau2", "I2", "QE", "QEp"):
-            np.testing.assert_allclose(getattr(sub, key), ref[key], rtol=rtol, atol=1e-12,
-                                       err_msg=f"{label}: {key}")
+            np.testing.assert_allclose(
+                getattr(sub, key), ref[key], rtol=rtol, atol=1e-12, err_msg=f"{label}: {key}"
+            )
         for key in ("se", "ci_lb", "ci_ub"):
-            np.testing.assert_allclose(getattr(sub, key)[0], ref[key], rtol=rtol,
-                                       err_msg=f"{label}: {key}")
+            np.testing.assert_allclose(
+                getattr(sub, key)[0], ref[key], rtol=rtol, err_msg=f"{label}: {key}"
+            )
 
 
 def test_single_study_subgroup_is_shown_as_that_study():
     # RevMan keeps a one-study subgroup: its "pooled" result is the study itself
-    res = rma([0.1, 0.3, 0.5, 0.9], [0.04, 0.05, 0.03, 0.02], subgroup=["a", "a", "a", "b"],
-              method="DL")
+    res = rma(
+        [0.1, 0.3, 0.5, 0.9], [0.04, 0.05, 0.03, 0.02], subgroup=["a", "a", "a", "b"], method="DL"
+    )
     single = res.subgroups["b"]
     assert (single.k, single.estimate, single.tau2) == (1, 0.9, 0.0)
     np.testing.assert_allclose(single.se[0], np.sqrt(0.02))

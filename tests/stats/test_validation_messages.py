@@ -90,8 +90,9 @@ def test_events_above_group_size():
 
 def test_negative_counts_name_the_cell():
     with pytest.raises(InputError, match=r"ci must be >= 0 \(counts\).*Chen 2005"):
-        escalc("OR", ai=[1, 2, 3, 4], bi=[5, 5, 5, 5], ci=[1, 1, -1, 1], di=[5, 5, 5, 5],
-               slab=LABELS)
+        escalc(
+            "OR", ai=[1, 2, 3, 4], bi=[5, 5, 5, 5], ci=[1, 1, -1, 1], di=[5, 5, 5, 5], slab=LABELS
+        )
 
 
 def test_correlation_out_of_range():
@@ -106,8 +107,16 @@ def test_percentages_given_as_proportions_are_caught():
 
 def test_missing_inputs_warn_and_give_missing_effects():
     with pytest.warns(MissingDataWarning, match=r"row 2 \(study 'Baker 2003'\).*sd1i"):
-        out = escalc("MD", m1i=[1, 2, 3, 4], sd1i=[1, np.nan, 1, 1], n1i=[10] * 4,
-                     m2i=[0] * 4, sd2i=[1] * 4, n2i=[10] * 4, slab=LABELS)
+        out = escalc(
+            "MD",
+            m1i=[1, 2, 3, 4],
+            sd1i=[1, np.nan, 1, 1],
+            n1i=[10] * 4,
+            m2i=[0] * 4,
+            sd2i=[1] * 4,
+            n2i=[10] * 4,
+            slab=LABELS,
+        )
     assert np.isnan(out["vi"].iloc[1]) and np.isfinite(out["vi"].iloc[[0, 2, 3]]).all()
 
 

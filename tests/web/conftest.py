@@ -32,8 +32,14 @@ from tests.review.conftest import postgres_server, store_url  # noqa: F401  (fix
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ketamine-crps-review"
 PROJECT = "crps"
-ROLES = {"olga": "owner", "ana": "reviewer", "ben": "reviewer", "cy": "reviewer",
-         "vera": "viewer", "sam": "reviewer"}
+ROLES = {
+    "olga": "owner",
+    "ana": "reviewer",
+    "ben": "reviewer",
+    "cy": "reviewer",
+    "vera": "viewer",
+    "sam": "reviewer",
+}
 REVIEWER_NAMES = {"olga": "Olga", "ana": "Ana", "ben": "Ben", "cy": "Cy", "sam": "Sam"}
 
 
@@ -44,8 +50,9 @@ def password(user: str) -> str:
 @pytest.fixture(autouse=True)
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id at its lowest cost (the default costs 0.2 s per hash on this machine)."""
-    monkeypatch.setattr(accounts_module, "ARGON2_PARAMETERS",
-                        {"time_cost": 1, "memory_cost": 8, "parallelism": 1})
+    monkeypatch.setattr(
+        accounts_module, "ARGON2_PARAMETERS", {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    )
 
 
 @dataclass
@@ -79,8 +86,15 @@ def pre_csrf(client: TestClient, path: str = "/login") -> str:
 
 def login(client: TestClient, user: str, secret: str | None = None):
     token = pre_csrf(client)
-    return client.post("/login", data={"username": user, "password": secret or password(user),
-                                       "csrf_token": token, "next": "/"})
+    return client.post(
+        "/login",
+        data={
+            "username": user,
+            "password": secret or password(user),
+            "csrf_token": token,
+            "next": "/",
+        },
+    )
 
 
 def example_rows(name: str) -> list[dict[str, str]]:
@@ -92,15 +106,20 @@ def example_rows(name: str) -> list[dict[str, str]]:
 def example_ids(store: Store) -> dict[str, str]:
     """Record ids by the example's key ``"<file>:<ordinal>"``."""
     records = store.records(PROJECT)
-    return {f"{s}:{o}": rid for s, o, rid in zip(records["source"], records["ordinal"],
-                                                records["id"], strict=True)}
+    return {
+        f"{s}:{o}": rid
+        for s, o, rid in zip(records["source"], records["ordinal"], records["id"], strict=True)
+    }
 
 
 def merge_confirmed_duplicates(store: Store) -> None:
     """The owner's tier-2 judgements of the example (its search/truth.csv), as review.py."""
     ids = example_ids(store)
-    same = {frozenset((ids[r["file"] + ":" + r["ordinal"]], ids[r["duplicate_of"]]))
-            for r in example_rows("search/truth.csv") if r["duplicate_of"]}
+    same = {
+        frozenset((ids[r["file"] + ":" + r["ordinal"]], ids[r["duplicate_of"]]))
+        for r in example_rows("search/truth.csv")
+        if r["duplicate_of"]
+    }
     grouped = set(store.records(PROJECT).dropna(subset=["duplicate_group"])["id"])
     for pair in store.find_duplicates(PROJECT).tier2:
         if frozenset((pair.id_a, pair.id_b)) in same and not {pair.id_a, pair.id_b} & grouped:
@@ -124,8 +143,9 @@ def build_world(url: str) -> World:
             store.accept_invite(token, user, password(user), REVIEWER_NAMES.get(user))
     store.create_project("other")
     store.add_member("other", "olga", "owner", by="olga")
-    store.accept_invite(store.create_invite("other", "reviewer", by="olga"), "otto",
-                        password("otto"))
+    store.accept_invite(
+        store.create_invite("other", "reviewer", by="olga"), "otto", password("otto")
+    )
     return World(store=store, app=create_app(store))
 
 

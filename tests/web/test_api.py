@@ -17,8 +17,9 @@ A = f"/api/v1/projects/{PROJECT}"
 def _script(world: World, user: str) -> TestClient:
     """A script's client: logs in through the API and sends the bearer token."""
     client = TestClient(world.app)
-    body = client.post("/api/v1/session", json={"username": user,
-                                                "password": password(user)}).json()
+    body = client.post(
+        "/api/v1/session", json={"username": user, "password": password(user)}
+    ).json()
     client.cookies.clear()
     client.headers["Authorization"] = f"Bearer {body['token']}"
     return client
@@ -26,30 +27,51 @@ def _script(world: World, user: str) -> TestClient:
 
 def _count_votes(world: World, record_id: str) -> int:
     with world.store.session() as s:
-        return s.scalar(select(func.count()).select_from(ScreeningDecision)
-                        .where(ScreeningDecision.record_id == record_id))
+        return s.scalar(
+            select(func.count())
+            .select_from(ScreeningDecision)
+            .where(ScreeningDecision.record_id == record_id)
+        )
 
 
 def test_projects_next_vote_record_prisma(world: World) -> None:
     ana = _script(world, "ana")
     assert ana.get("/api/v1/projects").json() == [
-        {"name": PROJECT, "role": "reviewer", "reviewer": "Ana"}]
+        {"name": PROJECT, "role": "reviewer", "reviewer": "Ana"}
+    ]
     first = ana.get(f"{A}/next", params={"stage": "title_abstract"}).json()
     units = world.record_ids()
     assert first["record"]["id"] == units[0]
     assert first["progress"] == {"total": len(units), "voted": 0, "left": len(units)}
-    assert set(first["record"]) == {"id", "title", "abstract", "authors", "journal", "year",
-                                    "doi", "pmid", "source", "duplicate_of"}
-    response = ana.post(f"{A}/records/{units[0]}/votes",
-                        json={"stage": "title_abstract", "decision": "exclude"})
+    assert set(first["record"]) == {
+        "id",
+        "title",
+        "abstract",
+        "authors",
+        "journal",
+        "year",
+        "doi",
+        "pmid",
+        "source",
+        "duplicate_of",
+    }
+    response = ana.post(
+        f"{A}/records/{units[0]}/votes", json={"stage": "title_abstract", "decision": "exclude"}
+    )
     assert response.status_code == 201
-    assert response.json() == {"record_id": units[0], "stage": "title_abstract",
-                               "decision": "exclude", "reason": None, "result": "recorded"}
+    assert response.json() == {
+        "record_id": units[0],
+        "stage": "title_abstract",
+        "decision": "exclude",
+        "reason": None,
+        "result": "recorded",
+    }
     after = ana.get(f"{A}/next").json()
     assert after["record"]["id"] == units[1] and after["progress"]["voted"] == 1
     record = ana.get(f"{A}/records/{units[0]}").json()
     assert record["votes"]["title_abstract"] == [
-        {"reviewer": "Ana", "decision": "exclude", "reason": None}]
+        {"reviewer": "Ana", "decision": "exclude", "reason": None}
+    ]
     assert record["status"] == {"title_abstract": "pending", "full_text": None}
     prisma = ana.get(f"{A}/prisma").json()
     assert prisma["complete"] is False
@@ -68,8 +90,11 @@ def test_a_double_vote_is_stored_once(world: World) -> None:
     assert [r.json()["result"] for r in results] == ["recorded", "unchanged", "unchanged"]
     assert _count_votes(world, rid) == 1
     with world.store.session() as s:
-        entries = s.scalar(select(func.count()).select_from(AuditLog).where(
-            AuditLog.entity == "screening_decision", AuditLog.entity_id == rid))
+        entries = s.scalar(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.entity == "screening_decision", AuditLog.entity_id == rid)
+        )
     assert entries == 1  # the repeats wrote nothing
     # a retry after the record became complete is still "unchanged", not an error
     ben = _script(world, "ben")
@@ -85,10 +110,13 @@ def test_votes_that_cannot_be_taken_get_clear_statuses(world: World) -> None:
     ben.post(f"{A}/records/{first}/votes", json={**vote, "decision": "exclude"})
     changed = ana.post(f"{A}/records/{first}/votes", json={**vote, "decision": "maybe"})
     assert changed.status_code == 409 and "complete" in changed.json()["detail"]
-    wrong_stage = ana.post(f"{A}/records/{second}/votes",
-                           json={"stage": "full_text", "decision": "include"})
-    assert wrong_stage.status_code == 409 and "not at the full_text stage" in \
-        wrong_stage.json()["detail"]
+    wrong_stage = ana.post(
+        f"{A}/records/{second}/votes", json={"stage": "full_text", "decision": "include"}
+    )
+    assert (
+        wrong_stage.status_code == 409
+        and "not at the full_text stage" in wrong_stage.json()["detail"]
+    )
     bad = ana.post(f"{A}/records/{second}/votes", json={"decision": "perhaps"})
     assert bad.status_code == 422 and "decision" in bad.json()["detail"]
     unknown = ana.post(f"{A}/records/p9-nothing/votes", json=vote)
@@ -104,11 +132,15 @@ def test_full_text_exclusion_needs_a_reason(world: World) -> None:
     for client in (ana, ben):
         client.post(f"{A}/records/{rid}/votes", json={"decision": "include"})
     assert ana.get(f"{A}/next", params={"stage": "full_text"}).json()["record"]["id"] == rid
-    missing = ana.post(f"{A}/records/{rid}/votes",
-                       json={"stage": "full_text", "decision": "exclude", "reason": "  "})
+    missing = ana.post(
+        f"{A}/records/{rid}/votes",
+        json={"stage": "full_text", "decision": "exclude", "reason": "  "},
+    )
     assert missing.status_code == 422 and "needs a reason" in missing.json()["detail"]
-    ok = ana.post(f"{A}/records/{rid}/votes",
-                  json={"stage": "full_text", "decision": "exclude", "reason": "wrong design"})
+    ok = ana.post(
+        f"{A}/records/{rid}/votes",
+        json={"stage": "full_text", "decision": "exclude", "reason": "wrong design"},
+    )
     assert ok.status_code == 201 and ok.json()["reason"] == "wrong design"
 
 
@@ -120,8 +152,9 @@ def test_simultaneous_votes_on_one_record_both_count(world: World) -> None:
 
     def vote(user: str) -> None:
         start.wait()
-        statuses[user] = clients[user].post(f"{A}/records/{rid}/votes",
-                                            json={"decision": "include"}).status_code
+        statuses[user] = (
+            clients[user].post(f"{A}/records/{rid}/votes", json={"decision": "include"}).status_code
+        )
 
     threads = [threading.Thread(target=vote, args=(u,)) for u in clients]
     for t in threads:
@@ -144,9 +177,13 @@ def test_openapi_documents_the_api(world: World) -> None:
     schema = TestClient(world.app).get("/openapi.json").json()
     paths = schema["paths"]
     assert set(paths) == {
-        "/api/v1/session", "/api/v1/projects", "/api/v1/projects/{project}/next",
+        "/api/v1/session",
+        "/api/v1/projects",
+        "/api/v1/projects/{project}/next",
         "/api/v1/projects/{project}/records/{record_id}/votes",
-        "/api/v1/projects/{project}/records/{record_id}", "/api/v1/projects/{project}/prisma"}
+        "/api/v1/projects/{project}/records/{record_id}",
+        "/api/v1/projects/{project}/prisma",
+    }
     assert set(paths["/api/v1/session"]) == {"post", "delete"}
     vote = paths["/api/v1/projects/{project}/records/{record_id}/votes"]["post"]
     body = vote["requestBody"]["content"]["application/json"]["schema"]["$ref"]

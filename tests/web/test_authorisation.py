@@ -18,8 +18,7 @@ from tests.web.conftest import EXAMPLE, PROJECT, World
 NBIB = EXAMPLE / "search" / "pubmed.nbib"
 
 CALLERS = ("anonymous", "viewer", "other", "reviewer", "owner")
-USERS = {"anonymous": None, "viewer": "vera", "other": "otto", "reviewer": "ana",
-         "owner": "olga"}
+USERS = {"anonymous": None, "viewer": "vera", "other": "otto", "reviewer": "ana", "owner": "olga"}
 
 
 @dataclass(frozen=True)
@@ -37,47 +36,92 @@ A = f"/api/v1/projects/{PROJECT}"
 ROUTES = [
     Route("GET", "/", (303, 200, 200, 200, 200)),
     Route("POST", "/projects", (303, 403, 403, 403, 303), form={"name": "new review"}),
-    Route("POST", "/users/sam/deactivate", (303, 403, 403, 403, 303),
-          form={"reason": "left the team"}),
+    Route(
+        "POST", "/users/sam/deactivate", (303, 403, 403, 403, 303), form={"reason": "left the team"}
+    ),
     Route("GET", P, (303, 200, 404, 200, 200)),
     Route("GET", f"{P}/screen", (303, 403, 404, 200, 200)),
     Route("GET", f"{P}/screen?stage=full_text", (303, 403, 404, 200, 200)),
-    Route("POST", f"{P}/screen/{{rid}}", (303, 403, 404, 303, 303),
-          form={"decision": "maybe", "stage": "title_abstract"}),
-    Route("POST", f"{P}/records/{{rid2}}/retrieval", (303, 403, 404, 303, 303),
-          form={"retrieved": "yes"}),
+    Route(
+        "POST",
+        f"{P}/screen/{{rid}}",
+        (303, 403, 404, 303, 303),
+        form={"decision": "maybe", "stage": "title_abstract"},
+    ),
+    Route(
+        "POST",
+        f"{P}/records/{{rid2}}/retrieval",
+        (303, 403, 404, 303, 303),
+        form={"retrieved": "yes"},
+    ),
     Route("GET", f"{P}/conflicts", (303, 200, 404, 200, 200)),
-    Route("POST", f"{P}/conflicts/{{rid}}", (303, 403, 404, 409, 409),
-          form={"decision": "include", "reason": "x"}),
+    Route(
+        "POST",
+        f"{P}/conflicts/{{rid}}",
+        (303, 403, 404, 409, 409),
+        form={"decision": "include", "reason": "x"},
+    ),
     Route("GET", f"{P}/prisma.png", (303, 409, 404, 409, 409)),
     Route("GET", f"{P}/members", (303, 403, 404, 403, 200)),
     Route("GET", f"{P}/sources", (303, 200, 404, 200, 200)),
     Route("GET", f"{P}/duplicates", (303, 403, 404, 403, 200)),
-    Route("POST", f"{P}/duplicates/merge", (303, 403, 404, 403, 303),
-          form={"record_a": "{free}", "record_b": "{free2}"}),
-    Route("POST", f"{P}/duplicates/not-duplicates", (303, 403, 404, 403, 303),
-          form={"record_a": "{free}", "record_b": "{free2}"}),
-    Route("POST", f"{P}/duplicates/withdraw", (303, 403, 404, 403, 422),  # nothing to undo
-          form={"record_a": "{free}", "record_b": "{free2}"}),
+    Route(
+        "POST",
+        f"{P}/duplicates/merge",
+        (303, 403, 404, 403, 303),
+        form={"record_a": "{free}", "record_b": "{free2}"},
+    ),
+    Route(
+        "POST",
+        f"{P}/duplicates/not-duplicates",
+        (303, 403, 404, 403, 303),
+        form={"record_a": "{free}", "record_b": "{free2}"},
+    ),
+    Route(
+        "POST",
+        f"{P}/duplicates/withdraw",
+        (303, 403, 404, 403, 422),  # nothing to undo
+        form={"record_a": "{free}", "record_b": "{free2}"},
+    ),
     Route("POST", f"{P}/duplicates/unmerge", (303, 403, 404, 403, 303), form={"group_id": "1"}),
     Route("POST", f"{P}/duplicates/auto-merge", (303, 403, 404, 403, 303)),
     Route("GET", f"{P}/allocation", (303, 403, 404, 403, 200)),
-    Route("POST", f"{P}/allocation", (303, 403, 404, 403, 303),
-          form={"stage": "title_abstract", "reviewers": ["Ana", "Ben", "Cy"]}),
-    Route("POST", f"{P}/allocation/reassign", (303, 403, 404, 403, 422),  # not allocated
-          form={"stage": "title_abstract", "reviewer": "Cy"}),
+    Route(
+        "POST",
+        f"{P}/allocation",
+        (303, 403, 404, 403, 303),
+        form={"stage": "title_abstract", "reviewers": ["Ana", "Ben", "Cy"]},
+    ),
+    Route(
+        "POST",
+        f"{P}/allocation/reassign",
+        (303, 403, 404, 403, 422),  # not allocated
+        form={"stage": "title_abstract", "reviewer": "Cy"},
+    ),
     Route("POST", f"{P}/import", (303, 403, 404, 403, 200), files=True),
     Route("POST", f"{P}/invites", (303, 403, 404, 403, 200), form={"role": "viewer"}),
     Route("POST", f"{P}/keywords", (303, 403, 404, 403, 303), form={"include": "ketamine"}),
-    Route("POST", f"{P}/members/sam/remove", (303, 403, 404, 403, 303),
-          form={"reason": "left the team"}),
-    Route("POST", f"{P}/unblind", (303, 403, 404, 403, 303),
-          form={"stage": "full_text", "reason": "analysis"}),
+    Route(
+        "POST",
+        f"{P}/members/sam/remove",
+        (303, 403, 404, 403, 303),
+        form={"reason": "left the team"},
+    ),
+    Route(
+        "POST",
+        f"{P}/unblind",
+        (303, 403, 404, 403, 303),
+        form={"stage": "full_text", "reason": "analysis"},
+    ),
     Route("GET", "/api/v1/projects", (401, 200, 200, 200, 200)),
     Route("GET", f"{A}/next", (401, 403, 404, 200, 200)),
     Route("GET", f"{A}/next?stage=full_text", (401, 403, 404, 200, 200)),
-    Route("POST", f"{A}/records/{{rid}}/votes", (401, 403, 404, 201, 201),
-          json={"stage": "title_abstract", "decision": "include"}),
+    Route(
+        "POST",
+        f"{A}/records/{{rid}}/votes",
+        (401, 403, 404, 201, 201),
+        json={"stage": "title_abstract", "decision": "include"},
+    ),
     Route("GET", f"{A}/records/{{rid}}", (401, 200, 404, 200, 200)),
     Route("GET", f"{A}/prisma", (401, 200, 404, 200, 200)),
     Route("GET", "/openapi.json", (200, 200, 200, 200, 200)),
@@ -95,8 +139,10 @@ def test_route_by_role(world: World, route: Route) -> None:
     for caller in CALLERS:
         client = world.client(USERS[caller])
         headers = {}
-        data = {k: v.format(free=free[0], free2=free[1]) if isinstance(v, str) else v
-                for k, v in (route.form or {}).items()}
+        data = {
+            k: v.format(free=free[0], free2=free[1]) if isinstance(v, str) else v
+            for k, v in (route.form or {}).items()
+        }
         if USERS[caller] is not None:
             token = world.csrf(client)
             headers["X-CSRF-Token"] = token
@@ -118,18 +164,40 @@ def test_route_by_role(world: World, route: Route) -> None:
 
 def test_every_route_is_in_the_matrix(world: World) -> None:
     """A new route must be added to ROUTES (and so get its row of expected statuses)."""
-    covered = {(r.method, r.path.split("?")[0].replace("{rid2}", "{record_id}")
-                .replace("{rid}", "{record_id}")) for r in ROUTES}
-    covered = {(m, p.replace(f"/p/{PROJECT}", "/p/{project}")
-                .replace(f"/projects/{PROJECT}", "/projects/{project}")
-                .replace("/members/sam/", "/members/{username}/")
-                .replace("/users/sam/", "/users/{username}/")) for m, p in covered}
-    routes = {(method, route.path)
-              for module in (allocation, api, duplicates, pages, project, screening)
-              for route in module.router.routes for method in route.methods
-              if method in ("GET", "POST")}
+    covered = {
+        (
+            r.method,
+            r.path.split("?")[0].replace("{rid2}", "{record_id}").replace("{rid}", "{record_id}"),
+        )
+        for r in ROUTES
+    }
+    covered = {
+        (
+            m,
+            p.replace(f"/p/{PROJECT}", "/p/{project}")
+            .replace(f"/projects/{PROJECT}", "/projects/{project}")
+            .replace("/members/sam/", "/members/{username}/")
+            .replace("/users/sam/", "/users/{username}/"),
+        )
+        for m, p in covered
+    }
+    routes = {
+        (method, route.path)
+        for module in (allocation, api, duplicates, pages, project, screening)
+        for route in module.router.routes
+        for method in route.methods
+        if method in ("GET", "POST")
+    }
     assert len(routes) > 20
-    untested = routes - covered - {("GET", "/invite/{token}"), ("POST", "/invite/{token}"),
-                                   ("POST", "/login"), ("POST", "/logout"),
-                                   ("POST", "/api/v1/session")}
+    untested = (
+        routes
+        - covered
+        - {
+            ("GET", "/invite/{token}"),
+            ("POST", "/invite/{token}"),
+            ("POST", "/login"),
+            ("POST", "/logout"),
+            ("POST", "/api/v1/session"),
+        }
+    )
     assert not untested, f"routes missing from the authorisation matrix: {sorted(untested)}"

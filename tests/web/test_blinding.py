@@ -16,22 +16,41 @@ P = f"/p/{PROJECT}"
 A = f"/api/v1/projects/{PROJECT}"
 
 
-def _vote(world: World, user: str, rid: str, decision: str, stage: str = "title_abstract",
-          reason: str | None = None):
+def _vote(
+    world: World,
+    user: str,
+    rid: str,
+    decision: str,
+    stage: str = "title_abstract",
+    reason: str | None = None,
+):
     client = world.client(user)
-    return client.post(f"{A}/records/{rid}/votes",
-                       json={"stage": stage, "decision": decision, "reason": reason},
-                       headers={"X-CSRF-Token": world.csrf(client)})
+    return client.post(
+        f"{A}/records/{rid}/votes",
+        json={"stage": stage, "decision": decision, "reason": reason},
+        headers={"X-CSRF-Token": world.csrf(client)},
+    )
 
 
 def _views(world: World, user: str, rid: str) -> dict[str, str]:
     """Every GET response of ``user`` that could show something about ``rid``."""
     client = world.client(user)
-    paths = [P, f"{P}/conflicts", f"{P}/conflicts?stage=full_text", f"{A}/records/{rid}",
-             f"{A}/prisma", "/api/v1/projects", "/"]
+    paths = [
+        P,
+        f"{P}/conflicts",
+        f"{P}/conflicts?stage=full_text",
+        f"{A}/records/{rid}",
+        f"{A}/prisma",
+        "/api/v1/projects",
+        "/",
+    ]
     if user != "vera":
-        paths += [f"{P}/screen", f"{P}/screen?record={rid}", f"{A}/next",
-                  f"{P}/screen?stage=full_text"]
+        paths += [
+            f"{P}/screen",
+            f"{P}/screen?record={rid}",
+            f"{A}/next",
+            f"{P}/screen?stage=full_text",
+        ]
     token = world.csrf(client)
     # the CSRF token is the caller's own and fixed per session; blank it for the comparison
     return {p: client.get(p).text.replace(token, "CSRF") for p in paths}
@@ -59,8 +78,10 @@ def test_votes_are_shown_once_the_record_is_complete(world: World) -> None:
     _vote(world, "ben", rid, "exclude")
     for user in ("ben", "vera", "cy"):
         votes = world.client(user).get(f"{A}/records/{rid}").json()["votes"]["title_abstract"]
-        assert {(v["reviewer"], v["decision"]) for v in votes} == {("Ana", "include"),
-                                                                    ("Ben", "exclude")}
+        assert {(v["reviewer"], v["decision"]) for v in votes} == {
+            ("Ana", "include"),
+            ("Ben", "exclude"),
+        }
     page = world.client("cy").get(f"{P}/conflicts").text
     assert rid in page and "<strong>Ana</strong>: include" in page
 
@@ -70,8 +91,10 @@ def test_unblinding_shows_pending_votes(world: World) -> None:
     _vote(world, "ana", rid, "include")
     assert world.client("vera").get(f"{A}/records/{rid}").json()["votes"]["title_abstract"] == []
     olga = world.client("olga")
-    response = olga.post(f"{P}/unblind", data={"stage": "title_abstract", "reason": "analysis",
-                                               "csrf_token": world.csrf(olga)})
+    response = olga.post(
+        f"{P}/unblind",
+        data={"stage": "title_abstract", "reason": "analysis", "csrf_token": world.csrf(olga)},
+    )
     assert response.status_code == 303
     votes = world.client("vera").get(f"{A}/records/{rid}").json()["votes"]["title_abstract"]
     assert [(v["reviewer"], v["decision"]) for v in votes] == [("Ana", "include")]
@@ -103,8 +126,10 @@ def test_dashboard_shows_kappa_ci_within_its_range(world: World) -> None:
         _vote(world, "ana", rid, {"i": "include", "e": "exclude"}[ana])
         _vote(world, "ben", rid, {"i": "include", "e": "exclude"}[ben])
     olga = world.client("olga")
-    olga.post(f"{P}/unblind", data={"stage": "title_abstract", "reason": "analysis",
-                                    "csrf_token": world.csrf(olga)})
+    olga.post(
+        f"{P}/unblind",
+        data={"stage": "title_abstract", "reason": "analysis", "csrf_token": world.csrf(olga)},
+    )
     page = world.client("vera").get(P).text
     assert "0.500 (" in page and ", 1.000)*" in page
     assert "* The large-sample CI of kappa" in page

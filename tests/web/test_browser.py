@@ -36,8 +36,15 @@ from tests.web.conftest import (
 )
 
 CHROMIUM = os.environ.get("METAREVIEW_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 KEYS = {"include": "i", "exclude": "e", "maybe": "m"}
 HOSTILE_RIS = """TY  - JOUR
 TI  - <script>alert("title")</script> ketamine "><img src=x onerror=alert(1)>
@@ -79,11 +86,16 @@ def served(tmp_path: Path) -> Iterator[tuple[World, str]]:
     export = tmp_path / "hostile.ris"
     export.write_text(HOSTILE_RIS, encoding="utf-8")
     world.store.import_file(PROJECT, export, database="Test export (hostile strings)")
-    world.store.set_keywords(PROJECT, ["ketamine", "CRPS", "complex regional pain syndrome"],
-                             ["rats", "mice"], actor="Olga")
+    world.store.set_keywords(
+        PROJECT,
+        ["ketamine", "CRPS", "complex regional pain syndrome"],
+        ["rats", "mice"],
+        actor="Olga",
+    )
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):  # bounded wait for the socket (not a timing assertion)
@@ -121,8 +133,9 @@ class Reviewer:
             self.page.keyboard.press(key)
 
 
-def _screen_one(person: Reviewer, stage: str, votes: dict[str, tuple[str, str]],
-                shots: Path | None) -> bool:
+def _screen_one(
+    person: Reviewer, stage: str, votes: dict[str, tuple[str, str]], shots: Path | None
+) -> bool:
     """Vote on the record the page shows, by its key; False when nothing is left."""
     rid = person.shown()
     if rid is None:
@@ -137,8 +150,7 @@ def _screen_one(person: Reviewer, stage: str, votes: dict[str, tuple[str, str]],
         assert person.page.evaluate("document.activeElement.id") in ("reason", "other-reason")
         person.page.fill("#other-reason", reason)
         if shots is not None and not (shots / "screen-full-text-reason.png").exists():
-            person.page.screenshot(path=str(shots / "screen-full-text-reason.png"),
-                                   full_page=True)
+            person.page.screenshot(path=str(shots / "screen-full-text-reason.png"), full_page=True)
         with person.page.expect_navigation():
             person.page.press("#other-reason", "Enter")
     else:
@@ -150,24 +162,30 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
     from playwright.sync_api import sync_playwright
 
     world, base = served
-    shots = Path(os.environ["METAREVIEW_SCREENSHOTS"]) if os.environ.get(
-        "METAREVIEW_SCREENSHOTS") else None
+    shots = (
+        Path(os.environ["METAREVIEW_SCREENSHOTS"])
+        if os.environ.get("METAREVIEW_SCREENSHOTS")
+        else None
+    )
     if shots is not None:
         shots.mkdir(parents=True, exist_ok=True)
     ids = example_ids(world.store)
     hostile = world.store.records(PROJECT).query("source == 'hostile.ris'")["id"].iloc[0]
     votes: dict[str, dict[str, dict[str, tuple[str, str]]]] = {}
     for row in example_rows("decisions.csv"):
-        votes.setdefault(row["reviewer"], {}).setdefault(row["stage"], {})[
-            ids[row["record"]]] = (row["decision"], row["reason"])
+        votes.setdefault(row["reviewer"], {}).setdefault(row["stage"], {})[ids[row["record"]]] = (
+            row["decision"],
+            row["reason"],
+        )
     for name in ("Ana", "Ben"):
         votes[name]["title_abstract"][hostile] = ("exclude", "")
     dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            ana, ben, cy, olga = (Reviewer(browser, base, u, dialogs)
-                                  for u in ("ana", "ben", "cy", "olga"))
+            ana, ben, cy, olga = (
+                Reviewer(browser, base, u, dialogs) for u in ("ana", "ben", "cy", "olga")
+            )
             if shots is not None:
                 login = browser.new_page()
                 assert login.goto(f"{base}/login").ok
@@ -182,22 +200,26 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
                 active = {"Ana": ana, "Ben": ben}
                 while active:
                     for name, person in list(active.items()):
-                        if _screen_one(person, stage, votes[name][stage],
-                                       shots if name == "Ana" else None):
+                        if _screen_one(
+                            person, stage, votes[name][stage], shots if name == "Ana" else None
+                        ):
                             done[name] += 1
                         else:
                             del active[name]
-                assert done == {"Ana": len(votes["Ana"][stage]),
-                                "Ben": len(votes["Ben"][stage])}
-                expected = {ids[r["record"]]: r for r in example_rows("resolutions.csv")
-                            if r["stage"] == stage}
+                assert done == {"Ana": len(votes["Ana"][stage]), "Ben": len(votes["Ben"][stage])}
+                expected = {
+                    ids[r["record"]]: r
+                    for r in example_rows("resolutions.csv")
+                    if r["stage"] == stage
+                }
                 assert cy.page.goto(f"{base}/p/{PROJECT}/conflicts?stage={stage}").ok
-                shown = {e.get_attribute("data-record-id")
-                         for e in cy.page.query_selector_all("article.conflict")}
+                shown = {
+                    e.get_attribute("data-record-id")
+                    for e in cy.page.query_selector_all("article.conflict")
+                }
                 assert shown == set(expected)
                 if shots is not None:
-                    cy.page.screenshot(path=str(shots / f"conflicts-{stage}.png"),
-                                       full_page=True)
+                    cy.page.screenshot(path=str(shots / f"conflicts-{stage}.png"), full_page=True)
                 for rid, row in expected.items():
                     form = cy.page.locator(f'article[data-record-id="{rid}"] form.resolve')
                     form.locator("input[name=reason]").fill(row["reason"])
@@ -206,22 +228,26 @@ def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path:
                 assert cy.page.is_visible("#no-conflicts")
             counts = world.store.prisma_counts(PROJECT)
             assert olga.page.goto(f"{base}/p/{PROJECT}").ok
-            cells = {e.get_attribute("data-key"): int(e.inner_text())
-                     for e in olga.page.query_selector_all("#prisma td[data-key]")}
-            flat = {"duplicates_removed": counts["duplicates_removed"],
-                    "records_screened": counts["records_screened"],
-                    "records_excluded": counts["records_excluded"],
-                    "reports_sought": counts["reports_sought"],
-                    "reports_not_retrieved": counts["reports_not_retrieved"],
-                    "reports_assessed": counts["reports_assessed"],
-                    "reports_included": counts["reports_included"],
-                    "studies_included": counts["studies_included"],
-                    **{f"records_databases.{k}": v
-                       for k, v in counts["records_databases"].items()},
-                    **{f"reports_excluded.{k}": v
-                       for k, v in counts["reports_excluded"].items()},
-                    **{f"records_removed_other.{k}": v
-                       for k, v in (counts["records_removed_other"] or {}).items()}}
+            cells = {
+                e.get_attribute("data-key"): int(e.inner_text())
+                for e in olga.page.query_selector_all("#prisma td[data-key]")
+            }
+            flat = {
+                "duplicates_removed": counts["duplicates_removed"],
+                "records_screened": counts["records_screened"],
+                "records_excluded": counts["records_excluded"],
+                "reports_sought": counts["reports_sought"],
+                "reports_not_retrieved": counts["reports_not_retrieved"],
+                "reports_assessed": counts["reports_assessed"],
+                "reports_included": counts["reports_included"],
+                "studies_included": counts["studies_included"],
+                **{f"records_databases.{k}": v for k, v in counts["records_databases"].items()},
+                **{f"reports_excluded.{k}": v for k, v in counts["reports_excluded"].items()},
+                **{
+                    f"records_removed_other.{k}": v
+                    for k, v in (counts["records_removed_other"] or {}).items()
+                },
+            }
             assert cells == flat
             assert olga.page.is_visible("img.prisma")
             if shots is not None:

@@ -40,17 +40,23 @@ def test_queue_merge_not_duplicates_and_undo(sqlite_world: World) -> None:
     page = w.client("olga").get(D).text
     assert 'class="differs"' in page  # e.g. title case or journal abbreviation
     records = w.store.records("fresh")
-    key = {f"{s}:{o}": rid for s, o, rid in zip(records["source"], records["ordinal"],
-                                                records["id"], strict=True)}
-    same = {frozenset((key[f"{r['file']}:{r['ordinal']}"], key[r["duplicate_of"]]))
-            for r in example_rows("search/truth.csv") if r["duplicate_of"]}
+    key = {
+        f"{s}:{o}": rid
+        for s, o, rid in zip(records["source"], records["ordinal"], records["id"], strict=True)
+    }
+    same = {
+        frozenset((key[f"{r['file']}:{r['ordinal']}"], key[r["duplicate_of"]]))
+        for r in example_rows("search/truth.csv")
+        if r["duplicate_of"]
+    }
     pairs = _pairs(w)
     assert pairs
     first = pairs[0]
     _post(w, f"{D}/merge", record_a=first[0], record_b=first[1])
     assert first not in _pairs(w)
-    group = int(w.store.duplicate_groups("fresh").query(f"record_id == '{first[0]}'")
-                ["group_id"].iloc[0])
+    group = int(
+        w.store.duplicate_groups("fresh").query(f"record_id == '{first[0]}'")["group_id"].iloc[0]
+    )
     _post(w, f"{D}/unmerge", group_id=str(group))  # undo: back in the queue
     assert first in _pairs(w)
     _post(w, f"{D}/not-duplicates", record_a=first[0], record_b=first[1])

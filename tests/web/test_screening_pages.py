@@ -29,16 +29,29 @@ def test_the_example_screened_through_the_pages(world: World) -> None:
     decisions, resolutions = example_rows("decisions.csv"), example_rows("resolutions.csv")
     for stage in ("title_abstract", "full_text"):
         for row in (r for r in decisions if r["stage"] == stage):
-            response = _post(world, USERS[row["reviewer"]], f"{P}/screen/{ids[row['record']]}",
-                             decision=row["decision"], stage=stage, reason=row["reason"])
+            response = _post(
+                world,
+                USERS[row["reviewer"]],
+                f"{P}/screen/{ids[row['record']]}",
+                decision=row["decision"],
+                stage=stage,
+                reason=row["reason"],
+            )
             assert response.status_code == 303, response.text
         page = world.client("cy").get(f"{P}/conflicts", params={"stage": stage}).text
         expected = {ids[r["record"]] for r in resolutions if r["stage"] == stage}
-        assert set(re.findall(r'class="record conflict" data-record-id="([^"]+)"', page)) \
-            == expected
+        assert (
+            set(re.findall(r'class="record conflict" data-record-id="([^"]+)"', page)) == expected
+        )
         for row in (r for r in resolutions if r["stage"] == stage):
-            response = _post(world, "cy", f"{P}/conflicts/{ids[row['record']]}",
-                             decision=row["decision"], reason=row["reason"], stage=stage)
+            response = _post(
+                world,
+                "cy",
+                f"{P}/conflicts/{ids[row['record']]}",
+                decision=row["decision"],
+                reason=row["reason"],
+                stage=stage,
+            )
             assert response.status_code == 303, response.text
     counts = world.store.prisma_counts(PROJECT)  # the library's counts
     api = world.client("vera").get(f"/api/v1/projects/{PROJECT}/prisma").json()
@@ -82,15 +95,24 @@ def test_full_text_retrieval_and_reasons(world: World) -> None:
     assert _shown(world, "ana", "full_text") == first
     no_reason = _post(world, "ana", f"{P}/screen/{first}", decision="exclude", stage="full_text")
     assert no_reason.status_code == 422 and "needs a reason" in no_reason.text
-    _post(world, "ana", f"{P}/screen/{first}", decision="exclude", stage="full_text",
-          other_reason="wrong population")
+    _post(
+        world,
+        "ana",
+        f"{P}/screen/{first}",
+        decision="exclude",
+        stage="full_text",
+        other_reason="wrong population",
+    )
     page = world.client("ana").get(f"{P}/screen", params={"stage": "full_text"}).text
     assert '<option value="wrong population">' in page  # the menu offers her reason again
     # Ben's menu does not: Ana's reason is on a record Ben has not voted on
-    assert "wrong population" not in world.client("ben").get(
-        f"{P}/screen", params={"stage": "full_text"}).text
-    response = _post(world, "ben", f"{P}/records/{second}/retrieval", retrieved="no",
-                     note="not available")
+    assert (
+        "wrong population"
+        not in world.client("ben").get(f"{P}/screen", params={"stage": "full_text"}).text
+    )
+    response = _post(
+        world, "ben", f"{P}/records/{second}/retrieval", retrieved="no", note="not available"
+    )
     assert response.status_code == 303
     assert _shown(world, "ben", "full_text") == first  # the second left the stage
     counts = world.client("olga").get(f"/api/v1/projects/{PROJECT}/prisma").json()["counts"]
@@ -98,14 +120,11 @@ def test_full_text_retrieval_and_reasons(world: World) -> None:
 
 
 def test_keywords_are_highlighted(world: World) -> None:
-    response = _post(world, "olga", f"{P}/keywords", include="ketamine, CRPS",
-                     exclude="rat*")
+    response = _post(world, "olga", f"{P}/keywords", include="ketamine, CRPS", exclude="rat*")
     assert response.status_code == 303
-    assert world.store.keywords(PROJECT) == {"include": ["ketamine", "CRPS"],
-                                             "exclude": ["rat*"]}
+    assert world.store.keywords(PROJECT) == {"include": ["ketamine", "CRPS"], "exclude": ["rat*"]}
     ids = example_ids(world.store)
-    page = world.client("ana").get(f"{P}/screen",
-                                   params={"record": ids["pubmed.nbib:2"]}).text
+    page = world.client("ana").get(f"{P}/screen", params={"record": ids["pubmed.nbib:2"]}).text
     assert re.search(r'<mark class="kw-in">ketamine</mark>', page, re.IGNORECASE)
     bad = _post(world, "olga", f"{P}/keywords", include="***")
     assert bad.status_code == 422 and "no letter or digit" in bad.text
@@ -124,14 +143,21 @@ def test_viewer_and_owner_pages(world: World) -> None:
 
 
 def test_allocation_page_gives_each_reviewer_their_records(world: World) -> None:
-    response = _post(world, "olga", f"{P}/allocation", stage="title_abstract",
-                     reviewers=["Ana", "Ben", "Cy"], per_record="2")
+    response = _post(
+        world,
+        "olga",
+        f"{P}/allocation",
+        stage="title_abstract",
+        reviewers=["Ana", "Ben", "Cy"],
+        per_record="2",
+    )
     assert response.status_code == 303
     page = world.client("olga").get(f"{P}/allocation").text
     assigned = {n: int(v) for n, v in re.findall(r"<tr><td>(\w+)</td><td>(\d+)</td>", page)}
     units = len(world.record_ids())
-    assert sum(assigned.values()) == 2 * units and max(assigned.values()) - min(
-        assigned.values()) <= 1
+    assert (
+        sum(assigned.values()) == 2 * units and max(assigned.values()) - min(assigned.values()) <= 1
+    )
     for name, user in USERS.items():
         mine = world.store.assigned_records(PROJECT, "title_abstract", name)
         api = world.client(user).get(f"/api/v1/projects/{PROJECT}/next").json()

@@ -42,16 +42,22 @@ def test_api_post_with_the_cookie_needs_the_csrf_header(sqlite_world: World) -> 
     ana = w.client("ana")
     body = {"stage": "title_abstract", "decision": "include"}
     assert ana.post(f"{A}/records/{rid}/votes", json=body).status_code == 403
-    assert ana.post(f"{A}/records/{rid}/votes", json=body,
-                    headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert (
+        ana.post(
+            f"{A}/records/{rid}/votes", json=body, headers={"X-CSRF-Token": "forged"}
+        ).status_code
+        == 403
+    )
     assert w.store.visible_votes(PROJECT, "title_abstract", "Ana").empty
     # a bearer token is never sent by a browser on its own: no CSRF token needed
     script = TestClient(w.app)
-    token = script.post("/api/v1/session", json={"username": "ana",
-                                                 "password": password("ana")}).json()["token"]
+    token = script.post(
+        "/api/v1/session", json={"username": "ana", "password": password("ana")}
+    ).json()["token"]
     script.cookies.clear()
-    response = script.post(f"{A}/records/{rid}/votes", json=body,
-                           headers={"Authorization": f"Bearer {token}"})
+    response = script.post(
+        f"{A}/records/{rid}/votes", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 201
 
 
@@ -61,8 +67,9 @@ def test_login_and_invite_forms_need_their_pre_login_token(sqlite_world: World) 
     response = client.post("/login", data={"username": "ana", "password": password("ana")})
     assert response.status_code == 403
     token = w.store.create_invite(PROJECT, "reviewer", by="olga")
-    response = client.post(f"/invite/{token}", data={"username": "newbie",
-                                                     "password": "long enough pw"})
+    response = client.post(
+        f"/invite/{token}", data={"username": "newbie", "password": "long enough pw"}
+    )
     assert response.status_code == 403
     assert "newbie" not in [u.username for u in w.store.users()]
 
@@ -115,12 +122,16 @@ def test_deactivated_user_cannot_log_in_and_keeps_votes(sqlite_world: World) -> 
     w = sqlite_world
     rid = w.record_ids()[0]
     ana = w.client("ana")
-    ana.post(f"{A}/records/{rid}/votes", json={"decision": "include"},
-             headers={"X-CSRF-Token": w.csrf(ana)})
+    ana.post(
+        f"{A}/records/{rid}/votes",
+        json={"decision": "include"},
+        headers={"X-CSRF-Token": w.csrf(ana)},
+    )
     olga = w.client("olga")
     assert 'action="/users/ana/deactivate"' in olga.get("/").text
-    response = olga.post("/users/ana/deactivate", data={"reason": "left the team",
-                                                        "csrf_token": w.csrf(olga)})
+    response = olga.post(
+        "/users/ana/deactivate", data={"reason": "left the team", "csrf_token": w.csrf(olga)}
+    )
     assert response.status_code == 303
     assert ana.get("/").status_code == 303  # the session ended
     fresh = TestClient(w.app, follow_redirects=False)
@@ -134,8 +145,11 @@ def test_owner_removes_a_member_whose_votes_stay(sqlite_world: World) -> None:
     w = sqlite_world
     rid = w.record_ids()[0]
     sam = w.client("sam")
-    sam.post(f"{A}/records/{rid}/votes", json={"decision": "exclude"},
-             headers={"X-CSRF-Token": w.csrf(sam)})
+    sam.post(
+        f"{A}/records/{rid}/votes",
+        json={"decision": "exclude"},
+        headers={"X-CSRF-Token": w.csrf(sam)},
+    )
     olga = w.client("olga")
     olga.post(f"{P}/members/sam/remove", data={"reason": "left", "csrf_token": w.csrf(olga)})
     assert sam.get(P).status_code == 404
@@ -175,8 +189,7 @@ def test_api_login_answers_401_for_a_wrong_password(sqlite_world: World) -> None
     assert response.status_code == 401
     response = client.post("/api/v1/session", json={"username": "nobody", "password": "nope"})
     assert response.status_code == 401
-    response = client.post("/api/v1/session", json={"username": "ana",
-                                                    "password": password("ana")})
+    response = client.post("/api/v1/session", json={"username": "ana", "password": password("ana")})
     body = response.json()
     assert response.status_code == 200 and body["username"] == "ana"
     assert set(body) == {"username", "admin", "token", "csrf_token"}
@@ -187,8 +200,11 @@ def test_invite_link_works_once(sqlite_world: World) -> None:
     w = sqlite_world
     token = w.store.create_invite(PROJECT, "viewer", by="olga")
     client = TestClient(w.app, follow_redirects=False)
-    form = {"username": "new viewer", "password": "long enough pw",
-            "csrf_token": pre_csrf(client, f"/invite/{token}")}
+    form = {
+        "username": "new viewer",
+        "password": "long enough pw",
+        "csrf_token": pre_csrf(client, f"/invite/{token}"),
+    }
     response = client.post(f"/invite/{token}", data=form)
     assert response.status_code == 303 and response.headers["location"] == f"/p/{PROJECT}"
     assert client.get(f"/p/{PROJECT}").status_code == 200  # logged in, as a viewer
@@ -212,8 +228,11 @@ def test_short_password_is_refused_with_a_message(sqlite_world: World) -> None:
     w = sqlite_world
     token = w.store.create_invite(PROJECT, "reviewer", by="olga")
     client = TestClient(w.app, follow_redirects=False)
-    form = {"username": "shorty", "password": "short",
-            "csrf_token": pre_csrf(client, f"/invite/{token}")}
+    form = {
+        "username": "shorty",
+        "password": "short",
+        "csrf_token": pre_csrf(client, f"/invite/{token}"),
+    }
     response = client.post(f"/invite/{token}", data=form)
     assert response.status_code == 422 and "at least 10 characters" in response.text
     assert w.store.invite_info(token).role == "reviewer"  # still usable
@@ -251,8 +270,14 @@ ER  -{" "}
 
 
 def _assert_harmless(html: str) -> None:
-    for raw in ("<script>", "<img src=x", "<svg onload", "<b onmouseover",
-                'href="javascript:', "href='javascript:"):
+    for raw in (
+        "<script>",
+        "<img src=x",
+        "<svg onload",
+        "<b onmouseover",
+        'href="javascript:',
+        "href='javascript:",
+    ):
         assert raw not in html, raw
     assert "&lt;script&gt;" in html or "&lt;img" in html
 
@@ -275,14 +300,17 @@ def test_hostile_record_is_escaped_on_every_page(sqlite_world: World, tmp_path: 
     # the record in conflict, on the conflicts page
     for user, decision in (("ana", "include"), ("ben", "exclude")):
         client = w.client(user)
-        client.post(f"{A}/records/{rid}/votes", json={"decision": decision},
-                    headers={"X-CSRF-Token": w.csrf(client)})
+        client.post(
+            f"{A}/records/{rid}/votes",
+            json={"decision": decision},
+            headers={"X-CSRF-Token": w.csrf(client)},
+        )
     conflicts = w.client("cy").get(f"{P}/conflicts").text
     assert rid in conflicts
     _assert_harmless(conflicts)
     dashboard = w.client("olga").get(P).text
     _assert_harmless(dashboard)
-    assert "<mark class=\"kw-in\">&lt;script&gt;</mark>" in dashboard
+    assert '<mark class="kw-in">&lt;script&gt;</mark>' in dashboard
     # JSON carries the text as data; browsers never render it as HTML (application/json)
     response = ana.get(f"{A}/records/{rid}")
     assert response.headers["content-type"] == "application/json"
@@ -317,9 +345,19 @@ def test_every_response_carries_a_strict_content_security_policy(sqlite_world: W
 def test_login_redirect_goes_only_to_local_paths(sqlite_world: World) -> None:
     client = TestClient(sqlite_world.app, follow_redirects=False)
     token = pre_csrf(client)
-    for target, expected in (("https://evil.example/", "/"), ("//evil.example", "/"),
-                             (f"{P}/screen", f"{P}/screen")):
-        response = client.post("/login", data={"username": "ana", "password": password("ana"),
-                                               "csrf_token": token, "next": target})
+    for target, expected in (
+        ("https://evil.example/", "/"),
+        ("//evil.example", "/"),
+        (f"{P}/screen", f"{P}/screen"),
+    ):
+        response = client.post(
+            "/login",
+            data={
+                "username": "ana",
+                "password": password("ana"),
+                "csrf_token": token,
+                "next": target,
+            },
+        )
         assert response.headers["location"] == expected
     assert re.search(r'name="next" value="/"', client.get("/login?next=//evil").text)

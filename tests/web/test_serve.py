@@ -11,9 +11,9 @@ from metareview.review import Store
 from metareview.web import serve
 
 
-def test_serve_prints_a_bootstrap_link_on_an_empty_store(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture) -> None:
+def test_serve_prints_a_bootstrap_link_on_an_empty_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
     path = tmp_path / "review.sqlite"

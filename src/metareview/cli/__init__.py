@@ -39,9 +39,12 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: _Annotated[bool, typer.Option(
-        "--version", help="Print the version and exit.", callback=_print_version,
-        is_eager=True)] = False,
+    version: _Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """metareview: systematic review and meta-analysis, from data to report."""
 

@@ -40,7 +40,8 @@ __all__ = [
 
 #: The context of the command running (set by :func:`errors_end_the_command`).
 _CONTEXT: contextvars.ContextVar[typer.Context | None] = contextvars.ContextVar(
-    "metareview_cli_context", default=None)
+    "metareview_cli_context", default=None
+)
 
 #: Exit code of every command that stops on an error (typer uses 2 for usage errors too).
 EXIT_ERROR = 2
@@ -55,11 +56,20 @@ COMMANDS = {
     "resolve": "`metareview store resolve ID DECISION`",
 }
 
-SepOption = Annotated[str, typer.Option(
-    "--sep", metavar="CHAR", help="Field separator of the CSV (';' for European CSVs; "
-                                  "'\\t' for tab).")]
-DecimalOption = Annotated[str, typer.Option(
-    "--decimal", metavar="CHAR", help="Decimal mark of the CSV (',' for European CSVs).")]
+SepOption = Annotated[
+    str,
+    typer.Option(
+        "--sep",
+        metavar="CHAR",
+        help="Field separator of the CSV (';' for European CSVs; '\\t' for tab).",
+    ),
+]
+DecimalOption = Annotated[
+    str,
+    typer.Option(
+        "--decimal", metavar="CHAR", help="Decimal mark of the CSV (',' for European CSVs)."
+    ),
+]
 
 
 @functools.cache
@@ -102,8 +112,9 @@ class Command(TyperCommand):
 def new_app(help: str, **kwargs: Any) -> typer.Typer:
     """A typer app with the house settings: plain help text (square brackets are text, as in
     ``metareview[dask]``), no completion commands, help when called bare."""
-    return typer.Typer(help=help, no_args_is_help=True, add_completion=False,
-                       rich_markup_mode=None, **kwargs)
+    return typer.Typer(
+        help=help, no_args_is_help=True, add_completion=False, rich_markup_mode=None, **kwargs
+    )
 
 
 def command(app: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -139,8 +150,11 @@ def spell_for_cli(part: Argument | Method, ctx: typer.Context | None = None) -> 
     ctx = ctx if ctx is not None else _CONTEXT.get()
     if not isinstance(part, Argument):
         return COMMANDS.get(part.name, str(part))
-    if isinstance(part.value, str) and (as_flag := _option_spelling(ctx, part.value)) \
-            and as_flag.is_flag:
+    if (
+        isinstance(part.value, str)
+        and (as_flag := _option_spelling(ctx, part.value))
+        and as_flag.is_flag
+    ):
         return as_flag.opts[0]
     option = _option_spelling(ctx, part.name)
     if option is None:
@@ -177,9 +191,12 @@ def errors_end_the_command(function: Callable[..., Any]) -> Callable[..., Any]:
     end it with one red line and exit code 2, never a traceback; the advice in the line is
     spelt with the command's own options (the command's context is kept for :func:`fail`)."""
     signature = inspect.signature(function, eval_str=True)
-    with_context = signature.replace(parameters=[
-        *signature.parameters.values(),
-        inspect.Parameter("_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)])
+    with_context = signature.replace(
+        parameters=[
+            *signature.parameters.values(),
+            inspect.Parameter("_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
+        ]
+    )
 
     @functools.wraps(function)
     def wrapper(*args: Any, _context: typer.Context, **kwargs: Any) -> Any:
@@ -201,8 +218,14 @@ def errors_end_the_command(function: Callable[..., Any]) -> Callable[..., Any]:
 _READERS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet"}
 
 
-def read_table(path: Path, *, sep: str = ",", decimal: str = ".",
-               numeric: Sequence[str] = (), flag: str = "CSV") -> pd.DataFrame:
+def read_table(
+    path: Path,
+    *,
+    sep: str = ",",
+    decimal: str = ".",
+    numeric: Sequence[str] = (),
+    flag: str = "CSV",
+) -> pd.DataFrame:
     """Read a CSV (or TSV, Parquet by suffix) given on the command line.
 
     Raises
@@ -218,8 +241,11 @@ def read_table(path: Path, *, sep: str = ",", decimal: str = ".",
     from metareview.exceptions import InputError
 
     sep = "\t" if sep in ("\\t", "tab") else sep
-    kind = "tsv" if path.suffix.lower() in (".tsv", ".tab") and sep == "," else \
-        _READERS.get(path.suffix.lower(), "csv")
+    kind = (
+        "tsv"
+        if path.suffix.lower() in (".tsv", ".tab") and sep == ","
+        else _READERS.get(path.suffix.lower(), "csv")
+    )
     if not path.exists():
         raise InputError(f"{flag}: no file {str(path)!r}.")
     if path.is_dir():
@@ -230,12 +256,15 @@ def read_table(path: Path, *, sep: str = ",", decimal: str = ".",
         else:
             data = pd.read_csv(path, sep="\t" if kind == "tsv" else sep, decimal=decimal)
     except pd.errors.EmptyDataError:
-        raise InputError(f"{flag}: {str(path)!r} is empty; it needs a header line and one row "
-                         "per study.") from None
+        raise InputError(
+            f"{flag}: {str(path)!r} is empty; it needs a header line and one row per study."
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"{flag}: {str(path)!r} could not be read as a table ({first}); "
-                         "check --sep and --decimal.") from None
+        raise InputError(
+            f"{flag}: {str(path)!r} could not be read as a table ({first}); "
+            "check --sep and --decimal."
+        ) from None
     for column in numeric:
         if column in data.columns:
             _check_numeric_cells(data[column], path, column, decimal)
@@ -258,17 +287,23 @@ def _check_numeric_cells(values: pd.Series, path: Path, column: str, decimal: st
 
     if values.dtype.kind in "biuf":
         return
-    parsed = pd.to_numeric(values.astype(str).str.strip().str.replace(decimal, ".", regex=False)
-                           if decimal != "." else values, errors="coerce")
+    parsed = pd.to_numeric(
+        values.astype(str).str.strip().str.replace(decimal, ".", regex=False)
+        if decimal != "."
+        else values,
+        errors="coerce",
+    )
     bad = parsed.isna() & values.notna() & values.astype(str).str.strip().ne("")
     if bad.any():
         position = int(bad.to_numpy().argmax())
         rows = bad.sum()
         more = f" (and {rows - 1} more)" if rows > 1 else ""
-        raise InputError(f"{path}, {row_label(path, position)}, column {column!r}: "
-                         f"{values.iloc[position]!r}"
-                         f" is not a number{more}. Correct the cell, or leave it empty for a "
-                         "missing value (see --missing).")
+        raise InputError(
+            f"{path}, {row_label(path, position)}, column {column!r}: "
+            f"{values.iloc[position]!r}"
+            f" is not a number{more}. Correct the cell, or leave it empty for a "
+            "missing value (see --missing)."
+        )
 
 
 def output_format(path: Path) -> str:
@@ -276,15 +311,18 @@ def output_format(path: Path) -> str:
     from metareview.exceptions import InputError
 
     kind = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".xlsx": "xlsx"}.get(
-        path.suffix.lower())
+        path.suffix.lower()
+    )
     if kind is None:
         raise InputError(f"-o must end in .csv, .tsv, .parquet or .xlsx; got {str(path)!r}.")
     if kind == "xlsx":
         try:
             import openpyxl  # noqa: F401
         except ImportError:
-            raise InputError("-o: writing .xlsx needs openpyxl (pip install openpyxl); or "
-                             "write .csv, .tsv or .parquet.") from None
+            raise InputError(
+                "-o: writing .xlsx needs openpyxl (pip install openpyxl); or "
+                "write .csv, .tsv or .parquet."
+            ) from None
     return kind
 
 
@@ -295,8 +333,9 @@ def prepare_output(path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InputError(f"-o: cannot create the folder {str(path.parent)!r} "
-                         f"({error.strerror}).") from None
+        raise InputError(
+            f"-o: cannot create the folder {str(path.parent)!r} ({error.strerror})."
+        ) from None
     if path.is_dir():
         raise InputError(f"-o: {str(path)!r} is a folder; give a file name.")
     return path
@@ -338,8 +377,9 @@ def shown_warnings(label: str = "warning") -> Iterator[None]:
         finally:
             shown = [w for w in caught if issubclass(w.category, MetareviewWarning)]
             for w in shown:
-                console.print(Text.assemble((f"{label}:", "yellow"), " ", str(w.message)),
-                              soft_wrap=True)
+                console.print(
+                    Text.assemble((f"{label}:", "yellow"), " ", str(w.message)), soft_wrap=True
+                )
 
 
 @contextlib.contextmanager
@@ -361,4 +401,3 @@ def progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
     with Progress(*columns, console=rich_console(), transient=True) as bar:
         task = bar.add_task(what, total=1)
         yield lambda done, total: bar.update(task, completed=done, total=total)
-

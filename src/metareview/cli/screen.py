@@ -141,8 +141,9 @@ class KeyReader:
         return None if line == "" else line.strip()
 
 
-def highlight(text: str, include: Sequence[str] = (), exclude: Sequence[str] = (),
-              style: str = "") -> Text:
+def highlight(
+    text: str, include: Sequence[str] = (), exclude: Sequence[str] = (), style: str = ""
+) -> Text:
     """``text`` as rich Text with include keywords in green and exclude keywords in red.
 
     Parameters
@@ -183,9 +184,14 @@ def _authors(authors: Sequence[str] | None) -> str:
     return "; ".join(names) or "(no authors)"
 
 
-def record_panel(record: Mapping[str, Any], *, include: Sequence[str] = (),
-                 exclude: Sequence[str] = (), progress: str = "",
-                 own_vote: str | None = None) -> Panel:
+def record_panel(
+    record: Mapping[str, Any],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    progress: str = "",
+    own_vote: str | None = None,
+) -> Panel:
     """The screener's view of one record.
 
     Parameters
@@ -215,23 +221,40 @@ def record_panel(record: Mapping[str, Any], *, include: Sequence[str] = (),
         return "" if value is None or bool(pd.isna(value)) else str(value)
 
     where = " · ".join(x for x in (text("year"), text("journal")) if x)
-    parts: list[Any] = [highlight(text("title") or "(no title)", include, exclude, "bold"),
-                        Text(_authors(record.get("authors")), style="italic"),
-                        Text(where, style="dim"), Text("")]
+    parts: list[Any] = [
+        highlight(text("title") or "(no title)", include, exclude, "bold"),
+        Text(_authors(record.get("authors")), style="italic"),
+        Text(where, style="dim"),
+        Text(""),
+    ]
     abstract = text("abstract")
-    parts.append(highlight(abstract, include, exclude) if abstract
-                 else Text("(no abstract)", style="dim"))
+    parts.append(
+        highlight(abstract, include, exclude) if abstract else Text("(no abstract)", style="dim")
+    )
     if own_vote:
         parts += [Text(""), Text(f"your vote: {own_vote}", style="bold yellow")]
-    return Panel(Group(*parts), title=Text(text("id")), title_align="left",
-                 subtitle=Text(progress), subtitle_align="right")
+    return Panel(
+        Group(*parts),
+        title=Text(text("id")),
+        title_align="left",
+        subtitle=Text(progress),
+        subtitle_align="right",
+    )
 
 
 class _Screener:
     """One screening session of one reviewer (state: the session's skips and history)."""
 
-    def __init__(self, store: Store, project: str, reviewer: str, stage: str,
-                 include: Sequence[str], exclude: Sequence[str], reader: KeyReader) -> None:
+    def __init__(
+        self,
+        store: Store,
+        project: str,
+        reviewer: str,
+        stage: str,
+        include: Sequence[str],
+        exclude: Sequence[str],
+        reader: KeyReader,
+    ) -> None:
         self.store, self.project, self.reviewer, self.stage = store, project, reviewer, stage
         self.include, self.exclude, self.reader = include, exclude, reader
         self.skipped: set[str] = set()
@@ -269,8 +292,7 @@ class _Screener:
                 revisit = self.vote(rid, _DECISION_KEYS[key], seen)
         self.goodbye(self.queue())
 
-    def show(self, rid: str, queue: ScreeningQueue,
-             own: tuple[str, str | None] | None) -> None:
+    def show(self, rid: str, queue: ScreeningQueue, own: tuple[str, str | None] | None) -> None:
         if rid not in self.records.index:  # imported during the session
             self.records = self.store.records(self.project).set_index("id", drop=False)
         n = len(queue.units)
@@ -278,8 +300,15 @@ class _Screener:
         if self.skipped:
             progress += f" · {len(self.skipped)} skipped"
         vote = None if own is None else own[0] + (f" ({own[1]})" if own[1] else "")
-        console.print(record_panel(self.records.loc[rid].to_dict(), include=self.include,
-                                   exclude=self.exclude, progress=progress, own_vote=vote))
+        console.print(
+            record_panel(
+                self.records.loc[rid].to_dict(),
+                include=self.include,
+                exclude=self.exclude,
+                progress=progress,
+                own_vote=vote,
+            )
+        )
 
     def read_key(self) -> str | None:
         """A key of ``KEYS``; other keys print the key list and ask again."""
@@ -300,8 +329,7 @@ class _Screener:
         _line(f"undo: vote again on {previous}", "yellow")
         return previous
 
-    def vote(self, rid: str, decision: str,
-             seen: tuple[str, str | None] | None) -> str | None:
+    def vote(self, rid: str, decision: str, seen: tuple[str, str | None] | None) -> str | None:
         """Record the vote, over the vote ``seen`` (None: none); returns a record to show
         again."""
         from metareview.exceptions import InputError, StaleVoteError
@@ -312,16 +340,22 @@ class _Screener:
             if reason is None:
                 return rid
         try:
-            self.store.decide(self.project, rid, self.reviewer, decision, self.stage, reason,
-                              expected_previous=None if seen is None else seen[0])
+            self.store.decide(
+                self.project,
+                rid,
+                self.reviewer,
+                decision,
+                self.stage,
+                reason,
+                expected_previous=None if seen is None else seen[0],
+            )
         except StaleVoteError as error:  # the same reviewer voted meanwhile elsewhere
             _line(f"not recorded: {error}", "bold yellow")
             return rid
         except InputError as error:  # e.g. resolved meanwhile: report, pass over, go on
             from rich.text import Text
 
-            console.print(Text.assemble(("error:", "bold red"), " ", str(error)),
-                          soft_wrap=True)
+            console.print(Text.assemble(("error:", "bold red"), " ", str(error)), soft_wrap=True)
             self.skipped.add(rid)
             return None
         self.history = [h for h in self.history if h != rid] + [rid]
@@ -358,8 +392,10 @@ class _Screener:
     def goodbye(self, queue: ScreeningQueue) -> None:
         revised = f" ({self.n_revised} revised)" if self.n_revised else ""
         skipped = f" ({len(self.skipped)} skipped)" if self.skipped else ""
-        _line(f"{self.reviewer}: {self.n_votes} new votes{revised} this session; "
-              f"{len(queue.to_vote)} records left for you at {self.stage}{skipped}.")
+        _line(
+            f"{self.reviewer}: {self.n_votes} new votes{revised} this session; "
+            f"{len(queue.to_vote)} records left for you at {self.stage}{skipped}."
+        )
 
 
 def _line(text: str, style: str = "") -> None:
@@ -377,13 +413,21 @@ def _split_keywords(values: Sequence[str] | None) -> list[str]:
 def screen_command(
     reviewer: Annotated[str, typer.Option(help="Your reviewer name.", metavar="NAME")],
     stage: StageOption = "title_abstract",
-    keywords: Annotated[list[str] | None, typer.Option(
-        "--keywords", help="Include keywords shown in green, comma-separated (ketamine,CRPS); "
-                           "whole words, or a prefix with a trailing *.",
-        metavar="WORDS")] = None,
-    exclude_keywords: Annotated[list[str] | None, typer.Option(
-        "--exclude-keywords", help="Exclude keywords shown in red (rat*,mice).",
-        metavar="WORDS")] = None,
+    keywords: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keywords",
+            help="Include keywords shown in green, comma-separated (ketamine,CRPS); "
+            "whole words, or a prefix with a trailing *.",
+            metavar="WORDS",
+        ),
+    ] = None,
+    exclude_keywords: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-keywords", help="Exclude keywords shown in red (rat*,mice).", metavar="WORDS"
+        ),
+    ] = None,
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
 ) -> None:

@@ -18,17 +18,33 @@ __all__ = ["WEB_MISSING", "register", "serve_command"]
 #: Printed (exit code 2) when the web app's extra is not installed.
 WEB_MISSING = "the web app needs: pip install 'metareview[web]'"
 #: Top-level modules whose absence means the ``web`` extra is not installed.
-_WEB_MODULES = frozenset({"metareview", "fastapi", "starlette", "uvicorn", "argon2",
-                          "multipart", "python_multipart", "itsdangerous"})
+_WEB_MODULES = frozenset(
+    {
+        "metareview",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "argon2",
+        "multipart",
+        "python_multipart",
+        "itsdangerous",
+    }
+)
 
 
 def serve_command(
-    store: Annotated[str, typer.Option(
-        "--store", help="SQLite file or SQLAlchemy URL of the review store.", metavar="URL")
-                     ] = DEFAULT_STORE,
-    host: Annotated[str, typer.Option(
-        help="Address to listen on (127.0.0.1: this computer only).", metavar="ADDRESS")
-                    ] = "127.0.0.1",
+    store: Annotated[
+        str,
+        typer.Option(
+            "--store", help="SQLite file or SQLAlchemy URL of the review store.", metavar="URL"
+        ),
+    ] = DEFAULT_STORE,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on (127.0.0.1: this computer only).", metavar="ADDRESS"
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", metavar="PORT")] = 8000,
 ) -> None:
     """Serve the web app (screening, extraction, PRISMA) on a review store."""

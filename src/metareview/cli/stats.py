@@ -34,46 +34,96 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["register"]
 
-CsvArgument = Annotated[Path, typer.Argument(help="CSV file with one row per study.",
-                                             metavar="CSV", show_default=False)]
+CsvArgument = Annotated[
+    Path, typer.Argument(help="CSV file with one row per study.", metavar="CSV", show_default=False)
+]
 YiOption = Annotated[str, typer.Option(help="Column of effect sizes.", metavar="COLUMN")]
 ViOption = Annotated[str, typer.Option(help="Column of sampling variances.", metavar="COLUMN")]
 SlabOption = Annotated[str | None, typer.Option(help="Column of study labels.", metavar="COLUMN")]
-MethodOption = Annotated[str, typer.Option(
-    help="tau2 estimator: EE DL REML ML PM HE HS SJ EB.", metavar="NAME")]
-TestOption = Annotated[str, typer.Option(
-    help="Test and CIs of the pooled effect: z, or knha (Hartung-Knapp).", metavar="NAME")]
+MethodOption = Annotated[
+    str, typer.Option(help="tau2 estimator: EE DL REML ML PM HE HS SJ EB.", metavar="NAME")
+]
+TestOption = Annotated[
+    str,
+    typer.Option(
+        help="Test and CIs of the pooled effect: z, or knha (Hartung-Knapp).", metavar="NAME"
+    ),
+]
 LevelOption = Annotated[float, typer.Option(help="Confidence level (%).", metavar="PERCENT")]
-MissingOption = Annotated[str, typer.Option(
-    help="Rows with an empty yi or vi cell: error (stop, naming them) or omit (leave them out, "
-         "with a warning). A cell that is not a number is always an error.", metavar="RULE")]
-FigureOutput = Annotated[Path, typer.Option(
-    "-o", "--output", help="Figure file: .png, .svg or .pdf (no suffix: all three).",
-    metavar="FILE")]
-TableOutput = Annotated[Path | None, typer.Option(
-    "-o", "--output", help="Also write the table: .csv, .tsv, .parquet or .xlsx (openpyxl).",
-    metavar="FILE")]
-TransfOption = Annotated[str | None, typer.Option(
-    help="Back-transform the pooled effect: exp, expit, ipft.hm (needs --ni), iarcsin, ztor.",
-    metavar="NAME")]
-NiOption = Annotated[str | None, typer.Option(
-    help="Column of sample sizes (for --transf ipft.hm).", metavar="COLUMN")]
+MissingOption = Annotated[
+    str,
+    typer.Option(
+        help="Rows with an empty yi or vi cell: error (stop, naming them) or omit (leave them out, "
+        "with a warning). A cell that is not a number is always an error.",
+        metavar="RULE",
+    ),
+]
+FigureOutput = Annotated[
+    Path,
+    typer.Option(
+        "-o",
+        "--output",
+        help="Figure file: .png, .svg or .pdf (no suffix: all three).",
+        metavar="FILE",
+    ),
+]
+TableOutput = Annotated[
+    Path | None,
+    typer.Option(
+        "-o",
+        "--output",
+        help="Also write the table: .csv, .tsv, .parquet or .xlsx (openpyxl).",
+        metavar="FILE",
+    ),
+]
+TransfOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Back-transform the pooled effect: exp, expit, ipft.hm (needs --ni), iarcsin, ztor.",
+        metavar="NAME",
+    ),
+]
+NiOption = Annotated[
+    str | None,
+    typer.Option(help="Column of sample sizes (for --transf ipft.hm).", metavar="COLUMN"),
+]
 
 TRANSFORMS = ("exp", "expit", "ilogit", "ipft.hm", "iarcsin", "ztor")
 
 
-def fit_csv(csv: Path, *, yi: str = "yi", vi: str = "vi", slab: str | None = None,
-            method: str = "REML", test: str = "z", level: float = 95, missing: str = "error",
-            sep: str = ",", decimal: str = ".", mods: list[str] | None = None,
-            ni: str | None = None) -> RmaResult:
+def fit_csv(
+    csv: Path,
+    *,
+    yi: str = "yi",
+    vi: str = "vi",
+    slab: str | None = None,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    missing: str = "error",
+    sep: str = ",",
+    decimal: str = ".",
+    mods: list[str] | None = None,
+    ni: str | None = None,
+) -> RmaResult:
     """Read ``csv`` (cells of the numeric columns checked, see ``read_table``) and fit it."""
     from metareview.stats import rma
 
     numeric = [yi, vi, *(mods or []), *([ni] if ni else [])]
     data = read_table(csv, sep=sep, decimal=decimal, numeric=numeric)
     check_empty_cells(data, csv, [yi, vi, *(mods or [])], missing)
-    return rma(yi, vi, data=data, slab=slab, method=method, test=test, level=level,
-               mods=mods or None, missing=missing, ni=ni)
+    return rma(
+        yi,
+        vi,
+        data=data,
+        slab=slab,
+        method=method,
+        test=test,
+        level=level,
+        mods=mods or None,
+        missing=missing,
+        ni=ni,
+    )
 
 
 def check_empty_cells(data: Any, path: Path, columns: list[str], missing: str) -> None:
@@ -91,10 +141,13 @@ def check_empty_cells(data: Any, path: Path, columns: list[str], missing: str) -
         if column in data.columns and data[column].isna().any():
             rows = data[column].isna().to_numpy().nonzero()[0]  # positions, not labels
             more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
-            raise InputError(f"{path}, {row_label(path, int(rows[0]))}, column {column!r}: "
-                             f"empty cell{more}. "
-                             "Fill it, or pass ", Argument("missing", "omit"),
-                             " to leave such rows out.")
+            raise InputError(
+                f"{path}, {row_label(path, int(rows[0]))}, column {column!r}: "
+                f"empty cell{more}. "
+                "Fill it, or pass ",
+                Argument("missing", "omit"),
+                " to leave such rows out.",
+            )
 
 
 def _check_transf(transf: str | None, ni: str | None) -> None:
@@ -105,8 +158,11 @@ def _check_transf(transf: str | None, ni: str | None) -> None:
     if transf not in TRANSFORMS:
         raise InputError(f"--transf must be one of {', '.join(TRANSFORMS)}; got {transf!r}.")
     if transf == "ipft.hm" and ni is None:
-        raise InputError("--transf ipft.hm back-transforms with the harmonic mean of the "
-                         "sample sizes: pass ", Argument("ni", placeholder="column"), ".")
+        raise InputError(
+            "--transf ipft.hm back-transforms with the harmonic mean of the sample sizes: pass ",
+            Argument("ni", placeholder="column"),
+            ".",
+        )
 
 
 def save_plot(fig: Any, output: Path) -> list[Path]:
@@ -119,8 +175,10 @@ def save_plot(fig: Any, output: Path) -> list[Path]:
     suffix = output.suffix.lower().lstrip(".")
     try:
         if suffix and suffix not in ("png", "svg", "pdf"):
-            raise InputError(f"-o must end in .png, .svg or .pdf (or have no suffix for all "
-                             f"three); got {str(output)!r}.")
+            raise InputError(
+                f"-o must end in .png, .svg or .pdf (or have no suffix for all "
+                f"three); got {str(output)!r}."
+            )
         formats = (suffix,) if suffix else ("png", "svg", "pdf")
         return save_figure(fig, output.with_suffix("") if suffix else output, formats=formats)
     finally:
@@ -151,8 +209,19 @@ def rma_command(
     """Pool effect sizes from a CSV file with a random-effects model."""
     _check_transf(transf, ni)
     with shown_warnings():
-        res = fit_csv(csv, yi=yi, vi=vi, slab=slab, method=method, test=test, level=level,
-                      missing=missing, sep=sep, decimal=decimal, ni=ni)
+        res = fit_csv(
+            csv,
+            yi=yi,
+            vi=vi,
+            slab=slab,
+            method=method,
+            test=test,
+            level=level,
+            missing=missing,
+            sep=sep,
+            decimal=decimal,
+            ni=ni,
+        )
         pred = None if transf is None else res.predict(transf=transf)
     if as_json:
         out = res.to_dict()
@@ -163,8 +232,10 @@ def rma_command(
     print(res.summary())
     if pred is not None:
         level_pct = f"{res.level * 100:g}" if res.level < 1 else f"{res.level:g}"
-        line = (f"Back-transformed ({transf}): {pred['pred']:.4f}, {level_pct}% CI "
-                f"{pred['ci_lb']:.4f} to {pred['ci_ub']:.4f}")
+        line = (
+            f"Back-transformed ({transf}): {pred['pred']:.4f}, {level_pct}% CI "
+            f"{pred['ci_lb']:.4f} to {pred['ci_ub']:.4f}"
+        )
         if pred.get("pi_lb") is not None and pred["pi_lb"] == pred["pi_lb"]:
             line += f", prediction interval {pred['pi_lb']:.4f} to {pred['pi_ub']:.4f}"
         print(line)
@@ -185,30 +256,55 @@ def bias_command(
     from metareview.stats import fsn, ranktest, regtest, trimfill
 
     with shown_warnings():
-        res = fit_csv(csv, yi=yi, vi=vi, slab=slab, method=method, test=test, missing=missing,
-                      sep=sep, decimal=decimal)
-        parts = [regtest(res).summary(), regtest(res, model="lm").summary(),
-                 ranktest(res).summary(), trimfill(res).summary(),
-                 fsn(res, type="Rosenthal").summary()]
+        res = fit_csv(
+            csv,
+            yi=yi,
+            vi=vi,
+            slab=slab,
+            method=method,
+            test=test,
+            missing=missing,
+            sep=sep,
+            decimal=decimal,
+        )
+        parts = [
+            regtest(res).summary(),
+            regtest(res, model="lm").summary(),
+            ranktest(res).summary(),
+            trimfill(res).summary(),
+            fsn(res, type="Rosenthal").summary(),
+        ]
     print("\n\n".join(parts))
 
 
 def gosh_command(
     csv: CsvArgument,
-    output: Annotated[Path, typer.Option(
-        "-o", "--output", help="Table of per-subset fits (.csv, .tsv, .parquet, .xlsx); one "
-                               "0/1 column per study says which studies each subset holds.",
-        metavar="FILE")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Table of per-subset fits (.csv, .tsv, .parquet, .xlsx); one "
+            "0/1 column per study says which studies each subset holds.",
+            metavar="FILE",
+        ),
+    ],
     yi: YiOption = "yi",
     vi: ViOption = "vi",
     slab: SlabOption = None,
-    method: Annotated[str, typer.Option(
-        help="tau2 estimator (DL by default: closed form, so the 2^k fits stay fast; "
-             "metafor's gosh() uses the model's own).", metavar="NAME")] = "DL",
-    subsets: Annotated[int | None, typer.Option(
-        help="Fit this many random subsets (needed for k > 20).", metavar="N")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for random subsets.",
-                                             metavar="N")] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="tau2 estimator (DL by default: closed form, so the 2^k fits stay fast; "
+            "metafor's gosh() uses the model's own).",
+            metavar="NAME",
+        ),
+    ] = "DL",
+    subsets: Annotated[
+        int | None,
+        typer.Option(help="Fit this many random subsets (needed for k > 20).", metavar="N"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for random subsets.", metavar="N")] = None,
     missing: MissingOption = "error",
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
@@ -220,30 +316,38 @@ def gosh_command(
 
     output_format(output)
     prepare_output(output)
-    res = fit_csv(csv, yi=yi, vi=vi, slab=slab, method=method, missing=missing, sep=sep,
-                  decimal=decimal)
+    res = fit_csv(
+        csv, yi=yi, vi=vi, slab=slab, method=method, missing=missing, sep=sep, decimal=decimal
+    )
     with progress_bar("fitting subsets") as progress:
         result = gosh(res, subsets, seed=seed, progress=progress)
     labels = [f"incl_{label}" for label in res.slab]
     incl = pd.DataFrame(result.incl.astype("int8"), columns=labels)
     table = pd.concat([result.table.reset_index(drop=True), incl], axis=1)
     write_table(table, output)
-    console.print(f"wrote {len(table):,} subset fits ({'all' if result.exact else 'sampled'}) "
-                  f"to {output}", soft_wrap=True, highlight=False)
+    console.print(
+        f"wrote {len(table):,} subset fits ({'all' if result.exact else 'sampled'}) to {output}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def permutest_command(
     csv: CsvArgument,
     yi: YiOption = "yi",
     vi: ViOption = "vi",
-    mods: Annotated[list[str] | None, typer.Option(
-        "--mod", help="Moderator column (repeat for several).", metavar="COLUMN")] = None,
+    mods: Annotated[
+        list[str] | None,
+        typer.Option("--mod", help="Moderator column (repeat for several).", metavar="COLUMN"),
+    ] = None,
     method: MethodOption = "REML",
-    iterations: Annotated[int, typer.Option("--iter", help="Random permutations.",
-                                            metavar="N")] = 1000,
+    iterations: Annotated[
+        int, typer.Option("--iter", help="Random permutations.", metavar="N")
+    ] = 1000,
     exact: Annotated[bool, typer.Option(help="Enumerate every permutation.")] = False,
-    seed: Annotated[int | None, typer.Option(help="Seed of the random permutations.",
-                                             metavar="N")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the random permutations.", metavar="N")
+    ] = None,
     missing: MissingOption = "error",
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
@@ -251,8 +355,9 @@ def permutest_command(
     """Permutation test of the model's coefficients, with a progress bar."""
     from metareview.stats import permutest
 
-    res = fit_csv(csv, yi=yi, vi=vi, mods=mods, method=method, missing=missing, sep=sep,
-                  decimal=decimal)
+    res = fit_csv(
+        csv, yi=yi, vi=vi, mods=mods, method=method, missing=missing, sep=sep, decimal=decimal
+    )
     with progress_bar("permutations") as progress:
         out = permutest(res, exact=exact, iter=iterations, seed=seed, progress=progress)
     kind = "exact" if out.exact else f"{out.iterations:,} random"
@@ -264,21 +369,37 @@ def permutest_command(
 
 
 def batch_command(
-    table: Annotated[Path, typer.Argument(help="CSV or Parquet, one row per study.",
-                                          metavar="TABLE", show_default=False)],
-    by: Annotated[str, typer.Option(help="Column naming each study's meta-analysis.",
-                                    metavar="COLUMN")],
-    output: Annotated[Path, typer.Option(
-        "-o", "--output", help="Results: .csv, .tsv, .parquet or .xlsx (needs openpyxl).",
-        metavar="FILE")],
+    table: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV or Parquet, one row per study.", metavar="TABLE", show_default=False
+        ),
+    ],
+    by: Annotated[
+        str, typer.Option(help="Column naming each study's meta-analysis.", metavar="COLUMN")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Results: .csv, .tsv, .parquet or .xlsx (needs openpyxl).",
+            metavar="FILE",
+        ),
+    ],
     yi: YiOption = "yi",
     vi: ViOption = "vi",
     method: MethodOption = "REML",
     test: TestOption = "z",
     missing: MissingOption = "error",
-    scheduler: Annotated[str | None, typer.Option(
-        help="Run on Dask: a scheduler address (tcp://host:8786) or threads/processes; "
-             "needs pip install 'metareview[dask]'.", metavar="WHERE")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on Dask: a scheduler address (tcp://host:8786) or threads/processes; "
+            "needs pip install 'metareview[dask]'.",
+            metavar="WHERE",
+        ),
+    ] = None,
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
 ) -> None:
@@ -290,23 +411,40 @@ def batch_command(
     data = read_table(table, sep=sep, decimal=decimal, numeric=[yi, vi], flag="TABLE")
     check_empty_cells(data, table, [yi, vi], missing)
     with shown_warnings(), progress_bar("meta-analyses") as progress:
-        result = batch(data, by, yi, vi, method=method, test=test, scheduler=scheduler,
-                       progress=progress)
+        result = batch(
+            data, by, yi, vi, method=method, test=test, scheduler=scheduler, progress=progress
+        )
     write_table(result, output, index=True)
-    console.print(f"wrote {len(result):,} meta-analyses to {output}", soft_wrap=True,
-                  highlight=False)
+    console.print(
+        f"wrote {len(result):,} meta-analyses to {output}", soft_wrap=True, highlight=False
+    )
 
 
 def escalc_command(
-    measure: Annotated[str, typer.Argument(help="Effect measure, e.g. PR, PLO, SMD, OR.",
-                                           metavar="MEASURE", show_default=False)],
+    measure: Annotated[
+        str,
+        typer.Argument(
+            help="Effect measure, e.g. PR, PLO, SMD, OR.", metavar="MEASURE", show_default=False
+        ),
+    ],
     csv: CsvArgument,
-    column: Annotated[list[str], typer.Option(
-        "--col", help="Input mapping NAME=COLUMN, e.g. --col xi=events --col ni=total.",
-        metavar="NAME=COLUMN")],
-    output: Annotated[Path, typer.Option(
-        "-o", "--output", help="Where to write yi, vi: .csv, .tsv, .parquet or .xlsx.",
-        metavar="FILE")],
+    column: Annotated[
+        list[str],
+        typer.Option(
+            "--col",
+            help="Input mapping NAME=COLUMN, e.g. --col xi=events --col ni=total.",
+            metavar="NAME=COLUMN",
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where to write yi, vi: .csv, .tsv, .parquet or .xlsx.",
+            metavar="FILE",
+        ),
+    ],
     slab: SlabOption = None,
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
@@ -327,8 +465,7 @@ def escalc_command(
     with shown_warnings():
         out = escalc(measure, data, slab=slab, **mapping)
     write_table(out, output)
-    console.print(f"wrote {len(out)} rows with yi, vi to {output}", soft_wrap=True,
-                  highlight=False)
+    console.print(f"wrote {len(out)} rows with yi, vi to {output}", soft_wrap=True, highlight=False)
 
 
 def forest_command(
@@ -341,12 +478,15 @@ def forest_command(
     test: TestOption = "z",
     level: LevelOption = 95,
     missing: MissingOption = "error",
-    transf: Annotated[str | None, typer.Option(
-        help="Display scale: exp, expit, ipft.hm (needs --ni), iarcsin, ztor or percent.",
-        metavar="NAME")] = None,
+    transf: Annotated[
+        str | None,
+        typer.Option(
+            help="Display scale: exp, expit, ipft.hm (needs --ni), iarcsin, ztor or percent.",
+            metavar="NAME",
+        ),
+    ] = None,
     ni: NiOption = None,
-    title: Annotated[str | None, typer.Option(help="Title above the plot.",
-                                              metavar="TEXT")] = None,
+    title: Annotated[str | None, typer.Option(help="Title above the plot.", metavar="TEXT")] = None,
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
 ) -> None:
@@ -357,8 +497,19 @@ def forest_command(
     if transf != "percent":
         _check_transf(transf, ni)
     with shown_warnings():
-        res = fit_csv(csv, yi=yi, vi=vi, slab=slab, method=method, test=test, level=level,
-                      missing=missing, sep=sep, decimal=decimal, ni=ni)
+        res = fit_csv(
+            csv,
+            yi=yi,
+            vi=vi,
+            slab=slab,
+            method=method,
+            test=test,
+            level=level,
+            missing=missing,
+            sep=sep,
+            decimal=decimal,
+            ni=ni,
+        )
         paths = save_plot(forest(res, transf=transf, title=title), output)
     for path in paths:
         console.print(f"wrote {path}", soft_wrap=True, highlight=False)
@@ -371,10 +522,12 @@ def funnel_command(
     vi: ViOption = "vi",
     method: MethodOption = "REML",
     missing: MissingOption = "error",
-    contours: Annotated[bool, typer.Option(
-        help="Shade where a study would be significant at p < .10, .05, .01.")] = True,
-    trimfill: Annotated[bool, typer.Option(
-        "--trimfill", help="Draw the studies imputed by trim and fill.")] = False,
+    contours: Annotated[
+        bool, typer.Option(help="Shade where a study would be significant at p < .10, .05, .01.")
+    ] = True,
+    trimfill: Annotated[
+        bool, typer.Option("--trimfill", help="Draw the studies imputed by trim and fill.")
+    ] = False,
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
 ) -> None:
@@ -384,8 +537,7 @@ def funnel_command(
     from metareview.stats import trimfill as trim_and_fill
 
     with shown_warnings():
-        res = fit_csv(csv, yi=yi, vi=vi, method=method, missing=missing, sep=sep,
-                      decimal=decimal)
+        res = fit_csv(csv, yi=yi, vi=vi, method=method, missing=missing, sep=sep, decimal=decimal)
         filled = None
         if trimfill:
             tf = trim_and_fill(res)
@@ -405,8 +557,9 @@ def _case_table(kind: str, csv: Path, output: Path | None, **fit: Any) -> None:
     with shown_warnings():
         res = fit_csv(csv, **fit)
         table = (leave1out if kind == "leave1out" else influence)(res)
-    with pd.option_context("display.max_rows", None, "display.width", 200,
-                           "display.max_columns", None):
+    with pd.option_context(
+        "display.max_rows", None, "display.width", 200, "display.max_columns", None
+    ):
         print(table.round(4).to_string())
     if output is not None:
         write_table(table, output, index=True)
@@ -426,8 +579,19 @@ def leave1out_command(
     decimal: DecimalOption = ".",
 ) -> None:
     """Leave-one-out: the model refitted without each study in turn."""
-    _case_table("leave1out", csv, output, yi=yi, vi=vi, slab=slab, method=method, test=test,
-                missing=missing, sep=sep, decimal=decimal)
+    _case_table(
+        "leave1out",
+        csv,
+        output,
+        yi=yi,
+        vi=vi,
+        slab=slab,
+        method=method,
+        test=test,
+        missing=missing,
+        sep=sep,
+        decimal=decimal,
+    )
 
 
 def influence_command(
@@ -443,13 +607,24 @@ def influence_command(
 ) -> None:
     """Case-deletion diagnostics (Viechtbauer & Cheung, 2010): rstudent, DFFITS, Cook's
     distance, covariance ratio, hat and weight; `inf` marks influential studies."""
-    _case_table("influence", csv, output, yi=yi, vi=vi, slab=slab, method=method,
-                missing=missing, sep=sep, decimal=decimal)
+    _case_table(
+        "influence",
+        csv,
+        output,
+        yi=yi,
+        vi=vi,
+        slab=slab,
+        method=method,
+        missing=missing,
+        sep=sep,
+        decimal=decimal,
+    )
 
 
 def seed_command(
     folder: Annotated[Path, typer.Argument(help="The case-study folder.", metavar="FOLDER")] = Path(
-        "examples/ketamine-crps"),
+        "examples/ketamine-crps"
+    ),
 ) -> None:
     """Reproduce the seed review's immediate pain-relief rate from its Table 1."""
     from rich.table import Table
@@ -465,16 +640,23 @@ def seed_command(
         table.add_column(name)
     pub = PUBLISHED_IMMEDIATE
     table.add_row("paper", f"{pub['estimate']:.0%}", f"{pub['ci_lb']:.0%} to {pub['ci_ub']:.0%}")
-    table.add_row("metareview", f"{res.estimate:.1%}",
-                  f"{res.ci_lb[0]:.1%} to {res.ci_ub[0]:.1%}")
+    table.add_row("metareview", f"{res.estimate:.1%}", f"{res.ci_lb[0]:.1%} to {res.ci_ub[0]:.1%}")
     console.print(table)
 
 
 def report_command(
-    folder: Annotated[Path, typer.Argument(help="Review folder: protocol.toml + table.",
-                                           metavar="FOLDER", show_default=False)],
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Output folder (default FOLDER/out).", metavar="FOLDER")] = None,
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Review folder: protocol.toml + table.", metavar="FOLDER", show_default=False
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Output folder (default FOLDER/out).", metavar="FOLDER"
+        ),
+    ] = None,
 ) -> None:
     """Run every analysis of a review folder and write report.html, figures and tables."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -495,19 +677,28 @@ def report_command(
         table.add_column(name)
     for row in result.comparison.itertuples():
         colour = "green" if row.verdict.startswith("reproduced") else "yellow"
-        table.add_row(row.quantity, row.published, row.reproduced,
-                      f"[{colour}]{row.verdict}[/]")
+        table.add_row(row.quantity, row.published, row.reproduced, f"[{colour}]{row.verdict}[/]")
     console.print(table)
-    console.print(f"{result.n_flags} extraction-integrity findings; "
-                  f"{len(result.figures)} figures and {len(result.tables)} tables written.")
+    console.print(
+        f"{result.n_flags} extraction-integrity findings; "
+        f"{len(result.figures)} figures and {len(result.tables)} tables written."
+    )
     console.print(f"report: [bold]{result.html}[/]")
 
 
 COMMANDS = {
-    "rma": rma_command, "bias": bias_command, "forest": forest_command,
-    "funnel": funnel_command, "leave1out": leave1out_command, "influence": influence_command,
-    "gosh": gosh_command, "permutest": permutest_command, "batch": batch_command,
-    "escalc": escalc_command, "seed": seed_command, "report": report_command,
+    "rma": rma_command,
+    "bias": bias_command,
+    "forest": forest_command,
+    "funnel": funnel_command,
+    "leave1out": leave1out_command,
+    "influence": influence_command,
+    "gosh": gosh_command,
+    "permutest": permutest_command,
+    "batch": batch_command,
+    "escalc": escalc_command,
+    "seed": seed_command,
+    "report": report_command,
 }
 
 

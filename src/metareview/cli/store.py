@@ -32,22 +32,38 @@ __all__ = ["DEFAULT_STORE", "open_store", "project_name", "register", "store_app
 #: Store used when ``--store`` is not given: a SQLite file in the current folder.
 DEFAULT_STORE = "review.sqlite"
 
-store_app = new_app("The review store: project, imports, duplicates, reviewers, votes, "
-                    "conflicts, agreement and PRISMA counts.")
+store_app = new_app(
+    "The review store: project, imports, duplicates, reviewers, votes, "
+    "conflicts, agreement and PRISMA counts."
+)
 reviewer_app = new_app("Reviewers of the project.")
 store_app.add_typer(reviewer_app, name="reviewer")
 
-StoreOption = Annotated[str, typer.Option(
-    "--store", help="SQLite file or SQLAlchemy URL of the review store.", metavar="URL")]
-ProjectOption = Annotated[str | None, typer.Option(
-    "--project", help="Project name (optional when the store holds one project).",
-    metavar="NAME")]
-StageOption = Annotated[str, typer.Option(help="Screening stage: title_abstract or full_text.",
-                                          metavar="STAGE")]
+StoreOption = Annotated[
+    str,
+    typer.Option(
+        "--store", help="SQLite file or SQLAlchemy URL of the review store.", metavar="URL"
+    ),
+]
+ProjectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        help="Project name (optional when the store holds one project).",
+        metavar="NAME",
+    ),
+]
+StageOption = Annotated[
+    str, typer.Option(help="Screening stage: title_abstract or full_text.", metavar="STAGE")
+]
 ByOption = Annotated[str, typer.Option(help="Who does it, for the audit log.", metavar="NAME")]
 ReasonOption = Annotated[str, typer.Option(help="Why, for the audit log.", metavar="TEXT")]
-RecordIds = Annotated[list[str], typer.Argument(help="Record ids (as `store dedup` lists them).",
-                                                metavar="ID", show_default=False)]
+RecordIds = Annotated[
+    list[str],
+    typer.Argument(
+        help="Record ids (as `store dedup` lists them).", metavar="ID", show_default=False
+    ),
+]
 
 
 # -- plumbing ---------------------------------------------------------------------------------
@@ -65,8 +81,10 @@ def open_store(location: str, *, create: bool = False) -> Iterator[Store]:
 
     try:
         if not create and "://" not in location and not Path(location).expanduser().exists():
-            raise InputError(f"--store: no review store at {location!r}; create one with "
-                             "`metareview store init --project NAME` or pass --store.")
+            raise InputError(
+                f"--store: no review store at {location!r}; create one with "
+                "`metareview store init --project NAME` or pass --store."
+            )
         store = Store.open(location)
         try:
             yield store
@@ -84,8 +102,10 @@ def project_name(store: Store, project: str | None) -> str:
         return project
     names = store.projects()
     if len(names) != 1:
-        raise InputError(f"--project is needed: the store holds {len(names)} projects "
-                         f"{names}; pass --project NAME.")
+        raise InputError(
+            f"--project is needed: the store holds {len(names)} projects "
+            f"{names}; pass --project NAME."
+        )
     return names[0]
 
 
@@ -117,8 +137,9 @@ def _say(text: str) -> None:
 
 # -- project and imports ----------------------------------------------------------------------
 def init_command(
-    project: Annotated[str, typer.Option("--project", help="Name of the new project.",
-                                         metavar="NAME")],
+    project: Annotated[
+        str, typer.Option("--project", help="Name of the new project.", metavar="NAME")
+    ],
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Create the store (if needed) and a project in it."""
@@ -128,14 +149,23 @@ def init_command(
 
 
 def import_command(
-    files: Annotated[list[Path], typer.Argument(
-        help="Export files (RIS, NBIB, PubMed XML, CSV, ...); the format is detected.",
-        metavar="FILE", show_default=False)],
-    database: Annotated[str | None, typer.Option(
-        help="Database the files come from (default: read from the file).",
-        metavar="NAME")] = None,
-    kind: Annotated[str, typer.Option(help="database or register (PRISMA's two sources).",
-                                      metavar="KIND")] = "database",
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Export files (RIS, NBIB, PubMed XML, CSV, ...); the format is detected.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
+    database: Annotated[
+        str | None,
+        typer.Option(
+            help="Database the files come from (default: read from the file).", metavar="NAME"
+        ),
+    ] = None,
+    kind: Annotated[
+        str, typer.Option(help="database or register (PRISMA's two sources).", metavar="KIND")
+    ] = "database",
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
 ) -> None:
@@ -156,8 +186,12 @@ def import_command(
 
 # -- duplicates -------------------------------------------------------------------------------
 def dedup_command(
-    auto: Annotated[bool, typer.Option(
-        "--auto", help="Merge the tier-1 pairs (same DOI or PMID and agreeing titles).")] = False,
+    auto: Annotated[
+        bool,
+        typer.Option(
+            "--auto", help="Merge the tier-1 pairs (same DOI or PMID and agreeing titles)."
+        ),
+    ] = False,
     by: ByOption = "metareview",
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
@@ -174,8 +208,10 @@ def dedup_command(
         name = project_name(st, project)
         if auto:
             groups = st.auto_merge(name, actor=by)
-            _say(f"merged {len(groups)} tier-1 groups"
-                 + (f" (groups {', '.join(map(str, groups))})" if groups else ""))
+            _say(
+                f"merged {len(groups)} tier-1 groups"
+                + (f" (groups {', '.join(map(str, groups))})" if groups else "")
+            )
         pairs = st.duplicate_queue(name)  # the store's rule, as the web app's queue
         records = st.records(name)
         tier1 = [] if auto else st.find_duplicates(name).tier1
@@ -183,21 +219,28 @@ def dedup_command(
     group = dict(zip(records["id"], records["duplicate_group"], strict=True))
     sure = [p for p in tier1 if group[p.id_a] is pd.NA or group[p.id_a] != group[p.id_b]]
     if sure:
-        _say(f"{len(sure)} tier-1 pairs (same DOI or PMID and agreeing titles): merge them "
-             "with `metareview store dedup --auto`")
+        _say(
+            f"{len(sure)} tier-1 pairs (same DOI or PMID and agreeing titles): merge them "
+            "with `metareview store dedup --auto`"
+        )
     if not pairs:
         _say("no candidate duplicate pairs left")
         return
     # ids are shown whole (no_wrap): they are what `store merge` and `store dismiss` take
-    table = _table(f"{len(pairs)} candidate duplicate pairs",
-                   ["score", "records", "titles", "evidence"], no_wrap=["records"])
+    table = _table(
+        f"{len(pairs)} candidate duplicate pairs",
+        ["score", "records", "titles", "evidence"],
+        no_wrap=["records"],
+    )
     table.show_lines = True
     for p in pairs:
         a, b = p["id_a"], p["id_b"]
-        table.add_row(f"{p['score']:.2f}", f"a {a}\nb {b}",
-                      Text(f"a: {titles.get(a) or '(no title)'}\n"
-                           f"b: {titles.get(b) or '(no title)'}"),
-                      Text("; ".join(p["reasons"])))
+        table.add_row(
+            f"{p['score']:.2f}",
+            f"a {a}\nb {b}",
+            Text(f"a: {titles.get(a) or '(no title)'}\nb: {titles.get(b) or '(no title)'}"),
+            Text("; ".join(p["reasons"])),
+        )
     console.print(table)
     _say("merge a pair:   metareview store merge ID ID --reason TEXT")
     _say("or dismiss it:  metareview store dismiss ID ID --reason TEXT")
@@ -212,8 +255,7 @@ def merge_command(
     """Merge records into one study (the first is the primary); audited, undone by unmerge."""
     with open_store(store) as st:
         group = st.merge(records, reason=reason, actor=by)
-    _say(f"merged {len(dict.fromkeys(records))} records into group {group} "
-         f"(primary {records[0]})")
+    _say(f"merged {len(dict.fromkeys(records))} records into group {group} (primary {records[0]})")
 
 
 def dismiss_command(
@@ -229,14 +271,21 @@ def dismiss_command(
     with open_store(store) as st:
         if len(records) != 2:
             raise InputError(f"ID: give the two records of the pair; got {len(records)}.")
-        st.not_duplicates(project_name(st, project), records[0], records[1], actor=by,
-                          reason=reason)
+        st.not_duplicates(
+            project_name(st, project), records[0], records[1], actor=by, reason=reason
+        )
     _say(f"dismissed the pair {records[0]} {records[1]}: not duplicates")
 
 
 def unmerge_command(
-    group: Annotated[int, typer.Argument(help="The duplicate group (see `store dedup --auto`).",
-                                         metavar="GROUP", show_default=False)],
+    group: Annotated[
+        int,
+        typer.Argument(
+            help="The duplicate group (see `store dedup --auto`).",
+            metavar="GROUP",
+            show_default=False,
+        ),
+    ],
     reason: ReasonOption,
     by: ByOption = "metareview",
     store: StoreOption = DEFAULT_STORE,
@@ -249,9 +298,12 @@ def unmerge_command(
 
 # -- records set aside at import -------------------------------------------------------------
 def set_aside_command(
-    status: Annotated[str | None, typer.Option(
-        help="Only records held, released or discarded (default: all).", metavar="STATUS")
-                      ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="Only records held, released or discarded (default: all).", metavar="STATUS"
+        ),
+    ] = None,
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
 ) -> None:
@@ -264,8 +316,9 @@ def set_aside_command(
     if frame.empty:
         _say("no records set aside" + (f" ({status})" if status else ""))
         return
-    table = _table(f"{len(frame)} records set aside", ["record", "line", "why", "status"],
-                   no_wrap=["record"])
+    table = _table(
+        f"{len(frame)} records set aside", ["record", "line", "why", "status"], no_wrap=["record"]
+    )
     for row in frame.itertuples():
         table.add_row(row.record_id, str(row.source_line), Text(str(row.reason)), row.status)
     console.print(table)
@@ -302,11 +355,18 @@ def discard_command(
 
 # -- reviewers --------------------------------------------------------------------------------
 def reviewer_add_command(
-    name: Annotated[str, typer.Argument(help="The reviewer's name, as they will sign votes.",
-                                        metavar="NAME", show_default=False)],
-    role: Annotated[str, typer.Option(
-        help="reviewer, or owner (an owner may also unblind a stage).", metavar="ROLE")
-                    ] = "reviewer",
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The reviewer's name, as they will sign votes.", metavar="NAME", show_default=False
+        ),
+    ],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="reviewer, or owner (an owner may also unblind a stage).", metavar="ROLE"
+        ),
+    ] = "reviewer",
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
 ) -> None:
@@ -334,9 +394,14 @@ def reviewer_list_command(
 
 # -- votes, conflicts, agreement --------------------------------------------------------------
 def votes_command(
-    reviewer: Annotated[str, typer.Option(
-        help="Who is looking: the votes are shown as the store's blinding lets this reviewer "
-             "see them.", metavar="NAME")],
+    reviewer: Annotated[
+        str,
+        typer.Option(
+            help="Who is looking: the votes are shown as the store's blinding lets this reviewer "
+            "see them.",
+            metavar="NAME",
+        ),
+    ],
     stage: StageOption = "title_abstract",
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
@@ -349,17 +414,25 @@ def votes_command(
         name = project_name(st, project)
         votes = st.decisions(name, reviewer, stage)
         unblinded = st.unblinded(name, stage)
-    _say(f"{stage} is unblinded: every vote is shown." if unblinded else
-         f"{stage} is blinded: your votes, and the votes on complete records.")
+    _say(
+        f"{stage} is unblinded: every vote is shown."
+        if unblinded
+        else f"{stage} is blinded: your votes, and the votes on complete records."
+    )
     if votes.empty:
         _say(f"no votes at {stage} to show")
         return
-    table = _table(f"{votes['record_id'].nunique()} records with votes at {stage}",
-                   ["record", "votes"], no_wrap=["record"])
+    table = _table(
+        f"{votes['record_id'].nunique()} records with votes at {stage}",
+        ["record", "votes"],
+        no_wrap=["record"],
+    )
     for rid, group in votes.groupby("record_id", sort=False):
-        cast = "; ".join(f"{row.reviewer}: {row.decision}"
-                         + (f" ({row.reason})" if isinstance(row.reason, str) else "")
-                         for row in group.itertuples())
+        cast = "; ".join(
+            f"{row.reviewer}: {row.decision}"
+            + (f" ({row.reason})" if isinstance(row.reason, str) else "")
+            for row in group.itertuples()
+        )
         table.add_row(str(rid), Text(cast))
     console.print(table)
 
@@ -377,27 +450,35 @@ def conflicts_command(
     if frame.empty:
         _say(f"no open conflicts at {stage}")
         return
-    table = _table(f"{len(frame)} open conflicts at {stage}", ["record", "title", "votes"],
-                   no_wrap=["record"])
+    table = _table(
+        f"{len(frame)} open conflicts at {stage}", ["record", "title", "votes"], no_wrap=["record"]
+    )
     for row in frame.itertuples():
-        votes = "; ".join(f"{who}: {vote}" + (f" ({row.reasons[who]})" if row.reasons.get(who)
-                                              else "")
-                          for who, vote in row.votes.items())
+        votes = "; ".join(
+            f"{who}: {vote}" + (f" ({row.reasons[who]})" if row.reasons.get(who) else "")
+            for who, vote in row.votes.items()
+        )
         table.add_row(row.record_id, Text(str(row.title or "")), Text(votes))
     console.print(table)
 
 
 def resolve_command(
-    record_id: Annotated[str, typer.Argument(help="The record in conflict.", metavar="ID",
-                                             show_default=False)],
-    decision: Annotated[str, typer.Argument(help="include or exclude.", metavar="DECISION",
-                                            show_default=False)],
-    by: Annotated[str, typer.Option(help="The third reviewer (or who led the consensus).",
-                                    metavar="NAME")],
-    reason: Annotated[str, typer.Option(help="Why (at full text: the exclusion reason).",
-                                        metavar="TEXT")],
-    consensus: Annotated[bool, typer.Option(
-        "--consensus", help="Settled by consensus rather than by a third reviewer.")] = False,
+    record_id: Annotated[
+        str, typer.Argument(help="The record in conflict.", metavar="ID", show_default=False)
+    ],
+    decision: Annotated[
+        str, typer.Argument(help="include or exclude.", metavar="DECISION", show_default=False)
+    ],
+    by: Annotated[
+        str, typer.Option(help="The third reviewer (or who led the consensus).", metavar="NAME")
+    ],
+    reason: Annotated[
+        str, typer.Option(help="Why (at full text: the exclusion reason).", metavar="TEXT")
+    ],
+    consensus: Annotated[
+        bool,
+        typer.Option("--consensus", help="Settled by consensus rather than by a third reviewer."),
+    ] = False,
     stage: StageOption = "title_abstract",
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
@@ -405,8 +486,15 @@ def resolve_command(
     """Settle a screening conflict (audited)."""
     method = "consensus" if consensus else "third_reviewer"
     with open_store(store) as st:
-        st.resolve(project_name(st, project), record_id, decision, by=by, reason=reason,
-                   stage=stage, method=method)
+        st.resolve(
+            project_name(st, project),
+            record_id,
+            decision,
+            by=by,
+            reason=reason,
+            stage=stage,
+            method=method,
+        )
     _say(f"resolved {record_id} at {stage}: {decision} ({method.replace('_', ' ')}, {by})")
 
 
@@ -433,25 +521,33 @@ def agreement_command(
 
     with open_store(store) as st:
         result = st.screening_agreement(project_name(st, project), stage)
-    table = _table(f"Agreement at {stage} ({result.n_records} complete records)",
-                   ["reviewers", "n", "kappa", "95% CI", "agreement", "PABAK"])
+    table = _table(
+        f"Agreement at {stage} ({result.n_records} complete records)",
+        ["reviewers", "n", "kappa", "95% CI", "agreement", "PABAK"],
+    )
     from metareview.stats.agreement import KAPPA_CI_NOTE, kappa_ci_shown
 
     any_cut = False
     for row in result.pairs.itertuples():
         lb, ub, cut = kappa_ci_shown(row.ci_lb, row.ci_ub)
         any_cut |= cut
-        ci = ("n/a" if math.isnan(row.ci_lb)
-              else f"{_fmt(lb)} to {_fmt(ub)}{'*' if cut else ''}")
-        table.add_row(Text(f"{row.reviewer_a} / {row.reviewer_b}"), str(row.n), _fmt(row.kappa),
-                      ci, f"{row.percent_agreement:.1%}", _fmt(row.pabak))
+        ci = "n/a" if math.isnan(row.ci_lb) else f"{_fmt(lb)} to {_fmt(ub)}{'*' if cut else ''}"
+        table.add_row(
+            Text(f"{row.reviewer_a} / {row.reviewer_b}"),
+            str(row.n),
+            _fmt(row.kappa),
+            ci,
+            f"{row.percent_agreement:.1%}",
+            _fmt(row.pabak),
+        )
     console.print(table)
     if any_cut:
         _say(f"* {KAPPA_CI_NOTE}")
-    agree = ("n/a" if math.isnan(result.percent_agreement)
-             else f"{result.percent_agreement:.1%}")
-    _say(f"Krippendorff's alpha (nominal) = {_fmt(result.krippendorff_alpha)}; "
-         f"all votes agree on {agree} of records")
+    agree = "n/a" if math.isnan(result.percent_agreement) else f"{result.percent_agreement:.1%}"
+    _say(
+        f"Krippendorff's alpha (nominal) = {_fmt(result.krippendorff_alpha)}; "
+        f"all votes agree on {agree} of records"
+    )
 
 
 _PRISMA_LABELS = {
@@ -472,12 +568,23 @@ _PRISMA_LABELS = {
 
 
 def prisma_command(
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Draw the flow diagram: .png, .svg or .pdf (no suffix: all "
-                               "three).", metavar="FILE")] = None,
-    csv: Annotated[Path | None, typer.Option(
-        "--csv", help="Write the counts in the PRISMA2020 R package's CSV layout.",
-        metavar="FILE")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Draw the flow diagram: .png, .svg or .pdf (no suffix: all three).",
+            metavar="FILE",
+        ),
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Write the counts in the PRISMA2020 R package's CSV layout.",
+            metavar="FILE",
+        ),
+    ] = None,
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
 ) -> None:
@@ -519,11 +626,21 @@ def _draw_prisma(counts: Mapping[str, Any], output: Path) -> list[Path]:
 
 
 COMMANDS = {
-    "init": init_command, "import": import_command, "dedup": dedup_command,
-    "merge": merge_command, "dismiss": dismiss_command, "unmerge": unmerge_command,
-    "set-aside": set_aside_command, "release": release_command, "discard": discard_command,
-    "votes": votes_command, "conflicts": conflicts_command, "resolve": resolve_command,
-    "unblind": unblind_command, "agreement": agreement_command, "prisma": prisma_command,
+    "init": init_command,
+    "import": import_command,
+    "dedup": dedup_command,
+    "merge": merge_command,
+    "dismiss": dismiss_command,
+    "unmerge": unmerge_command,
+    "set-aside": set_aside_command,
+    "release": release_command,
+    "discard": discard_command,
+    "votes": votes_command,
+    "conflicts": conflicts_command,
+    "resolve": resolve_command,
+    "unblind": unblind_command,
+    "agreement": agreement_command,
+    "prisma": prisma_command,
 }
 
 

@@ -28,8 +28,14 @@ def minus_formatter() -> FuncFormatter:
     return FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS))
 
 
-def style_axes(ax: Axes, xlabel: str | None = None, ylabel: str | None = None, *,
-               spines: tuple[str, ...] = ("left", "bottom"), linear_ticks: bool = True) -> None:
+def style_axes(
+    ax: Axes,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    *,
+    spines: tuple[str, ...] = ("left", "bottom"),
+    linear_ticks: bool = True,
+) -> None:
     """House style for ``ax``: labels and ticks in the house font, only ``spines`` drawn.
 
     ``linear_ticks`` installs :func:`minus_formatter` on both axes (leave it False for log
@@ -39,8 +45,14 @@ def style_axes(ax: Axes, xlabel: str | None = None, ylabel: str | None = None, *
         ax.set_xlabel(xlabel, fontproperties=font(), parse_math=False, color=INK)
     if ylabel is not None:
         ax.set_ylabel(ylabel, fontproperties=font(), parse_math=False, color=INK)
-    ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=list(font_families()), width=LINE_WIDTH,
-                   length=3, color=INK, labelcolor=INK)
+    ax.tick_params(
+        labelsize=FONT_SIZE,
+        labelfontfamily=list(font_families()),
+        width=LINE_WIDTH,
+        length=3,
+        color=INK,
+        labelcolor=INK,
+    )
     if linear_ticks:
         ax.xaxis.set_major_formatter(minus_formatter())
         ax.yaxis.set_major_formatter(minus_formatter())

@@ -20,8 +20,14 @@ from metareview.stats.glmm import GlmmResult
 from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult
 
-__all__ = ["SORT_BY", "Row", "build_glmm_rows", "build_mh_rows", "build_rows",
-           "check_extra_columns"]
+__all__ = [
+    "SORT_BY",
+    "Row",
+    "build_glmm_rows",
+    "build_mh_rows",
+    "build_rows",
+    "check_extra_columns",
+]
 
 SORT_BY = Options("sort_by", ("effect", "weight", "precision", "label"), case_sensitive=False)
 #: labels longer than this many characters are wrapped over several lines
@@ -72,8 +78,7 @@ def check_extra_columns(
                 f"got {type(values).__name__}."
             )
         if len(values) != res.k:
-            left_out = (f"; left out of the fit: {', '.join(res.omitted)}" if res.omitted
-                        else "")
+            left_out = f"; left out of the fit: {', '.join(res.omitted)}" if res.omitted else ""
             raise InputError(
                 f"extra_columns[{name!r}] has {len(values)} entries but the fit has "
                 f"{res.k} studies (res.slab){left_out}. Give one entry per study in res.slab."
@@ -102,11 +107,16 @@ def build_rows(
 
     def study_row(i: int) -> Row:
         return Row(
-            kind="study", label=_wrap(res.slab[i]),
+            kind="study",
+            label=_wrap(res.slab[i]),
             cells=tuple(col[i] for col in extra_columns.values()),
             weight_text=f"{weights[i]:.1f}%" if show_weights else "",
             effect_text=_effect_text(est[i], lb[i], ub[i], digits),
-            est=est[i], lb=lb[i], ub=ub[i], weight=relative[i], study=res.slab[i],
+            est=est[i],
+            lb=lb[i],
+            ub=ub[i],
+            weight=relative[i],
+            study=res.slab[i],
         )
 
     order_key = None if sort_by is None else SORT_BY.check(sort_by)
@@ -120,8 +130,14 @@ def build_rows(
             members = np.flatnonzero(groups == name)
             rows.append(Row(kind="group", label=_wrap(name)))
             rows += [study_row(i) for i in _order(members, res, order_key)]
-            rows.append(_pooled_row(sub, scale, f"Subtotal (k = {sub.k})",
-                                    weights[members].sum() if show_weights else None))
+            rows.append(
+                _pooled_row(
+                    sub,
+                    scale,
+                    f"Subtotal (k = {sub.k})",
+                    weights[members].sum() if show_weights else None,
+                )
+            )
             rows.append(_text_row(_heterogeneity(sub)))
             rows.append(Row(kind="spacer"))
         label = _model_label(res, overall=True)
@@ -129,16 +145,29 @@ def build_rows(
     if show_pi and res.method != "EE":
         pred = scale.predict(res)
         if np.isfinite(pred["pi_lb"]) and np.isfinite(pred["pi_ub"]):
-            rows.append(Row(kind="pi", label="Prediction interval",
-                            effect_text=_interval_text(pred["pi_lb"], pred["pi_ub"], digits),
-                            lb=pred["pi_lb"], ub=pred["pi_ub"]))
+            rows.append(
+                Row(
+                    kind="pi",
+                    label="Prediction interval",
+                    effect_text=_interval_text(pred["pi_lb"], pred["pi_ub"], digits),
+                    lb=pred["pi_lb"],
+                    ub=pred["pi_ub"],
+                )
+            )
     last_drawn = len(rows) - 1
     rows.append(_text_row(_heterogeneity(res)))
     rows.append(_text_row(_overall_test(res)))
     if res.subgroups is not None:
-        rows.append(_text_row((
-            "Test for subgroup differences:", _stat("Chi²", res.Q_between),
-            f"df = {res.df_between}", fmt_p(res.p_between))))
+        rows.append(
+            _text_row(
+                (
+                    "Test for subgroup differences:",
+                    _stat("Chi²", res.Q_between),
+                    f"df = {res.df_between}",
+                    fmt_p(res.p_between),
+                )
+            )
+        )
     if res.omitted:
         rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
     return rows, last_drawn
@@ -172,14 +201,18 @@ def _model_label(res: RmaResult, *, overall: bool = False) -> str:
     return f"Random-effects model ({method}, k = {res.k})"
 
 
-def _pooled_row(res: RmaResult | MhResult | GlmmResult, scale: Scale, label: str,
-                weight: float | None) -> Row:
+def _pooled_row(
+    res: RmaResult | MhResult | GlmmResult, scale: Scale, label: str, weight: float | None
+) -> Row:
     pred = scale.predict(res)
     return Row(
-        kind="pooled", label=label,
+        kind="pooled",
+        label=label,
         weight_text="" if weight is None else f"{weight:.1f}%",
         effect_text=_effect_text(pred["pred"], pred["ci_lb"], pred["ci_ub"], scale.digits),
-        est=pred["pred"], lb=pred["ci_lb"], ub=pred["ci_ub"],
+        est=pred["pred"],
+        lb=pred["ci_lb"],
+        ub=pred["ci_ub"],
     )
 
 
@@ -191,8 +224,7 @@ def _heterogeneity(res: RmaResult) -> tuple[str, ...]:
     parts = ["Heterogeneity:"]
     if res.method != "EE":
         parts.append(_stat("τ²", res.tau2))
-    parts += [f"I² = {res.I2:.1f}%", _stat("Q", res.QE), f"df = {res.k - 1}",
-              fmt_p(res.QEp)]
+    parts += [f"I² = {res.I2:.1f}%", _stat("Q", res.QE), f"df = {res.k - 1}", fmt_p(res.QEp)]
     return tuple(parts)
 
 
@@ -204,8 +236,11 @@ def _stat(name: str, value: float | None) -> str:
 
 def _overall_test(res: RmaResult) -> tuple[str, ...]:
     stat = f"t({res.ddf:g})" if res.test == "knha" else "z"
-    return ("Test for overall effect:", f"{stat} = {fmt_num(float(res.zval[0]), 2)}",
-            fmt_p(float(res.pval[0])))
+    return (
+        "Test for overall effect:",
+        f"{stat} = {fmt_num(float(res.zval[0]), 2)}",
+        fmt_p(float(res.pval[0])),
+    )
 
 
 def _effect_text(est: float, lb: float, ub: float, digits: int) -> str:
@@ -228,20 +263,36 @@ def build_mh_rows(
     estimate (``res.study_table()``, "Not estimable" where it has none), the MH/Peto weights
     (``res.weights``), the pooled diamond, and the heterogeneity, overall-effect and (for the
     odds ratio) Cochran-Mantel-Haenszel lines."""
-    rows = _own_estimate_rows(res, scale, extra_columns, sort_by,
-                              res.weights if show_weights else None)
+    rows = _own_estimate_rows(
+        res, scale, extra_columns, sort_by, res.weights if show_weights else None
+    )
     name = "Mantel-Haenszel" if res.method == "MH" else "Peto"
-    rows.append(_pooled_row(res, scale, f"Total ({name}, equal effects, k = {res.k})",
-                            100.0 if show_weights else None))
+    rows.append(
+        _pooled_row(
+            res,
+            scale,
+            f"Total ({name}, equal effects, k = {res.k})",
+            100.0 if show_weights else None,
+        )
+    )
     last_drawn = len(rows) - 1
     df = max(res.k_yi - 1, 0)
-    rows.append(_text_row(("Heterogeneity:", _stat("Chi²", res.QE), f"df = {df}",
-                           fmt_p(res.QEp), f"I² = {res.I2:.1f}%")))
-    rows.append(_text_row(("Test for overall effect:", f"z = {fmt_num(res.zval, 2)}",
-                           fmt_p(res.pval))))
+    rows.append(
+        _text_row(
+            (
+                "Heterogeneity:",
+                _stat("Chi²", res.QE),
+                f"df = {df}",
+                fmt_p(res.QEp),
+                f"I² = {res.I2:.1f}%",
+            )
+        )
+    )
+    rows.append(
+        _text_row(("Test for overall effect:", f"z = {fmt_num(res.zval, 2)}", fmt_p(res.pval)))
+    )
     if res.CMH is not None and res.CMHp is not None:
-        test = ("Cochran-Mantel-Haenszel test:" if res.measure == "OR"
-                else "Mantel-Haenszel test:")
+        test = "Cochran-Mantel-Haenszel test:" if res.measure == "OR" else "Mantel-Haenszel test:"
         rows.append(_text_row((test, _stat("Chi²", res.CMH), "df = 1", fmt_p(res.CMHp))))
     if res.omitted:
         rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
@@ -264,26 +315,44 @@ def build_glmm_rows(
     if show_pi:
         pred = scale.predict(res)
         if np.isfinite(pred["pi_lb"]) and np.isfinite(pred["pi_ub"]):
-            rows.append(Row(kind="pi", label="Prediction interval",
-                            effect_text=_interval_text(pred["pi_lb"], pred["pi_ub"],
-                                                       scale.digits),
-                            lb=pred["pi_lb"], ub=pred["pi_ub"]))
+            rows.append(
+                Row(
+                    kind="pi",
+                    label="Prediction interval",
+                    effect_text=_interval_text(pred["pi_lb"], pred["pi_ub"], scale.digits),
+                    lb=pred["pi_lb"],
+                    ub=pred["pi_ub"],
+                )
+            )
     last_drawn = len(rows) - 1
     df = res.k - 1
-    rows.append(_text_row(("Heterogeneity:", _stat("τ²", res.tau2), f"I² = {res.I2:.1f}%",
-                           f"Wald Q = {fmt_stat(res.QE)} ({fmt_p(res.QEp)})",
-                           f"LRT = {fmt_stat(res.QE_LRT)} ({fmt_p(res.QEp_LRT)})",
-                           f"df = {df}")))
-    rows.append(_text_row(("Test for overall effect:", f"z = {fmt_num(res.zval, 2)}",
-                           fmt_p(res.pval))))
+    rows.append(
+        _text_row(
+            (
+                "Heterogeneity:",
+                _stat("τ²", res.tau2),
+                f"I² = {res.I2:.1f}%",
+                f"Wald Q = {fmt_stat(res.QE)} ({fmt_p(res.QEp)})",
+                f"LRT = {fmt_stat(res.QE_LRT)} ({fmt_p(res.QEp_LRT)})",
+                f"df = {df}",
+            )
+        )
+    )
+    rows.append(
+        _text_row(("Test for overall effect:", f"z = {fmt_num(res.zval, 2)}", fmt_p(res.pval)))
+    )
     if res.omitted:
         rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
     return rows, last_drawn
 
 
-def _own_estimate_rows(res: MhResult | GlmmResult, scale: Scale,
-                       extra_columns: dict[str, list[str]], sort_by: str | None,
-                       weights: np.ndarray | None) -> list[Row]:
+def _own_estimate_rows(
+    res: MhResult | GlmmResult,
+    scale: Scale,
+    extra_columns: dict[str, list[str]],
+    sort_by: str | None,
+    weights: np.ndarray | None,
+) -> list[Row]:
     """Study rows from ``res.study_table()``; squares sized by ``weights`` (%) or equal."""
     table = res.study_table()
     est = scale.display(table["yi"].to_numpy())
@@ -295,20 +364,28 @@ def _own_estimate_rows(res: MhResult | GlmmResult, scale: Scale,
     def study_row(i: int) -> Row:
         estimable = bool(np.isfinite(est[i]))
         return Row(
-            kind="study", label=_wrap(res.slab[i]),
+            kind="study",
+            label=_wrap(res.slab[i]),
             cells=tuple(col[i] for col in extra_columns.values()),
             weight_text="" if weights is None else f"{weights[i]:.1f}%",
-            effect_text=(_effect_text(est[i], lb[i], ub[i], scale.digits) if estimable
-                         else "Not estimable"),
-            est=est[i], lb=lb[i], ub=ub[i], weight=relative[i] if estimable else np.nan,
-            study=res.slab[i])
+            effect_text=(
+                _effect_text(est[i], lb[i], ub[i], scale.digits) if estimable else "Not estimable"
+            ),
+            est=est[i],
+            lb=lb[i],
+            ub=ub[i],
+            weight=relative[i] if estimable else np.nan,
+            study=res.slab[i],
+        )
 
     order = np.arange(res.k)
     if sort_by is not None:
         key = SORT_BY.check(sort_by)
-        values = {"effect": table["yi"].to_numpy(),
-                  "weight": -(np.ones(res.k) if weights is None else weights),
-                  "precision": table["vi"].to_numpy(),
-                  "label": np.array(res.slab, dtype=object)}[key]
+        values = {
+            "effect": table["yi"].to_numpy(),
+            "weight": -(np.ones(res.k) if weights is None else weights),
+            "precision": table["vi"].to_numpy(),
+            "label": np.array(res.slab, dtype=object),
+        }[key]
         order = order[np.argsort(values, kind="stable")]
     return [study_row(i) for i in order]

@@ -21,8 +21,7 @@ __all__ = ["place_labels"]
 
 # directions tried (degrees), in order of preference: right, left, above, below, the
 # diagonals, then the eight directions between those
-_ANGLES = (0, 180, 90, 270, 45, 135, 315, 225, 22.5, 157.5, 67.5, 112.5, 337.5, 202.5, 292.5,
-           247.5)
+_ANGLES = (0, 180, 90, 270, 45, 135, 315, 225, 22.5, 157.5, 67.5, 112.5, 337.5, 202.5, 292.5, 247.5)
 # clearance between marker edge and label (points), nearest first
 _GAPS_PT = (2.0, 7.0, 14.0, 24.0, 36.0, 50.0, 70.0)
 _LEADER_FROM_PT = 6.0  # labels further than this from their marker get a leader line
@@ -90,13 +89,37 @@ def place_labels(
         va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
         off_pt = (off_x / px_per_pt, off_y / px_per_pt)
         if leader is not None:
-            ax.annotate("", xy=tuple(xy[i]), xytext=off_pt, textcoords="offset points",
-                        arrowprops={"arrowstyle": "-", "color": GRID_GREY, "linewidth": 0.5,
-                                    "shrinkA": 0.5, "shrinkB": radii[i] / px_per_pt + 0.5},
-                        gid=f"{gid}-leader", in_layout=False)
-        out.append(ax.annotate(text, xy=tuple(xy[i]), xytext=off_pt, textcoords="offset points",
-                               ha=ha, va=va, fontproperties=prop, color=INK, parse_math=False,
-                               gid=gid, in_layout=False, annotation_clip=False))
+            ax.annotate(
+                "",
+                xy=tuple(xy[i]),
+                xytext=off_pt,
+                textcoords="offset points",
+                arrowprops={
+                    "arrowstyle": "-",
+                    "color": GRID_GREY,
+                    "linewidth": 0.5,
+                    "shrinkA": 0.5,
+                    "shrinkB": radii[i] / px_per_pt + 0.5,
+                },
+                gid=f"{gid}-leader",
+                in_layout=False,
+            )
+        out.append(
+            ax.annotate(
+                text,
+                xy=tuple(xy[i]),
+                xytext=off_pt,
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontproperties=prop,
+                color=INK,
+                parse_math=False,
+                gid=gid,
+                in_layout=False,
+                annotation_clip=False,
+            )
+        )
     return out
 
 
@@ -105,8 +128,9 @@ def _side(component: float) -> int:
     return 1 if component > 0.3 else -1 if component < -0.3 else 0
 
 
-def _box(x: float, y: float, width: float, height: float, dx: int,
-         dy: int) -> tuple[float, float, float, float]:
+def _box(
+    x: float, y: float, width: float, height: float, dx: int, dy: int
+) -> tuple[float, float, float, float]:
     x0 = x if dx > 0 else x - width if dx < 0 else x - width / 2
     y0 = y if dy > 0 else y - height if dy < 0 else y - height / 2
     return (x0, y0, x0 + width, y0 + height)
@@ -115,8 +139,9 @@ def _box(x: float, y: float, width: float, height: float, dx: int,
 def _cost(box, frame, placed, centres: np.ndarray, radii: np.ndarray) -> float:
     """Overlap (pixels squared) of ``box`` with the outside of the axes, labels and points."""
     x0, y0, x1, y1 = box
-    outside = (max(0.0, frame.x0 - x0) + max(0.0, x1 - frame.x1)) * (y1 - y0) + \
-              (max(0.0, frame.y0 - y0) + max(0.0, y1 - frame.y1)) * (x1 - x0)
+    outside = (max(0.0, frame.x0 - x0) + max(0.0, x1 - frame.x1)) * (y1 - y0) + (
+        max(0.0, frame.y0 - y0) + max(0.0, y1 - frame.y1)
+    ) * (x1 - x0)
     cost = 10 * outside  # leaving the axes is worse than touching a point
     for a0, b0, a1, b1 in placed:
         w = min(x1, a1) - max(x0, a0) + 2 * _PAD_PX
@@ -132,8 +157,9 @@ def _cost(box, frame, placed, centres: np.ndarray, radii: np.ndarray) -> float:
     return cost
 
 
-def _leader_cost(box, leader, placed, leaders, centres: np.ndarray, radii: np.ndarray,
-                 own: int) -> float:
+def _leader_cost(
+    box, leader, placed, leaders, centres: np.ndarray, radii: np.ndarray, own: int
+) -> float:
     """Penalty for leader lines crossing labels, points or each other."""
     cost = 0.0
     for segment in leaders:  # the new box must not sit on an earlier leader

@@ -14,8 +14,11 @@ __all__ = ["save_figure"]
 
 FORMATS = ("png", "svg", "pdf")
 # reproducible files (no timestamps) so regenerated figures do not show up as changed
-_METADATA = {"png": {"Software": None}, "svg": {"Date": None},
-             "pdf": {"CreationDate": None, "ModDate": None}}
+_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None},
+    "pdf": {"CreationDate": None, "ModDate": None},
+}
 
 
 def save_figure(
@@ -79,7 +82,6 @@ def save_figure(
     with mpl.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.hashsalt": "metareview"}):
         for fmt in formats:
             path = Path(f"{stem}.{fmt}")
-            fig.savefig(path, format=fmt, dpi=dpi, metadata=_METADATA[fmt],
-                        facecolor="white")
+            fig.savefig(path, format=fmt, dpi=dpi, metadata=_METADATA[fmt], facecolor="white")
             written.append(path)
     return written

@@ -22,8 +22,10 @@ __all__ = ["DISPLAY_TRANSFORMS", "Scale", "fmt_num", "fmt_p", "fmt_stat", "resol
 
 #: accepted ``transf`` values of the plots: metafor's back-transformations and "percent"
 DISPLAY_TRANSFORMS = Options(
-    "transf", ("expit", "exp", "ipft.hm", "iarcsin", "ztor", "percent"),
-    aliases={"ilogit": "expit"}, case_sensitive=False,
+    "transf",
+    ("expit", "exp", "ipft.hm", "iarcsin", "ztor", "percent"),
+    aliases={"ilogit": "expit"},
+    case_sensitive=False,
 )
 
 # measure -> (name on the model scale, short name, name back-transformed, short name)
@@ -52,9 +54,14 @@ _NAMES: dict[str, tuple[str, str, str, str]] = {
 }
 _PROPORTION_MEASURES = frozenset({"PR", "PLN", "PLO", "PAS", "PFT", "IR", "IRLN"})
 _PROPORTION_TRANSFORMS = frozenset({"expit", "ipft.hm", "iarcsin", "percent"})
-_TRANSF_NAMES = {"exp": ("Ratio", "Ratio"), "expit": ("Proportion", "Proportion"),
-                 "ipft.hm": ("Proportion", "Proportion"), "iarcsin": ("Proportion", "Proportion"),
-                 "ztor": ("Correlation", "r"), "percent": ("Percentage", "%")}
+_TRANSF_NAMES = {
+    "exp": ("Ratio", "Ratio"),
+    "expit": ("Proportion", "Proportion"),
+    "ipft.hm": ("Proportion", "Proportion"),
+    "iarcsin": ("Proportion", "Proportion"),
+    "ztor": ("Correlation", "r"),
+    "percent": ("Percentage", "%"),
+}
 MINUS = "\u2212"
 
 
@@ -126,8 +133,15 @@ def resolve_scale(
     if digits is None:
         digits = 1 if canonical == "percent" else 2
     targs = {"ni": ni} if ni is not None else None
-    return Scale(transf=canonical, log_axis=canonical == "exp", refline=refline, name=name,
-                 short=short, digits=digits, targs=targs)
+    return Scale(
+        transf=canonical,
+        log_axis=canonical == "exp",
+        refline=refline,
+        name=name,
+        short=short,
+        digits=digits,
+        targs=targs,
+    )
 
 
 def fmt_num(x: float, digits: int) -> str:

@@ -266,7 +266,8 @@ def text_width(text: str, prop: FontProperties) -> float:
         warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
         widths = [
             text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
-            for line in text.split("\n") if line
+            for line in text.split("\n")
+            if line
         ]
     return max(widths, default=0.0) / 72
 

@@ -91,8 +91,16 @@ def baujat_plot(
     x = frame["x"].to_numpy(dtype=float)
     y = frame["y"].to_numpy(dtype=float)
     labels = [str(s) for s in frame.index]
-    ax.scatter(x, y, s=_MARKER_AREA, color=OKABE_ITO["blue"], edgecolors="white",
-               linewidths=0.5, zorder=3, gid="studies")
+    ax.scatter(
+        x,
+        y,
+        s=_MARKER_AREA,
+        color=OKABE_ITO["blue"],
+        edgecolors="white",
+        linewidths=0.5,
+        zorder=3,
+        gid="studies",
+    )
     for values, setter in ((x, ax.set_xlim), (y, ax.set_ylim)):
         top = float(values.max()) if values.max() > 0 else 1.0
         setter(-0.04 * top, 1.1 * top)
@@ -100,8 +108,13 @@ def baujat_plot(
     if n_labels:
         scaled = np.hypot(x / _safe_max(x), y / _safe_max(y))
         order = np.argsort(-scaled, kind="stable")[:n_labels]
-        place_labels(ax, np.column_stack([x, y]), labels, [int(i) for i in order],
-                     radius_pt=np.sqrt(_MARKER_AREA) / 2)
+        place_labels(
+            ax,
+            np.column_stack([x, y]),
+            labels,
+            [int(i) for i in order],
+            radius_pt=np.sqrt(_MARKER_AREA) / 2,
+        )
     return check_glyphs(fig)
 
 

@@ -131,46 +131,111 @@ def bubble(
     handles: list[Any] = []
     has_pi = bool(np.all(np.isfinite(band["pi_lb"])))
     if has_pi:
-        ax.fill_between(grid, band["pi_lb"], band["pi_ub"], color=_PI_FILL, linewidth=0,
-                        zorder=1, gid="prediction-band")
-        ax.plot(grid, band["pi_lb"], grid, band["pi_ub"], color=GRID_GREY,
-                linewidth=0.6, linestyle=(0, (1.5, 1.5)), zorder=1, gid="prediction-limits")
-    ax.fill_between(grid, band["ci_lb"], band["ci_ub"], color=_CI_FILL, linewidth=0,
-                    zorder=1.5, gid="confidence-band")
+        ax.fill_between(
+            grid,
+            band["pi_lb"],
+            band["pi_ub"],
+            color=_PI_FILL,
+            linewidth=0,
+            zorder=1,
+            gid="prediction-band",
+        )
+        ax.plot(
+            grid,
+            band["pi_lb"],
+            grid,
+            band["pi_ub"],
+            color=GRID_GREY,
+            linewidth=0.6,
+            linestyle=(0, (1.5, 1.5)),
+            zorder=1,
+            gid="prediction-limits",
+        )
+    ax.fill_between(
+        grid,
+        band["ci_lb"],
+        band["ci_ub"],
+        color=_CI_FILL,
+        linewidth=0,
+        zorder=1.5,
+        gid="confidence-band",
+    )
     if ref is not None:
         ax.axhline(ref, color=GRID_GREY, linewidth=LINE_WIDTH, zorder=1.6, gid="refline")
     ax.plot(grid, band["pred"], color=INK, linewidth=1.4, zorder=3, gid="fitted")
     weights = np.asarray(res.weights, dtype=float)
     sizes = np.maximum(_AREA_MAX * weights / weights.max(), _AREA_MIN)
     order = np.argsort(-weights, kind="stable")  # small bubbles on top of large ones
-    ax.scatter(x[order], y[order], s=sizes[order], facecolor=OKABE_ITO["blue"], alpha=0.55,
-               edgecolors=INK, linewidths=0.5, zorder=4, gid="studies")
+    ax.scatter(
+        x[order],
+        y[order],
+        s=sizes[order],
+        facecolor=OKABE_ITO["blue"],
+        alpha=0.55,
+        edgecolors=INK,
+        linewidths=0.5,
+        zorder=4,
+        gid="studies",
+    )
 
-    handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7,
-                          markerfacecolor=OKABE_ITO["blue"], markeredgecolor=INK,
-                          markeredgewidth=0.5, alpha=0.8,
-                          label="Studies (area proportional\nto weight)"))
+    handles.append(
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=7,
+            markerfacecolor=OKABE_ITO["blue"],
+            markeredgecolor=INK,
+            markeredgewidth=0.5,
+            alpha=0.8,
+            label="Studies (area proportional\nto weight)",
+        )
+    )
     handles.append(Line2D([], [], color=INK, linewidth=1.4, label="Fitted line"))
     handles.append(Patch(facecolor=_CI_FILL, label=f"{level} CI"))
     if has_pi:
-        handles.append(Patch(facecolor=_PI_FILL, edgecolor=GRID_GREY, linestyle=":",
-                             linewidth=0.6, label=f"{level} prediction interval"))
+        handles.append(
+            Patch(
+                facecolor=_PI_FILL,
+                edgecolor=GRID_GREY,
+                linestyle=":",
+                linewidth=0.6,
+                label=f"{level} prediction interval",
+            )
+        )
     names = res.coef_names
-    held = [f"{names[k]} = {fmt_num(float(means[k - 1]), _digits(means[k - 1]))}"
-            for k in range(1, res.p) if k != j]
+    held = [
+        f"{names[k]} = {fmt_num(float(means[k - 1]), _digits(means[k - 1]))}"
+        for k in range(1, res.p)
+        if k != j
+    ]
     title = None
     if held:
         title = "Other moderators at\ntheir mean: " + ", ".join(held)
-    style_axes(ax, xlabel if xlabel is not None else names[j],
-               ylabel if ylabel is not None else scale.name, linear_ticks=not scale.log_axis)
+    style_axes(
+        ax,
+        xlabel if xlabel is not None else names[j],
+        ylabel if ylabel is not None else scale.name,
+        linear_ticks=not scale.log_axis,
+    )
     pad = 0.04 * (float(x.max() - x.min()) or 1.0)
     ax.set_xlim(float(x.min()) - pad, float(x.max()) + pad)
     if scale.log_axis:
         ax.autoscale_view()
         set_ratio_ticks(ax.yaxis)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0), frameon=False,
-              prop=font(), borderaxespad=0.0, handlelength=1.8, title=title,
-              title_fontproperties=font(), alignment="left")
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.03, 1.0),
+        frameon=False,
+        prop=font(),
+        borderaxespad=0.0,
+        handlelength=1.8,
+        title=title,
+        title_fontproperties=font(),
+        alignment="left",
+    )
     return check_glyphs(fig)
 
 
@@ -187,8 +252,7 @@ def _predict(res: RmaResult, scale: Scale, newmods: np.ndarray) -> dict[str, np.
 
 
 def _check(res: object, mod: Any) -> int:
-    res = check_rma_result(res, "bubble()", model="mods",
-                           fix="For the pooled effect use forest().")
+    res = check_rma_result(res, "bubble()", model="mods", fix="For the pooled effect use forest().")
     moderators = list(res.coef_names[1:])
     if mod is None:
         if len(moderators) > 1:
@@ -198,7 +262,5 @@ def _check(res: object, mod: Any) -> int:
             )
         return 1
     if mod not in moderators:
-        raise InputError(f"mod must be one of the model's moderators {moderators}; "
-                         f"got {mod!r}.")
+        raise InputError(f"mod must be one of the model's moderators {moderators}; got {mod!r}.")
     return 1 + moderators.index(mod)
-

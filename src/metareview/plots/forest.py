@@ -52,13 +52,13 @@ _MARGIN = 0.12
 _COL_GAP = 0.18
 _PLOT_GAP = 0.3
 _PLOT_WIDTH = (2.2, 2.8)  # narrower when the text columns are wide, within these bounds
-_TARGET_WIDTH = 7.5      # the figure's width aimed at (a journal's full page width)
+_TARGET_WIDTH = 7.5  # the figure's width aimed at (a journal's full page width)
 _ROW = 0.2
-_SPAN_MAX = 3.6          # notes wider than this are wrapped (between their parts)
-_AXIS_SPACE = 0.42       # below the panel: ticks, tick labels and the axis label
-_SQUARE_MAX = 0.62       # side of the largest square, as a fraction of the row height
-_SQUARE_MIN_PT = 2.5     # smallest square side (points) so tiny weights stay visible
-_DIAMOND = 0.3           # half-height of diamonds, as a fraction of the row height
+_SPAN_MAX = 3.6  # notes wider than this are wrapped (between their parts)
+_AXIS_SPACE = 0.42  # below the panel: ticks, tick labels and the axis label
+_SQUARE_MAX = 0.62  # side of the largest square, as a fraction of the row height
+_SQUARE_MIN_PT = 2.5  # smallest square side (points) so tiny weights stay visible
+_DIAMOND = 0.3  # half-height of diamonds, as a fraction of the row height
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,45 +155,65 @@ def forest(
     if isinstance(res, MhResult):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
-        rows, last_drawn = build_mh_rows(res, scale, extra_columns=extras, sort_by=sort_by,
-                                         show_weights=bool(show_weights))
+        rows, last_drawn = build_mh_rows(
+            res, scale, extra_columns=extras, sort_by=sort_by, show_weights=bool(show_weights)
+        )
         grouped = False
     elif isinstance(res, GlmmResult):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
-        rows, last_drawn = build_glmm_rows(res, scale, extra_columns=extras, sort_by=sort_by,
-                                           show_pi=bool(show_pi))
+        rows, last_drawn = build_glmm_rows(
+            res, scale, extra_columns=extras, sort_by=sort_by, show_pi=bool(show_pi)
+        )
         grouped, show_weights = False, False
     else:
         _check_result(res)
         scale = resolve_scale(res.measure, transf, ni=res.ni, digits=digits)
         extras = check_extra_columns(extra_columns, res)
-        rows, last_drawn = build_rows(res, scale, extra_columns=extras, sort_by=sort_by,
-                                      show_weights=bool(show_weights), show_pi=bool(show_pi))
+        rows, last_drawn = build_rows(
+            res,
+            scale,
+            extra_columns=extras,
+            sort_by=sort_by,
+            show_weights=bool(show_weights),
+            show_pi=bool(show_pi),
+        )
         grouped = res.subgroups is not None
     ref = reference_line(refline, scale)
     level = f"{100 * res.level:g}%"
-    headers = {"label": "Study or subgroup" if grouped else "Study",
-               "effect": f"{scale.short} [{level} CI]", "weight": "Weight"}
+    headers = {
+        "label": "Study or subgroup" if grouped else "Study",
+        "effect": f"{scale.short} [{level} CI]",
+        "weight": "Weight",
+    }
     layout = _Layout(rows, extras, headers, show_weights=bool(show_weights), title=title)
 
     fig = plt.figure(figsize=(layout.width, layout.height))
     to_fig = Affine2D().scale(1, -1).translate(0, layout.height) + fig.dpi_scale_trans
     layout.draw_text(fig, to_fig)
-    ax = fig.add_axes((layout.x_plot / layout.width,
-                       1 - layout.y_axis / layout.height,
-                       layout.plot_width / layout.width,
-                       (layout.y_axis - layout.y_rule) / layout.height))
+    ax = fig.add_axes(
+        (
+            layout.x_plot / layout.width,
+            1 - layout.y_axis / layout.height,
+            layout.plot_width / layout.width,
+            (layout.y_axis - layout.y_rule) / layout.height,
+        )
+    )
     ax.set_ylim(layout.y_axis, layout.y_rule)
     _draw_panel(ax, rows[: last_drawn + 1], layout.centres[: last_drawn + 1], scale, ref)
-    ax.set_xlabel(xlabel if xlabel is not None else scale.name, fontproperties=font(),
-                  parse_math=False)
+    ax.set_xlabel(
+        xlabel if xlabel is not None else scale.name, fontproperties=font(), parse_math=False
+    )
     return check_glyphs(fig)
 
 
 def _check_result(res: object) -> None:
-    check_rma_result(res, "forest()", model="intercept",
-                     fix="Refit without mods= (or use subgroup= for a categorical moderator).")
+    check_rma_result(
+        res,
+        "forest()",
+        model="intercept",
+        fix="Refit without mods= (or use subgroup= for a categorical moderator).",
+    )
 
 
 # ------------------------------------------------------------------------------ text layout
@@ -202,8 +222,15 @@ def _check_result(res: object) -> None:
 class _Layout:
     """Positions (inches from the top-left corner) of every column, row and rule."""
 
-    def __init__(self, rows: list[Row], extras: dict[str, list[str]], headers: dict[str, str],
-                 *, show_weights: bool, title: str | None) -> None:
+    def __init__(
+        self,
+        rows: list[Row],
+        extras: dict[str, list[str]],
+        headers: dict[str, str],
+        *,
+        show_weights: bool,
+        title: str | None,
+    ) -> None:
         self.rows = rows
         body, bold = font(), font(weight="bold")
         tabular = [r for r in rows if r.kind in {"study", "group", "pooled", "pi"}]
@@ -213,18 +240,15 @@ class _Layout:
             return max([text_width(header, bold), *cells])
 
         label_texts = [(r.label, r.kind in {"group", "pooled"}) for r in tabular]
-        columns = {"label": _Column(headers["label"], "left",
-                                    width(headers["label"], label_texts))}
+        columns = {"label": _Column(headers["label"], "left", width(headers["label"], label_texts))}
         for j, name in enumerate(extras):
             texts = [(r.cells[j], False) for r in tabular if r.cells]
             columns[f"extra{j}"] = _Column(name, "right", width(name, texts))
         if show_weights:
             texts = [(r.weight_text, r.kind == "pooled") for r in tabular]
-            columns["weight"] = _Column(headers["weight"], "right",
-                                        width(headers["weight"], texts))
+            columns["weight"] = _Column(headers["weight"], "right", width(headers["weight"], texts))
         texts = [(r.effect_text, r.kind == "pooled") for r in tabular]
-        columns["effect"] = _Column(headers["effect"], "right",
-                                    width(headers["effect"], texts))
+        columns["effect"] = _Column(headers["effect"], "right", width(headers["effect"], texts))
 
         # notes span the text columns: widen the label column so they fit (up to a limit),
         # and wrap them between their parts beyond it
@@ -247,11 +271,13 @@ class _Layout:
         self.plot_width = float(np.clip(_TARGET_WIDTH - self.x_plot - 0.35, *_PLOT_WIDTH))
         self.width = self.x_plot + self.plot_width + 0.35
 
-        self.note_lines = {i: self._wrap_note(r, span, body) for i, r in enumerate(rows)
-                           if r.kind == "text"}
+        self.note_lines = {
+            i: self._wrap_note(r, span, body) for i, r in enumerate(rows) if r.kind == "text"
+        }
         title_font = font(TITLE_SIZE, weight="bold")  # wrap with the font it is drawn in
-        self.title_lines = (wrap_to_width(title, self.width - 2 * _MARGIN, title_font)
-                            if title else [])
+        self.title_lines = (
+            wrap_to_width(title, self.width - 2 * _MARGIN, title_font) if title else []
+        )
         y = _MARGIN
         self.y_title = y
         if self.title_lines:
@@ -302,50 +328,93 @@ class _Layout:
 
         def put(x: float, y: float, text: str, prop, ha: str, gid: str) -> None:
             if text:
-                fig.text(x, y, text, transform=to_fig, fontproperties=prop, ha=ha, va="center",
-                         multialignment=ha, parse_math=False, color=INK, gid=gid)
+                fig.text(
+                    x,
+                    y,
+                    text,
+                    transform=to_fig,
+                    fontproperties=prop,
+                    ha=ha,
+                    va="center",
+                    multialignment=ha,
+                    parse_math=False,
+                    color=INK,
+                    gid=gid,
+                )
 
         if self.title_lines:
-            fig.text(_MARGIN, self.y_title, "\n".join(self.title_lines), transform=to_fig,
-                     fontproperties=font(TITLE_SIZE, weight="bold"), ha="left", va="top",
-                     parse_math=False, gid="title")
+            fig.text(
+                _MARGIN,
+                self.y_title,
+                "\n".join(self.title_lines),
+                transform=to_fig,
+                fontproperties=font(TITLE_SIZE, weight="bold"),
+                ha="left",
+                va="top",
+                parse_math=False,
+                gid="title",
+            )
         for key, col in self.columns.items():
             put(col.x, self.y_header, col.header, bold, col.align, f"header-{key}")
         right = self.x_plot + self.plot_width
         for y in (self.y_top_rule, self.y_rule):
-            fig.add_artist(Line2D([_MARGIN, right], [y, y], transform=to_fig, color=INK,
-                                  linewidth=LINE_WIDTH))
+            fig.add_artist(
+                Line2D([_MARGIN, right], [y, y], transform=to_fig, color=INK, linewidth=LINE_WIDTH)
+            )
         extra_keys = [k for k in self.columns if k.startswith("extra")]
         for i, (row, y) in enumerate(zip(self.rows, self.centres, strict=True)):
             if row.kind == "text":
-                put(self.columns["label"].x, y, "\n".join(self.note_lines[i]), body, "left",
-                    "note")
+                put(self.columns["label"].x, y, "\n".join(self.note_lines[i]), body, "left", "note")
                 continue
             strong = row.kind in {"group", "pooled"}
-            put(self.columns["label"].x, y, row.label, bold if strong else body, "left",
-                "label" if row.kind == "study" else f"label-{row.kind}")
+            put(
+                self.columns["label"].x,
+                y,
+                row.label,
+                bold if strong else body,
+                "left",
+                "label" if row.kind == "study" else f"label-{row.kind}",
+            )
             for key, cell in zip(extra_keys, row.cells, strict=False):  # only studies have cells
                 put(self.columns[key].x, y, cell, body, "right", key)
             if "weight" in self.columns:
-                put(self.columns["weight"].x, y, row.weight_text, bold if strong else body,
-                    "right", "weight" if row.kind == "study" else f"weight-{row.kind}")
-            put(self.columns["effect"].x, y, row.effect_text, bold if strong else body, "right",
-                "effect" if row.kind == "study" else f"effect-{row.kind}")
+                put(
+                    self.columns["weight"].x,
+                    y,
+                    row.weight_text,
+                    bold if strong else body,
+                    "right",
+                    "weight" if row.kind == "study" else f"weight-{row.kind}",
+                )
+            put(
+                self.columns["effect"].x,
+                y,
+                row.effect_text,
+                bold if strong else body,
+                "right",
+                "effect" if row.kind == "study" else f"effect-{row.kind}",
+            )
 
 
 # ---------------------------------------------------------------------------- plot panel
 
 
-def _draw_panel(ax, rows: list[Row], centres: list[float], scale: Scale,
-                ref: float | None) -> None:
+def _draw_panel(ax, rows: list[Row], centres: list[float], scale: Scale, ref: float | None) -> None:
     xmin, xmax, ticks = _axis_limits(rows, scale, ref)
     ax.set_xscale("log" if scale.log_axis else "linear")
     ax.set_xlim(xmin, xmax)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(FixedLocator([]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS)))
-    ax.tick_params(axis="x", labelsize=FONT_SIZE, labelfontfamily=list(font_families()),
-                   width=LINE_WIDTH, length=3, color=INK, labelcolor=INK)
+    ax.tick_params(
+        axis="x",
+        labelsize=FONT_SIZE,
+        labelfontfamily=list(font_families()),
+        width=LINE_WIDTH,
+        length=3,
+        color=INK,
+        labelcolor=INK,
+    )
     ax.tick_params(axis="y", left=False, labelleft=False)
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
@@ -361,33 +430,82 @@ def _draw_panel(ax, rows: list[Row], centres: list[float], scale: Scale,
         lb = np.array([r.lb for r, _ in studies])
         ub = np.array([r.ub for r, _ in studies])
         ys = np.array([y for _, y in studies])
-        ax.hlines(ys, np.clip(lb, xmin, xmax), np.clip(ub, xmin, xmax), color=INK,
-                  linewidth=LINE_WIDTH, zorder=2, gid="whiskers")
+        ax.hlines(
+            ys,
+            np.clip(lb, xmin, xmax),
+            np.clip(ub, xmin, xmax),
+            color=INK,
+            linewidth=LINE_WIDTH,
+            zorder=2,
+            gid="whiskers",
+        )
         for side, beyond, edge in (("<", lb < xmin, xmin), (">", ub > xmax, xmax)):
             if beyond.any():
-                ax.plot(np.full(beyond.sum(), edge), ys[beyond], linestyle="none", marker=side,
-                        markersize=4, color=INK, clip_on=False, zorder=2, gid="clipped")
+                ax.plot(
+                    np.full(beyond.sum(), edge),
+                    ys[beyond],
+                    linestyle="none",
+                    marker=side,
+                    markersize=4,
+                    color=INK,
+                    clip_on=False,
+                    zorder=2,
+                    gid="clipped",
+                )
         side_max = _SQUARE_MAX * _ROW * 72
         weights = np.array([r.weight for r, _ in studies])
         sizes = np.maximum(side_max**2 * weights, _SQUARE_MIN_PT**2)
-        ax.scatter(est, ys, s=sizes, marker="s", color=OKABE_ITO["blue"], edgecolors="none",
-                   zorder=3, gid="studies")
+        ax.scatter(
+            est,
+            ys,
+            s=sizes,
+            marker="s",
+            color=OKABE_ITO["blue"],
+            edgecolors="none",
+            zorder=3,
+            gid="studies",
+        )
     for row, y in zip(rows, centres, strict=True):
         if row.kind == "pooled":
             half = _DIAMOND * _ROW
-            ax.add_patch(Polygon([(row.lb, y), (row.est, y - half), (row.ub, y),
-                                  (row.est, y + half)], closed=True, facecolor=INK,
-                                 edgecolor=INK, linewidth=0.5, zorder=3, gid="pooled"))
+            ax.add_patch(
+                Polygon(
+                    [(row.lb, y), (row.est, y - half), (row.ub, y), (row.est, y + half)],
+                    closed=True,
+                    facecolor=INK,
+                    edgecolor=INK,
+                    linewidth=0.5,
+                    zorder=3,
+                    gid="pooled",
+                )
+            )
         elif row.kind == "pi":
             lo, hi = max(row.lb, xmin), min(row.ub, xmax)
-            ax.plot([lo, hi], [y, y], color=OKABE_ITO["vermillion"], linewidth=1.6,
-                    solid_capstyle="butt", zorder=3, gid="prediction-interval")
-            ax.plot([lo, hi], [y, y], linestyle="none", marker="|", markersize=6,
-                    markeredgewidth=1.2, color=OKABE_ITO["vermillion"], clip_on=False, zorder=3)
+            ax.plot(
+                [lo, hi],
+                [y, y],
+                color=OKABE_ITO["vermillion"],
+                linewidth=1.6,
+                solid_capstyle="butt",
+                zorder=3,
+                gid="prediction-interval",
+            )
+            ax.plot(
+                [lo, hi],
+                [y, y],
+                linestyle="none",
+                marker="|",
+                markersize=6,
+                markeredgewidth=1.2,
+                color=OKABE_ITO["vermillion"],
+                clip_on=False,
+                zorder=3,
+            )
 
 
-def _axis_limits(rows: list[Row], scale: Scale,
-                 ref: float | None) -> tuple[float, float, list[float]]:
+def _axis_limits(
+    rows: list[Row], scale: Scale, ref: float | None
+) -> tuple[float, float, list[float]]:
     """Axis range covering every estimate, pooled interval and PI, and study CIs within reason.
 
     Study CIs more than the core range beyond it are cut (and drawn with an arrowhead).

@@ -121,9 +121,11 @@ def funnel(
         usable = np.isfinite(table["yi"].to_numpy()) & np.isfinite(table["vi"].to_numpy())
         yi, vi = table["yi"].to_numpy()[usable], table["vi"].to_numpy()[usable]
         if egger_line is True or isinstance(egger_line, RegtestResult):
-            raise InputError("egger_line=True needs an rma() fit (Egger's test is a "
-                             "regression of the inverse-variance estimates); pass "
-                             "egger_line=(intercept, slope) from regtest() of an rma() fit.")
+            raise InputError(
+                "egger_line=True needs an rma() fit (Egger's test is a "
+                "regression of the inverse-variance estimates); pass "
+                "egger_line=(intercept, slope) from regtest() of an rma() fit."
+            )
     else:
         _check_result(res)
         yi, vi = res.yi, res.vi
@@ -143,30 +145,94 @@ def funnel(
     shades = _draw_contours(ax, se_max) if contours else []
     handles: list[Any] = []
     level = f"{100 * res.level:g}%"
-    ax.plot(est - crit * se_grid, se_grid, linestyle=(0, (4, 3)), color=INK,
-            linewidth=LINE_WIDTH, zorder=2, gid="pseudo-ci")
-    ax.plot(est + crit * se_grid, se_grid, linestyle=(0, (4, 3)), color=INK,
-            linewidth=LINE_WIDTH, zorder=2)
+    ax.plot(
+        est - crit * se_grid,
+        se_grid,
+        linestyle=(0, (4, 3)),
+        color=INK,
+        linewidth=LINE_WIDTH,
+        zorder=2,
+        gid="pseudo-ci",
+    )
+    ax.plot(
+        est + crit * se_grid,
+        se_grid,
+        linestyle=(0, (4, 3)),
+        color=INK,
+        linewidth=LINE_WIDTH,
+        zorder=2,
+    )
     ax.plot([est, est], [0, se_max], color=INK, linewidth=LINE_WIDTH, zorder=2, gid="estimate")
-    handles += [Line2D([], [], color=INK, linewidth=LINE_WIDTH, label="Pooled estimate"),
-                Line2D([], [], color=INK, linewidth=LINE_WIDTH, linestyle=(0, (4, 3)),
-                       label=f"Pseudo {level} CI")]
+    handles += [
+        Line2D([], [], color=INK, linewidth=LINE_WIDTH, label="Pooled estimate"),
+        Line2D(
+            [],
+            [],
+            color=INK,
+            linewidth=LINE_WIDTH,
+            linestyle=(0, (4, 3)),
+            label=f"Pseudo {level} CI",
+        ),
+    ]
     if line is not None:
         intercept, slope = line
-        ax.plot(slope + intercept * se_grid, se_grid, color=OKABE_ITO["vermillion"],
-                linewidth=1.2, zorder=3, gid="egger")
-        handles.append(Line2D([], [], color=OKABE_ITO["vermillion"], linewidth=1.2,
-                              label="Egger regression line"))
-    ax.scatter(yi, sei, s=22, color=OKABE_ITO["blue"], edgecolors="white",
-               linewidths=0.4, zorder=4, gid="studies")
-    handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
-                          color=OKABE_ITO["blue"], label="Studies"))
+        ax.plot(
+            slope + intercept * se_grid,
+            se_grid,
+            color=OKABE_ITO["vermillion"],
+            linewidth=1.2,
+            zorder=3,
+            gid="egger",
+        )
+        handles.append(
+            Line2D(
+                [], [], color=OKABE_ITO["vermillion"], linewidth=1.2, label="Egger regression line"
+            )
+        )
+    ax.scatter(
+        yi,
+        sei,
+        s=22,
+        color=OKABE_ITO["blue"],
+        edgecolors="white",
+        linewidths=0.4,
+        zorder=4,
+        gid="studies",
+    )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=5,
+            color=OKABE_ITO["blue"],
+            label="Studies",
+        )
+    )
     if imputed is not None:
-        ax.scatter(imputed[0], np.sqrt(imputed[1]), s=22, facecolors="none",
-                   edgecolors=OKABE_ITO["blue"], linewidths=1.0, zorder=4, gid="filled")
-        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
-                              markerfacecolor="none", color=OKABE_ITO["blue"],
-                              label="Imputed (trim and fill)"))
+        ax.scatter(
+            imputed[0],
+            np.sqrt(imputed[1]),
+            s=22,
+            facecolors="none",
+            edgecolors=OKABE_ITO["blue"],
+            linewidths=1.0,
+            zorder=4,
+            gid="filled",
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markersize=5,
+                markerfacecolor="none",
+                color=OKABE_ITO["blue"],
+                label="Imputed (trim and fill)",
+            )
+        )
 
     xs = [yi, est - crit * se_max, est + crit * se_max]
     if contours:
@@ -178,15 +244,24 @@ def funnel(
     pad = 0.04 * (hi - lo)
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(se_max, 0)
-    style_axes(ax, xlabel if xlabel is not None else resolve_scale(res.measure, None).name,
-               "Standard error")
+    style_axes(
+        ax,
+        xlabel if xlabel is not None else resolve_scale(res.measure, None).name,
+        "Standard error",
+    )
     # one key, top right beside the panel: what is drawn, then the shading under a heading
     if shades:
-        handles += [Patch(visible=False, label="Study significance\n(two-sided, vs 0)"),
-                    *shades]
-    key = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0),
-                    frameon=False, prop=font(), borderaxespad=0.0, handlelength=2.2,
-                    alignment="left")
+        handles += [Patch(visible=False, label="Study significance\n(two-sided, vs 0)"), *shades]
+    key = ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.03, 1.0),
+        frameon=False,
+        prop=font(),
+        borderaxespad=0.0,
+        handlelength=2.2,
+        alignment="left",
+    )
     if shades:
         heading = key.get_texts()[len(handles) - len(shades) - 1]
         heading.set_fontproperties(font(weight="bold"))
@@ -200,13 +275,17 @@ def _draw_contours(ax: Axes, se_max: float) -> list[Patch]:
     ax.patch.set_gid("contour-outside")
     for shade, p in zip(_SHADES[-2::-1], sorted(CONTOUR_LEVELS), strict=True):
         z = stats.norm.isf(p / 2)
-        ax.fill_betweenx(se, -z * se, z * se, color=shade, linewidth=0, zorder=1,
-                         gid=f"contour-{p:g}")
+        ax.fill_betweenx(
+            se, -z * se, z * se, color=shade, linewidth=0, zorder=1, gid=f"contour-{p:g}"
+        )
     bounds = (1.0, *CONTOUR_LEVELS, 0.0)
-    labels = [f"{lo:.2f} < p ≤ {hi:.2f}" if lo > 0 else f"p ≤ {hi:.2f}"
-              for hi, lo in pairwise(bounds)]
-    return [Patch(facecolor=shade, edgecolor=GRID_GREY, linewidth=0.5, label=label)
-            for shade, label in zip(_SHADES, labels, strict=True)]
+    labels = [
+        f"{lo:.2f} < p ≤ {hi:.2f}" if lo > 0 else f"p ≤ {hi:.2f}" for hi, lo in pairwise(bounds)
+    ]
+    return [
+        Patch(facecolor=shade, edgecolor=GRID_GREY, linewidth=0.5, label=label)
+        for shade, label in zip(_SHADES, labels, strict=True)
+    ]
 
 
 def _check_result(res: object) -> None:
@@ -225,8 +304,10 @@ def _check_filled(filled: Any) -> tuple[np.ndarray, np.ndarray] | None:
     vi = check_numeric("filled vi", filled[1], allow_nan=False)
     check_same_length({"filled yi": yi, "filled vi": vi})
     if (vi <= 0).any():
-        raise InputError(f"filled vi must be > 0; got {vi[vi <= 0].tolist()}. "
-                         "Pass variances (not standard errors) of the imputed studies.")
+        raise InputError(
+            f"filled vi must be > 0; got {vi[vi <= 0].tolist()}. "
+            "Pass variances (not standard errors) of the imputed studies."
+        )
     return yi, vi
 
 

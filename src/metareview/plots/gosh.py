@@ -40,8 +40,7 @@ _FIGSIZE = (6.0, 5.4)
 _INSET = 0.1  # corner content starts this far (axes fraction) right of the histogram's spine
 _FRAME_IN = (0.65, 0.5, 0.55, 0.1)  # left, bottom, right, top margins (inches) for ax=None
 # white to Okabe-Ito blue to a darker blue: counts per hexagon, light = few
-_DENSITY = LinearSegmentedColormap.from_list(
-    "okabe_ito_blues", [BLUES[0], *BLUES[2:]])
+_DENSITY = LinearSegmentedColormap.from_list("okabe_ito_blues", [BLUES[0], *BLUES[2:]])
 _WITH = OKABE_ITO["vermillion"]
 _WITHOUT = OKABE_ITO["blue"]
 
@@ -118,8 +117,7 @@ def gosh_plot(
     """
     if not isinstance(gosh_result, GoshResult):
         raise InputError(
-            f"gosh_plot() needs the result of metareview.gosh(); got "
-            f"{type(gosh_result).__name__}."
+            f"gosh_plot() needs the result of metareview.gosh(); got {type(gosh_result).__name__}."
         )
     kind = KINDS.check(kind)
     table = gosh_result.table
@@ -135,14 +133,21 @@ def gosh_plot(
         )
     if i2.size == 0:
         raise InputError("gosh_plot(): no subset has a finite I2 and estimate to draw.")
-    use_hexbin = kind == "hexbin" or (kind == "auto" and contains is None
-                                      and i2.size > HEXBIN_ABOVE)
+    use_hexbin = kind == "hexbin" or (
+        kind == "auto" and contains is None and i2.size > HEXBIN_ABOVE
+    )
     if ax is None:
         width, height = _FIGSIZE
         left, bottom, right_gap, top_gap = _FRAME_IN
         fig = plt.figure(figsize=_FIGSIZE)
-        ax = fig.add_axes((left / width, bottom / height, 1 - (left + right_gap) / width,
-                           1 - (bottom + top_gap) / height))
+        ax = fig.add_axes(
+            (
+                left / width,
+                bottom / height,
+                1 - (left + right_gap) / width,
+                1 - (bottom + top_gap) / height,
+            )
+        )
     else:
         fig = ax.figure
     divider = make_axes_locatable(ax)
@@ -152,20 +157,39 @@ def gosh_plot(
     groups = _groups(i2, est, contains)
     hexes = None
     if use_hexbin:
-        hexes = ax.hexbin(i2, est, gridsize=_BINS, cmap=_DENSITY, norm=LogNorm(), mincnt=1,
-                          linewidths=0.1, edgecolors="face", zorder=2, gid="subsets-hexbin")
+        hexes = ax.hexbin(
+            i2,
+            est,
+            gridsize=_BINS,
+            cmap=_DENSITY,
+            norm=LogNorm(),
+            mincnt=1,
+            linewidths=0.1,
+            edgecolors="face",
+            zorder=2,
+            gid="subsets-hexbin",
+        )
     else:
         _scatter(ax, groups, n_total=i2.size)
     bins_x = np.histogram_bin_edges(i2, bins=_BINS)
     bins_y = np.histogram_bin_edges(est, bins=_BINS)
     # one group: filled; two groups: outlines, so neither hides the other
-    style = ({"histtype": "stepfilled", "alpha": 0.8, "linewidth": 0.6} if contains is None
-             else {"histtype": "step", "linewidth": 1.2})
+    style = (
+        {"histtype": "stepfilled", "alpha": 0.8, "linewidth": 0.6}
+        if contains is None
+        else {"histtype": "step", "linewidth": 1.2}
+    )
     for name, xs, ys, colour in groups:
-        top.hist(xs, bins=bins_x, color=colour, edgecolor=colour, gid=f"hist-I2-{name}",
-                 **style)
-        right.hist(ys, bins=bins_y, orientation="horizontal", color=colour, edgecolor=colour,
-                   gid=f"hist-estimate-{name}", **style)
+        top.hist(xs, bins=bins_x, color=colour, edgecolor=colour, gid=f"hist-I2-{name}", **style)
+        right.hist(
+            ys,
+            bins=bins_y,
+            orientation="horizontal",
+            color=colour,
+            edgecolor=colour,
+            gid=f"hist-estimate-{name}",
+            **style,
+        )
 
     lo, hi = float(i2.min()), float(i2.max())
     pad = max(0.03 * (hi - lo), 0.5)
@@ -189,29 +213,43 @@ def _contains(gosh_result: GoshResult, study: Any) -> np.ndarray:
     labels = [str(s) for s in gosh_result.slab]
     if str(study) not in labels:
         shown = ", ".join(repr(s) for s in labels[:8]) + (", ..." if len(labels) > 8 else "")
-        raise InputError(f"highlight must be one of the studies of the GOSH fit ({shown}); "
-                         f"got {study!r}.")
+        raise InputError(
+            f"highlight must be one of the studies of the GOSH fit ({shown}); got {study!r}."
+        )
     return np.asarray(gosh_result.incl, dtype=bool)[:, labels.index(str(study))]
 
 
-def _groups(i2: np.ndarray, est: np.ndarray,
-            contains: np.ndarray | None) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
+def _groups(
+    i2: np.ndarray, est: np.ndarray, contains: np.ndarray | None
+) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
     if contains is None:
         return [("all", i2, est, _WITHOUT)]
-    return [("without", i2[~contains], est[~contains], _WITHOUT),
-            ("with", i2[contains], est[contains], _WITH)]
+    return [
+        ("without", i2[~contains], est[~contains], _WITHOUT),
+        ("with", i2[contains], est[contains], _WITH),
+    ]
 
 
 def _scatter(ax: Axes, groups, *, n_total: int) -> None:
     alpha = float(np.clip(300 / n_total, 0.12, 0.7))
     size = 10.0 if n_total <= 500 else 5.0
     for name, xs, ys, colour in groups:
-        ax.scatter(xs, ys, s=size, color=colour, alpha=alpha, edgecolors="none",
-                   rasterized=n_total > _RASTERIZE_ABOVE, zorder=2, gid=f"subsets-{name}")
+        ax.scatter(
+            xs,
+            ys,
+            s=size,
+            color=colour,
+            alpha=alpha,
+            edgecolors="none",
+            rasterized=n_total > _RASTERIZE_ABOVE,
+            zorder=2,
+            gid=f"subsets-{name}",
+        )
 
 
-def _corner_note(corner: Axes, gosh_result: GoshResult, n: int, dropped: int,
-                 highlight: str | None, hexes: Any) -> None:
+def _corner_note(
+    corner: Axes, gosh_result: GoshResult, n: int, dropped: int, highlight: str | None, hexes: Any
+) -> None:
     """Subset count, and the colour bar or the highlight key, in the free top-right corner."""
     fig = corner.figure
     what = "subsets (all)" if gosh_result.exact else "random subsets"
@@ -219,22 +257,47 @@ def _corner_note(corner: Axes, gosh_result: GoshResult, n: int, dropped: int,
     if dropped:
         lines.append(f"{dropped:,} not finite, left out")
     small = font(FONT_SIZE - 1)
-    corner.text(_INSET, 1.0, "\n".join(lines), transform=corner.transAxes, ha="left", va="top",
-                fontproperties=small, color=INK, parse_math=False, gid="gosh-note")
+    corner.text(
+        _INSET,
+        1.0,
+        "\n".join(lines),
+        transform=corner.transAxes,
+        ha="left",
+        va="top",
+        fontproperties=small,
+        color=INK,
+        parse_math=False,
+        gid="gosh-note",
+    )
     if hexes is not None:
         bar = corner.inset_axes((_INSET, 0.08, 0.92 - _INSET, 0.13))
         cb = fig.colorbar(hexes, cax=bar, orientation="horizontal")
         cb.outline.set_linewidth(LINE_WIDTH / 2)
-        bar.tick_params(labelsize=FONT_SIZE - 1, labelfontfamily=list(font_families()), length=2,
-                        width=0.5, color=INK, labelcolor=INK)
+        bar.tick_params(
+            labelsize=FONT_SIZE - 1,
+            labelfontfamily=list(font_families()),
+            length=2,
+            width=0.5,
+            color=INK,
+            labelcolor=INK,
+        )
         bar.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
-        bar.set_title("Subsets per hexagon", fontproperties=small, color=INK, loc="left",
-                      pad=2)
+        bar.set_title("Subsets per hexagon", fontproperties=small, color=INK, loc="left", pad=2)
     if highlight is not None:
-        handles = [Line2D([], [], linestyle="none", marker="o", markersize=4, color=colour,
-                          label=label)
-                   for label, colour in (("Contains", _WITH), ("Does not contain", _WITHOUT))]
-        corner.legend(handles=handles, loc="lower left", bbox_to_anchor=(_INSET, 0.0),
-                      frameon=False, prop=small, borderaxespad=0.0, handletextpad=0.3,
-                      borderpad=0.0, title=highlight, title_fontproperties=small,
-                      alignment="left")
+        handles = [
+            Line2D([], [], linestyle="none", marker="o", markersize=4, color=colour, label=label)
+            for label, colour in (("Contains", _WITH), ("Does not contain", _WITHOUT))
+        ]
+        corner.legend(
+            handles=handles,
+            loc="lower left",
+            bbox_to_anchor=(_INSET, 0.0),
+            frameon=False,
+            prop=small,
+            borderaxespad=0.0,
+            handletextpad=0.3,
+            borderpad=0.0,
+            title=highlight,
+            title_fontproperties=small,
+            alignment="left",
+        )

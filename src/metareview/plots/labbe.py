@@ -121,43 +121,102 @@ def labbe(
     lo, hi = _limits(np.concatenate([p_t, p_c]), scale)
     grid = _grid(lo, hi, scale)
     handles: list[Any] = []
-    ax.plot(to_axis(grid), to_axis(grid), color=GRID_GREY, linewidth=LINE_WIDTH,
-            linestyle=(0, (4, 3)), zorder=1, gid="identity")
-    handles.append(Line2D([], [], color=GRID_GREY, linewidth=LINE_WIDTH, linestyle=(0, (4, 3)),
-                          label="No difference (y = x)"))
+    ax.plot(
+        to_axis(grid),
+        to_axis(grid),
+        color=GRID_GREY,
+        linewidth=LINE_WIDTH,
+        linestyle=(0, (4, 3)),
+        zorder=1,
+        gid="identity",
+    )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            color=GRID_GREY,
+            linewidth=LINE_WIDTH,
+            linestyle=(0, (4, 3)),
+            label="No difference (y = x)",
+        )
+    )
     if pooled is not None:
         measure, estimate = pooled
         curve = _implied(measure, estimate, grid)
         inside = (curve > 0) & (curve < 1) if scale != "proportion" else (curve >= 0) & (curve <= 1)
-        ax.plot(to_axis(grid[inside]), to_axis(curve[inside]), color=OKABE_ITO["vermillion"],
-                linewidth=1.4, zorder=2, gid="pooled")
-        handles.append(Line2D([], [], color=OKABE_ITO["vermillion"], linewidth=1.4,
-                              label=_pooled_label(measure, estimate, res)))
+        ax.plot(
+            to_axis(grid[inside]),
+            to_axis(curve[inside]),
+            color=OKABE_ITO["vermillion"],
+            linewidth=1.4,
+            zorder=2,
+            gid="pooled",
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=OKABE_ITO["vermillion"],
+                linewidth=1.4,
+                label=_pooled_label(measure, estimate, res),
+            )
+        )
     sizes = np.maximum(_AREA_MAX * n / n.max(), _AREA_MIN)
     order = np.argsort(-n, kind="stable")  # small circles on top of large ones
-    ax.scatter(to_axis(p_c[order]), to_axis(p_t[order]), s=sizes[order],
-               facecolor=OKABE_ITO["blue"], alpha=0.55, edgecolors=INK, linewidths=0.5,
-               zorder=3, gid="studies")
-    handles.insert(0, Line2D([], [], linestyle="none", marker="o", markersize=7,
-                             markerfacecolor=OKABE_ITO["blue"], markeredgecolor=INK,
-                             markeredgewidth=0.5, alpha=0.8,
-                             label="Studies (area proportional\nto total sample size)"))
+    ax.scatter(
+        to_axis(p_c[order]),
+        to_axis(p_t[order]),
+        s=sizes[order],
+        facecolor=OKABE_ITO["blue"],
+        alpha=0.55,
+        edgecolors=INK,
+        linewidths=0.5,
+        zorder=3,
+        gid="studies",
+    )
+    handles.insert(
+        0,
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=7,
+            markerfacecolor=OKABE_ITO["blue"],
+            markeredgecolor=INK,
+            markeredgewidth=0.5,
+            alpha=0.8,
+            label="Studies (area proportional\nto total sample size)",
+        ),
+    )
     _set_axes(ax, scale, lo, hi)
-    style_axes(ax, xlabel if xlabel is not None else "Event proportion, control group",
-               ylabel if ylabel is not None else "Event proportion, treatment group",
-               linear_ticks=scale == "proportion")
+    style_axes(
+        ax,
+        xlabel if xlabel is not None else "Event proportion, control group",
+        ylabel if ylabel is not None else "Event proportion, treatment group",
+        linear_ticks=scale == "proportion",
+    )
     if scale == "log":
         set_ratio_ticks(ax.xaxis)
         set_ratio_ticks(ax.yaxis)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0), frameon=False,
-              prop=font(), borderaxespad=0.0, handlelength=2.2)
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.03, 1.0),
+        frameon=False,
+        prop=font(),
+        borderaxespad=0.0,
+        handlelength=2.2,
+    )
     return check_glyphs(fig)
 
 
 def _check_counts(ai: Any, bi: Any, ci: Any, di: Any, slab: Any) -> tuple[np.ndarray, ...]:
     names = ("ai", "bi", "ci", "di")
-    arrays = {name: check_numeric(name, v, allow_nan=False)
-              for name, v in zip(names, (ai, bi, ci, di), strict=True)}
+    arrays = {
+        name: check_numeric(name, v, allow_nan=False)
+        for name, v in zip(names, (ai, bi, ci, di), strict=True)
+    }
     k = check_same_length(arrays)
     labels = None if slab is None else [str(s) for s in slab]
     if labels is not None and len(labels) != k:
@@ -167,14 +226,19 @@ def _check_counts(ai: Any, bi: Any, ci: Any, di: Any, slab: Any) -> tuple[np.nda
     for name, values in arrays.items():
         bad = values < 0
         if bad.any():
-            raise InputError(f"{name} must be counts >= 0; got negative values at "
-                             f"{describe_rows(bad, labels)}.")
-    for group, (events, rest) in (("treatment (ai + bi)", ("ai", "bi")),
-                                  ("control (ci + di)", ("ci", "di"))):
+            raise InputError(
+                f"{name} must be counts >= 0; got negative values at {describe_rows(bad, labels)}."
+            )
+    for group, (events, rest) in (
+        ("treatment (ai + bi)", ("ai", "bi")),
+        ("control (ci + di)", ("ci", "di")),
+    ):
         empty = arrays[events] + arrays[rest] == 0
         if empty.any():
-            raise InputError(f"the {group} group has no participants at "
-                             f"{describe_rows(empty, labels)}; drop these studies.")
+            raise InputError(
+                f"the {group} group has no participants at "
+                f"{describe_rows(empty, labels)}; drop these studies."
+            )
     return tuple(arrays[name] for name in names)
 
 
@@ -190,8 +254,10 @@ def _check_result(res: Any, k: int) -> tuple[str, float] | None:
             "is recorded, or pass measure= to rma()."
         )
     if res.k + len(res.omitted) != k:
-        raise InputError(f"res was fitted to {res.k + len(res.omitted)} studies but the "
-                         f"tables hold {k}; pass the counts of the same studies.")
+        raise InputError(
+            f"res was fitted to {res.k + len(res.omitted)} studies but the "
+            f"tables hold {k}; pass the counts of the same studies."
+        )
     return measure, res.estimate
 
 

@@ -135,10 +135,13 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
         for key, column, row, text in _contents(c)
     ]
     line = text_height(1, body)
-    row_heights = [max(len(b.lines) * line + 2 * _PAD for b in boxes if b.row == r)
-                   for r in range(5)]
-    header_lines = {j: _wrap(t, 2 * box_width + _ARROW_GAP - 2 * _PAD, font(weight="bold"))
-                    for j, t in _headers(c).items()}
+    row_heights = [
+        max(len(b.lines) * line + 2 * _PAD for b in boxes if b.row == r) for r in range(5)
+    ]
+    header_lines = {
+        j: _wrap(t, 2 * box_width + _ARROW_GAP - 2 * _PAD, font(weight="bold"))
+        for j, t in _headers(c).items()
+    }
     header_height = max(len(v) for v in header_lines.values()) * line + 2 * _PAD
     y = _MARGIN
     y_header = y
@@ -158,33 +161,82 @@ def prisma(counts: Mapping[str, Any]) -> Figure:
     for j, lines in header_lines.items():
         x = xs[2 * j]
         w = 2 * box_width + _ARROW_GAP
-        ax.add_patch(FancyBboxPatch((x, y_header), w, header_height,
-                                    boxstyle="round,pad=0,rounding_size=0.06",
-                                    facecolor=_HEADER_MAIN if j == 0 else _HEADER_OTHER,
-                                    edgecolor=INK, linewidth=LINE_WIDTH))
-        ax.text(x + w / 2, y_header + header_height / 2, "\n".join(lines),
-                fontproperties=font(weight="bold"), ha="center", va="center",
-                multialignment="center", parse_math=False, gid=f"header:{j}")
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y_header),
+                w,
+                header_height,
+                boxstyle="round,pad=0,rounding_size=0.06",
+                facecolor=_HEADER_MAIN if j == 0 else _HEADER_OTHER,
+                edgecolor=INK,
+                linewidth=LINE_WIDTH,
+            )
+        )
+        ax.text(
+            x + w / 2,
+            y_header + header_height / 2,
+            "\n".join(lines),
+            fontproperties=font(weight="bold"),
+            ha="center",
+            va="center",
+            multialignment="center",
+            parse_math=False,
+            gid=f"header:{j}",
+        )
 
-    for label, first, last in (("Identification", 0, 0), ("Screening", 1, 3),
-                               ("Included", 4, 4)):
+    for label, first, last in (("Identification", 0, 0), ("Screening", 1, 3), ("Included", 4, 4)):
         top = row_tops[first]
         bottom = row_tops[last] + row_heights[last]
-        ax.add_patch(FancyBboxPatch((_MARGIN, top), _BAND_WIDTH, bottom - top,
-                                    boxstyle="round,pad=0,rounding_size=0.06",
-                                    facecolor=_BAND, edgecolor=INK, linewidth=LINE_WIDTH))
-        ax.text(_MARGIN + _BAND_WIDTH / 2, (top + bottom) / 2, label, rotation=90,
-                fontproperties=font(weight="bold"), ha="center", va="center",
-                rotation_mode="anchor", parse_math=False, gid=f"band:{label}")
+        ax.add_patch(
+            FancyBboxPatch(
+                (_MARGIN, top),
+                _BAND_WIDTH,
+                bottom - top,
+                boxstyle="round,pad=0,rounding_size=0.06",
+                facecolor=_BAND,
+                edgecolor=INK,
+                linewidth=LINE_WIDTH,
+            )
+        )
+        ax.text(
+            _MARGIN + _BAND_WIDTH / 2,
+            (top + bottom) / 2,
+            label,
+            rotation=90,
+            fontproperties=font(weight="bold"),
+            ha="center",
+            va="center",
+            rotation_mode="anchor",
+            parse_math=False,
+            gid=f"band:{label}",
+        )
 
     frames = {}
     for b in boxes:
         x, top, h = xs[b.column], row_tops[b.row], row_heights[b.row]
         frames[b.key] = (x, top, box_width, h)
-        ax.add_patch(Rectangle((x, top), box_width, h, facecolor="white", edgecolor=INK,
-                               linewidth=LINE_WIDTH, gid=f"frame:{b.key}"))
-        ax.text(x + _PAD, top + _PAD, "\n".join(b.lines), fontproperties=body, ha="left",
-                va="top", parse_math=False, gid=f"box:{b.key}", color=INK)
+        ax.add_patch(
+            Rectangle(
+                (x, top),
+                box_width,
+                h,
+                facecolor="white",
+                edgecolor=INK,
+                linewidth=LINE_WIDTH,
+                gid=f"frame:{b.key}",
+            )
+        )
+        ax.text(
+            x + _PAD,
+            top + _PAD,
+            "\n".join(b.lines),
+            fontproperties=body,
+            ha="left",
+            va="top",
+            parse_math=False,
+            gid=f"box:{b.key}",
+            color=INK,
+        )
     _arrows(ax, frames, c)
     return check_glyphs(fig)
 
@@ -212,48 +264,83 @@ def _reasons(title: str, total: int | None, reasons: dict[str, int | None] | Non
 
 
 def _contents(c: PrismaCounts) -> list[tuple[str, int, int, str]]:
-    identified = ["Records identified from:",
-                  *_listing("Databases", c.records_databases, c.databases),
-                  *_listing("Registers", c.records_registers, c.registers)]
+    identified = [
+        "Records identified from:",
+        *_listing("Databases", c.records_databases, c.databases),
+        *_listing("Registers", c.records_registers, c.registers),
+    ]
     boxes = [
         ("records_identified", 0, 0, "\n".join(identified)),
-        ("records_removed", 1, 0, "\n".join([
-            "Records removed before screening:",
-            f"{_INDENT}Duplicate records removed {_n(c.duplicates_removed)}",
-            f"{_INDENT}Records marked as ineligible by automation tools "
-            f"{_n(c.records_removed_automation)}",
-            f"{_INDENT}Records removed for other reasons {_n(c.records_removed_other)}",
-            *(f"{_INDENT * 2}{reason} {_n(n)}"
-              for reason, n in (c.removal_reasons or {}).items())])),
+        (
+            "records_removed",
+            1,
+            0,
+            "\n".join(
+                [
+                    "Records removed before screening:",
+                    f"{_INDENT}Duplicate records removed {_n(c.duplicates_removed)}",
+                    f"{_INDENT}Records marked as ineligible by automation tools "
+                    f"{_n(c.records_removed_automation)}",
+                    f"{_INDENT}Records removed for other reasons {_n(c.records_removed_other)}",
+                    *(
+                        f"{_INDENT * 2}{reason} {_n(n)}"
+                        for reason, n in (c.removal_reasons or {}).items()
+                    ),
+                ]
+            ),
+        ),
         ("records_screened", 0, 1, f"Records screened\n{_n(c.records_screened)}"),
         ("records_excluded", 1, 1, f"Records excluded\n{_n(c.records_excluded)}"),
         ("reports_sought", 0, 2, f"Reports sought for retrieval\n{_n(c.reports_sought)}"),
-        ("reports_not_retrieved", 1, 2,
-         f"Reports not retrieved\n{_n(c.reports_not_retrieved)}"),
-        ("reports_assessed", 0, 3,
-         f"Reports assessed for eligibility\n{_n(c.reports_assessed)}"),
-        ("reports_excluded", 1, 3,
-         _reasons("Reports excluded", c.reports_excluded, c.exclusion_reasons)),
-        ("studies_included", 0, 4,
-         f"Studies included in review\n{_n(c.studies_included)}\n"
-         f"Reports of included studies\n{_n(c.reports_included)}"),
+        ("reports_not_retrieved", 1, 2, f"Reports not retrieved\n{_n(c.reports_not_retrieved)}"),
+        ("reports_assessed", 0, 3, f"Reports assessed for eligibility\n{_n(c.reports_assessed)}"),
+        (
+            "reports_excluded",
+            1,
+            3,
+            _reasons("Reports excluded", c.reports_excluded, c.exclusion_reasons),
+        ),
+        (
+            "studies_included",
+            0,
+            4,
+            f"Studies included in review\n{_n(c.studies_included)}\n"
+            f"Reports of included studies\n{_n(c.reports_included)}",
+        ),
     ]
     if c.other:
         if c.other_sources is None:
             sources = f"Records identified from other methods\n{_n(c.records_other_methods)}"
         else:
             sources = "Records identified from:\n" + "\n".join(
-                f"{_INDENT}{name} {_n(n)}" for name, n in c.other_sources.items())
+                f"{_INDENT}{name} {_n(n)}" for name, n in c.other_sources.items()
+            )
         boxes += [
             ("other_records_identified", 2, 0, sources),
-            ("other_reports_sought", 2, 2,
-             f"Reports sought for retrieval\n{_n(c.other_reports_sought)}"),
-            ("other_reports_not_retrieved", 3, 2,
-             f"Reports not retrieved\n{_n(c.other_reports_not_retrieved)}"),
-            ("other_reports_assessed", 2, 3,
-             f"Reports assessed for eligibility\n{_n(c.other_reports_assessed)}"),
-            ("other_reports_excluded", 3, 3,
-             _reasons("Reports excluded", c.other_reports_excluded, c.other_exclusion_reasons)),
+            (
+                "other_reports_sought",
+                2,
+                2,
+                f"Reports sought for retrieval\n{_n(c.other_reports_sought)}",
+            ),
+            (
+                "other_reports_not_retrieved",
+                3,
+                2,
+                f"Reports not retrieved\n{_n(c.other_reports_not_retrieved)}",
+            ),
+            (
+                "other_reports_assessed",
+                2,
+                3,
+                f"Reports assessed for eligibility\n{_n(c.other_reports_assessed)}",
+            ),
+            (
+                "other_reports_excluded",
+                3,
+                3,
+                _reasons("Reports excluded", c.other_reports_excluded, c.other_exclusion_reasons),
+            ),
         ]
     return boxes
 
@@ -272,8 +359,12 @@ def _wrap(text: str, width: float, prop) -> list[str]:
     for raw in text.split("\n"):
         indent = raw[: len(raw) - len(raw.lstrip(" "))]
         hang = indent + _INDENT if indent else ""
-        wrapped = wrap_to_width(raw.strip(), width - text_width(indent, prop), prop,
-                                hanging=text_width(hang, prop) - text_width(indent, prop))
+        wrapped = wrap_to_width(
+            raw.strip(),
+            width - text_width(indent, prop),
+            prop,
+            hanging=text_width(hang, prop) - text_width(indent, prop),
+        )
         out.append(indent + wrapped[0])
         out += [hang + rest for rest in wrapped[1:]]
     return out
@@ -297,12 +388,26 @@ def _arrows(ax, frames: dict[str, tuple[float, float, float, float]], c: PrismaC
         return x, y + h / 2
 
     def arrow(*points: tuple[float, float]) -> None:
-        ax.add_patch(FancyArrowPatch(path=Path(list(points)), arrowstyle="-|>",
-                                     mutation_scale=9, color=INK, linewidth=LINE_WIDTH,
-                                     shrinkA=0, shrinkB=0, gid="arrow"))
+        ax.add_patch(
+            FancyArrowPatch(
+                path=Path(list(points)),
+                arrowstyle="-|>",
+                mutation_scale=9,
+                color=INK,
+                linewidth=LINE_WIDTH,
+                shrinkA=0,
+                shrinkB=0,
+                gid="arrow",
+            )
+        )
 
-    main = ["records_identified", "records_screened", "reports_sought", "reports_assessed",
-            "studies_included"]
+    main = [
+        "records_identified",
+        "records_screened",
+        "reports_sought",
+        "reports_assessed",
+        "studies_included",
+    ]
     side = ["records_removed", "records_excluded", "reports_not_retrieved", "reports_excluded"]
     for upper, lower in pairwise(main):
         arrow(bottom(upper), top(lower))
@@ -311,8 +416,10 @@ def _arrows(ax, frames: dict[str, tuple[float, float, float, float]], c: PrismaC
     if c.other:
         arrow(bottom("other_records_identified"), top("other_reports_sought"))
         arrow(bottom("other_reports_sought"), top("other_reports_assessed"))
-        for key, aside in (("other_reports_sought", "other_reports_not_retrieved"),
-                           ("other_reports_assessed", "other_reports_excluded")):
+        for key, aside in (
+            ("other_reports_sought", "other_reports_not_retrieved"),
+            ("other_reports_assessed", "other_reports_excluded"),
+        ):
             arrow(right(key), (left(aside)[0], right(key)[1]))
         start = bottom("other_reports_assessed")
         end = right("studies_included")

@@ -17,15 +17,19 @@ from metareview.plots._style import LINE_WIDTH, OKABE_ITO
 __all__ = ["recall_curve_plot"]
 
 _RULES = {
-    "hypergeometric": ("Hypergeometric test (Callaghan & Müller-Hansen 2020)",
-                       OKABE_ITO["blue"], "o"),
+    "hypergeometric": (
+        "Hypergeometric test (Callaghan & Müller-Hansen 2020)",
+        OKABE_ITO["blue"],
+        "o",
+    ),
     "consecutive_irrelevant": ("Consecutive irrelevant records", OKABE_ITO["vermillion"], "v"),
     "knee": ("Knee method (Cormack & Grossman 2016)", OKABE_ITO["bluish_green"], "s"),
 }
 
 
-def recall_curve_plot(simulation: Any, *, ax: Axes | None = None,
-                      title: str | None = None) -> Figure:
+def recall_curve_plot(
+    simulation: Any, *, ax: Axes | None = None, title: str | None = None
+) -> Figure:
     """Draw recall against the share of records screened, one line per seeded run.
 
     The dotted diagonal is the expected recall of screening in random order, the dashed
@@ -59,8 +63,10 @@ def recall_curve_plot(simulation: Any, *, ax: Axes | None = None,
     >>> plt.close(fig)
     """
     if not (hasattr(simulation, "recall_curves") and hasattr(simulation, "runs")):
-        raise InputError("recall_curve_plot() needs the result of simulate_screening(); got "
-                         f"{type(simulation).__name__}.")
+        raise InputError(
+            "recall_curve_plot() needs the result of simulate_screening(); got "
+            f"{type(simulation).__name__}."
+        )
     curves = simulation.recall_curves()
     n_records = curves.shape[1] - 1
     share = np.arange(n_records + 1) / n_records * 100
@@ -68,26 +74,55 @@ def recall_curve_plot(simulation: Any, *, ax: Axes | None = None,
         fig, ax = plt.subplots(figsize=(5.2, 3.6), layout="constrained")
     else:
         fig = ax.figure
-    ax.plot([0, 100], [0, 1], linestyle=":", color=OKABE_ITO["black"], linewidth=LINE_WIDTH,
-            gid="random")
+    ax.plot(
+        [0, 100],
+        [0, 1],
+        linestyle=":",
+        color=OKABE_ITO["black"],
+        linewidth=LINE_WIDTH,
+        gid="random",
+    )
     target = float(simulation.settings.get("recall_target", 0.95))
     ax.axhline(target, linestyle="--", color="0.5", linewidth=LINE_WIDTH, gid="target")
     for curve in curves:
         ax.plot(share, curve, color="0.35", linewidth=LINE_WIDTH, alpha=0.6, gid="run")
-    handles = [Line2D([], [], color="0.35", linewidth=LINE_WIDTH,
-                      label=f"{curves.shape[0]} seeded run{'s' if curves.shape[0] > 1 else ''}"),
-               Line2D([], [], color=OKABE_ITO["black"], linestyle=":", linewidth=LINE_WIDTH,
-                      label="Random order (expected)")]
+    handles = [
+        Line2D(
+            [],
+            [],
+            color="0.35",
+            linewidth=LINE_WIDTH,
+            label=f"{curves.shape[0]} seeded run{'s' if curves.shape[0] > 1 else ''}",
+        ),
+        Line2D(
+            [],
+            [],
+            color=OKABE_ITO["black"],
+            linestyle=":",
+            linewidth=LINE_WIDTH,
+            label="Random order (expected)",
+        ),
+    ]
     for rule, (label, colour, marker) in _RULES.items():
         column = f"{rule}_screened"
         if column not in simulation.runs.columns:
             continue
         screened = simulation.runs[column].to_numpy(dtype=int)
         recall = simulation.runs[f"{rule}_recall"].to_numpy(dtype=float)
-        ax.scatter(screened / n_records * 100, recall, s=22, marker=marker, color=colour,
-                   edgecolors="white", linewidths=0.5, zorder=3, gid=f"stop-{rule}")
-        handles.append(Line2D([], [], linestyle="", marker=marker, color=colour,
-                              label=f"Stop: {label}"))
+        ax.scatter(
+            screened / n_records * 100,
+            recall,
+            s=22,
+            marker=marker,
+            color=colour,
+            edgecolors="white",
+            linewidths=0.5,
+            zorder=3,
+            gid=f"stop-{rule}",
+        )
+        handles.append(
+            Line2D([], [], linestyle="", marker=marker, color=colour, label=f"Stop: {label}")
+        )
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 1.02)
     style_axes(ax, "Records screened (%)", "Recall (share of relevant records found)")

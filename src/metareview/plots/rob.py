@@ -77,11 +77,11 @@ LEVEL_LOOKS = {
 # traffic-light geometry (inches)
 _MARGIN = 0.12
 _ROW = 0.27
-_CELL = 0.32          # narrowest column
-_RADIUS = 0.105       # judgement circles
-_STAR_STEP = 0.15     # spacing of stars in a cell
-_GAP = 0.14           # between the label column and the first domain, and before Overall
-_KEY_GAP = 0.3        # between the key blocks
+_CELL = 0.32  # narrowest column
+_RADIUS = 0.105  # judgement circles
+_STAR_STEP = 0.15  # spacing of stars in a cell
+_GAP = 0.14  # between the label column and the first domain, and before Overall
+_KEY_GAP = 0.3  # between the key blocks
 _MAX_WIDTH = 7.5
 _STAR_FILL = OKABE_ITO["orange"]
 _STAR_COLOURS = (LIGHT_GREY, *BLUES[1:])  # 0 .. 4 stars
@@ -254,8 +254,9 @@ def rob_summary(
     names = dict(data.tool.domains)
     labels = [names.get(code, "Overall risk of bias") for code in rows]
     if data.tool.is_star_scale:
-        labels = [f"{label} (max {m} stars)" for label, m in
-                  zip(labels, data.tool.stars, strict=True)]
+        labels = [
+            f"{label} (max {m} stars)" for label, m in zip(labels, data.tool.stars, strict=True)
+        ]
     own_figure = ax is None
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.0, 0.34 * len(rows) + 1.25), layout="constrained")
@@ -269,8 +270,16 @@ def rob_summary(
     for c, (label, fill, _ink) in enumerate(categories):
         widths = shares[:, c]
         for r, code in enumerate(rows):
-            ax.barh(ys[r], widths[r], left=left[r], height=0.7, color=fill,
-                    edgecolor="white", linewidth=0.6, gid=f"bar-{code}")
+            ax.barh(
+                ys[r],
+                widths[r],
+                left=left[r],
+                height=0.7,
+                color=fill,
+                edgecolor="white",
+                linewidth=0.6,
+                gid=f"bar-{code}",
+            )
         handles.append(Patch(facecolor=fill, edgecolor=GRID_GREY, linewidth=0.4, label=label))
         left += widths
     ax.set_xlim(0, 100)
@@ -281,24 +290,45 @@ def rob_summary(
     ax.set_xticks([0, 25, 50, 75, 100])
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}%")
     n = len(data.studies)
-    xlabel = (f"Share of total weight ({n} studies)" if w is not None
-              else f"Share of studies (n = {n})")
-    style_axes(ax, xlabel, None,
-               spines=("bottom",), linear_ticks=False)
+    xlabel = (
+        f"Share of total weight ({n} studies)" if w is not None else f"Share of studies (n = {n})"
+    )
+    style_axes(ax, xlabel, None, spines=("bottom",), linear_ticks=False)
     ax.tick_params(axis="y", length=0)
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01),
-              ncols=len(handles), frameon=False, prop=font(), borderaxespad=0.0,
-              handlelength=1.2, handletextpad=0.4, columnspacing=1.2)
+    ax.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.01),
+        ncols=len(handles),
+        frameon=False,
+        prop=font(),
+        borderaxespad=0.0,
+        handlelength=1.2,
+        handletextpad=0.4,
+        columnspacing=1.2,
+    )
     if title:
         prop = font(TITLE_SIZE, weight="bold")
         if own_figure:  # across the whole figure, above the legend
             lines = wrap_to_width(title, fig.get_figwidth() - 2 * _MARGIN, prop)
-            fig.suptitle("\n".join(lines), x=_MARGIN / fig.get_figwidth(), ha="left",
-                         fontproperties=prop, color=INK, gid="title")
+            fig.suptitle(
+                "\n".join(lines),
+                x=_MARGIN / fig.get_figwidth(),
+                ha="left",
+                fontproperties=prop,
+                color=INK,
+                gid="title",
+            )
         else:
             width = ax.get_position().width * fig.get_figwidth()
-            ax.set_title("\n".join(wrap_to_width(title, width, prop)), loc="left", pad=22,
-                         fontproperties=prop, color=INK, gid="title")
+            ax.set_title(
+                "\n".join(wrap_to_width(title, width, prop)),
+                loc="left",
+                pad=22,
+                fontproperties=prop,
+                color=INK,
+                gid="title",
+            )
     # percentages last: whether one fits its segment depends on the final bar width
     _segment_labels(ax, shares, ys, categories)
     return check_glyphs(fig)
@@ -352,15 +382,22 @@ def _weights(weights: Any, data: Assessments, assessments: Any) -> np.ndarray | 
     return w
 
 
-def _shares(data: Assessments, w: np.ndarray | None
-            ) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
+def _shares(
+    data: Assessments, w: np.ndarray | None
+) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
     """Percent of studies (or weight) per column and category, and the categories."""
     weight = np.ones(len(data.studies)) if w is None else w
     tool = data.tool
     if tool.is_star_scale:
         top = max(tool.stars)
-        categories = [(f"{s} star{'s' if s != 1 else ''}", _STAR_COLOURS[min(s, 4)],
-                       "white" if s >= 3 else INK) for s in range(top, -1, -1)]
+        categories = [
+            (
+                f"{s} star{'s' if s != 1 else ''}",
+                _STAR_COLOURS[min(s, 4)],
+                "white" if s >= 3 else INK,
+            )
+            for s in range(top, -1, -1)
+        ]
         shares = np.zeros((len(data.columns), len(categories)))
         for r in range(len(data.columns)):
             if data.columns[r] == "Overall":
@@ -368,8 +405,9 @@ def _shares(data: Assessments, w: np.ndarray | None
             for values, wt in zip(data.values, weight, strict=True):
                 shares[r, top - values[r]] += wt
     else:
-        categories = [(lv.label, LEVEL_LOOKS[lv.label].fill, LEVEL_LOOKS[lv.label].ink)
-                      for lv in tool.levels]
+        categories = [
+            (lv.label, LEVEL_LOOKS[lv.label].fill, LEVEL_LOOKS[lv.label].ink) for lv in tool.levels
+        ]
         index = {lv.label: j for j, lv in enumerate(tool.levels)}
         shares = np.zeros((len(data.columns), len(categories)))
         for values, wt in zip(data.values, weight, strict=True):
@@ -379,8 +417,9 @@ def _shares(data: Assessments, w: np.ndarray | None
     return shares, categories
 
 
-def _segment_labels(ax: Axes, shares: np.ndarray, ys: np.ndarray,
-                    categories: list[tuple[str, str, str]]) -> None:
+def _segment_labels(
+    ax: Axes, shares: np.ndarray, ys: np.ndarray, categories: list[tuple[str, str, str]]
+) -> None:
     fig = ax.figure
     engine = fig.get_layout_engine()
     if engine is not None:
@@ -393,8 +432,17 @@ def _segment_labels(ax: Axes, shares: np.ndarray, ys: np.ndarray,
             width = shares[r, c]
             text = f"{width:.0f}%"
             if width > 0 and text_width(text, prop) + 0.06 <= width * inches_per_pct:
-                ax.text(left + width / 2, ys[r], text, ha="center", va="center",
-                        fontproperties=prop, color=ink, gid="share", in_layout=False)
+                ax.text(
+                    left + width / 2,
+                    ys[r],
+                    text,
+                    ha="center",
+                    va="center",
+                    fontproperties=prop,
+                    color=ink,
+                    gid="share",
+                    in_layout=False,
+                )
             left += width
 
 
@@ -433,8 +481,10 @@ class _TrafficLayout:
         # key: domain names (left) and the judgement levels (right, or below if too wide)
         self.key_title = "Domains:" if not tool.is_star_scale else "Newcastle\u2013Ottawa Scale:"
         if tool.is_star_scale:
-            self.key_lines = [f"{name} (max {m} stars)" for (_, name), m in
-                              zip(tool.domains, tool.stars, strict=True)]
+            self.key_lines = [
+                f"{name} (max {m} stars)"
+                for (_, name), m in zip(tool.domains, tool.stars, strict=True)
+            ]
             self.key_lines.append(f"{tool.overall}: stars awarded, of {sum(tool.stars)}")
         else:
             self.key_lines = [f"{code}: {name}" for code, name in tool.domains]
@@ -447,19 +497,29 @@ class _TrafficLayout:
         legend_width = 0.3 + max(text_width(t, body) for t in self.legend_items)
         legend_width = max(legend_width, text_width(self.legend_title, bold))
         side_by_side = _MARGIN + key_width + _KEY_GAP + legend_width + _MARGIN <= max(
-            self.grid_right + _MARGIN, _MAX_WIDTH)
-        self.width = max(self.grid_right + _MARGIN,
-                         _MARGIN + (key_width + _KEY_GAP + legend_width if side_by_side
-                                    else max(key_width, legend_width)) + _MARGIN)
-        self.title_lines = (wrap_to_width(title, self.width - 2 * _MARGIN,
-                                          font(TITLE_SIZE, weight="bold"))
-                            if title else [])
+            self.grid_right + _MARGIN, _MAX_WIDTH
+        )
+        self.width = max(
+            self.grid_right + _MARGIN,
+            _MARGIN
+            + (
+                key_width + _KEY_GAP + legend_width
+                if side_by_side
+                else max(key_width, legend_width)
+            )
+            + _MARGIN,
+        )
+        self.title_lines = (
+            wrap_to_width(title, self.width - 2 * _MARGIN, font(TITLE_SIZE, weight="bold"))
+            if title
+            else []
+        )
         line = text_height(1, body)
         y = _MARGIN
         self.y_title = y
         if self.title_lines:
             y += text_height(len(self.title_lines), font(TITLE_SIZE)) + 0.08
-        self.y_span = y + line / 2            # "Risk of bias domains" over the domains
+        self.y_span = y + line / 2  # "Risk of bias domains" over the domains
         y += line + 0.06
         self.y_rule = y - 0.03
         self.y_header = y + _ROW / 2
@@ -486,31 +546,73 @@ class _TrafficLayout:
         data, tool = self.data, self.data.tool
         body, bold = font(), font(weight="bold")
 
-        def put(x: float, y: float, text: str, prop, ha: str = "left", gid: str | None = None,
-                color: str = INK) -> None:
-            ax.text(x, y, text, ha=ha, va="center", fontproperties=prop, color=color,
-                    parse_math=False, gid=gid)
+        def put(
+            x: float,
+            y: float,
+            text: str,
+            prop,
+            ha: str = "left",
+            gid: str | None = None,
+            color: str = INK,
+        ) -> None:
+            ax.text(
+                x,
+                y,
+                text,
+                ha=ha,
+                va="center",
+                fontproperties=prop,
+                color=color,
+                parse_math=False,
+                gid=gid,
+            )
 
         if self.title_lines:
-            ax.text(_MARGIN, self.y_title, "\n".join(self.title_lines), ha="left", va="top",
-                    fontproperties=font(TITLE_SIZE, weight="bold"), color=INK,
-                    parse_math=False, gid="title")
+            ax.text(
+                _MARGIN,
+                self.y_title,
+                "\n".join(self.title_lines),
+                ha="left",
+                va="top",
+                fontproperties=font(TITLE_SIZE, weight="bold"),
+                color=INK,
+                parse_math=False,
+                gid="title",
+            )
         span = "Risk of bias domains" if not tool.is_star_scale else "Domains (stars)"
-        put((self.domains_left + self.domains_right) / 2, self.y_span, span, bold, "center",
-            "span-header")
-        ax.plot([self.domains_left, self.domains_right], [self.y_rule, self.y_rule],
-                color=INK, linewidth=LINE_WIDTH / 2)
+        put(
+            (self.domains_left + self.domains_right) / 2,
+            self.y_span,
+            span,
+            bold,
+            "center",
+            "span-header",
+        )
+        ax.plot(
+            [self.domains_left, self.domains_right],
+            [self.y_rule, self.y_rule],
+            color=INK,
+            linewidth=LINE_WIDTH / 2,
+        )
         put(_MARGIN, self.y_header, "Study", bold, gid="header-study")
         for _code, header, centre, _width in self.columns:
             put(centre, self.y_header, header, bold, "center", "header")
         for i, (study, values) in enumerate(zip(data.studies, data.values, strict=True)):
             y = self.y_rows[i]
             put(_MARGIN, y, study, body, gid="label")
-            for (code, _header, centre, width), value in zip(self.columns, values,
-                                                              strict=True):
-                ax.add_patch(Rectangle((centre - width / 2, y - _ROW / 2), width, _ROW,
-                                       facecolor=PALE_GREY, edgecolor="white", linewidth=1.2,
-                                       zorder=1, gid="cell"))
+            for (code, _header, centre, width), value in zip(self.columns, values, strict=True):
+                ax.add_patch(
+                    Rectangle(
+                        (centre - width / 2, y - _ROW / 2),
+                        width,
+                        _ROW,
+                        facecolor=PALE_GREY,
+                        edgecolor="white",
+                        linewidth=1.2,
+                        zorder=1,
+                        gid="cell",
+                    )
+                )
                 if tool.is_star_scale and code != "Overall":
                     self._stars(ax, centre, y, int(value), tool.stars[tool.codes.index(code)])
                 elif tool.is_star_scale:
@@ -534,22 +636,52 @@ class _TrafficLayout:
             put(self.x_legend + 0.22, y, label, body, gid="legend")
 
     @staticmethod
-    def _circle(ax: Axes, x: float, y: float, level: Level, *, radius: float = _RADIUS,
-                gid: str) -> None:
+    def _circle(
+        ax: Axes, x: float, y: float, level: Level, *, radius: float = _RADIUS, gid: str
+    ) -> None:
         look = LEVEL_LOOKS[level.label]
-        ax.add_patch(Circle((x, y), radius, facecolor=look.fill, edgecolor=INK,
-                            linewidth=0.4, zorder=2, gid=gid, label=level.label))
+        ax.add_patch(
+            Circle(
+                (x, y),
+                radius,
+                facecolor=look.fill,
+                edgecolor=INK,
+                linewidth=0.4,
+                zorder=2,
+                gid=gid,
+                label=level.label,
+            )
+        )
         size = FONT_SIZE + 1 if radius >= _RADIUS else FONT_SIZE - 0.5
-        ax.text(x, y, look.symbol, ha="center", va="center_baseline",
-                fontproperties=font(size, weight="bold"), color=look.ink, zorder=3,
-                parse_math=False, gid="symbol")
+        ax.text(
+            x,
+            y,
+            look.symbol,
+            ha="center",
+            va="center_baseline",
+            fontproperties=font(size, weight="bold"),
+            color=look.ink,
+            zorder=3,
+            parse_math=False,
+            gid="symbol",
+        )
 
     @staticmethod
     def _star(ax: Axes, x: float, y: float, *, filled: bool) -> None:
-        ax.add_line(Line2D([x], [y], marker="*", markersize=9,
-                           markerfacecolor=_STAR_FILL if filled else "white",
-                           markeredgecolor=INK, markeredgewidth=0.5, linestyle="none",
-                           zorder=3, gid="star-awarded" if filled else "star-not-awarded"))
+        ax.add_line(
+            Line2D(
+                [x],
+                [y],
+                marker="*",
+                markersize=9,
+                markerfacecolor=_STAR_FILL if filled else "white",
+                markeredgecolor=INK,
+                markeredgewidth=0.5,
+                linestyle="none",
+                zorder=3,
+                gid="star-awarded" if filled else "star-not-awarded",
+            )
+        )
 
     def _stars(self, ax: Axes, centre: float, y: float, awarded: int, most: int) -> None:
         first = centre - (most - 1) * _STAR_STEP / 2

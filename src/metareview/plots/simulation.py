@@ -82,12 +82,22 @@ def simulation_plot(
         fig = ax.figure
     labels = [f"{row.scenario}: {row.method}" for row in table.itertuples()]
     y = np.arange(len(labels))[::-1]
-    ax.errorbar(table[measure], y, xerr=_Z * table[f"{measure}_mcse"], fmt="o",
-                markersize=4, color=OKABE_ITO["blue"], ecolor=INK, elinewidth=LINE_WIDTH,
-                capsize=2, gid="estimates")
+    ax.errorbar(
+        table[measure],
+        y,
+        xerr=_Z * table[f"{measure}_mcse"],
+        fmt="o",
+        markersize=4,
+        color=OKABE_ITO["blue"],
+        ecolor=INK,
+        elinewidth=LINE_WIDTH,
+        capsize=2,
+        gid="estimates",
+    )
     if measure.endswith("coverage"):
-        ax.axvline(result.level / 100, color=GRID_GREY, linewidth=LINE_WIDTH, linestyle="--",
-                   gid="nominal")
+        ax.axvline(
+            result.level / 100, color=GRID_GREY, linewidth=LINE_WIDTH, linestyle="--", gid="nominal"
+        )
     style_axes(ax, f"{measure} (\u00b1 1.96 Monte Carlo SE, {result.reps:,} reps)")
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.7, len(labels) - 0.3)

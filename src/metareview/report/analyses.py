@@ -43,26 +43,56 @@ __all__ = [
 
 #: how each measure is named in tables and sentences
 MEASURE_NAMES = {
-    "PR": "raw proportions", "PLN": "log proportions", "PLO": "logit",
-    "PAS": "arcsine", "PFT": "Freeman-Tukey", "OR": "odds ratio", "RR": "risk ratio",
-    "RD": "risk difference", "PETO": "Peto odds ratio", "MD": "mean difference",
-    "SMD": "standardised mean difference (Hedges' g)", "ROM": "ratio of means",
-    "SMCR": "SMCR", "SMCC": "SMCC", "MC": "mean change", "GEN": "estimates as given",
-    "COR": "correlation", "ZCOR": "Fisher's z",
+    "PR": "raw proportions",
+    "PLN": "log proportions",
+    "PLO": "logit",
+    "PAS": "arcsine",
+    "PFT": "Freeman-Tukey",
+    "OR": "odds ratio",
+    "RR": "risk ratio",
+    "RD": "risk difference",
+    "PETO": "Peto odds ratio",
+    "MD": "mean difference",
+    "SMD": "standardised mean difference (Hedges' g)",
+    "ROM": "ratio of means",
+    "SMCR": "SMCR",
+    "SMCC": "SMCC",
+    "MC": "mean change",
+    "GEN": "estimates as given",
+    "COR": "correlation",
+    "ZCOR": "Fisher's z",
 }
-METHOD_NAMES = {"EE": "equal effects", "FE": "equal effects", "DL": "DerSimonian-Laird",
-                "REML": "REML", "ML": "ML", "PM": "Paule-Mandel", "HE": "Hedges",
-                "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "EB": "empirical Bayes",
-                "MH": "Mantel-Haenszel", "PETO": "Peto",
-                "GLMM": "binomial-normal GLMM (ML)"}
+METHOD_NAMES = {
+    "EE": "equal effects",
+    "FE": "equal effects",
+    "DL": "DerSimonian-Laird",
+    "REML": "REML",
+    "ML": "ML",
+    "PM": "Paule-Mandel",
+    "HE": "Hedges",
+    "HS": "Hunter-Schmidt",
+    "SJ": "Sidik-Jonkman",
+    "EB": "empirical Bayes",
+    "MH": "Mantel-Haenszel",
+    "PETO": "Peto",
+    "GLMM": "binomial-normal GLMM (ML)",
+}
 #: pooling methods that work from the counts rather than from per-study estimates (metafor's
 #: rma.mh, rma.peto and rma.glmm): no Egger's test, and labelled by their own names
 COUNT_METHODS = frozenset({"MH", "PETO", "GLMM"})
 #: what a robustness row may hold: an inverse-variance fit or a fit from the counts
 Fit = RmaResult | MhResult | GlmmResult
-_TRANSF = {"ZCOR": "ztor",
-           "PLO": "expit", "PFT": "ipft.hm", "PAS": "iarcsin", "PLN": "exp", "OR": "exp",
-           "RR": "exp", "PETO": "exp", "ROM": "exp"}
+_TRANSF = {
+    "ZCOR": "ztor",
+    "PLO": "expit",
+    "PFT": "ipft.hm",
+    "PAS": "iarcsin",
+    "PLN": "exp",
+    "OR": "exp",
+    "RR": "exp",
+    "PETO": "exp",
+    "ROM": "exp",
+}
 
 
 def display_transf(measure: str, outcome: Outcome | None = None) -> str | None:
@@ -110,14 +140,17 @@ def integrity_flags(protocol: Protocol) -> pd.DataFrame:
             low, high = o.option("scale")
             for key in ("baseline", "end", "m1i", "m2i"):
                 if key in cols:
-                    flags += integrity.check_scale(t, cols[key], low, high,
-                                                   f"{low:g}-{high:g} scale")
+                    flags += integrity.check_scale(
+                        t, cols[key], low, high, f"{low:g}-{high:g} scale"
+                    )
                     if key in ("baseline", "end"):
-                        flags += integrity.check_sd_looks_like_se(t, cols[key], cols["ni"],
-                                                                  high - low)
+                        flags += integrity.check_sd_looks_like_se(
+                            t, cols[key], cols["ni"], high - low
+                        )
     if protocol.column("n"):
-        flags += integrity.check_counts(t, protocol.column("n"),
-                                        protocol.columns.get("counts_within_n", []))
+        flags += integrity.check_counts(
+            t, protocol.column("n"), protocol.columns.get("counts_within_n", [])
+        )
     unique = list({(f.study, f.column, f.check): f for f in flags}.values())
     return integrity.flags_frame(unique)
 
@@ -147,8 +180,11 @@ class Variant:
         if self.measure in ("PR", "PLO", "PLN") and data is not None and "pi" in data:
             extreme = data["used"] & ((data["pi"] <= 0) | (data["pi"] >= 1))
             if extreme.any():
-                parts.append("no continuity correction" if self.add == 0 else
-                             "0.5 added to 0% or 100% studies")
+                parts.append(
+                    "no continuity correction"
+                    if self.add == 0
+                    else "0.5 added to 0% or 100% studies"
+                )
         if self.se_to_sd:
             parts.append("suspect SDs read as SEs")
         return ", ".join(parts)
@@ -210,11 +246,11 @@ def _outcome_data(protocol: Protocol, o: Outcome) -> pd.DataFrame:
     rows = []
     for study in protocol.table.index:
         cells = {key: protocol.cell(study, column) for key, column in o.columns.items()}
-        row: dict[str, Any] = {"study": study,
-                               "cells": " | ".join(c.raw for c in cells.values())}
+        row: dict[str, Any] = {"study": study, "cells": " | ".join(c.raw for c in cells.values())}
         notes = []
-        unreadable = [key for key, c in cells.items()
-                      if c.is_missing and not parse_cell(c.raw).is_missing]
+        unreadable = [
+            key for key, c in cells.items() if c.is_missing and not parse_cell(c.raw).is_missing
+        ]
         missing = [key for key, c in cells.items() if not c.is_numeric]
         for key, cell in cells.items():
             if key in ("baseline", "end"):
@@ -239,8 +275,9 @@ def _outcome_data(protocol: Protocol, o: Outcome) -> pd.DataFrame:
             if o.option("ratio"):
                 lb, ub, yi = np.log(lb), np.log(ub), np.log(yi)
             row["yi"], row["sei"] = yi, (ub - lb) / (2 * crit)
-            notes.append(f"SE from the {level:g}% CI" + ("; log scale" if o.option("ratio")
-                                                          else ""))
+            notes.append(
+                f"SE from the {level:g}% CI" + ("; log scale" if o.option("ratio") else "")
+            )
         elif o.option("ratio") and not missing:
             row["yi"] = np.log(row["yi"])
         if rescale and study in rescale.get("studies", []) and not missing:
@@ -258,18 +295,33 @@ def _outcome_data(protocol: Protocol, o: Outcome) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("study")
 
 
-_ESCALC_ARGS = {"proportion": ("pi", "xi", "ni"), "2x2": ("ai", "bi", "ci", "di", "n1i", "n2i"),
-                "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
-                "prepost": ("m1i", "sd1i", "m2i", "sd2i", "ni"), "generic": ("yi", "vi", "sei"),
-                "correlation": ("ri", "ni")}
+_ESCALC_ARGS = {
+    "proportion": ("pi", "xi", "ni"),
+    "2x2": ("ai", "bi", "ci", "di", "n1i", "n2i"),
+    "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "prepost": ("m1i", "sd1i", "m2i", "sd2i", "ni"),
+    "generic": ("yi", "vi", "sei"),
+    "correlation": ("ri", "ni"),
+}
 
 
-def _fit(o: Outcome, data: pd.DataFrame, v: Variant, suspects: set[str] = frozenset(),
-         exclude: set[str] = frozenset(), **model: Any) -> tuple[RmaResult, list[str]]:
+def _fit(
+    o: Outcome,
+    data: pd.DataFrame,
+    v: Variant,
+    suspects: set[str] = frozenset(),
+    exclude: set[str] = frozenset(),
+    **model: Any,
+) -> tuple[RmaResult, list[str]]:
     used = data[data["used"] & ~data.index.isin(list(exclude))].copy()
-    model = {key: (value.loc[used.index].reset_index(drop=True)
-                   if isinstance(value, pd.DataFrame) else value.loc[used.index].to_numpy())
-             for key, value in model.items()}
+    model = {
+        key: (
+            value.loc[used.index].reset_index(drop=True)
+            if isinstance(value, pd.DataFrame)
+            else value.loc[used.index].to_numpy()
+        )
+        for key, value in model.items()
+    }
     args = {k: used[k].to_numpy(dtype=float) for k in _ESCALC_ARGS[o.data] if k in used}
     if o.data == "prepost":
         if v.se_to_sd:
@@ -280,8 +332,7 @@ def _fit(o: Outcome, data: pd.DataFrame, v: Variant, suspects: set[str] = frozen
         args["ri"] = np.full(len(used), v.r)
         if v.measure == "SMCR":
             args.pop("sd2i")
-    es = escalc(v.measure, slab=list(used.index), add=v.add,
-                to=o.option("to", "only0"), **args)
+    es = escalc(v.measure, slab=list(used.index), add=v.add, to=o.option("to", "only0"), **args)
     return _quiet_rma(es, method=v.method, test=v.test, **model)
 
 
@@ -302,12 +353,19 @@ def _fit_counts(o: Outcome, data: pd.DataFrame, v: Variant) -> tuple[Fit, list[s
         warnings.simplefilter("always", MetareviewWarning)
         res: Fit
         if o.data == "proportion":
-            res = rma_glmm(measure=v.measure, xi=event_counts(used),
-                           ni=used["ni"].to_numpy(dtype=float), slab=slab)
+            res = rma_glmm(
+                measure=v.measure,
+                xi=event_counts(used),
+                ni=used["ni"].to_numpy(dtype=float),
+                slab=slab,
+            )
         else:
             cells = {k: used[k].to_numpy(dtype=float) for k in _ESCALC_ARGS["2x2"] if k in used}
-            res = (rma_peto(**cells, slab=slab) if v.method == "PETO" else
-                   rma_mh(**cells, measure=v.measure, slab=slab))
+            res = (
+                rma_peto(**cells, slab=slab)
+                if v.method == "PETO"
+                else rma_mh(**cells, measure=v.measure, slab=slab)
+            )
     return res, [str(w.message) for w in caught if issubclass(w.category, MetareviewWarning)]
 
 
@@ -316,27 +374,50 @@ def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Vari
     model in it."""
     models = [("DL", "z"), ("REML", "z"), ("REML", "knha")]
     if o.data == "proportion":
-        grid = [Variant("PR", "DL", "z", 0.0), Variant("PR", "DL", "z"),
-                Variant("PLO", "DL", "z"), Variant("PLO", "REML", "z"),
-                Variant("PLO", "REML", "knha"), Variant("PFT", "REML", "z"),
-                Variant("PFT", "REML", "knha"), Variant("PLO", "GLMM", "z")]
+        grid = [
+            Variant("PR", "DL", "z", 0.0),
+            Variant("PR", "DL", "z"),
+            Variant("PLO", "DL", "z"),
+            Variant("PLO", "REML", "z"),
+            Variant("PLO", "REML", "knha"),
+            Variant("PFT", "REML", "z"),
+            Variant("PFT", "REML", "knha"),
+            Variant("PLO", "GLMM", "z"),
+        ]
     elif o.data == "prepost":
         measures = dict.fromkeys([main.measure, "SMCR", "SMCC"])
         correlations = o.option("correlation_sensitivity", [main.r])
         conversions = (False, True) if o.option("sd_may_be_se") else (False,)
-        grid = [Variant(m, method, main.test, None, float(r), convert)
-                for m, r, method, convert in itertools.product(
-                    measures, correlations, ("DL", "REML"), conversions)]
+        grid = [
+            Variant(m, method, main.test, None, float(r), convert)
+            for m, r, method, convert in itertools.product(
+                measures, correlations, ("DL", "REML"), conversions
+            )
+        ]
     elif o.data == "correlation":
-        grid = [Variant(m, method, test) for m in dict.fromkeys([main.measure, "ZCOR", "COR"])
-                for method, test in models]
+        grid = [
+            Variant(m, method, test)
+            for m in dict.fromkeys([main.measure, "ZCOR", "COR"])
+            for method, test in models
+        ]
     elif o.data == "generic":
-        grid = [Variant("GEN", method, test) for method, test in
-                [("EE", "z"), ("DL", "z"), ("PM", "z"), ("REML", "z"), ("REML", "knha")]]
+        grid = [
+            Variant("GEN", method, test)
+            for method, test in [
+                ("EE", "z"),
+                ("DL", "z"),
+                ("PM", "z"),
+                ("REML", "z"),
+                ("REML", "knha"),
+            ]
+        ]
     else:
         others = {"2x2": ("OR", "RR", "RD"), "means": ("MD", "SMD")}[o.data]
-        grid = [Variant(m, method, test) for m in dict.fromkeys([main.measure, *others])
-                for method, test in models]
+        grid = [
+            Variant(m, method, test)
+            for m in dict.fromkeys([main.measure, *others])
+            for method, test in models
+        ]
         if o.data == "2x2":
             grid += [Variant(m, "MH", "z") for m in ("OR", "RR", "RD")]
             grid.append(Variant("PETO", "PETO", "z"))
@@ -346,17 +427,31 @@ def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Vari
     return grid
 
 
-def _row(o: Outcome, v: Variant, label: str, res: Fit, main: Variant,
-         published: Variant | None) -> dict[str, Any]:
+def _row(
+    o: Outcome, v: Variant, label: str, res: Fit, main: Variant, published: Variant | None
+) -> dict[str, Any]:
     pred = _predict(res, o)
-    egger = (regtest(res, model="lm").pval if isinstance(res, RmaResult) and res.k >= 3
-             else np.nan)
-    return {"method": label, "measure": v.measure, "model": v.method, "test": v.test,
-            "r": v.r, "se_to_sd": v.se_to_sd, "k": res.k,
-            "left out": ", ".join(res.omitted) or "-", "estimate": pred["pred"],
-            "ci_lb": pred["ci_lb"], "ci_ub": pred["ci_ub"], "pi_lb": pred["pi_lb"],
-            "pi_ub": pred["pi_ub"], "tau2": res.tau2, "I2": res.I2, "egger_p": egger,
-            "main": v == main, "published": v == published}
+    egger = regtest(res, model="lm").pval if isinstance(res, RmaResult) and res.k >= 3 else np.nan
+    return {
+        "method": label,
+        "measure": v.measure,
+        "model": v.method,
+        "test": v.test,
+        "r": v.r,
+        "se_to_sd": v.se_to_sd,
+        "k": res.k,
+        "left out": ", ".join(res.omitted) or "-",
+        "estimate": pred["pred"],
+        "ci_lb": pred["ci_lb"],
+        "ci_ub": pred["ci_ub"],
+        "pi_lb": pred["pi_lb"],
+        "pi_ub": pred["pi_ub"],
+        "tau2": res.tau2,
+        "I2": res.I2,
+        "egger_p": egger,
+        "main": v == main,
+        "published": v == published,
+    }
 
 
 def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
@@ -375,8 +470,13 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
     pub_variant = None
     if protocol.reproduction and o.published is not None:
         p = o.published
-        pub_variant = Variant(p.get("measure", o.measure), p.get("method", o.method),
-                              p.get("test", o.test), p.get("add", o.option("add")), r)
+        pub_variant = Variant(
+            p.get("measure", o.measure),
+            p.get("method", o.method),
+            p.get("test", o.test),
+            p.get("add", o.option("add")),
+            r,
+        )
     suspects = set(o.option("sd_may_be_se", []))
 
     fits: dict[Variant, tuple[RmaResult, list[str]]] = {}
@@ -397,40 +497,83 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
     begg = ranktest(main_fit) if main_fit.k >= 3 else None
     sens = []
     for item in o.option("sensitivity", []):
-        excluded = [s for s in item["exclude"] if s in main_fit.slab or
-                    (pub_fit is not None and s in pub_fit.slab)]
+        excluded = [
+            s
+            for s in item["exclude"]
+            if s in main_fit.slab or (pub_fit is not None and s in pub_fit.slab)
+        ]
         if not excluded:
             continue
         res, _ = _fit(o, data, main, suspects, set(excluded))
         pred = _predict(res, o)
-        row = {"reason": item["reason"], "excluded": ", ".join(excluded), "k": res.k,
-               "estimate": pred["pred"], "ci_lb": pred["ci_lb"], "ci_ub": pred["ci_ub"],
-               "published_estimate": np.nan, "published_ci_lb": np.nan,
-               "published_ci_ub": np.nan, "published_k": np.nan}
+        row = {
+            "reason": item["reason"],
+            "excluded": ", ".join(excluded),
+            "k": res.k,
+            "estimate": pred["pred"],
+            "ci_lb": pred["ci_lb"],
+            "ci_ub": pred["ci_ub"],
+            "published_estimate": np.nan,
+            "published_ci_lb": np.nan,
+            "published_ci_ub": np.nan,
+            "published_k": np.nan,
+        }
         if pub_variant is not None:
             res_p, _ = _fit(o, data, pub_variant, suspects, set(excluded))
             pred_p = _predict(res_p, o)
-            row.update(published_estimate=pred_p["pred"], published_ci_lb=pred_p["ci_lb"],
-                       published_ci_ub=pred_p["ci_ub"], published_k=res_p.k)
+            row.update(
+                published_estimate=pred_p["pred"],
+                published_ci_lb=pred_p["ci_lb"],
+                published_ci_ub=pred_p["ci_ub"],
+                published_k=res_p.k,
+            )
         sens.append(row)
-    sensitivity = pd.DataFrame(sens, columns=[
-        "reason", "excluded", "k", "estimate", "ci_lb", "ci_ub", "published_estimate",
-        "published_ci_lb", "published_ci_ub", "published_k"])
+    sensitivity = pd.DataFrame(
+        sens,
+        columns=[
+            "reason",
+            "excluded",
+            "k",
+            "estimate",
+            "ci_lb",
+            "ci_ub",
+            "published_estimate",
+            "published_ci_lb",
+            "published_ci_ub",
+            "published_k",
+        ],
+    )
     converted = tuple(sorted(suspects & set(main_fit.slab)))
     subgroups = regression = None
     table = protocol.table
     if o.option("subgroup"):
         labels = table[o.option("subgroup")].map(
-            lambda raw: "not reported" if parse_cell(raw).is_missing else raw.strip())
+            lambda raw: "not reported" if parse_cell(raw).is_missing else raw.strip()
+        )
         subgroups, _ = _fit(o, data, main, suspects, subgroup=labels)
     if o.option("moderators"):
-        mods = pd.DataFrame({c: [protocol.cell(s, c).value for s in table.index]
-                             for c in o.option("moderators")}, index=table.index, dtype=float)
+        mods = pd.DataFrame(
+            {c: [protocol.cell(s, c).value for s in table.index] for c in o.option("moderators")},
+            index=table.index,
+            dtype=float,
+        )
         missing = set(mods.index[mods.isna().any(axis=1)])
         regression, _ = _fit(o, data, main, suspects, missing, mods=mods)
-    return OutcomeAnalysis(o, data, main_fit, tuple(main_notes), pub_fit, tuple(pub_notes),
-                           robustness, egger, begg, sensitivity, converted, subgroups,
-                           regression)
+    return OutcomeAnalysis(
+        o,
+        data,
+        main_fit,
+        tuple(main_notes),
+        pub_fit,
+        tuple(pub_notes),
+        robustness,
+        egger,
+        begg,
+        sensitivity,
+        converted,
+        subgroups,
+        regression,
+    )
 
 
 def _has_counts(o: Outcome, data: pd.DataFrame) -> bool:
@@ -439,8 +582,9 @@ def _has_counts(o: Outcome, data: pd.DataFrame) -> bool:
     used = data[data["used"]]
     if o.data == "proportion":
         return "ni" in used and bool(np.all(np.mod(used["ni"].to_numpy(float), 1) == 0))
-    return all(k in used for k in ("ai", "ci")) and bool(np.all(np.mod(
-        used[[k for k in _ESCALC_ARGS["2x2"] if k in used]].to_numpy(float), 1) == 0))
+    return all(k in used for k in ("ai", "ci")) and bool(
+        np.all(np.mod(used[[k for k in _ESCALC_ARGS["2x2"] if k in used]].to_numpy(float), 1) == 0)
+    )
 
 
 def published_digits(value: float, data: str, digits: int | None = None) -> int:
@@ -467,8 +611,14 @@ def harms(protocol: Protocol) -> dict[str, Any]:
     test = stats.binomtest(x, n)
     exact = test.proportion_ci(confidence_level=0.95, method="exact")
     wilson = test.proportion_ci(confidence_level=0.95, method="wilson")
-    return {"label": protocol.harms.get("label", "harm"), "events": x, "total": n,
-            "rate": x / n, "exact": (exact.low, exact.high), "wilson": (wilson.low, wilson.high)}
+    return {
+        "label": protocol.harms.get("label", "harm"),
+        "events": x,
+        "total": n,
+        "rate": x / n,
+        "exact": (exact.low, exact.high),
+        "wilson": (wilson.low, wilson.high),
+    }
 
 
 # ---------------------------------------------------------------------------- descriptives
@@ -488,14 +638,34 @@ def descriptives(protocol: Protocol) -> pd.DataFrame:
             rows.append(_candidate(f"Total {d.label}", d.published, _sum_readings(d, cells), 0))
         elif d.statistic == "mean":
             values = [c.value for c in cells if c.is_numeric]
-            rows.append(_candidate(f"Mean {d.label}", d.published, {
-                f"unweighted mean of {len(values)} studies": float(np.mean(values))}, 2))
+            rows.append(
+                _candidate(
+                    f"Mean {d.label}",
+                    d.published,
+                    {f"unweighted mean of {len(values)} studies": float(np.mean(values))},
+                    2,
+                )
+            )
         else:
             pub = d.published or {}
-            rows += _mean_sd_candidate(d.label, pub.get("mean"), pub.get("sd"),
-                                       _mean_sd_readings(d, cells, protocol.table.index))
-    return pd.DataFrame(rows, columns=["quantity", "published", "reproduced", "rule",
-                                       "difference", "verdict", "decimals"])
+            rows += _mean_sd_candidate(
+                d.label,
+                pub.get("mean"),
+                pub.get("sd"),
+                _mean_sd_readings(d, cells, protocol.table.index),
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "quantity",
+            "published",
+            "reproduced",
+            "rule",
+            "difference",
+            "verdict",
+            "decimals",
+        ],
+    )
 
 
 def _sum_readings(d: Descriptive, cells: list[Cell]) -> dict[str, float]:
@@ -505,10 +675,10 @@ def _sum_readings(d: Descriptive, cells: list[Cell]) -> dict[str, float]:
         return {f"{d.column} summed": first}
     second = sum((c.secondary or c.value) for c in cells if c.is_numeric)
     shown = ", ".join(f"'{c.raw}'" for c in two)
-    return {f"{d.column} summed, {shown} read as {', '.join(f'{c.secondary:g}' for c in two)}":
-            second,
-            f"{d.column} summed, {shown} read as {', '.join(f'{c.value:g}' for c in two)}":
-            first}
+    return {
+        f"{d.column} summed, {shown} read as {', '.join(f'{c.secondary:g}' for c in two)}": second,
+        f"{d.column} summed, {shown} read as {', '.join(f'{c.value:g}' for c in two)}": first,
+    }
 
 
 def _mean_sd_readings(d: Descriptive, cells: list[Cell], studies) -> dict[str, np.ndarray]:
@@ -517,11 +687,12 @@ def _mean_sd_readings(d: Descriptive, cells: list[Cell], studies) -> dict[str, n
     protocol asks) each study left out in turn."""
     has_bounds = any(c.kind == "bound" for c in cells)
     converts = d.unit is not None and any(
-        c.is_numeric and c.unit and c.in_months().unit != c.unit for c in cells)
+        c.is_numeric and c.unit and c.in_months().unit != c.unit for c in cells
+    )
     candidates: dict[str, np.ndarray] = {}
     for bound_rule, digits in itertools.product(
-            ("excluded", "as its value") if has_bounds else (None,),
-            (None, 1) if converts else (None,)):
+        ("excluded", "as its value") if has_bounds else (None,), (None, 1) if converts else (None,)
+    ):
         values, kept = [], []
         for study, cell in zip(studies, cells, strict=True):
             if not cell.is_numeric or (cell.kind == "bound" and bound_rule == "excluded"):
@@ -530,36 +701,58 @@ def _mean_sd_readings(d: Descriptive, cells: list[Cell], studies) -> dict[str, n
                 cell = parse_cell(f"{round(cell.value, digits)} {cell.unit}")
             values.append(cell.in_months().value if d.unit == "months" else cell.value)
             kept.append(study)
-        label = (f"{len(values)} values" + (f" in {d.unit}" if d.unit else "")
-                 + (f"; bounds ('>1 year') {bound_rule}" if bound_rule else "")
-                 + ("; years rounded to 1 decimal (5.62 -> 5.6)" if digits else ""))
+        label = (
+            f"{len(values)} values"
+            + (f" in {d.unit}" if d.unit else "")
+            + (f"; bounds ('>1 year') {bound_rule}" if bound_rule else "")
+            + ("; years rounded to 1 decimal (5.62 -> 5.6)" if digits else "")
+        )
         if not has_bounds and not converts:
             label = f"unweighted, all {len(values)} study means"
         candidates[label] = np.array(values)
         if d.leave_one_out:
             for i, study in enumerate(kept):
-                candidates[f"unweighted, {len(values) - 1} study means without {study}"] = \
+                candidates[f"unweighted, {len(values) - 1} study means without {study}"] = (
                     np.delete(np.array(values), i)
+                )
     return candidates
 
 
-def _candidate(quantity: str, published: float | None, candidates: dict[str, float],
-               decimals: int) -> dict[str, Any]:
+def _candidate(
+    quantity: str, published: float | None, candidates: dict[str, float], decimals: int
+) -> dict[str, Any]:
     if published is None:
         best = next(iter(candidates))
-        return {"quantity": quantity, "published": np.nan, "reproduced": candidates[best],
-                "rule": best, "difference": np.nan, "verdict": "", "decimals": decimals}
+        return {
+            "quantity": quantity,
+            "published": np.nan,
+            "reproduced": candidates[best],
+            "rule": best,
+            "difference": np.nan,
+            "verdict": "",
+            "decimals": decimals,
+        }
     best = min(candidates, key=lambda k: abs(candidates[k] - published))
     value = candidates[best]
-    verdict = "reproduced" if round(value, decimals) == round(published, decimals) else (
-        "not reproduced")
-    return {"quantity": quantity, "published": published, "reproduced": value, "rule": best,
-            "difference": value - published, "verdict": verdict, "decimals": decimals}
+    verdict = (
+        "reproduced" if round(value, decimals) == round(published, decimals) else ("not reproduced")
+    )
+    return {
+        "quantity": quantity,
+        "published": published,
+        "reproduced": value,
+        "rule": best,
+        "difference": value - published,
+        "verdict": verdict,
+        "decimals": decimals,
+    }
 
 
-def _mean_sd_candidate(quantity: str, pub_mean: float | None, pub_sd: float | None,
-                       candidates: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+def _mean_sd_candidate(
+    quantity: str, pub_mean: float | None, pub_sd: float | None, candidates: dict[str, np.ndarray]
+) -> list[dict[str, Any]]:
     """Pick the reading whose mean and SD of study values come closest to the paper's."""
+
     def distance(values: np.ndarray) -> float:
         if pub_mean is None:
             return 0.0
@@ -568,5 +761,7 @@ def _mean_sd_candidate(quantity: str, pub_mean: float | None, pub_sd: float | No
 
     best = min(candidates, key=lambda k: distance(candidates[k]))
     values = candidates[best]
-    return [_candidate(f"Mean {quantity}", pub_mean, {best: float(np.mean(values))}, 2),
-            _candidate(f"SD of {quantity}", pub_sd, {best: float(np.std(values, ddof=1))}, 2)]
+    return [
+        _candidate(f"Mean {quantity}", pub_mean, {best: float(np.mean(values))}, 2),
+        _candidate(f"SD of {quantity}", pub_sd, {best: float(np.std(values, ddof=1))}, 2),
+    ]

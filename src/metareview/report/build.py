@@ -65,9 +65,13 @@ def _figure_to_files(fig, stem: Path) -> tuple[Path, str]:
     return stem.with_suffix(".png"), base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def build_report(folder: str | Path, out: str | Path | None = None,
-                 progress: Callable[[str], None] | None = None, *,
-                 table: str | Path | None = None) -> ReportOutput:
+def build_report(
+    folder: str | Path,
+    out: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    *,
+    table: str | Path | None = None,
+) -> ReportOutput:
     """Run every analysis of the review folder and write ``report.html`` with figures and tables.
 
     Parameters
@@ -104,14 +108,21 @@ def build_report(folder: str | Path, out: str | Path | None = None,
         step("figures")
         figures, embedded = _figures(protocol, fitted, out_dir / "figures")
     comparison = comparison_table(protocol, fitted, harms, descriptives)
-    tables = _write_tables(out_dir / "tables", protocol, flags, fitted, descriptives,
-                           comparison)
+    tables = _write_tables(out_dir / "tables", protocol, flags, fitted, descriptives, comparison)
     step("report")
     html = _render(protocol, flags, fitted, harms, descriptives, comparison, embedded)
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
-    return ReportOutput(path, out_dir, comparison, len(flags), tuple(figures), tuple(tables),
-                        tuple(str(f) for f in protocol.findings), protocol.reproduction)
+    return ReportOutput(
+        path,
+        out_dir,
+        comparison,
+        len(flags),
+        tuple(figures),
+        tuple(tables),
+        tuple(str(f) for f in protocol.findings),
+        protocol.reproduction,
+    )
 
 
 def _axis_label(a: OutcomeAnalysis) -> str | None:
@@ -136,15 +147,23 @@ def _figures(protocol: Protocol, fitted: dict[str, OutcomeAnalysis], directory: 
     for name, a in fitted.items():
         res = a.main
         transf = "percent" if res.measure == "PR" else display_transf(res.measure, a.outcome)
-        keep(forest(res, transf=transf, xlabel=_axis_label(a),
-                    title=f"{a.outcome.label} ({res.method}, {MEASURE_NAMES[res.measure]}"
-                          f"{', Hartung-Knapp' if res.test == 'knha' else ''})"),
-             f"forest_{name}")
+        keep(
+            forest(
+                res,
+                transf=transf,
+                xlabel=_axis_label(a),
+                title=f"{a.outcome.label} ({res.method}, {MEASURE_NAMES[res.measure]}"
+                f"{', Hartung-Knapp' if res.test == 'knha' else ''})",
+            ),
+            f"forest_{name}",
+        )
         if res.k >= SMALL_K:
             keep(funnel(res), f"funnel_{name}")
     if protocol.prisma:
-        counts = {"records_databases": protocol.prisma["records_identified"],
-                  "studies_included": protocol.prisma["studies_included"]}
+        counts = {
+            "records_databases": protocol.prisma["records_identified"],
+            "studies_included": protocol.prisma["studies_included"],
+        }
         try:
             fig = prisma(counts)
         except InputError as error:  # counts that contradict the flow: say so in the report
@@ -154,8 +173,9 @@ def _figures(protocol: Protocol, fitted: dict[str, OutcomeAnalysis], directory: 
     return files, embedded
 
 
-def _write_tables(directory: Path, protocol: Protocol, flags, fitted, descriptives,
-                  comparison) -> list[Path]:
+def _write_tables(
+    directory: Path, protocol: Protocol, flags, fitted, descriptives, comparison
+) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
 
@@ -181,19 +201,27 @@ def _write_tables(directory: Path, protocol: Protocol, flags, fitted, descriptiv
 def _render(protocol, flags, fitted, harms, descriptives, comparison, embedded) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("metareview.report", "templates"),
-                      autoescape=select_autoescape(["html"]), trim_blocks=True,
-                      lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("metareview.report", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["pct"] = lambda x, d=1: "NA" if pd.isna(x) else f"{100 * x:.{d}f}%"
     env.filters["num"] = lambda x, d=2: "NA" if pd.isna(x) else f"{x:.{d}f}"
-    env.filters["pval"] = lambda p: "NA" if pd.isna(p) else ("< 0.001" if p < 0.001
-                                                              else f"{p:.3f}")
+    env.filters["pval"] = lambda p: "NA" if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
     env.filters["fmt"] = fmt
     template = env.get_template("report.html.j2")
     context: dict[str, Any] = {
-        "protocol": protocol, "flags": flags, "fitted": fitted, "harms": harms,
-        "descriptives": descriptives, "comparison": comparison, "figures": embedded,
-        "version": __version__, "fmt": fmt,
+        "protocol": protocol,
+        "flags": flags,
+        "fitted": fitted,
+        "harms": harms,
+        "descriptives": descriptives,
+        "comparison": comparison,
+        "figures": embedded,
+        "version": __version__,
+        "fmt": fmt,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "methods_text": methods_text(protocol, fitted),
         "results_text": results_text(protocol, fitted, harms),

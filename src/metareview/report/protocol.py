@@ -43,8 +43,7 @@ from metareview.report.reading import CellSpec, Finding, check_cells, check_even
 __all__ = ["DATA_TYPES", "DEFAULTS", "Descriptive", "Outcome", "Protocol", "load_protocol"]
 
 #: sections `metareview report` reads; the store's own sections are accepted and not read here
-REPORT_SECTIONS = {"review", "columns", "outcomes", "descriptives", "harms", "published",
-                   "prisma"}
+REPORT_SECTIONS = {"review", "columns", "outcomes", "descriptives", "harms", "published", "prisma"}
 STORE_SECTIONS = {"extraction", "screening", "search"}
 
 #: data type -> (measures it allows, column sets it accepts (any one), kind of each column)
@@ -52,63 +51,134 @@ DATA_TYPES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
     "proportion": (("PR", "PLN", "PLO", "PAS", "PFT"), (("xi", "ni"), ("percent", "ni"))),
     "2x2": (("OR", "RR", "RD", "PETO"), (("ai", "bi", "ci", "di"), ("ai", "n1i", "ci", "n2i"))),
     "means": (("MD", "SMD", "ROM"), (("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),)),
-    "prepost": (("SMCR", "SMCC", "MC"), (("baseline", "end", "ni"),
-                                          ("m1i", "sd1i", "m2i", "sd2i", "ni"))),
+    "prepost": (
+        ("SMCR", "SMCC", "MC"),
+        (("baseline", "end", "ni"), ("m1i", "sd1i", "m2i", "sd2i", "ni")),
+    ),
     "correlation": (("ZCOR", "COR"), (("ri", "ni"),)),
     "generic": (("GEN",), (("yi", "vi"), ("yi", "sei"), ("yi", "ci_lb", "ci_ub"))),
 }
 
 #: what each column's cells must hold (see metareview.report.reading.KINDS)
-COLUMN_KINDS = {"xi": "events", "ni": "count", "percent": "percent", "ai": "events",
-                "bi": "events", "ci": "events", "di": "events", "n1i": "count",
-                "n2i": "count", "m1i": "number", "m2i": "number", "sd1i": "positive",
-                "sd2i": "positive", "baseline": "mean_sd", "end": "mean_sd", "yi": "number",
-                "vi": "positive", "sei": "positive", "ri": "correlation", "ci_lb": "number",
-                "ci_ub": "number"}
+COLUMN_KINDS = {
+    "xi": "events",
+    "ni": "count",
+    "percent": "percent",
+    "ai": "events",
+    "bi": "events",
+    "ci": "events",
+    "di": "events",
+    "n1i": "count",
+    "n2i": "count",
+    "m1i": "number",
+    "m2i": "number",
+    "sd1i": "positive",
+    "sd2i": "positive",
+    "baseline": "mean_sd",
+    "end": "mean_sd",
+    "yi": "number",
+    "vi": "positive",
+    "sei": "positive",
+    "ri": "correlation",
+    "ci_lb": "number",
+    "ci_ub": "number",
+}
 
 #: default measure, method and test per data type, with the literature that supports them
 DEFAULTS: dict[str, dict[str, str]] = {
     "proportion": {
-        "measure": "PLO", "method": "REML", "test": "knha",
+        "measure": "PLO",
+        "method": "REML",
+        "test": "knha",
         "why": "logit-transformed proportions (the Freeman-Tukey back-transformation can "
-               "mislead: Schwarzer et al. 2019, Res Synth Methods 10:476, "
-               "doi:10.1002/jrsm.1348)"},
+        "mislead: Schwarzer et al. 2019, Res Synth Methods 10:476, "
+        "doi:10.1002/jrsm.1348)",
+    },
     "2x2": {
-        "measure": "RR", "method": "REML", "test": "knha",
+        "measure": "RR",
+        "method": "REML",
+        "test": "knha",
         "why": "risk ratios (relative measures are more consistent across studies than risk "
-               "differences, and easier to read than odds ratios: Deeks 2002, Stat Med "
-               "21:1575, doi:10.1002/sim.1188)"},
+        "differences, and easier to read than odds ratios: Deeks 2002, Stat Med "
+        "21:1575, doi:10.1002/sim.1188)",
+    },
     "means": {
-        "measure": "MD", "method": "REML", "test": "knha",
+        "measure": "MD",
+        "method": "REML",
+        "test": "knha",
         "why": "mean differences when every study uses the same scale (SMD otherwise; "
-               "Cochrane Handbook v6.4, section 6.5.1)"},
+        "Cochrane Handbook v6.4, section 6.5.1)",
+    },
     "prepost": {
-        "measure": "SMCR", "method": "REML", "test": "knha",
+        "measure": "SMCR",
+        "method": "REML",
+        "test": "knha",
         "why": "standardised mean changes with the baseline SD (Becker 1988, Br J Math Stat "
-               "Psychol 41:257, doi:10.1111/j.2044-8317.1988.tb00901.x; Morris 2000, "
-               "Psychol Methods 5:79)"},
+        "Psychol 41:257, doi:10.1111/j.2044-8317.1988.tb00901.x; Morris 2000, "
+        "Psychol Methods 5:79)",
+    },
     "correlation": {
-        "measure": "ZCOR", "method": "REML", "test": "knha",
+        "measure": "ZCOR",
+        "method": "REML",
+        "test": "knha",
         "why": "Fisher's z-transformed correlations, whose variance does not depend on the "
-               "correlation (Hedges & Olkin 1985, Statistical Methods for Meta-Analysis, ch. 11)"},
+        "correlation (Hedges & Olkin 1985, Statistical Methods for Meta-Analysis, ch. 11)",
+    },
     "generic": {
-        "measure": "GEN", "method": "REML", "test": "knha",
-        "why": "the estimates and variances as given"},
+        "measure": "GEN",
+        "method": "REML",
+        "test": "knha",
+        "why": "the estimates and variances as given",
+    },
 }
-MODEL_WHY = ("REML for tau² (Veroniki et al. 2016, Res Synth Methods 7:55, "
-             "doi:10.1002/jrsm.1164) with Hartung-Knapp-Sidik-Jonkman CIs, which keep their "
-             "coverage with few studies where Wald CIs do not (IntHout et al. 2014, BMC Med Res "
-             "Methodol 14:25, doi:10.1186/1471-2288-14-25)")
+MODEL_WHY = (
+    "REML for tau² (Veroniki et al. 2016, Res Synth Methods 7:55, "
+    "doi:10.1002/jrsm.1164) with Hartung-Knapp-Sidik-Jonkman CIs, which keep their "
+    "coverage with few studies where Wald CIs do not (IntHout et al. 2014, BMC Med Res "
+    "Methodol 14:25, doi:10.1186/1471-2288-14-25)"
+)
 
 METHODS = ("EE", "FE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB")
 TESTS = ("z", "knha")
-OUTCOME_KEYS = {"label", "data", "measure", "method", "test", "axis", "favours", "reference",
-                "correlation", "correlation_sensitivity", "scale", "rescale",
-                "sd_may_be_se", "percent_given_as_fraction", "complement", "n_two_counts",
-                "sensitivity", "note", "add", "to", "subgroup", "moderators", "ratio",
-                "ci_level"} | set(COLUMN_KINDS)
-PUBLISHED_OUTCOME_KEYS = {"estimate", "ci_lb", "ci_ub", "k", "measure", "method", "test",
-                          "add", "to", "egger_p_below", "digits"}
+OUTCOME_KEYS = {
+    "label",
+    "data",
+    "measure",
+    "method",
+    "test",
+    "axis",
+    "favours",
+    "reference",
+    "correlation",
+    "correlation_sensitivity",
+    "scale",
+    "rescale",
+    "sd_may_be_se",
+    "percent_given_as_fraction",
+    "complement",
+    "n_two_counts",
+    "sensitivity",
+    "note",
+    "add",
+    "to",
+    "subgroup",
+    "moderators",
+    "ratio",
+    "ci_level",
+} | set(COLUMN_KINDS)
+PUBLISHED_OUTCOME_KEYS = {
+    "estimate",
+    "ci_lb",
+    "ci_ub",
+    "k",
+    "measure",
+    "method",
+    "test",
+    "add",
+    "to",
+    "egger_p_below",
+    "digits",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +279,10 @@ def load_protocol(folder: str | Path, table: str | Path | None = None) -> Protoc
     folder = Path(folder)
     path = folder / "protocol.toml"
     if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder; a review folder holds protocol.toml and "
-                         "the extraction table.")
+        raise InputError(
+            f"{folder} is not a folder; a review folder holds protocol.toml and "
+            "the extraction table."
+        )
     if not path.is_file():
         raise InputError(f"{path} not found: every review folder needs a protocol.toml.")
     try:
@@ -220,23 +292,27 @@ def load_protocol(folder: str | Path, table: str | Path | None = None) -> Protoc
         raise InputError(f"{path}: {error}") from None
     unknown = set(raw) - REPORT_SECTIONS - STORE_SECTIONS
     if unknown:
-        raise InputError(f"{path}: unknown section(s) {sorted(unknown)}; known sections are "
-                         f"{sorted(REPORT_SECTIONS | STORE_SECTIONS)}.")
+        raise InputError(
+            f"{path}: unknown section(s) {sorted(unknown)}; known sections are "
+            f"{sorted(REPORT_SECTIONS | STORE_SECTIONS)}."
+        )
     review = _table(path, raw, "review")
     if "table" not in review and table is None:
-        raise InputError(f"{path}: [review] needs table = \"<file>.csv\" (the extraction table).")
+        raise InputError(f'{path}: [review] needs table = "<file>.csv" (the extraction table).')
     columns = _table(path, raw, "columns")
     if "study" not in columns:
-        raise InputError(f"{path}: [columns] must name the study column (study = \"...\").")
+        raise InputError(f'{path}: [columns] must name the study column (study = "...").')
     table_path = Path(table) if table is not None else folder / review["table"]
     if not table_path.is_file():
         where = "" if table is not None else f"{path}: [review] table = {review['table']!r}, but "
         raise InputError(f"{where}{table_path} does not exist.")
     frame = pd.read_csv(table_path, dtype=str, keep_default_na=False)
-    outcomes = tuple(_outcome(path, name, spec, columns)
-                     for name, spec in _table(path, raw, "outcomes").items())
-    descriptives = tuple(_descriptive(path, name, spec)
-                         for name, spec in _table(path, raw, "descriptives").items())
+    outcomes = tuple(
+        _outcome(path, name, spec, columns) for name, spec in _table(path, raw, "outcomes").items()
+    )
+    descriptives = tuple(
+        _descriptive(path, name, spec) for name, spec in _table(path, raw, "descriptives").items()
+    )
     published = _published(path, raw, outcomes, descriptives)
     if published is not None:
         numbers = published.get("outcomes", {})
@@ -248,16 +324,31 @@ def load_protocol(folder: str | Path, table: str | Path | None = None) -> Protoc
     _check_studies(path, outcomes, frame.index)
     allow = review.get("unreadable_cells", "error")
     if allow not in ("error", "report"):
-        raise InputError(f"{path}: [review] unreadable_cells = {allow!r}; expected \"error\" "
-                         "(default: stop at a cell that cannot be read) or \"report\" (leave "
-                         "its study out of that analysis and list it at the top of the report).")
-    findings = check_cells(frame, table_path, _cell_specs(outcomes), allow=allow == "report",
-                           protocol_path=path)
-    findings += check_events_within(frame, table_path, _event_pairs(outcomes),
-                                    allow=allow == "report", protocol_path=path)
-    return Protocol(folder, path, table_path, review, columns, outcomes, descriptives,
-                    _table(path, raw, "harms"), published, _table(path, raw, "prisma"), frame,
-                    tuple(findings))
+        raise InputError(
+            f'{path}: [review] unreadable_cells = {allow!r}; expected "error" '
+            '(default: stop at a cell that cannot be read) or "report" (leave '
+            "its study out of that analysis and list it at the top of the report)."
+        )
+    findings = check_cells(
+        frame, table_path, _cell_specs(outcomes), allow=allow == "report", protocol_path=path
+    )
+    findings += check_events_within(
+        frame, table_path, _event_pairs(outcomes), allow=allow == "report", protocol_path=path
+    )
+    return Protocol(
+        folder,
+        path,
+        table_path,
+        review,
+        columns,
+        outcomes,
+        descriptives,
+        _table(path, raw, "harms"),
+        published,
+        _table(path, raw, "prisma"),
+        frame,
+        tuple(findings),
+    )
 
 
 def _table(path: Path, raw: dict[str, Any], section: str) -> dict[str, Any]:
@@ -270,58 +361,78 @@ def _table(path: Path, raw: dict[str, Any], section: str) -> dict[str, Any]:
 def _outcome(path: Path, name: str, spec: Any, columns: dict[str, Any]) -> Outcome:
     where = f"{path}: [outcomes.{name}]"
     if not isinstance(spec, dict):
-        raise InputError(f"{where} must be a table (label, data, columns, measure, ...); got "
-                         f"{spec!r}.")
+        raise InputError(
+            f"{where} must be a table (label, data, columns, measure, ...); got {spec!r}."
+        )
     unknown = set(spec) - OUTCOME_KEYS
     if unknown:
-        raise InputError(f"{where}: unknown key(s) {sorted(unknown)}; known keys are "
-                         f"{sorted(OUTCOME_KEYS)}.")
+        raise InputError(
+            f"{where}: unknown key(s) {sorted(unknown)}; known keys are {sorted(OUTCOME_KEYS)}."
+        )
     for key in ("label", "data"):
         if key not in spec:
-            raise InputError(f"{where} needs {key} = \"...\".")
+            raise InputError(f'{where} needs {key} = "...".')
     data = spec["data"]
     if data not in DATA_TYPES:
         raise InputError(f"{where}: data = {data!r}; expected one of {sorted(DATA_TYPES)}.")
     measures, column_sets = DATA_TYPES[data]
     given = {key: spec[key] for key in COLUMN_KINDS if key in spec}
     for size_key in ("ni", "n1i"):
-        if size_key not in given and isinstance(columns.get("n"), str) and any(
-                size_key in s for s in column_sets):
+        if (
+            size_key not in given
+            and isinstance(columns.get("n"), str)
+            and any(size_key in s for s in column_sets)
+        ):
             given.setdefault(size_key, columns["n"])
     chosen = next((s for s in column_sets if set(s) <= set(given)), None)
     if chosen is None:
         needs = " or ".join(", ".join(s) for s in column_sets)
         missing = sorted(set(column_sets[0]) - set(given))
-        raise InputError(f"{where}: data = {data!r} needs the columns {needs}; missing "
-                         f"{', '.join(missing)} (write e.g. {missing[0]} = \"<table column>\").")
+        raise InputError(
+            f"{where}: data = {data!r} needs the columns {needs}; missing "
+            f'{", ".join(missing)} (write e.g. {missing[0]} = "<table column>").'
+        )
     stray = sorted(k for k in spec if k in COLUMN_KINDS and k not in chosen)
     if stray:
-        raise InputError(f"{where}: {', '.join(stray)} is not a column of data = {data!r} "
-                         f"(it reads {', '.join(chosen)}).")
+        raise InputError(
+            f"{where}: {', '.join(stray)} is not a column of data = {data!r} "
+            f"(it reads {', '.join(chosen)})."
+        )
     _check_options(where, data, spec)
     defaults = DEFAULTS[data]
     measure = spec.get("measure", defaults["measure"])
     if measure not in measures:
-        raise InputError(f"{where}: measure = {measure!r} does not fit data = {data!r}; "
-                         f"expected one of {', '.join(measures)}.")
+        raise InputError(
+            f"{where}: measure = {measure!r} does not fit data = {data!r}; "
+            f"expected one of {', '.join(measures)}."
+        )
     method = spec.get("method", defaults["method"])
     test = spec.get("test", defaults["test"])
     _check_model(where, {"method": method, "test": test})
     if not isinstance(spec.get("moderators", []), list):
-        raise InputError(f"{where}: moderators must be a list of table columns, e.g. "
-                         f"[\"Latitude\"]; got {spec['moderators']!r}.")
+        raise InputError(
+            f"{where}: moderators must be a list of table columns, e.g. "
+            f'["Latitude"]; got {spec["moderators"]!r}.'
+        )
     favours = spec.get("favours")
     if favours is not None and (not isinstance(favours, list) or len(favours) != 2):
-        raise InputError(f"{where}: favours must be two labels [left, right], e.g. "
-                         f"[\"Favours treatment\", \"Favours control\"]; got {favours!r}.")
+        raise InputError(
+            f"{where}: favours must be two labels [left, right], e.g. "
+            f'["Favours treatment", "Favours control"]; got {favours!r}.'
+        )
     for i, item in enumerate(spec.get("sensitivity", [])):
         if not isinstance(item, dict) or not {"exclude", "reason"} <= set(item):
-            raise InputError(f"{where}: sensitivity[{i}] needs exclude = [studies] and "
-                             "reason = \"...\".")
-    options = {k: v for k, v in spec.items() if k not in COLUMN_KINDS
-               and k not in ("label", "data", "measure", "method", "test")}
-    return Outcome(name, spec["label"], data, {k: given[k] for k in chosen}, measure, method,
-                   test, options)
+            raise InputError(
+                f'{where}: sensitivity[{i}] needs exclude = [studies] and reason = "...".'
+            )
+    options = {
+        k: v
+        for k, v in spec.items()
+        if k not in COLUMN_KINDS and k not in ("label", "data", "measure", "method", "test")
+    }
+    return Outcome(
+        name, spec["label"], data, {k: given[k] for k in chosen}, measure, method, test, options
+    )
 
 
 #: outcome options that list studies (by their report label, "Study (year)")
@@ -330,28 +441,37 @@ STUDY_LISTS = ("percent_given_as_fraction", "sd_may_be_se")
 
 def _check_options(where: str, data: str, spec: dict[str, Any]) -> None:
     """Types and ranges of an outcome's options, named by key."""
+
     def fail(key: str, need: str) -> None:
         raise InputError(f"{where}: {key} = {spec[key]!r}; expected {need}.")
 
     number = (int, float)
-    if "correlation" in spec and not (isinstance(spec["correlation"], number)
-                                      and -1 < spec["correlation"] < 1):
+    if "correlation" in spec and not (
+        isinstance(spec["correlation"], number) and -1 < spec["correlation"] < 1
+    ):
         fail("correlation", "a number between -1 and 1 (e.g. 0.5)")
     if "correlation_sensitivity" in spec and not (
-            isinstance(spec["correlation_sensitivity"], list)
-            and all(isinstance(r, number) and -1 < r < 1
-                    for r in spec["correlation_sensitivity"])):
+        isinstance(spec["correlation_sensitivity"], list)
+        and all(isinstance(r, number) and -1 < r < 1 for r in spec["correlation_sensitivity"])
+    ):
         fail("correlation_sensitivity", "a list of correlations, e.g. [0.2, 0.5, 0.8]")
-    if "scale" in spec and not (isinstance(spec["scale"], list) and len(spec["scale"]) == 2
-                                and all(isinstance(x, number) for x in spec["scale"])
-                                and spec["scale"][0] < spec["scale"][1]):
+    if "scale" in spec and not (
+        isinstance(spec["scale"], list)
+        and len(spec["scale"]) == 2
+        and all(isinstance(x, number) for x in spec["scale"])
+        and spec["scale"][0] < spec["scale"][1]
+    ):
         fail("scale", "[low, high], e.g. [0, 10]")
-    if "reference" in spec and not (isinstance(spec["reference"], number)
-                                    and (data != "proportion" or 0 < spec["reference"] < 1)):
+    if "reference" in spec and not (
+        isinstance(spec["reference"], number)
+        and (data != "proportion" or 0 < spec["reference"] < 1)
+    ):
         fail("reference", "a proportion between 0 and 1 (e.g. 0.5)")
-    if "rescale" in spec and not (isinstance(spec["rescale"], dict)
-                                  and isinstance(spec["rescale"].get("factor"), number)
-                                  and isinstance(spec["rescale"].get("studies"), list)):
+    if "rescale" in spec and not (
+        isinstance(spec["rescale"], dict)
+        and isinstance(spec["rescale"].get("factor"), number)
+        and isinstance(spec["rescale"].get("studies"), list)
+    ):
         fail("rescale", '{ factor = 0.1, studies = ["..."], reason = "..." }')
     if "n_two_counts" in spec and spec["n_two_counts"] not in ("first", "second"):
         fail("n_two_counts", '"first" or "second" (which count of "19(26)" is n)')
@@ -366,13 +486,18 @@ def _check_studies(path: Path, outcomes: tuple[Outcome, ...], labels: pd.Index) 
     for o in outcomes:
         named = [(key, s) for key in STUDY_LISTS for s in o.option(key, [])]
         named += [("rescale.studies", s) for s in o.option("rescale", {}).get("studies", [])]
-        named += [(f"sensitivity[{i}].exclude", s)
-                  for i, item in enumerate(o.option("sensitivity", [])) for s in item["exclude"]]
+        named += [
+            (f"sensitivity[{i}].exclude", s)
+            for i, item in enumerate(o.option("sensitivity", []))
+            for s in item["exclude"]
+        ]
         unknown = [(key, s) for key, s in named if s not in known]
         if unknown:
             key, study = unknown[0]
-            raise InputError(f"{path}: [outcomes.{o.name}] {key}: no study {study!r} in the "
-                             f"table; its studies are labelled {', '.join(map(repr, labels))}.")
+            raise InputError(
+                f"{path}: [outcomes.{o.name}] {key}: no study {study!r} in the "
+                f"table; its studies are labelled {', '.join(map(repr, labels))}."
+            )
 
 
 def _check_model(where: str, spec: dict[str, Any]) -> None:
@@ -380,7 +505,7 @@ def _check_model(where: str, spec: dict[str, Any]) -> None:
     if method not in METHODS:
         raise InputError(f"{where}: method = {method!r}; expected one of {', '.join(METHODS)}.")
     if test not in TESTS:
-        raise InputError(f"{where}: test = {test!r}; expected \"z\" or \"knha\".")
+        raise InputError(f'{where}: test = {test!r}; expected "z" or "knha".')
 
 
 def _descriptive(path: Path, name: str, spec: Any) -> Descriptive:
@@ -389,17 +514,29 @@ def _descriptive(path: Path, name: str, spec: Any) -> Descriptive:
     if not isinstance(spec, dict) or not {"label", "column", "statistic"} <= set(spec):
         raise InputError(f"{where} needs label, column and statistic (sum, mean or mean_sd).")
     if set(spec) - keys:
-        raise InputError(f"{where}: unknown key(s) {sorted(set(spec) - keys)}; known keys are "
-                         f"{sorted(keys)}.")
+        raise InputError(
+            f"{where}: unknown key(s) {sorted(set(spec) - keys)}; known keys are {sorted(keys)}."
+        )
     if spec["statistic"] not in ("sum", "mean", "mean_sd"):
-        raise InputError(f"{where}: statistic = {spec['statistic']!r}; expected \"sum\", "
-                         "\"mean\" or \"mean_sd\".")
-    return Descriptive(name, spec["label"], spec["column"], spec["statistic"],
-                       spec.get("unit"), bool(spec.get("leave_one_out", False)))
+        raise InputError(
+            f'{where}: statistic = {spec["statistic"]!r}; expected "sum", "mean" or "mean_sd".'
+        )
+    return Descriptive(
+        name,
+        spec["label"],
+        spec["column"],
+        spec["statistic"],
+        spec.get("unit"),
+        bool(spec.get("leave_one_out", False)),
+    )
 
 
-def _published(path: Path, raw: dict[str, Any], outcomes: tuple[Outcome, ...],
-               descriptives: tuple[Descriptive, ...]) -> dict[str, Any] | None:
+def _published(
+    path: Path,
+    raw: dict[str, Any],
+    outcomes: tuple[Outcome, ...],
+    descriptives: tuple[Descriptive, ...],
+) -> dict[str, Any] | None:
     """The ``[published]`` section, checked against the outcomes and descriptives."""
     if "published" not in raw:
         return None
@@ -408,48 +545,69 @@ def _published(path: Path, raw: dict[str, Any], outcomes: tuple[Outcome, ...],
     for name, numbers in _table(path, published, "outcomes").items():
         where = f"{path}: [published.outcomes.{name}]"
         if name not in names:
-            raise InputError(f"{where}: no outcome {name!r} in [outcomes] (declared: "
-                             f"{', '.join(sorted(names)) or 'none'}).")
+            raise InputError(
+                f"{where}: no outcome {name!r} in [outcomes] (declared: "
+                f"{', '.join(sorted(names)) or 'none'})."
+            )
         if not isinstance(numbers, dict) or set(numbers) - PUBLISHED_OUTCOME_KEYS:
-            extra = sorted(set(numbers) - PUBLISHED_OUTCOME_KEYS) if isinstance(numbers, dict) \
+            extra = (
+                sorted(set(numbers) - PUBLISHED_OUTCOME_KEYS)
+                if isinstance(numbers, dict)
                 else numbers
-            raise InputError(f"{where}: unknown key(s) {extra}; known keys are "
-                             f"{sorted(PUBLISHED_OUTCOME_KEYS)}.")
+            )
+            raise InputError(
+                f"{where}: unknown key(s) {extra}; known keys are {sorted(PUBLISHED_OUTCOME_KEYS)}."
+            )
         outcome = next(o for o in outcomes if o.name == name)
         measure = numbers.get("measure", outcome.measure)
         if measure not in DATA_TYPES[outcome.data][0]:
-            raise InputError(f"{where}: measure = {measure!r} does not fit data = "
-                             f"{outcome.data!r} of outcome {name!r}.")
+            raise InputError(
+                f"{where}: measure = {measure!r} does not fit data = "
+                f"{outcome.data!r} of outcome {name!r}."
+            )
         _check_model(where, numbers)
     declared = {d.name for d in descriptives}
     for name in _table(path, published, "descriptives"):
         if name not in declared:
-            raise InputError(f"{path}: [published.descriptives] {name} = ...: no "
-                             f"[descriptives.{name}] declares it (declared: "
-                             f"{', '.join(sorted(declared)) or 'none'}).")
+            raise InputError(
+                f"{path}: [published.descriptives] {name} = ...: no "
+                f"[descriptives.{name}] declares it (declared: "
+                f"{', '.join(sorted(declared)) or 'none'})."
+            )
     return published
 
 
-def _check_columns_exist(path: Path, table_path: Path, frame: pd.DataFrame,
-                         columns: dict[str, Any], outcomes: tuple[Outcome, ...],
-                         descriptives: tuple[Descriptive, ...]) -> None:
-    wanted = [(f"[columns] {role}", name) for role, name in columns.items()
-              if isinstance(name, str)]
-    wanted += [(f"[columns] {role}", name) for role, names in columns.items()
-               if isinstance(names, list) for name in names]
+def _check_columns_exist(
+    path: Path,
+    table_path: Path,
+    frame: pd.DataFrame,
+    columns: dict[str, Any],
+    outcomes: tuple[Outcome, ...],
+    descriptives: tuple[Descriptive, ...],
+) -> None:
+    wanted = [
+        (f"[columns] {role}", name) for role, name in columns.items() if isinstance(name, str)
+    ]
+    wanted += [
+        (f"[columns] {role}", name)
+        for role, names in columns.items()
+        if isinstance(names, list)
+        for name in names
+    ]
     for o in outcomes:
         wanted += [(f"[outcomes.{o.name}] {key}", name) for key, name in o.columns.items()]
         for key in ("complement", "subgroup"):
             if o.option(key):
                 wanted.append((f"[outcomes.{o.name}] {key}", o.option(key)))
-        wanted += [(f"[outcomes.{o.name}] moderators", name)
-                   for name in o.option("moderators", [])]
+        wanted += [(f"[outcomes.{o.name}] moderators", name) for name in o.option("moderators", [])]
     wanted += [(f"[descriptives.{d.name}] column", d.column) for d in descriptives]
     absent = [(where, name) for where, name in wanted if name not in frame.columns]
     if absent:
         details = "; ".join(f"{where} = {name!r}" for where, name in absent)
-        raise InputError(f"{table_path}: column(s) named in {path.name} not found: {details}. "
-                         f"The table has {list(frame.columns)}.")
+        raise InputError(
+            f"{table_path}: column(s) named in {path.name} not found: {details}. "
+            f"The table has {list(frame.columns)}."
+        )
 
 
 def _labels(frame: pd.DataFrame, columns: dict[str, Any], table_path: Path) -> list[str]:
@@ -464,10 +622,14 @@ def _labels(frame: pd.DataFrame, columns: dict[str, Any], table_path: Path) -> l
 def _cell_specs(outcomes: tuple[Outcome, ...]) -> list[CellSpec]:
     specs = []
     for o in outcomes:
-        specs += [CellSpec(column, COLUMN_KINDS[key], f"outcome {o.name!r}")
-                  for key, column in o.columns.items()]
-        specs += [CellSpec(column, "number", f"the meta-regression of outcome {o.name!r}")
-                  for column in o.option("moderators", [])]
+        specs += [
+            CellSpec(column, COLUMN_KINDS[key], f"outcome {o.name!r}")
+            for key, column in o.columns.items()
+        ]
+        specs += [
+            CellSpec(column, "number", f"the meta-regression of outcome {o.name!r}")
+            for column in o.option("moderators", [])
+        ]
     return specs
 
 

@@ -54,9 +54,11 @@ class Finding:
     used_by: str
 
     def __str__(self) -> str:
-        return (f"{self.file}, row {self.row}, column {self.column!r} (study {self.study!r}): "
-                f"cell {self.cell!r} ({self.problem}); expected {self.expected}. The study is "
-                f"left out of {self.used_by}.")
+        return (
+            f"{self.file}, row {self.row}, column {self.column!r} (study {self.study!r}): "
+            f"cell {self.cell!r} ({self.problem}); expected {self.expected}. The study is "
+            f"left out of {self.used_by}."
+        )
 
 
 def problem(cell: Cell, kind: str) -> str | None:
@@ -98,15 +100,22 @@ def problem(cell: Cell, kind: str) -> str | None:
 
 
 def _advice(protocol_path: Path | None) -> str:
-    return (f"Correct the cell, write '-' if it was not reported, or set "
-            f"unreadable_cells = \"report\" in [review] of "
-            f"{protocol_path.name if protocol_path else 'protocol.toml'} to leave such studies "
-            "out and list them at the top of the report.")
+    return (
+        f"Correct the cell, write '-' if it was not reported, or set "
+        f'unreadable_cells = "report" in [review] of '
+        f"{protocol_path.name if protocol_path else 'protocol.toml'} to leave such studies "
+        "out and list them at the top of the report."
+    )
 
 
-def check_events_within(table: pd.DataFrame, table_path: Path,
-                        pairs: list[tuple[str, str, str]], *, allow: bool,
-                        protocol_path: Path | None = None) -> list[Finding]:
+def check_events_within(
+    table: pd.DataFrame,
+    table_path: Path,
+    pairs: list[tuple[str, str, str]],
+    *,
+    allow: bool,
+    protocol_path: Path | None = None,
+) -> list[Finding]:
     """Events that exceed their group's size (``xi > ni``, ``ai > n1i``, ``ci > n2i``).
 
     ``pairs`` holds ``(events column, size column, used_by)``. Cells that are missing or
@@ -123,18 +132,34 @@ def check_events_within(table: pd.DataFrame, table_path: Path,
             if events.value <= limit:
                 continue
             why = f"more events than the {size.raw} in column {size_column!r}"
-            finding = Finding(table_path.name, position + 2, str(study), events_column,
-                              str(raw), why, f"at most the group size ({size.raw})", used_by)
+            finding = Finding(
+                table_path.name,
+                position + 2,
+                str(study),
+                events_column,
+                str(raw),
+                why,
+                f"at most the group size ({size.raw})",
+                used_by,
+            )
             if not allow:
-                raise InputError(f"{table_path}, row {finding.row}, column {events_column!r} "
-                                 f"(study {finding.study!r}): cell {finding.cell!r} ({why}); "
-                                 f"expected {finding.expected}. {_advice(protocol_path)}")
+                raise InputError(
+                    f"{table_path}, row {finding.row}, column {events_column!r} "
+                    f"(study {finding.study!r}): cell {finding.cell!r} ({why}); "
+                    f"expected {finding.expected}. {_advice(protocol_path)}"
+                )
             findings.append(finding)
     return findings
 
 
-def check_cells(table: pd.DataFrame, table_path: Path, specs: list[CellSpec], *,
-                allow: bool, protocol_path: Path | None = None) -> list[Finding]:
+def check_cells(
+    table: pd.DataFrame,
+    table_path: Path,
+    specs: list[CellSpec],
+    *,
+    allow: bool,
+    protocol_path: Path | None = None,
+) -> list[Finding]:
     """Check every cell of the columns in ``specs``.
 
     Parameters
@@ -166,11 +191,21 @@ def check_cells(table: pd.DataFrame, table_path: Path, specs: list[CellSpec], *,
             why = problem(parse_cell(raw), spec.kind)
             if why is None:
                 continue
-            finding = Finding(table_path.name, position + 2, str(study), spec.column, str(raw),
-                              why, KINDS[spec.kind], spec.used_by)
+            finding = Finding(
+                table_path.name,
+                position + 2,
+                str(study),
+                spec.column,
+                str(raw),
+                why,
+                KINDS[spec.kind],
+                spec.used_by,
+            )
             if not allow:
-                raise InputError(f"{table_path}, row {finding.row}, column {spec.column!r} "
-                                 f"(study {finding.study!r}): cell {finding.cell!r} ({why}); "
-                                 f"expected {finding.expected}. {_advice(protocol_path)}")
+                raise InputError(
+                    f"{table_path}, row {finding.row}, column {spec.column!r} "
+                    f"(study {finding.study!r}): cell {finding.cell!r} ({why}); "
+                    f"expected {finding.expected}. {_advice(protocol_path)}"
+                )
             findings.append(finding)
     return findings

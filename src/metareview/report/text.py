@@ -63,16 +63,18 @@ def _verdict(reproduced: float, published: float, digits: int) -> str:
 
 
 def _model(measure: str, method: str, test: str) -> str:
-    return (f"{METHOD_NAMES[method]} on {MEASURE_NAMES[measure]}"
-            + (" with Hartung-Knapp CIs" if test == "knha" else ""))
+    return f"{METHOD_NAMES[method]} on {MEASURE_NAMES[measure]}" + (
+        " with Hartung-Knapp CIs" if test == "knha" else ""
+    )
 
 
 def _scaled(a: OutcomeAnalysis, x: float) -> float:
     return 100 * x if a.outcome.data == "proportion" else x
 
 
-def comparison_table(protocol: Protocol, analyses: dict[str, OutcomeAnalysis], harms,
-                     descriptives: pd.DataFrame) -> pd.DataFrame:
+def comparison_table(
+    protocol: Protocol, analyses: dict[str, OutcomeAnalysis], harms, descriptives: pd.DataFrame
+) -> pd.DataFrame:
     """Every published number the data can check, with our value and a verdict (reproduction
     mode only; empty otherwise). Numbers are compared at the precision the paper printed."""
     rows: list[dict[str, Any]] = []
@@ -84,59 +86,95 @@ def comparison_table(protocol: Protocol, analyses: dict[str, OutcomeAnalysis], h
         if pub is None or res is None:
             continue
         pred = a.predict(res)
-        how = (f"{_model(res.measure, res.method, res.test)}, k = {res.k}; left out: "
-               f"{', '.join(res.omitted) or 'none'}")
-        for key, ours, suffix in (("estimate", pred["pred"], ""),
-                                  ("ci_lb", pred["ci_lb"], " (95% CI lower)"),
-                                  ("ci_ub", pred["ci_ub"], " (95% CI upper)")):
+        how = (
+            f"{_model(res.measure, res.method, res.test)}, k = {res.k}; left out: "
+            f"{', '.join(res.omitted) or 'none'}"
+        )
+        for key, ours, suffix in (
+            ("estimate", pred["pred"], ""),
+            ("ci_lb", pred["ci_lb"], " (95% CI lower)"),
+            ("ci_ub", pred["ci_ub"], " (95% CI upper)"),
+        ):
             if key not in pub:
                 continue
             digits = published_digits(pub[key], a.outcome.data, pub.get("digits"))
-            rows.append({"quantity": a.outcome.label + suffix,
-                         "published": fmt(a, pub[key], digits),
-                         "reproduced": fmt(a, ours, digits + 1),
-                         "verdict": _verdict(_scaled(a, ours), _scaled(a, pub[key]), digits),
-                         "how": how})
+            rows.append(
+                {
+                    "quantity": a.outcome.label + suffix,
+                    "published": fmt(a, pub[key], digits),
+                    "reproduced": fmt(a, ours, digits + 1),
+                    "verdict": _verdict(_scaled(a, ours), _scaled(a, pub[key]), digits),
+                    "how": how,
+                }
+            )
         if "k" in pub:
-            rows.append({"quantity": a.outcome.label + " (studies pooled)",
-                         "published": str(pub["k"]), "reproduced": str(res.k),
-                         "verdict": "reproduced" if res.k == pub["k"] else "not reproduced",
-                         "how": "studies with the data and non-zero variance"})
+            rows.append(
+                {
+                    "quantity": a.outcome.label + " (studies pooled)",
+                    "published": str(pub["k"]),
+                    "reproduced": str(res.k),
+                    "verdict": "reproduced" if res.k == pub["k"] else "not reproduced",
+                    "how": "studies with the data and non-zero variance",
+                }
+            )
         if "egger_p_below" in pub and a.egger is not None:
             p = a.egger.pval
-            rows.append({"quantity": f"Egger's test, {a.outcome.label}",
-                         "published": f"P < {pub['egger_p_below']}", "reproduced": f"P = {p:.4f}",
-                         "verdict": "reproduced" if p < pub["egger_p_below"] else
-                         "not reproduced",
-                         "how": f"classical Egger regression on {a.main.k} studies"})
+            rows.append(
+                {
+                    "quantity": f"Egger's test, {a.outcome.label}",
+                    "published": f"P < {pub['egger_p_below']}",
+                    "reproduced": f"P = {p:.4f}",
+                    "verdict": "reproduced" if p < pub["egger_p_below"] else "not reproduced",
+                    "how": f"classical Egger regression on {a.main.k} studies",
+                }
+            )
     if "studies" in protocol.published:
-        rows.append({"quantity": "Studies included", "published": str(
-            protocol.published["studies"]), "reproduced": str(len(protocol.table)),
-            "verdict": "reproduced" if len(protocol.table) == protocol.published["studies"]
-            else "not reproduced", "how": "rows of the table"})
+        rows.append(
+            {
+                "quantity": "Studies included",
+                "published": str(protocol.published["studies"]),
+                "reproduced": str(len(protocol.table)),
+                "verdict": "reproduced"
+                if len(protocol.table) == protocol.published["studies"]
+                else "not reproduced",
+                "how": "rows of the table",
+            }
+        )
     if harms is not None and "harms_rate" in protocol.published:
         rate = protocol.published["harms_rate"]
-        rows.append({"quantity": harms["label"], "published": _pct(rate),
-                     "reproduced": _pct(harms["rate"]),
-                     "verdict": _verdict(100 * harms["rate"], 100 * rate, 1),
-                     "how": f"{harms['events']}/{harms['total']}"})
+        rows.append(
+            {
+                "quantity": harms["label"],
+                "published": _pct(rate),
+                "reproduced": _pct(harms["rate"]),
+                "verdict": _verdict(100 * harms["rate"], 100 * rate, 1),
+                "how": f"{harms['events']}/{harms['total']}",
+            }
+        )
     for _, row in descriptives.iterrows():
         if pd.isna(row["published"]):
             continue
-        rows.append({"quantity": row["quantity"], "published": f"{row['published']:g}",
-                     "reproduced": f"{row['reproduced']:.{row['decimals']}f}",
-                     "verdict": row["verdict"],
-                     "how": row["rule"]})
+        rows.append(
+            {
+                "quantity": row["quantity"],
+                "published": f"{row['published']:g}",
+                "reproduced": f"{row['reproduced']:.{row['decimals']}f}",
+                "verdict": row["verdict"],
+                "how": row["rule"],
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
 def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> str:
     """The statistical methods paragraph, from the protocol and the analyses run."""
     source = protocol.review.get("citation")
-    parts = [f"Data were taken from {protocol.table_path.name}"
-             + (f" (the table of {source})" if source and protocol.reproduction else "")
-             + " exactly as printed and parsed cell by cell; every number keeps its source "
-               "cell."]
+    parts = [
+        f"Data were taken from {protocol.table_path.name}"
+        + (f" (the table of {source})" if source and protocol.reproduction else "")
+        + " exactly as printed and parsed cell by cell; every number keeps its source "
+        "cell."
+    ]
     for a in analyses.values():
         o = a.outcome
         model = _model(o.measure, o.method, o.test)
@@ -144,35 +182,52 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
             why = f"the default for {o.data} data: {DEFAULTS[o.data]['why']}; {MODEL_WHY}"
         else:
             d = DEFAULTS[o.data]
-            why = (f"as the protocol specifies; the default for {o.data} data would be "
-                   f"{_model(d['measure'], d['method'], d['test'])}")
+            why = (
+                f"as the protocol specifies; the default for {o.data} data would be "
+                f"{_model(d['measure'], d['method'], d['test'])}"
+            )
         sentence = f"{o.label} was pooled by {model} ({why})."
         if o.data == "prepost":
             r = a.robustness.loc[a.robustness["main"], "r"].iloc[0]
-            sentence += (f" Pre/post correlation assumed: {r:g}"
-                         + (f" (explored from {min(o.option('correlation_sensitivity')):g} to "
-                            f"{max(o.option('correlation_sensitivity')):g})"
-                            if o.option("correlation_sensitivity") else "") + ".")
+            sentence += (
+                f" Pre/post correlation assumed: {r:g}"
+                + (
+                    f" (explored from {min(o.option('correlation_sensitivity')):g} to "
+                    f"{max(o.option('correlation_sensitivity')):g})"
+                    if o.option("correlation_sensitivity")
+                    else ""
+                )
+                + "."
+            )
         p = a.published
         if p is not None and (p.measure, p.method, p.test) != (o.measure, o.method, o.test):
-            sentence += (f" The published analysis ({_model(p.measure, p.method, p.test)}) was "
-                         "fitted too.")
-        sentence += (f" {len(a.robustness)} ways of pooling were compared; funnel-plot "
-                     "asymmetry was tested with Egger's regression and Begg's rank correlation.")
+            sentence += (
+                f" The published analysis ({_model(p.measure, p.method, p.test)}) was fitted too."
+            )
+        sentence += (
+            f" {len(a.robustness)} ways of pooling were compared; funnel-plot "
+            "asymmetry was tested with Egger's regression and Begg's rank correlation."
+        )
         sentence += _count_methods(a)
         if o.option("percent_given_as_fraction"):
-            sentence += (" Cells printed as fractions in the percentage column were read as "
-                         f"percentages for {', '.join(o.option('percent_given_as_fraction'))}.")
+            sentence += (
+                " Cells printed as fractions in the percentage column were read as "
+                f"percentages for {', '.join(o.option('percent_given_as_fraction'))}."
+            )
         rescale = o.option("rescale")
         if rescale:
-            sentence += (f" Values were multiplied by {rescale['factor']:g} "
-                         f"({rescale.get('reason', 'protocol')}) for "
-                         f"{', '.join(rescale['studies'])}.")
+            sentence += (
+                f" Values were multiplied by {rescale['factor']:g} "
+                f"({rescale.get('reason', 'protocol')}) for "
+                f"{', '.join(rescale['studies'])}."
+            )
         parts.append(sentence)
-    parts.append("Heterogeneity is reported as tau², I² and Cochran's Q; tau² CIs use the "
-                 f"Q-profile method. All analyses were run with metareview {__version__}; each "
-                 "estimator it used is compared with R's metafor in metareview's test suite, "
-                 "on published data sets, at the tolerance written beside each test.")
+    parts.append(
+        "Heterogeneity is reported as tau², I² and Cochran's Q; tau² CIs use the "
+        f"Q-profile method. All analyses were run with metareview {__version__}; each "
+        "estimator it used is compared with R's metafor in metareview's test suite, "
+        "on published data sets, at the tolerance written beside each test."
+    )
     return " ".join(parts)
 
 
@@ -182,20 +237,26 @@ def _count_methods(a: OutcomeAnalysis) -> str:
     rob = a.robustness
     text = ""
     if rob["model"].isin(["MH", "PETO"]).any():
-        text += (" The Mantel-Haenszel (odds ratio, risk ratio, risk difference) and Peto rows "
-                 "pool the 2x2 counts directly as equal-effects models (Robins-Breslow-"
-                 "Greenland and Greenland-Robins variances; RevMan's methods), so they have "
-                 "no tau² and no prediction interval.")
+        text += (
+            " The Mantel-Haenszel (odds ratio, risk ratio, risk difference) and Peto rows "
+            "pool the 2x2 counts directly as equal-effects models (Robins-Breslow-"
+            "Greenland and Greenland-Robins variances; RevMan's methods), so they have "
+            "no tau² and no prediction interval."
+        )
     if (rob["model"] == "GLMM").any():
-        text += (" The GLMM row is a random-effects binomial-normal model on the logit scale "
-                 "fitted by maximum likelihood to the exact binomial likelihood (metafor's "
-                 "rma.glmm, measure PLO), which keeps studies at 0% or 100% without a "
-                 "continuity correction")
+        text += (
+            " The GLMM row is a random-effects binomial-normal model on the logit scale "
+            "fitted by maximum likelihood to the exact binomial likelihood (metafor's "
+            "rma.glmm, measure PLO), which keeps studies at 0% or 100% without a "
+            "continuity correction"
+        )
         if "pi" in a.data:
             used = a.data[a.data["used"]]
-            text += (f"; it needs event counts, which were derived from the data as printed: "
-                     f"events = percentage x n rounded to a whole number, for all "
-                     f"{len(used)} studies")
+            text += (
+                f"; it needs event counts, which were derived from the data as printed: "
+                f"events = percentage x n rounded to a whole number, for all "
+                f"{len(used)} studies"
+            )
         text += "."
     return text
 
@@ -226,14 +287,20 @@ def _ranges(a: OutcomeAnalysis) -> str:
     """'Across n ways of pooling the estimate ranged from ...', one range per measure."""
     rob = a.robustness
     same = _comparable(a)
-    text = (f"Across {len(rob)} ways of pooling, the {len(same)} on the protocol's scale gave "
-            f"estimates from {_range(a, same['estimate'])}")
+    text = (
+        f"Across {len(rob)} ways of pooling, the {len(same)} on the protocol's scale gave "
+        f"estimates from {_range(a, same['estimate'])}"
+    )
     if len(same) == len(rob):
-        return (f"Across {len(rob)} ways of pooling the estimate ranged from "
-                f"{_range(a, rob['estimate'])}")
-    others = [f"{MEASURE_NAMES[m]} " + (_range(a, g["estimate"]) if len(g) > 1
-                                        else fmt(a, g["estimate"].iloc[0]))
-              for m, g in rob[~rob.index.isin(same.index)].groupby("measure", sort=False)]
+        return (
+            f"Across {len(rob)} ways of pooling the estimate ranged from "
+            f"{_range(a, rob['estimate'])}"
+        )
+    others = [
+        f"{MEASURE_NAMES[m]} "
+        + (_range(a, g["estimate"]) if len(g) > 1 else fmt(a, g["estimate"].iloc[0]))
+        for m, g in rob[~rob.index.isin(same.index)].groupby("measure", sort=False)
+    ]
     return f"{text} ({'; '.join(others)})"
 
 
@@ -251,60 +318,83 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
         f"{o.label}: {fmt(a, pred['pred'])} (95% CI {fmt(a, pred['ci_lb'])} to "
         f"{fmt(a, pred['ci_ub'])}; k = {res.k}, I² = {res.I2:.0f}%, tau² = {res.tau2:.3g}) by "
         f"{_model(res.measure, res.method, res.test)}"
-        + (f"; 95% prediction interval {fmt(a, pred['pi_lb'])} to {fmt(a, pred['pi_ub'])}"
-           if res.k >= 3 and not pd.isna(pred["pi_lb"]) else "")
+        + (
+            f"; 95% prediction interval {fmt(a, pred['pi_lb'])} to {fmt(a, pred['pi_ub'])}"
+            if res.k >= 3 and not pd.isna(pred["pi_lb"])
+            else ""
+        )
         + (f". {', '.join(res.omitted)} left this fit for zero variance" if res.omitted else "")
-        + ".")
+        + "."
+    )
     null = _null(a)
     favours = o.option("favours")
     if null is not None:
         values = _study_values(a)
         above, below = int((values > null).sum()), int((values < null).sum())
-        out["studies"] = (f"{above} of {res.k} study estimates lie above {fmt(a, null)} and "
-                          f"{below} below.")
+        out["studies"] = (
+            f"{above} of {res.k} study estimates lie above {fmt(a, null)} and {below} below."
+        )
         lb, ub = pred["ci_lb"], pred["ci_ub"]
         side = "above" if lb > null else "below" if ub < null else None
         if side is None:
-            out["direction"] = (f"The 95% CI includes {fmt(a, null)}: the data do not rule out "
-                                f"{'no effect' if o.data != 'proportion' else 'that value'}.")
+            out["direction"] = (
+                f"The 95% CI includes {fmt(a, null)}: the data do not rule out "
+                f"{'no effect' if o.data != 'proportion' else 'that value'}."
+            )
         else:
             label = ""
             if favours:
-                label = f" (the side labelled \"{favours[1] if side == 'above' else favours[0]}\")"
+                label = f' (the side labelled "{favours[1] if side == "above" else favours[0]}")'
             out["direction"] = f"The 95% CI lies entirely {side} {fmt(a, null)}{label}."
         nulls = rob["measure"].map(lambda m: _row_null(a, m))
-        holds = (rob["ci_lb"] > nulls) if side == "above" else (
-            (rob["ci_ub"] < nulls) if side == "below" else
-            (rob["ci_lb"] <= nulls) & (rob["ci_ub"] >= nulls))
+        holds = (
+            (rob["ci_lb"] > nulls)
+            if side == "above"
+            else (
+                (rob["ci_ub"] < nulls)
+                if side == "below"
+                else (rob["ci_lb"] <= nulls) & (rob["ci_ub"] >= nulls)
+            )
+        )
         where = f"lies entirely {side}" if side else "includes"
         what = fmt(a, null) if o.data == "proportion" else "the value of no effect"
-        out["robustness"] = (f"{_ranges(a)}; the 95% CI {where} {what} for "
-                             f"{int(holds.sum())} of {len(rob)}.")
+        out["robustness"] = (
+            f"{_ranges(a)}; the 95% CI {where} {what} for {int(holds.sum())} of {len(rob)}."
+        )
     else:
         out["robustness"] = f"{_ranges(a)}."
     out.update(_omission(a))
     out.update(_published_method(a))
     if len(a.sensitivity):
-        out["sensitivity"] = " ".join(_sensitivity(a, row) for _, row in
-                                      a.sensitivity.iterrows())
+        out["sensitivity"] = " ".join(_sensitivity(a, row) for _, row in a.sensitivity.iterrows())
     out.update(_subgroups(a))
     out.update(_regression(a))
     if a.egger is not None and a.begg is not None:
-        out["bias"] = (f"Egger's test: t = {a.egger.zval:.2f}, p = {a.egger.pval:.4f}; Begg's "
-                       f"test: Kendall's tau = {a.begg.tau:.3f}, p = {a.begg.pval:.4f}."
-                       + (f" With {res.k} studies (fewer than {SMALL_K}) these tests have little "
-                          "power (Sterne et al. 2011, BMJ 343:d4002)." if res.k < SMALL_K
-                          else ""))
+        out["bias"] = (
+            f"Egger's test: t = {a.egger.zval:.2f}, p = {a.egger.pval:.4f}; Begg's "
+            f"test: Kendall's tau = {a.begg.tau:.3f}, p = {a.begg.pval:.4f}."
+            + (
+                f" With {res.k} studies (fewer than {SMALL_K}) these tests have little "
+                "power (Sterne et al. 2011, BMJ 343:d4002)."
+                if res.k < SMALL_K
+                else ""
+            )
+        )
     if a.converted:
         base = rob[rob["main"]].iloc[0]
-        same = rob[(rob["measure"] == base["measure"]) & (rob["r"] == base["r"])
-                   & (rob["model"] == base["model"]) & rob["se_to_sd"]]
+        same = rob[
+            (rob["measure"] == base["measure"])
+            & (rob["r"] == base["r"])
+            & (rob["model"] == base["model"])
+            & rob["se_to_sd"]
+        ]
         if len(same):
             moved = same["estimate"].iloc[0]
             out["se_to_sd"] = (
                 f"Treating the SDs of {', '.join(a.converted)} as standard errors (SD = SE x "
                 f"sqrt(n)) alone moves the pooled estimate from {fmt(a, base['estimate'])} to "
-                f"{fmt(a, moved)}.")
+                f"{fmt(a, moved)}."
+            )
     return out
 
 
@@ -320,14 +410,21 @@ def _subgroups(a: OutcomeAnalysis) -> dict[str, str]:
     parts = []
     for label, fit in res.subgroups.items():
         pred = a.predict(fit)
-        parts.append(f"{label} {fmt(a, pred['pred'])} ({fmt(a, pred['ci_lb'])} to "
-                     f"{fmt(a, pred['ci_ub'])}, k = {fit.k})")
+        parts.append(
+            f"{label} {fmt(a, pred['pred'])} ({fmt(a, pred['ci_lb'])} to "
+            f"{fmt(a, pred['ci_ub'])}, k = {fit.k})"
+        )
     d = res.to_dict()
-    verdict = ("the subgroups differ" if d["p_between"] < ALPHA else
-               "no evidence at the 5% level that the subgroups differ")
-    return {"subgroups": f"By {a.outcome.option('subgroup')}: {'; '.join(parts)}. Test for "
-                         f"subgroup differences: Q = {d['Q_between']:.2f}, df = "
-                         f"{d['df_between']}, p = {d['p_between']:.3f}: {verdict}."}
+    verdict = (
+        "the subgroups differ"
+        if d["p_between"] < ALPHA
+        else "no evidence at the 5% level that the subgroups differ"
+    )
+    return {
+        "subgroups": f"By {a.outcome.option('subgroup')}: {'; '.join(parts)}. Test for "
+        f"subgroup differences: Q = {d['Q_between']:.2f}, df = "
+        f"{d['df_between']}, p = {d['p_between']:.3f}: {verdict}."
+    }
 
 
 def _regression(a: OutcomeAnalysis) -> dict[str, str]:
@@ -338,21 +435,27 @@ def _regression(a: OutcomeAnalysis) -> dict[str, str]:
         return {}
     table = res.table()
     scale = {"exp": f"log {MEASURE_NAMES[res.measure]}"}.get(
-        display_transf(res.measure, a.outcome) or "", MEASURE_NAMES[res.measure])
+        display_transf(res.measure, a.outcome) or "", MEASURE_NAMES[res.measure]
+    )
     parts = []
     for name, row in table.iloc[1:].iterrows():
-        text = (f"each unit of {name} changes the {scale} by {row['estimate']:.4f} (95% CI "
-                f"{row['ci_lb']:.4f} to {row['ci_ub']:.4f}, p = {row['pval']:.4f})")
+        text = (
+            f"each unit of {name} changes the {scale} by {row['estimate']:.4f} (95% CI "
+            f"{row['ci_lb']:.4f} to {row['ci_ub']:.4f}, p = {row['pval']:.4f})"
+        )
         if row["pval"] < ALPHA:
-            text += (f": the {scale} {'falls' if row['estimate'] < 0 else 'rises'} as "
-                     f"{name} increases")
+            text += (
+                f": the {scale} {'falls' if row['estimate'] < 0 else 'rises'} as {name} increases"
+            )
         else:
             text += f": no evidence at the 5% level that it changes with {name}"
         parts.append(text)
     r2 = "" if res.R2 is None else f"; R² = {res.R2:.1f}% of tau² explained"
-    return {"regression": f"Meta-regression ({res.k} studies): {'; '.join(parts)}. Test of "
-                          f"the moderators: {'F' if res.test == 'knha' else 'QM'} = "
-                          f"{res.QM:.2f}, p = {res.QMp:.4f}{r2}."}
+    return {
+        "regression": f"Meta-regression ({res.k} studies): {'; '.join(parts)}. Test of "
+        f"the moderators: {'F' if res.test == 'knha' else 'QM'} = "
+        f"{res.QM:.2f}, p = {res.QMp:.4f}{r2}."
+    }
 
 
 def _study_values(a: OutcomeAnalysis) -> np.ndarray:
@@ -381,13 +484,17 @@ def _omission(a: OutcomeAnalysis) -> dict[str, str]:
     elif kept["estimate"].min() > dropped["estimate"].max():
         word = "higher"
     else:
-        return {"omission": f"Estimates of the {len(kept)} methods that keep {who} "
-                            f"({_range(a, kept['estimate'])}) overlap those of the "
-                            f"{len(dropped)} that leave {pronoun} out "
-                            f"({_range(a, dropped['estimate'])})."}
-    return {"omission": f"The {len(kept)} methods that keep {who} give {word} estimates "
-                        f"({_range(a, kept['estimate'])}) than the {len(dropped)} that leave "
-                        f"{pronoun} out ({_range(a, dropped['estimate'])})."}
+        return {
+            "omission": f"Estimates of the {len(kept)} methods that keep {who} "
+            f"({_range(a, kept['estimate'])}) overlap those of the "
+            f"{len(dropped)} that leave {pronoun} out "
+            f"({_range(a, dropped['estimate'])})."
+        }
+    return {
+        "omission": f"The {len(kept)} methods that keep {who} give {word} estimates "
+        f"({_range(a, kept['estimate'])}) than the {len(dropped)} that leave "
+        f"{pronoun} out ({_range(a, dropped['estimate'])})."
+    }
 
 
 def _published_method(a: OutcomeAnalysis) -> dict[str, str]:
@@ -398,32 +505,45 @@ def _published_method(a: OutcomeAnalysis) -> dict[str, str]:
         return {}
     clauses = []
     if res.omitted:
-        clauses.append(f"{', '.join(res.omitted)} has zero variance on the raw scale without a "
-                       "continuity correction, so it leaves the published method's fit "
-                       "without a trace.")
+        clauses.append(
+            f"{', '.join(res.omitted)} has zero variance on the raw scale without a "
+            "continuity correction, so it leaves the published method's fit "
+            "without a trace."
+        )
     table = res.study_table()
     past = int(((table["ci_lb"] < 0) | (table["ci_ub"] > 1)).sum())
     if past:
-        clauses.append(f"Wald intervals on raw proportions run outside 0-100% for {past} of "
-                       f"{res.k} studies.")
+        clauses.append(
+            f"Wald intervals on raw proportions run outside 0-100% for {past} of {res.k} studies."
+        )
     pred = a.predict(res)
     if not pd.isna(pred["pi_ub"]) and (pred["pi_ub"] > 1 or pred["pi_lb"] < 0):
-        clauses.append(f"The prediction interval runs from {fmt(a, pred['pi_lb'])} to "
-                       f"{fmt(a, pred['pi_ub'])}.")
+        clauses.append(
+            f"The prediction interval runs from {fmt(a, pred['pi_lb'])} to {fmt(a, pred['pi_ub'])}."
+        )
     rob = a.robustness
     bounded = rob[rob["measure"].isin(["PLO", "PFT"])]
-    if clauses and len(bounded) and (bounded["k"] == rob["k"].max()).all() and (
+    if (
+        clauses
+        and len(bounded)
+        and (bounded["k"] == rob["k"].max()).all()
+        and (
             (bounded[["ci_lb", "ci_ub", "pi_lb", "pi_ub"]] >= 0).all().all()
-            and (bounded[["ci_lb", "ci_ub", "pi_lb", "pi_ub"]] <= 1).all().all()):
-        clauses.append("The logit and Freeman-Tukey methods keep every study and stay inside "
-                       "0-100%.")
+            and (bounded[["ci_lb", "ci_ub", "pi_lb", "pi_ub"]] <= 1).all().all()
+        )
+    ):
+        clauses.append(
+            "The logit and Freeman-Tukey methods keep every study and stay inside 0-100%."
+        )
     return {"published_method": " ".join(clauses)} if clauses else {}
 
 
 def _sensitivity(a: OutcomeAnalysis, row: pd.Series) -> str:
-    text = (f"Without {row['excluded']} ({row['reason']}): {fmt(a, row['estimate'])} "
-            f"({fmt(a, row['ci_lb'])} to {fmt(a, row['ci_ub'])}, k = {row['k']}) by the "
-            f"protocol's method, instead of {fmt(a, a.predict(a.main)['pred'])}.")
+    text = (
+        f"Without {row['excluded']} ({row['reason']}): {fmt(a, row['estimate'])} "
+        f"({fmt(a, row['ci_lb'])} to {fmt(a, row['ci_ub'])}, k = {row['k']}) by the "
+        f"protocol's method, instead of {fmt(a, a.predict(a.main)['pred'])}."
+    )
     pub = a.outcome.published
     if a.published is None or pub is None or "estimate" not in pub:
         return text
@@ -432,11 +552,14 @@ def _sensitivity(a: OutcomeAnalysis, row: pd.Series) -> str:
     with_it = round(_scaled(a, a.predict(a.published)["pred"]), digits) == round(target, digits)
     without = round(_scaled(a, row["published_estimate"]), digits) == round(target, digits)
     shown = fmt(a, pub["estimate"], digits)
-    text += (f" By the published method: {fmt(a, row['published_estimate'])} without it, "
-             f"{fmt(a, a.predict(a.published)['pred'])} with it.")
+    text += (
+        f" By the published method: {fmt(a, row['published_estimate'])} without it, "
+        f"{fmt(a, a.predict(a.published)['pred'])} with it."
+    )
     if with_it and not without:
-        text += (f" The published estimate ({shown}) is reproduced only with "
-                 f"{row['excluded']} included.")
+        text += (
+            f" The published estimate ({shown}) is reproduced only with {row['excluded']} included."
+        )
     elif without and not with_it:
         text += f" The published estimate ({shown}) is reproduced only without {row['excluded']}."
     elif with_it and without:
@@ -454,6 +577,8 @@ def results_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis], harms
         parts += [s[key] for key in ("summary", "direction", "robustness") if key in s]
     if harms is not None:
         lo, hi = harms["exact"]
-        parts.append(f"{harms['label']}: {harms['events']} of {harms['total']} "
-                     f"({_pct(harms['rate'])}; exact 95% CI {_pct(lo)} to {_pct(hi)}).")
+        parts.append(
+            f"{harms['label']}: {harms['events']} of {harms['total']} "
+            f"({_pct(harms['rate'])}; exact 95% CI {_pct(lo)} to {_pct(hi)})."
+        )
     return " ".join(parts)

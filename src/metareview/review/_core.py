@@ -77,8 +77,15 @@ class StoreCore:
 
     @staticmethod
     def _audit(
-        s: Session, actor: str, entity: str, entity_id: str, old: Any, new: Any, reason: str,
-        *, project_id: int | None = None,
+        s: Session,
+        actor: str,
+        entity: str,
+        entity_id: str,
+        old: Any,
+        new: Any,
+        reason: str,
+        *,
+        project_id: int | None = None,
     ) -> None:
         """Append one audit entry. Its project is ``project_id``, or else the one project
         this transaction looked up; StoreError when that is ambiguous (a bug of the
@@ -88,10 +95,20 @@ class StoreCore:
             if len(seen) != 1:
                 raise StoreError(
                     f"audit entry {entity} {entity_id}: the transaction looked up "
-                    f"{len(seen)} projects; the writer must name the entry's project_id.")
+                    f"{len(seen)} projects; the writer must name the entry's project_id."
+                )
             project_id = next(iter(seen))
-        s.add(AuditLog(project_id=project_id, actor=actor, entity=entity,
-                       entity_id=entity_id, old=old, new=new, reason=reason))
+        s.add(
+            AuditLog(
+                project_id=project_id,
+                actor=actor,
+                entity=entity,
+                entity_id=entity_id,
+                old=old,
+                new=new,
+                reason=reason,
+            )
+        )
 
 
 def lock_project(s: Session, project_id: int) -> None:

@@ -205,7 +205,6 @@ def _info(user: User) -> UserInfo:
 class AccountsMixin(StoreCore):
     """Account methods of :class:`~metareview.review.Store` (see the module docstring)."""
 
-
     # -- invites --------------------------------------------------------------------------
     def has_users(self) -> bool:
         """Whether any account exists (if not, the app offers the bootstrap link)."""
@@ -222,8 +221,9 @@ class AccountsMixin(StoreCore):
         """
         with self.session() as s:
             if s.scalar(select(User.id).limit(1)) is not None:
-                raise InputError("the store has accounts already; ask an administrator for "
-                                 "an invite link.")
+                raise InputError(
+                    "the store has accounts already; ask an administrator for an invite link."
+                )
             return self._new_invite(s, None, "admin", None, "bootstrap link")
 
     def create_invite(self, project: str, role: str, *, by: str) -> str:
@@ -241,16 +241,30 @@ class AccountsMixin(StoreCore):
                 raise InputError(f"{by!r} is not an owner of {proj.name!r}; only owners invite.")
             return self._new_invite(s, proj.id, role, inviter.id, f"invite as {role}")
 
-    def _new_invite(self, s: Session, project_id: int | None, role: str,
-                    created_by: int | None, reason: str) -> str:
+    def _new_invite(
+        self, s: Session, project_id: int | None, role: str, created_by: int | None, reason: str
+    ) -> str:
         token = secrets.token_urlsafe(32)
-        invite = Invite(token_sha256=_sha256(token), project_id=project_id, role=role,
-                        created_by=created_by, expires_at=utc_now() + INVITE_LIFETIME)
+        invite = Invite(
+            token_sha256=_sha256(token),
+            project_id=project_id,
+            role=role,
+            created_by=created_by,
+            expires_at=utc_now() + INVITE_LIFETIME,
+        )
         s.add(invite)
         s.flush()
         actor = "metareview" if created_by is None else s.get(User, created_by).username
-        _audit_entry(s, actor, "invite", str(invite.id), None,
-                     {"project_id": project_id, "role": role}, reason, project_id)
+        _audit_entry(
+            s,
+            actor,
+            "invite",
+            str(invite.id),
+            None,
+            {"project_id": project_id, "role": role},
+            reason,
+            project_id,
+        )
         return token
 
     def invite_info(self, token: str) -> InviteInfo:
@@ -258,11 +272,11 @@ class AccountsMixin(StoreCore):
         with self.session() as s:
             invite = _usable_invite(s, token)
             name = None if invite.project_id is None else s.get(Project, invite.project_id).name
-            return InviteInfo(project=name, role=invite.role,
-                              expires_at=_aware(invite.expires_at))
+            return InviteInfo(project=name, role=invite.role, expires_at=_aware(invite.expires_at))
 
-    def accept_invite(self, token: str, username: str, password: str,
-                      reviewer_name: str | None = None) -> UserInfo:
+    def accept_invite(
+        self, token: str, username: str, password: str, reviewer_name: str | None = None
+    ) -> UserInfo:
         """Use the invite ``token``: create the account ``username`` (or, if it exists and
         ``password`` is its password, use it) and join the invite's project.
 
@@ -283,26 +297,48 @@ class AccountsMixin(StoreCore):
             invite = _usable_invite(s, token, lock=True)
             user = s.scalar(select(User).where(User.username == username))
             if user is None:
-                user = User(username=username, password_hash=hash_password(password),
-                            admin=invite.role == "admin", active=True)
+                user = User(
+                    username=username,
+                    password_hash=hash_password(password),
+                    admin=invite.role == "admin",
+                    active=True,
+                )
                 s.add(user)
                 s.flush()
-                _audit_entry(s, username, "user", str(user.id), None,
-                             {"username": username, "admin": user.admin}, "account created")
+                _audit_entry(
+                    s,
+                    username,
+                    "user",
+                    str(user.id),
+                    None,
+                    {"username": username, "admin": user.admin},
+                    "account created",
+                )
             elif not (user.active and verify_password(user.password_hash, password)):
-                raise InputError(f"username {username!r} is taken; give its password to join "
-                                 "with that account, or choose another name.")
+                raise InputError(
+                    f"username {username!r} is taken; give its password to join "
+                    "with that account, or choose another name."
+                )
             if invite.project_id is not None:
                 proj = self._project(s, s.get(Project, invite.project_id).name, lock=True)
                 self._join(s, proj, user, invite.role, reviewer_name or username, username)
             invite.used_at = utc_now()
             invite.used_by = user.id
-            _audit_entry(s, username, "invite", str(invite.id), None, {"used_by": user.id},
-                         "invite used", invite.project_id)
+            _audit_entry(
+                s,
+                username,
+                "invite",
+                str(invite.id),
+                None,
+                {"used_by": user.id},
+                "invite used",
+                invite.project_id,
+            )
             return _info(user)
 
-    def add_member(self, project: str, username: str, role: str, *, by: str,
-                   reviewer_name: str | None = None) -> None:
+    def add_member(
+        self, project: str, username: str, role: str, *, by: str, reviewer_name: str | None = None
+    ) -> None:
         """Give the existing user ``username`` ``role`` in ``project`` (``by``: an owner or
         administrator; the creator of a project makes themselves its owner this way)."""
         if role not in PROJECT_ROLES:
@@ -326,51 +362,89 @@ class AccountsMixin(StoreCore):
             user = _user_row(s, username)
             if user.id == actor.id:
                 raise InputError("an owner cannot remove themselves from a project.")
-            member = s.scalar(select(Membership).where(Membership.user_id == user.id,
-                                                       Membership.project_id == proj.id,
-                                                       Membership.active.is_(True)))
+            member = s.scalar(
+                select(Membership).where(
+                    Membership.user_id == user.id,
+                    Membership.project_id == proj.id,
+                    Membership.active.is_(True),
+                )
+            )
             if member is None:
                 raise InputError(f"{username!r} is not a member of {proj.name!r}.")
             member.active = False
             if member.reviewer_id is not None:
                 s.get(Reviewer, member.reviewer_id).active = False
-            self._audit(s, by, "membership", str(member.id), {"active": True},
-                        {"active": False}, reason)
+            self._audit(
+                s, by, "membership", str(member.id), {"active": True}, {"active": False}, reason
+            )
 
-    def _join(self, s: Session, proj: Project, user: User, role: str, reviewer_name: str,
-              actor: str) -> None:
-        if s.scalar(select(Membership).where(Membership.user_id == user.id,
-                                             Membership.project_id == proj.id)) is not None:
+    def _join(
+        self, s: Session, proj: Project, user: User, role: str, reviewer_name: str, actor: str
+    ) -> None:
+        if (
+            s.scalar(
+                select(Membership).where(
+                    Membership.user_id == user.id, Membership.project_id == proj.id
+                )
+            )
+            is not None
+        ):
             raise InputError(f"{user.username!r} is already a member of {proj.name!r}.")
         reviewer_id = None
         if role in ("owner", "reviewer"):
             check_text("reviewer name", reviewer_name, max_length=200)
-            reviewer = s.scalar(select(Reviewer).where(Reviewer.project_id == proj.id,
-                                                       Reviewer.name == reviewer_name))
+            reviewer = s.scalar(
+                select(Reviewer).where(
+                    Reviewer.project_id == proj.id, Reviewer.name == reviewer_name
+                )
+            )
             if reviewer is not None:
-                taken = s.scalar(select(Membership.id).where(
-                    Membership.reviewer_id == reviewer.id))
+                taken = s.scalar(select(Membership.id).where(Membership.reviewer_id == reviewer.id))
                 if taken is not None:
-                    raise InputError(f"reviewer name {reviewer_name!r} belongs to another "
-                                     f"account in {proj.name!r}; choose another.")
+                    raise InputError(
+                        f"reviewer name {reviewer_name!r} belongs to another "
+                        f"account in {proj.name!r}; choose another."
+                    )
                 reviewer.role = "owner" if role == "owner" else reviewer.role
                 reviewer.active = True
             else:
-                reviewer = Reviewer(project_id=proj.id, name=reviewer_name,
-                                    role="owner" if role == "owner" else "reviewer",
-                                    active=True)
+                reviewer = Reviewer(
+                    project_id=proj.id,
+                    name=reviewer_name,
+                    role="owner" if role == "owner" else "reviewer",
+                    active=True,
+                )
                 s.add(reviewer)
                 s.flush()
-                self._audit(s, actor, "reviewer", str(reviewer.id), None,
-                            {"name": reviewer_name, "role": reviewer.role}, "reviewer added")
+                self._audit(
+                    s,
+                    actor,
+                    "reviewer",
+                    str(reviewer.id),
+                    None,
+                    {"name": reviewer_name, "role": reviewer.role},
+                    "reviewer added",
+                )
             reviewer_id = reviewer.id
-        member = Membership(user_id=user.id, project_id=proj.id, role=role,
-                            reviewer_id=reviewer_id, active=True)
+        member = Membership(
+            user_id=user.id, project_id=proj.id, role=role, reviewer_id=reviewer_id, active=True
+        )
         s.add(member)
         s.flush()
-        self._audit(s, actor, "membership", str(member.id), None,
-                    {"user": user.username, "project": proj.name, "role": role,
-                     "reviewer": reviewer_name if reviewer_id else None}, "joined project")
+        self._audit(
+            s,
+            actor,
+            "membership",
+            str(member.id),
+            None,
+            {
+                "user": user.username,
+                "project": proj.name,
+                "role": role,
+                "reviewer": reviewer_name if reviewer_id else None,
+            },
+            "joined project",
+        )
 
     # -- login sessions -------------------------------------------------------------------
     def login(self, username: str, password: str) -> tuple[str, str] | None:
@@ -388,8 +462,14 @@ class AccountsMixin(StoreCore):
             if not (user.active and verify_password(user.password_hash, password)):
                 return None
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-            s.add(LoginSession(id_sha256=_sha256(token), user_id=user.id, csrf_token=csrf,
-                               expires_at=utc_now() + SESSION_LIFETIME))
+            s.add(
+                LoginSession(
+                    id_sha256=_sha256(token),
+                    user_id=user.id,
+                    csrf_token=csrf,
+                    expires_at=utc_now() + SESSION_LIFETIME,
+                )
+            )
             s.execute(delete(LoginSession).where(LoginSession.expires_at < utc_now()))
             return token, csrf
 
@@ -400,8 +480,9 @@ class AccountsMixin(StoreCore):
         with self.session() as s:
             return _live_session(s, token)
 
-    def session_role(self, token: str | None,
-                     project: str) -> tuple[SessionInfo | None, ProjectRole | None]:
+    def session_role(
+        self, token: str | None, project: str
+    ) -> tuple[SessionInfo | None, ProjectRole | None]:
         """The session of ``token`` and the user's role in ``project``, read together (one
         transaction per request); ``(None, None)`` without a live session."""
         if not token:
@@ -414,8 +495,12 @@ class AccountsMixin(StoreCore):
                 select(Project.name, Membership.role, Reviewer.name)
                 .join(Membership, Membership.project_id == Project.id)
                 .outerjoin(Reviewer, Reviewer.id == Membership.reviewer_id)
-                .where(Membership.user_id == info.user.id, Membership.active.is_(True),
-                       Project.name == project)).first()
+                .where(
+                    Membership.user_id == info.user.id,
+                    Membership.active.is_(True),
+                    Project.name == project,
+                )
+            ).first()
             return info, None if row is None else ProjectRole(*row)
 
     def logout(self, token: str) -> None:
@@ -439,8 +524,9 @@ class AccountsMixin(StoreCore):
         with self.session() as s:
             actor = _user_row(s, by)
             if not actor.admin:
-                raise InputError(f"{by!r} is not an administrator; only administrators "
-                                 "deactivate accounts.")
+                raise InputError(
+                    f"{by!r} is not an administrator; only administrators deactivate accounts."
+                )
             user = _user_row(s, username)
             if user.id == actor.id:
                 raise InputError("an administrator cannot deactivate their own account.")
@@ -450,8 +536,7 @@ class AccountsMixin(StoreCore):
                 member.active = False
                 if member.reviewer_id is not None:
                     s.get(Reviewer, member.reviewer_id).active = False
-            _audit_entry(s, by, "user", str(user.id), {"active": True}, {"active": False},
-                         reason)
+            _audit_entry(s, by, "user", str(user.id), {"active": True}, {"active": False}, reason)
 
     def user_projects(self, user_id: int) -> list[ProjectRole]:
         """The projects of a user with their role and reviewer name (active memberships)."""
@@ -461,7 +546,8 @@ class AccountsMixin(StoreCore):
                 .join(Membership, Membership.project_id == Project.id)
                 .outerjoin(Reviewer, Reviewer.id == Membership.reviewer_id)
                 .where(Membership.user_id == user_id, Membership.active.is_(True))
-                .order_by(Project.id)).all()
+                .order_by(Project.id)
+            ).all()
         return [ProjectRole(project=p, role=r, reviewer=n) for p, r, n in rows]
 
     def project_role(self, user_id: int, project: str) -> ProjectRole | None:
@@ -476,21 +562,40 @@ class AccountsMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project)
             rows = s.execute(
-                select(User.username, Membership.role, Reviewer.name,
-                       Membership.active & User.active)
+                select(
+                    User.username, Membership.role, Reviewer.name, Membership.active & User.active
+                )
                 .join(Membership, Membership.user_id == User.id)
                 .outerjoin(Reviewer, Reviewer.id == Membership.reviewer_id)
-                .where(Membership.project_id == proj.id).order_by(Membership.id)).all()
-        return [{"username": u, "role": r, "reviewer": n, "active": bool(a)}
-                for u, r, n, a in rows]
+                .where(Membership.project_id == proj.id)
+                .order_by(Membership.id)
+            ).all()
+        return [{"username": u, "role": r, "reviewer": n, "active": bool(a)} for u, r, n, a in rows]
 
 
-def _audit_entry(s: Session, actor: str, entity: str, entity_id: str, old: Any, new: Any,
-                 reason: str, project_id: int | None = None) -> None:
+def _audit_entry(
+    s: Session,
+    actor: str,
+    entity: str,
+    entity_id: str,
+    old: Any,
+    new: Any,
+    reason: str,
+    project_id: int | None = None,
+) -> None:
     """An audit entry of the accounts: of ``project_id``, or of the whole store (None) for a
     change to a user, which belongs to no one project."""
-    s.add(AuditLog(project_id=project_id, actor=actor, entity=entity, entity_id=entity_id,
-                   old=old, new=new, reason=reason))
+    s.add(
+        AuditLog(
+            project_id=project_id,
+            actor=actor,
+            entity=entity,
+            entity_id=entity_id,
+            old=old,
+            new=new,
+            reason=reason,
+        )
+    )
 
 
 def _live_session(s: Session, token: str) -> SessionInfo | None:
@@ -511,9 +616,13 @@ def _user_row(s: Session, username: str) -> User:
 
 
 def _role(s: Session, user_id: int, project_id: int) -> str | None:
-    return s.scalar(select(Membership.role).where(
-        Membership.user_id == user_id, Membership.project_id == project_id,
-        Membership.active.is_(True)))
+    return s.scalar(
+        select(Membership.role).where(
+            Membership.user_id == user_id,
+            Membership.project_id == project_id,
+            Membership.active.is_(True),
+        )
+    )
 
 
 def _usable_invite(s: Session, token: str, *, lock: bool = False) -> Invite:
@@ -525,7 +634,9 @@ def _usable_invite(s: Session, token: str, *, lock: bool = False) -> Invite:
         raise InputError("this invite link was used already; each link works once.")
     if _aware(invite.expires_at) < utc_now():
         raise InputError("this invite link has expired; ask the project owner for a new one.")
-    if invite.role == "admin" and s.scalar(select(User.id).where(User.admin.is_(True))
-                                           .limit(1)) is not None:
+    if (
+        invite.role == "admin"
+        and s.scalar(select(User.id).where(User.admin.is_(True)).limit(1)) is not None
+    ):
         raise InputError("this bootstrap link is no longer valid: an administrator exists.")
     return invite

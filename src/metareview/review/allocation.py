@@ -32,8 +32,7 @@ class Assignment(Base):
     """One record given to one reviewer at one stage."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("record_id", "stage", "reviewer_id",
-                                       name="uq_assignment"),)
+    __table_args__ = (UniqueConstraint("record_id", "stage", "reviewer_id", name="uq_assignment"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), index=True)
@@ -44,9 +43,9 @@ class Assignment(Base):
 class AllocationMixin(StoreCore):
     """Allocation methods of :class:`~metareview.review.Store` (see the module docstring)."""
 
-
-    def allocate(self, project: str, stage: str, reviewers: Sequence[str], *,
-                 actor: str) -> dict[str, int]:
+    def allocate(
+        self, project: str, stage: str, reviewers: Sequence[str], *, actor: str
+    ) -> dict[str, int]:
         """Give each record waiting for votes at ``stage`` to ``reviewers_per_record`` of
         ``reviewers``, evenly; returns records per reviewer. Replaces an earlier allocation of
         the stage's open records (audited).
@@ -66,25 +65,38 @@ class AllocationMixin(StoreCore):
                 raise InputError(f"reviewers {inactive} were removed; choose active reviewers.")
             need = proj.reviewers_per_record
             if len(people) < need:
-                raise InputError(f"reviewers: each record needs {need} reviewers; got "
-                                 f"{len(people)} ({names}).")
+                raise InputError(
+                    f"reviewers: each record needs {need} reviewers; got {len(people)} ({names})."
+                )
             self._assign(s, proj, stage, people, need)
             load = _workload(s, proj, stage)
-            self._audit(s, actor, "allocation", f"{proj.id}/{stage}", None,
-                        {"stage": stage, "reviewers": names, "records": load}, "allocated")
+            self._audit(
+                s,
+                actor,
+                "allocation",
+                f"{proj.id}/{stage}",
+                None,
+                {"stage": stage, "reviewers": names, "records": load},
+                "allocated",
+            )
             return load
 
-    def _assign(self, s: Session, proj: Project, stage: str, people: list[Reviewer],
-                need: int) -> None:
+    def _assign(
+        self, s: Session, proj: Project, stage: str, people: list[Reviewer], need: int
+    ) -> None:
         table = stage_table(s, proj, stage)
         open_ = table.loc[table["status"] == "pending", "record_id"].tolist()
         votes = votes_frame(s, proj, stage)
         voted: dict[str, set[int]] = {}
         for rid, rev in zip(votes["record_id"], votes["reviewer_id"], strict=True):
             voted.setdefault(rid, set()).add(int(rev))
-        s.execute(delete(Assignment).where(Assignment.project_id == proj.id,
-                                           Assignment.stage == stage,
-                                           Assignment.record_id.in_(open_)))
+        s.execute(
+            delete(Assignment).where(
+                Assignment.project_id == proj.id,
+                Assignment.stage == stage,
+                Assignment.record_id.in_(open_),
+            )
+        )
         counts: Counter[int] = Counter({p.id: 0 for p in people})
         order = {p.id: i for i, p in enumerate(people)}
         for rid in open_:
@@ -95,8 +107,9 @@ class AllocationMixin(StoreCore):
                 if person not in chosen:
                     chosen.append(person)
             for person in chosen:
-                s.add(Assignment(project_id=proj.id, record_id=rid, stage=stage,
-                                 reviewer_id=person))
+                s.add(
+                    Assignment(project_id=proj.id, record_id=rid, stage=stage, reviewer_id=person)
+                )
                 if person in counts:
                     counts[person] += 1
 
@@ -107,11 +120,13 @@ class AllocationMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, leaving)
-            rows = s.execute(select(Assignment.record_id, Assignment.reviewer_id).where(
-                Assignment.project_id == proj.id, Assignment.stage == stage)).all()
+            rows = s.execute(
+                select(Assignment.record_id, Assignment.reviewer_id).where(
+                    Assignment.project_id == proj.id, Assignment.stage == stage
+                )
+            ).all()
             if not rows:
-                raise InputError(f"{stage} of {proj.name!r} is not allocated; nothing to "
-                                 "reassign.")
+                raise InputError(f"{stage} of {proj.name!r} is not allocated; nothing to reassign.")
             others = sorted({r for _, r in rows} - {person.id})
             people = [s.get(Reviewer, r) for r in others]
             people = [p for p in people if p.active]
@@ -121,11 +136,17 @@ class AllocationMixin(StoreCore):
             theirs = set(votes.loc[votes["reviewer_id"] == person.id, "record_id"])
             table = stage_table(s, proj, stage)
             pending = set(table.loc[table["status"] == "pending", "record_id"])
-            moving = [rid for rid, r in rows
-                      if r == person.id and rid in pending and rid not in theirs]
-            s.execute(delete(Assignment).where(
-                Assignment.project_id == proj.id, Assignment.stage == stage,
-                Assignment.reviewer_id == person.id, Assignment.record_id.in_(moving)))
+            moving = [
+                rid for rid, r in rows if r == person.id and rid in pending and rid not in theirs
+            ]
+            s.execute(
+                delete(Assignment).where(
+                    Assignment.project_id == proj.id,
+                    Assignment.stage == stage,
+                    Assignment.reviewer_id == person.id,
+                    Assignment.record_id.in_(moving),
+                )
+            )
             load = Counter({p.id: 0 for p in people})
             for _rid, r in rows:
                 if r in load:
@@ -134,18 +155,28 @@ class AllocationMixin(StoreCore):
             for rid, r in rows:
                 holders.setdefault(rid, set()).add(r)
             for rid in moving:
-                choice = min((p for p in load if p not in holders[rid]),
-                             key=lambda p: (load[p], p), default=None)
+                choice = min(
+                    (p for p in load if p not in holders[rid]),
+                    key=lambda p: (load[p], p),
+                    default=None,
+                )
                 if choice is None:
                     continue  # every other reviewer has it already
-                s.add(Assignment(project_id=proj.id, record_id=rid, stage=stage,
-                                 reviewer_id=choice))
+                s.add(
+                    Assignment(project_id=proj.id, record_id=rid, stage=stage, reviewer_id=choice)
+                )
                 load[choice] += 1
             s.flush()
             result = _workload(s, proj, stage)
-            self._audit(s, actor, "allocation", f"{proj.id}/{stage}", None,
-                        {"stage": stage, "from": leaving, "records": len(moving)},
-                        "reassigned")
+            self._audit(
+                s,
+                actor,
+                "allocation",
+                f"{proj.id}/{stage}",
+                None,
+                {"stage": stage, "from": leaving, "records": len(moving)},
+                "reassigned",
+            )
             return result
 
     def assigned_records(self, project: str, stage: str, reviewer: str) -> set[str] | None:
@@ -171,22 +202,37 @@ class AllocationMixin(StoreCore):
             votes = votes_frame(s, proj, stage)
         voted = votes.groupby("reviewer").size().to_dict()
         names = list(dict.fromkeys([*assigned, *voted]))
-        return {n: {"assigned": int(assigned.get(n, 0)), "voted": int(voted.get(n, 0))}
-                for n in names}
+        return {
+            n: {"assigned": int(assigned.get(n, 0)), "voted": int(voted.get(n, 0))} for n in names
+        }
 
 
 def _workload(s: Session, proj: Project, stage: str) -> dict[str, int]:
-    rows = s.execute(select(Reviewer.name, Assignment.record_id)
-                     .join(Assignment, Assignment.reviewer_id == Reviewer.id)
-                     .where(Assignment.project_id == proj.id, Assignment.stage == stage)).all()
+    rows = s.execute(
+        select(Reviewer.name, Assignment.record_id)
+        .join(Assignment, Assignment.reviewer_id == Reviewer.id)
+        .where(Assignment.project_id == proj.id, Assignment.stage == stage)
+    ).all()
     return dict(Counter(name for name, _ in rows))
 
 
 def assigned_ids(s: Session, proj: Project, stage: str, reviewer_id: int) -> set[str] | None:
     """Records given to the reviewer at ``stage``; None when the stage is not allocated."""
-    if s.scalar(select(Assignment.id).where(Assignment.project_id == proj.id,
-                                            Assignment.stage == stage).limit(1)) is None:
+    if (
+        s.scalar(
+            select(Assignment.id)
+            .where(Assignment.project_id == proj.id, Assignment.stage == stage)
+            .limit(1)
+        )
+        is None
+    ):
         return None
-    return set(s.scalars(select(Assignment.record_id).where(
-        Assignment.project_id == proj.id, Assignment.stage == stage,
-        Assignment.reviewer_id == reviewer_id)))
+    return set(
+        s.scalars(
+            select(Assignment.record_id).where(
+                Assignment.project_id == proj.id,
+                Assignment.stage == stage,
+                Assignment.reviewer_id == reviewer_id,
+            )
+        )
+    )

@@ -73,7 +73,6 @@ from metareview.review.models import (
 from metareview.review.screening import STAGES, secondary_records, stage_table
 
 if TYPE_CHECKING:  # pragma: no cover
-
     import pandas as pd
     from sqlalchemy.orm import Session
 
@@ -84,6 +83,7 @@ BACKUP_FORMAT = "metareview-project-backup"
 #: Version of the layout of ``project.json`` this module writes and reads.
 BACKUP_FORMAT_VERSION = 1
 JSON_NAME = "project.json"
+
 
 @dataclass(frozen=True, slots=True)
 class Field:
@@ -138,10 +138,19 @@ def _held(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """``set_aside`` of a backup written before records were set aside: each record with
     nothing to screen on is held, as the store (and migration 0004) would have it."""
     imported = {x["sha256"]: x["imported_at"] for x in doc["sources"]}
-    return [{"record": r["id"], "reason": NO_CONTENT, "time": imported.get(r["source"]),
-             "status": "held", "decided_by": None, "decision_reason": None,
-             "decided_at": None}
-            for r in doc["records"] if lacks_content(r["title"], r["abstract"], r["authors"])]
+    return [
+        {
+            "record": r["id"],
+            "reason": NO_CONTENT,
+            "time": imported.get(r["source"]),
+            "status": "held",
+            "decided_by": None,
+            "decision_reason": None,
+            "decided_at": None,
+        }
+        for r in doc["records"]
+        if lacks_content(r["title"], r["abstract"], r["authors"])
+    ]
 
 
 def _f(key: str, column: str | None = None, **kw: Any) -> Field:
@@ -152,67 +161,197 @@ def _f(key: str, column: str | None = None, **kw: Any) -> Field:
 PROJECT_FIELDS = (_f("name"), _f("created_at", time=True), _f("reviewers_per_record"))
 #: Every table of a project, in the order restore writes them (references point backwards).
 TABLES = (
-    Section("sources", Source, (
-        _f("name"), _f("database"), _f("filename"), _f("format"), _f("kind"), _f("sha256"),
-        _f("n_records"), _f("imported_at", time=True)), natural_key="sha256",
-        audit_entity="source"),
-    Section("records", Record, (
-        _f("id"), _f("source", "source_id", ref="sources"), _f("ordinal"), _f("source_line"),
-        _f("title"), _f("abstract"), _f("authors", as_list=True), _f("year"), _f("journal"),
-        _f("volume"), _f("issue"), _f("pages"), _f("doi"), _f("pmid"), _f("raw"),
-        _f("fingerprint")),
-        natural_key="id"),
-    Section("duplicate_groups", DuplicateGroup, (
-        _f("primary", "primary_record_id", ref="records"),
-        _f("members", many=(DuplicateMember, "group_id", "record_id")), _f("reason"),
-        _f("created_by"), _f("created_at", time=True), _f("active"),
-        _f("dissolved_at", time=True, nullable=True)), natural_key="key",
-        audit_entity="duplicate_group"),
-    Section("reviewers", Reviewer, (
-        _f("name"), _f("role"), _f("active"), _f("added_at", time=True)), natural_key="name",
-        audit_entity="reviewer"),
-    Section("screening_decisions", ScreeningDecision, (
-        _f("record", "record_id", ref="records"), _f("stage"),
-        _f("reviewer", "reviewer_id", ref="reviewers"), _f("decision"), _f("reason"),
-        _f("time", time=True))),
-    Section("screening_resolutions", ScreeningResolution, (
-        _f("record", "record_id", ref="records"), _f("stage"), _f("decision"), _f("reason"),
-        _f("method"), _f("resolved_by", ref="reviewers"), _f("time", time=True))),
-    Section("unblindings", Unblinding, (
-        _f("stage"), _f("owner", "owner_id", ref="reviewers"), _f("reason"),
-        _f("time", time=True)), natural_key="key", audit_entity="unblinding"),
-    Section("retrievals", Retrieval, (
-        _f("record", "record_id", ref="records"), _f("retrieved"), _f("note"),
-        _f("time", time=True))),
-    Section("set_aside", SetAside, (
-        _f("record", "record_id", ref="records"), _f("reason"), _f("time", time=True),
-        _f("status"), _f("decided_by", ref="reviewers", nullable=True),
-        _f("decision_reason"), _f("decided_at", time=True, nullable=True)),
-        missing=_held),
-    Section("studies", Study, (
-        _f("label"), _f("records", many=(StudyReport, "study_id", "record_id"))),
-        natural_key="label", audit_entity="study"),
-    Section("extraction_values", ExtractionValue, (
-        _f("study", "study_id", ref="studies"), _f("field"),
-        _f("reviewer", "reviewer_id", ref="reviewers"), _f("value"), _f("time", time=True))),
-    Section("extraction_resolutions", ExtractionResolution, (
-        _f("study", "study_id", ref="studies"), _f("field"), _f("value"), _f("reason"),
-        _f("resolved_by", ref="reviewers"), _f("time", time=True))),
-    Section("rob_judgements", RobJudgement, (
-        _f("study", "study_id", ref="studies"), _f("tool"), _f("domain"),
-        _f("reviewer", "reviewer_id", ref="reviewers"), _f("judgement"), _f("support"),
-        _f("consensus"), _f("time", time=True))),
+    Section(
+        "sources",
+        Source,
+        (
+            _f("name"),
+            _f("database"),
+            _f("filename"),
+            _f("format"),
+            _f("kind"),
+            _f("sha256"),
+            _f("n_records"),
+            _f("imported_at", time=True),
+        ),
+        natural_key="sha256",
+        audit_entity="source",
+    ),
+    Section(
+        "records",
+        Record,
+        (
+            _f("id"),
+            _f("source", "source_id", ref="sources"),
+            _f("ordinal"),
+            _f("source_line"),
+            _f("title"),
+            _f("abstract"),
+            _f("authors", as_list=True),
+            _f("year"),
+            _f("journal"),
+            _f("volume"),
+            _f("issue"),
+            _f("pages"),
+            _f("doi"),
+            _f("pmid"),
+            _f("raw"),
+            _f("fingerprint"),
+        ),
+        natural_key="id",
+    ),
+    Section(
+        "duplicate_groups",
+        DuplicateGroup,
+        (
+            _f("primary", "primary_record_id", ref="records"),
+            _f("members", many=(DuplicateMember, "group_id", "record_id")),
+            _f("reason"),
+            _f("created_by"),
+            _f("created_at", time=True),
+            _f("active"),
+            _f("dissolved_at", time=True, nullable=True),
+        ),
+        natural_key="key",
+        audit_entity="duplicate_group",
+    ),
+    Section(
+        "reviewers",
+        Reviewer,
+        (_f("name"), _f("role"), _f("active"), _f("added_at", time=True)),
+        natural_key="name",
+        audit_entity="reviewer",
+    ),
+    Section(
+        "screening_decisions",
+        ScreeningDecision,
+        (
+            _f("record", "record_id", ref="records"),
+            _f("stage"),
+            _f("reviewer", "reviewer_id", ref="reviewers"),
+            _f("decision"),
+            _f("reason"),
+            _f("time", time=True),
+        ),
+    ),
+    Section(
+        "screening_resolutions",
+        ScreeningResolution,
+        (
+            _f("record", "record_id", ref="records"),
+            _f("stage"),
+            _f("decision"),
+            _f("reason"),
+            _f("method"),
+            _f("resolved_by", ref="reviewers"),
+            _f("time", time=True),
+        ),
+    ),
+    Section(
+        "unblindings",
+        Unblinding,
+        (
+            _f("stage"),
+            _f("owner", "owner_id", ref="reviewers"),
+            _f("reason"),
+            _f("time", time=True),
+        ),
+        natural_key="key",
+        audit_entity="unblinding",
+    ),
+    Section(
+        "retrievals",
+        Retrieval,
+        (
+            _f("record", "record_id", ref="records"),
+            _f("retrieved"),
+            _f("note"),
+            _f("time", time=True),
+        ),
+    ),
+    Section(
+        "set_aside",
+        SetAside,
+        (
+            _f("record", "record_id", ref="records"),
+            _f("reason"),
+            _f("time", time=True),
+            _f("status"),
+            _f("decided_by", ref="reviewers", nullable=True),
+            _f("decision_reason"),
+            _f("decided_at", time=True, nullable=True),
+        ),
+        missing=_held,
+    ),
+    Section(
+        "studies",
+        Study,
+        (_f("label"), _f("records", many=(StudyReport, "study_id", "record_id"))),
+        natural_key="label",
+        audit_entity="study",
+    ),
+    Section(
+        "extraction_values",
+        ExtractionValue,
+        (
+            _f("study", "study_id", ref="studies"),
+            _f("field"),
+            _f("reviewer", "reviewer_id", ref="reviewers"),
+            _f("value"),
+            _f("time", time=True),
+        ),
+    ),
+    Section(
+        "extraction_resolutions",
+        ExtractionResolution,
+        (
+            _f("study", "study_id", ref="studies"),
+            _f("field"),
+            _f("value"),
+            _f("reason"),
+            _f("resolved_by", ref="reviewers"),
+            _f("time", time=True),
+        ),
+    ),
+    Section(
+        "rob_judgements",
+        RobJudgement,
+        (
+            _f("study", "study_id", ref="studies"),
+            _f("tool"),
+            _f("domain"),
+            _f("reviewer", "reviewer_id", ref="reviewers"),
+            _f("judgement"),
+            _f("support"),
+            _f("consensus"),
+            _f("time", time=True),
+        ),
+    ),
 )
 #: The project's audit entries (``key``: ``entity_id``, or the natural key of a row entity).
-AUDIT_FIELDS = (_f("time", time=True), _f("actor"), _f("entity"), _f("key", "entity_id"),
-                _f("old"), _f("new"), _f("reason"))
+AUDIT_FIELDS = (
+    _f("time", time=True),
+    _f("actor"),
+    _f("entity"),
+    _f("key", "entity_id"),
+    _f("old"),
+    _f("new"),
+    _f("reason"),
+)
 #: The list sections of ``project.json`` and the keys each of their items must have.
 SECTIONS: dict[str, tuple[str, ...]] = {
-    **{t.name: t.keys for t in TABLES}, "audit_log": tuple(f.key for f in AUDIT_FIELDS)}
+    **{t.name: t.keys for t in TABLES},
+    "audit_log": tuple(f.key for f in AUDIT_FIELDS),
+}
 PROJECT_KEYS = tuple(f.key for f in PROJECT_FIELDS)
 #: Required top-level keys (``metareview_version`` is written for information only).
-TOP_KEYS = ("format", "format_version", "project",
-            *(t.name for t in TABLES if t.missing is None), "audit_log")
+TOP_KEYS = (
+    "format",
+    "format_version",
+    "project",
+    *(t.name for t in TABLES if t.missing is None),
+    "audit_log",
+)
 #: Audit entities whose ``entity_id`` is an integer row id -> the section of that row
 #: (``project``: the project itself, exported with key None).
 ROW_ENTITIES = {"project": None, **{t.audit_entity: t.name for t in TABLES if t.audit_entity}}
@@ -280,8 +419,9 @@ class BackupMixin(StoreCore):
         (folder / "records.ris").write_text(_ris(doc, status, secondary), encoding="utf-8")
         return path
 
-    def restore_project(self, folder_or_json: str | Path, *, actor: str,
-                        name: str | None = None) -> str:
+    def restore_project(
+        self, folder_or_json: str | Path, *, actor: str, name: str | None = None
+    ) -> str:
         """Rebuild a project exported by :meth:`export_project` in this store.
 
         Rows get new integer ids; record ids are kept. The exported audit entries are
@@ -335,24 +475,41 @@ class BackupMixin(StoreCore):
         plan = _Plan(doc, path)
         with self.session() as s:
             if s.scalar(select(Project.id).where(Project.name == new_name)) is not None:
-                raise InputError(f"name: project {new_name!r} exists already in this store; "
-                                 "pass name=... to restore it under another name. Nothing "
-                                 "was restored.")
+                raise InputError(
+                    f"name: project {new_name!r} exists already in this store; "
+                    "pass name=... to restore it under another name. Nothing "
+                    "was restored."
+                )
             taken = _existing_record_ids(s, [r["id"] for r in doc["records"]])
             if taken:
                 shown = ", ".join(taken[:3]) + (", ..." if len(taken) > 3 else "")
-                raise InputError(f"records: {len(taken)} of the backup's record ids exist "
-                                 f"already in this store ({shown}); a project's records can "
-                                 "be restored into a store only once. Nothing was restored.")
+                raise InputError(
+                    f"records: {len(taken)} of the backup's record ids exist "
+                    f"already in this store ({shown}); a project's records can "
+                    "be restored into a store only once. Nothing was restored."
+                )
             try:
                 proj = plan.write(s, new_name)
             except (IntegrityError, DataError) as exc:
-                raise InputError(f"{path}: the backup is inconsistent or conflicts with this "
-                                 f"store ({exc.orig}); nothing was restored.") from exc
-            self._audit(s, actor, "project", str(proj.id), None,
-                        {"name": new_name, "restored_from": doc["project"]["name"],
-                         "records": len(doc["records"]), "format_version": BACKUP_FORMAT_VERSION},
-                        f"restored from backup {path}", project_id=proj.id)
+                raise InputError(
+                    f"{path}: the backup is inconsistent or conflicts with this "
+                    f"store ({exc.orig}); nothing was restored."
+                ) from exc
+            self._audit(
+                s,
+                actor,
+                "project",
+                str(proj.id),
+                None,
+                {
+                    "name": new_name,
+                    "restored_from": doc["project"]["name"],
+                    "records": len(doc["records"]),
+                    "format_version": BACKUP_FORMAT_VERSION,
+                },
+                f"restored from backup {path}",
+                project_id=proj.id,
+            )
         return new_name
 
 
@@ -379,23 +536,27 @@ def _rows(s: Session, table: Section, pid: int) -> list[Any]:
     if model is Record:
         query = query.order_by(Record.source_id, Record.ordinal)
     elif "id" not in model.__table__.c:  # keyed by record: in the records' order
-        query = (query.join(Record, Record.id == model.record_id)
-                 .order_by(Record.source_id, Record.ordinal))
+        query = query.join(Record, Record.id == model.record_id).order_by(
+            Record.source_id, Record.ordinal
+        )
     else:
         query = query.order_by(model.id)
     return list(s.scalars(query))
 
 
-def _children(s: Session, table: Section, many: tuple[Any, str, str],
-              pid: int) -> dict[int, list[str]]:
+def _children(
+    s: Session, table: Section, many: tuple[Any, str, str], pid: int
+) -> dict[int, list[str]]:
     """Parent row id -> the record ids of its child rows, sorted."""
     child, parent_col, record_col = many
     parent, record = getattr(child, parent_col), getattr(child, record_col)
     found: dict[int, list[str]] = {}
-    for pid_, rid in s.execute(select(parent, record)
-                               .join(table.model, table.model.id == parent)
-                               .where(table.model.project_id == pid)
-                               .order_by(parent, record)):
+    for pid_, rid in s.execute(
+        select(parent, record)
+        .join(table.model, table.model.id == parent)
+        .where(table.model.project_id == pid)
+        .order_by(parent, record)
+    ):
         found.setdefault(pid_, []).append(rid)
     return found
 
@@ -417,7 +578,8 @@ def _snapshot(s: Session, proj: Project) -> dict[str, Any]:
 
     pid = proj.id
     doc: dict[str, Any] = {
-        "format": BACKUP_FORMAT, "format_version": BACKUP_FORMAT_VERSION,
+        "format": BACKUP_FORMAT,
+        "format_version": BACKUP_FORMAT_VERSION,
         "metareview_version": __version__,
         "project": {f.key: _out(f, getattr(proj, f.attr), {}) for f in PROJECT_FIELDS},
     }
@@ -429,31 +591,42 @@ def _snapshot(s: Session, proj: Project) -> dict[str, Any]:
         for n, row in enumerate(rows, start=1):
             item: dict[str, Any] = {"key": n} if table.natural_key == "key" else {}
             for f in table.fields:
-                item[f.key] = (children[f.key].get(row.id, []) if f.many
-                               else _out(f, getattr(row, f.attr), natural))
+                item[f.key] = (
+                    children[f.key].get(row.id, [])
+                    if f.many
+                    else _out(f, getattr(row, f.attr), natural)
+                )
             items.append(item)
         if table.natural_key is not None:
-            natural[table.name] = {row.id: item[table.natural_key]
-                                   for row, item in zip(rows, items, strict=True)}
+            natural[table.name] = {
+                row.id: item[table.natural_key] for row, item in zip(rows, items, strict=True)
+            }
         doc[table.name] = items
     doc["audit_log"] = _audit_entries(s, pid, natural)
     return doc
 
 
-def _audit_entries(s: Session, pid: int,
-                   natural: Mapping[str, Mapping[Any, Any]]) -> list[dict[str, Any]]:
+def _audit_entries(
+    s: Session, pid: int, natural: Mapping[str, Mapping[Any, Any]]
+) -> list[dict[str, Any]]:
     """The audit entries of project ``pid``, oldest first, row entities by natural key."""
-    keys = {entity: ({str(pid): None} if section is None
-                     else {str(i): k for i, k in natural[section].items()})
-            for entity, section in ROW_ENTITIES.items()}
+    keys = {
+        entity: (
+            {str(pid): None}
+            if section is None
+            else {str(i): k for i, k in natural[section].items()}
+        )
+        for entity, section in ROW_ENTITIES.items()
+    }
     out = []
-    for a in s.scalars(select(AuditLog).where(AuditLog.project_id == pid)
-                       .order_by(AuditLog.id)):
+    for a in s.scalars(select(AuditLog).where(AuditLog.project_id == pid).order_by(AuditLog.id)):
         item = {f.key: _out(f, getattr(a, f.attr), natural) for f in AUDIT_FIELDS}
         if a.entity in keys:
             if a.entity_id not in keys[a.entity]:
-                raise StoreError(f"audit entry {a.id} names {a.entity} {a.entity_id}, which "
-                                 "is not a row of its project; nothing was exported.")
+                raise StoreError(
+                    f"audit entry {a.id} names {a.entity} {a.entity_id}, which "
+                    "is not a row of its project; nothing was exported."
+                )
             item["key"] = keys[a.entity][a.entity_id]
         out.append(item)
     return out
@@ -462,10 +635,13 @@ def _audit_entries(s: Session, pid: int,
 def _outcome(status: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """record id -> (decision or status, full-text exclusion reason)."""
     out = {}
-    for rid, state, decision, reason in status[["record_id", "status", "decision",
-                                                "reason"]].itertuples(index=False):
-        out[rid] = (decision if state in ("agreed", "resolved") else state,
-                    reason if isinstance(reason, str) else "")  # NaN when there is none
+    for rid, state, decision, reason in status[
+        ["record_id", "status", "decision", "reason"]
+    ].itertuples(index=False):
+        out[rid] = (
+            decision if state in ("agreed", "resolved") else state,
+            reason if isinstance(reason, str) else "",
+        )  # NaN when there is none
     return out
 
 
@@ -476,8 +652,12 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
         writer.writerows(rows)
 
 
-def _write_records_csv(path: Path, doc: Mapping[str, Any],
-                       status: Mapping[str, pd.DataFrame], secondary: Mapping[str, str]) -> None:
+def _write_records_csv(
+    path: Path,
+    doc: Mapping[str, Any],
+    status: Mapping[str, pd.DataFrame],
+    secondary: Mapping[str, str],
+) -> None:
     """One row per record: its fields, duplicate status, outcome at each stage, study."""
     sources = {x["sha256"]: x for x in doc["sources"]}
     title_abstract = _outcome(status["title_abstract"])
@@ -491,28 +671,85 @@ def _write_records_csv(path: Path, doc: Mapping[str, Any],
         ft, ft_reason = full_text.get(rid, ("", ""))
         if retrieved.get(rid) is False:
             ft = "not retrieved"
-        rows.append((rid, src["name"], src["database"] or "", r["source_line"], r["title"] or "",
-                     r["abstract"] or "", "; ".join(r["authors"]),
-                     "" if r["year"] is None else r["year"], r["journal"] or "",
-                     r["volume"] or "", r["issue"] or "", r["pages"] or "", r["doi"] or "",
-                     r["pmid"] or "", secondary.get(rid, ""),
-                     title_abstract.get(rid, ("", ""))[0], ft, ft_reason,
-                     "" if rid not in retrieved else str(retrieved[rid]).lower(),
-                     study.get(rid, "")))
-    _write_csv(path, ("id", "source", "database", "source_line", "title", "abstract",
-                      "authors", "year", "journal", "volume", "issue", "pages", "doi", "pmid",
-                      "duplicate_of", "title_abstract", "full_text", "full_text_reason",
-                      "retrieved", "study"), rows)
+        rows.append(
+            (
+                rid,
+                src["name"],
+                src["database"] or "",
+                r["source_line"],
+                r["title"] or "",
+                r["abstract"] or "",
+                "; ".join(r["authors"]),
+                "" if r["year"] is None else r["year"],
+                r["journal"] or "",
+                r["volume"] or "",
+                r["issue"] or "",
+                r["pages"] or "",
+                r["doi"] or "",
+                r["pmid"] or "",
+                secondary.get(rid, ""),
+                title_abstract.get(rid, ("", ""))[0],
+                ft,
+                ft_reason,
+                "" if rid not in retrieved else str(retrieved[rid]).lower(),
+                study.get(rid, ""),
+            )
+        )
+    _write_csv(
+        path,
+        (
+            "id",
+            "source",
+            "database",
+            "source_line",
+            "title",
+            "abstract",
+            "authors",
+            "year",
+            "journal",
+            "volume",
+            "issue",
+            "pages",
+            "doi",
+            "pmid",
+            "duplicate_of",
+            "title_abstract",
+            "full_text",
+            "full_text_reason",
+            "retrieved",
+            "study",
+        ),
+        rows,
+    )
 
 
 def _write_decisions_csv(path: Path, doc: Mapping[str, Any]) -> None:
     """Every vote (``kind`` "vote") and resolution (``kind`` its method)."""
-    rows = [(d["record"], d["stage"], "vote", d["reviewer"], d["decision"], d["reason"] or "",
-             d["time"]) for d in doc["screening_decisions"]]
-    rows += [(r["record"], r["stage"], r["method"], r["resolved_by"], r["decision"],
-              r["reason"], r["time"]) for r in doc["screening_resolutions"]]
-    _write_csv(path, ("record_id", "stage", "kind", "reviewer", "decision", "reason", "time"),
-               rows)
+    rows = [
+        (
+            d["record"],
+            d["stage"],
+            "vote",
+            d["reviewer"],
+            d["decision"],
+            d["reason"] or "",
+            d["time"],
+        )
+        for d in doc["screening_decisions"]
+    ]
+    rows += [
+        (
+            r["record"],
+            r["stage"],
+            r["method"],
+            r["resolved_by"],
+            r["decision"],
+            r["reason"],
+            r["time"],
+        )
+        for r in doc["screening_resolutions"]
+    ]
+    _write_csv(path, ("record_id", "stage", "kind", "reviewer", "decision", "reason", "time"), rows)
 
 
 def _cell(value: Any) -> str:
@@ -523,10 +760,22 @@ def _cell(value: Any) -> str:
 
 def _write_extraction_csv(path: Path, doc: Mapping[str, Any]) -> None:
     """Every extracted value (``kind`` "value") and resolution (``kind`` "resolution")."""
-    rows = [(v["study"], v["field"], "value", v["reviewer"], _cell(v["value"]), "", v["time"])
-            for v in doc["extraction_values"]]
-    rows += [(r["study"], r["field"], "resolution", r["resolved_by"], _cell(r["value"]),
-              r["reason"], r["time"]) for r in doc["extraction_resolutions"]]
+    rows = [
+        (v["study"], v["field"], "value", v["reviewer"], _cell(v["value"]), "", v["time"])
+        for v in doc["extraction_values"]
+    ]
+    rows += [
+        (
+            r["study"],
+            r["field"],
+            "resolution",
+            r["resolved_by"],
+            _cell(r["value"]),
+            r["reason"],
+            r["time"],
+        )
+        for r in doc["extraction_resolutions"]
+    ]
     _write_csv(path, ("study", "field", "kind", "reviewer", "value", "reason", "time"), rows)
 
 
@@ -534,8 +783,9 @@ def _one_line(value: Any) -> str:
     return " ".join(str(value).split())
 
 
-def _ris(doc: Mapping[str, Any], status: Mapping[str, pd.DataFrame],
-         secondary: Mapping[str, str]) -> str:
+def _ris(
+    doc: Mapping[str, Any], status: Mapping[str, pd.DataFrame], secondary: Mapping[str, str]
+) -> str:
     """The records in RIS; screening votes, resolutions and outcomes in ``N1`` notes
     (``N1  - metareview title_abstract Ana: include``)."""
     sources = {x["sha256"]: x for x in doc["sources"]}
@@ -544,19 +794,23 @@ def _ris(doc: Mapping[str, Any], status: Mapping[str, pd.DataFrame],
     for r in doc["retrievals"]:
         state = "retrieved" if r["retrieved"] else "not retrieved"
         notes.setdefault((r["record"], "full_text"), []).append(
-            f"full_text retrieval: {state}" + (f" ({r['note']})" if r["note"] else ""))
+            f"full_text retrieval: {state}" + (f" ({r['note']})" if r["note"] else "")
+        )
     for d in doc["screening_decisions"]:
         why = f" ({d['reason']})" if d["reason"] else ""
         notes.setdefault((d["record"], d["stage"]), []).append(
-            f"{d['stage']} {d['reviewer']}: {d['decision']}{why}")
+            f"{d['stage']} {d['reviewer']}: {d['decision']}{why}"
+        )
     for r in doc["screening_resolutions"]:
         notes.setdefault((r["record"], r["stage"]), []).append(
             f"{r['stage']} resolution by {r['resolved_by']} ({r['method']}): {r['decision']} "
-            f"({r['reason']})")
+            f"({r['reason']})"
+        )
     for stage in STAGES:
         for rid, (decision, reason) in outcome[stage].items():
             notes.setdefault((rid, stage), []).append(
-                f"{stage} outcome: {decision}" + (f" ({reason})" if reason else ""))
+                f"{stage} outcome: {decision}" + (f" ({reason})" if reason else "")
+            )
     study = {rid: st["label"] for st in doc["studies"] for rid in st["records"]}
     lines: list[str] = []
     for r in doc["records"]:
@@ -565,11 +819,15 @@ def _ris(doc: Mapping[str, Any], status: Mapping[str, pd.DataFrame],
         kind = r["raw"].get("type_of_reference") if isinstance(r["raw"], dict) else None
         tags: list[tuple[str, Any]] = [("TY", kind or "JOUR"), ("ID", rid), ("TI", r["title"])]
         tags += [("AU", name) for name in r["authors"]]
-        tags += [("PY", r["year"]), ("T2", r["journal"]), ("VL", r["volume"]),
-                 ("IS", r["issue"])]
+        tags += [("PY", r["year"]), ("T2", r["journal"]), ("VL", r["volume"]), ("IS", r["issue"])]
         first, _, last = (r["pages"] or "").partition("-")
-        tags += [("SP", first), ("EP", last), ("DO", r["doi"]), ("AB", r["abstract"]),
-                 ("DB", src["database"])]
+        tags += [
+            ("SP", first),
+            ("EP", last),
+            ("DO", r["doi"]),
+            ("AB", r["abstract"]),
+            ("DB", src["database"]),
+        ]
         if r["pmid"]:
             tags += [("AN", r["pmid"]), ("DP", "NLM")]
         mine = [f"record {rid} (source {src['name']}, line {r['source_line']})"]
@@ -580,8 +838,11 @@ def _ris(doc: Mapping[str, Any], status: Mapping[str, pd.DataFrame],
         if rid in study:
             mine.append(f"study: {study[rid]}")
         tags += [("N1", f"metareview {note}") for note in mine]
-        lines += [f"{tag}  - {_one_line(value)}" for tag, value in tags
-                  if value is not None and str(value).strip()]
+        lines += [
+            f"{tag}  - {_one_line(value)}"
+            for tag, value in tags
+            if value is not None and str(value).strip()
+        ]
         lines += ["ER  - ", ""]
     return "\n".join(lines)
 
@@ -593,29 +854,34 @@ def load_backup(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-        raise InputError(f"{path}: the backup could not be read ({why}); pass the export "
-                         f"folder or its {JSON_NAME}.") from exc
+        raise InputError(
+            f"{path}: the backup could not be read ({why}); pass the export "
+            f"folder or its {JSON_NAME}."
+        ) from exc
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
-                         f"{exc.colno}).") from exc
+        raise InputError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        ) from exc
     if not isinstance(doc, dict):
-        raise InputError(f"{path}: expected a JSON object at the top; got "
-                         f"{type(doc).__name__}.")
+        raise InputError(f"{path}: expected a JSON object at the top; got {type(doc).__name__}.")
     if doc.get("format") != BACKUP_FORMAT:
-        raise InputError(f"{path}: key 'format' must be {BACKUP_FORMAT!r}; got "
-                         f"{doc.get('format')!r}. Is this a metareview project export?")
+        raise InputError(
+            f"{path}: key 'format' must be {BACKUP_FORMAT!r}; got "
+            f"{doc.get('format')!r}. Is this a metareview project export?"
+        )
     if "format_version" not in doc:
         raise InputError(f"{path}: key 'format_version' is missing.")
     if doc["format_version"] != BACKUP_FORMAT_VERSION:
-        raise InputError(f"{path}: key 'format_version' is {doc['format_version']!r}; this "
-                         f"metareview reads format_version {BACKUP_FORMAT_VERSION}. Use the "
-                         "metareview version that wrote the backup.")
+        raise InputError(
+            f"{path}: key 'format_version' is {doc['format_version']!r}; this "
+            f"metareview reads format_version {BACKUP_FORMAT_VERSION}. Use the "
+            "metareview version that wrote the backup."
+        )
     missing = [key for key in TOP_KEYS if key not in doc]
     if missing:
-        raise InputError(f"{path}: key {missing[0]!r} is missing (required: "
-                         f"{list(TOP_KEYS)}).")
+        raise InputError(f"{path}: key {missing[0]!r} is missing (required: {list(TOP_KEYS)}).")
     _check_items(path, "project", [doc["project"]], PROJECT_KEYS, single=True)
     for table in TABLES:  # sections newer than the backup
         if table.missing is not None and table.name not in doc:
@@ -624,14 +890,16 @@ def load_backup(path: Path) -> dict[str, Any]:
             doc[table.name] = table.missing(doc)
     for section, keys in SECTIONS.items():
         if not isinstance(doc[section], list):
-            raise InputError(f"{path}: key {section!r} must be a list; got "
-                             f"{type(doc[section]).__name__}.")
+            raise InputError(
+                f"{path}: key {section!r} must be a list; got {type(doc[section]).__name__}."
+            )
         _check_items(path, section, doc[section], keys)
     return doc
 
 
-def _check_items(path: Path, section: str, items: Sequence[Any], keys: Sequence[str], *,
-                 single: bool = False) -> None:
+def _check_items(
+    path: Path, section: str, items: Sequence[Any], keys: Sequence[str], *, single: bool = False
+) -> None:
     for n, item in enumerate(items):
         where = section if single else f"{section}[{n}]"
         if not isinstance(item, dict):
@@ -676,8 +944,9 @@ class _Plan:
         seen: set[Any] = set()
         for n, item in enumerate(self.doc[section]):
             if item[key] in seen:
-                raise InputError(f"{self.path}: {section}[{n}].{key} {item[key]!r} appears "
-                                 f"twice in {section}.")
+                raise InputError(
+                    f"{self.path}: {section}[{n}].{key} {item[key]!r} appears twice in {section}."
+                )
             seen.add(item[key])
 
     def _when(self, section: str, n: int, field: Field, value: Any, where: str) -> None:
@@ -689,17 +958,24 @@ class _Plan:
         except ValueError:
             when = None
         if when is None or when.tzinfo is None:
-            raise InputError(f"{self.path}: {where} must be an ISO 8601 date-time with a time "
-                             f"zone (e.g. '2024-05-01T09:30:00+00:00'); got {value!r}.")
+            raise InputError(
+                f"{self.path}: {where} must be an ISO 8601 date-time with a time "
+                f"zone (e.g. '2024-05-01T09:30:00+00:00'); got {value!r}."
+            )
         self.times[(section, n, field.key)] = when.astimezone(UTC)
 
     def _ref(self, section: str, value: Any, where: str) -> None:
         if value not in self.known[section]:
-            raise InputError(f"{self.path}: {where} {value!r} is not among the backup's "
-                             f"{section}.")
+            raise InputError(f"{self.path}: {where} {value!r} is not among the backup's {section}.")
 
-    def _in(self, section: str, n: int, field: Field, item: Mapping[str, Any],
-            ids: Mapping[str, Mapping[Any, Any]]) -> Any:
+    def _in(
+        self,
+        section: str,
+        n: int,
+        field: Field,
+        item: Mapping[str, Any],
+        ids: Mapping[str, Mapping[Any, Any]],
+    ) -> Any:
         """A key of an item as the column's value in this store."""
         if field.time:
             return self.times[(section, n, field.key)]
@@ -712,28 +988,40 @@ class _Plan:
         """Insert every row, table by table, in the backup's order (new ids keep it)."""
         doc = self.doc
         ids: dict[str, dict[Any, Any]] = {}  # section -> natural key -> new row id
-        proj = Project(**{f.attr: self._in("project", 0, f, doc["project"], ids)
-                          for f in PROJECT_FIELDS})
+        proj = Project(
+            **{f.attr: self._in("project", 0, f, doc["project"], ids) for f in PROJECT_FIELDS}
+        )
         proj.name = name
         s.add(proj)
         s.flush()
         pid = proj.id
         for table in TABLES:
             items = doc[table.name]
-            rows = [table.model(project_id=pid, **{f.attr: self._in(table.name, n, f, item, ids)
-                                                   for f in table.fields if f.many is None})
-                    for n, item in enumerate(items)]
+            rows = [
+                table.model(
+                    project_id=pid,
+                    **{
+                        f.attr: self._in(table.name, n, f, item, ids)
+                        for f in table.fields
+                        if f.many is None
+                    },
+                )
+                for n, item in enumerate(items)
+            ]
             s.add_all(rows)
             s.flush()
             if table.natural_key is not None:
-                ids[table.name] = {item[table.natural_key]: row.id
-                                   for item, row in zip(items, rows, strict=True)}
+                ids[table.name] = {
+                    item[table.natural_key]: row.id for item, row in zip(items, rows, strict=True)
+                }
             for f in table.fields:
                 if f.many is not None:
                     child, parent_col, record_col = f.many
-                    s.add_all(child(**{parent_col: row.id, record_col: rid})
-                              for item, row in zip(items, rows, strict=True)
-                              for rid in item[f.key])
+                    s.add_all(
+                        child(**{parent_col: row.id, record_col: rid})
+                        for item, row in zip(items, rows, strict=True)
+                        for rid in item[f.key]
+                    )
                     s.flush()
         entries = []
         for n, a in enumerate(doc["audit_log"]):
@@ -742,17 +1030,30 @@ class _Plan:
                 section = ROW_ENTITIES[a["entity"]]
                 new = {None: pid} if section is None else ids[section]
                 if key not in new:
-                    raise InputError(f"{self.path}: audit_log[{n}].key {key!r} names no "
-                                     f"{a['entity']} of the backup.")
+                    raise InputError(
+                        f"{self.path}: audit_log[{n}].key {key!r} names no "
+                        f"{a['entity']} of the backup."
+                    )
                 entity_id = str(new[key])
             elif isinstance(key, str):
                 entity_id = key
             else:
-                raise InputError(f"{self.path}: audit_log[{n}].key must be a string for "
-                                 f"entity {a['entity']!r}; got {key!r}.")
-            entries.append(AuditLog(project_id=pid, time=self.times[("audit_log", n, "time")],
-                                    actor=a["actor"], entity=a["entity"], entity_id=entity_id,
-                                    old=a["old"], new=a["new"], reason=a["reason"]))
+                raise InputError(
+                    f"{self.path}: audit_log[{n}].key must be a string for "
+                    f"entity {a['entity']!r}; got {key!r}."
+                )
+            entries.append(
+                AuditLog(
+                    project_id=pid,
+                    time=self.times[("audit_log", n, "time")],
+                    actor=a["actor"],
+                    entity=a["entity"],
+                    entity_id=entity_id,
+                    old=a["old"],
+                    new=a["new"],
+                    reason=a["reason"],
+                )
+            )
         s.add_all(entries)
         s.flush()
         return proj
@@ -762,7 +1063,7 @@ def _existing_record_ids(s: Session, ids: Sequence[str]) -> list[str]:
     """Those of ``ids`` that are record ids in the store already (queried in chunks)."""
     found: list[str] = []
     for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start:start + _CHUNK])
+        chunk = list(ids[start : start + _CHUNK])
         found += s.scalars(select(Record.id).where(Record.id.in_(chunk))).all()
     order = {rid: n for n, rid in enumerate(ids)}
     return sorted(found, key=order.__getitem__)

@@ -40,7 +40,6 @@ class NotDuplicate(Base):
 class DedupQueueMixin(StoreCore):
     """Duplicate-queue methods of :class:`~metareview.review.Store`."""
 
-
     def duplicate_queue(self, project: str) -> list[dict[str, Any]]:
         """Tier-2 pairs still to judge, strongest first: ``id_a``, ``id_b``, ``score``,
         ``reasons``. Pairs judged not duplicates, or touching a record already in an active
@@ -48,14 +47,20 @@ class DedupQueueMixin(StoreCore):
         frame = self.records(project)
         grouped = set(frame.loc[frame["duplicate_group"].notna(), "id"])
         judged = {(a, b) for a, b, _ in self._not_duplicates(project)}
-        pairs = [p for p in self.find_duplicates(project).tier2
-                 if (p.id_a, p.id_b) not in judged and not {p.id_a, p.id_b} & grouped]
+        pairs = [
+            p
+            for p in self.find_duplicates(project).tier2
+            if (p.id_a, p.id_b) not in judged and not {p.id_a, p.id_b} & grouped
+        ]
         pairs.sort(key=lambda p: -p.score)
-        return [{"id_a": p.id_a, "id_b": p.id_b, "score": p.score, "reasons": list(p.reasons)}
-                for p in pairs]
+        return [
+            {"id_a": p.id_a, "id_b": p.id_b, "score": p.score, "reasons": list(p.reasons)}
+            for p in pairs
+        ]
 
-    def not_duplicates(self, project: str, record_a: str, record_b: str, *, actor: str,
-                       reason: str) -> None:
+    def not_duplicates(
+        self, project: str, record_a: str, record_b: str, *, actor: str, reason: str
+    ) -> None:
         """Judge ``record_a`` and ``record_b`` different studies (audited)."""
         check_text("reason", reason, purpose=" for the audit log")
         a, b = sorted((record_a, record_b))
@@ -69,15 +74,29 @@ class DedupQueueMixin(StoreCore):
                 raise InputError("record_a and record_b must be two different records.")
             if _active(s, proj, a, b) is not None:
                 raise InputError(f"records {a} and {b} are already judged not duplicates.")
-            row = NotDuplicate(project_id=proj.id, record_a=a, record_b=b, reason=reason,
-                               judged_by=actor, active=True)
+            row = NotDuplicate(
+                project_id=proj.id,
+                record_a=a,
+                record_b=b,
+                reason=reason,
+                judged_by=actor,
+                active=True,
+            )
             s.add(row)
             s.flush()
-            self._audit(s, actor, "not_duplicate", str(row.id), None,
-                        {"records": [a, b], "active": True}, reason)
+            self._audit(
+                s,
+                actor,
+                "not_duplicate",
+                str(row.id),
+                None,
+                {"records": [a, b], "active": True},
+                reason,
+            )
 
-    def withdraw_not_duplicates(self, project: str, record_a: str, record_b: str, *,
-                                actor: str, reason: str) -> None:
+    def withdraw_not_duplicates(
+        self, project: str, record_a: str, record_b: str, *, actor: str, reason: str
+    ) -> None:
         """Withdraw a *not duplicates* judgement: the pair returns to the queue (audited)."""
         check_text("reason", reason, purpose=" for the audit log")
         a, b = sorted((record_a, record_b))
@@ -87,25 +106,37 @@ class DedupQueueMixin(StoreCore):
             if row is None:
                 raise InputError(f"records {a} and {b} are not judged not duplicates.")
             row.active = False
-            self._audit(s, actor, "not_duplicate", str(row.id), {"active": True},
-                        {"active": False}, reason)
+            self._audit(
+                s, actor, "not_duplicate", str(row.id), {"active": True}, {"active": False}, reason
+            )
 
     def _not_duplicates(self, project: str) -> list[tuple[str, str, str]]:
         with self.session() as s:
             proj = self._project(s, project)
-            return [tuple(r) for r in s.execute(
-                select(NotDuplicate.record_a, NotDuplicate.record_b, NotDuplicate.judged_by)
-                .where(NotDuplicate.project_id == proj.id, NotDuplicate.active.is_(True))
-                .order_by(NotDuplicate.id.desc())).all()]
+            return [
+                tuple(r)
+                for r in s.execute(
+                    select(NotDuplicate.record_a, NotDuplicate.record_b, NotDuplicate.judged_by)
+                    .where(NotDuplicate.project_id == proj.id, NotDuplicate.active.is_(True))
+                    .order_by(NotDuplicate.id.desc())
+                ).all()
+            ]
 
     def judged_not_duplicates(self, project: str) -> list[dict[str, str]]:
         """Active *not duplicates* judgements, latest first: ``record_a``, ``record_b``,
         ``judged_by``."""
-        return [{"record_a": a, "record_b": b, "judged_by": by}
-                for a, b, by in self._not_duplicates(project)]
+        return [
+            {"record_a": a, "record_b": b, "judged_by": by}
+            for a, b, by in self._not_duplicates(project)
+        ]
 
 
 def _active(s: Session, proj: Project, a: str, b: str) -> NotDuplicate | None:
-    return s.scalar(select(NotDuplicate).where(
-        NotDuplicate.project_id == proj.id, NotDuplicate.record_a == a,
-        NotDuplicate.record_b == b, NotDuplicate.active.is_(True)))
+    return s.scalar(
+        select(NotDuplicate).where(
+            NotDuplicate.project_id == proj.id,
+            NotDuplicate.record_a == a,
+            NotDuplicate.record_b == b,
+            NotDuplicate.active.is_(True),
+        )
+    )

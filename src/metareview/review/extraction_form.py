@@ -67,11 +67,13 @@ class FieldSpec:
             return None
         if self.type in ("integer", "number"):
             number = _number(where, value, self.type)
-            if (self.min is not None and number < self.min) or \
-                    (self.max is not None and number > self.max):
-                raise InputError(f"{where}: {number} is outside the allowed range "
-                                 f"[{self.min}, {self.max}]" +
-                                 (f" {self.unit}." if self.unit else "."))
+            if (self.min is not None and number < self.min) or (
+                self.max is not None and number > self.max
+            ):
+                raise InputError(
+                    f"{where}: {number} is outside the allowed range "
+                    f"[{self.min}, {self.max}]" + (f" {self.unit}." if self.unit else ".")
+                )
             return number
         if self.type == "boolean":
             if isinstance(value, bool):
@@ -120,12 +122,14 @@ class ExtractionForm:
         for spec in self.fields:
             if spec.name == name:
                 return spec
-        raise InputError(f"field {name!r} is not on the extraction form; fields are "
-                         f"{list(self.names)}.")
+        raise InputError(
+            f"field {name!r} is not on the extraction form; fields are {list(self.names)}."
+        )
 
     @classmethod
-    def from_mapping(cls, section: Mapping[str, Any], where: str = "[extraction]"
-                     ) -> ExtractionForm:
+    def from_mapping(
+        cls, section: Mapping[str, Any], where: str = "[extraction]"
+    ) -> ExtractionForm:
         """Build a form from the ``[extraction]`` section (a mapping with ``fields``).
 
         Examples
@@ -151,10 +155,18 @@ class ExtractionForm:
             choices = tuple(str(c) for c in spec.get("choices", ()))
             if kind == "choice" and not choices:
                 raise InputError(f"{at}: a choice field needs 'choices'.")
-            specs.append(FieldSpec(name=str(name), type=kind, unit=spec.get("unit"),
-                                   min=spec.get("min"), max=spec.get("max"), choices=choices,
-                                   required=bool(spec.get("required", False)),
-                                   description=str(spec.get("description", ""))))
+            specs.append(
+                FieldSpec(
+                    name=str(name),
+                    type=kind,
+                    unit=spec.get("unit"),
+                    min=spec.get("min"),
+                    max=spec.get("max"),
+                    choices=choices,
+                    required=bool(spec.get("required", False)),
+                    description=str(spec.get("description", "")),
+                )
+            )
         return cls(tuple(specs))
 
 

@@ -167,9 +167,7 @@ class ScreeningDecision(Base):
     """One reviewer's vote on one record at one stage; a revision updates it (audited)."""
 
     __tablename__ = "screening_decisions"
-    __table_args__ = (
-        UniqueConstraint("record_id", "stage", "reviewer_id", name="uq_one_vote"),
-    )
+    __table_args__ = (UniqueConstraint("record_id", "stage", "reviewer_id", name="uq_one_vote"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), index=True)
@@ -291,8 +289,9 @@ class RobJudgement(Base):
 
     __tablename__ = "rob_judgements"
     __table_args__ = (
-        UniqueConstraint("study_id", "tool", "domain", "reviewer_id", "consensus",
-                         name="uq_one_judgement"),
+        UniqueConstraint(
+            "study_id", "tool", "domain", "reviewer_id", "consensus", name="uq_one_judgement"
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)

@@ -103,28 +103,44 @@ class PrismaMixin(StoreCore):
         """
         with self.session() as s:
             proj = self._project(s, project)
-            kinds = dict(s.execute(select(Source.id, Source.kind)
-                                   .where(Source.project_id == proj.id)).all())
-            names = {sid: (db or name) for sid, db, name in s.execute(
-                select(Source.id, Source.database, Source.name)
-                .where(Source.project_id == proj.id)).all()}
-            records = s.execute(select(Record.id, Record.source_id)
-                                .where(Record.project_id == proj.id)
-                                .order_by(Record.source_id, Record.ordinal)).all()
+            kinds = dict(
+                s.execute(select(Source.id, Source.kind).where(Source.project_id == proj.id)).all()
+            )
+            names = {
+                sid: (db or name)
+                for sid, db, name in s.execute(
+                    select(Source.id, Source.database, Source.name).where(
+                        Source.project_id == proj.id
+                    )
+                ).all()
+            }
+            records = s.execute(
+                select(Record.id, Record.source_id)
+                .where(Record.project_id == proj.id)
+                .order_by(Record.source_id, Record.ordinal)
+            ).all()
             secondary = secondary_records(s, proj)
-            aside = {rid: row for rid, row in set_aside_records(s, proj).items()
-                     if rid not in secondary}
+            aside = {
+                rid: row for rid, row in set_aside_records(s, proj).items() if rid not in secondary
+            }
             title_abstract = outcomes(s, proj, "title_abstract")
             # the full-text stage holds exactly the reports sought and retrieved, i.e. assessed
             assessed_table = stage_table(s, proj, "full_text")
-            studies = dict(s.execute(select(StudyReport.record_id, Study.label)
-                                     .join(Study).where(Study.project_id == proj.id)).all())
+            studies = dict(
+                s.execute(
+                    select(StudyReport.record_id, Study.label)
+                    .join(Study)
+                    .where(Study.project_id == proj.id)
+                ).all()
+            )
         per_source: dict[str, Counter[str]] = {"database": Counter(), "register": Counter()}
         for _rid, sid in records:
             per_source[kinds[sid]][names[sid]] += 1
         units = [rid for rid, _ in records if rid not in secondary and rid not in aside]
-        removed_other = Counter(row.decision_reason if row.status == "discarded" else row.reason
-                                for row in aside.values())
+        removed_other = Counter(
+            row.decision_reason if row.status == "discarded" else row.reason
+            for row in aside.values()
+        )
         _require_outcomes("title_abstract", units, title_abstract)
         sought = [u for u in units if title_abstract[u] == "include"]
         assessed = assessed_table["record_id"].tolist()
@@ -170,8 +186,10 @@ class PrismaMixin(StoreCore):
             "dbr_sought_reports": counts["reports_sought"],
             "dbr_notretrieved_reports": counts["reports_not_retrieved"],
             "dbr_assessed": counts["reports_assessed"],
-            "dbr_excluded": "; ".join(f"{reason.replace(',', ' ')}, {n}"
-                                      for reason, n in counts["reports_excluded"].items()),
+            "dbr_excluded": "; ".join(
+                f"{reason.replace(',', ' ')}, {n}"
+                for reason, n in counts["reports_excluded"].items()
+            ),
             "new_studies": counts["studies_included"],
             "new_reports": counts["reports_included"],
             "total_studies": counts["studies_included"],
@@ -180,11 +198,22 @@ class PrismaMixin(StoreCore):
         path = Path(path)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["data", "node", "box", "description", "boxtext", "tooltips",
-                             "url", "n"])
+            writer.writerow(
+                ["data", "node", "box", "description", "boxtext", "tooltips", "url", "n"]
+            )
             for data, node, box, description in PRISMA2020_ROWS:
-                writer.writerow([data, node, box, description, description, description,
-                                 "NA", values.get(data, 0)])
+                writer.writerow(
+                    [
+                        data,
+                        node,
+                        box,
+                        description,
+                        description,
+                        description,
+                        "NA",
+                        values.get(data, 0),
+                    ]
+                )
         return path
 
 
@@ -197,6 +226,7 @@ def _require_outcomes(stage: str, units: list[str], decided: Iterable[str]) -> N
     missing = [u for u in units if u not in decided]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise InputError(f"PRISMA counts: {len(missing)} records have no {stage} outcome yet "
-                         f"(votes missing or a conflict open): {shown}.")
-
+        raise InputError(
+            f"PRISMA counts: {len(missing)} records have no {stage} outcome yet "
+            f"(votes missing or a conflict open): {shown}."
+        )

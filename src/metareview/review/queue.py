@@ -68,10 +68,10 @@ class ScreeningKeyword(Base):
 class QueueMixin(StoreCore):
     """Queue methods of :class:`~metareview.review.Store` (see the module docstring)."""
 
-
     # -- keywords -------------------------------------------------------------------------
-    def set_keywords(self, project: str, include: Sequence[str], exclude: Sequence[str], *,
-                     actor: str) -> None:
+    def set_keywords(
+        self, project: str, include: Sequence[str], exclude: Sequence[str], *, actor: str
+    ) -> None:
         """Replace the project's screening keywords (audited)."""
         include = [check_text("include keyword", k, max_length=200).strip() for k in include]
         exclude = [check_text("exclude keyword", k, max_length=200).strip() for k in exclude]
@@ -82,8 +82,15 @@ class QueueMixin(StoreCore):
             for kind, words in (("include", include), ("exclude", exclude)):
                 for word in dict.fromkeys(words):
                     s.add(ScreeningKeyword(project_id=proj.id, kind=kind, keyword=word))
-            self._audit(s, actor, "screening_keywords", str(proj.id), old,
-                        {"include": include, "exclude": exclude}, "keywords changed")
+            self._audit(
+                s,
+                actor,
+                "screening_keywords",
+                str(proj.id),
+                old,
+                {"include": include, "exclude": exclude},
+                "keywords changed",
+            )
 
     def keywords(self, project: str) -> dict[str, list[str]]:
         """``{"include": [...], "exclude": [...]}`` of ``project``."""
@@ -91,8 +98,15 @@ class QueueMixin(StoreCore):
             return _keywords(s, self._project(s, project))
 
     # -- votes ----------------------------------------------------------------------------
-    def cast_vote(self, project: str, record_id: str, reviewer: str, decision: str,
-                  stage: str = "title_abstract", reason: str | None = None) -> str:
+    def cast_vote(
+        self,
+        project: str,
+        record_id: str,
+        reviewer: str,
+        decision: str,
+        stage: str = "title_abstract",
+        reason: str | None = None,
+    ) -> str:
         """A vote that is safe to send twice: returns ``"recorded"`` (a first vote),
         ``"revised"`` (a changed vote on a record still waiting for votes) or
         ``"unchanged"`` (the same vote again: nothing is written).
@@ -109,8 +123,9 @@ class QueueMixin(StoreCore):
         """
         stage = check_stage(stage)
         if decision not in DECISIONS:
-            raise InputError(f"record {record_id}: decision must be one of {list(DECISIONS)}; "
-                             f"got {decision!r}.")
+            raise InputError(
+                f"record {record_id}: decision must be one of {list(DECISIONS)}; got {decision!r}."
+            )
         reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
         if not (stage == "full_text" and decision == "exclude"):
             reason = None  # a reason belongs to full-text exclusions only
@@ -126,20 +141,27 @@ class QueueMixin(StoreCore):
                 raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
             state = record_status(s, proj, stage, record_id)
             mine_to_screen = assigned_ids(s, proj, stage, person.id)
-            if state is not None and mine_to_screen is not None and mine is None \
-                    and record_id not in mine_to_screen:
-                raise InputError(f"record {record_id}: allocated to other reviewers at "
-                                 f"{stage}; your records are in your queue.")
+            if (
+                state is not None
+                and mine_to_screen is not None
+                and mine is None
+                and record_id not in mine_to_screen
+            ):
+                raise InputError(
+                    f"record {record_id}: allocated to other reviewers at "
+                    f"{stage}; your records are in your queue."
+                )
             if state is None:
                 raise InputError(f"record {record_id}: not at the {stage} stage.")
             if state != "pending":
-                raise InputError(f"record {record_id}: its votes at {stage} are complete "
-                                 f"({state}); votes can no longer change.")
+                raise InputError(
+                    f"record {record_id}: its votes at {stage} are complete "
+                    f"({state}); votes can no longer change."
+                )
         self.decide(project, record_id, reviewer, decision, stage, reason)
         return "recorded" if mine is None else "revised"
 
-    def visible_votes(self, project: str, stage: str,
-                      reviewer: str | None = None) -> pd.DataFrame:
+    def visible_votes(self, project: str, stage: str, reviewer: str | None = None) -> pd.DataFrame:
         """The votes a caller may see at ``stage``: ``reviewer``'s own (None: a viewer, who
         has none) plus others' on complete records, or all once the stage is unblinded.
 
@@ -178,8 +200,9 @@ class QueueMixin(StoreCore):
             return None
         return str(mine.sort_values("time", kind="stable")["record_id"].iloc[-1])
 
-    def queue(self, project: str, reviewer: str, stage: str = "title_abstract",
-              skip: Sequence[str] = ()) -> dict[str, Any]:
+    def queue(
+        self, project: str, reviewer: str, stage: str = "title_abstract", skip: Sequence[str] = ()
+    ) -> dict[str, Any]:
         """The next record for ``reviewer`` and their progress at ``stage``.
 
         The order is import order over the records still waiting for votes that the reviewer
@@ -207,9 +230,13 @@ class QueueMixin(StoreCore):
         open_ = [r for r in table.loc[table["status"] == "pending", "record_id"] if r not in mine]
         skipped = [r for r in open_ if r in set(skip)]
         ahead = [r for r in open_ if r not in set(skip)]
-        return {"next": ahead[0] if ahead else None, "total": len(table),
-                "voted": len(mine & set(table["record_id"])), "left": len(open_),
-                "skipped": len(skipped)}
+        return {
+            "next": ahead[0] if ahead else None,
+            "total": len(table),
+            "voted": len(mine & set(table["record_id"])),
+            "left": len(open_),
+            "skipped": len(skipped),
+        }
 
     def record_view(self, project: str, record_id: str) -> dict[str, Any]:
         """One record's bibliographic fields (``id``, ``title``, ``abstract``, ``authors``,
@@ -221,11 +248,18 @@ class QueueMixin(StoreCore):
             if record is None or record.project_id != proj.id:
                 raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
             source = s.get(Source, record.source_id)
-            return {"id": record.id, "title": record.title, "abstract": record.abstract,
-                    "authors": list(record.authors or []), "journal": record.journal,
-                    "year": record.year, "doi": record.doi, "pmid": record.pmid,
-                    "source": source.database or source.name,
-                    "duplicate_of": secondary_records(s, proj).get(record.id)}
+            return {
+                "id": record.id,
+                "title": record.title,
+                "abstract": record.abstract,
+                "authors": list(record.authors or []),
+                "journal": record.journal,
+                "year": record.year,
+                "doi": record.doi,
+                "pmid": record.pmid,
+                "source": source.database or source.name,
+                "duplicate_of": secondary_records(s, proj).get(record.id),
+            }
 
     def stage_overview(self, project: str, stage: str) -> dict[str, Any]:
         """Counts safe to show every member: records at ``stage`` by status (``pending``,
@@ -237,11 +271,15 @@ class QueueMixin(StoreCore):
             table = stage_table(s, proj, stage)
             votes = votes_frame(s, proj, stage)
         by_status = Counter(table["status"])
-        return {"total": len(table),
-                "status": {k: by_status.get(k, 0)
-                           for k in ("pending", "agreed", "conflict", "resolved")},
-                "votes_per_reviewer": {str(k): int(v) for k, v
-                                       in votes.groupby("reviewer").size().items()}}
+        return {
+            "total": len(table),
+            "status": {
+                k: by_status.get(k, 0) for k in ("pending", "agreed", "conflict", "resolved")
+            },
+            "votes_per_reviewer": {
+                str(k): int(v) for k, v in votes.groupby("reviewer").size().items()
+            },
+        }
 
     def prisma_so_far(self, project: str) -> dict[str, Any]:
         """PRISMA 2020 counts over the records whose outcome is known so far.
@@ -253,14 +291,19 @@ class QueueMixin(StoreCore):
         """
         with self.session() as s:
             proj = self._project(s, project)
-            sources = {sid: (db or name, kind) for sid, db, name, kind in s.execute(
-                select(Source.id, Source.database, Source.name, Source.kind)
-                .where(Source.project_id == proj.id)).all()}
-            records = s.execute(select(Record.id, Record.source_id)
-                                .where(Record.project_id == proj.id)).all()
+            sources = {
+                sid: (db or name, kind)
+                for sid, db, name, kind in s.execute(
+                    select(Source.id, Source.database, Source.name, Source.kind).where(
+                        Source.project_id == proj.id
+                    )
+                ).all()
+            }
+            records = s.execute(
+                select(Record.id, Record.source_id).where(Record.project_id == proj.id)
+            ).all()
             secondary = secondary_records(s, proj)
-            aside = [row for rid, row in set_aside_records(s, proj).items()
-                     if rid not in secondary]
+            aside = [row for rid, row in set_aside_records(s, proj).items() if rid not in secondary]
             tables = {stage: stage_table(s, proj, stage) for stage in STAGES}
         per_kind: dict[str, Counter[str]] = {"database": Counter(), "register": Counter()}
         for _rid, sid in records:
@@ -278,9 +321,14 @@ class QueueMixin(StoreCore):
             "duplicates_removed": len(secondary),
             "records_removed_automation": 0,
             # as prisma_counts: records set aside and not released, by reason
-            "records_removed_other": dict(sorted(Counter(
-                r.decision_reason if r.status == "discarded" else r.reason
-                for r in aside).items())) or 0,
+            "records_removed_other": dict(
+                sorted(
+                    Counter(
+                        r.decision_reason if r.status == "discarded" else r.reason for r in aside
+                    ).items()
+                )
+            )
+            or 0,
             "records_screened": len(screened),
             "records_excluded": int((screened["decision"] == "exclude").sum()),
             "reports_sought": len(sought),
@@ -289,8 +337,10 @@ class QueueMixin(StoreCore):
             "reports_excluded": dict(sorted(excluded.items())),
             "reports_included": included,
             "studies_included": included,
-            "open": {stage: int(tables[stage]["status"].isin(["pending", "conflict"]).sum())
-                     for stage in STAGES},
+            "open": {
+                stage: int(tables[stage]["status"].isin(["pending", "conflict"]).sum())
+                for stage in STAGES
+            },
         }
 
 
@@ -315,8 +365,10 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     """
     core = keyword.strip().rstrip("*")
     if not re.search(r"\w", core):
-        raise InputError(f"keywords: {keyword!r} has no letter or digit; give words such as "
-                         "ketamine or anaesth* (a trailing * matches any ending).")
+        raise InputError(
+            f"keywords: {keyword!r} has no letter or digit; give words such as "
+            "ketamine or anaesth* (a trailing * matches any ending)."
+        )
     body = r"\s+".join(re.escape(word) for word in core.split())
     tail = r"\w*" if keyword.strip().endswith("*") else r"(?!\w)"
     return re.compile(rf"(?<!\w){body}{tail}", re.IGNORECASE)
@@ -324,10 +376,11 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
 
 def _record_votes(s: Session, record_id: str, stage: str) -> dict[int, tuple[str, str | None]]:
     """The votes on one record at ``stage``: reviewer id -> (decision, reason)."""
-    rows = s.execute(select(ScreeningDecision.reviewer_id, ScreeningDecision.decision,
-                            ScreeningDecision.reason)
-                     .where(ScreeningDecision.record_id == record_id,
-                            ScreeningDecision.stage == stage)).all()
+    rows = s.execute(
+        select(
+            ScreeningDecision.reviewer_id, ScreeningDecision.decision, ScreeningDecision.reason
+        ).where(ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage)
+    ).all()
     return {rid: (d, r if isinstance(r, str) and r.strip() else None) for rid, d, r in rows}
 
 
@@ -341,9 +394,15 @@ def record_status(s: Session, proj: Project, stage: str, record_id: str) -> str 
     read dominating the time of a vote (tests/review/test_accounts.py checks that the two
     agree on every record).
     """
-    member = s.execute(select(DuplicateGroup.primary_record_id).join(DuplicateMember).where(
-        DuplicateMember.record_id == record_id, DuplicateGroup.project_id == proj.id,
-        DuplicateGroup.active.is_(True))).scalar()
+    member = s.execute(
+        select(DuplicateGroup.primary_record_id)
+        .join(DuplicateMember)
+        .where(
+            DuplicateMember.record_id == record_id,
+            DuplicateGroup.project_id == proj.id,
+            DuplicateGroup.active.is_(True),
+        )
+    ).scalar()
     if member is not None and member != record_id:
         return None
     aside = s.scalar(select(SetAside.status).where(SetAside.record_id == record_id))
@@ -351,21 +410,27 @@ def record_status(s: Session, proj: Project, stage: str, record_id: str) -> str 
         return None  # set aside: not screened (screening.screening_units)
     if stage == "full_text":
         retrieval = s.get(Retrieval, record_id)
-        if (record_outcome(s, proj, "title_abstract", record_id)[1] != "include"
-                or (retrieval is not None and not retrieval.retrieved)):
+        if record_outcome(s, proj, "title_abstract", record_id)[1] != "include" or (
+            retrieval is not None and not retrieval.retrieved
+        ):
             return None
     return record_outcome(s, proj, stage, record_id)[0]
 
 
-def record_outcome(s: Session, proj: Project, stage: str,
-                   record_id: str) -> tuple[str, str | None]:
+def record_outcome(s: Session, proj: Project, stage: str, record_id: str) -> tuple[str, str | None]:
     """(status, decision) of a screened record at ``stage`` (see :func:`record_status`)."""
-    resolution = s.scalar(select(ScreeningResolution.decision).where(
-        ScreeningResolution.record_id == record_id, ScreeningResolution.stage == stage))
+    resolution = s.scalar(
+        select(ScreeningResolution.decision).where(
+            ScreeningResolution.record_id == record_id, ScreeningResolution.stage == stage
+        )
+    )
     if resolution is not None:
         return "resolved", resolution
-    rows = s.execute(select(ScreeningDecision.decision, ScreeningDecision.reason).where(
-        ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage)).all()
+    rows = s.execute(
+        select(ScreeningDecision.decision, ScreeningDecision.reason).where(
+            ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage
+        )
+    ).all()
     if len(rows) < proj.reviewers_per_record:
         return "pending", None
     outcome = _agreed(pd.DataFrame(rows, columns=["decision", "reason"]), stage)
@@ -373,7 +438,9 @@ def record_outcome(s: Session, proj: Project, stage: str,
 
 
 def _keywords(s: Session, proj: Project) -> dict[str, list[str]]:
-    rows = s.execute(select(ScreeningKeyword.kind, ScreeningKeyword.keyword)
-                     .where(ScreeningKeyword.project_id == proj.id)
-                     .order_by(ScreeningKeyword.id)).all()
+    rows = s.execute(
+        select(ScreeningKeyword.kind, ScreeningKeyword.keyword)
+        .where(ScreeningKeyword.project_id == proj.id)
+        .order_by(ScreeningKeyword.id)
+    ).all()
     return {kind: [w for k, w in rows if k == kind] for kind in KEYWORD_KINDS}

@@ -52,8 +52,14 @@ class RankedQueue:
 class RankedQueueMixin:
     """The ranked queue methods of :class:`~metareview.review.Store`."""
 
-    def ranked_queue(self, project: str, reviewer: str, *, stage: str = "title_abstract",
-                     classifier: str = "logistic") -> RankedQueue:
+    def ranked_queue(
+        self,
+        project: str,
+        reviewer: str,
+        *,
+        stage: str = "title_abstract",
+        classifier: str = "logistic",
+    ) -> RankedQueue:
         """``reviewer``'s open records at ``stage``, ordered by estimated relevance.
 
         Open records are those still pending that ``reviewer`` has not voted on (as
@@ -73,15 +79,18 @@ class RankedQueueMixin:
         seen = self.decisions(project, reviewer, stage)  # type: ignore[attr-defined]
         status = self.screening_status(project, stage)  # type: ignore[attr-defined]
         records = self.records(project)  # type: ignore[attr-defined]
-        outcome = status[status["status"].isin(("agreed", "resolved"))
-                         & status["decision"].isin(("include", "exclude"))]
+        outcome = status[
+            status["status"].isin(("agreed", "resolved"))
+            & status["decision"].isin(("include", "exclude"))
+        ]
         labels = dict(zip(outcome["record_id"], outcome["decision"], strict=True))
         own = seen[(seen["reviewer"] == reviewer) & seen["decision"].isin(("include", "exclude"))]
         for record_id, decision in zip(own["record_id"], own["decision"], strict=True):
             labels.setdefault(record_id, decision)
         voted = set(seen.loc[seen["reviewer"] == reviewer, "record_id"])
-        open_ids = [r for r in status.loc[status["status"] == "pending", "record_id"]
-                    if r not in voted]
+        open_ids = [
+            r for r in status.loc[status["status"] == "pending", "record_id"] if r not in voted
+        ]
         allocated = self.assigned_records(project, stage, reviewer)  # type: ignore[attr-defined]
         if allocated is not None:  # an allocated stage: only the records given to the reviewer
             open_ids = [r for r in open_ids if r in allocated]
@@ -93,19 +102,28 @@ class RankedQueueMixin:
         if open_ids:
             features = screening_features(records, title="title", abstract="abstract")
             notes += features.notes()
-            scores = relevance_scores(features, [position[r] for r in train], y,
-                                      classifier=name)
+            scores = relevance_scores(features, [position[r] for r in train], y, classifier=name)
         if scores is None:
-            notes.insert(0, "Records are shown in random order until at least one inclusion "
-                            "and one exclusion are known.")
+            notes.insert(
+                0,
+                "Records are shown in random order until at least one inclusion "
+                "and one exclusion are known.",
+            )
             seed = zlib.crc32(f"{project}\x00{reviewer}\x00{stage}".encode())
             order = np.random.default_rng(seed).permutation(len(open_ids))
-            queue = pd.DataFrame({"record_id": [open_ids[i] for i in order],
-                                  "score": np.full(len(open_ids), np.nan)})
+            queue = pd.DataFrame(
+                {"record_id": [open_ids[i] for i in order], "score": np.full(len(open_ids), np.nan)}
+            )
         else:
             open_scores = np.array([scores[position[r]] for r in open_ids])
             order = np.argsort(-open_scores, kind="stable")
-            queue = pd.DataFrame({"record_id": [open_ids[i] for i in order],
-                                  "score": open_scores[order]})
-        return RankedQueue(queue=queue, classifier=name, n_training=len(train),
-                           n_included=int(y.sum()), notes=tuple(notes))
+            queue = pd.DataFrame(
+                {"record_id": [open_ids[i] for i in order], "score": open_scores[order]}
+            )
+        return RankedQueue(
+            queue=queue,
+            classifier=name,
+            n_training=len(train),
+            n_included=int(y.sum()),
+            notes=tuple(notes),
+        )

@@ -94,11 +94,15 @@ class ScreeningFeatures:
         """Plain-language notes about records ranked on less text than the others."""
         notes = []
         if self.no_abstract.any():
-            notes.append(f"{int(self.no_abstract.sum())} of {self.n_records} records have no "
-                         "abstract; they are ranked on their title (and keywords) only.")
+            notes.append(
+                f"{int(self.no_abstract.sum())} of {self.n_records} records have no "
+                "abstract; they are ranked on their title (and keywords) only."
+            )
         if self.no_text.any():
-            notes.append(f"{int(self.no_text.sum())} records have no title, abstract or "
-                         "keywords; their relevance cannot be estimated from text.")
+            notes.append(
+                f"{int(self.no_text.sum())} records have no title, abstract or "
+                "keywords; their relevance cannot be estimated from text."
+            )
         return notes
 
 
@@ -106,9 +110,11 @@ def _text_column(records: pd.DataFrame, column: str | None) -> pd.Series:
     if column is None:
         return pd.Series("", index=records.index, dtype=object)
     if column not in records.columns:
-        raise InputError(f"records: no column {column!r}; the columns are "
-                         f"{', '.join(map(repr, records.columns))}. Name the text columns "
-                         "with title=, abstract= and keywords=.")
+        raise InputError(
+            f"records: no column {column!r}; the columns are "
+            f"{', '.join(map(repr, records.columns))}. Name the text columns "
+            "with title=, abstract= and keywords=."
+        )
     return records[column].fillna("").astype(str).str.strip()
 
 
@@ -173,34 +179,43 @@ def screening_features(
     no_abstract = (parts[1] == "").to_numpy()
     no_text = (text == "").to_numpy()
     if no_text.all():
-        raise InputError("records: no record has a title, abstract or keywords; there is no "
-                         "text to rank on.")
+        raise InputError(
+            "records: no record has a title, abstract or keywords; there is no text to rank on."
+        )
     if stop_words not in ("english", None):
         raise InputError(f"stop_words must be 'english' or None; got {stop_words!r}.")
     from sklearn.feature_extraction.text import TfidfVectorizer  # ~1 s: only when ranking
 
-    vectoriser = TfidfVectorizer(stop_words=stop_words, ngram_range=(1, ngram_max),
-                                 min_df=min_df, dtype=np.float64)
+    vectoriser = TfidfVectorizer(
+        stop_words=stop_words, ngram_range=(1, ngram_max), min_df=min_df, dtype=np.float64
+    )
     try:
         matrix = vectoriser.fit_transform(text.tolist())
     except ValueError as exc:  # e.g. every word is a stop word
         raise InputError(f"records: no usable words in the text ({exc}).") from None
-    return ScreeningFeatures(matrix=sparse.csr_matrix(matrix),
-                             terms=tuple(vectoriser.get_feature_names_out()),
-                             no_abstract=no_abstract, no_text=no_text)
+    return ScreeningFeatures(
+        matrix=sparse.csr_matrix(matrix),
+        terms=tuple(vectoriser.get_feature_names_out()),
+        no_abstract=no_abstract,
+        no_text=no_text,
+    )
 
 
-def _check_labelled(n_records: int, labelled: Sequence[int] | np.ndarray,
-                    labels: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_labelled(
+    n_records: int, labelled: Sequence[int] | np.ndarray, labels: Sequence[int] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     idx = np.asarray(labelled, dtype=np.intp).ravel()
     y = np.asarray(labels).ravel()
     if idx.shape != y.shape:
-        raise InputError(f"labelled and labels must have the same length; got {idx.size} "
-                         f"and {y.size}.")
+        raise InputError(
+            f"labelled and labels must have the same length; got {idx.size} and {y.size}."
+        )
     bad = ~np.isin(y, (0, 1))
     if bad.any():
-        raise InputError(f"labels must be 0 (exclude) or 1 (include); got "
-                         f"{y[bad][0].item()!r} at position {int(np.flatnonzero(bad)[0]) + 1}.")
+        raise InputError(
+            f"labels must be 0 (exclude) or 1 (include); got "
+            f"{y[bad][0].item()!r} at position {int(np.flatnonzero(bad)[0]) + 1}."
+        )
     if idx.size and (idx.min() < 0 or idx.max() >= n_records):
         raise InputError(f"labelled holds record positions outside 0..{n_records - 1}.")
     return idx, y.astype(np.int8)
@@ -270,8 +285,9 @@ def relevance_scores(
     if name == "logistic":
         # the dual problem: far fewer labelled records than terms (33 ms against 3 s measured
         # on 1,000 labelled records x 15,897 terms)
-        model = LogisticRegression(C=1.0, solver="liblinear", dual=True,
-                                   class_weight=class_weight, random_state=0)
+        model = LogisticRegression(
+            C=1.0, solver="liblinear", dual=True, class_weight=class_weight, random_state=0
+        )
     else:
         model = LinearSVC(C=1.0, class_weight=class_weight, random_state=0)
     # liblinear's coordinate descent visits samples in a random order: a fixed random_state
@@ -325,8 +341,10 @@ def next_records(
         if not 0.0 <= share <= 1.0:
             raise InputError(f"{label} must be in [0, 1]; got {share!r}.")
     if random_share + uncertainty_share > 1.0:
-        raise InputError("random_share + uncertainty_share must be at most 1; got "
-                         f"{random_share + uncertainty_share!r}.")
+        raise InputError(
+            "random_share + uncertainty_share must be at most 1; got "
+            f"{random_share + uncertainty_share!r}."
+        )
     generator = np.random.default_rng(rng)
     available = np.asarray(unscreened, dtype=bool).copy()
     picks: list[int] = []

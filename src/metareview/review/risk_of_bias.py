@@ -32,11 +32,14 @@ def _tool(tool: str) -> tuple[str, Any]:
 def _checked(spec: Any, study: str, domain: str, judgement: Any) -> str:
     codes = (*spec.codes, spec.overall)
     if domain not in codes:
-        raise InputError(f"study {study!r}: domain must be one of {list(codes)} for "
-                         f"{spec.name}; got {domain!r}.")
+        raise InputError(
+            f"study {study!r}: domain must be one of {list(codes)} for {spec.name}; got {domain!r}."
+        )
     if spec.is_star_scale and domain == spec.overall:
-        raise InputError(f"study {study!r}: the {spec.overall} of {spec.name} is the sum of "
-                         "the domains' stars; it is not entered.")
+        raise InputError(
+            f"study {study!r}: the {spec.overall} of {spec.name} is the sum of "
+            "the domains' stars; it is not entered."
+        )
     level = judgement_cell(spec, study, domain, judgement)
     return str(level if isinstance(level, int) else level.label)
 
@@ -44,8 +47,18 @@ def _checked(spec: Any, study: str, domain: str, judgement: Any) -> str:
 class RobMixin(StoreCore):
     """Risk-of-bias methods of :class:`~metareview.review.Store`."""
 
-    def judge_rob(self, project: str, study: str, tool: str, domain: str, judgement: Any, *,
-                  reviewer: str, support: str | None = None, consensus: bool = False) -> None:
+    def judge_rob(
+        self,
+        project: str,
+        study: str,
+        tool: str,
+        domain: str,
+        judgement: Any,
+        *,
+        reviewer: str,
+        support: str | None = None,
+        consensus: bool = False,
+    ) -> None:
         """Record a judgement of ``domain`` (``"D1"``... or ``"Overall"``; NOS: the three
         domains' star counts) of ``study`` with ``tool``, by ``reviewer`` (or, with
         ``consensus=True``, the agreed judgement ``reviewer`` recorded). A re-entry revises.
@@ -55,26 +68,57 @@ class RobMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, reviewer)
-            row = s.scalar(select(Study).where(Study.project_id == proj.id,
-                                               Study.label == study))
+            row = s.scalar(select(Study).where(Study.project_id == proj.id, Study.label == study))
             if row is None:
                 raise InputError(f"study {study!r} is not in project {proj.name!r}.")
-            old = s.scalar(select(RobJudgement).where(
-                RobJudgement.study_id == row.id, RobJudgement.tool == name,
-                RobJudgement.domain == domain, RobJudgement.reviewer_id == person.id,
-                RobJudgement.consensus.is_(consensus)))
-            new = {"tool": name, "domain": domain, "judgement": label, "support": support,
-                   "consensus": consensus}
+            old = s.scalar(
+                select(RobJudgement).where(
+                    RobJudgement.study_id == row.id,
+                    RobJudgement.tool == name,
+                    RobJudgement.domain == domain,
+                    RobJudgement.reviewer_id == person.id,
+                    RobJudgement.consensus.is_(consensus),
+                )
+            )
+            new = {
+                "tool": name,
+                "domain": domain,
+                "judgement": label,
+                "support": support,
+                "consensus": consensus,
+            }
             if old is None:
-                s.add(RobJudgement(project_id=proj.id, study_id=row.id, tool=name,
-                                   domain=domain, reviewer_id=person.id, judgement=label,
-                                   support=support, consensus=consensus))
-                self._audit(s, reviewer, "rob_judgement", f"{study}/{name}/{domain}", None,
-                            new, "consensus" if consensus else "judged")
+                s.add(
+                    RobJudgement(
+                        project_id=proj.id,
+                        study_id=row.id,
+                        tool=name,
+                        domain=domain,
+                        reviewer_id=person.id,
+                        judgement=label,
+                        support=support,
+                        consensus=consensus,
+                    )
+                )
+                self._audit(
+                    s,
+                    reviewer,
+                    "rob_judgement",
+                    f"{study}/{name}/{domain}",
+                    None,
+                    new,
+                    "consensus" if consensus else "judged",
+                )
             else:
-                self._audit(s, reviewer, "rob_judgement", f"{study}/{name}/{domain}",
-                            {"judgement": old.judgement, "support": old.support}, new,
-                            "revised")
+                self._audit(
+                    s,
+                    reviewer,
+                    "rob_judgement",
+                    f"{study}/{name}/{domain}",
+                    {"judgement": old.judgement, "support": old.support},
+                    new,
+                    "revised",
+                )
                 old.judgement, old.support = label, support
 
     def rob_judgements(self, project: str, tool: str) -> pd.DataFrame:
@@ -83,17 +127,24 @@ class RobMixin(StoreCore):
         name, _ = _tool(tool)
         with self.session() as s:
             proj = self._project(s, project)
-            rows = s.execute(select(Study.label, RobJudgement.domain, Reviewer.name,
-                                    RobJudgement.judgement, RobJudgement.support,
-                                    RobJudgement.consensus)
-                             .join(Study, Study.id == RobJudgement.study_id)
-                             .join(Reviewer, Reviewer.id == RobJudgement.reviewer_id)
-                             .where(RobJudgement.project_id == proj.id,
-                                    RobJudgement.tool == name)
-                             .order_by(RobJudgement.id)).all()
-        return pd.DataFrame([tuple(r) for r in rows], columns=["study", "domain", "reviewer",
-                                                               "judgement", "support",
-                                                               "consensus"])
+            rows = s.execute(
+                select(
+                    Study.label,
+                    RobJudgement.domain,
+                    Reviewer.name,
+                    RobJudgement.judgement,
+                    RobJudgement.support,
+                    RobJudgement.consensus,
+                )
+                .join(Study, Study.id == RobJudgement.study_id)
+                .join(Reviewer, Reviewer.id == RobJudgement.reviewer_id)
+                .where(RobJudgement.project_id == proj.id, RobJudgement.tool == name)
+                .order_by(RobJudgement.id)
+            ).all()
+        return pd.DataFrame(
+            [tuple(r) for r in rows],
+            columns=["study", "domain", "reviewer", "judgement", "support", "consensus"],
+        )
 
     def rob_conflicts(self, project: str, tool: str) -> pd.DataFrame:
         """Domains whose reviewers disagree and that have no consensus judgement yet."""
@@ -103,8 +154,9 @@ class RobMixin(StoreCore):
             if group["consensus"].any():
                 continue
             if group["judgement"].nunique() > 1:
-                rows.append((study, domain, dict(zip(group["reviewer"], group["judgement"],
-                                                     strict=True))))
+                rows.append(
+                    (study, domain, dict(zip(group["reviewer"], group["judgement"], strict=True)))
+                )
         return pd.DataFrame(rows, columns=["study", "domain", "judgements"])
 
     def rob_table(self, project: str, tool: str) -> pd.DataFrame:
@@ -116,8 +168,10 @@ class RobMixin(StoreCore):
         open_ = self.rob_conflicts(project, tool)
         if not open_.empty:
             shown = "; ".join(f"{r.study}/{r.domain}" for r in open_.head(5).itertuples())
-            raise InputError(f"{len(open_)} risk-of-bias domains are in conflict ({shown}); "
-                             "record a consensus judgement first.")
+            raise InputError(
+                f"{len(open_)} risk-of-bias domains are in conflict ({shown}); "
+                "record a consensus judgement first."
+            )
         _, spec = _tool(tool)
         table = self.rob_judgements(project, tool)
         final: dict[str, dict[str, Any]] = {}
@@ -125,6 +179,7 @@ class RobMixin(StoreCore):
             chosen = group[group["consensus"]] if group["consensus"].any() else group
             value = chosen["judgement"].iloc[-1]
             final.setdefault(study, {})[domain] = int(value) if spec.is_star_scale else value
-        columns = [c for c in (*spec.codes, spec.overall)
-                   if any(c in row for row in final.values())]
+        columns = [
+            c for c in (*spec.codes, spec.overall) if any(c in row for row in final.values())
+        ]
         return pd.DataFrame.from_dict(final, orient="index", columns=columns)

@@ -145,8 +145,9 @@ class ScreeningMixin(StoreCore):
     """Screening methods of :class:`~metareview.review.Store` (see the module docstring)."""
 
     # -- reviewers ------------------------------------------------------------------------
-    def add_reviewer(self, project: str, name: str, role: str = "reviewer",
-                     *, actor: str = "metareview") -> None:
+    def add_reviewer(
+        self, project: str, name: str, role: str = "reviewer", *, actor: str = "metareview"
+    ) -> None:
         """Add reviewer ``name`` (``role`` ``"reviewer"`` or ``"owner"``) to ``project``.
 
         Examples
@@ -161,14 +162,25 @@ class ScreeningMixin(StoreCore):
             raise InputError(f"role must be one of {list(ROLES)}; got {role!r}.")
         with self.session() as s:
             proj = self._project(s, project, lock=True)
-            if s.scalar(select(Reviewer).where(Reviewer.project_id == proj.id,
-                                               Reviewer.name == name)) is not None:
+            if (
+                s.scalar(
+                    select(Reviewer).where(Reviewer.project_id == proj.id, Reviewer.name == name)
+                )
+                is not None
+            ):
                 raise InputError(f"name: reviewer {name!r} is already in project {proj.name!r}.")
             reviewer = Reviewer(project_id=proj.id, name=name, role=role, active=True)
             s.add(reviewer)
             s.flush()
-            self._audit(s, actor, "reviewer", str(reviewer.id), None,
-                        {"name": name, "role": role}, "reviewer added")
+            self._audit(
+                s,
+                actor,
+                "reviewer",
+                str(reviewer.id),
+                None,
+                {"name": name, "role": role},
+                "reviewer added",
+            )
 
     def remove_reviewer(self, project: str, name: str, *, actor: str, reason: str) -> None:
         """Deactivate reviewer ``name``: no new votes; the votes already cast are kept."""
@@ -176,15 +188,19 @@ class ScreeningMixin(StoreCore):
             proj = self._project(s, project, lock=True)
             reviewer = reviewer_row(s, proj, name)
             reviewer.active = False
-            self._audit(s, actor, "reviewer", str(reviewer.id), {"active": True},
-                        {"active": False}, reason)
+            self._audit(
+                s, actor, "reviewer", str(reviewer.id), {"active": True}, {"active": False}, reason
+            )
 
     def reviewers(self, project: str) -> pd.DataFrame:
         """Reviewers of ``project``: ``name``, ``role``, ``active``."""
         with self.session() as s:
             proj = self._project(s, project)
-            rows = s.execute(select(Reviewer.name, Reviewer.role, Reviewer.active)
-                             .where(Reviewer.project_id == proj.id).order_by(Reviewer.id)).all()
+            rows = s.execute(
+                select(Reviewer.name, Reviewer.role, Reviewer.active)
+                .where(Reviewer.project_id == proj.id)
+                .order_by(Reviewer.id)
+            ).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=["name", "role", "active"])
 
     def set_reviewers_per_record(self, project: str, n: int, *, actor: str) -> None:
@@ -195,13 +211,28 @@ class ScreeningMixin(StoreCore):
             proj = self._project(s, project, lock=True)
             old = proj.reviewers_per_record
             proj.reviewers_per_record = n
-            self._audit(s, actor, "project", str(proj.id), {"reviewers_per_record": old},
-                        {"reviewers_per_record": n}, "screening rule changed")
+            self._audit(
+                s,
+                actor,
+                "project",
+                str(proj.id),
+                {"reviewers_per_record": old},
+                {"reviewers_per_record": n},
+                "screening rule changed",
+            )
 
     # -- voting ---------------------------------------------------------------------------
-    def decide(self, project: str, record_id: str, reviewer: str, decision: str,
-               stage: str = "title_abstract", reason: str | None = None, *,
-               expected_previous: str | EllipsisType | None = ...) -> None:
+    def decide(
+        self,
+        project: str,
+        record_id: str,
+        reviewer: str,
+        decision: str,
+        stage: str = "title_abstract",
+        reason: str | None = None,
+        *,
+        expected_previous: str | EllipsisType | None = ...,
+    ) -> None:
         """Record ``reviewer``'s vote on ``record_id`` at ``stage``; a second call revises it.
 
         Parameters
@@ -226,46 +257,72 @@ class ScreeningMixin(StoreCore):
         """
         stage = check_stage(stage)
         if decision not in DECISIONS:
-            raise InputError(f"record {record_id}: decision must be one of {list(DECISIONS)}; "
-                             f"got {decision!r}.")
+            raise InputError(
+                f"record {record_id}: decision must be one of {list(DECISIONS)}; got {decision!r}."
+            )
         if stage == "full_text" and decision == "exclude" and not (reason and reason.strip()):
-            raise InputError(f"record {record_id}: a full-text exclusion needs a reason "
-                             "(PRISMA reports exclusions with reasons).")
+            raise InputError(
+                f"record {record_id}: a full-text exclusion needs a reason "
+                "(PRISMA reports exclusions with reasons)."
+            )
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, reviewer)
             if not person.active:
-                raise InputError(f"reviewer {reviewer!r} was removed from {proj.name!r}; "
-                                 "their votes are kept but they cannot vote.")
+                raise InputError(
+                    f"reviewer {reviewer!r} was removed from {proj.name!r}; "
+                    "their votes are kept but they cannot vote."
+                )
             _check_unit(s, proj, record_id)
             if stage == "full_text":
                 _check_reached_full_text(s, proj, record_id)
-            if s.scalar(select(ScreeningResolution.id).where(
-                    ScreeningResolution.record_id == record_id,
-                    ScreeningResolution.stage == stage)) is not None:
-                raise InputError(f"record {record_id}: already resolved at {stage}; "
-                                 "votes can no longer change.")
-            vote = s.scalar(select(ScreeningDecision).where(
-                ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage,
-                ScreeningDecision.reviewer_id == person.id))
+            if (
+                s.scalar(
+                    select(ScreeningResolution.id).where(
+                        ScreeningResolution.record_id == record_id,
+                        ScreeningResolution.stage == stage,
+                    )
+                )
+                is not None
+            ):
+                raise InputError(
+                    f"record {record_id}: already resolved at {stage}; votes can no longer change."
+                )
+            vote = s.scalar(
+                select(ScreeningDecision).where(
+                    ScreeningDecision.record_id == record_id,
+                    ScreeningDecision.stage == stage,
+                    ScreeningDecision.reviewer_id == person.id,
+                )
+            )
             stored = None if vote is None else vote.decision
             if expected_previous is not ... and expected_previous != stored:
-                raise StaleVoteError(record_id, stage, stored,
-                                     None if vote is None else vote.reason)
+                raise StaleVoteError(
+                    record_id, stage, stored, None if vote is None else vote.reason
+                )
             new = {"stage": stage, "reviewer": reviewer, "decision": decision, "reason": reason}
             if vote is None:
-                vote = ScreeningDecision(project_id=proj.id, record_id=record_id, stage=stage,
-                                         reviewer_id=person.id, decision=decision, reason=reason)
+                vote = ScreeningDecision(
+                    project_id=proj.id,
+                    record_id=record_id,
+                    stage=stage,
+                    reviewer_id=person.id,
+                    decision=decision,
+                    reason=reason,
+                )
                 s.add(vote)
                 self._audit(s, reviewer, "screening_decision", record_id, None, new, "vote")
             else:
-                old = {"stage": stage, "reviewer": reviewer, "decision": vote.decision,
-                       "reason": vote.reason}
+                old = {
+                    "stage": stage,
+                    "reviewer": reviewer,
+                    "decision": vote.decision,
+                    "reason": vote.reason,
+                }
                 vote.decision, vote.reason = decision, reason
                 self._audit(s, reviewer, "screening_decision", record_id, old, new, "revised")
 
-    def decisions(self, project: str, reviewer: str,
-                  stage: str = "title_abstract") -> pd.DataFrame:
+    def decisions(self, project: str, reviewer: str, stage: str = "title_abstract") -> pd.DataFrame:
         """The votes ``reviewer`` may see at ``stage`` (blinded).
 
         Their own votes, plus other reviewers' votes on records whose votes are complete, or
@@ -279,8 +336,9 @@ class ScreeningMixin(StoreCore):
             votes = votes_frame(s, proj, stage)
             if not _unblinded(s, proj, stage):
                 complete = _complete(votes, proj.reviewers_per_record)
-                votes = votes[(votes["reviewer"] == person.name)
-                              | votes["record_id"].isin(complete)]
+                votes = votes[
+                    (votes["reviewer"] == person.name) | votes["record_id"].isin(complete)
+                ]
         return votes.drop(columns="reviewer_id").reset_index(drop=True)
 
     def unblind(self, project: str, stage: str, *, owner: str, reason: str) -> None:
@@ -295,8 +353,9 @@ class ScreeningMixin(StoreCore):
             s.flush()
             self._audit(s, owner, "unblinding", str(row.id), None, {"stage": stage}, reason)
 
-    def screening_queue(self, project: str, reviewer: str,
-                        stage: str = "title_abstract") -> ScreeningQueue:
+    def screening_queue(
+        self, project: str, reviewer: str, stage: str = "title_abstract"
+    ) -> ScreeningQueue:
         """``reviewer``'s queue at ``stage`` (see :class:`ScreeningQueue`), in one read.
 
         Raises
@@ -317,20 +376,35 @@ class ScreeningMixin(StoreCore):
             proj = self._project(s, project)
             person = reviewer_row(s, proj, reviewer)
             if not person.active:
-                raise InputError(f"reviewer {reviewer!r} was removed from {proj.name!r}; "
-                                 "their votes are kept but they cannot vote.")
+                raise InputError(
+                    f"reviewer {reviewer!r} was removed from {proj.name!r}; "
+                    "their votes are kept but they cannot vote."
+                )
             table = stage_table(s, proj, stage)
-            own = {rid: (decision, reason) for rid, decision, reason in s.execute(
-                select(ScreeningDecision.record_id, ScreeningDecision.decision,
-                       ScreeningDecision.reason)
-                .where(ScreeningDecision.project_id == proj.id,
-                       ScreeningDecision.stage == stage,
-                       ScreeningDecision.reviewer_id == person.id)
-                .order_by(ScreeningDecision.id))}
+            own = {
+                rid: (decision, reason)
+                for rid, decision, reason in s.execute(
+                    select(
+                        ScreeningDecision.record_id,
+                        ScreeningDecision.decision,
+                        ScreeningDecision.reason,
+                    )
+                    .where(
+                        ScreeningDecision.project_id == proj.id,
+                        ScreeningDecision.stage == stage,
+                        ScreeningDecision.reviewer_id == person.id,
+                    )
+                    .order_by(ScreeningDecision.id)
+                )
+            }
         pending = table.loc[table["status"] == "pending", "record_id"]
-        return ScreeningQueue(stage=stage, reviewer=reviewer,
-                              units=tuple(table["record_id"]),
-                              to_vote=tuple(r for r in pending if r not in own), own=own)
+        return ScreeningQueue(
+            stage=stage,
+            reviewer=reviewer,
+            units=tuple(table["record_id"]),
+            to_vote=tuple(r for r in pending if r not in own),
+            own=own,
+        )
 
     def exclusion_reasons(self, project: str, reviewer: str) -> list[str]:
         """The full-text exclusion reasons ``reviewer`` may see, first used first.
@@ -343,8 +417,7 @@ class ScreeningMixin(StoreCore):
         reasons = [str(r).strip() for r in seen["reason"] if isinstance(r, str) and r.strip()]
         return list(dict.fromkeys(reasons))
 
-    def next_record(self, project: str, reviewer: str,
-                    stage: str = "title_abstract") -> str | None:
+    def next_record(self, project: str, reviewer: str, stage: str = "title_abstract") -> str | None:
         """The next record (in import order) that ``reviewer`` has not voted on at ``stage``
         and that still needs votes; None when there is none."""
         stage = check_stage(stage)
@@ -352,9 +425,15 @@ class ScreeningMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project)
             person = reviewer_row(s, proj, reviewer)
-            mine = set(s.scalars(select(ScreeningDecision.record_id).where(
-                ScreeningDecision.project_id == proj.id, ScreeningDecision.stage == stage,
-                ScreeningDecision.reviewer_id == person.id)))
+            mine = set(
+                s.scalars(
+                    select(ScreeningDecision.record_id).where(
+                        ScreeningDecision.project_id == proj.id,
+                        ScreeningDecision.stage == stage,
+                        ScreeningDecision.reviewer_id == person.id,
+                    )
+                )
+            )
         open_ = status[(status["status"] == "pending") & ~status["record_id"].isin(mine)]
         return None if open_.empty else str(open_["record_id"].iloc[0])
 
@@ -383,18 +462,35 @@ class ScreeningMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project)
             votes = votes_frame(s, proj, stage)
-            titles = dict(s.execute(select(Record.id, Record.title)
-                                    .where(Record.id.in_(ids))).all()) if ids else {}
+            titles = (
+                dict(s.execute(select(Record.id, Record.title).where(Record.id.in_(ids))).all())
+                if ids
+                else {}
+            )
         rows = []
         for rid in ids:
             mine = votes[votes["record_id"] == rid]
-            rows.append((rid, titles.get(rid), dict(zip(mine["reviewer"], mine["decision"],
-                                                        strict=True)),
-                         dict(zip(mine["reviewer"], mine["reason"], strict=True))))
+            rows.append(
+                (
+                    rid,
+                    titles.get(rid),
+                    dict(zip(mine["reviewer"], mine["decision"], strict=True)),
+                    dict(zip(mine["reviewer"], mine["reason"], strict=True)),
+                )
+            )
         return pd.DataFrame(rows, columns=["record_id", "title", "votes", "reasons"])
 
-    def resolve(self, project: str, record_id: str, decision: str, *, by: str, reason: str,
-                stage: str = "title_abstract", method: str = "third_reviewer") -> None:
+    def resolve(
+        self,
+        project: str,
+        record_id: str,
+        decision: str,
+        *,
+        by: str,
+        reason: str,
+        stage: str = "title_abstract",
+        method: str = "third_reviewer",
+    ) -> None:
         """Settle the conflict on ``record_id`` at ``stage`` with ``decision``.
 
         ``method="third_reviewer"``: ``by`` must be a reviewer who did not vote on the record;
@@ -403,8 +499,10 @@ class ScreeningMixin(StoreCore):
         """
         stage = check_stage(stage)
         if decision not in ("include", "exclude"):
-            raise InputError(f"record {record_id}: a resolution must be 'include' or "
-                             f"'exclude'; got {decision!r}.")
+            raise InputError(
+                f"record {record_id}: a resolution must be 'include' or "
+                f"'exclude'; got {decision!r}."
+            )
         if method not in RESOLUTION_METHODS:
             raise InputError(f"method must be one of {list(RESOLUTION_METHODS)}; got {method!r}.")
         check_text(f"record {record_id}: the resolution's reason", reason)
@@ -415,20 +513,40 @@ class ScreeningMixin(StoreCore):
             mine = votes[votes["record_id"] == record_id]
             state = record_state(s, proj, stage, record_id)
             if state != "conflict":
-                raise InputError(f"record {record_id}: only conflicts can be resolved; it is "
-                                 f"{state} at {stage}.")
+                raise InputError(
+                    f"record {record_id}: only conflicts can be resolved; it is {state} at {stage}."
+                )
             if method == "third_reviewer" and person.name in set(mine["reviewer"]):
-                raise InputError(f"record {record_id}: {by!r} voted on it, so cannot be its "
-                                 "third reviewer; use ", Argument("method", "consensus"),
-                                 " or another reviewer.")
-            s.add(ScreeningResolution(project_id=proj.id, record_id=record_id, stage=stage,
-                                      decision=decision, reason=reason, method=method,
-                                      resolved_by=person.id))
-            self._audit(s, by, "screening_resolution", record_id, None,
-                        {"stage": stage, "decision": decision, "method": method}, reason)
+                raise InputError(
+                    f"record {record_id}: {by!r} voted on it, so cannot be its "
+                    "third reviewer; use ",
+                    Argument("method", "consensus"),
+                    " or another reviewer.",
+                )
+            s.add(
+                ScreeningResolution(
+                    project_id=proj.id,
+                    record_id=record_id,
+                    stage=stage,
+                    decision=decision,
+                    reason=reason,
+                    method=method,
+                    resolved_by=person.id,
+                )
+            )
+            self._audit(
+                s,
+                by,
+                "screening_resolution",
+                record_id,
+                None,
+                {"stage": stage, "decision": decision, "method": method},
+                reason,
+            )
 
-    def mark_retrieval(self, project: str, record_id: str, retrieved: bool, *,
-                       actor: str, note: str | None = None) -> None:
+    def mark_retrieval(
+        self, project: str, record_id: str, retrieved: bool, *, actor: str, note: str | None = None
+    ) -> None:
         """Record whether the full text of ``record_id`` was obtained (audited)."""
         with self.session() as s:
             proj = self._project(s, project, lock=True)
@@ -436,16 +554,30 @@ class ScreeningMixin(StoreCore):
             row = s.get(Retrieval, record_id)
             old = None if row is None else {"retrieved": row.retrieved, "note": row.note}
             if row is None:
-                s.add(Retrieval(record_id=record_id, project_id=proj.id,
-                                retrieved=bool(retrieved), note=note))
+                s.add(
+                    Retrieval(
+                        record_id=record_id,
+                        project_id=proj.id,
+                        retrieved=bool(retrieved),
+                        note=note,
+                    )
+                )
             else:
                 row.retrieved, row.note = bool(retrieved), note
-            self._audit(s, actor, "retrieval", record_id, old,
-                        {"retrieved": bool(retrieved), "note": note}, note or "full text")
+            self._audit(
+                s,
+                actor,
+                "retrieval",
+                record_id,
+                old,
+                {"retrieved": bool(retrieved), "note": note},
+                note or "full text",
+            )
 
     # -- agreement ------------------------------------------------------------------------
-    def screening_agreement(self, project: str,
-                            stage: str = "title_abstract") -> ScreeningAgreement:
+    def screening_agreement(
+        self, project: str, stage: str = "title_abstract"
+    ) -> ScreeningAgreement:
         """Agreement at ``stage`` over the complete records (see :class:`ScreeningAgreement`).
 
         Pairwise Cohen's kappa uses the records both reviewers rated, so it stays right when
@@ -462,21 +594,37 @@ class ScreeningMixin(StoreCore):
         names = list(wide.columns)
         pairs = []
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 both = wide[[a, b]].dropna()
                 if both.empty:
                     continue
                 pairs.append(_pair_row(a, b, both[a].tolist(), both[b].tolist()))
-        columns = ["reviewer_a", "reviewer_b", "n", "kappa", "se", "ci_lb", "ci_ub",
-                   "percent_agreement", "pabak"]
-        agree = float(wide.apply(lambda r: r.dropna().nunique() == 1, axis=1).mean()) \
-            if len(wide) else float("nan")
+        columns = [
+            "reviewer_a",
+            "reviewer_b",
+            "n",
+            "kappa",
+            "se",
+            "ci_lb",
+            "ci_ub",
+            "percent_agreement",
+            "pabak",
+        ]
+        agree = (
+            float(wide.apply(lambda r: r.dropna().nunique() == 1, axis=1).mean())
+            if len(wide)
+            else float("nan")
+        )
         from metareview.stats.agreement import krippendorff_alpha  # scipy: only when asked
 
         alpha = krippendorff_alpha(wide) if len(wide) else float("nan")
-        return ScreeningAgreement(stage=stage, pairs=pd.DataFrame(pairs, columns=columns),
-                                  krippendorff_alpha=alpha, n_records=len(wide),
-                                  percent_agreement=agree)
+        return ScreeningAgreement(
+            stage=stage,
+            pairs=pd.DataFrame(pairs, columns=columns),
+            krippendorff_alpha=alpha,
+            n_records=len(wide),
+            percent_agreement=agree,
+        )
 
 
 def _pair_row(a: str, b: str, first: Sequence[str], second: Sequence[str]) -> tuple:
@@ -493,12 +641,14 @@ def _pair_row(a: str, b: str, first: Sequence[str], second: Sequence[str]) -> tu
 
 
 def reviewer_row(s: Session, proj: Project, name: str) -> Reviewer:
-    person = s.scalar(select(Reviewer).where(Reviewer.project_id == proj.id,
-                                             Reviewer.name == name))
+    person = s.scalar(select(Reviewer).where(Reviewer.project_id == proj.id, Reviewer.name == name))
     if person is None:
         known = list(s.scalars(select(Reviewer.name).where(Reviewer.project_id == proj.id)))
-        raise InputError(f"reviewer {name!r} is not in project {proj.name!r}; reviewers are "
-                         f"{known} (", Method("add_reviewer"), " first).")
+        raise InputError(
+            f"reviewer {name!r} is not in project {proj.name!r}; reviewers are {known} (",
+            Method("add_reviewer"),
+            " first).",
+        )
     return person
 
 
@@ -517,15 +667,22 @@ def screening_units(s: Session, proj: Project) -> list[str]:
     in import order."""
     secondary = secondary_records(s, proj)
     aside = set_aside_records(s, proj)
-    ids = s.scalars(select(Record.id).where(Record.project_id == proj.id)
-                    .order_by(Record.source_id, Record.ordinal))
+    ids = s.scalars(
+        select(Record.id)
+        .where(Record.project_id == proj.id)
+        .order_by(Record.source_id, Record.ordinal)
+    )
     return [rid for rid in ids if rid not in secondary and rid not in aside]
 
 
 def set_aside_records(s: Session, proj: Project) -> dict[str, SetAside]:
     """Records set aside and not released (held for an owner, or discarded) -> their row."""
-    return {row.record_id: row for row in s.scalars(select(SetAside).where(
-        SetAside.project_id == proj.id, SetAside.status != "released"))}
+    return {
+        row.record_id: row
+        for row in s.scalars(
+            select(SetAside).where(SetAside.project_id == proj.id, SetAside.status != "released")
+        )
+    }
 
 
 def owner_row(s: Session, proj: Project, name: str, action: str) -> Reviewer:
@@ -533,8 +690,9 @@ def owner_row(s: Session, proj: Project, name: str, action: str) -> Reviewer:
     ``action`` otherwise."""
     person = reviewer_row(s, proj, name)
     if person.role != "owner":
-        raise InputError(f"reviewer {name!r} is not an owner of {proj.name!r}; only "
-                         f"owners may {action}.")
+        raise InputError(
+            f"reviewer {name!r} is not an owner of {proj.name!r}; only owners may {action}."
+        )
     return person
 
 
@@ -544,27 +702,40 @@ def _check_unit(s: Session, proj: Project, record_id: str) -> None:
         raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
     primary = secondary_records(s, proj).get(record_id)
     if primary is not None:
-        raise InputError(f"record {record_id} is a duplicate of {primary}; screen {primary} "
-                         "(or unmerge the group).")
+        raise InputError(
+            f"record {record_id} is a duplicate of {primary}; screen {primary} "
+            "(or unmerge the group)."
+        )
     aside = set_aside_records(s, proj).get(record_id)
     if aside is not None:
-        state = ("discarded by an owner" if aside.status == "discarded"
-                 else "held for an owner to release or discard")
-        raise InputError(f"record {record_id} is set aside ({aside.reason}): {state}; it is "
-                         "not screened.")
+        state = (
+            "discarded by an owner"
+            if aside.status == "discarded"
+            else "held for an owner to release or discard"
+        )
+        raise InputError(
+            f"record {record_id} is set aside ({aside.reason}): {state}; it is not screened."
+        )
 
 
 def votes_frame(s: Session, proj: Project, stage: str) -> pd.DataFrame:
     rows = s.execute(
-        select(ScreeningDecision.record_id, Reviewer.name, ScreeningDecision.reviewer_id,
-               ScreeningDecision.decision, ScreeningDecision.reason, ScreeningDecision.time)
+        select(
+            ScreeningDecision.record_id,
+            Reviewer.name,
+            ScreeningDecision.reviewer_id,
+            ScreeningDecision.decision,
+            ScreeningDecision.reason,
+            ScreeningDecision.time,
+        )
         .join(Reviewer, Reviewer.id == ScreeningDecision.reviewer_id)
         .where(ScreeningDecision.project_id == proj.id, ScreeningDecision.stage == stage)
         .order_by(ScreeningDecision.id)
     ).all()
-    return pd.DataFrame([tuple(r) for r in rows],
-                        columns=["record_id", "reviewer", "reviewer_id", "decision", "reason",
-                                 "time"])
+    return pd.DataFrame(
+        [tuple(r) for r in rows],
+        columns=["record_id", "reviewer", "reviewer_id", "decision", "reason", "time"],
+    )
 
 
 def _complete(votes: pd.DataFrame, needed: int) -> set[str]:
@@ -587,8 +758,12 @@ def _agreed(group: pd.DataFrame, stage: str) -> tuple[str, str | None] | None:
 
 
 def _unblinded(s: Session, proj: Project, stage: str) -> bool:
-    return s.scalar(select(Unblinding.id).where(Unblinding.project_id == proj.id,
-                                                Unblinding.stage == stage)) is not None
+    return (
+        s.scalar(
+            select(Unblinding.id).where(Unblinding.project_id == proj.id, Unblinding.stage == stage)
+        )
+        is not None
+    )
 
 
 def stage_table(s: Session, proj: Project, stage: str) -> pd.DataFrame:
@@ -600,8 +775,14 @@ def stage_table(s: Session, proj: Project, stage: str) -> pd.DataFrame:
         reached = reached_full_text(s, proj)
         units = [u for u in units if u in reached]
     votes = votes_frame(s, proj, stage)
-    resolutions = {r.record_id: r for r in s.scalars(select(ScreeningResolution).where(
-        ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage))}
+    resolutions = {
+        r.record_id: r
+        for r in s.scalars(
+            select(ScreeningResolution).where(
+                ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage
+            )
+        )
+    }
     needed = proj.reviewers_per_record
     by_record = {rid: g for rid, g in votes.groupby("record_id", sort=False)}
     rows = []
@@ -641,13 +822,19 @@ def outcomes(s: Session, proj: Project, stage: str) -> dict[str, str]:
 def reached_full_text(s: Session, proj: Project) -> set[str]:
     """Records included at title/abstract whose full text was not marked as not retrieved."""
     passed = {rid for rid, d in outcomes(s, proj, "title_abstract").items() if d == "include"}
-    missing = set(s.scalars(select(Retrieval.record_id).where(
-        Retrieval.project_id == proj.id, Retrieval.retrieved.is_(False))))
+    missing = set(
+        s.scalars(
+            select(Retrieval.record_id).where(
+                Retrieval.project_id == proj.id, Retrieval.retrieved.is_(False)
+            )
+        )
+    )
     return passed - missing
 
 
 def _check_reached_full_text(s: Session, proj: Project, record_id: str) -> None:
     if record_id not in reached_full_text(s, proj):
-        raise InputError(f"record {record_id}: not at the full-text stage (it must be included "
-                         "at title/abstract and its full text not marked as not retrieved).")
-
+        raise InputError(
+            f"record {record_id}: not at the full-text stage (it must be included "
+            "at title/abstract and its full text not marked as not retrieved)."
+        )

@@ -32,8 +32,20 @@ __all__ = ["SET_ASIDE_STATUSES", "SetAsideMixin"]
 
 #: ``held`` (waiting for an owner), ``released`` (in the queue) or ``discarded``
 SET_ASIDE_STATUSES = ("held", "released", "discarded")
-_COLUMNS = ["record_id", "source_id", "source_line", "doi", "pmid", "year", "reason", "time",
-            "status", "decided_by", "decision_reason", "decided_at"]
+_COLUMNS = [
+    "record_id",
+    "source_id",
+    "source_line",
+    "doi",
+    "pmid",
+    "year",
+    "reason",
+    "time",
+    "status",
+    "decided_by",
+    "decision_reason",
+    "decided_at",
+]
 
 
 class SetAsideMixin(StoreCore):
@@ -71,26 +83,42 @@ class SetAsideMixin(StoreCore):
         [True]
         """
         if status is not None and status not in SET_ASIDE_STATUSES:
-            raise InputError(f"status must be one of {list(SET_ASIDE_STATUSES)}; got "
-                             f"{status!r}.")
+            raise InputError(f"status must be one of {list(SET_ASIDE_STATUSES)}; got {status!r}.")
         with self.session() as s:
             proj = self._project(s, project)
-            query = (select(SetAside, Record, Reviewer.name)
-                     .join(Record, Record.id == SetAside.record_id)
-                     .outerjoin(Reviewer, Reviewer.id == SetAside.decided_by)
-                     .where(SetAside.project_id == proj.id)
-                     .order_by(Record.source_id, Record.ordinal))
+            query = (
+                select(SetAside, Record, Reviewer.name)
+                .join(Record, Record.id == SetAside.record_id)
+                .outerjoin(Reviewer, Reviewer.id == SetAside.decided_by)
+                .where(SetAside.project_id == proj.id)
+                .order_by(Record.source_id, Record.ordinal)
+            )
             if status is not None:
                 query = query.where(SetAside.status == status)
-            rows = [(a.record_id, r.source_id, r.source_line, r.doi, r.pmid, r.year, a.reason,
-                     a.time, a.status, who, a.decision_reason, a.decided_at)
-                    for a, r, who in s.execute(query)]
+            rows = [
+                (
+                    a.record_id,
+                    r.source_id,
+                    r.source_line,
+                    r.doi,
+                    r.pmid,
+                    r.year,
+                    a.reason,
+                    a.time,
+                    a.status,
+                    who,
+                    a.decision_reason,
+                    a.decided_at,
+                )
+                for a, r, who in s.execute(query)
+            ]
         frame = pd.DataFrame(rows, columns=_COLUMNS)
         frame["year"] = frame["year"].astype("Int64")
         return frame
 
-    def release_set_aside(self, project: str, record_ids: Sequence[str], *, owner: str,
-                          reason: str) -> None:
+    def release_set_aside(
+        self, project: str, record_ids: Sequence[str], *, owner: str, reason: str
+    ) -> None:
         """Put records set aside into the screening queue (an owner found what they are).
 
         Raises
@@ -102,15 +130,17 @@ class SetAsideMixin(StoreCore):
         """
         self._decide_set_aside(project, record_ids, owner, reason, "released")
 
-    def discard_set_aside(self, project: str, record_ids: Sequence[str], *, owner: str,
-                          reason: str) -> None:
+    def discard_set_aside(
+        self, project: str, record_ids: Sequence[str], *, owner: str, reason: str
+    ) -> None:
         """Remove records set aside before screening, for good; PRISMA counts them among the
         records removed for other reasons, under ``reason``. The records themselves are kept
         (and exported by backups). Raises as :meth:`release_set_aside`."""
         self._decide_set_aside(project, record_ids, owner, reason, "discarded")
 
-    def _decide_set_aside(self, project: str, record_ids: Sequence[str], owner: str,
-                          reason: str, status: str) -> None:
+    def _decide_set_aside(
+        self, project: str, record_ids: Sequence[str], owner: str, reason: str, status: str
+    ) -> None:
         check_text("reason", reason, purpose=" for the audit log")
         ids = list(dict.fromkeys([record_ids] if isinstance(record_ids, str) else record_ids))
         if not ids:
@@ -119,21 +149,29 @@ class SetAsideMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = owner_row(s, proj, owner, f"{verb} records set aside")
-            rows = {row.record_id: row for row in s.scalars(select(SetAside).where(
-                SetAside.project_id == proj.id, SetAside.record_id.in_(ids)))}
+            rows = {
+                row.record_id: row
+                for row in s.scalars(
+                    select(SetAside).where(
+                        SetAside.project_id == proj.id, SetAside.record_id.in_(ids)
+                    )
+                )
+            }
             missing = [rid for rid in ids if rid not in rows]
             if missing:
-                raise InputError(f"record_ids: {missing} are not set aside in project "
-                                 f"{proj.name!r}; nothing was changed.")
+                raise InputError(
+                    f"record_ids: {missing} are not set aside in project "
+                    f"{proj.name!r}; nothing was changed."
+                )
             done = [rid for rid in ids if rows[rid].status != "held"]
             if done:
                 states = ", ".join(f"{rid} ({rows[rid].status})" for rid in done)
-                raise InputError(f"record_ids: {states} were decided already; nothing was "
-                                 "changed.")
+                raise InputError(f"record_ids: {states} were decided already; nothing was changed.")
             now: datetime = utc_now()
             for rid in ids:
                 row = rows[rid]
                 row.status, row.decided_by = status, person.id
                 row.decision_reason, row.decided_at = reason, now
-                self._audit(s, owner, "set_aside", rid, {"status": "held"},
-                            {"status": status}, reason)
+                self._audit(
+                    s, owner, "set_aside", rid, {"status": "held"}, {"status": status}, reason
+                )

@@ -93,8 +93,10 @@ def read_labelled_records(path: str | Path, *, label_column: str) -> pd.DataFram
 
 def _labels(records: pd.DataFrame, label_column: str, *, source: str = "records") -> np.ndarray:
     if label_column not in records.columns:
-        raise InputError(f"{source}: no label column {label_column!r}; the columns are "
-                         f"{', '.join(map(repr, records.columns))}.")
+        raise InputError(
+            f"{source}: no label column {label_column!r}; the columns are "
+            f"{', '.join(map(repr, records.columns))}."
+        )
     raw = records[label_column]
     numeric = pd.to_numeric(raw, errors="coerce")
     bad = ~numeric.isin((0, 1)).to_numpy()
@@ -102,8 +104,10 @@ def _labels(records: pd.DataFrame, label_column: str, *, source: str = "records"
         rows = np.flatnonzero(bad)
         shown = ", ".join(f"row {int(i) + 1} ({raw.iloc[int(i)]!r})" for i in rows[:5])
         more = f" and {rows.size - 5} more" if rows.size > 5 else ""
-        raise InputError(f"{source}: column {label_column!r} must hold 0 (excluded) or 1 "
-                         f"(included) on every row; found {shown}{more}.")
+        raise InputError(
+            f"{source}: column {label_column!r} must hold 0 (excluded) or 1 "
+            f"(included) on every row; found {shown}{more}."
+        )
     return numeric.to_numpy().astype(np.int8)
 
 
@@ -169,17 +173,20 @@ class ScreeningSimulation:
     def summary(self) -> pd.DataFrame:
         """Mean, minimum and maximum over seeds of every metric (one row per metric)."""
         numeric = self.runs.drop(columns=["seed", "classifier"])
-        return pd.DataFrame({"mean": numeric.mean(), "min": numeric.min(),
-                             "max": numeric.max()})
+        return pd.DataFrame({"mean": numeric.mean(), "min": numeric.min(), "max": numeric.max()})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary: settings, notes and the per-run table."""
         from metareview import __version__
 
         runs = self.runs.astype(object).where(self.runs.notna(), None)
-        return {"settings": self.settings, "notes": list(self.notes),
-                "n_priors": self.n_priors, "runs": runs.to_dict(orient="records"),
-                "version": __version__}
+        return {
+            "settings": self.settings,
+            "notes": list(self.notes),
+            "n_priors": self.n_priors,
+            "runs": runs.to_dict(orient="records"),
+            "version": __version__,
+        }
 
     def write(self, outdir: str | Path) -> list[Path]:
         """Write ``runs.csv``, ``summary.csv`` and ``simulation.json`` to ``outdir``."""
@@ -194,24 +201,38 @@ class ScreeningSimulation:
         return paths
 
 
-def _one_run(features: ScreeningFeatures, labels: np.ndarray, seed: int,
-             settings: dict[str, Any]) -> np.ndarray:
+def _one_run(
+    features: ScreeningFeatures, labels: np.ndarray, seed: int, settings: dict[str, Any]
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     relevant, irrelevant = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    priors = np.concatenate([
-        rng.choice(relevant, settings["n_prior_included"], replace=False),
-        rng.choice(irrelevant, settings["n_prior_excluded"], replace=False)])
+    priors = np.concatenate(
+        [
+            rng.choice(relevant, settings["n_prior_included"], replace=False),
+            rng.choice(irrelevant, settings["n_prior_excluded"], replace=False),
+        ]
+    )
     order = list(priors.tolist())
     unscreened = np.ones(labels.size, dtype=bool)
     unscreened[priors] = False
     left_relevant = int(labels[unscreened].sum())
     while left_relevant and unscreened.any():
         screened = np.asarray(order)
-        scores = relevance_scores(features, screened, labels[screened],
-                                  classifier=settings["classifier"], balance=settings["balance"])
-        picks = next_records(scores, unscreened, n=settings["batch_size"],
-                             random_share=settings["random_share"],
-                             uncertainty_share=settings["uncertainty_share"], rng=rng)
+        scores = relevance_scores(
+            features,
+            screened,
+            labels[screened],
+            classifier=settings["classifier"],
+            balance=settings["balance"],
+        )
+        picks = next_records(
+            scores,
+            unscreened,
+            n=settings["batch_size"],
+            random_share=settings["random_share"],
+            uncertainty_share=settings["uncertainty_share"],
+            rng=rng,
+        )
         unscreened[picks] = False
         order.extend(picks.tolist())
         left_relevant -= int(labels[picks].sum())
@@ -221,17 +242,26 @@ def _one_run(features: ScreeningFeatures, labels: np.ndarray, seed: int,
     return np.asarray(order, dtype=np.intp)
 
 
-def _run_table_row(order: np.ndarray, labels: np.ndarray, seed: int, n_priors: int,
-                   settings: dict[str, Any]) -> dict[str, Any]:
+def _run_table_row(
+    order: np.ndarray, labels: np.ndarray, seed: int, n_priors: int, settings: dict[str, Any]
+) -> dict[str, Any]:
     y = labels[order]
     n_records, n_relevant = labels.size, int(labels.sum())
-    row: dict[str, Any] = {"seed": seed, "classifier": settings["classifier"],
-                           "n_records": n_records, "n_relevant": n_relevant}
+    row: dict[str, Any] = {
+        "seed": seed,
+        "classifier": settings["classifier"],
+        "n_records": n_records,
+        "n_relevant": n_relevant,
+    }
     row.update(screening_metrics(y[n_priors:]))
-    stops = first_stops(y, n_records, recall_target=settings["recall_target"],
-                        confidence=settings["confidence"],
-                        n_irrelevant=settings["n_irrelevant"],
-                        min_screened=settings["knee_min_screened"])
+    stops = first_stops(
+        y,
+        n_records,
+        recall_target=settings["recall_target"],
+        confidence=settings["confidence"],
+        n_irrelevant=settings["n_irrelevant"],
+        min_screened=settings["knee_min_screened"],
+    )
     found = np.cumsum(y)
     for rule in STOPPING_RULES.values:
         screened = stops[rule] if stops[rule] is not None else n_records
@@ -319,31 +349,47 @@ def simulate_screening(
     seed_list = list(range(int(seeds))) if isinstance(seeds, int | np.integer) else list(seeds)
     if not seed_list:
         raise InputError("seeds must be a positive number of runs or a non-empty list.")
-    for label, value in (("n_prior_included", n_prior_included),
-                         ("n_prior_excluded", n_prior_excluded), ("batch_size", batch_size)):
+    for label, value in (
+        ("n_prior_included", n_prior_included),
+        ("n_prior_excluded", n_prior_excluded),
+        ("batch_size", batch_size),
+    ):
         if int(value) < 1:
             raise InputError(f"{label} must be a positive integer; got {value!r}.")
     n_relevant = int(labels.sum())
     if n_relevant < n_prior_included:
-        raise InputError(f"{label_column!r}: {n_relevant} included records, fewer than "
-                         f"n_prior_included = {n_prior_included}; a simulation needs "
-                         "inclusions to find.")
+        raise InputError(
+            f"{label_column!r}: {n_relevant} included records, fewer than "
+            f"n_prior_included = {n_prior_included}; a simulation needs "
+            "inclusions to find."
+        )
     if labels.size - n_relevant < n_prior_excluded:
-        raise InputError(f"{label_column!r}: {labels.size - n_relevant} excluded records, "
-                         f"fewer than n_prior_excluded = {n_prior_excluded}.")
+        raise InputError(
+            f"{label_column!r}: {labels.size - n_relevant} excluded records, "
+            f"fewer than n_prior_excluded = {n_prior_excluded}."
+        )
     if features is None:
-        features = screening_features(records, title=title, abstract=abstract,
-                                      keywords=keywords)
+        features = screening_features(records, title=title, abstract=abstract, keywords=keywords)
     elif features.n_records != labels.size:
-        raise InputError(f"features has {features.n_records} rows but records has "
-                         f"{labels.size}; compute them from the same records.")
-    settings = {"classifier": name, "n_prior_included": int(n_prior_included),
-                "n_prior_excluded": int(n_prior_excluded), "batch_size": int(batch_size),
-                "balance": bool(balance), "random_share": float(random_share),
-                "uncertainty_share": float(uncertainty_share),
-                "recall_target": float(recall_target), "confidence": float(confidence),
-                "n_irrelevant": int(n_irrelevant), "knee_min_screened": int(knee_min_screened),
-                "label_column": label_column, "seeds": [int(s) for s in seed_list]}
+        raise InputError(
+            f"features has {features.n_records} rows but records has "
+            f"{labels.size}; compute them from the same records."
+        )
+    settings = {
+        "classifier": name,
+        "n_prior_included": int(n_prior_included),
+        "n_prior_excluded": int(n_prior_excluded),
+        "batch_size": int(batch_size),
+        "balance": bool(balance),
+        "random_share": float(random_share),
+        "uncertainty_share": float(uncertainty_share),
+        "recall_target": float(recall_target),
+        "confidence": float(confidence),
+        "n_irrelevant": int(n_irrelevant),
+        "knee_min_screened": int(knee_min_screened),
+        "label_column": label_column,
+        "seeds": [int(s) for s in seed_list],
+    }
     n_priors = int(n_prior_included) + int(n_prior_excluded)
     workers = (os.cpu_count() or 1) if int(n_jobs) == -1 else int(n_jobs)
     if workers < 1:
@@ -353,10 +399,24 @@ def simulate_screening(
         orders = [_one_run(features, labels, int(seed), settings) for seed in seed_list]
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            orders = list(pool.map(_one_run, repeat(features), repeat(labels),
-                                   [int(seed) for seed in seed_list], repeat(settings)))
-    rows = [_run_table_row(order, labels, int(seed), n_priors, settings)
-            for order, seed in zip(orders, seed_list, strict=True)]
-    return ScreeningSimulation(runs=pd.DataFrame(rows), orders=np.vstack(orders),
-                               labels=labels, n_priors=n_priors, settings=settings,
-                               notes=tuple(features.notes()))
+            orders = list(
+                pool.map(
+                    _one_run,
+                    repeat(features),
+                    repeat(labels),
+                    [int(seed) for seed in seed_list],
+                    repeat(settings),
+                )
+            )
+    rows = [
+        _run_table_row(order, labels, int(seed), n_priors, settings)
+        for order, seed in zip(orders, seed_list, strict=True)
+    ]
+    return ScreeningSimulation(
+        runs=pd.DataFrame(rows),
+        orders=np.vstack(orders),
+        labels=labels,
+        n_priors=n_priors,
+        settings=settings,
+        notes=tuple(features.notes()),
+    )

@@ -111,11 +111,14 @@ def _check_history(labels: Sequence[int] | np.ndarray, n_records: int) -> np.nda
     y = np.asarray(labels).ravel()
     bad = ~np.isin(y, (0, 1))
     if bad.any():
-        raise InputError(f"labels must be 0 (irrelevant) or 1 (relevant); got "
-                         f"{y[bad][0].item()!r} at position {int(np.flatnonzero(bad)[0]) + 1}.")
+        raise InputError(
+            f"labels must be 0 (irrelevant) or 1 (relevant); got "
+            f"{y[bad][0].item()!r} at position {int(np.flatnonzero(bad)[0]) + 1}."
+        )
     if int(n_records) < y.size:
-        raise InputError(f"n_records ({n_records}) is smaller than the number of records "
-                         f"screened ({y.size}).")
+        raise InputError(
+            f"n_records ({n_records}) is smaller than the number of records screened ({y.size})."
+        )
     return y.astype(np.int64)
 
 
@@ -150,8 +153,9 @@ def _window_p_values(y: np.ndarray, n_records: int, recall_target: float) -> np.
     return p
 
 
-def recall_p_value(labels: Sequence[int] | np.ndarray, n_records: int, *,
-                   recall_target: float = 0.95) -> float:
+def recall_p_value(
+    labels: Sequence[int] | np.ndarray, n_records: int, *, recall_target: float = 0.95
+) -> float:
     """p-value of the null hypothesis "recall is below ``recall_target``".
 
     Parameters
@@ -192,9 +196,13 @@ def recall_p_value(labels: Sequence[int] | np.ndarray, n_records: int, *,
     return float(_window_p_values(y, int(n_records), target).min())
 
 
-def hypergeometric_stop(labels: Sequence[int] | np.ndarray, n_records: int, *,
-                        recall_target: float = 0.95,
-                        confidence: float = 0.95) -> StoppingDecision:
+def hypergeometric_stop(
+    labels: Sequence[int] | np.ndarray,
+    n_records: int,
+    *,
+    recall_target: float = 0.95,
+    confidence: float = 0.95,
+) -> StoppingDecision:
     """Callaghan & Müller-Hansen's (2020) statistical stopping criterion.
 
     Parameters
@@ -224,17 +232,23 @@ def hypergeometric_stop(labels: Sequence[int] | np.ndarray, n_records: int, *,
     p = recall_p_value(y, n_records, recall_target=target)
     stop = p < 1.0 - level
     if stop:
-        promise = (f"with {level:.0%} confidence, at least {target:.0%} of the relevant records "
-                   f"have been found (p = {p:.2g} for recall below {target:.0%})")
+        promise = (
+            f"with {level:.0%} confidence, at least {target:.0%} of the relevant records "
+            f"have been found (p = {p:.2g} for recall below {target:.0%})"
+        )
     else:
-        promise = (f"cannot yet claim {target:.0%} recall with {level:.0%} confidence "
-                   f"(p = {p:.2g} for recall below {target:.0%}; needs p < {1 - level:.2g})")
-    return StoppingDecision("hypergeometric", bool(stop), promise, int(n_records), int(y.size),
-                            int(y.sum()), p)
+        promise = (
+            f"cannot yet claim {target:.0%} recall with {level:.0%} confidence "
+            f"(p = {p:.2g} for recall below {target:.0%}; needs p < {1 - level:.2g})"
+        )
+    return StoppingDecision(
+        "hypergeometric", bool(stop), promise, int(n_records), int(y.size), int(y.sum()), p
+    )
 
 
-def consecutive_irrelevant(labels: Sequence[int] | np.ndarray, n_records: int, *,
-                           n_irrelevant: int = 50) -> StoppingDecision:
+def consecutive_irrelevant(
+    labels: Sequence[int] | np.ndarray, n_records: int, *, n_irrelevant: int = 50
+) -> StoppingDecision:
     """Stop after ``n_irrelevant`` irrelevant records in a row (heuristic, no guarantee).
 
     Examples
@@ -248,10 +262,13 @@ def consecutive_irrelevant(labels: Sequence[int] | np.ndarray, n_records: int, *
     relevant_at = np.flatnonzero(y)
     run = y.size - (int(relevant_at[-1]) + 1 if relevant_at.size else 0)
     stop = run >= n_irrelevant
-    promise = (f"{run} irrelevant records in a row (rule: {n_irrelevant}); a heuristic with no "
-               "statistical guarantee of recall, which stops early on sparse reviews")
-    return StoppingDecision("consecutive_irrelevant", bool(stop), promise, int(n_records),
-                            int(y.size), int(y.sum()))
+    promise = (
+        f"{run} irrelevant records in a row (rule: {n_irrelevant}); a heuristic with no "
+        "statistical guarantee of recall, which stops early on sparse reviews"
+    )
+    return StoppingDecision(
+        "consecutive_irrelevant", bool(stop), promise, int(n_records), int(y.size), int(y.sum())
+    )
 
 
 def _knee_ratio(found: np.ndarray, screened: int) -> tuple[int, float]:
@@ -268,8 +285,9 @@ def _knee_ratio(found: np.ndarray, screened: int) -> tuple[int, float]:
     return knee, float(slope_before / slope_after)
 
 
-def knee_stop(labels: Sequence[int] | np.ndarray, n_records: int, *,
-              min_screened: int = 150) -> StoppingDecision:
+def knee_stop(
+    labels: Sequence[int] | np.ndarray, n_records: int, *, min_screened: int = 150
+) -> StoppingDecision:
     """Cormack & Grossman's (2016) knee method (heuristic, no statistical guarantee).
 
     Stop when at least ``min_screened`` records are screened and the slope ratio at the knee
@@ -290,15 +308,24 @@ def knee_stop(labels: Sequence[int] | np.ndarray, n_records: int, *,
     if screened >= max(int(min_screened), 1):
         _, rho = _knee_ratio(found, screened)
         stop = rho >= needed
-    promise = (f"knee slope ratio {rho:.3g} (stops at {needed}, after at least {min_screened} "
-               "records); a heuristic with no statistical guarantee of recall")
-    return StoppingDecision("knee", bool(stop), promise, int(n_records), int(screened),
-                            int(found[-1]))
+    promise = (
+        f"knee slope ratio {rho:.3g} (stops at {needed}, after at least {min_screened} "
+        "records); a heuristic with no statistical guarantee of recall"
+    )
+    return StoppingDecision(
+        "knee", bool(stop), promise, int(n_records), int(screened), int(found[-1])
+    )
 
 
-def first_stops(labels: Sequence[int] | np.ndarray, n_records: int, *,
-                recall_target: float = 0.95, confidence: float = 0.95,
-                n_irrelevant: int = 50, min_screened: int = 150) -> dict[str, int | None]:
+def first_stops(
+    labels: Sequence[int] | np.ndarray,
+    n_records: int,
+    *,
+    recall_target: float = 0.95,
+    confidence: float = 0.95,
+    n_irrelevant: int = 50,
+    min_screened: int = 150,
+) -> dict[str, int | None]:
     """For a complete screening history, the first point at which each rule says stop.
 
     Used to replay a labelled data set: the same decisions as calling each rule after every
@@ -333,8 +360,9 @@ def first_stops(labels: Sequence[int] | np.ndarray, n_records: int, *,
     return stops
 
 
-def _first_hypergeometric_stop(y: np.ndarray, n_records: int, target: float,
-                               level: float, chunk: int = 50_000) -> int | None:
+def _first_hypergeometric_stop(
+    y: np.ndarray, n_records: int, target: float, level: float, chunk: int = 50_000
+) -> int | None:
     """Smallest number screened at which recall_p_value < 1 - level, all steps at once."""
     relevant_at = np.flatnonzero(y)
     found = np.cumsum(y)

@@ -133,8 +133,11 @@ class ImportReport:
                 f"{self.file}: already imported (source {self.source_id}, sha256 "
                 f"{self.sha256[:12]}); nothing added."
             )
-        aside = (f" {self.n_set_aside} of them set aside for an owner ({NO_CONTENT})."
-                 if self.n_set_aside else "")
+        aside = (
+            f" {self.n_set_aside} of them set aside for an owner ({NO_CONTENT})."
+            if self.n_set_aside
+            else ""
+        )
         return (
             f"{self.file}: {self.n_imported} records imported as {self.format} "
             f"(source {self.source_id}); {len(self.problems)} problems.{aside}"
@@ -164,8 +167,19 @@ RECORD_COLUMNS = [
 ]
 
 
-class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixin, BackupMixin,
-            QueueMixin, AccountsMixin, DedupQueueMixin, AllocationMixin, RankedQueueMixin):
+class Store(
+    ScreeningMixin,
+    SetAsideMixin,
+    PrismaMixin,
+    ExtractionMixin,
+    RobMixin,
+    BackupMixin,
+    QueueMixin,
+    AccountsMixin,
+    DedupQueueMixin,
+    AllocationMixin,
+    RankedQueueMixin,
+):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 
     Use :meth:`open`; every write runs in its own transaction.
@@ -221,8 +235,16 @@ class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixi
                 project = Project(name=name)
                 s.add(project)
                 s.flush()
-                self._audit(s, "metareview", "project", str(project.id), None, {"name": name},
-                            "created", project_id=project.id)
+                self._audit(
+                    s,
+                    "metareview",
+                    "project",
+                    str(project.id),
+                    None,
+                    {"name": name},
+                    "created",
+                    project_id=project.id,
+                )
         except StoreError as exc:  # created by another writer between the check and the insert
             raise exists from exc
         return project
@@ -331,8 +353,15 @@ class Store(ScreeningMixin, SetAsideMixin, PrismaMixin, ExtractionMixin, RobMixi
             s.flush()
             for rid in aside:
                 s.add(SetAside(record_id=rid, project_id=proj.id, reason=NO_CONTENT))
-                self._audit(s, actor, "set_aside", rid, None,
-                            {"status": "held", "reason": NO_CONTENT}, f"set aside: {NO_CONTENT}")
+                self._audit(
+                    s,
+                    actor,
+                    "set_aside",
+                    rid,
+                    None,
+                    {"status": "held", "reason": NO_CONTENT},
+                    f"set aside: {NO_CONTENT}",
+                )
             return ImportReport(
                 file=str(path),
                 format=parsed.format,

@@ -86,8 +86,9 @@ def warn_convergence(
         )
 
 
-def _which(rows: np.ndarray, total: int,
-           names: Sequence[Any] | np.ndarray | pd.Index | None) -> str:
+def _which(
+    rows: np.ndarray, total: int, names: Sequence[Any] | np.ndarray | pd.Index | None
+) -> str:
     """`` for 2 of 10 meta-analyses (e.g. ['a', 'b'])``; nothing for a single fit."""
     if total == 1 and names is None:
         return ""

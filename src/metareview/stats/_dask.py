@@ -41,10 +41,17 @@ __all__ = ["SCHEDULERS", "batch_on_dask", "compute_blocks", "is_dask_collection"
 
 #: dask's single-machine schedulers, by name (an address such as "tcp://host:8786" or a
 #: distributed ``Client``/cluster object selects a cluster instead)
-SCHEDULERS = Options("scheduler", ("threads", "processes", "synchronous"),
-                     aliases={"sync": "synchronous", "single-threaded": "synchronous",
-                              "threading": "threads", "multiprocessing": "processes"},
-                     case_sensitive=False)
+SCHEDULERS = Options(
+    "scheduler",
+    ("threads", "processes", "synchronous"),
+    aliases={
+        "sync": "synchronous",
+        "single-threaded": "synchronous",
+        "threading": "threads",
+        "multiprocessing": "processes",
+    },
+    case_sensitive=False,
+)
 #: rows per partition when a pandas table is sent to a cluster (about 24 MB of yi, vi, keys)
 ROWS_PER_PARTITION = 1_000_000
 _OK, _MISSING, _BAD_VARIANCE = 0, 1, 2
@@ -138,7 +145,13 @@ def compute_blocks(
 
 
 def batch_on_dask(
-    data: Any, by: str, yi: str, vi: str, *, scheduler: Any, options: dict[str, Any],
+    data: Any,
+    by: str,
+    yi: str,
+    vi: str,
+    *,
+    scheduler: Any,
+    options: dict[str, Any],
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """:func:`~metareview.batch` of a pandas or Dask DataFrame, partition by partition.
@@ -168,23 +181,33 @@ def batch_on_dask(
     dd = _require("dask.dataframe", purpose)
     for column in (by, yi, vi):
         if column not in data.columns:
-            raise InputError(f"batch: column {column!r} not found; columns are "
-                             f"{list(data.columns)}.")
+            raise InputError(
+                f"batch: column {column!r} not found; columns are {list(data.columns)}."
+            )
     with _scheduler(scheduler, purpose) as resolved:
         frame = data[[by, yi, vi]]
         if not is_dask_collection(frame):
             n_parts = max(_n_threads(resolved), math.ceil(len(frame) / ROWS_PER_PARTITION))
             with dask.config.set({"dataframe.convert-string": False}):  # keep key dtypes
-                frame = dd.from_pandas(frame.reset_index(drop=True),
-                                       npartitions=max(1, min(n_parts, len(frame))),
-                                       sort=False)
-        tagged_meta = frame._meta.assign(**{yi: np.float64(0), vi: np.float64(0),
-                                            _ORDER: np.int64(0), _STATUS: np.int8(0)})
+                frame = dd.from_pandas(
+                    frame.reset_index(drop=True),
+                    npartitions=max(1, min(n_parts, len(frame))),
+                    sort=False,
+                )
+        tagged_meta = frame._meta.assign(
+            **{yi: np.float64(0), vi: np.float64(0), _ORDER: np.int64(0), _STATUS: np.int8(0)}
+        )
         tagged = frame.map_partitions(_tag, by, yi, vi, meta=tagged_meta)
         problems = tagged[tagged[_STATUS] != _OK]
         good = tagged[tagged[_STATUS] == _OK].shuffle(on=by)
-        fits = good.map_partitions(_fit_partition, by, yi, vi, options,
-                                   meta=_fit_meta(good._meta_nonempty, by, yi, vi, options))
+        fits = good.map_partitions(
+            _fit_partition,
+            by,
+            yi,
+            vi,
+            options,
+            meta=_fit_meta(good._meta_nonempty, by, yi, vi, options),
+        )
         with dask.config.set({"dataframe.convert-string": False}):
             fits, problems = dask.compute(fits, problems, scheduler=resolved)
         problems = problems.sort_values(_ORDER, kind="stable")
@@ -196,7 +219,9 @@ def batch_on_dask(
         warnings.warn(
             f"batch: {len(problems)} rows with missing or non-numeric {yi}/{vi} left "
             f"out (in {len(groups)} meta-analyses, e.g. {list(groups[:5])}).",
-            StudyOmittedWarning, stacklevel=3)
+            StudyOmittedWarning,
+            stacklevel=3,
+        )
     result = fits.sort_values(_FIRST, kind="stable").drop(columns=_FIRST)
     _warn_from_columns(result, options.get("method", "REML"))
     if progress is not None:
@@ -204,8 +229,9 @@ def batch_on_dask(
     return result
 
 
-def _tag(part: pd.DataFrame, by: str, yi: str, vi: str,
-         partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
+def _tag(
+    part: pd.DataFrame, by: str, yi: str, vi: str, partition_info: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """Numeric yi/vi as in-memory batch() coerces them, the row's place in the whole table
     (partition number, row within it) and a status: ok, missing, or non-positive variance."""
     if partition_info is None:  # dask passes it to functions that take it
@@ -219,8 +245,9 @@ def _tag(part: pd.DataFrame, by: str, yi: str, vi: str,
     return part.assign(**{yi: y, vi: v, _ORDER: order, _STATUS: status})
 
 
-def _fit_partition(part: pd.DataFrame, by: str, yi: str, vi: str,
-                   options: dict[str, Any]) -> pd.DataFrame:
+def _fit_partition(
+    part: pd.DataFrame, by: str, yi: str, vi: str, options: dict[str, Any]
+) -> pd.DataFrame:
     """In-memory batch() of whole meta-analyses, with each one's first row number."""
     from metareview.stats.batch import batch
 
@@ -234,16 +261,22 @@ def _fit_partition(part: pd.DataFrame, by: str, yi: str, vi: str,
         out = batch(part[[by, yi, vi]].reset_index(drop=True), by, yi, vi, **options)
     first = part[_ORDER].to_numpy()[~part[by].duplicated().to_numpy()]
     if first.size != len(out):  # batch() lists meta-analyses in order of first appearance
-        raise RuntimeError(f"batch: {len(out)} results for {first.size} meta-analyses in a "
-                           "partition; please report this.")
+        raise RuntimeError(
+            f"batch: {len(out)} results for {first.size} meta-analyses in a "
+            "partition; please report this."
+        )
     return out.assign(**{_FIRST: first})
 
 
-def _fit_meta(sample: pd.DataFrame, by: str, yi: str, vi: str,
-              options: dict[str, Any]) -> pd.DataFrame:
+def _fit_meta(
+    sample: pd.DataFrame, by: str, yi: str, vi: str, options: dict[str, Any]
+) -> pd.DataFrame:
     """The empty result frame (columns, dtypes, index) dask needs before computing."""
-    columns: dict[str, Any] = {yi: [0.1, 0.2], vi: [0.1, 0.1],
-                               _ORDER: np.array([0, 1], dtype=np.int64)}
+    columns: dict[str, Any] = {
+        yi: [0.1, 0.2],
+        vi: [0.1, 0.1],
+        _ORDER: np.array([0, 1], dtype=np.int64),
+    }
     two = pd.concat([sample.iloc[:1]] * 2).assign(**columns)
     return _fit_partition(two, by, yi, vi, options).iloc[:0]
 
@@ -258,13 +291,21 @@ def _raise_bad_variance(problems: pd.DataFrame, lengths: np.ndarray, by: str, vi
     more = "" if rows.size <= _MAX_LISTED else f" and {rows.size - _MAX_LISTED} more"
     plural = rows.size > 1
     names = ", ".join(repr(f"{by}={key}") for key in bad[by].to_numpy()[:_MAX_LISTED])
-    where = (f"row{'s' if plural else ''} {', '.join(str(int(r) + 1) for r in shown)}{more} "
-             f"(stud{'ies' if plural else 'y'} {names}{more and ', ...'})")
-    raise InputError(f"batch: {vi} must be > 0; got {rows.size} non-positive values at "
-                     f"{where}.")
+    where = (
+        f"row{'s' if plural else ''} {', '.join(str(int(r) + 1) for r in shown)}{more} "
+        f"(stud{'ies' if plural else 'y'} {names}{more and ', ...'})"
+    )
+    raise InputError(f"batch: {vi} must be > 0; got {rows.size} non-positive values at {where}.")
 
 
 def _warn_from_columns(result: pd.DataFrame, method: str) -> None:
     """batch()'s convergence warnings, once for the whole table (workers do not warn)."""
-    warn_convergence(method, result["converged"], result["tau2_reset"], names=result.index,
-                     source="batch: ", columns=True, stacklevel=4)
+    warn_convergence(
+        method,
+        result["converged"],
+        result["tau2_reset"],
+        names=result.index,
+        source="batch: ",
+        columns=True,
+        stacklevel=4,
+    )

@@ -49,7 +49,7 @@ def sum_studies(a: np.ndarray, overwrite: bool = False) -> np.ndarray:
     if stop > 8:
         r = np.add(r, a[..., 8:16, :], out=r if overwrite else None)
         for i in range(16, stop, 8):
-            r += a[..., i:i + 8, :]
+            r += a[..., i : i + 8, :]
     # numpy's ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the rest one by one
     if overwrite or stop > 8:  # r is scratch: pair up in place
         np.add(r[..., 0::2, :], r[..., 1::2, :], out=r[..., 0::2, :])
@@ -162,8 +162,15 @@ class WLS:
     #: the per-study terms :meth:`sums` knows: w, w y, w^2, w^3, w r^2 (rss), (w r)^2 (y'PPy)
     TERMS = ("w", "wy", "w2", "w3", "rss", "yPPy")
 
-    def __init__(self, design: Design, w: np.ndarray, y: np.ndarray, A: np.ndarray,
-                 beta: np.ndarray, sums: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        design: Design,
+        w: np.ndarray,
+        y: np.ndarray,
+        A: np.ndarray,
+        beta: np.ndarray,
+        sums: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.design, self.w, self.y, self.A, self.beta = design, w, y, A, beta
         self._sums: dict[str, np.ndarray] = {} if sums is None else sums
         self._arrays: dict[str, np.ndarray] = {}
@@ -181,8 +188,14 @@ class WLS:
         return cls(design, w, y, A, beta)
 
     @classmethod
-    def at(cls, design: Design, y: np.ndarray, v: np.ndarray, m: np.ndarray | float,
-           tau2: np.ndarray | None = None) -> WLS:
+    def at(
+        cls,
+        design: Design,
+        y: np.ndarray,
+        v: np.ndarray,
+        m: np.ndarray | float,
+        tau2: np.ndarray | None = None,
+    ) -> WLS:
         """The fit with weights m / (v + tau2) (m / v without tau2): the same as
         ``fit(design, m / (v + tau2), y)``, with the weights formed where their sum and that
         of w y are formed together."""
@@ -200,8 +213,9 @@ class WLS:
         return cls._intercept(design, w, y, {"w": sum_w, "wy": sum_wy})
 
     @classmethod
-    def _intercept(cls, design: Design, w: np.ndarray, y: np.ndarray,
-                   sums: dict[str, np.ndarray]) -> WLS:
+    def _intercept(
+        cls, design: Design, w: np.ndarray, y: np.ndarray, sums: dict[str, np.ndarray]
+    ) -> WLS:
         fit = cls(design, w, y, np.empty(0), np.empty(0), sums)
         sum_w, sum_wy = fit.sums("w", "wy")
         with np.errstate(divide="ignore"):
@@ -211,8 +225,14 @@ class WLS:
 
     def take(self, rows: np.ndarray) -> WLS:
         """The fits of a subset of the batch's meta-analyses."""
-        return WLS(self.design.take(rows), self.w[:, rows], self.y[:, rows], self.A[rows],
-                   self.beta[rows], {name: value[rows] for name, value in self._sums.items()})
+        return WLS(
+            self.design.take(rows),
+            self.w[:, rows],
+            self.y[:, rows],
+            self.A[rows],
+            self.beta[rows],
+            {name: value[rows] for name, value in self._sums.items()},
+        )
 
     def sums(self, *names: str) -> list[np.ndarray]:
         """Sums over studies of the named per-study terms (see ``TERMS``), one array (B,)
@@ -220,8 +240,9 @@ class WLS:
         unknown = set(names) - set(self.TERMS) - set(self._sums)
         if unknown:
             raise ValueError(f"unknown terms {sorted(unknown)}; known are {self.TERMS}")
-        missing = sorted({name for name in names if name not in self._sums},
-                         key=self.TERMS.index)  # w2 before w3
+        missing = sorted(
+            {name for name in names if name not in self._sums}, key=self.TERMS.index
+        )  # w2 before w3
         if missing:
             stack = np.empty((len(missing), *self.w.shape))
             for name, out in zip(missing, stack, strict=True):
@@ -305,13 +326,19 @@ class WLS:
                 return s2 - 2 * s3 * inv_sw + s2**2 * inv_sw**2
             w2 = self.w2()
             ga, gb = sum_studies(w2 * a), sum_studies(w2 * b)
-            return (sum_studies(w2 * a * b) - 2 * sum_studies(a * b * w2 * w) * inv_sw
-                    + ga * gb * inv_sw**2)
+            return (
+                sum_studies(w2 * a * b)
+                - 2 * sum_studies(a * b * w2 * w) * inv_sw
+                + ga * gb * inv_sw**2
+            )
         ab = a * b * np.ones_like(w)
         Ga = self.design.xtdx(self.w2() * a * np.ones_like(w))
         Gb = Ga if b is a else self.design.xtdx(self.w2() * b * np.ones_like(w))
-        return (sum_studies(self.w2() * ab) - 2 * _tr(self.A, self.design.xtdx(ab * w**3))
-                + _tr(self.A @ Ga, self.A @ Gb))
+        return (
+            sum_studies(self.w2() * ab)
+            - 2 * _tr(self.A, self.design.xtdx(ab * w**3))
+            + _tr(self.A @ Ga, self.A @ Gb)
+        )
 
     def yPPy(self) -> np.ndarray:
         """y'PPy = sum (w r)^2, since P y = W r."""

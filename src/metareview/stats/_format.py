@@ -27,8 +27,9 @@ def _stars(p: float) -> str:
 def format_rma(res: RmaResult) -> str:
     """Multi-line summary of an :class:`RmaResult`."""
     lines: list[str] = []
-    kind = _MODEL_NAMES.get(res.method, "Mixed-Effects Model" if res.has_mods
-                            else "Random-Effects Model")
+    kind = _MODEL_NAMES.get(
+        res.method, "Mixed-Effects Model" if res.has_mods else "Random-Effects Model"
+    )
     estimator = "" if res.method == "EE" else f"; tau^2 estimator: {res.method}"
     lines.append(f"{kind} (k = {res.k}{estimator})")
     if res.omitted:
@@ -43,7 +44,8 @@ def format_rma(res: RmaResult) -> str:
         if not np.isnan(res.tau2_ci_lb):
             pct = f"{100 * res.level:g}%"
             lines.append(
-                f"tau^2 {pct} CI (Q-profile): [{res.tau2_ci_lb:.4f}, {res.tau2_ci_ub:.4f}]")
+                f"tau^2 {pct} CI (Q-profile): [{res.tau2_ci_lb:.4f}, {res.tau2_ci_ub:.4f}]"
+            )
     lines += [
         f"I^2 ({'residual' if res.has_mods else 'total'} heterogeneity / "
         f"{'unaccounted' if res.has_mods else 'total'} variability): {res.I2:.2f}%",
@@ -52,14 +54,20 @@ def format_rma(res: RmaResult) -> str:
     ]
     if res.has_mods and res.R2 is not None:
         lines.append(f"R^2 (amount of heterogeneity accounted for): {res.R2:.2f}%")
-    lines += ["", f"Test for {'Residual ' if res.has_mods else ''}Heterogeneity:",
-              f"Q{'E' if res.has_mods else ''}(df = {res.k - res.p}) = {res.QE:.4f}, "
-              f"p-val {_p_eq(res.QEp)}"]
+    lines += [
+        "",
+        f"Test for {'Residual ' if res.has_mods else ''}Heterogeneity:",
+        f"Q{'E' if res.has_mods else ''}(df = {res.k - res.p}) = {res.QE:.4f}, "
+        f"p-val {_p_eq(res.QEp)}",
+    ]
     if res.has_mods:
         df = f"df1 = {res.p - 1}, df2 = {res.ddf:g}" if res.test == "knha" else f"df = {res.p - 1}"
         stat = "F" if res.test == "knha" else "QM"
-        lines += ["", f"Test of Moderators (coefficients 2:{res.p}):",
-                  f"{stat}({df}) = {res.QM:.4f}, p-val {_p_eq(res.QMp)}"]
+        lines += [
+            "",
+            f"Test of Moderators (coefficients 2:{res.p}):",
+            f"{stat}({df}) = {res.QM:.4f}, p-val {_p_eq(res.QMp)}",
+        ]
     lines += ["", "Model Results:", ""]
     lines += _coef_lines(res)
     if not res.has_mods and res.method != "EE":
@@ -92,14 +100,25 @@ def _coef_lines(res: RmaResult) -> list[str]:
     rows = []
     names = res.coef_names if res.has_mods else ("",)
     for j, name in enumerate(names):
-        rows.append([name, f"{res.beta[j]:.4f}", f"{res.se[j]:.4f}", f"{res.zval[j]:.4f}",
-                     fmt_p(res.pval[j]), f"{res.ci_lb[j]:.4f}", f"{res.ci_ub[j]:.4f}",
-                     _stars(res.pval[j])])
+        rows.append(
+            [
+                name,
+                f"{res.beta[j]:.4f}",
+                f"{res.se[j]:.4f}",
+                f"{res.zval[j]:.4f}",
+                fmt_p(res.pval[j]),
+                f"{res.ci_lb[j]:.4f}",
+                f"{res.ci_ub[j]:.4f}",
+                _stars(res.pval[j]),
+            ]
+        )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
     def line(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
         rest = [c.rjust(w) for c, w in zip(cells[1:-1], widths[1:-1], strict=True)]
         return "  ".join([first, *rest, cells[-1]]).rstrip()
+
     return [line(header), *[line(r) for r in rows]]
 
 

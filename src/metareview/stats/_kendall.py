@@ -113,8 +113,7 @@ def kendall_var_s(n: int, tx: np.ndarray, ty: np.ndarray) -> float:
     vu = (ty * (ty - 1) * (2 * ty + 5)).sum()
     v1 = (tx * (tx - 1)).sum() * (ty * (ty - 1)).sum()
     v2 = (tx * (tx - 1) * (tx - 2)).sum() * (ty * (ty - 1) * (ty - 2)).sum()
-    return float((v0 - vt - vu) / 18 + v1 / (2 * n * (n - 1))
-                 + v2 / (9 * n * (n - 1) * (n - 2)))
+    return float((v0 - vt - vu) / 18 + v1 / (2 * n * (n - 1)) + v2 / (9 * n * (n - 1) * (n - 2)))
 
 
 def kendall(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -101,21 +101,25 @@ class KappaResult:
         return self.summary()
 
 
-def wide_ratings(data: pd.DataFrame, record: str = "record", rater: str = "rater",
-                 rating: str = "rating") -> pd.DataFrame:
+def wide_ratings(
+    data: pd.DataFrame, record: str = "record", rater: str = "rater", rating: str = "rating"
+) -> pd.DataFrame:
     """Long (record, rater, rating) rows to a records x raters table (missing = NaN).
 
     Raises InputError if a rater rated a record twice (resolve it first: which one counts?).
     """
     for column in (record, rater, rating):
         if column not in data.columns:
-            raise InputError(f"ratings: column {column!r} not found; columns are "
-                             f"{list(data.columns)}.")
+            raise InputError(
+                f"ratings: column {column!r} not found; columns are {list(data.columns)}."
+            )
     dup = data.duplicated([record, rater], keep=False)
     if dup.any():
         first = data[dup].iloc[0]
-        raise InputError(f"ratings: rater '{first[rater]}' rated record '{first[record]}' more "
-                         "than once; keep one decision per rater and record.")
+        raise InputError(
+            f"ratings: rater '{first[rater]}' rated record '{first[record]}' more "
+            "than once; keep one decision per rater and record."
+        )
     return data.pivot(index=record, columns=rater, values=rating)
 
 
@@ -145,13 +149,17 @@ def cohen_kappa(first: Any, second: Any, level: float = 0.95) -> KappaResult:
     level = check_level(level)
     for name, ratings in (("first", first), ("second", second)):
         if isinstance(ratings, str) or not isinstance(ratings, Iterable):
-            raise InputError(f"cohen_kappa: {name} must be a sequence of ratings, one per "
-                             f"record; got {type(ratings).__name__}.")
+            raise InputError(
+                f"cohen_kappa: {name} must be a sequence of ratings, one per "
+                f"record; got {type(ratings).__name__}."
+            )
     a = pd.Series(list(first), dtype=object)
     b = pd.Series(list(second), dtype=object)
     if len(a) != len(b):
-        raise InputError(f"cohen_kappa: the raters have {len(a)} and {len(b)} ratings; give "
-                         "one per record each (None where a rater did not rate).")
+        raise InputError(
+            f"cohen_kappa: the raters have {len(a)} and {len(b)} ratings; give "
+            "one per record each (None where a rater did not rate)."
+        )
     both = a.notna() & b.notna()
     a, b = a[both], b[both]
     n = int(both.sum())
@@ -159,14 +167,20 @@ def cohen_kappa(first: Any, second: Any, level: float = 0.95) -> KappaResult:
         raise InputError("cohen_kappa: no record was rated by both raters.")
     categories = tuple(sorted(set(a) | set(b), key=str))
     q = len(categories)
-    table = pd.crosstab(pd.Categorical(a, categories), pd.Categorical(b, categories),
-                        dropna=False).to_numpy(float) / n
+    table = (
+        pd.crosstab(
+            pd.Categorical(a, categories), pd.Categorical(b, categories), dropna=False
+        ).to_numpy(float)
+        / n
+    )
     rows, cols = table.sum(axis=1), table.sum(axis=0)
     p_o = float(np.trace(table))
     p_e = float(rows @ cols)
     if p_e == 1:
-        raise InputError("cohen_kappa: both raters used a single category for every record; "
-                         "kappa is undefined (report percent agreement).")
+        raise InputError(
+            "cohen_kappa: both raters used a single category for every record; "
+            "kappa is undefined (report percent agreement)."
+        )
     kappa = (p_o - p_e) / (1 - p_e)
     diag = np.diag(table)
     part_a = np.sum(diag * (1 - (rows + cols) * (1 - kappa)) ** 2)
@@ -176,8 +190,18 @@ def cohen_kappa(first: Any, second: Any, level: float = 0.95) -> KappaResult:
     se = float(np.sqrt(max(part_a + part_b - part_c, 0.0) / (n * (1 - p_e) ** 2)))
     crit = stats.norm.isf((1 - level) / 2)
     pabak = (q * p_o - 1) / (q - 1) if q > 1 else 1.0
-    return KappaResult(float(kappa), se, float(kappa - crit * se), float(kappa + crit * se),
-                       p_o, p_e, float(pabak), n, categories, level)
+    return KappaResult(
+        float(kappa),
+        se,
+        float(kappa - crit * se),
+        float(kappa + crit * se),
+        p_o,
+        p_e,
+        float(pabak),
+        n,
+        categories,
+        level,
+    )
 
 
 def krippendorff_alpha(ratings: pd.DataFrame | np.ndarray) -> float:

@@ -35,6 +35,7 @@ from metareview.stats.kernel import chunk_rows as default_chunk_rows
 
 __all__ = ["batch"]
 
+
 def batch(
     data: pd.DataFrame,
     by: str,
@@ -112,21 +113,39 @@ def batch(
     chunk_rows = check_optional(CHUNK_ROWS, chunk_rows)
     threads = check_optional(THREADS, threads)
     if scheduler is not None or is_dask_collection(data):
-        return batch_on_dask(data, by, yi, vi, scheduler=scheduler, progress=progress,
-                             options={"method": method, "test": test, "level": level,
-                                      "tau2_ci": tau2_ci, "chunk_rows": chunk_rows,
-                                      # a worker runs one partition at a time: dask, not
-                                      # batch(), decides how many run at once
-                                      "threads": 1})
+        return batch_on_dask(
+            data,
+            by,
+            yi,
+            vi,
+            scheduler=scheduler,
+            progress=progress,
+            options={
+                "method": method,
+                "test": test,
+                "level": level,
+                "tau2_ci": tau2_ci,
+                "chunk_rows": chunk_rows,
+                # a worker runs one partition at a time: dask, not
+                # batch(), decides how many run at once
+                "threads": 1,
+            },
+        )
     for column in (by, yi, vi):
         if column not in data.columns:
-            raise InputError(f"batch: column {column!r} not found; columns are "
-                             f"{list(data.columns)}.")
+            raise InputError(
+                f"batch: column {column!r} not found; columns are {list(data.columns)}."
+            )
     y, v = _numeric(data[yi]), _numeric(data[vi])
     keys = data[by].to_numpy()
-    options: dict[str, Any] = {"method": METHODS.check(method), "test": TESTS.check(test),
-               "alpha": 1 - check_level(level), "tau2_ci": tau2_ci, "allow_saturated": True,
-               "control": Control()}
+    options: dict[str, Any] = {
+        "method": METHODS.check(method),
+        "test": TESTS.check(test),
+        "alpha": 1 - check_level(level),
+        "tau2_ci": tau2_ci,
+        "allow_saturated": True,
+        "control": Control(),
+    }
     with thread_pool(threads) as pool:
         clean = pool.submit(_clean, y, v)
         grouping = _group_rows(keys)  # meanwhile, on the assumption that all rows are usable
@@ -137,12 +156,17 @@ def batch(
                 warnings.warn(
                     f"batch: {int((~finite).sum())} rows with missing or non-numeric "
                     f"{yi}/{vi} left out (in {len(groups)} meta-analyses, e.g. "
-                    f"{list(groups[:5])}).", StudyOmittedWarning, stacklevel=2)
+                    f"{list(groups[:5])}).",
+                    StudyOmittedWarning,
+                    stacklevel=2,
+                )
             bad = finite & (v <= 0)
             if bad.any():
                 labels = [f"{by}={k}" for k in keys]
-                raise InputError(f"batch: {vi} must be > 0; got {int(bad.sum())} non-positive "
-                                 f"values at {describe_rows(bad, labels)}.")
+                raise InputError(
+                    f"batch: {vi} must be > 0; got {int(bad.sum())} non-positive "
+                    f"values at {describe_rows(bad, labels)}."
+                )
             y, v, keys = y[finite], v[finite], keys[finite]
             grouping = _group_rows(keys)
         order, starts, sizes, uniques = grouping
@@ -154,19 +178,24 @@ def batch(
         for k in np.flatnonzero(np.bincount(sizes)):
             members = np.flatnonzero(sizes == k)  # group codes with exactly k studies
             rows_per_chunk = chunk_rows or default_chunk_rows(options["method"], tau2_ci, int(k))
-            tasks += [(int(k), members[start:start + rows_per_chunk])
-                      for start in range(0, members.size, rows_per_chunk)]
+            tasks += [
+                (int(k), members[start : start + rows_per_chunk])
+                for start in range(0, members.size, rows_per_chunk)
+            ]
         # the output columns, named and typed after a fit of one small meta-analysis
-        example = fit_study_major(np.zeros((2, 1)), np.ones((2, 1)), None,
-                                  Design.intercept(2), **options).columns()
+        example = fit_study_major(
+            np.zeros((2, 1)), np.ones((2, 1)), None, Design.intercept(2), **options
+        ).columns()
         columns = _allocate(example, n_groups)
 
         def fit(task: tuple[int, np.ndarray]) -> int:
             k, codes = task
-            values = fit_study_major(*_chunk(k, codes, y, v, order, starts), None,
-                                     Design.intercept(k), **options).columns()
-            rows = (slice(codes[0], codes[-1] + 1) if codes[-1] - codes[0] == codes.size - 1
-                    else codes)
+            values = fit_study_major(
+                *_chunk(k, codes, y, v, order, starts), None, Design.intercept(k), **options
+            ).columns()
+            rows = (
+                slice(codes[0], codes[-1] + 1) if codes[-1] - codes[0] == codes.size - 1 else codes
+            )
             for name, value in values.items():
                 columns[name][rows] = value
             return codes.size
@@ -177,8 +206,15 @@ def batch(
             if progress is not None:
                 progress(done, n_groups)
     result = _frame(columns, pd.Index(uniques, name=by))
-    warn_convergence(options["method"], result["converged"], result["tau2_reset"],
-                     names=uniques, source="batch: ", columns=True, stacklevel=2)
+    warn_convergence(
+        options["method"],
+        result["converged"],
+        result["tau2_reset"],
+        names=uniques,
+        source="batch: ",
+        columns=True,
+        stacklevel=2,
+    )
     return result
 
 
@@ -212,8 +248,9 @@ def _group_rows(keys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.nda
             return None, starts, np.diff(np.append(starts, keys.size)), firsts
     codes, uniques = pd.factorize(keys, sort=False)
     if codes.size and codes.min() < 0:
-        raise InputError("batch: the meta-analysis column has missing values; fill or drop "
-                         "those rows.")
+        raise InputError(
+            "batch: the meta-analysis column has missing values; fill or drop those rows."
+        )
     sizes = np.bincount(codes, minlength=len(uniques))
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     order = np.argsort(codes, kind="stable")
@@ -221,8 +258,14 @@ def _group_rows(keys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.nda
     return None if in_table_order else order, starts, sizes, uniques
 
 
-def _chunk(k: int, codes: np.ndarray, y: np.ndarray, v: np.ndarray, order: np.ndarray | None,
-           starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _chunk(
+    k: int,
+    codes: np.ndarray,
+    y: np.ndarray,
+    v: np.ndarray,
+    order: np.ndarray | None,
+    starts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Study-major (k, B) effects and variances of the meta-analyses ``codes``, all of k
     studies (see :func:`_group_rows` for ``order`` and ``starts``)."""
     first, count = int(starts[codes[0]]), codes.size
@@ -243,8 +286,11 @@ def _allocate(example: dict[str, np.ndarray], n_groups: int) -> dict[str, np.nda
     block = np.empty((len(floats), n_groups))
     columns = {}
     for name, value in example.items():
-        columns[name] = (block[floats.index(name)] if name in floats
-                         else np.empty(n_groups, dtype=int if name == "k" else value.dtype))
+        columns[name] = (
+            block[floats.index(name)]
+            if name in floats
+            else np.empty(n_groups, dtype=int if name == "k" else value.dtype)
+        )
     return columns
 
 

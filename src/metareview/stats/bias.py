@@ -45,8 +45,9 @@ __all__ = [
     "trimfill",
 ]
 
-PREDICTORS = Options("predictor", ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"),
-                     case_sensitive=True)
+PREDICTORS = Options(
+    "predictor", ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"), case_sensitive=True
+)
 REG_MODELS = Options("model", ("rma", "lm"), case_sensitive=True)
 SIDES = Options("side", ("left", "right"), case_sensitive=True)
 TF_ESTIMATORS = Options("estimator", ("L0", "R0"), case_sensitive=True)
@@ -81,9 +82,16 @@ class RegtestResult:
     fit: RmaResult = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "predictor": self.predictor, "zval": self.zval,
-                "pval": self.pval, "dfs": self.dfs, "est": self.est, "ci_lb": self.ci_lb,
-                "ci_ub": self.ci_ub}
+        return {
+            "model": self.model,
+            "predictor": self.predictor,
+            "zval": self.zval,
+            "pval": self.pval,
+            "dfs": self.dfs,
+            "est": self.est,
+            "ci_lb": self.ci_lb,
+            "ci_ub": self.ci_ub,
+        }
 
     def summary(self) -> str:
         stat = "t" if self.dfs is not None else "z"
@@ -94,8 +102,10 @@ class RegtestResult:
             f"Test for funnel plot asymmetry: {stat}{df} = {self.zval:.4f}, p = {self.pval:.4f}",
         ]
         if self.est is not None:
-            lines.append(f"Limit estimate (as {self.predictor} -> 0): b = {self.est:.4f} "
-                         f"(CI: {self.ci_lb:.4f}, {self.ci_ub:.4f})")
+            lines.append(
+                f"Limit estimate (as {self.predictor} -> 0): b = {self.est:.4f} "
+                f"(CI: {self.ci_lb:.4f}, {self.ci_ub:.4f})"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -157,16 +167,32 @@ def regtest(
         )
     mods = np.column_stack([res.X[:, 1:], column])
     method, test = (res.method, res.test) if model == "rma" else ("EE", "knha")
-    fit = rma(res.yi, res.vi, slab=res.slab, mods=mods, method=method, test=test,
-              level=res.level, control=res.control)
+    fit = rma(
+        res.yi,
+        res.vi,
+        slab=res.slab,
+        mods=mods,
+        method=method,
+        test=test,
+        level=res.level,
+        control=res.control,
+    )
     j = fit.p - 1
     dfs = None if np.isnan(fit.ddf) else float(fit.ddf)
     est = ci_lb = ci_ub = None
     if predictor in ("sei", "vi", "ninv", "sqrtninv") and res.p == 1:
         est, ci_lb, ci_ub = float(fit.beta[0]), float(fit.ci_lb[0]), float(fit.ci_ub[0])
-    return RegtestResult(model=model, predictor=predictor, zval=float(fit.zval[j]),
-                         pval=float(fit.pval[j]), dfs=dfs, est=est, ci_lb=ci_lb, ci_ub=ci_ub,
-                         fit=fit)
+    return RegtestResult(
+        model=model,
+        predictor=predictor,
+        zval=float(fit.zval[j]),
+        pval=float(fit.pval[j]),
+        dfs=dfs,
+        est=est,
+        ci_lb=ci_lb,
+        ci_ub=ci_ub,
+        fit=fit,
+    )
 
 
 def _predictor_column(res: RmaResult, predictor: str, ni: Any) -> np.ndarray:
@@ -199,8 +225,10 @@ class RanktestResult:
         return {"tau": self.tau, "pval": self.pval}
 
     def summary(self) -> str:
-        return ("Rank Correlation Test for Funnel Plot Asymmetry\n"
-                f"Kendall's tau = {self.tau:.4f}, p = {self.pval:.4f}")
+        return (
+            "Rank Correlation Test for Funnel Plot Asymmetry\n"
+            f"Kendall's tau = {self.tau:.4f}, p = {self.pval:.4f}"
+        )
 
     def __str__(self) -> str:
         return self.summary()
@@ -263,16 +291,27 @@ class TrimfillResult:
         return self.fit.estimate
 
     def to_dict(self) -> dict[str, Any]:
-        return {"k0": self.k0, "se_k0": self.se_k0, "side": self.side,
-                "estimator": self.estimator, "p_k0": self.p_k0,
-                "estimate": self.fit.estimate, "se": float(self.fit.se[0]),
-                "ci_lb": float(self.fit.ci_lb[0]), "ci_ub": float(self.fit.ci_ub[0]),
-                "pval": float(self.fit.pval[0]), "tau2": self.fit.tau2,
-                "filled_yi": self.filled_yi.tolist(), "filled_vi": self.filled_vi.tolist()}
+        return {
+            "k0": self.k0,
+            "se_k0": self.se_k0,
+            "side": self.side,
+            "estimator": self.estimator,
+            "p_k0": self.p_k0,
+            "estimate": self.fit.estimate,
+            "se": float(self.fit.se[0]),
+            "ci_lb": float(self.fit.ci_lb[0]),
+            "ci_ub": float(self.fit.ci_ub[0]),
+            "pval": float(self.fit.pval[0]),
+            "tau2": self.fit.tau2,
+            "filled_yi": self.filled_yi.tolist(),
+            "filled_vi": self.filled_vi.tolist(),
+        }
 
     def summary(self) -> str:
-        return (f"Estimated number of missing studies on the {self.side} side: {self.k0} "
-                f"(SE = {self.se_k0:.4f})\n\n{self.fit.summary()}")
+        return (
+            f"Estimated number of missing studies on the {self.side} side: {self.k0} "
+            f"(SE = {self.se_k0:.4f})\n\n{self.fit.summary()}"
+        )
 
     def __str__(self) -> str:
         return self.summary()
@@ -306,8 +345,12 @@ def trimfill(
     res = check_rma_result(res, "trimfill", model="intercept", min_k=3)
     maxiter = MAXITER.check(maxiter)
     estimator = TF_ESTIMATORS.check(estimator)
-    fit_args: dict[str, Any] = {"method": res.method, "test": res.test, "level": res.level,
-                                "control": res.control}
+    fit_args: dict[str, Any] = {
+        "method": res.method,
+        "test": res.test,
+        "level": res.level,
+        "control": res.control,
+    }
     if side is None:
         slope = rma(res.yi, res.vi, mods=np.sqrt(res.vi), **fit_args).beta[1]
         side = "right" if slope < 0 else "left"
@@ -321,7 +364,7 @@ def trimfill(
         if k0 == previous:
             break
         previous = k0
-        beta = rma(yi[:k - k0], vi[:k - k0], **fit_args).estimate
+        beta = rma(yi[: k - k0], vi[: k - k0], **fit_args).estimate
         centred = yi - beta
         ranks = _rank_first(np.abs(centred))
         signed = np.sign(centred) * ranks
@@ -332,9 +375,15 @@ def trimfill(
         else:
             Sr = signed[signed > 0].sum()
             k0_raw = (4 * Sr - k * (k + 1)) / (2 * k - 1)
-            var_Sr = (k * (k + 1) * (2 * k + 1) + 10 * k0_raw**3 + 27 * k0_raw**2
-                      + 17 * k0_raw - 18 * k * k0_raw**2 - 18 * k * k0_raw
-                      + 6 * k**2 * k0_raw) / 24
+            var_Sr = (
+                k * (k + 1) * (2 * k + 1)
+                + 10 * k0_raw**3
+                + 27 * k0_raw**2
+                + 17 * k0_raw
+                - 18 * k * k0_raw**2
+                - 18 * k * k0_raw
+                + 6 * k**2 * k0_raw
+            ) / 24
             with np.errstate(invalid="ignore"):  # a negative variance gives NaN, as in R
                 se_k0 = float(4 * np.sqrt(var_Sr) / (2 * k - 1))
         k0 = int(max(0, _round_half_even(k0_raw)))
@@ -347,8 +396,8 @@ def trimfill(
         p_k0 = float(1 - np.sum(comb(m + 1, m + 1) * 0.5 ** (m + 2)))
     if k0 == 0:
         return TrimfillResult(0, se_k0, side, estimator, p_k0, np.empty(0), np.empty(0), res)
-    filled_yi = sign * (2 * beta - yi[k - k0:])
-    filled_vi = vi[k - k0:]
+    filled_yi = sign * (2 * beta - yi[k - k0 :])
+    filled_vi = vi[k - k0 :]
     labels = [*res.slab, *[f"Filled {i + 1}" for i in range(k0)]]
     fit = rma(np.r_[res.yi, filled_yi], np.r_[res.vi, filled_vi], slab=labels, **fit_args)
     return TrimfillResult(k0, se_k0, side, estimator, p_k0, filled_yi, filled_vi, fit)
@@ -382,8 +431,14 @@ class FsnResult:
     target: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "fsnum": self.fsnum, "alpha": self.alpha,
-                "pval": self.pval, "meanes": self.meanes, "target": self.target}
+        return {
+            "type": self.type,
+            "fsnum": self.fsnum,
+            "alpha": self.alpha,
+            "pval": self.pval,
+            "meanes": self.meanes,
+            "target": self.target,
+        }
 
     def summary(self) -> str:
         return f"Fail-safe N ({self.type}): {self.fsnum:g}"
@@ -393,8 +448,13 @@ class FsnResult:
 
 
 def fsn(
-    yi: Any, vi: Any = None, *, data: pd.DataFrame | None = None, type: str = "Rosenthal",
-    alpha: float = 0.05, target: float | None = None,
+    yi: Any,
+    vi: Any = None,
+    *,
+    data: pd.DataFrame | None = None,
+    type: str = "Rosenthal",
+    alpha: float = 0.05,
+    target: float | None = None,
 ) -> FsnResult:
     """Fail-safe N (file-drawer analysis).
 
@@ -439,8 +499,7 @@ def fsn(
             data, yi = yi, None
         if data is not None:
             if not isinstance(data, pd.DataFrame):
-                raise InputError("data must be a pandas DataFrame; got "
-                                 f"{data.__class__.__name__}.")
+                raise InputError(f"data must be a pandas DataFrame; got {data.__class__.__name__}.")
             yi = "yi" if yi is None else yi
             if vi is None and (kind != "Orwin" or "vi" in data.columns):
                 vi = "vi"
@@ -458,8 +517,10 @@ def fsn(
         check_same_length({"yi": y, "vi": v})
         bad = v <= 0
         if kind != "Orwin" and bad.any():
-            raise InputError(f"vi must be > 0 (sampling variances) for fsn type {kind!r}; "
-                             f"violated at {describe_rows(bad, labels)}.")
+            raise InputError(
+                f"vi must be > 0 (sampling variances) for fsn type {kind!r}; "
+                f"violated at {describe_rows(bad, labels)}."
+            )
     pval = meanes = used_target = None
     if kind == "Rosenthal":
         z_avg = abs(np.sum(y / np.sqrt(v)) / np.sqrt(k))
@@ -506,11 +567,17 @@ class PetPeeseResult:
         return float(est)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pet_est": self.pet.est, "pet_ci_lb": self.pet.ci_lb,
-                "pet_ci_ub": self.pet.ci_ub, "pet_intercept_pval": _pet_intercept_p(self.pet),
-                "peese_est": self.peese.est, "peese_ci_lb": self.peese.ci_lb,
-                "peese_ci_ub": self.peese.ci_ub, "chosen": self.chosen,
-                "estimate": self.estimate}
+        return {
+            "pet_est": self.pet.est,
+            "pet_ci_lb": self.pet.ci_lb,
+            "pet_ci_ub": self.pet.ci_ub,
+            "pet_intercept_pval": _pet_intercept_p(self.pet),
+            "peese_est": self.peese.est,
+            "peese_ci_lb": self.peese.ci_lb,
+            "peese_ci_ub": self.peese.ci_ub,
+            "chosen": self.chosen,
+            "estimate": self.estimate,
+        }
 
 
 def _pet_intercept_p(pet: RegtestResult) -> float:

@@ -109,9 +109,7 @@ def _table(arrays: Arrays, measure: str, labels: Sequence[str], add: float, to: 
 
 def _from_total(arrays: Arrays, total: str, events: np.ndarray, name: str, measure: str):
     if total not in arrays:
-        raise InputError(
-            f"measure {measure!r} needs {name} or {total}; neither was given."
-        )
+        raise InputError(f"measure {measure!r} needs {name} or {total}; neither was given.")
     n = arrays[total]
     return n - events
 
@@ -157,8 +155,13 @@ def _proportion(arrays: Arrays, measure: str, labels: Sequence[str], add: float,
     if "xi" in arrays:
         xi = arrays["xi"]
     elif "pi" in arrays and "ni" in arrays:
-        _check_rule((arrays["pi"] < 0) | (arrays["pi"] > 1), "pi", "between 0 and 1", labels,
-                    " Percentages must be divided by 100.")
+        _check_rule(
+            (arrays["pi"] < 0) | (arrays["pi"] > 1),
+            "pi",
+            "between 0 and 1",
+            labels,
+            " Percentages must be divided by 100.",
+        )
         xi = arrays["pi"] * arrays["ni"]
     else:
         raise InputError(f"measure {measure!r} needs xi and ni (or mi), or pi and ni.")
@@ -267,8 +270,11 @@ def _rom(m1, sd1, n1, m2, sd2, n2):
 
 
 def _prepost(arrays: Arrays, measure: str, labels: Sequence[str]):
-    needs = ("m1i", "m2i", "sd1i", "ni", "ri") if measure == "SMCR" else (
-        "m1i", "m2i", "sd1i", "sd2i", "ni", "ri")
+    needs = (
+        ("m1i", "m2i", "sd1i", "ni", "ri")
+        if measure == "SMCR"
+        else ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri")
+    )
     got = dict(zip(needs, _require(arrays, measure, *needs), strict=True))
     _check_rule(np.abs(got["ri"]) > 1, "ri", "between -1 and 1 (a correlation)", labels)
     _check_rule(got["sd1i"] < 0, "sd1i", ">= 0", labels)
@@ -345,7 +351,10 @@ _PROPORTION = {"PR": _pr, "PLN": _pln, "PLO": _plo, "PAS": _pas, "PFT": _pft}
 _RATE = {"IR": _ir, "IRLN": _irln}
 _TWO_GROUP = {"MD": _md, "SMD": _smd, "ROM": _rom}
 _PREPOST: dict[str, Callable[[Arrays], tuple[np.ndarray, np.ndarray]]] = {
-    "MC": _mc, "SMCC": _smcc, "SMCR": _smcr}
+    "MC": _mc,
+    "SMCC": _smcc,
+    "SMCR": _smcr,
+}
 _CORRELATION = {"COR": _cor, "ZCOR": _zcor}
 
 MEASURES = Options(
@@ -357,8 +366,25 @@ MEASURES = Options(
 _NO_DEFAULT_ADD = {"PAS", "PFT"}
 
 _INPUT_NAMES = (
-    "ai", "bi", "ci", "di", "n1i", "n2i", "xi", "mi", "ni", "pi", "ti", "ri",
-    "m1i", "m2i", "sd1i", "sd2i", "yi", "vi", "sei",
+    "ai",
+    "bi",
+    "ci",
+    "di",
+    "n1i",
+    "n2i",
+    "xi",
+    "mi",
+    "ni",
+    "pi",
+    "ti",
+    "ri",
+    "m1i",
+    "m2i",
+    "sd1i",
+    "sd2i",
+    "yi",
+    "vi",
+    "sei",
 )
 
 
@@ -433,11 +459,15 @@ def escalc(
     """
     measure = MEASURES.check(measure)
     to = CONTINUITY.check(to)
-    if (not isinstance(var_names, tuple | list) or len(var_names) != 2
-            or not all(isinstance(v, str) and v for v in var_names)
-            or var_names[0] == var_names[1]):
-        raise InputError(f"var_names must be two different column names, e.g. ('yi', 'vi'); "
-                         f"got {var_names!r}.")
+    if (
+        not isinstance(var_names, tuple | list)
+        or len(var_names) != 2
+        or not all(isinstance(v, str) and v for v in var_names)
+        or var_names[0] == var_names[1]
+    ):
+        raise InputError(
+            f"var_names must be two different column names, e.g. ('yi', 'vi'); got {var_names!r}."
+        )
     add = (0.0 if measure in _NO_DEFAULT_ADD else 0.5) if add is None else ADD.check(add)
     unknown = sorted(set(columns) - set(_INPUT_NAMES))
     if unknown:
@@ -490,7 +520,8 @@ def _add_column(out: pd.DataFrame, name: str, values: Any, what: str) -> None:
     else:
         values = np.asarray(values, dtype=float)
         same = name in out.columns and np.array_equal(
-            pd.to_numeric(out[name], errors="coerce").to_numpy(float), values, equal_nan=True)
+            pd.to_numeric(out[name], errors="coerce").to_numpy(float), values, equal_nan=True
+        )
     if name not in out.columns:
         out[name] = values
     elif not same:
@@ -521,12 +552,9 @@ def _warn_missing(arrays: Arrays, yi, vi, labels, measure: str) -> None:
     if not missing.any():
         return
     cols = [k for k, v in arrays.items() if np.isnan(v[missing]).any()]
-    reason = (
-        f"missing input in {', '.join(cols)}" if cols else "the inputs give no finite value"
-    )
+    reason = f"missing input in {', '.join(cols)}" if cols else "the inputs give no finite value"
     warnings.warn(
-        f"escalc({measure!r}): yi/vi are missing at {describe_rows(missing, labels)} "
-        f"({reason}).",
+        f"escalc({measure!r}): yi/vi are missing at {describe_rows(missing, labels)} ({reason}).",
         MissingDataWarning,
         stacklevel=3,
     )

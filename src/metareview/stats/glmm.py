@@ -82,8 +82,7 @@ _BLOCK = 512
 # ------------------------------------------------------------------------------ likelihood
 
 
-def _arm_loglik(eta: np.ndarray, x: np.ndarray, n: np.ndarray,
-                poisson: bool = False) -> np.ndarray:
+def _arm_loglik(eta: np.ndarray, x: np.ndarray, n: np.ndarray, poisson: bool = False) -> np.ndarray:
     """Log-likelihood without the constant: binomial x*eta - n*log(1 + exp(eta)) (logit
     link), or Poisson x*eta - exp(eta) (log link; the offset log(t) is in eta)."""
     if poisson:
@@ -101,9 +100,16 @@ def _mean_weight(eta: np.ndarray, n: np.ndarray, poisson: bool):
     return n * p, n * p * (1 - p)
 
 
-def _marginal_loglik(eta0: np.ndarray, s: np.ndarray, x: np.ndarray, n: np.ndarray,
-                     tau: np.ndarray, nodes: np.ndarray, weights: np.ndarray,
-                     poisson: bool = False) -> np.ndarray:
+def _marginal_loglik(
+    eta0: np.ndarray,
+    s: np.ndarray,
+    x: np.ndarray,
+    n: np.ndarray,
+    tau: np.ndarray,
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    poisson: bool = False,
+) -> np.ndarray:
     """Each study's marginal log-likelihood by adaptive Gauss-Hermite quadrature.
 
     eta0, x, n: (M, k, J) linear predictor without the random effect, events and trials of
@@ -136,8 +142,10 @@ def _marginal_loglik(eta0: np.ndarray, s: np.ndarray, x: np.ndarray, n: np.ndarr
     at_zero = np.sum(_arm_loglik(eta0, x, n, poisson), axis=-1)
     uk = u[..., None] + np.sqrt(2.0) * sigma[..., None] * nodes  # (M, k, Q)
     eta = eta0[..., None, :] + s * uk[..., None]  # (M, k, Q, J)
-    g = np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :], poisson), axis=-1) \
+    g = (
+        np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :], poisson), axis=-1)
         - 0.5 * uk**2 * inv_tau2[..., None]
+    )
     log_int = np.log(np.sqrt(2.0) * sigma) + _logsumexp(np.log(weights) + nodes**2 + g)
     with np.errstate(divide="ignore"):
         log_prior = -0.5 * np.log(2 * np.pi * np.where(random, tau2, 1.0))
@@ -167,9 +175,18 @@ class _Likelihood(Protocol):
 class _Model:
     """A GLMM's parameter layout: params (M, P) -> eta0 (M, k, J) and tau (M,)."""
 
-    def __init__(self, x: np.ndarray, n: np.ndarray, s: np.ndarray,
-                 layout: Callable[[np.ndarray], np.ndarray], mask: np.ndarray, nagq: int,
-                 random: bool = True, poisson: bool = False, study_effects: int = 0):
+    def __init__(
+        self,
+        x: np.ndarray,
+        n: np.ndarray,
+        s: np.ndarray,
+        layout: Callable[[np.ndarray], np.ndarray],
+        mask: np.ndarray,
+        nagq: int,
+        random: bool = True,
+        poisson: bool = False,
+        study_effects: int = 0,
+    ):
         self.x, self.n, self.s, self.layout, self.mask = x, n, s, layout, mask
         self.nodes, self.weights = np.polynomial.hermite.hermgauss(nagq)
         self.random, self.poisson = random, poisson
@@ -182,8 +199,9 @@ class _Model:
         """Each study's log-likelihood (M, k) at params (M, P), batch rows ``rows`` (M,)."""
         eta0 = self.layout(params)
         tau = params[:, -1] if self.random else np.zeros(len(params))
-        per_study = _marginal_loglik(eta0, self.s, self.x[rows], self.n[rows], tau,
-                                     self.nodes, self.weights, self.poisson)
+        per_study = _marginal_loglik(
+            eta0, self.s, self.x[rows], self.n[rows], tau, self.nodes, self.weights, self.poisson
+        )
         return np.where(self.mask[rows], per_study, 0.0) + self.const[rows]
 
     def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -221,7 +239,7 @@ def _derivatives(model: _Likelihood, params: np.ndarray, rows: np.ndarray, h: np
     S = points.shape[1]
     values = model.loglik(points.reshape(B * S, P), np.repeat(rows, S)).reshape(B, S)
     f0 = values[:, 0]
-    plus, minus = values[:, 1:1 + 2 * P:2], values[:, 2:2 + 2 * P:2]
+    plus, minus = values[:, 1 : 1 + 2 * P : 2], values[:, 2 : 2 + 2 * P : 2]
     grad = (plus - minus) / (2 * h)
     hess = np.empty((B, P, P))
     idx = np.arange(P)
@@ -252,7 +270,7 @@ def _arrow_derivatives(model, params: np.ndarray, rows: np.ndarray, h: np.ndarra
     values = model.study_loglik(points.reshape(B * T, P), np.repeat(rows, T)).reshape(B, T, k)
     hl = np.concatenate([h[:, :k, None], np.repeat(h[:, None, k:], k, axis=1)], axis=2)
     f0 = values[:, 0]  # (B, k)
-    plus, minus = values[:, 1:1 + 2 * L:2], values[:, 2:2 + 2 * L:2]  # (B, L, k)
+    plus, minus = values[:, 1 : 1 + 2 * L : 2], values[:, 2 : 2 + 2 * L : 2]  # (B, L, k)
     plus, minus = plus.transpose(0, 2, 1), minus.transpose(0, 2, 1)  # (B, k, L)
     g_local = (plus - minus) / (2 * hl)
     h_local = np.empty((B, k, L, L))
@@ -262,7 +280,8 @@ def _arrow_derivatives(model, params: np.ndarray, rows: np.ndarray, h: np.ndarra
     for m, (i, j) in enumerate(pairs):
         pp, pm, mp, mm = (values[:, base + 4 * m + t] for t in range(4))
         h_local[:, :, i, j] = h_local[:, :, j, i] = (pp - pm - mp + mm) / (
-            4 * hl[..., i] * hl[..., j])
+            4 * hl[..., i] * hl[..., j]
+        )
     grad = np.concatenate([g_local[..., 0], g_local[..., 1:].sum(axis=1)], axis=1)
     hess = np.zeros((B, P, P))
     studies = np.arange(k)
@@ -295,8 +314,12 @@ def _maximise(model: _Likelihood, start: np.ndarray, rows: np.ndarray | None = N
         h = 1e-4 * np.maximum(1.0, np.abs(p))
         f0, grad, hmat = _derivatives(model, p, rows[act], h)
         f[act], hess[act] = f0, hmat
-        neg = -hmat + lam[act, None, None] * np.eye(P) * np.maximum(
-            1.0, np.abs(np.diagonal(hmat, axis1=1, axis2=2)))[:, None, :]
+        neg = (
+            -hmat
+            + lam[act, None, None]
+            * np.eye(P)
+            * np.maximum(1.0, np.abs(np.diagonal(hmat, axis1=1, axis2=2)))[:, None, :]
+        )
         try:
             step = np.linalg.solve(neg, grad[..., None])[..., 0]
         except np.linalg.LinAlgError:
@@ -398,29 +421,52 @@ class GlmmResult:
         one row per study of the fit (``slab``).
         """
         if self.yi is None or self.vi is None:
-            raise InputError("this fit does not carry its study estimates; refit it with "
-                             "rma_glmm().")
+            raise InputError(
+                "this fit does not carry its study estimates; refit it with rma_glmm()."
+            )
         half = stats.norm.isf((1 - self.level) / 2) * np.sqrt(self.vi)
-        return pd.DataFrame({"yi": self.yi, "vi": self.vi, "ci_lb": self.yi - half,
-                             "ci_ub": self.yi + half}, index=pd.Index(self.slab, name="study"))
+        return pd.DataFrame(
+            {"yi": self.yi, "vi": self.vi, "ci_lb": self.yi - half, "ci_ub": self.yi + half},
+            index=pd.Index(self.slab, name="study"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe results, keys as ``rma().to_dict()`` plus QE_LRT, QEp_LRT, logLik."""
         pred = self.predict()
         return {
-            "estimate": self.estimate, "se": self.se, "zval": self.zval,
-            "pval": _num(self.pval), "ci_lb": self.ci_lb, "ci_ub": self.ci_ub,
-            "pi_lb": pred["pi_lb"], "pi_ub": pred["pi_ub"], "tau2": self.tau2,
-            "se_tau2": None, "tau2_ci_lb": None, "tau2_ci_ub": None, "I2": self.I2,
-            "H2": self.H2, "QE": _num(self.QE), "QEp": _num(self.QEp),
-            "QE_LRT": _num(self.QE_LRT), "QEp_LRT": _num(self.QEp_LRT),
-            "logLik": self.logLik, "k": self.k, "method": "ML", "measure": self.measure,
-            "model": self.model, "nAGQ": self.nAGQ, "test": "z", "level": self.level,
-            "omitted": list(self.omitted), "metareview_version": __version__,
+            "estimate": self.estimate,
+            "se": self.se,
+            "zval": self.zval,
+            "pval": _num(self.pval),
+            "ci_lb": self.ci_lb,
+            "ci_ub": self.ci_ub,
+            "pi_lb": pred["pi_lb"],
+            "pi_ub": pred["pi_ub"],
+            "tau2": self.tau2,
+            "se_tau2": None,
+            "tau2_ci_lb": None,
+            "tau2_ci_ub": None,
+            "I2": self.I2,
+            "H2": self.H2,
+            "QE": _num(self.QE),
+            "QEp": _num(self.QEp),
+            "QE_LRT": _num(self.QE_LRT),
+            "QEp_LRT": _num(self.QEp_LRT),
+            "logLik": self.logLik,
+            "k": self.k,
+            "method": "ML",
+            "measure": self.measure,
+            "model": self.model,
+            "nAGQ": self.nAGQ,
+            "test": "z",
+            "level": self.level,
+            "omitted": list(self.omitted),
+            "metareview_version": __version__,
         }
 
-    def predict(self, transf: str | None = None,
-                targs: Mapping[str, Any] | None = None) -> dict[str, float]:
+    def predict(
+        self, transf: str | None = None, targs: Mapping[str, Any] | None = None
+    ) -> dict[str, float]:
         """Pooled effect with CI and prediction interval (z-based, sqrt(se^2 + tau2)),
         optionally back-transformed (``"expit"`` for PLO, ``"exp"`` for OR, or ``"auto"``).
 
@@ -432,8 +478,13 @@ class GlmmResult:
         """
         crit = stats.norm.isf((1 - self.level) / 2)
         pi_se = np.sqrt(self.se**2 + self.tau2)
-        out = {"pred": self.estimate, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub,
-               "pi_lb": self.estimate - crit * pi_se, "pi_ub": self.estimate + crit * pi_se}
+        out = {
+            "pred": self.estimate,
+            "ci_lb": self.ci_lb,
+            "ci_ub": self.ci_ub,
+            "pi_lb": self.estimate - crit * pi_se,
+            "pi_ub": self.estimate + crit * pi_se,
+        }
         if transf == "auto":
             transf = _DEFAULT_TRANSF[self.measure]
         if transf is not None:
@@ -445,34 +496,47 @@ class GlmmResult:
         from metareview.stats import _format
 
         pct = f"{100 * self.level:g}%"
-        model = {"PLO": "Random-Effects Model (binomial-normal, logit link)",
-                 "IRLN": "Random-Effects Model (Poisson-normal, log link)",
-                 "OR": "Random-Effects Model (UM.FS, fixed study effects; odds ratio)",
-                 "IRR": "Random-Effects Model (UM.FS, fixed study effects; rate ratio)",
-                 }[self.measure]
+        model = {
+            "PLO": "Random-Effects Model (binomial-normal, logit link)",
+            "IRLN": "Random-Effects Model (Poisson-normal, log link)",
+            "OR": "Random-Effects Model (UM.FS, fixed study effects; odds ratio)",
+            "IRR": "Random-Effects Model (UM.FS, fixed study effects; rate ratio)",
+        }[self.measure]
         lines = [f"{model} (k = {self.k}; tau^2 estimator: ML; nAGQ = {self.nAGQ})", ""]
         if self.omitted:
             lines[1:1] = [f"Left out: {', '.join(self.omitted)}"]
-        lines += [f"logLik = {self.logLik:.4f}", "",
-                  f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}",
-                  f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
-                  f"I^2 (total heterogeneity / total variability):   {self.I2:.2f}%",
-                  f"H^2 (total variability / sampling variability):  {self.H2:.2f}", "",
-                  "Tests for Heterogeneity:",
-                  f"Wld(df = {self.k - 1}) = {self.QE:.4f}, p-val {_format._p_eq(self.QEp)}",
-                  f"LRT(df = {self.k - 1}) = {self.QE_LRT:.4f}, "
-                  f"p-val {_format._p_eq(self.QEp_LRT)}", "", "Model Results:", "",
-                  "estimate      se     zval    pval    ci.lb    ci.ub",
-                  f"{self.estimate:8.4f} {self.se:7.4f} {self.zval:8.4f} "
-                  f"{_format.fmt_p(self.pval):>7} {self.ci_lb:8.4f} {self.ci_ub:8.4f} "
-                  f"{_format._stars(self.pval)}"]
+        lines += [
+            f"logLik = {self.logLik:.4f}",
+            "",
+            f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}",
+            f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
+            f"I^2 (total heterogeneity / total variability):   {self.I2:.2f}%",
+            f"H^2 (total variability / sampling variability):  {self.H2:.2f}",
+            "",
+            "Tests for Heterogeneity:",
+            f"Wld(df = {self.k - 1}) = {self.QE:.4f}, p-val {_format._p_eq(self.QEp)}",
+            f"LRT(df = {self.k - 1}) = {self.QE_LRT:.4f}, p-val {_format._p_eq(self.QEp_LRT)}",
+            "",
+            "Model Results:",
+            "",
+            "estimate      se     zval    pval    ci.lb    ci.ub",
+            f"{self.estimate:8.4f} {self.se:7.4f} {self.zval:8.4f} "
+            f"{_format.fmt_p(self.pval):>7} {self.ci_lb:8.4f} {self.ci_ub:8.4f} "
+            f"{_format._stars(self.pval)}",
+        ]
         pred = self.predict(transf="auto")
-        scale = {"PLO": "proportion", "OR": "odds ratio", "IRLN": "rate",
-                 "IRR": "rate ratio"}[self.measure]
-        lines += ["", f"Back-transformed ({scale}): {pred['pred']:.4f} "
-                  f"({pct} CI {pred['ci_lb']:.4f} to {pred['ci_ub']:.4f}; prediction interval "
-                  f"{pred['pi_lb']:.4f} to {pred['pi_ub']:.4f})",
-                  "", "---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
+        scale = {"PLO": "proportion", "OR": "odds ratio", "IRLN": "rate", "IRR": "rate ratio"}[
+            self.measure
+        ]
+        lines += [
+            "",
+            f"Back-transformed ({scale}): {pred['pred']:.4f} "
+            f"({pct} CI {pred['ci_lb']:.4f} to {pred['ci_ub']:.4f}; prediction interval "
+            f"{pred['pi_lb']:.4f} to {pred['pi_ub']:.4f})",
+            "",
+            "---",
+            "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1",
+        ]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -501,10 +565,19 @@ class GlmmBatchResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per meta-analysis."""
-        return pd.DataFrame({"estimate": self.estimate, "se": self.se, "ci_lb": self.ci_lb,
-                             "ci_ub": self.ci_ub, "tau2": self.tau2, "logLik": self.logLik,
-                             "k": self.k, "converged": self.converged,
-                             "iterations": self.iterations})
+        return pd.DataFrame(
+            {
+                "estimate": self.estimate,
+                "se": self.se,
+                "ci_lb": self.ci_lb,
+                "ci_ub": self.ci_ub,
+                "tau2": self.tau2,
+                "logLik": self.logLik,
+                "k": self.k,
+                "converged": self.converged,
+                "iterations": self.iterations,
+            }
+        )
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -517,7 +590,8 @@ def _check_counts(name: str, values: np.ndarray, labels) -> None:
         raise InputError(
             f"{name} must be whole numbers for a GLMM (the binomial likelihood needs counts); "
             f"got {found} at {describe_rows(bad, labels)}. Round the counts (and say how in "
-            "the methods), or use rma() on an escalc() measure.")
+            "the methods), or use rma() on an escalc() measure."
+        )
 
 
 def _vt(vi: np.ndarray) -> float:
@@ -547,7 +621,8 @@ def _not_converged(what: str, iterations: int, start: np.ndarray, nagq: int) -> 
         f"Levenberg-Marquardt iterations (finite-difference Newton steps with damping, "
         f"adaptive Gauss-Hermite quadrature with nAGQ = {nagq}, started at "
         f"{', '.join(f'{v:.3g}' for v in start)}). The likelihood may be flat (e.g. very "
-        "sparse data): try nAGQ=1, a different measure, or rma() on escalc() estimates.")
+        "sparse data): try nAGQ=1, a different measure, or rma() on escalc() estimates."
+    )
 
 
 # ------------------------------------------------------------------------------ PLO
@@ -569,8 +644,7 @@ def _plo_fit(x: np.ndarray, n: np.ndarray, mask: np.ndarray, nagq: int):
     vi = (1 / (xs + corr) + 1 / (ns - xs + corr))[..., 0]
     kk = mask.sum(axis=1)
     mean_y = np.sum(np.where(mask, yi, 0), axis=1) / kk
-    var_y = np.sum(np.where(mask, (yi - mean_y[:, None]) ** 2, 0), axis=1) / np.maximum(kk - 1,
-                                                                                          1)
+    var_y = np.sum(np.where(mask, (yi - mean_y[:, None]) ** 2, 0), axis=1) / np.maximum(kk - 1, 1)
     mean_v = np.sum(np.where(mask, vi, 0), axis=1) / kk
     tau0 = np.sqrt(np.clip(var_y - mean_v, 0.1, 4.0))
     start = np.column_stack([beta0, tau0])
@@ -594,8 +668,9 @@ def _se_from_hessian(hess: np.ndarray, tau: np.ndarray) -> np.ndarray:
         return np.sqrt(cov[:, 0, 0])
 
 
-def rma_glmm_batch(xi: Any, ni: Any, *, mask: Any = None, nAGQ: int = 7,
-                   level: float = 95) -> GlmmBatchResult:
+def rma_glmm_batch(
+    xi: Any, ni: Any, *, mask: Any = None, nAGQ: int = 7, level: float = 95
+) -> GlmmBatchResult:
     """Fit many binomial-normal (PLO) random-effects GLMMs at once.
 
     Parameters
@@ -641,8 +716,9 @@ def rma_glmm_batch(xi: Any, ni: Any, *, mask: Any = None, nAGQ: int = 7,
         raise InputError(f"mask must have the shape of xi {x.shape}; got {m.shape}.")
     m = m & np.isfinite(x) & np.isfinite(n)
     if np.any(m & ((x < 0) | (n <= 0) | (x > n))):
-        raise InputError("xi must lie between 0 and ni, and ni must be > 0, in every study "
-                         "a mask includes.")
+        raise InputError(
+            "xi must lie between 0 and ni, and ni must be > 0, in every study a mask includes."
+        )
     if np.any(m & (np.abs(x - np.round(x)) > 1e-8)):
         raise InputError("xi must be whole numbers for a GLMM (binomial counts).")
     kk = m.sum(axis=1)
@@ -657,30 +733,44 @@ def rma_glmm_batch(xi: Any, ni: Any, *, mask: Any = None, nAGQ: int = 7,
     iters = np.zeros(B, dtype=int)
     idx = np.flatnonzero(estimable)
     for i in range(0, idx.size, _BLOCK):
-        block = idx[i:i + _BLOCK]
+        block = idx[i : i + _BLOCK]
         p, f, h, c, it, _ = _plo_fit(x[block], n[block], m[block], int(nAGQ))
         params[block], ll[block], hess[block], conv[block], iters[block] = p, f, h, c, it
-    _warn_rows(~estimable, "have no maximum-likelihood estimate (fewer than 2 studies, or no "
-               "events or only events)")
+    _warn_rows(
+        ~estimable,
+        "have no maximum-likelihood estimate (fewer than 2 studies, or no events or only events)",
+    )
     _warn_rows(estimable & ~conv, f"did not converge within {_MAXITER} iterations")
     se = np.full(B, np.nan)
     se[idx] = _se_from_hessian(hess[idx], params[idx, 1])
     crit = stats.norm.isf((1 - level) / 2)
     est = np.where(conv, params[:, 0], np.nan)
     se = np.where(conv, se, np.nan)
-    return GlmmBatchResult(estimate=est, se=se, ci_lb=est - crit * se, ci_ub=est + crit * se,
-                           tau2=np.where(conv, _clean_tau2(params[:, 1]), np.nan),
-                           logLik=np.where(conv, ll, np.nan), k=kk, converged=conv,
-                           iterations=iters, level=level, nAGQ=int(nAGQ))
+    return GlmmBatchResult(
+        estimate=est,
+        se=se,
+        ci_lb=est - crit * se,
+        ci_ub=est + crit * se,
+        tau2=np.where(conv, _clean_tau2(params[:, 1]), np.nan),
+        logLik=np.where(conv, ll, np.nan),
+        k=kk,
+        converged=conv,
+        iterations=iters,
+        level=level,
+        nAGQ=int(nAGQ),
+    )
 
 
 def _warn_rows(bad: np.ndarray, what: str) -> None:
     if bad.any():
         rows = np.flatnonzero(bad)
         shown = ", ".join(str(int(r)) for r in rows[:6]) + (", ..." if rows.size > 6 else "")
-        warnings.warn(f"rma_glmm_batch: {rows.size} meta-analyses (rows {shown}) {what}; their "
-                      "results are NaN and converged is False.", ConvergenceWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"rma_glmm_batch: {rows.size} meta-analyses (rows {shown}) {what}; their "
+            "results are NaN and converged is False.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
 
 def _clean_tau2(tau: np.ndarray) -> np.ndarray:
@@ -691,13 +781,27 @@ def _clean_tau2(tau: np.ndarray) -> np.ndarray:
 
 
 def rma_glmm(
-    *, measure: str, model: str = "UM.FS",
-    xi: Any = None, ni: Any = None, mi: Any = None,
-    ai: Any = None, bi: Any = None, ci: Any = None, di: Any = None,
-    n1i: Any = None, n2i: Any = None, ti: Any = None,
-    x1i: Any = None, t1i: Any = None, x2i: Any = None, t2i: Any = None,
-    data: pd.DataFrame | None = None, slab: Any = None,
-    nAGQ: int = 7, level: float = 95,
+    *,
+    measure: str,
+    model: str = "UM.FS",
+    xi: Any = None,
+    ni: Any = None,
+    mi: Any = None,
+    ai: Any = None,
+    bi: Any = None,
+    ci: Any = None,
+    di: Any = None,
+    n1i: Any = None,
+    n2i: Any = None,
+    ti: Any = None,
+    x1i: Any = None,
+    t1i: Any = None,
+    x2i: Any = None,
+    t2i: Any = None,
+    data: pd.DataFrame | None = None,
+    slab: Any = None,
+    nAGQ: int = 7,
+    level: float = 95,
 ) -> GlmmResult:
     """Random-effects GLMM on the exact binomial likelihood, as metafor's ``rma.glmm``.
 
@@ -767,26 +871,48 @@ def rma_glmm(
     return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level)
 
 
-def _finish(measure, model, level, est, se, tau2, q_wald, q_lrt, ll, study, k, nagq, iters,
-            labels, omitted) -> GlmmResult:
+def _finish(
+    measure, model, level, est, se, tau2, q_wald, q_lrt, ll, study, k, nagq, iters, labels, omitted
+) -> GlmmResult:
     yi, vi = study
     vt = _vt(vi)
     crit = stats.norm.isf((1 - level) / 2)
     zval = est / se
     df = k - 1
     return GlmmResult(
-        measure=measure, model=model, level=level, estimate=est, se=se, zval=zval,
-        pval=float(2 * stats.norm.sf(abs(zval))), ci_lb=est - crit * se, ci_ub=est + crit * se,
-        tau2=tau2, I2=100 * tau2 / (vt + tau2), H2=tau2 / vt + 1, QE=q_wald,
-        QEp=float(stats.chi2.sf(q_wald, df)), QE_LRT=q_lrt,
-        QEp_LRT=float(stats.chi2.sf(q_lrt, df)), logLik=ll, vt=vt, k=k, nAGQ=nagq,
-        iterations=iters, slab=tuple(labels), omitted=tuple(omitted), yi=yi, vi=vi)
+        measure=measure,
+        model=model,
+        level=level,
+        estimate=est,
+        se=se,
+        zval=zval,
+        pval=float(2 * stats.norm.sf(abs(zval))),
+        ci_lb=est - crit * se,
+        ci_ub=est + crit * se,
+        tau2=tau2,
+        I2=100 * tau2 / (vt + tau2),
+        H2=tau2 / vt + 1,
+        QE=q_wald,
+        QEp=float(stats.chi2.sf(q_wald, df)),
+        QE_LRT=q_lrt,
+        QEp_LRT=float(stats.chi2.sf(q_lrt, df)),
+        logLik=ll,
+        vt=vt,
+        k=k,
+        nAGQ=nagq,
+        iterations=iters,
+        slab=tuple(labels),
+        omitted=tuple(omitted),
+        yi=yi,
+        vi=vi,
+    )
 
 
 def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
     if xi is None or (ni is None and mi is None):
-        raise InputError("rma_glmm(measure='PLO') needs xi and ni (or mi), as arrays or "
-                         "column names of data.")
+        raise InputError(
+            "rma_glmm(measure='PLO') needs xi and ni (or mi), as arrays or column names of data."
+        )
     names = ["xi", "ni" if ni is not None else "mi"]
     arrays, labels = _columns(names, dict(xi=xi, ni=ni, mi=mi), data, slab)
     x = arrays["xi"]
@@ -801,24 +927,43 @@ def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
         raise InputError(f"a random-effects GLMM needs at least 2 studies; got k = {k}.")
     if x.sum() == 0 or x.sum() == n.sum():
         what = "no events" if x.sum() == 0 else "only events"
-        raise InputError(f"every study has {what} (xi = {'0' if x.sum() == 0 else 'ni'}): "
-                         "the pooled logit is infinite and the GLMM has no maximum.")
-    params, ll, hess, conv, iters, start = _plo_fit(x[None], n[None], np.ones((1, k), bool),
-                                                    nagq)
+        raise InputError(
+            f"every study has {what} (xi = {'0' if x.sum() == 0 else 'ni'}): "
+            "the pooled logit is infinite and the GLMM has no maximum."
+        )
+    params, ll, hess, conv, iters, start = _plo_fit(x[None], n[None], np.ones((1, k), bool), nagq)
     if not conv[0] or not np.isfinite(params).all():
         raise _not_converged("measure='PLO'", int(iters[0]), start[0], nagq)
     se = float(_se_from_hessian(hess, params[:, 1])[0])
     tau2 = float(_clean_tau2(params[:, 1])[0])
     inner = (x > 0) & (x < n)
-    q_wald = _wald_q(np.log(x[inner] / (n[inner] - x[inner])),
-                     1 / x[inner] + 1 / (n[inner] - x[inner])) if inner.sum() > 1 else 0.0
+    q_wald = (
+        _wald_q(np.log(x[inner] / (n[inner] - x[inner])), 1 / x[inner] + 1 / (n[inner] - x[inner]))
+        if inner.sum() > 1
+        else 0.0
+    )
     pbar = x.sum() / n.sum()
     q_lrt = max(0.0, float(2 * np.sum(_binom_ll(x, n, x / n) - _binom_ll(x, n, pbar))))
     corrected = _zero_mask((x, n - x), "only0")
     xc, nc = np.where(corrected, x + 0.5, x), np.where(corrected, n + 1.0, n)
     study = (np.log(xc / (nc - xc)), 1 / xc + 1 / (nc - xc))
-    return _finish("PLO", "UM.FS", level, float(params[0, 0]), se, tau2, q_wald, q_lrt,
-                   float(ll[0]), study, k, nagq, int(iters[0]), labels, ())
+    return _finish(
+        "PLO",
+        "UM.FS",
+        level,
+        float(params[0, 0]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        k,
+        nagq,
+        int(iters[0]),
+        labels,
+        (),
+    )
 
 
 def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
@@ -829,24 +974,50 @@ def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
     a, b, c, d = a[keep], b[keep], c[keep], d[keep]
     for name, total in (("ai", a.sum()), ("bi", b.sum()), ("ci", c.sum()), ("di", d.sum())):
         if total == 0:
-            raise InputError(f"{name} is 0 in every study: the pooled odds ratio is 0 or "
-                             "infinite and the GLMM has no maximum.")
+            raise InputError(
+                f"{name} is 0 in every study: the pooled odds ratio is 0 or "
+                "infinite and the GLMM has no maximum."
+            )
     n1, n2 = a + b, c + d
     alpha0 = np.log((c + 0.5) / (d + 0.5))
     log_or = np.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5)))
-    v_or = 1 / (a + .5) + 1 / (b + .5) + 1 / (c + .5) + 1 / (d + .5)
-    sat = float(np.sum(_binom_ll(a, n1, a / n1) + _binom_ll(c, n2, c / n2)
-                       + _log_choose(a, n1) + _log_choose(c, n2)))
+    v_or = 1 / (a + 0.5) + 1 / (b + 0.5) + 1 / (c + 0.5) + 1 / (d + 0.5)
+    sat = float(
+        np.sum(
+            _binom_ll(a, n1, a / n1)
+            + _binom_ll(c, n2, c / n2)
+            + _log_choose(a, n1)
+            + _log_choose(c, n2)
+        )
+    )
     inner = (a > 0) & (b > 0) & (c > 0) & (d > 0)
-    q_wald = _wald_q(np.log(a[inner] * d[inner] / (b[inner] * c[inner])),
-                     1 / a[inner] + 1 / b[inner] + 1 / c[inner] + 1 / d[inner]) \
-        if inner.sum() > 1 else 0.0
+    q_wald = (
+        _wald_q(
+            np.log(a[inner] * d[inner] / (b[inner] * c[inner])),
+            1 / a[inner] + 1 / b[inner] + 1 / c[inner] + 1 / d[inner],
+        )
+        if inner.sum() > 1
+        else 0.0
+    )
     corrected = _zero_mask((a, b, c, d), "only0")
     ac, bc, cc, dc = (np.where(corrected, v + 0.5, v) for v in (a, b, c, d))
     study = (np.log(ac * dc / (bc * cc)), 1 / ac + 1 / bc + 1 / cc + 1 / dc)
-    return _fit_two_groups("OR", np.stack([a, c], -1), np.stack([n1, n2], -1), np.zeros(2),
-                           alpha0, float(np.average(log_or, weights=1 / v_or)), sat, q_wald,
-                           study, labels, omitted, nagq, level, poisson=False)
+    return _fit_two_groups(
+        "OR",
+        np.stack([a, c], -1),
+        np.stack([n1, n2], -1),
+        np.zeros(2),
+        alpha0,
+        float(np.average(log_or, weights=1 / v_or)),
+        sat,
+        q_wald,
+        study,
+        labels,
+        omitted,
+        nagq,
+        level,
+        poisson=False,
+    )
 
 
 def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
@@ -855,21 +1026,41 @@ def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
     x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
     for name, total in (("x1i", x1.sum()), ("x2i", x2.sum())):
         if total == 0:
-            raise InputError(f"{name} is 0 in every study: the pooled rate ratio is 0 or "
-                             "infinite and the GLMM has no maximum.")
+            raise InputError(
+                f"{name} is 0 in every study: the pooled rate ratio is 0 or "
+                "infinite and the GLMM has no maximum."
+            )
     log_irr = np.log((x1 + 0.5) / t1) - np.log((x2 + 0.5) / t2)
     sat = float(np.sum(_poisson_sat(x1) + _poisson_sat(x2)))
     inner = (x1 > 0) & (x2 > 0)
-    q_wald = _wald_q(np.log(x1[inner] / t1[inner]) - np.log(x2[inner] / t2[inner]),
-                     1 / x1[inner] + 1 / x2[inner]) if inner.sum() > 1 else 0.0
+    q_wald = (
+        _wald_q(
+            np.log(x1[inner] / t1[inner]) - np.log(x2[inner] / t2[inner]),
+            1 / x1[inner] + 1 / x2[inner],
+        )
+        if inner.sum() > 1
+        else 0.0
+    )
     corrected = _zero_mask((x1, x2), "only0")
     x1c, x2c = np.where(corrected, x1 + 0.5, x1), np.where(corrected, x2 + 0.5, x2)
     study = (np.log(x1c / t1) - np.log(x2c / t2), 1 / x1c + 1 / x2c)
     offset = np.log(np.stack([t1, t2], -1))
-    return _fit_two_groups("IRR", np.stack([x1, x2], -1), np.zeros((len(x1), 2)), offset,
-                           np.log((x2 + 0.5) / t2),
-                           float(np.average(log_irr, weights=1 / (1 / (x1 + .5) + 1 / (x2 + .5)))),
-                           sat, q_wald, study, labels, omitted, nagq, level, poisson=True)
+    return _fit_two_groups(
+        "IRR",
+        np.stack([x1, x2], -1),
+        np.zeros((len(x1), 2)),
+        offset,
+        np.log((x2 + 0.5) / t2),
+        float(np.average(log_irr, weights=1 / (1 / (x1 + 0.5) + 1 / (x2 + 0.5)))),
+        sat,
+        q_wald,
+        study,
+        labels,
+        omitted,
+        nagq,
+        level,
+        poisson=True,
+    )
 
 
 def _drop_studies(drop: np.ndarray, labels):
@@ -878,10 +1069,15 @@ def _drop_studies(drop: np.ndarray, labels):
     keep = ~drop
     labels = [lab for lab, kp in zip(labels, keep, strict=True) if kp]
     if keep.sum() < 2:
-        left = (f" after leaving out studies without events in either arm: "
-                f"{', '.join(omitted)}") if omitted else ""
-        raise InputError(f"a random-effects GLMM needs at least 2 studies with events; got "
-                         f"k = {int(keep.sum())}{left}.")
+        left = (
+            (f" after leaving out studies without events in either arm: {', '.join(omitted)}")
+            if omitted
+            else ""
+        )
+        raise InputError(
+            f"a random-effects GLMM needs at least 2 studies with events; got "
+            f"k = {int(keep.sum())}{left}."
+        )
     return keep, labels, omitted
 
 
@@ -890,8 +1086,9 @@ def _poisson_sat(x: np.ndarray) -> np.ndarray:
     return _xlogy_sum(x, x) - x - gammaln(x + 1)
 
 
-def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, study, labels, omitted,
-                    nagq, level, poisson) -> GlmmResult:
+def _fit_two_groups(
+    measure, x, n, offset, alpha0, theta0, sat, q_wald, study, labels, omitted, nagq, level, poisson
+) -> GlmmResult:
     """UM.FS: fixed study effects alpha_i, pooled theta, random u_i entering as +-u/2."""
     k = len(x)
     s = np.array([0.5, -0.5])
@@ -910,16 +1107,33 @@ def _fit_two_groups(measure, x, n, offset, alpha0, theta0, sat, q_wald, study, l
     theta_first = np.concatenate([[k], np.arange(k), [k + 1]])  # estimate first, tau last
     se = float(_se_from_hessian(hess[:, theta_first][:, :, theta_first], params[:, -1])[0])
     tau2 = float(_clean_tau2(params[:, -1])[0])
-    fixed = _Model(x[None], n[None], s, layout, mask, nagq, random=False, poisson=poisson,
-                   study_effects=k)
+    fixed = _Model(
+        x[None], n[None], s, layout, mask, nagq, random=False, poisson=poisson, study_effects=k
+    )
     fe_start = np.concatenate([alpha0, [theta0]])
     _, fe_ll, _, fe_conv, _ = _maximise(_DropTau(fixed), fe_start[None])
     if not fe_conv[0]:
-        raise _not_converged(f"{what}: the fixed-effects model of the LRT", _MAXITER,
-                             fe_start, nagq)
+        raise _not_converged(
+            f"{what}: the fixed-effects model of the LRT", _MAXITER, fe_start, nagq
+        )
     q_lrt = max(0.0, 2 * (sat - float(fe_ll[0])))
-    return _finish(measure, "UM.FS", level, float(params[0, k]), se, tau2, q_wald, q_lrt,
-                   float(ll[0]), study, k, nagq, int(iters[0]), labels, omitted)
+    return _finish(
+        measure,
+        "UM.FS",
+        level,
+        float(params[0, k]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        k,
+        nagq,
+        int(iters[0]),
+        labels,
+        omitted,
+    )
 
 
 def _person_time(x1i, t1i, x2i, t2i, data, slab, two: bool):
@@ -927,8 +1141,10 @@ def _person_time(x1i, t1i, x2i, t2i, data, slab, two: bool):
     given = dict(zip(names, (x1i, t1i, x2i, t2i) if two else (x1i, t1i), strict=True))
     missing = [n for n, v in given.items() if v is None]
     if missing:
-        raise InputError(f"rma_glmm needs {', '.join(names)} (events and person-time); "
-                         f"missing {', '.join(missing)}.")
+        raise InputError(
+            f"rma_glmm needs {', '.join(names)} (events and person-time); "
+            f"missing {', '.join(missing)}."
+        )
     arrays, labels = _columns(names, given, data, slab)
     for name in names:
         if name.startswith("x"):
@@ -945,16 +1161,18 @@ def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
     if k < 2:
         raise InputError(f"a random-effects GLMM needs at least 2 studies; got k = {k}.")
     if x.sum() == 0:
-        raise InputError("xi is 0 in every study: the pooled log rate is -infinity and the "
-                         "GLMM has no maximum.")
+        raise InputError(
+            "xi is 0 in every study: the pooled log rate is -infinity and the GLMM has no maximum."
+        )
     logt = np.log(t)
 
     def layout(params: np.ndarray) -> np.ndarray:
         return params[:, 0][:, None, None] + logt[None, :, None]
 
     mask = np.ones((1, k), dtype=bool)
-    glmm = _Model(x[None, :, None], np.zeros((1, k, 1)), np.array([1.0]), layout, mask, nagq,
-                  poisson=True)
+    glmm = _Model(
+        x[None, :, None], np.zeros((1, k, 1)), np.array([1.0]), layout, mask, nagq, poisson=True
+    )
     rate = x.sum() / t.sum()
     start = np.array([[np.log(rate), 0.5]])
     params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
@@ -967,8 +1185,23 @@ def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
     q_lrt = max(0.0, float(2 * np.sum(_xlogy_sum(x, x / (t * rate)) - (x - t * rate))))
     xc = np.where(x == 0, 0.5, x)
     study = (np.log(xc / t), 1 / xc)
-    return _finish("IRLN", "UM.FS", level, float(params[0, 0]), se, tau2, q_wald, q_lrt,
-                   float(ll[0]), study, k, nagq, int(iters[0]), labels, ())
+    return _finish(
+        "IRLN",
+        "UM.FS",
+        level,
+        float(params[0, 0]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        k,
+        nagq,
+        int(iters[0]),
+        labels,
+        (),
+    )
 
 
 class _DropTau:

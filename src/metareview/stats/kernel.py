@@ -26,8 +26,18 @@ from metareview.stats._design import WLS, Design, sum_studies
 from metareview.stats._threads import thread_pool
 from metareview.stats.tau2 import ESTIMATORS, Control, Tau2Fit, solve_generalised_q
 
-__all__ = ["CHUNK_VALUES", "METHODS", "TESTS", "BatchResult", "Control", "QProfile", "chunk_rows",
-           "fit_study_major", "keep_freed_memory", "rma_batch"]
+__all__ = [
+    "CHUNK_VALUES",
+    "METHODS",
+    "TESTS",
+    "BatchResult",
+    "Control",
+    "QProfile",
+    "chunk_rows",
+    "fit_study_major",
+    "keep_freed_memory",
+    "rma_batch",
+]
 
 METHODS = Options(
     "method", ("EE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB"), aliases={"FE": "EE"}
@@ -95,8 +105,9 @@ class QProfile:
 
     __slots__ = ("_lock", "_parts", "_size", "_threads", "_values")
 
-    def __init__(self, size: int, parts: list[tuple[int, tuple]] | None = None,
-                 threads: int | None = 1) -> None:
+    def __init__(
+        self, size: int, parts: list[tuple[int, tuple]] | None = None, threads: int | None = 1
+    ) -> None:
         self._size = size
         self._parts = parts or []  # (first row, (Y, V, m, design, vt, regular, alpha, control))
         self._threads = threads
@@ -104,8 +115,9 @@ class QProfile:
         self._lock = threading.Lock()
 
     @classmethod
-    def of_chunk(cls, Y, V, m, design: Design, vt, regular, alpha: float,
-                 control: Control) -> QProfile:
+    def of_chunk(
+        cls, Y, V, m, design: Design, vt, regular, alpha: float, control: Control
+    ) -> QProfile:
         """The intervals of one study-major chunk, to be computed when read."""
         return cls(Y.shape[1], [(0, (Y, V, m, design, vt, regular, alpha, control))])
 
@@ -136,7 +148,7 @@ class QProfile:
                 def compute(part: tuple[int, tuple]) -> None:
                     start, inputs = part
                     for name, value in _qprofile_bounds(*inputs).items():
-                        values[name][start:start + value.size] = value
+                        values[name][start : start + value.size] = value
 
                 with thread_pool(self._threads, len(self._parts)) as pool:
                     list(pool.map(compute, self._parts))
@@ -144,18 +156,25 @@ class QProfile:
             return self._values
 
 
-def _qprofile_bounds(Y, V, m, design: Design, vt, regular, alpha: float,
-                     control: Control) -> dict[str, np.ndarray]:
+def _qprofile_bounds(
+    Y, V, m, design: Design, vt, regular, alpha: float, control: Control
+) -> dict[str, np.ndarray]:
     """Q-profile bounds of tau2 for the rows ``regular`` of a chunk, and of I2 and H2."""
     B = Y.shape[1]
     lb, ub = np.full(B, np.nan), np.full(B, np.nan)
     rows = np.flatnonzero(regular)
-    lb[rows], ub[rows] = qprofile_tau2(Y[:, rows], V[:, rows], m[:, rows], design.take(rows),
-                                       alpha, control)
+    lb[rows], ub[rows] = qprofile_tau2(
+        Y[:, rows], V[:, rows], m[:, rows], design.take(rows), alpha, control
+    )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return {"tau2_ci_lb": lb, "tau2_ci_ub": ub,
-                "I2_ci_lb": 100 * lb / (vt + lb), "I2_ci_ub": 100 * ub / (vt + ub),
-                "H2_ci_lb": lb / vt + 1, "H2_ci_ub": ub / vt + 1}
+        return {
+            "tau2_ci_lb": lb,
+            "tau2_ci_ub": ub,
+            "I2_ci_lb": 100 * lb / (vt + lb),
+            "I2_ci_ub": 100 * ub / (vt + ub),
+            "H2_ci_lb": lb / vt + 1,
+            "H2_ci_ub": ub / vt + 1,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +297,20 @@ class BatchResult:
                 for name in ("beta", "se", "zval", "pval", "ci_lb", "ci_ub"):
                     cols[f"{name}_{j}"] = getattr(self, name)[:, j]
             cols.update(QM=self.QM, QMp=self.QMp)
-        for name in ("tau2", "se_tau2", "tau2_ci_lb", "tau2_ci_ub", "I2", "H2", "QE", "QEp",
-                     "k", "converged", "iterations", "tau2_reset"):
+        for name in (
+            "tau2",
+            "se_tau2",
+            "tau2_ci_lb",
+            "tau2_ci_ub",
+            "I2",
+            "H2",
+            "QE",
+            "QEp",
+            "k",
+            "converged",
+            "iterations",
+            "tau2_reset",
+        ):
             cols[name] = getattr(self, name)
         return cols
 
@@ -373,18 +404,27 @@ def rma_batch(
 
     def fit(rows: slice) -> BatchResult:
         return fit_study_major(
-            np.ascontiguousarray(Y[rows].T), np.ascontiguousarray(V[rows].T),
+            np.ascontiguousarray(Y[rows].T),
+            np.ascontiguousarray(V[rows].T),
             None if m is None else np.ascontiguousarray(m[rows].T, dtype=float),
-            design.take(rows), method=method, test=test, alpha=alpha, tau2_ci=tau2_ci,
-            allow_saturated=allow_saturated, control=control)
+            design.take(rows),
+            method=method,
+            test=test,
+            alpha=alpha,
+            tau2_ci=tau2_ci,
+            allow_saturated=allow_saturated,
+            control=control,
+        )
 
     first = fit(chunks[0])
     if len(chunks) == 1:
         res = first
     else:  # each chunk's results written straight into arrays for the whole batch
-        arrays = {f.name: np.empty((B, *value.shape[1:]), dtype=value.dtype)
-                  for f in fields(BatchResult)
-                  if isinstance(value := getattr(first, f.name), np.ndarray)}
+        arrays = {
+            f.name: np.empty((B, *value.shape[1:]), dtype=value.dtype)
+            for f in fields(BatchResult)
+            if isinstance(value := getattr(first, f.name), np.ndarray)
+        }
         qprofiles: list[QProfile] = [first.qprofile] + [QProfile(0)] * (len(chunks) - 1)
 
         def store(index: int, part: BatchResult) -> None:
@@ -397,10 +437,17 @@ def rma_batch(
         with thread_pool(threads, len(chunks) - 1) as pool:
             for index, part in enumerate(pool.map(fit, chunks[1:]), start=1):
                 store(index, part)
-        res = BatchResult(**arrays, method=first.method, test=first.test, level=first.level,
-                          p=first.p, qprofile=QProfile.join(qprofiles, threads))
-    warn_convergence(res.method, res.converged, res.tau2_reset, maxiter=control.maxiter,
-                     stacklevel=2)
+        res = BatchResult(
+            **arrays,
+            method=first.method,
+            test=first.test,
+            level=first.level,
+            p=first.p,
+            qprofile=QProfile.join(qprofiles, threads),
+        )
+    warn_convergence(
+        res.method, res.converged, res.tau2_reset, maxiter=control.maxiter, stacklevel=2
+    )
     return res
 
 
@@ -427,8 +474,19 @@ def _check_counts(k: np.ndarray, p: int, allow_saturated: bool) -> None:
         )
 
 
-def fit_study_major(Y, V, m, design: Design, *, method: str, test: str, alpha: float,
-                    tau2_ci: bool, allow_saturated: bool, control: Control) -> BatchResult:
+def fit_study_major(
+    Y,
+    V,
+    m,
+    design: Design,
+    *,
+    method: str,
+    test: str,
+    alpha: float,
+    tau2_ci: bool,
+    allow_saturated: bool,
+    control: Control,
+) -> BatchResult:
     """:func:`rma_batch` on checked, study-major (k, B) arrays, without warnings.
 
     ``Y`` and ``V`` are finite with ``V > 0`` where ``m`` (0/1 floats, or None: all studies)
@@ -500,11 +558,32 @@ def fit_study_major(Y, V, m, design: Design, *, method: str, test: str, alpha: f
         qprofile = QProfile(B)
 
     return BatchResult(
-        method=method, test=test, level=1 - alpha, beta=beta, se=se, zval=zval,
-        ci_lb=ci_lb, ci_ub=ci_ub, vb=vb, tau2=tau2, se_tau2=fit_tau2.se_tau2, I2=I2, H2=H2,
-        QE=QE, QM=QM, pi_lb=pi_lb, pi_ub=pi_ub, vt=vt, k=k.astype(int), p=p, ddf=ddf, s2w=s2w,
-        converged=fit_tau2.converged, iterations=fit_tau2.iterations,
-        tau2_reset=fit_tau2.reset_to_zero, qprofile=qprofile,
+        method=method,
+        test=test,
+        level=1 - alpha,
+        beta=beta,
+        se=se,
+        zval=zval,
+        ci_lb=ci_lb,
+        ci_ub=ci_ub,
+        vb=vb,
+        tau2=tau2,
+        se_tau2=fit_tau2.se_tau2,
+        I2=I2,
+        H2=H2,
+        QE=QE,
+        QM=QM,
+        pi_lb=pi_lb,
+        pi_ub=pi_ub,
+        vt=vt,
+        k=k.astype(int),
+        p=p,
+        ddf=ddf,
+        s2w=s2w,
+        converged=fit_tau2.converged,
+        iterations=fit_tau2.iterations,
+        tau2_reset=fit_tau2.reset_to_zero,
+        qprofile=qprofile,
     )
 
 
@@ -521,12 +600,14 @@ def _estimate_tau2(method, Y, V, m, design, control, regular, fe: WLS) -> Tau2Fi
         fit.se_tau2[~regular] = np.nan
         return Tau2Fit(fit.tau2, fit.se_tau2, fit.iterations, fit.converged, fit.reset_to_zero)
     B = Y.shape[1]
-    out = Tau2Fit(np.zeros(B), np.full(B, np.nan), np.zeros(B, int), np.ones(B, bool),
-                  np.zeros(B, bool))
+    out = Tau2Fit(
+        np.zeros(B), np.full(B, np.nan), np.zeros(B, int), np.ones(B, bool), np.zeros(B, bool)
+    )
     rows = np.flatnonzero(regular)
     if rows.size:
-        part = ESTIMATORS[method](Y[:, rows], V[:, rows], m[:, rows], design.take(rows),
-                                  control, fe=fe.take(rows))
+        part = ESTIMATORS[method](
+            Y[:, rows], V[:, rows], m[:, rows], design.take(rows), control, fe=fe.take(rows)
+        )
         for name in ("tau2", "se_tau2", "iterations", "converged", "reset_to_zero"):
             getattr(out, name)[rows] = getattr(part, name)
     return out
@@ -659,6 +740,7 @@ def _prepare(Y, V, mask, X):
             raise InputError(f"X must have k = {k} rows per meta-analysis; got shape {Xa.shape}.")
         if not np.all(np.isfinite(Xa)):
             raise InputError(
-                "X (moderators) must be finite; remove studies with missing moderators.")
+                "X (moderators) must be finite; remove studies with missing moderators."
+            )
         design = Design.from_matrix(Xa)
     return Y, V, None if m is None or m.all() else m, design

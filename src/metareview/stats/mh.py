@@ -70,8 +70,10 @@ __all__ = ["MhResult", "rma_mh", "rma_peto"]
 MH_MEASURES = Options("measure", ("OR", "RR", "RD", "IRR", "IRD"))
 _PERSON_TIME = {"IRR", "IRD"}
 _LOG_SCALE = {"OR", "RR", "IRR", "PETO"}
-_TITLES = {"MH": "Equal-Effects Model (Mantel-Haenszel method)",
-           "PETO": "Equal-Effects Model (Peto's method)"}
+_TITLES = {
+    "MH": "Equal-Effects Model (Mantel-Haenszel method)",
+    "PETO": "Equal-Effects Model (Peto's method)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +132,19 @@ class MhResult:
             a, b, c, d = cells
             n1, n2 = a + b, c + d
             n = n1 + n2
-            w = {"OR": b * c / n, "RR": c * n1 / n, "RD": n1 * n2 / n,
-                 "PETO": (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1)}[self.measure]
+            w = {
+                "OR": b * c / n,
+                "RR": c * n1 / n,
+                "RD": n1 * n2 / n,
+                "PETO": (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1),
+            }[self.measure]
         return 100 * w / w.sum()
 
     def _pooled_cells(self) -> list[np.ndarray]:
         if self.cells is None or self.fit_args is None:
-            raise InputError("this fit does not carry its counts; refit it with rma_mh() or "
-                             "rma_peto().")
+            raise InputError(
+                "this fit does not carry its counts; refit it with rma_mh() or rma_peto()."
+            )
         add, to = self.fit_args["add"][1], self.fit_args["to"][1]
         if self.measure in _PERSON_TIME:
             x1, t1, x2, t2 = self.cells.T
@@ -151,8 +158,9 @@ class MhResult:
         its ``forest.rma.mh`` shows them); NaN where a study has no estimate.
         """
         if self.cells is None or self.fit_args is None:
-            raise InputError("this fit does not carry its counts; refit it with rma_mh() or "
-                             "rma_peto().")
+            raise InputError(
+                "this fit does not carry its counts; refit it with rma_mh() or rma_peto()."
+            )
         add, to, drop = (self.fit_args[key][0] for key in ("add", "to", "drop00"))
         cells = tuple(self.cells.T)
         if self.measure in _PERSON_TIME:
@@ -171,8 +179,10 @@ class MhResult:
         yi, vi = np.where(usable, yi, np.nan), np.where(usable, vi, np.nan)
         crit = stats.norm.isf((1 - self.level) / 2)
         half = crit * np.sqrt(vi)
-        return pd.DataFrame({"yi": yi, "vi": vi, "ci_lb": yi - half, "ci_ub": yi + half},
-                            index=pd.Index(self.slab, name="study"))
+        return pd.DataFrame(
+            {"yi": yi, "vi": vi, "ci_lb": yi - half, "ci_ub": yi + half},
+            index=pd.Index(self.slab, name="study"),
+        )
 
     @property
     def tau2(self) -> float:
@@ -182,14 +192,34 @@ class MhResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe results: the keys of ``rma().to_dict()`` plus CMH, CMHp, BD, BDp, TA, TAp."""
         out: dict[str, Any] = {
-            "estimate": _num(self.estimate), "se": _num(self.se), "zval": _num(self.zval),
-            "pval": _num(self.pval), "ci_lb": _num(self.ci_lb), "ci_ub": _num(self.ci_ub),
-            "pi_lb": None, "pi_ub": None, "tau2": 0.0, "se_tau2": None, "tau2_ci_lb": None,
-            "tau2_ci_ub": None, "I2": _num(self.I2), "H2": _num(self.H2), "QE": _num(self.QE),
-            "QEp": _num(self.QEp), "k": self.k, "method": self.method, "measure": self.measure,
-            "test": "z", "level": self.level, "omitted": list(self.omitted),
-            "CMH": _num(self.CMH), "CMHp": _num(self.CMHp), "BD": _num(self.BD),
-            "BDp": _num(self.BDp), "TA": _num(self.TA), "TAp": _num(self.TAp),
+            "estimate": _num(self.estimate),
+            "se": _num(self.se),
+            "zval": _num(self.zval),
+            "pval": _num(self.pval),
+            "ci_lb": _num(self.ci_lb),
+            "ci_ub": _num(self.ci_ub),
+            "pi_lb": None,
+            "pi_ub": None,
+            "tau2": 0.0,
+            "se_tau2": None,
+            "tau2_ci_lb": None,
+            "tau2_ci_ub": None,
+            "I2": _num(self.I2),
+            "H2": _num(self.H2),
+            "QE": _num(self.QE),
+            "QEp": _num(self.QEp),
+            "k": self.k,
+            "method": self.method,
+            "measure": self.measure,
+            "test": "z",
+            "level": self.level,
+            "omitted": list(self.omitted),
+            "CMH": _num(self.CMH),
+            "CMHp": _num(self.CMHp),
+            "BD": _num(self.BD),
+            "BDp": _num(self.BDp),
+            "TA": _num(self.TA),
+            "TAp": _num(self.TAp),
             "metareview_version": __version__,
         }
         return out
@@ -197,12 +227,20 @@ class MhResult:
     def table(self) -> pd.DataFrame:
         """One row: estimate, se, zval, pval, ci_lb, ci_ub."""
         return pd.DataFrame(
-            {"estimate": [self.estimate], "se": [self.se], "zval": [self.zval],
-             "pval": [self.pval], "ci_lb": [self.ci_lb], "ci_ub": [self.ci_ub]},
-            index=pd.Index(["intrcpt"], name="coefficient"))
+            {
+                "estimate": [self.estimate],
+                "se": [self.se],
+                "zval": [self.zval],
+                "pval": [self.pval],
+                "ci_lb": [self.ci_lb],
+                "ci_ub": [self.ci_ub],
+            },
+            index=pd.Index(["intrcpt"], name="coefficient"),
+        )
 
-    def predict(self, transf: str | None = None,
-                targs: Mapping[str, Any] | None = None) -> dict[str, float]:
+    def predict(
+        self, transf: str | None = None, targs: Mapping[str, Any] | None = None
+    ) -> dict[str, float]:
         """Pooled effect and CI, optionally back-transformed (``"exp"`` for the ratio scale;
         ``"auto"`` picks the natural one). ``pi_lb``/``pi_ub`` are NaN: there is no
         prediction interval for an equal-effects model (as :meth:`RmaResult.predict`).
@@ -213,11 +251,17 @@ class MhResult:
         >>> round(res.predict(transf="exp")["pred"], 4)
         0.5663
         """
-        out = {"pred": self.estimate, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub,
-               "pi_lb": float("nan"), "pi_ub": float("nan")}
+        out = {
+            "pred": self.estimate,
+            "ci_lb": self.ci_lb,
+            "ci_ub": self.ci_ub,
+            "pi_lb": float("nan"),
+            "pi_ub": float("nan"),
+        }
         if transf == "auto":
-            transf = DEFAULT_FOR_MEASURE.get(self.measure, "exp" if self.measure in _LOG_SCALE
-                                             else None)
+            transf = DEFAULT_FOR_MEASURE.get(
+                self.measure, "exp" if self.measure in _LOG_SCALE else None
+            )
         if transf is not None:
             out = {key: float(back_transform(transf, val, targs)) for key, val in out.items()}
         return out
@@ -247,8 +291,10 @@ def _pair(name: str, value: Any, default_second: Any) -> tuple[Any, Any]:
             return value[0], default_second
         if len(value) == 2:
             return value[0], value[1]
-        raise InputError(f"{name} takes one value or two (for the study estimates and for "
-                         f"the pooling); got {len(value)}.")
+        raise InputError(
+            f"{name} takes one value or two (for the study estimates and for "
+            f"the pooling); got {len(value)}."
+        )
     return value, default_second
 
 
@@ -262,8 +308,7 @@ def _options(add, to, drop00):
         raise InputError(f"add must be a number or two numbers; got {add!r}.") from None
     if add1 < 0 or add2 < 0:
         raise InputError(f"add must be >= 0; got {add!r}.")
-    return (add1, add2), (CONTINUITY.check(to1), CONTINUITY.check(to2)), (bool(drop1),
-                                                                          bool(drop2))
+    return (add1, add2), (CONTINUITY.check(to1), CONTINUITY.check(to2)), (bool(drop1), bool(drop2))
 
 
 def _columns(names: Sequence[str], values: Mapping[str, Any], data, slab):
@@ -277,8 +322,10 @@ def _columns(names: Sequence[str], values: Mapping[str, Any], data, slab):
     for name, column in arrays.items():
         missing = np.isnan(column)
         if missing.any():
-            raise InputError(f"{name} is missing at {describe_rows(missing, labels)}; counts "
-                             "are needed in every study. Remove these studies first.")
+            raise InputError(
+                f"{name} is missing at {describe_rows(missing, labels)}; counts "
+                "are needed in every study. Remove these studies first."
+            )
     return arrays, labels
 
 
@@ -286,16 +333,23 @@ def _tables(ai, bi, ci, di, n1i, n2i, data, slab, fn: str):
     given = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i)
     names = [n for n in given if given[n] is not None]
     if ai is None or ci is None or (bi is None and n1i is None) or (di is None and n2i is None):
-        raise InputError(f"{fn} needs the 2x2 counts ai, bi, ci, di (or ai, ci, n1i, n2i), "
-                         "as arrays or column names of data.")
+        raise InputError(
+            f"{fn} needs the 2x2 counts ai, bi, ci, di (or ai, ci, n1i, n2i), "
+            "as arrays or column names of data."
+        )
     arrays, labels = _columns(names, given, data, slab)
     a, c = arrays["ai"], arrays["ci"]
     b = arrays["bi"] if "bi" in arrays else arrays["n1i"] - a
     d = arrays["di"] if "di" in arrays else arrays["n2i"] - c
-    for name, cell in (("ai", a), ("bi" if "bi" in arrays else "n1i - ai", b), ("ci", c),
-                       ("di" if "di" in arrays else "n2i - ci", d)):
-        _check_rule(cell < 0, name, ">= 0 (counts)", labels,
-                    " Events cannot exceed the group size.")
+    for name, cell in (
+        ("ai", a),
+        ("bi" if "bi" in arrays else "n1i - ai", b),
+        ("ci", c),
+        ("di" if "di" in arrays else "n2i - ci", d),
+    ):
+        _check_rule(
+            cell < 0, name, ">= 0 (counts)", labels, " Events cannot exceed the group size."
+        )
     _check_rule(a + b <= 0, "n1i", "> 0 (group sizes)", labels)
     _check_rule(c + d <= 0, "n2i", "> 0 (group sizes)", labels)
     return a, b, c, d, labels
@@ -315,12 +369,17 @@ def _study_estimates(measure, cells, add, to, drop00, labels, zero_rule) -> tupl
         yi, vi = _ESTIMATES[measure](*adj)
     usable = ~drop & np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
     if (~usable).any():
-        why = ("no events (or only events) in both arms" if drop.any() and
-               not (~usable & ~drop).any() else "a zero cell and no continuity correction")
+        why = (
+            "no events (or only events) in both arms"
+            if drop.any() and not (~usable & ~drop).any()
+            else "a zero cell and no continuity correction"
+        )
         warnings.warn(
             f"{describe_rows(~usable, labels)}: no study estimate ({why}); left out of the "
             "heterogeneity test (Q, I2), kept in the pooled estimate, as metafor.",
-            StudyOmittedWarning, stacklevel=4)
+            StudyOmittedWarning,
+            stacklevel=4,
+        )
     return yi[usable], vi[usable]
 
 
@@ -347,15 +406,25 @@ def _heterogeneity(yi, vi, estimate):
     if k_yi <= 1:
         return 0.0, 1.0, 0.0, 1.0
     qe = max(0.0, float(np.sum((yi - estimate) ** 2 / vi)))
-    return (qe, float(stats.chi2.sf(qe, k_yi - 1)),
-            max(0.0, 100 * (qe - (k_yi - 1)) / qe) if qe > 0 else 0.0, qe / (k_yi - 1))
+    return (
+        qe,
+        float(stats.chi2.sf(qe, k_yi - 1)),
+        max(0.0, 100 * (qe - (k_yi - 1)) / qe) if qe > 0 else 0.0,
+        qe / (k_yi - 1),
+    )
 
 
 def _wald(estimate: float, se: float, level: float) -> dict[str, Any]:
     crit = stats.norm.isf((1 - level) / 2)
     zval = estimate / se
-    return dict(estimate=estimate, se=se, zval=zval, pval=float(2 * stats.norm.sf(abs(zval))),
-                ci_lb=estimate - crit * se, ci_ub=estimate + crit * se)
+    return dict(
+        estimate=estimate,
+        se=se,
+        zval=zval,
+        pval=float(2 * stats.norm.sf(abs(zval))),
+        ci_lb=estimate - crit * se,
+        ci_ub=estimate + crit * se,
+    )
 
 
 # ------------------------------------------------------------------------------ estimators
@@ -371,7 +440,8 @@ def _mh_or(a, b, c, d, labels, correct: bool):
         raise InputError(
             f"the Mantel-Haenszel odds ratio is not estimable: sum({which}/N) = 0 over all "
             "studies (every study has a zero in that diagonal). Use measure='RR' or 'RD', or "
-            "rma_glmm().")
+            "rma_glmm()."
+        )
     P, Q = (a + d) / n, (b + c) / n
     rs, ss = R.sum(), S.sum()
     ratio = rs / ss
@@ -408,9 +478,13 @@ def _breslow_day(a, n1, n2, n, events, non_events, ratio):
     bd = max(0.0, float(np.sum((a - e11) ** 2 / var)))
     ta = max(0.0, bd - float(np.sum(a - e11) ** 2 / np.sum(var)))
     df = k_pos - 1
-    return dict(BD=bd, TA=ta, k_pos=k_pos,
-                BDp=float(stats.chi2.sf(bd, df)) if df > 0 else None,
-                TAp=float(stats.chi2.sf(ta, df)) if df > 0 else None)
+    return dict(
+        BD=bd,
+        TA=ta,
+        k_pos=k_pos,
+        BDp=float(stats.chi2.sf(bd, df)) if df > 0 else None,
+        TAp=float(stats.chi2.sf(ta, df)) if df > 0 else None,
+    )
 
 
 def _mh_rr(a, b, c, d, labels):
@@ -419,8 +493,10 @@ def _mh_rr(a, b, c, d, labels):
     n = n1 + n2
     if a.sum() == 0 or c.sum() == 0:
         arm = "ai (first group)" if a.sum() == 0 else "ci (second group)"
-        raise InputError(f"the Mantel-Haenszel risk ratio is not estimable: no events in "
-                         f"{arm} in any study. Use measure='RD' or rma_glmm().")
+        raise InputError(
+            f"the Mantel-Haenszel risk ratio is not estimable: no events in "
+            f"{arm} in any study. Use measure='RD' or rma_glmm()."
+        )
     R, S = np.sum(a * n2 / n), np.sum(c * n1 / n)
     var = np.sum(n1 * n2 * (a + c) / n**2 - a * c / n) / (R * S)
     return float(np.log(R / S)), float(np.sqrt(var)), {}
@@ -432,11 +508,15 @@ def _mh_rd(a, b, c, d, labels):
     n = n1 + n2
     w = np.sum(n1 * n2 / n)
     rd = np.sum(a * n2 / n - c * n1 / n) / w
-    num = (rd * np.sum(c * (n1 / n) ** 2 - a * (n2 / n) ** 2 + n1 * n2 * (n2 - n1) / (2 * n**2))
-           + np.sum(a * (n2 - c) / n + c * (n1 - a) / n) / 2)
+    num = (
+        rd * np.sum(c * (n1 / n) ** 2 - a * (n2 / n) ** 2 + n1 * n2 * (n2 - n1) / (2 * n**2))
+        + np.sum(a * (n2 - c) / n + c * (n1 - a) / n) / 2
+    )
     if num <= 0:
-        raise InputError("the Mantel-Haenszel risk difference has no variance: no study has "
-                         "events in one group and non-events in the other.")
+        raise InputError(
+            "the Mantel-Haenszel risk difference has no variance: no study has "
+            "events in one group and non-events in the other."
+        )
     return float(rd), float(np.sqrt(num) / w), {}
 
 
@@ -444,16 +524,21 @@ def _mh_irr(x1, t1, x2, t2, labels, correct: bool):
     """MH incidence rate ratio (Greenland & Robins, 1985) and the MH test of rates."""
     if x1.sum() == 0 or x2.sum() == 0:
         arm = "x1i" if x1.sum() == 0 else "x2i"
-        raise InputError(f"the Mantel-Haenszel rate ratio is not estimable: {arm} is 0 in "
-                         "every study. Use measure='IRD'.")
+        raise InputError(
+            f"the Mantel-Haenszel rate ratio is not estimable: {arm} is 0 in "
+            "every study. Use measure='IRD'."
+        )
     t = t1 + t2
     R, S = np.sum(x1 * t2 / t), np.sum(x2 * t1 / t)
     var = np.sum(t1 * t2 * (x1 + x2) / t**2) / (R * S)
     events = x1 + x2
     dev = abs(np.sum(x1 - events * t1 / t)) - (0.5 if correct else 0.0)
     cmh = float(dev**2 / np.sum(events * t1 * t2 / t**2))
-    return (float(np.log(R / S)), float(np.sqrt(var)),
-            dict(CMH=cmh, CMHp=float(stats.chi2.sf(cmh, 1))))
+    return (
+        float(np.log(R / S)),
+        float(np.sqrt(var)),
+        dict(CMH=cmh, CMHp=float(stats.chi2.sf(cmh, 1))),
+    )
 
 
 def _mh_ird(x1, t1, x2, t2, labels):
@@ -463,8 +548,9 @@ def _mh_ird(x1, t1, x2, t2, labels):
     ird = np.sum((x1 * t2 - x2 * t1) / t) / w.sum()
     var = np.sum(w**2 * (x1 / t1**2 + x2 / t2**2)) / w.sum() ** 2
     if var <= 0:
-        raise InputError("the Mantel-Haenszel rate difference has no variance: there are no "
-                         "events in any study.")
+        raise InputError(
+            "the Mantel-Haenszel rate difference has no variance: there are no events in any study."
+        )
     return float(ird), float(np.sqrt(var)), {}
 
 
@@ -472,14 +558,25 @@ def _mh_ird(x1, t1, x2, t2, labels):
 
 
 def rma_mh(
-    ai: Any = None, bi: Any = None, ci: Any = None, di: Any = None, *,
-    n1i: Any = None, n2i: Any = None,
-    x1i: Any = None, t1i: Any = None, x2i: Any = None, t2i: Any = None,
-    measure: str = "OR", data: pd.DataFrame | None = None, slab: Any = None,
+    ai: Any = None,
+    bi: Any = None,
+    ci: Any = None,
+    di: Any = None,
+    *,
+    n1i: Any = None,
+    n2i: Any = None,
+    x1i: Any = None,
+    t1i: Any = None,
+    x2i: Any = None,
+    t2i: Any = None,
+    measure: str = "OR",
+    data: pd.DataFrame | None = None,
+    slab: Any = None,
     add: float | Sequence[float] = (0.5, 0.0),
     to: str | Sequence[str] = ("only0", "none"),
     drop00: bool | Sequence[bool] = (True, False),
-    correct: bool = True, level: float = 95,
+    correct: bool = True,
+    level: float = 95,
 ) -> MhResult:
     """Mantel-Haenszel pooled odds ratio, risk ratio, risk difference or rate ratio/difference.
 
@@ -541,27 +638,33 @@ def rma_mh(
     adds, tos, drops = _options(add, to, drop00)
     if measure in _PERSON_TIME:
         if any(v is not None for v in (ai, bi, ci, di, n1i, n2i)):
-            raise InputError(f"measure={measure!r} takes x1i, t1i, x2i, t2i (events and "
-                             "person-time), not 2x2 counts.")
+            raise InputError(
+                f"measure={measure!r} takes x1i, t1i, x2i, t2i (events and "
+                "person-time), not 2x2 counts."
+            )
         if any(v is None for v in (x1i, t1i, x2i, t2i)):
-            raise InputError(f"measure={measure!r} needs x1i, t1i, x2i and t2i (events and "
-                             "person-time in each group).")
-        arrays, labels = _columns(("x1i", "t1i", "x2i", "t2i"),
-                                  dict(x1i=x1i, t1i=t1i, x2i=x2i, t2i=t2i), data, slab)
+            raise InputError(
+                f"measure={measure!r} needs x1i, t1i, x2i and t2i (events and "
+                "person-time in each group)."
+            )
+        arrays, labels = _columns(
+            ("x1i", "t1i", "x2i", "t2i"), dict(x1i=x1i, t1i=t1i, x2i=x2i, t2i=t2i), data, slab
+        )
         x1, t1, x2, t2 = (arrays[n] for n in ("x1i", "t1i", "x2i", "t2i"))
         _check_rule(x1 < 0, "x1i", ">= 0 (event counts)", labels)
         _check_rule(x2 < 0, "x2i", ">= 0 (event counts)", labels)
         _check_rule(t1 <= 0, "t1i", "> 0 (person-time)", labels)
         _check_rule(t2 <= 0, "t2i", "> 0 (person-time)", labels)
         if x1.sum() + x2.sum() == 0:
-            raise InputError("there are no events in either group of any study (x1i and x2i "
-                             "are all 0): there is nothing to pool.")
+            raise InputError(
+                "there are no events in either group of any study (x1i and x2i "
+                "are all 0): there is nothing to pool."
+            )
 
         def rule(e1, e2):
             return (e1 == 0) & (e2 == 0)
 
-        yi, vi = _study_estimates_pt(measure, x1, t1, x2, t2, adds[0], tos[0], drops[0],
-                                     labels)
+        yi, vi = _study_estimates_pt(measure, x1, t1, x2, t2, adds[0], tos[0], drops[0], labels)
         keep = ~rule(x1, x2) if drops[1] else np.ones(len(x1), dtype=bool)
         x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
         kept_cells = np.column_stack([x1, t1, x2, t2])
@@ -572,12 +675,15 @@ def rma_mh(
             est, se, extra = _mh_ird(e1, t1, e2, t2, labels)
     else:
         if any(v is not None for v in (x1i, t1i, x2i, t2i)):
-            raise InputError(f"measure={measure!r} takes 2x2 counts (ai, bi, ci, di); "
-                             "x1i, t1i, x2i, t2i are for IRR and IRD.")
+            raise InputError(
+                f"measure={measure!r} takes 2x2 counts (ai, bi, ci, di); "
+                "x1i, t1i, x2i, t2i are for IRR and IRD."
+            )
         a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_mh()")
         _check_events(a, b, c, d)
-        yi, vi = _study_estimates(measure, (a, b, c, d), adds[0], tos[0], drops[0], labels,
-                                  _no_events)
+        yi, vi = _study_estimates(
+            measure, (a, b, c, d), adds[0], tos[0], drops[0], labels, _no_events
+        )
         keep = ~_no_events(a, b, c, d) if drops[1] else np.ones(len(a), dtype=bool)
         kept_cells = np.column_stack([a[keep], b[keep], c[keep], d[keep]])
         a, b, c, d = _correct_counts((a[keep], b[keep], c[keep], d[keep]), adds[1], tos[1])
@@ -589,11 +695,25 @@ def rma_mh(
             est, se, extra = _mh_rd(a, b, c, d, labels)
     omitted = tuple(lab for lab, k in zip(labels, keep, strict=True) if not k)
     qe, qep, i2, h2 = _heterogeneity(yi, vi, est)
-    return MhResult(method="MH", measure=measure, level=level, **_wald(est, se, level),
-                    QE=qe, QEp=qep, I2=i2, H2=h2, k=int(keep.sum()), k_yi=len(yi), yi=yi,
-                    vi=vi, slab=tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
-                    omitted=omitted, cells=kept_cells,
-                    fit_args=dict(add=adds, to=tos, drop00=drops, correct=correct), **extra)
+    return MhResult(
+        method="MH",
+        measure=measure,
+        level=level,
+        **_wald(est, se, level),
+        QE=qe,
+        QEp=qep,
+        I2=i2,
+        H2=h2,
+        k=int(keep.sum()),
+        k_yi=len(yi),
+        yi=yi,
+        vi=vi,
+        slab=tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
+        omitted=omitted,
+        cells=kept_cells,
+        fit_args=dict(add=adds, to=tos, drop00=drops, correct=correct),
+        **extra,
+    )
 
 
 def _study_estimates_pt(measure, x1, t1, x2, t2, add, to, drop00, labels):
@@ -608,22 +728,35 @@ def _study_estimates_pt(measure, x1, t1, x2, t2, add, to, drop00, labels):
             f"{describe_rows(~usable, labels)}: no study estimate (no events in either group, "
             "or a zero count without continuity correction); left out of the heterogeneity "
             "test (Q, I2), kept in the pooled estimate, as metafor.",
-            StudyOmittedWarning, stacklevel=3)
+            StudyOmittedWarning,
+            stacklevel=3,
+        )
     return yi[usable], vi[usable]
 
 
 def _check_events(a, b, c, d) -> None:
     if (a + c).sum() == 0:
-        raise InputError("there are no events in either group of any study (ai and ci are "
-                         "all 0): there is nothing to pool.")
+        raise InputError(
+            "there are no events in either group of any study (ai and ci are "
+            "all 0): there is nothing to pool."
+        )
     if (b + d).sum() == 0:
-        raise InputError("every participant of every study had the event (bi and di are all "
-                         "0): there is nothing to pool.")
+        raise InputError(
+            "every participant of every study had the event (bi and di are all "
+            "0): there is nothing to pool."
+        )
 
 
 def rma_peto(
-    ai: Any = None, bi: Any = None, ci: Any = None, di: Any = None, *,
-    n1i: Any = None, n2i: Any = None, data: pd.DataFrame | None = None, slab: Any = None,
+    ai: Any = None,
+    bi: Any = None,
+    ci: Any = None,
+    di: Any = None,
+    *,
+    n1i: Any = None,
+    n2i: Any = None,
+    data: pd.DataFrame | None = None,
+    slab: Any = None,
     add: float | Sequence[float] = (0.5, 0.0),
     to: str | Sequence[str] = ("only0", "none"),
     drop00: bool | Sequence[bool] = (True, False),
@@ -663,8 +796,7 @@ def rma_peto(
     adds, tos, drops = _options(add, to, drop00)
     a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_peto()")
     _check_events(a, b, c, d)
-    yi, vi = _study_estimates("PETO", (a, b, c, d), adds[0], tos[0], drops[0], labels,
-                              _no_events)
+    yi, vi = _study_estimates("PETO", (a, b, c, d), adds[0], tos[0], drops[0], labels, _no_events)
     keep = ~_no_events(a, b, c, d) if drops[1] else np.ones(len(a), dtype=bool)
     kept_cells = np.column_stack([a[keep], b[keep], c[keep], d[keep]])
     a, b, c, d = _correct_counts((a[keep], b[keep], c[keep], d[keep]), adds[1], tos[1])
@@ -675,8 +807,7 @@ def rma_peto(
     est = float(o_minus_e.sum() / v.sum())
     se = float(np.sqrt(1 / v.sum()))
     k_pos = int((v > 0).sum())
-    qe = max(0.0, float(np.sum(o_minus_e[v > 0] ** 2 / v[v > 0]) - o_minus_e.sum() ** 2
-                        / v.sum()))
+    qe = max(0.0, float(np.sum(o_minus_e[v > 0] ** 2 / v[v > 0]) - o_minus_e.sum() ** 2 / v.sum()))
     k_yi = len(yi)
     if k_pos > 1:
         qep = float(stats.chi2.sf(qe, k_yi - 1))
@@ -684,12 +815,25 @@ def rma_peto(
         h2 = qe / (k_yi - 1)
     else:
         qep, i2, h2 = 1.0, 0.0, 1.0
-    return MhResult(method="PETO", measure="PETO", level=level, **_wald(est, se, level), QE=qe,
-                    QEp=qep, I2=i2, H2=h2, k=int(keep.sum()), k_yi=k_yi, yi=yi, vi=vi,
-                    slab=tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
-                    omitted=tuple(lab for lab, k in zip(labels, keep, strict=True) if not k),
-                    k_pos=k_pos, cells=kept_cells,
-                    fit_args=dict(add=adds, to=tos, drop00=drops))
+    return MhResult(
+        method="PETO",
+        measure="PETO",
+        level=level,
+        **_wald(est, se, level),
+        QE=qe,
+        QEp=qep,
+        I2=i2,
+        H2=h2,
+        k=int(keep.sum()),
+        k_yi=k_yi,
+        yi=yi,
+        vi=vi,
+        slab=tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
+        omitted=tuple(lab for lab, k in zip(labels, keep, strict=True) if not k),
+        k_pos=k_pos,
+        cells=kept_cells,
+        fit_args=dict(add=adds, to=tos, drop00=drops),
+    )
 
 
 # ------------------------------------------------------------------------------ printing
@@ -699,33 +843,56 @@ def _format_mh(res: MhResult) -> str:
     lines = [f"{_TITLES[res.method]} (k = {res.k})", ""]
     if res.omitted:
         lines[1:1] = [f"Left out: {', '.join(res.omitted)}"]
-    lines += [f"I^2 (total heterogeneity / total variability): {res.I2:.2f}%",
-              f"H^2 (total variability / sampling variability): {res.H2:.2f}", "",
-              "Test for Heterogeneity:",
-              f"Q(df = {max(res.k_yi - 1, 0)}) = {res.QE:.4f}, p-val {_format._p_eq(res.QEp)}",
-              "", "Model Results (log scale):" if res.measure in _LOG_SCALE else
-              "Model Results:", ""]
+    lines += [
+        f"I^2 (total heterogeneity / total variability): {res.I2:.2f}%",
+        f"H^2 (total variability / sampling variability): {res.H2:.2f}",
+        "",
+        "Test for Heterogeneity:",
+        f"Q(df = {max(res.k_yi - 1, 0)}) = {res.QE:.4f}, p-val {_format._p_eq(res.QEp)}",
+        "",
+        "Model Results (log scale):" if res.measure in _LOG_SCALE else "Model Results:",
+        "",
+    ]
     header = ["estimate", "se", "zval", "pval", "ci.lb", "ci.ub"]
-    row = [f"{res.estimate:.4f}", f"{res.se:.4f}", f"{res.zval:.4f}", _format.fmt_p(res.pval),
-           f"{res.ci_lb:.4f}", f"{res.ci_ub:.4f}"]
+    row = [
+        f"{res.estimate:.4f}",
+        f"{res.se:.4f}",
+        f"{res.zval:.4f}",
+        _format.fmt_p(res.pval),
+        f"{res.ci_lb:.4f}",
+        f"{res.ci_ub:.4f}",
+    ]
     widths = [max(len(h), len(r)) for h, r in zip(header, row, strict=True)]
     lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
-    lines.append("  ".join(r.rjust(w) for r, w in zip(row, widths, strict=True))
-                 + " " + _format._stars(res.pval))
+    lines.append(
+        "  ".join(r.rjust(w) for r, w in zip(row, widths, strict=True))
+        + " "
+        + _format._stars(res.pval)
+    )
     if res.measure in _LOG_SCALE:
         name = {"PETO": "OR"}.get(res.measure, res.measure)
-        lines += ["", "Model Results (" + name + " scale):", "",
-                  f"estimate = {np.exp(res.estimate):.4f}, ci.lb = {np.exp(res.ci_lb):.4f}, "
-                  f"ci.ub = {np.exp(res.ci_ub):.4f}"]
+        lines += [
+            "",
+            "Model Results (" + name + " scale):",
+            "",
+            f"estimate = {np.exp(res.estimate):.4f}, ci.lb = {np.exp(res.ci_lb):.4f}, "
+            f"ci.ub = {np.exp(res.ci_ub):.4f}",
+        ]
     if res.CMH is not None and res.CMHp is not None:
-        test = "Cochran-Mantel-Haenszel Test" if res.measure == "OR" else \
-            "Mantel-Haenszel Test"
+        test = "Cochran-Mantel-Haenszel Test" if res.measure == "OR" else "Mantel-Haenszel Test"
         lines += ["", f"{test}:    CMH = {res.CMH:.4f}, df = 1, p-val {_format._p_eq(res.CMHp)}"]
-    if (res.BD is not None and res.BDp is not None and res.TA is not None
-            and res.TAp is not None and res.k_pos is not None):
-        lines += [f"Tarone's Test for Heterogeneity: X^2 = {res.TA:.4f}, df = {res.k_pos - 1}, "
-                  f"p-val {_format._p_eq(res.TAp)}",
-                  f"Breslow-Day Test:                X^2 = {res.BD:.4f}, df = {res.k_pos - 1}, "
-                  f"p-val {_format._p_eq(res.BDp)}"]
+    if (
+        res.BD is not None
+        and res.BDp is not None
+        and res.TA is not None
+        and res.TAp is not None
+        and res.k_pos is not None
+    ):
+        lines += [
+            f"Tarone's Test for Heterogeneity: X^2 = {res.TA:.4f}, df = {res.k_pos - 1}, "
+            f"p-val {_format._p_eq(res.TAp)}",
+            f"Breslow-Day Test:                X^2 = {res.BD:.4f}, df = {res.k_pos - 1}, "
+            f"p-val {_format._p_eq(res.BDp)}",
+        ]
     lines += ["", "---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
     return "\n".join(lines)

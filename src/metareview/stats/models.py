@@ -166,19 +166,32 @@ class RmaResult:
             "metareview_version": __version__,
         }
         if self.has_mods:
-            out.update(QM=_num(self.QM), QMp=_num(self.QMp), R2=_num(self.R2),
-                       coef_names=list(self.coef_names))
+            out.update(
+                QM=_num(self.QM),
+                QMp=_num(self.QMp),
+                R2=_num(self.R2),
+                coef_names=list(self.coef_names),
+            )
         if self.subgroups is not None:
-            out.update(Q_between=_num(self.Q_between), df_between=self.df_between,
-                       p_between=_num(self.p_between))
+            out.update(
+                Q_between=_num(self.Q_between),
+                df_between=self.df_between,
+                p_between=_num(self.p_between),
+            )
             out["subgroups"] = {g: r.to_dict() for g, r in self.subgroups.items()}
         return out
 
     def table(self) -> pd.DataFrame:
         """One row per coefficient: estimate, se, zval (tval for knha), pval, ci_lb, ci_ub."""
         return pd.DataFrame(
-            {"estimate": self.beta, "se": self.se, "zval": self.zval, "pval": self.pval,
-             "ci_lb": self.ci_lb, "ci_ub": self.ci_ub},
+            {
+                "estimate": self.beta,
+                "se": self.se,
+                "zval": self.zval,
+                "pval": self.pval,
+                "ci_lb": self.ci_lb,
+                "ci_ub": self.ci_ub,
+            },
             index=pd.Index(self.coef_names, name="coefficient"),
         )
 
@@ -187,19 +200,28 @@ class RmaResult:
         crit = stats.norm.isf((1 - self.level) / 2)
         sei = np.sqrt(self.vi)
         return pd.DataFrame(
-            {"yi": self.yi, "vi": self.vi, "sei": sei, "ci_lb": self.yi - crit * sei,
-             "ci_ub": self.yi + crit * sei, "weight": self.weights},
+            {
+                "yi": self.yi,
+                "vi": self.vi,
+                "sei": sei,
+                "ci_lb": self.yi - crit * sei,
+                "ci_ub": self.yi + crit * sei,
+                "weight": self.weights,
+            },
             index=pd.Index(self.slab, name="study"),
         )
 
     def confint(self) -> dict[str, float]:
         """Q-profile confidence intervals for tau2, tau, I2 and H2 (Viechtbauer, 2007)."""
         return {
-            "tau2_ci_lb": self.tau2_ci_lb, "tau2_ci_ub": self.tau2_ci_ub,
+            "tau2_ci_lb": self.tau2_ci_lb,
+            "tau2_ci_ub": self.tau2_ci_ub,
             "tau_ci_lb": float(np.sqrt(self.tau2_ci_lb)),
             "tau_ci_ub": float(np.sqrt(self.tau2_ci_ub)),
-            "I2_ci_lb": self.I2_ci_lb, "I2_ci_ub": self.I2_ci_ub,
-            "H2_ci_lb": self.H2_ci_lb, "H2_ci_ub": self.H2_ci_ub,
+            "I2_ci_lb": self.I2_ci_lb,
+            "I2_ci_ub": self.I2_ci_ub,
+            "H2_ci_lb": self.H2_ci_lb,
+            "H2_ci_ub": self.H2_ci_ub,
         }
 
     def predict(
@@ -237,12 +259,18 @@ class RmaResult:
         pred = Xnew @ self.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", Xnew, self.vb, Xnew))
         alpha = 1 - self.level
-        crit = stats.t.isf(alpha / 2, self.ddf) if self.test == "knha" else stats.norm.isf(
-            alpha / 2)
+        crit = (
+            stats.t.isf(alpha / 2, self.ddf) if self.test == "knha" else stats.norm.isf(alpha / 2)
+        )
         # metafor gives no prediction interval for an equal-effects model
         pi_se = np.sqrt(se**2 + self.tau2) if self.method != "EE" else np.full_like(se, np.nan)
-        out = {"pred": pred, "ci_lb": pred - crit * se, "ci_ub": pred + crit * se,
-               "pi_lb": pred - crit * pi_se, "pi_ub": pred + crit * pi_se}
+        out = {
+            "pred": pred,
+            "ci_lb": pred - crit * se,
+            "ci_ub": pred + crit * se,
+            "pi_lb": pred - crit * pi_se,
+            "pi_ub": pred + crit * pi_se,
+        }
         if transf == "auto":
             transf = DEFAULT_FOR_MEASURE.get(self.measure or "")
         if transf is not None:
@@ -311,8 +339,10 @@ def check_rma_result(
     model = MODELS.check(model)
     advice = f" {fix}" if fix else ""
     if not isinstance(res, RmaResult):
-        raise InputError(f"{what} needs the result of metareview.rma(); got "
-                         f"{type(res).__name__}. Fit the model first: res = rma(yi, vi, ...).")
+        raise InputError(
+            f"{what} needs the result of metareview.rma(); got "
+            f"{type(res).__name__}. Fit the model first: res = rma(yi, vi, ...)."
+        )
     if model == "intercept" and res.has_mods:
         raise InputError(
             f"{what} applies to models without moderators, so res must be an intercept-only "
@@ -321,8 +351,10 @@ def check_rma_result(
             f"{advice}"
         )
     if model == "mods" and not res.has_mods:
-        raise InputError(f"{what} needs a meta-regression, but res is an intercept-only model "
-                         f"(no moderators); fit one with rma(yi, vi, mods=...).{advice}")
+        raise InputError(
+            f"{what} needs a meta-regression, but res is an intercept-only model "
+            f"(no moderators); fit one with rma(yi, vi, mods=...).{advice}"
+        )
     if res.k < min_k:
         raise InputError(f"{what} needs at least {min_k} studies; the model has k = {res.k}.")
     return res
@@ -442,8 +474,9 @@ def rma(
 
     raw_y = resolve_column("yi", yi, data)
     raw_v = resolve_column("vi" if sei is None else "sei", vi if sei is None else sei, data)
-    n = check_same_length({"yi": np.asarray(raw_y).reshape(-1),
-                           "vi": np.asarray(raw_v).reshape(-1)})
+    n = check_same_length(
+        {"yi": np.asarray(raw_y).reshape(-1), "vi": np.asarray(raw_v).reshape(-1)}
+    )
     labels = row_names(data, n, slab)
     y = check_numeric("yi", raw_y, labels)
     v = check_numeric("vi" if sei is None else "sei", raw_v, labels)
@@ -459,16 +492,23 @@ def rma(
     if ni_arr is not None:
         check_same_length({"yi": y, "ni": ni_arr})
 
-    keep = _select_studies(y, v, X, labels, MISSING.check(missing),
-                           ZERO_VARIANCE.check(zero_variance))
+    keep = _select_studies(
+        y, v, X, labels, MISSING.check(missing), ZERO_VARIANCE.check(zero_variance)
+    )
     omitted = tuple(lab for lab, kept in zip(labels, keep, strict=True) if not kept)
     y, v, X = y[keep], v[keep], X[keep]
-    labels = RowNames((lab for lab, kept in zip(labels, keep, strict=True) if kept),
-                      kind=labels.kind)
+    labels = RowNames(
+        (lab for lab, kept in zip(labels, keep, strict=True) if kept), kind=labels.kind
+    )
     ni_kept = None if ni_arr is None else tuple(float(x) for x in ni_arr[keep])
 
-    options: dict[str, Any] = dict(method=METHODS.check(method), test=TESTS.check(test),
-                                   level=level, control=_control(control), measure=measure)
+    options: dict[str, Any] = dict(
+        method=METHODS.check(method),
+        test=TESTS.check(test),
+        level=level,
+        control=_control(control),
+        measure=measure,
+    )
     result = _fit(y, v, X, coef_names, labels, ni_kept, omitted, **options)
     if groups is None:
         return result
@@ -508,31 +548,43 @@ def _moderators(mods: Any, data, n: int, labels) -> tuple[np.ndarray, tuple[str,
             )
         names = [f"mod{j + 1}" for j in range(arr.shape[1])]
         columns = [arr[:, j] for j in range(arr.shape[1])]
-    values = [check_numeric(f"mods[{name!r}]", col, labels) for name, col in
-              zip(names, columns, strict=True)]
-    check_same_length({"yi": np.empty(n), **{f"mods[{nm!r}]": c for nm, c in
-                                             zip(names, values, strict=True)}})
+    values = [
+        check_numeric(f"mods[{name!r}]", col, labels)
+        for name, col in zip(names, columns, strict=True)
+    ]
+    check_same_length(
+        {"yi": np.empty(n), **{f"mods[{nm!r}]": c for nm, c in zip(names, values, strict=True)}}
+    )
     return np.column_stack([np.ones(n), *values]), ("intrcpt", *names)
 
 
 def _select_studies(y, v, X, labels, missing: str, zero_variance: str) -> np.ndarray:
     nan_rows = np.isnan(y) | np.isnan(v) | np.isnan(X).any(axis=1)
     if nan_rows.any():
-        cols = [name for name, bad in (("yi", np.isnan(y)), ("vi", np.isnan(v)),
-                                       ("mods", np.isnan(X).any(axis=1))) if bad.any()]
-        message = (f"{'/'.join(cols)} missing at {describe_rows(nan_rows, labels)}")
+        cols = [
+            name
+            for name, bad in (
+                ("yi", np.isnan(y)),
+                ("vi", np.isnan(v)),
+                ("mods", np.isnan(X).any(axis=1)),
+            )
+            if bad.any()
+        ]
+        message = f"{'/'.join(cols)} missing at {describe_rows(nan_rows, labels)}"
         if missing == "error":
             raise InputError(
-                f"{message}. Remove these studies or pass ", Argument("missing", "omit"),
-                " to leave them out."
+                f"{message}. Remove these studies or pass ",
+                Argument("missing", "omit"),
+                " to leave them out.",
             )
-        warnings.warn(f"{message}; these studies are left out.", StudyOmittedWarning,
-                      stacklevel=3)
+        warnings.warn(f"{message}; these studies are left out.", StudyOmittedWarning, stacklevel=3)
     _no_negative(np.where(nan_rows, 0.0, v), "vi", labels)
     zero = (v == 0) & ~nan_rows
     if zero.any():
-        message = (f"vi is 0 at {describe_rows(zero, labels)}: a study with zero sampling "
-                   "variance (e.g. a 0% or 100% raw proportion) cannot be weighted")
+        message = (
+            f"vi is 0 at {describe_rows(zero, labels)}: a study with zero sampling "
+            "variance (e.g. a 0% or 100% raw proportion) cannot be weighted"
+        )
         if zero_variance == "error":
             raise InputError(
                 f"{message}. Use a transformed measure (PLO, PFT) or pass "
@@ -542,18 +594,42 @@ def _select_studies(y, v, X, labels, missing: str, zero_variance: str) -> np.nda
     return ~(nan_rows | zero)
 
 
-def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, control,
-         measure, single_study: bool = False) -> RmaResult:
+def _fit(
+    y,
+    v,
+    X,
+    coef_names,
+    labels,
+    ni,
+    omitted,
+    *,
+    method,
+    test,
+    level,
+    control,
+    measure,
+    single_study: bool = False,
+) -> RmaResult:
     k, p = len(y), X.shape[1]
     if k < p or (k == p and not (single_study and k == 1)):
         need = "2 studies" if p == 1 else f"more studies than coefficients ({p})"
-        raise InputError(f"the model needs at least {need}; got k = {k}"
-                         f"{' after leaving out ' + ', '.join(omitted) if omitted else ''}.")
+        raise InputError(
+            f"the model needs at least {need}; got k = {k}"
+            f"{' after leaving out ' + ', '.join(omitted) if omitted else ''}."
+        )
     design = None if p == 1 else X
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # raised as an error below
-        batch = rma_batch(y[None], v[None], X=design, method=method, test=test, level=level,
-                          control=control, allow_saturated=single_study)
+        batch = rma_batch(
+            y[None],
+            v[None],
+            X=design,
+            method=method,
+            test=test,
+            level=level,
+            control=control,
+            allow_saturated=single_study,
+        )
     if not batch.converged[0]:
         raise ConvergenceError(
             f"the {method} estimator of tau2 did not converge within {control.maxiter} "
@@ -562,28 +638,56 @@ def _fit(y, v, X, coef_names, labels, ni, omitted, *, method, test, level, contr
         )
     R2 = _r_squared(batch, y, v, X, method, test, level, control) if p > 1 else None
     warn_convergence(method, True, batch.tau2_reset[0], stacklevel=3)
-    return _result_from_batch(batch, coef_names, y, v, X, labels, ni, omitted, measure, R2,
-                              control)
+    return _result_from_batch(batch, coef_names, y, v, X, labels, ni, omitted, measure, R2, control)
 
 
-def _result_from_batch(batch: BatchResult, coef_names, y, v, X, labels, ni, omitted, measure,
-                       R2, control: Control) -> RmaResult:
+def _result_from_batch(
+    batch: BatchResult, coef_names, y, v, X, labels, ni, omitted, measure, R2, control: Control
+) -> RmaResult:
     def scalar(a: np.ndarray) -> float:
         return float(a[0])
 
     return RmaResult(
-        method=batch.method, test=batch.test, level=batch.level, coef_names=tuple(coef_names),
-        beta=batch.beta[0], se=batch.se[0], zval=batch.zval[0], pval=batch.pval[0],
-        ci_lb=batch.ci_lb[0], ci_ub=batch.ci_ub[0], vb=batch.vb[0],
-        tau2=scalar(batch.tau2), se_tau2=scalar(batch.se_tau2),
-        tau2_ci_lb=scalar(batch.tau2_ci_lb), tau2_ci_ub=scalar(batch.tau2_ci_ub),
-        I2=scalar(batch.I2), I2_ci_lb=scalar(batch.I2_ci_lb), I2_ci_ub=scalar(batch.I2_ci_ub),
-        H2=scalar(batch.H2), H2_ci_lb=scalar(batch.H2_ci_lb), H2_ci_ub=scalar(batch.H2_ci_ub),
-        QE=scalar(batch.QE), QEp=scalar(batch.QEp), QM=scalar(batch.QM),
-        QMp=scalar(batch.QMp), R2=R2, pi_lb=scalar(batch.pi_lb), pi_ub=scalar(batch.pi_ub),
-        vt=scalar(batch.vt), k=int(batch.k[0]), ddf=scalar(batch.ddf),
-        iterations=int(batch.iterations[0]), yi=y, vi=v, slab=tuple(labels), X=X,
-        omitted=tuple(omitted), measure=measure, ni=ni, control=control,
+        method=batch.method,
+        test=batch.test,
+        level=batch.level,
+        coef_names=tuple(coef_names),
+        beta=batch.beta[0],
+        se=batch.se[0],
+        zval=batch.zval[0],
+        pval=batch.pval[0],
+        ci_lb=batch.ci_lb[0],
+        ci_ub=batch.ci_ub[0],
+        vb=batch.vb[0],
+        tau2=scalar(batch.tau2),
+        se_tau2=scalar(batch.se_tau2),
+        tau2_ci_lb=scalar(batch.tau2_ci_lb),
+        tau2_ci_ub=scalar(batch.tau2_ci_ub),
+        I2=scalar(batch.I2),
+        I2_ci_lb=scalar(batch.I2_ci_lb),
+        I2_ci_ub=scalar(batch.I2_ci_ub),
+        H2=scalar(batch.H2),
+        H2_ci_lb=scalar(batch.H2_ci_lb),
+        H2_ci_ub=scalar(batch.H2_ci_ub),
+        QE=scalar(batch.QE),
+        QEp=scalar(batch.QEp),
+        QM=scalar(batch.QM),
+        QMp=scalar(batch.QMp),
+        R2=R2,
+        pi_lb=scalar(batch.pi_lb),
+        pi_ub=scalar(batch.pi_ub),
+        vt=scalar(batch.vt),
+        k=int(batch.k[0]),
+        ddf=scalar(batch.ddf),
+        iterations=int(batch.iterations[0]),
+        yi=y,
+        vi=v,
+        slab=tuple(labels),
+        X=X,
+        omitted=tuple(omitted),
+        measure=measure,
+        ni=ni,
+        control=control,
     )
 
 
@@ -604,8 +708,9 @@ def _r_squared(batch: BatchResult, y, v, X, method, test, level, control) -> flo
         rss = float(batch.QE[0])
         adjusted = 1 - (rss / tss) * (k - 1) / (k - p)
         return max(0.0, 100 * adjusted)
-    null = rma_batch(y[None], v[None], method=method, test=test, level=level, tau2_ci=False,
-                     control=control)
+    null = rma_batch(
+        y[None], v[None], method=method, test=test, level=level, tau2_ci=False, control=control
+    )
     tau2_re = float(null.tau2[0])
     if tau2_re == 0:
         return 0.0
@@ -623,16 +728,28 @@ def _with_subgroups(overall: RmaResult, groups, y, v, X, coef_names, labels, ni,
         sel = groups == g
         sub_ni = None if ni is None else tuple(np.asarray(ni)[sel])
         # a single-study subgroup is shown as that study (tau2 = 0), as RevMan does
-        fits[str(g)] = _fit(y[sel], v[sel], X[sel], coef_names,
-                            [lab for lab, s in zip(labels, sel, strict=True) if s], sub_ni, (),
-                            single_study=True, **options)
+        fits[str(g)] = _fit(
+            y[sel],
+            v[sel],
+            X[sel],
+            coef_names,
+            [lab for lab, s in zip(labels, sel, strict=True) if s],
+            sub_ni,
+            (),
+            single_study=True,
+            **options,
+        )
     est = np.array([f.estimate for f in fits.values()])
     var = np.array([f.se[0] ** 2 for f in fits.values()])
     between = rma_batch(est[None], var[None], method="EE", tau2_ci=False)
     q_between = float(between.QE[0])
     df_between = len(order) - 1
     fields = {name: getattr(overall, name) for name in RmaResult.__dataclass_fields__}
-    fields.update(subgroups=fits, subgroup_labels=tuple(str(g) for g in groups),
-                  Q_between=q_between, df_between=df_between,
-                  p_between=float(stats.chi2.sf(q_between, df_between)))
+    fields.update(
+        subgroups=fits,
+        subgroup_labels=tuple(str(g) for g in groups),
+        Q_between=q_between,
+        df_between=df_between,
+        p_between=float(stats.chi2.sf(q_between, df_between)),
+    )
     return RmaResult(**fields)

@@ -53,8 +53,10 @@ __all__ = ["MvResult", "rma_mv"]
 MV_METHODS = Options("method", ("REML", "ML"))
 MV_TESTS = Options("test", ("z", "t"), case_sensitive=False)
 _RANDOM = re.compile(r"^\s*~\s*1\s*\|\s*([A-Za-z_.][\w.]*(?:\s*/\s*[A-Za-z_.][\w.]*)*)\s*$")
-SUPPORTED_RANDOM = ('"~ 1 | study" (one level) or nested "~ 1 | district/school" '
-                    '(any depth, e.g. "~ 1 | study/esid")')
+SUPPORTED_RANDOM = (
+    '"~ 1 | study" (one level) or nested "~ 1 | district/school" '
+    '(any depth, e.g. "~ 1 | study/esid")'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +136,20 @@ class MvResult:
                 raise InputError(
                     f"{what}: the random effect '{name}' is not nested within cluster (some "
                     f"of its groups span several clusters); cluster by the top level of "
-                    f"random= ({self.random!r}) or a coarser grouping.")
+                    f"random= ({self.random!r}) or a coarser grouping."
+                )
 
     def table(self) -> pd.DataFrame:
         """One row per coefficient: estimate, se, zval (tval for test="t"), pval, CI."""
         return pd.DataFrame(
-            {"estimate": self.beta, "se": self.se, "zval": self.zval, "pval": self.pval,
-             "ci_lb": self.ci_lb, "ci_ub": self.ci_ub},
+            {
+                "estimate": self.beta,
+                "se": self.se,
+                "zval": self.zval,
+                "pval": self.pval,
+                "ci_lb": self.ci_lb,
+                "ci_ub": self.ci_ub,
+            },
             index=pd.Index(self.coef_names, name="coefficient"),
         )
 
@@ -151,38 +160,66 @@ class MvResult:
             return [float(x) for x in a]
 
         return {
-            "coef_names": list(self.coef_names), "estimate": floats(self.beta),
-            "se": floats(self.se), "zval": floats(self.zval), "pval": floats(self.pval),
-            "ci_lb": floats(self.ci_lb), "ci_ub": floats(self.ci_ub),
-            "sigma2": floats(self.sigma2), "sigma2_names": list(self.sigma2_names),
-            "s_nlevels": list(self.s_nlevels), "QE": self.QE, "QEp": self.QEp,
-            "QM": self.QM, "QMp": self.QMp,
+            "coef_names": list(self.coef_names),
+            "estimate": floats(self.beta),
+            "se": floats(self.se),
+            "zval": floats(self.zval),
+            "pval": floats(self.pval),
+            "ci_lb": floats(self.ci_lb),
+            "ci_ub": floats(self.ci_ub),
+            "sigma2": floats(self.sigma2),
+            "sigma2_names": list(self.sigma2_names),
+            "s_nlevels": list(self.s_nlevels),
+            "QE": self.QE,
+            "QEp": self.QEp,
+            "QM": self.QM,
+            "QMp": self.QMp,
             "QM_df": [self.QM_df[0], None if np.isnan(self.QM_df[1]) else self.QM_df[1]],
-            "logLik": self.logLik, "deviance": self.deviance, "AIC": self.AIC,
-            "BIC": self.BIC, "AICc": self.AICc, "k": self.k, "method": self.method,
-            "test": self.test, "level": self.level, "random": self.random,
+            "logLik": self.logLik,
+            "deviance": self.deviance,
+            "AIC": self.AIC,
+            "BIC": self.BIC,
+            "AICc": self.AICc,
+            "k": self.k,
+            "method": self.method,
+            "test": self.test,
+            "level": self.level,
+            "random": self.random,
             "metareview_version": __version__,
         }
 
     def summary(self) -> str:
         """A text report that reads like metafor's print of an ``rma.mv`` fit."""
-        lines = [f"Multivariate Meta-Analysis Model (k = {self.k}; method: {self.method})", "",
-                 "  logLik  deviance       AIC       BIC      AICc",
-                 f"{self.logLik:8.4f}  {self.deviance:8.4f}  {self.AIC:8.4f}  {self.BIC:8.4f}"
-                 f"  {self.AICc:8.4f}", "", "Variance Components:"]
+        lines = [
+            f"Multivariate Meta-Analysis Model (k = {self.k}; method: {self.method})",
+            "",
+            "  logLik  deviance       AIC       BIC      AICc",
+            f"{self.logLik:8.4f}  {self.deviance:8.4f}  {self.AIC:8.4f}  {self.BIC:8.4f}"
+            f"  {self.AICc:8.4f}",
+            "",
+            "Variance Components:",
+        ]
         width = max(len(n) for n in self.sigma2_names)
         for j, (s2, name, nl) in enumerate(
-                zip(self.sigma2, self.sigma2_names, self.s_nlevels, strict=True)):
-            lines.append(f"sigma^2.{j + 1}  {s2:.4f}  {np.sqrt(s2):.4f}  {nl:5d}  "
-                         f"{name.ljust(width)}")
+            zip(self.sigma2, self.sigma2_names, self.s_nlevels, strict=True)
+        ):
+            lines.append(
+                f"sigma^2.{j + 1}  {s2:.4f}  {np.sqrt(s2):.4f}  {nl:5d}  {name.ljust(width)}"
+            )
         qe_df = self.k - self.p
-        lines += ["", f"Test for {'Residual ' if self.has_mods else ''}Heterogeneity:",
-                  f"QE(df = {qe_df}) = {self.QE:.4f}, p-val {fmt_p(self.QEp)}", ""]
+        lines += [
+            "",
+            f"Test for {'Residual ' if self.has_mods else ''}Heterogeneity:",
+            f"QE(df = {qe_df}) = {self.QE:.4f}, p-val {fmt_p(self.QEp)}",
+            "",
+        ]
         if self.has_mods:
-            stat = (f"QM(df = {self.QM_df[0]})" if self.test == "z"
-                    else f"F(df1 = {self.QM_df[0]}, df2 = {self.QM_df[1]:g})")
-            lines += [f"Test of Moderators: {stat} = {self.QM:.4f}, p-val {fmt_p(self.QMp)}",
-                      ""]
+            stat = (
+                f"QM(df = {self.QM_df[0]})"
+                if self.test == "z"
+                else f"F(df1 = {self.QM_df[0]}, df2 = {self.QM_df[1]:g})"
+            )
+            lines += [f"Test of Moderators: {stat} = {self.QM:.4f}, p-val {fmt_p(self.QMp)}", ""]
         lines.append(self.table().to_string(float_format=lambda x: f"{x:.4f}"))
         return "\n".join(lines)
 
@@ -259,8 +296,10 @@ def rma_mv(
     y_raw = resolve_column("yi", "yi" if yi is None else yi, data)
     v_raw = resolve_column("V", "vi" if V is None else V, data)
     if np.ndim(v_raw) == 2:
-        raise InputError("V as a covariance matrix is not supported yet; give the vector of "
-                         "sampling variances (one per effect size).")
+        raise InputError(
+            "V as a covariance matrix is not supported yet; give the vector of "
+            "sampling variances (one per effect size)."
+        )
     k = len(y_raw)
     labels = row_names(data if len(data) == k else None, k, slab)
     y = check_numeric("yi", y_raw, labels, allow_nan=False)
@@ -268,16 +307,18 @@ def rma_mv(
     check_same_length({"yi": y, "V": v, "data": np.empty(len(data))})
     bad = ~(v > 0)
     if bad.any():
-        raise InputError(f"V (sampling variances) must be > 0; got {int(bad.sum())} value(s) "
-                         f"<= 0 at {describe_rows(bad, labels)}.")
+        raise InputError(
+            f"V (sampling variances) must be > 0; got {int(bad.sum())} value(s) "
+            f"<= 0 at {describe_rows(bad, labels)}."
+        )
     X, coef_names = _moderators(mods, data, k, labels)
     p = X.shape[1]
     if k - p < 1:
-        raise InputError(f"rma_mv() needs more effect sizes than coefficients; k = {k}, "
-                         f"p = {p}.")
+        raise InputError(f"rma_mv() needs more effect sizes than coefficients; k = {k}, p = {p}.")
     if np.linalg.matrix_rank(X) < p:
-        raise InputError(f"the moderators are collinear ({', '.join(coef_names[1:])}); drop "
-                         "redundant ones.")
+        raise InputError(
+            f"the moderators are collinear ({', '.join(coef_names[1:])}); drop redundant ones."
+        )
     codes = _group_codes(names, data, labels)
     # standardise the moderators (X = Xs A): the likelihood is invariant, and the
     # Sherman-Morrison sums stay well conditioned for moderators such as calendar years
@@ -297,14 +338,20 @@ def rma_mv(
     # log(sigma2) >= log(1e-10): a component whose estimate is 0 stops at the bound (metafor's
     # unbounded nlminb stops at some similarly negligible value) and is reported as 0
     lower = np.log(1e-10)
-    opt = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[(lower, None)] * len(
-        codes), options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000})
+    opt = optimize.minimize(
+        objective,
+        start,
+        method="L-BFGS-B",
+        bounds=[(lower, None)] * len(codes),
+        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000},
+    )
     theta = np.asarray(opt.x, dtype=float)
     free = theta > lower + 1e-3
     # polish the interior components by Newton steps on central-difference derivatives:
     # the finite-difference gradient of L-BFGS-B stalls a little short of the optimum
     newton_steps = 0
     if free.any():
+
         def on_free(t: np.ndarray) -> float:
             full = theta.copy()
             full[free] = t
@@ -315,11 +362,16 @@ def rma_mv(
     # converged: a zero gradient in the interior components, none pointing out at the bound
     grad = _gradient(objective, theta)
     tol = 1e-6 * max(1.0, abs(objective(theta)))
-    if not np.isfinite(objective(theta)) or np.any(np.abs(grad[free]) > tol) or np.any(
-            grad[~free] < -tol):
-        raise ConvergenceError(f"rma_mv() did not converge ({opt.message}); the likelihood "
-                               "may be flat in a variance component (too few groups at a "
-                               "level?).")
+    if (
+        not np.isfinite(objective(theta))
+        or np.any(np.abs(grad[free]) > tol)
+        or np.any(grad[~free] < -tol)
+    ):
+        raise ConvergenceError(
+            f"rma_mv() did not converge ({opt.message}); the likelihood "
+            "may be flat in a variance component (too few groups at a "
+            "level?)."
+        )
     sigma2 = np.where(free, np.exp(theta), 0.0)
     ll, beta_s, vb_s = loglik(sigma2)
     beta = A_inv @ beta_s
@@ -352,17 +404,40 @@ def rma_mv(
     deviance = -2 * (ll - saturated)
     aicc_n = max(n_obs, n_par + 2)
     return MvResult(
-        method=method, test=test, level=level, random=str(random), coef_names=coef_names,
-        beta=beta, se=se, zval=zval, pval=pval, ci_lb=beta - crit * se,
-        ci_ub=beta + crit * se, vb=vb, sigma2=sigma2,
+        method=method,
+        test=test,
+        level=level,
+        random=str(random),
+        coef_names=coef_names,
+        beta=beta,
+        se=se,
+        zval=zval,
+        pval=pval,
+        ci_lb=beta - crit * se,
+        ci_ub=beta + crit * se,
+        vb=vb,
+        sigma2=sigma2,
         sigma2_names=tuple("/".join(names[: j + 1]) for j in range(len(names))),
-        s_nlevels=tuple(int(c.max()) + 1 for c in codes), QE=QE,
-        QEp=float(stats.chi2.sf(QE, k - p)), QM=QM, QMp=QMp, QM_df=(m, ddf),
-        logLik=float(ll), deviance=float(deviance), AIC=float(-2 * ll + 2 * n_par),
+        s_nlevels=tuple(int(c.max()) + 1 for c in codes),
+        QE=QE,
+        QEp=float(stats.chi2.sf(QE, k - p)),
+        QM=QM,
+        QMp=QMp,
+        QM_df=(m, ddf),
+        logLik=float(ll),
+        deviance=float(deviance),
+        AIC=float(-2 * ll + 2 * n_par),
         BIC=float(-2 * ll + n_par * np.log(n_obs)),
-        AICc=float(-2 * ll + 2 * n_par * aicc_n / (aicc_n - n_par - 1)), k=k, ddf=ddf,
-        iterations=int(opt.nit + newton_steps), yi=y, vi=v, X=X, slab=tuple(labels),
-        group_codes=tuple(codes))
+        AICc=float(-2 * ll + 2 * n_par * aicc_n / (aicc_n - n_par - 1)),
+        k=k,
+        ddf=ddf,
+        iterations=int(opt.nit + newton_steps),
+        yi=y,
+        vi=v,
+        X=X,
+        slab=tuple(labels),
+        group_codes=tuple(codes),
+    )
 
 
 def _gradient(f: Any, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
@@ -370,8 +445,9 @@ def _gradient(f: Any, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     return np.array([(f(x + e) - f(x - e)) / (2 * h) for e in np.eye(len(x)) * h])
 
 
-def _newton(f: Any, x: np.ndarray, h: float = 1e-4, maxiter: int = 50
-            ) -> tuple[np.ndarray, int, bool]:
+def _newton(
+    f: Any, x: np.ndarray, h: float = 1e-4, maxiter: int = 50
+) -> tuple[np.ndarray, int, bool]:
     """Minimise ``f`` from ``x`` by Newton steps with central-difference gradient and
     Hessian (step halving when a step does not decrease ``f``); converged when the step is
     below 1e-10 or the gradient below 1e-9."""
@@ -385,9 +461,12 @@ def _newton(f: Any, x: np.ndarray, h: float = 1e-4, maxiter: int = 50
         hess = np.empty((n, n))
         for i in range(n):
             for j in range(i, n):
-                hess[i, j] = hess[j, i] = (f(x + eye[i] + eye[j]) - f(x + eye[i] - eye[j])
-                                           - f(x - eye[i] + eye[j]) + f(x - eye[i] - eye[j])
-                                           ) / (4 * h * h)
+                hess[i, j] = hess[j, i] = (
+                    f(x + eye[i] + eye[j])
+                    - f(x + eye[i] - eye[j])
+                    - f(x - eye[i] + eye[j])
+                    + f(x - eye[i] - eye[j])
+                ) / (4 * h * h)
         try:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
@@ -414,16 +493,20 @@ def _parse_random(random: object, data: pd.DataFrame | None) -> list[str]:
     if match is None:
         raise InputError(
             f"random must be {SUPPORTED_RANDOM}; got {random!r}. Terms with an inner factor "
-            "(\"~ outcome | study\" with struct=), lists of terms and random slopes are not "
-            "supported yet.")
+            '("~ outcome | study" with struct=), lists of terms and random slopes are not '
+            "supported yet."
+        )
     names = [n.strip() for n in match.group(1).split("/")]
     if data is None:
-        raise InputError(f"random={random!r} names columns ({', '.join(names)}); give them in "
-                         "data=.")
+        raise InputError(
+            f"random={random!r} names columns ({', '.join(names)}); give them in data=."
+        )
     for name in names:
         if name not in data.columns:
-            raise InputError(f"random={random!r}: {name!r} is not a column of data; columns "
-                             f"are {list(data.columns)}.")
+            raise InputError(
+                f"random={random!r}: {name!r} is not a column of data; columns "
+                f"are {list(data.columns)}."
+            )
     return names
 
 
@@ -433,8 +516,10 @@ def _group_codes(names: list[str], data: pd.DataFrame, labels: Any) -> list[np.n
     for name in names:
         missing = data[name].isna().to_numpy()
         if missing.any():
-            raise InputError(f"the grouping column {name!r} (random=) is missing for "
-                             f"{describe_rows(missing, labels)}.")
+            raise InputError(
+                f"the grouping column {name!r} (random=) is missing for "
+                f"{describe_rows(missing, labels)}."
+            )
         own = pd.factorize(data[name].astype(str).to_numpy(), sort=True)[0].astype(np.int64)
         keys = own if not out else out[-1].astype(np.int64) * (int(own.max()) + 1) + own
         out.append(pd.factorize(keys, sort=True)[0].astype(np.intp))
@@ -452,8 +537,9 @@ class _Nested:
     not depend on sigma2 and are formed once.
     """
 
-    def __init__(self, U: np.ndarray, v: np.ndarray, codes: list[np.ndarray], p: int,
-                 reml: bool) -> None:
+    def __init__(
+        self, U: np.ndarray, v: np.ndarray, codes: list[np.ndarray], p: int, reml: bool
+    ) -> None:
         self.k, self.p, self.reml = len(v), p, reml
         rows = U[:, :, None] * U[:, None, :] / v[:, None, None]
         self.steps: list[tuple[np.ndarray, np.ndarray]] = []  # (order, starts) per level
@@ -491,8 +577,13 @@ class _Nested:
         ld_v = float(logdet.sum())
         k, p = self.k, self.p
         if self.reml:  # with metafor's + log|X'X| / 2 term (control REMLf = TRUE)
-            ll = -0.5 * ((k - p) * np.log(2 * np.pi) + ld_v
-                         + 2 * float(np.log(np.diag(chol)).sum()) + rss - self.reml_const)
+            ll = -0.5 * (
+                (k - p) * np.log(2 * np.pi)
+                + ld_v
+                + 2 * float(np.log(np.diag(chol)).sum())
+                + rss
+                - self.reml_const
+            )
         else:
             ll = -0.5 * (k * np.log(2 * np.pi) + ld_v + rss)
         vb = np.linalg.inv(xvx)

@@ -92,8 +92,15 @@ class RobustResult:
     def table(self) -> pd.DataFrame:
         """One row per coefficient: estimate, se, tval, df, pval, ci_lb, ci_ub."""
         return pd.DataFrame(
-            {"estimate": self.beta, "se": self.se, "tval": self.tval, "df": self.df,
-             "pval": self.pval, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub},
+            {
+                "estimate": self.beta,
+                "se": self.se,
+                "tval": self.tval,
+                "df": self.df,
+                "pval": self.pval,
+                "ci_lb": self.ci_lb,
+                "ci_ub": self.ci_ub,
+            },
             index=pd.Index(self.coef_names, name="coefficient"),
         )
 
@@ -104,23 +111,43 @@ class RobustResult:
             return [float(x) for x in a]
 
         return {
-            "vcov_type": self.vcov_type, "coef_names": list(self.coef_names),
-            "estimate": floats(self.beta), "se": floats(self.se), "tval": floats(self.tval),
-            "df": floats(self.df), "pval": floats(self.pval), "ci_lb": floats(self.ci_lb),
-            "ci_ub": floats(self.ci_ub), "n_clusters": self.n_clusters, "k": self.k,
-            "QM": self.QM, "QM_df1": self.QM_df1, "QM_df2": self.QM_df2, "QMp": self.QMp,
-            "level": self.level, "metareview_version": __version__,
+            "vcov_type": self.vcov_type,
+            "coef_names": list(self.coef_names),
+            "estimate": floats(self.beta),
+            "se": floats(self.se),
+            "tval": floats(self.tval),
+            "df": floats(self.df),
+            "pval": floats(self.pval),
+            "ci_lb": floats(self.ci_lb),
+            "ci_ub": floats(self.ci_ub),
+            "n_clusters": self.n_clusters,
+            "k": self.k,
+            "QM": self.QM,
+            "QM_df1": self.QM_df1,
+            "QM_df2": self.QM_df2,
+            "QMp": self.QMp,
+            "level": self.level,
+            "metareview_version": __version__,
         }
 
     def summary(self) -> str:
         """A text report in the manner of metafor's print of a ``robust()`` fit."""
-        how = {"CR2": "CR2 (clubSandwich), Satterthwaite df",
-               "CR1": "CR1 (n / (n - p) adjusted)", "CR0": "CR0 (unadjusted)"}[self.vcov_type]
-        lines = [f"Cluster-robust inference: {how}",
-                 f"Number of estimates: {self.k}   Number of clusters: {self.n_clusters}", ""]
+        how = {
+            "CR2": "CR2 (clubSandwich), Satterthwaite df",
+            "CR1": "CR1 (n / (n - p) adjusted)",
+            "CR0": "CR0 (unadjusted)",
+        }[self.vcov_type]
+        lines = [
+            f"Cluster-robust inference: {how}",
+            f"Number of estimates: {self.k}   Number of clusters: {self.n_clusters}",
+            "",
+        ]
         if self.QM is not None:
-            lines += [f"Test of coefficients: F(df1 = {self.QM_df1}, df2 = {self.QM_df2:.4g}) = "
-                      f"{self.QM:.4f}, p-val {fmt_p(self.QMp)}", ""]
+            lines += [
+                f"Test of coefficients: F(df1 = {self.QM_df1}, df2 = {self.QM_df2:.4g}) = "
+                f"{self.QM:.4f}, p-val {fmt_p(self.QMp)}",
+                "",
+            ]
         table = self.table().rename(columns={"pval": "pval"})
         lines.append(table.to_string(float_format=lambda x: f"{x:.4f}"))
         return "\n".join(lines)
@@ -190,17 +217,21 @@ def robust(
     if not isinstance(res, RmaResult | MvResult):
         raise InputError(
             f"robust() needs the result of metareview.rma() or metareview.rma_mv(); got "
-            f"{type(res).__name__}.")
+            f"{type(res).__name__}."
+        )
     if isinstance(res, RmaResult) and res.subgroups is not None:
-        raise InputError("robust() needs a single model; res is a subgroup analysis. Fit the "
-                         "model without subgroup= (use mods= for a moderator).")
+        raise InputError(
+            "robust() needs a single model; res is a subgroup analysis. Fit the "
+            "model without subgroup= (use mods= for a moderator)."
+        )
     labels = tuple(res.slab)
     codes, n = _cluster_codes(resolve_column("cluster", cluster, data), res.k, labels)
     p = len(res.coef_names)
     if n <= p:
         raise InputError(
             f"robust() needs more clusters than coefficients; there are {n} cluster(s) and "
-            f"{p} coefficient(s) ({', '.join(res.coef_names)}).")
+            f"{p} coefficient(s) ({', '.join(res.coef_names)})."
+        )
     marginal = _marginal(res, codes)
     X = np.asarray(res.X, dtype=float)
     y = np.asarray(res.yi, dtype=float)
@@ -210,8 +241,9 @@ def robust(
     groups = np.split(order, bounds)
     blocks = [marginal(idx) for idx in groups]
     weights = [np.linalg.inv(b) for b in blocks]
-    xtwx = sum((X[idx].T @ w @ X[idx] for idx, w in zip(groups, weights, strict=True)),
-               np.zeros((p, p)))
+    xtwx = sum(
+        (X[idx].T @ w @ X[idx] for idx, w in zip(groups, weights, strict=True)), np.zeros((p, p))
+    )
     M = np.linalg.inv(xtwx)
     M = (M + M.T) / 2
     e = y - X @ beta
@@ -221,8 +253,9 @@ def robust(
         vb, df, gram, H = _cr2(X, e, M, groups, blocks, weights)
     else:
         vcov_type = "CR1" if adjust else "CR0"
-        comps = np.column_stack([M @ X[idx].T @ w @ e[idx]
-                                 for idx, w in zip(groups, weights, strict=True)])
+        comps = np.column_stack(
+            [M @ X[idx].T @ w @ e[idx] for idx, w in zip(groups, weights, strict=True)]
+        )
         vb = comps @ comps.T
         if adjust:
             vb *= n / (n - p)
@@ -246,30 +279,51 @@ def robust(
         QM_df1, QM_df2 = m, float(n - p)
         QMp = float(stats.f.sf(QM, m, n - p))
     return RobustResult(
-        vcov_type=vcov_type, level=res.level, coef_names=tuple(res.coef_names), beta=beta,
-        se=se, tval=tval, df=df, pval=pval, ci_lb=beta - crit * se, ci_ub=beta + crit * se,
-        vb=vb, n_clusters=n, k=res.k, QM=QM, QM_df1=QM_df1, QM_df2=QM_df2, QMp=QMp, model=res)
+        vcov_type=vcov_type,
+        level=res.level,
+        coef_names=tuple(res.coef_names),
+        beta=beta,
+        se=se,
+        tval=tval,
+        df=df,
+        pval=pval,
+        ci_lb=beta - crit * se,
+        ci_ub=beta + crit * se,
+        vb=vb,
+        n_clusters=n,
+        k=res.k,
+        QM=QM,
+        QM_df1=QM_df1,
+        QM_df2=QM_df2,
+        QMp=QMp,
+        model=res,
+    )
 
 
 def _cluster_codes(cluster: Any, k: int, labels: tuple[str, ...]) -> tuple[np.ndarray, int]:
     """Integer codes 0..n-1 of ``cluster`` (one per estimate in the fit) and n."""
-    values = pd.Series(np.asarray(cluster, dtype=object) if not isinstance(cluster, pd.Series)
-                       else cluster.to_numpy(dtype=object))
+    values = pd.Series(
+        np.asarray(cluster, dtype=object)
+        if not isinstance(cluster, pd.Series)
+        else cluster.to_numpy(dtype=object)
+    )
     if values.ndim != 1 or len(values) != k:
         raise InputError(
             f"cluster must have one value per estimate in the fit (k = {k}); got "
             f"{len(values)}. If rows were omitted from the fit, give the clusters of the rows "
-            "that entered it, in the same order.")
+            "that entered it, in the same order."
+        )
     missing = values.isna().to_numpy()
     if missing.any():
-        raise InputError(f"cluster is missing for {describe_rows(missing, labels)}; every "
-                         "estimate needs a cluster.")
+        raise InputError(
+            f"cluster is missing for {describe_rows(missing, labels)}; every "
+            "estimate needs a cluster."
+        )
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.intp), len(uniques)
 
 
-def _marginal(res: RmaResult | MvResult, codes: np.ndarray
-              ) -> Callable[[np.ndarray], np.ndarray]:
+def _marginal(res: RmaResult | MvResult, codes: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """The working model's marginal covariance of the rows ``idx`` (one cluster)."""
     vi = np.asarray(res.vi, dtype=float)
     if isinstance(res, MvResult):
@@ -290,9 +344,14 @@ def _inv_sqrt(G: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cr2(X: np.ndarray, e: np.ndarray, M: np.ndarray, groups: list[np.ndarray],
-         blocks: list[np.ndarray], weights: list[np.ndarray]
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _cr2(
+    X: np.ndarray,
+    e: np.ndarray,
+    M: np.ndarray,
+    groups: list[np.ndarray],
+    blocks: list[np.ndarray],
+    weights: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CR2 covariance and Satterthwaite df per coefficient (Pustejovsky & Tipton, 2018, with
     the working model as target; clubSandwich's ``CR2``/``get_GH``/``get_P_array``).
 
@@ -323,15 +382,21 @@ def _cr2(X: np.ndarray, e: np.ndarray, M: np.ndarray, groups: list[np.ndarray],
     return vb, df, gram, H
 
 
-def _frob_inner(a: np.ndarray, A: np.ndarray, B: np.ndarray, c: np.ndarray, C: np.ndarray,
-                D: np.ndarray) -> float:
+def _frob_inner(
+    a: np.ndarray, A: np.ndarray, B: np.ndarray, c: np.ndarray, C: np.ndarray, D: np.ndarray
+) -> float:
     """sum of the entries of (diag(a) - A B') * (diag(c) - C D'), without J x J matrices."""
-    return float((a * c).sum() - (a * (C * D).sum(axis=1)).sum()
-                 - (c * (A * B).sum(axis=1)).sum() + ((A.T @ C) * (B.T @ D)).sum())
+    return float(
+        (a * c).sum()
+        - (a * (C * D).sum(axis=1)).sum()
+        - (c * (A * B).sum(axis=1)).sum()
+        + ((A.T @ C) * (B.T @ D)).sum()
+    )
 
 
-def _htz(beta: np.ndarray, vb: np.ndarray, btt: np.ndarray, gram: np.ndarray,
-         H: np.ndarray) -> tuple[float, int, float, float]:
+def _htz(
+    beta: np.ndarray, vb: np.ndarray, btt: np.ndarray, gram: np.ndarray, H: np.ndarray
+) -> tuple[float, int, float, float]:
     """clubSandwich's ``Wald_test(test = "HTZ")`` of beta[btt] = 0: Hotelling's T^2 scaled
     to an F on (q, nu - q + 1) df, nu = q (q + 1) / sum of the total variance matrix
     (Tipton & Pustejovsky, 2015, with the P array in low-rank form)."""
@@ -340,8 +405,9 @@ def _htz(beta: np.ndarray, vb: np.ndarray, btt: np.ndarray, gram: np.ndarray,
     Q = float(b @ np.linalg.solve(vb[np.ix_(btt, btt)], b))
     d = gram[:, btt][:, :, btt]  # (J, q, q)
     Hq = H[btt]  # (q, J, u)
-    omega = np.array([[d[:, s, t].sum() - (Hq[s] * Hq[t]).sum() for t in range(q)]
-                      for s in range(q)])
+    omega = np.array(
+        [[d[:, s, t].sum() - (Hq[s] * Hq[t]).sum() for t in range(q)] for s in range(q)]
+    )
     ons = _inv_sqrt(omega)
     # B_st = Ons P Ons = diag(D[s, t]) - K_s K_t'
     D = np.einsum("sa,jab,bt->stj", ons, d, ons)
@@ -349,8 +415,9 @@ def _htz(beta: np.ndarray, vb: np.ndarray, btt: np.ndarray, gram: np.ndarray,
     var = np.empty((q, q))
     for s in range(q):
         for t in range(q):
-            var[s, t] = (_frob_inner(D[s, t], K[s], K[t], D[t, s], K[t], K[s])
-                         + _frob_inner(D[s, s], K[s], K[s], D[t, t], K[t], K[t]))
+            var[s, t] = _frob_inner(D[s, t], K[s], K[t], D[t, s], K[t], K[s]) + _frob_inner(
+                D[s, s], K[s], K[s], D[t, t], K[t], K[t]
+            )
     nu = q * (q + 1) / var.sum()
     delta = max((nu - q + 1) / nu, 0.0)
     df2 = nu - q + 1

@@ -38,20 +38,39 @@ __all__ = [
     "sensitivity",
 ]
 
-_SUMMARY_COLUMNS = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "tau2",
-                    "I2", "H2")
+_SUMMARY_COLUMNS = (
+    "estimate",
+    "se",
+    "zval",
+    "pval",
+    "ci_lb",
+    "ci_ub",
+    "QE",
+    "QEp",
+    "tau2",
+    "I2",
+    "H2",
+)
 #: subsets fitted per kernel call in GOSH and permutation batches (bounds memory)
 CHUNK = 32_768
 
 
 def _check_progress(progress: object) -> None:
     if progress is not None and not callable(progress):
-        raise InputError("progress must be a function called as progress(done, total), or "
-                         f"None; got {type(progress).__name__}.")
+        raise InputError(
+            "progress must be a function called as progress(done, total), or "
+            f"None; got {type(progress).__name__}."
+        )
 
 
-def _refit(res: RmaResult, mask: np.ndarray | None = None, *, Y: np.ndarray | None = None,
-           X: np.ndarray | None = None, allow_saturated: bool = False) -> BatchResult:
+def _refit(
+    res: RmaResult,
+    mask: np.ndarray | None = None,
+    *,
+    Y: np.ndarray | None = None,
+    X: np.ndarray | None = None,
+    allow_saturated: bool = False,
+) -> BatchResult:
     """Refit ``res``'s model on a batch: masks of studies, permuted effects or designs."""
     k = res.k
     given = next((a for a in (mask, Y, X) if a is not None), None)
@@ -60,17 +79,37 @@ def _refit(res: RmaResult, mask: np.ndarray | None = None, *, Y: np.ndarray | No
     B = given.shape[0]
     Ys = Y if Y is not None else np.broadcast_to(res.yi, (B, k))
     design = X if X is not None else (res.X if res.has_mods else None)
-    return rma_batch(Ys, np.broadcast_to(res.vi, (B, k)), mask=mask, X=design,
-                     method=res.method, test=res.test, level=res.level, tau2_ci=False,
-                     allow_saturated=allow_saturated, control=res.control)
+    return rma_batch(
+        Ys,
+        np.broadcast_to(res.vi, (B, k)),
+        mask=mask,
+        X=design,
+        method=res.method,
+        test=res.test,
+        level=res.level,
+        tau2_ci=False,
+        allow_saturated=allow_saturated,
+        control=res.control,
+    )
 
 
 def _summary_frame(batch: BatchResult, index: Sequence[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "estimate": batch.estimate, "se": batch.se[:, 0], "zval": batch.zval[:, 0],
-        "pval": batch.pval[:, 0], "ci_lb": batch.ci_lb[:, 0], "ci_ub": batch.ci_ub[:, 0],
-        "QE": batch.QE, "QEp": batch.QEp, "tau2": batch.tau2, "I2": batch.I2, "H2": batch.H2,
-    }, index=pd.Index(list(index), name="study"))
+    frame = pd.DataFrame(
+        {
+            "estimate": batch.estimate,
+            "se": batch.se[:, 0],
+            "zval": batch.zval[:, 0],
+            "pval": batch.pval[:, 0],
+            "ci_lb": batch.ci_lb[:, 0],
+            "ci_ub": batch.ci_ub[:, 0],
+            "QE": batch.QE,
+            "QEp": batch.QEp,
+            "tau2": batch.tau2,
+            "I2": batch.I2,
+            "H2": batch.H2,
+        },
+        index=pd.Index(list(index), name="study"),
+    )
     return frame[list(_SUMMARY_COLUMNS)]
 
 
@@ -104,14 +143,17 @@ def leave1out(res: RmaResult | MhResult) -> pd.DataFrame:
 def _leave1out_mh(res: MhResult) -> pd.DataFrame:
     """One :func:`rma_mh` / :func:`rma_peto` refit per omitted study (k is small: a loop)."""
     if res.cells is None or res.fit_args is None:
-        raise InputError("leave1out() needs the counts of the fit; refit it with rma_mh() or "
-                         "rma_peto().")
+        raise InputError(
+            "leave1out() needs the counts of the fit; refit it with rma_mh() or rma_peto()."
+        )
     if res.k < 3:
         raise InputError(f"leave1out() needs at least 3 studies; the fit has {res.k}.")
-    names = ("x1i", "t1i", "x2i", "t2i") if res.measure in {"IRR", "IRD"} else (
-        "ai", "bi", "ci", "di")
-    options: dict[str, Any] = {key: list(value) for key, value in res.fit_args.items()
-                               if key != "correct"}
+    names = (
+        ("x1i", "t1i", "x2i", "t2i") if res.measure in {"IRR", "IRD"} else ("ai", "bi", "ci", "di")
+    )
+    options: dict[str, Any] = {
+        key: list(value) for key, value in res.fit_args.items() if key != "correct"
+    }
     if res.method == "MH":
         options.update(measure=res.measure, correct=res.fit_args["correct"])
     fit: Callable[..., MhResult] = rma_mh if res.method == "MH" else rma_peto
@@ -121,13 +163,28 @@ def _leave1out_mh(res: MhResult) -> pd.DataFrame:
         counts = {name: res.cells[keep, j] for j, name in enumerate(names)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StudyOmittedWarning)  # as for the full fit
-            sub = fit(**counts, slab=[s for s, k in zip(res.slab, keep, strict=True) if k],
-                      level=res.level, **options)
-        rows.append({"estimate": sub.estimate, "se": sub.se, "zval": sub.zval,
-                     "pval": sub.pval, "ci_lb": sub.ci_lb, "ci_ub": sub.ci_ub, "QE": sub.QE,
-                     "QEp": sub.QEp, "tau2": 0.0, "I2": sub.I2, "H2": sub.H2})
-    return pd.DataFrame(rows, index=pd.Index(list(res.slab), name="study"))[
-        list(_SUMMARY_COLUMNS)]
+            sub = fit(
+                **counts,
+                slab=[s for s, k in zip(res.slab, keep, strict=True) if k],
+                level=res.level,
+                **options,
+            )
+        rows.append(
+            {
+                "estimate": sub.estimate,
+                "se": sub.se,
+                "zval": sub.zval,
+                "pval": sub.pval,
+                "ci_lb": sub.ci_lb,
+                "ci_ub": sub.ci_ub,
+                "QE": sub.QE,
+                "QEp": sub.QEp,
+                "tau2": 0.0,
+                "I2": sub.I2,
+                "H2": sub.H2,
+            }
+        )
+    return pd.DataFrame(rows, index=pd.Index(list(res.slab), name="study"))[list(_SUMMARY_COLUMNS)]
 
 
 def cumul(res: RmaResult, order: Any = None) -> pd.DataFrame:
@@ -152,8 +209,7 @@ def cumul(res: RmaResult, order: Any = None) -> pd.DataFrame:
     mask = np.zeros((res.k, res.k), dtype=bool)
     for step in range(res.k):
         mask[step, idx[: step + 1]] = True
-    return _summary_frame(_refit(res, mask, allow_saturated=True),
-                          [res.slab[i] for i in idx])
+    return _summary_frame(_refit(res, mask, allow_saturated=True), [res.slab[i] for i in idx])
 
 
 def _deleted_fits(res: RmaResult) -> BatchResult:
@@ -179,8 +235,9 @@ def influence(res: RmaResult) -> pd.DataFrame:
     res = check_rma_result(res, "influence", min_k=3)
     k, p = res.k, res.p
     if k - 1 <= p:
-        raise InputError(f"influence needs k > p + 1 so that each deleted fit is estimable; "
-                         f"k = {k}, p = {p}.")
+        raise InputError(
+            f"influence needs k > p + 1 so that each deleted fit is estimable; k = {k}, p = {p}."
+        )
     X, beta = res.X, res.beta
     dele = _deleted_fits(res)
     w = 1 / (res.vi + res.tau2)
@@ -204,14 +261,26 @@ def influence(res: RmaResult) -> pd.DataFrame:
     resid[np.abs(resid) < 100 * np.finfo(float).eps] = 0.0
     rstudent = resid / np.sqrt(res.vi * s2w + vdelpred + tau2_del * s2w)
     weight = 100 * w / w.sum()
-    flagged = ((np.abs(dffits) > 3 * np.sqrt(p / (k - p)))
-               | (stats.chi2.cdf(cook_d, p) > 0.5)
-               | (hat > 3 * p / k)
-               | (np.abs(dfbs) > 1).any(axis=1))
-    frame = pd.DataFrame({"rstudent": rstudent, "dffits": dffits, "cook_d": cook_d,
-                          "cov_r": cov_r, "tau2_del": tau2_del, "QE_del": dele.QE, "hat": hat,
-                          "weight": weight, "inf": flagged},
-                         index=pd.Index(res.slab, name="study"))
+    flagged = (
+        (np.abs(dffits) > 3 * np.sqrt(p / (k - p)))
+        | (stats.chi2.cdf(cook_d, p) > 0.5)
+        | (hat > 3 * p / k)
+        | (np.abs(dfbs) > 1).any(axis=1)
+    )
+    frame = pd.DataFrame(
+        {
+            "rstudent": rstudent,
+            "dffits": dffits,
+            "cook_d": cook_d,
+            "cov_r": cov_r,
+            "tau2_del": tau2_del,
+            "QE_del": dele.QE,
+            "hat": hat,
+            "weight": weight,
+            "inf": flagged,
+        },
+        index=pd.Index(res.slab, name="study"),
+    )
     for j, name in enumerate(res.coef_names):
         frame[f"dfbs_{name}"] = dfbs[:, j]
     return frame
@@ -233,9 +302,13 @@ def baujat(res: RmaResult) -> pd.DataFrame:
     pred_full = res.X @ res.beta
     delpred = np.einsum("ij,ij->i", res.X, dele.beta)
     vdelpred = np.einsum("ij,ijk,ik->i", res.X, dele.vb, res.X)
-    return pd.DataFrame({"x": (res.yi - pred_full) ** 2 / (res.tau2 + res.vi),
-                         "y": (delpred - pred_full) ** 2 / vdelpred},
-                        index=pd.Index(res.slab, name="study"))
+    return pd.DataFrame(
+        {
+            "x": (res.yi - pred_full) ** 2 / (res.tau2 + res.vi),
+            "y": (delpred - pred_full) ** 2 / vdelpred,
+        },
+        index=pd.Index(res.slab, name="study"),
+    )
 
 
 # ------------------------------------------------------------------------------------- GOSH
@@ -257,10 +330,16 @@ class GoshResult:
     method: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_subsets": len(self.table), "exact": self.exact, "method": self.method,
-                "estimate_range": [float(self.table["estimate"].min()),
-                                   float(self.table["estimate"].max())],
-                "I2_range": [float(self.table["I2"].min()), float(self.table["I2"].max())]}
+        return {
+            "n_subsets": len(self.table),
+            "exact": self.exact,
+            "method": self.method,
+            "estimate_range": [
+                float(self.table["estimate"].min()),
+                float(self.table["estimate"].max()),
+            ],
+            "I2_range": [float(self.table["I2"].min()), float(self.table["I2"].max())],
+        }
 
 
 #: largest k for which every subset is fitted by default (2^20 - 1 = 1,048,575 subsets)
@@ -358,10 +437,13 @@ def gosh(
         if k > GOSH_EXACT_MAX_K:
             raise InputError(
                 f"gosh with k = {k} studies would fit {_describe_count(k, p)} subsets; pass ",
-                Argument("subsets", placeholder="number"), " (e.g. ",
-                Argument("subsets", 100_000), ", ", Argument("seed", 1),
+                Argument("subsets", placeholder="number"),
+                " (e.g. ",
+                Argument("subsets", 100_000),
+                ", ",
+                Argument("seed", 1),
                 f") to fit a random sample. Every subset is fitted by default only for "
-                f"k <= {GOSH_EXACT_MAX_K}."
+                f"k <= {GOSH_EXACT_MAX_K}.",
             )
         incl, exact = _all_subsets(k, p), True
     else:
@@ -372,10 +454,16 @@ def gosh(
             incl, exact = _sampled_subsets(k, n, p, seed), False
     parts = []
     for start in range(0, incl.shape[0], CHUNK):
-        block = incl[start:start + CHUNK]
+        block = incl[start : start + CHUNK]
         batch = _refit(res, block, allow_saturated=True)
-        part = {"estimate": batch.estimate, "I2": batch.I2, "H2": batch.H2, "tau2": batch.tau2,
-                "QE": batch.QE, "k": batch.k}
+        part = {
+            "estimate": batch.estimate,
+            "I2": batch.I2,
+            "H2": batch.H2,
+            "tau2": batch.tau2,
+            "QE": batch.QE,
+            "k": batch.k,
+        }
         for j, name in enumerate(res.coef_names[1:], start=1):
             part[name] = batch.beta[:, j]
         parts.append(pd.DataFrame(part))
@@ -399,8 +487,12 @@ class PermutestResult:
     coef_names: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pval": [float(x) for x in self.pval], "QMp": self.QMp,
-                "iterations": self.iterations, "exact": self.exact}
+        return {
+            "pval": [float(x) for x in self.pval],
+            "QMp": self.QMp,
+            "iterations": self.iterations,
+            "exact": self.exact,
+        }
 
 
 #: exact tests are used automatically when they need no more fits than this
@@ -436,8 +528,7 @@ def permutest(
     k = res.k
     if res.has_mods:
         # rows of X that are identical give identical permutations: count distinct ones
-        _, row_groups, counts = np.unique(res.X, axis=0, return_inverse=True,
-                                          return_counts=True)
+        _, row_groups, counts = np.unique(res.X, axis=0, return_inverse=True, return_counts=True)
         n_exact = math.factorial(k) // math.prod(math.factorial(c) for c in counts)
     else:
         n_exact = 2**k
@@ -445,8 +536,10 @@ def permutest(
     if use_exact and n_exact > PERMUTEST_EXACT_MAX:
         raise InputError(
             f"an exact permutation test needs {n_exact:,} fits; use ",
-            Argument("exact", False), " with ", Argument("iter", placeholder="number"),
-            " random permutations."
+            Argument("exact", False),
+            " with ",
+            Argument("iter", placeholder="number"),
+            " random permutations.",
         )
     rng = np.random.default_rng(seed)
     total = n_exact if use_exact else iter
@@ -455,14 +548,20 @@ def permutest(
     for start in range(0, total, CHUNK):
         stop = min(total, start + CHUNK)
         if not res.has_mods:
-            signs = (_sign_patterns(k, start, stop) if use_exact
-                     else rng.choice([-1.0, 1.0], size=(stop - start, k)))
+            signs = (
+                _sign_patterns(k, start, stop)
+                if use_exact
+                else rng.choice([-1.0, 1.0], size=(stop - start, k))
+            )
             if not use_exact and start == 0:
                 signs[0] = 1.0
             batch = _refit(res, Y=signs * res.yi)
         else:
-            orders = (distinct[start:stop] if distinct is not None
-                      else np.array([rng.permutation(k) for _ in range(stop - start)]))
+            orders = (
+                distinct[start:stop]
+                if distinct is not None
+                else np.array([rng.permutation(k) for _ in range(stop - start)])
+            )
             if not use_exact and start == 0:
                 orders[0] = np.arange(k)
             batch = _refit(res, X=res.X[orders])
@@ -508,15 +607,22 @@ class SensitivityResult:
     def table(self) -> pd.DataFrame:
         keys = ("estimate", "ci_lb", "ci_ub", "pval", "tau2", "I2", "QE", "k")
         full, reduced = self.full.to_dict(), self.reduced.to_dict()
-        frame = pd.DataFrame({"all studies": [full[k] for k in keys],
-                              "without excluded": [reduced[k] for k in keys]},
-                             index=pd.Index(keys, name="quantity"))
+        frame = pd.DataFrame(
+            {
+                "all studies": [full[k] for k in keys],
+                "without excluded": [reduced[k] for k in keys],
+            },
+            index=pd.Index(keys, name="quantity"),
+        )
         frame["difference"] = frame["without excluded"] - frame["all studies"]
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        return {"excluded": list(self.excluded), "full": self.full.to_dict(),
-                "reduced": self.reduced.to_dict()}
+        return {
+            "excluded": list(self.excluded),
+            "full": self.full.to_dict(),
+            "reduced": self.reduced.to_dict(),
+        }
 
 
 def sensitivity(res: RmaResult, exclude: Iterable[str] | np.ndarray) -> SensitivityResult:
@@ -537,20 +643,30 @@ def sensitivity(res: RmaResult, exclude: Iterable[str] | np.ndarray) -> Sensitiv
     res = check_rma_result(res, "sensitivity", min_k=2)
     if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
         if exclude.shape != (res.k,):
-            raise InputError(f"sensitivity: exclude as a mask needs one True/False per study "
-                             f"({res.k}); got shape {exclude.shape}.")
+            raise InputError(
+                f"sensitivity: exclude as a mask needs one True/False per study "
+                f"({res.k}); got shape {exclude.shape}."
+            )
         drop = exclude
     else:
         names = [str(e) for e in exclude]
         unknown = [n for n in names if n not in res.slab]
         if unknown:
-            raise InputError(f"sensitivity: unknown studies {unknown}; the model's studies are "
-                             f"{list(res.slab)}.")
+            raise InputError(
+                f"sensitivity: unknown studies {unknown}; the model's studies are {list(res.slab)}."
+            )
         drop = np.array([s in names for s in res.slab])
     keep = ~drop
-    reduced = rma(res.yi[keep], res.vi[keep], slab=[s for s, kept in zip(res.slab, keep,
-                                                                          strict=True) if kept],
-                  mods=res.X[keep, 1:] if res.has_mods else None, method=res.method,
-                  test=res.test, level=res.level, measure=res.measure, control=res.control)
+    reduced = rma(
+        res.yi[keep],
+        res.vi[keep],
+        slab=[s for s, kept in zip(res.slab, keep, strict=True) if kept],
+        mods=res.X[keep, 1:] if res.has_mods else None,
+        method=res.method,
+        test=res.test,
+        level=res.level,
+        measure=res.measure,
+        control=res.control,
+    )
     excluded = tuple(s for s, d in zip(res.slab, drop, strict=True) if d)
     return SensitivityResult(res, reduced, excluded)

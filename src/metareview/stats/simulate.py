@@ -96,12 +96,14 @@ def _check_scenario(name: str, scenario: Mapping[str, Any]) -> None:
     if bounds in scenario:
         pair = scenario[bounds]
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
-            raise InputError(f"scenario {name!r}: {bounds} must be a pair (low, high); got "
-                             f"{pair!r}.")
+            raise InputError(
+                f"scenario {name!r}: {bounds} must be a pair (low, high); got {pair!r}."
+            )
         low, high = (SCENARIO[bounds].check(v, f"scenario {name!r}: {bounds}") for v in pair)
         if low > high:
-            raise InputError(f"scenario {name!r}: {bounds} must be (low, high) with low <= "
-                             f"high; got {pair!r}.")
+            raise InputError(
+                f"scenario {name!r}: {bounds} must be (low, high) with low <= high; got {pair!r}."
+            )
 
 
 def _moments(x: np.ndarray) -> tuple[float, float, float]:
@@ -169,11 +171,12 @@ def _simulate_block(
         if method != "EE":
             # a new study's true effect lies in the PI with probability = level
             new_effect = rng.normal(theta, np.sqrt(float(scenario["tau2"])), size=reps)
-            metrics["pi_coverage"] = ((fit.pi_lb <= new_effect)
-                                      & (new_effect <= fit.pi_ub)).astype(float)
+            metrics["pi_coverage"] = ((fit.pi_lb <= new_effect) & (new_effect <= fit.pi_ub)).astype(
+                float
+            )
         for j, key in enumerate(METRICS):
             if key in metrics:
-                out[row, 3 * j:3 * j + 3] = _moments(np.where(ok, metrics[key], np.nan))
+                out[row, 3 * j : 3 * j + 3] = _moments(np.where(ok, metrics[key], np.nan))
         out[row, -2] = (~ok).sum()
         out[row, -1] = fit.tau2_reset.sum()
     return out
@@ -244,25 +247,26 @@ def simulate(
     parsed = [(spec, *_parse_method(spec)) for spec in methods]
     for name, scenario in scenarios.items():
         _check_scenario(name, scenario)
-    sizes = [block_reps] * (reps // block_reps) + ([reps % block_reps] if reps % block_reps
-                                                   else [])
+    sizes = [block_reps] * (reps // block_reps) + ([reps % block_reps] if reps % block_reps else [])
     streams = np.random.SeedSequence(seed).spawn(len(scenarios))
-    tasks = [(dict(scenario), parsed, size, level, block_seed)
-             for scenario, stream in zip(scenarios.values(), streams, strict=True)
-             for size, block_seed in zip(sizes, stream.spawn(len(sizes)), strict=True)]
+    tasks = [
+        (dict(scenario), parsed, size, level, block_seed)
+        for scenario, stream in zip(scenarios.values(), streams, strict=True)
+        for size, block_seed in zip(sizes, stream.spawn(len(sizes)), strict=True)
+    ]
     if scheduler is None:
         blocks = [_simulate_block(*task) for task in tasks]
     else:
         blocks = compute_blocks(_simulate_block, tasks, scheduler)
     rows = []
     for index, name in enumerate(scenarios):
-        mine = blocks[index * len(sizes):(index + 1) * len(sizes)]
+        mine = blocks[index * len(sizes) : (index + 1) * len(sizes)]
         for m, (spec, method, _) in enumerate(parsed):
             row: dict[str, Any] = {"scenario": name, "method": spec}
             for j, key in enumerate(METRICS):
                 if key == "pi_coverage" and method == "EE":
                     continue
-                pooled = _pool_moments([block[m, 3 * j:3 * j + 3] for block in mine])
+                pooled = _pool_moments([block[m, 3 * j : 3 * j + 3] for block in mine])
                 row[key], row[f"{key}_mcse"] = _mean_and_se(*pooled)
             row["failed"] = int(sum(block[m, -2] for block in mine))
             row["tau2_reset"] = int(sum(block[m, -1] for block in mine))

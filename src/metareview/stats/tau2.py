@@ -94,9 +94,7 @@ def he(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
     k, p = _counts(m, design)
     tau2, trPV, fit = _he_raw(y, v, m, design)
     tau2 = np.maximum(0.0, tau2)
-    se = np.sqrt(
-        (2 * fit.tr_PaPb(v, v) + 4 * tau2 * trPV + 2 * tau2**2 * (k - p)) / (k - p) ** 2
-    )
+    se = np.sqrt((2 * fit.tr_PaPb(v, v) + 4 * tau2 * trPV + 2 * tau2**2 * (k - p)) / (k - p) ** 2)
     return _done(tau2, se, y.shape[1])
 
 
@@ -136,9 +134,13 @@ def sj(y, v, m, design, control, fe: WLS | None = None) -> Tau2Fit:
     fit = WLS.at(design, y, v, m, tau0)
     tau2 = np.maximum(0.0, tau0 * fit.rss / (k - p))
     se = np.sqrt(
-        tau0**2 / (k - p) ** 2
-        * (2 * fit.tr_PaPb(v, v) + 4 * tau2 * fit.tr_PaPb(1.0, v) + 2 * tau2**2
-           * fit.tr_PaPb(1.0, 1.0))
+        tau0**2
+        / (k - p) ** 2
+        * (
+            2 * fit.tr_PaPb(v, v)
+            + 4 * tau2 * fit.tr_PaPb(1.0, v)
+            + 2 * tau2**2 * fit.tr_PaPb(1.0, 1.0)
+        )
     )
     return _done(tau2, se, y.shape[1])
 
@@ -232,8 +234,13 @@ def _iterate(y, v, m, design, tau2, control: Control, update, state: dict | None
                 return st
 
     while every.shape[1] > tile:
-        every = np.concatenate([run(every[:, start:start + tile], tile // _POOL_FRACTION)
-                                for start in range(0, every.shape[1], tile)], axis=1)
+        every = np.concatenate(
+            [
+                run(every[:, start : start + tile], tile // _POOL_FRACTION)
+                for start in range(0, every.shape[1], tile)
+            ],
+            axis=1,
+        )
     if every.shape[1]:
         run(every, 0)
     return tau2, iters, conv
@@ -309,10 +316,13 @@ def _fisher_scoring(kind: str) -> Callable[..., Tau2Fit]:
             np.subtract(new, t, out=previous)
             return new, finished
 
-        state = {"lo": np.zeros(B), "hi": np.full(B, np.inf), "previous": np.full(B, np.inf),
-                 "k": k}
-        tau2, iters, conv = _iterate(y, v, m, design, np.maximum(0.0, start), control, score,
-                                     state)
+        state = {
+            "lo": np.zeros(B),
+            "hi": np.full(B, np.inf),
+            "previous": np.full(B, np.inf),
+            "k": k,
+        }
+        tau2, iters, conv = _iterate(y, v, m, design, np.maximum(0.0, start), control, score, state)
         fit = WLS.at(design, y, v, m, tau2)
         reset = np.zeros(B, bool)
         if kind in ("ML", "REML"):
@@ -386,12 +396,12 @@ def _log_likelihood(kind, v, m, tau2, fit: WLS, k, p) -> np.ndarray:
         logv = sum_studies(np.where(m > 0, np.log(np.where(m > 0, v + tau2, 1.0)), 0.0))
     if kind == "ML":
         return -0.5 * k * np.log(2 * np.pi) - 0.5 * logv - 0.5 * fit.rss
-    return (-0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * logv - 0.5 * fit.logdet_xtwx()
-            - 0.5 * fit.rss)
+    return -0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * logv - 0.5 * fit.logdet_xtwx() - 0.5 * fit.rss
 
 
-def _zero_beats_estimate(kind, v, m, tau2, fit: WLS, fit0: WLS, k, p,
-                         control: Control) -> np.ndarray:
+def _zero_beats_estimate(
+    kind, v, m, tau2, fit: WLS, fit0: WLS, k, p, control: Control
+) -> np.ndarray:
     """metafor's ``ll0check``: is the likelihood at tau2 = 0 higher than at the estimate?
     ``fit`` and ``fit0`` are the weighted fits at tau2 and at 0."""
     positive = tau2 > control.threshold
@@ -407,5 +417,13 @@ reml = _fisher_scoring("REML")
 eb = _fisher_scoring("EB")
 
 ESTIMATORS: dict[str, Callable[..., Tau2Fit]] = {
-    "EE": ee, "DL": dl, "HE": he, "HS": hs, "SJ": sj, "PM": pm, "ML": ml, "REML": reml, "EB": eb,
+    "EE": ee,
+    "DL": dl,
+    "HE": he,
+    "HS": hs,
+    "SJ": sj,
+    "PM": pm,
+    "ML": ml,
+    "REML": reml,
+    "EB": eb,
 }

@@ -61,15 +61,26 @@ def _exp(x: np.ndarray, targs: Mapping[str, Any]) -> np.ndarray:
 
 
 _FUNCTIONS: dict[str, Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]] = {
-    "expit": _expit, "iarcsin": _iarcsin, "ipft.hm": _ipft_hm, "ztor": _ztor, "exp": _exp,
+    "expit": _expit,
+    "iarcsin": _iarcsin,
+    "ipft.hm": _ipft_hm,
+    "ztor": _ztor,
+    "exp": _exp,
 }
-TRANSFORMS = Options("transf", tuple(_FUNCTIONS), aliases={"ilogit": "expit"},
-                     case_sensitive=False)
+TRANSFORMS = Options("transf", tuple(_FUNCTIONS), aliases={"ilogit": "expit"}, case_sensitive=False)
 
 #: the natural back-transformation of each measure
 DEFAULT_FOR_MEASURE = {
-    "PLO": "expit", "PAS": "iarcsin", "PFT": "ipft.hm", "ZCOR": "ztor", "RR": "exp",
-    "OR": "exp", "PETO": "exp", "ROM": "exp", "PLN": "exp", "IRLN": "exp",
+    "PLO": "expit",
+    "PAS": "iarcsin",
+    "PFT": "ipft.hm",
+    "ZCOR": "ztor",
+    "RR": "exp",
+    "OR": "exp",
+    "PETO": "exp",
+    "ROM": "exp",
+    "PLN": "exp",
+    "IRLN": "exp",
 }
 
 

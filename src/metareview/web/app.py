@@ -45,8 +45,10 @@ STAGE_LABELS = {"title_abstract": "Title and abstract", "full_text": "Full text"
 
 
 def _templates() -> Jinja2Templates:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
     env.globals["stage_labels"] = STAGE_LABELS
     env.globals["kappa_ci_shown"] = kappa_ci_shown
     env.globals["kappa_ci_note"] = KAPPA_CI_NOTE
@@ -59,8 +61,7 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = None
-               ) -> FastAPI:
+def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = None) -> FastAPI:
     """The FastAPI app serving ``store`` (a :class:`Store`, a URL or a SQLite file path).
 
     Parameters
@@ -80,13 +81,17 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     """
     from metareview.web.routes import allocation, api, duplicates, pages, project, screening
 
-    app = FastAPI(title="metareview", version="1",
-                  description="Blinded screening for review teams. The JSON API under "
-                              "/api/v1 uses the same accounts, roles and blinding as the "
-                              "pages: log in with POST /api/v1/session, then send the "
-                              "returned token as `Authorization: Bearer <token>` (or keep "
-                              "the cookie and send `X-CSRF-Token` on every POST).",
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="metareview",
+        version="1",
+        description="Blinded screening for review teams. The JSON API under "
+        "/api/v1 uses the same accounts, roles and blinding as the "
+        "pages: log in with POST /api/v1/session, then send the "
+        "returned token as `Authorization: Bearer <token>` (or keep "
+        "the cookie and send `X-CSRF-Token` on every POST).",
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.store = store if isinstance(store, Store) else Store.open(store)
     app.state.templates = _templates()
     app.state.limiter = rate_limiter or RateLimiter()
@@ -101,19 +106,27 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
             response.headers.setdefault(name, value)
         return response
 
-    def _error(request: Request, status: int, message: str,
-               headers: dict[str, str] | None = None) -> Response:
+    def _error(
+        request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> Response:
         if _is_api(request):
             return JSONResponse({"detail": message}, status_code=status, headers=headers)
         return app.state.templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message,
-                                    "session": None}, status_code=status, headers=headers)
+            request,
+            "error.html",
+            {"status": status, "message": message, "session": None},
+            status_code=status,
+            headers=headers,
+        )
 
     @app.exception_handler(LoginRequiredError)
     async def _login(request: Request, _exc: LoginRequiredError) -> Response:
         if _is_api(request):
-            return JSONResponse({"detail": "log in first: POST /api/v1/session."},
-                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"detail": "log in first: POST /api/v1/session."},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
 
@@ -131,8 +144,9 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
         return _error(request, 422, f"the request is not valid: {problems}")
 
     return app
@@ -150,7 +164,10 @@ def serve(store_url: str, host: str = "127.0.0.1", port: int = 8000) -> None:
     if not store.has_users():
         token = store.bootstrap_invite()
         shown = "localhost" if host in ("0.0.0.0", "::") else host
-        print("No accounts yet. Open this one-time link to create the administrator account:\n"
-              f"  http://{shown}:{port}/invite/{token}", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(store), host=host, port=port, proxy_headers=True,
-                log_level="info")
+        print(
+            "No accounts yet. Open this one-time link to create the administrator account:\n"
+            f"  http://{shown}:{port}/invite/{token}",
+            file=sys.stderr,
+            flush=True,
+        )
+    uvicorn.run(create_app(store), host=host, port=port, proxy_headers=True, log_level="info")

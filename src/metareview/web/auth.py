@@ -100,8 +100,9 @@ def require_member(request: Request, project: str, roles: tuple[str, ...]) -> Ca
     if role is None:
         raise HTTPException(404, f"project {project!r} not found (or you are not a member).")
     if role.role not in roles:
-        raise HTTPException(403, f"your role in {project!r} is {role.role}; this needs "
-                                 f"{' or '.join(roles)}.")
+        raise HTTPException(
+            403, f"your role in {project!r} is {role.role}; this needs {' or '.join(roles)}."
+        )
     return Caller(session=session, role=role, bearer=bearer)
 
 
@@ -122,8 +123,14 @@ def pre_csrf_token(request: Request) -> str:
 
 def set_pre_csrf_cookie(request: Request, response: Response, token: str) -> None:
     """Send the pre-login CSRF cookie (HttpOnly: the form carries its copy)."""
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
 
 
 def check_pre_csrf(request: Request, submitted: str | None) -> None:
@@ -135,9 +142,15 @@ def check_pre_csrf(request: Request, submitted: str | None) -> None:
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
     """Send the session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS."""
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/",
-                        max_age=7 * 24 * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+        max_age=7 * 24 * 3600,
+    )
 
 
 class RateLimiter:
@@ -147,8 +160,9 @@ class RateLimiter:
     failures within ``window`` seconds; a successful login clears the user's count.
     """
 
-    def __init__(self, max_failures: int = MAX_FAILURES, window: float = WINDOW_SECONDS,
-                 clock=time.monotonic) -> None:
+    def __init__(
+        self, max_failures: int = MAX_FAILURES, window: float = WINDOW_SECONDS, clock=time.monotonic
+    ) -> None:
         self.max_failures, self.window, self.clock = max_failures, window, clock
         self._failures: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -163,8 +177,11 @@ class RateLimiter:
         """Seconds until the first blocked key is free again, or None when none is blocked."""
         now = self.clock()
         with self._lock:
-            waits = [self.window - (now - t[0]) for k in keys
-                     if len(t := self._trim(k, now)) >= self.max_failures]
+            waits = [
+                self.window - (now - t[0])
+                for k in keys
+                if len(t := self._trim(k, now)) >= self.max_failures
+            ]
         return max(1, int(max(waits)) + 1) if waits else None
 
     def failed(self, keys: list[str]) -> None:

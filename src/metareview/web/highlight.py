@@ -11,8 +11,7 @@ from metareview.review.queue import keyword_pattern
 __all__ = ["highlight"]
 
 
-def highlight(text: str | None, include: Sequence[str] = (),
-              exclude: Sequence[str] = ()) -> Markup:
+def highlight(text: str | None, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Markup:
     """``text`` as HTML with include keywords in ``<mark class="kw-in">`` and exclude
     keywords in ``<mark class="kw-ex">`` (where both match, exclude wins), as the terminal
     screener colours them (:func:`metareview.review.queue.keyword_pattern`: whole words, a

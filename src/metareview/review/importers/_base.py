@@ -57,8 +57,11 @@ def lacks_content(title: str | None, abstract: str | None, authors: list[str] | 
     """True for a record with no title, abstract or authors: nothing a reviewer could
     screen it on. The store keeps such a record but sets it aside for an owner, outside the
     screening queue (:meth:`metareview.review.Store.set_aside`)."""
-    return (not (title or "").strip() and not (abstract or "").strip()
-            and not any((name or "").strip() for name in authors or ()))
+    return (
+        not (title or "").strip()
+        and not (abstract or "").strip()
+        and not any((name or "").strip() for name in authors or ())
+    )
 
 
 def build_record(
@@ -90,8 +93,13 @@ def build_record(
     pmid_text = clean(pmid)
     if pmid_text is not None and not (pmid_text.isdigit() and len(pmid_text) <= 12):
         # PMIDs are at most 8 digits today; the store's column holds 32 characters
-        problems.append(Problem(file, line, f"PMID {pmid_text!r} is not a PubMed id "
-                                "(a number of at most 12 digits); ignored"))
+        problems.append(
+            Problem(
+                file,
+                line,
+                f"PMID {pmid_text!r} is not a PubMed id (a number of at most 12 digits); ignored",
+            )
+        )
         pmid_text = None
     record = ParsedRecord(
         line=line,

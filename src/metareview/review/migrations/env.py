@@ -14,8 +14,12 @@ config = context.config
 
 def _run(connection) -> None:
     # batch mode lets SQLite (which cannot ALTER most things) take the same migrations
-    context.configure(connection=connection, target_metadata=Base.metadata,
-                      render_as_batch=True, compare_server_default=True)
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_server_default=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

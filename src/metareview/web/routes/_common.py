@@ -18,11 +18,13 @@ def store_of(request: Request) -> Store:
     return request.app.state.store
 
 
-def render(request: Request, template: str, session: SessionInfo | None, status: int = 200,
-           **context: Any) -> Response:
+def render(
+    request: Request, template: str, session: SessionInfo | None, status: int = 200, **context: Any
+) -> Response:
     """``template`` rendered with ``session`` (for the menu and the CSRF token)."""
     return request.app.state.templates.TemplateResponse(
-        request, template, {"session": session, **context}, status_code=status)
+        request, template, {"session": session, **context}, status_code=status
+    )
 
 
 def redirect(path: str, **query: Any) -> RedirectResponse:

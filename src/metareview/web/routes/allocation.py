@@ -23,14 +23,27 @@ def allocation(request: Request, project: str) -> Response:
     active = reviewers.loc[reviewers["active"].astype(bool), "name"].tolist()
     per_record = store.reviewers_per_record(project)
     stages = [{"stage": st, "workload": store.workload(project, st)} for st in STAGES]
-    return render(request, "allocation.html", caller.session, project=project, caller=caller,
-                  stages=stages, reviewers=active, per_record=per_record)
+    return render(
+        request,
+        "allocation.html",
+        caller.session,
+        project=project,
+        caller=caller,
+        stages=stages,
+        reviewers=active,
+        per_record=per_record,
+    )
 
 
 @router.post("/p/{project}/allocation")
-def allocate(request: Request, project: str, stage: Annotated[str, Form()],
-             reviewers: Annotated[list[str], Form()], per_record: Annotated[int, Form()] = 2,
-             csrf_token: Annotated[str, Form()] = "") -> Response:
+def allocate(
+    request: Request,
+    project: str,
+    stage: Annotated[str, Form()],
+    reviewers: Annotated[list[str], Form()],
+    per_record: Annotated[int, Form()] = 2,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, ("owner",))
     check_csrf(request, caller.session, csrf_token)
     store = store_of(request)
@@ -42,11 +55,16 @@ def allocate(request: Request, project: str, stage: Annotated[str, Form()],
 
 
 @router.post("/p/{project}/allocation/reassign")
-def reassign(request: Request, project: str, stage: Annotated[str, Form()],
-             reviewer: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = ""
-             ) -> Response:
+def reassign(
+    request: Request,
+    project: str,
+    stage: Annotated[str, Form()],
+    reviewer: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, ("owner",))
     check_csrf(request, caller.session, csrf_token)
-    store_of(request).reassign(project, check_stage(stage), reviewer,
-                               actor=caller.session.user.username)
+    store_of(request).reassign(
+        project, check_stage(stage), reviewer, actor=caller.session.user.username
+    )
     return redirect(f"/p/{project}/allocation")

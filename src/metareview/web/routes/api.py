@@ -80,8 +80,9 @@ class NextOut(BaseModel):
 class VoteIn(BaseModel):
     stage: Stage = "title_abstract"
     decision: Literal["include", "exclude", "maybe"]
-    reason: str | None = Field(default=None, max_length=2000,
-                               description="required for a full-text exclusion")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="required for a full-text exclusion"
+    )
 
 
 class VoteOut(BaseModel):
@@ -102,15 +103,19 @@ class RecordVotesOut(BaseModel):
     record: RecordOut
     votes: dict[str, list[VisibleVote]] = Field(
         description="per stage, the votes you may see: yours, and others' once the record "
-                    "is complete or the stage unblinded")
+        "is complete or the stage unblinded"
+    )
     status: dict[str, str | None] = Field(
         description="per stage, the record's status when its votes are visible to you "
-                    "(pending for your own open records), else null")
+        "(pending for your own open records), else null"
+    )
 
 
 class PrismaOut(BaseModel):
-    complete: bool = Field(description="true when every record has its outcome; the counts "
-                                       "are then the store's prisma_counts")
+    complete: bool = Field(
+        description="true when every record has its outcome; the counts "
+        "are then the store's prisma_counts"
+    )
     counts: dict[str, Any]
     open: dict[str, int] = Field(description="records still pending or in conflict, by stage")
 
@@ -119,17 +124,25 @@ def _clean(value: Any) -> Any:
     return value if isinstance(value, str) else None
 
 
-@router.post("/session", response_model=SessionOut, responses={
-    401: {"description": "wrong user name or password"},
-    429: {"description": "too many failed logins; see Retry-After"}})
+@router.post(
+    "/session",
+    response_model=SessionOut,
+    responses={
+        401: {"description": "wrong user name or password"},
+        429: {"description": "too many failed logins; see Retry-After"},
+    },
+)
 def create_session(request: Request, body: Credentials) -> Response:
     """Log in; a new session each time."""
     limiter = request.app.state.limiter
     keys = login_keys(request, body.username)
     wait = limiter.retry_after(keys)
     if wait is not None:
-        raise HTTPException(429, f"too many failed logins; try again in {wait} s.",
-                            headers={"Retry-After": str(wait)})
+        raise HTTPException(
+            429,
+            f"too many failed logins; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
     store = store_of(request)
     found = store.login(body.username, body.password)
     if found is None:
@@ -138,8 +151,11 @@ def create_session(request: Request, body: Credentials) -> Response:
     limiter.succeeded(keys[0])
     token, csrf = found
     info = store.session_user(token)
-    response = JSONResponse(SessionOut(username=info.user.username, admin=info.user.admin,
-                                       token=token, csrf_token=csrf).model_dump())
+    response = JSONResponse(
+        SessionOut(
+            username=info.user.username, admin=info.user.admin, token=token, csrf_token=csrf
+        ).model_dump()
+    )
     set_session_cookie(request, response, token)
     return response
 
@@ -150,8 +166,11 @@ def delete_session(request: Request) -> Response:
     session = require_session(request)
     check_csrf(request, session, None)
     header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") \
+    token = (
+        header[7:].strip()
+        if header.lower().startswith("bearer ")
         else request.cookies.get(SESSION_COOKIE, "")
+    )
     store_of(request).logout(token)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -162,29 +181,39 @@ def delete_session(request: Request) -> Response:
 def list_projects(request: Request) -> list[ProjectOut]:
     """Your projects, with your role and reviewer name in each."""
     session = require_session(request)
-    return [ProjectOut(name=p.project, role=p.role, reviewer=p.reviewer)
-            for p in store_of(request).user_projects(session.user.id)]
+    return [
+        ProjectOut(name=p.project, role=p.role, reviewer=p.reviewer)
+        for p in store_of(request).user_projects(session.user.id)
+    ]
 
 
 @router.get("/projects/{project}/next", response_model=NextOut)
-def next_record(request: Request, project: str,
-                stage: Annotated[Stage, Query()] = "title_abstract") -> NextOut:
+def next_record(
+    request: Request, project: str, stage: Annotated[Stage, Query()] = "title_abstract"
+) -> NextOut:
     """The next record waiting for your vote at ``stage`` (owners and reviewers)."""
     caller = require_member(request, project, SCREENERS)
     store = store_of(request)
     queue = store.queue(project, caller.reviewer, stage)
     record = None if queue["next"] is None else store.record_view(project, queue["next"])
-    return NextOut(stage=stage, record=record,
-                   progress=Progress(total=queue["total"], voted=queue["voted"],
-                                     left=queue["left"]))
+    return NextOut(
+        stage=stage,
+        record=record,
+        progress=Progress(total=queue["total"], voted=queue["voted"], left=queue["left"]),
+    )
 
 
-@router.post("/projects/{project}/records/{record_id}/votes", response_model=VoteOut,
-             responses={201: {"description": "first vote recorded"},
-                        200: {"description": "vote revised, or the same vote again"},
-                        404: {"description": "no such record in the project"},
-                        409: {"description": "the record is complete or not at this stage"},
-                        422: {"description": "bad decision, or exclusion without reason"}})
+@router.post(
+    "/projects/{project}/records/{record_id}/votes",
+    response_model=VoteOut,
+    responses={
+        201: {"description": "first vote recorded"},
+        200: {"description": "vote revised, or the same vote again"},
+        404: {"description": "no such record in the project"},
+        409: {"description": "the record is complete or not at this stage"},
+        422: {"description": "bad decision, or exclusion without reason"},
+    },
+)
 def cast_vote(request: Request, project: str, record_id: str, body: VoteIn) -> Response:
     """Vote on a record (owners and reviewers). Sending the same vote twice stores one."""
     caller = require_member(request, project, SCREENERS)
@@ -192,17 +221,29 @@ def cast_vote(request: Request, project: str, record_id: str, body: VoteIn) -> R
     store = store_of(request)
     _exists(store, project, record_id)
     try:
-        result = store.cast_vote(project, record_id, caller.reviewer, body.decision,
-                                 body.stage, body.reason)
+        result = store.cast_vote(
+            project, record_id, caller.reviewer, body.decision, body.stage, body.reason
+        )
     except InputError as exc:
         text = str(exc)
-        status = 409 if ("complete" in text or "not at the" in text
-                         or "already resolved" in text) else 422
+        status = (
+            409
+            if ("complete" in text or "not at the" in text or "already resolved" in text)
+            else 422
+        )
         raise HTTPException(status, text) from exc
-    reason = body.reason.strip() if (body.reason and body.stage == "full_text"
-                                     and body.decision == "exclude") else None
-    out = VoteOut(record_id=record_id, stage=body.stage, decision=body.decision,
-                  reason=reason or None, result=result)
+    reason = (
+        body.reason.strip()
+        if (body.reason and body.stage == "full_text" and body.decision == "exclude")
+        else None
+    )
+    out = VoteOut(
+        record_id=record_id,
+        stage=body.stage,
+        decision=body.decision,
+        reason=reason or None,
+        result=result,
+    )
     return JSONResponse(out.model_dump(), status_code=201 if result == "recorded" else 200)
 
 
@@ -226,8 +267,10 @@ def get_record(request: Request, project: str, record_id: str) -> RecordVotesOut
     for stage in STAGES:
         seen = store.visible_votes(project, stage, caller.reviewer)
         seen = seen[seen["record_id"] == record_id]
-        votes[stage] = [VisibleVote(reviewer=r.reviewer, decision=r.decision,
-                                    reason=_clean(r.reason)) for r in seen.itertuples()]
+        votes[stage] = [
+            VisibleVote(reviewer=r.reviewer, decision=r.decision, reason=_clean(r.reason))
+            for r in seen.itertuples()
+        ]
         table = store.screening_status(project, stage)
         state = table.loc[table["record_id"] == record_id, "status"]
         value = None if state.empty else str(state.iloc[0])

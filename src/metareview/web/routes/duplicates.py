@@ -13,8 +13,19 @@ from metareview.web.auth import check_csrf, require_member
 from metareview.web.routes._common import redirect, render, store_of
 
 router = APIRouter(include_in_schema=False)
-FIELDS = ("title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "pmid",
-          "abstract", "source")
+FIELDS = (
+    "title",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "abstract",
+    "source",
+)
 SHOWN_PAIRS = 25
 
 
@@ -30,9 +41,14 @@ def _side_by_side(records: dict[str, dict[str, Any]], a: str, b: str) -> list[di
     rows = []
     for field in FIELDS:
         left, right = _text(records[a].get(field)), _text(records[b].get(field))
-        rows.append({"field": field, "a": left, "b": right,
-                     "differs": " ".join(left.lower().split()) != " ".join(
-                         right.lower().split())})
+        rows.append(
+            {
+                "field": field,
+                "a": left,
+                "b": right,
+                "differs": " ".join(left.lower().split()) != " ".join(right.lower().split()),
+            }
+        )
     return rows
 
 
@@ -43,60 +59,105 @@ def duplicates(request: Request, project: str) -> Response:
     frame = store.records(project)
     records = {r["id"]: r for r in frame.to_dict(orient="records")}
     queue = store.duplicate_queue(project)
-    pairs = [{**p, "rows": _side_by_side(records, p["id_a"], p["id_b"])}
-             for p in queue[:SHOWN_PAIRS]]
+    pairs = [
+        {**p, "rows": _side_by_side(records, p["id_a"], p["id_b"])} for p in queue[:SHOWN_PAIRS]
+    ]
     groups = store.duplicate_groups(project)
     active = groups[groups["active"].astype(bool)]
-    merged = [{"group_id": int(g), "records": [(r, records[r]["title"]) for r in
-                                               members["record_id"]]}
-              for g, members in active.groupby("group_id")]
-    judged = [{**j, "title_a": records[j["record_a"]]["title"],
-               "title_b": records[j["record_b"]]["title"]}
-              for j in store.judged_not_duplicates(project)]
+    merged = [
+        {"group_id": int(g), "records": [(r, records[r]["title"]) for r in members["record_id"]]}
+        for g, members in active.groupby("group_id")
+    ]
+    judged = [
+        {
+            **j,
+            "title_a": records[j["record_a"]]["title"],
+            "title_b": records[j["record_b"]]["title"],
+        }
+        for j in store.judged_not_duplicates(project)
+    ]
     tier1 = len(store.find_duplicates(project).tier1)
-    return render(request, "duplicates.html", caller.session, project=project, caller=caller,
-                  pairs=pairs, n_queue=len(queue), merged=merged[::-1], judged=judged,
-                  tier1=tier1)
+    return render(
+        request,
+        "duplicates.html",
+        caller.session,
+        project=project,
+        caller=caller,
+        pairs=pairs,
+        n_queue=len(queue),
+        merged=merged[::-1],
+        judged=judged,
+        tier1=tier1,
+    )
 
 
 @router.post("/p/{project}/duplicates/merge")
-def merge(request: Request, project: str, record_a: Annotated[str, Form()],
-          record_b: Annotated[str, Form()], reason: Annotated[str, Form()] = "",
-          csrf_token: Annotated[str, Form()] = "") -> Response:
+def merge(
+    request: Request,
+    project: str,
+    record_a: Annotated[str, Form()],
+    record_b: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, ("owner",))
     check_csrf(request, caller.session, csrf_token)
-    store_of(request).merge([record_a, record_b], actor=caller.session.user.username,
-                            reason=reason.strip() or "tier 2 judged duplicates")
+    store_of(request).merge(
+        [record_a, record_b],
+        actor=caller.session.user.username,
+        reason=reason.strip() or "tier 2 judged duplicates",
+    )
     return redirect(f"/p/{project}/duplicates")
 
 
 @router.post("/p/{project}/duplicates/not-duplicates")
-def not_duplicates(request: Request, project: str, record_a: Annotated[str, Form()],
-                   record_b: Annotated[str, Form()], reason: Annotated[str, Form()] = "",
-                   csrf_token: Annotated[str, Form()] = "") -> Response:
+def not_duplicates(
+    request: Request,
+    project: str,
+    record_a: Annotated[str, Form()],
+    record_b: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, ("owner",))
     check_csrf(request, caller.session, csrf_token)
-    store_of(request).not_duplicates(project, record_a, record_b,
-                                     actor=caller.session.user.username,
-                                     reason=reason.strip() or "judged different studies")
+    store_of(request).not_duplicates(
+        project,
+        record_a,
+        record_b,
+        actor=caller.session.user.username,
+        reason=reason.strip() or "judged different studies",
+    )
     return redirect(f"/p/{project}/duplicates")
 
 
 @router.post("/p/{project}/duplicates/withdraw")
-def withdraw(request: Request, project: str, record_a: Annotated[str, Form()],
-             record_b: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = ""
-             ) -> Response:
+def withdraw(
+    request: Request,
+    project: str,
+    record_a: Annotated[str, Form()],
+    record_b: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, ("owner",))
     check_csrf(request, caller.session, csrf_token)
-    store_of(request).withdraw_not_duplicates(project, record_a, record_b,
-                                              actor=caller.session.user.username,
-                                              reason="undo: back to the queue")
+    store_of(request).withdraw_not_duplicates(
+        project,
+        record_a,
+        record_b,
+        actor=caller.session.user.username,
+        reason="undo: back to the queue",
+    )
     return redirect(f"/p/{project}/duplicates")
 
 
 @router.post("/p/{project}/duplicates/unmerge")
-def unmerge(request: Request, project: str, group_id: Annotated[int, Form()],
-            csrf_token: Annotated[str, Form()] = "") -> Response:
+def unmerge(
+    request: Request,
+    project: str,
+    group_id: Annotated[int, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, ("owner",))
     check_csrf(request, caller.session, csrf_token)
     store = store_of(request)
@@ -108,8 +169,7 @@ def unmerge(request: Request, project: str, group_id: Annotated[int, Form()],
 
 
 @router.post("/p/{project}/duplicates/auto-merge")
-def auto_merge(request: Request, project: str, csrf_token: Annotated[str, Form()] = ""
-               ) -> Response:
+def auto_merge(request: Request, project: str, csrf_token: Annotated[str, Form()] = "") -> Response:
     caller = require_member(request, project, ("owner",))
     check_csrf(request, caller.session, csrf_token)
     store_of(request).auto_merge(project, actor=caller.session.user.username)

@@ -31,8 +31,9 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def _anonymous_form(request: Request, template: str, status: int = 200, **context: object
-                    ) -> Response:
+def _anonymous_form(
+    request: Request, template: str, status: int = 200, **context: object
+) -> Response:
     token = pre_csrf_token(request)
     response = render(request, template, None, status=status, pre_csrf=token, **context)
     set_pre_csrf_cookie(request, response, token)
@@ -45,23 +46,37 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, username: Annotated[str, Form()],
-          password: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = "",
-          next: Annotated[str, Form()] = "/") -> Response:
+def login(
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
     check_pre_csrf(request, csrf_token)
     limiter = request.app.state.limiter
     keys = login_keys(request, username)
     wait = limiter.retry_after(keys)
     if wait is not None:
-        response = _anonymous_form(request, "login.html", status=429, next=_safe_next(next),
-                                   error=f"Too many failed logins; try again in {wait} s.")
+        response = _anonymous_form(
+            request,
+            "login.html",
+            status=429,
+            next=_safe_next(next),
+            error=f"Too many failed logins; try again in {wait} s.",
+        )
         response.headers["Retry-After"] = str(wait)
         return response
     found = store_of(request).login(username, password)
     if found is None:
         limiter.failed(keys)
-        return _anonymous_form(request, "login.html", status=401, next=_safe_next(next),
-                               error="Wrong user name or password.")
+        return _anonymous_form(
+            request,
+            "login.html",
+            status=401,
+            next=_safe_next(next),
+            error="Wrong user name or password.",
+        )
     limiter.succeeded(keys[0])
     response = redirect(_safe_next(next))
     set_session_cookie(request, response, found[0])
@@ -90,10 +105,14 @@ def invite_page(request: Request, token: str) -> Response:
 
 
 @router.post("/invite/{token}")
-def accept_invite(request: Request, token: str, username: Annotated[str, Form()],
-                  password: Annotated[str, Form()],
-                  reviewer_name: Annotated[str, Form()] = "",
-                  csrf_token: Annotated[str, Form()] = "") -> Response:
+def accept_invite(
+    request: Request,
+    token: str,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    reviewer_name: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     check_pre_csrf(request, csrf_token)
     store = store_of(request)
     try:
@@ -103,8 +122,9 @@ def accept_invite(request: Request, token: str, username: Annotated[str, Form()]
     try:
         store.accept_invite(token, username, password, reviewer_name.strip() or None)
     except InputError as exc:
-        return _anonymous_form(request, "invite.html", status=422, invite=info, token=token,
-                               error=str(exc))
+        return _anonymous_form(
+            request, "invite.html", status=422, invite=info, token=token, error=str(exc)
+        )
     found = store.login(username, password)
     response = redirect(f"/p/{info.project}" if info.project else "/")
     if found is not None:
@@ -122,29 +142,38 @@ def home(request: Request) -> Response:
 
 
 @router.post("/projects")
-def create_project(request: Request, name: Annotated[str, Form()],
-                   reviewer_name: Annotated[str, Form()] = "",
-                   csrf_token: Annotated[str, Form()] = "") -> Response:
+def create_project(
+    request: Request,
+    name: Annotated[str, Form()],
+    reviewer_name: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     session = require_session(request)
     check_csrf(request, session, csrf_token)
     if not session.user.admin:
         raise HTTPException(403, "only administrators create projects.")
     name = name.strip()
     if "/" in name or not name:
-        raise InputError(f"name: a project name must be non-empty and without '/'; got "
-                         f"{name!r}.")
+        raise InputError(f"name: a project name must be non-empty and without '/'; got {name!r}.")
     store = store_of(request)
     store.create_project(name)
-    store.add_member(name, session.user.username, "owner", by=session.user.username,
-                     reviewer_name=reviewer_name.strip() or None)
+    store.add_member(
+        name,
+        session.user.username,
+        "owner",
+        by=session.user.username,
+        reviewer_name=reviewer_name.strip() or None,
+    )
     return redirect(f"/p/{name}")
 
 
-
-
 @router.post("/users/{username}/deactivate")
-def deactivate_user(request: Request, username: str, reason: Annotated[str, Form()] = "",
-                    csrf_token: Annotated[str, Form()] = "") -> Response:
+def deactivate_user(
+    request: Request,
+    username: str,
+    reason: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     """An administrator deactivates an account: no more logins or votes; its votes stay."""
     session = require_session(request)
     check_csrf(request, session, csrf_token)

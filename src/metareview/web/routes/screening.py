@@ -36,9 +36,15 @@ def reasons_seen(store: Store, project: str, reviewer: str) -> list[str]:
     return list(dict.fromkeys(reasons))
 
 
-def screen_context(request: Request, caller: Caller, project: str, stage: str,
-                   record_id: str | None, skip: list[str], message: str | None = None
-                   ) -> dict:
+def screen_context(
+    request: Request,
+    caller: Caller,
+    project: str,
+    stage: str,
+    record_id: str | None,
+    skip: list[str],
+    message: str | None = None,
+) -> dict:
     """What the screening page shows for ``record_id`` (None: the caller's next record)."""
     store = store_of(request)
     queue = store.queue(project, caller.reviewer, stage, skip)
@@ -50,18 +56,33 @@ def screen_context(request: Request, caller: Caller, project: str, stage: str,
         mine = mine[(mine["record_id"] == rid) & (mine["reviewer"] == caller.reviewer)]
         if not mine.empty:
             reason = mine["reason"].iloc[0]
-            own = {"decision": mine["decision"].iloc[0],
-                   "reason": reason if isinstance(reason, str) else None}
-    return {"project": project, "caller": caller, "stage": stage, "record": record,
-            "own": own, "queue": queue, "skip": ",".join(skip), "message": message,
-            "keywords": store.keywords(project),
-            "reasons": reasons_seen(store, project, caller.reviewer)
-            if stage == "full_text" else []}
+            own = {
+                "decision": mine["decision"].iloc[0],
+                "reason": reason if isinstance(reason, str) else None,
+            }
+    return {
+        "project": project,
+        "caller": caller,
+        "stage": stage,
+        "record": record,
+        "own": own,
+        "queue": queue,
+        "skip": ",".join(skip),
+        "message": message,
+        "keywords": store.keywords(project),
+        "reasons": reasons_seen(store, project, caller.reviewer) if stage == "full_text" else [],
+    }
 
 
 @router.get("/p/{project}/screen")
-def screen(request: Request, project: str, stage: str = "title_abstract",
-           skip: str | None = None, record: str | None = None, undo: int = 0) -> Response:
+def screen(
+    request: Request,
+    project: str,
+    stage: str = "title_abstract",
+    skip: str | None = None,
+    record: str | None = None,
+    undo: int = 0,
+) -> Response:
     caller = require_member(request, project, SCREENERS)
     stage = check_stage(stage)
     store = store_of(request)
@@ -83,11 +104,17 @@ def screen(request: Request, project: str, stage: str = "title_abstract",
 
 
 @router.post("/p/{project}/screen/{record_id}")
-def vote(request: Request, project: str, record_id: str, decision: Annotated[str, Form()],
-         stage: Annotated[str, Form()] = "title_abstract",
-         reason: Annotated[str, Form()] = "", other_reason: Annotated[str, Form()] = "",
-         skip: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""
-         ) -> Response:
+def vote(
+    request: Request,
+    project: str,
+    record_id: str,
+    decision: Annotated[str, Form()],
+    stage: Annotated[str, Form()] = "title_abstract",
+    reason: Annotated[str, Form()] = "",
+    other_reason: Annotated[str, Form()] = "",
+    skip: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, SCREENERS)
     check_csrf(request, caller.session, csrf_token)
     stage = check_stage(stage)
@@ -98,8 +125,7 @@ def vote(request: Request, project: str, record_id: str, decision: Annotated[str
     except InputError as exc:
         skips = _skips(skip)
         try:
-            context = screen_context(request, caller, project, stage, record_id, skips,
-                                     str(exc))
+            context = screen_context(request, caller, project, stage, record_id, skips, str(exc))
         except InputError:  # the record itself is unknown
             raise HTTPException(404, str(exc)) from exc
         status = 409 if "complete" in str(exc) or "not at the" in str(exc) else 422
@@ -109,14 +135,20 @@ def vote(request: Request, project: str, record_id: str, decision: Annotated[str
 
 
 @router.post("/p/{project}/records/{record_id}/retrieval")
-def retrieval(request: Request, project: str, record_id: str,
-              retrieved: Annotated[str, Form()], note: Annotated[str, Form()] = "",
-              skip: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""
-              ) -> Response:
+def retrieval(
+    request: Request,
+    project: str,
+    record_id: str,
+    retrieved: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+    skip: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, SCREENERS)
     check_csrf(request, caller.session, csrf_token)
-    store_of(request).mark_retrieval(project, record_id, retrieved == "yes",
-                                     actor=caller.reviewer, note=note.strip() or None)
+    store_of(request).mark_retrieval(
+        project, record_id, retrieved == "yes", actor=caller.reviewer, note=note.strip() or None
+    )
     return redirect(f"/p/{project}/screen", stage="full_text", skip=skip)
 
 
@@ -128,17 +160,29 @@ def conflicts(request: Request, project: str, stage: str = "title_abstract") -> 
     rows = store.conflicts(project, stage).to_dict(orient="records")
     for row in rows:
         row["record"] = store.record_view(project, row["record_id"])
-        row["may_resolve"] = (caller.reviewer is not None
-                              and caller.reviewer not in row["votes"])
-    return render(request, "conflicts.html", caller.session, project=project, caller=caller,
-                  stage=stage, conflicts=rows, keywords=store.keywords(project))
+        row["may_resolve"] = caller.reviewer is not None and caller.reviewer not in row["votes"]
+    return render(
+        request,
+        "conflicts.html",
+        caller.session,
+        project=project,
+        caller=caller,
+        stage=stage,
+        conflicts=rows,
+        keywords=store.keywords(project),
+    )
 
 
 @router.post("/p/{project}/conflicts/{record_id}")
-def resolve(request: Request, project: str, record_id: str,
-            decision: Annotated[str, Form()], reason: Annotated[str, Form()] = "",
-            stage: Annotated[str, Form()] = "title_abstract",
-            csrf_token: Annotated[str, Form()] = "") -> Response:
+def resolve(
+    request: Request,
+    project: str,
+    record_id: str,
+    decision: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+    stage: Annotated[str, Form()] = "title_abstract",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     caller = require_member(request, project, SCREENERS)
     check_csrf(request, caller.session, csrf_token)
     stage = check_stage(stage)
@@ -146,6 +190,13 @@ def resolve(request: Request, project: str, record_id: str,
     open_ = store.conflicts(project, stage)
     if record_id not in set(open_["record_id"]):
         raise HTTPException(409, f"record {record_id} is not an open conflict at {stage}.")
-    store.resolve(project, record_id, decision, by=caller.reviewer, reason=reason,
-                  stage=stage, method="third_reviewer")
+    store.resolve(
+        project,
+        record_id,
+        decision,
+        by=caller.reviewer,
+        reason=reason,
+        stage=stage,
+        method="third_reviewer",
+    )
     return redirect(f"/p/{project}/conflicts", stage=stage)

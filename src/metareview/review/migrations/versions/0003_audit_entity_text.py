@@ -20,7 +20,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.alter_column(
-            "entity_id", existing_type=sa.String(length=64), type_=sa.Text(),
+            "entity_id",
+            existing_type=sa.String(length=64),
+            type_=sa.Text(),
             existing_nullable=False,
         )
 
@@ -28,6 +30,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.alter_column(
-            "entity_id", existing_type=sa.Text(), type_=sa.String(length=64),
+            "entity_id",
+            existing_type=sa.Text(),
+            type_=sa.String(length=64),
             existing_nullable=False,
         )

@@ -45,15 +45,26 @@ branch_labels = None
 depends_on = None
 
 #: audit entity -> table whose integer ``id`` is the entry's ``entity_id``
-_ROW_TABLES = {"source": "sources", "duplicate_group": "duplicate_groups",
-               "reviewer": "reviewers", "unblinding": "unblindings", "study": "studies"}
+_ROW_TABLES = {
+    "source": "sources",
+    "duplicate_group": "duplicate_groups",
+    "reviewer": "reviewers",
+    "unblinding": "unblindings",
+    "study": "studies",
+}
 _RECORD_ENTITIES = ("screening_decision", "screening_resolution", "retrieval")
 #: audit entity -> how many "/"-separated parts follow the study label in ``entity_id``
 _LABEL_ENTITIES = {"extraction_value": 1, "extraction_resolution": 1, "rob_judgement": 2}
 
-_audit = sa.table("audit_log", sa.column("id", sa.Integer), sa.column("project_id", sa.Integer),
-                  sa.column("time", sa.DateTime(timezone=True)), sa.column("actor", sa.Text),
-                  sa.column("entity", sa.String), sa.column("entity_id", sa.Text))
+_audit = sa.table(
+    "audit_log",
+    sa.column("id", sa.Integer),
+    sa.column("project_id", sa.Integer),
+    sa.column("time", sa.DateTime(timezone=True)),
+    sa.column("actor", sa.Text),
+    sa.column("entity", sa.String),
+    sa.column("entity_id", sa.Text),
+)
 
 
 def _owned(name: str) -> sa.TableClause:
@@ -63,10 +74,10 @@ def _owned(name: str) -> sa.TableClause:
 def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("project_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_audit_log_project_id"), ["project_id"],
-                              unique=False)
-        batch_op.create_foreign_key(batch_op.f("fk_audit_log_project_id_projects"),
-                                    "projects", ["project_id"], ["id"])
+        batch_op.create_index(batch_op.f("ix_audit_log_project_id"), ["project_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_audit_log_project_id_projects"), "projects", ["project_id"], ["id"]
+        )
     _backfill(op.get_bind())
     op.create_table(
         "set_aside",
@@ -84,34 +95,50 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("record_id"),
     )
     with op.batch_alter_table("set_aside", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_set_aside_project_id"), ["project_id"],
-                              unique=False)
+        batch_op.create_index(batch_op.f("ix_set_aside_project_id"), ["project_id"], unique=False)
     _set_aside_old_records(op.get_bind())
 
 
 def downgrade() -> None:
     op.drop_table("set_aside")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_audit_log_project_id_projects"),
-                                 type_="foreignkey")
+        batch_op.drop_constraint(batch_op.f("fk_audit_log_project_id_projects"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_audit_log_project_id"))
         batch_op.drop_column("project_id")
 
 
 def _backfill(conn: sa.Connection) -> None:
     projects = _owned("projects")
-    conn.execute(_audit.update().where(_audit.c.entity == "project").values(
-        project_id=sa.select(projects.c.id)
-        .where(sa.cast(projects.c.id, sa.Text) == _audit.c.entity_id).scalar_subquery()))
+    conn.execute(
+        _audit.update()
+        .where(_audit.c.entity == "project")
+        .values(
+            project_id=sa.select(projects.c.id)
+            .where(sa.cast(projects.c.id, sa.Text) == _audit.c.entity_id)
+            .scalar_subquery()
+        )
+    )
     for entity, name in _ROW_TABLES.items():
         table = _owned(name)
-        conn.execute(_audit.update().where(_audit.c.entity == entity).values(
-            project_id=sa.select(table.c.project_id)
-            .where(sa.cast(table.c.id, sa.Text) == _audit.c.entity_id).scalar_subquery()))
+        conn.execute(
+            _audit.update()
+            .where(_audit.c.entity == entity)
+            .values(
+                project_id=sa.select(table.c.project_id)
+                .where(sa.cast(table.c.id, sa.Text) == _audit.c.entity_id)
+                .scalar_subquery()
+            )
+        )
     records = _owned("records")
-    conn.execute(_audit.update().where(_audit.c.entity.in_(_RECORD_ENTITIES)).values(
-        project_id=sa.select(records.c.project_id)
-        .where(records.c.id == _audit.c.entity_id).scalar_subquery()))
+    conn.execute(
+        _audit.update()
+        .where(_audit.c.entity.in_(_RECORD_ENTITIES))
+        .values(
+            project_id=sa.select(records.c.project_id)
+            .where(records.c.id == _audit.c.entity_id)
+            .scalar_subquery()
+        )
+    )
     _backfill_labels(conn)
 
 
@@ -120,55 +147,114 @@ def _set_aside_old_records(conn: sa.Connection) -> None:
     # the store's own rule, so that old and new imports are judged alike
     from metareview.review.importers._base import NO_CONTENT, lacks_content
 
-    records = sa.table("records", sa.column("id", sa.String), sa.column("project_id", sa.Integer),
-                       sa.column("title", sa.Text), sa.column("abstract", sa.Text),
-                       sa.column("authors", sa.JSON))
-    found = [(rid, pid) for rid, pid, title, abstract, authors in conn.execute(
-        sa.select(records.c.id, records.c.project_id, records.c.title, records.c.abstract,
-                  records.c.authors).order_by(records.c.id))
-             if lacks_content(title, abstract, authors)]
+    records = sa.table(
+        "records",
+        sa.column("id", sa.String),
+        sa.column("project_id", sa.Integer),
+        sa.column("title", sa.Text),
+        sa.column("abstract", sa.Text),
+        sa.column("authors", sa.JSON),
+    )
+    found = [
+        (rid, pid)
+        for rid, pid, title, abstract, authors in conn.execute(
+            sa.select(
+                records.c.id,
+                records.c.project_id,
+                records.c.title,
+                records.c.abstract,
+                records.c.authors,
+            ).order_by(records.c.id)
+        )
+        if lacks_content(title, abstract, authors)
+    ]
     if not found:
         return
     now = datetime.now(UTC)
-    set_aside = sa.table("set_aside", sa.column("record_id", sa.String),
-                         sa.column("project_id", sa.Integer), sa.column("reason", sa.Text),
-                         sa.column("time", sa.DateTime(timezone=True)),
-                         sa.column("status", sa.String))
-    conn.execute(set_aside.insert(), [
-        {"record_id": rid, "project_id": pid, "reason": NO_CONTENT, "time": now,
-         "status": "held"} for rid, pid in found])
-    audit = sa.table("audit_log", sa.column("project_id", sa.Integer),
-                     sa.column("time", sa.DateTime(timezone=True)), sa.column("actor", sa.Text),
-                     sa.column("entity", sa.String), sa.column("entity_id", sa.Text),
-                     sa.column("old", sa.JSON), sa.column("new", sa.JSON),
-                     sa.column("reason", sa.Text))
-    conn.execute(audit.insert(), [
-        {"project_id": pid, "time": now, "actor": "metareview", "entity": "set_aside",
-         "entity_id": rid, "old": None, "new": {"status": "held", "reason": NO_CONTENT},
-         "reason": f"set aside by migration 0004: {NO_CONTENT}"} for rid, pid in found])
+    set_aside = sa.table(
+        "set_aside",
+        sa.column("record_id", sa.String),
+        sa.column("project_id", sa.Integer),
+        sa.column("reason", sa.Text),
+        sa.column("time", sa.DateTime(timezone=True)),
+        sa.column("status", sa.String),
+    )
+    conn.execute(
+        set_aside.insert(),
+        [
+            {
+                "record_id": rid,
+                "project_id": pid,
+                "reason": NO_CONTENT,
+                "time": now,
+                "status": "held",
+            }
+            for rid, pid in found
+        ],
+    )
+    audit = sa.table(
+        "audit_log",
+        sa.column("project_id", sa.Integer),
+        sa.column("time", sa.DateTime(timezone=True)),
+        sa.column("actor", sa.Text),
+        sa.column("entity", sa.String),
+        sa.column("entity_id", sa.Text),
+        sa.column("old", sa.JSON),
+        sa.column("new", sa.JSON),
+        sa.column("reason", sa.Text),
+    )
+    conn.execute(
+        audit.insert(),
+        [
+            {
+                "project_id": pid,
+                "time": now,
+                "actor": "metareview",
+                "entity": "set_aside",
+                "entity_id": rid,
+                "old": None,
+                "new": {"status": "held", "reason": NO_CONTENT},
+                "reason": f"set aside by migration 0004: {NO_CONTENT}",
+            }
+            for rid, pid in found
+        ],
+    )
 
 
 def _backfill_labels(conn: sa.Connection) -> None:
     """The entries keyed by a study label (see the module docstring)."""
-    entries = conn.execute(sa.select(_audit.c.id, _audit.c.entity, _audit.c.entity_id,
-                                     _audit.c.actor, _audit.c.time)
-                           .where(_audit.c.entity.in_(tuple(_LABEL_ENTITIES)))).all()
+    entries = conn.execute(
+        sa.select(
+            _audit.c.id, _audit.c.entity, _audit.c.entity_id, _audit.c.actor, _audit.c.time
+        ).where(_audit.c.entity.in_(tuple(_LABEL_ENTITIES)))
+    ).all()
     if not entries:
         return
-    studies = sa.table("studies", sa.column("id", sa.Integer),
-                       sa.column("project_id", sa.Integer), sa.column("label", sa.String))
-    reviewers = sa.table("reviewers", sa.column("project_id", sa.Integer),
-                         sa.column("name", sa.String))
-    created = {entity_id: _utc(when) for entity_id, when in conn.execute(
-        sa.select(_audit.c.entity_id, sa.func.min(_audit.c.time))
-        .where(_audit.c.entity == "study").group_by(_audit.c.entity_id))}
+    studies = sa.table(
+        "studies",
+        sa.column("id", sa.Integer),
+        sa.column("project_id", sa.Integer),
+        sa.column("label", sa.String),
+    )
+    reviewers = sa.table(
+        "reviewers", sa.column("project_id", sa.Integer), sa.column("name", sa.String)
+    )
+    created = {
+        entity_id: _utc(when)
+        for entity_id, when in conn.execute(
+            sa.select(_audit.c.entity_id, sa.func.min(_audit.c.time))
+            .where(_audit.c.entity == "study")
+            .group_by(_audit.c.entity_id)
+        )
+    }
     names: dict[int, set[str]] = {}
     for pid, name in conn.execute(sa.select(reviewers.c.project_id, reviewers.c.name)):
         names.setdefault(pid, set()).add(name)
     earliest = datetime.min.replace(tzinfo=UTC)
     candidates: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
-    for sid, pid, label in conn.execute(sa.select(studies.c.id, studies.c.project_id,
-                                                  studies.c.label)):
+    for sid, pid, label in conn.execute(
+        sa.select(studies.c.id, studies.c.project_id, studies.c.label)
+    ):
         when = created.get(str(sid)) or earliest
         for name in names.get(pid, ()):
             candidates.setdefault((label, name), []).append((when, pid))
@@ -187,8 +273,12 @@ def _backfill_labels(conn: sa.Connection) -> None:
             pid = max([c for c in found if c[0] <= when] or found)[1]
         updates.append({"entry": entry_id, "pid": pid})
     if updates:
-        conn.execute(_audit.update().where(_audit.c.id == sa.bindparam("entry"))
-                     .values(project_id=sa.bindparam("pid")), updates)
+        conn.execute(
+            _audit.update()
+            .where(_audit.c.id == sa.bindparam("entry"))
+            .values(project_id=sa.bindparam("pid")),
+            updates,
+        )
 
 
 def _utc(value: datetime | str | None) -> datetime | None:
