@@ -61,3 +61,17 @@ def test_allocation_needs_enough_active_reviewers(store: Store) -> None:
     with pytest.raises(InputError, match="not allocated"):
         store.reassign("review", "title_abstract", "Ana", actor="Olga")
     assert store.assigned_records("review", "title_abstract", "Ana") is None
+
+
+def test_the_terminal_screener_queue_holds_only_the_reviewers_records(store: Store) -> None:
+    """The CLI's screener (Store.screening_queue) and the web's queue follow one allocation
+    rule: before, the screener offered every open record of an allocated stage."""
+    store.import_file("review", EXAMPLE / "search" / "pubmed.nbib")  # 20 records
+    for name in NAMES:
+        store.add_reviewer("review", name)
+    store.allocate("review", "title_abstract", list(NAMES), actor="Olga")
+    for name in NAMES:
+        given = store.assigned_records("review", "title_abstract", name)
+        queue = store.screening_queue("review", name)
+        assert set(queue.to_vote) == set(queue.units) == given
+        assert queue.next() == store.queue("review", name)["next"]

@@ -40,6 +40,7 @@ from metareview.review.screening import (
     _unblinded,
     check_stage,
     reviewer_row,
+    reviewer_stage,
     secondary_records,
     set_aside_records,
     stage_table,
@@ -221,12 +222,8 @@ class QueueMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project)
             person = reviewer_row(s, proj, reviewer)
-            table = stage_table(s, proj, stage)
-            votes = votes_frame(s, proj, stage)
-            allocated = assigned_ids(s, proj, stage, person.id)
-        mine = set(votes.loc[votes["reviewer_id"] == person.id, "record_id"])
-        if allocated is not None:  # an allocated stage: only the reviewer's own records
-            table = table[table["record_id"].isin(allocated | mine)]
+            table, own = reviewer_stage(s, proj, person, stage)
+        mine = set(own)
         open_ = [r for r in table.loc[table["status"] == "pending", "record_id"] if r not in mine]
         skipped = [r for r in open_ if r in set(skip)]
         ahead = [r for r in open_ if r not in set(skip)]

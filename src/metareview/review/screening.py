@@ -380,23 +380,7 @@ class ScreeningMixin(StoreCore):
                     f"reviewer {reviewer!r} was removed from {proj.name!r}; "
                     "their votes are kept but they cannot vote."
                 )
-            table = stage_table(s, proj, stage)
-            own = {
-                rid: (decision, reason)
-                for rid, decision, reason in s.execute(
-                    select(
-                        ScreeningDecision.record_id,
-                        ScreeningDecision.decision,
-                        ScreeningDecision.reason,
-                    )
-                    .where(
-                        ScreeningDecision.project_id == proj.id,
-                        ScreeningDecision.stage == stage,
-                        ScreeningDecision.reviewer_id == person.id,
-                    )
-                    .order_by(ScreeningDecision.id)
-                )
-            }
+            table, own = reviewer_stage(s, proj, person, stage)
         pending = table.loc[table["status"] == "pending", "record_id"]
         return ScreeningQueue(
             stage=stage,
@@ -716,6 +700,36 @@ def _check_unit(s: Session, proj: Project, record_id: str) -> None:
         raise InputError(
             f"record {record_id} is set aside ({aside.reason}): {state}; it is not screened."
         )
+
+
+def reviewer_stage(
+    s: Session, proj: Project, person: Reviewer, stage: str
+) -> tuple[pd.DataFrame, dict[str, tuple[str, str | None]]]:
+    """What one reviewer screens at ``stage``: the stage table (:func:`stage_table`) limited,
+    when an owner allocated the stage, to the records given to the reviewer and those they
+    voted on; and their own votes, record id -> (decision, reason), oldest first. The one
+    rule behind the CLI's screener and the web app's queue."""
+    from metareview.review.allocation import assigned_ids  # allocation builds on this module
+
+    table = stage_table(s, proj, stage)
+    own = {
+        rid: (decision, reason)
+        for rid, decision, reason in s.execute(
+            select(
+                ScreeningDecision.record_id, ScreeningDecision.decision, ScreeningDecision.reason
+            )
+            .where(
+                ScreeningDecision.project_id == proj.id,
+                ScreeningDecision.stage == stage,
+                ScreeningDecision.reviewer_id == person.id,
+            )
+            .order_by(ScreeningDecision.id)
+        )
+    }
+    allocated = assigned_ids(s, proj, stage, person.id)
+    if allocated is not None:
+        table = table[table["record_id"].isin(allocated | own.keys())]
+    return table, own
 
 
 def votes_frame(s: Session, proj: Project, stage: str) -> pd.DataFrame:
