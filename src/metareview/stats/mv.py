@@ -1,21 +1,30 @@
-"""Multilevel meta-analytic models: :func:`rma_mv` and its result, :class:`MvResult`.
+"""Multilevel and multivariate meta-analytic models: :func:`rma_mv` and :class:`MvResult`.
 
-Several effect sizes per study (outcomes, time points, samples) are modelled by nested
-random effects, as metafor's ``rma.mv(yi, V, random = ~ 1 | study/esid)``: one variance
-component ``sigma2`` per level of nesting (Konstantopoulos, 2011; Van den Noortgate et al.,
-2013; Assink & Wibbelink, 2016). With a vector of sampling variances the marginal covariance
-is block-diagonal, one block per top-level cluster, and each block is a diagonal plus one
-constant term per nesting level. The (restricted) log-likelihood, the GLS estimates and
-their covariance are therefore computed by nested Sherman-Morrison updates on the group
-sums of ``[1, y, X]`` cross-products: O(k p^2) per evaluation, no k x k matrix and no
-per-block loop in Python. The variance components are estimated by maximising the ML or
-REML log-likelihood over log(sigma2) (as metafor parametrises them).
+Several effect sizes per study (outcomes, time points, samples) are modelled as metafor's
+``rma.mv`` does (Viechtbauer, 2010): the marginal covariance of the effect sizes is the
+sampling covariance ``V`` (a vector of variances or a block-diagonal matrix) plus random
+effects, either nested, ``random = "~ 1 | study/esid"``, with one variance component
+``sigma2`` per level (Konstantopoulos, 2011; Van den Noortgate et al., 2013), or correlated
+across the levels of an inner factor within an outer one, ``random = "~ outcome | study"``,
+with ``struct`` CS, HCS, UN, AR or HAR (variances ``tau2``, correlations ``rho``; Berkey et
+al., 1998; Ishak et al., 2007), or a list of such terms.
 
-Not implemented yet: ``struct=`` (CS/HCS/UN/AR for ``~ inner | outer`` terms), a full
-(block) covariance matrix ``V``, lists of random terms, ``vcalc``, profile likelihood CIs.
+Rows are independent across clusters: the connected components of the top-level grouping
+of every random term and of the non-zero pattern of ``V``. The (restricted) log-likelihood is
+summed cluster by cluster: the clusters are batched by size and each batch is factored with
+one stacked Cholesky decomposition, so one evaluation costs O(sum of m_c^3) and no k x k
+matrix is formed. With a vector ``V`` and a single nested term, nested Sherman-Morrison
+updates on group sums do the same in O(k p^2). Variance components are optimised on the log
+scale and correlations on the atanh scale, as metafor parametrises them, and
+:meth:`MvResult.confint` gives profile likelihood CIs for them (as ``confint.rma.mv``).
 
 References
 ----------
+Berkey, C. S., Hoaglin, D. C., Antczak-Bouckoms, A., Mosteller, F., & Colditz, G. A. (1998).
+Meta-analysis of multiple outcomes by regression with random effects. Statistics in
+Medicine, 17, 2537-2550.
+Ishak, K. J., Platt, R. W., Joseph, L., Hanley, J. A., & Caro, J. J. (2007). Meta-analysis of
+longitudinal studies. Clinical Trials, 4, 525-539.
 Konstantopoulos, S. (2011). Fixed effects and variance components estimation in three-level
 meta-analysis. Research Synthesis Methods, 2, 61-76.
 Van den Noortgate, W., López-López, J. A., Marín-Martínez, F., & Sánchez-Meca, J. (2013).
@@ -27,12 +36,14 @@ Statistical Software, 36(3), 1-48.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, sparse, stats
+from scipy.sparse.csgraph import connected_components
 
 from metareview._validation import (
     Options,
@@ -52,29 +63,48 @@ __all__ = ["MvResult", "rma_mv"]
 
 MV_METHODS = Options("method", ("REML", "ML"))
 MV_TESTS = Options("test", ("z", "t"), case_sensitive=False)
-_RANDOM = re.compile(r"^\s*~\s*1\s*\|\s*([A-Za-z_.][\w.]*(?:\s*/\s*[A-Za-z_.][\w.]*)*)\s*$")
+STRUCTS = Options("struct", ("CS", "HCS", "UN", "AR", "HAR"))
+_NAME = r"[A-Za-z_.][\w.]*"
+_NESTED = re.compile(rf"^\s*~\s*1\s*\|\s*({_NAME}(?:\s*/\s*{_NAME})*)\s*$")
+_INNER = re.compile(rf"^\s*~\s*({_NAME})\s*\|\s*({_NAME})\s*$")
 SUPPORTED_RANDOM = (
-    '"~ 1 | study" (one level) or nested "~ 1 | district/school" '
-    '(any depth, e.g. "~ 1 | study/esid")'
+    '"~ 1 | study", nested "~ 1 | district/school" (any depth), "~ inner | outer" (with '
+    "struct=), or a list of such terms (at most one with an inner factor)"
 )
+_LOG0 = float(np.log(1e-10))  # lower bound of log(variance): a component at it is reported 0
+_ATANH_MAX = 12.0  # |atanh(rho)| bound (|rho| < 1 - 7.6e-11)
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """Parsed ``random=``: nested ``~ 1 | a/b`` terms and at most one ``~ inner | outer``."""
+
+    nested: tuple[tuple[str, ...], ...]
+    inner: tuple[str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
 class MvResult:
-    """A fitted multilevel meta-analysis (metafor's ``rma.mv`` with nested ``~ 1 | a/b``).
+    """A fitted multilevel / multivariate meta-analysis (metafor's ``rma.mv``).
 
-    ``sigma2`` holds one variance component per level, named in ``sigma2_names`` as metafor
-    names them (``"district"``, ``"district/school"``) with ``s_nlevels`` groups each.
-    Coefficient fields are arrays in ``coef_names`` order; ``zval`` holds t statistics when
-    ``test == "t"`` (on ``ddf`` = k - p degrees of freedom). ``QE``/``QEp`` is the test of
-    residual heterogeneity, ``QM``/``QMp`` the omnibus test of the moderators (of the
-    intercept in an intercept-only model; an F statistic for ``test == "t"``).
+    ``sigma2`` holds one variance component per level of the ``~ 1 | a/b`` terms, named in
+    ``sigma2_names`` as metafor names them (``"district"``, ``"district/school"``) with
+    ``s_nlevels`` groups each. For a ``~ inner | outer`` term, ``tau2`` holds its variances
+    (one for CS and AR, one per level of the inner factor, ``g_levels``, for HCS, UN and
+    HAR) and ``rho`` its correlations (one, or for UN one per pair of levels in metafor's
+    order, named in ``rho_names``); ``G`` is the implied covariance matrix of the inner
+    levels. Coefficient fields are arrays in ``coef_names`` order; ``zval`` holds t
+    statistics when ``test == "t"`` (on ``ddf`` = k - p degrees of freedom). ``QE``/``QEp``
+    tests residual heterogeneity, ``QM``/``QMp`` the moderators (all coefficients without
+    an intercept; the intercept in an intercept-only model; an F statistic for
+    ``test == "t"``).
     """
 
     method: str
     test: str
     level: float
     random: str
+    struct: str | None
     coef_names: tuple[str, ...]
     beta: np.ndarray
     se: np.ndarray
@@ -86,6 +116,12 @@ class MvResult:
     sigma2: np.ndarray
     sigma2_names: tuple[str, ...]
     s_nlevels: tuple[int, ...]
+    tau2: np.ndarray
+    rho: np.ndarray
+    g_names: tuple[str, ...]
+    g_levels: tuple[str, ...]
+    rho_names: tuple[str, ...]
+    G: np.ndarray
     QE: float
     QEp: float
     QM: float
@@ -101,9 +137,14 @@ class MvResult:
     iterations: int
     yi: np.ndarray = field(repr=False)
     vi: np.ndarray = field(repr=False)
+    V: sparse.csr_matrix = field(repr=False)
     X: np.ndarray = field(repr=False)
     slab: tuple[str, ...] = field(repr=False)
     group_codes: tuple[np.ndarray, ...] = field(repr=False)
+    inner_codes: np.ndarray | None = field(repr=False)
+    outer_codes: np.ndarray | None = field(repr=False)
+    cluster_codes: np.ndarray = field(repr=False)
+    _problem: _Problem = field(repr=False, compare=False)
 
     @property
     def p(self) -> int:
@@ -112,25 +153,33 @@ class MvResult:
 
     @property
     def has_mods(self) -> bool:
-        return self.p > 1
+        return self.p > 1 or self.coef_names[0] != "intrcpt"
 
     @property
     def estimate(self) -> float:
-        """The pooled effect (the intercept)."""
+        """The first coefficient (the pooled effect of an intercept-only model)."""
         return float(self.beta[0])
 
     def marginal_cov(self, idx: np.ndarray) -> np.ndarray:
-        """The fitted marginal covariance of the rows ``idx``: diag(vi) plus, for each level,
-        sigma2 where two rows share a group."""
-        out = np.diag(self.vi[idx])
+        """The fitted marginal covariance of the rows ``idx``: V plus, for each level,
+        sigma2 where two rows share a group, plus G[inner_i, inner_j] where they share the
+        outer group."""
+        out: np.ndarray = self.V[idx][:, idx].toarray()
         for s2, codes in zip(self.sigma2, self.group_codes, strict=True):
             c = codes[idx]
             out += s2 * (c[:, None] == c[None, :])
+        if self.inner_codes is not None and self.outer_codes is not None:
+            a, o = self.inner_codes[idx], self.outer_codes[idx]
+            out += self.G[a[:, None], a[None, :]] * (o[:, None] == o[None, :])
         return out
 
     def check_nested_in(self, cluster_codes: np.ndarray, what: str) -> None:
-        """Raise unless every random effect's groups lie within one cluster."""
-        for name, codes in zip(self.sigma2_names, self.group_codes, strict=True):
+        """Raise unless every random effect's groups, and every block of V, lie within one
+        cluster."""
+        groups = list(zip(self.sigma2_names, self.group_codes, strict=True))
+        if self.outer_codes is not None:
+            groups.append((self.g_names[1], self.outer_codes))
+        for name, codes in groups:
             spread = pd.Series(cluster_codes).groupby(codes).nunique()
             if (spread > 1).any():
                 raise InputError(
@@ -138,6 +187,63 @@ class MvResult:
                     f"of its groups span several clusters); cluster by the top level of "
                     f"random= ({self.random!r}) or a coarser grouping."
                 )
+        spread = pd.Series(cluster_codes).groupby(self.cluster_codes).nunique()
+        if (spread > 1).any():
+            raise InputError(
+                f"{what}: V correlates estimates in different clusters (a block of V spans "
+                "several clusters); cluster so that each block of V lies within one cluster."
+            )
+
+    def components(self) -> pd.DataFrame:
+        """One row per variance component / correlation: its name and estimate."""
+        names, _ = self._problem.names, None
+        return pd.DataFrame(
+            {"estimate": self._problem.natural_estimates(self)},
+            index=pd.Index(names, name="component"),
+        )
+
+    def profile(self, component: str, values: Sequence[float]) -> pd.DataFrame:
+        """The profile (restricted) log-likelihood of one variance component.
+
+        Parameters
+        ----------
+        component : str
+            A name from :meth:`components` (``"sigma2.1"``, ``"tau2.2"``, ``"rho"``, ...).
+        values : sequence of float
+            Values at which the component is fixed while the others are re-estimated.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``value`` and ``logLik`` (as metafor's ``profile.rma.mv``).
+        """
+        j = self._problem.index(component)
+        ll = [self._problem.profile_ll(j, float(x)) for x in values]
+        return pd.DataFrame({"value": np.asarray(values, dtype=float), "logLik": ll})
+
+    def confint(self, level: float | None = None) -> pd.DataFrame:
+        """Profile likelihood CIs of the variance components and correlations.
+
+        As metafor's ``confint.rma.mv``: each bound is where twice the drop of the
+        profile (restricted) log-likelihood equals the chi-square(1) quantile; a bound that
+        lies beyond the search interval (variances [0, max(10, 100 x estimate)],
+        correlations [-1, 1], [min(0, rho), 1] for AR/HAR) is reported as that limit.
+
+        Returns
+        -------
+        DataFrame
+            One row per component (names as :meth:`components`): ``estimate``, ``ci_lb``,
+            ``ci_ub``.
+        """
+        lev = self.level if level is None else check_level(level)
+        crit = float(stats.chi2.isf(1 - lev, 1))
+        est = self._problem.natural_estimates(self)
+        rows = [self._problem.profile_ci(j, float(e), crit) for j, e in enumerate(est)]
+        return pd.DataFrame(
+            rows,
+            columns=["estimate", "ci_lb", "ci_ub"],
+            index=pd.Index(self._problem.names, name="component"),
+        )
 
     def table(self) -> pd.DataFrame:
         """One row per coefficient: estimate, se, zval (tval for test="t"), pval, CI."""
@@ -170,6 +276,12 @@ class MvResult:
             "sigma2": floats(self.sigma2),
             "sigma2_names": list(self.sigma2_names),
             "s_nlevels": list(self.s_nlevels),
+            "struct": self.struct,
+            "tau2": floats(self.tau2),
+            "rho": floats(self.rho),
+            "g_names": list(self.g_names),
+            "g_levels": list(self.g_levels),
+            "rho_names": list(self.rho_names),
             "QE": self.QE,
             "QEp": self.QEp,
             "QM": self.QM,
@@ -199,13 +311,24 @@ class MvResult:
             "",
             "Variance Components:",
         ]
-        width = max(len(n) for n in self.sigma2_names)
-        for j, (s2, name, nl) in enumerate(
-            zip(self.sigma2, self.sigma2_names, self.s_nlevels, strict=True)
-        ):
-            lines.append(
-                f"sigma^2.{j + 1}  {s2:.4f}  {np.sqrt(s2):.4f}  {nl:5d}  {name.ljust(width)}"
-            )
+        if len(self.sigma2):
+            width = max(len(n) for n in self.sigma2_names)
+            for j, (s2, name, nl) in enumerate(
+                zip(self.sigma2, self.sigma2_names, self.s_nlevels, strict=True)
+            ):
+                lines.append(
+                    f"sigma^2.{j + 1}  {s2:.4f}  {np.sqrt(s2):.4f}  {nl:5d}  {name.ljust(width)}"
+                )
+        if self.struct is not None:
+            lines += ["", f"outer factor: {self.g_names[1]}", f"inner factor: {self.g_names[0]}"]
+            lines += [f"struct: {self.struct}", ""]
+            many = len(self.tau2) > 1
+            for j, t2 in enumerate(self.tau2):
+                lab = f" ({self.g_levels[j]})" if many else ""
+                lines.append(f"tau^2{'.' + str(j + 1) if many else ''}  {t2:.4f}  "
+                             f"{np.sqrt(t2):.4f}{lab}")
+            for name, r in zip(self.rho_names, self.rho, strict=True):
+                lines.append(f"rho {name}  {r:.4f}")
         qe_df = self.k - self.p
         lines += [
             "",
@@ -234,30 +357,44 @@ def rma_mv(
     yi: Any = None,
     V: Any = None,
     *,
-    random: str,
+    random: str | Sequence[str],
+    struct: str = "CS",
     mods: Any = None,
+    intercept: bool = True,
     data: pd.DataFrame | None = None,
     slab: Any = None,
     method: str = "REML",
     test: str = "z",
     level: float = 95,
 ) -> MvResult:
-    """Fit a multilevel (nested random-effects) meta-analysis or meta-regression.
+    """Fit a multilevel / multivariate meta-analysis or meta-regression (metafor's rma.mv).
 
     Parameters
     ----------
     yi : array-like or str
         Effect sizes, or a column name of ``data`` (default ``"yi"``).
-    V : array-like or str
-        Sampling variances, one per effect size (a vector; the multilevel case), or a column
-        name of ``data`` (default ``"vi"``). A full covariance matrix is not supported yet.
-    random : str
-        Random effects in metafor's formula syntax: ``"~ 1 | study"`` or nested
-        ``"~ 1 | district/school"`` (any depth); the names are columns of ``data``.
+    V : array-like, sparse matrix, list of arrays or str
+        Sampling variances, one per effect size, or a column name of ``data`` (default
+        ``"vi"``); or their covariance matrix: a k x k array, a scipy sparse matrix (e.g.
+        from :func:`vcalc`) or a list of square blocks in row order (metafor's ``bldiag``).
+        Rows whose covariance is not zero must be in one cluster of the random effects or
+        are merged into one.
+    random : str or list of str
+        Random effects in metafor's formula syntax: ``"~ 1 | study"``, nested
+        ``"~ 1 | district/school"`` (any depth), ``"~ inner | outer"`` (correlated effects
+        of the levels of ``inner`` within each ``outer`` group, structured by ``struct``),
+        or a list of terms (at most one ``~ inner | outer``). Names are columns of ``data``.
+    struct : {"CS", "HCS", "UN", "AR", "HAR"}
+        Structure of the ``~ inner | outer`` term: compound symmetry (one tau2, one rho),
+        heteroscedastic CS (tau2 per level, one rho), unstructured (tau2 per level, rho per
+        pair), AR(1) (one tau2, rho^|i - j| between the i-th and j-th sorted levels),
+        heteroscedastic AR(1).
     mods : str, sequence of str, array-like or DataFrame, optional
-        Moderators (an intercept is always added), as in :func:`metareview.rma`.
+        Moderators, as in :func:`metareview.rma`.
+    intercept : bool
+        Add an intercept (metafor's ``~ x - 1`` is ``intercept=False``).
     data : DataFrame
-        Holds the grouping columns named in ``random`` (and any other named columns).
+        Holds the columns named in ``random`` (and any other named columns).
     slab : array-like or str, optional
         Labels of the effect sizes, used in messages.
     method : {"REML", "ML"}
@@ -271,12 +408,19 @@ def rma_mv(
     -------
     MvResult
 
+    Raises
+    ------
+    InputError
+        Unknown columns or terms, missing groups, V not symmetric, a V block that is not
+        positive definite (naming its cluster and rows), collinear moderators.
+
     Notes
     -----
-    Matches metafor's ``rma.mv`` (Viechtbauer, 2010): variance components are optimised on
-    the log scale; the REML log-likelihood includes the constant log|X'X| / 2, as rma.mv does.
-    Fit statistics count p + (number of levels) parameters; BIC and AICc use k - p
-    observations for REML.
+    Matches metafor's ``rma.mv`` (Viechtbauer, 2010): the REML log-likelihood includes the
+    constant log|X'X| / 2, as rma.mv does; fit statistics count p plus the free variance
+    components and correlations; BIC and AICc use k - p observations for REML. For UN the
+    correlation matrix is not constrained: a point where the marginal covariance is not
+    positive definite has log-likelihood -inf.
 
     Examples
     --------
@@ -291,89 +435,66 @@ def rma_mv(
     method = MV_METHODS.check(method)
     test = MV_TESTS.check(test)
     level = check_level(level)
-    names = _parse_random(random, data)
+    terms = _parse_random(random, data)
+    struct_used = STRUCTS.check(struct) if terms.inner is not None else None
     assert data is not None  # _parse_random demands it
     y_raw = resolve_column("yi", "yi" if yi is None else yi, data)
-    v_raw = resolve_column("V", "vi" if V is None else V, data)
-    if np.ndim(v_raw) == 2:
-        raise InputError(
-            "V as a covariance matrix is not supported yet; give the vector of "
-            "sampling variances (one per effect size)."
-        )
     k = len(y_raw)
     labels = row_names(data if len(data) == k else None, k, slab)
     y = check_numeric("yi", y_raw, labels, allow_nan=False)
-    v = check_numeric("V", v_raw, labels, allow_nan=False)
-    check_same_length({"yi": y, "V": v, "data": np.empty(len(data))})
-    bad = ~(v > 0)
-    if bad.any():
-        raise InputError(
-            f"V (sampling variances) must be > 0; got {int(bad.sum())} value(s) "
-            f"<= 0 at {describe_rows(bad, labels)}."
-        )
+    check_same_length({"yi": y, "data": np.empty(len(data))})
+    v_vec, Vm = _check_V("vi" if V is None else V, data, k, labels)
     X, coef_names = _moderators(mods, data, k, labels)
+    if not intercept:
+        X, coef_names = X[:, 1:], coef_names[1:]
+        if X.shape[1] == 0:
+            raise InputError("intercept=False needs moderators (mods=); the model has no terms.")
     p = X.shape[1]
     if k - p < 1:
         raise InputError(f"rma_mv() needs more effect sizes than coefficients; k = {k}, p = {p}.")
     if np.linalg.matrix_rank(X) < p:
         raise InputError(
-            f"the moderators are collinear ({', '.join(coef_names[1:])}); drop redundant ones."
+            f"the moderators are collinear ({', '.join(coef_names)}); drop redundant ones."
         )
-    codes = _group_codes(names, data, labels)
-    # standardise the moderators (X = Xs A): the likelihood is invariant, and the
-    # Sherman-Morrison sums stay well conditioned for moderators such as calendar years
+    codes: list[np.ndarray] = []
+    sigma2_names: list[str] = []
+    tops: list[np.ndarray] = []
+    for names in terms.nested:
+        term_codes = _group_codes(list(names), data, labels)
+        codes += term_codes
+        sigma2_names += ["/".join(names[: j + 1]) for j in range(len(names))]
+        tops.append(term_codes[0])
+    inner = outer = None
+    g_levels: tuple[str, ...] = ()
+    if terms.inner is not None:
+        inner, g_levels = _inner_codes(terms.inner[0], data, labels)
+        outer = _group_codes([terms.inner[1]], data, labels)[0]
+        tops.append(outer)
+    cluster = _clusters(tops, Vm, k)
+    # standardise the moderators (X = Xs A): the likelihood is invariant, and the sums of
+    # cross-products stay well conditioned for moderators such as calendar years
     A = np.eye(p)
-    A[0, 1:] = X[:, 1:].mean(axis=0)
-    A[np.arange(1, p), np.arange(1, p)] = X[:, 1:].std(axis=0)
+    scale = X.std(axis=0) if intercept else np.sqrt((X**2).mean(axis=0))
+    if intercept:
+        A[0, 1:] = X[:, 1:].mean(axis=0)
+        scale[0] = 1.0
+    A[np.arange(p), np.arange(p)] = np.where(scale > 0, scale, 1.0)
     A_inv = np.linalg.inv(A)
-    U = np.column_stack([np.ones(k), y, X @ A_inv])
+    Xs = X @ A_inv
     reml = method == "REML"
-    loglik = _Nested(U, v, codes, p, reml)
-
-    def objective(theta: np.ndarray) -> float:
-        return -loglik(np.exp(theta))[0]
-
+    spec = _Spec(struct_used, len(g_levels), len(codes))
+    ll_fn: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
+    if Vm is None and inner is None and len(terms.nested) == 1:
+        ll_fn = _Nested(np.column_stack([np.ones(k), y, Xs]), v_vec, codes, p, reml)
+    else:
+        V_csr = sparse.diags(v_vec).tocsr() if Vm is None else Vm
+        blocks = _Blocks(y, Xs, V_csr, codes, inner, outer, cluster, labels, data, terms, reml)
+        ll_fn = blocks.loglik_at(spec)
     resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-    start = np.full(len(codes), np.log(max(float(np.var(resid)), 1e-4) / len(codes)))
-    # log(sigma2) >= log(1e-10): a component whose estimate is 0 stops at the bound (metafor's
-    # unbounded nlminb stops at some similarly negligible value) and is reported as 0
-    lower = np.log(1e-10)
-    opt = optimize.minimize(
-        objective,
-        start,
-        method="L-BFGS-B",
-        bounds=[(lower, None)] * len(codes),
-        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000},
-    )
-    theta = np.asarray(opt.x, dtype=float)
-    free = theta > lower + 1e-3
-    # polish the interior components by Newton steps on central-difference derivatives:
-    # the finite-difference gradient of L-BFGS-B stalls a little short of the optimum
-    newton_steps = 0
-    if free.any():
-
-        def on_free(t: np.ndarray) -> float:
-            full = theta.copy()
-            full[free] = t
-            return objective(full)
-
-        polished, newton_steps, _ = _newton(on_free, theta[free])
-        theta[free] = polished
-    # converged: a zero gradient in the interior components, none pointing out at the bound
-    grad = _gradient(objective, theta)
-    tol = 1e-6 * max(1.0, abs(objective(theta)))
-    if (
-        not np.isfinite(objective(theta))
-        or np.any(np.abs(grad[free]) > tol)
-        or np.any(grad[~free] < -tol)
-    ):
-        raise ConvergenceError(
-            f"rma_mv() did not converge ({opt.message}); the likelihood "
-            "may be flat in a variance component (too few groups at a "
-            "level?)."
-        )
-    sigma2 = np.where(free, np.exp(theta), 0.0)
-    ll, beta_s, vb_s = loglik(sigma2)
+    problem = _Problem(spec, ll_fn, float(np.var(resid)), sigma2_names, g_levels)
+    theta, iterations = problem.fit({})
+    sigma2, tau2, rho = spec.split(theta)
+    ll, beta_s, vb_s = ll_fn(theta)
     beta = A_inv @ beta_s
     vb = A_inv @ vb_s @ A_inv.T
     se = np.sqrt(np.diag(vb))
@@ -386,29 +507,39 @@ def rma_mv(
     else:
         pval = 2 * stats.norm.sf(np.abs(zval))
         crit = stats.norm.isf(alpha / 2)
-    btt = np.arange(1, p) if p > 1 else np.arange(1)
+    btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)
     m = len(btt)
     qm = float(beta[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], beta[btt]))
     if test == "t":
         QM, QMp = qm / m, float(stats.f.sf(qm / m, m, ddf))
     else:
         QM, QMp = qm, float(stats.chi2.sf(qm, m))
-    w = 1 / v
-    xtw = X.T * w
-    b_ee = np.linalg.solve(xtw @ X, xtw @ y)
-    QE = float(((y - X @ b_ee) ** 2 * w).sum())
-    n_par = p + len(codes)
+    if Vm is None:
+        w = 1 / v_vec
+        xtw = X.T * w
+        b_ee = np.linalg.solve(xtw @ X, xtw @ y)
+        QE = float(((y - X @ b_ee) ** 2 * w).sum())
+    else:
+        QE = blocks.residual_q()
+    n_par = p + spec.n_free
     n_obs = k - p if reml else k
     # ML: deviance against the saturated model (each yi its own mean), as metafor
-    saturated = 0.0 if reml else float(-0.5 * np.log(2 * np.pi * v).sum())
+    if reml:
+        saturated = 0.0
+    elif Vm is None:
+        saturated = float(-0.5 * np.log(2 * np.pi * v_vec).sum())
+    else:
+        saturated = -0.5 * (k * np.log(2 * np.pi) + blocks.logdet_v)
     deviance = -2 * (ll - saturated)
     aicc_n = max(n_obs, n_par + 2)
+    V_store = sparse.diags(v_vec).tocsr() if Vm is None else Vm
     return MvResult(
         method=method,
         test=test,
         level=level,
-        random=str(random),
-        coef_names=coef_names,
+        random=random if isinstance(random, str) else " + ".join(random),
+        struct=struct_used,
+        coef_names=tuple(coef_names),
         beta=beta,
         se=se,
         zval=zval,
@@ -417,8 +548,14 @@ def rma_mv(
         ci_ub=beta + crit * se,
         vb=vb,
         sigma2=sigma2,
-        sigma2_names=tuple("/".join(names[: j + 1]) for j in range(len(names))),
+        sigma2_names=tuple(sigma2_names),
         s_nlevels=tuple(int(c.max()) + 1 for c in codes),
+        tau2=tau2,
+        rho=rho,
+        g_names=terms.inner if terms.inner is not None else (),
+        g_levels=g_levels,
+        rho_names=spec.rho_names(g_levels),
+        G=spec.G(tau2, rho),
         QE=QE,
         QEp=float(stats.chi2.sf(QE, k - p)),
         QM=QM,
@@ -431,13 +568,361 @@ def rma_mv(
         AICc=float(-2 * ll + 2 * n_par * aicc_n / (aicc_n - n_par - 1)),
         k=k,
         ddf=ddf,
-        iterations=int(opt.nit + newton_steps),
+        iterations=iterations,
         yi=y,
-        vi=v,
+        vi=np.asarray(V_store.diagonal(), dtype=float),
+        V=V_store,
         X=X,
         slab=tuple(labels),
         group_codes=tuple(codes),
+        inner_codes=inner,
+        outer_codes=outer,
+        cluster_codes=cluster,
+        _problem=problem,
     )
+
+
+# ------------------------------------------------------------------------- parameters and fit
+
+
+class _Spec:
+    """The variance parameters of a model: n_s sigma2, then tau2 and rho of the inner term.
+
+    Parameters live in a vector ``theta`` on the natural scale; the optimiser works on
+    log(variance) and atanh(rho), as metafor does.
+    """
+
+    def __init__(self, struct: str | None, n_levels: int, n_sigma2: int) -> None:
+        self.struct, self.L, self.n_s = struct, n_levels, n_sigma2
+        if struct is None:
+            self.n_tau2 = self.n_rho = 0
+        else:
+            self.n_tau2 = 1 if struct in ("CS", "AR") else n_levels
+            self.n_rho = n_levels * (n_levels - 1) // 2 if struct == "UN" else 1
+            if n_levels == 1:  # one level: no correlation to estimate (metafor fixes rho = 0)
+                self.n_rho = 0
+        self.size = self.n_s + self.n_tau2 + self.n_rho
+
+    @property
+    def n_free(self) -> int:
+        return self.size
+
+    def is_rho(self, j: int) -> bool:
+        return j >= self.n_s + self.n_tau2
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s, t = self.n_s, self.n_s + self.n_tau2
+        return theta[:s].copy(), theta[s:t].copy(), theta[t:].copy()
+
+    def rho_names(self, levels: tuple[str, ...]) -> tuple[str, ...]:
+        if self.struct == "UN":
+            i, j = np.triu_indices(self.L, 1)  # metafor's lower.tri order (column-major)
+            return tuple(f"{levels[b]}-{levels[a]}" for a, b in zip(i, j, strict=True))
+        return ("",) * self.n_rho
+
+    def G(self, tau2: np.ndarray, rho: np.ndarray) -> np.ndarray:
+        """The covariance matrix of the inner levels (metafor's G)."""
+        L = self.L
+        if self.struct is None:
+            return np.zeros((0, 0))
+        sd = np.sqrt(np.broadcast_to(tau2, (L,)))
+        r = float(rho[0]) if len(rho) else 0.0
+        if self.struct in ("CS", "HCS"):
+            R = np.full((L, L), r)
+        elif self.struct in ("AR", "HAR"):
+            lag = np.abs(np.subtract.outer(np.arange(L), np.arange(L)))
+            R = r**lag
+        else:
+            R = np.zeros((L, L))
+            i, j = np.triu_indices(L, 1)
+            R[j, i] = R[i, j] = rho
+        np.fill_diagonal(R, 1.0)
+        return np.asarray(sd[:, None] * R * sd[None, :])
+
+
+class _Problem:
+    """Maximises the (restricted) log-likelihood over the variance parameters, with any
+    of them fixed (for profiles)."""
+
+    def __init__(
+        self,
+        spec: _Spec,
+        ll_fn: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
+        resid_var: float,
+        sigma2_names: list[str],
+        g_levels: tuple[str, ...],
+    ) -> None:
+        self.spec, self.ll_fn = spec, ll_fn
+        n_var = max(spec.n_s + spec.n_tau2, 1)
+        self.start_var = max(resid_var, 1e-4) / n_var
+        self.names: tuple[str, ...] = (
+            *(f"sigma2.{j + 1}" for j in range(spec.n_s)),
+            *(
+                ("tau2",)
+                if spec.n_tau2 == 1
+                else tuple(f"tau2.{j + 1}" for j in range(spec.n_tau2))
+            ),
+            *(("rho",) if spec.n_rho == 1 else tuple(f"rho.{j + 1}" for j in range(spec.n_rho))),
+        )
+        self.ll_max = float("nan")
+        self.theta_hat = np.zeros(spec.size)
+
+    def index(self, name: str) -> int:
+        if name not in self.names:
+            raise InputError(
+                f"component must be one of {', '.join(self.names)}; got {name!r}."
+            )
+        return self.names.index(name)
+
+    def natural_estimates(self, res: MvResult) -> np.ndarray:
+        return np.concatenate([res.sigma2, res.tau2, res.rho])
+
+    def _natural(self, x: np.ndarray, free: np.ndarray, fixed: dict[int, float]) -> np.ndarray:
+        theta = np.empty(self.spec.size)
+        for j in range(self.spec.size):
+            if j in fixed:
+                theta[j] = fixed[j]
+        is_rho = np.array([self.spec.is_rho(j) for j in free], dtype=bool)
+        vals = np.where(is_rho, np.tanh(x), np.exp(x))
+        theta[free] = vals
+        return theta
+
+    def _objective(self, free: np.ndarray, fixed: dict[int, float]) -> Callable[[np.ndarray], float]:
+        def f(x: np.ndarray) -> float:
+            theta = self._natural(x, free, fixed)
+            try:
+                ll = self.ll_fn(theta)[0]
+            except np.linalg.LinAlgError:
+                return 1e100
+            return -ll if np.isfinite(ll) else 1e100
+
+        return f
+
+    def fit(self, fixed: dict[int, float], start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Natural-scale estimates with the components in ``fixed`` held at their values."""
+        spec = self.spec
+        free = np.array([j for j in range(spec.size) if j not in fixed], dtype=np.intp)
+        if len(free) == 0:
+            return self._natural(np.zeros(0), free, fixed), 0
+        is_rho = np.array([spec.is_rho(j) for j in free], dtype=bool)
+        if start is None:
+            x0 = np.where(is_rho, 0.0, np.log(self.start_var))
+        else:
+            x0 = np.where(
+                is_rho,
+                np.arctanh(np.clip(start[free], -0.99, 0.99)),
+                np.log(np.maximum(start[free], 1e-8)),
+            )
+        bounds = [(-_ATANH_MAX, _ATANH_MAX) if r else (_LOG0, None) for r in is_rho]
+        objective = self._objective(free, fixed)
+        opt = optimize.minimize(
+            objective,
+            x0,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000},
+        )
+        x = np.asarray(opt.x, dtype=float)
+        if not np.isfinite(objective(x)) or objective(x) >= 1e99:
+            opt = optimize.minimize(objective, x0, method="Nelder-Mead",
+                                    options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20_000})
+            x = np.asarray(opt.x, dtype=float)
+        lower = np.where(is_rho, -_ATANH_MAX, _LOG0)
+        upper = np.where(is_rho, _ATANH_MAX, np.inf)
+        interior = (x > lower + 1e-3) & (x < upper - 1e-3)
+        x = np.clip(x, lower, upper)
+        newton_steps = 0
+        if interior.any():
+
+            def on_interior(t: np.ndarray) -> float:
+                full = x.copy()
+                full[interior] = t
+                return objective(full)
+
+            polished, newton_steps, _ = _newton(on_interior, x[interior])
+            x[interior] = polished
+        grad = _gradient(objective, x)
+        tol = 1e-6 * max(1.0, abs(objective(x)))
+        at_lower = ~interior & (x <= lower + 1e-3)
+        at_upper = ~interior & ~at_lower
+        if (
+            objective(x) >= 1e99
+            or np.any(np.abs(grad[interior]) > tol)
+            or np.any(grad[at_lower] < -tol)
+            or np.any(grad[at_upper] > tol)
+        ):
+            raise ConvergenceError(
+                f"rma_mv() did not converge ({opt.message}); the likelihood may be flat in "
+                "a variance component (too few groups at a level?) or a correlation."
+            )
+        theta = self._natural(x, free, fixed)
+        zero = np.zeros(spec.size, dtype=bool)
+        zero[free] = ~is_rho & (x <= _LOG0 + 1e-3)
+        theta[zero] = 0.0
+        if not fixed:
+            self.theta_hat = theta
+            self.ll_max = float(self.ll_fn(theta)[0])
+        return theta, int(opt.nit + newton_steps)
+
+    def profile_ll(self, j: int, value: float) -> float:
+        """Log-likelihood maximised over the other components with component j = value."""
+        if self.spec.is_rho(j) and not -1 <= value <= 1:
+            raise InputError(f"{self.names[j]} must be in [-1, 1]; got {value}.")
+        if not self.spec.is_rho(j) and value < 0:
+            raise InputError(f"{self.names[j]} must be >= 0; got {value}.")
+        try:
+            theta, _ = self.fit({j: value}, start=self.theta_hat)
+        except ConvergenceError:
+            return float("nan")
+        return float(self.ll_fn(theta)[0])
+
+    def profile_ci(self, j: int, est: float, crit: float) -> tuple[float, float, float]:
+        """metafor's confint.rma.mv search: roots of 2 (ll_max - ll_j(x)) = crit."""
+        spec = self.spec
+
+        def excess(x: float) -> float:
+            ll = self.profile_ll(j, x)
+            if not np.isfinite(ll):
+                return 1e10
+            return min(2 * (self.ll_max - ll) - crit, 1e10)
+
+        if spec.is_rho(j):
+            lo = min(0.0, est) if spec.struct in ("AR", "HAR") else -1.0
+            hi = 1.0
+        else:
+            lo = 0.0
+            hi = 10.0 if est <= np.sqrt(np.finfo(float).eps) else max(10.0, 100 * est)
+        bounds = []
+        for end in (lo, hi):
+            if excess(end) < 0:
+                bounds.append(end)
+            elif end == est:
+                bounds.append(est)
+            else:
+                a, b = (end, est) if end < est else (est, end)
+                bounds.append(float(optimize.brentq(excess, a, b, xtol=1e-10, rtol=1e-12)))
+        return est, bounds[0], bounds[1]
+
+
+# ------------------------------------------------------------------------------ input handling
+
+
+def _check_V(V: Any, data: pd.DataFrame, k: int, labels: Any) -> tuple[np.ndarray, Any]:
+    """(diagonal of V, V as a CSR matrix or None when V is a vector)."""
+    if isinstance(V, str):
+        V = resolve_column("V", V, data)
+    if isinstance(V, list | tuple) and V and all(np.ndim(b) == 2 for b in V):
+        blocks = [np.asarray(b, dtype=float) for b in V]
+        for i, b in enumerate(blocks):
+            if b.shape[0] != b.shape[1]:
+                raise InputError(f"V: block {i + 1} of the list is not square (shape {b.shape}).")
+        Vm = sparse.block_diag(blocks, format="csr")
+    elif sparse.issparse(V):
+        Vm = sparse.csr_matrix(V, dtype=float)
+    elif np.ndim(V) == 2:
+        Vm = sparse.csr_matrix(np.asarray(V, dtype=float))
+    else:
+        v = check_numeric("V", V, labels, allow_nan=False)
+        check_same_length({"yi": np.empty(k), "V": v})
+        bad = ~(v > 0)
+        if bad.any():
+            raise InputError(
+                f"V (sampling variances) must be > 0; got {int(bad.sum())} value(s) "
+                f"<= 0 at {describe_rows(bad, labels)}."
+            )
+        return v, None
+    if Vm.shape != (k, k):
+        raise InputError(
+            f"V must be k x k with k = {k} effect sizes (one row and column per row of yi); "
+            f"got {Vm.shape[0]} x {Vm.shape[1]}."
+        )
+    if not np.all(np.isfinite(Vm.data)):
+        raise InputError("V contains missing or infinite values; every entry must be a number.")
+    asym = abs(Vm - Vm.T)
+    scale = float(abs(Vm).max()) if Vm.nnz else 1.0
+    if asym.nnz and float(asym.max()) > 1e-10 * scale:
+        i, j = (int(a[0]) for a in np.unravel_index(np.argmax(asym.toarray()), Vm.shape))
+        raise InputError(
+            f"V must be symmetric; V[{i + 1}, {j + 1}] != V[{j + 1}, {i + 1}] (rows "
+            f"{labels[i]!r} and {labels[j]!r})."
+        )
+    d = np.asarray(Vm.diagonal(), dtype=float)
+    bad = ~(d > 0)
+    if bad.any():
+        raise InputError(
+            f"V: the sampling variances (diagonal) must be > 0; got {int(bad.sum())} value(s) "
+            f"<= 0 at {describe_rows(bad, labels)}."
+        )
+    return d, Vm
+
+
+def _parse_random(random: object, data: pd.DataFrame | None) -> _Terms:
+    items = [random] if isinstance(random, str) else random
+    if not isinstance(items, list | tuple) or not items:
+        items = [random]
+    nested: list[tuple[str, ...]] = []
+    inner: tuple[str, str] | None = None
+    for term in items:
+        m_nested = _NESTED.match(term) if isinstance(term, str) else None
+        m_inner = _INNER.match(term) if isinstance(term, str) else None
+        if m_nested is not None:
+            nested.append(tuple(n.strip() for n in m_nested.group(1).split("/")))
+        elif m_inner is not None and inner is None:
+            inner = (m_inner.group(1), m_inner.group(2))
+        else:
+            extra = " (a second '~ inner | outer' term)" if m_inner is not None else ""
+            raise InputError(
+                f"random must be {SUPPORTED_RANDOM}; got {term!r}{extra}. Random slopes and "
+                "interactions are not supported."
+            )
+    names = [n for t in nested for n in t] + (list(inner) if inner else [])
+    if data is None:
+        raise InputError(
+            f"random={random!r} names columns ({', '.join(names)}); give them in data=."
+        )
+    for name in names:
+        if name not in data.columns:
+            raise InputError(
+                f"random={random!r}: {name!r} is not a column of data; columns "
+                f"are {list(data.columns)}."
+            )
+    return _Terms(tuple(nested), inner)
+
+
+def _inner_codes(name: str, data: pd.DataFrame, labels: Any) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes 0..L-1 of the inner factor in sorted order of its levels (metafor's factor())."""
+    col = data[name]
+    missing = col.isna().to_numpy()
+    if missing.any():
+        raise InputError(
+            f"the inner factor {name!r} (random=) is missing for "
+            f"{describe_rows(missing, labels)}."
+        )
+    values = col.to_numpy() if pd.api.types.is_numeric_dtype(col) else col.astype(str).to_numpy()
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.intp), tuple(
+        format(u, "g") if isinstance(u, float | np.floating) else str(u) for u in uniques
+    )
+
+
+def _clusters(tops: list[np.ndarray], Vm: Any, k: int) -> np.ndarray:
+    """Independent clusters of rows: connected components of the top-level groups of every
+    random term and of V's non-zero pattern."""
+    rows, cols = [np.arange(k)], [np.arange(k)]
+    offset = k
+    for codes in tops:
+        rows.append(np.arange(k))
+        cols.append(offset + codes)
+        offset += int(codes.max()) + 1
+    if Vm is not None:
+        coo = Vm.tocoo()
+        rows.append(coo.row.astype(np.intp))
+        cols.append(coo.col.astype(np.intp))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(offset, offset))
+    _, labels = connected_components(graph, directed=False)
+    out: np.ndarray = pd.factorize(labels[:k], sort=True)[0].astype(np.intp)
+    return out
 
 
 def _gradient(f: Any, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
@@ -487,27 +972,6 @@ def _newton(
             return x, it + 1, True
     return x, maxiter, False
 
-
-def _parse_random(random: object, data: pd.DataFrame | None) -> list[str]:
-    match = _RANDOM.match(random) if isinstance(random, str) else None
-    if match is None:
-        raise InputError(
-            f"random must be {SUPPORTED_RANDOM}; got {random!r}. Terms with an inner factor "
-            '("~ outcome | study" with struct=), lists of terms and random slopes are not '
-            "supported yet."
-        )
-    names = [n.strip() for n in match.group(1).split("/")]
-    if data is None:
-        raise InputError(
-            f"random={random!r} names columns ({', '.join(names)}); give them in data=."
-        )
-    for name in names:
-        if name not in data.columns:
-            raise InputError(
-                f"random={random!r}: {name!r} is not a column of data; columns "
-                f"are {list(data.columns)}."
-            )
-    return names
 
 
 def _group_codes(names: list[str], data: pd.DataFrame, labels: Any) -> list[np.ndarray]:
@@ -570,21 +1034,143 @@ class _Nested:
             Q = Q - s2 * q[:, :, None] * q[:, None, :] / denom[:, None, None]
             logdet = logdet + np.log(denom)
         total = Q.sum(axis=0)
-        xvx, xvy, yvy = total[2:, 2:], total[2:, 1], total[1, 1]
-        chol = np.linalg.cholesky(xvx)
-        beta = np.linalg.solve(xvx, xvy)
-        rss = float(yvy - xvy @ beta)
-        ld_v = float(logdet.sum())
-        k, p = self.k, self.p
-        if self.reml:  # with metafor's + log|X'X| / 2 term (control REMLf = TRUE)
-            ll = -0.5 * (
-                (k - p) * np.log(2 * np.pi)
-                + ld_v
-                + 2 * float(np.log(np.diag(chol)).sum())
-                + rss
-                - self.reml_const
+        return _gls_loglik(
+            total[2:, 2:], total[2:, 1], float(total[1, 1]), float(logdet.sum()), self.k,
+            self.p, self.reml, self.reml_const,
+        )
+
+
+class _Blocks:
+    """The (restricted) log-likelihood of a general model, cluster by cluster.
+
+    The clusters are batched by size m; for each batch the stacked m x m marginal
+    covariances M_c = V_c + sum_l sigma2_l S_lc + (G[inner_i, inner_j] where rows share the
+    outer group) are factored at once (M_c = L_c L_c'), and W_c = L_c^-1 [y_c, X_c] gives
+    the sums [y, X]' M^-1 [y, X] = sum_c W_c' W_c and log|M| = 2 sum log diag L_c.
+    """
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        Xs: np.ndarray,
+        Vm: Any,
+        codes: list[np.ndarray],
+        inner: np.ndarray | None,
+        outer: np.ndarray | None,
+        cluster: np.ndarray,
+        labels: Any,
+        data: pd.DataFrame,
+        terms: _Terms,
+        reml: bool,
+    ) -> None:
+        k, p = Xs.shape
+        self.k, self.p, self.reml = k, p, reml
+        self.reml_const = float(np.linalg.slogdet(Xs.T @ Xs)[1])
+        U = np.column_stack([y, Xs])
+        order = np.argsort(cluster, kind="stable")
+        sizes = np.bincount(cluster)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        pos = np.empty(k, dtype=np.intp)
+        pos[order] = np.arange(k) - np.repeat(starts, sizes)
+        coo = Vm.tocoo()
+        vrow, vcol = coo.row.astype(np.intp), coo.col.astype(np.intp)
+        size_of_entry = sizes[cluster[vrow]]
+        self.batches: list[dict[str, Any]] = []
+        top = terms.nested[0][0] if terms.nested else terms.inner[1] if terms.inner else ""
+        for m in np.unique(sizes):
+            cl = np.flatnonzero(sizes == m)
+            slot = np.full(len(sizes), -1, dtype=np.intp)
+            slot[cl] = np.arange(len(cl))
+            idx = order[starts[cl][:, None] + np.arange(m)]
+            sel = size_of_entry == m
+            Vb = np.zeros((len(cl), m, m))
+            Vb[slot[cluster[vrow[sel]]], pos[vrow[sel]], pos[vcol[sel]]] = coo.data[sel]
+            low = np.linalg.eigvalsh(Vb)[:, 0]
+            bad = np.flatnonzero(~(low > 1e-12 * np.abs(Vb).max(axis=(1, 2))))
+            if len(bad):
+                rows = np.zeros(k, dtype=bool)
+                rows[idx[bad[0]]] = True
+                first = idx[bad[0], 0]
+                where = f"{top} {data[top].iloc[first]!s}" if top else f"row {labels[first]!r}"
+                raise InputError(
+                    f"V is not positive definite in the block of {where} (rows "
+                    f"{describe_rows(rows, labels)}); check its covariances (a correlation "
+                    f"outside [-1, 1] or inconsistent with the others?)."
+                    + (f" {len(bad) - 1} more block(s) of size {m} also fail." if len(bad) > 1
+                       else "")
+                )
+            eq = [(c[idx][:, :, None] == c[idx][:, None, :]).astype(float) for c in codes]
+            batch: dict[str, Any] = {"V": Vb, "S": eq, "U": U[idx]}
+            if inner is not None and outer is not None:
+                batch["a"] = inner[idx]
+                o = outer[idx]
+                batch["O"] = (o[:, :, None] == o[:, None, :]).astype(float)
+            self.batches.append(batch)
+        q0, self.logdet_v = self._sums(np.zeros(len(codes)), None)
+        xvx, xvy = q0[1:, 1:], q0[1:, 0]
+        self._qe = float(q0[0, 0] - xvy @ np.linalg.solve(xvx, xvy))
+
+    def _sums(self, sigma2: np.ndarray, G: np.ndarray | None) -> tuple[np.ndarray, float]:
+        q = self.p + 1
+        total = np.zeros((q, q))
+        logdet = 0.0
+        for b in self.batches:
+            M = b["V"].copy()
+            for s2, S in zip(sigma2, b["S"], strict=True):
+                if s2:
+                    M += s2 * S
+            if G is not None:
+                a = b["a"]
+                M += G[a[:, :, None], a[:, None, :]] * b["O"]
+            L = np.linalg.cholesky(M)
+            W = np.linalg.solve(L, b["U"]).reshape(-1, q)
+            total += W.T @ W
+            logdet += 2 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
+        return total, logdet
+
+    def residual_q(self) -> float:
+        """QE: the weighted residual sum of squares of the fixed-effects (V only) model."""
+        return self._qe
+
+    def loglik_at(
+        self, spec: _Spec
+    ) -> Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]:
+        def loglik(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+            sigma2, tau2, rho = spec.split(theta)
+            G = spec.G(tau2, rho) if spec.struct is not None else None
+            total, logdet = self._sums(sigma2, G)
+            return _gls_loglik(
+                total[1:, 1:], total[1:, 0], float(total[0, 0]), logdet, self.k, self.p,
+                self.reml, self.reml_const,
             )
-        else:
-            ll = -0.5 * (k * np.log(2 * np.pi) + ld_v + rss)
-        vb = np.linalg.inv(xvx)
-        return ll, beta, (vb + vb.T) / 2
+
+        return loglik
+
+
+def _gls_loglik(
+    xvx: np.ndarray,
+    xvy: np.ndarray,
+    yvy: float,
+    ld_v: float,
+    k: int,
+    p: int,
+    reml: bool,
+    reml_const: float,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """(Restricted) log-likelihood, GLS estimates and their covariance from the sums
+    X'M^-1X, X'M^-1y, y'M^-1y and log|M| (REML with metafor's + log|X'X| / 2 term)."""
+    chol = np.linalg.cholesky(xvx)
+    beta = np.linalg.solve(xvx, xvy)
+    rss = float(yvy - xvy @ beta)
+    if reml:
+        ll = -0.5 * (
+            (k - p) * np.log(2 * np.pi)
+            + ld_v
+            + 2 * float(np.log(np.diag(chol)).sum())
+            + rss
+            - reml_const
+        )
+    else:
+        ll = -0.5 * (k * np.log(2 * np.pi) + ld_v + rss)
+    vb = np.linalg.inv(xvx)
+    return float(ll), beta, (vb + vb.T) / 2
