@@ -114,4 +114,5 @@ __all__ = [
     "simulate",
     "simulation_plot",
     "trimfill",
+    "vcalc",
 ]

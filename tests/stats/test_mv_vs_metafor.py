@@ -112,8 +112,8 @@ def test_rma_mv_large_nested_model_uses_blocks():
 def test_rma_mv_bad_input():
     case = CASES["assink_mv"]
     d = frame(case)
-    with pytest.raises(InputError, match=r"random must be .*~ 1 \| study.*got '~ deltype"):
-        rma_mv("yi", "vi", random="~ deltype | study", data=d)
+    with pytest.raises(InputError, match=r"random must be .*~ 1 \| study.*got '~ 1 \+ x"):
+        rma_mv("yi", "vi", random="~ 1 + x | study", data=d)
     with pytest.raises(InputError, match=r"'studie' is not a column of data"):
         rma_mv("yi", "vi", random="~ 1 | studie/esid", data=d)
     with pytest.raises(InputError, match=r"give them in data="):
@@ -127,7 +127,7 @@ def test_rma_mv_bad_input():
     bad.loc[2, "study"] = np.nan
     with pytest.raises(InputError, match=r"grouping column 'study' .* missing for"):
         rma_mv("yi", "vi", random="~ 1 | study/esid", data=bad)
-    with pytest.raises(InputError, match=r"covariance matrix is not supported yet"):
-        rma_mv(d["yi"].to_numpy(), np.diag(d["vi"]), random="~ 1 | study", data=d)
+    with pytest.raises(InputError, match=r"V: the sampling variances \(diagonal\) must be > 0"):
+        rma_mv(d["yi"].to_numpy(), np.diag(bad["vi"].fillna(0.0)) * 0, random="~ 1 | study", data=d)
     with pytest.raises(InputError, match=r"method must be one of REML, ML"):
         rma_mv("yi", "vi", random="~ 1 | study", data=d, method="DL")

@@ -30,7 +30,7 @@ from metareview.stats.glmm import GlmmBatchResult, GlmmResult, rma_glmm, rma_glm
 from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, rma
-from metareview.stats.mv import MvResult, rma_mv
+from metareview.stats.mv import MvResult, rma_mv, vcalc
 from metareview.stats.robust import RobustResult, robust
 from metareview.stats.sensitivity import (
     GoshResult,
@@ -94,5 +94,6 @@ __all__ = [
     "sensitivity",
     "simulate",
     "trimfill",
+    "vcalc",
     "wide_ratings",
 ]

@@ -36,6 +36,7 @@ Statistical Software, 36(3), 1-48.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,11 +56,11 @@ from metareview._validation import (
     row_names,
 )
 from metareview._version import __version__
-from metareview.exceptions import ConvergenceError, InputError
+from metareview.exceptions import ConvergenceError, InputError, MetareviewWarning
 from metareview.stats._format import fmt_p
 from metareview.stats.models import _moderators
 
-__all__ = ["MvResult", "rma_mv"]
+__all__ = ["MvResult", "rma_mv", "vcalc"]
 
 MV_METHODS = Options("method", ("REML", "ML"))
 MV_TESTS = Options("test", ("z", "t"), case_sensitive=False)
@@ -325,8 +326,9 @@ class MvResult:
             many = len(self.tau2) > 1
             for j, t2 in enumerate(self.tau2):
                 lab = f" ({self.g_levels[j]})" if many else ""
-                lines.append(f"tau^2{'.' + str(j + 1) if many else ''}  {t2:.4f}  "
-                             f"{np.sqrt(t2):.4f}{lab}")
+                lines.append(
+                    f"tau^2{'.' + str(j + 1) if many else ''}  {t2:.4f}  {np.sqrt(t2):.4f}{lab}"
+                )
             for name, r in zip(self.rho_names, self.rho, strict=True):
                 lines.append(f"rho {name}  {r:.4f}")
         qe_df = self.k - self.p
@@ -669,9 +671,7 @@ class _Problem:
 
     def index(self, name: str) -> int:
         if name not in self.names:
-            raise InputError(
-                f"component must be one of {', '.join(self.names)}; got {name!r}."
-            )
+            raise InputError(f"component must be one of {', '.join(self.names)}; got {name!r}.")
         return self.names.index(name)
 
     def natural_estimates(self, res: MvResult) -> np.ndarray:
@@ -687,7 +687,9 @@ class _Problem:
         theta[free] = vals
         return theta
 
-    def _objective(self, free: np.ndarray, fixed: dict[int, float]) -> Callable[[np.ndarray], float]:
+    def _objective(
+        self, free: np.ndarray, fixed: dict[int, float]
+    ) -> Callable[[np.ndarray], float]:
         def f(x: np.ndarray) -> float:
             theta = self._natural(x, free, fixed)
             try:
@@ -698,7 +700,9 @@ class _Problem:
 
         return f
 
-    def fit(self, fixed: dict[int, float], start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    def fit(
+        self, fixed: dict[int, float], start: np.ndarray | None = None
+    ) -> tuple[np.ndarray, int]:
         """Natural-scale estimates with the components in ``fixed`` held at their values."""
         spec = self.spec
         free = np.array([j for j in range(spec.size) if j not in fixed], dtype=np.intp)
@@ -724,8 +728,12 @@ class _Problem:
         )
         x = np.asarray(opt.x, dtype=float)
         if not np.isfinite(objective(x)) or objective(x) >= 1e99:
-            opt = optimize.minimize(objective, x0, method="Nelder-Mead",
-                                    options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20_000})
+            opt = optimize.minimize(
+                objective,
+                x0,
+                method="Nelder-Mead",
+                options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20_000},
+            )
             x = np.asarray(opt.x, dtype=float)
         lower = np.where(is_rho, -_ATANH_MAX, _LOG0)
         upper = np.where(is_rho, _ATANH_MAX, np.inf)
@@ -841,7 +849,9 @@ def _check_V(V: Any, data: pd.DataFrame, k: int, labels: Any) -> tuple[np.ndarra
     asym = abs(Vm - Vm.T)
     scale = float(abs(Vm).max()) if Vm.nnz else 1.0
     if asym.nnz and float(asym.max()) > 1e-10 * scale:
-        i, j = (int(a[0]) for a in np.unravel_index(np.argmax(asym.toarray()), Vm.shape))
+        worst = asym.tocoo()
+        at = int(np.argmax(worst.data))
+        i, j = int(worst.row[at]), int(worst.col[at])
         raise InputError(
             f"V must be symmetric; V[{i + 1}, {j + 1}] != V[{j + 1}, {i + 1}] (rows "
             f"{labels[i]!r} and {labels[j]!r})."
@@ -895,8 +905,7 @@ def _inner_codes(name: str, data: pd.DataFrame, labels: Any) -> tuple[np.ndarray
     missing = col.isna().to_numpy()
     if missing.any():
         raise InputError(
-            f"the inner factor {name!r} (random=) is missing for "
-            f"{describe_rows(missing, labels)}."
+            f"the inner factor {name!r} (random=) is missing for {describe_rows(missing, labels)}."
         )
     values = col.to_numpy() if pd.api.types.is_numeric_dtype(col) else col.astype(str).to_numpy()
     codes, uniques = pd.factorize(values, sort=True)
@@ -973,7 +982,6 @@ def _newton(
     return x, maxiter, False
 
 
-
 def _group_codes(names: list[str], data: pd.DataFrame, labels: Any) -> list[np.ndarray]:
     """Integer group codes per nesting level: level j groups rows by names[: j + 1]."""
     out: list[np.ndarray] = []
@@ -1035,8 +1043,14 @@ class _Nested:
             logdet = logdet + np.log(denom)
         total = Q.sum(axis=0)
         return _gls_loglik(
-            total[2:, 2:], total[2:, 1], float(total[1, 1]), float(logdet.sum()), self.k,
-            self.p, self.reml, self.reml_const,
+            total[2:, 2:],
+            total[2:, 1],
+            float(total[1, 1]),
+            float(logdet.sum()),
+            self.k,
+            self.p,
+            self.reml,
+            self.reml_const,
         )
 
 
@@ -1096,8 +1110,11 @@ class _Blocks:
                     f"V is not positive definite in the block of {where} (rows "
                     f"{describe_rows(rows, labels)}); check its covariances (a correlation "
                     f"outside [-1, 1] or inconsistent with the others?)."
-                    + (f" {len(bad) - 1} more block(s) of size {m} also fail." if len(bad) > 1
-                       else "")
+                    + (
+                        f" {len(bad) - 1} more block(s) of size {m} also fail."
+                        if len(bad) > 1
+                        else ""
+                    )
                 )
             eq = [(c[idx][:, :, None] == c[idx][:, None, :]).astype(float) for c in codes]
             batch: dict[str, Any] = {"V": Vb, "S": eq, "U": U[idx]}
@@ -1140,8 +1157,14 @@ class _Blocks:
             G = spec.G(tau2, rho) if spec.struct is not None else None
             total, logdet = self._sums(sigma2, G)
             return _gls_loglik(
-                total[1:, 1:], total[1:, 0], float(total[0, 0]), logdet, self.k, self.p,
-                self.reml, self.reml_const,
+                total[1:, 1:],
+                total[1:, 0],
+                float(total[0, 0]),
+                logdet,
+                self.k,
+                self.p,
+                self.reml,
+                self.reml_const,
             )
 
         return loglik
@@ -1174,3 +1197,164 @@ def _gls_loglik(
         ll = -0.5 * (k * np.log(2 * np.pi) + ld_v + rss)
     vb = np.linalg.inv(xvx)
     return float(ll), beta, (vb + vb.T) / 2
+
+
+# --------------------------------------------------------------------------------------- vcalc()
+
+
+def _batches(cluster: np.ndarray) -> list[np.ndarray]:
+    """Row indices of the clusters, batched by size: one (n_m, m) array per size m (rows in
+    their original order within a cluster)."""
+    order = np.argsort(cluster, kind="stable")
+    sizes = np.bincount(cluster)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return [
+        order[starts[np.flatnonzero(sizes == m)][:, None] + np.arange(m)]
+        for m in np.unique(sizes[sizes > 0])
+    ]
+
+
+def vcalc(
+    vi: Any,
+    cluster: Any,
+    *,
+    obs: Any = None,
+    type: Any = None,  # metafor's argument name
+    time1: Any = None,
+    rho: float | Sequence[float] | None = None,
+    phi: float | None = None,
+    subgroup: Any = None,
+    data: pd.DataFrame | None = None,
+    checkpd: bool = True,
+) -> sparse.csr_matrix:
+    """The block-diagonal sampling covariance matrix of dependent estimates (metafor's vcalc).
+
+    Within a cluster (study), estimates i and j correlate by
+
+        r_ij = rho_ij x phi^|time1_i - time1_j|,
+
+    where rho_ij is 1 for the same ``obs`` and ``type``, ``rho`` (the within-construct
+    correlation) for different ``obs`` of the same ``type``, and the between-construct
+    correlation for different ``type``; V_ij = r_ij sqrt(vi_i vi_j). Estimates in
+    different clusters (or different ``subgroup`` within a cluster) are independent.
+
+    Parameters
+    ----------
+    vi : array-like or str
+        Sampling variances (or a column of ``data``).
+    cluster : array-like or str
+        Cluster (study) of each estimate.
+    obs : array-like or str, optional
+        Which observation (e.g. outcome measure) each estimate comes from; estimates with the
+        same ``obs`` (and ``type``) in a cluster are taken as perfectly correlated, as in
+        metafor: give ``obs`` whenever a cluster has several estimates.
+    type : array-like or str, optional
+        Construct of each estimate.
+    time1 : array-like or str, optional
+        Time point of each estimate (numeric), with ``phi`` the autocorrelation.
+    rho : float or pair of float
+        With ``obs`` only, or ``type`` only: the correlation (a scalar). With both: the
+        within- and the between-construct correlations.
+    phi : float, optional
+        Autocorrelation per unit of ``time1`` (needed with ``time1``), in [-1, 1].
+    subgroup : array-like or str, optional
+        Independent subgroups within clusters (e.g. samples).
+    data : DataFrame, optional
+        Where to look up arguments given as column names.
+    checkpd : bool
+        Warn (naming the cluster) when a block is not positive definite.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        k x k, for ``rma_mv(V=...)``.
+
+    References
+    ----------
+    Viechtbauer, W. metafor documentation, ``vcalc`` (version 3.8). Berkey, C. S., et al.
+    (1998); Ishak, K. J., et al. (2007), see :mod:`metareview.stats.mv`.
+
+    Examples
+    --------
+    >>> import metareview as mr
+    >>> V = mr.vcalc([0.1, 0.2, 0.3], cluster=[1, 1, 2], obs=[1, 2, 1], rho=0.5)
+    >>> V.toarray().round(4).tolist()
+    [[0.1, 0.0707, 0.0], [0.0707, 0.2, 0.0], [0.0, 0.0, 0.3]]
+    """
+    v = check_numeric("vi", resolve_column("vi", vi, data), allow_nan=False)
+    k = len(v)
+    labels = row_names(data if data is not None and len(data) == k else None, k, None)
+
+    def column(name: str, value: Any, default: Any) -> np.ndarray:
+        if value is None:
+            return np.full(k, default, dtype=object)
+        arr = resolve_column(name, value, data)
+        arr = arr.to_numpy() if isinstance(arr, pd.Series) else np.asarray(arr)
+        if arr.ndim != 1 or len(arr) != k:
+            raise InputError(f"{name} must have one value per estimate (k = {k}); got {len(arr)}.")
+        missing = pd.isna(arr)
+        if missing.any():
+            raise InputError(f"{name} is missing for {describe_rows(missing, labels)}.")
+        return arr
+
+    bad = ~(v >= 0)
+    if bad.any():
+        raise InputError(f"vi must be >= 0; got negative values at {describe_rows(bad, labels)}.")
+    clus = column("cluster", cluster, None).astype(str)
+    if subgroup is not None:
+        clus = np.char.add(np.char.add(clus, "\x1f"), column("subgroup", subgroup, 0).astype(str))
+    if (obs is not None or type is not None) and rho is None:
+        raise InputError("vcalc(): give rho= (the correlation) with obs= or type=.")
+    if time1 is not None and phi is None:
+        raise InputError("vcalc(): give phi= (the autocorrelation) with time1=.")
+    rhos = [] if rho is None else list(np.atleast_1d(np.asarray(rho, dtype=float)))
+    need = 2 if obs is not None and type is not None else 1
+    if rho is not None and len(rhos) != need:
+        raise InputError(
+            "vcalc(): rho must be "
+            + (
+                "a pair (within-construct, between-construct correlation) when both obs= and "
+                "type= are given"
+                if need == 2
+                else "a scalar"
+            )
+            + f"; got {rho!r}."
+        )
+    if any(abs(r) > 1 for r in rhos) or (phi is not None and abs(phi) > 1):
+        raise InputError(f"vcalc(): rho and phi must be in [-1, 1]; got rho={rho!r}, phi={phi!r}.")
+    rho_obs = rhos[0] if obs is not None and rhos else 0.0
+    rho_type = rhos[-1] if type is not None and rhos else 0.0
+    o = pd.factorize(column("obs", obs, 1).astype(str))[0]
+    t = pd.factorize(column("type", type, 1).astype(str))[0]
+    tm = check_numeric("time1", column("time1", time1, 0.0), labels)
+    ph = 1.0 if phi is None else float(phi)
+    codes = pd.factorize(clus, sort=True)[0].astype(np.intp)
+    rows, cols, vals = [], [], []
+    for idx in _batches(codes):
+        oi, ti, mi = o[idx], t[idx], tm[idx]
+        same_t = ti[:, :, None] == ti[:, None, :]
+        same_o = oi[:, :, None] == oi[:, None, :]
+        R = np.where(same_t, np.where(same_o, 1.0, rho_obs), rho_type)
+        lag = np.abs(mi[:, :, None] - mi[:, None, :])
+        R = R * np.where(lag == 0, 1.0, ph**lag)
+        m = idx.shape[1]
+        R[:, np.arange(m), np.arange(m)] = 1.0
+        if checkpd and m > 1:
+            low = np.linalg.eigvalsh(R)[:, 0]
+            for b in np.flatnonzero(low <= 1e-12):
+                warnings.warn(
+                    f"vcalc(): the correlation matrix of cluster {clus[idx[b, 0]]!s} is not "
+                    "positive definite; rma_mv() will refuse this V.",
+                    MetareviewWarning,
+                    stacklevel=2,
+                )
+        sd = np.sqrt(v[idx])
+        Vb = R * sd[:, :, None] * sd[:, None, :]
+        rows.append(np.broadcast_to(idx[:, :, None], Vb.shape).ravel())
+        cols.append(np.broadcast_to(idx[:, None, :], Vb.shape).ravel())
+        vals.append(Vb.ravel())
+    out = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(k, k)
+    )
+    out.eliminate_zeros()
+    return out
