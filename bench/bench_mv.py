@@ -14,7 +14,7 @@ at tight tolerances).
 
 Usage::
 
-    .venv/bin/python bench/bench_mv.py [--sizes 1000,5000] [--seed 20261207]
+    .venv/bin/python bench/bench_mv.py [--sizes 1000,5000,20000] [--seed 20261207]
 
 This is a benchmark, not a test: it asserts nothing.
 """
@@ -81,7 +81,7 @@ def _num(x: float, spec: str, suffix: str = "") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="1000,5000", help="numbers of effect sizes")
+    parser.add_argument("--sizes", default="1000,5000,20000", help="numbers of effect sizes")
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument(
         "--dense-max",

@@ -4,7 +4,8 @@
   ``influence``, ``gosh``, ``permutest``, ``batch``, ``escalc``, ``seed``, ``report``;
 - :mod:`~metareview.cli.store`: ``store ...`` (the review store);
 - :mod:`~metareview.cli.screen`: ``screen`` (the blinded screener);
-- :mod:`~metareview.cli.serve`: ``serve`` (the web app).
+- :mod:`~metareview.cli.serve`: ``serve`` (the web app);
+- :mod:`~metareview.cli.mv`: ``rma-mv`` (multilevel / multivariate models).
 
 Every command exits with code 0 on success and 2 on an error (one red line naming the
 command's own flags, never a traceback), as typer does for usage errors. Nothing heavy is
@@ -17,7 +18,7 @@ from typing import Annotated as _Annotated
 
 import typer
 
-from metareview.cli import screen, serve, stats, store
+from metareview.cli import mv, screen, serve, stats, store
 from metareview.cli._common import new_app as _new_app
 
 __all__ = ["app", "main"]
@@ -53,6 +54,7 @@ stats.register(app)
 store.register(app)
 screen.register(app)
 serve.register(app)
+mv.register(app)
 
 
 def main() -> None:
