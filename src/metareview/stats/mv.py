@@ -196,11 +196,15 @@ class MvResult:
             )
 
     def components(self) -> pd.DataFrame:
-        """One row per variance component / correlation: its name and estimate."""
-        names, _ = self._problem.names, None
+        """One row per variance component / correlation: its ``estimate`` and whether it
+        was ``fixed`` (given by the caller, as metafor's ``tau2=`` / ``rho=``)."""
+        pb = self._problem
         return pd.DataFrame(
-            {"estimate": self._problem.natural_estimates(self)},
-            index=pd.Index(names, name="component"),
+            {
+                "estimate": pb.natural_estimates(self),
+                "fixed": [j in pb.base_fixed for j in range(len(pb.names))],
+            },
+            index=pd.Index(pb.names, name="component"),
         )
 
     def profile(self, component: str, values: Sequence[float]) -> pd.DataFrame:
@@ -238,12 +242,14 @@ class MvResult:
         """
         lev = self.level if level is None else check_level(level)
         crit = float(stats.chi2.isf(1 - lev, 1))
-        est = self._problem.natural_estimates(self)
-        rows = [self._problem.profile_ci(j, float(e), crit) for j, e in enumerate(est)]
+        pb = self._problem
+        est = pb.natural_estimates(self)
+        free = [j for j in range(len(est)) if j not in pb.base_fixed]
+        rows = [pb.profile_ci(j, float(est[j]), crit) for j in free]
         return pd.DataFrame(
             rows,
             columns=["estimate", "ci_lb", "ci_ub"],
-            index=pd.Index(self._problem.names, name="component"),
+            index=pd.Index([pb.names[j] for j in free], name="component"),
         )
 
     def table(self) -> pd.DataFrame:
@@ -361,6 +367,9 @@ def rma_mv(
     *,
     random: str | Sequence[str],
     struct: str = "CS",
+    sigma2: Any = None,
+    tau2: Any = None,
+    rho: Any = None,
     mods: Any = None,
     intercept: bool = True,
     data: pd.DataFrame | None = None,
@@ -391,6 +400,10 @@ def rma_mv(
         heteroscedastic CS (tau2 per level, one rho), unstructured (tau2 per level, rho per
         pair), AR(1) (one tau2, rho^|i - j| between the i-th and j-th sorted levels),
         heteroscedastic AR(1).
+    sigma2, tau2, rho : float or sequence, optional
+        Fix variance components or correlations at these values instead of estimating them
+        (metafor's arguments of the same names; None entries are estimated): e.g.
+        ``rho=0.5`` with ``struct="CS"`` for the contrast-based network meta-analysis model.
     mods : str, sequence of str, array-like or DataFrame, optional
         Moderators, as in :func:`metareview.rma`.
     intercept : bool
@@ -437,6 +450,7 @@ def rma_mv(
     method = MV_METHODS.check(method)
     test = MV_TESTS.check(test)
     level = check_level(level)
+    sigma2_fixed, tau2_fixed, rho_fixed = sigma2, tau2, rho
     terms = _parse_random(random, data)
     struct_used = STRUCTS.check(struct) if terms.inner is not None else None
     assert data is not None  # _parse_random demands it
@@ -493,7 +507,8 @@ def rma_mv(
         blocks = _Blocks(y, Xs, V_csr, codes, inner, outer, cluster, labels, data, terms, reml)
         ll_fn = blocks.loglik_at(spec)
     resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-    problem = _Problem(spec, ll_fn, float(np.var(resid)), sigma2_names, g_levels)
+    fixed = _fixed_values(spec, sigma2_fixed, tau2_fixed, rho_fixed)
+    problem = _Problem(spec, ll_fn, float(np.var(resid)), fixed)
     theta, iterations = problem.fit({})
     sigma2, tau2, rho = spec.split(theta)
     ll, beta_s, vb_s = ll_fn(theta)
@@ -523,7 +538,7 @@ def rma_mv(
         QE = float(((y - X @ b_ee) ** 2 * w).sum())
     else:
         QE = blocks.residual_q()
-    n_par = p + spec.n_free
+    n_par = p + spec.size - len(fixed)
     n_obs = k - p if reml else k
     # ML: deviance against the saturated model (each yi its own mean), as metafor
     if reml:
@@ -605,10 +620,6 @@ class _Spec:
                 self.n_rho = 0
         self.size = self.n_s + self.n_tau2 + self.n_rho
 
-    @property
-    def n_free(self) -> int:
-        return self.size
-
     def is_rho(self, j: int) -> bool:
         return j >= self.n_s + self.n_tau2
 
@@ -642,6 +653,36 @@ class _Spec:
         return np.asarray(sd[:, None] * R * sd[None, :])
 
 
+def _fixed_values(spec: _Spec, sigma2: Any, tau2: Any, rho: Any) -> dict[int, float]:
+    """{parameter index: value} of the components the caller fixed (None = estimate)."""
+    out: dict[int, float] = {}
+    offset = 0
+    for name, given, n, lo in (
+        ("sigma2", sigma2, spec.n_s, 0.0),
+        ("tau2", tau2, spec.n_tau2, 0.0),
+        ("rho", rho, spec.n_rho, -1.0),
+    ):
+        if given is not None:
+            values = list(np.broadcast_to(np.asarray(given, dtype=object), (n,))) if n else []
+            if np.ndim(given) and len(np.atleast_1d(given)) not in (1, n):
+                raise InputError(
+                    f"{name} must give one value or {n} (one per {name} of the model, None to "
+                    f"estimate); got {len(np.atleast_1d(given))}."
+                )
+            for j, value in enumerate(values):
+                if value is None or (isinstance(value, float) and np.isnan(value)):
+                    continue
+                v = float(value)
+                if not lo <= v <= (1.0 if name == "rho" else np.inf):
+                    raise InputError(
+                        f"{name}: a fixed value must be in [{lo:g}, "
+                        f"{'1' if name == 'rho' else 'inf'}]; got {v}."
+                    )
+                out[offset + j] = v
+        offset += n
+    return out
+
+
 class _Problem:
     """Maximises the (restricted) log-likelihood over the variance parameters, with any
     of them fixed (for profiles)."""
@@ -651,10 +692,9 @@ class _Problem:
         spec: _Spec,
         ll_fn: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
         resid_var: float,
-        sigma2_names: list[str],
-        g_levels: tuple[str, ...],
+        base_fixed: dict[int, float],
     ) -> None:
-        self.spec, self.ll_fn = spec, ll_fn
+        self.spec, self.ll_fn, self.base_fixed = spec, ll_fn, base_fixed
         n_var = max(spec.n_s + spec.n_tau2, 1)
         self.start_var = max(resid_var, 1e-4) / n_var
         self.names: tuple[str, ...] = (
@@ -703,11 +743,17 @@ class _Problem:
     def fit(
         self, fixed: dict[int, float], start: np.ndarray | None = None
     ) -> tuple[np.ndarray, int]:
-        """Natural-scale estimates with the components in ``fixed`` held at their values."""
+        """Natural-scale estimates with the components in ``fixed`` (and those the caller
+        fixed) held at their values."""
         spec = self.spec
+        profiling = bool(fixed)
+        fixed = {**self.base_fixed, **fixed}
         free = np.array([j for j in range(spec.size) if j not in fixed], dtype=np.intp)
         if len(free) == 0:
-            return self._natural(np.zeros(0), free, fixed), 0
+            theta = self._natural(np.zeros(0), free, fixed)
+            if not profiling:
+                self.theta_hat, self.ll_max = theta, float(self.ll_fn(theta)[0])
+            return theta, 0
         is_rho = np.array([spec.is_rho(j) for j in free], dtype=bool)
         if start is None:
             x0 = np.where(is_rho, 0.0, np.log(self.start_var))
@@ -767,7 +813,7 @@ class _Problem:
         zero = np.zeros(spec.size, dtype=bool)
         zero[free] = ~is_rho & (x <= _LOG0 + 1e-3)
         theta[zero] = 0.0
-        if not fixed:
+        if not profiling:
             self.theta_hat = theta
             self.ll_max = float(self.ll_fn(theta)[0])
         return theta, int(opt.nit + newton_steps)
