@@ -31,6 +31,7 @@ from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, rma
 from metareview.stats.mv import MvResult, rma_mv, vcalc
+from metareview.stats.nma import NmaResult, nma
 from metareview.stats.robust import RobustResult, robust
 from metareview.stats.sensitivity import (
     GoshResult,
@@ -57,6 +58,7 @@ __all__ = [
     "KappaResult",
     "MhResult",
     "MvResult",
+    "NmaResult",
     "PermutestResult",
     "PetPeeseResult",
     "RanktestResult",
@@ -79,6 +81,7 @@ __all__ = [
     "keep_freed_memory",
     "krippendorff_alpha",
     "leave1out",
+    "nma",
     "permutest",
     "pet_peese",
     "ranktest",
