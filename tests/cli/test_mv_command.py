@@ -85,3 +85,65 @@ def test_rma_mv_empty_cell_names_line(assink, tmp_path):
     result = RUNNER.invoke(app, ["rma-mv", str(bad), "--random", "~ 1 | study"])
     assert result.exit_code == 2
     assert "column 'yi' is empty at line(s) 6" in result.output
+
+
+@pytest.fixture
+def senn(tmp_path: Path) -> tuple[Path, dict]:
+    fix = load_fixture("metafor_nma")
+    d = fix["data"]
+    frame = pd.DataFrame(
+        {
+            "studlab": d["studlab"],
+            "treat1": d["treat1"],
+            "treat2": d["treat2"],
+            "yi": d["yi"],
+            "vi": d["vi"],
+        }
+    )
+    # netmeta's format: the three-arm study gives its third comparison too
+    V = np.asarray(d["V"])
+    study = frame["studlab"].to_numpy()
+    i, j = next(np.flatnonzero(study == s) for s in dict.fromkeys(study) if (study == s).sum() > 1)
+    extra = {
+        "studlab": study[i],
+        "treat1": frame.loc[i, "treat1"],
+        "treat2": frame.loc[j, "treat1"],
+        "yi": frame.loc[i, "yi"] - frame.loc[j, "yi"],
+        "vi": V[i, i] + V[j, j] - 2 * V[i, j],
+    }
+    path = tmp_path / "senn.csv"
+    pd.concat([frame, pd.DataFrame([extra])], ignore_index=True).to_csv(path, index=False)
+    return path, fix
+
+
+def test_nma_json_matches_metafor(senn, tmp_path):
+    path, fix = senn
+    league = tmp_path / "league.csv"
+    result = RUNNER.invoke(
+        app, ["nma", str(path), "--reference", "placebo", "--league", str(league), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    ours = dict(zip(out["treatments"], out["estimate"], strict=True))
+    ref = fix["REML"]
+    np.testing.assert_allclose([ours[t] for t in ref["treatments"]], ref["beta"], atol=1e-8)
+    assert out["tau2"] == pytest.approx(ref["tau2"], rel=1e-7)
+    table = pd.read_csv(league, index_col=0)
+    assert table.shape == (10, 10)
+
+
+def test_nma_text_and_errors(senn):
+    path, _ = senn
+    result = RUNNER.invoke(app, ["nma", str(path), "--reference", "placebo"])
+    assert result.exit_code == 0, result.output
+    assert "Reference treatment: placebo" in result.output
+    assert "Between designs" in result.output
+    for args, message in [
+        (["--reference", "plac"], "error: --reference 'plac' is not a treatment of the network"),
+        (["--studlab", "study"], "error: --studlab study: no such column in"),
+        (["--method", "DL"], "error: --method must be one of REML, ML, EE"),
+        (["--league", "out.doc"], "error: --league"),
+    ]:
+        result = RUNNER.invoke(app, ["nma", str(path), *args])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(message), result.output

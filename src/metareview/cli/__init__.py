@@ -5,7 +5,8 @@
 - :mod:`~metareview.cli.store`: ``store ...`` (the review store);
 - :mod:`~metareview.cli.screen`: ``screen`` (the blinded screener);
 - :mod:`~metareview.cli.serve`: ``serve`` (the web app);
-- :mod:`~metareview.cli.mv`: ``rma-mv`` (multilevel / multivariate models).
+- :mod:`~metareview.cli.mv`: ``rma-mv`` (multilevel / multivariate models), ``nma`` (network
+  meta-analysis).
 
 Every command exits with code 0 on success and 2 on an error (one red line naming the
 command's own flags, never a traceback), as typer does for usage errors. Nothing heavy is

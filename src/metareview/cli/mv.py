@@ -1,6 +1,7 @@
-"""``metareview rma-mv``: multilevel / multivariate models from a long CSV (one row per effect
-size), a thin shell over :func:`metareview.rma_mv`, :func:`metareview.vcalc` and
-:func:`metareview.robust`."""
+"""``metareview rma-mv`` (multilevel / multivariate models from a long CSV, one row per effect
+size) and ``metareview nma`` (network meta-analysis from one row per comparison): thin shells
+over :func:`metareview.rma_mv`, :func:`metareview.vcalc`, :func:`metareview.robust` and
+:func:`metareview.nma`."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from metareview.cli._common import (
     errors_end_the_command,
     read_table,
     shown_warnings,
+    write_table,
 )
 
-__all__ = ["register", "rma_mv_command"]
+__all__ = ["nma_command", "register", "rma_mv_command"]
 
 _COLUMN = re.compile(r"[A-Za-z_.][\w.]*")
 
@@ -170,6 +172,112 @@ def rma_mv_command(
         print(rob.summary())
 
 
+def nma_command(
+    csv: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV file with one row per comparison (a multi-arm study: every pair of arms).",
+            metavar="CSV",
+            show_default=False,
+        ),
+    ],
+    treat1: Annotated[
+        str, typer.Option(help="Column of the first treatment.", metavar="COLUMN")
+    ] = ("treat1"),
+    treat2: Annotated[
+        str, typer.Option(help="Column of the second treatment.", metavar="COLUMN")
+    ] = "treat2",
+    yi: Annotated[
+        str, typer.Option(help="Column of the effect, treat1 minus treat2.", metavar="COLUMN")
+    ] = "yi",
+    vi: Annotated[
+        str | None, typer.Option(help="Column of sampling variances.", metavar="COLUMN")
+    ] = None,
+    sei: Annotated[
+        str | None,
+        typer.Option(help="Column of standard errors (instead of --vi).", metavar="COLUMN"),
+    ] = None,
+    studlab: Annotated[
+        str, typer.Option(help="Column of study labels.", metavar="COLUMN")
+    ] = "studlab",
+    reference: Annotated[
+        str | None, typer.Option(help="Reference treatment.", metavar="NAME")
+    ] = None,
+    method: Annotated[str, typer.Option(help="REML, ML or EE (common effect).", metavar="NAME")] = (
+        "REML"
+    ),
+    small_values: Annotated[
+        str, typer.Option(help="Are small effects good or bad (P-scores)?", metavar="WHICH")
+    ] = "good",
+    level: Annotated[float, typer.Option(help="Confidence level (%).", metavar="PERCENT")] = 95,
+    league: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the league table: .csv, .tsv, .parquet or .xlsx.", metavar="FILE"
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    sep: SepOption = ",",
+    decimal: DecimalOption = ".",
+) -> None:
+    """Network meta-analysis (contrast-based model): effects vs a reference, P-scores,
+    heterogeneity and inconsistency, league table."""
+    from metareview.exceptions import InputError
+    from metareview.stats import nma
+
+    numeric = [yi, *(c for c in (vi, sei) if c)]
+    data = read_table(csv, sep=sep, decimal=decimal, numeric=numeric)
+    for flag, column in (
+        ("--treat1", treat1),
+        ("--treat2", treat2),
+        ("--yi", yi),
+        ("--vi", vi),
+        ("--sei", sei),
+        ("--studlab", studlab),
+    ):
+        if column is not None and column not in data.columns:
+            raise InputError(
+                f"{flag} {column}: no such column in {str(csv)!r}; its columns are "
+                f"{', '.join(map(str, data.columns))}."
+            )
+    if vi is not None and sei is not None:
+        raise InputError("give --vi or --sei, not both.")
+    try:
+        res = nma(
+            data,
+            treat1=treat1,
+            treat2=treat2,
+            yi=yi,
+            vi=vi,
+            sei=sei,
+            studlab=studlab,
+            reference=reference,
+            method=method,
+            small_values=small_values,
+            level=level,
+        )
+    except InputError as error:
+        text = str(error)
+        for name in ("reference", "method", "small_values"):
+            if text.startswith(name):
+                rest = text[len(name) :].removeprefix("=")
+                raise InputError(
+                    f"--{name.replace('_', '-')}{'' if rest.startswith(' ') else ' '}{rest}"
+                ) from None
+        raise
+    if league is not None:
+        try:
+            write_table(res.league(), league, index=True)
+        except InputError as error:  # its messages name -o; this command's flag is --league
+            text = str(error)
+            raise InputError("--league" + text.removeprefix("-o")) from None
+    if as_json:
+        print(json.dumps(res.to_dict(), indent=2))
+        return
+    print(res.summary())
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``rma-mv`` to ``app``."""
+    """Add ``rma-mv`` and ``nma`` to ``app``."""
     command(app, "rma-mv")(errors_end_the_command(rma_mv_command))
+    command(app, "nma")(errors_end_the_command(nma_command))
