@@ -31,6 +31,7 @@ networks of randomized trials. Statistical Methods in Medical Research, 17, 279-
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,7 @@ class NmaResult:
     designs: tuple[str, ...]
     edges: pd.DataFrame = field(repr=False)
     model: MvResult = field(repr=False)
+    _rows: _Rows = field(repr=False, compare=False)
 
     def table(self) -> pd.DataFrame:
         """One row per treatment: effect vs the reference, se, CI and P-score."""
@@ -142,6 +144,90 @@ class NmaResult:
 
         cells = {col: [cell(row, col) for row in order] for col in order}
         return pd.DataFrame(cells, index=pd.Index(order, name="treatment"))
+
+    def netsplit(self) -> pd.DataFrame:
+        """Node-splitting: direct and indirect evidence of every comparison that has both.
+
+        For comparison A vs B the model gets one more parameter, the difference between the
+        direct evidence (the A-vs-B contrasts of the studies that compare A and B) and the
+        indirect evidence (everything else), as in Dias et al. (2010); a multi-arm study that
+        holds A and B has its contrasts taken against A. tau2 is re-estimated in each split
+        model. Comparisons without indirect evidence are left out.
+
+        Returns
+        -------
+        DataFrame
+            One row per comparison (``treat1`` vs ``treat2``, effect treat1 minus treat2):
+            ``k`` (studies with direct evidence), ``tau2`` (of the split model), ``direct``,
+            ``direct_se``, ``indirect``, ``indirect_se``, ``network``, ``network_se``,
+            ``diff`` (direct minus indirect), ``diff_se``, ``zval``, ``pval``.
+
+        References
+        ----------
+        Dias, S., Welton, N. J., Caldwell, D. M., & Ades, A. E. (2010). Checking consistency
+        in mixed treatment comparison meta-analysis. Statistics in Medicine, 29, 932-944.
+        """
+        base_rows = self._rows
+        others = [t for t in self.treatments if t != self.reference]
+        pairs = self.pairs().set_index(["treat1", "treat2"])
+        out = []
+        for a, b in self.edges[["treat1", "treat2"]].itertuples(index=False):
+            rows = base_rows
+            holders = [
+                s
+                for s in dict.fromkeys(rows.study)
+                if {a, b}
+                <= {rows.base[rows.study.index(s)]}
+                | {t for t, st in zip(rows.treat, rows.study, strict=True) if st == s}
+            ]
+            for s in holders:
+                if rows.base[rows.study.index(s)] not in (a, b):
+                    rows = _rebase(rows, s, a)
+            held = set(holders)
+            split = np.array(
+                [
+                    (1.0 if (t, bb) == (a, b) else -1.0 if (t, bb) == (b, a) else 0.0)
+                    if st in held
+                    else 0.0
+                    for t, bb, st in zip(rows.treat, rows.base, rows.study, strict=True)
+                ]
+            )
+            X_rank = _fit_rank(rows, others, split)
+            if X_rank < len(others) + 1:
+                continue
+            fit = _fit(rows, others, split, self.method, self.level)
+            col = {t: j for j, t in enumerate(others)}
+            g = np.zeros(len(others) + 1)
+            if a in col:
+                g[col[a]] += 1
+            if b in col:
+                g[col[b]] -= 1
+            d = np.zeros(len(others) + 1)
+            d[-1] = 1
+            indirect, ind_var = float(g @ fit.beta), float(g @ fit.vb @ g)
+            direct_g = g + d
+            direct, dir_var = float(direct_g @ fit.beta), float(direct_g @ fit.vb @ direct_g)
+            diff, diff_se = float(fit.beta[-1]), float(np.sqrt(fit.vb[-1, -1]))
+            z = diff / diff_se
+            out.append(
+                {
+                    "treat1": a,
+                    "treat2": b,
+                    "k": len(holders),
+                    "tau2": 0.0 if self.method == "EE" else float(fit.tau2[0]),
+                    "direct": direct,
+                    "direct_se": np.sqrt(dir_var),
+                    "indirect": indirect,
+                    "indirect_se": np.sqrt(ind_var),
+                    "network": float(pairs.loc[(a, b), "estimate"]),
+                    "network_se": float(pairs.loc[(a, b), "se"]),
+                    "diff": diff,
+                    "diff_se": diff_se,
+                    "zval": z,
+                    "pval": float(2 * stats.norm.sf(abs(z))),
+                }
+            )
+        return pd.DataFrame(out)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe results."""
@@ -331,34 +417,7 @@ def nma(
     Vm = None if V is None else sparse.csr_matrix(V)
     rows = _contrasts(study, t1, t2, y, v, Vm, ref, studlab, yi, var_col, tol_multiarm)
     others = [t for t in treatments if t != ref]
-    X = np.zeros((len(rows.y), len(others)))
-    col = {t: j for j, t in enumerate(others)}
-    for r, (a, b) in enumerate(zip(rows.treat, rows.base, strict=True)):
-        if a in col:
-            X[r, col[a]] += 1
-        if b in col:
-            X[r, col[b]] -= 1
-    frame = pd.DataFrame(
-        {
-            "study": rows.study,
-            "comp": [f"{a}:{b}" for a, b in zip(rows.treat, rows.base, strict=True)],
-        }
-    )
-    mods = pd.DataFrame(X, columns=others)
-    common = method == "EE"
-    model = rma_mv(
-        rows.y,
-        rows.blocks,
-        random="~ comp | study",
-        struct="CS",
-        data=frame,
-        mods=mods,
-        intercept=False,
-        method="REML" if common else method,
-        level=level,
-        rho=0.5,
-        tau2=0.0 if common else None,
-    )
+    model = _fit(rows, others, None, method, level)
     n = len(treatments)
     est = np.zeros(n)
     vc = np.zeros((n, n))
@@ -377,16 +436,18 @@ def nma(
     def chi2p(q: float, df: int) -> float:
         return float(stats.chi2.sf(q, df)) if df > 0 else float("nan")
 
+    arms_of: dict[str, set[str]] = {}
+    for t, b, st in zip(rows.treat, rows.base, rows.study, strict=True):
+        arms_of.setdefault(st, set()).update((t, b))
     edge = pd.DataFrame(
-        {"treat1": np.minimum(t1, t2), "treat2": np.maximum(t1, t2), "study": study}
+        [
+            (a, b, st)
+            for st, arms in arms_of.items()
+            for a, b in itertools.combinations(sorted(arms), 2)
+        ],
+        columns=["treat1", "treat2", "study"],
     )
-    edges = (
-        edge.drop_duplicates()
-        .groupby(["treat1", "treat2"])
-        .size()
-        .rename("n_studies")
-        .reset_index()
-    )
+    edges = edge.groupby(["treat1", "treat2"]).size().rename("n_studies").reset_index()
     return NmaResult(
         method=method,
         level=level,
@@ -397,7 +458,7 @@ def nma(
         ci_lb=est - crit * se,
         ci_ub=est + crit * se,
         vcov=vc,
-        tau2=0.0 if common else float(model.tau2[0]),
+        tau2=0.0 if method == "EE" else float(model.tau2[0]),
         QE=float(q_total),
         df_QE=int(df_total),
         QEp=chi2p(q_total, df_total),
@@ -414,6 +475,7 @@ def nma(
         designs=designs,
         edges=edges,
         model=model,
+        _rows=rows,
     )
 
 
@@ -568,6 +630,77 @@ def _contrasts(
         designs += [design] * count
         blocks.append(block)
     return _Rows(np.asarray(ys), treat, base, studies, blocks, designs)
+
+
+def _fit(
+    rows: _Rows, others: list[str], split: np.ndarray | None, method: str, level: float
+) -> MvResult:
+    """The contrast-based model: rows' contrasts on the treatments' effects vs the reference
+    (``others``), plus one column ``split`` (node-splitting) if given."""
+    X = np.zeros((len(rows.y), len(others)))
+    col = {t: j for j, t in enumerate(others)}
+    for r, (a, b) in enumerate(zip(rows.treat, rows.base, strict=True)):
+        if a in col:
+            X[r, col[a]] += 1
+        if b in col:
+            X[r, col[b]] -= 1
+    comp = [f"{a}:{b}" for a, b in zip(rows.treat, rows.base, strict=True)]
+    frame = pd.DataFrame({"study": rows.study, "comp": comp})
+    mods = pd.DataFrame(X, columns=others)
+    if split is not None:
+        mods["split"] = split
+    common = method == "EE"
+    return rma_mv(
+        rows.y,
+        rows.blocks,
+        random="~ comp | study",
+        struct="CS",
+        data=frame,
+        mods=mods,
+        intercept=False,
+        method="REML" if common else method,
+        level=level,
+        rho=0.5,
+        tau2=0.0 if common else None,
+    )
+
+
+def _fit_rank(rows: _Rows, others: list[str], split: np.ndarray) -> int:
+    """Rank of the split model's design matrix (full when A vs B has indirect evidence)."""
+    X = np.zeros((len(rows.y), len(others) + 1))
+    col = {t: j for j, t in enumerate(others)}
+    for r, (a, b) in enumerate(zip(rows.treat, rows.base, strict=True)):
+        if a in col:
+            X[r, col[a]] += 1
+        if b in col:
+            X[r, col[b]] -= 1
+    X[:, -1] = split
+    return int(np.linalg.matrix_rank(X))
+
+
+def _rebase(rows: _Rows, study: str, new_base: str) -> _Rows:
+    """The same data with ``study``'s contrasts taken against ``new_base`` (an arm of it):
+    c'_t = c_t - c_new for the other arms (c_old_base = 0), V' = T V T'."""
+    idx = [i for i, s in enumerate(rows.study) if s == study]
+    old = rows.base[idx[0]]
+    arms = [rows.treat[i] for i in idx]
+    new_arms = [t for t in [*arms, old] if t != new_base]
+    pos = {t: j for j, t in enumerate(arms)}
+    T = np.zeros((len(idx), len(idx)))
+    for r, t in enumerate(new_arms):
+        if t != old:
+            T[r, pos[t]] += 1
+        T[r, pos[new_base]] -= 1
+    order = list(dict.fromkeys(rows.study))
+    b = order.index(study)
+    blocks = list(rows.blocks)
+    blocks[b] = T @ rows.blocks[b] @ T.T
+    y = rows.y.copy()
+    y[idx] = T @ rows.y[idx]
+    treat, base = list(rows.treat), list(rows.base)
+    for r, i in enumerate(idx):
+        treat[i], base[i] = new_arms[r], new_base
+    return _Rows(y, treat, base, list(rows.study), blocks, list(rows.design_of_row))
 
 
 def _pscores(est: np.ndarray, vc: np.ndarray, small_values: str) -> np.ndarray:
