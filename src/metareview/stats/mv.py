@@ -327,7 +327,8 @@ class MvResult:
                     f"sigma^2.{j + 1}  {s2:.4f}  {np.sqrt(s2):.4f}  {nl:5d}  {name.ljust(width)}"
                 )
         if self.struct is not None:
-            lines += ["", f"outer factor: {self.g_names[1]}", f"inner factor: {self.g_names[0]}"]
+            lines += [""] if len(self.sigma2) else []
+            lines += [f"outer factor: {self.g_names[1]}", f"inner factor: {self.g_names[0]}"]
             lines += [f"struct: {self.struct}", ""]
             many = len(self.tau2) > 1
             for j, t2 in enumerate(self.tau2):
