@@ -7,9 +7,10 @@ variances ~ Uniform(0.01, 0.1), true mean 0.3; writes them to a temporary CSV an
 ``proc.time()`` inside R (start-up and reading data excluded); metafor runs with its
 default control (dense k x k matrices; only up to ``--dense-max`` effect sizes, it is very
 slow) and with ``sparse = TRUE`` (its option for large k, only up to ``--sparse-max``: at
-k = 20,000 it ran out of reasonable memory; the agreement columns compare with this fit). metareview is timed as the best of 3 runs. The agreement columns give the largest
-relative difference of sigma2 and |difference| of the estimate between the tools (metafor
-at its default optimiser tolerance; see tests/stats/test_mv_vs_metafor.py for the agreement
+k = 20,000 it ran out of reasonable memory; the agreement columns compare with this fit).
+metareview is timed as the best of 3 runs. The agreement columns give the largest relative
+difference of sigma2 and |difference| of the estimate between the tools (metafor at its
+default optimiser tolerance; see tests/stats/test_mv_vs_metafor.py for the agreement
 at tight tolerances).
 
 Usage::
