@@ -91,6 +91,7 @@ __all__ = [
     "funnel",
     "gosh",
     "gosh_plot",
+    "impute_covariance_matrix",
     "influence",
     "krippendorff_alpha",
     "labbe",

@@ -7,7 +7,8 @@ year moderator; confint and robust CR2 of the UN fit), dat.konstantopoulos2011 (
 district with CS, which equals ~ 1 | district/school; a list of terms ~ 1 | district +
 ~ school | district with HCS; profile CIs of the nested model), dat.ishak2007 (AR and HAR with
 the AR(1) V of its documentation, vcalc(time1=, phi=0.97); confint of AR), and vcalc() on
-dat.ishak2007 and dat.assink2016. metafor's nlminb ran with rel.tol = 1e-12 or, where it
+dat.ishak2007 and dat.assink2016, and clubSandwich 0.5.8's impute_covariance_matrix on
+dat.assink2016. metafor's nlminb ran with rel.tol = 1e-12 or, where it
 reports non-convergence there, 1e-10 (the JSON records which).
 """
 
@@ -21,7 +22,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from metareview import InputError, MvResult, rma_mv, robust, vcalc
+from metareview import InputError, MvResult, impute_covariance_matrix, rma_mv, robust, vcalc
 from metareview.exceptions import MetareviewWarning
 from tests.conftest import load_fixture
 
@@ -138,7 +139,20 @@ def test_robust_cr2_on_struct_model_matches_clubsandwich():
         np.testing.assert_allclose(ours, ref[key], rtol=RTOL, err_msg=key)
 
 
-@pytest.mark.parametrize("name", list(FIX["vcalc"]))
+VCALC = [n for n in FIX["vcalc"] if not n.startswith("club_")]
+CLUB = [n for n in FIX["vcalc"] if n.startswith("club_")]
+
+
+@pytest.mark.parametrize("name", CLUB)
+def test_impute_covariance_matrix_matches_clubsandwich(name):
+    case = FIX["vcalc"][name]
+    V = impute_covariance_matrix(
+        case["vi"], case["cluster"], case["r"], smooth_vi=case["smooth_vi"]
+    )
+    np.testing.assert_allclose(V.toarray(), np.asarray(case["V"]), rtol=0, atol=ATOL_VCALC)
+
+
+@pytest.mark.parametrize("name", VCALC)
 def test_vcalc_matches_metafor(name):
     case = FIX["vcalc"][name]
     kw = {k: case[k] for k in ("obs", "type", "time1", "rho", "phi") if k in case}

@@ -30,7 +30,7 @@ from metareview.stats.glmm import GlmmBatchResult, GlmmResult, rma_glmm, rma_glm
 from metareview.stats.kernel import BatchResult, Control, keep_freed_memory, rma_batch
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, rma
-from metareview.stats.mv import MvResult, rma_mv, vcalc
+from metareview.stats.mv import MvResult, impute_covariance_matrix, rma_mv, vcalc
 from metareview.stats.nma import NmaResult, nma
 from metareview.stats.robust import RobustResult, robust
 from metareview.stats.sensitivity import (
@@ -77,6 +77,7 @@ __all__ = [
     "fleiss_kappa",
     "fsn",
     "gosh",
+    "impute_covariance_matrix",
     "influence",
     "keep_freed_memory",
     "krippendorff_alpha",

@@ -60,7 +60,7 @@ from metareview.exceptions import ConvergenceError, InputError, MetareviewWarnin
 from metareview.stats._format import fmt_p
 from metareview.stats.models import _moderators
 
-__all__ = ["MvResult", "rma_mv", "vcalc"]
+__all__ = ["MvResult", "impute_covariance_matrix", "rma_mv", "vcalc"]
 
 MV_METHODS = Options("method", ("REML", "ML"))
 MV_TESTS = Options("test", ("z", "t"), case_sensitive=False)
@@ -1405,3 +1405,51 @@ def vcalc(
     )
     out.eliminate_zeros()
     return out
+
+
+def impute_covariance_matrix(
+    vi: Any,
+    cluster: Any,
+    r: float,
+    *,
+    smooth_vi: bool = False,
+    subgroup: Any = None,
+    data: pd.DataFrame | None = None,
+) -> sparse.csr_matrix:
+    """Block-diagonal V with a constant correlation ``r`` between the sampling errors of the
+    estimates in one cluster (clubSandwich's ``impute_covariance_matrix``).
+
+    V_ij = r sqrt(vi_i vi_j) for i != j in the same cluster (and ``subgroup``); with
+    ``smooth_vi`` every variance is first replaced by its cluster's mean. The same as
+    :func:`vcalc` with one ``obs`` per estimate and ``rho=r``.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        k x k, rows in the order of ``vi``.
+
+    References
+    ----------
+    Pustejovsky, J. E. clubSandwich documentation, ``impute_covariance_matrix`` (0.5);
+    Hedges, Tipton & Johnson (2010), see :mod:`metareview.stats.robust`.
+
+    Examples
+    --------
+    >>> import metareview as mr
+    >>> V = mr.impute_covariance_matrix([0.1, 0.4, 0.3], cluster=[1, 1, 2], r=0.5)
+    >>> V.toarray().round(3).tolist()
+    [[0.1, 0.1, 0.0], [0.1, 0.4, 0.0], [0.0, 0.0, 0.3]]
+    """
+    v = check_numeric("vi", resolve_column("vi", vi, data), allow_nan=False)
+    clus = resolve_column("cluster", cluster, data)
+    if smooth_vi:
+        clus_arr = clus.to_numpy() if isinstance(clus, pd.Series) else np.asarray(clus)
+        if clus_arr.shape != v.shape:
+            raise InputError(
+                f"cluster must have one value per estimate (k = {len(v)}); got {len(clus_arr)}."
+            )
+        means = pd.Series(v).groupby(pd.Series(clus_arr).astype(str).to_numpy()).transform("mean")
+        v = means.to_numpy(dtype=float)
+    return vcalc(
+        v, clus, obs=np.arange(len(v)), rho=float(r), subgroup=subgroup, data=data, checkpd=True
+    )
