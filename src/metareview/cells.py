@@ -102,6 +102,32 @@ class Cell:
             self.flags,
         )
 
+    def describe(self) -> str:
+        """What the cell was read as, in a few words (shown beside a field as it is typed).
+
+        Examples
+        --------
+        >>> parse_cell("85.1±1.9").describe(), parse_cell("19(26)").describe()
+        ('mean 85.1, SD 1.9', '19, and 26 in parentheses')
+        >>> parse_cell("7-8mg/hr").describe(), parse_cell("NR").describe()
+        ('7 to 8 mg/hr', 'not reported')
+        """
+        unit = f" {self.unit}" if self.unit else ""
+        note = f" ({self.note})" if self.note else ""
+        if self.kind == "missing":
+            return "not reported"
+        if self.kind == "text":
+            return "text, no number"
+        if self.kind == "mean_sd":
+            return f"mean {self.value:g}, SD {self.sd:g}{unit}{note}"
+        if self.kind == "count_paren":
+            return f"{self.value:g}, and {self.secondary:g} in parentheses"
+        if self.kind == "range":
+            return f"{self.low:g} to {self.high:g}{unit}{note}"
+        if self.kind == "bound":
+            return f"{self.bound} {self.value:g}{unit}{note}"
+        return f"{self.value:g}{unit}{note}"
+
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 

@@ -4,10 +4,13 @@ The hierarchy::
 
     MetareviewError (Exception)
      +-- InputError (ValueError)        bad data or arguments; names the study and column
+     |    +-- FieldsError               several fields of one form refused, one message each
      +-- ConvergenceError (RuntimeError) an iterative estimator did not converge
      +-- StoreError                     the review store refused an operation that would break
           |                             its guarantees (e.g. editing the audit log)
           +-- StaleVoteError            a vote would replace one its caller had not seen
+          +-- StaleExtractionError      an extracted or agreed value changed since its
+                                        caller saw it
 
     MetareviewWarning (UserWarning)
      +-- StudyOmittedWarning            a study was left out of a fit (e.g. zero variance)
@@ -34,11 +37,13 @@ __all__ = [
     "Argument",
     "ConvergenceError",
     "ConvergenceWarning",
+    "FieldsError",
     "InputError",
     "MetareviewError",
     "MetareviewWarning",
     "Method",
     "MissingDataWarning",
+    "StaleExtractionError",
     "StaleVoteError",
     "StoreError",
     "StudyOmittedWarning",
@@ -152,6 +157,47 @@ class StaleVoteError(StoreError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.record_id, self.stage, self.stored, self.stored_reason)
+
+
+class FieldsError(InputError):
+    """Values of several fields of one form refused at once; nothing was written.
+
+    Attributes
+    ----------
+    errors : dict
+        Field name -> its message (each names the study and the field).
+    """
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__(" ".join(self.errors.values()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.errors,)
+
+
+class StaleExtractionError(StoreError):
+    """Values would replace ones their caller had not seen (another session saved or agreed
+    them meanwhile); nothing was written.
+
+    Attributes
+    ----------
+    study : str
+        The study.
+    stored : dict
+        Field name -> the value stored now, for each field that changed.
+    """
+
+    def __init__(self, study: str, stored: dict[str, Any]) -> None:
+        self.study, self.stored = study, dict(stored)
+        shown = ", ".join(f"{name} = {value!r}" for name, value in self.stored.items())
+        super().__init__(
+            f"study {study!r}: changed since you opened it ({shown} stored meanwhile by "
+            "another session); nothing was written. Look at the values again, then save."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.study, self.stored)
 
 
 class MetareviewWarning(UserWarning):

@@ -55,7 +55,9 @@ from metareview.review.models import (
     AuditLog,
     DuplicateGroup,
     DuplicateMember,
+    ExtractionFormRow,
     ExtractionResolution,
+    ExtractionSubmission,
     ExtractionValue,
     Project,
     Record,
@@ -312,6 +314,22 @@ TABLES = (
             _f("resolved_by", ref="reviewers"),
             _f("time", time=True),
         ),
+    ),
+    Section(
+        "extraction_forms",
+        ExtractionFormRow,
+        (_f("spec"), _f("set_by"), _f("time", time=True)),
+        missing=lambda _doc: [],  # backups before forms were stored with the project
+    ),
+    Section(
+        "extraction_submissions",
+        ExtractionSubmission,
+        (
+            _f("study", "study_id", ref="studies"),
+            _f("reviewer", "reviewer_id", ref="reviewers"),
+            _f("time", time=True),
+        ),
+        missing=lambda _doc: [],  # backups before submissions existed
     ),
     Section(
         "rob_judgements",

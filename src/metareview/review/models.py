@@ -20,6 +20,8 @@ Tables::
     studies, study_reports  included reports grouped into studies
     extraction_values     one value per reviewer, study and field (dual extraction)
     extraction_resolutions  the agreed value of a field that reviewers disagreed on
+    extraction_forms      the project's extraction form (the protocol's [extraction] section)
+    extraction_submissions  a reviewer's extraction of a study, declared finished
     rob_judgements        risk-of-bias judgement per reviewer, study, domain (with support)
     audit_log             append-only: project, actor, time, entity, entity_id, old, new, reason
 """
@@ -280,6 +282,33 @@ class ExtractionResolution(Base):
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     resolved_by: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ExtractionFormRow(Base):
+    """The extraction form of a project: the ``[extraction]`` mapping of its protocol."""
+
+    __tablename__ = "extraction_forms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), unique=True)
+    spec: Mapped[Any] = mapped_column(JSON)
+    set_by: Mapped[str] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ExtractionSubmission(Base):
+    """A reviewer's extraction of a study declared finished: once two reviewers have
+    submitted, the study is complete, their values are shown to each other and frozen,
+    and disagreements go to reconciliation."""
+
+    __tablename__ = "extraction_submissions"
+    __table_args__ = (
+        UniqueConstraint("study_id", "reviewer_id", name="uq_one_extraction_submission"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -29,6 +29,7 @@ from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.dedup_queue import DedupQueueMixin
 from metareview.review.extraction import ExtractionMixin
+from metareview.review.extraction_dual import DualExtractionMixin
 from metareview.review.importers import Problem, parse_bytes
 from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
@@ -172,6 +173,7 @@ class Store(
     SetAsideMixin,
     PrismaMixin,
     ExtractionMixin,
+    DualExtractionMixin,
     RobMixin,
     BackupMixin,
     QueueMixin,
