@@ -170,6 +170,7 @@ def test_dual_blinded_extraction_and_reconciliation(team: Store) -> None:
             "review", "Kiefer 2008", "n", 2, by="Olga", reason="x", seen=side.loc["n", "token"]
         )
     after = store.reconciliation("review", "Kiefer 2008").set_index("field")
+    assert after.loc["year", "resolved_by"] is None and after.loc["year", "agreed"] == 2008
     assert (after.loc["n", "agreed"], after.loc["n", "resolved_by"]) == (20, "Cy")
     assert after.loc["n", "reason"] == "Table 1 says 20"
     history = store.extraction_history("review", "Kiefer 2008", "n")
@@ -247,3 +248,16 @@ def test_live_integrity_flags_use_the_typed_row(team: Store) -> None:
 def test_no_form_yet_is_a_clear_error(store: Store) -> None:
     with pytest.raises(InputError, match="has no extraction form yet"):
         store.extraction_form("review")
+
+
+def test_a_new_study_label_may_not_collide(team: Store) -> None:
+    ids = team.records("review")["id"].tolist()
+    with pytest.raises(
+        StoreError, match=r"'goebel  2015' collides with the existing study 'Goebel 2015'"
+    ):
+        team.assign_study("review", "goebel  2015", [ids[1]], actor="Olga", new=True)
+    with pytest.raises(InputError, match="choose at least one report"):
+        team.assign_study("review", "Lone 2020", [], actor="Olga", new=True)
+    assert team.unassigned_reports("review").empty  # ids 0 and 3: both in studies
+    with pytest.raises(InputError, match="not included at full text"):
+        team.assign_study("review", "Goebel 2015b", [ids[1]], actor="Olga", new=True)

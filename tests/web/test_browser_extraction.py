@@ -171,6 +171,8 @@ def test_two_extract_blind_one_reconciles_and_grim_shows_while_typing(
                 form.locator("button").click()
             agreed = cy.page.inner_text('#reconcile tr[data-field="n"] .agreed')
             assert agreed == "13 — agreed by Cy: Table 1 gives N = 13; 31 transposed"
+            assert "nan" not in cy.page.inner_text("#reconcile")
+            assert cy.page.inner_text('#reconcile tr[data-field="year"] .agreed') == "2006"
             if shots is not None:
                 cy.page.screenshot(path=str(shots / "extraction-reconciled.png"), full_page=True)
                 assert cy.page.goto(f"{base}/p/{PROJECT}/extraction").ok

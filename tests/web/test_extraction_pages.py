@@ -79,12 +79,24 @@ def _token(world: World, client: TestClient, study: str, field: str) -> str:
     return form.group(1)
 
 
+def _included_free_report(world: World) -> str:
+    """A record included at both stages by Ana and Ben that is in no study yet."""
+    used = set(world.store.studies(PROJECT)["record_ids"].sum())
+    rid = next(r for r in world.record_ids() if r not in used)
+    for stage in ("title_abstract", "full_text"):
+        for who in ("Ana", "Ben"):
+            world.store.decide(PROJECT, rid, who, "include", stage=stage)
+    return rid
+
+
 def test_authorisation_matrix_of_every_extraction_route(team: World) -> None:
     _complete(team, GOEBEL, {**ROWS[GOEBEL], "n": "6"})
     owner_form = {"protocol": FORM_TOML}
+    new_study = {"label": "New study 2020", "record": _included_free_report(team)}
     cases = [
         ("GET", f"{P}/extraction", None, (303, 200, 404, 200, 200)),
         ("POST", f"{P}/extraction/form", owner_form, (303, 403, 404, 403, 303)),
+        ("POST", f"{P}/extraction/studies", new_study, (303, 403, 404, 403, 303)),
         ("GET", f"{P}/extract?study={KIEFER}", None, (303, 403, 404, 200, 200)),
         ("POST", f"{P}/extract", "save", (303, 403, 404, 303, 303)),
         ("POST", f"{P}/extract/check", "json", (303, 403, 404, 200, 200)),
@@ -344,14 +356,40 @@ def test_owner_sets_the_form_and_bad_toml_is_422(team: World) -> None:
     assert none.status_code == 422 and "has no [extraction] section" in none.text
 
 
+def test_a_colliding_study_label_is_409_next_to_the_label(team: World) -> None:
+    olga = team.client("olga")
+    rid = _included_free_report(team)
+    page = olga.get(f"{P}/extraction").text
+    assert f'name="record" value="{rid}"' in page
+    clash = olga.post(
+        f"{P}/extraction/studies",
+        data={"label": "kiefer,  R et al (2008A)", "record": rid, "csrf_token": team.csrf(olga)},
+    )
+    assert clash.status_code == 409
+    message = re.search(r'<p id="study-error" class="field-error"[^>]*>([^<]*)</p>', clash.text)
+    assert message.group(1) == (
+        "study label &#39;kiefer, R et al (2008A)&#39; collides with the existing study "
+        "&#39;Kiefer, R et al (2008a)&#39; (labels are compared ignoring case and spacing); "
+        "choose another, e.g. with a or b after the year."
+    )
+    assert 'value="kiefer, R et al (2008A)"' in clash.text  # kept for correcting
+    empty = olga.post(
+        f"{P}/extraction/studies", data={"label": "Lone 2020", "csrf_token": team.csrf(olga)}
+    )
+    assert empty.status_code == 422 and "choose at least one report" in empty.text
+    made = olga.post(
+        f"{P}/extraction/studies",
+        data={"label": "Kiefer, R et al (2008c)", "record": rid, "csrf_token": team.csrf(olga)},
+    )
+    assert made.status_code == 303
+    studies = team.store.studies(PROJECT).set_index("study")
+    assert studies.loc["Kiefer, R et al (2008c)", "record_ids"] == [rid]
+    assert f'name="record" value="{rid}"' not in olga.get(f"{P}/extraction").text
+
+
 def test_hostile_study_labels_are_escaped(team: World) -> None:
     hostile = '<img src=x onerror=alert(1)> "Evil" 2021'
-    ids = team.store.screening_status(PROJECT)["record_id"].tolist()
-    used = set(team.store.studies(PROJECT)["record_ids"].sum())
-    rid = next(r for r in ids if r not in used)
-    for stage in ("title_abstract", "full_text"):
-        for who in ("Ana", "Ben"):
-            team.store.decide(PROJECT, rid, who, "include", stage=stage)
+    rid = _included_free_report(team)
     team.store.assign_study(PROJECT, hostile, [rid], actor="Olga")
     ana = team.client("ana")
     for page in (

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from metareview._validation import check_text
-from metareview.exceptions import InputError
+from metareview.exceptions import InputError, StoreError
 from metareview.review._core import StoreCore
 from metareview.review.extraction_form import ExtractionForm
 from metareview.review.models import (
@@ -43,15 +43,29 @@ class ExtractionMixin(StoreCore):
     """Study and extraction methods of :class:`~metareview.review.Store`."""
 
     def assign_study(
-        self, project: str, label: str, record_ids: Sequence[str], *, actor: str
+        self, project: str, label: str, record_ids: Sequence[str], *, actor: str, new: bool = False
     ) -> None:
         """Make ``record_ids`` (reports included at full text) the reports of study ``label``.
 
-        The study is created if new; a report belongs to one study only.
+        The study is created if new; a report belongs to one study only. With ``new=True``
+        the study must not exist yet: a label that collides with an existing one -- the same
+        ignoring case and spacing ("Kiefer 2008", "kiefer  2008") -- is refused with
+        StoreError, since two studies that read alike would be confused in every table.
         """
         check_text("label", label, max_length=200)
         with self.session() as s:
             proj = self._project(s, project, lock=True)
+            if new and not record_ids:
+                raise InputError(f"study {label!r}: choose at least one report.")
+            if new:
+                key = " ".join(label.split()).casefold()
+                for existing in s.scalars(select(Study.label).where(Study.project_id == proj.id)):
+                    if " ".join(existing.split()).casefold() == key:
+                        raise StoreError(
+                            f"study label {label!r} collides with the existing study "
+                            f"{existing!r} (labels are compared ignoring case and spacing); "
+                            "choose another, e.g. with a or b after the year."
+                        )
             included = {rid for rid, d in outcomes(s, proj, "full_text").items() if d == "include"}
             for rid in record_ids:
                 if rid not in included:

@@ -43,11 +43,13 @@ from metareview.review.models import (
     ExtractionResolution,
     ExtractionSubmission,
     ExtractionValue,
+    Record,
     Reviewer,
     Study,
+    StudyReport,
     utc_now,
 )
-from metareview.review.screening import reviewer_row
+from metareview.review.screening import outcomes, reviewer_row
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session
@@ -133,6 +135,31 @@ class DualExtractionMixin(StoreCore):
                     "the protocol's [extraction] section (Store.set_extraction_form)."
                 )
             return ExtractionForm.from_mapping(row.spec)
+
+    # ------------------------------------------------------------------ studies
+
+    def unassigned_reports(self, project: str) -> pd.DataFrame:
+        """Reports included at full text that belong to no study yet: ``record_id``,
+        ``title``, ``authors``, ``year`` (import order)."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            included = {rid for rid, d in outcomes(s, proj, "full_text").items() if d == "include"}
+            linked = set(
+                s.scalars(
+                    select(StudyReport.record_id).join(Study).where(Study.project_id == proj.id)
+                )
+            )
+            wanted = sorted(included - linked)
+            rows = s.execute(
+                select(Record.id, Record.title, Record.authors, Record.year)
+                .where(Record.id.in_(wanted))
+                .order_by(Record.source_id, Record.ordinal)
+            ).all()
+        return pd.DataFrame(
+            [tuple(r) for r in rows],
+            columns=["record_id", "title", "authors", "year"],
+            dtype=object,
+        )
 
     # ------------------------------------------------------------------ one extractor
 
@@ -383,7 +410,9 @@ class DualExtractionMixin(StoreCore):
                 }
             )
         return pd.DataFrame(
-            rows, columns=["field", "values", "differs", "agreed", "resolved_by", "reason", "token"]
+            rows,
+            columns=["field", "values", "differs", "agreed", "resolved_by", "reason", "token"],
+            dtype=object,  # None stays None (not NaN), 20 stays an int
         )
 
     def reconcile_extraction(

@@ -80,27 +80,63 @@ def _readings(form: ExtractionForm, study: str, typed: dict[str, str]) -> dict[s
     return out
 
 
-@router.get("/p/{project}/extraction")
-def extraction_index(request: Request, project: str) -> Response:
-    caller = require_member(request, project, MEMBERS)
+def _index(
+    request: Request,
+    caller: Caller,
+    project: str,
+    status: int = 200,
+    study_error: str | None = None,
+    typed_label: str = "",
+) -> Response:
     store = store_of(request)
     try:
         form = store.extraction_form(project)
     except InputError:
         form = None
-    status = store.extraction_status(project, caller.reviewer).to_dict(orient="records")
+    studies = store.extraction_status(project, caller.reviewer).to_dict(orient="records")
     kappa = store.extraction_kappa(project).to_dict(orient="records") if form else []
+    reports = []
+    if caller.role.role == "owner":
+        reports = store.unassigned_reports(project).to_dict(orient="records")
     return render(
         request,
         "extraction_index.html",
         caller.session,
+        status=status,
         project=project,
         caller=caller,
         form=form,
-        studies=status,
+        studies=studies,
         kappa=kappa,
-        error=None,
+        reports=reports,
+        study_error=study_error,
+        typed_label=typed_label,
     )
+
+
+@router.get("/p/{project}/extraction")
+def extraction_index(request: Request, project: str) -> Response:
+    caller = require_member(request, project, MEMBERS)
+    return _index(request, caller, project)
+
+
+@router.post("/p/{project}/extraction/studies")
+async def add_study(request: Request, project: str) -> Response:
+    """An owner groups included reports into a new study; a colliding label is 409."""
+    caller = require_member(request, project, ("owner",))
+    data = await request.form()
+    check_csrf(request, caller.session, str(data.get("csrf_token", "")))
+    label = " ".join(str(data.get("label", "")).split())
+    records = [str(r) for r in data.getlist("record")]
+    try:
+        store_of(request).assign_study(
+            project, label, records, actor=caller.reviewer or caller.session.user.username, new=True
+        )
+    except StoreError as exc:
+        return _index(request, caller, project, 409, str(exc), label)
+    except InputError as exc:
+        return _index(request, caller, project, 422, str(exc), label)
+    return redirect(f"/p/{project}/extraction")
 
 
 @router.post("/p/{project}/extraction/form")
