@@ -183,6 +183,10 @@ def test_openapi_documents_the_api(world: World) -> None:
         "/api/v1/projects/{project}/records/{record_id}/votes",
         "/api/v1/projects/{project}/records/{record_id}",
         "/api/v1/projects/{project}/prisma",
+        *(
+            f"/api/v1/projects/{{project}}/extraction/{name}"
+            for name in ("studies", "sheet", "check", "reconciliation", "kappa")
+        ),
     }
     assert set(paths["/api/v1/session"]) == {"post", "delete"}
     vote = paths["/api/v1/projects/{project}/records/{record_id}/votes"]["post"]

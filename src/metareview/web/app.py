@@ -84,6 +84,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
         api,
         duplicates,
         extraction,
+        extraction_api,
         pages,
         project,
         screening,
@@ -104,7 +105,16 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     app.state.templates = _templates()
     app.state.limiter = rate_limiter or RateLimiter()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, project, screening, duplicates, allocation, extraction, api):
+    for module in (
+        pages,
+        project,
+        screening,
+        duplicates,
+        allocation,
+        extraction,
+        api,
+        extraction_api,
+    ):
         app.include_router(module.router)
 
     @app.middleware("http")
