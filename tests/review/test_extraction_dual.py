@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from metareview.exceptions import FieldsError, InputError, StaleExtractionError, StoreError
@@ -261,3 +262,50 @@ def test_a_new_study_label_may_not_collide(team: Store) -> None:
     assert team.unassigned_reports("review").empty  # ids 0 and 3: both in studies
     with pytest.raises(InputError, match="not included at full text"):
         team.assign_study("review", "Goebel 2015b", [ids[1]], actor="Olga", new=True)
+
+
+def test_backup_keeps_the_form_submissions_and_agreements(team: Store, tmp_path: Path) -> None:
+    import json
+
+    store = team
+    for who, n in (("Ana", "20"), ("Ben", "2")):
+        store.save_extraction("review", "Kiefer 2008", who, {**KIEFER, "n": n})
+        store.submit_extraction("review", "Kiefer 2008", who)
+    store.save_extraction("review", "Goebel 2015", "Ana", GOEBEL)
+    store.submit_extraction("review", "Goebel 2015", "Ana")
+    token = store.reconciliation("review", "Kiefer 2008").set_index("field").loc["n", "token"]
+    store.reconcile_extraction("review", "Kiefer 2008", "n", 20, by="Cy", reason="T1", seen=token)
+    path = store.export_project("review", tmp_path / "backup")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert [s["study"] for s in doc["extraction_submissions"]] == ["Kiefer 2008"] * 2 + [
+        "Goebel 2015"
+    ]
+    restored = Store.open(tmp_path / "restored.sqlite")
+    try:
+        restored.restore_project(path, actor="Olga")
+        again = json.loads(
+            restored.export_project("review", tmp_path / "again").read_text(encoding="utf-8")
+        )
+        assert again["audit_log"][:-1] == doc["audit_log"]
+        assert {k: v for k, v in again.items() if k != "audit_log"} == {
+            k: v for k, v in doc.items() if k != "audit_log"
+        }
+        assert restored.extraction_form("review") == store.extraction_form("review")
+        pd.testing.assert_frame_equal(
+            restored.reconciliation("review", "Kiefer 2008").drop(columns="token"),
+            store.reconciliation("review", "Kiefer 2008").drop(columns="token"),
+        )
+        assert restored.extraction_sheet("review", "Goebel 2015", "Ana").submitted
+        # an older backup, written before forms and submissions were kept, still restores
+        for key in ("extraction_forms", "extraction_submissions"):
+            del doc[key]
+        (tmp_path / "old").mkdir()
+        (tmp_path / "old" / "project.json").write_text(json.dumps(doc), encoding="utf-8")
+    finally:
+        restored.close()
+    older = Store.open(tmp_path / "older.sqlite")
+    try:
+        assert older.restore_project(tmp_path / "old", actor="Olga") == "review"
+        assert older.extraction_status("review", "Ana")["submitted"].tolist() == [0, 0]
+    finally:
+        older.close()
