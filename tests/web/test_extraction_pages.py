@@ -212,6 +212,19 @@ def test_form_messages_next_to_the_field_and_nothing_saved(team: World) -> None:
     submit = _save(team, "ana", KIEFER, {**ROWS[KIEFER], "n": ""}, "submit")
     assert submit.status_code == 422
     assert "field &#39;n&#39;: a value is required" in submit.text
+    assert "Saved as a draft, not submitted" in submit.text
+    # the page carries the new versions: saving it again is not refused as stale
+    again = team.client("ana").post(
+        f"{P}/extract",
+        data={
+            "study": KIEFER,
+            "csrf_token": team.csrf(team.client("ana")),
+            "action": "submit",
+            **_fields(ROWS[KIEFER], _seen(submit.text)),
+        },
+    )
+    assert again.status_code == 303
+    assert team.store.extraction_sheet(PROJECT, KIEFER, "Ana").submitted
 
 
 def test_a_save_over_a_value_stored_meanwhile_is_refused_and_nothing_is_lost(
@@ -270,6 +283,9 @@ def test_reconciliation_records_who_and_why_and_refuses_a_changed_field(team: Wo
     assert "changed since you opened it" in late.text
     page = olga.get(f"{P}/reconcile", params={"study": KIEFER}).text
     assert "<strong>20</strong> — agreed by Cy: Table 1 reads 20" in page
+    history = re.search(r'data-field="n">.*?<details class="history">(.*?)</details>', page, re.S)
+    entries = re.findall(r"<li>[^·]*· ([^<]*)</li>", history.group(1))
+    assert entries == ["Ana: 20", "Ben: 2", "Cy: 20 (agreed: Table 1 reads 20)"]
     bad = olga.post(
         f"{P}/reconcile",
         data={

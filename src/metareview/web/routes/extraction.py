@@ -217,8 +217,10 @@ async def extract_save(request: Request, project: str) -> Response:
     typed = {name: str(data.get(f"f.{name}", "")) for name in form.names}
     seen = {name: str(data.get(f"seen.{name}", "")) for name in form.names}
     store = store_of(request)
+    saved = False
     try:
         store.save_extraction(project, study, caller.reviewer, typed, seen=seen)
+        saved = True
         if data.get("action") == "submit":
             store.submit_extraction(project, study, caller.reviewer)
     except FieldsError as exc:
@@ -229,8 +231,12 @@ async def extract_save(request: Request, project: str) -> Response:
             study,
             typed=typed,
             errors=exc.errors,
-            message="Nothing was saved: correct the fields marked below.",
-            seen=seen,
+            message=(
+                "Saved as a draft, not submitted: fill in the fields marked below."
+                if saved
+                else "Nothing was saved: correct the fields marked below."
+            ),
+            seen=None if saved else seen,  # after a save, the new versions
         )
         return render(request, "extraction_form.html", caller.session, status=422, **context)
     except StaleExtractionError as exc:
@@ -290,6 +296,8 @@ def _reconcile_render(
         row["spec"] = form.field(row["field"])
         row["shown"] = {who: as_text(v) for who, v in row["values"].items()}
         row["error"] = (errors or {}).get(row["field"])
+        history = store.extraction_history(project, study, row["field"])
+        row["history"] = history.to_dict(orient="records") if len(history) > 1 else []
     reviewers = sorted(rows[0]["values"]) if rows and rows[0]["values"] else []
     return render(
         request,
