@@ -650,4 +650,7 @@ def register(app: typer.Typer) -> None:
         command(store_app, name)(errors_end_the_command(function))
     command(reviewer_app, "add")(errors_end_the_command(reviewer_add_command))
     command(reviewer_app, "list")(errors_end_the_command(reviewer_list_command))
+    from metareview.cli import extraction
+
+    extraction.register(store_app)
     app.add_typer(store_app, name="store")
