@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "metareview"
 #: What each layer may import of the package (besides itself). ``base`` is the neutral
 #: floor: ``exceptions``, ``_validation``, ``_version`` and the review-domain vocabulary the
 #: figures need too (``_rob_tools``, ``_prisma_flow``), and the cell reading and integrity
-#: checks that extraction and the report share (``cells``, ``integrity``); it imports no layer. ``metareview``
-#: is the package's own ``__init__`` (the public facade).
+#: checks that extraction and the report share (``cells``, ``integrity``); it imports no
+#: layer. ``metareview`` is the package's own ``__init__`` (the public facade).
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "base": frozenset({"base"}),
     "stats": frozenset({"base"}),
