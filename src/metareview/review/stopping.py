@@ -44,7 +44,7 @@ import numpy as np
 from scipy.stats import hypergeom
 
 from metareview._validation import Options
-from metareview.exceptions import InputError
+from metareview.exceptions import Argument, InputError
 
 __all__ = [
     "STOPPING_RULES",
@@ -124,7 +124,9 @@ def _check_history(labels: Sequence[int] | np.ndarray, n_records: int) -> np.nda
 
 def _check_fraction(name: str, value: float) -> float:
     if not 0.0 < float(value) < 1.0:
-        raise InputError(f"{name} must be strictly between 0 and 1 (e.g. 0.95); got {value!r}.")
+        raise InputError(
+            Argument(name), f" must be strictly between 0 and 1 (e.g. 0.95); got {value!r}."
+        )
     return float(value)
 
 
@@ -257,7 +259,9 @@ def consecutive_irrelevant(
     True
     """
     if int(n_irrelevant) < 1:
-        raise InputError(f"n_irrelevant must be a positive integer; got {n_irrelevant!r}.")
+        raise InputError(
+            Argument("n_irrelevant"), f" must be a positive integer; got {n_irrelevant!r}."
+        )
     y = _check_history(labels, n_records)
     relevant_at = np.flatnonzero(y)
     run = y.size - (int(relevant_at[-1]) + 1 if relevant_at.size else 0)
@@ -349,7 +353,9 @@ def first_stops(
     stops: dict[str, int | None] = {rule: None for rule in STOPPING_RULES.values}
     stops["hypergeometric"] = _first_hypergeometric_stop(y, int(n_records), target, level)
     if int(n_irrelevant) < 1:
-        raise InputError(f"n_irrelevant must be a positive integer; got {n_irrelevant!r}.")
+        raise InputError(
+            Argument("n_irrelevant"), f" must be a positive integer; got {n_irrelevant!r}."
+        )
     run_ends = np.flatnonzero(found[n_irrelevant:] == found[: max(found.size - n_irrelevant, 0)])
     if run_ends.size:
         stops["consecutive_irrelevant"] = int(run_ends[0]) + n_irrelevant
