@@ -50,6 +50,7 @@ __all__ = [
     "STOPPING_RULES",
     "StoppingDecision",
     "consecutive_irrelevant",
+    "current_decisions",
     "first_stops",
     "hypergeometric_stop",
     "knee_stop",
@@ -319,6 +320,37 @@ def knee_stop(
     return StoppingDecision(
         "knee", bool(stop), promise, int(n_records), int(screened), int(found[-1])
     )
+
+
+def current_decisions(
+    labels: Sequence[int] | np.ndarray,
+    n_records: int,
+    *,
+    recall_target: float = 0.95,
+    confidence: float = 0.95,
+    n_irrelevant: int = 50,
+    min_screened: int = 150,
+) -> dict[str, StoppingDecision]:
+    """What every stopping rule says now about a screening history, by rule name.
+
+    The screen shows these side by side: the statistical rule's promise, and the heuristics'
+    states with their warning that they promise nothing.
+
+    Examples
+    --------
+    >>> d = current_decisions([1] * 20 + [0] * 1800, 2000)
+    >>> [(rule, d[rule].stop) for rule in d]
+    [('hypergeometric', True), ('consecutive_irrelevant', True), ('knee', True)]
+    """
+    return {
+        "hypergeometric": hypergeometric_stop(
+            labels, n_records, recall_target=recall_target, confidence=confidence
+        ),
+        "consecutive_irrelevant": consecutive_irrelevant(
+            labels, n_records, n_irrelevant=n_irrelevant
+        ),
+        "knee": knee_stop(labels, n_records, min_screened=min_screened),
+    }
 
 
 def first_stops(
