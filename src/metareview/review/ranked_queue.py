@@ -11,6 +11,12 @@ included); only the outcomes of complete records are read beside them.
 The stopping rules (:mod:`metareview.review.stopping`) are applied to the reviewer's own
 votes in the order cast ("include" and "maybe" count as relevant), over the records of their
 queue: what they have screened and what is left for them. They use no other reviewer's vote.
+
+An owner ends title/abstract screening by a rule with :meth:`~RankedQueueMixin.stop_screening`:
+the records nobody has voted on are then resolved as excluded with the method
+``"stopping_rule"``, so every queue empties and PRISMA 2020 counts them as "records marked as
+ineligible by automation tools" (:meth:`Store.prisma_counts`), and
+:meth:`~RankedQueueMixin.screening_stops` gives the stop for the report's methods text.
 """
 
 from __future__ import annotations
@@ -19,20 +25,42 @@ import hashlib
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from metareview.exceptions import InputError
+from metareview.review._core import StoreCore
+from metareview.review.models import AuditLog, Project, ScreeningResolution
 from metareview.review.ranking import (
     CLASSIFIERS,
     ScreeningFeatures,
     relevance_scores,
     screening_features,
 )
-from metareview.review.screening import check_stage
-from metareview.review.stopping import StoppingDecision, current_decisions
+from metareview.review.screening import check_stage, owner_row, stage_table, votes_frame
+from metareview.review.stopping import STOPPING_RULES, StoppingDecision, current_decisions
 
-__all__ = ["RankedQueue", "RankedQueueMixin"]
+__all__ = [
+    "STOPPING_METHOD",
+    "RankedQueue",
+    "RankedQueueMixin",
+    "ScreeningStop",
+    "stopped_records",
+]
+
+#: The resolution method of records left unscreened because a stopping rule said stop.
+STOPPING_METHOD = "stopping_rule"
+
+_RULE_CITATIONS = {
+    "hypergeometric": "the statistical stopping criterion of Callaghan and Müller-Hansen "
+    "(2020, Syst Rev 9:273)",
+    "consecutive_irrelevant": "the consecutive-irrelevant-records heuristic",
+    "knee": "the knee method of Cormack and Grossman (2016)",
+}
 
 #: Votes that count as "relevant found" for the stopping rules: a maybe is kept for full
 #: text, so counting it as relevant keeps the recall estimate on the safe side.
@@ -71,8 +99,47 @@ class RankedQueue:
     stopping: Mapping[str, StoppingDecision] = field(default_factory=dict)
 
 
-class RankedQueueMixin:
-    """The ranked queue methods of :class:`~metareview.review.Store`."""
+@dataclass(frozen=True, slots=True)
+class ScreeningStop:
+    """Title/abstract screening ended by a stopping rule.
+
+    Attributes
+    ----------
+    rule : str
+        The rule's name (``"hypergeometric"``, ``"consecutive_irrelevant"``, ``"knee"``).
+    by : str
+        The owner who stopped.
+    time : datetime
+        When.
+    n_unscreened : int
+        Records left unscreened (resolved as excluded by the rule).
+    n_screened : int
+        Records with at least one vote when screening stopped.
+    reason : str
+        The rule's verdict in words, as recorded.
+    """
+
+    rule: str
+    by: str
+    time: datetime
+    n_unscreened: int
+    n_screened: int
+    reason: str
+
+    def methods_text(self) -> str:
+        """One sentence for a report's methods section naming the rule and its promise."""
+        when = self.time.date().isoformat()
+        return (
+            f"Title and abstract screening was prioritised by relevance and stopped on "
+            f"{when} by {_RULE_CITATIONS.get(self.rule, self.rule)}, after "
+            f"{self.n_screened:,} records had been screened ({self.reason}); the "
+            f"{self.n_unscreened:,} records left unscreened are counted as records marked "
+            "as ineligible by automation tools."
+        )
+
+
+class RankedQueueMixin(StoreCore):
+    """The ranked queue and stopping methods of :class:`~metareview.review.Store`."""
 
     def ranked_queue(
         self,
@@ -178,3 +245,165 @@ class RankedQueueMixin:
             cache.clear()  # one project's features at a time: bounded memory
             cache[key] = features
         return features
+
+    def project_stopping(
+        self,
+        project: str,
+        *,
+        recall_target: float = 0.95,
+        confidence: float = 0.95,
+        n_irrelevant: int = 50,
+    ) -> dict[str, StoppingDecision]:
+        """What each stopping rule says about the team's title/abstract screening so far.
+
+        The history is every record with at least one vote, in the order of its first vote,
+        counted relevant when any vote on it is "include" or "maybe" (or its outcome is an
+        inclusion); the records left are those nobody has voted on. It reads every vote,
+        so only the verdicts and counts leave this method -- an owner's view, never a
+        reviewer's queue.
+        """
+        with self.session() as s:
+            proj = self._project(s, project)
+            history, n_left = _team_history(s, proj)
+        return current_decisions(
+            history,
+            len(history) + n_left,
+            recall_target=recall_target,
+            confidence=confidence,
+            n_irrelevant=n_irrelevant,
+        )
+
+    def stop_screening(
+        self,
+        project: str,
+        *,
+        rule: str = "hypergeometric",
+        by: str,
+        recall_target: float = 0.95,
+        confidence: float = 0.95,
+        n_irrelevant: int = 50,
+    ) -> StoppingDecision:
+        """End title/abstract screening because ``rule`` says stop; only an owner may.
+
+        Every record nobody has voted on is resolved as excluded with the method
+        ``"stopping_rule"`` and the rule's verdict as reason, in one transaction, with one
+        audit entry (rule, verdict, counts). Records with some votes keep their queue: the
+        reviewers finish them. PRISMA 2020 then counts the resolved records as "records
+        marked as ineligible by automation tools".
+
+        Returns
+        -------
+        StoppingDecision
+            The verdict that allowed the stop (``n_unscreened`` records were resolved).
+
+        Raises
+        ------
+        InputError
+            ``by`` is not an owner, an unknown rule, the rule does not say stop yet (the
+            message gives its verdict), or no record is left to stop on.
+        """
+        name = STOPPING_RULES.check(rule)
+        with self.session() as s:
+            proj = self._project(s, project, lock=True)
+            person = owner_row(s, proj, by, "stop screening by a stopping rule")
+            history, n_left = _team_history(s, proj)
+            decision = current_decisions(
+                history,
+                len(history) + n_left,
+                recall_target=recall_target,
+                confidence=confidence,
+                n_irrelevant=n_irrelevant,
+            )[name]
+            if not decision.stop:
+                raise InputError(
+                    f"the {name} rule does not say stop yet: {decision.promise}. Screening goes on."
+                )
+            left = _unvoted(s, proj)
+            if not left:
+                raise InputError("every record has a vote already; nothing is left to stop on.")
+            reason = f"not screened: the {name} stopping rule said stop ({decision.promise})"
+            for record_id in left:
+                s.add(
+                    ScreeningResolution(
+                        project_id=proj.id,
+                        record_id=record_id,
+                        stage="title_abstract",
+                        decision="exclude",
+                        reason=reason,
+                        method=STOPPING_METHOD,
+                        resolved_by=person.id,
+                    )
+                )
+            self._audit(
+                s,
+                by,
+                "screening_stop",
+                name,
+                None,
+                {**decision.to_dict(), "stage": "title_abstract", "records": len(left)},
+                reason,
+            )
+        return decision
+
+    def screening_stops(self, project: str) -> list[ScreeningStop]:
+        """The stops of title/abstract screening by a rule (see :meth:`stop_screening`),
+        oldest first, each with :meth:`ScreeningStop.methods_text`; read from the audit
+        entries that :meth:`stop_screening` writes with its resolutions."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            rows = s.scalars(
+                select(AuditLog)
+                .where(AuditLog.project_id == proj.id, AuditLog.entity == "screening_stop")
+                .order_by(AuditLog.id)
+            ).all()
+            return [
+                ScreeningStop(
+                    rule=row.entity_id,
+                    by=row.actor,
+                    time=row.time,
+                    n_unscreened=int(row.new["records"]),
+                    n_screened=int(row.new["n_screened"]),
+                    reason=str(row.new["promise"]),
+                )
+                for row in rows
+            ]
+
+
+def _team_history(s: Session, proj: Project) -> tuple[list[int], int]:
+    """(labels of the records with votes, in first-vote order; records nobody voted on)."""
+    votes = votes_frame(s, proj, "title_abstract")
+    table = stage_table(s, proj, "title_abstract")
+    units = set(table["record_id"])
+    included = set(table.loc[table["decision"] == "include", "record_id"])
+    votes = votes[votes["record_id"].isin(units)]
+    relevant = set(votes.loc[votes["decision"].isin(RELEVANT_VOTES), "record_id"]) | included
+    order = list(dict.fromkeys(votes["record_id"]))  # votes come oldest first
+    history = [int(r in relevant) for r in order]
+    resolved = set(table.loc[table["status"] == "resolved", "record_id"])
+    n_left = len(units - set(order) - resolved)
+    return history, n_left
+
+
+def _unvoted(s: Session, proj: Project) -> list[str]:
+    """Records at title/abstract with no vote and no outcome, in import order."""
+    table = stage_table(s, proj, "title_abstract")
+    voted = set(votes_frame(s, proj, "title_abstract")["record_id"])
+    return [
+        r
+        for r, status in zip(table["record_id"], table["status"], strict=True)
+        if status == "pending" and r not in voted
+    ]
+
+
+def stopped_records(s: Session, proj: Project) -> set[str]:
+    """Records left unscreened at title/abstract because a stopping rule said stop (PRISMA
+    2020: "records marked as ineligible by automation tools")."""
+    return set(
+        s.scalars(
+            select(ScreeningResolution.record_id).where(
+                ScreeningResolution.project_id == proj.id,
+                ScreeningResolution.stage == "title_abstract",
+                ScreeningResolution.method == STOPPING_METHOD,
+            )
+        )
+    )
