@@ -79,7 +79,15 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     >>> sorted(app.openapi()["paths"]["/api/v1/session"])
     ['delete', 'post']
     """
-    from metareview.web.routes import allocation, api, duplicates, pages, project, screening
+    from metareview.web.routes import (
+        allocation,
+        api,
+        duplicates,
+        pages,
+        project,
+        ranking,
+        screening,
+    )
 
     app = FastAPI(
         title="metareview",
@@ -96,7 +104,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     app.state.templates = _templates()
     app.state.limiter = rate_limiter or RateLimiter()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, project, screening, duplicates, allocation, api):
+    for module in (pages, project, screening, duplicates, allocation, api, ranking):
         app.include_router(module.router)
 
     @app.middleware("http")
