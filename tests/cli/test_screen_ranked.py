@@ -96,3 +96,46 @@ def test_a_heuristic_that_would_stop_is_flagged_as_no_guarantee() -> None:
             "yellow",
         )
     ]
+
+
+def test_stop_screening_shows_verdicts_and_stops_by_a_rule(tmp_path: Path) -> None:
+    from tests.cli.conftest import write_ris
+
+    db = tmp_path / "review.sqlite"
+    records = [(f"Record {i} on birds", "Doe, J.", 2020, "J", "Birds.") for i in range(40)]
+    assert run(db, "store", "init", "--project", PROJECT).exit_code == 0
+    assert run(db, "store", "import", str(write_ris(tmp_path / "s.ris", records))).exit_code == 0
+    assert run(db, "store", "reviewer", "add", "Ana").exit_code == 0
+    assert run(db, "store", "reviewer", "add", "Olga", "--role", "owner").exit_code == 0
+    store = Store.open(db)
+    try:
+        store.set_reviewers_per_record(PROJECT, 1, actor="Olga")
+        rid = store.records(PROJECT)["id"].tolist()
+    finally:
+        store.close()
+    # one relevant record, then 37 irrelevant, 2 left: p = 2 / 39 (see tests/review/
+    # test_screening_stop.py); one more irrelevant, 1 left: p = 1 / 39
+    _vote(db, "Ana", {rid[0]: "include", **{r: "exclude" for r in rid[1:38]}})
+    shown = run(db, "stop-screening", "--by", "Olga")
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[0] == (
+        "hypergeometric: keep screening -- cannot yet claim 95% recall with 95% confidence "
+        "(p = 0.051 for recall below 95%; needs p < 0.05); 38 screened, 2 nobody has voted on."
+    )
+    refused = run(db, "stop-screening", "--by", "Olga", "--rule", "hypergeometric")
+    assert refused.exit_code == 2
+    assert refused.output.splitlines()[-1].startswith(
+        "error: the hypergeometric rule does not say stop yet"
+    )
+    not_owner = run(db, "stop-screening", "--by", "Ana", "--rule", "hypergeometric")
+    assert not_owner.exit_code == 2
+    assert "only owners may see the team's stopping estimate" in not_owner.output
+    bad_rule = run(db, "stop-screening", "--by", "Olga", "--rule", "coin")
+    assert bad_rule.exit_code == 2 and "--rule must be one of" in bad_rule.output
+    _vote(db, "Ana", {rid[38]: "exclude"})
+    stopped = run(db, "stop-screening", "--by", "Olga", "--rule", "hypergeometric")
+    assert stopped.exit_code == 0, stopped.output
+    assert stopped.output.splitlines()[-1] == (
+        "stopped by the hypergeometric rule: 1 records left unscreened are counted as records "
+        "marked as ineligible by automation tools."
+    )

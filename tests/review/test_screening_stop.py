@@ -38,7 +38,9 @@ def _screen(store: Store, ids: list[str], n_excluded: int) -> None:
 def test_the_rule_must_say_stop_and_only_an_owner_may(project) -> None:
     store, ids = project
     _screen(store, ids, 37)  # 2 left: p = 2 / 39
-    verdict = store.project_stopping("review")["hypergeometric"]
+    with pytest.raises(InputError, match="only owners may see the team's stopping estimate"):
+        store.project_stopping("review", by="Ana")
+    verdict = store.project_stopping("review", by="Olga")["hypergeometric"]
     assert verdict.p_value == pytest.approx(2 / 39, rel=1e-12)
     assert not verdict.stop
     with pytest.raises(InputError, match=r"the hypergeometric rule does not say stop yet: cannot"):

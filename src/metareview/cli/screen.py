@@ -44,6 +44,7 @@ __all__ = [
     "record_panel",
     "register",
     "screen_command",
+    "stop_screening_command",
     "stopping_lines",
 ]
 
@@ -530,6 +531,42 @@ def screen_command(
             _Screener(st, name, reviewer, stage, include, exclude, reader, ranked).run()
 
 
+def stop_screening_command(
+    by: Annotated[str, typer.Option("--by", help="Owner who decides to stop.", metavar="OWNER")],
+    rule: Annotated[
+        str | None,
+        typer.Option(
+            "--rule",
+            help="Stop by this rule: hypergeometric (a stated recall), consecutive_irrelevant "
+            "or knee (heuristics). Without it, only show what each rule says.",
+            metavar="RULE",
+        ),
+    ] = None,
+    store: StoreOption = DEFAULT_STORE,
+    project: ProjectOption = None,
+) -> None:
+    """Show what each stopping rule says about the team's title/abstract screening, and with
+    --rule stop by it: the records nobody has voted on are excluded as "records marked as
+    ineligible by automation tools" (PRISMA 2020), audited. Owners only."""
+    with open_store(store) as st:
+        name = project_name(st, project)
+        for rule_name, decision in st.project_stopping(name, by=by).items():
+            verdict = "stop" if decision.stop else "keep screening"
+            _line(
+                f"{rule_name}: {verdict} -- {decision.promise}; {decision.n_screened:,} "
+                f"screened, {decision.n_unscreened:,} nobody has voted on."
+            )
+        if rule is None:
+            return
+        decision = st.stop_screening(name, rule=rule, by=by)
+        _line(
+            f"stopped by the {rule} rule: {decision.n_unscreened:,} records left unscreened "
+            "are counted as records marked as ineligible by automation tools.",
+            "bold",
+        )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``screen`` to ``app``."""
+    """Add ``screen`` and ``stop-screening`` to ``app``."""
     command(app, "screen")(errors_end_the_command(screen_command))
+    command(app, "stop-screening")(errors_end_the_command(stop_screening_command))

@@ -250,6 +250,7 @@ class RankedQueueMixin(StoreCore):
         self,
         project: str,
         *,
+        by: str,
         recall_target: float = 0.95,
         confidence: float = 0.95,
         n_irrelevant: int = 50,
@@ -259,11 +260,16 @@ class RankedQueueMixin(StoreCore):
         The history is every record with at least one vote, in the order of its first vote,
         counted relevant when any vote on it is "include" or "maybe" (or its outcome is an
         inclusion); the records left are those nobody has voted on. It reads every vote,
-        so only the verdicts and counts leave this method -- an owner's view, never a
-        reviewer's queue.
+        so only the verdicts and counts leave this method, and only for an owner (``by``).
+
+        Raises
+        ------
+        InputError
+            ``by`` is not an owner of the project.
         """
         with self.session() as s:
             proj = self._project(s, project)
+            owner_row(s, proj, by, "see the team's stopping estimate")
             history, n_left = _team_history(s, proj)
         return current_decisions(
             history,

@@ -98,13 +98,15 @@ def stopping_page(request: Request, project: str) -> Response:
     form that stops by a rule, and the stops so far with their methods sentence."""
     caller = require_member(request, project, ("owner",))
     store = store_of(request)
+    if caller.reviewer is None:  # pragma: no cover - owners always screen under a name
+        raise HTTPException(403, "an owner without a reviewer name cannot see this page.")
     return render(
         request,
         "stopping.html",
         caller.session,
         project=project,
         caller=caller,
-        verdicts=store.project_stopping(project),
+        verdicts=store.project_stopping(project, by=caller.reviewer),
         stops=store.screening_stops(project),
         rule_labels=RULE_LABELS,
         message=None,
@@ -135,7 +137,7 @@ def stop(
             status=409,
             project=project,
             caller=caller,
-            verdicts=store.project_stopping(project),
+            verdicts=store.project_stopping(project, by=caller.reviewer),
             stops=store.screening_stops(project),
             rule_labels=RULE_LABELS,
             message=str(exc),
