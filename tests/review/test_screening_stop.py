@@ -95,10 +95,12 @@ def test_prisma_counts_name_the_automation(project, tmp_path: Path) -> None:
         "Title and abstract screening was prioritised by relevance and stopped on "
     )
     assert (
-        "by the consecutive-irrelevant-records heuristic, after 6 records had been screened" in text
+        "by the consecutive-irrelevant-records heuristic after 6 records had been screened: "
+        "5 irrelevant records in a row (rule: 5); a heuristic with no statistical guarantee "
+        "of recall, which stops early on sparse reviews. The 34 records" in text
     )
     assert text.endswith(
-        "the 34 records left unscreened are counted as records marked as ineligible by "
+        "The 34 records left unscreened are counted as records marked as ineligible by "
         "automation tools."
     )
 

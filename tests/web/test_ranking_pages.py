@@ -91,7 +91,7 @@ def test_owners_stop_screening_by_a_rule(world: World) -> None:
     assert done.status_code == 303
     page = world.client("olga").get(f"{P}/stopping").text
     assert "by the statistical stopping criterion of Callaghan and Müller-Hansen" in page
-    assert "the 1 records left unscreened are counted as records marked as ineligible" in page
+    assert "The 1 records left unscreened are counted as records marked as ineligible" in page
     status = world.store.screening_status(PROJECT).set_index("record_id")
     assert status.loc[units[26], "status"] == "resolved"
     # the owner's page is not a reviewer's, nor a viewer's

@@ -131,8 +131,8 @@ class ScreeningStop:
         when = self.time.date().isoformat()
         return (
             f"Title and abstract screening was prioritised by relevance and stopped on "
-            f"{when} by {_RULE_CITATIONS.get(self.rule, self.rule)}, after "
-            f"{self.n_screened:,} records had been screened ({self.reason}); the "
+            f"{when} by {_RULE_CITATIONS.get(self.rule, self.rule)} after "
+            f"{self.n_screened:,} records had been screened: {self.reason}. The "
             f"{self.n_unscreened:,} records left unscreened are counted as records marked "
             "as ineligible by automation tools."
         )
