@@ -129,7 +129,7 @@ def main() -> None:
     lines = [
         "# metareview vs ASReview simulate, same priors and seeds (bench_asreview.py)",
         "",
-        machine(("asreview", version)),
+        machine(("asreview", version.split()[-1])),
         "",
         f"{args.seeds} seed(s), batch {args.batch}; metareview: logistic regression (default); "
         "ASReview: its default model. WSS@95, RRF@10 in %; time = wall seconds per run "
