@@ -3,7 +3,8 @@
 - :mod:`~metareview.cli.stats`: ``rma``, ``bias``, ``forest``, ``funnel``, ``leave1out``,
   ``influence``, ``gosh``, ``permutest``, ``batch``, ``escalc``, ``seed``, ``report``;
 - :mod:`~metareview.cli.store`: ``store ...`` (the review store);
-- :mod:`~metareview.cli.screen`: ``screen`` (the blinded screener);
+- :mod:`~metareview.cli.screen`: ``screen`` (the blinded screener, ``--ranked``) and
+  ``stop-screening`` (end screening by a stopping rule);
 - :mod:`~metareview.cli.simulate`: ``simulate-screening`` (replay a labelled data set);
 - :mod:`~metareview.cli.serve`: ``serve`` (the web app);
 - :mod:`~metareview.cli.mv`: ``rma-mv`` (multilevel / multivariate models), ``nma`` (network
