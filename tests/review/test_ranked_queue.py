@@ -92,3 +92,42 @@ def test_allocated_stage_ranks_only_the_reviewers_records(project) -> None:
     assert given and len(given) < len(ids)
     ranked = store.ranked_queue("review", "Ana")
     assert set(ranked.queue["record_id"]) == given
+
+
+def test_features_are_fitted_once_per_set_of_records(project, monkeypatch, tmp_path) -> None:
+    from metareview.review import ranked_queue
+
+    store, ids = project
+    fitted = []
+    real = ranked_queue.screening_features
+    monkeypatch.setattr(
+        ranked_queue, "screening_features", lambda *a, **k: fitted.append(1) or real(*a, **k)
+    )
+    store.decide("review", ids[0], "Ana", "include")
+    store.ranked_queue("review", "Ana")
+    store.decide("review", ids[1], "Ana", "exclude")
+    store.ranked_queue("review", "Ana")
+    store.ranked_queue("review", "Ben")
+    assert len(fitted) == 1  # votes change the model, not the features
+    store.import_file("review", write_ris(tmp_path / "more.ris", 22), database="Embase")
+    store.ranked_queue("review", "Ana")
+    assert len(fitted) == 2  # new records: new features
+
+
+def test_stopping_uses_only_the_reviewers_own_votes_in_order(project) -> None:
+    store, ids = project
+    for record_id in ids[:6]:
+        store.decide("review", record_id, "Ana", "maybe" if record_id == ids[2] else "exclude")
+    ana = store.ranked_queue("review", "Ana", n_irrelevant=3)
+    rule = ana.stopping["consecutive_irrelevant"]
+    # Ana: exclude, exclude, maybe (counts as relevant), exclude x 3; 14 records left for her
+    assert (rule.n_screened, rule.relevant_found, rule.n_unscreened, rule.stop) == (6, 1, 14, True)
+    assert not ana.stopping["hypergeometric"].stop
+    for record_id in ids[6:12]:  # Ben's votes, pending: they change nothing of Ana's
+        store.decide("review", record_id, "Ben", "include")
+    again = store.ranked_queue("review", "Ana", n_irrelevant=3)
+    assert {k: v.to_dict() for k, v in again.stopping.items()} == {
+        k: v.to_dict() for k, v in ana.stopping.items()
+    }
+    ben = store.ranked_queue("review", "Ben").stopping["hypergeometric"]
+    assert (ben.n_screened, ben.relevant_found, ben.n_unscreened) == (6, 6, 14)

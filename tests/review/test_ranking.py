@@ -133,7 +133,7 @@ def test_metrics_hand_worked():
 def test_read_labelled_records_errors(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(InputError, match=r"empty\.csv: cannot be read as a table"):
+    with pytest.raises(InputError, match=r"empty\.csv: the file is empty; it needs a header line"):
         read_labelled_records(empty, label_column="included")
     header = tmp_path / "header.csv"
     header.write_text("title,abstract,included\n")
@@ -143,8 +143,8 @@ def test_read_labelled_records_errors(tmp_path):
     bad.write_text("title,included\na,1\nb,yes\nc,0\nd,2\n")
     with pytest.raises(
         InputError,
-        match=r"column 'included' must hold 0 .* 1 .* row 2 \('yes'\)"
-        r", row 4 \('2'\)",
+        match=r"column 'included' must hold 0 .* 1 .* record 2 \('yes'\)"
+        r", record 4 \('2'\)",
     ):
         read_labelled_records(bad, label_column="included")
     with pytest.raises(InputError, match="no label column 'label'"):
@@ -153,7 +153,11 @@ def test_read_labelled_records_errors(tmp_path):
 
 def test_simulation_needs_inclusions():
     recs = RECORDS.assign(included=0)
-    with pytest.raises(InputError, match="0 included records, fewer than n_prior_included"):
+    with pytest.raises(
+        InputError,
+        match=r"0 included records, fewer than the 1 prior inclusions asked for "
+        r"\(n_prior_included=1\)",
+    ):
         simulate_screening(recs, label_column="included", seeds=1)
 
 
@@ -195,3 +199,14 @@ def test_simulation_on_a_real_review():
     assert run["n_records"] == 1847 and run["n_relevant"] == 100
     assert run["wss_95"] > 0.3  # random order gives about 0
     assert run["hypergeometric_recall"] >= 0.95
+
+
+def test_simulation_reports_progress_after_each_run():
+    recs = pd.DataFrame(
+        {"title": ["ketamine pain trial"] * 3 + ["bird song"] * 17, "included": [1] * 3 + [0] * 17}
+    )
+    calls = []
+    simulate_screening(
+        recs, label_column="included", seeds=2, abstract=None, progress=lambda *a: calls.append(a)
+    )
+    assert calls == [(0, 2), (1, 2), (2, 2)]

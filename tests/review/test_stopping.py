@@ -160,3 +160,26 @@ def test_bad_input_is_named():
         hypergeometric_stop([1, 0], 10, recall_target=95)
     with pytest.raises(InputError, match="n_irrelevant must be a positive integer"):
         consecutive_irrelevant([0], 10, n_irrelevant=0)
+
+
+def test_biased_urn_matches_the_sequential_draw_formula():
+    # One relevant record found first, then n = 30 irrelevant, U = 5 left: the null needs
+    # K_tar = 1 relevant record in the urn of n + U = 35 (see the module docstring). With a
+    # bias w (a relevant record w times as likely to be drawn as an irrelevant one, Wallenius
+    # 1963), the chance that n sequential weighted draws from 34 irrelevant + 1 relevant all
+    # miss it is prod_{i=0}^{n-1} (34 - i) / (34 - i + w), worked out here by hand, and with
+    # w = 1 it is U / (n + U) = 5 / 35.
+    labels = [1] + [0] * 30
+    for w in (1.0, 2.0, 5.0):
+        expected = float(np.prod([(34 - i) / (34 - i + w) for i in range(30)]))
+        # observed worst relative difference 1.5e-16 (w = 2): rounding only
+        assert recall_p_value(labels, 36, bias=w) == pytest.approx(expected, rel=1e-12)
+    assert recall_p_value(labels, 36) == pytest.approx(5 / 35, rel=1e-12)
+    biased = hypergeometric_stop(labels, 36, bias=5.0)
+    assert biased.stop
+    assert biased.promise.endswith(
+        "assuming the ranking made relevant records at least 5 times as likely to be "
+        "screened as irrelevant ones)"
+    )
+    with pytest.raises(InputError, match="bias must be at least 1"):
+        recall_p_value(labels, 36, bias=0.5)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from metareview.web.routes import allocation, api, duplicates, pages, project, screening
+from metareview.web.routes import allocation, api, duplicates, pages, project, ranking, screening
 from tests.web.conftest import EXAMPLE, PROJECT, World
 
 NBIB = EXAMPLE / "search" / "pubmed.nbib"
@@ -42,6 +42,14 @@ ROUTES = [
     Route("GET", P, (303, 200, 404, 200, 200)),
     Route("GET", f"{P}/screen", (303, 403, 404, 200, 200)),
     Route("GET", f"{P}/screen?stage=full_text", (303, 403, 404, 200, 200)),
+    Route("GET", f"{P}/screen?order=relevance", (303, 403, 404, 200, 200)),
+    Route("GET", f"{P}/stopping", (303, 403, 404, 403, 200)),
+    Route(
+        "POST",
+        f"{P}/stopping",
+        (303, 403, 404, 403, 409),  # no vote yet: the rule does not say stop
+        form={"rule": "hypergeometric"},
+    ),
     Route(
         "POST",
         f"{P}/screen/{{rid}}",
@@ -183,7 +191,7 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
     }
     routes = {
         (method, route.path)
-        for module in (allocation, api, duplicates, pages, project, screening)
+        for module in (allocation, api, duplicates, pages, project, ranking, screening)
         for route in module.router.routes
         for method in route.methods
         if method in ("GET", "POST")

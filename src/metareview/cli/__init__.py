@@ -3,7 +3,9 @@
 - :mod:`~metareview.cli.stats`: ``rma``, ``bias``, ``forest``, ``funnel``, ``leave1out``,
   ``influence``, ``gosh``, ``permutest``, ``batch``, ``escalc``, ``seed``, ``report``;
 - :mod:`~metareview.cli.store`: ``store ...`` (the review store);
-- :mod:`~metareview.cli.screen`: ``screen`` (the blinded screener);
+- :mod:`~metareview.cli.screen`: ``screen`` (the blinded screener, ``--ranked``) and
+  ``stop-screening`` (end screening by a stopping rule);
+- :mod:`~metareview.cli.simulate`: ``simulate-screening`` (replay a labelled data set);
 - :mod:`~metareview.cli.serve`: ``serve`` (the web app);
 - :mod:`~metareview.cli.mv`: ``rma-mv`` (multilevel / multivariate models), ``nma`` (network
   meta-analysis).
@@ -19,7 +21,7 @@ from typing import Annotated as _Annotated
 
 import typer
 
-from metareview.cli import mv, screen, serve, stats, store
+from metareview.cli import mv, screen, serve, simulate, stats, store
 from metareview.cli._common import new_app as _new_app
 
 __all__ = ["app", "main"]
@@ -54,6 +56,7 @@ def _root(
 stats.register(app)
 store.register(app)
 screen.register(app)
+simulate.register(app)
 serve.register(app)
 mv.register(app)
 

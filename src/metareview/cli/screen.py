@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.text import Text
 
     from metareview.review import Store
+    from metareview.review.ranked_queue import RankedQueue
     from metareview.review.screening import ScreeningQueue
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "record_panel",
     "register",
     "screen_command",
+    "stop_screening_command",
+    "stopping_lines",
 ]
 
 #: Rich styles of the include and exclude keywords.
@@ -254,9 +257,13 @@ class _Screener:
         include: Sequence[str],
         exclude: Sequence[str],
         reader: KeyReader,
+        ranked: bool = False,
     ) -> None:
         self.store, self.project, self.reviewer, self.stage = store, project, reviewer, stage
         self.include, self.exclude, self.reader = include, exclude, reader
+        self.ranked = ranked
+        self.ranking: RankedQueue | None = None  # the last ranking read (ranked mode)
+        self.notes_shown: tuple[str, ...] = ()
         self.skipped: set[str] = set()
         self.history: list[str] = []  # records voted on in this session, last one last
         self.n_votes = 0  # new votes in this session
@@ -266,12 +273,23 @@ class _Screener:
     def queue(self) -> ScreeningQueue:
         return self.store.screening_queue(self.project, self.reviewer, self.stage)
 
+    def next_record(self, queue: ScreeningQueue) -> str | None:
+        """The next record: the queue's order, or the reviewer's own ranking (``--ranked``)."""
+        if not self.ranked:
+            return queue.next(skip=self.skipped)
+        self.ranking = self.store.ranked_queue(self.project, self.reviewer, stage=self.stage)
+        if self.ranking.notes != self.notes_shown:
+            for note in self.ranking.notes:
+                _line(f"note: {note}", "dim")
+            self.notes_shown = self.ranking.notes
+        return next((r for r in self.ranking.queue["record_id"] if r not in self.skipped), None)
+
     def run(self) -> None:
         """Show records and take decisions until none are left or the reviewer quits."""
         revisit: str | None = None
         while True:
             queue = self.queue()  # the one read of the stage per key press
-            rid = revisit or queue.next(skip=self.skipped)
+            rid = revisit or self.next_record(queue)
             revisit = None
             if rid is None:
                 break
@@ -297,6 +315,8 @@ class _Screener:
             self.records = self.store.records(self.project).set_index("id", drop=False)
         n = len(queue.units)
         progress = f"record {queue.position(rid)} of {n} (your votes {len(queue.own)} / {n})"
+        if self.ranked:
+            progress = f"your votes {len(queue.own)} / {n} · {len(queue.to_vote)} left"
         if self.skipped:
             progress += f" · {len(self.skipped)} skipped"
         vote = None if own is None else own[0] + (f" ({own[1]})" if own[1] else "")
@@ -309,6 +329,22 @@ class _Screener:
                 own_vote=vote,
             )
         )
+        if self.ranked and self.ranking is not None:
+            self.show_ranking(rid, self.ranking)
+
+    def show_ranking(self, rid: str, ranking: RankedQueue) -> None:
+        """The record's relevance score and what the stopping rules say, under the panel."""
+        scores = ranking.queue.set_index("record_id")["score"]
+        score = scores.get(rid)
+        if score is not None and score == score:  # not NaN: a model was trained
+            _line(
+                f"relevance score {score:.2f} ({ranking.classifier}, trained on "
+                f"{ranking.n_training} decisions you may see, {ranking.n_included} of them "
+                "inclusions)",
+                "dim",
+            )
+        for line, style in stopping_lines(ranking):
+            _line(line, style)
 
     def read_key(self) -> str | None:
         """A key of ``KEYS``; other keys print the key list and ask again."""
@@ -390,12 +426,44 @@ class _Screener:
         return answer
 
     def goodbye(self, queue: ScreeningQueue) -> None:
+        if self.ranked:
+            ranking = self.store.ranked_queue(self.project, self.reviewer, stage=self.stage)
+            for line, style in stopping_lines(ranking):
+                _line(line, style)
         revised = f" ({self.n_revised} revised)" if self.n_revised else ""
         skipped = f" ({len(self.skipped)} skipped)" if self.skipped else ""
         _line(
             f"{self.reviewer}: {self.n_votes} new votes{revised} this session; "
             f"{len(queue.to_vote)} records left for you at {self.stage}{skipped}."
         )
+
+
+def stopping_lines(ranking: RankedQueue) -> list[tuple[str, str]]:
+    """What the stopping rules say about the reviewer's screening so far, as (text, style)
+    lines: the statistical rule's promise and the records stopping would leave, then a
+    warning when a heuristic would stop although the statistical rule does not."""
+    rule = ranking.stopping.get("hypergeometric")
+    if rule is None:
+        return []
+    left = f"{rule.n_unscreened:,} record{'s' if rule.n_unscreened != 1 else ''}"
+    lines = [
+        (
+            f"stopping estimate (Callaghan & Müller-Hansen 2020): {rule.promise}; stopping now "
+            f"would leave {left} unscreened.",
+            "bold green" if rule.stop else "cyan",
+        )
+    ]
+    for name in ("consecutive_irrelevant", "knee"):
+        heuristic = ranking.stopping.get(name)
+        if heuristic is not None and heuristic.stop and not rule.stop:
+            lines.append(
+                (
+                    f"warning: a heuristic would stop here -- {heuristic.promise}; keep "
+                    "screening until the stopping estimate above is met.",
+                    "yellow",
+                )
+            )
+    return lines
 
 
 def _line(text: str, style: str = "") -> None:
@@ -428,6 +496,15 @@ def screen_command(
             "--exclude-keywords", help="Exclude keywords shown in red (rat*,mice).", metavar="WORDS"
         ),
     ] = None,
+    ranked: Annotated[
+        bool,
+        typer.Option(
+            "--ranked",
+            help="Most likely relevant first, by a model trained on your own votes and on "
+            "complete records only; shows each record's relevance score and the stopping "
+            "estimate (with 95% confidence, at least 95% of relevant records found).",
+        ),
+    ] = False,
     store: StoreOption = DEFAULT_STORE,
     project: ProjectOption = None,
 ) -> None:
@@ -435,7 +512,8 @@ def screen_command(
 
     Keys: i include, e exclude, m maybe, s skip, u undo (vote again), q quit.
 
-    At full text an exclusion asks for its reason.
+    At full text an exclusion asks for its reason. With --ranked the records come most
+    likely relevant first and the screen shows what the stopping rules say.
     """
     from metareview.exceptions import InputError
     from metareview.review.queue import keyword_pattern
@@ -450,9 +528,45 @@ def screen_command(
         name = project_name(st, project)
         st.screening_queue(name, reviewer, stage)  # checks the stage and the reviewer
         with KeyReader(sys.stdin) as reader:
-            _Screener(st, name, reviewer, stage, include, exclude, reader).run()
+            _Screener(st, name, reviewer, stage, include, exclude, reader, ranked).run()
+
+
+def stop_screening_command(
+    by: Annotated[str, typer.Option("--by", help="Owner who decides to stop.", metavar="OWNER")],
+    rule: Annotated[
+        str | None,
+        typer.Option(
+            "--rule",
+            help="Stop by this rule: hypergeometric (a stated recall), consecutive_irrelevant "
+            "or knee (heuristics). Without it, only show what each rule says.",
+            metavar="RULE",
+        ),
+    ] = None,
+    store: StoreOption = DEFAULT_STORE,
+    project: ProjectOption = None,
+) -> None:
+    """Show what each stopping rule says about the team's title/abstract screening, and with
+    --rule stop by it: the records nobody has voted on are excluded as "records marked as
+    ineligible by automation tools" (PRISMA 2020), audited. Owners only."""
+    with open_store(store) as st:
+        name = project_name(st, project)
+        for rule_name, decision in st.project_stopping(name, by=by).items():
+            verdict = "stop" if decision.stop else "keep screening"
+            _line(
+                f"{rule_name}: {verdict} -- {decision.promise}; {decision.n_screened:,} "
+                f"screened, {decision.n_unscreened:,} nobody has voted on."
+            )
+        if rule is None:
+            return
+        decision = st.stop_screening(name, rule=rule, by=by)
+        _line(
+            f"stopped by the {rule} rule: {decision.n_unscreened:,} records left unscreened "
+            "are counted as records marked as ineligible by automation tools.",
+            "bold",
+        )
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``screen`` to ``app``."""
+    """Add ``screen`` and ``stop-screening`` to ``app``."""
     command(app, "screen")(errors_end_the_command(screen_command))
+    command(app, "stop-screening")(errors_end_the_command(stop_screening_command))

@@ -30,6 +30,7 @@ from metareview.review.models import (
     Study,
     StudyReport,
 )
+from metareview.review.ranked_queue import stopped_records
 from metareview.review.screening import (
     outcomes,
     secondary_records,
@@ -80,7 +81,8 @@ class PrismaMixin(StoreCore):
         dict
             ``records_databases`` (``{database: n}``), ``records_registers`` (``{register:
             n}``, or 0 when none was searched), ``duplicates_removed``,
-            ``records_removed_automation`` (0), ``records_removed_other`` (``{reason: n}``
+            ``records_removed_automation`` (records left unscreened because a stopping
+            rule said stop, :meth:`stop_screening`), ``records_removed_other`` (``{reason: n}``
             for the records set aside and not released -- ``"no title, abstract or
             authors"`` while held, the owner's reason once discarded -- or 0 when there are
             none), ``records_screened``, ``records_excluded``,
@@ -124,6 +126,7 @@ class PrismaMixin(StoreCore):
                 rid: row for rid, row in set_aside_records(s, proj).items() if rid not in secondary
             }
             title_abstract = outcomes(s, proj, "title_abstract")
+            automation = stopped_records(s, proj) - set(secondary) - set(aside)
             # the full-text stage holds exactly the reports sought and retrieved, i.e. assessed
             assessed_table = stage_table(s, proj, "full_text")
             studies = dict(
@@ -137,12 +140,13 @@ class PrismaMixin(StoreCore):
         for _rid, sid in records:
             per_source[kinds[sid]][names[sid]] += 1
         units = [rid for rid, _ in records if rid not in secondary and rid not in aside]
+        screened = [u for u in units if u not in automation]
         removed_other = Counter(
             row.decision_reason if row.status == "discarded" else row.reason
             for row in aside.values()
         )
         _require_outcomes("title_abstract", units, title_abstract)
-        sought = [u for u in units if title_abstract[u] == "include"]
+        sought = [u for u in screened if title_abstract[u] == "include"]
         assessed = assessed_table["record_id"].tolist()
         decided = assessed_table[assessed_table["decision"].notna()]
         _require_outcomes("full_text", assessed, set(decided["record_id"]))
@@ -152,12 +156,13 @@ class PrismaMixin(StoreCore):
             "records_databases": dict(per_source["database"]),
             "records_registers": dict(per_source["register"]) or 0,
             "duplicates_removed": len(secondary),
-            # nothing by automation; records set aside (no title, abstract or authors) and not
-            # released are removed for other reasons, by reason (review.set_aside)
-            "records_removed_automation": 0,
+            # records a stopping rule left unscreened (Store.stop_screening); records set
+            # aside (no title, abstract or authors) and not released are removed for other
+            # reasons, by reason (review.set_aside)
+            "records_removed_automation": len(automation),
             "records_removed_other": dict(sorted(removed_other.items())) or 0,
-            "records_screened": len(units),
-            "records_excluded": sum(title_abstract[u] == "exclude" for u in units),
+            "records_screened": len(screened),
+            "records_excluded": sum(title_abstract[u] == "exclude" for u in screened),
             "reports_sought": len(sought),
             "reports_not_retrieved": len(sought) - len(assessed),
             "reports_assessed": len(assessed),
@@ -171,8 +176,9 @@ class PrismaMixin(StoreCore):
     def prisma_csv(self, project: str, path: str | Path) -> Path:
         """Write the counts of ``project`` in the PRISMA2020 package's CSV layout.
 
-        Boxes the store does not track (previous review, other methods, automation tools)
-        get ``n = 0`` as in the package's template; exclusion reasons are written
+        Boxes the store does not track (previous review, other methods) get ``n = 0`` as in
+        the package's template; the automation box's tooltip names the stopping rule that
+        left records unscreened (:meth:`stop_screening`); exclusion reasons are written
         ``"reason, n; reason, n"`` as the package expects. Returns the path written.
         """
         counts = self.prisma_counts(project)
@@ -180,6 +186,7 @@ class PrismaMixin(StoreCore):
             "database_results": sum(counts["records_databases"].values()),
             "register_results": sum((counts["records_registers"] or {}).values()),
             "duplicates": counts["duplicates_removed"],
+            "excluded_automatic": counts["records_removed_automation"],
             "excluded_other": _total(counts["records_removed_other"]),
             "records_screened": counts["records_screened"],
             "records_excluded": counts["records_excluded"],
@@ -195,6 +202,15 @@ class PrismaMixin(StoreCore):
             "total_studies": counts["studies_included"],
             "total_reports": counts["reports_included"],
         }
+        stops = self.screening_stops(project)  # type: ignore[attr-defined]
+        tooltips = (
+            {
+                "excluded_automatic": "Records marked as ineligible by automation tools: "
+                + "; ".join(f"left unscreened by the {stop.rule} stopping rule" for stop in stops)
+            }
+            if stops
+            else {}
+        )
         path = Path(path)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -209,7 +225,7 @@ class PrismaMixin(StoreCore):
                         box,
                         description,
                         description,
-                        description,
+                        tooltips.get(data, description),
                         "NA",
                         values.get(data, 0),
                     ]

@@ -33,6 +33,7 @@ from metareview.review.models import (
     SetAside,
     Source,
 )
+from metareview.review.ranked_queue import stopped_records
 from metareview.review.screening import (
     DECISIONS,
     STAGES,
@@ -302,12 +303,13 @@ class QueueMixin(StoreCore):
             secondary = secondary_records(s, proj)
             aside = [row for rid, row in set_aside_records(s, proj).items() if rid not in secondary]
             tables = {stage: stage_table(s, proj, stage) for stage in STAGES}
+            stopped = stopped_records(s, proj)  # as prisma_counts: left by a stopping rule
         per_kind: dict[str, Counter[str]] = {"database": Counter(), "register": Counter()}
         for _rid, sid in records:
             name, kind = sources[sid]
             per_kind[kind][name] += 1
         first, full = tables["title_abstract"], tables["full_text"]
-        screened = first[first["decision"].notna()]
+        screened = first[first["decision"].notna() & ~first["record_id"].isin(stopped)]
         sought = screened[screened["decision"] == "include"]
         decided = full[full["decision"].notna()]
         excluded = Counter(decided.loc[decided["decision"] == "exclude", "reason"])
@@ -316,7 +318,7 @@ class QueueMixin(StoreCore):
             "records_databases": dict(per_kind["database"]),
             "records_registers": dict(per_kind["register"]) or 0,
             "duplicates_removed": len(secondary),
-            "records_removed_automation": 0,
+            "records_removed_automation": int(first["record_id"].isin(stopped).sum()),
             # as prisma_counts: records set aside and not released, by reason
             "records_removed_other": dict(
                 sorted(

@@ -44,7 +44,7 @@ import pandas as pd
 from scipy import sparse
 
 from metareview._validation import Options
-from metareview.exceptions import InputError
+from metareview.exceptions import Argument, InputError
 
 __all__ = [
     "CLASSIFIERS",
@@ -112,8 +112,13 @@ def _text_column(records: pd.DataFrame, column: str | None) -> pd.Series:
     if column not in records.columns:
         raise InputError(
             f"records: no column {column!r}; the columns are "
-            f"{', '.join(map(repr, records.columns))}. Name the text columns "
-            "with title=, abstract= and keywords=."
+            f"{', '.join(map(repr, records.columns))}. Name the text columns with ",
+            Argument("title", placeholder="column"),
+            ", ",
+            Argument("abstract", placeholder="column"),
+            " and ",
+            Argument("keywords", placeholder="column"),
+            ".",
         )
     return records[column].fillna("").astype(str).str.strip()
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metareview.exceptions import InputError
+from metareview.exceptions import Argument, InputError
 from metareview.review.ranking import (
     CLASSIFIERS,
     ScreeningFeatures,
@@ -49,7 +49,7 @@ from metareview.review.ranking import (
     relevance_scores,
     screening_features,
 )
-from metareview.review.stopping import STOPPING_RULES, first_stops
+from metareview.review.stopping import STOPPING_RULES, _check_fraction, first_stops
 
 __all__ = [
     "ScreeningSimulation",
@@ -70,6 +70,8 @@ def read_labelled_records(path: str | Path, *, label_column: str) -> pd.DataFram
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the data file.")
     try:
         if suffix in (".xlsx", ".xls"):
             records = pd.read_excel(path)
@@ -83,8 +85,13 @@ def read_labelled_records(path: str | Path, *, label_column: str) -> pd.DataFram
         raise InputError(f"{path}: no such file.") from None
     except ImportError as exc:
         raise InputError(f"{path}: reading this format needs an extra package ({exc}).") from None
-    except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
-        raise InputError(f"{path}: cannot be read as a table ({exc}).") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(
+            f"{path}: the file is empty; it needs a header line and one row per record."
+        ) from None
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot be read as a table ({first}).") from None
     if len(records) == 0:
         raise InputError(f"{path}: the file holds no records.")
     _labels(records, label_column, source=str(path))
@@ -95,18 +102,21 @@ def _labels(records: pd.DataFrame, label_column: str, *, source: str = "records"
     if label_column not in records.columns:
         raise InputError(
             f"{source}: no label column {label_column!r}; the columns are "
-            f"{', '.join(map(repr, records.columns))}."
+            f"{', '.join(map(repr, records.columns))}. Name the label column with ",
+            Argument("label_column", placeholder="column"),
+            ".",
         )
     raw = records[label_column]
     numeric = pd.to_numeric(raw, errors="coerce")
     bad = ~numeric.isin((0, 1)).to_numpy()
     if bad.any():
         rows = np.flatnonzero(bad)
-        shown = ", ".join(f"row {int(i) + 1} ({raw.iloc[int(i)]!r})" for i in rows[:5])
+        shown = ", ".join(f"record {int(i) + 1} ({raw.iloc[int(i)]!r})" for i in rows[:5])
         more = f" and {rows.size - 5} more" if rows.size > 5 else ""
         raise InputError(
             f"{source}: column {label_column!r} must hold 0 (excluded) or 1 "
-            f"(included) on every row; found {shown}{more}."
+            f"(included) on every row; found {shown}{more} (records counted from 1 "
+            "after the header)."
         )
     return numeric.to_numpy().astype(np.int8)
 
@@ -292,6 +302,7 @@ def simulate_screening(
     knee_min_screened: int = 150,
     features: ScreeningFeatures | None = None,
     n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScreeningSimulation:
     """Replay a labelled data set through prioritised screening, once per seed.
 
@@ -322,6 +333,8 @@ def simulate_screening(
     n_jobs : int
         Runs in parallel processes (1 = in this process; -1 = one per CPU). The features
         are computed once and shared; results do not depend on ``n_jobs``.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each run (e.g. a progress bar).
 
     Returns
     -------
@@ -348,25 +361,37 @@ def simulate_screening(
     name = CLASSIFIERS.check(classifier)
     seed_list = list(range(int(seeds))) if isinstance(seeds, int | np.integer) else list(seeds)
     if not seed_list:
-        raise InputError("seeds must be a positive number of runs or a non-empty list.")
+        raise InputError(
+            Argument("seeds"),
+            f" must be a positive number of runs or a non-empty list; got {seeds!r}.",
+        )
     for label, value in (
         ("n_prior_included", n_prior_included),
         ("n_prior_excluded", n_prior_excluded),
         ("batch_size", batch_size),
     ):
         if int(value) < 1:
-            raise InputError(f"{label} must be a positive integer; got {value!r}.")
+            raise InputError(Argument(label), f" must be a positive integer; got {value!r}.")
+    _check_fraction("recall_target", recall_target)  # before the runs, not after them
+    _check_fraction("confidence", confidence)
+    if int(n_irrelevant) < 1:
+        raise InputError(
+            Argument("n_irrelevant"), f" must be a positive integer; got {n_irrelevant!r}."
+        )
     n_relevant = int(labels.sum())
     if n_relevant < n_prior_included:
         raise InputError(
-            f"{label_column!r}: {n_relevant} included records, fewer than "
-            f"n_prior_included = {n_prior_included}; a simulation needs "
-            "inclusions to find."
+            f"{label_column!r}: {n_relevant} included records, fewer than the "
+            f"{n_prior_included} prior inclusions asked for (",
+            Argument("n_prior_included", n_prior_included),
+            "); a simulation needs inclusions to find.",
         )
     if labels.size - n_relevant < n_prior_excluded:
         raise InputError(
-            f"{label_column!r}: {labels.size - n_relevant} excluded records, "
-            f"fewer than n_prior_excluded = {n_prior_excluded}."
+            f"{label_column!r}: {labels.size - n_relevant} excluded records, fewer than "
+            f"the {n_prior_excluded} prior exclusions asked for (",
+            Argument("n_prior_excluded", n_prior_excluded),
+            ").",
         )
     if features is None:
         features = screening_features(records, title=title, abstract=abstract, keywords=keywords)
@@ -393,21 +418,27 @@ def simulate_screening(
     n_priors = int(n_prior_included) + int(n_prior_excluded)
     workers = (os.cpu_count() or 1) if int(n_jobs) == -1 else int(n_jobs)
     if workers < 1:
-        raise InputError(f"n_jobs must be a positive integer or -1; got {n_jobs!r}.")
+        raise InputError(Argument("n_jobs"), f" must be a positive integer or -1; got {n_jobs!r}.")
     workers = min(workers, len(seed_list))
+    report = progress or (lambda done, total: None)
+    report(0, len(seed_list))
+    orders: list[np.ndarray] = []
     if workers == 1:
-        orders = [_one_run(features, labels, int(seed), settings) for seed in seed_list]
+        for seed in seed_list:
+            orders.append(_one_run(features, labels, int(seed), settings))
+            report(len(orders), len(seed_list))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            orders = list(
-                pool.map(
-                    _one_run,
-                    repeat(features),
-                    repeat(labels),
-                    [int(seed) for seed in seed_list],
-                    repeat(settings),
-                )
+            runs = pool.map(
+                _one_run,
+                repeat(features),
+                repeat(labels),
+                [int(seed) for seed in seed_list],
+                repeat(settings),
             )
+            for order in runs:
+                orders.append(order)
+                report(len(orders), len(seed_list))
     rows = [
         _run_table_row(order, labels, int(seed), n_priors, settings)
         for order, seed in zip(orders, seed_list, strict=True)

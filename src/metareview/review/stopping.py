@@ -41,15 +41,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import hypergeom
+from scipy.stats import hypergeom, nchypergeom_wallenius
 
 from metareview._validation import Options
-from metareview.exceptions import InputError
+from metareview.exceptions import Argument, InputError
 
 __all__ = [
     "STOPPING_RULES",
     "StoppingDecision",
     "consecutive_irrelevant",
+    "current_decisions",
     "first_stops",
     "hypergeometric_stop",
     "knee_stop",
@@ -124,11 +125,15 @@ def _check_history(labels: Sequence[int] | np.ndarray, n_records: int) -> np.nda
 
 def _check_fraction(name: str, value: float) -> float:
     if not 0.0 < float(value) < 1.0:
-        raise InputError(f"{name} must be strictly between 0 and 1 (e.g. 0.95); got {value!r}.")
+        raise InputError(
+            Argument(name), f" must be strictly between 0 and 1 (e.g. 0.95); got {value!r}."
+        )
     return float(value)
 
 
-def _window_p_values(y: np.ndarray, n_records: int, recall_target: float) -> np.ndarray:
+def _window_p_values(
+    y: np.ndarray, n_records: int, recall_target: float, bias: float = 1.0
+) -> np.ndarray:
     """p-values of the samples that can give the smallest p-value (see recall_p_value)."""
     screened = y.size
     r_seen = int(y.sum())
@@ -149,12 +154,31 @@ def _window_p_values(y: np.ndarray, n_records: int, recall_target: float) -> np.
     k_tar = np.floor(r_seen / recall_target - (r_seen - k) + _FLOOR_EPS) + 1
     possible = k_tar <= population
     p = np.zeros(k.size)
-    p[possible] = hypergeom.cdf(k[possible], population[possible], k_tar[possible], n[possible])
+    if bias == 1.0:
+        p[possible] = hypergeom.cdf(k[possible], population[possible], k_tar[possible], n[possible])
+    else:
+        p[possible] = nchypergeom_wallenius.cdf(
+            k[possible], population[possible], k_tar[possible], n[possible], bias
+        )
     return p
 
 
+def _check_bias(bias: float) -> float:
+    if not float(bias) >= 1.0:
+        raise InputError(
+            Argument("bias"),
+            f" must be at least 1 (1 = no credit for the ranking, the guarantee of the "
+            f"original method); got {bias!r}.",
+        )
+    return float(bias)
+
+
 def recall_p_value(
-    labels: Sequence[int] | np.ndarray, n_records: int, *, recall_target: float = 0.95
+    labels: Sequence[int] | np.ndarray,
+    n_records: int,
+    *,
+    recall_target: float = 0.95,
+    bias: float = 1.0,
 ) -> float:
     """p-value of the null hypothesis "recall is below ``recall_target``".
 
@@ -166,6 +190,13 @@ def recall_p_value(
         Records in the review (screened and not).
     recall_target : float
         The recall the review wants to have reached, in (0, 1).
+    bias : float
+        1 (default): the sample is treated as drawn at random from the urn, which holds
+        whatever the ranking (Callaghan & Müller-Hansen 2020). Above 1: assume the ranking
+        made each relevant record at least ``bias`` times as likely to be screened as an
+        irrelevant one, and use Wallenius' noncentral hypergeometric distribution (the
+        "biased urn" of the authors' BUSCAR implementation). The test then stops earlier,
+        and its promise holds only if the assumption does.
 
     Returns
     -------
@@ -190,10 +221,11 @@ def recall_p_value(
     0.0082
     """
     target = _check_fraction("recall_target", recall_target)
+    odds = _check_bias(bias)
     y = _check_history(labels, n_records)
     if y.size == 0:
         return 1.0
-    return float(_window_p_values(y, int(n_records), target).min())
+    return float(_window_p_values(y, int(n_records), target, odds).min())
 
 
 def hypergeometric_stop(
@@ -202,6 +234,7 @@ def hypergeometric_stop(
     *,
     recall_target: float = 0.95,
     confidence: float = 0.95,
+    bias: float = 1.0,
 ) -> StoppingDecision:
     """Callaghan & Müller-Hansen's (2020) statistical stopping criterion.
 
@@ -213,6 +246,8 @@ def hypergeometric_stop(
         Records in the review.
     recall_target, confidence : float
         Stop when recall below ``recall_target`` is rejected at level ``1 - confidence``.
+    bias : float
+        See :func:`recall_p_value`; above 1 the promise names the assumption.
 
     Returns
     -------
@@ -229,17 +264,23 @@ def hypergeometric_stop(
     level = _check_fraction("confidence", confidence)
     target = _check_fraction("recall_target", recall_target)
     y = _check_history(labels, n_records)
-    p = recall_p_value(y, n_records, recall_target=target)
+    p = recall_p_value(y, n_records, recall_target=target, bias=bias)
     stop = p < 1.0 - level
+    assumed = (
+        ""
+        if float(bias) == 1.0
+        else f", assuming the ranking made relevant records at least {float(bias):g} times "
+        "as likely to be screened as irrelevant ones"
+    )
     if stop:
         promise = (
             f"with {level:.0%} confidence, at least {target:.0%} of the relevant records "
-            f"have been found (p = {p:.2g} for recall below {target:.0%})"
+            f"have been found (p = {p:.2g} for recall below {target:.0%}{assumed})"
         )
     else:
         promise = (
             f"cannot yet claim {target:.0%} recall with {level:.0%} confidence "
-            f"(p = {p:.2g} for recall below {target:.0%}; needs p < {1 - level:.2g})"
+            f"(p = {p:.2g} for recall below {target:.0%}{assumed}; needs p < {1 - level:.2g})"
         )
     return StoppingDecision(
         "hypergeometric", bool(stop), promise, int(n_records), int(y.size), int(y.sum()), p
@@ -257,7 +298,9 @@ def consecutive_irrelevant(
     True
     """
     if int(n_irrelevant) < 1:
-        raise InputError(f"n_irrelevant must be a positive integer; got {n_irrelevant!r}.")
+        raise InputError(
+            Argument("n_irrelevant"), f" must be a positive integer; got {n_irrelevant!r}."
+        )
     y = _check_history(labels, n_records)
     relevant_at = np.flatnonzero(y)
     run = y.size - (int(relevant_at[-1]) + 1 if relevant_at.size else 0)
@@ -317,6 +360,37 @@ def knee_stop(
     )
 
 
+def current_decisions(
+    labels: Sequence[int] | np.ndarray,
+    n_records: int,
+    *,
+    recall_target: float = 0.95,
+    confidence: float = 0.95,
+    n_irrelevant: int = 50,
+    min_screened: int = 150,
+) -> dict[str, StoppingDecision]:
+    """What every stopping rule says now about a screening history, by rule name.
+
+    The screen shows these side by side: the statistical rule's promise, and the heuristics'
+    states with their warning that they promise nothing.
+
+    Examples
+    --------
+    >>> d = current_decisions([1] * 20 + [0] * 1800, 2000)
+    >>> [(rule, d[rule].stop) for rule in d]
+    [('hypergeometric', True), ('consecutive_irrelevant', True), ('knee', True)]
+    """
+    return {
+        "hypergeometric": hypergeometric_stop(
+            labels, n_records, recall_target=recall_target, confidence=confidence
+        ),
+        "consecutive_irrelevant": consecutive_irrelevant(
+            labels, n_records, n_irrelevant=n_irrelevant
+        ),
+        "knee": knee_stop(labels, n_records, min_screened=min_screened),
+    }
+
+
 def first_stops(
     labels: Sequence[int] | np.ndarray,
     n_records: int,
@@ -349,7 +423,9 @@ def first_stops(
     stops: dict[str, int | None] = {rule: None for rule in STOPPING_RULES.values}
     stops["hypergeometric"] = _first_hypergeometric_stop(y, int(n_records), target, level)
     if int(n_irrelevant) < 1:
-        raise InputError(f"n_irrelevant must be a positive integer; got {n_irrelevant!r}.")
+        raise InputError(
+            Argument("n_irrelevant"), f" must be a positive integer; got {n_irrelevant!r}."
+        )
     run_ends = np.flatnonzero(found[n_irrelevant:] == found[: max(found.size - n_irrelevant, 0)])
     if run_ends.size:
         stops["consecutive_irrelevant"] = int(run_ends[0]) + n_irrelevant

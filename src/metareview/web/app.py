@@ -87,6 +87,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
         extraction_api,
         pages,
         project,
+        ranking,
         screening,
     )
 
@@ -112,6 +113,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
         duplicates,
         allocation,
         extraction,
+        ranking,
         api,
         extraction_api,
     ):

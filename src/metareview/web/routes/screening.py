@@ -19,6 +19,7 @@ from metareview.review import Store
 from metareview.review.screening import check_stage
 from metareview.web.auth import Caller, check_csrf, require_member
 from metareview.web.routes._common import redirect, render, store_of
+from metareview.web.routes.ranking import check_order, ranking_context
 
 router = APIRouter(include_in_schema=False)
 SCREENERS = ("owner", "reviewer")
@@ -44,10 +45,19 @@ def screen_context(
     record_id: str | None,
     skip: list[str],
     message: str | None = None,
+    order: str = "import",
+    show_scores: bool = False,
 ) -> dict:
-    """What the screening page shows for ``record_id`` (None: the caller's next record)."""
+    """What the screening page shows for ``record_id`` (None: the caller's next record, in
+    import order or in the caller's own relevance ranking)."""
     store = store_of(request)
     queue = store.queue(project, caller.reviewer, stage, skip)
+    ranked = None
+    if order == "relevance":
+        ranked = ranking_context(
+            store, project, caller.reviewer, stage, skip, record_id, show_scores
+        )
+        queue = {**queue, "next": ranked["next"]}
     rid = record_id or queue["next"]
     record = own = None
     if rid is not None:
@@ -71,6 +81,9 @@ def screen_context(
         "message": message,
         "keywords": store.keywords(project),
         "reasons": reasons_seen(store, project, caller.reviewer) if stage == "full_text" else [],
+        "order": order,
+        "ranking": ranked["ranking"] if ranked else None,
+        "stopping": ranked["stopping"] if ranked else None,
     }
 
 
@@ -82,9 +95,12 @@ def screen(
     skip: str | None = None,
     record: str | None = None,
     undo: int = 0,
+    order: str = "import",
+    scores: int = 0,
 ) -> Response:
     caller = require_member(request, project, SCREENERS)
     stage = check_stage(stage)
+    order = check_order(order)
     store = store_of(request)
     message = None
     if undo:
@@ -99,7 +115,9 @@ def screen(
             raise HTTPException(404, f"record {record!r} is not at the {stage} stage.")
         if state.iloc[0] != "pending":
             raise HTTPException(409, f"record {record}: its votes at this stage are complete.")
-    context = screen_context(request, caller, project, stage, record, _skips(skip), message)
+    context = screen_context(
+        request, caller, project, stage, record, _skips(skip), message, order, bool(scores)
+    )
     return render(request, "screen.html", caller.session, **context)
 
 
@@ -113,11 +131,13 @@ def vote(
     reason: Annotated[str, Form()] = "",
     other_reason: Annotated[str, Form()] = "",
     skip: Annotated[str, Form()] = "",
+    order: Annotated[str, Form()] = "import",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, SCREENERS)
     check_csrf(request, caller.session, csrf_token)
     stage = check_stage(stage)
+    order = check_order(order)
     text = other_reason.strip() or reason.strip() or None
     store = store_of(request)
     try:
@@ -125,13 +145,20 @@ def vote(
     except InputError as exc:
         skips = _skips(skip)
         try:
-            context = screen_context(request, caller, project, stage, record_id, skips, str(exc))
+            context = screen_context(
+                request, caller, project, stage, record_id, skips, str(exc), order
+            )
         except InputError:  # the record itself is unknown
             raise HTTPException(404, str(exc)) from exc
         status = 409 if "complete" in str(exc) or "not at the" in str(exc) else 422
         return render(request, "screen.html", caller.session, status=status, **context)
     remaining = [s for s in _skips(skip) if s != record_id]
-    return redirect(f"/p/{project}/screen", stage=stage, skip=",".join(remaining))
+    return redirect(
+        f"/p/{project}/screen",
+        stage=stage,
+        skip=",".join(remaining),
+        order=None if order == "import" else order,
+    )
 
 
 @router.post("/p/{project}/records/{record_id}/retrieval")
