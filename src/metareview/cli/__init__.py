@@ -8,7 +8,8 @@
 - :mod:`~metareview.cli.simulate`: ``simulate-screening`` (replay a labelled data set);
 - :mod:`~metareview.cli.serve`: ``serve`` (the web app);
 - :mod:`~metareview.cli.mv`: ``rma-mv`` (multilevel / multivariate models), ``nma`` (network
-  meta-analysis).
+  meta-analysis);
+- :mod:`~metareview.cli.examples`: ``example`` (the bundled review folders).
 
 Every command exits with code 0 on success and 2 on an error (one red line naming the
 command's own flags, never a traceback), as typer does for usage errors. Nothing heavy is
@@ -21,7 +22,7 @@ from typing import Annotated as _Annotated
 
 import typer
 
-from metareview.cli import mv, screen, serve, simulate, stats, store
+from metareview.cli import examples, mv, screen, serve, simulate, stats, store
 from metareview.cli._common import new_app as _new_app
 
 __all__ = ["app", "main"]
@@ -31,13 +32,9 @@ app = _new_app("metareview: systematic review and meta-analysis, from data to re
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        from metareview._version import __version__
 
-        try:
-            number = version("metareview")
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            number = "0+unknown"
-        print(f"metareview {number}")
+        print(f"metareview {__version__}")
         raise typer.Exit()
 
 
@@ -59,6 +56,7 @@ screen.register(app)
 simulate.register(app)
 serve.register(app)
 mv.register(app)
+examples.register(app)
 
 
 def main() -> None:

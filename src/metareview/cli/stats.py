@@ -19,6 +19,7 @@ from metareview.cli._common import (
     command,
     console,
     errors_end_the_command,
+    fail,
     output_format,
     prepare_output,
     progress_bar,
@@ -622,14 +623,23 @@ def influence_command(
 
 
 def seed_command(
-    folder: Annotated[Path, typer.Argument(help="The case-study folder.", metavar="FOLDER")] = Path(
-        "examples/ketamine-crps"
-    ),
+    folder: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The case-study folder (default: the bundled example ketamine-crps).",
+            metavar="FOLDER",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Reproduce the seed review's immediate pain-relief rate from its Table 1."""
     from rich.table import Table
 
+    from metareview.casestudies import example_folder
     from metareview.casestudies.ketamine_crps import PUBLISHED_IMMEDIATE, immediate_response_rate
+
+    if folder is None:
+        folder = example_folder("ketamine-crps")
 
     with shown_warnings("note"):
         res = immediate_response_rate(folder)
@@ -646,15 +656,27 @@ def seed_command(
 
 def report_command(
     folder: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             help="Review folder: protocol.toml + table.", metavar="FOLDER", show_default=False
         ),
-    ],
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--output", help="Output folder (default FOLDER/out).", metavar="FOLDER"
+            "-o",
+            "--output",
+            help="Output folder (default FOLDER/out; with --example, ./NAME-report).",
+            metavar="FOLDER",
+        ),
+    ] = None,
+    example: Annotated[
+        str | None,
+        typer.Option(
+            "--example",
+            help="Report on a bundled review folder instead of FOLDER (list: metareview example).",
+            metavar="NAME",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -662,7 +684,14 @@ def report_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
+    from metareview.casestudies import example_folder
     from metareview.report.build import STEPS, build_report
+
+    if (folder is None) == (example is None):
+        fail("give a review FOLDER or --example NAME, not both and not neither.")
+    if example is not None:
+        folder = example_folder(example)
+        output = Path(f"{example}-report") if output is None else output
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
     with Progress(*columns, console=rich_console(), transient=True) as bar:
