@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench fixtures clean
+.PHONY: setup demo test lint bench fixtures clean docs
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,17 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
+# The documentation site (Sphinx, numpydoc, sphinx-gallery, pydata theme: the `docs` extra) in
+# docs/_build/html, warnings as errors. It runs the gallery scripts (examples/gallery/) and the
+# reference tests behind the validation page (docs/_validation.py).
+docs: $(VENV)/.installed-docs
+	$(BIN)/sphinx-build -W --keep-going -E -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
+
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(BIN)/pip install -e ".[dev,docs]"
+	touch $@
+
 bench: setup
 	$(BIN)/pip install -e ".[dev,bench]"
 	$(BIN)/python bench/bench_rma_batch.py
@@ -42,3 +53,4 @@ fixtures:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache out
+	rm -rf docs/_build docs/auto_examples docs/api/generated docs/validation.rst docs/sg_execution_times.rst

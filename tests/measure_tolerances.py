@@ -6,11 +6,13 @@ the worst relative error is printed per test, quantity and estimator, with the s
 rtol that passes at the test's atol (elements whose reference is 0 are reported as an
 absolute error), next to the rtol and atol the test uses.
 The tolerances in the reference tests are set just above these observed worst cases, which
-their comments quote.
+their comments quote. ``--tolerances-json PATH`` also writes the measurements as JSON (the
+documentation's validation page is made from it: docs/_validation.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from typing import Any
@@ -20,8 +22,9 @@ import pytest
 
 _original = np.testing.assert_allclose
 # worst relative error, rtol needed at the test's atol, worst |error| where the reference is 0,
-# and the rtol and atol the test uses
-_records: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0, 0.0])
+# the rtol and atol the test uses, the number of values compared and the worst |error|
+_FIELDS = ("worst_rel", "needed", "abs_at_zero", "rtol", "atol", "compared", "worst_abs")
+_records: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * len(_FIELDS))
 _current: list[str] = ["", ""]  # test function, case id
 
 
@@ -56,6 +59,9 @@ def _recording(
     if (both & (d == 0)).any():
         record[2] = max(record[2], float(np.max(error[both & (d == 0)])))
     record[3], record[4] = rtol, atol
+    record[5] += int(both.sum())
+    if both.any():
+        record[6] = max(record[6], float(np.max(error[both])))
     _original(actual, desired, rtol, atol, *args, err_msg=err_msg, **kwargs)
 
 
@@ -70,6 +76,23 @@ def pytest_runtest_call(item: pytest.Item):
         np.testing.assert_allclose = _original
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tolerances-json", metavar="PATH", help="also write the measurements as JSON"
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--tolerances-json")
+    if path:
+        rows = [
+            {"test": test, "quantity": quantity, **dict(zip(_FIELDS, values, strict=True))}
+            for (test, quantity), values in sorted(_records.items())
+        ]
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(rows, fh, indent=1)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     write = terminalreporter.write_line
     write("")
@@ -77,7 +100,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"{'test and quantity [estimator]':<74} {'worst rel':>9} {'needed':>9} "
         f"{'abs at 0':>9} {'rtol':>7} {'atol':>7}"
     )
-    for (test, quantity), (rel, needed, at_zero, rtol, atol) in sorted(_records.items()):
+    for (test, quantity), (rel, needed, at_zero, rtol, atol, *_) in sorted(_records.items()):
         write(
             f"{test + ' ' + quantity:<74.74} {rel:9.1e} {needed:9.1e} {at_zero:9.1e} "
             f"{rtol:7.0e} {atol:7.0e}"

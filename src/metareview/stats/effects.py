@@ -438,7 +438,7 @@ def escalc(
     ------
     InputError
         Unknown measure, missing inputs, lengths that disagree, or impossible values
-        (negative counts or SDs, events above the group size, |r| > 1); the message names
+        (negative counts or SDs, events above the group size, ``|r| > 1``); the message names
         the rows and studies.
 
     Warns

@@ -224,8 +224,8 @@ def influence(res: RmaResult) -> pd.DataFrame:
     DataFrame
         Indexed by study: ``rstudent`` (externally standardised residual), ``dffits``,
         ``cook_d``, ``cov_r``, ``tau2_del``, ``QE_del``, ``hat``, ``weight`` (%), ``inf``
-        (True where any of metafor's cut-offs flags the study: |dffits| > 3 sqrt(p/(k-p)),
-        P(chi2_p <= cook_d) > .5, hat > 3p/k, or any |dfbetas| > 1), and ``dfbs_<coef>``.
+        (True where any of metafor's cut-offs flags the study: ``|dffits| > 3 sqrt(p/(k-p))``,
+        P(chi2_p <= cook_d) > .5, hat > 3p/k, or any ``|dfbetas| > 1``), and ``dfbs_<coef>``.
 
     References
     ----------

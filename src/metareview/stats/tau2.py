@@ -25,11 +25,17 @@ from metareview.stats._design import WLS, Design, all_ones, sum_studies
 class Control:
     """Convergence settings for iterative estimators.
 
-    threshold : change in tau2 below which Fisher scoring (ML, REML, EB) stops.
-    maxiter : iteration limit.
-    root_tol : relative tolerance of the root-finder used by PM and the Q-profile CI.
-    ll0_tol : ML/REML only: if the likelihood at tau2 = 0 beats the estimate by more than
-        this, tau2 is set to 0 (metafor's ``ll0check``).
+    Parameters
+    ----------
+    threshold : float
+        Change in tau2 below which Fisher scoring (ML, REML, EB) stops.
+    maxiter : int
+        Iteration limit.
+    root_tol : float
+        Relative tolerance of the root-finder used by PM and the Q-profile CI.
+    ll0_tol : float
+        ML/REML only: if the likelihood at tau2 = 0 beats the estimate by more than this,
+        tau2 is set to 0 (metafor's ``ll0check``).
     """
 
     threshold: float = 1e-10
