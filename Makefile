@@ -18,8 +18,8 @@ demo: setup
 	$(BIN)/metareview report examples/ketamine-crps
 
 lint: setup
-	$(BIN)/ruff check src tests bench docs
-	$(BIN)/ruff format --check src tests bench docs
+	$(BIN)/ruff check src tests bench docs examples/gallery
+	$(BIN)/ruff format --check src tests bench docs examples/gallery
 	$(BIN)/mypy  # the statistics layer, configured in pyproject.toml [tool.mypy]
 
 test: lint

@@ -112,6 +112,24 @@ def render(tests: list[Path], rows: list[dict]) -> str:
         "``make fixtures`` (needs R).",
         "",
     ]
+    lines += [
+        ".. list-table:: Overview: the largest relative difference in each test module",
+        "   :header-rows: 1",
+        "   :widths: 50 20 30",
+        "",
+        "   * - test module",
+        "     - values compared",
+        "     - largest relative difference",
+    ]
+    for test in tests:
+        if test.name in by_module:
+            quantities = by_module[test.name].values()
+            lines += [
+                f"   * - ``{test.relative_to(ROOT).as_posix()}``",
+                f"     - {sum(q[0] for q in quantities):,}",
+                f"     - {_fmt(max(q[1] for q in quantities))}",
+            ]
+    lines.append("")
     for test in tests:
         module = test.name
         if module not in by_module:
