@@ -56,6 +56,7 @@ __all__ = [
     "Record",
     "Retrieval",
     "Reviewer",
+    "RobAnswer",
     "RobJudgement",
     "ScreeningDecision",
     "ScreeningResolution",
@@ -331,6 +332,25 @@ class RobJudgement(Base):
     judgement: Mapped[str] = mapped_column(String(40))
     support: Mapped[str | None] = mapped_column(Text)
     consensus: Mapped[bool] = mapped_column(Boolean, default=False)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class RobAnswer(Base):
+    """A reviewer's answer to one signalling question of a risk-of-bias tool (RoB 2: ``"1.1"``
+    ... ``"5.3"``) for one study; the domain judgements it suggests are recomputed from the
+    answers (:mod:`metareview.review.rob_algorithm`)."""
+
+    __tablename__ = "rob_answers"
+    __table_args__ = (
+        UniqueConstraint("study_id", "tool", "question", "reviewer_id", name="uq_one_rob_answer"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    tool: Mapped[str] = mapped_column(String(20))
+    question: Mapped[str] = mapped_column(String(10))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    answer: Mapped[str] = mapped_column(String(4))
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
