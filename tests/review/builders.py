@@ -148,6 +148,14 @@ def build_project(store: Store, tmp_path: Path, form: ExtractionForm) -> list[st
         support="attrition balanced across arms",
     )
     store.judge_rob("review", "Correll 2004", "NOS", "Selection", 3, reviewer="Ana")
+    store.assess_rob(  # signalling answers kept with the judgement they suggest
+        "review",
+        "Correll 2004",
+        "RoB2",
+        reviewer="Ana",
+        answers={"1.1": "Y", "1.2": "PY", "1.3": "N"},
+        judgements={"D1": "Low"},
+    )
     store.remove_reviewer("review", "Dee", actor="Olga", reason="left the team")
     return ids
 

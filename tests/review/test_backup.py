@@ -32,6 +32,7 @@ AUDIT_ENTITIES = {
     "extraction_value",
     "extraction_resolution",
     "rob_judgement",
+    "rob_answer",
 }
 
 
@@ -62,6 +63,7 @@ def assert_round_trip(
         "extraction": lambda st: st.extraction_values("review"),
         "studies_table": lambda st: st.studies_table("review", form),
         "rob": lambda st: st.rob_judgements("review", "RoB2"),
+        "rob_answers": lambda st: st.rob_answers("review", "RoB2"),
         "rob_table": lambda st: st.rob_table("review", "RoB2"),
         "nos_table": lambda st: st.rob_table("review", "NOS"),
         "agreement": lambda st: st.screening_agreement("review").pairs,

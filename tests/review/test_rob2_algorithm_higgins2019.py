@@ -61,37 +61,77 @@ CASES = [
         "High",
         "deviations unbalanced",
     ),
-    ("D2", {"2.1": "NI", "2.2": "N", "2.3": "PY", "2.4": "Y", "2.5": "NI", "2.6": "Y"}, "High",
-     "NI on awareness, deviations, NI balance"),
-    ("D2", {"2.1": "N", "2.2": "PN", "2.6": "N", "2.7": "N"}, "Some concerns",
-     "per-protocol analysis, no substantial impact"),
-    ("D2", {"2.1": "N", "2.2": "N", "2.6": "NI", "2.7": "Y"}, "High",
-     "inappropriate analysis with potential substantial impact"),
+    (
+        "D2",
+        {"2.1": "NI", "2.2": "N", "2.3": "PY", "2.4": "Y", "2.5": "NI", "2.6": "Y"},
+        "High",
+        "NI on awareness, deviations, NI balance",
+    ),
+    (
+        "D2",
+        {"2.1": "N", "2.2": "PN", "2.6": "N", "2.7": "N"},
+        "Some concerns",
+        "per-protocol analysis, no substantial impact",
+    ),
+    (
+        "D2",
+        {"2.1": "N", "2.2": "N", "2.6": "NI", "2.7": "Y"},
+        "High",
+        "inappropriate analysis with potential substantial impact",
+    ),
     ("D2", {"2.1": "N", "2.2": "N", "2.6": "PN", "2.7": "NI"}, "High", "2.7 NI is high"),
     # Domain 3: missing outcome data
     ("D3", {"3.1": "Y"}, "Low", "data for nearly all"),
     ("D3", {"3.1": "N", "3.2": "PY"}, "Low", "evidence result not biased"),
     ("D3", {"3.1": "NI", "3.2": "N", "3.3": "PN"}, "Low", "missingness not on true value"),
-    ("D3", {"3.1": "N", "3.2": "N", "3.3": "Y", "3.4": "N"}, "Some concerns",
-     "could depend, not likely"),
+    (
+        "D3",
+        {"3.1": "N", "3.2": "N", "3.3": "Y", "3.4": "N"},
+        "Some concerns",
+        "could depend, not likely",
+    ),
     ("D3", {"3.1": "N", "3.2": "PN", "3.3": "NI", "3.4": "PY"}, "High", "likely depends"),
     ("D3", {"3.1": "PN", "3.2": "N", "3.3": "Y", "3.4": "NI"}, "High", "3.4 NI is high"),
     # Domain 4: measurement of the outcome
     ("D4", {"4.1": "Y"}, "High", "inappropriate method"),
     ("D4", {"4.1": "N", "4.2": "PY"}, "High", "measurement differed between groups"),
     ("D4", {"4.1": "N", "4.2": "N", "4.3": "N"}, "Low", "assessors blinded"),
-    ("D4", {"4.1": "NI", "4.2": "PN", "4.3": "Y", "4.4": "PN"}, "Low",
-     "aware, could not be influenced"),
-    ("D4", {"4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "Y", "4.5": "PN"}, "Some concerns",
-     "could be, not likely influenced"),
-    ("D4", {"4.1": "N", "4.2": "N", "4.3": "PY", "4.4": "NI", "4.5": "Y"}, "High",
-     "likely influenced"),
-    ("D4", {"4.1": "N", "4.2": "NI", "4.3": "N"}, "Some concerns",
-     "NI on differing measurement, assessors blinded"),
-    ("D4", {"4.1": "N", "4.2": "NI", "4.3": "Y", "4.4": "N"}, "Some concerns",
-     "NI on differing, could not be influenced"),
-    ("D4", {"4.1": "N", "4.2": "NI", "4.3": "Y", "4.4": "Y", "4.5": "NI"}, "High",
-     "NI on differing, 4.5 NI"),
+    (
+        "D4",
+        {"4.1": "NI", "4.2": "PN", "4.3": "Y", "4.4": "PN"},
+        "Low",
+        "aware, could not be influenced",
+    ),
+    (
+        "D4",
+        {"4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "Y", "4.5": "PN"},
+        "Some concerns",
+        "could be, not likely influenced",
+    ),
+    (
+        "D4",
+        {"4.1": "N", "4.2": "N", "4.3": "PY", "4.4": "NI", "4.5": "Y"},
+        "High",
+        "likely influenced",
+    ),
+    (
+        "D4",
+        {"4.1": "N", "4.2": "NI", "4.3": "N"},
+        "Some concerns",
+        "NI on differing measurement, assessors blinded",
+    ),
+    (
+        "D4",
+        {"4.1": "N", "4.2": "NI", "4.3": "Y", "4.4": "N"},
+        "Some concerns",
+        "NI on differing, could not be influenced",
+    ),
+    (
+        "D4",
+        {"4.1": "N", "4.2": "NI", "4.3": "Y", "4.4": "Y", "4.5": "NI"},
+        "High",
+        "NI on differing, 4.5 NI",
+    ),
     # Domain 5: selection of the reported result
     ("D5", {"5.1": "Y", "5.2": "N", "5.3": "PN"}, "Low", "pre-specified, no selection"),
     ("D5", {"5.1": "NI", "5.2": "N", "5.3": "N"}, "Some concerns", "no plan, no selection"),
@@ -162,7 +202,7 @@ def test_bad_answers_name_the_study_and_question() -> None:
         check_answers("T", {"1.1": "maybe"})
     with pytest.raises(InputError, match=r"signalling question 3.2: .*Y, PY, PN, N; got 'NI'"):
         check_answers("T", {"3.1": "N", "3.2": "NI"})
-    with pytest.raises(InputError, match="'6.1' is not a RoB 2 signalling question"):
+    with pytest.raises(InputError, match=r"'6\.1' is not a RoB 2 signalling question"):
         check_answers("T", {"6.1": "Y"})
     with pytest.raises(InputError, match="domain must be one of"):
         suggest_domain("D6", {})

@@ -63,6 +63,7 @@ from metareview.review.models import (
     Record,
     Retrieval,
     Reviewer,
+    RobAnswer,
     RobJudgement,
     ScreeningDecision,
     ScreeningResolution,
@@ -344,6 +345,19 @@ TABLES = (
             _f("consensus"),
             _f("time", time=True),
         ),
+    ),
+    Section(
+        "rob_answers",
+        RobAnswer,
+        (
+            _f("study", "study_id", ref="studies"),
+            _f("tool"),
+            _f("question"),
+            _f("reviewer", "reviewer_id", ref="reviewers"),
+            _f("answer"),
+            _f("time", time=True),
+        ),
+        missing=lambda _doc: [],  # a backup written before signalling answers were kept
     ),
 )
 #: The project's audit entries (``key``: ``entity_id``, or the natural key of a row entity).

@@ -273,23 +273,26 @@ def _d1(a: dict[str, str]) -> str:
 
 
 def _d2(a: dict[str, str]) -> str:
-    if a["2.1"] in NO and a["2.2"] in NO:
-        part1 = LOW
-    elif a["2.3"] in NO:
-        part1 = LOW
-    elif a["2.3"] == "NI":
-        part1 = SOME
-    elif a["2.4"] in NO:
-        part1 = SOME
-    else:
-        part1 = SOME if a["2.5"] in YES else HIGH
-    if a["2.6"] in YES:
-        part2 = LOW
-    else:
-        part2 = SOME if a["2.7"] in NO else HIGH
-    if HIGH in (part1, part2):
+    parts = (_d2_deviations(a), _d2_analysis(a))
+    if HIGH in parts:
         return HIGH
-    return LOW if part1 == part2 == LOW else SOME
+    return LOW if parts == (LOW, LOW) else SOME
+
+
+def _d2_deviations(a: dict[str, str]) -> str:
+    """Part 1 (2.1-2.5): awareness and deviations that arose because of the trial context."""
+    if (a["2.1"] in NO and a["2.2"] in NO) or a["2.3"] in NO:
+        return LOW
+    if a["2.3"] == "NI" or a["2.4"] in NO:
+        return SOME
+    return SOME if a["2.5"] in YES else HIGH
+
+
+def _d2_analysis(a: dict[str, str]) -> str:
+    """Part 2 (2.6-2.7): the analysis of the effect of assignment."""
+    if a["2.6"] in YES:
+        return LOW
+    return SOME if a["2.7"] in NO else HIGH
 
 
 def _d3(a: dict[str, str]) -> str:
