@@ -27,7 +27,7 @@ from metareview.report.text import (
     results_text,
 )
 
-__all__ = ["ReportOutput", "build_report"]
+__all__ = ["ReportOutput", "build_report", "forest_figure", "funnel_figure"]
 
 STEPS = ("protocol", "integrity", "outcomes", "harms and descriptives", "figures", "report")
 
@@ -134,8 +134,32 @@ def _axis_label(a: OutcomeAnalysis) -> str | None:
     return axis
 
 
+def forest_figure(a: OutcomeAnalysis):
+    """The forest plot of an outcome's main fit, as the report draws it (display scale,
+    axis label and favours from the protocol, the model in the title)."""
+    from metareview.plots import forest
+
+    res = a.main
+    transf = "percent" if res.measure == "PR" else display_transf(res.measure, a.outcome)
+    return forest(
+        res,
+        transf=transf,
+        xlabel=_axis_label(a),
+        title=f"{a.outcome.label} ({res.method}, {MEASURE_NAMES[res.measure]}"
+        f"{', Hartung-Knapp' if res.test == 'knha' else ''})",
+    )
+
+
+def funnel_figure(a: OutcomeAnalysis, min_k: int = SMALL_K):
+    """The funnel plot of an outcome's main fit, or None below ``min_k`` studies (the
+    report's :data:`SMALL_K`)."""
+    from metareview.plots import funnel
+
+    return funnel(a.main) if a.main.k >= min_k else None
+
+
 def _figures(protocol: Protocol, fitted: dict[str, OutcomeAnalysis], directory: Path):
-    from metareview.plots import forest, funnel, prisma
+    from metareview.plots import prisma
 
     files, embedded = [], {}
 
@@ -145,20 +169,10 @@ def _figures(protocol: Protocol, fitted: dict[str, OutcomeAnalysis], directory: 
         embedded[name] = data
 
     for name, a in fitted.items():
-        res = a.main
-        transf = "percent" if res.measure == "PR" else display_transf(res.measure, a.outcome)
-        keep(
-            forest(
-                res,
-                transf=transf,
-                xlabel=_axis_label(a),
-                title=f"{a.outcome.label} ({res.method}, {MEASURE_NAMES[res.measure]}"
-                f"{', Hartung-Knapp' if res.test == 'knha' else ''})",
-            ),
-            f"forest_{name}",
-        )
-        if res.k >= SMALL_K:
-            keep(funnel(res), f"funnel_{name}")
+        keep(forest_figure(a), f"forest_{name}")
+        fig = funnel_figure(a)
+        if fig is not None:
+            keep(fig, f"funnel_{name}")
     if protocol.prisma:
         counts = {
             "records_databases": protocol.prisma["records_identified"],

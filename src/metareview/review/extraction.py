@@ -252,14 +252,19 @@ class ExtractionMixin(StoreCore):
 
         return cohen_kappa(both[first].tolist(), both[second].tolist())
 
-    def studies_table(self, project: str, form: ExtractionForm) -> pd.DataFrame:
-        """The agreed extraction table: one row per study, ``study`` then the form's fields.
+    def studies_table(
+        self, project: str, form: ExtractionForm, *, only: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The agreed extraction table: one row per study, ``study`` then the form's fields
+        (``only``: of these studies only).
 
         A field's value is the resolution if there is one, else the extractors' common
         value. Raises InputError listing open conflicts or required fields nobody filled.
         """
         values = self.extraction_values(project)
         resolved = self._resolutions(project)
+        if only is not None:
+            values = values[values["study"].isin(list(only))]
         open_ = _open_conflicts(values, resolved)
         if not open_.empty:
             shown = "; ".join(f"{r.study}/{r.field}" for r in open_.head(5).itertuples())
@@ -268,6 +273,8 @@ class ExtractionMixin(StoreCore):
             )
         table = []
         for study in self.studies(project)["study"]:
+            if only is not None and study not in only:
+                continue
             row: dict[str, Any] = {"study": study}
             mine = values[values["study"] == study]
             for spec in form.fields:

@@ -369,7 +369,7 @@ class RobMixin(StoreCore):
                 s.scalars(select(Study.label).where(Study.project_id == proj.id).order_by(Study.id))
             )
         table = self.rob_judgements(project, name)
-        own = table[~table["consensus"]]
+        own = table[~table["consensus"].astype(bool)]
         rows = []
         for study in studies:
             mine = own[own["study"] == study]

@@ -24,6 +24,7 @@ from metareview.exceptions import InputError, StoreError
 from metareview.review._core import lock_project
 from metareview.review._normalise import fingerprint
 from metareview.review.accounts import AccountsMixin
+from metareview.review.agreed import AgreedTableMixin
 from metareview.review.allocation import AllocationMixin
 from metareview.review.backup import BackupMixin
 from metareview.review.dedup import DuplicateCandidates, find_duplicates
@@ -181,6 +182,7 @@ class Store(
     DedupQueueMixin,
     AllocationMixin,
     RankedQueueMixin,
+    AgreedTableMixin,
 ):
     """A review store on any SQLAlchemy database (a SQLite file by default).
 

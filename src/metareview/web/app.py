@@ -11,6 +11,7 @@ answers: an :class:`~metareview.exceptions.InputError` is 422 (its message is sh
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -61,7 +62,12 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = None) -> FastAPI:
+def create_app(
+    store: Store | str | Path,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    protocols: Mapping[str, str | Path] | None = None,
+) -> FastAPI:
     """The FastAPI app serving ``store`` (a :class:`Store`, a URL or a SQLite file path).
 
     Parameters
@@ -71,6 +77,9 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     rate_limiter : RateLimiter, optional
         Counts failed logins (default: 5 failures per user name or client address in 15
         minutes, then 429).
+    protocols : mapping, optional
+        Project name -> its review folder (``protocol.toml``: outcomes and extraction form),
+        for the analysis page.
 
     Examples
     --------
@@ -81,6 +90,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     """
     from metareview.web.routes import (
         allocation,
+        analysis,
         api,
         duplicates,
         extraction,
@@ -88,6 +98,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
         pages,
         project,
         ranking,
+        rob,
         screening,
     )
 
@@ -105,6 +116,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
     app.state.store = store if isinstance(store, Store) else Store.open(store)
     app.state.templates = _templates()
     app.state.limiter = rate_limiter or RateLimiter()
+    app.state.protocols = {name: Path(folder) for name, folder in (protocols or {}).items()}
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (
         pages,
@@ -114,6 +126,8 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
         allocation,
         extraction,
         ranking,
+        rob,
+        analysis,
         api,
         extraction_api,
     ):

@@ -1,0 +1,182 @@
+"""One outcome of a review analysed from a store's agreed studies table, with the model the
+user chooses: what the web app's analysis page shows.
+
+Everything is the report's own code (:mod:`metareview.report.analyses` fits the outcome, the
+published method and the robustness grid; :mod:`metareview.report.build` draws the forest
+and funnel plots): the page and ``metareview report`` cannot disagree. The choices (effect
+measure, model, test, a subgroup column or a moderator column) replace the protocol's for
+this outcome only; they are checked first, and a bad one is an
+:class:`~metareview.exceptions.InputError` naming the choice and what is accepted.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metareview.exceptions import InputError, MetareviewWarning
+from metareview.report.analyses import (
+    MEASURE_NAMES,
+    METHOD_NAMES,
+    OutcomeAnalysis,
+    analyse_outcome,
+    display_transf,
+)
+from metareview.report.build import forest_figure, funnel_figure
+from metareview.report.protocol import DATA_TYPES, METHODS, TESTS, Protocol, load_protocol
+
+__all__ = ["LiveAnalysis", "analyse_agreed", "outcome_choices"]
+
+#: the funnel plot is drawn from this many studies (the report waits for 10: its tests of
+#: asymmetry have little power below that, and the page says so)
+FUNNEL_MIN_K = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAnalysis:
+    """An outcome fitted with the chosen model: the report's :class:`OutcomeAnalysis`, the
+    leave-one-out table on the display scale, and the forest and funnel plots as SVG text
+    (``funnel_svg`` is None below :data:`FUNNEL_MIN_K` studies)."""
+
+    analysis: OutcomeAnalysis
+    choices: dict[str, Any]
+    pooled: dict[str, float]
+    published: dict[str, float] | None
+    leave1out: pd.DataFrame
+    forest_svg: str
+    funnel_svg: str | None
+
+
+def outcome_choices(protocol: Protocol, outcome: str) -> dict[str, Any]:
+    """What may be chosen for ``outcome``: ``measures`` (of its data type), ``methods``,
+    ``tests`` and ``columns`` (for a subgroup or a moderator: the table's columns other
+    than the study label)."""
+    o = _outcome(protocol, outcome)
+    study = protocol.column("study")
+    return {
+        "outcomes": [(x.name, x.label) for x in protocol.outcomes],
+        "measures": [(m, MEASURE_NAMES[m]) for m in DATA_TYPES[o.data][0]],
+        "methods": [(m, METHOD_NAMES[m]) for m in METHODS if m != "FE"],
+        "tests": [("z", "Wald (z)"), ("knha", "Hartung-Knapp")],
+        "columns": [c for c in protocol.table.columns if c != study],
+        "defaults": {"measure": o.measure, "method": o.method, "test": o.test},
+    }
+
+
+def _outcome(protocol: Protocol, name: str):
+    names = [o.name for o in protocol.outcomes]
+    if name not in names:
+        raise InputError(f"outcome must be one of {names}; got {name!r}.")
+    return protocol.outcome(name)
+
+
+def load_agreed(folder: str | Path, table: pd.DataFrame) -> Protocol:
+    """The protocol of the review folder read with ``table`` (a store's agreed studies
+    table) instead of the table file it names."""
+    with tempfile.TemporaryDirectory(prefix="metareview-live-") as tmp:
+        path = Path(tmp) / "studies.csv"
+        table.to_csv(path, index=False)
+        return load_protocol(folder, path)
+
+
+def analyse_agreed(
+    protocol: Protocol,
+    outcome: str,
+    *,
+    measure: str | None = None,
+    method: str | None = None,
+    test: str | None = None,
+    subgroup: str | None = None,
+    moderator: str | None = None,
+) -> LiveAnalysis:
+    """Fit ``outcome`` of ``protocol`` with the chosen model (None: the protocol's), as the
+    report does, and draw its forest and funnel plots.
+
+    Raises
+    ------
+    InputError
+        A measure that does not fit the outcome's data, an unknown method or test, or a
+        subgroup or moderator that is not a column of the table.
+    """
+    o = _outcome(protocol, outcome)
+    choices = outcome_choices(protocol, outcome)
+    measure = measure or o.measure
+    method = method or o.method
+    test = test or o.test
+    allowed = DATA_TYPES[o.data][0]
+    if measure not in allowed:
+        raise InputError(
+            f"measure must be one of {list(allowed)} for {o.data} data; got {measure!r}."
+        )
+    if method not in METHODS:
+        raise InputError(f"method must be one of {list(METHODS)}; got {method!r}.")
+    if test not in TESTS:
+        raise InputError(f"test must be one of {list(TESTS)}; got {test!r}.")
+    options = {k: v for k, v in o.options.items() if k not in ("subgroup", "moderators")}
+    for key, column in (("subgroup", subgroup), ("moderator", moderator)):
+        if column and column not in choices["columns"]:
+            raise InputError(
+                f"{key} must be a column of the studies table ({choices['columns']}); "
+                f"got {column!r}."
+            )
+    if subgroup:
+        options["subgroup"] = subgroup
+    if moderator:
+        options["moderators"] = [moderator]
+    chosen = replace(o, measure=measure, method=method, test=test, options=options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetareviewWarning)  # shown on the page as notes
+        a = analyse_outcome(protocol, chosen)
+        forest = forest_figure(a)
+        funnel = funnel_figure(a, min_k=FUNNEL_MIN_K)
+    transf = display_transf(a.main.measure, a.outcome)
+    l1o = pd.DataFrame()
+    if a.main.k >= 3:
+        from metareview.stats import leave1out
+        from metareview.stats.transforms import back_transform
+
+        l1o = leave1out(a.main)[["estimate", "ci_lb", "ci_ub", "QE", "tau2", "I2"]].copy()
+        if transf is not None:
+            targs = {"ni": a.main.ni} if a.main.ni is not None else None
+            for column in ("estimate", "ci_lb", "ci_ub"):
+                l1o[column] = back_transform(transf, l1o[column].to_numpy(), targs)
+    return LiveAnalysis(
+        analysis=a,
+        choices={
+            "outcome": outcome,
+            "measure": measure,
+            "method": method,
+            "test": test,
+            "subgroup": subgroup,
+            "moderator": moderator,
+        },
+        pooled=a.predict(a.main),
+        published=a.predict(a.published) if a.published is not None else None,
+        leave1out=l1o,
+        forest_svg=_svg(forest),
+        funnel_svg=None if funnel is None else _svg(funnel),
+    )
+
+
+def _svg(fig: Any) -> str:
+    """The figure as SVG text (without the XML prologue: it goes inside an HTML page)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buffer.getvalue()
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else text
+
+
+def finite(value: Any) -> bool:
+    """Whether a table cell is a number to show."""
+    return isinstance(value, int | float | np.floating) and bool(np.isfinite(value))

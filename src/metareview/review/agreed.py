@@ -1,0 +1,46 @@
+"""The agreed extraction table of the studies whose dual extraction is complete: what a live
+analysis may pool without revealing a reviewer's values before the other has extracted.
+
+:meth:`~metareview.review.extraction.ExtractionMixin.studies_table` takes a study's values
+as soon as one extractor has entered them; here a study enters only once
+``reviewers_per_record`` reviewers have extracted it (blinding as in screening: no value is
+shown, even pooled, while another reviewer may still be extracting it).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from metareview.review._core import StoreCore
+from metareview.review.extraction_form import ExtractionForm
+
+__all__ = ["AgreedTableMixin"]
+
+
+class AgreedTableMixin(StoreCore):
+    """The agreed table of completely extracted studies (see the module docstring)."""
+
+    def agreed_studies_table(
+        self, project: str, form: ExtractionForm
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """The agreed values (resolution, else the extractors' common value) of every study
+        that ``reviewers_per_record`` reviewers have extracted, as
+        :meth:`studies_table`, and the labels of the studies still being extracted.
+
+        Raises
+        ------
+        InputError
+            While a complete study has an open conflict (naming up to five), or a required
+            field of a complete study is empty.
+        """
+        with self.session() as s:
+            per_record = self._project(s, project).reviewers_per_record
+        values = self.extraction_values(project)
+        extractors = values.groupby("study")["reviewer"].nunique()
+        studies = self.studies(project)["study"].tolist()
+        complete = [s for s in studies if extractors.get(s, 0) >= per_record]
+        pending = [s for s in studies if s not in complete]
+        if not complete:
+            return pd.DataFrame(columns=["study", *form.names]), pending
+        table = self.studies_table(project, form, only=complete)
+        return table, pending

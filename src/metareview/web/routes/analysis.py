@@ -1,0 +1,146 @@
+"""The analysis page: one outcome of the project pooled from the agreed extraction data, with
+the effect measure, model, test, subgroup or moderator the caller chooses; forest and funnel
+plots (SVG), heterogeneity, Egger's and Begg's tests, leave-one-out and the robustness table
+across methods, all computed by the report's own code (:mod:`metareview.report.live`).
+
+The protocol (outcomes, the extraction form) is the project's review folder, given to
+:func:`~metareview.web.create_app` as ``protocols={project: folder}``. Only studies whose dual
+extraction is complete enter (:meth:`~metareview.review.Store.agreed_studies_table`), so the
+page never shows a value another reviewer may still be extracting.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from metareview.web.auth import require_member
+from metareview.web.routes._common import render, store_of
+
+router = APIRouter(include_in_schema=False)
+MEMBERS = ("owner", "reviewer", "viewer")
+_CACHE_SIZE = 32
+
+
+def protocol_folder(request: Request, project: str) -> Path:
+    """The review folder of ``project`` (404 when the app was started without one)."""
+    folders = getattr(request.app.state, "protocols", None) or {}
+    if project not in folders:
+        raise HTTPException(
+            404,
+            f"project {project!r} has no protocol: start the app with its review folder "
+            "(create_app(..., protocols={project: folder})) to analyse it here.",
+        )
+    return Path(folders[project])
+
+
+def _agreed_protocol(request: Request, project: str) -> tuple[Any, list[str]]:
+    """The protocol read with the agreed table (cached by the table's content), and the
+    studies still being extracted."""
+    from metareview.report.live import load_agreed
+    from metareview.review.extraction_form import load_form
+
+    folder = protocol_folder(request, project)
+    form = load_form(folder / "protocol.toml")
+    table, pending = store_of(request).agreed_studies_table(project, form)
+    if table.empty:
+        raise HTTPException(409, "no study has a complete dual extraction yet; nothing to pool.")
+    key = hashlib.sha256(
+        (str(folder) + (folder / "protocol.toml").read_text(encoding="utf-8")).encode()
+        + table.to_csv(index=False).encode()
+    ).hexdigest()
+    cache: OrderedDict = request.app.state.__dict__.setdefault("analysis_cache", OrderedDict())
+    if key not in cache:
+        cache[key] = load_agreed(folder, table)
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return cache[key], pending
+
+
+def _data_uri(svg: str | None) -> str | None:
+    if svg is None:
+        return None
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+@router.get("/p/{project}/analysis")
+def analysis_page(
+    request: Request,
+    project: str,
+    outcome: str | None = None,
+    measure: str | None = None,
+    method: str | None = None,
+    test: str | None = None,
+    subgroup: str | None = None,
+    moderator: str | None = None,
+) -> Response:
+    caller = require_member(request, project, MEMBERS)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from metareview.report.live import analyse_agreed, outcome_choices
+
+    protocol, pending = _agreed_protocol(request, project)
+    outcome = outcome or protocol.outcomes[0].name
+    choices = outcome_choices(protocol, outcome)
+    live = analyse_agreed(
+        protocol,
+        outcome,
+        measure=measure or None,
+        method=method or None,
+        test=test or None,
+        subgroup=subgroup or None,
+        moderator=moderator or None,
+    )
+    a = live.analysis
+    robustness = a.robustness.reset_index().to_dict(orient="records")
+    return render(
+        request,
+        "analysis.html",
+        caller.session,
+        project=project,
+        caller=caller,
+        choices=choices,
+        chosen=live.choices,
+        live=live,
+        a=a,
+        main=a.main.to_dict(),
+        robustness=robustness,
+        main_label=next((r["method"] for r in robustness if r["main"]), chosen_label(live)),
+        leave1out=live.leave1out.reset_index().to_dict(orient="records"),
+        subgroups=_subgroups(a),
+        regression=None if a.regression is None else a.regression.to_dict(),
+        regression_rows=[]
+        if a.regression is None
+        else [
+            {"coefficient": str(name), **row}
+            for name, row in a.regression.table().to_dict(orient="index").items()
+        ],
+        forest=_data_uri(live.forest_svg),
+        funnel=_data_uri(live.funnel_svg),
+        pending=pending,
+        percent=a.outcome.data == "proportion",
+    )
+
+
+def chosen_label(live: Any) -> str:
+    """The chosen model in words, when the robustness table has no row for it."""
+    c = live.choices
+    return f"{c['method']}, {c['measure']}" + (", Hartung-Knapp" if c["test"] == "knha" else "")
+
+
+def _subgroups(a: Any) -> list[dict[str, Any]] | None:
+    if a.subgroups is None:
+        return None
+    rows = []
+    for label, fit in a.subgroups.subgroups.items():
+        pred = a.predict(fit)
+        rows.append({"label": label, "k": fit.k, **pred, "I2": fit.I2})
+    return rows
