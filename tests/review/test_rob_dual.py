@@ -10,6 +10,7 @@ import pytest
 
 from metareview.exceptions import InputError
 from metareview.review import Store
+from metareview.review.extraction_form import ExtractionForm
 
 from .builders import screen_all, write_ris
 
@@ -154,3 +155,21 @@ def test_nos_and_robins_forms(two_studies: Store) -> None:
             reviewer="Ana",
             judgements={**robins, "Overall": "Moderate"},
         )
+
+
+def test_agreed_table_holds_only_completely_extracted_studies(
+    two_studies: Store, form: ExtractionForm
+) -> None:
+    """A live analysis must not pool a value while the other extractor is still at work."""
+    store = two_studies
+    for study in ("Trial A", "Trial B"):
+        store.extract("review", study, "Ana", {"n": 20, "design": "RCT"}, form)
+    store.extract("review", "Trial A", "Ben", {"n": 20, "design": "RCT"}, form)
+    table, pending = store.agreed_studies_table("review", form)
+    assert table["study"].tolist() == ["Trial A"] and pending == ["Trial B"]
+    store.extract("review", "Trial B", "Ben", {"n": 22, "design": "RCT"}, form)
+    with pytest.raises(InputError, match=r"1 extraction conflicts are open \(Trial B/n\)"):
+        store.agreed_studies_table("review", form)
+    store.resolve_extraction("review", "Trial B", "n", 21, form, by="Cy", reason="Table 1")
+    table, pending = store.agreed_studies_table("review", form)
+    assert table["n"].tolist() == [20, 21] and pending == []

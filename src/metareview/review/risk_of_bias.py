@@ -30,7 +30,7 @@ from metareview.review.screening import reviewer_row
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session
 
-__all__ = ["RobMixin"]
+__all__ = ["RobMixin", "suggested_judgements"]
 
 
 def _tool(tool: str) -> tuple[str, Any]:
@@ -241,7 +241,7 @@ class RobMixin(StoreCore):
             for domain, value in judgements.items()
             if value not in (None, "")
         }
-        suggested = _suggestions(name, spec, clean, labels)
+        suggested = suggested_judgements(name, spec, clean, labels)
         for domain, label in labels.items():
             proposal = suggested.get(domain)
             if proposal is not None and label != proposal and domain not in support:
@@ -351,7 +351,7 @@ class RobMixin(StoreCore):
             "answers": answers,
             "judgements": judgements,
             "support": {d: t for d, _, t in rows if t},
-            "suggested": _suggestions(name, spec, answers, judgements),
+            "suggested": suggested_judgements(name, spec, answers, judgements),
         }
 
     def rob_progress(self, project: str, tool: str) -> pd.DataFrame:
@@ -449,11 +449,13 @@ def _needed_domains(spec: Any) -> set[str]:
     return set(spec.codes) | (set() if spec.is_star_scale else {spec.overall})
 
 
-def _suggestions(
+def suggested_judgements(
     name: str, spec: Any, answers: Mapping[str, str], judgements: Mapping[str, str]
 ) -> dict[str, str | None]:
     """The algorithm's suggestion per domain (RoB 2, from the answers) and overall (RoB 2
-    and ROBINS-I, from the domain judgements: entered ones win over suggested ones)."""
+    and ROBINS-I, from the domain judgements: entered ones win over suggested ones).
+    ``name`` and ``spec``: the tool's key (``"RoB2"``...) and its
+    :class:`~metareview._rob_tools.Tool`."""
     suggested: dict[str, str | None] = {}
     if name == "RoB2":
         suggested = {d: suggest_domain(d, answers) for d in spec.codes}

@@ -20,7 +20,8 @@ from fastapi.responses import Response
 
 from metareview._rob_tools import TOOL_NAMES, TOOLS
 from metareview.exceptions import InputError
-from metareview.review.rob_algorithm import ANSWERS, ROB2_QUESTIONS
+from metareview.review.risk_of_bias import suggested_judgements
+from metareview.review.rob_algorithm import ANSWERS, ROB2_QUESTIONS, check_answers
 from metareview.web.auth import check_csrf, require_member
 from metareview.web.routes._common import redirect, render, store_of
 
@@ -108,6 +109,7 @@ def _form_context(
         "others": others.to_dict(orient="records"),
         "domains": [*spec.domains, *(() if spec.is_star_scale else ((spec.overall, "Overall"),))],
         "message": None,
+        "needs_reason": set(),
     }
 
 
@@ -143,12 +145,23 @@ async def rob_save(request: Request, project: str) -> Response:
         )
     except InputError as error:
         context = _form_context(request, caller, project, study, name, spec)
-        # keep what was typed, so that the reviewer can add the reason and save again
+        # keep what was typed, with the suggestions it makes, so that the reviewer can add
+        # the reason where it is needed (marked on the domain) and save again
+        try:
+            typed = check_answers(study, answers) if name == "RoB2" else {}
+        except InputError:
+            typed = {}
+        suggested = suggested_judgements(name, spec, typed, judgements)
         context["mine"] = {
-            **context["mine"],
             "answers": answers,
             "judgements": judgements,
             "support": support,
+            "suggested": suggested,
+        }
+        context["needs_reason"] = {
+            d
+            for d, level in judgements.items()
+            if suggested.get(d) not in (None, level) and d not in support
         }
         context["message"] = str(error)
         return render(request, "rob_assess.html", caller.session, status=422, **context)
