@@ -12,7 +12,6 @@ checks who is asking and renders.
 from __future__ import annotations
 
 import base64
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -45,12 +44,10 @@ def _study_exists(request: Request, project: str, study: str) -> None:
 
 
 def _figure_uri(figure: Any) -> str:
-    import matplotlib.pyplot as plt
+    from metareview.report.live import figure_svg
 
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    svg = figure_svg(figure).encode("utf-8")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
 
 @router.get("/p/{project}/rob")
