@@ -7,6 +7,7 @@ import subprocess
 import sys
 import types
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import typer
@@ -139,3 +140,22 @@ def test_store_commands_do_not_load_the_statistics_or_figures() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_serve_hands_review_folders_to_the_analysis_page(monkeypatch, tmp_path) -> None:
+    calls = []
+    web = types.ModuleType("metareview.web")
+    web.serve = lambda store, **kw: calls.append(kw)
+    monkeypatch.setitem(sys.modules, "metareview.web", web)
+    import metareview
+
+    monkeypatch.setattr(metareview, "web", web, raising=False)
+    folder = Path(__file__).resolve().parents[2] / "examples" / "ketamine-crps-review"
+    result = RUNNER.invoke(app, ["serve", "--protocol", f"crps={folder}"])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["protocols"] == {"crps": folder}
+    result = RUNNER.invoke(app, ["serve", "--protocol", f"crps={tmp_path}"])
+    assert result.exit_code == 2
+    assert result.output == f"error: --protocol crps={tmp_path}: {tmp_path} has no protocol.toml.\n"
+    result = RUNNER.invoke(app, ["serve", "--protocol", "crps"])
+    assert result.output == "error: --protocol must be PROJECT=FOLDER; got 'crps'.\n"

@@ -186,8 +186,14 @@ def create_app(
     return app
 
 
-def serve(store_url: str, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the app on ``store_url`` with uvicorn at ``http://host:port`` until stopped.
+def serve(
+    store_url: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    protocols: Mapping[str, str | Path] | None = None,
+) -> None:
+    """Run the app on ``store_url`` with uvicorn at ``http://host:port`` until stopped
+    (``protocols``: project -> review folder, as :func:`create_app`).
 
     On a store without accounts, prints a one-time link that creates the first account
     (an administrator); there is no default password.
@@ -204,4 +210,5 @@ def serve(store_url: str, host: str = "127.0.0.1", port: int = 8000) -> None:
             file=sys.stderr,
             flush=True,
         )
-    uvicorn.run(create_app(store), host=host, port=port, proxy_headers=True, log_level="info")
+    app = create_app(store, protocols=protocols)
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
