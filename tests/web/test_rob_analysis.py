@@ -110,6 +110,7 @@ def test_choices_redraw_and_bad_ones_are_named(seeded: World) -> None:
     bad = client.get(f"/p/{PROJECT}/analysis?measure=SMD")
     assert bad.status_code == 422
     assert "measure must be one of [&#39;PR&#39;, &#39;PLN&#39;" in bad.text
+    assert 'id="choices"' in bad.text  # the choices stay, the message beside them
     assert client.get(f"/p/{PROJECT}/analysis?moderator=nope").status_code == 422
     assert client.get(f"/p/{PROJECT}/analysis?outcome=nope").status_code == 422
 

@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from metareview.exceptions import InputError
 from metareview.web.auth import require_member
 from metareview.web.routes._common import render, store_of
 
@@ -88,17 +89,34 @@ def analysis_page(
     from metareview.report.live import analyse_agreed, outcome_choices
 
     protocol, pending = _agreed_protocol(request, project)
-    outcome = outcome or protocol.outcomes[0].name
-    choices = outcome_choices(protocol, outcome)
-    live = analyse_agreed(
-        protocol,
-        outcome,
-        measure=measure or None,
-        method=method or None,
-        test=test or None,
-        subgroup=subgroup or None,
-        moderator=moderator or None,
-    )
+    asked = {
+        "outcome": outcome or protocol.outcomes[0].name,
+        "measure": measure or None,
+        "method": method or None,
+        "test": test or None,
+        "subgroup": subgroup or None,
+        "moderator": moderator or None,
+    }
+    try:
+        choices = outcome_choices(protocol, asked["outcome"])
+        live = analyse_agreed(protocol, **asked)
+    except InputError as error:
+        # the choices stay on the page, with the message beside them
+        known = [o.name for o in protocol.outcomes]
+        first = asked["outcome"] if asked["outcome"] in known else known[0]
+        return render(
+            request,
+            "analysis.html",
+            caller.session,
+            status=422,
+            project=project,
+            caller=caller,
+            choices=outcome_choices(protocol, first),
+            chosen=asked,
+            live=None,
+            error=str(error),
+            pending=pending,
+        )
     a = live.analysis
     robustness = a.robustness.reset_index().to_dict(orient="records")
     return render(
@@ -110,6 +128,7 @@ def analysis_page(
         choices=choices,
         chosen=live.choices,
         live=live,
+        error=None,
         a=a,
         main=a.main.to_dict(),
         robustness=robustness,
