@@ -103,6 +103,7 @@ def render_page(live) -> None:
         funnel="data:",
         pending=[],
         percent=True,
+        error=None,
         request=None,
     )
 

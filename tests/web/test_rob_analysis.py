@@ -243,3 +243,25 @@ def test_dual_rob_blinded_until_both_complete_then_consensus(seeded: World) -> N
     assert 'id="rob-summary"' in overview.text
     table, _ = seeded.store.rob_agreed_table(PROJECT, "RoB2")
     assert table.loc[study, "D3"] == "Some concerns"
+
+
+def test_figures_are_redrawn_only_when_the_model_changes(
+    seeded: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subgroup or moderator changes no figure: the drawn forest and funnel are reused."""
+    from metareview.report import live
+
+    drawn = []
+    original = live.forest_figure
+    monkeypatch.setattr(live, "forest_figure", lambda a: drawn.append(a) or original(a))
+    client = seeded.client("ana")
+    pages = [
+        client.get(f"/p/{PROJECT}/analysis?method=PM&test=z{extra}")
+        for extra in ("", "&subgroup=intervention", "&moderator=duration_days", "&method=PM")
+    ]
+    assert [p.status_code for p in pages] == [200] * 4
+    assert len(drawn) == 1
+    forest = [re.search(r'id="forest" src="([^"]+)"', p.text).group(1) for p in pages]
+    assert len(set(forest)) == 1
+    assert client.get(f"/p/{PROJECT}/analysis?method=HE&test=z").status_code == 200
+    assert len(drawn) == 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import tempfile
 import warnings
+from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ __all__ = ["LiveAnalysis", "analyse_agreed", "figure_svg", "load_agreed", "outco
 #: the funnel plot is drawn from this many studies (the report waits for 10: its tests of
 #: asymmetry have little power below that, and the page says so)
 FUNNEL_MIN_K = 3
+#: drawn models whose figures a ``figure_cache`` keeps
+FIGURE_CACHE_SIZE = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +97,14 @@ def analyse_agreed(
     test: str | None = None,
     subgroup: str | None = None,
     moderator: str | None = None,
+    figure_cache: MutableMapping[tuple[str, ...], tuple[str, str | None]] | None = None,
 ) -> LiveAnalysis:
     """Fit ``outcome`` of ``protocol`` with the chosen model (None: the protocol's), as the
     report does, and draw its forest and funnel plots.
+
+    The plots show the main fit only, so ``figure_cache`` (a mapping kept with this
+    ``protocol``) reuses them when only the subgroup or moderator changes: drawing them is
+    most of a redraw's time for large k.
 
     Raises
     ------
@@ -130,11 +138,20 @@ def analyse_agreed(
     if moderator:
         options["moderators"] = [moderator]
     chosen = replace(o, measure=measure, method=method, test=test, options=options)
+    key = (outcome, measure, method, test)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetareviewWarning)  # shown on the page as notes
         a = analyse_outcome(protocol, chosen)
-        forest = forest_figure(a)
-        funnel = funnel_figure(a, min_k=FUNNEL_MIN_K)
+        if figure_cache is not None and key in figure_cache:
+            forest_svg, funnel_svg = figure_cache[key]
+        else:
+            forest_svg = figure_svg(forest_figure(a))
+            funnel = funnel_figure(a, min_k=FUNNEL_MIN_K)
+            funnel_svg = None if funnel is None else figure_svg(funnel)
+            if figure_cache is not None:
+                figure_cache[key] = (forest_svg, funnel_svg)
+                while len(figure_cache) > FIGURE_CACHE_SIZE:  # the oldest go first
+                    figure_cache.pop(next(iter(figure_cache)))
     transf = display_transf(a.main.measure, a.outcome)
     l1o = pd.DataFrame()
     if a.main.k >= 3:
@@ -159,8 +176,8 @@ def analyse_agreed(
         pooled=a.predict(a.main),
         published=a.predict(a.published) if a.published is not None else None,
         leave1out=l1o,
-        forest_svg=figure_svg(forest),
-        funnel_svg=None if funnel is None else figure_svg(funnel),
+        forest_svg=forest_svg,
+        funnel_svg=funnel_svg,
     )
 
 

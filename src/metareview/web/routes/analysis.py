@@ -26,7 +26,7 @@ from metareview.web.routes._common import render, store_of
 
 router = APIRouter(include_in_schema=False)
 MEMBERS = ("owner", "reviewer", "viewer")
-_CACHE_SIZE = 32
+_CACHE_SIZE = 8  # versions of the agreed data (each with its figures)
 
 
 def protocol_folder(request: Request, project: str) -> Path:
@@ -41,9 +41,9 @@ def protocol_folder(request: Request, project: str) -> Path:
     return Path(folders[project])
 
 
-def _agreed_protocol(request: Request, project: str) -> tuple[Any, list[str]]:
-    """The protocol read with the agreed table (cached by the table's content), and the
-    studies still being extracted."""
+def _agreed_protocol(request: Request, project: str) -> tuple[Any, dict, list[str]]:
+    """The protocol read with the agreed table and its figure cache (both kept while the
+    table's content is the same), and the studies still being extracted."""
     from metareview.report.live import load_agreed
     from metareview.review.extraction_form import load_form
 
@@ -58,11 +58,12 @@ def _agreed_protocol(request: Request, project: str) -> tuple[Any, list[str]]:
     ).hexdigest()
     cache: OrderedDict = request.app.state.__dict__.setdefault("analysis_cache", OrderedDict())
     if key not in cache:
-        cache[key] = load_agreed(folder, table)
+        cache[key] = (load_agreed(folder, table), {})  # the protocol, its figures
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
     cache.move_to_end(key)
-    return cache[key], pending
+    protocol, figures = cache[key]
+    return protocol, figures, pending
 
 
 def _data_uri(svg: str | None) -> str | None:
@@ -88,7 +89,7 @@ def analysis_page(
     matplotlib.use("Agg")
     from metareview.report.live import analyse_agreed, outcome_choices
 
-    protocol, pending = _agreed_protocol(request, project)
+    protocol, figures, pending = _agreed_protocol(request, project)
     asked = {
         "outcome": outcome or protocol.outcomes[0].name,
         "measure": measure or None,
@@ -99,7 +100,7 @@ def analysis_page(
     }
     try:
         choices = outcome_choices(protocol, asked["outcome"])
-        live = analyse_agreed(protocol, **asked)
+        live = analyse_agreed(protocol, **asked, figure_cache=figures)
     except InputError as error:
         # the choices stay on the page, with the message beside them
         known = [o.name for o in protocol.outcomes]
