@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import threading
 import warnings
 from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
@@ -32,11 +33,20 @@ from metareview.report.analyses import (
 from metareview.report.build import forest_figure, funnel_figure
 from metareview.report.protocol import DATA_TYPES, METHODS, TESTS, Protocol, load_protocol
 
-__all__ = ["LiveAnalysis", "analyse_agreed", "figure_svg", "load_agreed", "outcome_choices"]
+__all__ = [
+    "DRAWING",
+    "LiveAnalysis",
+    "analyse_agreed",
+    "figure_svg",
+    "load_agreed",
+    "outcome_choices",
+]
 
 #: the funnel plot is drawn from this many studies (the report waits for 10: its tests of
 #: asymmetry have little power below that, and the page says so)
 FUNNEL_MIN_K = 3
+#: held while a figure is drawn by a server's worker threads (pyplot is not thread-safe)
+DRAWING = threading.RLock()
 #: drawn models whose figures a ``figure_cache`` keeps
 FIGURE_CACHE_SIZE = 16
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from metareview.web.routes._common import render, store_of
 
 router = APIRouter(include_in_schema=False)
 MEMBERS = ("owner", "reviewer", "viewer")
+_LOCK = threading.Lock()
 _CACHE_SIZE = 8  # versions of the agreed data (each with its figures)
 
 
@@ -56,13 +58,16 @@ def _agreed_protocol(request: Request, project: str) -> tuple[Any, dict, list[st
         (str(folder) + (folder / "protocol.toml").read_text(encoding="utf-8")).encode()
         + table.to_csv(index=False).encode()
     ).hexdigest()
-    cache: OrderedDict = request.app.state.__dict__.setdefault("analysis_cache", OrderedDict())
-    if key not in cache:
-        cache[key] = (load_agreed(folder, table), {})  # the protocol, its figures
-        while len(cache) > _CACHE_SIZE:
-            cache.popitem(last=False)
-    cache.move_to_end(key)
-    protocol, figures = cache[key]
+    with _LOCK:
+        cache = getattr(request.app.state, "analysis_cache", None)
+        if cache is None:
+            cache = request.app.state.analysis_cache = OrderedDict()
+        if key not in cache:
+            cache[key] = (load_agreed(folder, table), {})  # the protocol, its figures
+            while len(cache) > _CACHE_SIZE:
+                cache.popitem(last=False)
+        cache.move_to_end(key)
+        protocol, figures = cache[key]
     return protocol, figures, pending
 
 
@@ -87,7 +92,7 @@ def analysis_page(
     import matplotlib
 
     matplotlib.use("Agg")
-    from metareview.report.live import analyse_agreed, outcome_choices
+    from metareview.report.live import DRAWING, analyse_agreed, outcome_choices
 
     protocol, figures, pending = _agreed_protocol(request, project)
     asked = {
@@ -100,7 +105,8 @@ def analysis_page(
     }
     try:
         choices = outcome_choices(protocol, asked["outcome"])
-        live = analyse_agreed(protocol, **asked, figure_cache=figures)
+        with DRAWING:  # pyplot is not thread-safe; requests run in a thread pool
+            live = analyse_agreed(protocol, **asked, figure_cache=figures)
     except InputError as error:
         # the choices stay on the page, with the message beside them
         known = [o.name for o in protocol.outcomes]

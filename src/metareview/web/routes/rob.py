@@ -66,11 +66,13 @@ def rob_overview(request: Request, project: str, tool: str = "RoB2") -> Response
 
         matplotlib.use("Agg")
         from metareview.plots import rob, rob_summary
+        from metareview.report.live import DRAWING
 
-        figures["traffic"] = _figure_uri(rob(table, name, title=f"{spec.name}: by study"))
-        figures["summary"] = _figure_uri(
-            rob_summary(table, name, title=f"{spec.name}: share of studies")
-        )
+        with DRAWING:  # pyplot is not thread-safe; requests run in a thread pool
+            figures["traffic"] = _figure_uri(rob(table, name, title=f"{spec.name}: by study"))
+            figures["summary"] = _figure_uri(
+                rob_summary(table, name, title=f"{spec.name}: share of studies")
+            )
     return render(
         request,
         "rob.html",
