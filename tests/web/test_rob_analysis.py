@@ -265,3 +265,21 @@ def test_figures_are_redrawn_only_when_the_model_changes(
     assert len(set(forest)) == 1
     assert client.get(f"/p/{PROJECT}/analysis?method=HE&test=z").status_code == 200
     assert len(drawn) == 2
+
+
+def test_robins_and_nos_forms(seeded: World) -> None:
+    study_q = "study=Patil%2C+S+et+al+%282012%29"
+    robins = seeded.client("ana").get(f"{P}/rob/assess?{study_q}&tool=ROBINS-I")
+    assert robins.status_code == 200
+    assert 'name="j_D7"' in robins.text and 'name="q_' not in robins.text
+    assert "Critical" in robins.text and "No information" in robins.text
+    nos = seeded.client("ana").get(f"{P}/rob/assess?{study_q}&tool=NOS")
+    assert 'name="j_Selection"' in nos.text and "4 stars" in nos.text
+    assert 'name="j_Overall"' not in nos.text and 'name="j_Total"' not in nos.text
+    for user in ("ana", "ben"):
+        client = seeded.client(user)
+        data = {"csrf_token": seeded.csrf(client), "study": "Patil, S et al (2012)", "tool": "NOS"}
+        data |= {"j_Selection": "3", "j_Comparability": "1", "j_Outcome": "2"}
+        assert client.post(f"{P}/rob/assess", data=data).status_code == 303
+    overview = seeded.client("vera").get(f"{P}/rob?tool=NOS")
+    assert 'id="rob-traffic"' in overview.text
