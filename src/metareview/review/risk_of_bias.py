@@ -6,6 +6,15 @@ against the tool's levels (or star counts) when it is entered, with its support 
 ("quotes and reasons", Cochrane Handbook ch. 8.2). Where reviewers disagree on a domain the
 consensus judgement is recorded separately; the table :meth:`RobMixin.rob_table` gives is
 what :func:`metareview.plots.rob` draws.
+
+Dual assessment as the web app runs it: :meth:`RobMixin.assess_rob` saves a reviewer's RoB 2
+signalling answers with their judgements (the algorithm of
+:mod:`metareview.review.rob_algorithm` suggests each domain's; a judgement against the
+suggestion needs a reason), :meth:`RobMixin.rob_progress` says which studies are complete
+(``reviewers_per_record`` assessors have judged every domain), and until then
+:meth:`RobMixin.visible_rob_judgements` shows a reviewer only their own judgements and
+:meth:`RobMixin.rob_agreed_table` leaves the study out of the figures (blinding as in
+screening); :meth:`RobMixin.record_rob_consensus` settles a disagreement of a complete study.
 """
 
 from __future__ import annotations
