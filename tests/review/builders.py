@@ -74,7 +74,9 @@ def screen_all(store: Store, ids: list[str]) -> None:
     store.decide("review", ids[2], "Ben", "exclude", stage="full_text", reason="wrong population ")
 
 
-def build_project(store: Store, tmp_path: Path, form: ExtractionForm) -> list[str]:
+def build_project(
+    store: Store, tmp_path: Path, form: ExtractionForm, *, rob_answers: bool = True
+) -> list[str]:
     """Project "review" through every stage: 6 PubMed records + 1 Embase duplicate (merged),
     a dissolved group, 2 reviewers + a third + an owner + one removed, a revised vote, an
     unblinding, a title/abstract conflict resolved, one full text not retrieved, a full-text
@@ -148,14 +150,15 @@ def build_project(store: Store, tmp_path: Path, form: ExtractionForm) -> list[st
         support="attrition balanced across arms",
     )
     store.judge_rob("review", "Correll 2004", "NOS", "Selection", 3, reviewer="Ana")
-    store.assess_rob(  # signalling answers kept with the judgement they suggest
-        "review",
-        "Correll 2004",
-        "RoB2",
-        reviewer="Ana",
-        answers={"1.1": "Y", "1.2": "PY", "1.3": "N"},
-        judgements={"D1": "Low"},
-    )
+    if rob_answers:  # signalling answers kept with the judgement they suggest (0007)
+        store.assess_rob(
+            "review",
+            "Correll 2004",
+            "RoB2",
+            reviewer="Ana",
+            answers={"1.1": "Y", "1.2": "PY", "1.3": "N"},
+            judgements={"D1": "Low"},
+        )
     store.remove_reviewer("review", "Dee", actor="Olga", reason="left the team")
     return ids
 
