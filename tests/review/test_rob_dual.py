@@ -173,3 +173,22 @@ def test_agreed_table_holds_only_completely_extracted_studies(
     store.resolve_extraction("review", "Trial B", "n", 21, form, by="Cy", reason="Table 1")
     table, pending = store.agreed_studies_table("review", form)
     assert table["n"].tolist() == [20, 21] and pending == []
+
+
+def test_agreed_table_in_browser_extraction_waits_for_both_submissions(
+    two_studies: Store, form: ExtractionForm
+) -> None:
+    """With a stored form (extraction in the browser) a draft is never pooled."""
+    store = two_studies
+    section = {"fields": {"n": {"type": "integer", "min": 1, "required": True}}}
+    store.set_extraction_form("review", section, actor="Cy")
+    form = store.extraction_form("review")
+    store.save_extraction("review", "Trial A", "Ana", {"n": "20"})
+    store.submit_extraction("review", "Trial A", "Ana")
+    store.save_extraction("review", "Trial A", "Ben", {"n": "20"})  # a draft
+    table, pending = store.agreed_studies_table("review", form)
+    assert table.empty and pending == ["Trial A", "Trial B"]
+    store.submit_extraction("review", "Trial A", "Ben")
+    table, pending = store.agreed_studies_table("review", form)
+    assert table["study"].tolist() == ["Trial A"] and table["n"].tolist() == [20]
+    assert pending == ["Trial B"]

@@ -50,8 +50,12 @@ def _agreed_protocol(request: Request, project: str) -> tuple[Any, dict, list[st
     from metareview.review.extraction_form import load_form
 
     folder = protocol_folder(request, project)
-    form = load_form(folder / "protocol.toml")
-    table, pending = store_of(request).agreed_studies_table(project, form)
+    store = store_of(request)
+    try:  # the project's own form (extraction in the browser), else the protocol's
+        form = store.extraction_form(project)
+    except InputError:
+        form = load_form(folder / "protocol.toml")
+    table, pending = store.agreed_studies_table(project, form)
     if table.empty:
         raise HTTPException(409, "no study has a complete dual extraction yet; nothing to pool.")
     key = hashlib.sha256(
