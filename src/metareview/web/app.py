@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from metareview.exceptions import InputError, StoreError
 from metareview.review import Store
 from metareview.stats.agreement import KAPPA_CI_NOTE, kappa_ci_shown
-from metareview.web.auth import LoginRequiredError, RateLimiter
+from metareview.web.auth import LoginRequiredError, RateLimiter, csrf_guard
 from metareview.web.highlight import highlight
 
 __all__ = ["create_app", "serve"]
@@ -101,6 +101,7 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
         "the cookie and send `X-CSRF-Token` on every POST).",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(csrf_guard)],  # every state-changing route, before it runs
     )
     app.state.store = store if isinstance(store, Store) else Store.open(store)
     app.state.templates = _templates()
