@@ -216,7 +216,6 @@ def cast_vote(request: Request, project: str, record_id: str, body: VoteIn) -> R
     """Vote on a record (owners and reviewers). Sending the same vote twice stores one."""
     caller = require_member(request, project, SCREENERS)
     store = store_of(request)
-    _exists(store, project, record_id)
     try:
         result = store.cast_vote(
             project, record_id, caller.reviewer, body.decision, body.stage, body.reason
@@ -224,7 +223,9 @@ def cast_vote(request: Request, project: str, record_id: str, body: VoteIn) -> R
     except InputError as exc:
         text = str(exc)
         status = (
-            409
+            404
+            if "is not in project" in text
+            else 409
             if ("complete" in text or "not at the" in text or "already resolved" in text)
             else 422
         )
