@@ -1,6 +1,7 @@
 """Full-text PDFs of records: one per record, kept in the store, uploaded and read by members.
 
-A PDF is accepted when it is no larger than :data:`MAX_PDF_BYTES` and is a PDF by its first
+A PDF is kept for a record included at title/abstract (the records that go on to full text).
+It is accepted when it is no larger than :data:`MAX_PDF_BYTES` and is a PDF by its first
 bytes (``%PDF-``; the declared content type alone proves nothing), whatever the file's name.
 It is kept in the store's own table (``fulltexts``), so that it is written in the same
 transaction as its audit entry, copied by the project backup and restored with it. A new
@@ -22,6 +23,7 @@ from metareview._validation import check_text
 from metareview.exceptions import InputError
 from metareview.review._core import StoreCore
 from metareview.review.models import Base, Record, utc_now
+from metareview.review.screening import outcomes
 
 __all__ = ["MAX_PDF_BYTES", "FullText", "FullTextInfo", "FullTextMixin", "check_pdf"]
 
@@ -90,8 +92,8 @@ class FullTextMixin(StoreCore):
         Raises
         ------
         InputError
-            A record outside the project, a file over :data:`MAX_PDF_BYTES`, or bytes that
-            are not a PDF.
+            A record outside the project or not included at title/abstract, a file over
+            :data:`MAX_PDF_BYTES`, or bytes that are not a PDF.
         """
         check_text("actor", actor, purpose=" for the audit log")
         name = check_pdf(content, filename)
@@ -101,6 +103,11 @@ class FullTextMixin(StoreCore):
             record = s.scalar(select(Record).where(Record.id == record_id).with_for_update())
             if record is None or record.project_id != proj.id:
                 raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+            if outcomes(s, proj, "title_abstract", [record_id]).get(record_id) != "include":
+                raise InputError(
+                    f"record {record_id}: a full text is kept for records included at "
+                    "title/abstract (this one is not, or not yet)."
+                )
             row = s.get(FullText, record_id)
             old = None if row is None else _described(row)
             if row is None:

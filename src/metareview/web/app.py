@@ -83,8 +83,10 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
         allocation,
         api,
         duplicates,
+        exports,
         extraction,
         extraction_api,
+        files,
         pages,
         project,
         ranking,
@@ -117,6 +119,8 @@ def create_app(store: Store | str | Path, *, rate_limiter: RateLimiter | None = 
         ranking,
         api,
         extraction_api,
+        files,
+        exports,
     ):
         app.include_router(module.router)
 

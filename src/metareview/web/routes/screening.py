@@ -84,6 +84,9 @@ def screen_context(
         "order": order,
         "ranking": ranked["ranking"] if ranked else None,
         "stopping": ranked["stopping"] if ranked else None,
+        "fulltext": (
+            store.fulltext_info(project, rid) if stage == "full_text" and rid is not None else None
+        ),
     }
 
 
