@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from metareview.exceptions import InputError
 from metareview.review import Store
+from metareview.review.models import ScreeningDecision
 from tests.review.builders import write_ris
 
 
@@ -103,3 +104,47 @@ def test_simultaneous_votes_on_the_same_records_all_count(
     assert set(status["status"]) == {"agreed"}
     log = store.audit_log()
     assert (log["entity"] == "screening_decision").sum() == len(names) * len(ids)
+
+
+def _meet_at_flush(store_url: str, votes: list[tuple[str, str]]) -> bool:
+    """Cast ``votes`` ((reviewer, record)) at once, each in its own store, holding each vote
+    at its flush (when it holds its locks) until all have got there, or for at most 2 s.
+    True when they all got there together, False when the store made them take turns."""
+    barrier = threading.Barrier(len(votes))
+    met: list[bool] = []
+
+    def wait(session: Session, _context: Any, _instances: Any) -> None:
+        if any(isinstance(o, ScreeningDecision) for o in session.new):
+            try:
+                barrier.wait(timeout=2)
+                met.append(True)
+            except threading.BrokenBarrierError:
+                met.append(False)
+
+    def vote(pair: tuple[str, str]) -> str:
+        own = Store.open(store_url)
+        try:
+            return own.cast_vote("review", pair[1], pair[0], "include")
+        finally:
+            own.close()
+
+    event.listen(Session, "before_flush", wait)
+    try:
+        with ThreadPoolExecutor(len(votes)) as pool:
+            assert list(pool.map(vote, votes)) == ["recorded"] * len(votes)
+    finally:
+        event.remove(Session, "before_flush", wait)
+    return all(met) and len(met) == len(votes)
+
+
+def test_votes_on_different_records_do_not_wait_for_each_other(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL a vote holds its record's row and the project's row shared: votes on two
+    records are written side by side, votes on one record take turns. (SQLite has one
+    writer at a time: every vote takes its turn.)"""
+    a, b, c = _team(store, tmp_path, 3, ("Ana", "Ben"))
+    assert _meet_at_flush(store_url, [("Ana", a), ("Ben", b)]) == store_url.startswith("postgresql")
+    assert not _meet_at_flush(store_url, [("Ana", c), ("Ben", c)])
+    status = store.screening_status("review").set_index("record_id")["n_votes"]
+    assert status.to_dict() == {a: 1, b: 1, c: 2}
