@@ -28,6 +28,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from metareview.review import Store
 from metareview.review.accounts import ProjectRole, SessionInfo
@@ -150,7 +151,7 @@ async def csrf_guard(request: Request) -> None:
         return
     if _token(request)[1]:
         return
-    session = current_session(request)
+    session = await run_in_threadpool(current_session, request)  # a query: off the loop
     if session is None:
         raise LoginRequiredError
     check_csrf(request, session, submitted)
