@@ -25,6 +25,7 @@ from metareview.review.models import (
     Base,
     Project,
     Record,
+    Reviewer,
     ScreeningDecision,
     Source,
 )
@@ -125,6 +126,14 @@ class QueueMixin(StoreCore):
         if not (stage == "full_text" and decision == "exclude"):
             reason = None  # a reason belongs to full-text exclusions only
         with self.session() as s:
+            # the same vote again (a retried request) writes nothing: answered without locks
+            proj = self._project(s, project)
+            if _own_vote(s, record_id, stage, reviewer_row(s, proj, reviewer)) == (
+                decision,
+                reason,
+            ):
+                return "unchanged"
+            s.expire_all()  # what follows reads the rows again, under the locks
             # votes on one record take turns on its row; writers of the whole project
             # (merges, set-aside, allocation, rules) exclude them all (see StoreCore._project)
             proj = self._project(s, project, lock="share")
@@ -377,6 +386,20 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     body = r"\s+".join(re.escape(word) for word in core.split())
     tail = r"\w*" if keyword.strip().endswith("*") else r"(?!\w)"
     return re.compile(rf"(?<!\w){body}{tail}", re.IGNORECASE)
+
+
+def _own_vote(
+    s: Session, record_id: str, stage: str, person: Reviewer
+) -> tuple[str, str | None] | None:
+    """``person``'s vote on the record at ``stage``: (decision, reason), or None."""
+    row = s.execute(
+        select(ScreeningDecision.decision, ScreeningDecision.reason).where(
+            ScreeningDecision.record_id == record_id,
+            ScreeningDecision.stage == stage,
+            ScreeningDecision.reviewer_id == person.id,
+        )
+    ).first()
+    return None if row is None else (row[0], _reason(row[1]))
 
 
 def _reason(reason: str | None) -> str | None:
