@@ -37,7 +37,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+try:  # the web extra installs httpx2, Starlette's TestClient's client (same API)
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover
+    import httpx
 from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]

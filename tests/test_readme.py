@@ -27,3 +27,4 @@ def test_review_store_quick_start_runs(capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert "Ana" in out and "Ben" in out  # the conflict lists both votes once both are in
     assert (tmp_path / "backup" / "project.json").is_file()
+    assert (tmp_path / "other.sqlite").is_file() and (tmp_path / "crps.zip").is_file()

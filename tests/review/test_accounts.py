@@ -153,13 +153,12 @@ def test_migration_adds_the_account_tables_to_an_older_store(store_url: str) -> 
 
 @pytest.mark.parametrize("n_votes", [40, 70, 200])
 def test_one_record_status_agrees_with_the_stage_table(store: Store, n_votes: int) -> None:
-    """queue.record_status reads one record; screening.stage_table the whole stage: the
+    """record_status reads one record's rows; stage_table the whole stage: the
     same status for every record, part-way through the example's screening and at its end."""
     import contextlib
     import csv
 
-    from metareview.review.queue import record_status
-    from metareview.review.screening import stage_table
+    from metareview.review.screening import record_status, stage_table
 
     for name in ("pubmed.nbib", "embase.ris"):
         store.import_file("review", EXAMPLE / "search" / name)

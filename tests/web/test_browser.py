@@ -129,8 +129,18 @@ class Reviewer:
         return record.get_attribute("data-record-id") if record else None
 
     def key(self, key: str) -> None:
-        with self.page.expect_navigation():
-            self.page.keyboard.press(key)
+        self.in_place(lambda: self.page.keyboard.press(key))
+
+    def in_place(self, action) -> None:
+        """Run ``action`` and wait until app.js has put the server's answer in the page;
+        the page must not have been reloaded (a reload would forget ``window.stayed``)."""
+        count = "Number(document.documentElement.dataset.updates || 0)"
+        before = self.page.evaluate(count)
+        self.page.evaluate("window.stayed = true")
+        action()
+        # a selector, not wait_for_function: the pages' CSP forbids evaluating strings
+        self.page.wait_for_selector(f"html[data-updates='{before + 1}']", state="attached")
+        assert self.page.evaluate("window.stayed === true"), "the page was reloaded"
 
 
 def _screen_one(
@@ -151,8 +161,7 @@ def _screen_one(
         person.page.fill("#other-reason", reason)
         if shots is not None and not (shots / "screen-full-text-reason.png").exists():
             person.page.screenshot(path=str(shots / "screen-full-text-reason.png"), full_page=True)
-        with person.page.expect_navigation():
-            person.page.press("#other-reason", "Enter")
+        person.in_place(lambda: person.page.press("#other-reason", "Enter"))
     else:
         person.key(KEYS[decision])
     return True

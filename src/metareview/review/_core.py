@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
@@ -61,14 +61,21 @@ class StoreCore:
             ) from exc
 
     @staticmethod
-    def _project(s: Session, project: str | Project, *, lock: bool = False) -> Project:
+    def _project(
+        s: Session, project: str | Project, *, lock: bool | Literal["share"] = False
+    ) -> Project:
         """The project row; ``lock=True`` (every write) holds it until the transaction ends,
         so that writers to one project take turns: each check-then-write (is this file
         imported? is this record already merged or resolved?) sees the previous writer's
-        result. On SQLite every transaction already holds the write lock (BEGIN IMMEDIATE)."""
+        result. ``lock="share"`` (a vote, which also locks its record's row) holds it against
+        those writers only, so that votes on different records run side by side
+        (PostgreSQL's FOR SHARE). On SQLite every transaction already holds the write lock
+        (BEGIN IMMEDIATE)."""
         name = project.name if isinstance(project, Project) else project
         query = select(Project).where(Project.name == name)
-        found = s.scalar(query.with_for_update() if lock else query)
+        if lock:
+            query = query.with_for_update(read=lock == "share")
+        found = s.scalar(query)
         if found is None:
             names = list(s.scalars(select(Project.name)))
             raise InputError(f"project {name!r} not found; existing projects: {names}.")

@@ -2,17 +2,21 @@
 
 :meth:`BackupMixin.export_project` writes five files::
 
-    project.json    the complete project: the only file restore reads (see below)
+    project.json    the complete project: with the PDFs, all that restore reads (see below)
     records.csv     one row per record, with its final title/abstract and full-text outcome
     decisions.csv   every screening vote and every resolution
     extraction.csv  every extracted value and every extraction resolution
     records.ris     the records in RIS; each record's screening decisions in N1 notes
+    fulltext/       the records' full-text PDFs, each named <sha256>.pdf (when there are any)
 
 ``project.json`` (``"format": "metareview-project-backup"``, ``"format_version": 1``) holds the
 project row, its sources, records (every column, ``raw`` included, ids verbatim), duplicate
 groups with their members, reviewers, screening decisions, resolutions, unblindings,
 retrievals, records set aside, studies and their reports, extraction values and resolutions,
-risk-of-bias judgements, and the project's audit-log entries, in the order the store holds them
+risk-of-bias judgements, screening keywords, allocations, "not duplicates" judgements,
+memberships (by user name: a backup carries no password hash; restore creates a member
+without an account in the store inactive, with no password), the full texts' descriptions,
+and the project's audit-log entries, in the order the store holds them
 (row id order, which the store's outcomes depend on). Rows refer to each other by natural keys
 -- record ids, source sha256, reviewer names, study labels, and the 1-based ``key`` of a
 duplicate group or an unblinding (its position in the export) -- never by integer row ids, so a
@@ -37,7 +41,11 @@ time, old and new values), then one entry of its own, ``"restored from backup <p
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +58,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
 from metareview.review._core import StoreCore
+from metareview.review.accounts import Membership, User
+from metareview.review.allocation import Assignment
+from metareview.review.dedup_queue import NotDuplicate
+from metareview.review.fulltext import FullText
 from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
     AuditLog,
@@ -73,6 +85,7 @@ from metareview.review.models import (
     StudyReport,
     Unblinding,
 )
+from metareview.review.queue import ScreeningKeyword
 from metareview.review.screening import STAGES, secondary_records, stage_table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,6 +99,7 @@ BACKUP_FORMAT = "metareview-project-backup"
 #: Version of the layout of ``project.json`` this module writes and reads.
 BACKUP_FORMAT_VERSION = 1
 JSON_NAME = "project.json"
+FILES_DIR = "fulltext"  # the PDFs, beside project.json, named by their SHA-256
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +144,7 @@ class Section:
     natural_key: str | None = None
     audit_entity: str | None = None
     missing: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None
+    blob: str | None = None  # a bytes column kept as a file beside project.json
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -154,6 +169,11 @@ def _held(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         for r in doc["records"]
         if lacks_content(r["title"], r["abstract"], r["authors"])
     ]
+
+
+def _none(_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A section that a backup written before it was added lacks: empty."""
+    return []
 
 
 def _f(key: str, column: str | None = None, **kw: Any) -> Field:
@@ -320,7 +340,7 @@ TABLES = (
         "extraction_forms",
         ExtractionFormRow,
         (_f("spec"), _f("set_by"), _f("time", time=True)),
-        missing=lambda _doc: [],  # backups before forms were stored with the project
+        missing=_none,  # backups before forms were stored with the project
     ),
     Section(
         "extraction_submissions",
@@ -330,7 +350,7 @@ TABLES = (
             _f("reviewer", "reviewer_id", ref="reviewers"),
             _f("time", time=True),
         ),
-        missing=lambda _doc: [],  # backups before submissions existed
+        missing=_none,  # backups before submissions existed
     ),
     Section(
         "rob_judgements",
@@ -357,7 +377,61 @@ TABLES = (
             _f("answer"),
             _f("time", time=True),
         ),
-        missing=lambda _doc: [],  # a backup written before signalling answers were kept
+        missing=_none,  # a backup written before signalling answers were kept
+    ),
+    Section(
+        "screening_keywords",
+        ScreeningKeyword,
+        (_f("kind"), _f("keyword")),
+        missing=_none,
+    ),
+    Section(
+        "assignments",
+        Assignment,
+        (
+            _f("record", "record_id", ref="records"),
+            _f("stage"),
+            _f("reviewer", "reviewer_id", ref="reviewers"),
+        ),
+        missing=_none,
+    ),
+    Section(
+        "not_duplicates",
+        NotDuplicate,
+        (
+            _f("record_a", ref="records"),
+            _f("record_b", ref="records"),
+            _f("reason"),
+            _f("judged_by"),
+            _f("time", time=True),
+            _f("active"),
+        ),
+        missing=_none,
+    ),
+    Section(
+        "memberships",
+        Membership,
+        (
+            _f("user", "user_id", ref="users"),
+            _f("role"),
+            _f("reviewer", "reviewer_id", ref="reviewers", nullable=True),
+            _f("active"),
+        ),
+        missing=_none,
+    ),
+    Section(
+        "fulltexts",
+        FullText,
+        (
+            _f("record", "record_id", ref="records"),
+            _f("filename"),
+            _f("size"),
+            _f("sha256"),
+            _f("uploaded_by"),
+            _f("time", time=True),
+        ),
+        missing=_none,
+        blob="content",
     ),
 )
 #: The project's audit entries (``key``: ``entity_id``, or the natural key of a row entity).
@@ -442,14 +516,45 @@ class BackupMixin(StoreCore):
             doc = _snapshot(s, proj)
             secondary = secondary_records(s, proj)
             status = {stage: stage_table(s, proj, stage) for stage in STAGES}
+            files = dict(
+                s.execute(
+                    select(FullText.sha256, FullText.content).where(FullText.project_id == proj.id)
+                ).all()
+            )
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / JSON_NAME
         path.write_text(dumps(doc), encoding="utf-8")
+        if files:
+            (folder / FILES_DIR).mkdir(exist_ok=True)
+            for digest, content in files.items():
+                (folder / FILES_DIR / f"{digest}.pdf").write_bytes(content)
         _write_records_csv(folder / "records.csv", doc, status, secondary)
         _write_decisions_csv(folder / "decisions.csv", doc)
         _write_extraction_csv(folder / "extraction.csv", doc)
         (folder / "records.ris").write_text(_ris(doc, status, secondary), encoding="utf-8")
         return path
+
+    def export_archive(self, project: str) -> bytes:
+        """The whole of ``project`` as one zip archive: the files of :meth:`export_project`
+        (``project.json``, the CSV and RIS views, ``fulltext/<sha256>.pdf``), which
+        :meth:`restore_project` reads back (give it the ``.zip`` file).
+
+        Examples
+        --------
+        >>> import io, zipfile
+        >>> from metareview.review import Store
+        >>> store = Store.open("sqlite://"); _ = store.create_project("demo")
+        >>> sorted(zipfile.ZipFile(io.BytesIO(store.export_archive("demo"))).namelist())
+        ['decisions.csv', 'extraction.csv', 'project.json', 'records.csv', 'records.ris']
+        """
+        with tempfile.TemporaryDirectory() as folder:
+            self.export_project(project, folder)
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for file in sorted(Path(folder).rglob("*")):
+                    if file.is_file():
+                        archive.write(file, file.relative_to(folder).as_posix())
+        return buffer.getvalue()
 
     def restore_project(
         self, folder_or_json: str | Path, *, actor: str, name: str | None = None
@@ -464,7 +569,9 @@ class BackupMixin(StoreCore):
         Parameters
         ----------
         folder_or_json : str or pathlib.Path
-            The export folder, or its ``project.json``.
+            The export folder, its ``project.json`` (the PDFs are read from the
+            ``fulltext`` folder beside it), or the archive of :meth:`export_archive`
+            (``.zip``).
         actor : str
             Who restores (for the audit log).
         name : str, optional
@@ -501,10 +608,14 @@ class BackupMixin(StoreCore):
         path = Path(folder_or_json).absolute()
         if path.is_dir():
             path = path / JSON_NAME
-        doc = load_backup(path)
+        if path.suffix.lower() == ".zip":
+            doc, files = load_archive(path)
+        else:
+            doc = load_backup(path)
+            files = _read_files(path, doc)
         new_name = doc["project"]["name"] if name is None else name
         check_text("name", new_name, max_length=200)
-        plan = _Plan(doc, path)
+        plan = _Plan(doc, path, files)
         with self.session() as s:
             if s.scalar(select(Project.id).where(Project.name == new_name)) is not None:
                 raise InputError(
@@ -521,7 +632,7 @@ class BackupMixin(StoreCore):
                     "be restored into a store only once. Nothing was restored."
                 )
             try:
-                proj = plan.write(s, new_name)
+                proj, created = plan.write(s, new_name)
             except (IntegrityError, DataError) as exc:
                 raise InputError(
                     f"{path}: the backup is inconsistent or conflicts with this "
@@ -538,6 +649,8 @@ class BackupMixin(StoreCore):
                     "restored_from": doc["project"]["name"],
                     "records": len(doc["records"]),
                     "format_version": BACKUP_FORMAT_VERSION,
+                    # members without an account here: created inactive, with no password
+                    "accounts_created": created,
                 },
                 f"restored from backup {path}",
                 project_id=proj.id,
@@ -615,7 +728,15 @@ def _snapshot(s: Session, proj: Project) -> dict[str, Any]:
         "metareview_version": __version__,
         "project": {f.key: _out(f, getattr(proj, f.attr), {}) for f in PROJECT_FIELDS},
     }
-    natural: dict[str, dict[Any, Any]] = {}  # section -> row id -> natural key
+    natural: dict[str, dict[Any, Any]] = {  # section -> row id -> natural key
+        "users": dict(  # accounts are the store's, not a project's: named by user name
+            s.execute(
+                select(User.id, User.username)
+                .join(Membership, Membership.user_id == User.id)
+                .where(Membership.project_id == pid)
+            ).all()
+        )
+    }
     for table in TABLES:
         rows = _rows(s, table, pid)
         children = {f.key: _children(s, table, f.many, pid) for f in table.fields if f.many}
@@ -929,6 +1050,60 @@ def load_backup(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _read_files(path: Path, doc: Mapping[str, Any]) -> dict[str, bytes]:
+    """The PDFs of ``doc["fulltexts"]`` from the folder beside ``path``, checked against
+    their SHA-256: InputError naming the file that is missing or altered."""
+    files = {}
+    for n, item in enumerate(doc["fulltexts"]):
+        name = f"{FILES_DIR}/{item['sha256']}.pdf"
+        try:
+            files[item["sha256"]] = (path.parent / name).read_bytes()
+        except OSError as exc:
+            raise InputError(
+                f"{path}: fulltexts[{n}] needs the file {name} beside it ({exc.strerror})."
+            ) from exc
+    _check_files(path, doc, files)
+    return files
+
+
+def _check_files(path: Path, doc: Mapping[str, Any], files: Mapping[str, bytes]) -> None:
+    for n, item in enumerate(doc["fulltexts"]):
+        content = files.get(item["sha256"])
+        if content is None or hashlib.sha256(content).hexdigest() != item["sha256"]:
+            raise InputError(
+                f"{path}: fulltexts[{n}] ({item['filename']!r}): the file "
+                f"{FILES_DIR}/{item['sha256']}.pdf is missing or its SHA-256 differs."
+            )
+
+
+def load_archive(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """``project.json`` and the PDFs of a backup archive (:meth:`BackupMixin.export_archive`),
+    read from the zip without extracting it (only the names a backup holds are read)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if JSON_NAME not in names:
+                raise InputError(f"{path}: the archive holds no {JSON_NAME}.")
+            with tempfile.TemporaryDirectory() as folder:
+                json_path = Path(folder) / JSON_NAME
+                json_path.write_bytes(archive.read(JSON_NAME))
+                try:
+                    doc = load_backup(json_path)
+                except InputError as exc:  # name the archive, not the temporary copy
+                    raise InputError(
+                        str(exc).replace(str(json_path), f"{path} ({JSON_NAME})")
+                    ) from exc
+            files = {
+                item["sha256"]: archive.read(f"{FILES_DIR}/{item['sha256']}.pdf")
+                for item in doc["fulltexts"]
+                if f"{FILES_DIR}/{item['sha256']}.pdf" in names
+            }
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{path}: not a readable zip archive ({exc}).") from exc
+    _check_files(path, doc, files)
+    return doc, files
+
+
 def _check_items(
     path: Path, section: str, items: Sequence[Any], keys: Sequence[str], *, single: bool = False
 ) -> None:
@@ -944,10 +1119,11 @@ def _check_items(
 class _Plan:
     """The checked rows of a backup, written by :meth:`write` in one session."""
 
-    def __init__(self, doc: Mapping[str, Any], path: Path) -> None:
+    def __init__(self, doc: Mapping[str, Any], path: Path, files: Mapping[str, bytes]) -> None:
         self.doc = doc
         self.path = path
-        self.known: dict[str, set[Any]] = {}
+        self.files = files
+        self.known: dict[str, set[Any]] = {"users": {m["user"] for m in doc["memberships"]}}
         for table in TABLES:
             if table.natural_key is not None:
                 self._unique(table.name, table.natural_key)
@@ -1016,10 +1192,12 @@ class _Plan:
             return None if value is None and field.nullable else ids[field.ref][value]
         return item[field.key]
 
-    def write(self, s: Session, name: str) -> Project:
-        """Insert every row, table by table, in the backup's order (new ids keep it)."""
+    def write(self, s: Session, name: str) -> tuple[Project, list[str]]:
+        """Insert every row, table by table, in the backup's order (new ids keep it); the
+        project and the user names of the accounts created for its members."""
         doc = self.doc
-        ids: dict[str, dict[Any, Any]] = {}  # section -> natural key -> new row id
+        users, created = self._users(s)
+        ids: dict[str, dict[Any, Any]] = {"users": users}  # section -> natural key -> row id
         proj = Project(
             **{f.attr: self._in("project", 0, f, doc["project"], ids) for f in PROJECT_FIELDS}
         )
@@ -1037,6 +1215,7 @@ class _Plan:
                         for f in table.fields
                         if f.many is None
                     },
+                    **({} if table.blob is None else {table.blob: self.files[item["sha256"]]}),
                 )
                 for n, item in enumerate(items)
             ]
@@ -1088,7 +1267,23 @@ class _Plan:
             )
         s.add_all(entries)
         s.flush()
-        return proj
+        return proj, created
+
+    def _users(self, s: Session) -> tuple[dict[str, int], list[str]]:
+        """User name -> account id for the backup's members; a member without an account in
+        this store gets one, inactive and without a password (an administrator activates
+        it; a backup never carries password hashes)."""
+        names = sorted(self.known["users"])
+        found = dict(
+            s.execute(select(User.username, User.id).where(User.username.in_(names))).all()
+        )
+        created = [n for n in names if n not in found]
+        for username in created:
+            user = User(username=username, password_hash="!", admin=False, active=False)
+            s.add(user)
+            s.flush()
+            found[username] = user.id
+        return found, created
 
 
 def _existing_record_ids(s: Session, ids: Sequence[str]) -> list[str]:

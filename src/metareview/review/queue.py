@@ -23,29 +23,27 @@ from metareview.review._core import StoreCore
 from metareview.review.allocation import assigned_ids
 from metareview.review.models import (
     Base,
-    DuplicateGroup,
-    DuplicateMember,
     Project,
     Record,
-    Retrieval,
+    Reviewer,
     ScreeningDecision,
-    ScreeningResolution,
-    SetAside,
     Source,
 )
 from metareview.review.ranked_queue import stopped_records
 from metareview.review.screening import (
-    DECISIONS,
     STAGES,
-    _agreed,
+    _check_unit,
     _unblinded,
     check_stage,
+    check_vote,
+    record_status,
     reviewer_row,
     reviewer_stage,
     secondary_records,
     set_aside_records,
     stage_table,
     votes_frame,
+    write_vote,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,44 +121,61 @@ class QueueMixin(StoreCore):
             As :meth:`decide`; also for a record that is complete at ``stage``, or that has
             not reached ``stage``.
         """
-        stage = check_stage(stage)
-        if decision not in DECISIONS:
-            raise InputError(
-                f"record {record_id}: decision must be one of {list(DECISIONS)}; got {decision!r}."
-            )
+        stage = check_vote(record_id, stage, decision, reason)
         reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
         if not (stage == "full_text" and decision == "exclude"):
             reason = None  # a reason belongs to full-text exclusions only
         with self.session() as s:
+            # the same vote again (a retried request) writes nothing: answered without locks
             proj = self._project(s, project)
-            person = reviewer_row(s, proj, reviewer)
-            votes = _record_votes(s, record_id, stage)
-            mine = votes.get(person.id)
-            if mine is not None and mine == (decision, reason):
-                return "unchanged"
-            record = s.get(Record, record_id)
-            if record is None or record.project_id != proj.id:
-                raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
-            state = record_status(s, proj, stage, record_id)
-            mine_to_screen = assigned_ids(s, proj, stage, person.id)
-            if (
-                state is not None
-                and mine_to_screen is not None
-                and mine is None
-                and record_id not in mine_to_screen
+            if _own_vote(s, record_id, stage, reviewer_row(s, proj, reviewer)) == (
+                decision,
+                reason,
             ):
+                return "unchanged"
+            s.expire_all()  # what follows reads the rows again, under the locks
+            # votes on one record take turns on its row; writers of the whole project
+            # (merges, set-aside, allocation, rules) exclude them all (see StoreCore._project)
+            proj = self._project(s, project, lock="share")
+            person = reviewer_row(s, proj, reviewer)
+            if not person.active:
+                raise InputError(
+                    f"reviewer {reviewer!r} was removed from {proj.name!r}; "
+                    "their votes are kept but they cannot vote."
+                )
+            found = s.scalar(
+                select(Record.id)
+                .where(Record.id == record_id, Record.project_id == proj.id)
+                .with_for_update()
+            )
+            if found is None:
+                raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+            vote = s.scalar(
+                select(ScreeningDecision).where(
+                    ScreeningDecision.record_id == record_id,
+                    ScreeningDecision.stage == stage,
+                    ScreeningDecision.reviewer_id == person.id,
+                )
+            )
+            mine = None if vote is None else (vote.decision, _reason(vote.reason))
+            if mine == (decision, reason):
+                return "unchanged"
+            state = record_status(s, proj, stage, record_id)
+            if state is None:
+                _check_unit(s, proj, record_id)  # says why, for a duplicate or set-aside record
+                raise InputError(f"record {record_id}: not at the {stage} stage.")
+            mine_to_screen = assigned_ids(s, proj, stage, person.id)
+            if mine_to_screen is not None and mine is None and record_id not in mine_to_screen:
                 raise InputError(
                     f"record {record_id}: allocated to other reviewers at "
                     f"{stage}; your records are in your queue."
                 )
-            if state is None:
-                raise InputError(f"record {record_id}: not at the {stage} stage.")
             if state != "pending":
                 raise InputError(
                     f"record {record_id}: its votes at {stage} are complete "
                     f"({state}); votes can no longer change."
                 )
-        self.decide(project, record_id, reviewer, decision, stage, reason)
+            write_vote(s, proj, person, record_id, stage, decision, reason, vote)
         return "recorded" if mine is None else "revised"
 
     def visible_votes(self, project: str, stage: str, reviewer: str | None = None) -> pd.DataFrame:
@@ -373,67 +388,22 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){body}{tail}", re.IGNORECASE)
 
 
-def _record_votes(s: Session, record_id: str, stage: str) -> dict[int, tuple[str, str | None]]:
-    """The votes on one record at ``stage``: reviewer id -> (decision, reason)."""
-    rows = s.execute(
-        select(
-            ScreeningDecision.reviewer_id, ScreeningDecision.decision, ScreeningDecision.reason
-        ).where(ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage)
-    ).all()
-    return {rid: (d, r if isinstance(r, str) and r.strip() else None) for rid, d, r in rows}
-
-
-def record_status(s: Session, proj: Project, stage: str, record_id: str) -> str | None:
-    """The status of one record at ``stage`` (``"pending"``, ``"agreed"``, ``"conflict"``,
-    ``"resolved"``), or None when it is not screened at that stage (a secondary duplicate, a
-    record set aside, or not passed on to full text), read from that record's rows only.
-
-    The same rules as :func:`metareview.review.screening.stage_table`, which reads the whole
-    stage; a vote needs one record's state, and the load benchmark showed the whole-stage
-    read dominating the time of a vote (tests/review/test_accounts.py checks that the two
-    agree on every record).
-    """
-    member = s.execute(
-        select(DuplicateGroup.primary_record_id)
-        .join(DuplicateMember)
-        .where(
-            DuplicateMember.record_id == record_id,
-            DuplicateGroup.project_id == proj.id,
-            DuplicateGroup.active.is_(True),
-        )
-    ).scalar()
-    if member is not None and member != record_id:
-        return None
-    aside = s.scalar(select(SetAside.status).where(SetAside.record_id == record_id))
-    if aside is not None and aside != "released":
-        return None  # set aside: not screened (screening.screening_units)
-    if stage == "full_text":
-        retrieval = s.get(Retrieval, record_id)
-        if record_outcome(s, proj, "title_abstract", record_id)[1] != "include" or (
-            retrieval is not None and not retrieval.retrieved
-        ):
-            return None
-    return record_outcome(s, proj, stage, record_id)[0]
-
-
-def record_outcome(s: Session, proj: Project, stage: str, record_id: str) -> tuple[str, str | None]:
-    """(status, decision) of a screened record at ``stage`` (see :func:`record_status`)."""
-    resolution = s.scalar(
-        select(ScreeningResolution.decision).where(
-            ScreeningResolution.record_id == record_id, ScreeningResolution.stage == stage
-        )
-    )
-    if resolution is not None:
-        return "resolved", resolution
-    rows = s.execute(
+def _own_vote(
+    s: Session, record_id: str, stage: str, person: Reviewer
+) -> tuple[str, str | None] | None:
+    """``person``'s vote on the record at ``stage``: (decision, reason), or None."""
+    row = s.execute(
         select(ScreeningDecision.decision, ScreeningDecision.reason).where(
-            ScreeningDecision.record_id == record_id, ScreeningDecision.stage == stage
+            ScreeningDecision.record_id == record_id,
+            ScreeningDecision.stage == stage,
+            ScreeningDecision.reviewer_id == person.id,
         )
-    ).all()
-    if len(rows) < proj.reviewers_per_record:
-        return "pending", None
-    outcome = _agreed(pd.DataFrame(rows, columns=["decision", "reason"]), stage)
-    return ("conflict", None) if outcome is None else ("agreed", outcome[0])
+    ).first()
+    return None if row is None else (row[0], _reason(row[1]))
+
+
+def _reason(reason: str | None) -> str | None:
+    return reason if isinstance(reason, str) and reason.strip() else None
 
 
 def _keywords(s: Session, proj: Project) -> dict[str, list[str]]:

@@ -141,6 +141,22 @@ def check_stage(stage: object) -> str:
     return str(stage)
 
 
+def check_vote(record_id: str, stage: object, decision: object, reason: str | None) -> str:
+    """The stage of a vote whose ``decision`` is one of ``DECISIONS`` and which, as a
+    full-text exclusion, has a reason; InputError naming the record otherwise."""
+    stage = check_stage(stage)
+    if decision not in DECISIONS:
+        raise InputError(
+            f"record {record_id}: decision must be one of {list(DECISIONS)}; got {decision!r}."
+        )
+    if stage == "full_text" and decision == "exclude" and not (reason and reason.strip()):
+        raise InputError(
+            f"record {record_id}: a full-text exclusion needs a reason "
+            "(PRISMA reports exclusions with reasons)."
+        )
+    return stage
+
+
 class ScreeningMixin(StoreCore):
     """Screening methods of :class:`~metareview.review.Store` (see the module docstring)."""
 
@@ -255,16 +271,7 @@ class ScreeningMixin(StoreCore):
         StaleVoteError
             ``expected_previous`` was given and is not the stored vote.
         """
-        stage = check_stage(stage)
-        if decision not in DECISIONS:
-            raise InputError(
-                f"record {record_id}: decision must be one of {list(DECISIONS)}; got {decision!r}."
-            )
-        if stage == "full_text" and decision == "exclude" and not (reason and reason.strip()):
-            raise InputError(
-                f"record {record_id}: a full-text exclusion needs a reason "
-                "(PRISMA reports exclusions with reasons)."
-            )
+        stage = check_vote(record_id, stage, decision, reason)
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, reviewer)
@@ -300,27 +307,7 @@ class ScreeningMixin(StoreCore):
                 raise StaleVoteError(
                     record_id, stage, stored, None if vote is None else vote.reason
                 )
-            new = {"stage": stage, "reviewer": reviewer, "decision": decision, "reason": reason}
-            if vote is None:
-                vote = ScreeningDecision(
-                    project_id=proj.id,
-                    record_id=record_id,
-                    stage=stage,
-                    reviewer_id=person.id,
-                    decision=decision,
-                    reason=reason,
-                )
-                s.add(vote)
-                self._audit(s, reviewer, "screening_decision", record_id, None, new, "vote")
-            else:
-                old = {
-                    "stage": stage,
-                    "reviewer": reviewer,
-                    "decision": vote.decision,
-                    "reason": vote.reason,
-                }
-                vote.decision, vote.reason = decision, reason
-                self._audit(s, reviewer, "screening_decision", record_id, old, new, "revised")
+            write_vote(s, proj, person, record_id, stage, decision, reason, vote)
 
     def decisions(self, project: str, reviewer: str, stage: str = "title_abstract") -> pd.DataFrame:
         """The votes ``reviewer`` may see at ``stage`` (blinded).
@@ -636,37 +623,83 @@ def reviewer_row(s: Session, proj: Project, name: str) -> Reviewer:
     return person
 
 
-def secondary_records(s: Session, proj: Project) -> dict[str, str]:
-    """Secondary members of active duplicate groups -> the group's primary record."""
-    rows = s.execute(
+def write_vote(
+    s: Session,
+    proj: Project,
+    person: Reviewer,
+    record_id: str,
+    stage: str,
+    decision: str,
+    reason: str | None,
+    vote: ScreeningDecision | None,
+) -> None:
+    """Store ``person``'s vote (a new row, or ``vote`` revised) and its audit entry; the
+    caller has made every check in the same transaction."""
+    new = {"stage": stage, "reviewer": person.name, "decision": decision, "reason": reason}
+    if vote is None:
+        s.add(
+            ScreeningDecision(
+                project_id=proj.id,
+                record_id=record_id,
+                stage=stage,
+                reviewer_id=person.id,
+                decision=decision,
+                reason=reason,
+            )
+        )
+        StoreCore._audit(s, person.name, "screening_decision", record_id, None, new, "vote")
+    else:
+        old = {
+            "stage": stage,
+            "reviewer": person.name,
+            "decision": vote.decision,
+            "reason": vote.reason,
+        }
+        vote.decision, vote.reason = decision, reason
+        StoreCore._audit(s, person.name, "screening_decision", record_id, old, new, "revised")
+
+
+def secondary_records(
+    s: Session, proj: Project, record_ids: Collection[str] | None = None
+) -> dict[str, str]:
+    """Secondary members of active duplicate groups -> the group's primary record (only
+    those among ``record_ids`` when given)."""
+    query = (
         select(DuplicateMember.record_id, DuplicateGroup.primary_record_id)
         .join(DuplicateGroup)
         .where(DuplicateGroup.project_id == proj.id, DuplicateGroup.active.is_(True))
-    ).all()
-    return {rid: primary for rid, primary in rows if rid != primary}
+    )
+    if record_ids is not None:
+        query = query.where(DuplicateMember.record_id.in_(record_ids))
+    return {rid: primary for rid, primary in s.execute(query).all() if rid != primary}
 
 
-def screening_units(s: Session, proj: Project) -> list[str]:
+def screening_units(
+    s: Session, proj: Project, record_ids: Collection[str] | None = None
+) -> list[str]:
     """Records screened: all but secondary duplicates and records set aside (not released),
-    in import order."""
-    secondary = secondary_records(s, proj)
-    aside = set_aside_records(s, proj)
-    ids = s.scalars(
+    in import order (only those among ``record_ids`` when given)."""
+    secondary = secondary_records(s, proj, record_ids)
+    aside = set_aside_records(s, proj, record_ids)
+    query = (
         select(Record.id)
         .where(Record.project_id == proj.id)
         .order_by(Record.source_id, Record.ordinal)
     )
-    return [rid for rid in ids if rid not in secondary and rid not in aside]
+    if record_ids is not None:
+        query = query.where(Record.id.in_(record_ids))
+    return [rid for rid in s.scalars(query) if rid not in secondary and rid not in aside]
 
 
-def set_aside_records(s: Session, proj: Project) -> dict[str, SetAside]:
-    """Records set aside and not released (held for an owner, or discarded) -> their row."""
-    return {
-        row.record_id: row
-        for row in s.scalars(
-            select(SetAside).where(SetAside.project_id == proj.id, SetAside.status != "released")
-        )
-    }
+def set_aside_records(
+    s: Session, proj: Project, record_ids: Collection[str] | None = None
+) -> dict[str, SetAside]:
+    """Records set aside and not released (held for an owner, or discarded) -> their row
+    (only those among ``record_ids`` when given)."""
+    query = select(SetAside).where(SetAside.project_id == proj.id, SetAside.status != "released")
+    if record_ids is not None:
+        query = query.where(SetAside.record_id.in_(record_ids))
+    return {row.record_id: row for row in s.scalars(query)}
 
 
 def owner_row(s: Session, proj: Project, name: str, action: str) -> Reviewer:
@@ -684,13 +717,13 @@ def _check_unit(s: Session, proj: Project, record_id: str) -> None:
     record = s.get(Record, record_id)
     if record is None or record.project_id != proj.id:
         raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
-    primary = secondary_records(s, proj).get(record_id)
+    primary = secondary_records(s, proj, [record_id]).get(record_id)
     if primary is not None:
         raise InputError(
             f"record {record_id} is a duplicate of {primary}; screen {primary} "
             "(or unmerge the group)."
         )
-    aside = set_aside_records(s, proj).get(record_id)
+    aside = set_aside_records(s, proj, [record_id]).get(record_id)
     if aside is not None:
         state = (
             "discarded by an owner"
@@ -757,17 +790,18 @@ def _complete(votes: pd.DataFrame, needed: int) -> set[str]:
     return set(counts[counts >= needed].index)
 
 
-def _agreed(group: pd.DataFrame, stage: str) -> tuple[str, str | None] | None:
-    """The common decision (and reason) of complete votes, or None for a conflict."""
-    decisions = set(group["decision"])
+def _agreed(votes: Sequence[tuple[str, str | None]], stage: str) -> tuple[str, str | None] | None:
+    """The common decision (and reason) of complete votes ``(decision, reason)``, or None
+    for a conflict."""
+    decisions = {decision for decision, _reason in votes}
     if len(decisions) != 1 or decisions == {"maybe"}:
         return None
     decision = decisions.pop()
     if stage == "full_text" and decision == "exclude":
-        reasons = {str(r).strip().lower() for r in group["reason"]}
+        reasons = {str(reason).strip().lower() for _decision, reason in votes}
         if len(reasons) != 1:
             return None
-        return decision, str(group["reason"].iloc[0]).strip()
+        return decision, str(votes[0][1]).strip()
     return decision, None
 
 
@@ -780,74 +814,108 @@ def _unblinded(s: Session, proj: Project, stage: str) -> bool:
     )
 
 
+StageRow = tuple[str, int, str, str | None, str | None]
+STAGE_COLUMNS = ["record_id", "n_votes", "status", "decision", "reason"]
+
+
 def stage_table(s: Session, proj: Project, stage: str) -> pd.DataFrame:
-    """The outcome of every record that reached ``stage`` (see ``screening_status``): the
-    one place where votes and resolutions become ``pending``/``agreed``/``conflict``/
-    ``resolved`` and a decision with its full-text exclusion reason."""
-    units = screening_units(s, proj)
+    """The outcome of every record that reached ``stage`` (see ``screening_status``):
+    columns ``record_id``, ``n_votes``, ``status``, ``decision``, ``reason`` (the rows of
+    :func:`stage_rows` over the whole stage)."""
+    return pd.DataFrame(stage_rows(s, proj, stage), columns=STAGE_COLUMNS)
+
+
+def stage_rows(
+    s: Session, proj: Project, stage: str, record_ids: Collection[str] | None = None
+) -> list[StageRow]:
+    """``(record_id, n_votes, status, decision, reason)`` of every record that reached
+    ``stage``, in screening order, or of those among ``record_ids``: the one place where
+    votes and resolutions become ``pending``/``agreed``/``conflict``/``resolved`` and a
+    decision with its full-text exclusion reason.
+
+    Given ``record_ids``, every query reads those records' rows only, so a vote asks for its
+    record's state without reading the stage (the load benchmark showed the whole-stage read
+    dominating a vote's time); the answer is the same rows as the whole stage's.
+    """
+    units = screening_units(s, proj, record_ids)
     if stage == "full_text":
-        reached = reached_full_text(s, proj)
+        reached = reached_full_text(s, proj, units)
         units = [u for u in units if u in reached]
-    votes = votes_frame(s, proj, stage)
-    resolutions = {
-        r.record_id: r
-        for r in s.scalars(
-            select(ScreeningResolution).where(
-                ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage
-            )
-        )
-    }
+    votes_query = select(
+        ScreeningDecision.record_id, ScreeningDecision.decision, ScreeningDecision.reason
+    ).where(ScreeningDecision.project_id == proj.id, ScreeningDecision.stage == stage)
+    resolutions_query = select(ScreeningResolution).where(
+        ScreeningResolution.project_id == proj.id, ScreeningResolution.stage == stage
+    )
+    if record_ids is not None:
+        votes_query = votes_query.where(ScreeningDecision.record_id.in_(units))
+        resolutions_query = resolutions_query.where(ScreeningResolution.record_id.in_(units))
+    by_record: dict[str, list[tuple[str, str | None]]] = {}
+    for rid, decision, reason in s.execute(votes_query.order_by(ScreeningDecision.id)):
+        by_record.setdefault(rid, []).append((decision, reason))
+    resolutions = {r.record_id: r for r in s.scalars(resolutions_query)}
     needed = proj.reviewers_per_record
-    by_record = {rid: g for rid, g in votes.groupby("record_id", sort=False)}
-    rows = []
+    rows: list[StageRow] = []
     for rid in units:
-        group = by_record.get(rid)
-        n = 0 if group is None else len(group)
+        votes = by_record.get(rid, [])
         if rid in resolutions:
             res = resolutions[rid]
             reason = res.reason if res.decision == "exclude" and stage == "full_text" else None
-            rows.append((rid, n, "resolved", res.decision, reason))
-        elif n < needed:
-            rows.append((rid, n, "pending", None, None))
+            rows.append((rid, len(votes), "resolved", res.decision, reason))
+        elif len(votes) < needed:
+            rows.append((rid, len(votes), "pending", None, None))
         else:
-            outcome = _agreed(group, stage)
+            outcome = _agreed(votes, stage)
             if outcome is None:
-                rows.append((rid, n, "conflict", None, None))
+                rows.append((rid, len(votes), "conflict", None, None))
             else:
-                rows.append((rid, n, "agreed", *outcome))
-    return pd.DataFrame(rows, columns=["record_id", "n_votes", "status", "decision", "reason"])
+                rows.append((rid, len(votes), "agreed", *outcome))
+    return rows
+
+
+def record_status(s: Session, proj: Project, stage: str, record_id: str) -> str | None:
+    """The status of one record at ``stage`` (``"pending"``, ``"agreed"``, ``"conflict"``,
+    ``"resolved"``), or None when it is not screened at that stage (a secondary duplicate, a
+    record set aside, or not passed on to full text): :func:`stage_rows` of that record."""
+    rows = stage_rows(s, proj, stage, [record_id])
+    return rows[0][2] if rows else None
 
 
 def record_state(s: Session, proj: Project, stage: str, record_id: str) -> str:
     """``"resolved"``, ``"pending"``, ``"agreed"``, ``"conflict"`` or ``"not at this stage"``
     for one record."""
-    table = stage_table(s, proj, stage)
-    state = table.loc[table["record_id"] == record_id, "status"]
-    return "not at this stage" if state.empty else str(state.iloc[0])
+    return record_status(s, proj, stage, record_id) or "not at this stage"
 
 
-def outcomes(s: Session, proj: Project, stage: str) -> dict[str, str]:
+def outcomes(
+    s: Session, proj: Project, stage: str, record_ids: Collection[str] | None = None
+) -> dict[str, str]:
     """Final decision per record at ``stage`` (agreed or resolved); others absent."""
-    table = stage_table(s, proj, stage)
-    decided = table[table["decision"].notna()]
-    return dict(zip(decided["record_id"], decided["decision"], strict=True))
+    return {
+        rid: decision
+        for rid, _n, _status, decision, _reason in stage_rows(s, proj, stage, record_ids)
+        if decision is not None
+    }
 
 
-def reached_full_text(s: Session, proj: Project) -> set[str]:
-    """Records included at title/abstract whose full text was not marked as not retrieved."""
-    passed = {rid for rid, d in outcomes(s, proj, "title_abstract").items() if d == "include"}
-    missing = set(
-        s.scalars(
-            select(Retrieval.record_id).where(
-                Retrieval.project_id == proj.id, Retrieval.retrieved.is_(False)
-            )
-        )
+def reached_full_text(
+    s: Session, proj: Project, record_ids: Collection[str] | None = None
+) -> set[str]:
+    """Records included at title/abstract whose full text was not marked as not retrieved
+    (only those among ``record_ids`` when given)."""
+    passed = {
+        rid for rid, d in outcomes(s, proj, "title_abstract", record_ids).items() if d == "include"
+    }
+    query = select(Retrieval.record_id).where(
+        Retrieval.project_id == proj.id, Retrieval.retrieved.is_(False)
     )
-    return passed - missing
+    if record_ids is not None:
+        query = query.where(Retrieval.record_id.in_(record_ids))
+    return passed - set(s.scalars(query))
 
 
 def _check_reached_full_text(s: Session, proj: Project, record_id: str) -> None:
-    if record_id not in reached_full_text(s, proj):
+    if record_id not in reached_full_text(s, proj, [record_id]):
         raise InputError(
             f"record {record_id}: not at the full-text stage (it must be included "
             "at title/abstract and its full text not marked as not retrieved)."

@@ -31,6 +31,7 @@ from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.dedup_queue import DedupQueueMixin
 from metareview.review.extraction import ExtractionMixin
 from metareview.review.extraction_dual import DualExtractionMixin
+from metareview.review.fulltext import FullTextMixin
 from metareview.review.importers import Problem, parse_bytes
 from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
@@ -177,6 +178,7 @@ class Store(
     DualExtractionMixin,
     RobMixin,
     BackupMixin,
+    FullTextMixin,
     QueueMixin,
     AccountsMixin,
     DedupQueueMixin,

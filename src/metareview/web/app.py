@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from metareview.exceptions import InputError, StoreError
 from metareview.review import Store
 from metareview.stats.agreement import KAPPA_CI_NOTE, kappa_ci_shown
-from metareview.web.auth import LoginRequiredError, RateLimiter
+from metareview.web.auth import LoginRequiredError, RateLimiter, csrf_guard
 from metareview.web.highlight import highlight
 
 __all__ = ["create_app", "serve"]
@@ -93,8 +93,10 @@ def create_app(
         analysis,
         api,
         duplicates,
+        exports,
         extraction,
         extraction_api,
+        files,
         pages,
         project,
         ranking,
@@ -112,6 +114,7 @@ def create_app(
         "the cookie and send `X-CSRF-Token` on every POST).",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(csrf_guard)],  # every state-changing route, before it runs
     )
     app.state.store = store if isinstance(store, Store) else Store.open(store)
     app.state.templates = _templates()
@@ -130,6 +133,8 @@ def create_app(
         analysis,
         api,
         extraction_api,
+        files,
+        exports,
     ):
         app.include_router(module.router)
 

@@ -9,7 +9,10 @@ role checks every route makes before it calls the store.
   (``csrf_token``) or, for the JSON API, in the ``X-CSRF-Token`` header. Forms used before
   login (login, invite) use a double-submit token: a random cookie that the form repeats.
   A script may instead send ``Authorization: Bearer <session id>``, which a browser never
-  adds to a cross-site request, so it needs no CSRF token.
+  adds to a cross-site request, so it needs no CSRF token. One app-wide dependency,
+  :func:`csrf_guard`, checks every request whose method is not GET, HEAD or OPTIONS before
+  its route runs, so a route cannot forget it; the one route it lets through without a token
+  is listed in ``NO_CSRF`` with its reason.
 - Failed logins are counted per user name and per client address in a sliding window;
   past ``MAX_FAILURES`` the login answers 429 with ``Retry-After`` until the window passes.
 - Project routes ask :func:`require_member` for the caller's role: not a member -> 404 (a
@@ -25,6 +28,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from metareview.review import Store
 from metareview.review.accounts import ProjectRole, SessionInfo
@@ -37,6 +41,7 @@ __all__ = [
     "RateLimiter",
     "check_csrf",
     "check_pre_csrf",
+    "csrf_guard",
     "current_session",
     "pre_csrf_token",
     "require_member",
@@ -114,6 +119,42 @@ def check_csrf(request: Request, session: SessionInfo, submitted: str | None) ->
     given = submitted or request.headers.get("x-csrf-token") or ""
     if not secrets.compare_digest(given.encode(), session.csrf_token.encode()):
         raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again.")
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# forms shown before login: their token is the double-submit cookie's
+PRE_LOGIN_FORMS = frozenset({("POST", "/login"), ("POST", "/invite/{token}")})
+# state-changing routes without a CSRF token, and why none is needed
+NO_CSRF = {
+    ("POST", "/api/v1/session"): "a login with a JSON body (application/json only), which "
+    "no cross-site form can send and no cross-site script may without a CORS grant"
+}
+
+
+async def csrf_guard(request: Request) -> None:
+    """The app-wide CSRF check (see the module docstring): 403 for a state-changing request
+    without the right token, :class:`LoginRequiredError` for one without a session."""
+    if request.method in SAFE_METHODS:
+        return
+    route = request.scope.get("route")
+    key = (request.method, getattr(route, "path", request.url.path))
+    if key in NO_CSRF:
+        return
+    submitted = None
+    if request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        field = (await request.form()).get("csrf_token")  # parsed once, kept by the request
+        submitted = field if isinstance(field, str) else None
+    if key in PRE_LOGIN_FORMS:
+        check_pre_csrf(request, submitted)
+        return
+    if _token(request)[1]:
+        return
+    session = await run_in_threadpool(current_session, request)  # a query: off the loop
+    if session is None:
+        raise LoginRequiredError
+    check_csrf(request, session, submitted)
 
 
 def pre_csrf_token(request: Request) -> str:

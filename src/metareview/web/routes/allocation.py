@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from metareview.review.screening import STAGES, check_stage
-from metareview.web.auth import check_csrf, require_member
+from metareview.web.auth import require_member
 from metareview.web.routes._common import redirect, render, store_of
 
 router = APIRouter(include_in_schema=False)
@@ -42,10 +42,8 @@ def allocate(
     stage: Annotated[str, Form()],
     reviewers: Annotated[list[str], Form()],
     per_record: Annotated[int, Form()] = 2,
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store = store_of(request)
     actor = caller.session.user.username
     if per_record != store.reviewers_per_record(project):
@@ -60,10 +58,8 @@ def reassign(
     project: str,
     stage: Annotated[str, Form()],
     reviewer: Annotated[str, Form()],
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store_of(request).reassign(
         project, check_stage(stage), reviewer, actor=caller.session.user.username
     )

@@ -19,7 +19,6 @@ from metareview.review import Store
 from metareview.review.screening import STAGES
 from metareview.web.auth import (
     SESSION_COOKIE,
-    check_csrf,
     login_keys,
     require_member,
     require_session,
@@ -163,8 +162,7 @@ def create_session(request: Request, body: Credentials) -> Response:
 @router.delete("/session", status_code=204)
 def delete_session(request: Request) -> Response:
     """Log out (ends the session of the cookie or bearer token)."""
-    session = require_session(request)
-    check_csrf(request, session, None)
+    require_session(request)
     header = request.headers.get("authorization", "")
     token = (
         header[7:].strip()
@@ -217,9 +215,7 @@ def next_record(
 def cast_vote(request: Request, project: str, record_id: str, body: VoteIn) -> Response:
     """Vote on a record (owners and reviewers). Sending the same vote twice stores one."""
     caller = require_member(request, project, SCREENERS)
-    check_csrf(request, caller.session, None)
     store = store_of(request)
-    _exists(store, project, record_id)
     try:
         result = store.cast_vote(
             project, record_id, caller.reviewer, body.decision, body.stage, body.reason
@@ -227,7 +223,9 @@ def cast_vote(request: Request, project: str, record_id: str, body: VoteIn) -> R
     except InputError as exc:
         text = str(exc)
         status = (
-            409
+            404
+            if "is not in project" in text
+            else 409
             if ("complete" in text or "not at the" in text or "already resolved" in text)
             else 422
         )

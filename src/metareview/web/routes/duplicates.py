@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 
-from metareview.web.auth import check_csrf, require_member
+from metareview.web.auth import require_member
 from metareview.web.routes._common import redirect, render, store_of
 
 router = APIRouter(include_in_schema=False)
@@ -98,10 +98,8 @@ def merge(
     record_a: Annotated[str, Form()],
     record_b: Annotated[str, Form()],
     reason: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store_of(request).merge(
         [record_a, record_b],
         actor=caller.session.user.username,
@@ -117,10 +115,8 @@ def not_duplicates(
     record_a: Annotated[str, Form()],
     record_b: Annotated[str, Form()],
     reason: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store_of(request).not_duplicates(
         project,
         record_a,
@@ -137,10 +133,8 @@ def withdraw(
     project: str,
     record_a: Annotated[str, Form()],
     record_b: Annotated[str, Form()],
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store_of(request).withdraw_not_duplicates(
         project,
         record_a,
@@ -156,10 +150,8 @@ def unmerge(
     request: Request,
     project: str,
     group_id: Annotated[int, Form()],
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store = store_of(request)
     groups = store.duplicate_groups(project)
     if group_id not in set(groups["group_id"]):  # a group of another project is not ours
@@ -169,8 +161,7 @@ def unmerge(
 
 
 @router.post("/p/{project}/duplicates/auto-merge")
-def auto_merge(request: Request, project: str, csrf_token: Annotated[str, Form()] = "") -> Response:
+def auto_merge(request: Request, project: str) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store_of(request).auto_merge(project, actor=caller.session.user.username)
     return redirect(f"/p/{project}/duplicates")

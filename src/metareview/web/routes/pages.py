@@ -11,8 +11,6 @@ from fastapi.responses import Response
 from metareview.exceptions import InputError
 from metareview.web.auth import (
     SESSION_COOKIE,
-    check_csrf,
-    check_pre_csrf,
     login_keys,
     pre_csrf_token,
     require_session,
@@ -50,10 +48,8 @@ def login(
     request: Request,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
-    csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    check_pre_csrf(request, csrf_token)
     limiter = request.app.state.limiter
     keys = login_keys(request, username)
     wait = limiter.retry_after(keys)
@@ -84,9 +80,8 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
-    session = require_session(request)
-    check_csrf(request, session, csrf_token)
+def logout(request: Request) -> Response:
+    require_session(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         store_of(request).logout(token)
@@ -111,9 +106,7 @@ def accept_invite(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     reviewer_name: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    check_pre_csrf(request, csrf_token)
     store = store_of(request)
     try:
         info = store.invite_info(token)
@@ -146,10 +139,8 @@ def create_project(
     request: Request,
     name: Annotated[str, Form()],
     reviewer_name: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     session = require_session(request)
-    check_csrf(request, session, csrf_token)
     if not session.user.admin:
         raise HTTPException(403, "only administrators create projects.")
     name = name.strip()
@@ -172,11 +163,9 @@ def deactivate_user(
     request: Request,
     username: str,
     reason: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """An administrator deactivates an account: no more logins or votes; its votes stay."""
     session = require_session(request)
-    check_csrf(request, session, csrf_token)
     if not session.user.admin:
         raise HTTPException(403, "only administrators deactivate accounts.")
     store_of(request).deactivate_user(username, by=session.user.username, reason=reason)

@@ -15,7 +15,7 @@ from metareview.exceptions import InputError
 from metareview.review import ImportReport, Store
 from metareview.review.queue import keyword_pattern
 from metareview.review.screening import STAGES, check_stage
-from metareview.web.auth import check_csrf, require_member
+from metareview.web.auth import require_member
 from metareview.web.routes._common import redirect, render, store_of
 
 router = APIRouter(include_in_schema=False)
@@ -96,10 +96,8 @@ def set_keywords(
     project: str,
     include: Annotated[str, Form()] = "",
     exclude: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     words = {}
     for kind, text in (("include", include), ("exclude", exclude)):
         words[kind] = [w.strip() for w in text.split(",") if w.strip()]
@@ -117,10 +115,8 @@ def unblind(
     project: str,
     stage: Annotated[str, Form()],
     reason: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store_of(request).unblind(
         project, check_stage(stage), owner=caller.reviewer or "", reason=reason
     )
@@ -146,10 +142,8 @@ def invite(
     request: Request,
     project: str,
     role: Annotated[str, Form()],
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store = store_of(request)
     token = store.create_invite(project, role, by=caller.session.user.username)
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
@@ -171,10 +165,8 @@ def remove_member(
     project: str,
     username: str,
     reason: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store_of(request).remove_member(
         project, username, by=caller.session.user.username, reason=reason
     )
@@ -216,12 +208,10 @@ def import_files(
     files: Annotated[list[UploadFile], File()],
     database: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "database",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Import search exports (any format the importers read, detected from the content);
     each file is its own transaction, so a refused file leaves the others imported."""
     caller = require_member(request, project, ("owner",))
-    check_csrf(request, caller.session, csrf_token)
     store = store_of(request)
     reports, failures = [], []
     for upload in files:

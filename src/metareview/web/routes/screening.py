@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from metareview.exceptions import InputError
 from metareview.review import Store
 from metareview.review.screening import check_stage
-from metareview.web.auth import Caller, check_csrf, require_member
+from metareview.web.auth import Caller, require_member
 from metareview.web.routes._common import redirect, render, store_of
 from metareview.web.routes.ranking import check_order, ranking_context
 
@@ -84,6 +84,9 @@ def screen_context(
         "order": order,
         "ranking": ranked["ranking"] if ranked else None,
         "stopping": ranked["stopping"] if ranked else None,
+        "fulltext": (
+            store.fulltext_info(project, rid) if stage == "full_text" and rid is not None else None
+        ),
     }
 
 
@@ -132,10 +135,8 @@ def vote(
     other_reason: Annotated[str, Form()] = "",
     skip: Annotated[str, Form()] = "",
     order: Annotated[str, Form()] = "import",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, SCREENERS)
-    check_csrf(request, caller.session, csrf_token)
     stage = check_stage(stage)
     order = check_order(order)
     text = other_reason.strip() or reason.strip() or None
@@ -169,10 +170,8 @@ def retrieval(
     retrieved: Annotated[str, Form()],
     note: Annotated[str, Form()] = "",
     skip: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, SCREENERS)
-    check_csrf(request, caller.session, csrf_token)
     store_of(request).mark_retrieval(
         project, record_id, retrieved == "yes", actor=caller.reviewer, note=note.strip() or None
     )
@@ -208,10 +207,8 @@ def resolve(
     decision: Annotated[str, Form()],
     reason: Annotated[str, Form()] = "",
     stage: Annotated[str, Form()] = "title_abstract",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     caller = require_member(request, project, SCREENERS)
-    check_csrf(request, caller.session, csrf_token)
     stage = check_stage(stage)
     store = store_of(request)
     open_ = store.conflicts(project, stage)
