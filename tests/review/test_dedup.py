@@ -67,7 +67,7 @@ def test_shared_title_alone_is_not_enough_and_empty_fields_never_match() -> None
     assert find_duplicates(recs).pairs == ()
 
 
-def test_title_with_supporting_fields_is_tier2() -> None:
+def test_same_title_and_bibliographic_fields_merge_without_identifiers() -> None:
     recs = frame(
         {
             "title": TITLE,
@@ -87,11 +87,18 @@ def test_title_with_supporting_fields_is_tier2() -> None:
         },
     )
     (pair,) = find_duplicates(recs).pairs
-    assert pair.tier == 2
+    assert pair.tier == 1  # title, year, first author, journal, page and volume all agree
     assert {"same year", "same first author", "same journal", "same start page"} <= set(
         pair.reasons
     )
     assert 0.9 < pair.score <= 1.0
+    # one year apart (e-pub and print): left for a person
+    recs.loc[1, "year"] = 2006
+    (pair,) = find_duplicates(recs).pairs
+    assert pair.tier == 2
+    # the same with only year and first author to go on: left for a person
+    bare = recs[["id", "title", "authors"]].assign(year=2005)
+    assert [p.tier for p in find_duplicates(bare).pairs] == [2]
 
 
 def test_pairs_are_not_joined_transitively() -> None:
@@ -130,3 +137,73 @@ def test_summary_and_input_checks() -> None:
 
 def test_pairs_from_groups() -> None:
     assert pairs_from_groups([["b", "a", "c"], ["d"]]) == {("a", "b"), ("a", "c"), ("b", "c")}
+
+
+ARTICLE = {
+    "title": TITLE,
+    "authors": ["Maskell, N."],
+    "year": 2005,
+    "journal": "New England Journal of Medicine",
+    "volume": "352",
+    "pages": "865-874",
+}
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        (f"Erratum: {TITLE}", "erratum"),
+        (f"{TITLE} (vol 352, pg 865, 2005)", "erratum"),
+        (f"Retraction notice to: {TITLE}", "retraction"),
+        (f"Comment on: {TITLE}", "comment"),
+        (f"{TITLE} - Reply", "comment"),
+    ],
+)
+def test_related_reports_are_linked_never_merged(title: str, kind: str) -> None:
+    recs = frame(ARTICLE, {**ARTICLE, "title": title, "pages": "1290"})
+    result = find_duplicates(recs)
+    assert result.pairs == ()
+    (link,) = result.related
+    assert (link.report_id, link.article_id, link.kind) == ("r2", "r1", kind)
+
+
+def test_medline_erratum_note_does_not_make_an_article_an_erratum() -> None:
+    noted = f"{TITLE}.[Erratum appears in N Engl J Med. 2005 May 19;352(20):2146]"
+    result = find_duplicates(frame(ARTICLE, {**ARTICLE, "title": noted}))
+    assert result.related == ()
+    assert [p.tier for p in result.pairs] == [1]
+
+
+def test_conference_abstract_of_a_later_paper_is_related() -> None:
+    abstract = {
+        **ARTICLE,
+        "year": 2004,
+        "journal": "American Journal of Respiratory and Critical Care Medicine",
+        "volume": "169 Suppl",
+        "pages": "A512",
+    }
+    result = find_duplicates(frame(ARTICLE, abstract))
+    assert result.pairs == ()
+    assert [(r.report_id, r.kind) for r in result.related] == [("r2", "conference abstract")]
+
+
+def test_two_articles_of_one_volume_are_not_duplicates() -> None:
+    # a letter with the article's title, same journal and volume, pages far apart
+    other = {**ARTICLE, "title": TITLE + " in adults", "pages": "1290-1291"}
+    assert find_duplicates(frame(ARTICLE, other)).pairs == ()
+
+
+def test_candidates_are_found_far_apart_in_sort_order() -> None:
+    # 400 distinct records between a title and its typo'd copy (first word changed): the
+    # title-word index, not the sorted neighbourhood, finds the pair
+    filler = [
+        {"title": f"Study number {k} of pleural disease cohort {k * 7}", "year": 1990 + k % 30}
+        for k in range(400)
+    ]
+    typo = {
+        **ARTICLE,
+        "title": "Zntrapleural streptokinase for pleural infection: a randomised controlled trial",
+        "authors": ["Maskell, N. A."],
+    }
+    result = find_duplicates(frame(ARTICLE, *filler, typo))
+    assert ("r1", "r402") in {(p.id_a, p.id_b) for p in result.pairs}

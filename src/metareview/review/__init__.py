@@ -6,7 +6,7 @@
 'demo'
 """
 
-from metareview.review.dedup import DuplicateCandidates, DuplicatePair, find_duplicates
+from metareview.review.dedup import DuplicateCandidates, DuplicatePair, RelatedPair, find_duplicates
 from metareview.review.importers import ParseResult, Problem, detect_format, parse_bytes, parse_file
 from metareview.review.simulation import (
     ScreeningSimulation,
@@ -27,6 +27,7 @@ __all__ = [
     "ImportReport",
     "ParseResult",
     "Problem",
+    "RelatedPair",
     "ScreeningSimulation",
     "StoppingDecision",
     "Store",

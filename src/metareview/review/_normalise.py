@@ -96,18 +96,27 @@ def first_author_surname(authors: object) -> str:
     ['correll', 'correll', 'demos', 'correll']
     """
     names = split_authors(authors)
-    if not names:
-        return ""
-    first = names[0]
-    if "," in first:
-        surname = first.split(",")[0]
-    else:
-        words = first.split() or [""]
-        if len(words) > 1 and _INITIALS.match(words[-1]):
-            surname = " ".join(words[:-1])
-        else:
-            surname = words[-1]
-    return normalise_text(surname).replace(" ", "")
+    return surname(names[0]) if names else ""
+
+
+def surname(name: str) -> str:
+    """Normalised surname of one author's name (see :func:`first_author_surname`)."""
+    if "," in name:
+        return normalise_text(name.split(",")[0]).replace(" ", "")
+    words = name.split() or [""]
+    initials = len(words) > 1 and _INITIALS.match(words[-1])
+    return normalise_text(" ".join(words[:-1]) if initials else words[-1]).replace(" ", "")
+
+
+def author_surnames(authors: object) -> list[str]:
+    """Normalised surnames of all authors, in order, empty ones left out.
+
+    Examples
+    --------
+    >>> author_surnames("Zhou, X. and Lan, J. and Zhang, T.")
+    ['zhou', 'lan', 'zhang']
+    """
+    return [s for s in (surname(n) for n in split_authors(authors)) if s]
 
 
 def start_page(pages: object) -> str:
