@@ -15,6 +15,8 @@ _AUTHOR_SPLIT = re.compile(r"\s*;\s*|\s+and\s+")
 
 def ascii_fold(text: str) -> str:
     """Lower-case ``text`` and strip accents (``"Müller"`` -> ``"muller"``)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
@@ -106,17 +108,6 @@ def surname(name: str) -> str:
     words = name.split() or [""]
     initials = len(words) > 1 and _INITIALS.match(words[-1])
     return normalise_text(" ".join(words[:-1]) if initials else words[-1]).replace(" ", "")
-
-
-def author_surnames(authors: object) -> list[str]:
-    """Normalised surnames of all authors, in order, empty ones left out.
-
-    Examples
-    --------
-    >>> author_surnames("Zhou, X. and Lan, J. and Zhang, T.")
-    ['zhou', 'lan', 'zhang']
-    """
-    return [s for s in (surname(n) for n in split_authors(authors)) if s]
 
 
 def start_page(pages: object) -> str:

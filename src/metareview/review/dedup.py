@@ -48,16 +48,17 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from metareview.exceptions import InputError
 from metareview.review._normalise import (
-    author_surnames,
+    first_author_surname,
     normalise_doi,
     normalise_text,
     parse_year,
@@ -107,6 +108,10 @@ _KIND_PATTERNS = (
             r"^more on\b|\b(authors? reply|editorial comment|reply)$"
         ),
     ),
+)
+#: Words one of which every title matching a _KIND_PATTERNS pattern holds (a quick filter).
+_MAYBE_REPORT = re.compile(
+    r"errat|corrig|correct|retract|withdrawn|comment|repl|respon|letter|^re |more on|publisher"
 )
 _MEETING = re.compile(
     r"\b(abstracts?|congress|meeting|conference|proceedings|symposium|annual|suppl|supplement)\b"
@@ -281,12 +286,23 @@ def report_kind(title: str, venue: str = "", pages: str = "", volume: str = "") 
     >>> report_kind("intrapleural streptokinase", venue="american thoracic society meeting")
     'conference abstract'
     """
-    for kind, pattern in _KIND_PATTERNS:
-        if pattern.search(title):
-            return kind
-    if _MEETING.search(venue) or re.match(r"s\d", pages) or re.search(r"\bsuppl?", volume):
+    if _MAYBE_REPORT.search(title):
+        for kind, pattern in _KIND_PATTERNS:
+            if pattern.search(title):
+                return kind
+    if _meeting(venue) or (pages[:1] == "s" and pages[1:2].isdigit()) or "sup" in volume:
         return "conference abstract"
     return None
+
+
+@lru_cache(maxsize=65536)
+def _venue(journal: Any) -> str:
+    return normalise_text(journal)
+
+
+@lru_cache(maxsize=65536)
+def _meeting(venue: str) -> bool:
+    return bool(_MEETING.search(venue))
 
 
 #: MEDLINE's notes after a title ("[Erratum appears in ...]", "[Comment in ...]"), closed or
@@ -306,8 +322,13 @@ def _title(title: Any) -> tuple[str, bool]:
     """The normalised title without notes, and whether it is marked as a correction."""
     if not isinstance(title, str):
         return "", False
-    correction = bool(_WOS_CORRECTION.search(title))
-    return normalise_text(_WOS_CORRECTION.sub("", _TITLE_NOTE.sub("", title))), correction
+    if "[" in title:
+        title = _TITLE_NOTE.sub("", title)
+    correction = False
+    if title.rstrip().endswith(")"):
+        correction = bool(_WOS_CORRECTION.search(title))
+        title = _WOS_CORRECTION.sub("", title)
+    return normalise_text(title), correction
 
 
 class _Fields:
@@ -318,11 +339,12 @@ class _Fields:
         self.titles = [t for t, _ in titles]
         self.year = [parse_year(y) for y in _column(records, "year")]
         authors = "authors" if "authors" in records.columns else "author"
-        self.authors = [author_surnames(a) for a in _column(records, authors)]
-        self.author = [names[0] if names else "" for names in self.authors]
+        self.author = [first_author_surname(a) for a in _column(records, authors)]
         journals = _column(records, "journal")
-        self.venue = [normalise_text(j) for j in journals]
-        self.journal = [_journal_tokens(j) for j in journals]
+        self.venue = [_venue(j) for j in journals]
+        self.journal = [[t for t in v.split() if t not in _JOURNAL_STOP] for v in self.venue]
+        self._journal_key = [" ".join(t) for t in self.journal]
+        self._journals: dict[tuple[str, str], bool | None] = {}
         pages = _column(records, "pages")
         self.page = [start_page(p) for p in pages]
         self.starts = [_start_pages(p) for p in pages]
@@ -364,6 +386,14 @@ def _page_gap(a: frozenset[str], b: frozenset[str]) -> int:
     return min((abs(int(x) - int(y)) for x in a for y in b), default=10**9)
 
 
+def _journals_agree(f: _Fields, i: int, j: int) -> bool | None:
+    """:func:`journals_agree` of records i and j, remembered per pair of names."""
+    key = (f._journal_key[i], f._journal_key[j])
+    if key not in f._journals:
+        f._journals[key] = _tokens_agree(f.journal[i], f.journal[j])
+    return f._journals[key]
+
+
 def _evidence(i: int, j: int, f: _Fields) -> tuple[list[str], list[str]]:
     agree: list[str] = []
     disagree: list[str] = []
@@ -379,7 +409,7 @@ def _evidence(i: int, j: int, f: _Fields) -> tuple[list[str], list[str]]:
             agree.append("same first author")
         else:
             disagree.append(f"first authors {aa}/{ab}")
-    journals = _tokens_agree(f.journal[i], f.journal[j])
+    journals = _journals_agree(f, i, j)
     if journals is True:
         agree.append("same journal")
     elif journals is False:
@@ -490,7 +520,7 @@ def _related(i: int, j: int, f: _Fields) -> tuple[int, int, str, tuple[str, ...]
         ya, yb = f.year[i], f.year[j]
         if fuzz.token_sort_ratio(ta, tb) < 80 or (ya is not None and yb is not None and ya > yb):
             return None
-        if ya == yb and _tokens_agree(f.journal[i], f.journal[j]) is not False:
+        if ya == yb and _journals_agree(f, i, j) is not False:
             return None  # the same abstract, indexed twice (compare as duplicates)
         return (
             i,
@@ -606,7 +636,8 @@ def candidate_pairs(f: _Fields, *, min_cosine: float = MIN_COSINE) -> np.ndarray
     if len(pairs) == 0:
         return pairs
     low, high = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
-    codes = np.unique(low[low != high] * n + high[low != high])
+    codes = np.sort(low[low != high] * n + high[low != high])
+    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
     return np.column_stack([codes // n, codes % n])
 
 
@@ -664,7 +695,17 @@ def find_duplicates(
     def pair_ids(i: int, j: int) -> tuple[str, str]:
         return (ids[i], ids[j]) if ids[i] < ids[j] else (ids[j], ids[i])
 
-    for i, j in candidate_pairs(f).tolist():
+    candidates = candidate_pairs(f)
+    # titles far apart (token_set_ratio < 70 with both present) make no pair and no link:
+    # dropped here, in one vectorised call, before the per-pair rules
+    ta = [f.titles[i] for i in candidates[:, 0].tolist()]
+    tb = [f.titles[j] for j in candidates[:, 1].tolist()]
+    words = process.cpdist(ta, tb, scorer=fuzz.token_set_ratio, dtype=np.uint8, workers=-1)
+    missing = np.array([not a or not b for a, b in zip(ta, tb, strict=True)], dtype=bool)
+    keep = (words >= 70) | missing
+    for i in np.flatnonzero(_shares_identifier(f, candidates)).tolist():
+        keep[i] = True
+    for i, j in candidates[keep].tolist():
         link = _related(i, j, f)
         if link is not None:
             report, article, kind, why = link
@@ -698,6 +739,14 @@ def find_duplicates(
     pairs = sorted(found, key=lambda p: (p.tier, -p.score, p.id_a, p.id_b))
     related.sort(key=lambda r: (r.article_id, r.report_id))
     return DuplicateCandidates(tuple(pairs), len(ids), tuple(related))
+
+
+def _shares_identifier(f: _Fields, candidates: np.ndarray) -> np.ndarray:
+    """Which candidate pairs share a DOI or a PMID."""
+    out = np.zeros(len(candidates), dtype=bool)
+    for k, (i, j) in enumerate(candidates.tolist()):
+        out[k] = bool((f.doi[i] and f.doi[i] == f.doi[j]) or (f.pmid[i] and f.pmid[i] == f.pmid[j]))
+    return out
 
 
 def _shared_identifier(i: int, j: int, f: _Fields) -> str | None:
