@@ -528,8 +528,11 @@ def _related(i: int, j: int, f: _Fields) -> tuple[int, int, str, tuple[str, ...]
             "conference abstract",
             (f"title {overlap:.0f}", "abstract in a meeting or supplement"),
         )
-    if overlap < 85:
+    if overlap < 85 or _journals_agree(f, i, j) is False:
         return None
+    ya, yb = f.year[i], f.year[j]
+    if ya is not None and yb is not None and not 0 <= ya - yb <= 5:
+        return None  # a report follows its article, within a few years
     return i, j, str(ka), (f"a {ka} by its title", f"title words shared {overlap:.0f}")
 
 

@@ -1,9 +1,16 @@
-"""The duplicate review queue: tier-2 candidate pairs waiting for a person's judgement.
+"""The duplicate review queue: tier-2 candidate pairs waiting for a person's judgement; and
+related reports (errata, retractions, comments, conference abstracts) linked to their article.
 
 A pair leaves the queue when it is merged (:meth:`Store.merge`, undone by
 :meth:`Store.unmerge`) or judged *not duplicates* here; that judgement is kept (audited) and
 can be withdrawn, which puts the pair back in the queue. A pair whose records are already in
-an active duplicate group is not shown (unmerge the group to judge it again).
+an active duplicate group, or are linked as a report and its article, is not shown (unmerge
+the group, or unlink the report, to judge it again).
+
+A related report is another report about an article, not a duplicate of it: PRISMA counts
+reports and studies separately, so it is linked (:meth:`DedupQueueMixin.link_related_reports`
+links those :func:`~metareview.review.dedup.find_duplicates` finds, :meth:`link_report` one a
+person names), never merged; every link is audited and can be undone (:meth:`unlink_report`).
 """
 
 from __future__ import annotations
@@ -11,15 +18,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
 from metareview.review._core import StoreCore
+from metareview.review.dedup import RELATED_KINDS
 from metareview.review.models import Base, Project, Record, utc_now
 
-__all__ = ["DedupQueueMixin", "NotDuplicate"]
+__all__ = ["DedupQueueMixin", "NotDuplicate", "RelatedReport", "RelatedReportsMixin"]
 
 
 class NotDuplicate(Base):
@@ -37,8 +46,160 @@ class NotDuplicate(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class DedupQueueMixin(StoreCore):
-    """Duplicate-queue methods of :class:`~metareview.review.Store`."""
+class RelatedReport(Base):
+    """A report (erratum, retraction, comment, conference abstract) linked to the article it
+    is about; ``active`` until unlinked."""
+
+    __tablename__ = "related_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    report_id: Mapped[str] = mapped_column(String(64), ForeignKey("records.id"))
+    article_id: Mapped[str] = mapped_column(String(64), ForeignKey("records.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# -- related reports ----------------------------------------------------------------------------
+RELATED_COLUMNS = ["link_id", "report_id", "article_id", "kind", "reason", "created_by", "active"]
+
+
+class RelatedReportsMixin(StoreCore):
+    """Related-report methods of :class:`~metareview.review.Store` (see the module docstring)."""
+
+    def related_reports(self, project: str) -> pd.DataFrame:
+        """Links of ``project``, oldest first, with columns ``link_id``, ``report_id``,
+        ``article_id``, ``kind``, ``reason``, ``created_by`` and ``active`` (bool)."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            rows = [
+                (r.id, r.report_id, r.article_id, r.kind, r.reason, r.created_by, r.active)
+                for r in s.scalars(
+                    select(RelatedReport)
+                    .where(RelatedReport.project_id == proj.id)
+                    .order_by(RelatedReport.id)
+                )
+            ]
+        frame = pd.DataFrame(rows, columns=RELATED_COLUMNS)
+        frame["active"] = frame["active"].astype(bool)
+        return frame
+
+    def link_report(
+        self,
+        project: str,
+        report_id: str,
+        article_id: str,
+        *,
+        kind: str,
+        actor: str,
+        reason: str,
+    ) -> int:
+        """Link ``report_id`` to the article ``article_id`` as a report of ``kind`` (one of
+        ``"erratum"``, ``"retraction"``, ``"comment"``, ``"conference abstract"``); audited.
+        Returns the link id.
+
+        Raises
+        ------
+        InputError
+            Unknown kind or record, the same record twice, or a link that exists already.
+        """
+        check_text("reason", reason, purpose=" for the audit log")
+        check_text("actor", actor, purpose=" for the audit log")
+        if kind not in RELATED_KINDS:
+            raise InputError(f"kind must be one of {list(RELATED_KINDS)}; got {kind!r}.")
+        with self.session() as s:
+            proj = self._project(s, project, lock=True)
+            return _link(s, self, proj, report_id, article_id, kind, actor, reason)
+
+    def link_related_reports(self, project: str, *, actor: str) -> list[int]:
+        """Link every related report that :meth:`find_duplicates` finds in ``project`` to its
+        article, unless that pair is linked already; returns the new link ids (audited)."""
+        check_text("actor", actor, purpose=" for the audit log")
+        found = self.find_duplicates(project).related  # type: ignore[attr-defined]
+        created: list[int] = []
+        with self.session() as s:
+            proj = self._project(s, project, lock=True)
+            linked = _linked_pairs(s, proj)
+            for r in found:
+                if tuple(sorted((r.report_id, r.article_id))) in linked:
+                    continue
+                why = f"found by find_duplicates: {'; '.join(r.reasons)}"
+                created.append(_link(s, self, proj, r.report_id, r.article_id, r.kind, actor, why))
+                linked.add(tuple(sorted((r.report_id, r.article_id))))
+        return created
+
+    def unlink_report(self, project: str, link_id: int, *, actor: str, reason: str) -> None:
+        """Undo the link ``link_id``: the two records are no longer report and article."""
+        check_text("reason", reason, purpose=" for the audit log")
+        check_text("actor", actor, purpose=" for the audit log")
+        with self.session() as s:
+            proj = self._project(s, project, lock=True)
+            row = s.get(RelatedReport, link_id)
+            if row is None or row.project_id != proj.id or not row.active:
+                state = "not an active link" if row is not None else "not found"
+                raise InputError(f"link_id {link_id} is {state} in project {proj.name!r}.")
+            row.active = False
+            self._audit(
+                s, actor, "related_report", str(row.id), {"active": True}, {"active": False}, reason
+            )
+
+
+def _linked_pairs(s: Session, proj: Project) -> set[tuple[str, str]]:
+    return {
+        tuple(sorted(pair))
+        for pair in s.execute(
+            select(RelatedReport.report_id, RelatedReport.article_id).where(
+                RelatedReport.project_id == proj.id, RelatedReport.active.is_(True)
+            )
+        ).all()
+    }
+
+
+def _link(
+    s: Session,
+    core: StoreCore,
+    proj: Project,
+    report_id: str,
+    article_id: str,
+    kind: str,
+    actor: str,
+    reason: str,
+) -> int:
+    if report_id == article_id:
+        raise InputError("report_id and article_id must be two different records.")
+    for rid in (report_id, article_id):
+        record = s.get(Record, rid)
+        if record is None or record.project_id != proj.id:
+            raise InputError(f"record {rid!r} is not in project {proj.name!r}.")
+    if tuple(sorted((report_id, article_id))) in _linked_pairs(s, proj):
+        raise InputError(f"records {report_id} and {article_id} are linked already.")
+    row = RelatedReport(
+        project_id=proj.id,
+        report_id=report_id,
+        article_id=article_id,
+        kind=kind,
+        reason=reason,
+        created_by=actor,
+        active=True,
+    )
+    s.add(row)
+    s.flush()
+    core._audit(
+        s,
+        actor,
+        "related_report",
+        str(row.id),
+        None,
+        {"report": report_id, "article": article_id, "kind": kind, "active": True},
+        reason,
+    )
+    return row.id
+
+
+class DedupQueueMixin(RelatedReportsMixin):
+    """Duplicate-queue and related-report methods of :class:`~metareview.review.Store`."""
 
     def duplicate_queue(self, project: str) -> list[dict[str, Any]]:
         """Tier-2 pairs still to judge, strongest first: ``id_a``, ``id_b``, ``score``,
@@ -47,6 +208,11 @@ class DedupQueueMixin(StoreCore):
         frame = self.records(project)
         grouped = set(frame.loc[frame["duplicate_group"].notna(), "id"])
         judged = {(a, b) for a, b, _ in self._not_duplicates(project)}
+        links = self.related_reports(project)
+        links = links[links["active"]]
+        judged |= {
+            tuple(sorted(p)) for p in zip(links["report_id"], links["article_id"], strict=True)
+        }
         pairs = [
             p
             for p in self.find_duplicates(project).tier2
