@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, insert, select
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
@@ -148,6 +148,7 @@ class ImportReport:
 
 
 SOURCE_KINDS = ("database", "register")
+_BATCH = 5000  # records per bulk insert
 
 RECORD_COLUMNS = [
     "id",
@@ -321,31 +322,37 @@ class Store(
             s.add(source)
             s.flush()
             aside = []
+            rows = []
             for ordinal, rec in enumerate(parsed.records, start=1):
                 rid = f"p{proj.id}-{sha[:12]}-{ordinal:06d}"
                 if lacks_content(rec.title, rec.abstract, rec.authors):
                     aside.append(rid)
-                s.add(
-                    Record(
-                        id=rid,
-                        project_id=proj.id,
-                        source_id=source.id,
-                        ordinal=ordinal,
-                        source_line=rec.line,
-                        title=rec.title,
-                        abstract=rec.abstract,
-                        authors=rec.authors,
-                        year=rec.year,
-                        journal=rec.journal,
-                        volume=rec.volume,
-                        issue=rec.issue,
-                        pages=rec.pages,
-                        doi=rec.doi,
-                        pmid=rec.pmid,
-                        raw=rec.raw,
-                        fingerprint=fingerprint(rec.title, rec.year, rec.authors, rec.doi),
-                    )
+                rows.append(
+                    {
+                        "id": rid,
+                        "project_id": proj.id,
+                        "source_id": source.id,
+                        "ordinal": ordinal,
+                        "source_line": rec.line,
+                        "title": rec.title,
+                        "abstract": rec.abstract,
+                        "authors": rec.authors,
+                        "year": rec.year,
+                        "journal": rec.journal,
+                        "volume": rec.volume,
+                        "issue": rec.issue,
+                        "pages": rec.pages,
+                        "doi": rec.doi,
+                        "pmid": rec.pmid,
+                        "raw": rec.raw,
+                        "fingerprint": fingerprint(rec.title, rec.year, rec.authors, rec.doi),
+                    }
                 )
+                if len(rows) == _BATCH:  # bulk inserts, in batches: memory stays bounded
+                    s.execute(insert(Record), rows)
+                    rows = []
+            if rows:
+                s.execute(insert(Record), rows)
             self._audit(
                 s,
                 actor,
