@@ -54,7 +54,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
-from scipy import sparse
 
 from metareview.exceptions import InputError
 from metareview.review._normalise import (
@@ -571,6 +570,8 @@ def _index_pairs(titles: list[str], min_cosine: float) -> np.ndarray:
     if not vocab:
         return np.empty((0, 2), dtype=np.int64)
     data = np.asarray(vals) / norms[np.asarray(rows, dtype=np.int64)]
+    from scipy import sparse  # here: the store and the CLI start without it
+
     matrix = sparse.csr_matrix((data.astype(np.float32), (rows, cols)), shape=(n, len(vocab)))
     transposed = matrix.T.tocsr()
     found = []
