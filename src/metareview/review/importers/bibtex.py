@@ -142,7 +142,8 @@ def _plain_text(value: str) -> str:
     """:func:`latex_text` of a value, quickly when it holds no LaTeX markup."""
     if _LATEX_FREE.search(value):
         return latex_text(value)
-    return unicodedata.normalize("NFC", " ".join(value.split()))
+    text = " ".join(value.split())
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def _compose(match: re.Match[str]) -> str:
@@ -175,6 +176,19 @@ def split_names(value: str) -> list[str]:
     >>> split_names(r"M{\\"u}ller, Hans and Ludwig van Beethoven and {Barnes and Noble} and others")
     ['Müller, Hans', 'van Beethoven, Ludwig', 'Barnes and Noble']
     """
+    # no braces to respect: one split (the _AND pattern matches no brace then)
+    parts = _AND.split(value) if "{" not in value and "}" not in value else _and_split(value)
+    names = []
+    for part in parts:
+        part = " ".join(part.split())
+        if not part or part.lower() == "others":
+            continue
+        names.append(_format_name(part))
+    return [name for name in names if name]
+
+
+def _and_split(value: str) -> list[str]:
+    """``value`` split at each ``and`` outside braces."""
     parts: list[str] = []
     depth, start = 0, 0
     for match in _AND.finditer(value):
@@ -187,13 +201,7 @@ def split_names(value: str) -> list[str]:
             parts.append(value[start : match.start()])
             start = match.end()
     parts.append(value[start:])
-    names = []
-    for part in parts:
-        part = " ".join(part.split())
-        if not part or part.lower() == "others":
-            continue
-        names.append(_format_name(part))
-    return [name for name in names if name]
+    return parts
 
 
 def _format_name(name: str) -> str:
