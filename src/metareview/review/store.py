@@ -11,6 +11,7 @@ sessions, project lookup, audit log).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import create_engine, event, insert, select
+from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
@@ -349,10 +351,10 @@ class Store(
                     }
                 )
                 if len(rows) == _BATCH:  # bulk inserts, in batches: memory stays bounded
-                    s.execute(insert(Record), rows)
+                    _insert_records(s, rows)
                     rows = []
             if rows:
-                s.execute(insert(Record), rows)
+                _insert_records(s, rows)
             self._audit(
                 s,
                 actor,
@@ -605,6 +607,22 @@ class Store(
             [(g, r, r == p, a) for g, r, p, a in rows],
             columns=["group_id", "record_id", "primary", "active"],
         )
+
+
+def _insert_records(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` into ``records`` in the session's transaction: with PostgreSQL's COPY
+    through psycopg (several times faster than INSERT), else one executemany INSERT."""
+    connection = s.connection()
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
+        s.execute(insert(Record), rows)
+        return
+    columns = list(rows[0])
+    as_json = {"authors", "raw"}
+    with connection.connection.cursor() as cursor:
+        statement = f"COPY records ({', '.join(columns)}) FROM STDIN"
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([json.dumps(v) if k in as_json else v for k, v in row.items()])
 
 
 def _check_reason_actor(reason: object, actor: object) -> None:
