@@ -38,7 +38,6 @@ import json
 import os
 import random
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -70,6 +69,15 @@ def default_testdata() -> Path:
         if candidate.is_dir():
             return candidate
     return HERE.parents[1] / "shared" / "testdata"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM; unlike ``ru_maxrss`` it does not carry
+    over the parent's peak through fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 # -- grown corpora ----------------------------------------------------------------------------
@@ -283,7 +291,7 @@ def run_bib_dedupe(folder: Path) -> dict:
 def child(tool: str, folder: Path) -> None:
     """Run one tool on one folder and print its pairs, time and peak RSS as JSON."""
     out = run_metareview(folder) if tool == "metareview" else run_bib_dedupe(folder)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 

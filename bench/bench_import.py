@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_dedup import default_testdata, grow  # noqa: E402
+from bench_dedup import default_testdata, grow, peak_rss_mb  # noqa: E402
 
 
 def _bib(frame: pd.DataFrame) -> str:
@@ -84,7 +83,7 @@ def child(task: str, path: str, url: str = "") -> dict:
         "n": n,
         "seconds": time.perf_counter() - started,
         "cpu": time.process_time() - cpu,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
