@@ -435,10 +435,14 @@ def _judge(
 ) -> tuple[int, float, tuple[str, ...]] | None:
     """Tier, score and reasons for the candidate pair (i, j), or None when it is no pair.
 
+    * never a pair: two of journal, start page, year (more than one apart) and first author
+      different (same title, different journal and pages = different studies); or the same
+      journal with another volume, or with start pages more than 10 apart unless the titles
+      are nearly identical (two articles of one volume: a letter and the paper it answers);
     * close titles (token_sort_ratio >= ``title_candidate``): at least two agreeing fields,
-      more agreeing than disagreeing, and at most one of journal, start page and year
-      different (same title, different journal and pages = different studies); tier 1 when
-      the titles are nearly identical and :func:`_sure` holds;
+      more agreeing than disagreeing, and, with another first author, token_sort_ratio >=
+      ``TITLE_AGREE`` (two abstracts on one page of a book of abstracts); tier 1 when
+      :func:`_sure` holds;
     * otherwise (one title a near-subset of the other, or titles translated/truncated): at
       least four agreeing fields among year, first author, journal, start page and volume,
       and none disagreeing.
@@ -484,7 +488,7 @@ def _judge(
         label = (
             f"title {sort_sim:.0f} (words shared {set_sim:.0f})"
             if ta and tb
-            else ("a title is missing")
+            else "a title is missing"
         )
         similarity = set_sim
     score = 0.5 * similarity / 100 + 0.5 * len(agree) / (len(agree) + len(disagree))
