@@ -3,8 +3,8 @@ article it is about, never merged with it (issue 17). A new table only, so the m
 after any revision that leaves ``projects`` and ``records`` in place: re-chaining it after
 another revision needs only ``down_revision``.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
