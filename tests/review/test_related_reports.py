@@ -1,6 +1,6 @@
 """Related reports in the store, and automatic merges without identifiers (issue 17): every
 link and merge audited and reversible, the review queue showing only uncertain pairs, and a
-store made before migration 0007 upgraded."""
+store made before migration 0009 upgraded."""
 
 from __future__ import annotations
 
@@ -91,9 +91,9 @@ def test_a_person_links_a_report_and_bad_links_are_refused(store: Store, search:
         store.unlink_report("review", link, actor="Ana", reason="again")
 
 
-def test_a_store_from_before_0007_is_upgraded(store_url: str, search: Path) -> None:
+def test_a_store_from_before_0009_is_upgraded(store_url: str, search: Path) -> None:
     engine = create_engine(store_url)
-    upgrade(engine, "0006")
+    upgrade(engine, "0008")
     assert "related_reports" not in inspect(engine).get_table_names()
     engine.dispose()
     store = Store.open(store_url)

@@ -3,8 +3,8 @@ article it is about, never merged with it (issue 17). A new table only, so the m
 after any revision that leaves ``projects`` and ``records`` in place: re-chaining it after
 another revision needs only ``down_revision``.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
