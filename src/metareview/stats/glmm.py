@@ -11,6 +11,10 @@ quadrature (7 nodes by default, lme4's ``glmer`` as metafor calls it):
   a_i ~ Bin(n1i, expit(alpha_i + theta + u_i/2)) and c_i ~ Bin(n2i, expit(alpha_i - u_i/2)),
   u_i ~ N(0, tau2); theta is the pooled log odds ratio (Turner et al., 2000; metafor's
   ``coding=1/2``). ``measure="IRR"`` is the Poisson analogue, with log(t) as offset.
+* ``measure="OR", model="UM.RS"`` (unconditional model with random study effects): as UM.FS
+  with alpha_i = mu + v_i, v_i ~ N(0, sigma2) independent of u_i (metafor's ``cor=FALSE``);
+  the two random effects per study are integrated out by the Laplace method (nAGQ = 1, which
+  metafor imposes on this model because glmer has no quadrature for two random effects).
 
 The likelihood of a (B, k) batch of meta-analyses is evaluated at once: every study's
 conditional mode is found by vectorised Newton steps, then the quadrature sum is taken over
@@ -64,7 +68,7 @@ from metareview.stats.transforms import back_transform
 __all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]
 
 GLMM_MEASURES = Options("measure", ("PLO", "OR", "IRLN", "IRR"))
-GLMM_MODELS = Options("model", ("UM.FS",), case_sensitive=False)
+GLMM_MODELS = Options("model", ("UM.FS", "UM.RS"), case_sensitive=False)
 _DEFAULT_TRANSF = {"PLO": "expit", "OR": "exp", "IRLN": "exp", "IRR": "exp"}
 
 _MAXITER = 200  # Levenberg-Marquardt iterations
@@ -410,6 +414,8 @@ class GlmmResult:
     omitted: tuple[str, ...] = ()
     yi: np.ndarray | None = None
     vi: np.ndarray | None = None
+    #: UM.RS only: variance of the random study intercepts (metafor's ``sigma2``)
+    sigma2: float | None = None
 
     @property
     def tau(self) -> float:
@@ -443,6 +449,7 @@ class GlmmResult:
             "pi_lb": pred["pi_lb"],
             "pi_ub": pred["pi_ub"],
             "tau2": self.tau2,
+            "sigma2": self.sigma2,
             "se_tau2": None,
             "tau2_ci_lb": None,
             "tau2_ci_ub": None,
@@ -502,6 +509,8 @@ class GlmmResult:
             "OR": "Random-Effects Model (UM.FS, fixed study effects; odds ratio)",
             "IRR": "Random-Effects Model (UM.FS, fixed study effects; rate ratio)",
         }[self.measure]
+        if self.model == "UM.RS":
+            model = "Random-Effects Model (UM.RS, random study effects; odds ratio)"
         lines = [f"{model} (k = {self.k}; tau^2 estimator: ML; nAGQ = {self.nAGQ})", ""]
         if self.omitted:
             lines[1:1] = [f"Left out: {', '.join(self.omitted)}"]
@@ -512,6 +521,11 @@ class GlmmResult:
             f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
             f"I^2 (total heterogeneity / total variability):   {self.I2:.2f}%",
             f"H^2 (total variability / sampling variability):  {self.H2:.2f}",
+            *(
+                [f"sigma^2 (variance of the random study intercepts): {self.sigma2:.4f}"]
+                if self.sigma2 is not None
+                else []
+            ),
             "",
             "Tests for Heterogeneity:",
             f"Wld(df = {self.k - 1}) = {self.QE:.4f}, p-val {_format._p_eq(self.QEp)}",
@@ -812,9 +826,11 @@ def rma_glmm(
         ``"OR"``: odds ratio from 2x2 counts (``ai, bi, ci, di`` or ``ai, ci, n1i, n2i``).
         ``"IRLN"``: Poisson-normal model for incidence rates (``xi`` events in ``ti``
         person-time). ``"IRR"``: rate ratio (``x1i, t1i, x2i, t2i``).
-    model : {"UM.FS"}
+    model : {"UM.FS", "UM.RS"}
         For OR and IRR, the unconditional model with fixed study effects (metafor's
-        default); the random effect enters the two arms as +u/2 and -u/2.
+        default); the random effect enters the two arms as +u/2 and -u/2. For OR also
+        ``"UM.RS"``: random study intercepts (variance ``sigma2``) instead of fixed ones,
+        always by the Laplace approximation (``nAGQ`` is not used; metafor sets it to 1).
     xi, ni, mi, ai, bi, ci, di, n1i, n2i, ti, x1i, t1i, x2i, t2i : array-like or str
         Counts (whole numbers), as arrays or column names of ``data``.
     data : DataFrame, optional
@@ -862,17 +878,37 @@ def rma_glmm(
     nagq = int(nAGQ)
     if nagq < 1:
         raise InputError(f"nAGQ must be a positive whole number; got {nAGQ!r}.")
+    if model == "UM.RS" and measure != "OR":
+        raise InputError(
+            f"model='UM.RS' is available for measure='OR'; got measure={measure!r} "
+            "(use model='UM.FS')."
+        )
     if measure == "PLO":
         return _fit_plo(xi, ni, mi, data, slab, nagq, level)
     if measure == "IRLN":
         return _fit_irln(xi, ti, data, slab, nagq, level)
     if measure == "IRR":
         return _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level)
-    return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level)
+    return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model)
 
 
 def _finish(
-    measure, model, level, est, se, tau2, q_wald, q_lrt, ll, study, k, nagq, iters, labels, omitted
+    measure,
+    model,
+    level,
+    est,
+    se,
+    tau2,
+    q_wald,
+    q_lrt,
+    ll,
+    study,
+    k,
+    nagq,
+    iters,
+    labels,
+    omitted,
+    sigma2=None,
 ) -> GlmmResult:
     yi, vi = study
     vt = _vt(vi)
@@ -905,6 +941,7 @@ def _finish(
         omitted=tuple(omitted),
         yi=yi,
         vi=vi,
+        sigma2=sigma2,
     )
 
 
@@ -966,7 +1003,7 @@ def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
     )
 
 
-def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
+def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model="UM.FS") -> GlmmResult:
     a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_glmm()")
     for name, cell in (("ai", a), ("bi", b), ("ci", c), ("di", d)):
         _check_counts(name, cell, labels)
@@ -1002,6 +1039,10 @@ def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
     corrected = _zero_mask((a, b, c, d), "only0")
     ac, bc, cc, dc = (np.where(corrected, v + 0.5, v) for v in (a, b, c, d))
     study = (np.log(ac * dc / (bc * cc)), 1 / ac + 1 / bc + 1 / cc + 1 / dc)
+    if model == "UM.RS":
+        return _fit_or_random_studies(
+            a, b, c, d, float(np.average(log_or, weights=1 / v_or)), study, labels, omitted, level
+        )
     return _fit_two_groups(
         "OR",
         np.stack([a, c], -1),
@@ -1207,7 +1248,7 @@ def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
 class _DropTau:
     """A fixed-effects view of a model: parameters without tau (tau = 0)."""
 
-    def __init__(self, model: _Model):
+    def __init__(self, model: _Likelihood):
         self.model = model
         self.study_effects = model.study_effects
 
@@ -1216,3 +1257,147 @@ class _DropTau:
 
     def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.sum(self.study_loglik(params, rows), axis=-1)
+
+
+# ------------------------------------------------------------------------------ OR, UM.RS
+
+
+def _laplace_two(eta0: np.ndarray, x: np.ndarray, n: np.ndarray, loading: np.ndarray) -> np.ndarray:
+    """Each study's marginal log-likelihood over two random effects, by the Laplace method.
+
+    eta0, x, n: (M, k, 2) linear predictor without the random effects, events and trials of
+    the two arms; loading: (M, 2, 2) arm-by-effect loadings of the standardised effects z ~
+    N(0, I) (metafor's design times the standard deviations, lme4's Z Lambda). Returns
+    (M, k): g(z*) - log det(H)/2, g(z) = log p(y | z) - |z|^2/2 at its mode z*, H = -g''(z*)
+    (Bates et al., 2015, eq. 46; nAGQ = 1).
+    """
+    A = loading[:, None]  # (M, 1, 2, 2)
+    z = np.zeros(eta0.shape)
+    for _ in range(100):
+        eta = eta0 + np.einsum("mkjr,mkr->mkj", np.broadcast_to(A, (*z.shape, 2)), z)
+        mu, w = _mean_weight(eta, n, False)
+        grad = np.einsum("mkjr,mkj->mkr", np.broadcast_to(A, (*z.shape, 2)), x - mu) - z
+        hess = np.einsum("mljr,mkj,mljs->mkrs", A, w, A) + np.eye(2)
+        step = np.clip(np.linalg.solve(hess, grad[..., None])[..., 0], -4.0, 4.0)
+        z = z + step
+        if np.max(np.abs(step), initial=0.0) < _MODE_TOL:
+            break
+    eta = eta0 + np.einsum("mkjr,mkr->mkj", np.broadcast_to(A, (*z.shape, 2)), z)
+    _, w = _mean_weight(eta, n, False)
+    hess = np.einsum("mljr,mkj,mljs->mkrs", A, w, A) + np.eye(2)
+    g = np.sum(_arm_loglik(eta, x, n), axis=-1) - 0.5 * np.sum(z**2, axis=-1)
+    return g - 0.5 * np.linalg.slogdet(hess)[1]
+
+
+class _RandomStudies:
+    """UM.RS for a 2x2 table per study: params (M, 4) = (theta, mu, sigma, tau).
+
+    logit p(treated) = mu + theta + v_i + u_i/2, logit p(control) = mu + v_i - u_i/2,
+    v_i ~ N(0, sigma^2) and u_i ~ N(0, tau^2) independent (metafor's ``coding=1/2``,
+    ``cor=FALSE``).
+    """
+
+    study_effects = 0
+
+    def __init__(self, x: np.ndarray, n: np.ndarray):
+        self.x, self.n = x[None], n[None]  # (1, k, 2)
+        self.const = np.sum(_log_choose(x, n), axis=-1)[None]
+        self.design = np.array([[1.0, 0.5], [1.0, -0.5]])
+
+    def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        theta, mu = params[:, 0], params[:, 1]
+        eta0 = np.stack([mu + theta, mu], axis=-1)[:, None, :]  # (M, 1, 2)
+        eta0 = np.broadcast_to(eta0, (len(params), self.x.shape[1], 2))
+        loading = self.design[None] * params[:, None, 2:4]
+        x, n = self.x[rows], self.n[rows]
+        return _laplace_two(eta0, x, n, loading) + self.const[rows]
+
+    def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.sum(self.study_loglik(params, rows), axis=-1)
+
+
+def _fit_or_random_studies(a, b, c, d, theta0, study, labels, omitted, level) -> GlmmResult:
+    """measure="OR", model="UM.RS": random study intercepts and random treatment effects.
+
+    As metafor, by lme4's Laplace approximation (metafor sets nAGQ = 1 for this model, since
+    glmer integrates only scalar random effects by quadrature). Heterogeneity tests as
+    metafor's: the likelihood-ratio and Wald tests of the saturated model (one log odds ratio
+    per study, random intercepts) against the model with tau2 = 0.
+    """
+    k = len(a)
+    x, n = np.stack([a, c], -1), np.stack([a + b, c + d], -1)
+    glmm = _RandomStudies(x, n)
+    control = np.log((c + 0.5) / (d + 0.5))
+    start = np.array([[theta0, control.mean(), max(control.std(), 0.1), 0.5]])
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    what = "measure='OR', model='UM.RS'"
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged(what, int(iters[0]), start[0], 1)
+    se = float(_se_from_hessian(hess, params[:, -1])[0])
+    tau2 = float(_clean_tau2(params[:, -1])[0])
+    sigma2 = float(_clean_tau2(params[:, 2])[0])
+
+    fixed = _DropTau(glmm)
+    _, fe_ll, _, fe_conv, _ = _maximise(fixed, start[:, :3])
+    if not fe_conv[0]:
+        raise _not_converged(f"{what}: the model with tau2 = 0 of the tests", _MAXITER, start[0], 1)
+    q_lrt, q_wald = _saturated_random_intercepts(x, n, params[0, 1], params[0, 2], fe_ll[0])
+    return _finish(
+        "OR",
+        "UM.RS",
+        level,
+        float(params[0, 0]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        k,
+        1,
+        int(iters[0]),
+        labels,
+        omitted,
+        sigma2=sigma2,
+    )
+
+
+def _saturated_random_intercepts(
+    x: np.ndarray, n: np.ndarray, mu0: float, sigma0: float, fe_ll: float
+) -> tuple[float, float]:
+    """LRT and Wald statistics of UM.RS's saturated model (a log odds ratio per study).
+
+    A study whose treated arm has no events (or only events) has its log odds ratio at
+    -/+ infinity in the saturated model: that arm then has likelihood 1 and is left out,
+    and the study carries no weight in the Wald test (the limit of lme4's fit).
+    """
+    k = len(x)
+    finite = (x[:, 0] > 0) & (x[:, 0] < n[:, 0])
+    xs, ns = x.copy(), n.copy()
+    xs[~finite, 0], ns[~finite, 0] = 0.0, 0.0
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        theta, mu = params[:, :k], params[:, k]
+        return np.stack([mu[:, None] + theta, np.broadcast_to(mu[:, None], theta.shape)], -1)
+
+    mask = np.ones((1, k), dtype=bool)
+    sat = _Model(xs[None], ns[None], np.array([1.0, 1.0]), layout, mask, 1, study_effects=k)
+    sat.const = np.sum(_log_choose(x, n), axis=-1)[None]  # degenerate arms: log C(n, 0 or n) = 0
+    with np.errstate(divide="ignore"):
+        theta0 = np.where(finite, np.log((x[:, 0] + 0.5) / (n[:, 0] - x[:, 0] + 0.5)) - mu0, 0.0)
+    start = np.concatenate([theta0, [mu0, sigma0]])[None]
+    params, ll, hess, conv, _ = _maximise(sat, start)
+    if not conv[0]:
+        raise _not_converged(
+            "measure='OR', model='UM.RS': the saturated model of the tests", _MAXITER, start[0], 1
+        )
+    q_lrt = max(0.0, 2 * (float(ll[0]) - fe_ll))
+    live = np.concatenate([np.flatnonzero(finite), [k, k + 1]])
+    cov = np.linalg.inv(-hess[0][np.ix_(live, live)])
+    m = int(finite.sum())
+    if m < 2:
+        return q_lrt, 0.0
+    contrast = np.hstack([np.eye(m - 1), -np.ones((m - 1, 1)), np.zeros((m - 1, 2))])
+    diff = contrast @ params[0, live]
+    q_wald = float(diff @ np.linalg.solve(contrast @ cov @ contrast.T, diff))
+    return q_lrt, q_wald
