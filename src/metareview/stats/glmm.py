@@ -6,6 +6,8 @@ quadrature (7 nodes by default, lme4's ``glmer`` as metafor calls it):
 
 * ``measure="PLO"`` (binomial-normal model for proportions): x_i ~ Bin(n_i, expit(beta + u_i)),
   u_i ~ N(0, tau2) (Hamza, van Houwelingen & Stijnen, 2008).
+* ``measure="PLN"``: as PLO with the log link, x_i ~ Bin(n_i, exp(beta + u_i)) (metafor calls
+  it experimental; for rare events: quadrature nodes at exp(beta + u) >= 1 have likelihood 0).
 * ``measure="IRLN"`` (Poisson-normal model for rates): x_i ~ Poisson(t_i exp(beta + u_i)).
 * ``measure="OR", model="UM.FS"`` (unconditional model with fixed study effects): in study i,
   a_i ~ Bin(n1i, expit(alpha_i + theta + u_i/2)) and c_i ~ Bin(n2i, expit(alpha_i - u_i/2)),
@@ -67,9 +69,9 @@ from metareview.stats.transforms import back_transform
 
 __all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]
 
-GLMM_MEASURES = Options("measure", ("PLO", "OR", "IRLN", "IRR"))
+GLMM_MEASURES = Options("measure", ("PLO", "PLN", "OR", "IRLN", "IRR"))
 GLMM_MODELS = Options("model", ("UM.FS", "UM.RS"), case_sensitive=False)
-_DEFAULT_TRANSF = {"PLO": "expit", "OR": "exp", "IRLN": "exp", "IRR": "exp"}
+_DEFAULT_TRANSF = {"PLO": "expit", "PLN": "exp", "OR": "exp", "IRLN": "exp", "IRR": "exp"}
 
 _MAXITER = 200  # Levenberg-Marquardt iterations
 _STEP_TOL = 1e-8  # converged when no parameter moves more than this in an accepted step
@@ -86,11 +88,19 @@ _BLOCK = 512
 # ------------------------------------------------------------------------------ likelihood
 
 
-def _arm_loglik(eta: np.ndarray, x: np.ndarray, n: np.ndarray, poisson: bool = False) -> np.ndarray:
+def _arm_loglik(
+    eta: np.ndarray, x: np.ndarray, n: np.ndarray, poisson: bool = False, log_link: bool = False
+) -> np.ndarray:
     """Log-likelihood without the constant: binomial x*eta - n*log(1 + exp(eta)) (logit
-    link), or Poisson x*eta - exp(eta) (log link; the offset log(t) is in eta)."""
+    link), binomial x*eta + (n - x)*log(1 - exp(eta)) (log link; -inf where exp(eta) >= 1),
+    or Poisson x*eta - exp(eta) (log link; the offset log(t) is in eta)."""
     if poisson:
         return x * eta - np.exp(eta)
+    if log_link:
+        inside = eta < 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest = (n - x) * np.log(-np.expm1(np.where(inside, eta, -1.0)))
+        return np.where(inside, x * eta + rest, -np.inf)
     softplus = np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta)))  # faster than logaddexp
     return x * eta - n * softplus
 
@@ -104,6 +114,17 @@ def _mean_weight(eta: np.ndarray, n: np.ndarray, poisson: bool):
     return n * p, n * p * (1 - p)
 
 
+def _score_weight(eta: np.ndarray, x: np.ndarray, n: np.ndarray, poisson: bool, log_link: bool):
+    """d loglik / d eta and the Fisher (IRLS) weight, the curvature lme4's penalised IRLS and
+    its quadrature scale use. For the canonical links the score is x - mu; for the binomial
+    with log link it is (x - n p)/(1 - p) with weight n p/(1 - p)."""
+    if log_link:
+        p = np.exp(np.minimum(eta, -1e-12))
+        return (x - n * p) / (1 - p), n * p / (1 - p)
+    mu, w = _mean_weight(eta, n, poisson)
+    return x - mu, w
+
+
 def _marginal_loglik(
     eta0: np.ndarray,
     s: np.ndarray,
@@ -113,6 +134,7 @@ def _marginal_loglik(
     nodes: np.ndarray,
     weights: np.ndarray,
     poisson: bool = False,
+    log_link: bool = False,
 ) -> np.ndarray:
     """Each study's marginal log-likelihood by adaptive Gauss-Hermite quadrature.
 
@@ -128,26 +150,29 @@ def _marginal_loglik(
     u = np.zeros(eta0.shape[:2])
     if s.size == 1:
         xs, ns = x[..., 0], n[..., 0]
-        if poisson:
-            resid, info = np.log(xs + 0.5) - eta0[..., 0], xs + 0.5
+        if poisson or log_link:
+            logt = np.log(ns + 0.5) if log_link else 0.0
+            resid, info = np.log(xs + 0.5) - logt - eta0[..., 0], xs + 0.5
         else:
             resid, info = np.log((xs + 0.5) / (ns - xs + 0.5)) - eta0[..., 0], ns / 4
         u = np.where(random, resid * (info / (info + inv_tau2)), 0.0)
     for _ in range(100):
-        mu, w = _mean_weight(eta0 + s * u[..., None], n, poisson)
-        grad = np.sum(s * (x - mu), axis=-1) - u * inv_tau2
+        score, w = _score_weight(eta0 + s * u[..., None], x, n, poisson, log_link)
+        grad = np.sum(s * score, axis=-1) - u * inv_tau2
         curv = np.sum(s**2 * w, axis=-1) + inv_tau2
         step = np.clip(grad / curv, -4.0, 4.0)
+        if log_link:  # one arm: keep the mode inside p < 1
+            step = np.minimum(step, 0.5 * (-eta0[..., 0] - u))
         u = np.where(random, u + step, 0.0)
         if np.max(np.abs(np.where(random, step, 0.0)), initial=0.0) < _MODE_TOL:
             break
-    _, w = _mean_weight(eta0 + s * u[..., None], n, poisson)
+    _, w = _score_weight(eta0 + s * u[..., None], x, n, poisson, log_link)
     sigma = np.sqrt(1.0 / (np.sum(s**2 * w, axis=-1) + inv_tau2))
-    at_zero = np.sum(_arm_loglik(eta0, x, n, poisson), axis=-1)
+    at_zero = np.sum(_arm_loglik(eta0, x, n, poisson, log_link), axis=-1)
     uk = u[..., None] + np.sqrt(2.0) * sigma[..., None] * nodes  # (M, k, Q)
     eta = eta0[..., None, :] + s * uk[..., None]  # (M, k, Q, J)
     g = (
-        np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :], poisson), axis=-1)
+        np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :], poisson, log_link), axis=-1)
         - 0.5 * uk**2 * inv_tau2[..., None]
     )
     log_int = np.log(np.sqrt(2.0) * sigma) + _logsumexp(np.log(weights) + nodes**2 + g)
@@ -190,10 +215,11 @@ class _Model:
         random: bool = True,
         poisson: bool = False,
         study_effects: int = 0,
+        log_link: bool = False,
     ):
         self.x, self.n, self.s, self.layout, self.mask = x, n, s, layout, mask
         self.nodes, self.weights = np.polynomial.hermite.hermgauss(nagq)
-        self.random, self.poisson = random, poisson
+        self.random, self.poisson, self.log_link = random, poisson, log_link
         const = -gammaln(x + 1) if poisson else _log_choose(x, n)
         self.const = np.where(mask, np.sum(const, axis=-1), 0.0)  # (rows, k)
         #: k when the first k parameters are one per study (UM.FS intercepts), else 0
@@ -204,7 +230,15 @@ class _Model:
         eta0 = self.layout(params)
         tau = params[:, -1] if self.random else np.zeros(len(params))
         per_study = _marginal_loglik(
-            eta0, self.s, self.x[rows], self.n[rows], tau, self.nodes, self.weights, self.poisson
+            eta0,
+            self.s,
+            self.x[rows],
+            self.n[rows],
+            tau,
+            self.nodes,
+            self.weights,
+            self.poisson,
+            self.log_link,
         )
         return np.where(self.mask[rows], per_study, 0.0) + self.const[rows]
 
@@ -505,6 +539,7 @@ class GlmmResult:
         pct = f"{100 * self.level:g}%"
         model = {
             "PLO": "Random-Effects Model (binomial-normal, logit link)",
+            "PLN": "Random-Effects Model (binomial-normal, log link)",
             "IRLN": "Random-Effects Model (Poisson-normal, log link)",
             "OR": "Random-Effects Model (UM.FS, fixed study effects; odds ratio)",
             "IRR": "Random-Effects Model (UM.FS, fixed study effects; rate ratio)",
@@ -539,9 +574,13 @@ class GlmmResult:
             f"{_format._stars(self.pval)}",
         ]
         pred = self.predict(transf="auto")
-        scale = {"PLO": "proportion", "OR": "odds ratio", "IRLN": "rate", "IRR": "rate ratio"}[
-            self.measure
-        ]
+        scale = {
+            "PLO": "proportion",
+            "PLN": "proportion",
+            "OR": "odds ratio",
+            "IRLN": "rate",
+            "IRR": "rate ratio",
+        }[self.measure]
         lines += [
             "",
             f"Back-transformed ({scale}): {pred['pred']:.4f} "
@@ -821,8 +860,9 @@ def rma_glmm(
 
     Parameters
     ----------
-    measure : {"PLO", "OR", "IRLN", "IRR"}
+    measure : {"PLO", "PLN", "OR", "IRLN", "IRR"}
         ``"PLO"``: binomial-normal model for proportions (``xi`` with ``ni`` or ``mi``).
+        ``"PLN"``: the same with the log link (log proportion; for rare events).
         ``"OR"``: odds ratio from 2x2 counts (``ai, bi, ci, di`` or ``ai, ci, n1i, n2i``).
         ``"IRLN"``: Poisson-normal model for incidence rates (``xi`` events in ``ti``
         person-time). ``"IRR"``: rate ratio (``x1i, t1i, x2i, t2i``).
@@ -883,8 +923,8 @@ def rma_glmm(
             f"model='UM.RS' is available for measure='OR'; got measure={measure!r} "
             "(use model='UM.FS')."
         )
-    if measure == "PLO":
-        return _fit_plo(xi, ni, mi, data, slab, nagq, level)
+    if measure in ("PLO", "PLN"):
+        return _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=measure == "PLN")
     if measure == "IRLN":
         return _fit_irln(xi, ti, data, slab, nagq, level)
     if measure == "IRR":
@@ -945,7 +985,7 @@ def _finish(
     )
 
 
-def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
+def _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=False) -> GlmmResult:
     if xi is None or (ni is None and mi is None):
         raise InputError(
             "rma_glmm(measure='PLO') needs xi and ni (or mi), as arrays or column names of data."
@@ -968,6 +1008,8 @@ def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
             f"every study has {what} (xi = {'0' if x.sum() == 0 else 'ni'}): "
             "the pooled logit is infinite and the GLMM has no maximum."
         )
+    if log_link:
+        return _fit_pln(x, n, labels, nagq, level)
     params, ll, hess, conv, iters, start = _plo_fit(x[None], n[None], np.ones((1, k), bool), nagq)
     if not conv[0] or not np.isfinite(params).all():
         raise _not_converged("measure='PLO'", int(iters[0]), start[0], nagq)
@@ -1401,3 +1443,58 @@ def _saturated_random_intercepts(
     diff = contrast @ params[0, live]
     q_wald = float(diff @ np.linalg.solve(contrast @ cov @ contrast.T, diff))
     return q_lrt, q_wald
+
+
+# ------------------------------------------------------------------------------ PLN
+
+
+def _fit_pln(x: np.ndarray, n: np.ndarray, labels, nagq: int, level: float) -> GlmmResult:
+    """measure="PLN": x_i ~ Bin(n_i, exp(beta + u_i)), u_i ~ N(0, tau2), as metafor's
+    ``rma.glmm(measure="PLN")`` (glmer with ``binomial(link="log")``, nAGQ = 7), which metafor
+    calls experimental: the likelihood is -inf wherever exp(beta + u) >= 1, so it is meant
+    for rare events. The heterogeneity tests are those of PLO (the fixed-effects and
+    saturated models do not depend on the link) with log(x/n) and 1/x - 1/n in the Wald test.
+    """
+    k = len(x)
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(params[:, 0][:, None, None], (len(params), k, 1))
+
+    mask = np.ones((1, k), dtype=bool)
+    glmm = _Model(
+        x[None, :, None], n[None, :, None], np.array([1.0]), layout, mask, nagq, log_link=True
+    )
+    pbar = x.sum() / n.sum()
+    start = np.array([[np.log(pbar), 0.5]])
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    if not conv[0] or not np.isfinite(params).all() or not np.isfinite(ll).all():
+        raise _not_converged("measure='PLN'", int(iters[0]), start[0], nagq)
+    se = float(_se_from_hessian(hess, params[:, 1])[0])
+    tau2 = float(_clean_tau2(params[:, 1])[0])
+    inner = (x > 0) & (x < n)
+    q_wald = (
+        _wald_q(np.log(x[inner] / n[inner]), 1 / x[inner] - 1 / n[inner])
+        if inner.sum() > 1
+        else 0.0
+    )
+    q_lrt = max(0.0, float(2 * np.sum(_binom_ll(x, n, x / n) - _binom_ll(x, n, pbar))))
+    corrected = _zero_mask((x, n - x), "only0")
+    xc, nc = np.where(corrected, x + 0.5, x), np.where(corrected, n + 1.0, n)
+    study = (np.log(xc / nc), 1 / xc - 1 / nc)
+    return _finish(
+        "PLN",
+        "UM.FS",
+        level,
+        float(params[0, 0]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        k,
+        nagq,
+        int(iters[0]),
+        labels,
+        (),
+    )

@@ -1,11 +1,15 @@
-"""rma_glmm(measure="OR", model="UM.RS") against metafor 3.8.1 rma.glmm (lme4 glmer, Laplace).
+"""rma_glmm(measure="OR", model="UM.RS") and rma_glmm(measure="PLN") against metafor 3.8.1.
 
-Fixture: tests/fixtures/metafor_glmm_umrs.json (make_glmm_umrs_fixtures.R) on dat.bcg and
+UM.RS: rma.glmm via lme4 glmer with the Laplace approximation; PLN: glmer with
+binomial(link="log"), nAGQ = 7, on the treated arms of dat.bcg and the control arms of
+dat.nielweise2007 (metafor calls PLN experimental and cannot fit dat.pritz1997).
+
+Fixture: tests/fixtures/metafor_glmm_extra.json (make_glmm_extra_fixtures.R) on dat.bcg and
 dat.nielweise2007 (sparse: zero cells, one study without events left out by drop00). It also
 holds an independent Laplace likelihood written in R (Newton to 1e-12 per study) and its
 numDeriv standard error at lme4's optimum: lme4's penalised IRLS stops at tolPwrss = 1e-7 from
 the previous evaluation's modes, so its deviance is noisy at 1e-5 and its finite-difference
-vcov moves by ~1% with that tolerance (make_glmm_umrs_fixtures.R); the standard error and the
+vcov moves by ~1% with that tolerance (make_glmm_extra_fixtures.R); the standard error and the
 Wald test are therefore held to the independent Laplace standard error tightly and to
 metafor's loosely, and every likelihood is compared at both optima.
 """
@@ -20,12 +24,15 @@ from metareview import InputError, rma_glmm
 from metareview.stats.glmm import (
     _DropTau,
     _maximise,
+    _Model,
     _RandomStudies,
     _saturated_random_intercepts,
 )
 from tests.conftest import load_fixture
 
-CASES = load_fixture("metafor_glmm_umrs")["cases"]
+ALL = load_fixture("metafor_glmm_extra")["cases"]
+CASES = [c for c in ALL if c["measure"] == "OR"]
+PLN = [c for c in ALL if c["measure"] == "PLN"]
 
 # estimate, tau2, sigma2 (and I2, H2, which follow tau2) against lme4: worst observed relative
 # difference 8.5e-5 (bcg estimate; our Laplace likelihood is 1.1e-5 higher at our optimum)
@@ -143,3 +150,64 @@ def test_summary_and_dict_carry_sigma2():
 def test_umrs_only_for_odds_ratios():
     with pytest.raises(InputError, match=r"model='UM.RS' is available for measure='OR'"):
         rma_glmm(measure="PLO", model="UM.RS", xi=[3, 4], ni=[10, 12])
+
+
+# ------------------------------------------------------------------------------ PLN
+
+# estimate, se, tau2, I2 and the back-transformed rate against lme4: observed worst 4.6e-5
+# (bcg se); the heterogeneity tests are closed form here and a glm fit there: observed 3.1e-9
+RTOL_PLN = 1e-4
+RTOL_PLN_Q = 1e-7
+
+
+def _fit_pln(case):
+    return rma_glmm(measure="PLN", xi=case["xi"], ni=case["ni"], slab=case["slab"])
+
+
+@pytest.mark.parametrize("case", PLN, ids=_ids(PLN))
+def test_pln_matches_metafor(case):
+    res = _fit_pln(case)
+    ref = case["result"]
+    assert res.k == ref["k"] and res.measure == "PLN"
+    for ours, theirs in (
+        ("estimate", "beta"),
+        ("se", "se"),
+        ("tau2", "tau2"),
+        ("I2", "I2"),
+        ("H2", "H2"),
+        ("ci_lb", "ci_lb"),
+        ("ci_ub", "ci_ub"),
+    ):
+        np.testing.assert_allclose(
+            getattr(res, ours), ref[theirs], rtol=RTOL_PLN, err_msg=f"{case['id']}: {ours}"
+        )
+    pred = res.predict(transf="auto")  # exp, the proportion
+    for key in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
+        theirs = ref["pred" if key == "pred" else f"pred_{key}"]
+        np.testing.assert_allclose(pred[key], theirs, rtol=RTOL_PLN, err_msg=key)
+    np.testing.assert_allclose(res.QE, ref["QE_Wld"], rtol=RTOL_PLN_Q)
+    np.testing.assert_allclose(res.QE_LRT, ref["QE_LRT"], rtol=RTOL_PLN_Q)
+
+
+@pytest.mark.parametrize("case", PLN, ids=_ids(PLN))
+def test_pln_likelihood_not_below_lme4(case):
+    x = np.array(case["xi"], float)[None, :, None]
+    n = np.array(case["ni"], float)[None, :, None]
+    k = x.shape[1]
+    model = _Model(
+        x,
+        n,
+        np.array([1.0]),
+        lambda p: np.broadcast_to(p[:, 0][:, None, None], (len(p), k, 1)),
+        np.ones((1, k), bool),
+        7,
+        log_link=True,
+    )
+    ref = case["result"]
+    theirs = model.loglik(np.array([[ref["fixef"][0], ref["theta"][0]]]), np.array([0]))[0]
+    assert _fit_pln(case).logLik >= theirs - 1e-8
+
+
+def test_pln_summary():
+    text = _fit_pln(PLN[0]).summary()
+    assert "log link" in text and "Back-transformed (proportion)" in text
