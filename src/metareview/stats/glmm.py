@@ -6,11 +6,17 @@ quadrature (7 nodes by default, lme4's ``glmer`` as metafor calls it):
 
 * ``measure="PLO"`` (binomial-normal model for proportions): x_i ~ Bin(n_i, expit(beta + u_i)),
   u_i ~ N(0, tau2) (Hamza, van Houwelingen & Stijnen, 2008).
+* ``measure="PLN"``: as PLO with the log link, x_i ~ Bin(n_i, exp(beta + u_i)) (metafor calls
+  it experimental; for rare events: quadrature nodes at exp(beta + u) >= 1 have likelihood 0).
 * ``measure="IRLN"`` (Poisson-normal model for rates): x_i ~ Poisson(t_i exp(beta + u_i)).
 * ``measure="OR", model="UM.FS"`` (unconditional model with fixed study effects): in study i,
   a_i ~ Bin(n1i, expit(alpha_i + theta + u_i/2)) and c_i ~ Bin(n2i, expit(alpha_i - u_i/2)),
   u_i ~ N(0, tau2); theta is the pooled log odds ratio (Turner et al., 2000; metafor's
   ``coding=1/2``). ``measure="IRR"`` is the Poisson analogue, with log(t) as offset.
+* ``measure="OR", model="UM.RS"`` (unconditional model with random study effects): as UM.FS
+  with alpha_i = mu + v_i, v_i ~ N(0, sigma2) independent of u_i (metafor's ``cor=FALSE``);
+  the two random effects per study are integrated out by the Laplace method (nAGQ = 1, which
+  metafor imposes on this model because glmer has no quadrature for two random effects).
 
 The likelihood of a (B, k) batch of meta-analyses is evaluated at once: every study's
 conditional mode is found by vectorised Newton steps, then the quadrature sum is taken over
@@ -63,9 +69,9 @@ from metareview.stats.transforms import back_transform
 
 __all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]
 
-GLMM_MEASURES = Options("measure", ("PLO", "OR", "IRLN", "IRR"))
-GLMM_MODELS = Options("model", ("UM.FS",), case_sensitive=False)
-_DEFAULT_TRANSF = {"PLO": "expit", "OR": "exp", "IRLN": "exp", "IRR": "exp"}
+GLMM_MEASURES = Options("measure", ("PLO", "PLN", "OR", "IRLN", "IRR"))
+GLMM_MODELS = Options("model", ("UM.FS", "UM.RS"), case_sensitive=False)
+_DEFAULT_TRANSF = {"PLO": "expit", "PLN": "exp", "OR": "exp", "IRLN": "exp", "IRR": "exp"}
 
 _MAXITER = 200  # Levenberg-Marquardt iterations
 _STEP_TOL = 1e-8  # converged when no parameter moves more than this in an accepted step
@@ -82,11 +88,19 @@ _BLOCK = 512
 # ------------------------------------------------------------------------------ likelihood
 
 
-def _arm_loglik(eta: np.ndarray, x: np.ndarray, n: np.ndarray, poisson: bool = False) -> np.ndarray:
+def _arm_loglik(
+    eta: np.ndarray, x: np.ndarray, n: np.ndarray, poisson: bool = False, log_link: bool = False
+) -> np.ndarray:
     """Log-likelihood without the constant: binomial x*eta - n*log(1 + exp(eta)) (logit
-    link), or Poisson x*eta - exp(eta) (log link; the offset log(t) is in eta)."""
+    link), binomial x*eta + (n - x)*log(1 - exp(eta)) (log link; -inf where exp(eta) >= 1),
+    or Poisson x*eta - exp(eta) (log link; the offset log(t) is in eta)."""
     if poisson:
         return x * eta - np.exp(eta)
+    if log_link:
+        inside = eta < 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest = (n - x) * np.log(-np.expm1(np.where(inside, eta, -1.0)))
+        return np.where(inside, x * eta + rest, -np.inf)
     softplus = np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta)))  # faster than logaddexp
     return x * eta - n * softplus
 
@@ -100,6 +114,17 @@ def _mean_weight(eta: np.ndarray, n: np.ndarray, poisson: bool):
     return n * p, n * p * (1 - p)
 
 
+def _score_weight(eta: np.ndarray, x: np.ndarray, n: np.ndarray, poisson: bool, log_link: bool):
+    """d loglik / d eta and the Fisher (IRLS) weight, the curvature lme4's penalised IRLS and
+    its quadrature scale use. For the canonical links the score is x - mu; for the binomial
+    with log link it is (x - n p)/(1 - p) with weight n p/(1 - p)."""
+    if log_link:
+        p = np.exp(np.minimum(eta, -1e-12))
+        return (x - n * p) / (1 - p), n * p / (1 - p)
+    mu, w = _mean_weight(eta, n, poisson)
+    return x - mu, w
+
+
 def _marginal_loglik(
     eta0: np.ndarray,
     s: np.ndarray,
@@ -109,6 +134,7 @@ def _marginal_loglik(
     nodes: np.ndarray,
     weights: np.ndarray,
     poisson: bool = False,
+    log_link: bool = False,
 ) -> np.ndarray:
     """Each study's marginal log-likelihood by adaptive Gauss-Hermite quadrature.
 
@@ -124,26 +150,29 @@ def _marginal_loglik(
     u = np.zeros(eta0.shape[:2])
     if s.size == 1:
         xs, ns = x[..., 0], n[..., 0]
-        if poisson:
-            resid, info = np.log(xs + 0.5) - eta0[..., 0], xs + 0.5
+        if poisson or log_link:
+            logt = np.log(ns + 0.5) if log_link else 0.0
+            resid, info = np.log(xs + 0.5) - logt - eta0[..., 0], xs + 0.5
         else:
             resid, info = np.log((xs + 0.5) / (ns - xs + 0.5)) - eta0[..., 0], ns / 4
         u = np.where(random, resid * (info / (info + inv_tau2)), 0.0)
     for _ in range(100):
-        mu, w = _mean_weight(eta0 + s * u[..., None], n, poisson)
-        grad = np.sum(s * (x - mu), axis=-1) - u * inv_tau2
+        score, w = _score_weight(eta0 + s * u[..., None], x, n, poisson, log_link)
+        grad = np.sum(s * score, axis=-1) - u * inv_tau2
         curv = np.sum(s**2 * w, axis=-1) + inv_tau2
         step = np.clip(grad / curv, -4.0, 4.0)
+        if log_link:  # one arm: keep the mode inside p < 1
+            step = np.minimum(step, 0.5 * (-eta0[..., 0] - u))
         u = np.where(random, u + step, 0.0)
         if np.max(np.abs(np.where(random, step, 0.0)), initial=0.0) < _MODE_TOL:
             break
-    _, w = _mean_weight(eta0 + s * u[..., None], n, poisson)
+    _, w = _score_weight(eta0 + s * u[..., None], x, n, poisson, log_link)
     sigma = np.sqrt(1.0 / (np.sum(s**2 * w, axis=-1) + inv_tau2))
-    at_zero = np.sum(_arm_loglik(eta0, x, n, poisson), axis=-1)
+    at_zero = np.sum(_arm_loglik(eta0, x, n, poisson, log_link), axis=-1)
     uk = u[..., None] + np.sqrt(2.0) * sigma[..., None] * nodes  # (M, k, Q)
     eta = eta0[..., None, :] + s * uk[..., None]  # (M, k, Q, J)
     g = (
-        np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :], poisson), axis=-1)
+        np.sum(_arm_loglik(eta, x[..., None, :], n[..., None, :], poisson, log_link), axis=-1)
         - 0.5 * uk**2 * inv_tau2[..., None]
     )
     log_int = np.log(np.sqrt(2.0) * sigma) + _logsumexp(np.log(weights) + nodes**2 + g)
@@ -186,10 +215,11 @@ class _Model:
         random: bool = True,
         poisson: bool = False,
         study_effects: int = 0,
+        log_link: bool = False,
     ):
         self.x, self.n, self.s, self.layout, self.mask = x, n, s, layout, mask
         self.nodes, self.weights = np.polynomial.hermite.hermgauss(nagq)
-        self.random, self.poisson = random, poisson
+        self.random, self.poisson, self.log_link = random, poisson, log_link
         const = -gammaln(x + 1) if poisson else _log_choose(x, n)
         self.const = np.where(mask, np.sum(const, axis=-1), 0.0)  # (rows, k)
         #: k when the first k parameters are one per study (UM.FS intercepts), else 0
@@ -200,7 +230,15 @@ class _Model:
         eta0 = self.layout(params)
         tau = params[:, -1] if self.random else np.zeros(len(params))
         per_study = _marginal_loglik(
-            eta0, self.s, self.x[rows], self.n[rows], tau, self.nodes, self.weights, self.poisson
+            eta0,
+            self.s,
+            self.x[rows],
+            self.n[rows],
+            tau,
+            self.nodes,
+            self.weights,
+            self.poisson,
+            self.log_link,
         )
         return np.where(self.mask[rows], per_study, 0.0) + self.const[rows]
 
@@ -410,6 +448,8 @@ class GlmmResult:
     omitted: tuple[str, ...] = ()
     yi: np.ndarray | None = None
     vi: np.ndarray | None = None
+    #: UM.RS only: variance of the random study intercepts (metafor's ``sigma2``)
+    sigma2: float | None = None
 
     @property
     def tau(self) -> float:
@@ -443,6 +483,7 @@ class GlmmResult:
             "pi_lb": pred["pi_lb"],
             "pi_ub": pred["pi_ub"],
             "tau2": self.tau2,
+            "sigma2": self.sigma2,
             "se_tau2": None,
             "tau2_ci_lb": None,
             "tau2_ci_ub": None,
@@ -498,10 +539,13 @@ class GlmmResult:
         pct = f"{100 * self.level:g}%"
         model = {
             "PLO": "Random-Effects Model (binomial-normal, logit link)",
+            "PLN": "Random-Effects Model (binomial-normal, log link)",
             "IRLN": "Random-Effects Model (Poisson-normal, log link)",
             "OR": "Random-Effects Model (UM.FS, fixed study effects; odds ratio)",
             "IRR": "Random-Effects Model (UM.FS, fixed study effects; rate ratio)",
         }[self.measure]
+        if self.model == "UM.RS":
+            model = "Random-Effects Model (UM.RS, random study effects; odds ratio)"
         lines = [f"{model} (k = {self.k}; tau^2 estimator: ML; nAGQ = {self.nAGQ})", ""]
         if self.omitted:
             lines[1:1] = [f"Left out: {', '.join(self.omitted)}"]
@@ -512,6 +556,11 @@ class GlmmResult:
             f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
             f"I^2 (total heterogeneity / total variability):   {self.I2:.2f}%",
             f"H^2 (total variability / sampling variability):  {self.H2:.2f}",
+            *(
+                [f"sigma^2 (variance of the random study intercepts): {self.sigma2:.4f}"]
+                if self.sigma2 is not None
+                else []
+            ),
             "",
             "Tests for Heterogeneity:",
             f"Wld(df = {self.k - 1}) = {self.QE:.4f}, p-val {_format._p_eq(self.QEp)}",
@@ -525,9 +574,13 @@ class GlmmResult:
             f"{_format._stars(self.pval)}",
         ]
         pred = self.predict(transf="auto")
-        scale = {"PLO": "proportion", "OR": "odds ratio", "IRLN": "rate", "IRR": "rate ratio"}[
-            self.measure
-        ]
+        scale = {
+            "PLO": "proportion",
+            "PLN": "proportion",
+            "OR": "odds ratio",
+            "IRLN": "rate",
+            "IRR": "rate ratio",
+        }[self.measure]
         lines += [
             "",
             f"Back-transformed ({scale}): {pred['pred']:.4f} "
@@ -807,14 +860,17 @@ def rma_glmm(
 
     Parameters
     ----------
-    measure : {"PLO", "OR", "IRLN", "IRR"}
+    measure : {"PLO", "PLN", "OR", "IRLN", "IRR"}
         ``"PLO"``: binomial-normal model for proportions (``xi`` with ``ni`` or ``mi``).
+        ``"PLN"``: the same with the log link (log proportion; for rare events).
         ``"OR"``: odds ratio from 2x2 counts (``ai, bi, ci, di`` or ``ai, ci, n1i, n2i``).
         ``"IRLN"``: Poisson-normal model for incidence rates (``xi`` events in ``ti``
         person-time). ``"IRR"``: rate ratio (``x1i, t1i, x2i, t2i``).
-    model : {"UM.FS"}
+    model : {"UM.FS", "UM.RS"}
         For OR and IRR, the unconditional model with fixed study effects (metafor's
-        default); the random effect enters the two arms as +u/2 and -u/2.
+        default); the random effect enters the two arms as +u/2 and -u/2. For OR also
+        ``"UM.RS"``: random study intercepts (variance ``sigma2``) instead of fixed ones,
+        always by the Laplace approximation (``nAGQ`` is not used; metafor sets it to 1).
     xi, ni, mi, ai, bi, ci, di, n1i, n2i, ti, x1i, t1i, x2i, t2i : array-like or str
         Counts (whole numbers), as arrays or column names of ``data``.
     data : DataFrame, optional
@@ -862,17 +918,37 @@ def rma_glmm(
     nagq = int(nAGQ)
     if nagq < 1:
         raise InputError(f"nAGQ must be a positive whole number; got {nAGQ!r}.")
-    if measure == "PLO":
-        return _fit_plo(xi, ni, mi, data, slab, nagq, level)
+    if model == "UM.RS" and measure != "OR":
+        raise InputError(
+            f"model='UM.RS' is available for measure='OR'; got measure={measure!r} "
+            "(use model='UM.FS')."
+        )
+    if measure in ("PLO", "PLN"):
+        return _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=measure == "PLN")
     if measure == "IRLN":
         return _fit_irln(xi, ti, data, slab, nagq, level)
     if measure == "IRR":
         return _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level)
-    return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level)
+    return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model)
 
 
 def _finish(
-    measure, model, level, est, se, tau2, q_wald, q_lrt, ll, study, k, nagq, iters, labels, omitted
+    measure,
+    model,
+    level,
+    est,
+    se,
+    tau2,
+    q_wald,
+    q_lrt,
+    ll,
+    study,
+    k,
+    nagq,
+    iters,
+    labels,
+    omitted,
+    sigma2=None,
 ) -> GlmmResult:
     yi, vi = study
     vt = _vt(vi)
@@ -905,10 +981,11 @@ def _finish(
         omitted=tuple(omitted),
         yi=yi,
         vi=vi,
+        sigma2=sigma2,
     )
 
 
-def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
+def _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=False) -> GlmmResult:
     if xi is None or (ni is None and mi is None):
         raise InputError(
             "rma_glmm(measure='PLO') needs xi and ni (or mi), as arrays or column names of data."
@@ -931,6 +1008,8 @@ def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
             f"every study has {what} (xi = {'0' if x.sum() == 0 else 'ni'}): "
             "the pooled logit is infinite and the GLMM has no maximum."
         )
+    if log_link:
+        return _fit_pln(x, n, labels, nagq, level)
     params, ll, hess, conv, iters, start = _plo_fit(x[None], n[None], np.ones((1, k), bool), nagq)
     if not conv[0] or not np.isfinite(params).all():
         raise _not_converged("measure='PLO'", int(iters[0]), start[0], nagq)
@@ -966,7 +1045,7 @@ def _fit_plo(xi, ni, mi, data, slab, nagq, level) -> GlmmResult:
     )
 
 
-def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
+def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model="UM.FS") -> GlmmResult:
     a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_glmm()")
     for name, cell in (("ai", a), ("bi", b), ("ci", c), ("di", d)):
         _check_counts(name, cell, labels)
@@ -1002,6 +1081,10 @@ def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level) -> GlmmResult:
     corrected = _zero_mask((a, b, c, d), "only0")
     ac, bc, cc, dc = (np.where(corrected, v + 0.5, v) for v in (a, b, c, d))
     study = (np.log(ac * dc / (bc * cc)), 1 / ac + 1 / bc + 1 / cc + 1 / dc)
+    if model == "UM.RS":
+        return _fit_or_random_studies(
+            a, b, c, d, float(np.average(log_or, weights=1 / v_or)), study, labels, omitted, level
+        )
     return _fit_two_groups(
         "OR",
         np.stack([a, c], -1),
@@ -1207,7 +1290,7 @@ def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
 class _DropTau:
     """A fixed-effects view of a model: parameters without tau (tau = 0)."""
 
-    def __init__(self, model: _Model):
+    def __init__(self, model: _Likelihood):
         self.model = model
         self.study_effects = model.study_effects
 
@@ -1216,3 +1299,202 @@ class _DropTau:
 
     def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.sum(self.study_loglik(params, rows), axis=-1)
+
+
+# ------------------------------------------------------------------------------ OR, UM.RS
+
+
+def _laplace_two(eta0: np.ndarray, x: np.ndarray, n: np.ndarray, loading: np.ndarray) -> np.ndarray:
+    """Each study's marginal log-likelihood over two random effects, by the Laplace method.
+
+    eta0, x, n: (M, k, 2) linear predictor without the random effects, events and trials of
+    the two arms; loading: (M, 2, 2) arm-by-effect loadings of the standardised effects z ~
+    N(0, I) (metafor's design times the standard deviations, lme4's Z Lambda). Returns
+    (M, k): g(z*) - log det(H)/2, g(z) = log p(y | z) - |z|^2/2 at its mode z*, H = -g''(z*)
+    (Bates et al., 2015, eq. 46; nAGQ = 1).
+    """
+    A = loading[:, None]  # (M, 1, 2, 2)
+    z = np.zeros(eta0.shape)
+    for _ in range(100):
+        eta = eta0 + np.einsum("mkjr,mkr->mkj", np.broadcast_to(A, (*z.shape, 2)), z)
+        mu, w = _mean_weight(eta, n, False)
+        grad = np.einsum("mkjr,mkj->mkr", np.broadcast_to(A, (*z.shape, 2)), x - mu) - z
+        hess = np.einsum("mljr,mkj,mljs->mkrs", A, w, A) + np.eye(2)
+        step = np.clip(np.linalg.solve(hess, grad[..., None])[..., 0], -4.0, 4.0)
+        z = z + step
+        if np.max(np.abs(step), initial=0.0) < _MODE_TOL:
+            break
+    eta = eta0 + np.einsum("mkjr,mkr->mkj", np.broadcast_to(A, (*z.shape, 2)), z)
+    _, w = _mean_weight(eta, n, False)
+    hess = np.einsum("mljr,mkj,mljs->mkrs", A, w, A) + np.eye(2)
+    g = np.sum(_arm_loglik(eta, x, n), axis=-1) - 0.5 * np.sum(z**2, axis=-1)
+    return g - 0.5 * np.linalg.slogdet(hess)[1]
+
+
+class _RandomStudies:
+    """UM.RS for a 2x2 table per study: params (M, 4) = (theta, mu, sigma, tau).
+
+    logit p(treated) = mu + theta + v_i + u_i/2, logit p(control) = mu + v_i - u_i/2,
+    v_i ~ N(0, sigma^2) and u_i ~ N(0, tau^2) independent (metafor's ``coding=1/2``,
+    ``cor=FALSE``).
+    """
+
+    study_effects = 0
+
+    def __init__(self, x: np.ndarray, n: np.ndarray):
+        self.x, self.n = x[None], n[None]  # (1, k, 2)
+        self.const = np.sum(_log_choose(x, n), axis=-1)[None]
+        self.design = np.array([[1.0, 0.5], [1.0, -0.5]])
+
+    def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        theta, mu = params[:, 0], params[:, 1]
+        eta0 = np.stack([mu + theta, mu], axis=-1)[:, None, :]  # (M, 1, 2)
+        eta0 = np.broadcast_to(eta0, (len(params), self.x.shape[1], 2))
+        loading = self.design[None] * params[:, None, 2:4]
+        x, n = self.x[rows], self.n[rows]
+        return _laplace_two(eta0, x, n, loading) + self.const[rows]
+
+    def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.sum(self.study_loglik(params, rows), axis=-1)
+
+
+def _fit_or_random_studies(a, b, c, d, theta0, study, labels, omitted, level) -> GlmmResult:
+    """measure="OR", model="UM.RS": random study intercepts and random treatment effects.
+
+    As metafor, by lme4's Laplace approximation (metafor sets nAGQ = 1 for this model, since
+    glmer integrates only scalar random effects by quadrature). Heterogeneity tests as
+    metafor's: the likelihood-ratio and Wald tests of the saturated model (one log odds ratio
+    per study, random intercepts) against the model with tau2 = 0.
+    """
+    k = len(a)
+    x, n = np.stack([a, c], -1), np.stack([a + b, c + d], -1)
+    glmm = _RandomStudies(x, n)
+    control = np.log((c + 0.5) / (d + 0.5))
+    start = np.array([[theta0, control.mean(), max(control.std(), 0.1), 0.5]])
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    what = "measure='OR', model='UM.RS'"
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged(what, int(iters[0]), start[0], 1)
+    se = float(_se_from_hessian(hess, params[:, -1])[0])
+    tau2 = float(_clean_tau2(params[:, -1])[0])
+    sigma2 = float(_clean_tau2(params[:, 2])[0])
+
+    fixed = _DropTau(glmm)
+    _, fe_ll, _, fe_conv, _ = _maximise(fixed, start[:, :3])
+    if not fe_conv[0]:
+        raise _not_converged(f"{what}: the model with tau2 = 0 of the tests", _MAXITER, start[0], 1)
+    q_lrt, q_wald = _saturated_random_intercepts(x, n, params[0, 1], params[0, 2], fe_ll[0])
+    return _finish(
+        "OR",
+        "UM.RS",
+        level,
+        float(params[0, 0]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        k,
+        1,
+        int(iters[0]),
+        labels,
+        omitted,
+        sigma2=sigma2,
+    )
+
+
+def _saturated_random_intercepts(
+    x: np.ndarray, n: np.ndarray, mu0: float, sigma0: float, fe_ll: float
+) -> tuple[float, float]:
+    """LRT and Wald statistics of UM.RS's saturated model (a log odds ratio per study).
+
+    A study whose treated arm has no events (or only events) has its log odds ratio at
+    -/+ infinity in the saturated model: that arm then has likelihood 1 and is left out,
+    and the study carries no weight in the Wald test (the limit of lme4's fit).
+    """
+    k = len(x)
+    finite = (x[:, 0] > 0) & (x[:, 0] < n[:, 0])
+    xs, ns = x.copy(), n.copy()
+    xs[~finite, 0], ns[~finite, 0] = 0.0, 0.0
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        theta, mu = params[:, :k], params[:, k]
+        return np.stack([mu[:, None] + theta, np.broadcast_to(mu[:, None], theta.shape)], -1)
+
+    mask = np.ones((1, k), dtype=bool)
+    sat = _Model(xs[None], ns[None], np.array([1.0, 1.0]), layout, mask, 1, study_effects=k)
+    sat.const = np.sum(_log_choose(x, n), axis=-1)[None]  # degenerate arms: log C(n, 0 or n) = 0
+    with np.errstate(divide="ignore"):
+        theta0 = np.where(finite, np.log((x[:, 0] + 0.5) / (n[:, 0] - x[:, 0] + 0.5)) - mu0, 0.0)
+    start = np.concatenate([theta0, [mu0, sigma0]])[None]
+    params, ll, hess, conv, _ = _maximise(sat, start)
+    if not conv[0]:
+        raise _not_converged(
+            "measure='OR', model='UM.RS': the saturated model of the tests", _MAXITER, start[0], 1
+        )
+    q_lrt = max(0.0, 2 * (float(ll[0]) - fe_ll))
+    live = np.concatenate([np.flatnonzero(finite), [k, k + 1]])
+    cov = np.linalg.inv(-hess[0][np.ix_(live, live)])
+    m = int(finite.sum())
+    if m < 2:
+        return q_lrt, 0.0
+    contrast = np.hstack([np.eye(m - 1), -np.ones((m - 1, 1)), np.zeros((m - 1, 2))])
+    diff = contrast @ params[0, live]
+    q_wald = float(diff @ np.linalg.solve(contrast @ cov @ contrast.T, diff))
+    return q_lrt, q_wald
+
+
+# ------------------------------------------------------------------------------ PLN
+
+
+def _fit_pln(x: np.ndarray, n: np.ndarray, labels, nagq: int, level: float) -> GlmmResult:
+    """measure="PLN": x_i ~ Bin(n_i, exp(beta + u_i)), u_i ~ N(0, tau2), as metafor's
+    ``rma.glmm(measure="PLN")`` (glmer with ``binomial(link="log")``, nAGQ = 7), which metafor
+    calls experimental: the likelihood is -inf wherever exp(beta + u) >= 1, so it is meant
+    for rare events. The heterogeneity tests are those of PLO (the fixed-effects and
+    saturated models do not depend on the link) with log(x/n) and 1/x - 1/n in the Wald test.
+    """
+    k = len(x)
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(params[:, 0][:, None, None], (len(params), k, 1))
+
+    mask = np.ones((1, k), dtype=bool)
+    glmm = _Model(
+        x[None, :, None], n[None, :, None], np.array([1.0]), layout, mask, nagq, log_link=True
+    )
+    pbar = x.sum() / n.sum()
+    start = np.array([[np.log(pbar), 0.5]])
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    if not conv[0] or not np.isfinite(params).all() or not np.isfinite(ll).all():
+        raise _not_converged("measure='PLN'", int(iters[0]), start[0], nagq)
+    se = float(_se_from_hessian(hess, params[:, 1])[0])
+    tau2 = float(_clean_tau2(params[:, 1])[0])
+    inner = (x > 0) & (x < n)
+    q_wald = (
+        _wald_q(np.log(x[inner] / n[inner]), 1 / x[inner] - 1 / n[inner])
+        if inner.sum() > 1
+        else 0.0
+    )
+    q_lrt = max(0.0, float(2 * np.sum(_binom_ll(x, n, x / n) - _binom_ll(x, n, pbar))))
+    corrected = _zero_mask((x, n - x), "only0")
+    xc, nc = np.where(corrected, x + 0.5, x), np.where(corrected, n + 1.0, n)
+    study = (np.log(xc / nc), 1 / xc - 1 / nc)
+    return _finish(
+        "PLN",
+        "UM.FS",
+        level,
+        float(params[0, 0]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        k,
+        nagq,
+        int(iters[0]),
+        labels,
+        (),
+    )
