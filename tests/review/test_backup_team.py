@@ -1,5 +1,5 @@
 """The project backup carries the team's work beyond screening and extraction: screening
-keywords, allocations, "not duplicates" judgements, memberships and the full-text PDFs; the
+keywords, allocations, "not duplicates" judgements, related-report links, memberships and the full-text PDFs; the
 archive of :meth:`Store.export_archive` restores into a fresh store (SQLite, then PostgreSQL)
 and exports again equal, apart from the restore's own audit entry."""
 
@@ -42,6 +42,9 @@ def team_project(store: Store, tmp_path: Path, form: ExtractionForm) -> list[str
     store.import_file("review", write_ris(tmp_path / "late.ris", 3, prefix="Late"))
     store.allocate("review", "title_abstract", ["Ana", "Ben"], actor="Olga")
     store.not_duplicates("review", ids[1], ids[2], actor="Olga", reason="different doses")
+    link = store.link_report("review", ids[2], ids[1], kind="erratum", actor="Olga", reason="a")
+    store.unlink_report("review", link, actor="Olga", reason="not about that article")
+    store.link_report("review", ids[3], ids[0], kind="comment", actor="Olga", reason="letter")
     store.attach_fulltext("review", ids[0], PDF, "correll.pdf", actor="Ana")
     store.attach_fulltext("review", ids[3], PDF + b"v1", "goebel.pdf", actor="Ben")
     store.attach_fulltext("review", ids[3], PDF + b"v2", "goebel 2015.pdf", actor="Ben")
@@ -66,6 +69,10 @@ def test_archive_round_trip_into_a_fresh_store(
         assert {m["user"] for m in doc["memberships"]} == {"olga", "vera"}
         assert not any("hash" in key for m in doc["memberships"] for key in m)
         assert len(doc["not_duplicates"]) == 1 and doc["assignments"]
+        assert [(r["kind"], r["active"]) for r in doc["related_reports"]] == [
+            ("erratum", False),
+            ("comment", True),
+        ]
         assert [f["filename"] for f in doc["fulltexts"]] == ["correll.pdf", "goebel 2015.pdf"]
 
         assert target.restore_project(archive, actor="Olga") == "review"
@@ -83,6 +90,10 @@ def test_archive_round_trip_into_a_fresh_store(
         # what the restored store answers
         assert target.keywords("review") == original.keywords("review")
         assert target.judged_not_duplicates("review") == original.judged_not_duplicates("review")
+        related = ["report_id", "article_id", "kind", "reason", "created_by", "active"]
+        assert target.related_reports("review")[related].equals(
+            original.related_reports("review")[related]
+        )
         assert target.workload("review", "title_abstract") == original.workload(
             "review", "title_abstract"
         )
@@ -124,7 +135,13 @@ def test_a_backup_written_before_these_sections_still_restores(
     build_project(original, tmp_path, form)
     path = original.export_project("review", tmp_path / "backup")
     doc = json.loads(path.read_text(encoding="utf-8"))
-    for section in ("screening_keywords", "assignments", "not_duplicates", "memberships"):
+    for section in (
+        "screening_keywords",
+        "assignments",
+        "not_duplicates",
+        "related_reports",
+        "memberships",
+    ):
         assert doc.pop(section) == []
     assert doc.pop("fulltexts") == []
     path.write_text(dumps(doc), encoding="utf-8")

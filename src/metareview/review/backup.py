@@ -60,7 +60,7 @@ from metareview.exceptions import InputError, StoreError
 from metareview.review._core import StoreCore
 from metareview.review.accounts import Membership, User
 from metareview.review.allocation import Assignment
-from metareview.review.dedup_queue import NotDuplicate
+from metareview.review.dedup_queue import NotDuplicate, RelatedReport
 from metareview.review.fulltext import FullText
 from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
@@ -404,6 +404,20 @@ TABLES = (
             _f("reason"),
             _f("judged_by"),
             _f("time", time=True),
+            _f("active"),
+        ),
+        missing=_none,
+    ),
+    Section(
+        "related_reports",
+        RelatedReport,
+        (
+            _f("report", "report_id", ref="records"),
+            _f("article", "article_id", ref="records"),
+            _f("kind"),
+            _f("reason"),
+            _f("created_by"),
+            _f("time", "created_at", time=True),
             _f("active"),
         ),
         missing=_none,
