@@ -87,8 +87,8 @@ def test_dedup_lists_pairs_and_auto_merges_tier_1(tmp_path: Path) -> None:
     listed = run(path, "store", "dedup")
     assert listed.exit_code == 0, listed.output
     assert listed.output.splitlines() == [
-        "1 tier-1 pairs (same DOI or PMID and agreeing titles): merge them with `metareview "
-        "store dedup --auto`",
+        "1 tier-1 pairs (same DOI/PMID, or title, year, author and journal): merge them with "
+        "`metareview store dedup --auto`",
         "no candidate duplicate pairs left",
     ]
     merged = run(path, "store", "dedup", "--auto")

@@ -1,7 +1,7 @@
 """The project backup carries the team's work beyond screening and extraction: screening
-keywords, allocations, "not duplicates" judgements, related-report links, memberships and the full-text PDFs; the
-archive of :meth:`Store.export_archive` restores into a fresh store (SQLite, then PostgreSQL)
-and exports again equal, apart from the restore's own audit entry."""
+keywords, allocations, "not duplicates" judgements, related-report links, memberships and the
+full-text PDFs; the archive of :meth:`Store.export_archive` restores into a fresh store
+(SQLite, then PostgreSQL) and exports again equal, apart from the restore's own audit entry."""
 
 from __future__ import annotations
 

@@ -189,7 +189,8 @@ def dedup_command(
     auto: Annotated[
         bool,
         typer.Option(
-            "--auto", help="Merge the tier-1 pairs (same DOI or PMID and agreeing titles)."
+            "--auto",
+            help="Merge the tier-1 pairs (same DOI/PMID, or title, year, author and journal).",
         ),
     ] = False,
     by: ByOption = "metareview",
@@ -197,7 +198,7 @@ def dedup_command(
     project: ProjectOption = None,
 ) -> None:
     """List the candidate duplicate pairs waiting for a person (tier 2); --auto first
-    merges the tier-1 pairs (same DOI or PMID and agreeing titles).
+    merges the tier-1 pairs (same DOI/PMID, or title, year, author and journal).
 
     Settle a pair with `store merge ID ID` or `store dismiss ID ID`.
     """
@@ -220,8 +221,8 @@ def dedup_command(
     sure = [p for p in tier1 if group[p.id_a] is pd.NA or group[p.id_a] != group[p.id_b]]
     if sure:
         _say(
-            f"{len(sure)} tier-1 pairs (same DOI or PMID and agreeing titles): merge them "
-            "with `metareview store dedup --auto`"
+            f"{len(sure)} tier-1 pairs (same DOI/PMID, or title, year, author and journal): "
+            "merge them with `metareview store dedup --auto`"
         )
     if not pairs:
         _say("no candidate duplicate pairs left")

@@ -553,7 +553,7 @@ class Store(
         return find_duplicates(self.records(project))
 
     def auto_merge(self, project: str | Project, *, actor: str) -> list[int]:
-        """Merge the tier-1 pairs of ``project`` (same DOI or PMID and agreeing titles).
+        """Merge the tier-1 pairs of ``project`` (same DOI/PMID, or title, year, author, journal).
 
         Tier-1 pairs sharing a record form one group: every link in it is an identifier plus
         an agreeing title. A group touching a record that is already in an active group is
