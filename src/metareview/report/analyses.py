@@ -84,7 +84,8 @@ METHOD_NAMES = {
     "GLMM": "binomial-normal GLMM (ML)",
 }
 #: pooling methods that work from the counts rather than from per-study estimates (metafor's
-#: rma.mh, rma.peto and rma.glmm): no Egger's test, and labelled by their own names
+#: rma.mh, rma.peto and rma.glmm): small-study tests as metafor runs them on such fits (see
+#: _small_study_tests), and labelled by their own names
 COUNT_METHODS = frozenset(COUNT_MODELS)
 #: what a robustness row may hold: an inverse-variance fit or a fit from the counts
 Fit = RmaResult | MhResult | GlmmResult
@@ -513,10 +514,10 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
         )
     suspects = set(o.option("sd_may_be_se", []))
     counted = _has_counts(o, data)
-    for v, key in ((main, "method"), (pub_variant, "published method")):
+    for v, section in ((main, "outcomes"), (pub_variant, "published.outcomes")):
         if v is not None and v.method in COUNT_METHODS and not counted:
             raise InputError(
-                f"{protocol.path}: [outcomes.{o.name}] {key} = {v.method!r} pools whole-number "
+                f"{protocol.path}: [{section}.{o.name}] method = {v.method!r} pools whole-number "
                 "counts; some studies of this outcome have counts that are not whole numbers "
                 "(see the table's cells), so choose an inverse-variance method (e.g. REML)."
             )
