@@ -128,6 +128,52 @@ def test_serve_when_a_dependency_of_the_web_app_is_missing(monkeypatch) -> None:
     assert result.output == "error: the web app needs: pip install 'metareview[web]'\n"
 
 
+#: what the statistics commands and the store commands need not load: scipy.stats alone costs
+#: ~0.8 s of CPU at start-up (it imports scipy.optimize, scipy.spatial and scipy.sparse)
+NOT_AT_START = ("scipy.stats", "scipy.optimize", "scipy.sparse", "matplotlib", "sklearn", "dask")
+
+
+def loaded_after(code: str) -> list[str]:
+    """Which of NOT_AT_START a fresh interpreter holds after running ``code``."""
+    probe = f"{code}\nimport sys\nprint([m for m in {NOT_AT_START!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    return eval(out.strip().splitlines()[-1])  # a list of names printed by repr
+
+
+def test_the_statistics_layer_loads_no_heavy_module_until_it_needs_one() -> None:
+    # every public name of metareview.stats but those of mv.py and nma.py (they import
+    # scipy.optimize and scipy.stats when used), and what the `rma` command runs
+    code = (
+        "import metareview, metareview.stats as s\n"
+        "names = [n for n in s.__all__ if s._ORIGIN.get(n) not in ('mv', 'nma')]\n"
+        "[getattr(s, n) for n in names]\n"
+        "import numpy as np\n"
+        "yi, vi = np.array([0.1, 0.3, -0.2, 0.5]), np.array([0.04, 0.02, 0.05, 0.03])\n"
+        "res = s.rma(yi, vi, test='knha')\n"
+        "res.summary(); res.confint(); res.predict(); s.regtest(res); s.leave1out(res)"
+    )
+    assert loaded_after(code) == []
+
+
+def test_the_rma_command_loads_no_heavy_module(tmp_path) -> None:
+    table = tmp_path / "effects.csv"
+    table.write_text("yi,vi\n0.1,0.04\n0.3,0.02\n-0.2,0.05\n0.5,0.03\n", encoding="utf-8")
+    code = (
+        "import sys\nfrom metareview.cli import main\n"
+        f"sys.argv = ['metareview', 'rma', {str(table)!r}, '--transf', 'exp']\n"
+        "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code"
+    )
+    assert loaded_after(code) == []
+
+
+def test_the_review_layer_loads_no_heavy_module() -> None:
+    # a store command's imports: Store and the review package (the stopping rules and the
+    # ranking import scipy.stats / scipy.sparse when they are used)
+    assert loaded_after("from metareview.review import Store") == []
+
+
 def test_store_commands_do_not_load_the_statistics_or_figures() -> None:
     # the review layer imports the statistics layer (agreement) and matplotlib (PRISMA) only
     # when it computes agreement or draws: `metareview store ...` and the screener start
@@ -159,3 +205,18 @@ def test_serve_hands_review_folders_to_the_analysis_page(monkeypatch, tmp_path) 
     assert result.output == f"error: --protocol crps={tmp_path}: {tmp_path} has no protocol.toml.\n"
     result = RUNNER.invoke(app, ["serve", "--protocol", "crps"])
     assert result.output == "error: --protocol must be PROJECT=FOLDER; got 'crps'.\n"
+
+
+def test_functions_named_like_their_module_stay_functions() -> None:
+    # metareview.stats loads its modules on first use; importing a module binds the package
+    # attribute of that name to the module, which must not hide the function of the same name
+    code = (
+        "import importlib, metareview.stats as s\n"
+        "names = ('batch', 'nma', 'robust', 'sensitivity', 'simulate')\n"
+        "[importlib.import_module(f'metareview.stats.{n}') for n in names]\n"
+        "print([n for n in names if not callable(getattr(s, n))])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

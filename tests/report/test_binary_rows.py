@@ -64,7 +64,7 @@ def test_2x2_rows_match_rma_mh_and_rma_peto(bcg, label):
 def test_2x2_methods_text_names_the_count_methods(bcg):
     protocol, analysis = bcg
     text = methods_text(protocol, {"tuberculosis": analysis})
-    assert "Mantel-Haenszel (odds ratio, risk ratio, risk difference) and Peto rows" in text
+    assert "Mantel-Haenszel (odds ratio, risk ratio, risk difference) and Peto fits" in text
     assert "13 ways of pooling were compared" in text
     s = outcome_sentences(protocol, analysis)
     peto = analysis.robustness.loc["Peto odds ratio", "estimate"]
@@ -91,9 +91,8 @@ def test_seed_glmm_row_matches_rma_glmm(outcome):
     ):
         np.testing.assert_allclose(row[key], want, rtol=GLMM, err_msg=key)
     text = methods_text(protocol, {outcome: analysis})
-    assert (
-        f"events = percentage x n rounded to a whole number, for all {len(used)} studies"
-    ) in text
+    assert "(events = percentage x n, rounded to a whole number) for every study of " in text
+    assert f"{analysis.outcome.label} ({len(used)} studies)" in text
 
 
 def test_seed_immediate_glmm_is_the_published_metafor_value():

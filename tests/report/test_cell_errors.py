@@ -97,6 +97,11 @@ def test_protocol_may_allow_unreadable_cells_as_findings(tmp_path):
     assert html.index("could not be read") < html.index("<h2")  # at the top
     result = CliRunner().invoke(app, ["report", str(folder), "-o", str(tmp_path / "o2")])
     assert result.exit_code == 0, result.output
+    # the terminal says it too, before the comparison table, each finding as written
+    printed = " ".join(result.output.split())
+    assert printed.index("could not be read and were left out") < printed.index("Paper vs")
+    for finding in out.findings:
+        assert f"- {' '.join(finding.split())}" in printed
 
 
 def test_unknown_unreadable_cells_value_names_the_key(tmp_path):

@@ -1,6 +1,9 @@
 """The BCG vaccine trials (Colditz et al. 1994, JAMA 271:698; metadat's dat.bcg) as a review
-folder with 2x2 tables: the published random-effects risk ratio 0.49 (0.34 to 0.70) is
-reproduced by DerSimonian-Laird, and every robustness row (RR, OR, RD x DL, REML, REML with
+folder with 2x2 tables: the random-effects risk ratio 0.49 (0.34 to 0.70) is reproduced by
+DerSimonian-Laird. Its source, as the protocol's [published] source says: metafor's test suite
+records Stata's metan on these 13 trials as RR 0.4896 (0.3449 to 0.6950)
+(tests/testthat/test_misc_metan_vs_rma.uni_with_dat.bcg.r); the paper's own text could not be
+read here. Every robustness row (RR, OR, RD x DL, REML, REML with
 Hartung-Knapp) matches metafor 3.8.1 (tests/fixtures/metafor_report_examples.json, made by
 make_report_examples.R, which also wrote the folder's trials.csv)."""
 
@@ -107,6 +110,7 @@ def test_html_has_favours_labels_and_no_paper_wording_from_elsewhere(tmp_path):
     out = build_report(EXAMPLE, tmp_path)
     html = out.html.read_text(encoding="utf-8")
     assert "Reproduction of: Colditz GA" in html
+    assert "Published numbers: DerSimonian-Laird random-effects risk ratio" in html  # [published]
     text = re.sub(r'src="data:[^"]+"', "", html)  # the words, not the embedded images
     assert not re.search(r"\bpain|ketamine|CRPS|patients with", text, re.I)
     assert {p.name for p in out.figures} == {"forest_tuberculosis.png", "funnel_tuberculosis.png"}

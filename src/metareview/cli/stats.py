@@ -701,13 +701,23 @@ def report_command(
             bar.update(task, description=name, completed=STEPS.index(name))
 
         result = build_report(folder, output, progress=advance)
-    table = Table(title="Paper vs reproduction")
-    for name in ("quantity", "paper", "metareview", "verdict"):
-        table.add_column(name)
-    for row in result.comparison.itertuples():
-        colour = "green" if row.verdict.startswith("reproduced") else "yellow"
-        table.add_row(row.quantity, row.published, row.reproduced, f"[{colour}]{row.verdict}[/]")
-    console.print(table)
+    if result.findings:  # cells the protocol lets the report leave out: said first, as in the HTML
+        console.print(
+            f"[yellow]{len(result.findings)} cell(s) of the table could not be read and were "
+            'left out[/] (the protocol allows it: unreadable_cells = "report"):',
+            highlight=False,
+        )
+        for finding in result.findings:
+            console.print(f"  - {finding}", highlight=False, markup=False)
+    if result.reproduction:  # a new review has no published numbers to set beside ours
+        table = Table(title="Paper vs reproduction")
+        for name in ("quantity", "paper", "metareview", "verdict"):
+            table.add_column(name)
+        for row in result.comparison.itertuples():
+            colour = "green" if row.verdict.startswith("reproduced") else "yellow"
+            verdict = f"[{colour}]{row.verdict}[/]"
+            table.add_row(row.quantity, row.published, row.reproduced, verdict)
+        console.print(table)
     console.print(
         f"{result.n_flags} extraction-integrity findings; "
         f"{len(result.figures)} figures and {len(result.tables)} tables written."

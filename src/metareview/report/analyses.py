@@ -21,8 +21,14 @@ from scipy import stats
 
 from metareview import integrity
 from metareview.cells import Cell, parse_cell
-from metareview.exceptions import MetareviewWarning
-from metareview.report.protocol import Descriptive, Outcome, Protocol
+from metareview.exceptions import InputError, MetareviewWarning
+from metareview.report.protocol import (
+    COUNT_MODELS,
+    Descriptive,
+    Outcome,
+    Protocol,
+    implied_measure,
+)
 from metareview.stats import escalc, ranktest, regtest, rma, rma_glmm, rma_mh, rma_peto
 from metareview.stats.bias import RanktestResult, RegtestResult
 from metareview.stats.glmm import GlmmResult
@@ -78,8 +84,9 @@ METHOD_NAMES = {
     "GLMM": "binomial-normal GLMM (ML)",
 }
 #: pooling methods that work from the counts rather than from per-study estimates (metafor's
-#: rma.mh, rma.peto and rma.glmm): no Egger's test, and labelled by their own names
-COUNT_METHODS = frozenset({"MH", "PETO", "GLMM"})
+#: rma.mh, rma.peto and rma.glmm): small-study tests as metafor runs them on such fits (see
+#: _small_study_tests), and labelled by their own names
+COUNT_METHODS = frozenset(COUNT_MODELS)
 #: what a robustness row may hold: an inverse-variance fit or a fit from the counts
 Fit = RmaResult | MhResult | GlmmResult
 _TRANSF = {
@@ -215,9 +222,9 @@ class OutcomeAnalysis:
 
     outcome: Outcome
     data: pd.DataFrame
-    main: RmaResult
+    main: Fit
     main_notes: tuple[str, ...]
-    published: RmaResult | None
+    published: Fit | None
     published_notes: tuple[str, ...]
     robustness: pd.DataFrame
     egger: RegtestResult | None
@@ -226,8 +233,9 @@ class OutcomeAnalysis:
     converted: tuple[str, ...] = ()  # studies whose SDs the SE->SD rows convert
     subgroups: RmaResult | None = None  # the protocol's model with subgroup=, if asked
     regression: RmaResult | None = None  # the protocol's model with mods=, if asked
+    not_run: tuple[str, ...] = ()  # analyses the protocol's model does not allow, and why
 
-    def predict(self, res: RmaResult) -> dict[str, float]:
+    def predict(self, res: Fit) -> dict[str, float]:
         """``pred, ci_lb, ci_ub, pi_lb, pi_ub`` of ``res`` on the display scale."""
         return _predict(res, self.outcome)
 
@@ -344,10 +352,13 @@ def event_counts(data: pd.DataFrame) -> np.ndarray:
     return np.round(data["pi"].to_numpy(dtype=float) * data["ni"].to_numpy(dtype=float))
 
 
-def _fit_counts(o: Outcome, data: pd.DataFrame, v: Variant) -> tuple[Fit, list[str]]:
-    """Mantel-Haenszel or Peto (2x2 tables) or a binomial-normal GLMM (proportions), from
-    the counts, with metafor's defaults; warnings collected as :func:`_quiet_rma` does."""
-    used = data[data["used"]]
+def _fit_counts(
+    o: Outcome, data: pd.DataFrame, v: Variant, exclude: set[str] = frozenset()
+) -> tuple[Fit, list[str]]:
+    """Mantel-Haenszel or Peto (2x2 tables) or a binomial-normal GLMM (proportions, or odds
+    ratios from 2x2 tables), from the counts, with metafor's defaults; warnings collected as
+    :func:`_quiet_rma` does."""
+    used = data[data["used"] & ~data.index.isin(list(exclude))]
     slab = list(used.index)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MetareviewWarning)
@@ -361,12 +372,35 @@ def _fit_counts(o: Outcome, data: pd.DataFrame, v: Variant) -> tuple[Fit, list[s
             )
         else:
             cells = {k: used[k].to_numpy(dtype=float) for k in _ESCALC_ARGS["2x2"] if k in used}
-            res = (
-                rma_peto(**cells, slab=slab)
-                if v.method == "PETO"
-                else rma_mh(**cells, measure=v.measure, slab=slab)
-            )
+            if v.method == "GLMM":
+                res = rma_glmm(measure=v.measure, **cells, slab=slab)
+            elif v.method == "PETO":
+                res = rma_peto(**cells, slab=slab)
+            else:
+                res = rma_mh(**cells, measure=v.measure, slab=slab)
     return res, [str(w.message) for w in caught if issubclass(w.category, MetareviewWarning)]
+
+
+def _fit_variant(
+    o: Outcome,
+    data: pd.DataFrame,
+    v: Variant,
+    suspects: set[str] = frozenset(),
+    exclude: set[str] = frozenset(),
+) -> tuple[Fit, list[str]]:
+    """One way of pooling the outcome: from the counts (MH, Peto, GLMM) or by ``rma``."""
+    if v.method in COUNT_METHODS:
+        return _fit_counts(o, data, v, exclude)
+    return _fit(o, data, v, suspects, exclude)
+
+
+def model_label(res: Fit) -> tuple[str, str]:
+    """``(method, test)`` of a fit as the protocol names them (MH, PETO, GLMM: z tests)."""
+    if isinstance(res, GlmmResult):
+        return "GLMM", "z"
+    if isinstance(res, MhResult):
+        return res.method, "z"
+    return res.method, res.test
 
 
 def _variants(o: Outcome, main: Variant, published: Variant | None) -> list[Variant]:
@@ -470,31 +504,35 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
     pub_variant = None
     if protocol.reproduction and o.published is not None:
         p = o.published
+        method = p.get("method", o.method)
         pub_variant = Variant(
-            p.get("measure", o.measure),
-            p.get("method", o.method),
-            p.get("test", o.test),
+            p.get("measure", implied_measure(method, o.data, o.measure)),
+            method,
+            "z" if method in COUNT_METHODS else p.get("test", o.test),
             p.get("add", o.option("add")),
             r,
         )
     suspects = set(o.option("sd_may_be_se", []))
+    counted = _has_counts(o, data)
+    for v, section in ((main, "outcomes"), (pub_variant, "published.outcomes")):
+        if v is not None and v.method in COUNT_METHODS and not counted:
+            raise InputError(
+                f"{protocol.path}: [{section}.{o.name}] method = {v.method!r} pools whole-number "
+                "counts; some studies of this outcome have counts that are not whole numbers "
+                "(see the table's cells), so choose an inverse-variance method (e.g. REML)."
+            )
 
-    fits: dict[Variant, tuple[RmaResult, list[str]]] = {}
+    fits: dict[Variant, tuple[Fit, list[str]]] = {}
     rows = []
     for v in _variants(o, main, pub_variant):
-        if v.method in COUNT_METHODS:
-            if not _has_counts(o, data):
-                continue
-            res, _ = _fit_counts(o, data, v)
-        else:
-            fits[v] = _fit(o, data, v, suspects)
-            res = fits[v][0]
-        rows.append(_row(o, v, v.label(data), res, main, pub_variant))
+        if v.method in COUNT_METHODS and not counted:
+            continue
+        fits[v] = _fit_variant(o, data, v, suspects)
+        rows.append(_row(o, v, v.label(data), fits[v][0], main, pub_variant))
     robustness = pd.DataFrame(rows).set_index("method")
     main_fit, main_notes = fits[main]
     pub_fit, pub_notes = fits[pub_variant] if pub_variant is not None else (None, [])
-    egger = regtest(main_fit, model="lm") if main_fit.k >= 3 else None
-    begg = ranktest(main_fit) if main_fit.k >= 3 else None
+    egger, begg, not_run = _small_study_tests(main_fit)
     sens = []
     for item in o.option("sensitivity", []):
         excluded = [
@@ -504,7 +542,7 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
         ]
         if not excluded:
             continue
-        res, _ = _fit(o, data, main, suspects, set(excluded))
+        res, _ = _fit_variant(o, data, main, suspects, set(excluded))
         pred = _predict(res, o)
         row = {
             "reason": item["reason"],
@@ -519,7 +557,7 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
             "published_k": np.nan,
         }
         if pub_variant is not None:
-            res_p, _ = _fit(o, data, pub_variant, suspects, set(excluded))
+            res_p, _ = _fit_variant(o, data, pub_variant, suspects, set(excluded))
             pred_p = _predict(res_p, o)
             row.update(
                 published_estimate=pred_p["pred"],
@@ -546,12 +584,30 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
     converted = tuple(sorted(suspects & set(main_fit.slab)))
     subgroups = regression = None
     table = protocol.table
-    if o.option("subgroup"):
+    by_counts = main.method in COUNT_METHODS
+    name = METHOD_NAMES.get(main.method, main.method)
+    if o.option("subgroup") and by_counts:
+        not_run.append(
+            f"Subgroups by {o.option('subgroup')} were not fitted: metareview fits subgroups "
+            f"with inverse-variance models only, and the protocol's model is {name}."
+        )
+    elif o.option("subgroup"):
         labels = table[o.option("subgroup")].map(
             lambda raw: "not reported" if parse_cell(raw).is_missing else raw.strip()
         )
         subgroups, _ = _fit(o, data, main, suspects, subgroup=labels)
-    if o.option("moderators"):
+    if o.option("moderators") and by_counts:
+        why = (
+            "metareview's rma_glmm takes no moderators yet (metafor's rma.glmm does)"
+            if main.method == "GLMM"
+            else "an equal-effects pooling of the counts has no moderators (nor have metafor's "
+            "rma.mh and rma.peto)"
+        )
+        not_run.append(
+            f"The meta-regression on {', '.join(o.option('moderators'))} was not fitted: "
+            f"{why}; regress with an inverse-variance method (e.g. REML) instead."
+        )
+    elif o.option("moderators"):
         mods = pd.DataFrame(
             {c: [protocol.cell(s, c).value for s in table.index] for c in o.option("moderators")},
             index=table.index,
@@ -573,7 +629,41 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
         converted,
         subgroups,
         regression,
+        tuple(not_run),
     )
+
+
+def _small_study_tests(
+    res: Fit,
+) -> tuple[RegtestResult | None, RanktestResult | None, list[str]]:
+    """Egger's and Begg's tests on the protocol's fit, as metafor runs them on each kind of
+    fit, and what was not run and why.
+
+    An inverse-variance fit gets the classical Egger regression (``model="lm"``). metafor's
+    ``regtest`` and ``ranktest`` on a Mantel-Haenszel or Peto fit test the per-study estimates
+    with an equal-effects model (``rma(yi, vi, method="EE")``, Egger's test as a z test of the
+    SE in that meta-regression); on a GLMM, ``ranktest`` does the same and ``regtest`` is not
+    available ("Method not available for objects of class rma.glmm", metafor 3.8.1).
+    """
+    if res.k < 3:
+        return None, None, ["Egger's and Begg's tests need at least 3 studies."]
+    if isinstance(res, RmaResult):
+        return regtest(res, model="lm"), ranktest(res), []
+    if res.yi is None or res.vi is None or len(res.yi) < 3:
+        return None, None, ["Egger's and Begg's tests need at least 3 per-study estimates."]
+    equal = rma(res.yi, res.vi, method="EE")
+    if isinstance(res, GlmmResult):
+        return (
+            None,
+            ranktest(equal),
+            [
+                "Egger's regression test was not run: the GLMM models the counts, not "
+                "per-study estimates with known variances, so there is no precision to regress "
+                "on (metafor's regtest refuses GLMM fits too). Begg's rank test uses the "
+                "per-study estimates, as metafor's ranktest does."
+            ],
+        )
+    return regtest(equal, model="rma"), ranktest(equal), []
 
 
 def _has_counts(o: Outcome, data: pd.DataFrame) -> bool:

@@ -16,7 +16,7 @@ import pandas as pd
 from metareview import __version__
 from metareview.exceptions import InputError, MetareviewWarning
 from metareview.report import analyses
-from metareview.report.analyses import MEASURE_NAMES, OutcomeAnalysis, display_transf
+from metareview.report.analyses import MEASURE_NAMES, OutcomeAnalysis, display_transf, model_label
 from metareview.report.protocol import Protocol, load_protocol
 from metareview.report.text import (
     SMALL_K,
@@ -141,12 +141,13 @@ def forest_figure(a: OutcomeAnalysis):
 
     res = a.main
     transf = "percent" if res.measure == "PR" else display_transf(res.measure, a.outcome)
+    method, test = model_label(res)  # MH, PETO and GLMM fits: z tests
     return forest(
         res,
         transf=transf,
         xlabel=_axis_label(a),
-        title=f"{a.outcome.label} ({res.method}, {MEASURE_NAMES[res.measure]}"
-        f"{', Hartung-Knapp' if res.test == 'knha' else ''})",
+        title=f"{a.outcome.label} ({method}, {MEASURE_NAMES[res.measure]}"
+        f"{', Hartung-Knapp' if test == 'knha' else ''})",
     )
 
 

@@ -138,8 +138,16 @@ MODEL_WHY = (
     "Methodol 14:25, doi:10.1186/1471-2288-14-25)"
 )
 
-METHODS = ("EE", "FE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB")
+METHODS = ("EE", "FE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB", "MH", "PETO", "GLMM")
 TESTS = ("z", "knha")
+#: models that pool the counts, not per-study estimates (metafor's rma.mh, rma.peto and
+#: rma.glmm): the data types and measures each takes, and the measure it implies when the
+#: protocol names none
+COUNT_MODELS: dict[str, dict[str, tuple[str, ...]]] = {
+    "MH": {"2x2": ("OR", "RR", "RD")},
+    "PETO": {"2x2": ("PETO",)},
+    "GLMM": {"2x2": ("OR",), "proportion": ("PLO",)},
+}
 OUTCOME_KEYS = {
     "label",
     "data",
@@ -407,8 +415,10 @@ def _outcome(path: Path, name: str, spec: Any, columns: dict[str, Any]) -> Outco
             f"expected one of {', '.join(measures)}."
         )
     method = spec.get("method", defaults["method"])
-    test = spec.get("test", defaults["test"])
-    _check_model(where, {"method": method, "test": test})
+    if "measure" not in spec:
+        measure = implied_measure(method, data, measure)
+    test = spec.get("test", "z" if method in COUNT_MODELS else defaults["test"])
+    _check_model(where, {"method": method, "test": test, "measure": measure}, data)
     if not isinstance(spec.get("moderators", []), list):
         raise InputError(
             f"{where}: moderators must be a list of table columns, e.g. "
@@ -500,12 +510,41 @@ def _check_studies(path: Path, outcomes: tuple[Outcome, ...], labels: pd.Index) 
             )
 
 
-def _check_model(where: str, spec: dict[str, Any]) -> None:
+def implied_measure(method: str, data: str, measure: str) -> str:
+    """The measure a model pools when the protocol names none: ``measure`` (the outcome's, or
+    the data type's default), unless a count model cannot pool it (Peto: the Peto odds ratio;
+    a GLMM of 2x2 tables: the odds ratio)."""
+    fits = COUNT_MODELS.get(method, {}).get(data)
+    return fits[0] if fits and measure not in fits else measure
+
+
+def _check_model(where: str, spec: dict[str, Any], data: str) -> None:
+    """method and test (and, for the models that pool counts, the data type and measure)."""
     method, test = spec.get("method", "REML"), spec.get("test", "z")
     if method not in METHODS:
         raise InputError(f"{where}: method = {method!r}; expected one of {', '.join(METHODS)}.")
     if test not in TESTS:
         raise InputError(f'{where}: test = {test!r}; expected "z" or "knha".')
+    if method not in COUNT_MODELS:
+        return
+    fits = COUNT_MODELS[method]
+    if data not in fits:
+        raise InputError(
+            f"{where}: method = {method!r} pools counts of data = "
+            f"{' or '.join(map(repr, fits))}, not data = {data!r}; choose an inverse-variance "
+            "method (e.g. REML) for this outcome."
+        )
+    measure = spec.get("measure")
+    if measure is not None and measure not in fits[data]:
+        raise InputError(
+            f"{where}: method = {method!r} with data = {data!r} pools measure = "
+            f"{' or '.join(map(repr, fits[data]))}; got measure = {measure!r}."
+        )
+    if test == "knha":
+        raise InputError(
+            f'{where}: test = "knha" (Hartung-Knapp) adjusts inverse-variance random-effects '
+            f'fits; method = {method!r} has none: use test = "z" or leave test out.'
+        )
 
 
 def _descriptive(path: Path, name: str, spec: Any) -> Descriptive:
@@ -541,6 +580,11 @@ def _published(
     if "published" not in raw:
         return None
     published = _table(path, raw, "published")
+    if not isinstance(published.get("source", ""), str):
+        raise InputError(
+            f"{path}: [published] source = {published['source']!r}; expected text saying where "
+            'the published numbers come from, e.g. source = "Table 2 of the paper".'
+        )
     names = {o.name for o in outcomes}
     for name, numbers in _table(path, published, "outcomes").items():
         where = f"{path}: [published.outcomes.{name}]"
@@ -559,13 +603,16 @@ def _published(
                 f"{where}: unknown key(s) {extra}; known keys are {sorted(PUBLISHED_OUTCOME_KEYS)}."
             )
         outcome = next(o for o in outcomes if o.name == name)
-        measure = numbers.get("measure", outcome.measure)
+        measure = numbers.get(
+            "measure",
+            implied_measure(numbers.get("method", outcome.method), outcome.data, outcome.measure),
+        )
         if measure not in DATA_TYPES[outcome.data][0]:
             raise InputError(
                 f"{where}: measure = {measure!r} does not fit data = "
                 f"{outcome.data!r} of outcome {name!r}."
             )
-        _check_model(where, numbers)
+        _check_model(where, {"measure": measure, **numbers}, outcome.data)
     declared = {d.name for d in descriptives}
     for name in _table(path, published, "descriptives"):
         if name not in declared:

@@ -15,10 +15,12 @@ import pandas as pd
 
 from metareview import __version__
 from metareview.report.analyses import (
+    COUNT_METHODS,
     MEASURE_NAMES,
     METHOD_NAMES,
     OutcomeAnalysis,
     display_transf,
+    model_label,
     published_digits,
 )
 from metareview.report.protocol import DEFAULTS, MODEL_WHY, Protocol
@@ -26,6 +28,11 @@ from metareview.report.protocol import DEFAULTS, MODEL_WHY, Protocol
 __all__ = ["comparison_table", "fmt", "methods_text", "outcome_sentences", "results_text"]
 
 SMALL_K = 10  # Sterne et al. 2011, BMJ 343:d4002: funnel-plot tests need >= 10 studies
+
+
+def _p(p: float) -> str:
+    """A p-value at 4 decimals; below 0.0001 as "p < 0.0001" (not "p = 0.0000")."""
+    return "p < 0.0001" if p < 0.0001 else f"p = {p:.4f}"
 
 
 def _pct(x: float, digits: int = 1) -> str:
@@ -63,9 +70,18 @@ def _verdict(reproduced: float, published: float, digits: int) -> str:
 
 
 def _model(measure: str, method: str, test: str) -> str:
+    if method == "PETO":
+        return "Peto's method (equal effects) on the odds ratio"
+    if method == "MH":
+        return f"Mantel-Haenszel (equal effects) on the {MEASURE_NAMES[measure]}"
     return f"{METHOD_NAMES[method]} on {MEASURE_NAMES[measure]}" + (
         " with Hartung-Knapp CIs" if test == "knha" else ""
     )
+
+
+def _fit_model(res: Any) -> str:
+    """:func:`_model` of a fit (inverse-variance, Mantel-Haenszel, Peto or GLMM)."""
+    return _model(res.measure, *model_label(res))
 
 
 def _scaled(a: OutcomeAnalysis, x: float) -> float:
@@ -86,10 +102,7 @@ def comparison_table(
         if pub is None or res is None:
             continue
         pred = a.predict(res)
-        how = (
-            f"{_model(res.measure, res.method, res.test)}, k = {res.k}; left out: "
-            f"{', '.join(res.omitted) or 'none'}"
-        )
+        how = f"{_fit_model(res)}, k = {res.k}; left out: {', '.join(res.omitted) or 'none'}"
         for key, ours, suffix in (
             ("estimate", pred["pred"], ""),
             ("ci_lb", pred["ci_lb"], " (95% CI lower)"),
@@ -167,7 +180,12 @@ def comparison_table(
 
 
 def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> str:
-    """The statistical methods paragraph, from the protocol and the analyses run."""
+    """The statistical methods paragraph, from the protocol and the analyses run.
+
+    Each outcome gets one sentence naming its model; the reasons and citations behind the
+    defaults, and the description of the count-based rows, follow once, however many outcomes
+    share them.
+    """
     source = protocol.review.get("citation")
     parts = [
         f"Data were taken from {protocol.table_path.name}"
@@ -175,11 +193,13 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
         + " exactly as printed and parsed cell by cell; every number keeps its source "
         "cell."
     ]
+    defaults: dict[str, None] = {}  # data types whose default model is used, in order
     for a in analyses.values():
         o = a.outcome
         model = _model(o.measure, o.method, o.test)
         if o.default_model:
-            why = f"the default for {o.data} data: {DEFAULTS[o.data]['why']}; {MODEL_WHY}"
+            defaults[o.data] = None
+            why = f"the default for {o.data} data, see below"
         else:
             d = DEFAULTS[o.data]
             why = (
@@ -200,15 +220,9 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
                 + "."
             )
         p = a.published
-        if p is not None and (p.measure, p.method, p.test) != (o.measure, o.method, o.test):
-            sentence += (
-                f" The published analysis ({_model(p.measure, p.method, p.test)}) was fitted too."
-            )
-        sentence += (
-            f" {len(a.robustness)} ways of pooling were compared; funnel-plot "
-            "asymmetry was tested with Egger's regression and Begg's rank correlation."
-        )
-        sentence += _count_methods(a)
+        if p is not None and (p.measure, *model_label(p)) != (o.measure, o.method, o.test):
+            sentence += f" The published analysis ({_fit_model(p)}) was fitted too."
+        sentence += f" {len(a.robustness)} ways of pooling were compared."
         if o.option("percent_given_as_fraction"):
             sentence += (
                 " Cells printed as fractions in the percentage column were read as "
@@ -222,6 +236,11 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
                 f"{', '.join(rescale['studies'])}."
             )
         parts.append(sentence)
+    if defaults:
+        reasons = [f"for {data} data, {DEFAULTS[data]['why']}" for data in defaults]
+        parts.append(f"Default models: {'; '.join(reasons)}; and {MODEL_WHY}.")
+    parts += _bias_methods(list(analyses.values()))
+    parts += _count_methods(list(analyses.values()))
     parts.append(
         "Heterogeneity is reported as tau², I² and Cochran's Q; tau² CIs use the "
         f"Q-profile method. All analyses were run with metareview {__version__}; each "
@@ -231,33 +250,61 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
     return " ".join(parts)
 
 
-def _count_methods(a: OutcomeAnalysis) -> str:
-    """How the robustness rows that pool counts were fitted, and where their counts came
-    from (only for rows the table has)."""
-    rob = a.robustness
-    text = ""
-    if rob["model"].isin(["MH", "PETO"]).any():
-        text += (
-            " The Mantel-Haenszel (odds ratio, risk ratio, risk difference) and Peto rows "
+def _bias_methods(analyses: list[OutcomeAnalysis]) -> list[str]:
+    """How funnel-plot asymmetry was tested, once for all outcomes it was tested for."""
+    by_kind: dict[str, list[str]] = {}
+    for a in analyses:
+        if a.egger is None and a.begg is None:
+            continue
+        if a.outcome.method not in COUNT_METHODS:
+            kind = "classical Egger regression (t test) and Begg's rank correlation"
+        elif a.egger is not None:
+            kind = (
+                "Egger's regression as a z test in an equal-effects meta-regression of the "
+                "per-study estimates on their standard errors, and Begg's rank correlation, "
+                "as metafor's regtest and ranktest run them on count-based fits"
+            )
+        else:
+            kind = "Begg's rank correlation of the per-study estimates (as metafor's ranktest)"
+        by_kind.setdefault(kind, []).append(a.outcome.label)
+    if len(by_kind) == 1 and len(analyses) == sum(map(len, by_kind.values())):
+        return [f"Funnel-plot asymmetry was tested with {next(iter(by_kind))}."]
+    return [
+        f"Funnel-plot asymmetry of {', '.join(labels)} was tested with {kind}."
+        for kind, labels in by_kind.items()
+    ]
+
+
+def _count_methods(analyses: list[OutcomeAnalysis]) -> list[str]:
+    """How the fits that pool counts were made (said once, for every outcome that has one),
+    and where a proportion outcome's counts came from."""
+    models = pd.concat([a.robustness["model"] for a in analyses]) if analyses else pd.Series()
+    text = []
+    if models.isin(["MH", "PETO"]).any():
+        text.append(
+            "The Mantel-Haenszel (odds ratio, risk ratio, risk difference) and Peto fits "
             "pool the 2x2 counts directly as equal-effects models (Robins-Breslow-"
             "Greenland and Greenland-Robins variances; RevMan's methods), so they have "
             "no tau² and no prediction interval."
         )
-    if (rob["model"] == "GLMM").any():
-        text += (
-            " The GLMM row is a random-effects binomial-normal model on the logit scale "
-            "fitted by maximum likelihood to the exact binomial likelihood (metafor's "
-            "rma.glmm, measure PLO), which keeps studies at 0% or 100% without a "
-            "continuity correction"
+    if (models == "GLMM").any():
+        glmm = (
+            "The GLMM fits are random-effects binomial-normal models fitted by maximum "
+            "likelihood to the exact binomial likelihood (metafor's rma.glmm, model UM.FS), "
+            "which keep studies with no events or all events without a continuity correction."
         )
-        if "pi" in a.data:
-            used = a.data[a.data["used"]]
-            text += (
-                f"; it needs event counts, which were derived from the data as printed: "
-                f"events = percentage x n rounded to a whole number, for all "
-                f"{len(used)} studies"
+        derived = [
+            a for a in analyses if (a.robustness["model"] == "GLMM").any() and "pi" in a.data
+        ]
+        if derived:
+            which = " and ".join(
+                f"{a.outcome.label} ({int(a.data['used'].sum())} studies)" for a in derived
             )
-        text += "."
+            glmm += (
+                " They need event counts, which were derived from the data as printed (events "
+                f"= percentage x n, rounded to a whole number) for every study of {which}."
+            )
+        text.append(glmm)
     return text
 
 
@@ -309,15 +356,20 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
 
     Keys: ``model``, ``summary``, ``studies``, ``direction``, ``robustness``, ``omission``,
     ``published_method``, ``sensitivity``, ``subgroups``, ``regression``, ``bias``,
-    ``se_to_sd``.
+    ``not_run`` (analyses the protocol's model does not allow, and why), ``se_to_sd``.
     """
     o, res, rob = a.outcome, a.main, a.robustness
     pred = a.predict(res)
-    out: dict[str, str] = {"model": _model(res.measure, res.method, res.test)}
+    out: dict[str, str] = {"model": _fit_model(res)}
+    spread = (
+        f"Q = {res.QE:.2f}"  # equal-effects fits of the counts have no tau²
+        if model_label(res)[0] in ("MH", "PETO")
+        else f"tau² = {res.tau2:.3g}"
+    )
     out["summary"] = (
         f"{o.label}: {fmt(a, pred['pred'])} (95% CI {fmt(a, pred['ci_lb'])} to "
-        f"{fmt(a, pred['ci_ub'])}; k = {res.k}, I² = {res.I2:.0f}%, tau² = {res.tau2:.3g}) by "
-        f"{_model(res.measure, res.method, res.test)}"
+        f"{fmt(a, pred['ci_ub'])}; k = {res.k}, I² = {res.I2:.0f}%, {spread}) by "
+        f"{_fit_model(res)}"
         + (
             f"; 95% prediction interval {fmt(a, pred['pi_lb'])} to {fmt(a, pred['pi_ub'])}"
             if res.k >= 3 and not pd.isna(pred["pi_lb"])
@@ -332,7 +384,7 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
         values = _study_values(a)
         above, below = int((values > null).sum()), int((values < null).sum())
         out["studies"] = (
-            f"{above} of {res.k} study estimates lie above {fmt(a, null)} and {below} below."
+            f"{above} of {len(values)} study estimates lie above {fmt(a, null)} and {below} below."
         )
         lb, ub = pred["ci_lb"], pred["ci_ub"]
         side = "above" if lb > null else "below" if ub < null else None
@@ -369,17 +421,26 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
         out["sensitivity"] = " ".join(_sensitivity(a, row) for _, row in a.sensitivity.iterrows())
     out.update(_subgroups(a))
     out.update(_regression(a))
-    if a.egger is not None and a.begg is not None:
+    tests = []
+    if a.egger is not None:
+        statistic = "t" if a.egger.model == "lm" else "z"
+        tests.append(f"Egger's test: {statistic} = {a.egger.zval:.2f}, {_p(a.egger.pval)}")
+    if a.begg is not None:
+        tests.append(f"Begg's test: Kendall's tau = {a.begg.tau:.3f}, {_p(a.begg.pval)}")
+    if tests:
         out["bias"] = (
-            f"Egger's test: t = {a.egger.zval:.2f}, p = {a.egger.pval:.4f}; Begg's "
-            f"test: Kendall's tau = {a.begg.tau:.3f}, p = {a.begg.pval:.4f}."
+            "; ".join(tests)
+            + "."
             + (
-                f" With {res.k} studies (fewer than {SMALL_K}) these tests have little "
-                "power (Sterne et al. 2011, BMJ 343:d4002)."
+                f" With {res.k} studies (fewer than {SMALL_K}) "
+                + ("these tests have" if len(tests) > 1 else "this test has")
+                + " little power (Sterne et al. 2011, BMJ 343:d4002)."
                 if res.k < SMALL_K
                 else ""
             )
         )
+    if a.not_run:
+        out["not_run"] = " ".join(a.not_run)
     if a.converted:
         base = rob[rob["main"]].iloc[0]
         same = rob[

@@ -38,10 +38,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy.sparse is imported with scikit-learn, when records are ranked
+    from scipy import sparse
 
 from metareview._validation import Options
 from metareview.exceptions import Argument, InputError
@@ -189,6 +192,7 @@ def screening_features(
         )
     if stop_words not in ("english", None):
         raise InputError(f"stop_words must be 'english' or None; got {stop_words!r}.")
+    from scipy.sparse import csr_matrix
     from sklearn.feature_extraction.text import TfidfVectorizer  # ~1 s: only when ranking
 
     vectoriser = TfidfVectorizer(
@@ -199,7 +203,7 @@ def screening_features(
     except ValueError as exc:  # e.g. every word is a stop word
         raise InputError(f"records: no usable words in the text ({exc}).") from None
     return ScreeningFeatures(
-        matrix=sparse.csr_matrix(matrix),
+        matrix=csr_matrix(matrix),
         terms=tuple(vectoriser.get_feature_names_out()),
         no_abstract=no_abstract,
         no_text=no_text,

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metareview._validation import check_level
 from metareview.exceptions import InputError
+from metareview.stats import _distributions as dist
 
 __all__ = [
     "KAPPA_CI_NOTE",
@@ -188,7 +188,7 @@ def cohen_kappa(first: Any, second: Any, level: float = 0.95) -> KappaResult:
     part_b = (1 - kappa) ** 2 * np.sum(table[off] * (cols[:, None] + rows[None, :])[off] ** 2)
     part_c = (kappa - p_e * (1 - kappa)) ** 2
     se = float(np.sqrt(max(part_a + part_b - part_c, 0.0) / (n * (1 - p_e) ** 2)))
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = dist.norm.isf((1 - level) / 2)
     pabak = (q * p_o - 1) / (q - 1) if q > 1 else 1.0
     return KappaResult(
         float(kappa),

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import comb
 
 from metareview._validation import (
@@ -29,6 +28,7 @@ from metareview._validation import (
     row_names,
 )
 from metareview.exceptions import InputError
+from metareview.stats import _distributions as dist
 from metareview.stats._kendall import kendall
 from metareview.stats.models import RmaResult, check_rma_result, rma
 
@@ -524,8 +524,8 @@ def fsn(
     pval = meanes = used_target = None
     if kind == "Rosenthal":
         z_avg = abs(np.sum(y / np.sqrt(v)) / np.sqrt(k))
-        pval = float(stats.norm.sf(z_avg))
-        number = max(0.0, k * (z_avg / stats.norm.isf(alpha)) ** 2 - k)
+        pval = float(dist.norm.sf(z_avg))
+        number = max(0.0, k * (z_avg / dist.norm.isf(alpha)) ** 2 - k)
     elif kind == "Orwin":
         meanes = float(np.mean(y))
         used_target = meanes / 2 if target is None else float(target)
@@ -539,8 +539,8 @@ def fsn(
         w = 1 / v
         meanes = float(np.sum(w * y) / np.sum(w))
         zval = meanes / np.sqrt(1 / np.sum(w))
-        pval = float(2 * stats.norm.sf(abs(zval)))
-        w_p = (np.sum(w * y) / stats.norm.isf(alpha / 2)) ** 2 - np.sum(w)
+        pval = float(2 * dist.norm.sf(abs(zval)))
+        w_p = (np.sum(w * y) / dist.norm.isf(alpha / 2)) ** 2 - np.sum(w)
         number = max(0.0, k * w_p / np.sum(w))
     if np.isfinite(number) and abs(number - round(number)) >= np.sqrt(np.finfo(float).eps):
         number = float(np.ceil(number))

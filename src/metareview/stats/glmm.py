@@ -53,7 +53,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import expit, gammaln
 
 from metareview._validation import (
@@ -63,6 +62,7 @@ from metareview._validation import (
 )
 from metareview._version import __version__
 from metareview.exceptions import ConvergenceError, ConvergenceWarning, InputError
+from metareview.stats import _distributions as dist
 from metareview.stats.effects import _check_rule, _zero_mask
 from metareview.stats.mh import _columns, _no_events, _num, _tables
 from metareview.stats.transforms import back_transform
@@ -464,7 +464,7 @@ class GlmmResult:
             raise InputError(
                 "this fit does not carry its study estimates; refit it with rma_glmm()."
             )
-        half = stats.norm.isf((1 - self.level) / 2) * np.sqrt(self.vi)
+        half = dist.norm.isf((1 - self.level) / 2) * np.sqrt(self.vi)
         return pd.DataFrame(
             {"yi": self.yi, "vi": self.vi, "ci_lb": self.yi - half, "ci_ub": self.yi + half},
             index=pd.Index(self.slab, name="study"),
@@ -517,7 +517,7 @@ class GlmmResult:
         >>> round(res.predict(transf="expit")["pred"], 3)
         0.694
         """
-        crit = stats.norm.isf((1 - self.level) / 2)
+        crit = dist.norm.isf((1 - self.level) / 2)
         pi_se = np.sqrt(self.se**2 + self.tau2)
         out = {
             "pred": self.estimate,
@@ -796,7 +796,7 @@ def rma_glmm_batch(
     _warn_rows(estimable & ~conv, f"did not converge within {_MAXITER} iterations")
     se = np.full(B, np.nan)
     se[idx] = _se_from_hessian(hess[idx], params[idx, 1])
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = dist.norm.isf((1 - level) / 2)
     est = np.where(conv, params[:, 0], np.nan)
     se = np.where(conv, se, np.nan)
     return GlmmBatchResult(
@@ -952,7 +952,7 @@ def _finish(
 ) -> GlmmResult:
     yi, vi = study
     vt = _vt(vi)
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = dist.norm.isf((1 - level) / 2)
     zval = est / se
     df = k - 1
     return GlmmResult(
@@ -962,16 +962,16 @@ def _finish(
         estimate=est,
         se=se,
         zval=zval,
-        pval=float(2 * stats.norm.sf(abs(zval))),
+        pval=float(2 * dist.norm.sf(abs(zval))),
         ci_lb=est - crit * se,
         ci_ub=est + crit * se,
         tau2=tau2,
         I2=100 * tau2 / (vt + tau2),
         H2=tau2 / vt + 1,
         QE=q_wald,
-        QEp=float(stats.chi2.sf(q_wald, df)),
+        QEp=float(dist.chi2.sf(q_wald, df)),
         QE_LRT=q_lrt,
-        QEp_LRT=float(stats.chi2.sf(q_lrt, df)),
+        QEp_LRT=float(dist.chi2.sf(q_lrt, df)),
         logLik=ll,
         vt=vt,
         k=k,

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from metareview._validation import Options, check_level
 from metareview.exceptions import InputError
+from metareview.stats import _distributions as dist
 from metareview.stats._convergence import warn_convergence
 from metareview.stats._design import WLS, Design, sum_studies
 from metareview.stats._threads import thread_pool
@@ -255,7 +256,7 @@ class BatchResult:
         """p-values of the coefficients (z, or t with k - p df for knha): (B, p)."""
         with np.errstate(invalid="ignore"):
             if self.test == "knha":
-                return 2 * stats.t.sf(np.abs(self.zval), self.ddf[:, None])
+                return 2 * dist.t.sf(np.abs(self.zval), self.ddf[:, None])
             return 2 * special.ndtr(-np.abs(self.zval))
 
     @property
@@ -517,7 +518,7 @@ def fit_study_major(
         with np.errstate(divide="ignore", invalid="ignore"):
             s2w = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss / df_resid)
         vb = vb * s2w[:, None, None]
-        crit = stats.t.isf(alpha / 2, df_resid)
+        crit = dist.t.isf(alpha / 2, df_resid)
         ddf = df_resid
     else:
         s2w = np.ones(B)
@@ -620,8 +621,8 @@ def qprofile_tau2(Y, V, m, design, alpha: float, control: Control):
     (upper); a bound whose equation has no non-negative root is 0, as in metafor.
     """
     df = (sum_studies(m) - design.p).astype(float)
-    crit_upper = stats.chi2.isf(alpha / 2, df)
-    crit_lower = stats.chi2.ppf(alpha / 2, df)
+    crit_upper = dist.chi2.isf(alpha / 2, df)
+    crit_lower = dist.chi2.ppf(alpha / 2, df)
     lb, _, _ = solve_generalised_q(Y, V, m, design, crit_upper, control)
     ub, _, _ = solve_generalised_q(Y, V, m, design, crit_lower, control)
     return lb, ub
@@ -666,7 +667,7 @@ def keep_freed_memory() -> None:
 @lru_cache(maxsize=16)
 def _z_quantile(q: float) -> float:
     """The upper q quantile of N(0, 1) (a scipy.stats call costs ~0.1 ms: once per level)."""
-    return float(stats.norm.isf(q))
+    return float(dist.norm.isf(q))
 
 
 def _omnibus(beta, vb, test):

@@ -48,7 +48,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metareview._validation import (
     Options,
@@ -61,6 +60,7 @@ from metareview._validation import (
 )
 from metareview._version import __version__
 from metareview.exceptions import InputError, StudyOmittedWarning
+from metareview.stats import _distributions as dist
 from metareview.stats import _format
 from metareview.stats.effects import _TABLE, CONTINUITY, _check_rule, _zero_mask
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
@@ -177,7 +177,7 @@ class MhResult:
             yi, vi = _ESTIMATES[self.measure](*adj)
         usable = ~dropped & np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
         yi, vi = np.where(usable, yi, np.nan), np.where(usable, vi, np.nan)
-        crit = stats.norm.isf((1 - self.level) / 2)
+        crit = dist.norm.isf((1 - self.level) / 2)
         half = crit * np.sqrt(vi)
         return pd.DataFrame(
             {"yi": yi, "vi": vi, "ci_lb": yi - half, "ci_ub": yi + half},
@@ -408,20 +408,20 @@ def _heterogeneity(yi, vi, estimate):
     qe = max(0.0, float(np.sum((yi - estimate) ** 2 / vi)))
     return (
         qe,
-        float(stats.chi2.sf(qe, k_yi - 1)),
+        float(dist.chi2.sf(qe, k_yi - 1)),
         max(0.0, 100 * (qe - (k_yi - 1)) / qe) if qe > 0 else 0.0,
         qe / (k_yi - 1),
     )
 
 
 def _wald(estimate: float, se: float, level: float) -> dict[str, Any]:
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = dist.norm.isf((1 - level) / 2)
     zval = estimate / se
     return dict(
         estimate=estimate,
         se=se,
         zval=zval,
-        pval=float(2 * stats.norm.sf(abs(zval))),
+        pval=float(2 * dist.norm.sf(abs(zval))),
         ci_lb=estimate - crit * se,
         ci_ub=estimate + crit * se,
     )
@@ -451,7 +451,7 @@ def _mh_or(a, b, c, d, labels, correct: bool):
     if events.sum() > 0 and non_events.sum() > 0:
         dev = abs(np.sum(a - n1 / n * events)) - (0.5 if correct else 0.0)
         cmh = float(dev**2 / np.sum(n1 * n2 * events * non_events / (n**2 * (n - 1))))
-        cmhp = float(stats.chi2.sf(cmh, 1))
+        cmhp = float(dist.chi2.sf(cmh, 1))
     bd = _breslow_day(a, n1, n2, n, events, non_events, ratio)
     return float(np.log(ratio)), float(np.sqrt(var)), dict(CMH=cmh, CMHp=cmhp, **bd)
 
@@ -482,8 +482,8 @@ def _breslow_day(a, n1, n2, n, events, non_events, ratio):
         BD=bd,
         TA=ta,
         k_pos=k_pos,
-        BDp=float(stats.chi2.sf(bd, df)) if df > 0 else None,
-        TAp=float(stats.chi2.sf(ta, df)) if df > 0 else None,
+        BDp=float(dist.chi2.sf(bd, df)) if df > 0 else None,
+        TAp=float(dist.chi2.sf(ta, df)) if df > 0 else None,
     )
 
 
@@ -537,7 +537,7 @@ def _mh_irr(x1, t1, x2, t2, labels, correct: bool):
     return (
         float(np.log(R / S)),
         float(np.sqrt(var)),
-        dict(CMH=cmh, CMHp=float(stats.chi2.sf(cmh, 1))),
+        dict(CMH=cmh, CMHp=float(dist.chi2.sf(cmh, 1))),
     )
 
 
@@ -810,7 +810,7 @@ def rma_peto(
     qe = max(0.0, float(np.sum(o_minus_e[v > 0] ** 2 / v[v > 0]) - o_minus_e.sum() ** 2 / v.sum()))
     k_yi = len(yi)
     if k_pos > 1:
-        qep = float(stats.chi2.sf(qe, k_yi - 1))
+        qep = float(dist.chi2.sf(qe, k_yi - 1))
         i2 = max(0.0, 100 * (qe - (k_yi - 1)) / qe) if qe > 0 else 0.0
         h2 = qe / (k_yi - 1)
     else:

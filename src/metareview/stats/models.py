@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metareview._validation import (
     NI_COLUMN,
@@ -34,6 +33,7 @@ from metareview.exceptions import (
     InputError,
     StudyOmittedWarning,
 )
+from metareview.stats import _distributions as dist
 from metareview.stats import _format
 from metareview.stats._convergence import warn_convergence
 from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, _control, rma_batch
@@ -197,7 +197,7 @@ class RmaResult:
 
     def study_table(self) -> pd.DataFrame:
         """One row per study in the fit: yi, vi, sei, CI and weight (%)."""
-        crit = stats.norm.isf((1 - self.level) / 2)
+        crit = dist.norm.isf((1 - self.level) / 2)
         sei = np.sqrt(self.vi)
         return pd.DataFrame(
             {
@@ -259,9 +259,7 @@ class RmaResult:
         pred = Xnew @ self.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", Xnew, self.vb, Xnew))
         alpha = 1 - self.level
-        crit = (
-            stats.t.isf(alpha / 2, self.ddf) if self.test == "knha" else stats.norm.isf(alpha / 2)
-        )
+        crit = dist.t.isf(alpha / 2, self.ddf) if self.test == "knha" else dist.norm.isf(alpha / 2)
         # metafor gives no prediction interval for an equal-effects model
         pi_se = np.sqrt(se**2 + self.tau2) if self.method != "EE" else np.full_like(se, np.nan)
         out = {
@@ -750,6 +748,6 @@ def _with_subgroups(overall: RmaResult, groups, y, v, X, coef_names, labels, ni,
         subgroup_labels=tuple(str(g) for g in groups),
         Q_between=q_between,
         df_between=df_between,
-        p_between=float(stats.chi2.sf(q_between, df_between)),
+        p_between=float(dist.chi2.sf(q_between, df_between)),
     )
     return RmaResult(**fields)

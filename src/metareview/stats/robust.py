@@ -35,18 +35,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metareview._validation import describe_rows, resolve_column
 from metareview._version import __version__
 from metareview.exceptions import InputError
+from metareview.stats import _distributions as dist
 from metareview.stats._format import fmt_p
 from metareview.stats.models import RmaResult
-from metareview.stats.mv import MvResult
+
+if TYPE_CHECKING:  # rma_mv's module imports scipy.optimize: loaded when robust() runs
+    from metareview.stats.mv import MvResult
 
 __all__ = ["RobustResult", "robust"]
 
@@ -214,6 +216,8 @@ def robust(
     >>> rob.vcov_type, rob.n_clusters
     ('CR2', 3)
     """
+    from metareview.stats.mv import MvResult
+
     if not isinstance(res, RmaResult | MvResult):
         raise InputError(
             f"robust() needs the result of metareview.rma() or metareview.rma_mv(); got "
@@ -262,8 +266,8 @@ def robust(
         df = np.full(p, float(n - p))
     se = np.sqrt(np.diag(vb))
     tval = beta / se
-    pval = 2 * stats.t.sf(np.abs(tval), df)
-    crit = stats.t.isf((1 - res.level) / 2, df)
+    pval = 2 * dist.t.sf(np.abs(tval), df)
+    crit = dist.t.isf((1 - res.level) / 2, df)
     QM: float | None
     QM_df1: int | None
     QM_df2: float | None
@@ -277,7 +281,7 @@ def robust(
         m = len(btt)
         QM = float(b @ np.linalg.solve(vb[np.ix_(btt, btt)], b) / m)
         QM_df1, QM_df2 = m, float(n - p)
-        QMp = float(stats.f.sf(QM, m, n - p))
+        QMp = float(dist.f.sf(QM, m, n - p))
     return RobustResult(
         vcov_type=vcov_type,
         level=res.level,
@@ -325,6 +329,8 @@ def _cluster_codes(cluster: Any, k: int, labels: tuple[str, ...]) -> tuple[np.nd
 
 def _marginal(res: RmaResult | MvResult, codes: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """The working model's marginal covariance of the rows ``idx`` (one cluster)."""
+    from metareview.stats.mv import MvResult
+
     vi = np.asarray(res.vi, dtype=float)
     if isinstance(res, MvResult):
         res.check_nested_in(codes, "robust()")
@@ -422,7 +428,7 @@ def _htz(
     delta = max((nu - q + 1) / nu, 0.0)
     df2 = nu - q + 1
     F = delta * Q / q
-    return F, q, df2, float(stats.f.sf(F, q, df2)) if df2 > 0 else float("nan")
+    return F, q, df2, float(dist.f.sf(F, q, df2)) if df2 > 0 else float("nan")
 
 
 def _adjust(L: np.ndarray, theta: np.ndarray, Xj: np.ndarray, M: np.ndarray) -> np.ndarray:

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metareview._validation import ITER, SEED, SUBSETS, check_optional
 from metareview.exceptions import Argument, InputError, StudyOmittedWarning
+from metareview.stats import _distributions as dist
 from metareview.stats.kernel import BatchResult, rma_batch
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, check_rma_result, rma
@@ -263,7 +263,7 @@ def influence(res: RmaResult) -> pd.DataFrame:
     weight = 100 * w / w.sum()
     flagged = (
         (np.abs(dffits) > 3 * np.sqrt(p / (k - p)))
-        | (stats.chi2.cdf(cook_d, p) > 0.5)
+        | (dist.chi2.cdf(cook_d, p) > 0.5)
         | (hat > 3 * p / k)
         | (np.abs(dfbs) > 1).any(axis=1)
     )
@@ -376,6 +376,8 @@ def _all_subsets(k: int, min_size: int) -> np.ndarray:
 
 
 def _sampled_subsets(k: int, n: int, min_size: int, seed: int | None) -> np.ndarray:
+    from scipy import stats  # ~0.8 s to import: only when GOSH samples subsets
+
     rng = np.random.default_rng(seed)
     sizes_allowed = np.arange(min_size, k + 1)
     probs = stats.binom.pmf(sizes_allowed, k, 0.5)
