@@ -58,7 +58,7 @@ def test_2x2_rows_match_rma_mh_and_rma_peto(bcg, label):
         np.testing.assert_allclose(row[key], back(ref[key]), rtol=CLOSED, err_msg=key)
     np.testing.assert_allclose(row["estimate"], back(ref["beta"]), rtol=CLOSED)
     np.testing.assert_allclose(row["I2"], ref["I2"], rtol=CLOSED)
-    assert row["tau2"] == 0 and np.isnan(row["pi_lb"]) and np.isnan(row["egger_p"])
+    assert np.isnan(row["tau2"]) and np.isnan(row["pi_lb"]) and np.isnan(row["egger_p"])
 
 
 def test_2x2_methods_text_names_the_count_methods(bcg):
@@ -101,3 +101,40 @@ def test_seed_immediate_glmm_is_the_published_metafor_value():
     row = analysis.robustness.loc["GLMM (binomial-normal, ML), logit, events rounded from % x n"]
     assert row["k"] == 9
     assert [round(100 * row[k], 1) for k in ("estimate", "ci_lb", "ci_ub")] == [65.4, 46.3, 80.6]
+
+
+def test_summary_gives_tau2_with_its_q_profile_ci(bcg):
+    """The methods text says tau² CIs use the Q-profile method, so the summary shows them
+    (the bounds themselves are checked against metafor's confint in tests/stats)."""
+    protocol, analysis = bcg
+    res = analysis.main
+    summary = outcome_sentences(protocol, analysis)["summary"]
+    assert f"tau² = {res.tau2:.3g} (95% CI {res.tau2_ci_lb:.3g} to {res.tau2_ci_ub:.3g})" in (
+        summary
+    )
+
+
+ZERO_CELL = {"used": [True, True], "ai": [0, 4], "bi": [12, 8], "ci": [3, 5], "di": [9, 7]}
+
+
+@pytest.mark.parametrize(
+    ("to", "add", "said"),
+    [
+        ("only0", None, "0.5 added to every cell of tables with a zero cell"),
+        ("if0all", None, "0.5 added to every cell of every table"),
+        ("all", 1.0, "1 added to every cell of every table"),
+        ("none", None, "no continuity correction"),
+        ("only0", 0.0, "no continuity correction"),
+    ],
+)
+def test_2x2_row_names_the_continuity_correction(to, add, said):
+    """A zero cell in a used 2x2 table is corrected as metafor's escalc does (add, to); the
+    robustness row says which correction was made (found missing by a new-user check)."""
+    import pandas as pd
+
+    from metareview.report.analyses import Variant
+
+    label = Variant("OR", "REML", "z", add).label(pd.DataFrame(ZERO_CELL), to)
+    assert label.endswith(said)
+    no_zero = pd.DataFrame({**ZERO_CELL, "used": [False, True]})
+    assert "added" not in Variant("OR", "REML", "z").label(no_zero, "only0")

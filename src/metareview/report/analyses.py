@@ -176,7 +176,9 @@ class Variant:
     r: float | None = None  # pre/post correlation
     se_to_sd: bool = False  # treat the SDs the protocol suspects as standard errors
 
-    def label(self, data: pd.DataFrame | None = None) -> str:
+    def label(self, data: pd.DataFrame | None = None, to: str = "only0") -> str:
+        """The row's name in the robustness table; ``data`` and ``to`` (the protocol's
+        continuity-correction option) let it say when a continuity correction was made."""
         if self.method in COUNT_METHODS:
             return self._count_label(data)
         parts = [self.method, MEASURE_NAMES[self.measure]]
@@ -191,6 +193,23 @@ class Variant:
                     "no continuity correction"
                     if self.add == 0
                     else "0.5 added to 0% or 100% studies"
+                )
+        if self.measure in ("OR", "RR", "RD") and data is not None and "ai" in data:
+            used = data[data["used"]]
+            cells = [used["ai"], used["ci"]]
+            cells += [
+                used[k] if k in used else used[n] - used[x]
+                for k, n, x in (("bi", "n1i", "ai"), ("di", "n2i", "ci"))
+            ]
+            added = 0.5 if self.add is None else self.add
+            if to == "all" and added:
+                parts.append(f"{added:g} added to every cell of every table")
+            elif any((c == 0).any() for c in cells):
+                where = {"only0": "tables with a zero cell", "if0all": "every table"}
+                parts.append(
+                    f"{added:g} added to every cell of {where[to]}"
+                    if added and to in where
+                    else "no continuity correction"
                 )
         if self.se_to_sd:
             parts.append("suspect SDs read as SEs")
@@ -480,7 +499,8 @@ def _row(
         "ci_ub": pred["ci_ub"],
         "pi_lb": pred["pi_lb"],
         "pi_ub": pred["pi_ub"],
-        "tau2": res.tau2,
+        # the Mantel-Haenszel and Peto fits are equal-effects models: no tau² to show
+        "tau2": np.nan if v.method in ("MH", "PETO") else res.tau2,
         "I2": res.I2,
         "egger_p": egger,
         "main": v == main,
@@ -528,7 +548,9 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
         if v.method in COUNT_METHODS and not counted:
             continue
         fits[v] = _fit_variant(o, data, v, suspects)
-        rows.append(_row(o, v, v.label(data), fits[v][0], main, pub_variant))
+        rows.append(
+            _row(o, v, v.label(data, o.option("to", "only0")), fits[v][0], main, pub_variant)
+        )
     robustness = pd.DataFrame(rows).set_index("method")
     main_fit, main_notes = fits[main]
     pub_fit, pub_notes = fits[pub_variant] if pub_variant is not None else (None, [])

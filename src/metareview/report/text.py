@@ -39,6 +39,18 @@ def _pct(x: float, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
+def _tau2_text(x: float) -> str:
+    """``= 0.061`` (3 significant digits), ``= 0`` or ``< 0.0001`` (a numerical zero such as
+    6.3e-13 is not printed as if it were a value), as the forest plot shows tau².
+
+    >>> _tau2_text(0.0612345), _tau2_text(0.0), _tau2_text(6.33e-13)
+    ('= 0.0612', '= 0', '< 0.0001')
+    """
+    if x == 0:
+        return "= 0"
+    return "< 0.0001" if 0 < x < 1e-4 else f"= {x:.3g}"
+
+
 def fmt(a: OutcomeAnalysis, x: float, digits: int | None = None) -> str:
     """A number of the outcome on its display scale (percent for proportions)."""
     if x is None or pd.isna(x):
@@ -242,8 +254,9 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
     parts += _bias_methods(list(analyses.values()))
     parts += _count_methods(list(analyses.values()))
     parts.append(
-        "Heterogeneity is reported as tau², I² and Cochran's Q; tau² CIs use the "
-        f"Q-profile method. All analyses were run with metareview {__version__}; each "
+        "Heterogeneity is reported as tau², I² and Cochran's Q; the CIs of tau² from "
+        "inverse-variance fits use the Q-profile method. All analyses were run with "
+        f"metareview {__version__}; each "
         "estimator it used is compared with R's metafor in metareview's test suite, "
         "on published data sets, at the tolerance written beside each test."
     )
@@ -361,11 +374,14 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
     o, res, rob = a.outcome, a.main, a.robustness
     pred = a.predict(res)
     out: dict[str, str] = {"model": _fit_model(res)}
-    spread = (
-        f"Q = {res.QE:.2f}"  # equal-effects fits of the counts have no tau²
-        if model_label(res)[0] in ("MH", "PETO")
-        else f"tau² = {res.tau2:.3g}"
-    )
+    if model_label(res)[0] in ("MH", "PETO"):
+        spread = f"Q = {res.QE:.2f}"  # equal-effects fits of the counts have no tau²
+    else:
+        spread = f"tau² {_tau2_text(res.tau2)}"
+        lb, ub = getattr(res, "tau2_ci_lb", None), getattr(res, "tau2_ci_ub", None)
+        if lb is not None and ub is not None and np.isfinite(ub):
+            low, high = (_tau2_text(x).removeprefix("= ") for x in (lb, ub))
+            spread += f" (95% CI {low} to {high})"
     out["summary"] = (
         f"{o.label}: {fmt(a, pred['pred'])} (95% CI {fmt(a, pred['ci_lb'])} to "
         f"{fmt(a, pred['ci_ub'])}; k = {res.k}, I² = {res.I2:.0f}%, {spread}) by "
