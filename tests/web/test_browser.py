@@ -21,7 +21,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,22 +78,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[World, str]]:
-    """The example's world served by uvicorn on a loopback port, in a thread."""
-    _require_browser()
+@contextmanager
+def serve_world(world: Any) -> Iterator[str]:
+    """Serve ``world.app`` with uvicorn on a free loopback port in a thread; yields the base
+    URL, then stops the server and closes ``world.store``."""
     import uvicorn
 
-    world = build_world(f"sqlite:///{tmp_path / 'browser.sqlite'}")
-    export = tmp_path / "hostile.ris"
-    export.write_text(HOSTILE_RIS, encoding="utf-8")
-    world.store.import_file(PROJECT, export, database="Test export (hostile strings)")
-    world.store.set_keywords(
-        PROJECT,
-        ["ketamine", "CRPS", "complex regional pain syndrome"],
-        ["rats", "mice"],
-        actor="Olga",
-    )
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -103,10 +95,31 @@ def served(tmp_path: Path) -> Iterator[tuple[World, str]]:
             break
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    world.store.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        world.store.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[World, str]]:
+    """The example's world served by uvicorn on a loopback port, in a thread."""
+    _require_browser()
+
+    world = build_world(f"sqlite:///{tmp_path / 'browser.sqlite'}")
+    export = tmp_path / "hostile.ris"
+    export.write_text(HOSTILE_RIS, encoding="utf-8")
+    world.store.import_file(PROJECT, export, database="Test export (hostile strings)")
+    world.store.set_keywords(
+        PROJECT,
+        ["ketamine", "CRPS", "complex regional pain syndrome"],
+        ["rats", "mice"],
+        actor="Olga",
+    )
+    with serve_world(world) as base:
+        yield world, base
 
 
 class Reviewer:

@@ -19,8 +19,6 @@ screenshot of each extraction page into DIR (``docs/screenshots`` holds the comm
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import pytest
 from metareview.cells import parse_cell
 from tests.web.conftest import EXAMPLE, PROJECT, World, build_world
 from tests.web.extraction_helpers import TABLE1, add_studies, typed_rows
-from tests.web.test_browser import ARGS, CHROMIUM, Reviewer, _free_port, _require_browser
+from tests.web.test_browser import ARGS, CHROMIUM, Reviewer, _require_browser, serve_world
 
 KIEFER = "Kiefer, R et al (2008a)"
 WEBSTER = "Webster, L et al (2006)"
@@ -40,25 +38,11 @@ WEBSTER = "Webster, L et al (2006)"
 def served(tmp_path: Path) -> Iterator[tuple[World, str]]:
     """The example's world with its studies and form, served on a loopback port."""
     _require_browser()
-    import uvicorn
 
     world = build_world(f"sqlite:///{tmp_path / 'browser.sqlite'}")
     add_studies(world.store)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):  # bounded wait for the socket (not a timing assertion)
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    world.store.close()
+    with serve_world(world) as base:
+        yield world, base
 
 
 def _fill(person: Reviewer, row: dict[str, str]) -> None:

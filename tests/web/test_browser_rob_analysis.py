@@ -14,14 +14,12 @@ screenshot of each page.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.web.test_browser import ARGS, CHROMIUM, Reviewer, _free_port, _require_browser
+from tests.web.test_browser import ARGS, CHROMIUM, Reviewer, _require_browser, serve_world
 from tests.web.test_rob_analysis import LOW_ANSWERS, PROJECT, seeded_world
 
 STUDY = "Goebel, A et al (2015)"
@@ -51,24 +49,10 @@ def _seed_others(store) -> None:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[object, str]]:
     _require_browser()
-    import uvicorn
 
     world = seeded_world(tmp_path)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):  # bounded wait for the socket (not a timing assertion)
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    world.store.close()
+    with serve_world(world) as base:
+        yield world, base
 
 
 def _assess(person: Reviewer, base: str, answers: dict[str, str], judgements: dict[str, str]):
