@@ -54,6 +54,8 @@ def test_a_new_review_has_no_published_column(tmp_path):
     assert "Reproduction of" not in html and "published numbers" not in html.lower()
     assert not (tmp_path / "tables" / "published_vs_reproduced.csv").exists()
     assert "Total patients under specialist care" in html
+    # k = 9: no funnel plot, and the report says so (a new-user check found it silent)
+    assert not list(tmp_path.rglob("funnel_*")) and "no funnel plot is drawn" in html
 
 
 def test_sentences_state_the_direction_found(protocol, analysis):

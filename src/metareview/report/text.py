@@ -450,7 +450,8 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
             + (
                 f" With {res.k} studies (fewer than {SMALL_K}) "
                 + ("these tests have" if len(tests) > 1 else "this test has")
-                + " little power (Sterne et al. 2011, BMJ 343:d4002)."
+                + " little power and no funnel plot is drawn (Sterne et al. 2011, BMJ "
+                "343:d4002)."
                 if res.k < SMALL_K
                 else ""
             )
