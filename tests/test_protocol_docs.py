@@ -71,7 +71,7 @@ def test_the_defaults_table_matches_the_loader():
 TABLES = {
     "studies.csv": (
         "Study,Year,Mean; treated,SD; treated,N; treated,Mean; control,SD; control,N; control,"
-        "Setting,Dose (mg)\n"
+        "Setting,Sessions per day\n"
         "Adams,2001,8.1,3.2,40,9.5,3.6,41,ward,10\n"
         "Baker,2005,7.4,2.9,55,8.8,3.1,52,ward,20\n"
         "Chen,2010,10.2,4.1,30,10.9,4.4,31,ICU,15\n"
