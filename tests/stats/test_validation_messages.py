@@ -50,14 +50,14 @@ def test_lengths_that_disagree():
         rma([0.1, 0.2, 0.3], [0.1, 0.2])
 
 
-def test_too_few_studies():
-    with pytest.raises(InputError, match="at least 2 studies; got k = 1"):
-        rma([0.1], [0.1])
+def test_no_studies_left():
+    with pytest.raises(InputError, match="at least 1 study; got k = 0"):
+        rma([], [])
 
 
 def test_too_few_studies_after_omitting_zero_variance():
-    with pytest.warns(StudyOmittedWarning), pytest.raises(InputError, match="after leaving out"):
-        rma([0.1, 0.0], [0.1, 0.0], slab=["A", "B"])
+    with pytest.warns(StudyOmittedWarning), pytest.raises(InputError, match="after leaving out B"):
+        rma([0.0], [0.0], slab=["B"], zero_variance="omit")
 
 
 def test_meta_regression_needs_more_studies_than_coefficients():

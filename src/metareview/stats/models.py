@@ -31,6 +31,7 @@ from metareview.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
     InputError,
+    MetareviewWarning,
     StudyOmittedWarning,
 )
 from metareview.stats import _distributions as dist
@@ -606,15 +607,24 @@ def _fit(
     level,
     control,
     measure,
-    single_study: bool = False,
 ) -> RmaResult:
     k, p = len(y), X.shape[1]
-    if k < p or (k == p and not (single_study and k == 1)):
-        need = "2 studies" if p == 1 else f"more studies than coefficients ({p})"
+    if k == 0 or k < p or (k == p and p > 1):
+        need = "1 study" if p == 1 else f"more studies than coefficients ({p})"
         raise InputError(
             f"the model needs at least {need}; got k = {k}"
             f"{' after leaving out ' + ', '.join(omitted) if omitted else ''}."
         )
+    single_study = k == 1
+    if single_study and test == "knha":
+        # one study leaves no residual degrees of freedom for the Knapp-Hartung scale; metafor
+        # (rma.uni) falls back to the z-test with a warning, and so do we
+        warnings.warn(
+            f"k = 1 ({labels[0]}): test='knha' needs 2 or more studies; using test='z'.",
+            MetareviewWarning,
+            stacklevel=3,
+        )
+        test = "z"
     design = None if p == 1 else X
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # raised as an error below
@@ -734,7 +744,6 @@ def _with_subgroups(overall: RmaResult, groups, y, v, X, coef_names, labels, ni,
             [lab for lab, s in zip(labels, sel, strict=True) if s],
             sub_ni,
             (),
-            single_study=True,
             **options,
         )
     est = np.array([f.estimate for f in fits.values()])
