@@ -14,9 +14,10 @@ from tests.conftest import load_fixture
 
 #: rtol by estimator, just above the worst relative error observed over every case and
 #: quantity (`pytest -p tests.measure_tolerances`): DL 2.1e-13 (QEp); REML 2.4e-9
-#: (p_between; it comes from tau2 of the "low" latitude group of dat.bcg, 1.6e-9, where Fisher scoring creeps for 60 steps on both
-#: sides; the exact REML root, found by bracketing the score, lies between the two answers:
-#: 8.9e-10 above metafor's and 7.5e-10 below ours). Every other REML case agrees to 2.1e-13.
+#: (p_between). It comes from tau2 of the "low" latitude group of dat.bcg (1.6e-9), where
+#: Fisher scoring creeps for 60 steps on both sides; the exact REML root, found by bracketing
+#: the score, lies between the two answers: 8.9e-10 above metafor's, 7.5e-10 below ours.
+#: Every other REML case agrees to 2.1e-13.
 RTOL = {"DL": 1e-12, "REML": 3e-9}
 #: absolute tolerance of the interval bounds: the "low" group's upper bound is -0.0087, so
 #: its 1.2e-10 absolute difference (observed worst) is 1.4e-8 relative

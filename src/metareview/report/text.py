@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from metareview import __version__
+from metareview.plots._scales import fmt_stat
 from metareview.report.analyses import (
     COUNT_METHODS,
     MEASURE_NAMES,
@@ -40,15 +41,14 @@ def _pct(x: float, digits: int = 1) -> str:
 
 
 def _tau2_text(x: float) -> str:
-    """``= 0.061`` (3 significant digits), ``= 0`` or ``< 0.0001`` (a numerical zero such as
-    6.3e-13 is not printed as if it were a value), as the forest plot shows tau².
+    """``= 0.061``, ``= 0`` or ``< 0.0001``: tau² as the forest plot prints it (a numerical
+    zero such as 6.3e-13 is not printed as if it were a value).
 
-    >>> _tau2_text(0.0612345), _tau2_text(0.0), _tau2_text(6.33e-13)
-    ('= 0.0612', '= 0', '< 0.0001')
+    >>> _tau2_text(0.0612345), _tau2_text(0.0), _tau2_text(6.33e-13), _tau2_text(0.3131)
+    ('= 0.061', '= 0', '< 0.0001', '= 0.31')
     """
-    if x == 0:
-        return "= 0"
-    return "< 0.0001" if 0 < x < 1e-4 else f"= {x:.3g}"
+    text = fmt_stat(x)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def fmt(a: OutcomeAnalysis, x: float, digits: int | None = None) -> str:
@@ -380,8 +380,8 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
         spread = f"tau² {_tau2_text(res.tau2)}"
         lb, ub = getattr(res, "tau2_ci_lb", None), getattr(res, "tau2_ci_ub", None)
         if lb is not None and ub is not None and np.isfinite(ub):
-            low, high = (_tau2_text(x).removeprefix("= ") for x in (lb, ub))
-            spread += f" (95% CI {low} to {high})"
+            # square brackets: the summary is already inside parentheses
+            spread += f" [95% CI {fmt_stat(lb)} to {fmt_stat(ub)}]"
     out["summary"] = (
         f"{o.label}: {fmt(a, pred['pred'])} (95% CI {fmt(a, pred['ci_lb'])} to "
         f"{fmt(a, pred['ci_ub'])}; k = {res.k}, I² = {res.I2:.0f}%, {spread}) by "
