@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from metareview.plots._scales import MINUS
-from metareview.plots._style import FONT_SIZE, INK, LINE_WIDTH, font, font_families
+from metareview.plots._style import FONT_SIZE, INK, LINE_WIDTH, OKABE_ITO, font, font_families
 
 __all__ = ["log_ticks", "minus_formatter", "set_ratio_ticks", "style_axes"]
 
@@ -99,3 +100,45 @@ def set_ratio_ticks(axis: Axis) -> None:
     axis.set_major_locator(FixedLocator(log_ticks(lo, hi)))
     axis.set_minor_locator(NullLocator())
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def bubbles(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    size_by: np.ndarray,
+    *,
+    area: tuple[float, float],
+    zorder: float,
+    label: str,
+) -> Line2D:
+    """Draw studies as circles whose area is proportional to ``size_by`` (weight or sample
+    size), the largest ``area[1]`` points², none smaller than ``area[0]``, small circles on
+    top of large ones; return the legend handle. Used by the bubble and L'Abbé plots."""
+    size_by = np.asarray(size_by, dtype=float)
+    smallest, largest = area
+    sizes = np.maximum(largest * size_by / size_by.max(), smallest)
+    order = np.argsort(-size_by, kind="stable")
+    ax.scatter(
+        np.asarray(x)[order],
+        np.asarray(y)[order],
+        s=sizes[order],
+        facecolor=OKABE_ITO["blue"],
+        alpha=0.55,
+        edgecolors=INK,
+        linewidths=0.5,
+        zorder=zorder,
+        gid="studies",
+    )
+    return Line2D(
+        [],
+        [],
+        linestyle="none",
+        marker="o",
+        markersize=7,
+        markerfacecolor=OKABE_ITO["blue"],
+        markeredgecolor=INK,
+        markeredgewidth=0.5,
+        alpha=0.8,
+        label=label,
+    )

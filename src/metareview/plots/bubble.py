@@ -12,13 +12,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from metareview.exceptions import InputError
-from metareview.plots._axes import set_ratio_ticks, style_axes
+from metareview.plots._axes import bubbles, set_ratio_ticks, style_axes
 from metareview.plots._scales import Scale, fmt_num, reference_line, resolve_scale
 from metareview.plots._style import (
     GRID_GREY,
     INK,
     LINE_WIDTH,
-    OKABE_ITO,
     SKY_BLUE_TINTS,
     check_glyphs,
     font,
@@ -28,8 +27,7 @@ from metareview.stats.models import RmaResult, check_rma_result
 __all__ = ["bubble"]
 
 _GRID_POINTS = 200
-_AREA_MAX = 400.0  # marker area (points squared) of the study with the largest weight
-_AREA_MIN = 8.0
+_AREA = (8.0, 400.0)  # marker areas (points squared): smallest, and the largest weight
 _CI_FILL = SKY_BLUE_TINTS[2]
 _PI_FILL = SKY_BLUE_TINTS[0]
 
@@ -163,32 +161,14 @@ def bubble(
     if ref is not None:
         ax.axhline(ref, color=GRID_GREY, linewidth=LINE_WIDTH, zorder=1.6, gid="refline")
     ax.plot(grid, band["pred"], color=INK, linewidth=1.4, zorder=3, gid="fitted")
-    weights = np.asarray(res.weights, dtype=float)
-    sizes = np.maximum(_AREA_MAX * weights / weights.max(), _AREA_MIN)
-    order = np.argsort(-weights, kind="stable")  # small bubbles on top of large ones
-    ax.scatter(
-        x[order],
-        y[order],
-        s=sizes[order],
-        facecolor=OKABE_ITO["blue"],
-        alpha=0.55,
-        edgecolors=INK,
-        linewidths=0.5,
-        zorder=4,
-        gid="studies",
-    )
-
     handles.append(
-        Line2D(
-            [],
-            [],
-            linestyle="none",
-            marker="o",
-            markersize=7,
-            markerfacecolor=OKABE_ITO["blue"],
-            markeredgecolor=INK,
-            markeredgewidth=0.5,
-            alpha=0.8,
+        bubbles(
+            ax,
+            x,
+            y,
+            res.weights,
+            area=_AREA,
+            zorder=4,
             label="Studies (area proportional\nto weight)",
         )
     )

@@ -13,9 +13,9 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from metareview._validation import Options, check_numeric, check_same_length, describe_rows
 from metareview.exceptions import InputError
-from metareview.plots._axes import log_ticks, set_ratio_ticks, style_axes
+from metareview.plots._axes import bubbles, log_ticks, set_ratio_ticks, style_axes
 from metareview.plots._scales import fmt_num
-from metareview.plots._style import GRID_GREY, INK, LINE_WIDTH, OKABE_ITO, check_glyphs, font
+from metareview.plots._style import GRID_GREY, LINE_WIDTH, OKABE_ITO, check_glyphs, font
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["LABBE_SCALES", "labbe"]
@@ -23,8 +23,7 @@ __all__ = ["LABBE_SCALES", "labbe"]
 #: accepted ``scale`` values: proportions, log odds, or proportions on a log axis
 LABBE_SCALES = Options("scale", ("proportion", "logit", "log"), case_sensitive=False)
 _POOLED_MEASURES = ("OR", "RR", "RD", "PETO")
-_AREA_MAX = 360.0  # marker area (points squared) of the largest study
-_AREA_MIN = 10.0
+_AREA = (10.0, 360.0)  # marker areas (points squared): smallest, and the largest study
 _ADD = 0.5  # continuity correction for zero cells on the logit and log scales (as escalc)
 
 
@@ -161,31 +160,15 @@ def labbe(
                 label=_pooled_label(measure, estimate, res),
             )
         )
-    sizes = np.maximum(_AREA_MAX * n / n.max(), _AREA_MIN)
-    order = np.argsort(-n, kind="stable")  # small circles on top of large ones
-    ax.scatter(
-        to_axis(p_c[order]),
-        to_axis(p_t[order]),
-        s=sizes[order],
-        facecolor=OKABE_ITO["blue"],
-        alpha=0.55,
-        edgecolors=INK,
-        linewidths=0.5,
-        zorder=3,
-        gid="studies",
-    )
     handles.insert(
         0,
-        Line2D(
-            [],
-            [],
-            linestyle="none",
-            marker="o",
-            markersize=7,
-            markerfacecolor=OKABE_ITO["blue"],
-            markeredgecolor=INK,
-            markeredgewidth=0.5,
-            alpha=0.8,
+        bubbles(
+            ax,
+            to_axis(p_c),
+            to_axis(p_t),
+            n,
+            area=_AREA,
+            zorder=3,
             label="Studies (area proportional\nto total sample size)",
         ),
     )
