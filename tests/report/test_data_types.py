@@ -152,3 +152,26 @@ def test_bad_correlation_cell(tmp_path, cell, message):
     )
     with pytest.raises(mr.InputError, match=message):
         load_protocol(folder)
+
+
+def test_reml_estimate_outside_its_q_profile_ci_is_given_its_profile_likelihood_ci(tmp_path):
+    # metafor 3.8 on the simulated k = 300 set (tests/fixtures/metafor_profile.json):
+    # REML tau² 0.0530 below its Q-profile CI [0.0539, 0.131]; confint(type = "PL") gives
+    # [0.0277, 0.0870]. A summary printing "0.053 [95% CI 0.054 to 0.13]" would contradict
+    # itself, so the report gives the profile-likelihood interval and says why.
+    case = next(
+        c for c in load_fixture("metafor_profile")["cases"] if c["id"] == "simulated300_REML"
+    )
+    folder = _folder(
+        tmp_path,
+        '[outcomes.sim]\nlabel = "Simulated"\ndata = "generic"\nyi = "y"\nvi = "v"\n'
+        'method = "REML"\ntest = "z"\n',
+        ["Study", "y", "v"],
+        [[f"S{i}", y, v] for i, (y, v) in enumerate(zip(case["yi"], case["vi"], strict=True))],
+    )
+    protocol, analysis = _analyse(folder)
+    summary = outcome_sentences(protocol, analysis)["summary"]
+    assert (
+        "tau² = 0.053 [95% profile-likelihood CI 0.028 to 0.087; the Q-profile CI does not "
+        "contain the REML estimate]" in summary
+    )

@@ -255,7 +255,8 @@ def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> st
     parts += _count_methods(list(analyses.values()))
     parts.append(
         "Heterogeneity is reported as tau², I² and Cochran's Q; the CIs of tau² from "
-        "inverse-variance fits use the Q-profile method. All analyses were run with "
+        "inverse-variance fits use the Q-profile method (the profile likelihood where the "
+        "Q-profile interval does not contain an ML or REML estimate). All analyses were run with "
         f"metareview {__version__}; each "
         "estimator it used is compared with R's metafor in metareview's test suite, "
         "on published data sets, at the tolerance written beside each test."
@@ -380,8 +381,16 @@ def outcome_sentences(protocol: Protocol, a: OutcomeAnalysis) -> dict[str, str]:
         spread = f"tau² {_tau2_text(res.tau2)}"
         lb, ub = getattr(res, "tau2_ci_lb", None), getattr(res, "tau2_ci_ub", None)
         if lb is not None and ub is not None and np.isfinite(ub):
+            kind, why = "95% CI", ""
+            if not lb <= res.tau2 <= ub and res.method in ("ML", "REML"):
+                # the Q-profile interval inverts the Paule-Mandel equation and can miss an
+                # ML/REML estimate; the profile likelihood of the fit's own estimator cannot
+                ci = res.confint(type="PL")
+                lb, ub = ci["tau2_ci_lb"], ci["tau2_ci_ub"]
+                kind = "95% profile-likelihood CI"
+                why = f"; the Q-profile CI does not contain the {res.method} estimate"
             # square brackets: the summary is already inside parentheses
-            spread += f" [95% CI {fmt_stat(lb)} to {fmt_stat(ub)}]"
+            spread += f" [{kind} {fmt_stat(lb)} to {fmt_stat(ub)}{why}]"
     out["summary"] = (
         f"{o.label}: {fmt(a, pred['pred'])} (95% CI {fmt(a, pred['ci_lb'])} to "
         f"{fmt(a, pred['ci_ub'])}; k = {res.k}, I² = {res.I2:.0f}%, {spread}) by "

@@ -37,6 +37,7 @@ from metareview.exceptions import (
 from metareview.stats import _distributions as dist
 from metareview.stats import _format
 from metareview.stats._convergence import warn_convergence
+from metareview.stats._likelihood import fit_statistics, profile_bounds, uni_loglik
 from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, _control, rma_batch
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
 
@@ -212,18 +213,79 @@ class RmaResult:
             index=pd.Index(self.slab, name="study"),
         )
 
-    def confint(self) -> dict[str, float]:
-        """Q-profile confidence intervals for tau2, tau, I2 and H2 (Viechtbauer, 2007)."""
+    def confint(self, type: str = "QP") -> dict[str, float]:
+        """Confidence intervals for tau2, tau, I2 and H2 at the fit's level.
+
+        Parameters
+        ----------
+        type : {"QP", "PL"}
+            ``"QP"`` (default, as metafor): the Q-profile interval (Viechtbauer, 2007, Stat.
+            Med. 26, 37), computed with the fit. It inverts the generalised Q statistic, the
+            equation whose solution is the Paule-Mandel estimate, so it need not contain an ML or
+            REML estimate when the two estimators differ (heterogeneity that grows with the
+            sampling variance, many studies). ``"PL"``: the profile-likelihood interval of the
+            likelihood that estimated tau2 (ML or REML fits only; Hardy & Thompson, 1996,
+            Stat. Med. 15, 619), where twice the drop of the log-likelihood equals the
+            chi-square(1) quantile, as metafor's ``confint(type = "PL")``.
+
+        Notes
+        -----
+        I2 and H2 bounds are the tau2 bounds carried through I2 = tau2 / (tau2 + vt) and
+        H2 = tau2 / vt + 1 with the fit's typical within-study variance vt.
+        """
+        kind = Options("type", ("QP", "PL")).check(type)
+        if kind == "QP":
+            lb, ub = self.tau2_ci_lb, self.tau2_ci_ub
+            i2 = (self.I2_ci_lb, self.I2_ci_ub)
+            h2 = (self.H2_ci_lb, self.H2_ci_ub)
+        else:
+            lb, ub = self._profile_tau2_ci()
+            i2 = (100 * lb / (self.vt + lb), 100 * ub / (self.vt + ub))
+            h2 = (lb / self.vt + 1, ub / self.vt + 1)
         return {
-            "tau2_ci_lb": self.tau2_ci_lb,
-            "tau2_ci_ub": self.tau2_ci_ub,
-            "tau_ci_lb": float(np.sqrt(self.tau2_ci_lb)),
-            "tau_ci_ub": float(np.sqrt(self.tau2_ci_ub)),
-            "I2_ci_lb": self.I2_ci_lb,
-            "I2_ci_ub": self.I2_ci_ub,
-            "H2_ci_lb": self.H2_ci_lb,
-            "H2_ci_ub": self.H2_ci_ub,
+            "tau2_ci_lb": lb,
+            "tau2_ci_ub": ub,
+            "tau_ci_lb": float(np.sqrt(lb)),
+            "tau_ci_ub": float(np.sqrt(ub)),
+            "I2_ci_lb": i2[0],
+            "I2_ci_ub": i2[1],
+            "H2_ci_lb": h2[0],
+            "H2_ci_ub": h2[1],
         }
+
+    def _profile_tau2_ci(self) -> tuple[float, float]:
+        if self.method not in ("ML", "REML"):
+            raise InputError(
+                f"confint(type='PL') profiles the likelihood that estimated tau2, so it needs "
+                f"method='ML' or 'REML'; this fit used {self.method!r} (its Q-profile interval "
+                "is confint(type='QP'))."
+            )
+        if self.k <= self.p:
+            return float("nan"), float("nan")
+        reml = self.method == "REML"
+        ll_max = uni_loglik(self.yi, self.vi, self.X, self.tau2, reml)
+        crit = float(dist.chi2.isf(1 - self.level, 1))
+
+        def excess(t: float) -> float:
+            return 2 * (ll_max - uni_loglik(self.yi, self.vi, self.X, t, reml)) - crit
+
+        hi = max(10 * self.tau2, float(np.max(self.vi)))
+        while excess(hi) < 0 and hi < 1e12 * max(1.0, float(np.max(self.vi))):
+            hi *= 4  # widen until the bound is bracketed
+        return profile_bounds(excess, self.tau2, 0.0, hi)
+
+    def fitstats(self) -> dict[str, float]:
+        """Log-likelihood, deviance, AIC, BIC and AICc, as metafor's ``fitstats``.
+
+        REML fits use the restricted likelihood (BIC and AICc with k - p observations, deviance
+        -2 logLik); every other estimator the ML likelihood at its tau2 (EE at 0), deviance
+        against the saturated model. Parameters: the coefficients plus tau2 (not for EE).
+        """
+        reml = self.method == "REML"
+        ll = uni_loglik(self.yi, self.vi, self.X, self.tau2, reml)
+        saturated = 0.0 if reml else -0.5 * float(np.sum(np.log(2 * np.pi * self.vi)))
+        n_par = self.p + (self.method != "EE")
+        return fit_statistics(ll, n_par, self.k - self.p if reml else self.k, saturated)
 
     def predict(
         self,

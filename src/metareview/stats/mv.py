@@ -58,6 +58,7 @@ from metareview._validation import (
 from metareview._version import __version__
 from metareview.exceptions import ConvergenceError, InputError, MetareviewWarning
 from metareview.stats._format import fmt_p
+from metareview.stats._likelihood import fit_statistics, gls_loglik, profile_bounds
 from metareview.stats.models import _moderators
 
 __all__ = ["MvResult", "impute_covariance_matrix", "rma_mv", "vcalc"]
@@ -548,8 +549,6 @@ def rma_mv(
         saturated = float(-0.5 * np.log(2 * np.pi * v_vec).sum())
     else:
         saturated = -0.5 * (k * np.log(2 * np.pi) + blocks.logdet_v)
-    deviance = -2 * (ll - saturated)
-    aicc_n = max(n_obs, n_par + 2)
     V_store = sparse.diags(v_vec).tocsr() if Vm is None else Vm
     return MvResult(
         method=method,
@@ -579,11 +578,7 @@ def rma_mv(
         QM=QM,
         QMp=QMp,
         QM_df=(m, ddf),
-        logLik=float(ll),
-        deviance=float(deviance),
-        AIC=float(-2 * ll + 2 * n_par),
-        BIC=float(-2 * ll + n_par * np.log(n_obs)),
-        AICc=float(-2 * ll + 2 * n_par * aicc_n / (aicc_n - n_par - 1)),
+        **fit_statistics(ll, n_par, n_obs, saturated),
         k=k,
         ddf=ddf,
         iterations=iterations,
@@ -847,16 +842,7 @@ class _Problem:
         else:
             lo = 0.0
             hi = 10.0 if est <= np.sqrt(np.finfo(float).eps) else max(10.0, 100 * est)
-        bounds = []
-        for end in (lo, hi):
-            if excess(end) < 0:
-                bounds.append(end)
-            elif end == est:
-                bounds.append(est)
-            else:
-                a, b = (end, est) if end < est else (est, end)
-                bounds.append(float(optimize.brentq(excess, a, b, xtol=1e-10, rtol=1e-12)))
-        return est, bounds[0], bounds[1]
+        return (est, *profile_bounds(excess, est, lo, hi))
 
 
 # ------------------------------------------------------------------------------ input handling
@@ -1089,7 +1075,7 @@ class _Nested:
             Q = Q - s2 * q[:, :, None] * q[:, None, :] / denom[:, None, None]
             logdet = logdet + np.log(denom)
         total = Q.sum(axis=0)
-        return _gls_loglik(
+        return gls_loglik(
             total[2:, 2:],
             total[2:, 1],
             float(total[1, 1]),
@@ -1203,7 +1189,7 @@ class _Blocks:
             sigma2, tau2, rho = spec.split(theta)
             G = spec.G(tau2, rho) if spec.struct is not None else None
             total, logdet = self._sums(sigma2, G)
-            return _gls_loglik(
+            return gls_loglik(
                 total[1:, 1:],
                 total[1:, 0],
                 float(total[0, 0]),
@@ -1215,35 +1201,6 @@ class _Blocks:
             )
 
         return loglik
-
-
-def _gls_loglik(
-    xvx: np.ndarray,
-    xvy: np.ndarray,
-    yvy: float,
-    ld_v: float,
-    k: int,
-    p: int,
-    reml: bool,
-    reml_const: float,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """(Restricted) log-likelihood, GLS estimates and their covariance from the sums
-    X'M^-1X, X'M^-1y, y'M^-1y and log|M| (REML with metafor's + log|X'X| / 2 term)."""
-    chol = np.linalg.cholesky(xvx)
-    beta = np.linalg.solve(xvx, xvy)
-    rss = float(yvy - xvy @ beta)
-    if reml:
-        ll = -0.5 * (
-            (k - p) * np.log(2 * np.pi)
-            + ld_v
-            + 2 * float(np.log(np.diag(chol)).sum())
-            + rss
-            - reml_const
-        )
-    else:
-        ll = -0.5 * (k * np.log(2 * np.pi) + ld_v + rss)
-    vb = np.linalg.inv(xvx)
-    return float(ll), beta, (vb + vb.T) / 2
 
 
 # --------------------------------------------------------------------------------------- vcalc()
