@@ -100,3 +100,11 @@ def test_one_study_fits_as_metafor(test):
     for key in ("se", "ci_lb", "ci_ub"):
         np.testing.assert_allclose(getattr(res, key)[0], ref[key], rtol=1e-14)  # observed 9e-16
     assert res.estimate == ref["estimate"]
+
+
+def test_one_study_summary_prints_no_standard_error_of_tau2():
+    # metafor prints "tau^2 (estimated amount of total heterogeneity): 0" for k = 1: with no
+    # residual degrees of freedom tau2 has no standard error (ours is NaN), so none is printed
+    text = str(rma([0.5], [0.1]))
+    assert "heterogeneity): 0.0000\n" in text
+    assert "nan" not in text.lower()

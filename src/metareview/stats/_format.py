@@ -38,7 +38,8 @@ def format_rma(res: RmaResult) -> str:
     if res.method != "EE":
         lines += [
             f"tau^2 (estimated amount of {'residual' if res.has_mods else 'total'} "
-            f"heterogeneity): {res.tau2:.4f} (SE = {res.se_tau2:.4f})",
+            f"heterogeneity): {res.tau2:.4f}"
+            + (f" (SE = {res.se_tau2:.4f})" if np.isfinite(res.se_tau2) else ""),
             f"tau (square root of estimated tau^2 value):  {res.tau:.4f}",
         ]
         if not np.isnan(res.tau2_ci_lb):
