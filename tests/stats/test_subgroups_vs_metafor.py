@@ -8,8 +8,10 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 from metareview import rma
+from metareview.stats.kernel import rma_batch
 from tests.conftest import load_fixture
 
 #: rtol by estimator, just above the worst relative error observed over every case and
@@ -108,3 +110,24 @@ def test_one_study_summary_prints_no_standard_error_of_tau2():
     text = str(rma([0.5], [0.1]))
     assert "heterogeneity): 0.0000\n" in text
     assert "nan" not in text.lower()
+
+
+def test_saturated_batch_row_under_knha_is_the_z_fit_metafor_gives():
+    # rma_batch(allow_saturated=True) (leave-one-out at k = 2, cumulative, GOSH, batch tables)
+    # used to return se = 0 and NaN CIs for a one-study row under Knapp-Hartung
+    case = next(c for c in CASES if c["id"] == "bcg_RR_latitude_DL_knha")
+    i = case["groups"].index("far")
+    ref = case["per_group"]["far"]
+    Y = np.array([[case["yi"][i], 0.0], [0.2, 0.4]])
+    V = np.array([[case["vi"][i], 1.0], [0.05, 0.04]])
+    mask = np.array([[True, False], [True, True]])
+    res = rma_batch(Y, V, mask=mask, method="DL", test="knha", allow_saturated=True)
+    assert res.ddf[0] == np.inf and res.ddf[1] == 1
+    np.testing.assert_allclose(
+        [res.se[0, 0], res.ci_lb[0, 0], res.ci_ub[0, 0]],
+        [ref["se"], ref["ci_lb"], ref["ci_ub"]],
+        rtol=1e-14,  # observed 9e-16
+    )
+    z = ref["estimate"] / ref["se"]
+    np.testing.assert_allclose(res.pval[0, 0], 2 * norm.sf(abs(z)), rtol=1e-12)
+    np.testing.assert_allclose(res.QMp[0], 2 * norm.sf(abs(z)), rtol=1e-12)

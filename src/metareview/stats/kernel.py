@@ -271,7 +271,12 @@ class BatchResult:
         n_tested = max(self.p - 1, 1)
         with np.errstate(invalid="ignore"):
             if self.test == "knha":
-                return special.fdtrc(n_tested, self.ddf, self.QM)
+                # ddf = inf marks a saturated row, which falls back to the z-test (chi-square)
+                return np.where(
+                    np.isinf(self.ddf),
+                    special.chdtrc(n_tested, n_tested * self.QM),
+                    special.fdtrc(n_tested, self.ddf, self.QM),
+                )
             if self.p == 1:
                 return self.pval[:, 0]
             return special.chdtrc(n_tested, self.QM)
@@ -354,7 +359,8 @@ def rma_batch(
     allow_saturated : bool
         Accept rows with as many studies as coefficients (k = p, e.g. a single study), fitted
         as metafor does: tau2 = 0, QE = 0, I2 = 0, H2 = 1 (used by cumulative and GOSH
-        analyses).
+        analyses); under ``test="knha"`` such a row uses the z-test (``ddf`` = inf), as
+        metafor's ``rma`` does at k = 1.
     control : Control or dict, optional
         Convergence settings; see :class:`metareview.stats.tau2.Control`.
     threads : int, optional
@@ -517,9 +523,12 @@ def fit_study_major(
     if test == "knha":
         with np.errstate(divide="ignore", invalid="ignore"):
             s2w = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss / df_resid)
+        # a saturated row (k = p) has no residual df for the Knapp-Hartung scale: like
+        # metafor's rma.uni at k = 1 it falls back to the z-test (scale 1, ddf = inf)
+        s2w = np.where(saturated, 1.0, s2w)
+        ddf = np.where(saturated, np.inf, df_resid)
         vb = vb * s2w[:, None, None]
-        crit = dist.t.isf(alpha / 2, df_resid)
-        ddf = df_resid
+        crit = dist.t.isf(alpha / 2, ddf)
     else:
         s2w = np.ones(B)
         crit = _z_quantile(alpha / 2)  # the same for every row
