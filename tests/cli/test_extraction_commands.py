@@ -46,6 +46,11 @@ def test_form_then_kappa(tmp_path: Path) -> None:
     assert done.output.splitlines() == [
         "extraction form set: 5 fields (year, n, immediate_relief_pct, intervention, duration_days)"
     ]
+    kept = Store.open(db)
+    try:  # the whole protocol, for the analysis page and the report
+        assert kept.project_protocol("review") == PROTOCOL.read_text(encoding="utf-8")
+    finally:
+        kept.close()
     empty = _run(db, "store", "extraction-kappa")
     assert empty.exit_code == 0
     assert "no study is complete yet" in empty.output

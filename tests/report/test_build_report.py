@@ -143,6 +143,30 @@ def test_the_readme_minimal_review_folder_works(tmp_path):
     assert 'id="outcome-responders"' in html and 'id="outcome-pain"' in html
 
 
+def test_protocol_text_and_study_labels_are_escaped(tmp_path):
+    """The report template is report.html.j2: autoescaping keyed on ".html" alone left it
+    off, so a title or a study label went into the page as markup (found by the web app's
+    report, which serves this page)."""
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "protocol.toml").write_text(
+        '[review]\ntitle = "<script>alert(1)</script> & co"\ntable = "t.csv"\n'
+        '[columns]\nstudy = "Study"\nn = "N"\n'
+        '[outcomes.r]\nlabel = "<i>Responders</i>"\ndata = "proportion"\nxi = "x"\n',
+        encoding="utf-8",
+    )
+    (folder / "t.csv").write_text(
+        'Study,N,x\n"<img src=1 onerror=alert(2)>",20,12\n"A & ""B""",31,15\nC,44,30\n',
+        encoding="utf-8",
+    )
+    html = build_report(folder).html.read_text(encoding="utf-8")
+    for raw in ("<script>alert(1)", "<i>Responders</i>", "<img src=1"):
+        assert raw not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+    assert "&lt;i&gt;Responders&lt;/i&gt;" in html
+    assert "&lt;img src=1 onerror=alert(2)&gt;" in html
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium not installed")
 def test_report_loads_in_chromium_without_console_messages(report):
     # issue 13: the HTML passes an automated check in a real browser (images are data: URIs

@@ -251,6 +251,23 @@ def test_no_form_yet_is_a_clear_error(store: Store) -> None:
         store.extraction_form("review")
 
 
+def test_the_whole_protocol_is_kept_with_the_form(store: Store) -> None:
+    """``protocol``: the analysis page and the report read the outcomes from it."""
+    text = '[review]\ntitle = "x"\n\n[extraction.fields.n]\ntype = "integer"\n'
+    section = {"fields": {"n": {"type": "integer"}}}
+    store.set_extraction_form("review", section, actor="Olga")
+    assert store.project_protocol("review") is None
+    store.set_extraction_form("review", section, actor="Olga", protocol=text)
+    assert store.project_protocol("review") == text
+    assert store.extraction_form("review").names == ("n",)
+    other = {"fields": {"m": {"type": "integer"}}}
+    with pytest.raises(InputError, match=r"its \[extraction\] section is not the form"):
+        store.set_extraction_form("review", other, actor="Olga", protocol=text)
+    with pytest.raises(InputError, match="protocol: not valid TOML"):
+        store.set_extraction_form("review", section, actor="Olga", protocol="[review")
+    assert store.project_protocol("review") == text  # nothing written by a refused call
+
+
 def test_a_new_study_label_may_not_collide(team: Store) -> None:
     ids = team.records("review")["id"].tolist()
     with pytest.raises(

@@ -207,3 +207,95 @@ def test_bad_answers_name_the_study_and_question() -> None:
     with pytest.raises(InputError, match="domain must be one of"):
         suggest_domain("D6", {})
     assert len(ROB2_QUESTIONS) == 3 + 7 + 4 + 5 + 3  # per domain, as in the guidance
+
+
+# ---------------------------------------------------------------- the NI branches, exhaustively
+#
+# Re-checked (issue 15) for every answer combination of domains 2 and 4 against the criteria
+# as decision tables, written out here by hand in the form of the guidance's "criteria for
+# reaching risk-of-bias judgements" (one row per leaf of its algorithm figure; a question
+# left out of a row is not on that path). Sources read for this re-check:
+# - the question conditions ("If Y/PY/NI to 2.1 or 2.2", "If Y/PY to 2.3", "If Y/PY/NI to
+#   2.4", "If N/PN/NI to 2.6", "If N/PN/NI to 4.1 and 4.2", "If Y/PY/NI to 4.3", "If Y/PY/NI
+#   to 4.4"): the guidance of 22 August 2019, Box 10 (domain 4), and its cribsheet;
+# - the leaves: the decision tables of the riskofbias.info Excel tool as ported to Google
+#   Sheets (github.com/fabioTowers/rob_2_for_google_sheets, src/afD2ITTJavaScript.html and
+#   src/afD4JavaScript.html; the port credits the tool's authors). The guidance PDF's
+#   figures themselves could not be read here.
+# Where an NI leads: 2.3 NI -> Some concerns (2.4 is not asked); 2.6 NI is read as N/PN
+# (2.7 is asked); 2.4 NI and 2.5 NI follow Y/PY and N/PN; 4.1 NI is read as N/PN; 4.2 NI
+# takes the 4.2 N/PN path with every Low leaf lowered to Some concerns; 4.3, 4.4 and 4.5 NI
+# follow Y/PY. Another open implementation (github.com/rob-luke/risk-of-bias) differs on two
+# of these -- it gives Low for 4.2 NI with blinded assessors and for 2.6 NI -- and contradicts
+# the guidance's own question conditions in doing so (2.7 is asked after 2.6 NI).
+
+Y_, N_, NI_ = {"Y", "PY"}, {"N", "PN"}, {"NI"}
+
+D2_PART1 = [  # (conditions, judgement): 2.1-2.5
+    ({"2.1": N_, "2.2": N_}, "Low"),
+    ({"aware": True, "2.3": N_}, "Low"),
+    ({"aware": True, "2.3": NI_}, "Some concerns"),
+    ({"aware": True, "2.3": Y_, "2.4": N_}, "Some concerns"),
+    ({"aware": True, "2.3": Y_, "2.4": Y_ | NI_, "2.5": Y_}, "Some concerns"),
+    ({"aware": True, "2.3": Y_, "2.4": Y_ | NI_, "2.5": N_ | NI_}, "High"),
+]
+D2_PART2 = [  # 2.6-2.7
+    ({"2.6": Y_}, "Low"),
+    ({"2.6": N_ | NI_, "2.7": N_}, "Some concerns"),
+    ({"2.6": N_ | NI_, "2.7": Y_ | NI_}, "High"),
+]
+D4_ROWS = [
+    ({"4.1": Y_}, "High"),
+    ({"4.1": N_ | NI_, "4.2": Y_}, "High"),
+    ({"4.1": N_ | NI_, "4.2": N_, "4.3": N_}, "Low"),
+    ({"4.1": N_ | NI_, "4.2": N_, "4.3": Y_ | NI_, "4.4": N_}, "Low"),
+    ({"4.1": N_ | NI_, "4.2": N_, "4.3": Y_ | NI_, "4.4": Y_ | NI_, "4.5": N_}, "Some concerns"),
+    ({"4.1": N_ | NI_, "4.2": N_, "4.3": Y_ | NI_, "4.4": Y_ | NI_, "4.5": Y_ | NI_}, "High"),
+    ({"4.1": N_ | NI_, "4.2": NI_, "4.3": N_}, "Some concerns"),
+    ({"4.1": N_ | NI_, "4.2": NI_, "4.3": Y_ | NI_, "4.4": N_}, "Some concerns"),
+    ({"4.1": N_ | NI_, "4.2": NI_, "4.3": Y_ | NI_, "4.4": Y_ | NI_, "4.5": N_}, "Some concerns"),
+    ({"4.1": N_ | NI_, "4.2": NI_, "4.3": Y_ | NI_, "4.4": Y_ | NI_, "4.5": Y_ | NI_}, "High"),
+]
+
+
+def _row(rows, answers: dict) -> str:
+    """The judgement of the one row whose conditions ``answers`` meet."""
+    aware = answers.get("2.1") in Y_ | NI_ or answers.get("2.2") in Y_ | NI_
+    hits = [
+        judgement
+        for conditions, judgement in rows
+        if all(
+            (aware == want) if key == "aware" else answers.get(key) in want
+            for key, want in conditions.items()
+        )
+    ]
+    assert len(hits) == 1, (answers, hits)  # the table is a partition of the paths
+    return hits[0]
+
+
+def _every_path(numbers: tuple[str, ...]):
+    for values in itertools.product(("Y", "PY", "PN", "N", "NI"), repeat=len(numbers)):
+        yield check_answers("T", dict(zip(numbers, values, strict=True)))
+
+
+def test_domain_2_every_answer_combination_as_the_criteria_tables() -> None:
+    seen = set()
+    for answers in _every_path(("2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7")):
+        parts = (_row(D2_PART1, answers), _row(D2_PART2, answers))
+        expected = (
+            "High" if "High" in parts else "Low" if parts == ("Low", "Low") else "Some concerns"
+        )
+        assert suggest_domain("D2", answers) == expected, answers
+        seen.add(expected)
+    assert seen == {"Low", "Some concerns", "High"}
+
+
+def test_domain_4_every_answer_combination_as_the_criteria_table() -> None:
+    for answers in _every_path(("4.1", "4.2", "4.3", "4.4", "4.5")):
+        assert suggest_domain("D4", answers) == _row(D4_ROWS, answers), answers
+    # the NI leaves named above
+    assert suggest_domain("D4", {"4.1": "NI", "4.2": "NI", "4.3": "N"}) == "Some concerns"
+    assert suggest_domain("D4", {"4.1": "NI", "4.2": "N", "4.3": "NI", "4.4": "N"}) == "Low"
+    assert suggest_domain("D2", {"2.1": "N", "2.2": "N", "2.6": "NI", "2.7": "N"}) == (
+        "Some concerns"
+    )

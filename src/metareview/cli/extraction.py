@@ -44,9 +44,10 @@ def form_command(
     from metareview.review.extraction_form import load_form
 
     form = load_form(protocol)  # clear errors naming the file and the field
-    section = tomllib.loads(protocol.read_text(encoding="utf-8"))["extraction"]
-    with open_store(store) as st:
-        st.set_extraction_form(project_name(st, project), section, actor=by)
+    text = protocol.read_text(encoding="utf-8")
+    section = tomllib.loads(text)["extraction"]
+    with open_store(store) as st:  # the whole protocol is kept for the analysis and report
+        st.set_extraction_form(project_name(st, project), section, actor=by, protocol=text)
     _say(f"extraction form set: {len(form.fields)} fields ({', '.join(form.names)})")
 
 

@@ -27,7 +27,14 @@ from metareview.report.text import (
     results_text,
 )
 
-__all__ = ["ReportOutput", "build_report", "forest_figure", "funnel_figure"]
+__all__ = [
+    "ReportOutput",
+    "StoreFacts",
+    "build_report",
+    "build_store_report",
+    "forest_figure",
+    "funnel_figure",
+]
 
 STEPS = ("protocol", "integrity", "outcomes", "harms and descriptives", "figures", "report")
 
@@ -49,6 +56,48 @@ class ReportOutput:
     tables: tuple[Path, ...]
     findings: tuple[str, ...] = ()
     reproduction: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFacts:
+    """What a review store adds to a report built from its agreed extraction table.
+
+    Attributes
+    ----------
+    project : str
+        The store's project.
+    pending : tuple of str
+        Studies still being extracted (not in the table, named in the report).
+    prisma_counts : dict or None
+        ``Store.prisma_counts``: the PRISMA 2020 figure is drawn from them, not from the
+        protocol's ``[prisma]`` numbers.
+    prisma_missing : str or None
+        Why the store cannot count yet (records without an outcome), said in the report.
+    screening : tuple of str
+        Methods sentences of the screening stops by a stopping rule
+        (``ScreeningStop.methods_text``), oldest first.
+    """
+
+    project: str
+    pending: tuple[str, ...] = ()
+    prisma_counts: dict[str, Any] | None = None
+    prisma_missing: str | None = None
+    screening: tuple[str, ...] = ()
+
+    def data_source(self, k: int) -> str:
+        """Where the data came from, for the methods paragraph."""
+        return (
+            f"the agreed extraction table of the review store (project {self.project!r}): "
+            f"the values agreed between the extractors of the {k} "
+            f"stud{'y' if k == 1 else 'ies'} whose extraction is complete, typed as printed "
+            "and parsed cell by cell"
+            + (
+                f" ({len(self.pending)} stud{'y' if len(self.pending) == 1 else 'ies'} still "
+                "being extracted left out)"
+                if self.pending
+                else ""
+            )
+        )
 
 
 def _figure_to_files(fig, stem: Path) -> tuple[Path, str]:
@@ -94,7 +143,42 @@ def build_report(
     step = progress or (lambda name: None)
     step("protocol")
     protocol = load_protocol(folder, table)
-    out_dir = Path(out) if out is not None else protocol.folder / "out"
+    return _build(protocol, Path(out) if out is not None else protocol.folder / "out", step)
+
+
+def build_store_report(
+    protocol: Protocol,
+    out: str | Path,
+    *,
+    facts: StoreFacts,
+    progress: Callable[[str], None] | None = None,
+) -> ReportOutput:
+    """The report of ``protocol`` read with a review store's agreed extraction table
+    (:func:`metareview.report.live.load_agreed`), with what the store knows besides.
+
+    Every analysis, figure and sentence is :func:`build_report`'s; the store adds the
+    PRISMA 2020 counts (``facts.prisma_counts``, instead of the protocol's ``[prisma]``),
+    the methods sentences of screening stopped by a rule, and where the data came from.
+    The figures are embedded, so ``report.html`` stands alone; the tables are written
+    beside it but not linked (the page may be served without them).
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The project's protocol with the agreed table.
+    out : path
+        Output folder (gets ``report.html``, ``figures/`` and ``tables/``).
+    facts : StoreFacts
+    progress : callable, optional
+        As :func:`build_report`.
+    """
+    step = progress or (lambda name: None)
+    return _build(protocol, Path(out), step, facts)
+
+
+def _build(
+    protocol: Protocol, out_dir: Path, step: Callable[[str], None], facts: StoreFacts | None = None
+) -> ReportOutput:
     out_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetareviewWarning)  # reported in the text instead
@@ -106,11 +190,11 @@ def build_report(
         harms = analyses.harms(protocol) if protocol.harms else None
         descriptives = analyses.descriptives(protocol)
         step("figures")
-        figures, embedded = _figures(protocol, fitted, out_dir / "figures")
+        figures, embedded = _figures(protocol, fitted, out_dir / "figures", facts)
     comparison = comparison_table(protocol, fitted, harms, descriptives)
     tables = _write_tables(out_dir / "tables", protocol, flags, fitted, descriptives, comparison)
     step("report")
-    html = _render(protocol, flags, fitted, harms, descriptives, comparison, embedded)
+    html = _render(protocol, flags, fitted, harms, descriptives, comparison, embedded, facts)
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
     return ReportOutput(
@@ -159,7 +243,12 @@ def funnel_figure(a: OutcomeAnalysis, min_k: int = SMALL_K):
     return funnel(a.main) if a.main.k >= min_k else None
 
 
-def _figures(protocol: Protocol, fitted: dict[str, OutcomeAnalysis], directory: Path):
+def _figures(
+    protocol: Protocol,
+    fitted: dict[str, OutcomeAnalysis],
+    directory: Path,
+    facts: StoreFacts | None = None,
+):
     from metareview.plots import prisma
 
     files, embedded = [], {}
@@ -174,7 +263,12 @@ def _figures(protocol: Protocol, fitted: dict[str, OutcomeAnalysis], directory: 
         fig = funnel_figure(a)
         if fig is not None:
             keep(fig, f"funnel_{name}")
-    if protocol.prisma:
+    if facts is not None:  # the store's own counts, once every record has its outcome
+        if facts.prisma_counts is not None:
+            keep(prisma(facts.prisma_counts), "prisma")
+        elif facts.prisma_missing:
+            embedded["prisma_error"] = facts.prisma_missing
+    elif protocol.prisma:
         counts = {
             "records_databases": protocol.prisma["records_identified"],
             "studies_included": protocol.prisma["studies_included"],
@@ -213,12 +307,14 @@ def _write_tables(
     return written
 
 
-def _render(protocol, flags, fitted, harms, descriptives, comparison, embedded) -> str:
+def _render(protocol, flags, fitted, harms, descriptives, comparison, embedded, facts) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(
         loader=PackageLoader("metareview.report", "templates"),
-        autoescape=select_autoescape(["html"]),
+        # the template is report.html.j2: ["html"] alone left it unescaped (a protocol's
+        # title or a study label went into the page as markup)
+        autoescape=select_autoescape(["html", "html.j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -238,9 +334,25 @@ def _render(protocol, flags, fitted, harms, descriptives, comparison, embedded) 
         "version": __version__,
         "fmt": fmt,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "methods_text": methods_text(protocol, fitted),
+        "methods_text": methods_text(
+            protocol,
+            fitted,
+            source=None if facts is None else facts.data_source(len(protocol.table)),
+            screening=() if facts is None else facts.screening,
+        ),
+        "store": facts,
+        "csv": facts is None,  # the tables sit beside report.html only when it is a file
+        "prisma_identified": None
+        if facts is None or facts.prisma_counts is None
+        else _identified(facts.prisma_counts),
         "results_text": results_text(protocol, fitted, harms),
         "sentences": {name: outcome_sentences(protocol, a) for name, a in fitted.items()},
         "table1": protocol.table,
     }
     return template.render(**context)
+
+
+def _identified(counts: dict[str, Any]) -> int:
+    """Records identified from databases and registers (PRISMA 2020's first boxes)."""
+    registers = counts.get("records_registers") or {}
+    return sum(counts["records_databases"].values()) + sum(registers.values())

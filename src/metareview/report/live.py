@@ -89,13 +89,30 @@ def _outcome(protocol: Protocol, name: str):
     return protocol.outcome(name)
 
 
-def load_agreed(folder: str | Path, table: pd.DataFrame) -> Protocol:
+def load_agreed(
+    folder: str | Path | None, table: pd.DataFrame, *, text: str | None = None
+) -> Protocol:
     """The protocol of the review folder read with ``table`` (a store's agreed studies
-    table) instead of the table file it names."""
+    table) instead of the table file it names.
+
+    With ``text`` (a ``protocol.toml`` kept in the store, ``Store.project_protocol``) and no
+    ``folder``, that text is the protocol; its messages call it "the stored protocol.toml".
+    """
+    if (folder is None) == (text is None):
+        raise InputError("load_agreed needs a review folder or a protocol's text (one of them).")
     with tempfile.TemporaryDirectory(prefix="metareview-live-") as tmp:
         path = Path(tmp) / "studies.csv"
         table.to_csv(path, index=False)
-        return load_protocol(folder, path)
+        if text is None:
+            return load_protocol(folder, path)
+        (Path(tmp) / "protocol.toml").write_text(text, encoding="utf-8")
+        try:
+            return load_protocol(tmp, path)
+        except InputError as error:  # name the file as the user knows it, not the copy
+            where = str(Path(tmp) / "protocol.toml")
+            message = str(error).replace(where, "the stored protocol.toml")
+            message = message.replace(str(path), "the agreed studies table")
+            raise InputError(message) from None
 
 
 def analyse_agreed(

@@ -8,6 +8,7 @@ names a disease, an outcome or a study: labels come from the protocol.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -191,20 +192,32 @@ def comparison_table(
     return pd.DataFrame(rows, columns=columns)
 
 
-def methods_text(protocol: Protocol, analyses: dict[str, OutcomeAnalysis]) -> str:
+def methods_text(
+    protocol: Protocol,
+    analyses: dict[str, OutcomeAnalysis],
+    *,
+    source: str | None = None,
+    screening: Sequence[str] = (),
+) -> str:
     """The statistical methods paragraph, from the protocol and the analyses run.
 
     Each outcome gets one sentence naming its model; the reasons and citations behind the
     defaults, and the description of the count-based rows, follow once, however many outcomes
-    share them.
+    share them. ``source`` says where the data came from when it is not the protocol's
+    table file (a review store's agreed table); ``screening`` sentences (how screening was
+    stopped) come first.
     """
-    source = protocol.review.get("citation")
-    parts = [
-        f"Data were taken from {protocol.table_path.name}"
-        + (f" (the table of {source})" if source and protocol.reproduction else "")
-        + " exactly as printed and parsed cell by cell; every number keeps its source "
-        "cell."
-    ]
+    citation = protocol.review.get("citation")
+    parts = list(screening)
+    if source is not None:
+        parts.append(f"Data were taken from {source}; every number keeps its source cell.")
+    else:
+        parts.append(
+            f"Data were taken from {protocol.table_path.name}"
+            + (f" (the table of {citation})" if citation and protocol.reproduction else "")
+            + " exactly as printed and parsed cell by cell; every number keeps its source "
+            "cell."
+        )
     defaults: dict[str, None] = {}  # data types whose default model is used, in order
     for a in analyses.values():
         o = a.outcome

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -104,15 +105,38 @@ class DualExtractionMixin(StoreCore):
     # ------------------------------------------------------------------ the form
 
     def set_extraction_form(
-        self, project: str, section: Mapping[str, Any], *, actor: str
+        self,
+        project: str,
+        section: Mapping[str, Any],
+        *,
+        actor: str,
+        protocol: str | None = None,
     ) -> ExtractionForm:
         """Make ``section`` (the protocol's ``[extraction]`` mapping) the project's form.
 
         The form is checked first (:meth:`ExtractionForm.from_mapping`); replacing a form
         is audited with the old one. Values already extracted stay as they are.
+
+        ``protocol``, the whole ``protocol.toml`` text the section was read from, is kept
+        with the form (:meth:`project_protocol`): the analysis page and the report read
+        the project's outcomes from it, with no review folder on the server. Its
+        ``[extraction]`` section must be ``section``.
         """
         form = ExtractionForm.from_mapping(section)
-        spec = {"fields": {name: dict(value) for name, value in section["fields"].items()}}
+        spec: dict[str, Any] = {
+            "fields": {name: dict(value) for name, value in section["fields"].items()}
+        }
+        if protocol is not None:
+            try:
+                parsed = tomllib.loads(protocol)
+            except tomllib.TOMLDecodeError as exc:
+                raise InputError(f"protocol: not valid TOML ({exc}).") from exc
+            if ExtractionForm.from_mapping(parsed.get("extraction", {})) != form:
+                raise InputError(
+                    "protocol: its [extraction] section is not the form being set; pass the "
+                    "protocol the section was read from."
+                )
+            spec["protocol"] = protocol
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             row = s.scalar(select(ExtractionFormRow).where(ExtractionFormRow.project_id == proj.id))
@@ -135,6 +159,14 @@ class DualExtractionMixin(StoreCore):
                     "the protocol's [extraction] section (Store.set_extraction_form)."
                 )
             return ExtractionForm.from_mapping(row.spec)
+
+    def project_protocol(self, project: str) -> str | None:
+        """The ``protocol.toml`` text kept with the project's extraction form
+        (:meth:`set_extraction_form` with ``protocol``), or None."""
+        with self.session() as s:
+            proj = self._project(s, project)
+            row = s.scalar(select(ExtractionFormRow).where(ExtractionFormRow.project_id == proj.id))
+            return None if row is None else row.spec.get("protocol")
 
     # ------------------------------------------------------------------ studies
 

@@ -100,6 +100,7 @@ def create_app(
         pages,
         project,
         ranking,
+        report,
         rob,
         screening,
     )
@@ -135,6 +136,7 @@ def create_app(
         extraction_api,
         files,
         exports,
+        report,
     ):
         app.include_router(module.router)
 

@@ -3,8 +3,10 @@ the effect measure, model, test, subgroup or moderator the caller chooses; fores
 plots (SVG), heterogeneity, Egger's and Begg's tests, leave-one-out and the robustness table
 across methods, all computed by the report's own code (:mod:`metareview.report.live`).
 
-The protocol (outcomes, the extraction form) is the project's review folder, given to
-:func:`~metareview.web.create_app` as ``protocols={project: folder}``. Only studies whose dual
+The protocol (outcomes, the extraction form) is the one kept with the project's extraction
+form (an owner sets the form from the whole ``protocol.toml``), or the project's review
+folder given to :func:`~metareview.web.create_app` as ``protocols={project: folder}``
+(``metareview serve --protocol PROJECT=FOLDER``), which wins. Only studies whose dual
 extraction is complete enter (:meth:`~metareview.review.Store.agreed_studies_table`), so the
 page never shows a value another reviewer may still be extracting.
 """
@@ -31,43 +33,60 @@ _LOCK = threading.Lock()
 _CACHE_SIZE = 8  # versions of the agreed data (each with its figures)
 
 
-def protocol_folder(request: Request, project: str) -> Path:
-    """The review folder of ``project`` (404 when the app was started without one)."""
+def protocol_source(request: Request, project: str) -> tuple[Path | None, str]:
+    """The protocol of ``project`` as (review folder or None, ``protocol.toml`` text): the
+    folder the app was started with (``serve --protocol PROJECT=FOLDER``), else the protocol
+    kept with the project's extraction form (:meth:`Store.project_protocol`); 404 when there
+    is neither."""
     folders = getattr(request.app.state, "protocols", None) or {}
-    if project not in folders:
+    if project in folders:
+        folder = Path(folders[project])
+        return folder, (folder / "protocol.toml").read_text(encoding="utf-8")
+    text = store_of(request).project_protocol(project)
+    if text is None:
         raise HTTPException(
             404,
-            f"project {project!r} has no protocol: start the app with its review folder "
-            "(create_app(..., protocols={project: folder})) to analyse it here.",
+            f"project {project!r} has no protocol: an owner sets the extraction form from the "
+            "whole protocol.toml (the extraction page, or metareview store extraction-form "
+            "PROTOCOL), or start the app with its review folder "
+            "(metareview serve --protocol PROJECT=FOLDER).",
         )
-    return Path(folders[project])
+    return None, text
 
 
-def _agreed_protocol(request: Request, project: str) -> tuple[Any, dict, list[str]]:
-    """The protocol read with the agreed table and its figure cache (both kept while the
-    table's content is the same), and the studies still being extracted."""
-    from metareview.report.live import load_agreed
+def agreed_table(request: Request, project: str) -> tuple[Any, list[str]]:
+    """The agreed studies table of ``project`` (complete studies only) and the studies
+    still being extracted; the form is the project's own, else its review folder's."""
     from metareview.review.extraction_form import load_form
 
-    folder = protocol_folder(request, project)
     store = store_of(request)
     try:  # the project's own form (extraction in the browser), else the protocol's
         form = store.extraction_form(project)
-    except InputError:
-        form = load_form(folder / "protocol.toml")
-    table, pending = store.agreed_studies_table(project, form)
+    except InputError:  # no stored form, hence no stored protocol: a review folder or 404
+        folder, _text = protocol_source(request, project)
+        form = load_form(folder / "protocol.toml")  # type: ignore[operator]
+    return store.agreed_studies_table(project, form)
+
+
+def agreed_protocol(request: Request, project: str) -> tuple[Any, dict, list[str]]:
+    """The protocol read with the agreed table and its figure cache (both kept while the
+    table's content is the same), and the studies still being extracted."""
+    from metareview.report.live import load_agreed
+
+    folder, text = protocol_source(request, project)
+    table, pending = agreed_table(request, project)
     if table.empty:
         raise HTTPException(409, "no study has a complete dual extraction yet; nothing to pool.")
     key = hashlib.sha256(
-        (str(folder) + (folder / "protocol.toml").read_text(encoding="utf-8")).encode()
-        + table.to_csv(index=False).encode()
+        (str(folder) + text).encode() + table.to_csv(index=False).encode()
     ).hexdigest()
     with _LOCK:
         cache = getattr(request.app.state, "analysis_cache", None)
         if cache is None:
             cache = request.app.state.analysis_cache = OrderedDict()
         if key not in cache:
-            cache[key] = (load_agreed(folder, table), {})  # the protocol, its figures
+            protocol = load_agreed(folder, table) if folder else load_agreed(None, table, text=text)
+            cache[key] = (protocol, {})  # the protocol, its figures
             while len(cache) > _CACHE_SIZE:
                 cache.popitem(last=False)
         cache.move_to_end(key)
@@ -98,7 +117,7 @@ def analysis_page(
     matplotlib.use("Agg")
     from metareview.report.live import DRAWING, analyse_agreed, outcome_choices
 
-    protocol, figures, pending = _agreed_protocol(request, project)
+    protocol, figures, pending = agreed_protocol(request, project)
     asked = {
         "outcome": outcome or protocol.outcomes[0].name,
         "measure": measure or None,

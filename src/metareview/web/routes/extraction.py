@@ -158,7 +158,7 @@ def set_form(
     if "extraction" not in data:
         raise InputError("protocol: has no [extraction] section (the extraction form).")
     store_of(request).set_extraction_form(
-        project, data["extraction"], actor=caller.session.user.username
+        project, data["extraction"], actor=caller.session.user.username, protocol=protocol
     )
     return redirect(f"/p/{project}/extraction")
 
