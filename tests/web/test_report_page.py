@@ -93,6 +93,8 @@ def test_the_report_is_the_clis_report_of_the_agreed_table(seeded: World, tmp_pa
     assert '<img alt="PRISMA flow diagram" src="data:image/png;base64,' in html
     assert re.search(rf"project\s+<code>{PROJECT}</code>", html)
     assert "agreed extraction table of the review store" in _paragraph(html, "methods")
+    # the example's protocol cites no paper: the heading said "Reproduction of:" and nothing
+    assert "Reproduction of the published numbers in the protocol's [published] section" in html
     assert 'href="tables/' not in html  # the CSV files are not served beside the page
     download = owner.get(f"/p/{PROJECT}/report?download=1")
     assert download.headers["content-disposition"] == (
