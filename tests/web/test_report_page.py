@@ -210,3 +210,14 @@ def test_report_waits_for_a_complete_study_and_a_protocol(sqlite_world: World) -
     owner = sqlite_world.client("olga")
     none_yet = owner.get(f"/p/{WORLD_PROJECT}/report")
     assert none_yet.status_code == 409 and "nothing to pool" in none_yet.text
+
+
+def test_a_stored_protocol_that_does_not_load_is_named_as_such(stored: World) -> None:
+    bad = PROTOCOL.replace('xi = "responders"', 'events = "responders"')
+    section = tomllib.loads(bad)["extraction"]
+    stored.store.set_extraction_form(WORLD_PROJECT, section, actor="olga", protocol=bad)
+    for path in ("report", "analysis"):
+        answer = stored.client("olga").get(f"/p/{WORLD_PROJECT}/{path}")
+        assert answer.status_code == 422
+        assert "the stored protocol.toml: [outcomes.response]: unknown key(s)" in answer.text
+        assert "metareview-live-" not in answer.text  # not the temporary copy's path
