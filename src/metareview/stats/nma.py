@@ -6,7 +6,9 @@ correlated through the baseline arm's variance (multi-arm studies); the true con
 the differences of the treatments' effects against a reference (consistency), plus random
 effects ``~ comp | study`` with one variance tau2 and correlation 1/2 (homogeneous
 heterogeneity across comparisons). The model is fitted by :func:`metareview.rma_mv` (REML, ML,
-or EE for a common-effect model) with the treatments' indicator contrasts as moderators.
+or EE for a common-effect model) with the treatments' indicator contrasts as moderators; with
+``method="DL"`` tau2 is netmeta's method-of-moments estimate (Rücker, 2012; the multivariate
+DerSimonian-Laird estimator of Jackson, White & Riley, 2012) and the model is fitted with it.
 
 On top of the fit: the league table of all pairwise differences with CIs; P-scores (Rücker &
 Schwarzer, 2015), the mean over the other treatments of the probability of being better; and
@@ -23,6 +25,10 @@ References
 ----------
 Krahn, U., Binder, H., & König, J. (2013). A graphical tool for locating inconsistency in
 network meta-analyses. BMC Medical Research Methodology, 13, 35.
+Jackson, D., White, I. R., & Riley, R. D. (2012). Quantifying the impact of between-study
+heterogeneity in multivariate meta-analyses. Statistics in Medicine, 31, 3805-3820.
+Rücker, G. (2012). Network meta-analysis, electrical networks and graph theory. Research
+Synthesis Methods, 3, 312-324.
 Rücker, G., & Schwarzer, G. (2015). Ranking treatments in frequentist network meta-analysis
 works without resampling methods. BMC Medical Research Methodology, 15, 58.
 Salanti, G., Higgins, J. P. T., Ades, A. E., & Ioannidis, J. P. A. (2008). Evaluation of
@@ -49,7 +55,7 @@ from metareview.stats.mv import MvResult, rma_mv
 
 __all__ = ["NmaResult", "nma"]
 
-NMA_METHODS = Options("method", ("REML", "ML", "EE"), aliases={"FE": "EE"})
+NMA_METHODS = Options("method", ("REML", "ML", "DL", "EE"), aliases={"FE": "EE"})
 SMALL_VALUES = Options("small_values", ("good", "bad"))
 
 
@@ -325,8 +331,12 @@ def nma(
         its arms, and the arm variances are recovered from the pairs' variances (as netmeta).
     reference : str, optional
         Reference treatment (default: the first in sorted order).
-    method : {"REML", "ML", "EE"}
-        Estimator of tau2; EE (alias FE): common-effect model.
+    method : {"REML", "ML", "DL", "EE"}
+        Estimator of tau2: restricted or full maximum likelihood, the method of moments of
+        netmeta (``"DL"``, netmeta's default: ``max(0, (Q - df) / tr(P U))`` with Q and
+        df of the common-effect model, P its residual-forming matrix and U the random
+        effects' structure, variance 1 and correlation 1/2 within a study), or EE (alias FE):
+        common-effect model.
     small_values : {"good", "bad"}
         Whether small effects are desirable, for the P-scores.
     level : float
@@ -349,7 +359,8 @@ def nma(
 
     References
     ----------
-    Salanti et al. (2008); Rücker & Schwarzer (2015); Krahn, Binder & König (2013).
+    Salanti et al. (2008); Rücker (2012); Jackson, White & Riley (2012); Rücker & Schwarzer
+    (2015); Krahn, Binder & König (2013).
 
     Examples
     --------
@@ -632,24 +643,35 @@ def _contrasts(
     return _Rows(np.asarray(ys), treat, base, studies, blocks, designs)
 
 
-def _fit(
-    rows: _Rows, others: list[str], split: np.ndarray | None, method: str, level: float
-) -> MvResult:
-    """The contrast-based model: rows' contrasts on the treatments' effects vs the reference
-    (``others``), plus one column ``split`` (node-splitting) if given."""
-    X = np.zeros((len(rows.y), len(others)))
+def _design(rows: _Rows, others: list[str], split: np.ndarray | None) -> np.ndarray:
+    """Design matrix of the contrast-based model: each row's contrast (treat minus base) on
+    the treatments' effects vs the reference (``others``), plus the column ``split``."""
+    X = np.zeros((len(rows.y), len(others) + (split is not None)))
     col = {t: j for j, t in enumerate(others)}
     for r, (a, b) in enumerate(zip(rows.treat, rows.base, strict=True)):
         if a in col:
             X[r, col[a]] += 1
         if b in col:
             X[r, col[b]] -= 1
+    if split is not None:
+        X[:, -1] = split
+    return X
+
+
+def _fit(
+    rows: _Rows, others: list[str], split: np.ndarray | None, method: str, level: float
+) -> MvResult:
+    """The contrast-based model: rows' contrasts on the treatments' effects vs the reference
+    (``others``), plus one column ``split`` (node-splitting) if given."""
+    X = _design(rows, others, split)
     comp = [f"{a}:{b}" for a, b in zip(rows.treat, rows.base, strict=True)]
     frame = pd.DataFrame({"study": rows.study, "comp": comp})
-    mods = pd.DataFrame(X, columns=others)
-    if split is not None:
-        mods["split"] = split
-    common = method == "EE"
+    mods = pd.DataFrame(X, columns=[*others, *(["split"] if split is not None else [])])
+    tau2: float | None = None
+    if method == "EE":
+        tau2 = 0.0
+    elif method == "DL":
+        tau2 = _tau2_dl(rows, X)
     return rma_mv(
         rows.y,
         rows.blocks,
@@ -658,24 +680,58 @@ def _fit(
         data=frame,
         mods=mods,
         intercept=False,
-        method="REML" if common else method,
+        method=method if method in ("REML", "ML") else "REML",
         level=level,
         rho=0.5,
-        tau2=0.0 if common else None,
+        tau2=tau2,
     )
+
+
+def _tau2_dl(rows: _Rows, X: np.ndarray) -> float:
+    """netmeta's tau2 (Rücker, 2012, as netmeta computes it): ``max(0, (Q - df) / tr(P U))``.
+
+    Q = y' P y is the common-effect model's Q on df = k - p, P = W - W X (X' W X)^-1 X' W
+    with W = V^-1 (one block per study), and U the random effects' structure within a study
+    (1 on the diagonal, 1/2 between two contrasts of a multi-arm study). It is the
+    multivariate DerSimonian-Laird estimator (Jackson, White & Riley, 2012) of this model;
+    netmeta writes the same trace over all pairs of arms as ``tr((I - H) (B B' * E / 2) W)``.
+    With df = 0 there is nothing to estimate from and tau2 is 0.
+    """
+    k, p = X.shape
+    XtWX = np.zeros((p, p))
+    XtWy = np.zeros(p)
+    tr_WU = 0.0
+    XtWUWX = np.zeros((p, p))
+    start = 0
+    for block in rows.blocks:
+        m = block.shape[0]
+        sl = slice(start, start + m)
+        start += m
+        W = np.linalg.inv(block)
+        U = np.full((m, m), 0.5) + 0.5 * np.eye(m)
+        WX = W @ X[sl]
+        XtWX += X[sl].T @ WX
+        XtWy += WX.T @ rows.y[sl]
+        tr_WU += float(np.trace(W @ U))
+        XtWUWX += WX.T @ U @ WX
+    df = k - p
+    if df <= 0:
+        return 0.0
+    beta = np.linalg.solve(XtWX, XtWy)
+    q = 0.0
+    start = 0
+    for block in rows.blocks:
+        m = block.shape[0]
+        r = rows.y[start : start + m] - X[start : start + m] @ beta
+        start += m
+        q += float(r @ np.linalg.solve(block, r))
+    trace = tr_WU - float(np.trace(np.linalg.solve(XtWX, XtWUWX)))
+    return max(0.0, (q - df) / trace)
 
 
 def _fit_rank(rows: _Rows, others: list[str], split: np.ndarray) -> int:
     """Rank of the split model's design matrix (full when A vs B has indirect evidence)."""
-    X = np.zeros((len(rows.y), len(others) + 1))
-    col = {t: j for j, t in enumerate(others)}
-    for r, (a, b) in enumerate(zip(rows.treat, rows.base, strict=True)):
-        if a in col:
-            X[r, col[a]] += 1
-        if b in col:
-            X[r, col[b]] -= 1
-    X[:, -1] = split
-    return int(np.linalg.matrix_rank(X))
+    return int(np.linalg.matrix_rank(_design(rows, others, split)))
 
 
 def _rebase(rows: _Rows, study: str, new_base: str) -> _Rows:
