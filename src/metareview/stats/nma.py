@@ -67,7 +67,8 @@ class NmaResult:
     ``reference`` (0 for the reference itself), in ``treatments`` order. ``QE`` is Cochran's
     Q of the common-effect model on ``df_QE`` degrees of freedom, split into ``Q_within``
     (heterogeneity within designs) and ``Q_between`` (inconsistency between designs);
-    ``pscore`` the P-scores.
+    ``pscore`` the P-scores. ``edges`` has one row per pair of treatments compared directly:
+    ``treat1``, ``treat2`` (sorted) and ``n_studies``, the number of studies comparing them.
     """
 
     method: str
@@ -109,6 +110,19 @@ class NmaResult:
                 "pscore": self.pscore,
             },
             index=pd.Index(self.treatments, name="treatment"),
+        )
+
+    def studies_per_treatment(self) -> pd.Series:
+        """Number of studies with an arm of each treatment, in ``treatments`` order (the
+        node sizes of a network graph)."""
+        arms: dict[str, set[str]] = {t: set() for t in self.treatments}
+        for t, b, st in zip(self._rows.treat, self._rows.base, self._rows.study, strict=True):
+            arms[t].add(st)
+            arms[b].add(st)
+        return pd.Series(
+            [len(arms[t]) for t in self.treatments],
+            index=pd.Index(self.treatments, name="treatment"),
+            name="n_studies",
         )
 
     def pairs(self) -> pd.DataFrame:
