@@ -88,7 +88,7 @@ def test_netgraph_order_and_bad_input(stowe):
     np.testing.assert_allclose(nodes.get_offsets()[0], [0.0, 1.0], atol=1e-12)  # at the top
     with pytest.raises(InputError, match="missing Placebo; not treatments of the network: Plac"):
         netgraph(stowe, order=["Plac", "COMTI", "MAOBI", "Dopamine Agonist"])
-    with pytest.raises(InputError, match="needs the result of metareview.nma"):
+    with pytest.raises(InputError, match=r"needs the result of metareview\.nma"):
         netgraph(object())
 
 
@@ -113,10 +113,10 @@ def test_league_heatmap_cells_are_the_pairs_in_pscore_order(stowe):
     first = to_hex(cells[2].get_facecolor())  # row 1 (best), column 4 (placebo)
     mirror = to_hex(cells[-3].get_facecolor())  # row 4 (placebo), column 1
     assert first != mirror
-    r, g, b = cells[2].get_facecolor()[:3]
-    assert b > r  # blue
-    r, g, b = cells[-3].get_facecolor()[:3]
-    assert r > b  # vermillion
+    red, _, blue = cells[2].get_facecolor()[:3]
+    assert blue > red  # blue
+    red, _, blue = cells[-3].get_facecolor()[:3]
+    assert red > blue  # vermillion
     assert overlapping_texts(fig) == []
 
 
