@@ -66,8 +66,8 @@ def test_effect_sizes_grouped_by_study_with_study_diamonds(assink):
     xy = diamonds[-1].get_xy()
     assert_close([xy[:, 0].min(), xy[:, 0].max()], [res.ci_lb[0], res.ci_ub[0]], 1e-12)
     labels = texts(fig, "label-pooled")
-    assert labels[:2] == [f"Within study (k = {several['k'].iloc[j]})" for j in range(2)]
-    assert labels[-1] == "Multilevel model (REML, k = 100 in 17 studies)"
+    assert labels[:2] == [f"Subtotal (k = {several['k'].iloc[j]})" for j in range(2)]
+    assert labels[-1] == "Multilevel model (REML, k = 100 in 17 groups)"
     notes = " ".join(texts(fig, "note"))
     assert "(study)" in notes and "(study/esid)" in notes and "df = 99" in notes
     assert overlapping_texts(fig) == []

@@ -475,7 +475,7 @@ def build_mv_rows(
     show_weights: bool,
 ) -> tuple[list[Row], int]:
     """Rows of a multilevel forest plot: the effect sizes, grouped under their study (in order
-    of first appearance) with each study's own pooled estimate (``res.aggregate``) below its
+    of first appearance) with each group's own pooled estimate (``res.aggregate``) below its
     effect sizes when it has more than one, then the model's pooled estimate, its variance
     components and the tests."""
     weights = res.weights()
@@ -514,7 +514,7 @@ def build_mv_rows(
                 rows.append(
                     Row(
                         kind="pooled",
-                        label=f"Within study (k = {len(members)})",
+                        label=f"Subtotal (k = {len(members)})",
                         weight_text=f"{weights[members].sum():.1f}%" if show_weights else "",
                         effect_text=_effect_text(*shown, scale.digits),
                         est=shown[0],
@@ -524,7 +524,7 @@ def build_mv_rows(
                 )
             rows.append(Row(kind="spacer"))
     pooled = scale.display(np.array([res.beta[0], res.ci_lb[0], res.ci_ub[0]]))
-    n_top = "" if group is None else f" in {len(dict.fromkeys(map(str, group)))} studies"
+    n_top = "" if group is None else f" in {len(dict.fromkeys(map(str, group)))} groups"
     rows.append(
         Row(
             kind="pooled",
@@ -564,7 +564,7 @@ def build_mv_rows(
         rows.append(
             _text_row(
                 (
-                    "Within study: the study's effect sizes pooled on their own (equal effects, "
+                    "Subtotal: the group's effect sizes pooled on their own (equal effects, "
                     "their sampling covariance; metafor's aggregate())",
                 ),
             )

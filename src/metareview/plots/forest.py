@@ -113,9 +113,9 @@ def forest(
         An intercept-only multilevel / multivariate fit (:func:`metareview.rma_mv`) shows
         every effect size with its weight (``res.weights()``, as metafor's
         ``weights.rma.mv``); with ``group=`` they are grouped under their study, and a study
-        with several effect sizes gets a diamond for its effect sizes pooled on their own
-        (``res.aggregate(group)``: equal effects within the study and its sampling
-        covariance, as metafor's ``aggregate()``), then the model's pooled estimate, its
+        with several effect sizes gets a subtotal diamond: its effect sizes pooled on their
+        own (``res.aggregate(group)``: equal effects within the study and its sampling
+        covariance, as metafor's ``aggregate()``); then the model's pooled estimate, its
         variance components and the test for the overall effect.
 
         A network meta-analysis (:func:`metareview.nma`) shows every treatment against the
@@ -272,7 +272,7 @@ def _forest_mv_nma(
         res, scale, group=group, extra_columns=extras, show_weights=bool(show_weights)
     )
     headers = {
-        "label": "Study and effect size" if group is not None else "Effect size",
+        "label": "Effect size",
         "weight": "Weight",
     }
     return _draw(res, rows, extras, headers, scale, refline, show_weights, title, xlabel)
