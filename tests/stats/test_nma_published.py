@@ -12,12 +12,14 @@ random-effects model (its default tau2, the method of moments of Rücker 2012):
 - Example 3 (Baker et al. 2009, COPD exacerbations, odds ratio; 38 studies after DalNegro 2003
   is left out): ``print(net3)`` pp. 30-31 and ``netrank(net3)`` pp. 32-33.
 
+- Example 1's ``netsplit(net1)`` p. 25 (back-calculation, netmeta's default) for
+  ``NmaResult.netsplit(method="back-calculation")``.
+
 The published numbers are rounded (2 or 4 decimals), so each check allows half a unit of the
 last printed digit: ours must round to what is printed. The input is metadat's copy of the
 same data turned into netmeta's pairwise format by tests/fixtures/make_nma_published_fixtures.R
-(netmeta itself is not installed here). netmeta's league table and netsplit (back-calculation)
-are not compared: our league cell is row minus column (netmeta's lower triangle is column vs
-row; the pairs are compared instead) and our netsplit is node-splitting, a different method.
+(netmeta itself is not installed here). netmeta's league table is compared through the pairs:
+our league cell is row minus column, netmeta's lower triangle column vs row.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview import nma
+from metareview import InputError, nma
 from tests.conftest import load_fixture
 
 FIX = load_fixture("nma_published")
@@ -138,3 +140,30 @@ def test_dl_differs_from_reml_and_netsplit_runs():
     # direct side (Dias et al. 2010); netmeta's back-calculation splits differently
     assert list(zip(split["treat1"], split["treat2"], strict=True)) == [("COMTI", "MAOBI")]
     assert np.isfinite(split[["direct", "indirect", "diff_se"]].to_numpy()).all()
+
+
+# Example 1, netsplit(net1): comparison, k, prop, nma, direct, indirect, diff, z, p
+STOWE_NETSPLIT = [
+    ("COMTI", "MAOBI", 1, 0.44, 0.09, -0.02, 0.17, -0.19, -0.33, 0.7450),
+    ("COMTI", "Placebo", 12, 0.98, -0.95, -0.93, -1.65, 0.72, 0.66, 0.5071),
+    ("MAOBI", "Placebo", 3, 0.90, -1.03, -1.03, -1.08, 0.05, 0.06, 0.9544),
+]
+
+
+def test_stowe2010_back_calculation_as_published():
+    split = fit("stowe2010").netsplit(method="back-calculation")
+    assert list(zip(split["treat1"], split["treat2"], strict=True)) == [
+        (a, b) for a, b, *_ in STOWE_NETSPLIT
+    ]
+    for (_, row), (_, _, k, prop, net, direct, indirect, diff, z, p) in zip(
+        split.iterrows(), STOWE_NETSPLIT, strict=True
+    ):
+        assert row["k"] == k
+        rounds_to(
+            row[["prop", "network", "direct", "indirect", "diff", "zval"]],
+            [prop, net, direct, indirect, diff, z],
+            2,
+        )
+        rounds_to(row["pval"], p, 4)
+    with pytest.raises(InputError, match="method must be one of node-splitting"):
+        fit("stowe2010").netsplit(method="SIDE")

@@ -57,6 +57,7 @@ __all__ = ["NmaResult", "nma"]
 
 NMA_METHODS = Options("method", ("REML", "ML", "DL", "EE"), aliases={"FE": "EE"})
 SMALL_VALUES = Options("small_values", ("good", "bad"))
+SPLIT_METHODS = Options("method", ("node-splitting", "back-calculation"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,28 +166,48 @@ class NmaResult:
         cells = {col: [cell(row, col) for row in order] for col in order}
         return pd.DataFrame(cells, index=pd.Index(order, name="treatment"))
 
-    def netsplit(self) -> pd.DataFrame:
-        """Node-splitting: direct and indirect evidence of every comparison that has both.
+    def netsplit(self, method: str = "node-splitting") -> pd.DataFrame:
+        """Direct and indirect evidence of every comparison that has both.
 
-        For comparison A vs B the model gets one more parameter, the difference between the
-        direct evidence (the A-vs-B contrasts of the studies that compare A and B) and the
-        indirect evidence (everything else), as in Dias et al. (2010); a multi-arm study that
-        holds A and B has its contrasts taken against A. tau2 is re-estimated in each split
-        model. Comparisons without indirect evidence are left out.
+        ``method="node-splitting"`` (Dias et al., 2010): for comparison A vs B the model gets
+        one more parameter, the difference between the direct evidence (the A-vs-B contrasts
+        of the studies that compare A and B) and the indirect evidence (everything else); a
+        multi-arm study that holds A and B has its contrasts taken against A. tau2 is
+        re-estimated (by the fit's method) in each split model.
+
+        ``method="back-calculation"`` (netmeta's default; König, Krahn & Binder, 2013): the
+        direct estimate pools the A-vs-B comparisons of the studies that hold both (their
+        own variances plus the network's tau2, a multi-arm study's comparison unadjusted),
+        the direct evidence proportion is ``prop = se_network² / se_direct²``, and the
+        indirect estimate is ``(network - prop * direct) / (1 - prop)`` with variance
+        ``se_network² / (1 - prop)``; the difference has variance ``se_direct² +
+        se_indirect²``. No model is refitted.
+
+        Comparisons without indirect evidence are left out.
+
+        Parameters
+        ----------
+        method : {"node-splitting", "back-calculation"}
 
         Returns
         -------
         DataFrame
             One row per comparison (``treat1`` vs ``treat2``, effect treat1 minus treat2):
-            ``k`` (studies with direct evidence), ``tau2`` (of the split model), ``direct``,
-            ``direct_se``, ``indirect``, ``indirect_se``, ``network``, ``network_se``,
-            ``diff`` (direct minus indirect), ``diff_se``, ``zval``, ``pval``.
+            ``k`` (studies with direct evidence), ``tau2`` (of the split model; the
+            network's for back-calculation), ``direct``, ``direct_se``, ``indirect``,
+            ``indirect_se``, ``network``, ``network_se``, ``diff`` (direct minus indirect),
+            ``diff_se``, ``zval``, ``pval``; back-calculation adds ``prop``.
 
         References
         ----------
         Dias, S., Welton, N. J., Caldwell, D. M., & Ades, A. E. (2010). Checking consistency
         in mixed treatment comparison meta-analysis. Statistics in Medicine, 29, 932-944.
+        König, J., Krahn, U., & Binder, H. (2013). Visualizing the flow of evidence in network
+        meta-analysis and characterizing mixed treatment comparisons. Statistics in
+        Medicine, 32, 5414-5429.
         """
+        if SPLIT_METHODS.check(method) == "back-calculation":
+            return self._back_calculation()
         base_rows = self._rows
         others = [t for t in self.treatments if t != self.reference]
         pairs = self.pairs().set_index(["treat1", "treat2"])
@@ -244,6 +265,67 @@ class NmaResult:
                     "diff": diff,
                     "diff_se": diff_se,
                     "zval": z,
+                    "pval": float(2 * stats.norm.sf(abs(z))),
+                }
+            )
+        return pd.DataFrame(out)
+
+    def _back_calculation(self) -> pd.DataFrame:
+        """netmeta's netsplit: indirect evidence back-calculated from the network and direct
+        estimates (see :meth:`netsplit`)."""
+        rows = self._rows
+        tau2 = self.tau2
+        # every pair of arms of every study: effect (arm minus arm) and variance from the
+        # study's block of basic contrasts (the base arm's contrast is 0)
+        by_pair: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        start = 0
+        for block in rows.blocks:
+            m = block.shape[0]
+            idx = range(start, start + m)
+            start += m
+            base = rows.base[start - 1]
+            arms = [base, *(rows.treat[i] for i in idx)]
+            y = np.r_[0.0, rows.y[start - m : start]]
+            V = np.zeros((m + 1, m + 1))
+            V[1:, 1:] = block
+            for i, j in itertools.combinations(range(m + 1), 2):
+                a, b = sorted((arms[i], arms[j]))
+                sign = 1.0 if arms[i] == a else -1.0
+                var = V[i, i] + V[j, j] - 2 * V[i, j]
+                by_pair.setdefault((a, b), []).append((sign * (y[i] - y[j]), var))
+        network = self.pairs().set_index(["treat1", "treat2"])
+        out = []
+        for a, b in self.edges[["treat1", "treat2"]].itertuples(index=False):
+            te, var = (np.array(v) for v in zip(*by_pair[(a, b)], strict=True))
+            w = 1 / (var + tau2)
+            direct = float((w * te).sum() / w.sum())
+            direct_var = float(1 / w.sum())
+            nma_est = float(network.loc[(a, b), "estimate"])
+            nma_se = float(network.loc[(a, b), "se"])
+            prop = nma_se**2 / direct_var
+            if prop >= 1 - 1e-8:
+                continue
+            indirect = (nma_est - prop * direct) / (1 - prop)
+            indirect_var = nma_se**2 / (1 - prop)
+            diff = direct - indirect
+            diff_se = float(np.sqrt(direct_var + indirect_var))
+            z = diff / diff_se
+            out.append(
+                {
+                    "treat1": a,
+                    "treat2": b,
+                    "k": len(te),
+                    "tau2": tau2,
+                    "prop": prop,
+                    "direct": direct,
+                    "direct_se": np.sqrt(direct_var),
+                    "indirect": float(indirect),
+                    "indirect_se": float(np.sqrt(indirect_var)),
+                    "network": nma_est,
+                    "network_se": nma_se,
+                    "diff": float(diff),
+                    "diff_se": diff_se,
+                    "zval": float(z),
                     "pval": float(2 * stats.norm.sf(abs(z))),
                 }
             )
