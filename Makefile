@@ -50,6 +50,11 @@ fixtures:
 	Rscript tests/fixtures/make_agreement_fixtures.R
 	Rscript tests/fixtures/make_escalc_frame_fixtures.R
 	Rscript tests/fixtures/make_results_fixtures.R
+	Rscript tests/fixtures/make_mv_fixtures.R
+	Rscript tests/fixtures/make_mv_struct_fixtures.R
+	Rscript tests/fixtures/make_mv_forest_fixtures.R
+	Rscript tests/fixtures/make_nma_fixtures.R
+	Rscript tests/fixtures/make_nma_published_fixtures.R
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache out

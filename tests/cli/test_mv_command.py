@@ -141,9 +141,40 @@ def test_nma_text_and_errors(senn):
     for args, message in [
         (["--reference", "plac"], "error: --reference 'plac' is not a treatment of the network"),
         (["--studlab", "study"], "error: --studlab study: no such column in"),
-        (["--method", "DL"], "error: --method must be one of REML, ML, EE"),
+        (["--method", "PM"], "error: --method must be one of REML, ML, DL, EE"),
         (["--league", "out.doc"], "error: --league"),
     ]:
         result = RUNNER.invoke(app, ["nma", str(path), *args])
         assert result.exit_code == 2, result.output
         assert result.output.startswith(message), result.output
+
+
+def test_nma_dl_as_netmeta_published(tmp_path):
+    """--method DL on the Parkinson data of netmeta's article (Balduzzi et al. 2023, JSS
+    106(2), p. 19: tau^2 = 0.1518, dopamine agonist vs placebo -1.49 [-1.86; -1.12]); the
+    input comes from tests/fixtures/make_nma_published_fixtures.R."""
+    path = tmp_path / "stowe.csv"
+    pd.DataFrame(load_fixture("nma_published")["stowe2010"]).to_csv(path, index=False)
+    result = RUNNER.invoke(
+        app,
+        [
+            "nma",
+            str(path),
+            "--yi",
+            "TE",
+            "--sei",
+            "seTE",
+            "--reference",
+            "Placebo",
+            "--method",
+            "DL",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["method"] == "DL"
+    assert abs(out["tau2"] - 0.1518) < 0.5e-4
+    i = out["treatments"].index("Dopamine Agonist")
+    got = [out["estimate"][i], out["ci_lb"][i], out["ci_ub"][i]]
+    np.testing.assert_array_less(np.abs(np.subtract(got, [-1.49, -1.86, -1.12])), 0.005)

@@ -203,9 +203,12 @@ def nma_command(
     reference: Annotated[
         str | None, typer.Option(help="Reference treatment.", metavar="NAME")
     ] = None,
-    method: Annotated[str, typer.Option(help="REML, ML or EE (common effect).", metavar="NAME")] = (
-        "REML"
-    ),
+    method: Annotated[
+        str,
+        typer.Option(
+            help="REML, ML, DL (netmeta's default) or EE (common effect).", metavar="NAME"
+        ),
+    ] = ("REML"),
     small_values: Annotated[
         str, typer.Option(help="Are small effects good or bad (P-scores)?", metavar="WHICH")
     ] = "good",

@@ -1,6 +1,7 @@
 """Publication-quality figures (matplotlib): forest, funnel, Baujat, GOSH, bubble and L'Abbé
-plots, risk-of-bias traffic lights and summaries, PRISMA 2020 flow diagram, and the
-performance of methods in a simulation study.
+plots, network graphs and league-table heat maps of a network meta-analysis, risk-of-bias
+traffic lights and summaries, PRISMA 2020 flow diagram, and the performance of methods in a
+simulation study.
 
 Every function takes a result (or counts), reads it without recomputing any statistic and
 returns the matplotlib Figure; :func:`save_figure` writes it as PNG, SVG and PDF.
@@ -13,6 +14,7 @@ from metareview.plots.forest import forest
 from metareview.plots.funnel import funnel
 from metareview.plots.gosh import gosh_plot
 from metareview.plots.labbe import labbe
+from metareview.plots.network import league_heatmap, netgraph
 from metareview.plots.prisma import prisma
 from metareview.plots.recall import recall_curve_plot
 from metareview.plots.rob import rob, rob_summary
@@ -25,6 +27,8 @@ __all__ = [
     "funnel",
     "gosh_plot",
     "labbe",
+    "league_heatmap",
+    "netgraph",
     "prisma",
     "recall_curve_plot",
     "rob",

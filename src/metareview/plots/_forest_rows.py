@@ -19,12 +19,16 @@ from metareview.plots._scales import Scale, fmt_num, fmt_p, fmt_stat
 from metareview.stats.glmm import GlmmResult
 from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult
+from metareview.stats.mv import MvResult
+from metareview.stats.nma import NmaResult
 
 __all__ = [
     "SORT_BY",
     "Row",
     "build_glmm_rows",
     "build_mh_rows",
+    "build_mv_rows",
+    "build_nma_rows",
     "build_rows",
     "check_extra_columns",
 ]
@@ -60,9 +64,11 @@ class Row:
 
 
 def check_extra_columns(
-    extra_columns: Mapping[str, Sequence[object]] | None, res: RmaResult | MhResult | GlmmResult
+    extra_columns: Mapping[str, Sequence[object]] | None,
+    res: RmaResult | MhResult | GlmmResult | MvResult,
 ) -> dict[str, list[str]]:
-    """Validate ``extra_columns``: a mapping name -> one entry per study in ``res.slab``."""
+    """Validate ``extra_columns``: a mapping name -> one entry per study (effect size) in
+    ``res.slab``."""
     if extra_columns is None:
         return {}
     if not isinstance(extra_columns, Mapping):
@@ -78,7 +84,8 @@ def check_extra_columns(
                 f"got {type(values).__name__}."
             )
         if len(values) != res.k:
-            left_out = f"; left out of the fit: {', '.join(res.omitted)}" if res.omitted else ""
+            omitted = getattr(res, "omitted", ())
+            left_out = f"; left out of the fit: {', '.join(omitted)}" if omitted else ""
             raise InputError(
                 f"extra_columns[{name!r}] has {len(values)} entries but the fit has "
                 f"{res.k} studies (res.slab){left_out}. Give one entry per study in res.slab."
@@ -389,3 +396,177 @@ def _own_estimate_rows(
         }[key]
         order = order[np.argsort(values, kind="stable")]
     return [study_row(i) for i in order]
+
+
+def build_nma_rows(
+    res: NmaResult, scale: Scale, *, sort_by: str | None, show_pscores: bool
+) -> tuple[list[Row], int, dict[str, list[str]]]:
+    """Rows of a network forest plot: every treatment against the reference (equal squares,
+    as netmeta draws them), the model and tau², and the heterogeneity / inconsistency line;
+    plus the P-score column (``{"P-score": [...]}``, empty when not shown)."""
+    table = res.table()
+    others = [t for t in res.treatments if t != res.reference]
+    order = np.arange(len(others))
+    if sort_by is not None:
+        key = SORT_BY.check(sort_by)
+        if key == "weight":
+            raise InputError(
+                "sort_by='weight' does not apply to a network meta-analysis (its rows are "
+                "treatments, not studies); use 'effect', 'precision' or 'label'."
+            )
+        values = {
+            "effect": table.loc[others, "estimate"].to_numpy(),
+            "precision": table.loc[others, "se"].to_numpy(),
+            "label": np.array(others, dtype=object),
+        }[key]
+        order = order[np.argsort(values, kind="stable")]
+    est = scale.display(table.loc[others, "estimate"].to_numpy())
+    lb = scale.display(table.loc[others, "ci_lb"].to_numpy())
+    ub = scale.display(table.loc[others, "ci_ub"].to_numpy())
+    pscores = [f"{p:.2f}" for p in table.loc[others, "pscore"]]
+    rows = [
+        Row(
+            kind="study",
+            label=_wrap(others[i]),
+            cells=(pscores[i],) if show_pscores else (),
+            effect_text=_effect_text(est[i], lb[i], ub[i], scale.digits),
+            est=est[i],
+            lb=lb[i],
+            ub=ub[i],
+            weight=0.3,
+            study=others[i],
+        )
+        for i in order
+    ]
+    last_drawn = len(rows) - 1
+    if res.method == "EE":
+        model = ("Common-effect model:", f"{res.n_studies} studies", f"{res.k} contrasts")
+    else:
+        model = (
+            f"Random-effects model ({res.method}):",
+            _stat("τ²", res.tau2),
+            f"{res.n_studies} studies",
+            f"{res.k} contrasts",
+        )
+    rows.append(_text_row(model))
+    rows.append(
+        _text_row(
+            (
+                "Heterogeneity / inconsistency:",
+                f"{_stat('Q', res.QE)} (df = {res.df_QE}, {fmt_p(res.QEp)})",
+                f"within designs {_stat('Q', res.Q_within)} (df = {res.df_within}, "
+                f"{fmt_p(res.Q_withinp)})",
+                f"between designs {_stat('Q', res.Q_between)} (df = {res.df_between}, "
+                f"{fmt_p(res.Q_betweenp)})",
+            ),
+            sep="; ",
+        )
+    )
+    columns = {"P-score": pscores} if show_pscores else {}
+    return rows, last_drawn, columns
+
+
+def build_mv_rows(
+    res: MvResult,
+    scale: Scale,
+    *,
+    group: Sequence[object] | None,
+    extra_columns: dict[str, list[str]],
+    show_weights: bool,
+) -> tuple[list[Row], int]:
+    """Rows of a multilevel forest plot: the effect sizes, grouped under their study (in order
+    of first appearance) with each group's own pooled estimate (``res.aggregate``) below its
+    effect sizes when it has more than one, then the model's pooled estimate, its variance
+    components and the tests."""
+    weights = res.weights()
+    relative = weights / weights.max()
+    table = res.study_table()
+    est = scale.display(table["yi"].to_numpy())
+    lb = scale.display(table["ci_lb"].to_numpy())
+    ub = scale.display(table["ci_ub"].to_numpy())
+
+    def es_row(i: int) -> Row:
+        return Row(
+            kind="study",
+            label=_wrap(res.slab[i]),
+            cells=tuple(col[i] for col in extra_columns.values()),
+            weight_text=f"{weights[i]:.1f}%" if show_weights else "",
+            effect_text=_effect_text(est[i], lb[i], ub[i], scale.digits),
+            est=est[i],
+            lb=lb[i],
+            ub=ub[i],
+            weight=relative[i],
+            study=res.slab[i],
+        )
+
+    rows: list[Row] = []
+    if group is None:
+        rows += [es_row(i) for i in range(res.k)]
+    else:
+        agg = res.aggregate(group)
+        labels = np.asarray([str(g) for g in group], dtype=object)
+        for name, sub in agg.iterrows():
+            members = np.flatnonzero(labels == name)
+            rows.append(Row(kind="group", label=_wrap(str(name))))
+            rows += [es_row(int(i)) for i in members]
+            if len(members) > 1:
+                shown = scale.display(np.array([sub["yi"], sub["ci_lb"], sub["ci_ub"]]))
+                rows.append(
+                    Row(
+                        kind="pooled",
+                        label=f"Subtotal (k = {len(members)})",
+                        weight_text=f"{weights[members].sum():.1f}%" if show_weights else "",
+                        effect_text=_effect_text(*shown, scale.digits),
+                        est=shown[0],
+                        lb=shown[1],
+                        ub=shown[2],
+                    )
+                )
+            rows.append(Row(kind="spacer"))
+    pooled = scale.display(np.array([res.beta[0], res.ci_lb[0], res.ci_ub[0]]))
+    n_top = "" if group is None else f" in {len(dict.fromkeys(map(str, group)))} groups"
+    rows.append(
+        Row(
+            kind="pooled",
+            label=f"Multilevel model ({res.method}, k = {res.k}{n_top})",
+            weight_text="100.0%" if show_weights else "",
+            effect_text=_effect_text(*pooled, scale.digits),
+            est=pooled[0],
+            lb=pooled[1],
+            ub=pooled[2],
+        )
+    )
+    last_drawn = len(rows) - 1
+    parts = ["Heterogeneity:"]
+    parts += [
+        f"{_stat('σ²', s2)} ({name})" for s2, name in zip(res.sigma2, res.sigma2_names, strict=True)
+    ]
+    if res.struct is not None:
+        many = len(res.tau2) > 1
+        parts += [
+            f"{_stat('τ²', t2)}" + (f" ({res.g_levels[j]})" if many else "")
+            for j, t2 in enumerate(res.tau2)
+        ]
+        parts += [f"ρ = {fmt_num(float(r), 2)}" for r in res.rho]
+    parts += [_stat("Q", res.QE), f"df = {res.k - res.p}", fmt_p(res.QEp)]
+    rows.append(_text_row(tuple(parts)))
+    stat = f"t({res.ddf:g})" if res.test == "t" else "z"
+    rows.append(
+        _text_row(
+            (
+                "Test for overall effect:",
+                f"{stat} = {fmt_num(float(res.zval[0]), 2)}",
+                fmt_p(float(res.pval[0])),
+            )
+        )
+    )
+    if group is not None:
+        rows.append(
+            _text_row(
+                (
+                    "Subtotal: the group's effect sizes pooled on their own (equal effects, "
+                    "their sampling covariance; metafor's aggregate())",
+                ),
+            )
+        )
+    return rows, last_drawn

@@ -1,4 +1,6 @@
-"""Forest plot of a fitted meta-analysis, with subgroups, weights and prediction interval.
+"""Forest plot of a fitted meta-analysis, with subgroups, weights and prediction interval; of a
+multilevel fit (effect sizes grouped by study); of a network meta-analysis (every treatment
+against the reference).
 
 Layout as in the Cochrane Handbook / RevMan (text columns on the left, the plot on the right)
 with metafor's conventions for numbers (``estimate [lower, upper]``): study labels, optional
@@ -19,10 +21,13 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import Affine2D, Transform
 
+from metareview.exceptions import InputError
 from metareview.plots._forest_rows import (
     Row,
     build_glmm_rows,
     build_mh_rows,
+    build_mv_rows,
+    build_nma_rows,
     build_rows,
     check_extra_columns,
 )
@@ -44,6 +49,8 @@ from metareview.plots._style import (
 from metareview.stats.glmm import GlmmResult
 from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
+from metareview.stats.mv import MvResult
+from metareview.stats.nma import NmaResult
 
 __all__ = ["forest"]
 
@@ -70,8 +77,10 @@ class _Column:
 
 
 def forest(
-    res: RmaResult | MhResult | GlmmResult,
+    res: RmaResult | MhResult | GlmmResult | MvResult | NmaResult,
     *,
+    group: Sequence[object] | None = None,
+    measure: str | None = None,
     transf: str | None = None,
     xlabel: str | None = None,
     extra_columns: Mapping[str, Sequence[object]] | None = None,
@@ -100,6 +109,25 @@ def forest(
         (``rma_glmm``) shows each study's own estimate (equal squares: a GLMM has no study
         weights, so ``show_weights`` does not apply), the pooled diamond, the prediction
         interval, tau² and the Wald and likelihood-ratio tests for heterogeneity.
+
+        An intercept-only multilevel / multivariate fit (:func:`metareview.rma_mv`) shows
+        every effect size with its weight (``res.weights()``, as metafor's
+        ``weights.rma.mv``); with ``group=`` they are grouped under their study, and a study
+        with several effect sizes gets a subtotal diamond: its effect sizes pooled on their
+        own (``res.aggregate(group)``: equal effects within the study and its sampling
+        covariance, as metafor's ``aggregate()``); then the model's pooled estimate, its
+        variance components and the test for the overall effect.
+
+        A network meta-analysis (:func:`metareview.nma`) shows every treatment against the
+        reference (equal squares, as netmeta's forest) with its P-score, then tau² and the
+        heterogeneity / inconsistency line (``show_weights`` adds the P-score column here;
+        ``show_pi`` and ``extra_columns`` do not apply).
+    group : sequence, optional
+        For a multilevel fit: one label per effect size (e.g. the study column of the
+        data), grouping the rows by study.
+    measure : str, optional
+        The effect measure (``"MD"``, ``"OR"``, ...) of a multilevel or network fit, which
+        do not carry one; names the axis and picks the scale. Not for other results.
     transf : str, optional
         Display scale: ``"exp"`` (ratios, drawn on a log axis), ``"expit"``, ``"ipft.hm"``,
         ``"iarcsin"``, ``"ztor"`` (metafor's back-transformations) or ``"percent"`` (raw
@@ -152,17 +180,37 @@ def forest(
     ['A', 'B', 'C', 'D']
     >>> plt.close(fig)
     """
+    if isinstance(res, MvResult | NmaResult):
+        return _forest_mv_nma(
+            res,
+            group=group,
+            measure=measure,
+            transf=transf,
+            xlabel=xlabel,
+            extra_columns=extra_columns,
+            sort_by=sort_by,
+            show_weights=show_weights,
+            refline=refline,
+            title=title,
+            digits=digits,
+        )
+    for name, value in (("group", group), ("measure", measure)):
+        if value is not None:
+            raise InputError(
+                f"{name}= is for multilevel (rma_mv) and network (nma) fits, not for a "
+                f"{type(res).__name__}."
+            )
     if isinstance(res, MhResult):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
-        rows, last_drawn = build_mh_rows(
+        rows, _ = build_mh_rows(
             res, scale, extra_columns=extras, sort_by=sort_by, show_weights=bool(show_weights)
         )
         grouped = False
     elif isinstance(res, GlmmResult):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
-        rows, last_drawn = build_glmm_rows(
+        rows, _ = build_glmm_rows(
             res, scale, extra_columns=extras, sort_by=sort_by, show_pi=bool(show_pi)
         )
         grouped, show_weights = False, False
@@ -170,7 +218,7 @@ def forest(
         _check_result(res)
         scale = resolve_scale(res.measure, transf, ni=res.ni, digits=digits)
         extras = check_extra_columns(extra_columns, res)
-        rows, last_drawn = build_rows(
+        rows, _ = build_rows(
             res,
             scale,
             extra_columns=extras,
@@ -179,13 +227,72 @@ def forest(
             show_pi=bool(show_pi),
         )
         grouped = res.subgroups is not None
-    ref = reference_line(refline, scale)
-    level = f"{100 * res.level:g}%"
+    headers = {"label": "Study or subgroup" if grouped else "Study", "weight": "Weight"}
+    return _draw(res, rows, extras, headers, scale, refline, show_weights, title, xlabel)
+
+
+def _forest_mv_nma(
+    res: MvResult | NmaResult,
+    *,
+    group: Sequence[object] | None,
+    measure: str | None,
+    transf: str | None,
+    xlabel: str | None,
+    extra_columns: Mapping[str, Sequence[object]] | None,
+    sort_by: str | None,
+    show_weights: bool,
+    refline: float | bool | None,
+    title: str | None,
+    digits: int | None,
+) -> Figure:
+    scale = resolve_scale(measure, transf, digits=digits)
+    if isinstance(res, NmaResult):
+        if extra_columns is not None or group is not None:
+            raise InputError(
+                "extra_columns= and group= do not apply to a network meta-analysis (its rows "
+                "are treatments)."
+            )
+        rows, _, extras = build_nma_rows(
+            res, scale, sort_by=sort_by, show_pscores=bool(show_weights)
+        )
+        headers = {"label": f"Treatment (vs {res.reference})", "weight": ""}
+        return _draw(res, rows, extras, headers, scale, refline, False, title, xlabel)
+    if res.has_mods:
+        raise InputError(
+            "forest() draws intercept-only multilevel fits; refit rma_mv() without mods= "
+            f"(this fit has coefficients {', '.join(res.coef_names)})."
+        )
+    if sort_by is not None:
+        raise InputError(
+            "sort_by= does not apply to a multilevel fit: its rows keep the data's order "
+            "within each study."
+        )
+    extras = check_extra_columns(extra_columns, res)
+    rows, _ = build_mv_rows(
+        res, scale, group=group, extra_columns=extras, show_weights=bool(show_weights)
+    )
     headers = {
-        "label": "Study or subgroup" if grouped else "Study",
-        "effect": f"{scale.short} [{level} CI]",
+        "label": "Effect size",
         "weight": "Weight",
     }
+    return _draw(res, rows, extras, headers, scale, refline, show_weights, title, xlabel)
+
+
+def _draw(
+    res: RmaResult | MhResult | GlmmResult | MvResult | NmaResult,
+    rows: list[Row],
+    extras: dict[str, list[str]],
+    headers: dict[str, str],
+    scale: Scale,
+    refline: float | bool | None,
+    show_weights: bool,
+    title: str | None,
+    xlabel: str | None,
+) -> Figure:
+    """Lay out and draw the rows: text table on the left, the plot panel on the right."""
+    ref = reference_line(refline, scale)
+    level = f"{100 * res.level:g}%"
+    headers = {**headers, "effect": f"{scale.short} [{level} CI]"}
     layout = _Layout(rows, extras, headers, show_weights=bool(show_weights), title=title)
 
     fig = plt.figure(figsize=(layout.width, layout.height))
@@ -200,6 +307,7 @@ def forest(
         )
     )
     ax.set_ylim(layout.y_axis, layout.y_rule)
+    last_drawn = layout.last_drawn
     _draw_panel(ax, rows[: last_drawn + 1], layout.centres[: last_drawn + 1], scale, ref)
     ax.set_xlabel(
         xlabel if xlabel is not None else scale.name, fontproperties=font(), parse_math=False
@@ -291,7 +399,10 @@ class _Layout:
         y += 0.04
         self.centres = []
         line = text_height(1, body)
-        last_drawn = max(i for i, r in enumerate(rows) if r.kind in {"pooled", "pi"})
+        # the plot panel ends below the last row drawn in it (a network forest has no
+        # pooled row: its treatments are the last)
+        last_drawn = max(i for i, r in enumerate(rows) if r.kind in {"study", "pooled", "pi"})
+        self.last_drawn = last_drawn
         self.y_axis = y
         for i, row in enumerate(rows):
             if row.kind == "text":

@@ -175,6 +175,83 @@ class MvResult:
             out += self.G[a[:, None], a[None, :]] * (o[:, None] == o[None, :])
         return out
 
+    def study_table(self) -> pd.DataFrame:
+        """One row per effect size (index ``slab``): ``yi``, ``vi`` and its normal CI at the
+        fit's level (as metafor's forest plot shows them)."""
+        half = float(stats.norm.isf((1 - self.level) / 2)) * np.sqrt(self.vi)
+        return pd.DataFrame(
+            {"yi": self.yi, "vi": self.vi, "ci_lb": self.yi - half, "ci_ub": self.yi + half},
+            index=pd.Index(self.slab, name="slab"),
+        )
+
+    def weights(self) -> np.ndarray:
+        """Weights (%) of the effect sizes, as metafor's ``weights.rma.mv`` (type
+        "diagonal"): the diagonal of the inverse of the fitted marginal covariance, scaled
+        to sum to 100 (computed cluster by cluster)."""
+        w = np.empty(self.k)
+        for c in range(int(self.cluster_codes.max()) + 1):
+            idx = np.flatnonzero(self.cluster_codes == c)
+            w[idx] = np.diag(np.linalg.inv(self.marginal_cov(idx)))
+        out: np.ndarray = 100 * w / w.sum()
+        return out
+
+    def aggregate(self, group: Sequence[Any]) -> pd.DataFrame:
+        """Each group's effect sizes pooled on their own, as metafor's ``aggregate.escalc``
+        with ``V`` (weighted): the inverse-variance (GLS) mean under equal effects within
+        the group, ``(1' V_g^-1 y_g) / (1' V_g^-1 1)`` with variance ``1 / (1' V_g^-1 1)``,
+        from the sampling covariance block alone (not the model's random effects).
+
+        Parameters
+        ----------
+        group : sequence
+            One label per effect size (e.g. the study column); groups in order of first
+            appearance.
+
+        Returns
+        -------
+        DataFrame
+            Index = group; columns ``k`` (effect sizes), ``yi``, ``vi``, ``ci_lb``,
+            ``ci_ub`` (normal CI at the fit's level).
+
+        Raises
+        ------
+        InputError
+            If ``group`` has not one label per effect size, or V correlates effect sizes of
+            different groups.
+        """
+        labels = np.asarray([str(g) for g in group], dtype=object)
+        if len(labels) != self.k:
+            raise InputError(
+                f"group has {len(labels)} labels but the fit has {self.k} effect sizes; give "
+                "one label per effect size (e.g. the study column of the data)."
+            )
+        codes, names = pd.factorize(labels, sort=False)
+        coo = self.V.tocoo()
+        across = codes[coo.row] != codes[coo.col]
+        if np.any(across & (coo.data != 0)):
+            r = int(coo.row[across][0])
+            c = int(coo.col[across][0])
+            raise InputError(
+                f"V correlates effect sizes of different groups ({self.slab[r]!r} in "
+                f"{labels[r]!r}, {self.slab[c]!r} in {labels[c]!r}); group so that each "
+                "block of V lies within one group."
+            )
+        crit = float(stats.norm.isf((1 - self.level) / 2))
+        rows = []
+        for g in range(len(names)):
+            idx = np.flatnonzero(codes == g)
+            W = np.linalg.inv(self.V[idx][:, idx].toarray())
+            total = float(W.sum())
+            yi = float((W @ self.yi[idx]).sum()) / total
+            vi = 1.0 / total
+            half = crit * np.sqrt(vi)
+            rows.append((len(idx), yi, vi, yi - half, yi + half))
+        return pd.DataFrame(
+            rows,
+            columns=["k", "yi", "vi", "ci_lb", "ci_ub"],
+            index=pd.Index([str(n) for n in names], name="group"),
+        )
+
     def check_nested_in(self, cluster_codes: np.ndarray, what: str) -> None:
         """Raise unless every random effect's groups, and every block of V, lie within one
         cluster."""

@@ -6,7 +6,9 @@ correlated through the baseline arm's variance (multi-arm studies); the true con
 the differences of the treatments' effects against a reference (consistency), plus random
 effects ``~ comp | study`` with one variance tau2 and correlation 1/2 (homogeneous
 heterogeneity across comparisons). The model is fitted by :func:`metareview.rma_mv` (REML, ML,
-or EE for a common-effect model) with the treatments' indicator contrasts as moderators.
+or EE for a common-effect model) with the treatments' indicator contrasts as moderators; with
+``method="DL"`` tau2 is netmeta's method-of-moments estimate (Rücker, 2012; the multivariate
+DerSimonian-Laird estimator of Jackson, White & Riley, 2012) and the model is fitted with it.
 
 On top of the fit: the league table of all pairwise differences with CIs; P-scores (Rücker &
 Schwarzer, 2015), the mean over the other treatments of the probability of being better; and
@@ -23,6 +25,10 @@ References
 ----------
 Krahn, U., Binder, H., & König, J. (2013). A graphical tool for locating inconsistency in
 network meta-analyses. BMC Medical Research Methodology, 13, 35.
+Jackson, D., White, I. R., & Riley, R. D. (2012). Quantifying the impact of between-study
+heterogeneity in multivariate meta-analyses. Statistics in Medicine, 31, 3805-3820.
+Rücker, G. (2012). Network meta-analysis, electrical networks and graph theory. Research
+Synthesis Methods, 3, 312-324.
 Rücker, G., & Schwarzer, G. (2015). Ranking treatments in frequentist network meta-analysis
 works without resampling methods. BMC Medical Research Methodology, 15, 58.
 Salanti, G., Higgins, J. P. T., Ades, A. E., & Ioannidis, J. P. A. (2008). Evaluation of
@@ -49,8 +55,9 @@ from metareview.stats.mv import MvResult, rma_mv
 
 __all__ = ["NmaResult", "nma"]
 
-NMA_METHODS = Options("method", ("REML", "ML", "EE"), aliases={"FE": "EE"})
+NMA_METHODS = Options("method", ("REML", "ML", "DL", "EE"), aliases={"FE": "EE"})
 SMALL_VALUES = Options("small_values", ("good", "bad"))
+SPLIT_METHODS = Options("method", ("node-splitting", "back-calculation"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +68,8 @@ class NmaResult:
     ``reference`` (0 for the reference itself), in ``treatments`` order. ``QE`` is Cochran's
     Q of the common-effect model on ``df_QE`` degrees of freedom, split into ``Q_within``
     (heterogeneity within designs) and ``Q_between`` (inconsistency between designs);
-    ``pscore`` the P-scores.
+    ``pscore`` the P-scores. ``edges`` has one row per pair of treatments compared directly:
+    ``treat1``, ``treat2`` (sorted) and ``n_studies``, the number of studies comparing them.
     """
 
     method: str
@@ -105,6 +113,19 @@ class NmaResult:
             index=pd.Index(self.treatments, name="treatment"),
         )
 
+    def studies_per_treatment(self) -> pd.Series:
+        """Number of studies with an arm of each treatment, in ``treatments`` order (the
+        node sizes of a network graph)."""
+        arms: dict[str, set[str]] = {t: set() for t in self.treatments}
+        for t, b, st in zip(self._rows.treat, self._rows.base, self._rows.study, strict=True):
+            arms[t].add(st)
+            arms[b].add(st)
+        return pd.Series(
+            [len(arms[t]) for t in self.treatments],
+            index=pd.Index(self.treatments, name="treatment"),
+            name="n_studies",
+        )
+
     def pairs(self) -> pd.DataFrame:
         """Every ordered pair of treatments: ``treat1``, ``treat2``, ``estimate`` (treat1
         minus treat2), ``se``, ``ci_lb``, ``ci_ub``, ``zval``, ``pval``."""
@@ -145,28 +166,48 @@ class NmaResult:
         cells = {col: [cell(row, col) for row in order] for col in order}
         return pd.DataFrame(cells, index=pd.Index(order, name="treatment"))
 
-    def netsplit(self) -> pd.DataFrame:
-        """Node-splitting: direct and indirect evidence of every comparison that has both.
+    def netsplit(self, method: str = "node-splitting") -> pd.DataFrame:
+        """Direct and indirect evidence of every comparison that has both.
 
-        For comparison A vs B the model gets one more parameter, the difference between the
-        direct evidence (the A-vs-B contrasts of the studies that compare A and B) and the
-        indirect evidence (everything else), as in Dias et al. (2010); a multi-arm study that
-        holds A and B has its contrasts taken against A. tau2 is re-estimated in each split
-        model. Comparisons without indirect evidence are left out.
+        ``method="node-splitting"`` (Dias et al., 2010): for comparison A vs B the model gets
+        one more parameter, the difference between the direct evidence (the A-vs-B contrasts
+        of the studies that compare A and B) and the indirect evidence (everything else); a
+        multi-arm study that holds A and B has its contrasts taken against A. tau2 is
+        re-estimated (by the fit's method) in each split model.
+
+        ``method="back-calculation"`` (netmeta's default; König, Krahn & Binder, 2013): the
+        direct estimate pools the A-vs-B comparisons of the studies that hold both (their
+        own variances plus the network's tau2, a multi-arm study's comparison unadjusted),
+        the direct evidence proportion is ``prop = se_network² / se_direct²``, and the
+        indirect estimate is ``(network - prop * direct) / (1 - prop)`` with variance
+        ``se_network² / (1 - prop)``; the difference has variance ``se_direct² +
+        se_indirect²``. No model is refitted.
+
+        Comparisons without indirect evidence are left out.
+
+        Parameters
+        ----------
+        method : {"node-splitting", "back-calculation"}
 
         Returns
         -------
         DataFrame
             One row per comparison (``treat1`` vs ``treat2``, effect treat1 minus treat2):
-            ``k`` (studies with direct evidence), ``tau2`` (of the split model), ``direct``,
-            ``direct_se``, ``indirect``, ``indirect_se``, ``network``, ``network_se``,
-            ``diff`` (direct minus indirect), ``diff_se``, ``zval``, ``pval``.
+            ``k`` (studies with direct evidence), ``tau2`` (of the split model; the
+            network's for back-calculation), ``direct``, ``direct_se``, ``indirect``,
+            ``indirect_se``, ``network``, ``network_se``, ``diff`` (direct minus indirect),
+            ``diff_se``, ``zval``, ``pval``; back-calculation adds ``prop``.
 
         References
         ----------
         Dias, S., Welton, N. J., Caldwell, D. M., & Ades, A. E. (2010). Checking consistency
         in mixed treatment comparison meta-analysis. Statistics in Medicine, 29, 932-944.
+        König, J., Krahn, U., & Binder, H. (2013). Visualizing the flow of evidence in network
+        meta-analysis and characterizing mixed treatment comparisons. Statistics in
+        Medicine, 32, 5414-5429.
         """
+        if SPLIT_METHODS.check(method) == "back-calculation":
+            return self._back_calculation()
         base_rows = self._rows
         others = [t for t in self.treatments if t != self.reference]
         pairs = self.pairs().set_index(["treat1", "treat2"])
@@ -224,6 +265,67 @@ class NmaResult:
                     "diff": diff,
                     "diff_se": diff_se,
                     "zval": z,
+                    "pval": float(2 * stats.norm.sf(abs(z))),
+                }
+            )
+        return pd.DataFrame(out)
+
+    def _back_calculation(self) -> pd.DataFrame:
+        """netmeta's netsplit: indirect evidence back-calculated from the network and direct
+        estimates (see :meth:`netsplit`)."""
+        rows = self._rows
+        tau2 = self.tau2
+        # every pair of arms of every study: effect (arm minus arm) and variance from the
+        # study's block of basic contrasts (the base arm's contrast is 0)
+        by_pair: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        start = 0
+        for block in rows.blocks:
+            m = block.shape[0]
+            idx = range(start, start + m)
+            start += m
+            base = rows.base[start - 1]
+            arms = [base, *(rows.treat[i] for i in idx)]
+            y = np.r_[0.0, rows.y[start - m : start]]
+            V = np.zeros((m + 1, m + 1))
+            V[1:, 1:] = block
+            for i, j in itertools.combinations(range(m + 1), 2):
+                a, b = sorted((arms[i], arms[j]))
+                sign = 1.0 if arms[i] == a else -1.0
+                var = V[i, i] + V[j, j] - 2 * V[i, j]
+                by_pair.setdefault((a, b), []).append((sign * (y[i] - y[j]), var))
+        network = self.pairs().set_index(["treat1", "treat2"])
+        out = []
+        for a, b in self.edges[["treat1", "treat2"]].itertuples(index=False):
+            te, var = (np.array(v) for v in zip(*by_pair[(a, b)], strict=True))
+            w = 1 / (var + tau2)
+            direct = float((w * te).sum() / w.sum())
+            direct_var = float(1 / w.sum())
+            nma_est = float(network.loc[(a, b), "estimate"])
+            nma_se = float(network.loc[(a, b), "se"])
+            prop = nma_se**2 / direct_var
+            if prop >= 1 - 1e-8:
+                continue
+            indirect = (nma_est - prop * direct) / (1 - prop)
+            indirect_var = nma_se**2 / (1 - prop)
+            diff = direct - indirect
+            diff_se = float(np.sqrt(direct_var + indirect_var))
+            z = diff / diff_se
+            out.append(
+                {
+                    "treat1": a,
+                    "treat2": b,
+                    "k": len(te),
+                    "tau2": tau2,
+                    "prop": prop,
+                    "direct": direct,
+                    "direct_se": np.sqrt(direct_var),
+                    "indirect": float(indirect),
+                    "indirect_se": float(np.sqrt(indirect_var)),
+                    "network": nma_est,
+                    "network_se": nma_se,
+                    "diff": float(diff),
+                    "diff_se": diff_se,
+                    "zval": float(z),
                     "pval": float(2 * stats.norm.sf(abs(z))),
                 }
             )
@@ -325,8 +427,12 @@ def nma(
         its arms, and the arm variances are recovered from the pairs' variances (as netmeta).
     reference : str, optional
         Reference treatment (default: the first in sorted order).
-    method : {"REML", "ML", "EE"}
-        Estimator of tau2; EE (alias FE): common-effect model.
+    method : {"REML", "ML", "DL", "EE"}
+        Estimator of tau2: restricted or full maximum likelihood, the method of moments of
+        netmeta (``"DL"``, netmeta's default: ``max(0, (Q - df) / tr(P U))`` with Q and
+        df of the common-effect model, P its residual-forming matrix and U the random
+        effects' structure, variance 1 and correlation 1/2 within a study), or EE (alias FE):
+        common-effect model.
     small_values : {"good", "bad"}
         Whether small effects are desirable, for the P-scores.
     level : float
@@ -349,7 +455,8 @@ def nma(
 
     References
     ----------
-    Salanti et al. (2008); Rücker & Schwarzer (2015); Krahn, Binder & König (2013).
+    Salanti et al. (2008); Rücker (2012); Jackson, White & Riley (2012); Rücker & Schwarzer
+    (2015); Krahn, Binder & König (2013).
 
     Examples
     --------
@@ -632,24 +739,35 @@ def _contrasts(
     return _Rows(np.asarray(ys), treat, base, studies, blocks, designs)
 
 
-def _fit(
-    rows: _Rows, others: list[str], split: np.ndarray | None, method: str, level: float
-) -> MvResult:
-    """The contrast-based model: rows' contrasts on the treatments' effects vs the reference
-    (``others``), plus one column ``split`` (node-splitting) if given."""
-    X = np.zeros((len(rows.y), len(others)))
+def _design(rows: _Rows, others: list[str], split: np.ndarray | None) -> np.ndarray:
+    """Design matrix of the contrast-based model: each row's contrast (treat minus base) on
+    the treatments' effects vs the reference (``others``), plus the column ``split``."""
+    X = np.zeros((len(rows.y), len(others) + (split is not None)))
     col = {t: j for j, t in enumerate(others)}
     for r, (a, b) in enumerate(zip(rows.treat, rows.base, strict=True)):
         if a in col:
             X[r, col[a]] += 1
         if b in col:
             X[r, col[b]] -= 1
+    if split is not None:
+        X[:, -1] = split
+    return X
+
+
+def _fit(
+    rows: _Rows, others: list[str], split: np.ndarray | None, method: str, level: float
+) -> MvResult:
+    """The contrast-based model: rows' contrasts on the treatments' effects vs the reference
+    (``others``), plus one column ``split`` (node-splitting) if given."""
+    X = _design(rows, others, split)
     comp = [f"{a}:{b}" for a, b in zip(rows.treat, rows.base, strict=True)]
     frame = pd.DataFrame({"study": rows.study, "comp": comp})
-    mods = pd.DataFrame(X, columns=others)
-    if split is not None:
-        mods["split"] = split
-    common = method == "EE"
+    mods = pd.DataFrame(X, columns=[*others, *(["split"] if split is not None else [])])
+    tau2: float | None = None
+    if method == "EE":
+        tau2 = 0.0
+    elif method == "DL":
+        tau2 = _tau2_dl(rows, X)
     return rma_mv(
         rows.y,
         rows.blocks,
@@ -658,24 +776,58 @@ def _fit(
         data=frame,
         mods=mods,
         intercept=False,
-        method="REML" if common else method,
+        method=method if method in ("REML", "ML") else "REML",
         level=level,
         rho=0.5,
-        tau2=0.0 if common else None,
+        tau2=tau2,
     )
+
+
+def _tau2_dl(rows: _Rows, X: np.ndarray) -> float:
+    """netmeta's tau2 (Rücker, 2012, as netmeta computes it): ``max(0, (Q - df) / tr(P U))``.
+
+    Q = y' P y is the common-effect model's Q on df = k - p, P = W - W X (X' W X)^-1 X' W
+    with W = V^-1 (one block per study), and U the random effects' structure within a study
+    (1 on the diagonal, 1/2 between two contrasts of a multi-arm study). It is the
+    multivariate DerSimonian-Laird estimator (Jackson, White & Riley, 2012) of this model;
+    netmeta writes the same trace over all pairs of arms as ``tr((I - H) (B B' * E / 2) W)``.
+    With df = 0 there is nothing to estimate from and tau2 is 0.
+    """
+    k, p = X.shape
+    XtWX = np.zeros((p, p))
+    XtWy = np.zeros(p)
+    tr_WU = 0.0
+    XtWUWX = np.zeros((p, p))
+    start = 0
+    for block in rows.blocks:
+        m = block.shape[0]
+        sl = slice(start, start + m)
+        start += m
+        W = np.linalg.inv(block)
+        U = np.full((m, m), 0.5) + 0.5 * np.eye(m)
+        WX = W @ X[sl]
+        XtWX += X[sl].T @ WX
+        XtWy += WX.T @ rows.y[sl]
+        tr_WU += float(np.trace(W @ U))
+        XtWUWX += WX.T @ U @ WX
+    df = k - p
+    if df <= 0:
+        return 0.0
+    beta = np.linalg.solve(XtWX, XtWy)
+    q = 0.0
+    start = 0
+    for block in rows.blocks:
+        m = block.shape[0]
+        r = rows.y[start : start + m] - X[start : start + m] @ beta
+        start += m
+        q += float(r @ np.linalg.solve(block, r))
+    trace = tr_WU - float(np.trace(np.linalg.solve(XtWX, XtWUWX)))
+    return max(0.0, (q - df) / trace)
 
 
 def _fit_rank(rows: _Rows, others: list[str], split: np.ndarray) -> int:
     """Rank of the split model's design matrix (full when A vs B has indirect evidence)."""
-    X = np.zeros((len(rows.y), len(others) + 1))
-    col = {t: j for j, t in enumerate(others)}
-    for r, (a, b) in enumerate(zip(rows.treat, rows.base, strict=True)):
-        if a in col:
-            X[r, col[a]] += 1
-        if b in col:
-            X[r, col[b]] -= 1
-    X[:, -1] = split
-    return int(np.linalg.matrix_rank(X))
+    return int(np.linalg.matrix_rank(_design(rows, others, split)))
 
 
 def _rebase(rows: _Rows, study: str, new_base: str) -> _Rows:
