@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import optimize
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -81,6 +80,8 @@ def profile_bounds(
     the profile log-likelihood minus the chi-square quantile) in [lo, est] and [est, hi]; a
     side on which ``excess`` never turns positive is reported as its search limit, as
     metafor's ``confint`` does."""
+    from scipy import optimize  # ~0.3 s to import: only when an interval is asked for
+
     bounds = []
     for end in (lo, hi):
         if excess(end) < 0:
