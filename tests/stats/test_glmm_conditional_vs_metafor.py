@@ -392,3 +392,18 @@ def test_pln_that_metafor_cannot_fit_is_an_error_naming_studies():
     with pytest.raises(InputError, match=r"puts 2\.\d% of studies at a proportion of 1") as err:
         rma_glmm(measure="PLN", xi=PLN_FAILS["xi"], ni=PLN_FAILS["ni"], slab=PLN_FAILS["slab"])
     assert "'Tanabe et al.' (10/10)" in str(err.value) and "measure='PLO'" in str(err.value)
+
+
+# ------------------------------------------------------------------------------ UM.FS stall
+
+
+def test_umfs_fit_where_tau_zero_is_a_local_minimum_converges():
+    """A simulated table of bench_binary.py on which the damped Newton iteration used to creep
+    away from tau = 0 (a local minimum of the likelihood in tau) and stop unconverged after
+    200 iterations; the saddle-free step reaches metafor's fit. Observed 3.0e-6 (tau2)."""
+    case = next(c for c in ALL if c["id"] == "glmm_OR_UMFS_bench_stall")
+    res = rma_glmm(measure="OR", **{v: case[v] for v in ("ai", "bi", "ci", "di", "slab")})
+    ref = case["result"]
+    assert res.iterations < 50
+    for ours, theirs in (("estimate", "beta"), ("se", "se"), ("tau2", "tau2")):
+        np.testing.assert_allclose(getattr(res, ours), ref[theirs], rtol=1e-4, err_msg=ours)

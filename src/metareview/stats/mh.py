@@ -132,21 +132,26 @@ class MhResult:
         (RD), x2 t1 / t (IRR), t1 t2 / t (IRD), and for Peto the hypergeometric variance
         (a + c)(b + d) n1 n2 / (N^2 (N - 1)); on the counts as pooled (second ``add``/``to``).
         """
+        w = self.raw_weights()
+        return 100 * w / w.sum()
+
+    def raw_weights(self) -> np.ndarray:
+        """The unnormalised Mantel-Haenszel (or Peto) weights of :attr:`weights`; they add up
+        across fits of disjoint sets of studies (a forest plot of subgroups shows each study's
+        share of the total)."""
         cells = self._pooled_cells()
         if self.measure in _PERSON_TIME:
             _, t1, x2, t2 = cells
-            w = {"IRR": x2 * t1 / (t1 + t2), "IRD": t1 * t2 / (t1 + t2)}[self.measure]
-        else:
-            a, b, c, d = cells
-            n1, n2 = a + b, c + d
-            n = n1 + n2
-            w = {
-                "OR": b * c / n,
-                "RR": c * n1 / n,
-                "RD": n1 * n2 / n,
-                "PETO": (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1),
-            }[self.measure]
-        return 100 * w / w.sum()
+            return {"IRR": x2 * t1 / (t1 + t2), "IRD": t1 * t2 / (t1 + t2)}[self.measure]
+        a, b, c, d = cells
+        n1, n2 = a + b, c + d
+        n = n1 + n2
+        return {
+            "OR": b * c / n,
+            "RR": c * n1 / n,
+            "RD": n1 * n2 / n,
+            "PETO": (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1),
+        }[self.measure]
 
     def _pooled_cells(self) -> list[np.ndarray]:
         if self.cells is None or self.fit_args is None:
