@@ -16,7 +16,10 @@ CM.EL's Wald-type heterogeneity test is checked against an independent computati
 (each study's conditional MLE by optimize, its information by numDeriv at default settings)
 rather than against metafor's QE.Wld: metafor takes it from numDeriv's Hessian of the
 saturated model with r = 16, which on dat.bcg puts 18,365 on a diagonal whose analytic value
-is 560 (268.6 against 163.09 from the study-by-study computation and from ours).
+is 560 (268.6 against 163.09 from the study-by-study computation and from ours). The same
+numDeriv setting moves metafor's standard errors (by up to 2.7e-3 on a table of
+bench/bench_binary.py); ours equal numDeriv's default Hessian of the likelihood integrated at
+rel.tol 1e-12 to 5e-6.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ RTOL_CMEL = 2e-5
 # CM.EL se and se_tau2: metafor's are numDeriv Hessians (r = 16) of that integrated
 # likelihood; observed 1.6e-4 (collins1985a se) and 3.4e-4 (nielweise2007 se_tau2)
 RTOL_CMEL_SE = 5e-4
+# ... but against numDeriv (default settings) on the likelihood R integrates at rel.tol 1e-12:
+# observed 5.0e-6 (se and se_tau2; at metafor's optimum, a few 1e-6 from ours)
+RTOL_CMEL_SE_TIGHT = 1e-5
 # CM.EL likelihood-ratio test and logLik: observed 1.4e-11 and 3.9e-8
 RTOL_CMEL_LL = 1e-7
 # CM.EL Wald test against the study-by-study R computation: observed 7.4e-6 (bcg), where R's
@@ -157,6 +163,19 @@ def test_cmel_likelihood_against_tight_integration_in_r(case):
     at_theirs = model.loglik(np.array([[ref["beta"], np.sqrt(ref["tau2"])]]), np.array([0]))[0]
     assert at_theirs == pytest.approx(case["precise_logLik"], abs=ATOL_QUADRATURE)
     assert _table_fit(case).logLik >= case["precise_logLik"] - ATOL_QUADRATURE
+
+
+@pytest.mark.parametrize("case", CMEL, ids=_ids(CMEL))
+def test_cmel_standard_errors_equal_tight_integration_in_r(case):
+    """se and se_tau2 against numDeriv's Hessian (default settings) of the likelihood that R
+    integrates at rel.tol 1e-12, at metafor's optimum (ours is a few 1e-6 away)."""
+    res = _table_fit(case)
+    np.testing.assert_allclose(
+        res.se, case["precise_se"], rtol=RTOL_CMEL_SE_TIGHT, err_msg="se (tight R)"
+    )
+    np.testing.assert_allclose(
+        res.se_tau2, case["precise_se_tau2"], rtol=RTOL_CMEL_SE_TIGHT, err_msg="se_tau2 (tight R)"
+    )
 
 
 def test_hypergeometric_density_equals_scipy():
