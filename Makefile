@@ -55,6 +55,7 @@ fixtures:
 	Rscript tests/fixtures/make_mv_forest_fixtures.R
 	Rscript tests/fixtures/make_nma_fixtures.R
 	Rscript tests/fixtures/make_nma_published_fixtures.R
+	Rscript tests/fixtures/make_glmm_conditional_fixtures.R
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache out

@@ -61,6 +61,20 @@ mh = mr.rma_mh(
 fig = mr.forest(mh, transf="exp", extra_columns=counts, title="Mantel-Haenszel")
 
 # %%
+# Mantel-Haenszel within each method of allocation, as RevMan lays out subgroups: each
+# trial's share of the total weight, a subtotal per subgroup and the test between them.
+mh_by_allocation = mr.rma_mh(
+    es["TB cases, vaccinated"],
+    es["No TB, vaccinated"],
+    es["TB cases, control"],
+    es["No TB, control"],
+    measure="RR",
+    slab=es["study"],
+    subgroup=es["Allocation"],
+)
+fig = mr.forest(mh_by_allocation, transf="exp", title="Mantel-Haenszel by allocation")
+
+# %%
 # A single-group outcome on a back-transformed scale: the seed review's immediate pain-relief
 # rate, pooled as the paper did (DerSimonian-Laird on raw proportions), in percent.
 with warnings.catch_warnings():

@@ -157,3 +157,48 @@ def test_funnel_of_mh_fit_draws_study_estimates_around_the_mh_estimate():
     assert_close(centre.get_xdata(), [res.estimate] * 2)
     with pytest.raises(InputError, match="egger_line=True needs an rma"):
         funnel(res, egger_line=True)
+
+
+ALLOC = ["random"] * 4 + ["alternate"] * 2 + ["random"] * 3 + ["systematic"] * 4  # dat.bcg
+
+
+def test_mh_subgroup_forest_shows_shares_of_the_total_and_the_subgroup_test():
+    """RevMan's subgroup layout: each subgroup's studies with their share of the total
+    Mantel-Haenszel weight (equal to the overall fit's weights), a subtotal diamond per
+    subgroup, the total, and the test for subgroup differences."""
+    case = next(c for c in CASES if c["id"] == "bcg_RR")
+    counts = {k: case[k] for k in ("ai", "bi", "ci", "di")}
+    res = rma_mh(**counts, measure="RR", slab=case["slab"], subgroup=ALLOC)
+    fig = forest(res, transf="exp", extra_columns={"n": [str(a) for a in case["ai"]]})
+    order = [
+        i for g in ("random", "alternate", "systematic") for i, a in enumerate(ALLOC) if a == g
+    ]
+    weights = texts(fig, "weight")
+    assert weights[: len(order)] == [f"{res.weights[i]:.1f}%" for i in order]
+    assert texts(fig, "label-group") == ["random", "alternate", "systematic"]
+    pooled = texts(fig, "label-pooled")
+    subtotals = ["Subtotal (k = 7)", "Subtotal (k = 2)", "Subtotal (k = 4)"]
+    assert pooled == [*subtotals, "Total (Mantel-Haenszel, equal effects, k = 13)"]
+    diamonds = [p for p in by_gid(fig, "pooled") if isinstance(p, Polygon)]
+    for diamond, sub in zip(diamonds, res.subgroups.values(), strict=False):
+        assert_close(diamond.get_xy()[1, 0], np.exp(sub.estimate))
+    assert texts(fig, "header-label") == ["Study or subgroup"]
+    cells = texts(fig, "extra0")
+    assert cells[: len(order)] == [str(case["ai"][i]) for i in order]
+    notes = " ".join(texts(fig, "note"))
+    assert f"Test for subgroup differences: Chi² = {res.Q_between:.2f}" in notes
+    assert overlapping_texts(fig) == []
+
+
+def test_glmm_subgroup_forest_has_a_subtotal_per_subgroup():
+    case = next(c for c in CASES if c["id"] == "bcg_OR")
+    counts = {k: case[k] for k in ("ai", "bi", "ci", "di")}
+    res = rma_glmm(measure="OR", **counts, slab=case["slab"], subgroup=ALLOC)
+    fig = forest(res, transf="exp")
+    assert texts(fig, "label-pooled")[-1] == "Overall (GLMM, ML, k = 13)"
+    diamonds = [p for p in by_gid(fig, "pooled") if isinstance(p, Polygon)]
+    expected = [sub.predict(transf="exp")["pred"] for sub in res.subgroups.values()]
+    assert_close([d.get_xy()[1, 0] for d in diamonds[:3]], expected)
+    assert texts(fig, "weight") == []
+    assert "Test for subgroup differences" in " ".join(texts(fig, "note"))
+    assert overlapping_texts(fig) == []

@@ -24,6 +24,11 @@ from tests.conftest import load_fixture
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "bcg-vaccine"
 REF = {c["id"]: c for c in load_fixture("metafor_count_main")["cases"]}
+SUBGROUPS = {
+    {"MH_OR": "MH_OR", "MH_RR": "MH_RR", "PETO": "PETO_PETO", "GLMM_OR": "GLMM_OR"}[c["kind"]]: c
+    for c in load_fixture("metafor_glmm_conditional")["cases"]
+    if c["fn"] == "subgroups" and c["kind"] != "GLMM_PLO"
+}
 EXCLUDED = "TPT Madras (1980)"
 RTOL = 1e-10  # MH and Peto are closed form: measured worst 1.1e-15 (estimates), 6.9e-14 (tests)
 GLMM_RTOL = 1e-4  # GLMM: our ML optimum vs lme4's (issue 18); measured worst 2.6e-5
@@ -105,9 +110,18 @@ def test_main_model_pooled_from_the_counts_matches_metafor(tmp_path, model, ref_
     else:
         np.testing.assert_allclose(a.egger.zval, full["regtest_zval"], rtol=RTOL)
         np.testing.assert_allclose(a.egger.pval, full["regtest_pval"], rtol=RTOL)
-    # subgroups and meta-regression need an inverse-variance model: said, not silently dropped
-    assert a.subgroups is None and a.regression is None
-    assert any(n.startswith("Subgroups by Allocation were not fitted") for n in a.not_run)
+    # subgroups: one fit per allocation with the protocol's model, and RevMan's test for
+    # subgroup differences, as the R loop of make_glmm_conditional_fixtures.R (MH/Peto bit
+    # for bit, GLMM observed 1.4e-4 on Q_between, which moves with lme4's se's)
+    sub_ref = SUBGROUPS[ref_id]
+    assert list(a.subgroups.subgroups) == sub_ref["groups"]
+    estimates = [f.estimate for f in a.subgroups.subgroups.values()]
+    np.testing.assert_allclose(estimates, sub_ref["result"]["estimate"], rtol=rtol)
+    np.testing.assert_allclose(a.subgroups.Q_between, sub_ref["result"]["Q_between"], rtol=2 * rtol)
+    assert not any(n.startswith("Subgroups by") for n in a.not_run)
+    assert "Test for subgroup differences" in outcome_sentences(protocol, a)["subgroups"]
+    # a meta-regression needs an inverse-variance model: said, not silently dropped
+    assert a.regression is None
     assert any("meta-regression on Absolute latitude was not fitted" in n for n in a.not_run)
     s = outcome_sentences(protocol, a)
     assert "not fitted" in s["not_run"]
@@ -199,3 +213,24 @@ def test_published_source_must_be_text(tmp_path):
     path = folder(tmp_path, "", "\n[published]\nsource = 3\n")
     with pytest.raises(InputError, match=r"protocol.toml: \[published\] source = 3; expected text"):
         load_protocol(path)
+
+
+def test_glmm_subgroup_that_cannot_be_fitted_is_said_not_dropped(tmp_path):
+    """A subgroup with one trial has no random-effects GLMM: the report names it in what it
+    did not run (Mantel-Haenszel pools a one-trial subgroup, as RevMan)."""
+    path = folder(tmp_path, 'method = "GLMM"')
+    trials = (path / "trials.csv").read_text(encoding="utf-8").splitlines()
+    trials[1] = trials[1].replace('"random"', '"quasi"')  # Aronson 1948 alone
+    (path / "trials.csv").write_text("\n".join(trials) + "\n", encoding="utf-8")
+    _, a = analyse(path)
+    assert a.subgroups is None
+    (note,) = [n for n in a.not_run if n.startswith("Subgroups by Allocation")]
+    assert "subgroup 'quasi': a random-effects GLMM needs at least 2 studies" in note
+    mh_path = tmp_path / "mh"
+    shutil.copytree(path, mh_path)
+    text = (mh_path / "protocol.toml").read_text(encoding="utf-8")
+    (mh_path / "protocol.toml").write_text(
+        text.replace('method = "GLMM"', 'method = "MH"\nmeasure = "RR"'), encoding="utf-8"
+    )
+    _, a = analyse(mh_path)
+    assert a.subgroups.subgroups["quasi"].k == 1

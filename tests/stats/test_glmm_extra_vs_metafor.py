@@ -147,9 +147,10 @@ def test_summary_and_dict_carry_sigma2():
     assert fs.sigma2 is None and "sigma^2" not in fs.summary()
 
 
-def test_umrs_only_for_odds_ratios():
-    with pytest.raises(InputError, match=r"model='UM.RS' is available for measure='OR'"):
-        rma_glmm(measure="PLO", model="UM.RS", xi=[3, 4], ni=[10, 12])
+@pytest.mark.parametrize("model", ["UM.RS", "CM.EL", "CM.AL"])
+def test_two_group_models_only_for_two_group_measures(model):
+    with pytest.raises(InputError, match=rf"model='{model}' applies to the two-group measures"):
+        rma_glmm(measure="PLO", model=model, xi=[3, 4], ni=[10, 12])
 
 
 # ------------------------------------------------------------------------------ PLN

@@ -297,7 +297,7 @@ def test_single_study_and_no_events():
 
 def test_unknown_model_lists_the_supported_ones():
     with pytest.raises(InputError, match=r"model must be one of UM\.FS"):
-        rma_glmm(measure="OR", model="CM.EL", ai=[1, 2], bi=[3, 4], ci=[1, 2], di=[3, 4])
+        rma_glmm(measure="OR", model="CM.XL", ai=[1, 2], bi=[3, 4], ci=[1, 2], di=[3, 4])
 
 
 def test_non_convergence_says_what_was_tried(monkeypatch):

@@ -8,8 +8,9 @@ and CIs from ``study_table()``, pooled estimates and intervals from ``predict()`
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -269,10 +270,19 @@ def build_mh_rows(
     """Rows of a Mantel-Haenszel or Peto forest plot, as RevMan draws one: each study's own
     estimate (``res.study_table()``, "Not estimable" where it has none), the MH/Peto weights
     (``res.weights``), the pooled diamond, and the heterogeneity, overall-effect and (for the
-    odds ratio) Cochran-Mantel-Haenszel lines."""
-    rows = _own_estimate_rows(
-        res, scale, extra_columns, sort_by, res.weights if show_weights else None
-    )
+    odds ratio) Cochran-Mantel-Haenszel lines. A fit with ``subgroup=`` shows each subgroup's
+    studies (weights as shares of the total), its subtotal diamond and heterogeneity, then
+    the total and the test for subgroup differences."""
+    if res.subgroups is None:
+        rows = _own_estimate_rows(
+            res, scale, extra_columns, sort_by, res.weights if show_weights else None
+        )
+    else:
+        total = sum(float(sub.raw_weights().sum()) for sub in res.subgroups.values())
+        shares = {name: 100 * sub.raw_weights() / total for name, sub in res.subgroups.items()}
+        rows = _grouped_rows(
+            res, scale, extra_columns, sort_by, shares if show_weights else None, _mh_heterogeneity
+        )
     name = "Mantel-Haenszel" if res.method == "MH" else "Peto"
     rows.append(
         _pooled_row(
@@ -283,27 +293,93 @@ def build_mh_rows(
         )
     )
     last_drawn = len(rows) - 1
-    df = max(res.k_yi - 1, 0)
-    rows.append(
-        _text_row(
-            (
-                "Heterogeneity:",
-                _stat("Chi²", res.QE),
-                f"df = {df}",
-                fmt_p(res.QEp),
-                f"I² = {res.I2:.1f}%",
-            )
-        )
-    )
+    rows.append(_text_row(_mh_heterogeneity(res)))
     rows.append(
         _text_row(("Test for overall effect:", f"z = {fmt_num(res.zval, 2)}", fmt_p(res.pval)))
     )
     if res.CMH is not None and res.CMHp is not None:
         test = "Cochran-Mantel-Haenszel test:" if res.measure == "OR" else "Mantel-Haenszel test:"
         rows.append(_text_row((test, _stat("Chi²", res.CMH), "df = 1", fmt_p(res.CMHp))))
+    rows += _subgroup_difference(res)
     if res.omitted:
         rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
     return rows, last_drawn
+
+
+def _mh_heterogeneity(res: MhResult) -> tuple[str, ...]:
+    return (
+        "Heterogeneity:",
+        _stat("Chi²", res.QE),
+        f"df = {max(res.k_yi - 1, 0)}",
+        fmt_p(res.QEp),
+        f"I² = {res.I2:.1f}%",
+    )
+
+
+def _glmm_heterogeneity(res: GlmmResult) -> tuple[str, ...]:
+    return (
+        "Heterogeneity:",
+        _stat("τ²", res.tau2),
+        f"I² = {res.I2:.1f}%",
+        f"Wald Q = {fmt_stat(res.QE)} ({fmt_p(res.QEp)})",
+        f"LRT = {fmt_stat(res.QE_LRT)} ({fmt_p(res.QEp_LRT)})",
+        f"df = {res.k - 1}",
+    )
+
+
+def _subgroup_difference(res: MhResult | GlmmResult) -> list[Row]:
+    if res.subgroups is None or res.Q_between is None or res.p_between is None:
+        return []
+    return [
+        _text_row(
+            (
+                "Test for subgroup differences:",
+                _stat("Chi²", res.Q_between),
+                f"df = {res.df_between}",
+                fmt_p(res.p_between),
+            )
+        )
+    ]
+
+
+def _grouped_rows(
+    res: MhResult | GlmmResult,
+    scale: Scale,
+    extra_columns: dict[str, list[str]],
+    sort_by: str | None,
+    shares: Mapping[str, np.ndarray] | None,
+    heterogeneity: Callable[[Any], tuple[str, ...]],
+) -> list[Row]:
+    """Per subgroup: a heading, its studies (from the subgroup's own fit), the subtotal
+    diamond and its heterogeneity line. ``shares``: each subgroup's study weights as % of
+    the total (squares sized against the largest of all), or None for equal squares.
+    ``extra_columns`` follow ``res.slab`` and are matched to the subgroups' studies by label."""
+    assert res.subgroups is not None
+    positions: dict[str, list[int]] = {}
+    for i, label in enumerate(res.slab):
+        positions.setdefault(label, []).append(i)
+    largest = max((float(np.max(w)) for w in shares.values()), default=1.0) if shares else None
+    rows: list[Row] = []
+    for name, sub in res.subgroups.items():
+        index = [positions[label].pop(0) if positions.get(label) else None for label in sub.slab]
+        columns = {
+            column: ["" if i is None else values[i] for i in index]
+            for column, values in extra_columns.items()
+        }
+        weights = None if shares is None else shares[name]
+        rows.append(Row(kind="group", label=_wrap(name)))
+        rows += _own_estimate_rows(sub, scale, columns, sort_by, weights, largest=largest)
+        rows.append(
+            _pooled_row(
+                sub,
+                scale,
+                f"Subtotal (k = {sub.k})",
+                None if weights is None else float(weights.sum()),
+            )
+        )
+        rows.append(_text_row(heterogeneity(sub)))
+        rows.append(Row(kind="spacer"))
+    return rows
 
 
 def build_glmm_rows(
@@ -316,9 +392,16 @@ def build_glmm_rows(
 ) -> tuple[list[Row], int]:
     """Rows of a GLMM forest plot: each study's own estimate (``res.study_table()``, equal
     squares: a GLMM has no study weights), the pooled diamond, the prediction interval, and
-    tau², I² with the Wald and likelihood-ratio tests for heterogeneity."""
-    rows = _own_estimate_rows(res, scale, extra_columns, sort_by, None)
-    rows.append(_pooled_row(res, scale, f"Random-effects GLMM (ML, k = {res.k})", None))
+    tau², I² with the Wald and likelihood-ratio tests for heterogeneity. A fit with
+    ``subgroup=`` shows each subgroup's studies, subtotal (own tau²) and heterogeneity, then
+    the overall fit and the test for subgroup differences."""
+    if res.subgroups is None:
+        rows = _own_estimate_rows(res, scale, extra_columns, sort_by, None)
+        label = f"Random-effects GLMM (ML, k = {res.k})"
+    else:
+        rows = _grouped_rows(res, scale, extra_columns, sort_by, None, _glmm_heterogeneity)
+        label = f"Overall (GLMM, ML, k = {res.k})"
+    rows.append(_pooled_row(res, scale, label, None))
     if show_pi:
         pred = scale.predict(res)
         if np.isfinite(pred["pi_lb"]) and np.isfinite(pred["pi_ub"]):
@@ -332,22 +415,11 @@ def build_glmm_rows(
                 )
             )
     last_drawn = len(rows) - 1
-    df = res.k - 1
-    rows.append(
-        _text_row(
-            (
-                "Heterogeneity:",
-                _stat("τ²", res.tau2),
-                f"I² = {res.I2:.1f}%",
-                f"Wald Q = {fmt_stat(res.QE)} ({fmt_p(res.QEp)})",
-                f"LRT = {fmt_stat(res.QE_LRT)} ({fmt_p(res.QEp_LRT)})",
-                f"df = {df}",
-            )
-        )
-    )
+    rows.append(_text_row(_glmm_heterogeneity(res)))
     rows.append(
         _text_row(("Test for overall effect:", f"z = {fmt_num(res.zval, 2)}", fmt_p(res.pval)))
     )
+    rows += _subgroup_difference(res)
     if res.omitted:
         rows.append(_text_row(("Left out of the fit:", *res.omitted), sep="; "))
     return rows, last_drawn
@@ -359,14 +431,20 @@ def _own_estimate_rows(
     extra_columns: dict[str, list[str]],
     sort_by: str | None,
     weights: np.ndarray | None,
+    largest: float | None = None,
 ) -> list[Row]:
-    """Study rows from ``res.study_table()``; squares sized by ``weights`` (%) or equal."""
+    """Study rows from ``res.study_table()``; squares sized by ``weights`` (%) relative to
+    ``largest`` (default their own maximum), or equal."""
     table = res.study_table()
     est = scale.display(table["yi"].to_numpy())
     lb = scale.display(table["ci_lb"].to_numpy())
     ub = scale.display(table["ci_ub"].to_numpy())
     # equal squares (no weights) at a middling size, so that none looks like a heavy study
-    relative = np.full(res.k, 0.3) if weights is None else weights / weights.max()
+    relative = (
+        np.full(res.k, 0.3)
+        if weights is None
+        else weights / (weights.max() if largest is None else largest)
+    )
 
     def study_row(i: int) -> Row:
         estimable = bool(np.isfinite(est[i]))

@@ -206,14 +206,14 @@ def forest(
         rows, _ = build_mh_rows(
             res, scale, extra_columns=extras, sort_by=sort_by, show_weights=bool(show_weights)
         )
-        grouped = False
+        grouped = res.subgroups is not None
     elif isinstance(res, GlmmResult):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
         rows, _ = build_glmm_rows(
             res, scale, extra_columns=extras, sort_by=sort_by, show_pi=bool(show_pi)
         )
-        grouped, show_weights = False, False
+        grouped, show_weights = res.subgroups is not None, False
     else:
         _check_result(res)
         scale = resolve_scale(res.measure, transf, ni=res.ni, digits=digits)

@@ -21,7 +21,7 @@ from scipy import stats
 
 from metareview import integrity
 from metareview.cells import Cell, parse_cell
-from metareview.exceptions import InputError, MetareviewWarning
+from metareview.exceptions import ConvergenceError, InputError, MetareviewWarning
 from metareview.report.protocol import (
     COUNT_MODELS,
     Descriptive,
@@ -250,7 +250,7 @@ class OutcomeAnalysis:
     begg: RanktestResult | None
     sensitivity: pd.DataFrame
     converted: tuple[str, ...] = ()  # studies whose SDs the SE->SD rows convert
-    subgroups: RmaResult | None = None  # the protocol's model with subgroup=, if asked
+    subgroups: Fit | None = None  # the protocol's model with subgroup=, if asked
     regression: RmaResult | None = None  # the protocol's model with mods=, if asked
     not_run: tuple[str, ...] = ()  # analyses the protocol's model does not allow, and why
 
@@ -372,13 +372,19 @@ def event_counts(data: pd.DataFrame) -> np.ndarray:
 
 
 def _fit_counts(
-    o: Outcome, data: pd.DataFrame, v: Variant, exclude: set[str] = frozenset()
+    o: Outcome,
+    data: pd.DataFrame,
+    v: Variant,
+    exclude: set[str] = frozenset(),
+    subgroup: pd.Series | None = None,
 ) -> tuple[Fit, list[str]]:
     """Mantel-Haenszel or Peto (2x2 tables) or a binomial-normal GLMM (proportions, or odds
-    ratios from 2x2 tables), from the counts, with metafor's defaults; warnings collected as
+    ratios from 2x2 tables), from the counts, with metafor's defaults (``subgroup``: a label
+    per study of the table, for one fit per subgroup); warnings collected as
     :func:`_quiet_rma` does."""
     used = data[data["used"] & ~data.index.isin(list(exclude))]
     slab = list(used.index)
+    by = {} if subgroup is None else {"subgroup": subgroup.loc[used.index].to_numpy()}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MetareviewWarning)
         res: Fit
@@ -388,15 +394,16 @@ def _fit_counts(
                 xi=event_counts(used),
                 ni=used["ni"].to_numpy(dtype=float),
                 slab=slab,
+                **by,
             )
         else:
             cells = {k: used[k].to_numpy(dtype=float) for k in _ESCALC_ARGS["2x2"] if k in used}
             if v.method == "GLMM":
-                res = rma_glmm(measure=v.measure, **cells, slab=slab)
+                res = rma_glmm(measure=v.measure, **cells, slab=slab, **by)
             elif v.method == "PETO":
-                res = rma_peto(**cells, slab=slab)
+                res = rma_peto(**cells, slab=slab, **by)
             else:
-                res = rma_mh(**cells, measure=v.measure, slab=slab)
+                res = rma_mh(**cells, measure=v.measure, slab=slab, **by)
     return res, [str(w.message) for w in caught if issubclass(w.category, MetareviewWarning)]
 
 
@@ -608,16 +615,20 @@ def analyse_outcome(protocol: Protocol, o: Outcome) -> OutcomeAnalysis:
     table = protocol.table
     by_counts = main.method in COUNT_METHODS
     name = METHOD_NAMES.get(main.method, main.method)
-    if o.option("subgroup") and by_counts:
-        not_run.append(
-            f"Subgroups by {o.option('subgroup')} were not fitted: metareview fits subgroups "
-            f"with inverse-variance models only, and the protocol's model is {name}."
-        )
-    elif o.option("subgroup"):
+    if o.option("subgroup"):
         labels = table[o.option("subgroup")].map(
             lambda raw: "not reported" if parse_cell(raw).is_missing else raw.strip()
         )
-        subgroups, _ = _fit(o, data, main, suspects, subgroup=labels)
+        if not by_counts:
+            subgroups, _ = _fit(o, data, main, suspects, subgroup=labels)
+        else:
+            try:  # each subgroup pooled from its counts with the protocol's model
+                subgroups, _ = _fit_counts(o, data, main, subgroup=labels)
+            except (InputError, ConvergenceError) as exc:
+                not_run.append(
+                    f"Subgroups by {o.option('subgroup')} were not fitted with the protocol's "
+                    f"model ({name}): {exc}"
+                )
     if o.option("moderators") and by_counts:
         why = (
             "metareview's rma_glmm takes no moderators yet (metafor's rma.glmm does)"

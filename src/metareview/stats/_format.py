@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -74,20 +74,28 @@ def format_rma(res: RmaResult) -> str:
     if not res.has_mods and res.method != "EE":
         pct = f"{100 * res.level:g}%"
         lines += ["", f"{pct} prediction interval: [{res.pi_lb:.4f}, {res.pi_ub:.4f}]"]
-    if res.subgroups is not None:
-        lines += ["", "Subgroups (each with its own tau^2):"]
-        for label, sub in res.subgroups.items():
-            lines.append(
-                f"  {label}: k = {sub.k}, estimate = {sub.estimate:.4f} "
-                f"[{sub.ci_lb[0]:.4f}, {sub.ci_ub[0]:.4f}], tau^2 = {sub.tau2:.4f}, "
-                f"I^2 = {sub.I2:.1f}%"
-            )
-        lines.append(
-            f"Test for subgroup differences: Chi^2 = {res.Q_between:.2f}, "
-            f"df = {res.df_between}, p = {fmt_p(res.p_between)}"
-        )
+    lines += subgroup_lines(res)
     lines += ["", "---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
     return "\n".join(lines)
+
+
+def subgroup_lines(res: Any) -> list[str]:
+    """One line per subgroup fit and the test for subgroup differences (rma, rma_mh,
+    rma_peto and rma_glmm fits made with ``subgroup=``); empty without subgroups."""
+    if getattr(res, "subgroups", None) is None:
+        return []
+    lines = ["", "Subgroups (each with its own tau^2):"]
+    for label, sub in res.subgroups.items():
+        ci_lb, ci_ub = float(np.ravel(sub.ci_lb)[0]), float(np.ravel(sub.ci_ub)[0])
+        lines.append(
+            f"  {label}: k = {sub.k}, estimate = {sub.estimate:.4f} "
+            f"[{ci_lb:.4f}, {ci_ub:.4f}], tau^2 = {sub.tau2:.4f}, I^2 = {sub.I2:.1f}%"
+        )
+    lines.append(
+        f"Test for subgroup differences: Chi^2 = {res.Q_between:.2f}, "
+        f"df = {res.df_between}, p = {fmt_p(res.p_between)}"
+    )
+    return lines
 
 
 def _p_eq(p: float) -> str:

@@ -13,10 +13,18 @@ quadrature (7 nodes by default, lme4's ``glmer`` as metafor calls it):
   a_i ~ Bin(n1i, expit(alpha_i + theta + u_i/2)) and c_i ~ Bin(n2i, expit(alpha_i - u_i/2)),
   u_i ~ N(0, tau2); theta is the pooled log odds ratio (Turner et al., 2000; metafor's
   ``coding=1/2``). ``measure="IRR"`` is the Poisson analogue, with log(t) as offset.
-* ``measure="OR", model="UM.RS"`` (unconditional model with random study effects): as UM.FS
+* ``model="UM.RS"`` (unconditional model with random study effects; OR and IRR): as UM.FS
   with alpha_i = mu + v_i, v_i ~ N(0, sigma2) independent of u_i (metafor's ``cor=FALSE``);
   the two random effects per study are integrated out by the Laplace method (nAGQ = 1, which
   metafor imposes on this model because glmer has no quadrature for two random effects).
+* ``measure="OR", model="CM.EL"`` (conditional model, exact likelihood): given both margins
+  of table i, a_i follows Fisher's noncentral hypergeometric distribution with log odds
+  ratio theta_i ~ N(theta, tau2) (van Houwelingen, Zwinderman & Stijnen, 1993; Stijnen,
+  Hamza & Ozdemir, 2010); the integral over theta_i by adaptive Gauss-Hermite quadrature
+  with 21 nodes (metafor: R's ``integrate``). ``model="CM.AL"`` approximates it by the
+  binomial a_i ~ Bin(a_i + c_i, expit(theta + u_i + log(n1i/n2i))), which for rates
+  (``measure="IRR"``, offset log(t1i/t2i)) is exact: there ``"CM.EL"`` and ``"CM.AL"`` are
+  that model (as in metafor).
 
 The likelihood of a (B, k) batch of meta-analyses is evaluated at once: every study's
 conditional mode is found by vectorised Newton steps, then the quadrature sum is taken over
@@ -37,8 +45,19 @@ Jackson, D., Law, M., Stijnen, T., Viechtbauer, W., & White, I. R. (2018). A com
 seven random-effects models for meta-analyses that estimate the summary odds ratio. Stat.
 Med., 37(7), 1059-1085. https://doi.org/10.1002/sim.7588
 
+van Houwelingen, H. C., Zwinderman, K. H., & Stijnen, T. (1993). A bivariate approach to
+meta-analysis. Stat. Med., 12(24), 2273-2284. https://doi.org/10.1002/sim.4780122405
+
+Stijnen, T., Hamza, T. H., & Ozdemir, P. (2010). Random effects meta-analysis of event outcome
+in the framework of the generalized linear mixed model with applications in sparse data.
+Stat. Med., 29(29), 3046-3067. https://doi.org/10.1002/sim.4040
+
 Liu, Q., & Pierce, D. A. (1994). A note on Gauss-Hermite quadrature. Biometrika, 81(3),
 624-629. https://doi.org/10.1093/biomet/81.3.624
+
+Dauphin, Y. N., Pascanu, R., Gulcehre, C., Cho, K., Ganguli, S., & Bengio, Y. (2014).
+Identifying and attacking the saddle point problem in high-dimensional non-convex
+optimization. NeurIPS 27. https://arxiv.org/abs/1406.2572
 
 Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects models
 using lme4. J. Stat. Softw., 67(1). https://doi.org/10.18637/jss.v067.i01
@@ -48,7 +67,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -63,6 +82,7 @@ from metareview._validation import (
 from metareview._version import __version__
 from metareview.exceptions import ConvergenceError, ConvergenceWarning, InputError
 from metareview.stats import _distributions as dist
+from metareview.stats._subgroup import with_subgroups
 from metareview.stats.effects import _check_rule, _zero_mask
 from metareview.stats.mh import _columns, _no_events, _num, _tables
 from metareview.stats.transforms import back_transform
@@ -70,7 +90,7 @@ from metareview.stats.transforms import back_transform
 __all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]
 
 GLMM_MEASURES = Options("measure", ("PLO", "PLN", "OR", "IRLN", "IRR"))
-GLMM_MODELS = Options("model", ("UM.FS", "UM.RS"), case_sensitive=False)
+GLMM_MODELS = Options("model", ("UM.FS", "UM.RS", "CM.EL", "CM.AL"), case_sensitive=False)
 _DEFAULT_TRANSF = {"PLO": "expit", "PLN": "exp", "OR": "exp", "IRLN": "exp", "IRR": "exp"}
 
 _MAXITER = 200  # Levenberg-Marquardt iterations
@@ -362,6 +382,20 @@ def _maximise(model: _Likelihood, start: np.ndarray, rows: np.ndarray | None = N
             step = np.linalg.solve(neg, grad[..., None])[..., 0]
         except np.linalg.LinAlgError:
             step = grad * 1e-2
+        # where -H + damping is not positive definite (the likelihood is even in tau, so tau
+        # near 0 can sit at a local minimum in tau), climb along |curvature| instead: the
+        # saddle-free Newton step (Dauphin et al., 2014), which doubles a small tau per step
+        # where the damped step crept away from 0 by 10% (an OR UM.FS fit of bench_binary
+        # took more than 200 iterations)
+        with np.errstate(invalid="ignore"):
+            indefinite = np.isfinite(neg).all(axis=(1, 2))
+            indefinite[indefinite] = np.linalg.eigvalsh(neg[indefinite])[:, 0] <= 0
+        if indefinite.any():
+            e, vecs = np.linalg.eigh(-hmat[indefinite])
+            e = np.abs(e)
+            denom = e + lam[act[indefinite], None] * np.maximum(1.0, e)
+            proj = np.einsum("bpq,bp->bq", vecs, grad[indefinite]) / denom
+            step[indefinite] = np.einsum("bpq,bq->bp", vecs, proj)
         bad = ~np.isfinite(step).all(axis=1)
         step[bad] = 1e-2 * grad[bad]
         step = np.clip(step, -2.0, 2.0)
@@ -450,6 +484,22 @@ class GlmmResult:
     vi: np.ndarray | None = None
     #: UM.RS only: variance of the random study intercepts (metafor's ``sigma2``)
     sigma2: float | None = None
+    #: CM.EL only (as metafor): se of tau2 (delta method) and its Wald CI on the log scale
+    se_tau2: float | None = None
+    tau2_ci_lb: float | None = None
+    tau2_ci_ub: float | None = None
+    #: the counts of the studies in the fit, one row per study of ``slab`` (columns as the
+    #: measure's arguments: ai, bi, ci, di / xi, ni / xi, ti / x1i, t1i, x2i, t2i) and the
+    #: options, so that :func:`leave1out` can refit
+    cells: np.ndarray | None = field(default=None, repr=False)
+    fit_args: Mapping[str, Any] | None = field(default=None, repr=False)
+    #: with ``subgroup=``: each subgroup's own fit (own tau2), every input row's label and
+    #: the test for subgroup differences (Q of the subgroup estimates, as RevMan)
+    subgroups: Mapping[str, GlmmResult] | None = field(default=None, repr=False)
+    subgroup_labels: tuple[str, ...] | None = field(default=None, repr=False)
+    Q_between: float | None = None
+    df_between: int | None = None
+    p_between: float | None = None
 
     @property
     def tau(self) -> float:
@@ -484,9 +534,9 @@ class GlmmResult:
             "pi_ub": pred["pi_ub"],
             "tau2": self.tau2,
             "sigma2": self.sigma2,
-            "se_tau2": None,
-            "tau2_ci_lb": None,
-            "tau2_ci_ub": None,
+            "se_tau2": self.se_tau2,
+            "tau2_ci_lb": self.tau2_ci_lb,
+            "tau2_ci_ub": self.tau2_ci_ub,
             "I2": self.I2,
             "H2": self.H2,
             "QE": _num(self.QE),
@@ -503,6 +553,16 @@ class GlmmResult:
             "level": self.level,
             "omitted": list(self.omitted),
             "metareview_version": __version__,
+            **(
+                {
+                    "Q_between": _num(self.Q_between),
+                    "df_between": self.df_between,
+                    "p_between": _num(self.p_between),
+                    "subgroups": {g: r.to_dict() for g, r in self.subgroups.items()},
+                }
+                if self.subgroups is not None
+                else {}
+            ),
         }
 
     def predict(
@@ -544,15 +604,21 @@ class GlmmResult:
             "OR": "Random-Effects Model (UM.FS, fixed study effects; odds ratio)",
             "IRR": "Random-Effects Model (UM.FS, fixed study effects; rate ratio)",
         }[self.measure]
-        if self.model == "UM.RS":
-            model = "Random-Effects Model (UM.RS, random study effects; odds ratio)"
+        ratio = "odds ratio" if self.measure == "OR" else "rate ratio"
+        model = {
+            "UM.RS": f"Random-Effects Model (UM.RS, random study effects; {ratio})",
+            "CM.EL": f"Random-Effects Model (CM.EL, conditional model, exact likelihood; {ratio})",
+            "CM.AL": f"Random-Effects Model (CM.AL, conditional model, approximate likelihood; "
+            f"{ratio})",
+        }.get(self.model, model)
         lines = [f"{model} (k = {self.k}; tau^2 estimator: ML; nAGQ = {self.nAGQ})", ""]
         if self.omitted:
             lines[1:1] = [f"Left out: {', '.join(self.omitted)}"]
         lines += [
             f"logLik = {self.logLik:.4f}",
             "",
-            f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}",
+            f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}"
+            + (f" (SE = {self.se_tau2:.4f})" if self.se_tau2 is not None else ""),
             f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
             f"I^2 (total heterogeneity / total variability):   {self.I2:.2f}%",
             f"H^2 (total variability / sampling variability):  {self.H2:.2f}",
@@ -586,6 +652,7 @@ class GlmmResult:
             f"Back-transformed ({scale}): {pred['pred']:.4f} "
             f"({pct} CI {pred['ci_lb']:.4f} to {pred['ci_ub']:.4f}; prediction interval "
             f"{pred['pi_lb']:.4f} to {pred['pi_ub']:.4f})",
+            *_format.subgroup_lines(self),
             "",
             "---",
             "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1",
@@ -855,6 +922,7 @@ def rma_glmm(
     slab: Any = None,
     nAGQ: int = 7,
     level: float = 95,
+    subgroup: Any = None,
 ) -> GlmmResult:
     """Random-effects GLMM on the exact binomial likelihood, as metafor's ``rma.glmm``.
 
@@ -866,11 +934,16 @@ def rma_glmm(
         ``"OR"``: odds ratio from 2x2 counts (``ai, bi, ci, di`` or ``ai, ci, n1i, n2i``).
         ``"IRLN"``: Poisson-normal model for incidence rates (``xi`` events in ``ti``
         person-time). ``"IRR"``: rate ratio (``x1i, t1i, x2i, t2i``).
-    model : {"UM.FS", "UM.RS"}
-        For OR and IRR, the unconditional model with fixed study effects (metafor's
-        default); the random effect enters the two arms as +u/2 and -u/2. For OR also
-        ``"UM.RS"``: random study intercepts (variance ``sigma2``) instead of fixed ones,
-        always by the Laplace approximation (``nAGQ`` is not used; metafor sets it to 1).
+    model : {"UM.FS", "UM.RS", "CM.EL", "CM.AL"}
+        For OR and IRR (the one-group measures take only ``"UM.FS"``): ``"UM.FS"``, the
+        unconditional model with fixed study effects (metafor's default), the random effect
+        entering the two arms as +u/2 and -u/2; ``"UM.RS"``, random study intercepts
+        (variance ``sigma2``) instead of fixed ones, always by the Laplace approximation
+        (``nAGQ`` is not used; metafor sets it to 1); ``"CM.EL"``, the conditional model
+        with the exact likelihood (OR: noncentral hypergeometric, integrated with 21
+        quadrature nodes, ``nAGQ`` not used; reports ``se_tau2`` and a CI of tau2 as
+        metafor); ``"CM.AL"``, its binomial approximation for OR (for IRR the same model as
+        ``"CM.EL"``, which it is then called).
     xi, ni, mi, ai, bi, ci, di, n1i, n2i, ti, x1i, t1i, x2i, t2i : array-like or str
         Counts (whole numbers), as arrays or column names of ``data``.
     data : DataFrame, optional
@@ -880,6 +953,10 @@ def rma_glmm(
         Adaptive Gauss-Hermite quadrature nodes per study; 7 as metafor (lme4 ``glmer``).
     level : float
         Confidence level, 95 or 0.95.
+    subgroup : array-like or str, optional
+        A label per study (or a column of ``data``): each subgroup is fitted on its own
+        (own tau2; ``.subgroups``) and ``Q_between``/``df_between``/``p_between`` test for
+        subgroup differences with Q of the subgroup estimates, as RevMan does.
 
     Returns
     -------
@@ -890,7 +967,10 @@ def rma_glmm(
     InputError
         Counts that are not whole numbers (naming the study), negative, or above the group
         size; person-time <= 0; fewer than 2 studies; no events (or only events) in any
-        study, or in one arm of every study for OR and IRR.
+        study, or in one arm of every study for OR and IRR; for PLN, data whose fitted
+        random-effects distribution puts more than 1% of studies at proportions >= 1 (the
+        log-link likelihood is not defined there; metafor cannot fit such data either),
+        naming the studies with the highest proportions.
     ConvergenceError
         When the maximiser does not converge; the message says what was tried.
 
@@ -912,24 +992,63 @@ def rma_glmm(
     >>> round(res.estimate, 3), round(res.tau2, 3)
     (0.818, 1.59)
     """
+    if subgroup is not None:
+        columns = dict(
+            xi=xi,
+            ni=ni,
+            mi=mi,
+            ai=ai,
+            bi=bi,
+            ci=ci,
+            di=di,
+            n1i=n1i,
+            n2i=n2i,
+            ti=ti,
+            x1i=x1i,
+            t1i=t1i,
+            x2i=x2i,
+            t2i=t2i,
+            slab=slab,
+        )
+        options: dict[str, Any] = dict(measure=measure, model=model, nAGQ=nAGQ, level=level)
+        overall = rma_glmm(**columns, data=data, **options)
+        return with_subgroups(rma_glmm, overall, subgroup, data, columns, options)
     measure = GLMM_MEASURES.check(measure)
     model = GLMM_MODELS.check(model)
     level = check_level(level)
     nagq = int(nAGQ)
     if nagq < 1:
         raise InputError(f"nAGQ must be a positive whole number; got {nAGQ!r}.")
-    if model == "UM.RS" and measure != "OR":
+    if model != "UM.FS" and measure not in ("OR", "IRR"):
         raise InputError(
-            f"model='UM.RS' is available for measure='OR'; got measure={measure!r} "
-            "(use model='UM.FS')."
+            f"model={model!r} applies to the two-group measures 'OR' and 'IRR'; got "
+            f"measure={measure!r} (use model='UM.FS')."
         )
+    if model == "CM.AL" and measure == "IRR":
+        model = "CM.EL"  # conditioning on the total events is exact for rates (as metafor)
     if measure in ("PLO", "PLN"):
-        return _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=measure == "PLN")
-    if measure == "IRLN":
-        return _fit_irln(xi, ti, data, slab, nagq, level)
-    if measure == "IRR":
-        return _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level)
-    return _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model)
+        res, cells = _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=measure == "PLN")
+    elif measure == "IRLN":
+        res, cells = _fit_irln(xi, ti, data, slab, nagq, level)
+    elif measure == "IRR":
+        res, cells = _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level, model)
+    else:
+        res, cells = _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model)
+    return replace(
+        res,
+        cells=np.column_stack(cells),
+        fit_args={"measure": measure, "model": model, "nAGQ": nagq},
+    )
+
+
+#: the data arguments of each measure, in the column order of ``GlmmResult.cells``
+GLMM_COLUMNS = {
+    "PLO": ("xi", "ni"),
+    "PLN": ("xi", "ni"),
+    "IRLN": ("xi", "ti"),
+    "OR": ("ai", "bi", "ci", "di"),
+    "IRR": ("x1i", "t1i", "x2i", "t2i"),
+}
 
 
 def _finish(
@@ -949,12 +1068,17 @@ def _finish(
     labels,
     omitted,
     sigma2=None,
+    se_tau2=None,
 ) -> GlmmResult:
     yi, vi = study
     vt = _vt(vi)
     crit = dist.norm.isf((1 - level) / 2)
     zval = est / se
     df = k - 1
+    tau2_ci: tuple[float | None, float | None] = (None, None)
+    if se_tau2 is not None and tau2 > 0:
+        half = crit * se_tau2 / tau2  # Wald CI of log(tau2), as metafor's CM.EL
+        tau2_ci = (float(tau2 * np.exp(-half)), float(tau2 * np.exp(half)))
     return GlmmResult(
         measure=measure,
         model=model,
@@ -982,10 +1106,15 @@ def _finish(
         yi=yi,
         vi=vi,
         sigma2=sigma2,
+        se_tau2=se_tau2,
+        tau2_ci_lb=tau2_ci[0],
+        tau2_ci_ub=tau2_ci[1],
     )
 
 
-def _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=False) -> GlmmResult:
+def _fit_plo(
+    xi, ni, mi, data, slab, nagq, level, log_link=False
+) -> tuple[GlmmResult, tuple[np.ndarray, ...]]:
     if xi is None or (ni is None and mi is None):
         raise InputError(
             "rma_glmm(measure='PLO') needs xi and ni (or mi), as arrays or column names of data."
@@ -1009,7 +1138,7 @@ def _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=False) -> GlmmResult:
             "the pooled logit is infinite and the GLMM has no maximum."
         )
     if log_link:
-        return _fit_pln(x, n, labels, nagq, level)
+        return _fit_pln(x, n, labels, nagq, level), (x, n)
     params, ll, hess, conv, iters, start = _plo_fit(x[None], n[None], np.ones((1, k), bool), nagq)
     if not conv[0] or not np.isfinite(params).all():
         raise _not_converged("measure='PLO'", int(iters[0]), start[0], nagq)
@@ -1042,10 +1171,12 @@ def _fit_plo(xi, ni, mi, data, slab, nagq, level, log_link=False) -> GlmmResult:
         int(iters[0]),
         labels,
         (),
-    )
+    ), (x, n)
 
 
-def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model="UM.FS") -> GlmmResult:
+def _fit_or(
+    ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model="UM.FS"
+) -> tuple[GlmmResult, tuple[np.ndarray, ...]]:
     a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_glmm()")
     for name, cell in (("ai", a), ("bi", b), ("ci", c), ("di", d)):
         _check_counts(name, cell, labels)
@@ -1081,10 +1212,30 @@ def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model="UM.FS") ->
     corrected = _zero_mask((a, b, c, d), "only0")
     ac, bc, cc, dc = (np.where(corrected, v + 0.5, v) for v in (a, b, c, d))
     study = (np.log(ac * dc / (bc * cc)), 1 / ac + 1 / bc + 1 / cc + 1 / dc)
+    theta0 = float(np.average(log_or, weights=1 / v_or))
     if model == "UM.RS":
-        return _fit_or_random_studies(
-            a, b, c, d, float(np.average(log_or, weights=1 / v_or)), study, labels, omitted, level
+        return _fit_random_studies(
+            "OR",
+            np.stack([a, c], -1),
+            np.stack([n1, n2], -1),
+            None,
+            theta0,
+            study,
+            labels,
+            omitted,
+            level,
+        ), (a, b, c, d)
+    if model == "CM.EL":
+        return _fit_or_conditional_exact(a, b, c, d, theta0, study, labels, omitted, level), (
+            a,
+            b,
+            c,
+            d,
         )
+    if model == "CM.AL":
+        return _fit_conditional_binomial(
+            "OR", "CM.AL", a, a + c, np.log(n1 / n2), theta0, study, labels, omitted, nagq, level
+        ), (a, b, c, d)
     return _fit_two_groups(
         "OR",
         np.stack([a, c], -1),
@@ -1100,10 +1251,12 @@ def _fit_or(ai, bi, ci, di, n1i, n2i, data, slab, nagq, level, model="UM.FS") ->
         nagq,
         level,
         poisson=False,
-    )
+    ), (a, b, c, d)
 
 
-def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
+def _fit_irr(
+    x1i, t1i, x2i, t2i, data, slab, nagq, level, model="UM.FS"
+) -> tuple[GlmmResult, tuple[np.ndarray, ...]]:
     x1, t1, x2, t2, labels = _person_time(x1i, t1i, x2i, t2i, data, slab, two=True)
     keep, labels, omitted = _drop_studies((x1 == 0) & (x2 == 0), labels)
     x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
@@ -1128,13 +1281,32 @@ def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
     x1c, x2c = np.where(corrected, x1 + 0.5, x1), np.where(corrected, x2 + 0.5, x2)
     study = (np.log(x1c / t1) - np.log(x2c / t2), 1 / x1c + 1 / x2c)
     offset = np.log(np.stack([t1, t2], -1))
+    theta0 = float(np.average(log_irr, weights=1 / (1 / (x1 + 0.5) + 1 / (x2 + 0.5))))
+    if model == "UM.RS":
+        return _fit_random_studies(
+            "IRR", np.stack([x1, x2], -1), None, offset, theta0, study, labels, omitted, level
+        ), (x1, t1, x2, t2)
+    if model == "CM.EL":
+        return _fit_conditional_binomial(
+            "IRR",
+            "CM.EL",
+            x1,
+            x1 + x2,
+            np.log(t1 / t2),
+            theta0,
+            study,
+            labels,
+            omitted,
+            nagq,
+            level,
+        ), (x1, t1, x2, t2)
     return _fit_two_groups(
         "IRR",
         np.stack([x1, x2], -1),
         np.zeros((len(x1), 2)),
         offset,
         np.log((x2 + 0.5) / t2),
-        float(np.average(log_irr, weights=1 / (1 / (x1 + 0.5) + 1 / (x2 + 0.5)))),
+        theta0,
         sat,
         q_wald,
         study,
@@ -1143,7 +1315,7 @@ def _fit_irr(x1i, t1i, x2i, t2i, data, slab, nagq, level) -> GlmmResult:
         nagq,
         level,
         poisson=True,
-    )
+    ), (x1, t1, x2, t2)
 
 
 def _drop_studies(drop: np.ndarray, labels):
@@ -1238,7 +1410,7 @@ def _person_time(x1i, t1i, x2i, t2i, data, slab, two: bool):
     return (*(arrays[n] for n in names), labels)
 
 
-def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
+def _fit_irln(xi, ti, data, slab, nagq, level) -> tuple[GlmmResult, tuple[np.ndarray, ...]]:
     x, t, labels = _person_time(xi, ti, None, None, data, slab, two=False)
     k = len(x)
     if k < 2:
@@ -1284,7 +1456,7 @@ def _fit_irln(xi, ti, data, slab, nagq, level) -> GlmmResult:
         int(iters[0]),
         labels,
         (),
-    )
+    ), (x, t)
 
 
 class _DropTau:
@@ -1304,20 +1476,22 @@ class _DropTau:
 # ------------------------------------------------------------------------------ OR, UM.RS
 
 
-def _laplace_two(eta0: np.ndarray, x: np.ndarray, n: np.ndarray, loading: np.ndarray) -> np.ndarray:
+def _laplace_two(
+    eta0: np.ndarray, x: np.ndarray, n: np.ndarray, loading: np.ndarray, poisson: bool = False
+) -> np.ndarray:
     """Each study's marginal log-likelihood over two random effects, by the Laplace method.
 
-    eta0, x, n: (M, k, 2) linear predictor without the random effects, events and trials of
-    the two arms; loading: (M, 2, 2) arm-by-effect loadings of the standardised effects z ~
-    N(0, I) (metafor's design times the standard deviations, lme4's Z Lambda). Returns
-    (M, k): g(z*) - log det(H)/2, g(z) = log p(y | z) - |z|^2/2 at its mode z*, H = -g''(z*)
-    (Bates et al., 2015, eq. 46; nAGQ = 1).
+    eta0, x, n: (M, k, 2) linear predictor without the random effects (offsets included),
+    events and trials of the two arms (n unused for Poisson counts); loading: (M, 2, 2)
+    arm-by-effect loadings of the standardised effects z ~ N(0, I) (metafor's design times
+    the standard deviations, lme4's Z Lambda). Returns (M, k): g(z*) - log det(H)/2, g(z) =
+    log p(y | z) - |z|^2/2 at its mode z*, H = -g''(z*) (Bates et al., 2015, eq. 46; nAGQ = 1).
     """
     A = loading[:, None]  # (M, 1, 2, 2)
     z = np.zeros(eta0.shape)
     for _ in range(100):
         eta = eta0 + np.einsum("mkjr,mkr->mkj", np.broadcast_to(A, (*z.shape, 2)), z)
-        mu, w = _mean_weight(eta, n, False)
+        mu, w = _mean_weight(eta, n, poisson)
         grad = np.einsum("mkjr,mkj->mkr", np.broadcast_to(A, (*z.shape, 2)), x - mu) - z
         hess = np.einsum("mljr,mkj,mljs->mkrs", A, w, A) + np.eye(2)
         step = np.clip(np.linalg.solve(hess, grad[..., None])[..., 0], -4.0, 4.0)
@@ -1325,54 +1499,67 @@ def _laplace_two(eta0: np.ndarray, x: np.ndarray, n: np.ndarray, loading: np.nda
         if np.max(np.abs(step), initial=0.0) < _MODE_TOL:
             break
     eta = eta0 + np.einsum("mkjr,mkr->mkj", np.broadcast_to(A, (*z.shape, 2)), z)
-    _, w = _mean_weight(eta, n, False)
+    _, w = _mean_weight(eta, n, poisson)
     hess = np.einsum("mljr,mkj,mljs->mkrs", A, w, A) + np.eye(2)
-    g = np.sum(_arm_loglik(eta, x, n), axis=-1) - 0.5 * np.sum(z**2, axis=-1)
+    g = np.sum(_arm_loglik(eta, x, n, poisson), axis=-1) - 0.5 * np.sum(z**2, axis=-1)
     return g - 0.5 * np.linalg.slogdet(hess)[1]
 
 
-class _RandomStudies:
-    """UM.RS for a 2x2 table per study: params (M, 4) = (theta, mu, sigma, tau).
+def _arm_constant(x: np.ndarray, n: np.ndarray | None) -> np.ndarray:
+    """The constant of each arm's log-likelihood: log C(n, x) (binomial) or -log x!
+    (Poisson, ``n`` None), so that likelihoods are comparable with lme4's."""
+    return -gammaln(x + 1) if n is None else _log_choose(x, n)
 
-    logit p(treated) = mu + theta + v_i + u_i/2, logit p(control) = mu + v_i - u_i/2,
-    v_i ~ N(0, sigma^2) and u_i ~ N(0, tau^2) independent (metafor's ``coding=1/2``,
-    ``cor=FALSE``).
+
+class _RandomStudies:
+    """UM.RS, one two-arm study per row: params (M, 4) = (theta, mu, sigma, tau).
+
+    Treated arm: mu + theta + v_i + u_i/2, control arm: mu + v_i - u_i/2 on the logit
+    (binomial) or log (Poisson, with log person-time as offset) scale, v_i ~ N(0, sigma^2)
+    and u_i ~ N(0, tau^2) independent (metafor's ``coding=1/2``, ``cor=FALSE``).
     """
 
     study_effects = 0
 
-    def __init__(self, x: np.ndarray, n: np.ndarray):
-        self.x, self.n = x[None], n[None]  # (1, k, 2)
-        self.const = np.sum(_log_choose(x, n), axis=-1)[None]
+    def __init__(self, x: np.ndarray, n: np.ndarray | None, offset: np.ndarray | None = None):
+        self.poisson = n is None
+        self.x = x[None]  # (1, k, 2)
+        self.n = np.zeros_like(self.x) if n is None else n[None]
+        self.offset = np.zeros(x.shape) if offset is None else offset
+        self.const = np.sum(_arm_constant(x, n), axis=-1)[None]
         self.design = np.array([[1.0, 0.5], [1.0, -0.5]])
 
     def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
         theta, mu = params[:, 0], params[:, 1]
-        eta0 = np.stack([mu + theta, mu], axis=-1)[:, None, :]  # (M, 1, 2)
-        eta0 = np.broadcast_to(eta0, (len(params), self.x.shape[1], 2))
+        eta0 = np.stack([mu + theta, mu], axis=-1)[:, None, :] + self.offset[None]  # (M, k, 2)
         loading = self.design[None] * params[:, None, 2:4]
         x, n = self.x[rows], self.n[rows]
-        return _laplace_two(eta0, x, n, loading) + self.const[rows]
+        return _laplace_two(eta0, x, n, loading, self.poisson) + self.const[rows]
 
     def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.sum(self.study_loglik(params, rows), axis=-1)
 
 
-def _fit_or_random_studies(a, b, c, d, theta0, study, labels, omitted, level) -> GlmmResult:
-    """measure="OR", model="UM.RS": random study intercepts and random treatment effects.
+def _fit_random_studies(measure, x, n, offset, theta0, study, labels, omitted, level) -> GlmmResult:
+    """model="UM.RS" for OR (binomial arms, ``n`` the arm sizes) and IRR (Poisson arms,
+    ``n`` None, ``offset`` log person-time): random study intercepts and random treatment
+    effects.
 
     As metafor, by lme4's Laplace approximation (metafor sets nAGQ = 1 for this model, since
     glmer integrates only scalar random effects by quadrature). Heterogeneity tests as
-    metafor's: the likelihood-ratio and Wald tests of the saturated model (one log odds ratio
-    per study, random intercepts) against the model with tau2 = 0.
+    metafor's: the likelihood-ratio and Wald tests of the saturated model (one log odds or
+    rate ratio per study, random intercepts) against the model with tau2 = 0.
     """
-    k = len(a)
-    x, n = np.stack([a, c], -1), np.stack([a + b, c + d], -1)
-    glmm = _RandomStudies(x, n)
-    control = np.log((c + 0.5) / (d + 0.5))
+    k = len(x)
+    glmm = _RandomStudies(x, n, offset)
+    off = np.zeros((k, 2)) if offset is None else offset
+    if n is None:
+        control = np.log(x[:, 1] + 0.5) - off[:, 1]
+    else:
+        control = np.log((x[:, 1] + 0.5) / (n[:, 1] - x[:, 1] + 0.5))
     start = np.array([[theta0, control.mean(), max(control.std(), 0.1), 0.5]])
     params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
-    what = "measure='OR', model='UM.RS'"
+    what = f"measure={measure!r}, model='UM.RS'"
     if not conv[0] or not np.isfinite(params).all():
         raise _not_converged(what, int(iters[0]), start[0], 1)
     se = float(_se_from_hessian(hess, params[:, -1])[0])
@@ -1383,9 +1570,11 @@ def _fit_or_random_studies(a, b, c, d, theta0, study, labels, omitted, level) ->
     _, fe_ll, _, fe_conv, _ = _maximise(fixed, start[:, :3])
     if not fe_conv[0]:
         raise _not_converged(f"{what}: the model with tau2 = 0 of the tests", _MAXITER, start[0], 1)
-    q_lrt, q_wald = _saturated_random_intercepts(x, n, params[0, 1], params[0, 2], fe_ll[0])
+    q_lrt, q_wald = _saturated_random_intercepts(
+        x, n, params[0, 1], params[0, 2], fe_ll[0], offset, what
+    )
     return _finish(
-        "OR",
+        measure,
         "UM.RS",
         level,
         float(params[0, 0]),
@@ -1405,34 +1594,65 @@ def _fit_or_random_studies(a, b, c, d, theta0, study, labels, omitted, level) ->
 
 
 def _saturated_random_intercepts(
-    x: np.ndarray, n: np.ndarray, mu0: float, sigma0: float, fe_ll: float
+    x: np.ndarray,
+    n: np.ndarray | None,
+    mu0: float,
+    sigma0: float,
+    fe_ll: float,
+    offset: np.ndarray | None = None,
+    what: str = "measure='OR', model='UM.RS'",
 ) -> tuple[float, float]:
-    """LRT and Wald statistics of UM.RS's saturated model (a log odds ratio per study).
+    """LRT and Wald statistics of UM.RS's saturated model (a log odds or rate ratio per study).
 
-    A study whose treated arm has no events (or only events) has its log odds ratio at
+    A study whose treated arm has no events (or, binomial, only events) has its ratio at
     -/+ infinity in the saturated model: that arm then has likelihood 1 and is left out,
     and the study carries no weight in the Wald test (the limit of lme4's fit).
     """
     k = len(x)
-    finite = (x[:, 0] > 0) & (x[:, 0] < n[:, 0])
-    xs, ns = x.copy(), n.copy()
-    xs[~finite, 0], ns[~finite, 0] = 0.0, 0.0
+    poisson = n is None
+    off = np.zeros((k, 2)) if offset is None else offset
+    if poisson:
+        finite = x[:, 0] > 0
+        ns = np.zeros_like(x)
+    else:
+        assert n is not None  # binomial arms
+        finite = (x[:, 0] > 0) & (x[:, 0] < n[:, 0])
+        ns = n.copy()
+        ns[~finite, 0] = 0.0
+    xs = x.copy()
+    xs[~finite, 0] = 0.0
 
     def layout(params: np.ndarray) -> np.ndarray:
         theta, mu = params[:, :k], params[:, k]
-        return np.stack([mu[:, None] + theta, np.broadcast_to(mu[:, None], theta.shape)], -1)
+        treated = mu[:, None] + theta + off[:, 0]
+        if poisson:  # the degenerate arm's rate at 0: x = 0 events have likelihood 1
+            treated = np.where(finite, treated, -700.0)
+        control = np.broadcast_to(mu[:, None], theta.shape) + off[:, 1]
+        return np.stack([treated, control], -1)
 
     mask = np.ones((1, k), dtype=bool)
-    sat = _Model(xs[None], ns[None], np.array([1.0, 1.0]), layout, mask, 1, study_effects=k)
-    sat.const = np.sum(_log_choose(x, n), axis=-1)[None]  # degenerate arms: log C(n, 0 or n) = 0
+    sat = _Model(
+        xs[None],
+        ns[None],
+        np.array([1.0, 1.0]),
+        layout,
+        mask,
+        1,
+        poisson=poisson,
+        study_effects=k,
+    )
+    # degenerate arms: log C(n, 0 or n) = 0 and -log 0! = 0
+    sat.const = np.sum(_arm_constant(x, n), axis=-1)[None]
     with np.errstate(divide="ignore"):
-        theta0 = np.where(finite, np.log((x[:, 0] + 0.5) / (n[:, 0] - x[:, 0] + 0.5)) - mu0, 0.0)
+        if n is None:
+            own = np.log(np.where(finite, x[:, 0], 1.0)) - off[:, 0]
+        else:
+            own = np.log((x[:, 0] + 0.5) / (n[:, 0] - x[:, 0] + 0.5))
+    theta0 = np.where(finite, own - mu0, 0.0)
     start = np.concatenate([theta0, [mu0, sigma0]])[None]
     params, ll, hess, conv, _ = _maximise(sat, start)
     if not conv[0]:
-        raise _not_converged(
-            "measure='OR', model='UM.RS': the saturated model of the tests", _MAXITER, start[0], 1
-        )
+        raise _not_converged(f"{what}: the saturated model of the tests", _MAXITER, start[0], 1)
     q_lrt = max(0.0, 2 * (float(ll[0]) - fe_ll))
     live = np.concatenate([np.flatnonzero(finite), [k, k + 1]])
     cov = np.linalg.inv(-hess[0][np.ix_(live, live)])
@@ -1471,6 +1691,7 @@ def _fit_pln(x: np.ndarray, n: np.ndarray, labels, nagq: int, level: float) -> G
         raise _not_converged("measure='PLN'", int(iters[0]), start[0], nagq)
     se = float(_se_from_hessian(hess, params[:, 1])[0])
     tau2 = float(_clean_tau2(params[:, 1])[0])
+    _check_pln_proper(float(params[0, 0]), tau2, x, n, labels)
     inner = (x > 0) & (x < n)
     q_wald = (
         _wald_q(np.log(x[inner] / n[inner]), 1 / x[inner] - 1 / n[inner])
@@ -1497,4 +1718,272 @@ def _fit_pln(x: np.ndarray, n: np.ndarray, labels, nagq: int, level: float) -> G
         int(iters[0]),
         labels,
         (),
+    )
+
+
+#: largest share of the fitted random-effects distribution that may lie at proportions >= 1
+#: before a PLN fit is refused (dat.pritz1997: 2.7%; rare-event data: below 1e-5)
+_PLN_OUTSIDE = 0.01
+
+
+def _check_pln_proper(beta: float, tau2: float, x: np.ndarray, n: np.ndarray, labels) -> None:
+    """Refuse a log-link fit whose random-effects distribution puts more than
+    :data:`_PLN_OUTSIDE` of the studies at proportions exp(beta + u) >= 1.
+
+    There the binomial likelihood is not defined (each quadrature node gets likelihood 0), so
+    the maximised function is not the likelihood of a probability model; metafor's
+    ``rma.glmm(measure="PLN")`` stops with "Cannot fit ML model" on such data (dat.pritz1997).
+    """
+    outside = float(dist.norm.sf(-beta / np.sqrt(tau2))) if tau2 > 0 else 0.0
+    if outside <= _PLN_OUTSIDE:
+        return
+    order = np.argsort(-(x / n), kind="stable")[:4]
+    shown = ", ".join(f"{labels[i]!r} ({x[i]:g}/{n[i]:g})" for i in order)
+    raise InputError(
+        f"rma_glmm(measure='PLN'): the log-link model does not fit these proportions: the "
+        f"fitted random-effects distribution (log proportion {beta:.3f}, tau2 {tau2:.3f}) puts "
+        f"{100 * outside:.1f}% of studies at a proportion of 1 or more, where the binomial "
+        f"likelihood is not defined. Highest "
+        f"proportions: {shown}. PLN is meant for rare events; use measure='PLO' (logit link)."
+    )
+
+
+# ------------------------------------------------------------------------------ OR, CM.EL
+
+
+#: quadrature nodes of CM.EL's integral over each study's log odds ratio; the integrand is
+#: log-concave (an exponential family in theta times a normal), and 21 adaptive nodes agree
+#: with scipy.integrate.quad to 1e-10 on dat.bcg and dat.nielweise2007 (tests)
+_CMEL_NODES = 21
+
+
+class _Hypergeometric:
+    """Fisher's noncentral hypergeometric distribution of a_i given the margins of table i.
+
+    P(a | theta) = C(n1, a) C(n2, m - a) e^{a theta} / sum_u C(n1, u) C(n2, m - u) e^{u theta},
+    u from max(0, m - n2) to min(n1, m), m = a + c (Breslow & Day, 1980; metafor evaluates it
+    with BiasedUrn's ``dFNCHypergeo``). Kept as (k, U) arrays padded with -inf so that every
+    study is evaluated at once.
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray):
+        n1, n2, m = a + b, c + d, a + c
+        lo, hi = np.maximum(0, m - n2), np.minimum(n1, m)
+        width = int(np.max(hi - lo)) + 1
+        self.u = lo[:, None] + np.arange(width)[None, :]  # (k, U)
+        inside = self.u <= hi[:, None]
+        u = np.where(inside, self.u, lo[:, None])
+        self.logc = np.where(
+            inside, _log_choose(u, n1[:, None]) + _log_choose(m[:, None] - u, n2[:, None]), -np.inf
+        )
+        self.a = a
+        self.log_c_a = _log_choose(a, n1) + _log_choose(m - a, n2)
+        self.interior = (a > lo) & (a < hi)
+        self.start = np.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5)))
+
+    def moments(self, theta: np.ndarray):
+        """log P(a_i | theta), E[U] and Var[U]; theta (..., k) -> three (..., k) arrays."""
+        t = theta[..., None] * self.u + self.logc  # (..., k, U)
+        top = np.max(t, axis=-1, keepdims=True)
+        w = np.exp(t - top)
+        total = np.sum(w, axis=-1)
+        log_norm = top[..., 0] + np.log(total)
+        p = w / total[..., None]
+        mean = np.sum(p * self.u, axis=-1)
+        var = np.maximum(np.sum(p * self.u**2, axis=-1) - mean**2, 0.0)
+        return self.log_c_a + self.a * theta - log_norm, mean, var
+
+    def conditional_mle(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each study's own conditional MLE of the log odds ratio (Newton; the log-likelihood
+        is concave), its maximised log-likelihood and its Fisher information; studies whose
+        a_i lies at an end of its support (a zero cell) have no finite MLE: their supremum is
+        log 1 = 0 and they carry no information (NaN estimate, weight 0)."""
+        theta = np.where(self.interior, self.start, 0.0)
+        for _ in range(100):
+            _, mean, var = self.moments(theta)
+            step = np.where(
+                self.interior, np.clip((self.a - mean) / np.maximum(var, 1e-300), -4, 4), 0.0
+            )
+            theta = theta + step
+            if np.max(np.abs(step), initial=0.0) < 1e-12:
+                break
+        ll, _, var = self.moments(theta)
+        return (
+            np.where(self.interior, theta, np.nan),
+            np.where(self.interior, ll, 0.0),
+            np.where(self.interior, var, 0.0),
+        )
+
+
+class _ConditionalExact:
+    """CM.EL: a_i | margins ~ noncentral hypergeometric with log odds ratio theta_i,
+    theta_i ~ N(mu, tau^2); params (M, 2) = (mu, tau). Each study's integral over theta_i is
+    taken by adaptive Gauss-Hermite quadrature around the mode of its log-concave integrand
+    (Liu & Pierce, 1994); metafor uses R's ``integrate`` for the same integral."""
+
+    study_effects = 0
+
+    def __init__(self, table: _Hypergeometric, nodes: int = _CMEL_NODES):
+        self.table = table
+        self.nodes, self.weights = np.polynomial.hermite.hermgauss(nodes)
+
+    def study_loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        mu = params[:, 0][:, None]
+        tau2 = (params[:, 1] ** 2)[:, None]
+        random = tau2 > _TAU_ZERO**2
+        inv_tau2 = np.where(random, 1.0 / np.where(random, tau2, 1.0), 0.0)
+        k = len(self.table.a)
+        u = np.zeros((len(params), k))
+        for _ in range(100):
+            _, mean, var = self.table.moments(mu + u)
+            step = np.clip((self.table.a - mean - u * inv_tau2) / (var + inv_tau2), -4.0, 4.0)
+            u = np.where(random, u + step, 0.0)
+            if np.max(np.abs(np.where(random, step, 0.0)), initial=0.0) < _MODE_TOL:
+                break
+        at_mode, _, var = self.table.moments(mu + u)
+        sigma = np.sqrt(1.0 / (var + inv_tau2))
+        uk = u[..., None] + np.sqrt(2.0) * sigma[..., None] * self.nodes  # (M, k, Q)
+        ll, _, _ = self.table.moments(np.moveaxis(mu[..., None] + uk, -1, 0))  # (Q, M, k)
+        g = np.moveaxis(ll, 0, -1) - 0.5 * uk**2 * inv_tau2[..., None]
+        log_int = np.log(np.sqrt(2.0) * sigma) + _logsumexp(
+            np.log(self.weights) + self.nodes**2 + g
+        )
+        with np.errstate(divide="ignore"):
+            log_prior = -0.5 * np.log(2 * np.pi * np.where(random, tau2, 1.0))
+        return np.where(random, log_int + log_prior, at_mode)
+
+    def loglik(self, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.sum(self.study_loglik(params, rows), axis=-1)
+
+
+def _fit_or_conditional_exact(a, b, c, d, theta0, study, labels, omitted, level) -> GlmmResult:
+    """measure="OR", model="CM.EL": the conditional model with the exact likelihood.
+
+    Conditioning on both margins of each table removes the study's baseline risk: a_i
+    follows Fisher's noncentral hypergeometric distribution with the study's log odds ratio
+    theta_i ~ N(mu, tau2), and the likelihood integrates it over theta_i (van Houwelingen,
+    Zwinderman & Stijnen, 1993; Stijnen, Hamza & Ozdemir, 2010). Heterogeneity tests as
+    metafor's: the likelihood-ratio test of the saturated conditional model (one log odds
+    ratio per study) against the common-effect one, and the Wald test of equal log odds
+    ratios with the saturated model's information (studies with a zero cell have no finite
+    conditional estimate and carry no weight in it).
+    """
+    table = _Hypergeometric(a, b, c, d)
+    glmm = _ConditionalExact(table)
+    start = np.array([[theta0, 0.5]])
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    what = "measure='OR', model='CM.EL'"
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged(what, int(iters[0]), start[0], _CMEL_NODES)
+    se = float(_se_from_hessian(hess, params[:, 1])[0])
+    tau2 = float(_clean_tau2(params[:, 1])[0])
+    se_tau2 = _se_tau2(hess[0], float(params[0, 1]))
+    # common-effect (tau2 = 0) and saturated conditional models, both by Newton
+    fe_theta = np.array([theta0])
+    for _ in range(100):
+        _, mean, var = table.moments(np.full(len(a), fe_theta[0]))
+        step = np.clip((a.sum() - mean.sum()) / var.sum(), -4, 4)
+        fe_theta = fe_theta + step
+        if abs(step) < 1e-12:
+            break
+    fe_ll = float(table.moments(np.full(len(a), fe_theta[0]))[0].sum())
+    theta_i, sat_ll, info = table.conditional_mle()
+    q_lrt = max(0.0, 2 * (float(sat_ll.sum()) - fe_ll))
+    live = table.interior & (info > 0)
+    q_wald = _wald_q(theta_i[live], 1 / info[live]) if live.sum() > 1 else 0.0
+    return _finish(
+        "OR",
+        "CM.EL",
+        level,
+        float(params[0, 0]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        len(a),
+        _CMEL_NODES,
+        int(iters[0]),
+        labels,
+        omitted,
+        se_tau2=se_tau2,
+    )
+
+
+def _se_tau2(hess: np.ndarray, tau: float) -> float | None:
+    """se of tau2 by the delta method from the inverse observed information of (..., tau):
+    var(tau2) = (2 tau)^2 var(tau); None at tau2 = 0 (metafor reports 0 there)."""
+    if abs(tau) < 1e-5:
+        return None
+    try:
+        cov = np.linalg.inv(-hess)
+    except np.linalg.LinAlgError:
+        return None
+    var_tau = cov[-1, -1]
+    return float(2 * abs(tau) * np.sqrt(var_tau)) if var_tau > 0 else None
+
+
+# ------------------------------------------------------------------------------ CM.AL / IRR CM.EL
+
+
+def _fit_conditional_binomial(
+    measure, model, x, n, offset, theta0, study, labels, omitted, nagq, level
+) -> GlmmResult:
+    """The conditional binomial-normal model: x_i ~ Bin(n_i, expit(theta + u_i + offset_i)),
+    u_i ~ N(0, tau2), with x_i the treated arm's events among the study's n_i events.
+
+    For rates (``measure="IRR"``, offset log(t1/t2)) this is the exact conditional
+    likelihood: given the total events, the treated arm's count is binomial (metafor's
+    CM.EL for IRR). For odds ratios (offset log(n1/n2)) it approximates the noncentral
+    hypergeometric likelihood when events are rare (metafor's CM.AL; Stijnen et al., 2010).
+    Fitted as metafor does with lme4's ``glmer`` (adaptive quadrature, ``nAGQ`` nodes).
+    Heterogeneity: the likelihood-ratio test of the saturated binomial model (one log
+    ratio per study) against the common-effect one, and the Wald test of equal study log
+    ratios (studies with x = 0 or x = n have none and carry no weight in it).
+    """
+    k = len(x)
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        return params[:, 0][:, None, None] + offset[None, :, None]
+
+    mask = np.ones((1, k), dtype=bool)
+    glmm = _Model(x[None, :, None], n[None, :, None], np.array([1.0]), layout, mask, nagq)
+    start = np.array([[theta0, 0.5]])
+    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
+    what = f"measure={measure!r}, model={model!r}"
+    if not conv[0] or not np.isfinite(params).all():
+        raise _not_converged(what, int(iters[0]), start[0], nagq)
+    se = float(_se_from_hessian(hess, params[:, 1])[0])
+    tau2 = float(_clean_tau2(params[:, 1])[0])
+    _, fe_ll, _, fe_conv, _ = _maximise(_DropTau(glmm), start[:, :1])
+    if not fe_conv[0]:
+        raise _not_converged(f"{what}: the common-effect model of the LRT", _MAXITER, start[0], 1)
+    sat = float(np.sum(_binom_ll(x, n, x / n) + _log_choose(x, n)))
+    q_lrt = max(0.0, 2 * (sat - float(fe_ll[0])))
+    inner = (x > 0) & (x < n)
+    q_wald = (
+        _wald_q(
+            np.log(x[inner] / (n[inner] - x[inner])) - offset[inner],
+            1 / x[inner] + 1 / (n[inner] - x[inner]),
+        )
+        if inner.sum() > 1
+        else 0.0
+    )
+    return _finish(
+        measure,
+        model,
+        level,
+        float(params[0, 0]),
+        se,
+        tau2,
+        q_wald,
+        q_lrt,
+        float(ll[0]),
+        study,
+        k,
+        nagq,
+        int(iters[0]),
+        labels,
+        omitted,
     )

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,7 @@ from metareview._version import __version__
 from metareview.exceptions import InputError, StudyOmittedWarning
 from metareview.stats import _distributions as dist
 from metareview.stats import _format
+from metareview.stats._subgroup import with_subgroups
 from metareview.stats.effects import _TABLE, CONTINUITY, _check_rule, _zero_mask
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
 
@@ -116,6 +117,13 @@ class MhResult:
     omitted: tuple[str, ...] = ()
     cells: np.ndarray | None = None
     fit_args: Mapping[str, Any] | None = None
+    #: with ``subgroup=``: each subgroup's own fit, the label of every input row, and the
+    #: test for subgroup differences (Q of the subgroup estimates, as RevMan)
+    subgroups: Mapping[str, MhResult] | None = field(default=None, repr=False)
+    subgroup_labels: tuple[str, ...] | None = field(default=None, repr=False)
+    Q_between: float | None = None
+    df_between: int | None = None
+    p_between: float | None = None
 
     @property
     def weights(self) -> np.ndarray:
@@ -124,21 +132,26 @@ class MhResult:
         (RD), x2 t1 / t (IRR), t1 t2 / t (IRD), and for Peto the hypergeometric variance
         (a + c)(b + d) n1 n2 / (N^2 (N - 1)); on the counts as pooled (second ``add``/``to``).
         """
+        w = self.raw_weights()
+        return 100 * w / w.sum()
+
+    def raw_weights(self) -> np.ndarray:
+        """The unnormalised Mantel-Haenszel (or Peto) weights of :attr:`weights`; they add up
+        across fits of disjoint sets of studies (a forest plot of subgroups shows each study's
+        share of the total)."""
         cells = self._pooled_cells()
         if self.measure in _PERSON_TIME:
             _, t1, x2, t2 = cells
-            w = {"IRR": x2 * t1 / (t1 + t2), "IRD": t1 * t2 / (t1 + t2)}[self.measure]
-        else:
-            a, b, c, d = cells
-            n1, n2 = a + b, c + d
-            n = n1 + n2
-            w = {
-                "OR": b * c / n,
-                "RR": c * n1 / n,
-                "RD": n1 * n2 / n,
-                "PETO": (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1),
-            }[self.measure]
-        return 100 * w / w.sum()
+            return {"IRR": x2 * t1 / (t1 + t2), "IRD": t1 * t2 / (t1 + t2)}[self.measure]
+        a, b, c, d = cells
+        n1, n2 = a + b, c + d
+        n = n1 + n2
+        return {
+            "OR": b * c / n,
+            "RR": c * n1 / n,
+            "RD": n1 * n2 / n,
+            "PETO": (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1),
+        }[self.measure]
 
     def _pooled_cells(self) -> list[np.ndarray]:
         if self.cells is None or self.fit_args is None:
@@ -222,6 +235,13 @@ class MhResult:
             "TAp": _num(self.TAp),
             "metareview_version": __version__,
         }
+        if self.subgroups is not None:
+            out.update(
+                Q_between=_num(self.Q_between),
+                df_between=self.df_between,
+                p_between=_num(self.p_between),
+                subgroups={g: r.to_dict() for g, r in self.subgroups.items()},
+            )
         return out
 
     def table(self) -> pd.DataFrame:
@@ -577,6 +597,7 @@ def rma_mh(
     drop00: bool | Sequence[bool] = (True, False),
     correct: bool = True,
     level: float = 95,
+    subgroup: Any = None,
 ) -> MhResult:
     """Mantel-Haenszel pooled odds ratio, risk ratio, risk difference or rate ratio/difference.
 
@@ -601,6 +622,10 @@ def rma_mh(
         Continuity correction (1/2) in the Cochran-Mantel-Haenszel test (default, as metafor).
     level : float
         Confidence level, 95 or 0.95.
+    subgroup : array-like or str, optional
+        A label per study (or a column of ``data``): each subgroup is fitted on its own with
+        the same options (``.subgroups``) and ``Q_between``/``df_between``/``p_between``
+        test for subgroup differences with Q of the subgroup estimates, as RevMan does.
 
     Returns
     -------
@@ -633,6 +658,25 @@ def rma_mh(
     >>> round(res.estimate, 4), round(res.se, 4)
     (-0.5686, 0.412)
     """
+    if subgroup is not None:
+        columns = dict(
+            ai=ai,
+            bi=bi,
+            ci=ci,
+            di=di,
+            n1i=n1i,
+            n2i=n2i,
+            x1i=x1i,
+            t1i=t1i,
+            x2i=x2i,
+            t2i=t2i,
+            slab=slab,
+        )
+        options: dict[str, Any] = dict(
+            measure=measure, add=add, to=to, drop00=drop00, correct=correct, level=level
+        )
+        overall = rma_mh(**columns, data=data, **options)
+        return with_subgroups(rma_mh, overall, subgroup, data, columns, options)
     measure = MH_MEASURES.check(measure)
     level = check_level(level)
     adds, tos, drops = _options(add, to, drop00)
@@ -761,12 +805,13 @@ def rma_peto(
     to: str | Sequence[str] = ("only0", "none"),
     drop00: bool | Sequence[bool] = (True, False),
     level: float = 95,
+    subgroup: Any = None,
 ) -> MhResult:
     """Peto's one-step pooled log odds ratio, as metafor's ``rma.peto``.
 
     Parameters
     ----------
-    ai, bi, ci, di, n1i, n2i, data, slab, add, to, drop00, level
+    ai, bi, ci, di, n1i, n2i, data, slab, add, to, drop00, level, subgroup
         As :func:`rma_mh` (``add``/``to``/``drop00``: first value for the per-study Peto
         estimates, second for the pooling; metafor's defaults).
 
@@ -792,6 +837,11 @@ def rma_peto(
     >>> round(res.estimate, 4), round(res.se, 4)
     (-0.5538, 0.3978)
     """
+    if subgroup is not None:
+        columns = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, slab=slab)
+        options: dict[str, Any] = dict(add=add, to=to, drop00=drop00, level=level)
+        overall = rma_peto(**columns, data=data, **options)
+        return with_subgroups(rma_peto, overall, subgroup, data, columns, options)
     level = check_level(level)
     adds, tos, drops = _options(add, to, drop00)
     a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_peto()")
@@ -894,5 +944,6 @@ def _format_mh(res: MhResult) -> str:
             f"Breslow-Day Test:                X^2 = {res.BD:.4f}, df = {res.k_pos - 1}, "
             f"p-val {_format._p_eq(res.BDp)}",
         ]
+    lines += _format.subgroup_lines(res)
     lines += ["", "---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
     return "\n".join(lines)

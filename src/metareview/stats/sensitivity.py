@@ -13,17 +13,20 @@ import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from metareview._validation import ITER, SEED, SUBSETS, check_optional
-from metareview.exceptions import Argument, InputError, StudyOmittedWarning
+from metareview.exceptions import Argument, ConvergenceError, InputError, StudyOmittedWarning
 from metareview.stats import _distributions as dist
 from metareview.stats.kernel import BatchResult, rma_batch
 from metareview.stats.mh import MhResult, rma_mh, rma_peto
 from metareview.stats.models import RmaResult, check_rma_result, rma
+
+if TYPE_CHECKING:  # glmm is imported when a GLMM fit is given (keeps this module light)
+    from metareview.stats.glmm import GlmmResult
 
 __all__ = [
     "GoshResult",
@@ -113,12 +116,15 @@ def _summary_frame(batch: BatchResult, index: Sequence[str]) -> pd.DataFrame:
     return frame[list(_SUMMARY_COLUMNS)]
 
 
-def leave1out(res: RmaResult | MhResult) -> pd.DataFrame:
+def leave1out(res: RmaResult | MhResult | GlmmResult) -> pd.DataFrame:
     """Refit the model k times, each time leaving one study out.
 
     Mantel-Haenszel and Peto fits (:func:`rma_mh`, :func:`rma_peto`) are refitted from their
     counts with the same options, as metafor's ``leave1out`` on ``rma.mh``/``rma.peto``
-    objects (``tau2`` is then 0).
+    objects (``tau2`` is then 0). GLMM fits (:func:`rma_glmm`) are refitted from their counts
+    with the same measure, model and ``nAGQ`` (metafor has no ``leave1out`` for ``rma.glmm``;
+    this is the loop of ``rma.glmm`` fits one would write); ``QE``/``QEp`` are then the
+    Wald-type test (metafor's ``QE.Wld``).
 
     Returns
     -------
@@ -135,6 +141,10 @@ def leave1out(res: RmaResult | MhResult) -> pd.DataFrame:
     """
     if isinstance(res, MhResult):
         return _leave1out_mh(res)
+    from metareview.stats.glmm import GlmmResult
+
+    if isinstance(res, GlmmResult):
+        return _leave1out_glmm(res)
     res = check_rma_result(res, "leave1out", model="intercept", min_k=3)
     mask = ~np.eye(res.k, dtype=bool)
     return _summary_frame(_refit(res, mask), res.slab)
@@ -184,6 +194,32 @@ def _leave1out_mh(res: MhResult) -> pd.DataFrame:
                 "H2": sub.H2,
             }
         )
+    return pd.DataFrame(rows, index=pd.Index(list(res.slab), name="study"))[list(_SUMMARY_COLUMNS)]
+
+
+def _leave1out_glmm(res: GlmmResult) -> pd.DataFrame:
+    """One :func:`rma_glmm` refit per omitted study, from the counts the fit carries."""
+    from metareview.stats.glmm import GLMM_COLUMNS, rma_glmm
+
+    if res.cells is None or res.fit_args is None:
+        raise InputError("leave1out() needs the counts of the fit; refit it with rma_glmm().")
+    if res.k < 3:
+        raise InputError(f"leave1out() needs at least 3 studies; the fit has {res.k}.")
+    names = GLMM_COLUMNS[res.measure]
+    rows = []
+    for i in range(res.k):
+        keep = np.arange(res.k) != i
+        counts = {name: res.cells[keep, j] for j, name in enumerate(names)}
+        try:
+            sub = rma_glmm(
+                **counts,
+                slab=[s for s, k in zip(res.slab, keep, strict=True) if k],
+                level=res.level,
+                **res.fit_args,
+            )
+        except (InputError, ConvergenceError) as exc:
+            raise type(exc)(f"leave1out() without study {res.slab[i]!r}: {exc}") from exc
+        rows.append({name: float(getattr(sub, name)) for name in _SUMMARY_COLUMNS})
     return pd.DataFrame(rows, index=pd.Index(list(res.slab), name="study"))[list(_SUMMARY_COLUMNS)]
 
 
