@@ -20,13 +20,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from metareview._validation import Options
 from metareview.exceptions import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "NOS",
@@ -251,6 +253,8 @@ def read_assessments(assessments: Any, tool: str) -> Assessments:
     >>> data.columns, [level.label for level in data.values[0]][-1]
     (('D1', 'D2', 'D3', 'D4', 'D5', 'Overall'), 'Some concerns')
     """
+    import pandas as pd
+
     spec = TOOLS[TOOL_NAMES.check(tool)]
     frame = _as_frame(assessments, spec)
     by_name: dict[str, str] = {}
@@ -335,6 +339,8 @@ def read_assessments(assessments: Any, tool: str) -> Assessments:
 
 
 def _as_frame(assessments: Any, spec: Tool) -> pd.DataFrame:
+    import pandas as pd
+
     if isinstance(assessments, pd.DataFrame):
         frame = assessments
         study_cols = [c for c in frame.columns if normalise_name(c) in {"study", "studies"}]

@@ -10,14 +10,17 @@ label or the DataFrame index label beside them (:class:`RowNames`, :func:`row_na
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
-import pandas as pd
 
 from metareview.exceptions import Argument, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 _MAX_LISTED = 6
 
@@ -268,6 +271,30 @@ SLAB_COLUMN = "slab"
 NI_COLUMN = "ni"
 
 
+def _is_pandas(value: object, *names: str) -> bool:
+    """Whether ``value`` is one of pandas' classes ``names``, without importing pandas: an
+    object can only be a DataFrame once pandas is loaded, so plain arrays never pay for it."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, tuple(getattr(pandas, n) for n in names))
+
+
+def is_frame(value: object) -> TypeGuard[pd.DataFrame]:
+    """Whether ``value`` is a pandas DataFrame (pandas is not imported to tell).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_frame(pd.DataFrame({"yi": [0.1]})), is_frame({"yi": [0.1]})
+    (True, False)
+    """
+    return _is_pandas(value, "DataFrame")
+
+
+def is_series(value: object) -> TypeGuard[pd.Series]:
+    """Whether ``value`` is a pandas Series (pandas is not imported to tell)."""
+    return _is_pandas(value, "Series")
+
+
 def row_names(data: pd.DataFrame | None, n: int, slab: Any = None) -> RowNames:
     """How messages and results name the ``n`` rows of an input.
 
@@ -277,6 +304,7 @@ def row_names(data: pd.DataFrame | None, n: int, slab: Any = None) -> RowNames:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> frame = pd.DataFrame({"yi": [0.1, 0.2]}, index=[7, 9])
     >>> row_names(frame, 2), row_names(frame, 2).kind
     (('7', '9'), 'index')
@@ -285,8 +313,11 @@ def row_names(data: pd.DataFrame | None, n: int, slab: Any = None) -> RowNames:
         slab = SLAB_COLUMN
     if slab is not None:
         return study_labels(n, resolve_column("slab", slab, data))
-    if data is not None and not data.index.equals(pd.RangeIndex(n)):
-        return RowNames(data.index, kind="index")
+    if data is not None:
+        import pandas as pd  # loaded already: data is a DataFrame
+
+        if not data.index.equals(pd.RangeIndex(n)):
+            return RowNames(data.index, kind="index")
     return study_labels(n, None)
 
 
@@ -314,7 +345,7 @@ def check_numeric(
     >>> check_numeric("vi", [0.1, 0.2]).tolist()
     [0.1, 0.2]
     """
-    if isinstance(values, pd.Series | pd.Index):
+    if _is_pandas(values, "Series", "Index"):
         values = values.to_numpy()
     arr = np.asarray(values)
     if arr.ndim == 0:
@@ -322,6 +353,8 @@ def check_numeric(
     if arr.ndim != 1:
         raise InputError(f"{name} must be one-dimensional; got an array of shape {arr.shape}.")
     if arr.dtype.kind not in "biuf":
+        import pandas as pd
+
         converted = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(float)
         original_missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
         bad = np.isnan(converted) & ~original_missing

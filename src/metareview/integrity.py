@@ -20,10 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from metareview.cells import Cell, parse_cell
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "Flag",
@@ -54,6 +56,8 @@ class Flag:
 
 def flags_frame(flags: Iterable[Flag]) -> pd.DataFrame:
     """Flags as a table (one row each), in the order found."""
+    import pandas as pd
+
     rows = [f.to_dict() for f in flags]
     return pd.DataFrame(rows, columns=list(Flag.__dataclass_fields__))
 
@@ -154,6 +158,8 @@ def check_scale(
 
 def check_fraction_as_percent(table: pd.DataFrame, column: str) -> list[Flag]:
     """Values between 0 and 1 (exclusive) with decimals in a column of percentages."""
+    import pandas as pd
+
     values = [c.value for _, c in _cells(table, column) if c.kind == "number" and c.value]
     typical = pd.Series(values, dtype=float).median() if values else 0
     flags = []

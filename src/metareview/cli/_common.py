@@ -218,6 +218,16 @@ def errors_end_the_command(function: Callable[..., Any]) -> Callable[..., Any]:
 _READERS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet"}
 
 
+def _table_kind(path: Path, sep: str) -> tuple[str, str]:
+    """How ``path`` is read: ``("csv" | "tsv" | "parquet", separator)`` from its suffix and
+    ``--sep`` (``\\t`` or ``tab`` for a tab; a .tsv or .tab file is tab-separated unless
+    ``--sep`` says otherwise)."""
+    sep = "\t" if sep in ("\\t", "tab") else sep
+    suffix = path.suffix.lower()
+    kind = "tsv" if suffix in (".tsv", ".tab") and sep == "," else _READERS.get(suffix, "csv")
+    return kind, "\t" if kind == "tsv" else sep
+
+
 def read_table(
     path: Path,
     *,
@@ -240,12 +250,7 @@ def read_table(
 
     from metareview.exceptions import InputError
 
-    sep = "\t" if sep in ("\\t", "tab") else sep
-    kind = (
-        "tsv"
-        if path.suffix.lower() in (".tsv", ".tab") and sep == ","
-        else _READERS.get(path.suffix.lower(), "csv")
-    )
+    kind, sep = _table_kind(path, sep)
     if not path.exists():
         raise InputError(f"{flag}: no file {str(path)!r}.")
     if path.is_dir():
@@ -254,7 +259,7 @@ def read_table(
         if kind == "parquet":
             data = pd.read_parquet(path)
         else:
-            data = pd.read_csv(path, sep="\t" if kind == "tsv" else sep, decimal=decimal)
+            data = pd.read_csv(path, sep=sep, decimal=decimal)
     except pd.errors.EmptyDataError:
         raise InputError(
             f"{flag}: {str(path)!r} is empty; it needs a header line and one row per study."
@@ -269,6 +274,113 @@ def read_table(
         if column in data.columns:
             _check_numeric_cells(data[column], path, column, decimal)
     return data
+
+
+#: cells pandas reads as missing (``pandas._libs.parsers.STR_NA_VALUES``, pandas' documented
+#: default ``na_values``); a test checks that this set still holds all of pandas'
+NA_CELLS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+#: the largest file :func:`read_simple_csv` reads itself (pandas is faster on larger ones)
+SIMPLE_CSV_BYTES = 1 << 20
+
+
+def read_simple_csv(
+    path: Path,
+    *,
+    numeric: Sequence[str],
+    text: Sequence[str] = (),
+    sep: str = ",",
+    decimal: str = ".",
+) -> dict[str, list[Any]] | None:
+    """The ``numeric`` columns (as floats) and those of the ``text`` columns that it has (as
+    strings) of a small, clean CSV, read without pandas (whose import costs more than a whole
+    ``metareview rma``, issue 21.19); None whenever the file is anything else, and the caller
+    then reads it with :func:`read_table`, whose errors and rules are the command's.
+
+    Clean means: a UTF-8 text file of at most :data:`SIMPLE_CSV_BYTES`, a header of distinct,
+    non-empty names holding every numeric column asked for, at least one row, every row (blank lines
+    aside) as many fields as the header; every cell of a numeric column a plain decimal number
+    (``decimal`` as its mark, an optional exponent: nothing that pandas might read otherwise,
+    no empty cells); every cell of a text column neither empty nor one of pandas' missing
+    values, and at least one that is no number, so that pandas too reads the column as text,
+    cell for cell. On such a file the result equals what :func:`read_table` reads.
+    """
+    import csv
+    import re
+
+    kind, sep = _table_kind(path, sep)
+    if (
+        kind == "parquet"
+        or len(sep) != 1
+        or sep in (decimal, '"')
+        or (sep.isspace() and sep != "\t")
+    ):
+        return None
+    try:
+        if not 0 < path.stat().st_size <= SIMPLE_CSV_BYTES:
+            return None
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = [row for row in csv.reader(handle, delimiter=sep, strict=True) if row]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if len(rows) < 2:
+        return None
+    header, body = rows[0], rows[1:]
+    if (
+        "" in header
+        or len(set(header)) != len(header)
+        or any(name not in header for name in numeric)
+        or any(len(row) != len(header) for row in body)
+    ):
+        return None
+    mark = re.escape(decimal)
+    number = re.compile(rf"[+-]?(?:\d+(?:{mark}\d*)?|{mark}\d+)(?:[eE][+-]?\d+)?")
+    out: dict[str, list[Any]] = {}
+    for name in numeric:
+        cells = [row[header.index(name)] for row in body]
+        if not all(number.fullmatch(cell) for cell in cells):
+            return None
+        out[name] = [float(cell.replace(decimal, ".")) for cell in cells]
+    for name in (name for name in text if name in header):
+        cells = [row[header.index(name)] for row in body]
+        if any(cell in NA_CELLS for cell in cells) or not any(
+            _is_text(cell, decimal) for cell in cells
+        ):
+            return None
+        out[name] = cells
+    return out
+
+
+def _is_text(cell: str, decimal: str) -> bool:
+    """Whether no reader would take ``cell`` for a number or a truth value."""
+    if cell.strip().lower() in ("true", "false"):
+        return False
+    try:
+        float(cell.replace(decimal, "."))
+    except ValueError:
+        return True
+    return False
 
 
 def row_label(path: Path, position: int) -> str:

@@ -23,6 +23,7 @@ from metareview.cli._common import (
     output_format,
     prepare_output,
     progress_bar,
+    read_simple_csv,
     read_table,
     rich_console,
     row_label,
@@ -107,10 +108,32 @@ def fit_csv(
     mods: list[str] | None = None,
     ni: str | None = None,
 ) -> RmaResult:
-    """Read ``csv`` (cells of the numeric columns checked, see ``read_table``) and fit it."""
+    """Read ``csv`` (cells of the numeric columns checked, see ``read_table``) and fit it.
+
+    A small, clean CSV without moderators is read without pandas (``read_simple_csv``), which
+    gives the same columns, so the fit and every message are the same either way.
+    """
+    from metareview._validation import SLAB_COLUMN
     from metareview.stats import rma
 
     numeric = [yi, vi, *(mods or []), *([ni] if ni else [])]
+    labels = slab if slab is not None else SLAB_COLUMN  # rma's default: a 'slab' column
+    simple = (
+        None
+        if mods or missing not in ("error", "omit")  # check_empty_cells words that error
+        else read_simple_csv(csv, numeric=numeric, text=[labels], sep=sep, decimal=decimal)
+    )
+    if simple is not None and (slab is None or slab in simple):
+        return rma(
+            simple[yi],
+            simple[vi],
+            slab=simple.get(labels),
+            method=method,
+            test=test,
+            level=level,
+            missing=missing,
+            ni=simple[ni] if ni else None,
+        )
     data = read_table(csv, sep=sep, decimal=decimal, numeric=numeric)
     check_empty_cells(data, csv, [yi, vi, *(mods or [])], missing)
     return rma(

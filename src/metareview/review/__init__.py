@@ -6,20 +6,74 @@
 'demo'
 """
 
-from metareview.review.dedup import DuplicateCandidates, DuplicatePair, RelatedPair, find_duplicates
-from metareview.review.importers import ParseResult, Problem, detect_format, parse_bytes, parse_file
-from metareview.review.simulation import (
-    ScreeningSimulation,
-    read_labelled_records,
-    simulate_screening,
-)
-from metareview.review.stopping import (
-    StoppingDecision,
-    consecutive_irrelevant,
-    hypergeometric_stop,
-    knee_stop,
-)
-from metareview.review.store import ImportReport, Store, StoreError
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:  # the names for type checkers; at run time they come from __getattr__
+    from metareview.review.dedup import (
+        DuplicateCandidates,
+        DuplicatePair,
+        RelatedPair,
+        find_duplicates,
+    )
+    from metareview.review.importers import (
+        ParseResult,
+        Problem,
+        detect_format,
+        parse_bytes,
+        parse_file,
+    )
+    from metareview.review.simulation import (
+        ScreeningSimulation,
+        read_labelled_records,
+        simulate_screening,
+    )
+    from metareview.review.stopping import (
+        StoppingDecision,
+        consecutive_irrelevant,
+        hypergeometric_stop,
+        knee_stop,
+    )
+    from metareview.review.store import ImportReport, Store, StoreError
+
+#: where each public name lives. A module is imported when one of its names is first used, so
+#: ``from metareview.review import Store`` does not load pandas, numpy, rapidfuzz or the
+#: readers of every export format (issue 21.19, start-up time of the store commands).
+_ORIGIN = {
+    "DuplicateCandidates": "dedup",
+    "DuplicatePair": "dedup",
+    "ImportReport": "store",
+    "ParseResult": "importers",
+    "Problem": "importers",
+    "RelatedPair": "dedup",
+    "ScreeningSimulation": "simulation",
+    "StoppingDecision": "stopping",
+    "Store": "store",
+    "StoreError": "store",
+    "consecutive_irrelevant": "stopping",
+    "detect_format": "importers",
+    "find_duplicates": "dedup",
+    "hypergeometric_stop": "stopping",
+    "knee_stop": "stopping",
+    "parse_bytes": "importers",
+    "parse_file": "importers",
+    "read_labelled_records": "simulation",
+    "simulate_screening": "simulation",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    """Public names are imported on first use (PEP 562)."""
+    if name not in _ORIGIN:
+        raise AttributeError(f"module 'metareview.review' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"metareview.review.{_ORIGIN[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DuplicateCandidates",

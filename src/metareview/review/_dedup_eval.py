@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from metareview.review.dedup import groups_from_pairs, pairs_from_groups
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 Pair = tuple[str, str]
 
@@ -36,6 +38,8 @@ HAEMATOLOGY_REPORTS = {
 
 def read_benchmark(folder: str | Path) -> tuple[pd.DataFrame, set[Pair]]:
     """Records (with the store's column names) and the true duplicate pairs of a folder."""
+    import pandas as pd
+
     folder = Path(folder)
     raw = pd.read_csv(folder / "records_pre_merged.csv", dtype=str, keep_default_na=False)
     journal = raw.get("journal", pd.Series([""] * len(raw)))

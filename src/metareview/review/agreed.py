@@ -12,11 +12,14 @@ never pooled); where values are entered directly (:meth:`Store.extract`), once
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from metareview.exceptions import InputError
 from metareview.review._core import StoreCore
 from metareview.review.extraction_form import ExtractionForm
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["AgreedTableMixin"]
 
@@ -37,6 +40,8 @@ class AgreedTableMixin(StoreCore):
             While a complete study has an open conflict (naming up to five), or a required
             field of a complete study is empty.
         """
+        import pandas as pd
+
         if self._dual_extraction(project):
             # extraction in the browser: a study is done when both extractors submitted it
             status = self.extraction_status(project, None)

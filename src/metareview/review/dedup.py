@@ -49,10 +49,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from rapidfuzz import fuzz, process
 
 from metareview.exceptions import InputError
@@ -63,6 +62,9 @@ from metareview.review._normalise import (
     parse_year,
     start_page,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["DuplicateCandidates", "DuplicatePair", "RelatedPair", "find_duplicates"]
 
@@ -182,6 +184,8 @@ class DuplicateCandidates:
 
     def summary(self) -> pd.DataFrame:
         """One row per pair: ``id_a``, ``id_b``, ``tier``, ``score``, ``reasons`` (joined)."""
+        import pandas as pd
+
         return pd.DataFrame(
             [(p.id_a, p.id_b, p.tier, p.score, "; ".join(p.reasons)) for p in self.pairs],
             columns=["id_a", "id_b", "tier", "score", "reasons"],
@@ -221,6 +225,8 @@ def _column(records: pd.DataFrame, name: str) -> list[Any]:
 
 
 def _missing(value: Any) -> bool:
+    import pandas as pd
+
     if value is None:
         return True
     if isinstance(value, float) and value != value:
@@ -686,6 +692,7 @@ def find_duplicates(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> recs = pd.DataFrame({"id": ["a", "b"], "title": ["Aspirin in stroke"] * 2,
     ...                      "doi": ["10.1/x", "10.1/X"]})
     >>> [(p.tier, p.reasons) for p in find_duplicates(recs).pairs]

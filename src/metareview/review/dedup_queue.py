@@ -16,17 +16,18 @@ person names), never merged; every link is audited and can be undone (:meth:`unl
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
 from metareview.review._core import StoreCore
-from metareview.review.dedup import RELATED_KINDS
 from metareview.review.models import Base, Project, Record, utc_now
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["DedupQueueMixin", "NotDuplicate", "RelatedReport", "RelatedReportsMixin"]
 
@@ -72,6 +73,8 @@ class RelatedReportsMixin(StoreCore):
     def related_reports(self, project: str) -> pd.DataFrame:
         """Links of ``project``, oldest first, with columns ``link_id``, ``report_id``,
         ``article_id``, ``kind``, ``reason``, ``created_by`` and ``active`` (bool)."""
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             rows = [
@@ -105,6 +108,8 @@ class RelatedReportsMixin(StoreCore):
         InputError
             Unknown kind or record, the same record twice, or a link that exists already.
         """
+        from metareview.review.dedup import RELATED_KINDS  # with numpy: imported when used
+
         check_text("reason", reason, purpose=" for the audit log")
         check_text("actor", actor, purpose=" for the audit log")
         if kind not in RELATED_KINDS:

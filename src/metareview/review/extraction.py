@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import select
 
 from metareview._validation import check_text
@@ -31,6 +30,7 @@ from metareview.review.models import (
 from metareview.review.screening import outcomes, reviewer_row
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     from sqlalchemy.orm import Session
 
     from metareview.review.models import Project
@@ -103,6 +103,8 @@ class ExtractionMixin(StoreCore):
 
     def studies(self, project: str) -> pd.DataFrame:
         """Studies of ``project``: ``study`` (label) and ``record_ids`` (list)."""
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             rows = s.execute(
@@ -169,6 +171,8 @@ class ExtractionMixin(StoreCore):
 
     def extraction_values(self, project: str) -> pd.DataFrame:
         """Every extracted value: ``study``, ``field``, ``reviewer``, ``value``."""
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             rows = s.execute(
@@ -261,6 +265,8 @@ class ExtractionMixin(StoreCore):
         A field's value is the resolution if there is one, else the extractors' common
         value. Raises InputError listing open conflicts or required fields nobody filled.
         """
+        import pandas as pd
+
         values = self.extraction_values(project)
         resolved = self._resolutions(project)
         if only is not None:
@@ -293,6 +299,8 @@ class ExtractionMixin(StoreCore):
 
 def _open_conflicts(values: pd.DataFrame, resolved: Mapping[tuple[str, str], Any]) -> pd.DataFrame:
     """(study, field) items of ``values`` whose extractors disagree and are not resolved."""
+    import pandas as pd
+
     rows = []
     for (study, name), group in values.groupby(["study", "field"], sort=False):
         if (study, name) in resolved or _agree(list(group["value"])):

@@ -18,12 +18,13 @@ printed precision: "93.5" has one decimal.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from metareview import integrity
 from metareview.review.extraction_form import ExtractionForm
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
 
 __all__ = ["as_text", "form_flags"]
 
@@ -58,6 +59,8 @@ def form_flags(form: ExtractionForm, rows: Mapping[str, Mapping[str, Any]]) -> l
     >>> [f.check for f in form_flags(form, {"Kiefer 2008": {"n": "20", "relief_pct": "93.5"}})]
     ['grim']
     """
+    import pandas as pd
+
     if not rows:
         return []
     table = pd.DataFrame(

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import func, select
 
 from metareview._validation import check_text
@@ -53,6 +52,7 @@ from metareview.review.models import (
 from metareview.review.screening import outcomes, reviewer_row
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     from sqlalchemy.orm import Session
 
     from metareview.integrity import Flag
@@ -173,6 +173,8 @@ class DualExtractionMixin(StoreCore):
     def unassigned_reports(self, project: str) -> pd.DataFrame:
         """Reports included at full text that belong to no study yet: ``record_id``,
         ``title``, ``authors``, ``year`` (import order)."""
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             included = {rid for rid, d in outcomes(s, proj, "full_text").items() if d == "include"}
@@ -337,6 +339,8 @@ class DualExtractionMixin(StoreCore):
         (how many), ``submitted`` (how many), ``mine`` ("not started", "draft",
         "submitted"; None for no reviewer), ``complete``, ``open_conflicts`` (fields where the
         extractors differ and nothing is agreed; counted for complete studies only)."""
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             person = None if reviewer is None else reviewer_row(s, proj, reviewer)
@@ -415,6 +419,8 @@ class DualExtractionMixin(StoreCore):
         ``token`` (pass back to :meth:`reconcile_extraction`).
 
         StoreError while the study is not complete (blinding)."""
+        import pandas as pd
+
         form = self.extraction_form(project)
         with self.session() as s:
             proj = self._project(s, project)
@@ -515,6 +521,8 @@ class DualExtractionMixin(StoreCore):
         ``time``, ``actor``, ``entity`` (value or resolution), ``old``, ``new``, ``reason``.
         Values of an incomplete study's other extractor are the caller's business to hide
         (the web shows a reviewer only their own entries before completion)."""
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             _study(s, proj, study)
@@ -546,6 +554,8 @@ class DualExtractionMixin(StoreCore):
         (proportion of identical values), ``kappa``, ``ci_lb``, ``ci_ub`` (NaN where kappa is
         undefined: one value throughout). Each distinct value is a category, compared after
         the form's conversion, as :meth:`extraction_agreement`."""
+        import pandas as pd
+
         from metareview.stats.agreement import cohen_kappa  # scipy: only when asked
 
         with self.session() as s:

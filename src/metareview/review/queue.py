@@ -13,7 +13,6 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -48,6 +47,8 @@ from metareview.review.screening import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
+
+    import pandas as pd
 
 __all__ = ["KEYWORD_KINDS", "QueueMixin", "ScreeningKeyword", "keyword_pattern"]
 

@@ -26,9 +26,9 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,9 @@ from metareview.review.ranking import (
 )
 from metareview.review.screening import check_stage, owner_row, stage_table, votes_frame
 from metareview.review.stopping import STOPPING_RULES, StoppingDecision, current_decisions
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "STOPPING_METHOD",
@@ -171,6 +174,8 @@ class RankedQueueMixin(StoreCore):
         InputError
             Unknown project or reviewer, bad stage or classifier.
         """
+        import pandas as pd
+
         stage = check_stage(stage)
         name = CLASSIFIERS.check(classifier)
         mine = self.screening_queue(project, reviewer, stage)  # type: ignore[attr-defined]

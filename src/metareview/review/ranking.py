@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:  # scipy.sparse is imported with scikit-learn, when records are ranked
+    import pandas as pd
     from scipy import sparse
 
 from metareview._validation import Options
@@ -110,6 +110,8 @@ class ScreeningFeatures:
 
 
 def _text_column(records: pd.DataFrame, column: str | None) -> pd.Series:
+    import pandas as pd
+
     if column is None:
         return pd.Series("", index=records.index, dtype=object)
     if column not in records.columns:
@@ -172,12 +174,15 @@ def screening_features(
     Examples
     --------
     >>> import pandas as pd
+    >>> import pandas as pd
     >>> recs = pd.DataFrame({"title": ["Ketamine for pain", "Bird song", "Pain relief"],
     ...                      "abstract": ["A trial.", None, "Ketamine trial."]})
     >>> feats = screening_features(recs)
     >>> feats.matrix.shape[0], int(feats.no_abstract.sum())
     (3, 1)
     """
+    import pandas as pd
+
     if not isinstance(records, pd.DataFrame):
         raise InputError(f"records must be a pandas DataFrame; got {type(records).__name__}.")
     if len(records) == 0:
@@ -263,6 +268,7 @@ def relevance_scores(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> import pandas as pd
     >>> recs = pd.DataFrame({"title": ["ketamine pain trial", "bird song", "ketamine pain",
     ...                                "bird migration"]})

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import select
 
 from metareview._rob_tools import TOOL_NAMES, TOOLS, judgement_cell
@@ -37,6 +36,7 @@ from metareview.review.rob_algorithm import (
 from metareview.review.screening import reviewer_row
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     from sqlalchemy.orm import Session
 
 __all__ = ["RobMixin", "suggested_judgements"]
@@ -150,6 +150,8 @@ class RobMixin(StoreCore):
     def rob_judgements(self, project: str, tool: str) -> pd.DataFrame:
         """All judgements with ``tool``: ``study``, ``domain``, ``reviewer``, ``judgement``,
         ``support``, ``consensus``."""
+        import pandas as pd
+
         name, _ = _tool(tool)
         with self.session() as s:
             proj = self._project(s, project)
@@ -174,6 +176,8 @@ class RobMixin(StoreCore):
 
     def rob_conflicts(self, project: str, tool: str) -> pd.DataFrame:
         """Domains whose reviewers disagree and that have no consensus judgement yet."""
+        import pandas as pd
+
         table = self.rob_judgements(project, tool)
         rows = []
         for (study, domain), group in table.groupby(["study", "domain"], sort=False):
@@ -191,6 +195,8 @@ class RobMixin(StoreCore):
 
         Raises InputError while a domain is in conflict (see :meth:`rob_conflicts`).
         """
+        import pandas as pd
+
         open_ = self.rob_conflicts(project, tool)
         if not open_.empty:
             shown = "; ".join(f"{r.study}/{r.domain}" for r in open_.head(5).itertuples())
@@ -315,6 +321,8 @@ class RobMixin(StoreCore):
     def rob_answers(self, project: str, tool: str) -> pd.DataFrame:
         """Every signalling answer with ``tool``: ``study``, ``question``, ``reviewer``,
         ``answer`` (not blinded: the store's full view, as :meth:`rob_judgements`)."""
+        import pandas as pd
+
         name, _ = _tool(tool)
         with self.session() as s:
             proj = self._project(s, project)
@@ -369,6 +377,8 @@ class RobMixin(StoreCore):
         ``reviewers_per_record`` assessors: the assessments are no longer blinded),
         ``conflicts`` (domains judged differently with no consensus yet, counted only when
         complete) and ``agreed`` (complete with no open conflict)."""
+        import pandas as pd
+
         name, spec = _tool(tool)
         needed = _needed_domains(spec)
         with self.session() as s:
@@ -434,6 +444,8 @@ class RobMixin(StoreCore):
         """The table :func:`metareview.plots.rob` draws, from the studies whose assessments
         are complete and agreed, and the labels of the studies left out (still being
         assessed or in conflict), so that a figure never shows a blinded judgement."""
+        import pandas as pd
+
         progress = self.rob_progress(project, tool)
         agreed = progress.loc[progress["agreed"], "study"].tolist()
         pending = progress.loc[~progress["agreed"], "study"].tolist()

@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,6 +41,9 @@ from metareview.review.models import (
     SetAside,
     Unblinding,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin", "ScreeningQueue"]
 
@@ -210,6 +212,8 @@ class ScreeningMixin(StoreCore):
 
     def reviewers(self, project: str) -> pd.DataFrame:
         """Reviewers of ``project``: ``name``, ``role``, ``active``."""
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             rows = s.execute(
@@ -427,6 +431,8 @@ class ScreeningMixin(StoreCore):
         Columns ``record_id``, ``title``, ``votes`` (``{reviewer: decision}``) and ``reasons``
         (``{reviewer: reason}``).
         """
+        import pandas as pd
+
         stage = check_stage(stage)
         status = self.screening_status(project, stage)
         ids = status.loc[status["status"] == "conflict", "record_id"].tolist()
@@ -555,6 +561,8 @@ class ScreeningMixin(StoreCore):
         the reviewers of a record vary or a reviewer was removed; Krippendorff's alpha uses
         every complete record's votes, however many.
         """
+        import pandas as pd
+
         stage = check_stage(stage)
         with self.session() as s:
             proj = self._project(s, project)
@@ -766,6 +774,8 @@ def reviewer_stage(
 
 
 def votes_frame(s: Session, proj: Project, stage: str) -> pd.DataFrame:
+    import pandas as pd
+
     rows = s.execute(
         select(
             ScreeningDecision.record_id,
@@ -822,6 +832,8 @@ def stage_table(s: Session, proj: Project, stage: str) -> pd.DataFrame:
     """The outcome of every record that reached ``stage`` (see ``screening_status``):
     columns ``record_id``, ``n_votes``, ``status``, ``decision``, ``reason`` (the rows of
     :func:`stage_rows` over the whole stage)."""
+    import pandas as pd
+
     return pd.DataFrame(stage_rows(s, proj, stage), columns=STAGE_COLUMNS)
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import select
 
 from metareview._validation import check_text
@@ -27,6 +27,9 @@ from metareview.exceptions import InputError
 from metareview.review._core import StoreCore
 from metareview.review.models import Record, Reviewer, SetAside, utc_now
 from metareview.review.screening import owner_row
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["SET_ASIDE_STATUSES", "SetAsideMixin"]
 
@@ -82,6 +85,8 @@ class SetAsideMixin(StoreCore):
         >>> store.screening_status("p")["record_id"].str.endswith("-000001").tolist()
         [True]
         """
+        import pandas as pd
+
         if status is not None and status not in SET_ASIDE_STATUSES:
             raise InputError(f"status must be one of {list(SET_ASIDE_STATUSES)}; got {status!r}.")
         with self.session() as s:

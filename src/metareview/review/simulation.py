@@ -36,10 +36,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from metareview.exceptions import Argument, InputError
 from metareview.review.ranking import (
@@ -50,6 +49,9 @@ from metareview.review.ranking import (
     screening_features,
 )
 from metareview.review.stopping import STOPPING_RULES, _check_fraction, first_stops
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "ScreeningSimulation",
@@ -68,6 +70,8 @@ def read_labelled_records(path: str | Path, *, label_column: str) -> pd.DataFram
         Unreadable or empty file, missing label column, or labels other than 0/1; the
         message names the file, the column and the first bad rows.
     """
+    import pandas as pd
+
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -99,6 +103,8 @@ def read_labelled_records(path: str | Path, *, label_column: str) -> pd.DataFram
 
 
 def _labels(records: pd.DataFrame, label_column: str, *, source: str = "records") -> np.ndarray:
+    import pandas as pd
+
     if label_column not in records.columns:
         raise InputError(
             f"{source}: no label column {label_column!r}; the columns are "
@@ -182,6 +188,8 @@ class ScreeningSimulation:
 
     def summary(self) -> pd.DataFrame:
         """Mean, minimum and maximum over seeds of every metric (one row per metric)."""
+        import pandas as pd
+
         numeric = self.runs.drop(columns=["seed", "classifier"])
         return pd.DataFrame({"mean": numeric.mean(), "min": numeric.min(), "max": numeric.max()})
 
@@ -349,12 +357,15 @@ def simulate_screening(
     Examples
     --------
     >>> import pandas as pd
+    >>> import pandas as pd
     >>> recs = pd.DataFrame({"title": ["ketamine pain trial"] * 3 + ["bird song"] * 17,
     ...                      "included": [1] * 3 + [0] * 17})
     >>> sim = simulate_screening(recs, label_column="included", seeds=2, abstract=None)
     >>> sim.runs[["seed", "wss_95", "rrf_10"]].round(3).to_dict("list")
     {'seed': [0, 1], 'wss_95': [0.839, 0.839], 'rrf_10': [1.0, 1.0]}
     """
+    import pandas as pd
+
     labels = _labels(records, label_column) if isinstance(records, pd.DataFrame) else None
     if labels is None:
         raise InputError(f"records must be a pandas DataFrame; got {type(records).__name__}.")

@@ -15,9 +15,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import create_engine, event, insert, select
 from sqlalchemy.orm import Session
 
@@ -29,13 +28,11 @@ from metareview.review.accounts import AccountsMixin
 from metareview.review.agreed import AgreedTableMixin
 from metareview.review.allocation import AllocationMixin
 from metareview.review.backup import BackupMixin
-from metareview.review.dedup import DuplicateCandidates, find_duplicates
 from metareview.review.dedup_queue import DedupQueueMixin
 from metareview.review.extraction import ExtractionMixin
 from metareview.review.extraction_dual import DualExtractionMixin
 from metareview.review.fulltext import FullTextMixin
-from metareview.review.importers import Problem, parse_bytes
-from metareview.review.importers._base import NO_CONTENT, lacks_content
+from metareview.review.importers._base import NO_CONTENT, Problem, lacks_content
 from metareview.review.models import (
     AuditLog,
     Base,
@@ -53,6 +50,11 @@ from metareview.review.ranked_queue import RankedQueueMixin
 from metareview.review.risk_of_bias import RobMixin
 from metareview.review.screening import ScreeningMixin
 from metareview.review.set_aside import SetAsideMixin
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from metareview.review.dedup import DuplicateCandidates
 
 __all__ = [
     "AuditLog",
@@ -110,6 +112,8 @@ class ImportReport:
 
     def summary(self) -> pd.DataFrame:
         """Problems as a table with columns ``file``, ``line`` and ``message``."""
+        import pandas as pd
+
         return pd.DataFrame(
             [(p.file, p.line, p.message) for p in self.problems],
             columns=["file", "line", "message"],
@@ -310,6 +314,8 @@ class Store(
                     already_imported=True,
                     problems=(),
                 )
+            from metareview.review.importers import parse_bytes
+
             parsed = parse_bytes(data, str(path))
             source = Source(
                 project_id=proj.id,
@@ -403,6 +409,8 @@ class Store(
             ``doi``, ``pmid``, ``fingerprint`` and ``duplicate_group`` (Int64: the active group
             the record belongs to, or missing).
         """
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             groups = dict(
@@ -449,6 +457,8 @@ class Store(
     def audit_log(self, project: str | None = None) -> pd.DataFrame:
         """The audit log, oldest first: ``id``, ``time``, ``actor``, ``entity``, ``entity_id``,
         ``old``, ``new``, ``reason``; only the entries of ``project`` when it is given."""
+        import pandas as pd
+
         with self.session() as s:
             query = select(AuditLog).order_by(AuditLog.id)
             if project is not None:
@@ -550,6 +560,8 @@ class Store(
 
         See :func:`metareview.review.dedup.find_duplicates`.
         """
+        from metareview.review.dedup import find_duplicates
+
         return find_duplicates(self.records(project))
 
     def auto_merge(self, project: str | Project, *, actor: str) -> list[int]:
@@ -590,6 +602,8 @@ class Store(
 
     def duplicate_groups(self, project: str | Project) -> pd.DataFrame:
         """Duplicate groups of ``project``: ``group_id``, ``record_id``, ``primary``, ``active``."""
+        import pandas as pd
+
         with self.session() as s:
             proj = self._project(s, project)
             rows = s.execute(

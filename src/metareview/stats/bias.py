@@ -9,10 +9,9 @@ Every fit goes through the same kernel as :func:`metareview.rma`; definitions fo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from scipy.special import comb
 
 from metareview._validation import (
@@ -24,6 +23,7 @@ from metareview._validation import (
     check_optional,
     check_same_length,
     describe_rows,
+    is_frame,
     resolve_column,
     row_names,
 )
@@ -31,6 +31,9 @@ from metareview.exceptions import InputError
 from metareview.stats import _distributions as dist
 from metareview.stats._kendall import kendall
 from metareview.stats.models import RmaResult, check_rma_result, rma
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "FsnResult",
@@ -495,10 +498,10 @@ def fsn(
     if isinstance(yi, RmaResult):
         yi, vi, labels = yi.yi, yi.vi, yi.slab
     else:
-        if isinstance(yi, pd.DataFrame) and data is None:
+        if is_frame(yi) and data is None:
             data, yi = yi, None
         if data is not None:
-            if not isinstance(data, pd.DataFrame):
+            if not is_frame(data):
                 raise InputError(f"data must be a pandas DataFrame; got {data.__class__.__name__}.")
             yi = "yi" if yi is None else yi
             if vi is None and (kind != "Orwin" or "vi" in data.columns):

@@ -13,10 +13,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from scipy import special
 
 from metareview._validation import Options, check_level
@@ -26,6 +25,9 @@ from metareview.stats._convergence import warn_convergence
 from metareview.stats._design import WLS, Design, sum_studies
 from metareview.stats._threads import thread_pool
 from metareview.stats.tau2 import ESTIMATORS, Control, Tau2Fit, solve_generalised_q
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "CHUNK_VALUES",
@@ -288,6 +290,8 @@ class BatchResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per meta-analysis with the scalar result columns of ``rma().to_dict()``."""
+        import pandas as pd
+
         return pd.DataFrame(self.columns())
 
     def columns(self) -> dict[str, np.ndarray]:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from metareview._validation import (
     NI_COLUMN,
@@ -22,6 +21,8 @@ from metareview._validation import (
     check_numeric,
     check_same_length,
     describe_rows,
+    is_frame,
+    is_series,
     resolve_column,
     row_names,
 )
@@ -40,6 +41,9 @@ from metareview.stats._convergence import warn_convergence
 from metareview.stats._likelihood import fit_statistics, profile_bounds, uni_loglik
 from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, _control, rma_batch
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["RmaResult", "check_rma_result", "rma"]
 
@@ -185,6 +189,8 @@ class RmaResult:
 
     def table(self) -> pd.DataFrame:
         """One row per coefficient: estimate, se, zval (tval for knha), pval, ci_lb, ci_ub."""
+        import pandas as pd
+
         return pd.DataFrame(
             {
                 "estimate": self.beta,
@@ -199,6 +205,8 @@ class RmaResult:
 
     def study_table(self) -> pd.DataFrame:
         """One row per study in the fit: yi, vi, sei, CI and weight (%)."""
+        import pandas as pd
+
         crit = dist.norm.isf((1 - self.level) / 2)
         sei = np.sqrt(self.vi)
         return pd.DataFrame(
@@ -516,9 +524,9 @@ def rma(
     >>> round(res.estimate, 4), round(res.tau2, 4)
     (0.397, 0.0738)
     """
-    if isinstance(yi, pd.DataFrame) and data is None:
+    if is_frame(yi) and data is None:
         data, yi = yi, None
-    if data is not None and not isinstance(data, pd.DataFrame):
+    if data is not None and not is_frame(data):
         raise InputError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
     if data is not None:
         yi = "yi" if yi is None else yi
@@ -592,9 +600,9 @@ def _moderators(mods: Any, data, n: int, labels) -> tuple[np.ndarray, tuple[str,
     if isinstance(mods, str):
         mods = [mods]
     columns: list[Any]  # Series, arrays or column names' values
-    if isinstance(mods, pd.DataFrame):
+    if is_frame(mods):
         names, columns = list(map(str, mods.columns)), [mods[c] for c in mods.columns]
-    elif isinstance(mods, pd.Series):
+    elif is_series(mods):
         names, columns = [str(mods.name or "mod")], [mods]
     elif isinstance(mods, Sequence) and all(isinstance(m, str) for m in mods):
         names, columns = list(mods), [resolve_column("mods", m, data) for m in mods]
