@@ -133,9 +133,14 @@ def test_serve_when_a_dependency_of_the_web_app_is_missing(monkeypatch) -> None:
 NOT_AT_START = ("scipy.stats", "scipy.optimize", "scipy.sparse", "matplotlib", "sklearn", "dask")
 
 
-def loaded_after(code: str) -> list[str]:
-    """Which of NOT_AT_START a fresh interpreter holds after running ``code``."""
-    probe = f"{code}\nimport sys\nprint([m for m in {NOT_AT_START!r} if m in sys.modules])"
+#: what a command loads only when it needs it: pandas (with pyarrow ~0.3 s of CPU), Alembic
+#: (~0.2 s: only to migrate a store), the readers of search exports, rapidfuzz (dedup)
+LAZY = ("pandas", "pyarrow", "alembic", "bibtexparser", "rispy", "rapidfuzz")
+
+
+def loaded_after(code: str, modules: tuple[str, ...] = NOT_AT_START) -> list[str]:
+    """Which of ``modules`` a fresh interpreter holds after running ``code``."""
+    probe = f"{code}\nimport sys\nprint([m for m in {modules!r} if m in sys.modules])"
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
@@ -168,10 +173,57 @@ def test_the_rma_command_loads_no_heavy_module(tmp_path) -> None:
     assert loaded_after(code) == []
 
 
+def run_cli(*args: str) -> str:
+    """Code that runs ``metareview ARGS`` in the probing interpreter and checks it succeeded."""
+    return (
+        "import sys\nfrom metareview.cli import main\n"
+        f"sys.argv = ['metareview', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code"
+    )
+
+
+def test_help_and_version_load_neither_pandas_nor_alembic() -> None:
+    for args in (("--help",), ("--version",), ("store", "--help"), ("rma", "--help")):
+        assert loaded_after(run_cli(*args), (*HEAVY, *LAZY)) == [], args
+
+
+def test_rma_and_bias_read_a_small_csv_without_pandas(tmp_path) -> None:
+    # issue 21.19: pandas is imported only when a command needs it; a clean CSV of effect
+    # sizes is read with the csv module (read_simple_csv), labels and all
+    table = tmp_path / "effects.csv"
+    table.write_text(
+        'study,yi,vi\n"Smith, 2001",0.1,0.04\nLee 2003,0.3,0.02\nRoe,-0.2,0.05\nDoe,0.5,0.03\n',
+        encoding="utf-8",
+    )
+    european = tmp_path / "effects-eu.csv"
+    european.write_text("slab;yi;vi\nA;0,1;0,04\nB;0,3;0,02\nC;-0,2;0,05\n", encoding="utf-8")
+    for args in (
+        ("rma", str(table), "--slab", "study", "--json"),
+        ("rma", str(european), "--sep", ";", "--decimal", ",", "--method", "DL"),
+        ("bias", str(table), "--slab", "study"),
+    ):
+        assert loaded_after(run_cli(*args), (*LAZY, "sqlalchemy")) == [], args
+
+
+def test_a_store_at_the_newest_schema_opens_without_alembic(tmp_path) -> None:
+    # Store.open compares the alembic_version row with the newest revision of the scripts
+    # (one query); Alembic is imported only to create or upgrade a schema
+    store = tmp_path / "review.sqlite"
+    assert (
+        RUNNER.invoke(app, ["store", "init", "--project", "p", "--store", str(store)]).exit_code
+        == 0
+    )
+    write = run_cli("store", "reviewer", "add", "Ana", "--store", str(store))
+    assert loaded_after(write, LAZY) == []
+    listing = run_cli("store", "reviewer", "list", "--store", str(store))
+    assert "alembic" not in loaded_after(listing, LAZY)  # (pandas: the list is a DataFrame)
+
+
 def test_the_review_layer_loads_no_heavy_module() -> None:
     # a store command's imports: Store and the review package (the stopping rules and the
     # ranking import scipy.stats / scipy.sparse when they are used)
     assert loaded_after("from metareview.review import Store") == []
+    assert loaded_after("from metareview.review import Store", LAZY) == []
 
 
 def test_store_commands_do_not_load_the_statistics_or_figures() -> None:

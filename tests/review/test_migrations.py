@@ -143,3 +143,49 @@ def test_an_audit_entry_without_a_known_project_is_refused(store_url: str) -> No
         assert store.audit_log().empty
     finally:
         store.close()
+
+
+def test_head_read_from_the_scripts_is_alembics_head() -> None:
+    # Store.open compares the database's revision with HEAD without loading Alembic
+    # (issue 21.19); HEAD must be what Alembic itself finds in the scripts
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(_config()).get_current_head() == HEAD
+
+
+def _scripts(folder, *pairs: tuple[str, str]) -> None:
+    for revision, down in pairs:
+        (folder / f"{revision}_x.py").write_text(
+            f'"""A revision."""\n\nrevision = "{revision}"\ndown_revision = {down}\n',
+            encoding="utf-8",
+        )
+
+
+def test_head_of_scripts_needs_one_chain(tmp_path) -> None:
+    from metareview.review.migrate import _head_of_scripts
+
+    _scripts(tmp_path, ("0001", "None"), ("0002", '"0001"'), ("0003", "'0002'"))
+    assert _head_of_scripts(tmp_path) == "0003"
+    _scripts(tmp_path, ("0004", '"0002"'))  # two heads: 0003 and 0004
+    assert _head_of_scripts(tmp_path) is None
+    (tmp_path / "0004_x.py").write_text('revision = "0004"\ndown_revision = ("0002", "0003")\n')
+    assert _head_of_scripts(tmp_path) is None  # a merge revision: left to Alembic
+    (tmp_path / "0004_x.py").write_text('"""No revision line."""\n')
+    assert _head_of_scripts(tmp_path) is None
+
+
+def test_only_a_store_at_head_skips_alembic(store_url: str) -> None:
+    from metareview.review.migrate import _at_head
+
+    engine = create_engine(store_url)
+    try:
+        assert not _at_head(engine)  # empty: no alembic_version table
+        upgrade(engine, "0001")
+        assert not _at_head(engine)
+        upgrade(engine)
+        assert _at_head(engine)
+        with engine.begin() as conn:  # two rows (branches) are Alembic's to read
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0001')"))
+        assert not _at_head(engine)
+    finally:
+        engine.dispose()
