@@ -22,12 +22,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from metareview._validation import Options
 from metareview.exceptions import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
 
 __all__ = [
@@ -168,6 +167,8 @@ TOOL_NAMES = Options(
 def judgement_cell(spec: Tool, study: str, code: str, value: Any) -> Any:
     """The :class:`Level` (or star count) that ``value`` means for ``study``/``code``;
     InputError naming the study and domain otherwise."""
+    import numpy as np
+
     names = dict(spec.domains)
     where = f"study {study!r}, domain {code}" + (
         f" ({names[code]})" if code in names and names[code] != code else ""
@@ -193,11 +194,15 @@ def judgement_cell(spec: Tool, study: str, code: str, value: Any) -> Any:
 
 def shown_value(value: Any) -> Any:
     """A cell as the user wrote it (numpy scalars as plain Python values)."""
+    import numpy as np
+
     return value.item() if isinstance(value, np.generic) else value
 
 
 def star_count(study: str, code: str, value: Any, most: int, where: str | None = None) -> int:
     """Stars given as a number or as that many ``*``, checked against ``most``."""
+    import numpy as np
+
     where = where or f"study {study!r}, {code}"
     count: float | None
     if isinstance(value, str) and value.strip() and set(value.strip()) <= {"*", "\u2605"}:

@@ -10,16 +10,16 @@ label or the DataFrame index label beside them (:class:`RowNames`, :func:`row_na
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-import numpy as np
-
 from metareview.exceptions import Argument, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
 
 _MAX_LISTED = 6
@@ -119,7 +119,7 @@ class Interval:
         number = _as_number(value)
         if (
             number is None
-            or not np.isfinite(number)
+            or not math.isfinite(number)
             or not self.contains(number)
             or (self.integer and number != int(number))
         ):
@@ -131,9 +131,12 @@ class Interval:
 
 def _as_number(value: object) -> float | None:
     """``value`` as a float when it is a real number (not a bool, string, complex or array)."""
-    if isinstance(value, bool | np.bool_ | complex | np.complexfloating) or not isinstance(
-        value, int | float | np.number
-    ):
+    numpy = sys.modules.get("numpy")  # a numpy scalar means numpy is loaded
+    odd: tuple[type, ...] = (bool, complex)
+    real: tuple[type, ...] = (int, float)
+    if numpy is not None:
+        odd, real = (*odd, numpy.bool_, numpy.complexfloating), (*real, numpy.number)
+    if isinstance(value, odd) or not isinstance(value, real):
         return None
     try:
         return float(value)
@@ -226,6 +229,7 @@ def describe_rows(bad: np.ndarray, labels: Sequence[str] | None) -> str:
 
     Examples
     --------
+    >>> import numpy as np
     >>> bad = np.array([False, True, False])
     >>> describe_rows(bad, ["A", "B", "C"])
     "row 2 (study 'B')"
@@ -234,6 +238,8 @@ def describe_rows(bad: np.ndarray, labels: Sequence[str] | None) -> str:
     >>> describe_rows(bad, None)
     'row 2'
     """
+    import numpy as np
+
     idx = np.flatnonzero(bad)
     shown = idx[:_MAX_LISTED]
     more = "" if idx.size <= _MAX_LISTED else f" and {idx.size - _MAX_LISTED} more"
@@ -345,6 +351,8 @@ def check_numeric(
     >>> check_numeric("vi", [0.1, 0.2]).tolist()
     [0.1, 0.2]
     """
+    import numpy as np
+
     if _is_pandas(values, "Series", "Index"):
         values = values.to_numpy()
     arr = np.asarray(values)
@@ -376,6 +384,8 @@ def check_numeric(
 
 def check_finite(name: str, arr: np.ndarray, labels: Sequence[str] | None = None) -> None:
     """Raise InputError naming rows where ``arr`` is NaN or infinite."""
+    import numpy as np
+
     bad = ~np.isfinite(arr)
     if bad.any():
         raise InputError(
@@ -421,7 +431,7 @@ def check_level(level: object) -> float:
     0.95
     """
     number = _as_number(level)
-    if number is None or not np.isfinite(number) or not LEVEL.contains(number):
+    if number is None or not math.isfinite(number) or not LEVEL.contains(number):
         raise InputError(
             Argument("level"),
             " must lie strictly between 0 and 100 (a percentage such as "

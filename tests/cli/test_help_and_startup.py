@@ -214,7 +214,7 @@ def test_a_store_at_the_newest_schema_opens_without_alembic(tmp_path) -> None:
         == 0
     )
     write = run_cli("store", "reviewer", "add", "Ana", "--store", str(store))
-    assert loaded_after(write, LAZY) == []
+    assert loaded_after(write, (*LAZY, "numpy")) == []  # a write that needs no table
     listing = run_cli("store", "reviewer", "list", "--store", str(store))
     assert "alembic" not in loaded_after(listing, LAZY)  # (pandas: the list is a DataFrame)
 
@@ -223,7 +223,7 @@ def test_the_review_layer_loads_no_heavy_module() -> None:
     # a store command's imports: Store and the review package (the stopping rules and the
     # ranking import scipy.stats / scipy.sparse when they are used)
     assert loaded_after("from metareview.review import Store") == []
-    assert loaded_after("from metareview.review import Store", LAZY) == []
+    assert loaded_after("from metareview.review import Store", (*LAZY, "numpy")) == []
 
 
 def test_store_commands_do_not_load_the_statistics_or_figures() -> None:

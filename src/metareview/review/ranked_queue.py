@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -174,6 +173,7 @@ class RankedQueueMixin(StoreCore):
         InputError
             Unknown project or reviewer, bad stage or classifier.
         """
+        import numpy as np
         import pandas as pd
 
         stage = check_stage(stage)

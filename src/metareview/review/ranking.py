@@ -40,9 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:  # scipy.sparse is imported with scikit-learn, when records are ranked
+    import numpy as np
     import pandas as pd
     from scipy import sparse
 
@@ -181,6 +180,7 @@ def screening_features(
     >>> feats.matrix.shape[0], int(feats.no_abstract.sum())
     (3, 1)
     """
+    import numpy as np
     import pandas as pd
 
     if not isinstance(records, pd.DataFrame):
@@ -218,6 +218,8 @@ def screening_features(
 def _check_labelled(
     n_records: int, labelled: Sequence[int] | np.ndarray, labels: Sequence[int] | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     idx = np.asarray(labelled, dtype=np.intp).ravel()
     y = np.asarray(labels).ravel()
     if idx.shape != y.shape:
@@ -277,6 +279,8 @@ def relevance_scores(
     >>> bool(scores[2] > scores[3])
     True
     """
+    import numpy as np
+
     matrix = features.matrix if isinstance(features, ScreeningFeatures) else features
     name = CLASSIFIERS.check(classifier)
     idx, y = _check_labelled(matrix.shape[0], labelled, labels)
@@ -349,9 +353,12 @@ def next_records(
     Examples
     --------
     >>> import numpy as np
+    >>> import numpy as np
     >>> next_records(np.array([0.1, 2.0, -1.0, 3.0]), np.array([True, True, True, False]), n=2)
     array([1, 0])
     """
+    import numpy as np
+
     for label, share in (("random_share", random_share), ("uncertainty_share", uncertainty_share)):
         if not 0.0 <= share <= 1.0:
             raise InputError(f"{label} must be in [0, 1]; got {share!r}.")

@@ -39,11 +39,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from metareview._validation import Options
 from metareview.exceptions import Argument, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 __all__ = [
     "STOPPING_RULES",
@@ -108,6 +110,8 @@ class StoppingDecision:
 
 
 def _check_history(labels: Sequence[int] | np.ndarray, n_records: int) -> np.ndarray:
+    import numpy as np
+
     y = np.asarray(labels).ravel()
     bad = ~np.isin(y, (0, 1))
     if bad.any():
@@ -135,6 +139,7 @@ def _window_p_values(
 ) -> np.ndarray:
     """p-values of the samples that can give the smallest p-value (see recall_p_value)."""
     # scipy.stats costs ~0.8 s of start-up: imported when a rule runs, not with the package
+    import numpy as np
     from scipy.stats import hypergeom, nchypergeom_wallenius
 
     screened = y.size
@@ -299,6 +304,8 @@ def consecutive_irrelevant(
     >>> consecutive_irrelevant([1] + [0] * 50, 200).stop
     True
     """
+    import numpy as np
+
     if int(n_irrelevant) < 1:
         raise InputError(
             Argument("n_irrelevant"), f" must be a positive integer; got {n_irrelevant!r}."
@@ -318,6 +325,8 @@ def consecutive_irrelevant(
 
 def _knee_ratio(found: np.ndarray, screened: int) -> tuple[int, float]:
     """Knee position and slope ratio of the gain curve ``found[0..screened]``."""
+    import numpy as np
+
     j = np.arange(screened + 1)
     total = found[screened]
     # The knee is the point farthest above the straight line from (0, 0) to the current point.
@@ -346,6 +355,8 @@ def knee_stop(
     >>> knee_stop([1, 0] * 100, 2000).stop
     False
     """
+    import numpy as np
+
     y = _check_history(labels, n_records)
     found = np.concatenate([[0], np.cumsum(y)])
     screened = y.size
@@ -418,6 +429,8 @@ def first_stops(
     >>> first_stops([1] * 20 + [0] * 1980, 2000)
     {'hypergeometric': 1557, 'consecutive_irrelevant': 70, 'knee': 156}
     """
+    import numpy as np
+
     target = _check_fraction("recall_target", recall_target)
     level = _check_fraction("confidence", confidence)
     y = _check_history(labels, n_records)
@@ -442,6 +455,7 @@ def _first_hypergeometric_stop(
     y: np.ndarray, n_records: int, target: float, level: float, chunk: int = 50_000
 ) -> int | None:
     """Smallest number screened at which recall_p_value < 1 - level, all steps at once."""
+    import numpy as np
     from scipy.stats import hypergeom  # see _window_p_values
 
     relevant_at = np.flatnonzero(y)
