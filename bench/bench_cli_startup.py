@@ -1,87 +1,160 @@
 """Start-up cost of the ``metareview`` command line (issue 21.19): a benchmark, not a test.
 
-Each command runs ``REPEATS`` times in a fresh interpreter; the table gives the median CPU
-time (user + system, which a busy machine inflates less than wall time) and its ratio to a
-bare ``python -c pass``, and how much of it is the imports the command needs (pandas,
-scipy.stats, sqlalchemy, matplotlib), timed the same way.
+Each command runs ``--repeats`` times in a fresh interpreter; the table gives the median CPU
+time (user + system, which a busy machine inflates less than wall time), the median wall
+time, and the CPU time's ratio to a bare ``python -c pass``; then what the heavy imports
+(pandas, scipy, sqlalchemy, alembic, matplotlib) cost alone, timed the same way.
 
-    .venv/bin/python bench/bench_cli_startup.py            # REPEATS = 7
+With ``--before SRC`` (the ``src`` folder of an older checkout, e.g. from
+``git archive <commit> src | tar -x -C /tmp/old``) every command also runs on that code (its
+``src`` first on PYTHONPATH, same interpreter and packages), alternating with the current
+code run by run, so that the machine's load falls on both alike; the table then sets the two
+side by side. The table is printed and written to ``bench/results/cli_startup.md``.
 
-Measured on the shared 2-core build machine (load 5-9), 7 December 2026, median of 5-7:
+    .venv/bin/python bench/bench_cli_startup.py [--repeats 7] [--before /tmp/old/src]
+        [--before-name "commit abc1234"]
 
-    command                 before     after
-    --help                  1.51 s     0.12 s
-    --version               1.55 s     0.13 s
-    rma CSV                 1.54 s     1.35 s   (pandas 0.48 + scipy.stats 0.81, for the fit)
-    store reviewer list     2.67 s     1.23 s   (pandas, sqlalchemy, alembic; no scipy, no mpl)
-    screen (q at once)      2.76 s     1.38 s
-
-("before" is commit ff48f1f, whose ``import metareview.cli`` imported the whole library.)
+The import costs behind the figures come from ``python -X importtime``; what each command
+must not import is guarded, without timing, by tests/cli/test_help_and_startup.py.
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-REPEATS = 7
+from _machine import machine
+
+RESULTS = Path(__file__).resolve().parent / "results" / "cli_startup.md"
+CLI = "import sys; sys.argv[0] = 'metareview'; from metareview.cli import main; main()"
+MODULES = ("pandas", "scipy.special", "scipy.stats", "sqlalchemy.orm", "alembic.command")
 
 
-def cpu_seconds(argv: list[str], stdin: str = "") -> float:
-    """CPU time (user + system) of one run of ``argv``."""
+def timed(argv: list[str], env: dict[str, str], stdin: str = "q\n") -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one run of ``argv``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    start = time.perf_counter()
+    subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, env=env)
+    wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
-def median(argv: list[str], stdin: str = "") -> float:
-    return statistics.median(cpu_seconds(argv, stdin) for _ in range(REPEATS))
+def environment(src: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    return env
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--before", help="src folder of the code to compare with")
+    parser.add_argument("--before-name", help="what that code is (default: its folder)")
+    args = parser.parse_args()
     python = sys.executable
-    cli = [
-        python,
-        "-c",
-        "import sys; sys.argv[0] = 'metareview'; from metareview.cli import main; main()",
-    ]
+    cli = [python, "-c", CLI]
+    trees = {"after": environment(None)}
+    if args.before:
+        trees = {"before": environment(args.before), **trees}
+    names = itertools.count()
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         csv = work / "d.csv"
         csv.write_text("yi,vi\n0.1,0.01\n0.3,0.02\n0.5,0.03\n0.2,0.02\n", encoding="utf-8")
+        labelled = work / "labelled.csv"
+        labelled.write_text(
+            'study,yi,vi\n"Smith, 2001",0.1,0.01\nLee 2003,0.3,0.02\nRoe,0.5,0.03\nDoe,0.2,0.02\n',
+            encoding="utf-8",
+        )
         store = str(work / "s.sqlite")
-        subprocess.run(
-            [*cli, "store", "init", "--project", "p", "--store", store],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [*cli, "store", "reviewer", "add", "Ana", "--store", store],
-            check=True,
-            capture_output=True,
-        )
-        bare = median([python, "-c", "pass"])
-        print(f"bare python: {bare:.2f} s CPU (median of {REPEATS})\n")
-        print(f"{'command':24s} {'CPU s':>6s} {'x bare':>7s}")
-        commands = {
-            "--help": ["--help"],
-            "--version": ["--version"],
-            "rma CSV": ["rma", str(csv)],
-            "store reviewer list": ["store", "reviewer", "list", "--store", store],
-            "screen (q at once)": ["screen", "--reviewer", "Ana", "--store", store],
+        for setup in (["store", "init", "--project", "p"], ["store", "reviewer", "add", "Ana"]):
+            subprocess.run([*cli, *setup, "--store", store], check=True, capture_output=True)
+        commands: dict[str, Callable[[], list[str]]] = {
+            "--help": lambda: ["--help"],
+            "--version": lambda: ["--version"],
+            "rma CSV": lambda: ["rma", str(csv)],
+            "rma CSV --slab --json": lambda: ["rma", str(labelled), "--slab", "study", "--json"],
+            "bias CSV": lambda: ["bias", str(csv)],
+            "store reviewer add": lambda: [
+                *("store", "reviewer", "add", f"R{next(names)}", "--store", store)
+            ],
+            "store reviewer list": lambda: ["store", "reviewer", "list", "--store", store],
+            "screen (q at once)": lambda: ["screen", "--reviewer", "Ana", "--store", store],
         }
-        for name, args in commands.items():
-            seconds = median([*cli, *args], stdin="q\n")
-            print(f"{name:24s} {seconds:6.2f} {seconds / bare:7.1f}")
-        print()
-        for module in ("pandas", "scipy.stats", "scipy.special", "sqlalchemy", "matplotlib.pyplot"):
-            seconds = median([python, "-c", f"import {module}"])
-            print(f"import {module:18s} {seconds:6.2f} {seconds / bare:7.1f}")
+        bare = statistics.median(
+            timed([python, "-c", "pass"], trees["after"])[0] for _ in range(args.repeats)
+        )
+        rows = []
+        for name, argv in commands.items():
+            runs: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
+            for _ in range(args.repeats):
+                for tree, env in trees.items():  # alternate: the load falls on both alike
+                    runs[tree].append(timed([*cli, *argv()], env))
+            medians = {
+                tree: (statistics.median(c for c, _ in r), statistics.median(w for _, w in r))
+                for tree, r in runs.items()
+            }
+            rows.append((name, medians))
+            print(name, {t: f"{c:.2f} s CPU, {w:.2f} s wall" for t, (c, w) in medians.items()})
+        imports = {
+            module: statistics.median(
+                timed([python, "-c", f"import {module}"], trees["after"])[0]
+                for _ in range(args.repeats)
+            )
+            for module in MODULES
+        }
+    write(rows, imports, bare, trees, args, load_start)
+
+
+def write(rows, imports, bare, trees, args, load_start) -> None:
+    import importlib.metadata as md
+
+    versions = [(p, md.version(p)) for p in ("pandas", "scipy", "sqlalchemy", "alembic", "typer")]
+    lines = [
+        "# Start-up time of the command line (issue 21.19)",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {machine(*versions)}; 1-min load average {load_start:.1f} at start, "
+        f"{os.getloadavg()[0]:.1f} at end",
+        f"- median of {args.repeats} runs of each command in a fresh interpreter; CPU = user + "
+        f"system; bare `python -c pass`: {bare:.3f} s CPU",
+    ]
+    if args.before:
+        lines.append(
+            f"- before: {args.before_name or args.before}, run alternately with the current code "
+            "(same interpreter and packages)"
+        )
+    header = ["command"]
+    for tree in trees:
+        header += [f"{tree}: CPU (s)", f"{tree}: wall (s)"]
+    header += ["after / before (CPU)"] if args.before else []
+    header += ["after: x bare python"]
+    lines += ["", "| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    for name, medians in rows:
+        cells = [f"`{name}`"]
+        for cpu, wall in medians.values():
+            cells += [f"{cpu:.2f}", f"{wall:.2f}"]
+        if args.before:
+            cells.append(f"{medians['after'][0] / medians['before'][0]:.2f}")
+        cells.append(f"{medians['after'][0] / bare:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| import alone | CPU (s) |", "|---|---:|"]
+    lines += [f"| `{module}` | {seconds:.2f} |" for module, seconds in imports.items()]
+    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
