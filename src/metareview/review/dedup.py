@@ -43,8 +43,8 @@ Christen P (2012). Data Matching. Springer. doi:10.1007/978-3-642-31164-2
 
 from __future__ import annotations
 
-import math
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -540,43 +540,50 @@ def _related(i: int, j: int, f: _Fields) -> tuple[int, int, str, tuple[str, ...]
 
 
 # -- candidate generation ------------------------------------------------------------------
-def _index_pairs(titles: list[str], min_cosine: float) -> np.ndarray:
+def _title_words(titles: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every title's distinct words as codes: ``(rows, codes, words)`` where word
+    ``words[codes[k]]`` is in title ``rows[k]`` (one hash-table pass, no per-word loop)."""
+    distinct = [set(title.split()) for title in titles]
+    lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(titles))
+    rows = np.repeat(np.arange(len(titles), dtype=np.int64), lengths)
+    flat = [word for words in distinct for word in words]
+    if not flat:
+        return rows, np.empty(0, dtype=np.int64), []
+    codes, words = pd.factorize(pd.Series(flat, dtype=object), sort=False)
+    return rows, codes.astype(np.int64), list(words)
+
+
+def _index_pairs(
+    titles: list[str], words: tuple[np.ndarray, np.ndarray, list[str]], min_cosine: float
+) -> np.ndarray:
     """Pairs (i < j) whose idf-weighted title word vectors have cosine >= ``min_cosine``.
 
     Words found in one title only still count in the norm (a typo lowers the similarity);
-    words in more than ``max(50, 0.5 %)`` of titles are left out of the index.
+    words in more than ``max(50, 0.5 %)`` of titles, stop words and one-letter words are left
+    out of the index.
     """
     n = len(titles)
-    tokens = [{t for t in title.split() if len(t) > 1 and t not in _TITLE_STOP} for title in titles]
-    df: dict[str, int] = defaultdict(int)
-    for words in tokens:
-        for word in words:
-            df[word] += 1
+    rows, codes, vocab = words
+    usable = np.fromiter((len(t) >= MIN_TITLE_CHARS for t in titles), dtype=bool, count=n)
+    indexable = np.fromiter(
+        (len(w) > 1 and w not in _TITLE_STOP for w in vocab), dtype=bool, count=len(vocab)
+    )
+    keep = usable[rows] & indexable[codes]
+    rows, codes = rows[keep], codes[keep]
+    df = np.bincount(codes, minlength=len(vocab))
+    count = df[codes]
     cap = max(50, int(0.005 * n))
-    vocab: dict[str, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    norms = np.zeros(n)
-    for r, words in enumerate(tokens):
-        total = 0.0
-        for word in words:
-            count = df[word]
-            if count > cap:
-                continue
-            weight = math.log(n / count) + 1.0
-            total += weight * weight
-            if count > 1:
-                rows.append(r)
-                cols.append(vocab.setdefault(word, len(vocab)))
-                vals.append(weight)
-        norms[r] = math.sqrt(total)
-    if not vocab:
+    rows, codes, count = rows[count <= cap], codes[count <= cap], count[count <= cap]
+    weight = np.log(n / np.maximum(count, 1)) + 1.0
+    norms = np.sqrt(np.bincount(rows, weights=weight * weight, minlength=n))
+    shared = count > 1  # a word of one title only adds to its norm, never to a product
+    rows, codes, weight = rows[shared], codes[shared], weight[shared]
+    if len(rows) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    data = np.asarray(vals) / norms[np.asarray(rows, dtype=np.int64)]
     from scipy import sparse  # here: the store and the CLI start without it
 
-    matrix = sparse.csr_matrix((data.astype(np.float32), (rows, cols)), shape=(n, len(vocab)))
+    data = (weight / norms[rows]).astype(np.float32)
+    matrix = sparse.csr_matrix((data, (rows, codes)), shape=(n, len(vocab)))
     transposed = matrix.T.tocsr()
     found = []
     for start in range(0, n, _CHUNK):
@@ -584,6 +591,42 @@ def _index_pairs(titles: list[str], min_cosine: float) -> np.ndarray:
         keep = (block.data >= min_cosine) & (block.row + start < block.col)
         found.append(np.column_stack([block.row[keep] + start, block.col[keep]]))
     return np.concatenate(found).astype(np.int64)
+
+
+#: Bits of a title's word signature (each word sets one bit, by a stable hash).
+_SIGNATURE_BITS = 128
+#: Candidate titles sharing fewer than this share of the shorter title's words (estimated
+#: from the signatures) are dropped before any string comparison; a pair so far apart has
+#: ``token_set_ratio`` < 70 with very rare exceptions (grown corpus of 100,000 records: 1 of
+#: 44,953 true pairs and 56 of 1,375,934 candidates lie below 0.3; none of the labelled sets').
+MIN_WORD_OVERLAP = 0.25
+_POPCOUNT = np.array([bin(k).count("1") for k in range(256)], dtype=np.uint8)
+
+
+def _signatures(words: tuple[np.ndarray, np.ndarray, list[str]], n: int) -> np.ndarray:
+    """Each title's words as a 128-bit set (n x 16 bytes), one bit per word by CRC-32."""
+    rows, codes, vocab = words
+    bits = np.fromiter(
+        (zlib.crc32(w.encode()) % _SIGNATURE_BITS for w in vocab), dtype=np.int64, count=len(vocab)
+    )
+    dense = np.zeros((n, _SIGNATURE_BITS), dtype=bool)
+    dense[rows, bits[codes]] = True
+    return np.packbits(dense, axis=1)
+
+
+def _word_overlap(signatures: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated share of the shorter title's words found in the other title, for pairs
+    (a[k], b[k]): bits set in both over the fewer bits set (Broder 1997's resemblance
+    estimated from bit sets); 1 where a title has fewer than three words (one typo in a
+    one-word title shares nothing)."""
+    out = np.ones(len(a))
+    size = _POPCOUNT[signatures].sum(axis=1, dtype=np.int64)
+    for start in range(0, len(a), 1 << 18):  # bounded temporary memory
+        i, j = a[start : start + (1 << 18)], b[start : start + (1 << 18)]
+        both = _POPCOUNT[signatures[i] & signatures[j]].sum(axis=1, dtype=np.int64)
+        fewer = np.minimum(size[i], size[j])
+        out[start : start + len(i)] = np.where(fewer >= 3, both / np.maximum(fewer, 1), 1.0)
+    return out
 
 
 def _neighbourhood_pairs(keys: list[str], window: int) -> np.ndarray:
@@ -614,10 +657,18 @@ def _block_pairs(keys: Iterable[Any]) -> np.ndarray:
     return np.array(out, dtype=np.int64).reshape(-1, 2)
 
 
-def candidate_pairs(f: _Fields, *, min_cosine: float = MIN_COSINE) -> np.ndarray:
+def candidate_pairs(
+    f: _Fields,
+    words: tuple[np.ndarray, np.ndarray, list[str]] | None = None,
+    *,
+    min_cosine: float = MIN_COSINE,
+) -> np.ndarray:
     """Unique candidate pairs (i < j) of row numbers, from the title index, sorted
-    neighbourhoods and blocks (see the module docstring)."""
+    neighbourhoods and blocks (see the module docstring); ``words`` is
+    :func:`_title_words` of ``f.titles`` when already made."""
     n = len(f.titles)
+    if words is None:
+        words = _title_words(f.titles)
     usable = [t if len(t) >= MIN_TITLE_CHARS else "" for t in f.titles]
     year_page = [
         (y, v, p) if y is not None and v and p else None
@@ -632,7 +683,7 @@ def candidate_pairs(f: _Fields, *, min_cosine: float = MIN_COSINE) -> np.ndarray
         for a, y, t in zip(f.author, f.year, f.titles, strict=True)
     ]
     parts = [
-        _index_pairs(usable, min_cosine),
+        _index_pairs(f.titles, words, min_cosine),
         _neighbourhood_pairs(usable, WINDOW),
         _neighbourhood_pairs(author_year, WINDOW),
         _block_pairs(f.doi),
@@ -703,16 +754,26 @@ def find_duplicates(
     def pair_ids(i: int, j: int) -> tuple[str, str]:
         return (ids[i], ids[j]) if ids[i] < ids[j] else (ids[j], ids[i])
 
-    candidates = candidate_pairs(f)
+    words = _title_words(f.titles)
+    candidates = candidate_pairs(f, words)
     # titles far apart (token_set_ratio < 70 with both present) make no pair and no link:
-    # dropped here, in one vectorised call, before the per-pair rules
-    ta = [f.titles[i] for i in candidates[:, 0].tolist()]
-    tb = [f.titles[j] for j in candidates[:, 1].tolist()]
-    words = process.cpdist(ta, tb, scorer=fuzz.token_set_ratio, dtype=np.uint8, workers=-1)
-    missing = np.array([not a or not b for a, b in zip(ta, tb, strict=True)], dtype=bool)
-    keep = (words >= 70) | missing
-    for i in np.flatnonzero(_shares_identifier(f, candidates)).tolist():
-        keep[i] = True
+    # dropped here, vectorised, before the per-pair rules -- first by the word signatures
+    # (cheap), then by token_set_ratio on what is left; pairs sharing a DOI or PMID stay
+    a, b = candidates[:, 0], candidates[:, 1]
+    empty = np.fromiter((not t for t in f.titles), dtype=bool, count=len(f.titles))
+    missing = empty[a] | empty[b]
+    shares = _same_code(f.doi, a, b) | _same_code(f.pmid, a, b)
+    keep = missing | shares
+    close = ~keep & (_word_overlap(_signatures(words, len(f.titles)), a, b) >= MIN_WORD_OVERLAP)
+    titles = np.asarray(f.titles, dtype=object)
+    words_shared = process.cpdist(
+        titles[a[close]].tolist(),
+        titles[b[close]].tolist(),
+        scorer=fuzz.token_set_ratio,
+        dtype=np.uint8,
+        workers=-1,
+    )
+    keep[np.flatnonzero(close)[words_shared >= 70]] = True
     for i, j in candidates[keep].tolist():
         link = _related(i, j, f)
         if link is not None:
@@ -749,12 +810,10 @@ def find_duplicates(
     return DuplicateCandidates(tuple(pairs), len(ids), tuple(related))
 
 
-def _shares_identifier(f: _Fields, candidates: np.ndarray) -> np.ndarray:
-    """Which candidate pairs share a DOI or a PMID."""
-    out = np.zeros(len(candidates), dtype=bool)
-    for k, (i, j) in enumerate(candidates.tolist()):
-        out[k] = bool((f.doi[i] and f.doi[i] == f.doi[j]) or (f.pmid[i] and f.pmid[i] == f.pmid[j]))
-    return out
+def _same_code(values: list[Any], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For pairs (a[k], b[k]): both values present and equal."""
+    codes, _ = pd.factorize(pd.Series(values, dtype=object))
+    return (codes[a] == codes[b]) & (codes[a] >= 0)
 
 
 def _shared_identifier(i: int, j: int, f: _Fields) -> str | None:
