@@ -594,7 +594,7 @@ def _index_pairs(
 
 
 #: Bits of a title's word signature (each word sets one bit, by a stable hash).
-_SIGNATURE_BITS = 128
+_SIGNATURE_BITS = 256
 #: Candidate titles sharing fewer than this share of the shorter title's words (estimated
 #: from the signatures) are dropped before any string comparison; a pair so far apart has
 #: ``token_set_ratio`` < 70 with very rare exceptions (grown corpus of 100,000 records: 1 of
@@ -604,11 +604,14 @@ _POPCOUNT = np.array([bin(k).count("1") for k in range(256)], dtype=np.uint8)
 
 
 def _signatures(words: tuple[np.ndarray, np.ndarray, list[str]], n: int) -> np.ndarray:
-    """Each title's words as a 128-bit set (n x 16 bytes), one bit per word by CRC-32."""
+    """Each title's words but stop words as a 256-bit set (n x 32 bytes), one bit per word
+    by CRC-32."""
     rows, codes, vocab = words
     bits = np.fromiter(
         (zlib.crc32(w.encode()) % _SIGNATURE_BITS for w in vocab), dtype=np.int64, count=len(vocab)
     )
+    content = np.fromiter((w not in _TITLE_STOP for w in vocab), dtype=bool, count=len(vocab))
+    rows, codes = rows[content[codes]], codes[content[codes]]
     dense = np.zeros((n, _SIGNATURE_BITS), dtype=bool)
     dense[rows, bits[codes]] = True
     return np.packbits(dense, axis=1)
