@@ -224,3 +224,72 @@ def test_one_word_titles_with_a_typo_stay_candidates() -> None:
     )
     (pair,) = find_duplicates(recs).pairs
     assert (pair.id_a, pair.id_b) == ("r1", "r2")
+
+
+def test_journal_abbreviations_by_contraction_and_run_together() -> None:
+    # ISO 4 contracts words ("Dtsch" for "Deutsche", "Natl" for "National"); some databases
+    # write the abbreviation without spaces. Both disagreed before (issue 17 follow-up).
+    assert journals_agree("Dtsch-Med-Wochenschr", "Deutsche medizinische Wochenschrift")
+    assert journals_agree(
+        "Proc Natl Acad Sci U S A",
+        "Proceedings of the National Academy of Sciences of the United States of America",
+    )
+    assert journals_agree("Jthoraccardiovascsurg", "Journal of Thoracic & Cardiovascular Surgery")
+    # a contraction keeps the first letter and the order of letters
+    assert not journals_agree("Thorax", "Thoracic Surgery Clinics")
+    assert not journals_agree("Jthoraxcardiolsurg", "Journal of Thoracic & Cardiovascular Surgery")
+
+
+PAPER = {
+    "authors": ["Oliveira, J. F.", "Mello, F. C.", "Rodrigues, R. S."],
+    "year": 2010,
+    "volume": "14",
+    "pages": "127-132",
+}
+
+
+def test_one_article_under_two_journal_names_is_for_review() -> None:
+    # a title followed by its translation, and the journal's English and Portuguese names:
+    # year, first author, co-authors, volume and start page agree, only the journal's name
+    # differs -> a pair for review (it was no pair: any disagreement rejected it)
+    title = "Effect of continuous positive airway pressure on pleural effusion due to tuberculosis"
+    recs = frame(
+        {"title": title, "journal": "Revista Brasileira de Fisioterapia", **PAPER},
+        {
+            "title": title + "; Efeito da pressao positiva nas vias aereas no derrame pleural",
+            "journal": "Braz. j. phys. ther. (Impr.)",
+            **PAPER,
+        },
+    )
+    (pair,) = find_duplicates(recs).pairs
+    assert pair.tier == 2
+    assert "same co-authors" in pair.reasons and "but different journals" in pair.reasons
+    # with another start page as well, it stays no pair
+    recs.loc[1, "pages"] = "140-145"
+    assert find_duplicates(recs).pairs == ()
+
+
+def test_retitled_letter_with_the_same_authors_is_for_review() -> None:
+    # a letter indexed under two titles; no volume or pages in one database: year, first
+    # author, journal and two co-authors agree -> for review (three fields were too few)
+    authors = ["Lapeyraque, A. L.", "Malina, M.", "Fremeaux-Bacchi, V."]
+    recs = frame(
+        {
+            "title": "Eculizumab in severe Shiga-toxin-associated HUS",
+            "authors": authors,
+            "year": 2011,
+            "journal": "New England Journal of Medicine",
+            "volume": "364",
+            "pages": "2561-2563",
+        },
+        {
+            "title": "Complement Blockade in Severe Shiga-Toxin-Associated HUS",
+            "authors": ["Lapeyraque, AL", "Malina, M", "Fremeaux-Bacchi, V"],
+            "year": 2011,
+            "journal": "New Engl J Med",
+        },
+    )
+    (pair,) = find_duplicates(recs).pairs
+    assert pair.tier == 2 and "same co-authors" in pair.reasons
+    recs.at[1, "authors"] = ["Lapeyraque, AL", "Other, B", "Someone, C"]
+    assert find_duplicates(recs).pairs == ()

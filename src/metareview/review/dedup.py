@@ -48,7 +48,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,9 @@ from metareview.review._normalise import (
     normalise_doi,
     normalise_text,
     parse_year,
+    split_authors,
     start_page,
+    surname,
 )
 
 __all__ = ["DuplicateCandidates", "DuplicatePair", "RelatedPair", "find_duplicates"]
@@ -252,17 +254,49 @@ def _tokens_agree(ta: list[str], tb: list[str]) -> bool | None:
 
 
 def _abbreviates(short: list[str], long_: list[str]) -> bool:
-    """Each word of ``short`` starts a word of ``long_``, in order."""
+    """Each word of ``short`` abbreviates a word of ``long_``, in order: starts it
+    (``"med"``/``"medicine"``) or contracts it, keeping its first letter and dropping others as
+    ISO 4 does (``"natl"``/``"national"``, ``"dtsch"``/``"deutsche"``); a long run-together
+    word (``"jthoraccardiovascsurg"``) may abbreviate several successive words."""
     if len(short) > len(long_):
         return False
     position = 0
     for token in short:
-        while position < len(long_) and not long_[position].startswith(token):
+        while position < len(long_) and not _contracts(token, long_[position]):
             position += 1
-        if position == len(long_):
-            return False
-        position += 1
+        if position < len(long_):
+            position += 1
+            continue
+        return len(short) == 1 and len(token) >= 8 and _run_together(token, tuple(long_))
     return True
+
+
+def _contracts(piece: str, word: str) -> bool:
+    """``piece`` is ``word`` less some of its letters, first letter kept."""
+    if not piece or piece[0] != word[0]:
+        return False
+    if word.startswith(piece):
+        return True
+    letters = iter(word)
+    return all(c in letters for c in piece)  # a subsequence
+
+
+@lru_cache(maxsize=4096)
+def _run_together(token: str, words: tuple[str, ...]) -> bool:
+    """``token`` is abbreviations of successive ``words`` written without spaces."""
+
+    @cache
+    def rest(at: int, k: int) -> bool:
+        if at == len(token):
+            return True
+        if k == len(words):
+            return False
+        return any(
+            _contracts(token[at:end], words[k]) and rest(end, k + 1)
+            for end in range(len(token), at, -1)
+        )
+
+    return any(rest(0, k) for k in range(len(words)))
 
 
 def authors_agree(a: str, b: str) -> bool:
@@ -338,7 +372,9 @@ class _Fields:
         self.titles = [t for t, _ in titles]
         self.year = [parse_year(y) for y in _column(records, "year")]
         authors = "authors" if "authors" in records.columns else "author"
-        self.author = [first_author_surname(a) for a in _column(records, authors)]
+        self.authors = _column(records, authors)
+        self.author = [first_author_surname(a) for a in self.authors]
+        self._coauthors: dict[int, frozenset[str]] = {}
         journals = _column(records, "journal")
         self.venue = [_venue(j) for j in journals]
         self.journal = [[t for t in v.split() if t not in _JOURNAL_STOP] for v in self.venue]
@@ -383,6 +419,23 @@ def _volume(volume: Any) -> str:
 def _page_gap(a: frozenset[str], b: frozenset[str]) -> int:
     """The least distance between two sets of start pages (large when they are unknown)."""
     return min((abs(int(x) - int(y)) for x in a for y in b), default=10**9)
+
+
+#: Co-authors (after the first author) compared; two shared make "same co-authors".
+_COAUTHORS = 6
+
+
+def _coauthors(f: _Fields, i: int) -> frozenset[str]:
+    """Normalised surnames of record i's second to sixth authors, remembered per record."""
+    if i not in f._coauthors:
+        names = split_authors(f.authors[i])[1:_COAUTHORS]
+        f._coauthors[i] = frozenset(s for s in map(surname, names) if len(s) > 1)
+    return f._coauthors[i]
+
+
+def _coauthors_agree(f: _Fields, i: int, j: int) -> bool:
+    """At least two of the co-authors of records i and j are the same people."""
+    return len(_coauthors(f, i) & _coauthors(f, j)) >= 2
 
 
 def _journals_agree(f: _Fields, i: int, j: int) -> bool | None:
@@ -444,10 +497,12 @@ def _judge(
       ``TITLE_AGREE`` (two abstracts on one page of a book of abstracts); tier 1 when
       :func:`_sure` holds;
     * otherwise (one title a near-subset of the other, or titles translated/truncated): at
-      least four agreeing fields among year, first author, journal, start page and volume,
-      and none disagreeing.
+      least four agreeing fields among year, first author, co-authors, journal, start page
+      and volume, and none disagreeing but the journal's name when volume and start page
+      agree (a journal known by a translated or an unrecognisable abbreviated name).
     """
     agree, disagree = _evidence(i, j, f)
+    ta, tb = f.titles[i], f.titles[j]
     pages_differ = any(d.startswith("pages") for d in disagree)
     conflicts = [
         "different journals" in disagree,
@@ -466,7 +521,6 @@ def _judge(
         )
     ):
         return None  # two articles of one journal: other volume, or other pages of a volume
-    ta, tb = f.titles[i], f.titles[j]
     if ta and tb:
         sort_sim = fuzz.token_sort_ratio(ta, tb)
         set_sim = fuzz.token_set_ratio(ta, tb)
@@ -483,7 +537,12 @@ def _judge(
         if _sure(ta, tb, agree, disagree):
             tier = 1
     else:
-        if len(agree) < 4 or disagree or (ta and tb and set_sim < 70):
+        if _coauthors_agree(f, i, j):
+            agree.append("same co-authors")
+        renamed = disagree == ["different journals"] and {"same volume", "same start page"} <= set(
+            agree
+        )
+        if len(agree) < 4 or (disagree and not renamed) or (ta and tb and set_sim < 70):
             return None
         label = (
             f"title {sort_sim:.0f} (words shared {set_sim:.0f})"
