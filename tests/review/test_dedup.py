@@ -293,3 +293,68 @@ def test_retitled_letter_with_the_same_authors_is_for_review() -> None:
     assert pair.tier == 2 and "same co-authors" in pair.reasons
     recs.at[1, "authors"] = ["Lapeyraque, AL", "Other, B", "Someone, C"]
     assert find_duplicates(recs).pairs == ()
+
+
+NEJM = {"authors": ["Nurnberger, J.", "Philipp, T."], "year": 2009, "volume": "360"}
+
+
+def test_the_page_an_erratum_note_names_is_linked_as_the_erratum() -> None:
+    # MEDLINE's "[Erratum appears in ...;360(23):2487]" names the erratum's volume and page;
+    # the one-page record there has the article's title and no mark of its own (it was
+    # flagged as a duplicate of the article)
+    article = "Eculizumab for atypical hemolytic-uremic syndrome"
+    recs = frame(
+        {
+            "title": f"{article}.[Erratum appears in N Engl J Med. 2009 Jun 4;360(23):2487]",
+            "journal": "New England Journal of Medicine",
+            "pages": "542-544",
+            **NEJM,
+        },
+        {"title": article, "journal": "N Engl J Med", "pages": "2487", **NEJM},
+        # the same page in another volume is another record
+        {"title": article, "journal": "N Engl J Med", "pages": "2487", **NEJM, "volume": "361"},
+    )
+    result = find_duplicates(recs)
+    assert [(r.report_id, r.article_id, r.kind) for r in result.related] == [
+        ("r2", "r1", "erratum")
+    ]
+    assert ("r1", "r2") not in {(p.id_a, p.id_b) for p in result.pairs}
+
+
+def test_a_cut_off_erratum_note_links_a_one_page_record() -> None:
+    # the note is cut off before its page: a one-page record of the same title on another
+    # page of the journal is the erratum; a multi-page one is not linked that way
+    title = "Predisposition to atypical hemolytic uremic syndrome involves several alleles"
+    fields = {"authors": ["Esparza-Gordillo, J."], "year": 2005, "volume": "14"}
+    recs = frame(
+        {"title": f"{title}.[Erratum appears in Hu", "pages": "703-712", **fields},
+        {"title": title, "pages": "1107-1107", **fields},
+    )
+    result = find_duplicates(recs)
+    assert [(r.report_id, r.kind) for r in result.related] == [("r2", "erratum")]
+    assert result.pairs == ()
+
+
+def test_companion_papers_on_adjacent_pages_are_no_pair() -> None:
+    # parts 1 and 2 of one trial, consecutive page ranges of one volume, titles differing in
+    # the arm: two articles (they were a pair for review: start pages only 7 apart)
+    fields = {
+        "authors": ["Stemmler, H. J.", "Harbeck, N."],
+        "year": 2010,
+        "journal": "Oncology",
+        "volume": "79",
+    }
+    recs = frame(
+        {
+            "title": "Phase III study of weekly versus standard docetaxel (D2) for breast cancer",
+            "pages": "197-203",
+            **fields,
+        },
+        {
+            "title": "Phase III study of weekly versus standard docetaxel plus doxorubicin (D4) "
+            "for breast cancer",
+            "pages": "204-210",
+            **fields,
+        },
+    )
+    assert find_duplicates(recs).pairs == ()

@@ -368,7 +368,9 @@ class _Fields:
     """Normalised fields of every record, as lists indexed by row."""
 
     def __init__(self, records: pd.DataFrame) -> None:
-        titles = [_title(t) for t in _column(records, "title")]
+        raw_titles = _column(records, "title")
+        titles = [_title(t) for t in raw_titles]
+        self.erratum_at = [_erratum_note(t) for t in raw_titles]
         self.titles = [t for t, _ in titles]
         self.year = [parse_year(y) for y in _column(records, "year")]
         authors = "authors" if "authors" in records.columns else "author"
@@ -383,6 +385,8 @@ class _Fields:
         pages = _column(records, "pages")
         self.page = [start_page(p) for p in pages]
         self.starts = [_start_pages(p) for p in pages]
+        self.one_page = [_one_page(p) for p in pages]
+        self.span = [_page_span(p) for p in pages]
         volumes = [normalise_text(v) for v in _column(records, "volume")]
         self.volume = [_volume(v) for v in volumes]
         self.doi = [normalise_doi(d) for d in _column(records, "doi")]
@@ -395,6 +399,54 @@ class _Fields:
                 titles, self.venue, self.page, volumes, strict=True
             )
         ]
+
+
+_ERRATUM_NOTE = re.compile(r"\[erratum appears in ([^\]]*)", re.IGNORECASE)
+_NOTE_PAGE = re.compile(r";\s*(\d+)\s*(?:\([^)]*\))?\s*:\s*[a-z]*(\d+)", re.IGNORECASE)
+
+
+def _erratum_note(title: Any) -> tuple[str, str] | None:
+    """The volume and page MEDLINE's "[Erratum appears in J. 2009 Jun;360(23):2487]" names
+    (``("360", "2487")``), ``("", "")`` when the note is cut off before them, None without
+    such a note."""
+    if not isinstance(title, str) or "[" not in title:
+        return None
+    note = _ERRATUM_NOTE.search(title)
+    if note is None:
+        return None
+    where = _NOTE_PAGE.search(note.group(1))
+    if where is None:
+        return "", ""
+    return where.group(1).lstrip("0"), where.group(2).lstrip("0")
+
+
+_ONE_PAGE = re.compile(r"^\s*[a-z]*(\d+)\s*(?:[-–]\s*[a-z]*(\d+)\s*)?$", re.IGNORECASE)
+
+
+def _one_page(pages: Any) -> bool:
+    """``pages`` is a single page ("911", "1107-1107")."""
+    match = _ONE_PAGE.match(pages) if isinstance(pages, str) else None
+    return bool(match) and match.group(2) in (None, match.group(1))  # type: ignore[union-attr]
+
+
+_PAGE_SPAN = re.compile(r"^\s*[a-z]*(\d+)\s*[-–]\s*[a-z]*(\d+)\s*$", re.IGNORECASE)
+
+
+def _page_span(pages: Any) -> tuple[int, int] | None:
+    """First and last page of a range of two pages or more ("204-10" gives (204, 210)),
+    else None."""
+    match = _PAGE_SPAN.match(pages) if isinstance(pages, str) else None
+    if match is None:
+        return None
+    first, last = match.group(1), match.group(2)
+    if len(last) < len(first):
+        last = first[: len(first) - len(last)] + last
+    return (int(first), int(last)) if int(last) > int(first) else None
+
+
+def _spans_apart(a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
+    """Two page ranges that do not overlap (two articles, e.g. companion papers)."""
+    return a is not None and b is not None and (a[1] < b[0] or b[1] < a[0])
 
 
 _PAGE_START = re.compile(r"(?:^|[,;+&]|\band\b)\s*[a-z]*\s*(\d+)", re.IGNORECASE)
@@ -490,8 +542,9 @@ def _judge(
 
     * never a pair: two of journal, start page, year (more than one apart) and first author
       different (same title, different journal and pages = different studies); or the same
-      journal with another volume, or with start pages more than 10 apart unless the titles
-      are nearly identical (two articles of one volume: a letter and the paper it answers);
+      journal with another volume, or with start pages more than 10 apart or page ranges
+      that do not overlap, unless the titles are nearly identical (two articles of one
+      volume: companion papers, a letter and the paper it answers);
     * close titles (token_sort_ratio >= ``title_candidate``): at least two agreeing fields,
       more agreeing than disagreeing, and, with another first author, token_sort_ratio >=
       ``TITLE_AGREE`` (two abstracts on one page of a book of abstracts); tier 1 when
@@ -516,7 +569,7 @@ def _judge(
         any(d.startswith("volumes") for d in disagree)
         or (
             pages_differ
-            and _page_gap(f.starts[i], f.starts[j]) > 10
+            and (_page_gap(f.starts[i], f.starts[j]) > 10 or _spans_apart(f.span[i], f.span[j]))
             and fuzz.ratio(f.titles[i], f.titles[j]) < TITLE_SURE
         )
     ):
@@ -566,6 +619,22 @@ def _sure(ta: str, tb: str, agree: list[str], disagree: list[str]) -> bool:
 
 def _related(i: int, j: int, f: _Fields) -> tuple[int, int, str, tuple[str, ...]] | None:
     """(report, article, kind, reasons) when one of i, j is a report about the other."""
+    for article, report in ((i, j), (j, i)):
+        note = f.erratum_at[article]
+        if note is None or f.erratum_at[report] is not None:
+            continue
+        volume, page = note
+        if page:
+            named = page in f.starts[report] and f.volume[report] in ("", volume)
+        else:  # the note is cut off: a one-page record on another page
+            named = f.one_page[report] and not f.starts[report] & f.starts[article]
+        if (
+            named
+            and fuzz.token_set_ratio(f.titles[article], f.titles[report]) >= 85
+            and _journals_agree(f, article, report) is not False
+        ):
+            where = f"volume {volume} page {page}" if page else "a page"
+            return report, article, "erratum", (f"its article's erratum note names {where}",)
     ka, kb = f.kind[i], f.kind[j]
     if ka == kb:
         return None
