@@ -7,7 +7,8 @@ import pytest
 
 from metareview.exceptions import InputError
 from metareview.review import find_duplicates
-from metareview.review.dedup import journals_agree, pairs_from_groups
+from metareview.review._normalise import normalise_text
+from metareview.review.dedup import journals_agree, pairs_from_groups, report_kind
 
 TITLE = "Intrapleural streptokinase for pleural infection: a randomised controlled trial"
 
@@ -358,3 +359,11 @@ def test_companion_papers_on_adjacent_pages_are_no_pair() -> None:
         },
     )
     assert find_duplicates(recs).pairs == ()
+
+
+def test_pnas_is_a_journal_not_a_meeting() -> None:
+    # "Proceedings" made every PNAS article a conference abstract (issue 17 follow-up)
+    pnas = normalise_text("Proceedings of the National Academy of Sciences of the USA")
+    assert report_kind("gain of function mutations in factor b", venue=pnas) is None
+    meeting = normalise_text("Proceedings of the American Society of Clinical Oncology")
+    assert report_kind("gain of function mutations", venue=meeting) == "conference abstract"

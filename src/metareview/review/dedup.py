@@ -114,8 +114,12 @@ _KIND_PATTERNS = (
 _MAYBE_REPORT = re.compile(
     r"errat|corrig|correct|retract|withdrawn|comment|repl|respon|letter|^re |more on|publisher"
 )
+#: Words of a meeting's or a supplement's name; "proceedings" but in the names of the
+#: general-science journals "Proceedings of the National Academy of Sciences" and
+#: "Proceedings of the Royal Society" (articles, not abstracts).
 _MEETING = re.compile(
-    r"\b(abstracts?|congress|meeting|conference|proceedings|symposium|annual|suppl|supplement)\b"
+    r"\b(abstracts?|congress|meeting|conference|symposium|annual|suppl|supplement)\b"
+    r"|\bproceedings\b(?! of the (?:national academy|royal society))"
 )
 
 
