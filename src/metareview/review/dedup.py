@@ -8,7 +8,9 @@ Candidate generation (scales to 100,000 records)
     least 0.35 are kept (a chunked sparse matrix product; Christen 2012, ch. 4); (b) sorted
     neighbourhood (Hernández and Stolfo 1995) over the normalised title and over first
     author + year; (c) blocks of equal DOI, PMID, (year, volume, start page) and (first
-    author, year, start page).
+    author, year, start page). Before any string comparison, candidates whose titles share
+    less than a quarter of the shorter title's words (estimated from a 256-bit signature of
+    each title's words) are dropped, then those with ``token_set_ratio`` < 70.
 
 Tier 1 (automatic merge)
     The same DOI or PMID with agreeing titles (``token_sort_ratio`` >= 90), or, without
@@ -26,6 +28,8 @@ Related reports (never merged)
     An erratum, correction, retraction, comment, letter or reply about an article, or a
     conference abstract of a later full paper, is returned as a :class:`RelatedPair` (PRISMA
     counts reports and studies separately): it names the article and the kind of report.
+    Reports are known by their titles' wording, by a meeting or supplement venue, or by the
+    page a MEDLINE "[Erratum appears in ...]" note on the article names.
 
 Pairs are never joined into clusters here; :meth:`Store.auto_merge` joins tier-1 pairs, each
 link of which passed the tier-1 rules.
