@@ -43,6 +43,9 @@ Hernández MA, Stolfo SJ (1995). The merge/purge problem for large databases. Pr
 SIGMOD, 127-138. doi:10.1145/223784.223807
 
 Christen P (2012). Data Matching. Springer. doi:10.1007/978-3-642-31164-2
+
+Broder AZ (1997). On the resemblance and containment of documents. Proc. Compression and
+Complexity of Sequences, 21-29. doi:10.1109/SEQUEN.1997.666900
 """
 
 from __future__ import annotations
@@ -434,7 +437,9 @@ _ONE_PAGE = re.compile(r"^\s*[a-z]*(\d+)\s*(?:[-–]\s*[a-z]*(\d+)\s*)?$", re.IG
 def _one_page(pages: Any) -> bool:
     """``pages`` is a single page ("911", "1107-1107")."""
     match = _ONE_PAGE.match(pages) if isinstance(pages, str) else None
-    return bool(match) and match.group(2) in (None, match.group(1))  # type: ignore[union-attr]
+    if match is None:
+        return False
+    return match.group(2) in (None, match.group(1))
 
 
 _PAGE_SPAN = re.compile(r"^\s*[a-z]*(\d+)\s*[-–]\s*[a-z]*(\d+)\s*$", re.IGNORECASE)
@@ -755,9 +760,10 @@ def _signatures(words: tuple[np.ndarray, np.ndarray, list[str]], n: int) -> np.n
 
 def _word_overlap(signatures: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Estimated share of the shorter title's words found in the other title, for pairs
-    (a[k], b[k]): bits set in both over the fewer bits set (Broder 1997's resemblance
-    estimated from bit sets); 1 where a title has fewer than three words (one typo in a
-    one-word title shares nothing)."""
+    (a[k], b[k]): bits set in both over the fewer bits set, an estimate of the overlap
+    coefficient (Broder 1997's containment, taken the larger way) from bit-set signatures;
+    1 where a title has fewer than three words (one typo in a one-word title shares
+    nothing)."""
     out = np.ones(len(a))
     size = _POPCOUNT[signatures].sum(axis=1, dtype=np.int64)
     for start in range(0, len(a), 1 << 18):  # bounded temporary memory
