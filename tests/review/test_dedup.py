@@ -7,7 +7,8 @@ import pytest
 
 from metareview.exceptions import InputError
 from metareview.review import find_duplicates
-from metareview.review.dedup import journals_agree, pairs_from_groups
+from metareview.review._normalise import normalise_text
+from metareview.review.dedup import journals_agree, pairs_from_groups, report_kind
 
 TITLE = "Intrapleural streptokinase for pleural infection: a randomised controlled trial"
 
@@ -207,3 +208,162 @@ def test_candidates_are_found_far_apart_in_sort_order() -> None:
     }
     result = find_duplicates(frame(ARTICLE, *filler, typo))
     assert ("r1", "r402") in {(p.id_a, p.id_b) for p in result.pairs}
+
+
+def test_one_word_titles_with_a_typo_stay_candidates() -> None:
+    # the word-signature pre-filter must not drop titles too short to share a word
+    # (a one-word title with a typo shares none; found on a grown corpus of 100,000 records)
+    fields = {
+        "authors": ["Dubois, E. A.", "Cohen, A. F."],
+        "year": 2009,
+        "journal": "British Journal of Clinical Pharmacology",
+        "volume": "68",
+    }
+    recs = frame(
+        {"title": "Eculizumab", "pages": "318-319", **fields},
+        {"title": "Eculizumeb", "pages": "318-9", **fields},
+    )
+    (pair,) = find_duplicates(recs).pairs
+    assert (pair.id_a, pair.id_b) == ("r1", "r2")
+
+
+def test_journal_abbreviations_by_contraction_and_run_together() -> None:
+    # ISO 4 contracts words ("Dtsch" for "Deutsche", "Natl" for "National"); some databases
+    # write the abbreviation without spaces. Both disagreed before (issue 17 follow-up).
+    assert journals_agree("Dtsch-Med-Wochenschr", "Deutsche medizinische Wochenschrift")
+    assert journals_agree(
+        "Proc Natl Acad Sci U S A",
+        "Proceedings of the National Academy of Sciences of the United States of America",
+    )
+    assert journals_agree("Jthoraccardiovascsurg", "Journal of Thoracic & Cardiovascular Surgery")
+    # a contraction keeps the first letter and the order of letters
+    assert not journals_agree("Thorax", "Thoracic Surgery Clinics")
+    assert not journals_agree("Jthoraxcardiolsurg", "Journal of Thoracic & Cardiovascular Surgery")
+
+
+PAPER = {
+    "authors": ["Oliveira, J. F.", "Mello, F. C.", "Rodrigues, R. S."],
+    "year": 2010,
+    "volume": "14",
+    "pages": "127-132",
+}
+
+
+def test_one_article_under_two_journal_names_is_for_review() -> None:
+    # a title followed by its translation, and the journal's English and Portuguese names:
+    # year, first author, co-authors, volume and start page agree, only the journal's name
+    # differs -> a pair for review (it was no pair: any disagreement rejected it)
+    title = "Effect of continuous positive airway pressure on pleural effusion due to tuberculosis"
+    recs = frame(
+        {"title": title, "journal": "Revista Brasileira de Fisioterapia", **PAPER},
+        {
+            "title": title + "; Efeito da pressao positiva nas vias aereas no derrame pleural",
+            "journal": "Braz. j. phys. ther. (Impr.)",
+            **PAPER,
+        },
+    )
+    (pair,) = find_duplicates(recs).pairs
+    assert pair.tier == 2
+    assert "same co-authors" in pair.reasons and "but different journals" in pair.reasons
+    # with another start page as well, it stays no pair
+    recs.loc[1, "pages"] = "140-145"
+    assert find_duplicates(recs).pairs == ()
+
+
+def test_retitled_letter_with_the_same_authors_is_for_review() -> None:
+    # a letter indexed under two titles; no volume or pages in one database: year, first
+    # author, journal and two co-authors agree -> for review (three fields were too few)
+    authors = ["Lapeyraque, A. L.", "Malina, M.", "Fremeaux-Bacchi, V."]
+    recs = frame(
+        {
+            "title": "Eculizumab in severe Shiga-toxin-associated HUS",
+            "authors": authors,
+            "year": 2011,
+            "journal": "New England Journal of Medicine",
+            "volume": "364",
+            "pages": "2561-2563",
+        },
+        {
+            "title": "Complement Blockade in Severe Shiga-Toxin-Associated HUS",
+            "authors": ["Lapeyraque, AL", "Malina, M", "Fremeaux-Bacchi, V"],
+            "year": 2011,
+            "journal": "New Engl J Med",
+        },
+    )
+    (pair,) = find_duplicates(recs).pairs
+    assert pair.tier == 2 and "same co-authors" in pair.reasons
+    recs.at[1, "authors"] = ["Lapeyraque, AL", "Other, B", "Someone, C"]
+    assert find_duplicates(recs).pairs == ()
+
+
+NEJM = {"authors": ["Nurnberger, J.", "Philipp, T."], "year": 2009, "volume": "360"}
+
+
+def test_the_page_an_erratum_note_names_is_linked_as_the_erratum() -> None:
+    # MEDLINE's "[Erratum appears in ...;360(23):2487]" names the erratum's volume and page;
+    # the one-page record there has the article's title and no mark of its own (it was
+    # flagged as a duplicate of the article)
+    article = "Eculizumab for atypical hemolytic-uremic syndrome"
+    recs = frame(
+        {
+            "title": f"{article}.[Erratum appears in N Engl J Med. 2009 Jun 4;360(23):2487]",
+            "journal": "New England Journal of Medicine",
+            "pages": "542-544",
+            **NEJM,
+        },
+        {"title": article, "journal": "N Engl J Med", "pages": "2487", **NEJM},
+        # the same page in another volume is another record
+        {"title": article, "journal": "N Engl J Med", "pages": "2487", **NEJM, "volume": "361"},
+    )
+    result = find_duplicates(recs)
+    assert [(r.report_id, r.article_id, r.kind) for r in result.related] == [
+        ("r2", "r1", "erratum")
+    ]
+    assert ("r1", "r2") not in {(p.id_a, p.id_b) for p in result.pairs}
+
+
+def test_a_cut_off_erratum_note_links_a_one_page_record() -> None:
+    # the note is cut off before its page: a one-page record of the same title on another
+    # page of the journal is the erratum; a multi-page one is not linked that way
+    title = "Predisposition to atypical hemolytic uremic syndrome involves several alleles"
+    fields = {"authors": ["Esparza-Gordillo, J."], "year": 2005, "volume": "14"}
+    recs = frame(
+        {"title": f"{title}.[Erratum appears in Hu", "pages": "703-712", **fields},
+        {"title": title, "pages": "1107-1107", **fields},
+    )
+    result = find_duplicates(recs)
+    assert [(r.report_id, r.kind) for r in result.related] == [("r2", "erratum")]
+    assert result.pairs == ()
+
+
+def test_companion_papers_on_adjacent_pages_are_no_pair() -> None:
+    # parts 1 and 2 of one trial, consecutive page ranges of one volume, titles differing in
+    # the arm: two articles (they were a pair for review: start pages only 7 apart)
+    fields = {
+        "authors": ["Stemmler, H. J.", "Harbeck, N."],
+        "year": 2010,
+        "journal": "Oncology",
+        "volume": "79",
+    }
+    recs = frame(
+        {
+            "title": "Phase III study of weekly versus standard docetaxel (D2) for breast cancer",
+            "pages": "197-203",
+            **fields,
+        },
+        {
+            "title": "Phase III study of weekly versus standard docetaxel plus doxorubicin (D4) "
+            "for breast cancer",
+            "pages": "204-210",
+            **fields,
+        },
+    )
+    assert find_duplicates(recs).pairs == ()
+
+
+def test_pnas_is_a_journal_not_a_meeting() -> None:
+    # "Proceedings" made every PNAS article a conference abstract (issue 17 follow-up)
+    pnas = normalise_text("Proceedings of the National Academy of Sciences of the USA")
+    assert report_kind("gain of function mutations in factor b", venue=pnas) is None
+    meeting = normalise_text("Proceedings of the American Society of Clinical Oncology")
+    assert report_kind("gain of function mutations", venue=meeting) == "conference abstract"
