@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,9 +31,12 @@ from metareview.exceptions import InputError, StoreError
 from metareview.review.migrate import upgrade as upgrade_schema
 from metareview.review.models import AuditLog, Project, audit_log_is_append_only
 
-__all__ = ["StoreCore", "lock_project"]
+__all__ = ["READ_ONLY", "StoreCore", "lock_project"]
 
 _PROJECTS = "metareview_projects"  # key in Session.info: ids of the projects looked up
+#: execution option of the connections :meth:`StoreCore.reading` gives: on SQLite their
+#: transaction starts with a plain BEGIN, not BEGIN IMMEDIATE (see ``Store.open``)
+READ_ONLY = "metareview_read_only"
 
 
 class StoreCore:
@@ -42,6 +45,7 @@ class StoreCore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._reader = engine.execution_options(**{READ_ONLY: True})
         event.listen(self._sessions, "before_flush", audit_log_is_append_only)
         upgrade_schema(engine)
 
@@ -59,6 +63,18 @@ class StoreCore:
             raise StoreError(
                 f"the write conflicts with what is stored ({exc.orig}); nothing was written."
             ) from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection in one transaction that only reads (Core statements, no ORM).
+
+        On SQLite it does not take the write lock (every :meth:`session` does, with BEGIN
+        IMMEDIATE): in WAL mode it reads a snapshot while a writer writes, so a request's
+        login check does not queue behind other requests' votes. Nothing may be written
+        through it.
+        """
+        with self._reader.connect() as connection, connection.begin():
+            yield connection
 
     @staticmethod
     def _project(
