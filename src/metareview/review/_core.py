@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -109,10 +109,12 @@ class StoreCore:
         reason: str,
         *,
         project_id: int | None = None,
+        now: bool = False,
     ) -> None:
         """Append one audit entry. Its project is ``project_id``, or else the one project
         this transaction looked up; StoreError when that is ambiguous (a bug of the
-        writer, never of the user's input)."""
+        writer, never of the user's input). ``now``: written at once by a Core INSERT (for a
+        writer whose other rows are Core statements too), else at the session's flush."""
         if project_id is None:
             seen = s.info.get(_PROJECTS, set())
             if len(seen) != 1:
@@ -121,17 +123,19 @@ class StoreCore:
                     f"{len(seen)} projects; the writer must name the entry's project_id."
                 )
             project_id = next(iter(seen))
-        s.add(
-            AuditLog(
-                project_id=project_id,
-                actor=actor,
-                entity=entity,
-                entity_id=entity_id,
-                old=old,
-                new=new,
-                reason=reason,
-            )
-        )
+        values = {
+            "project_id": project_id,
+            "actor": actor,
+            "entity": entity,
+            "entity_id": entity_id,
+            "old": old,
+            "new": new,
+            "reason": reason,
+        }
+        if now:
+            s.connection().execute(insert(AuditLog.__table__), values)
+        else:
+            s.add(AuditLog(**values))
 
 
 def lock_project(s: Session, project_id: int) -> None:

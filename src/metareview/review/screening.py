@@ -24,7 +24,7 @@ from types import EllipsisType
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
@@ -634,21 +634,31 @@ def write_vote(
     vote: ScreeningDecision | None,
 ) -> None:
     """Store ``person``'s vote (a new row, or ``vote`` revised) and its audit entry; the
-    caller has made every check in the same transaction."""
+    caller has made every check in the same transaction. A new vote and its entry are two
+    Core INSERTs (the ORM's flush of the two objects was a fifth of a vote's CPU)."""
     new = {"stage": stage, "reviewer": person.name, "decision": decision, "reason": reason}
     if vote is None:
-        s.add(
-            ScreeningDecision(
-                project_id=proj.id,
-                record_id=record_id,
-                stage=stage,
-                reviewer_id=person.id,
-                decision=decision,
-                reason=reason,
-            )
+        s.connection().execute(
+            insert(ScreeningDecision.__table__),
+            {
+                "project_id": proj.id,
+                "record_id": record_id,
+                "stage": stage,
+                "reviewer_id": person.id,
+                "decision": decision,
+                "reason": reason,
+            },
         )
         StoreCore._audit(
-            s, person.name, "screening_decision", record_id, None, new, "vote", project_id=proj.id
+            s,
+            person.name,
+            "screening_decision",
+            record_id,
+            None,
+            new,
+            "vote",
+            project_id=proj.id,
+            now=True,
         )
     else:
         old = {
