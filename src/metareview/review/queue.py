@@ -136,19 +136,18 @@ class QueueMixin(StoreCore):
             reason = None  # a reason belongs to full-text exclusions only
         names = {"project": project, "reviewer": reviewer, "record_id": record_id, "stage": stage}
         with self.session() as s:
-            # the same vote again (a retried request) writes nothing: answered without locks
-            probe = s.connection().execute(_VOTE_PROBE, names).first()
-            if probe is not None and (probe.decision, _reason(probe.reason)) == (decision, reason):
-                return "unchanged"
             # votes on one record take turns on its row; writers of the whole project
             # (merges, set-aside, allocation, rules) exclude them all (see StoreCore._project):
-            # the project's row shared and the reviewer's row in one statement, then the
-            # record's row and the reviewer's vote on it in another
+            # the project's row shared, the reviewer and their vote in one statement...
             found = s.execute(_VOTE_PROJECT, names).first()
             if found is None:  # no such project or reviewer: the error names which
                 proj = self._project(s, project, lock="share")
-                found = (proj, reviewer_row(s, proj, reviewer))
-            proj, person = found
+                found = (proj, reviewer_row(s, proj, reviewer), None, None)
+            proj, person, stored, stored_reason = found
+            # ...so that the same vote again (a retried request) is answered at once, writing
+            # nothing and not waiting for the record's row
+            if stored is not None and (stored, _reason(stored_reason)) == (decision, reason):
+                return "unchanged"
             if not person.active:
                 raise InputError(
                     f"reviewer {reviewer!r} was removed from {proj.name!r}; "
@@ -392,13 +391,12 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
 
 # cast_vote's statements, built once (a vote's CPU went largely into building its
 # statements and loading ORM objects: bench/bench_web.py, issue 14)
-_THE_REVIEWER = and_(Reviewer.project_id == Project.id, Reviewer.name == bindparam("reviewer"))
-#: the reviewer's vote on the record, read without locks (a retried vote ends here)
-_VOTE_PROBE = (
-    select(ScreeningDecision.decision, ScreeningDecision.reason)
-    .select_from(Project)
-    .join(Reviewer, _THE_REVIEWER)
-    .join(
+#: the project (its row held shared until the vote is written), the reviewer, and their
+#: vote on the record (decision and reason; NULL: none yet)
+_VOTE_PROJECT = (
+    select(Project, Reviewer, ScreeningDecision.decision, ScreeningDecision.reason)
+    .join(Reviewer, and_(Reviewer.project_id == Project.id, Reviewer.name == bindparam("reviewer")))
+    .outerjoin(
         ScreeningDecision,
         and_(
             ScreeningDecision.record_id == bindparam("record_id"),
@@ -406,12 +404,6 @@ _VOTE_PROBE = (
             ScreeningDecision.reviewer_id == Reviewer.id,
         ),
     )
-    .where(Project.name == bindparam("project"))
-)
-#: the project (its row held shared until the vote is written) and the reviewer
-_VOTE_PROJECT = (
-    select(Project, Reviewer)
-    .join(Reviewer, _THE_REVIEWER)
     .where(Project.name == bindparam("project"))
     .with_for_update(read=True, of=Project)
 )
