@@ -347,6 +347,7 @@ def main() -> None:
     parser.add_argument(
         "--limit", type=float, default=600.0, help="seconds per run at most (default 600)"
     )
+    parser.add_argument("--note", default="", help="a note for the results heading")
     args = parser.parse_args()
     if not 0 < args.interval[0] <= args.interval[1]:
         parser.error("--interval: give MIN and MAX seconds with 0 < MIN <= MAX.")
@@ -367,7 +368,7 @@ def main() -> None:
     text = (
         f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
         f"{machine(('fastapi', fastapi.__version__), ('uvicorn', uvicorn.__version__))}"
-        f"\n\n{HEADER}\n" + "\n".join(rows) + "\n"
+        f"{'; ' + args.note if args.note else ''}\n\n{HEADER}\n" + "\n".join(rows) + "\n"
     )
     print(text)
     results = ROOT / "bench" / "results" / "web.md"
