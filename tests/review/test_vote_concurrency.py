@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from metareview.exceptions import InputError
@@ -106,15 +107,17 @@ def test_simultaneous_votes_on_the_same_records_all_count(
     assert (log["entity"] == "screening_decision").sum() == len(names) * len(ids)
 
 
-def _meet_at_flush(store_url: str, votes: list[tuple[str, str]]) -> bool:
+def _meet_at_insert(store_url: str, votes: list[tuple[str, str]]) -> bool:
     """Cast ``votes`` ((reviewer, record)) at once, each in its own store, holding each vote
-    at its flush (when it holds its locks) until all have got there, or for at most 2 s.
-    True when they all got there together, False when the store made them take turns."""
+    at the INSERT of its row (when it holds its locks) until all have got there, or for at
+    most 2 s. True when they all got there together, False when the store made them take
+    turns."""
     barrier = threading.Barrier(len(votes))
     met: list[bool] = []
+    table = ScreeningDecision.__tablename__
 
-    def wait(session: Session, _context: Any, _instances: Any) -> None:
-        if any(isinstance(o, ScreeningDecision) for o in session.new):
+    def wait(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(f"INSERT INTO {table.upper()} "):
             try:
                 barrier.wait(timeout=2)
                 met.append(True)
@@ -128,12 +131,12 @@ def _meet_at_flush(store_url: str, votes: list[tuple[str, str]]) -> bool:
         finally:
             own.close()
 
-    event.listen(Session, "before_flush", wait)
+    event.listen(Engine, "before_cursor_execute", wait)
     try:
         with ThreadPoolExecutor(len(votes)) as pool:
             assert list(pool.map(vote, votes)) == ["recorded"] * len(votes)
     finally:
-        event.remove(Session, "before_flush", wait)
+        event.remove(Engine, "before_cursor_execute", wait)
     return all(met) and len(met) == len(votes)
 
 
@@ -144,7 +147,9 @@ def test_votes_on_different_records_do_not_wait_for_each_other(
     records are written side by side, votes on one record take turns. (SQLite has one
     writer at a time: every vote takes its turn.)"""
     a, b, c = _team(store, tmp_path, 3, ("Ana", "Ben"))
-    assert _meet_at_flush(store_url, [("Ana", a), ("Ben", b)]) == store_url.startswith("postgresql")
-    assert not _meet_at_flush(store_url, [("Ana", c), ("Ben", c)])
+    assert _meet_at_insert(store_url, [("Ana", a), ("Ben", b)]) == store_url.startswith(
+        "postgresql"
+    )
+    assert not _meet_at_insert(store_url, [("Ana", c), ("Ben", c)])
     status = store.screening_status("review").set_index("record_id")["n_votes"]
     assert status.to_dict() == {a: 1, b: 1, c: 2}

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, insert, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,9 +31,12 @@ from metareview.exceptions import InputError, StoreError
 from metareview.review.migrate import upgrade as upgrade_schema
 from metareview.review.models import AuditLog, Project, audit_log_is_append_only
 
-__all__ = ["StoreCore", "lock_project"]
+__all__ = ["READ_ONLY", "StoreCore", "lock_project"]
 
 _PROJECTS = "metareview_projects"  # key in Session.info: ids of the projects looked up
+#: execution option of the connections :meth:`StoreCore.reading` gives: on SQLite their
+#: transaction starts with a plain BEGIN, not BEGIN IMMEDIATE (see ``Store.open``)
+READ_ONLY = "metareview_read_only"
 
 
 class StoreCore:
@@ -42,6 +45,7 @@ class StoreCore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._reader = engine.execution_options(**{READ_ONLY: True})
         event.listen(self._sessions, "before_flush", audit_log_is_append_only)
         upgrade_schema(engine)
 
@@ -59,6 +63,18 @@ class StoreCore:
             raise StoreError(
                 f"the write conflicts with what is stored ({exc.orig}); nothing was written."
             ) from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection in one transaction that only reads (Core statements, no ORM).
+
+        On SQLite it does not take the write lock (every :meth:`session` does, with BEGIN
+        IMMEDIATE): in WAL mode it reads a snapshot while a writer writes, so a request's
+        login check does not queue behind other requests' votes. Nothing may be written
+        through it.
+        """
+        with self._reader.connect() as connection, connection.begin():
+            yield connection
 
     @staticmethod
     def _project(
@@ -93,10 +109,12 @@ class StoreCore:
         reason: str,
         *,
         project_id: int | None = None,
+        now: bool = False,
     ) -> None:
         """Append one audit entry. Its project is ``project_id``, or else the one project
         this transaction looked up; StoreError when that is ambiguous (a bug of the
-        writer, never of the user's input)."""
+        writer, never of the user's input). ``now``: written at once by a Core INSERT (for a
+        writer whose other rows are Core statements too), else at the session's flush."""
         if project_id is None:
             seen = s.info.get(_PROJECTS, set())
             if len(seen) != 1:
@@ -105,17 +123,19 @@ class StoreCore:
                     f"{len(seen)} projects; the writer must name the entry's project_id."
                 )
             project_id = next(iter(seen))
-        s.add(
-            AuditLog(
-                project_id=project_id,
-                actor=actor,
-                entity=entity,
-                entity_id=entity_id,
-                old=old,
-                new=new,
-                reason=reason,
-            )
-        )
+        values = {
+            "project_id": project_id,
+            "actor": actor,
+            "entity": entity,
+            "entity_id": entity_id,
+            "old": old,
+            "new": new,
+            "reason": reason,
+        }
+        if now:
+            s.connection().execute(insert(AuditLog.__table__), values)
+        else:
+            s.add(AuditLog(**values))
 
 
 def lock_project(s: Session, project_id: int) -> None:

@@ -35,6 +35,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    bindparam,
     delete,
     select,
 )
@@ -475,33 +477,29 @@ class AccountsMixin(StoreCore):
 
     def session_user(self, token: str | None) -> SessionInfo | None:
         """The active user of a live session id, or None."""
-        if not token:
-            return None
-        with self.session() as s:
-            return _live_session(s, token)
+        return self.session_role(token, None)[0]
 
     def session_role(
-        self, token: str | None, project: str
+        self, token: str | None, project: str | None
     ) -> tuple[SessionInfo | None, ProjectRole | None]:
-        """The session of ``token`` and the user's role in ``project``, read together (one
-        transaction per request); ``(None, None)`` without a live session."""
+        """The session of ``token`` and the user's role in ``project`` (None: no project),
+        read together in one query (one per request); ``(None, None)`` without a live
+        session."""
         if not token:
             return None, None
-        with self.session() as s:
-            info = _live_session(s, token)
-            if info is None:
-                return None, None
-            row = s.execute(
-                select(Project.name, Membership.role, Reviewer.name)
-                .join(Membership, Membership.project_id == Project.id)
-                .outerjoin(Reviewer, Reviewer.id == Membership.reviewer_id)
-                .where(
-                    Membership.user_id == info.user.id,
-                    Membership.active.is_(True),
-                    Project.name == project,
-                )
+        with self.reading() as connection:  # one query, without the SQLite write lock
+            row = connection.execute(
+                _SESSION_ROLE, {"sha256": _sha256(token), "project": project}
             ).first()
-            return info, None if row is None else ProjectRole(*row)
+        if row is None or not row.active or _aware(row.expires_at) < utc_now():
+            return None, None
+        info = SessionInfo(
+            user=UserInfo(id=row.id, username=row.username, admin=row.admin, active=True),
+            csrf_token=row.csrf_token,
+        )
+        if row.role is None or project is None:
+            return info, None
+        return info, ProjectRole(project=project, role=row.role, reviewer=row.reviewer)
 
     def logout(self, token: str) -> None:
         """End the session ``token`` (nothing happens for an unknown one)."""
@@ -598,14 +596,33 @@ def _audit_entry(
     )
 
 
-def _live_session(s: Session, token: str) -> SessionInfo | None:
-    row = s.get(LoginSession, _sha256(token))
-    if row is None or _aware(row.expires_at) < utc_now():
-        return None
-    user = s.get(User, row.user_id)
-    if user is None or not user.active:
-        return None
-    return SessionInfo(user=_info(user), csrf_token=row.csrf_token)
+#: session_role's one statement: the session's user and their active membership of the
+#: project (NULL role: not a member, or no such project; a NULL project matches none),
+#: built once
+_SESSION_ROLE = (
+    select(
+        LoginSession.expires_at,
+        LoginSession.csrf_token,
+        User.id,
+        User.username,
+        User.admin,
+        User.active,
+        Membership.role,
+        Reviewer.name.label("reviewer"),
+    )
+    .join(User, User.id == LoginSession.user_id)
+    .outerjoin(Project, Project.name == bindparam("project"))
+    .outerjoin(
+        Membership,
+        and_(
+            Membership.project_id == Project.id,
+            Membership.user_id == User.id,
+            Membership.active.is_(True),
+        ),
+    )
+    .outerjoin(Reviewer, Reviewer.id == Membership.reviewer_id)
+    .where(LoginSession.id_sha256 == bindparam("sha256"))
+)
 
 
 def _user_row(s: Session, username: str) -> User:

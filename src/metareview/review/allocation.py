@@ -14,7 +14,17 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview.exceptions import InputError
@@ -25,7 +35,7 @@ from metareview.review.screening import check_stage, reviewer_row, stage_table, 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
 
-__all__ = ["AllocationMixin", "Assignment", "assigned_ids"]
+__all__ = ["AllocationMixin", "Assignment", "assigned_ids", "may_screen"]
 
 
 class Assignment(Base):
@@ -216,6 +226,16 @@ def _workload(s: Session, proj: Project, stage: str) -> dict[str, int]:
     return dict(Counter(name for name, _ in rows))
 
 
+def may_screen(s: Session, proj: Project, stage: str, reviewer_id: int, record_id: str) -> bool:
+    """Whether the reviewer may vote on the record at ``stage``: the stage is not allocated,
+    or the record was given to them (one query: :func:`assigned_ids` of one record)."""
+    allocated, given = s.execute(
+        _MAY_SCREEN,
+        {"project_id": proj.id, "stage": stage, "reviewer_id": reviewer_id, "record_id": record_id},
+    ).one()
+    return not allocated or given
+
+
 def assigned_ids(s: Session, proj: Project, stage: str, reviewer_id: int) -> set[str] | None:
     """Records given to the reviewer at ``stage``; None when the stage is not allocated."""
     if (
@@ -236,3 +256,16 @@ def assigned_ids(s: Session, proj: Project, stage: str, reviewer_id: int) -> set
             )
         )
     )
+
+
+_AT_STAGE = and_(
+    Assignment.project_id == bindparam("project_id"), Assignment.stage == bindparam("stage")
+)
+_MAY_SCREEN = select(
+    exists().where(_AT_STAGE),
+    exists().where(
+        _AT_STAGE,
+        Assignment.reviewer_id == bindparam("reviewer_id"),
+        Assignment.record_id == bindparam("record_id"),
+    ),
+)

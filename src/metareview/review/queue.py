@@ -13,13 +13,22 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
 from metareview.review._core import StoreCore
-from metareview.review.allocation import assigned_ids
+from metareview.review.allocation import may_screen
 from metareview.review.models import (
     Base,
     Project,
@@ -126,38 +135,31 @@ class QueueMixin(StoreCore):
         reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
         if not (stage == "full_text" and decision == "exclude"):
             reason = None  # a reason belongs to full-text exclusions only
+        names = {"project": project, "reviewer": reviewer, "record_id": record_id, "stage": stage}
         with self.session() as s:
-            # the same vote again (a retried request) writes nothing: answered without locks
-            proj = self._project(s, project)
-            if _own_vote(s, record_id, stage, reviewer_row(s, proj, reviewer)) == (
-                decision,
-                reason,
-            ):
-                return "unchanged"
-            s.expire_all()  # what follows reads the rows again, under the locks
             # votes on one record take turns on its row; writers of the whole project
-            # (merges, set-aside, allocation, rules) exclude them all (see StoreCore._project)
-            proj = self._project(s, project, lock="share")
-            person = reviewer_row(s, proj, reviewer)
+            # (merges, set-aside, allocation, rules) exclude them all (see StoreCore._project):
+            # the project's row shared, the reviewer and their vote in one statement...
+            found = s.execute(_VOTE_PROJECT, names).first()
+            if found is None:  # no such project or reviewer: the error names which
+                proj = self._project(s, project, lock="share")
+                found = (proj, reviewer_row(s, proj, reviewer), None, None)
+            proj, person, stored, stored_reason = found
+            # ...so that the same vote again (a retried request) is answered at once, writing
+            # nothing and not waiting for the record's row
+            if stored is not None and (stored, _reason(stored_reason)) == (decision, reason):
+                return "unchanged"
             if not person.active:
                 raise InputError(
                     f"reviewer {reviewer!r} was removed from {proj.name!r}; "
                     "their votes are kept but they cannot vote."
                 )
-            found = s.scalar(
-                select(Record.id)
-                .where(Record.id == record_id, Record.project_id == proj.id)
-                .with_for_update()
-            )
-            if found is None:
+            locked = s.execute(
+                _VOTE_RECORD, {**names, "project_id": proj.id, "reviewer_id": person.id}
+            ).first()
+            if locked is None:
                 raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
-            vote = s.scalar(
-                select(ScreeningDecision).where(
-                    ScreeningDecision.record_id == record_id,
-                    ScreeningDecision.stage == stage,
-                    ScreeningDecision.reviewer_id == person.id,
-                )
-            )
+            vote = locked.ScreeningDecision
             mine = None if vote is None else (vote.decision, _reason(vote.reason))
             if mine == (decision, reason):
                 return "unchanged"
@@ -165,8 +167,7 @@ class QueueMixin(StoreCore):
             if state is None:
                 _check_unit(s, proj, record_id)  # says why, for a duplicate or set-aside record
                 raise InputError(f"record {record_id}: not at the {stage} stage.")
-            mine_to_screen = assigned_ids(s, proj, stage, person.id)
-            if mine_to_screen is not None and mine is None and record_id not in mine_to_screen:
+            if mine is None and not may_screen(s, proj, stage, person.id, record_id):
                 raise InputError(
                     f"record {record_id}: allocated to other reviewers at "
                     f"{stage}; your records are in your queue."
@@ -389,18 +390,38 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){body}{tail}", re.IGNORECASE)
 
 
-def _own_vote(
-    s: Session, record_id: str, stage: str, person: Reviewer
-) -> tuple[str, str | None] | None:
-    """``person``'s vote on the record at ``stage``: (decision, reason), or None."""
-    row = s.execute(
-        select(ScreeningDecision.decision, ScreeningDecision.reason).where(
-            ScreeningDecision.record_id == record_id,
-            ScreeningDecision.stage == stage,
-            ScreeningDecision.reviewer_id == person.id,
-        )
-    ).first()
-    return None if row is None else (row[0], _reason(row[1]))
+# cast_vote's statements, built once (a vote's CPU went largely into building its
+# statements and loading ORM objects: bench/bench_web.py, issue 14)
+#: the project (its row held shared until the vote is written), the reviewer, and their
+#: vote on the record (decision and reason; NULL: none yet)
+_VOTE_PROJECT = (
+    select(Project, Reviewer, ScreeningDecision.decision, ScreeningDecision.reason)
+    .join(Reviewer, and_(Reviewer.project_id == Project.id, Reviewer.name == bindparam("reviewer")))
+    .outerjoin(
+        ScreeningDecision,
+        and_(
+            ScreeningDecision.record_id == bindparam("record_id"),
+            ScreeningDecision.stage == bindparam("stage"),
+            ScreeningDecision.reviewer_id == Reviewer.id,
+        ),
+    )
+    .where(Project.name == bindparam("project"))
+    .with_for_update(read=True, of=Project)
+)
+#: the record (its row held until the vote is written) and the reviewer's vote on it
+_VOTE_RECORD = (
+    select(Record.id, ScreeningDecision)
+    .outerjoin(
+        ScreeningDecision,
+        and_(
+            ScreeningDecision.record_id == Record.id,
+            ScreeningDecision.stage == bindparam("stage"),
+            ScreeningDecision.reviewer_id == bindparam("reviewer_id"),
+        ),
+    )
+    .where(Record.id == bindparam("record_id"), Record.project_id == bindparam("project_id"))
+    .with_for_update(of=Record)
+)
 
 
 def _reason(reason: str | None) -> str | None:

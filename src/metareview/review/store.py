@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError, StoreError
-from metareview.review._core import lock_project
+from metareview.review._core import READ_ONLY, lock_project
 from metareview.review._normalise import fingerprint
 from metareview.review.accounts import AccountsMixin
 from metareview.review.agreed import AgreedTableMixin
@@ -231,8 +231,10 @@ class Store(
             @event.listens_for(engine, "begin")
             def _begin_immediate(connection: Any) -> None:
                 # take the write lock when the transaction starts, not at its first write, so
-                # a transaction's reads and writes are one atomic step (no lost updates)
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                # a transaction's reads and writes are one atomic step (no lost updates);
+                # StoreCore.reading's read-only transactions read a snapshot without it
+                read_only = connection.get_execution_options().get(READ_ONLY, False)
+                connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return cls(engine)
 
