@@ -15,7 +15,9 @@ configurations. The configurations:
     classes weighing the same;
 ``u4feat_logistic``, ``u4feat_logistic_r98``, ``u4feat_svm_r1``, ``uni_svm_u4``
     one part changed at a time: elas_u4's features with logistic regression (ratio 1 or
-    9.8), with the SVM at ratio 1, or the elas_u4 SVM on the former features.
+    9.8), with the SVM at ratio 1, or the elas_u4 SVM on the former features;
+``u4_min_df2``
+    elas_u4 without the terms found in one record only (most of its 2-grams).
 
 Each finished (set, configuration) is appended to ``bench/results/ranking_models.jsonl``
 and skipped on the next call unless ``--fresh``, so the bench can be run in slices
@@ -23,6 +25,7 @@ and skipped on the next call unless ``--fresh``, so the bench can be run in slic
 ``bench/results/ranking_models.md`` from the whole file and prints it. Asserts nothing.
 
     .venv/bin/python bench/bench_ranking_models.py --seeds 5 --configs elas_u4 former
+    .venv/bin/python bench/bench_ranking_models.py --configs elas_u4 former --timing
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 from bench_screening import SCREENING, load_set
-from metareview.review.ranking import screening_features
+from metareview.review.ranking import relevance_scores, screening_features
 from metareview.review.simulation import simulate_screening
 
 U4_FEATURES = {"ngram_max": 2, "sublinear_tf": True, "max_df": 0.95}
@@ -55,6 +58,10 @@ CONFIGS: dict[str, tuple[dict, dict]] = {
     ),
     "u4feat_svm_r1": (U4_FEATURES, {"classifier": "svm", "C": 0.11, "balance_ratio": 1.0}),
     "uni_svm_u4": (FORMER_FEATURES, {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8}),
+    "u4_min_df2": (
+        {**U4_FEATURES, "min_df": 2},
+        {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8},
+    ),
 }
 # ASReview 3.0.8's own simulate of elas_u4 on the same priors (bench_asreview.py, seed 0,
 # retrained after every record): the figures issue 16 compares with
@@ -92,6 +99,49 @@ def run_one(name: str, config: str, seeds: int, batch: int, progress) -> dict:
     ):
         record[key] = runs[column].tolist()
     return record
+
+
+def retrain_cpu_ms(configs: list[str], repeats: int = 5) -> list[str]:
+    """CPU ms of one retrain + re-rank of 10,000 records (the five sets' first 10,000 records
+    together), by configuration and number of labelled records: best and median of
+    ``repeats`` (CPU time, so that a crowded machine inflates it less than wall time)."""
+    frames = []
+    for name in ("ptsd", "ace", "virus", "nudging", "kitchenham"):
+        data, label = load_set(name)
+        frames.append(
+            pd.DataFrame(
+                {"title": data["title"], "abstract": data["abstract"], "label": data[label]}
+            )
+        )
+    records = pd.concat(frames, ignore_index=True).iloc[:10_000]
+    labels = records["label"].to_numpy()
+    lines = [
+        "| configuration | terms | TF-IDF fit (CPU s) | labelled | best (CPU ms) | median |",
+        "|---|---|---|---|---|---|",
+    ]
+    for config in configs:
+        feature_kw, model_kw = CONFIGS[config]
+        t0 = time.process_time()
+        features = screening_features(records, **feature_kw)
+        fit_s = time.process_time() - t0
+        rng = np.random.default_rng(0)
+        for n_labelled in (100, 1000, 5000):
+            labelled = np.concatenate(
+                [
+                    rng.choice(np.flatnonzero(labels == 1), 10, replace=False),
+                    rng.choice(np.flatnonzero(labels == 0), n_labelled - 10, replace=False),
+                ]
+            )
+            times = []
+            for _ in range(repeats):
+                t0 = time.process_time()
+                relevance_scores(features, labelled, labels[labelled], **model_kw)
+                times.append((time.process_time() - t0) * 1000)
+            lines.append(
+                f"| {config} | {len(features.terms):,} | {fit_s:.1f} | {n_labelled:,} | "
+                f"{min(times):.0f} | {np.median(times):.0f} |"
+            )
+    return lines
 
 
 def cell(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -147,6 +197,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--fresh", action="store_true", help="recompute finished cells")
     parser.add_argument(
+        "--timing", action="store_true", help="also time one retrain of 10,000 records"
+    )
+    parser.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "ranking_models.md")
     )
     args = parser.parse_args()
@@ -180,6 +233,9 @@ def main() -> None:
     )
     results = results[(results["seeds"] == args.seeds) & (results["batch"] == args.batch)]
     text = render(results, args.sets)
+    if args.timing:
+        text += "\n## Retrain + re-rank of 10,000 records\n\n"
+        text += "\n".join(retrain_cpu_ms(args.configs)) + "\n"
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
 
