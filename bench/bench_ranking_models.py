@@ -149,15 +149,16 @@ def cell(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
     return f"{array.mean():.{digits}f} ({array.min():.{digits}f}-{array.max():.{digits}f})"
 
 
-def render(results: pd.DataFrame, sets: list[str]) -> str:
+def render(results: pd.DataFrame, sets: list[str], seeds: int, batch: int) -> str:
     configs = [c for c in CONFIGS if c in set(results["config"])]
     lines = [
         "# Ranking models on the shared labelled sets (bench_ranking_models.py)",
         "",
         machine(),
         "",
-        "WSS@95 in %, mean (min-max) over seeds 0-4 (priors 1 + 1 per seed, the same for "
-        "every configuration; retrained every 10 records). `elas_u4` is the default since "
+        f"WSS@95 in %, mean (min-max) over seeds 0-{seeds - 1} (priors 1 + 1 per seed, the "
+        f"same for every configuration; retrained every {batch} record(s)). `elas_u4` is "
+        "the default since "
         "issue 16; `former` the default before. ASReview seed 0: its own simulate of elas_u4 "
         "retrained after every record (bench_asreview.py, first run), for reference.",
         "",
@@ -232,7 +233,7 @@ def main() -> None:
         [json.loads(line) for line in store.read_text(encoding="utf-8").splitlines()]
     )
     results = results[(results["seeds"] == args.seeds) & (results["batch"] == args.batch)]
-    text = render(results, args.sets)
+    text = render(results, args.sets, args.seeds, args.batch)
     if args.timing:
         text += "\n## Retrain + re-rank of 10,000 records\n\n"
         text += "\n".join(retrain_cpu_ms(args.configs)) + "\n"
