@@ -1,10 +1,13 @@
 """metareview's prioritised screening beside ASReview's own ``asreview simulate``, in the same
-run, on the same records, with the same prior records and seeds.
+run, on the same records, with the same prior records, seeds and batch.
 
 For each shared labelled set (``bench_screening.load_set``; PTSD cleaned as Ferdinands et al.)
 and seed, the priors are the ones ``simulate_screening`` draws for that seed (1 included + 1
-excluded record); ASReview gets them as ``--prior-idx`` with ``--seed`` and the same batch
-(``--n-query``), its default model otherwise (``elas_u4`` in ASReview 3). ASReview's
+excluded record); ASReview gets them as ``--prior-idx`` with ``--seed``, and its default model
+(``elas_u4`` in ASReview 2 and 3) written to a ``--config-file`` with ``n_query`` set to the
+same batch as ours. (``--n-query`` alone does not do it: ``asreview simulate`` applies it only
+when a classifier, querier, balancer or feature extractor is named, so an earlier run of this
+bench had ASReview retrain after every record and metareview after every ten.) ASReview's
 screening order is read from the project's ``results.db``; WSS@95, RRF@10 and loss of both
 orders are computed by the same function (``screening_metrics``, priors left out).
 
@@ -12,14 +15,16 @@ ASReview lives in its own environment (``--asreview``, default ``asreview`` on P
 metareview's dependencies:
 
     python3 -m venv /tmp/asr && /tmp/asr/bin/pip install asreview
-    .venv/bin/python bench/bench_asreview.py --asreview /tmp/asr/bin/asreview --seeds 1
+    .venv/bin/python bench/bench_asreview.py --asreview /tmp/asr/bin/asreview --seeds 5
 
-Writes ``bench/results/asreview.md`` (+ ``.csv``) and prints it. Asserts nothing.
+Writes ``bench/results/asreview.md`` (+ ``.csv``) and prints it, with a progress bar over the
+runs. Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -33,9 +38,18 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from _machine import machine
 from bench_screening import SCREENING, load_set
+from metareview.review.ranking import CLASSIFIER_DEFAULTS, DEFAULT_CLASSIFIER
 from metareview.review.simulation import screening_metrics, simulate_screening
+
+DEFAULT_MODEL = (
+    f"{DEFAULT_CLASSIFIER}, "
+    + ", ".join(f"{k} {v:g}" for k, v in CLASSIFIER_DEFAULTS[DEFAULT_CLASSIFIER].items() if v)
+    + ", TF-IDF of word 1-2-grams, sublinear tf, max_df 0.95"
+)
 
 
 def asreview_order(project: Path) -> np.ndarray:
@@ -49,6 +63,34 @@ def asreview_order(project: Path) -> np.ndarray:
                 "on record.record_id = results.record_id order by results.rowid"
             ).fetchall()
     return np.array([r[0] for r in rows], dtype=np.intp)
+
+
+def asreview_config(asreview: str, batch: int, path: Path) -> dict:
+    """Write ASReview's default model, with ``n_query = batch``, as a ``--config-file``.
+
+    The settings are read from the ASReview installation itself (its ``get_ai_config``), run
+    by the interpreter named in the ``asreview`` script's first line.
+    """
+    script = Path(shutil.which(asreview) or asreview)
+    first = script.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    python = first[2:].strip() if first.startswith("#!") else sys.executable
+    code = (
+        "import dataclasses, json; from asreview.models.models import get_ai_config; "
+        "print(json.dumps(dataclasses.asdict(get_ai_config()['value'])))"
+    )
+    config = json.loads(
+        subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
+    config["n_query"] = batch
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return config
+
+
+def _spread(values: pd.Series) -> str:
+    """Mean (min-max) in %, or the value alone for one seed."""
+    if len(values) == 1:
+        return f"{values.iloc[0] * 100:.1f}"
+    return f"{values.mean() * 100:.1f} ({values.min() * 100:.1f}-{values.max() * 100:.1f})"
 
 
 def main() -> None:
@@ -68,7 +110,14 @@ def main() -> None:
         [args.asreview, "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
     rows = []
-    with tempfile.TemporaryDirectory() as work:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    with (
+        tempfile.TemporaryDirectory() as work,
+        Progress(*columns, TimeElapsedColumn()) as bar,
+    ):
+        config_file = Path(work) / "asreview_model.json"
+        config = asreview_config(args.asreview, args.batch, config_file)
+        task = bar.add_task("runs", total=len(args.sets) * args.seeds)
         for name in args.sets:
             data, label = load_set(name)
             table = pd.DataFrame(
@@ -82,6 +131,7 @@ def main() -> None:
             table.to_csv(csv, index=False)
             labels = table["included"].to_numpy()
             for seed in range(args.seeds):
+                bar.update(task, description=f"{name} seed {seed}")
                 t0 = time.perf_counter()
                 ours = simulate_screening(
                     table, label_column="included", seeds=[seed], batch_size=args.batch
@@ -100,8 +150,8 @@ def main() -> None:
                         *map(str, priors),
                         "--seed",
                         str(seed),
-                        "--n-query",
-                        str(args.batch),
+                        "--config-file",
+                        str(config_file),
                         "-o",
                         str(project),
                     ],
@@ -124,16 +174,22 @@ def main() -> None:
                 row["metareview_s"] = ours_s
                 row["asreview_s"] = theirs_s
                 rows.append(row)
-                print(row, flush=True)
+                bar.console.print(
+                    f"{name} seed {seed}: WSS@95 {m_ours['wss_95']:.3f} (metareview) "
+                    f"{m_theirs['wss_95']:.3f} (ASReview)"
+                )
+                bar.advance(task)
     frame = pd.DataFrame(rows)
     lines = [
         "# metareview vs ASReview simulate, same priors and seeds (bench_asreview.py)",
         "",
         machine(("asreview", version.split()[-1])),
         "",
-        f"{args.seeds} seed(s), batch {args.batch}; metareview: logistic regression (default); "
-        "ASReview: its default model. WSS@95, RRF@10 in %; time = wall seconds per run "
-        "(ASReview's includes its start-up and project file).",
+        f"{args.seeds} seed(s), both retrained every {args.batch} records; metareview: its "
+        f"default ranking ({DEFAULT_MODEL}); ASReview: its default model "
+        f"({json.dumps({k: v for k, v in config.items() if v})}). Mean over seeds; "
+        "WSS@95 (mean (min-max)), RRF@10 in %; time = wall seconds per run (ASReview's "
+        "includes its start-up and project file).",
         "",
         "| set | N / R | WSS@95 metareview | WSS@95 ASReview | RRF@10 metareview | "
         "RRF@10 ASReview | loss metareview | loss ASReview | s metareview | s ASReview |",
@@ -143,7 +199,7 @@ def main() -> None:
         mean = group.mean(numeric_only=True)
         lines.append(
             f"| {name} | {int(mean['N']):,} / {int(mean['R'])} | "
-            f"{mean['metareview_wss_95'] * 100:.1f} | {mean['asreview_wss_95'] * 100:.1f} | "
+            f"{_spread(group['metareview_wss_95'])} | {_spread(group['asreview_wss_95'])} | "
             f"{mean['metareview_rrf_10'] * 100:.1f} | {mean['asreview_rrf_10'] * 100:.1f} | "
             f"{mean['metareview_loss']:.3f} | {mean['asreview_loss']:.3f} | "
             f"{mean['metareview_s']:.0f} | {mean['asreview_s']:.0f} |"

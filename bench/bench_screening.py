@@ -11,7 +11,9 @@ same orders for several recall targets.
     .venv/bin/python bench/bench_screening.py --seeds 3 --batch 10
     .venv/bin/python bench/bench_screening.py --sets nudging --classifiers nb --seeds 1
 
-Writes ``bench/results/screening.md`` and prints it. Asserts nothing.
+Writes ``bench/results/screening.md`` and prints it, with a progress bar over the runs.
+Asserts nothing. The features are the library defaults (ASReview ``elas_u4``'s since issue
+16); ``bench_ranking_models.py`` compares them with the former ones.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sklearn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
@@ -131,7 +134,7 @@ def main() -> None:
     parser.add_argument(
         "--sets", nargs="+", default=["ptsd", "kitchenham", "nudging", "virus", "ace"]
     )
-    parser.add_argument("--classifiers", nargs="+", default=["nb", "logistic", "svm"])
+    parser.add_argument("--classifiers", nargs="+", default=["svm", "logistic", "nb"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--targets", nargs="+", type=float, default=[0.8, 0.9, 0.95])
@@ -164,12 +167,18 @@ def main() -> None:
         "| set | classifier | target | runs reaching target | min recall | mean share screened |",
         "|---|---|---|---|---|---|",
     ]
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    bar = Progress(*columns, TimeElapsedColumn())
+    task = bar.add_task("runs", total=len(args.sets) * len(args.classifiers) * args.seeds)
+    bar.start()
     for name in args.sets:
         data, label = load_set(name)
         features = screening_features(
             data, stop_words="english" if args.remove_stop_words else None
         )
         for classifier in args.classifiers:
+            bar.update(task, description=f"{name} {classifier}")
+            offset = bar.tasks[0].completed
             t0 = time.perf_counter()
             sim = simulate_screening(
                 data,
@@ -178,6 +187,9 @@ def main() -> None:
                 classifier=classifier,
                 batch_size=args.batch,
                 features=features,
+                progress=lambda done, total, offset=offset: bar.update(
+                    task, completed=offset + done
+                ),
             )
             seconds = (time.perf_counter() - t0) / args.seeds
             runs = sim.runs
@@ -198,7 +210,7 @@ def main() -> None:
                 str(EARLIER_SVM.get(name, "-")),
             ]
             lines.append("| " + " | ".join(cells) + " |")
-            print(lines[-1], flush=True)
+            bar.console.print(lines[-1], soft_wrap=True)
             y = sim.labels[sim.orders]
             for target in args.targets:
                 stops = [
@@ -213,6 +225,7 @@ def main() -> None:
                     f"{recall.min():.3f} | "
                     f"{np.mean(stops) / y.shape[1] * 100:.1f}% |"
                 )
+    bar.stop()
     lines += tradeoff
     if not args.no_timing:
         lines += [

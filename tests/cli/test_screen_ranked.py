@@ -56,7 +56,7 @@ def test_ranked_screen_shows_score_and_stopping_estimate(db: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert (
-        f"relevance score {score:.2f} (logistic, trained on 2 decisions you may see, 1 of "
+        f"relevance score {score:.2f} (svm, trained on 2 decisions you may see, 1 of "
         "them inclusions)" in lines
     )
     assert any(line.endswith("stopping now would leave 2 records unscreened.") for line in lines)

@@ -46,7 +46,7 @@ def test_writes_tables_and_the_recall_curve(tmp_path: Path) -> None:
     lines = result.output.splitlines()
     assert lines[:3] == [
         "note: 1 of 20 records have no abstract; they are ranked on their title (and keywords) only.",  # noqa: E501
-        "logistic: 2 runs, 20 records, 3 relevant, 2 prior records per run; mean (min-max) over runs",  # noqa: E501
+        "svm: 2 runs, 20 records, 3 relevant, 2 prior records per run; mean (min-max) over runs",
         "  WSS@95 83.9%   RRF@10 100.0%   loss 0.000",
     ]
     assert lines[3].startswith("  stop by hypergeometric (95% recall with 95% confidence): recall ")
@@ -60,7 +60,7 @@ def test_writes_tables_and_the_recall_curve(tmp_path: Path) -> None:
     runs = pd.read_csv(out / "runs.csv")
     assert runs["seed"].tolist() == [0, 1]
     assert runs["wss_95"].round(4).tolist() == [0.8389, 0.8389]  # (18 - 2) / 18 - 0.05
-    assert json.loads((out / "simulation.json").read_text())["settings"]["classifier"] == "logistic"
+    assert json.loads((out / "simulation.json").read_text())["settings"]["classifier"] == "svm"
     assert (out / "recall.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -63,19 +63,71 @@ def test_features_are_fitted_once_and_note_missing_abstracts():
     assert (feats.matrix != before).nnz == 0  # training never touches the features
 
 
-def test_naive_bayes_scores_follow_the_formula():
+@pytest.mark.parametrize("ratio", [1.0, 9.8])
+def test_naive_bayes_scores_follow_the_formula(ratio):
     feats = screening_features(RECORDS)
     X = feats.matrix.toarray()
     labelled, y = np.array([0, 1, 3]), np.array([1, 0, 0])
-    # balanced sample weights: each class has total weight n / 2
-    w = np.where(y == 1, 3 / (2 * 1), 3 / (2 * 2))
+    # ASReview's "balanced" sample weights: 1 for an inclusion, n_incl / (ratio * n_excl) for
+    # an exclusion, rescaled to sum to n (ratio 1: each class has total weight n / 2)
+    w = np.where(y == 1, 1.0, 1 / (ratio * 2))
+    w *= 3 / w.sum()
     counts = [np.sum(w[y == c, None] * X[labelled][y == c], axis=0) for c in (0, 1)]
     log_theta = [np.log((c + NB_ALPHA) / (c.sum() + NB_ALPHA * X.shape[1])) for c in counts]
-    log_prior = np.log([w[y == 0].sum(), w[y == 1].sum()])  # equal after balancing
+    log_prior = np.log([w[y == 0].sum(), w[y == 1].sum()])  # differ by log(ratio)
     expected = X @ (log_theta[1] - log_theta[0]) + log_prior[1] - log_prior[0]
     np.testing.assert_allclose(
-        relevance_scores(feats, labelled, y, classifier="nb"), expected, rtol=1e-10
+        relevance_scores(feats, labelled, y, classifier="nb", balance_ratio=ratio),
+        expected,
+        rtol=1e-10,
     )  # same formula, observed worst 2e-16
+
+
+def test_default_features_are_asreview_elas_u4s():
+    # word 1- and 2-grams, sublinear tf, terms in more than 95% of the records dropped: in
+    # two records "the" (in both) goes; every other term is in one record, so all share one
+    # idf and record 1's L2-normalised row is proportional to 1 + ln(tf):
+    # pain 3 -> 1 + ln 3, "pain pain" 2 -> 1 + ln 2, "pain relief", relief, "the pain" 1 -> 1
+    feats = screening_features(
+        pd.DataFrame({"title": ["the pain pain pain relief", "the bird song"]}), abstract=None
+    )
+    assert "the" not in feats.terms
+    row = dict(zip(feats.terms, feats.matrix.toarray()[0], strict=True))
+    tf = {"pain": 1 + np.log(3), "pain pain": 1 + np.log(2), "pain relief": 1.0}
+    tf |= {"relief": 1.0, "the pain": 1.0}
+    norm = np.sqrt(sum(v**2 for v in tf.values()))
+    assert {t for t, v in row.items() if v} == set(tf)
+    for term, value in tf.items():
+        assert row[term] == pytest.approx(value / norm, rel=1e-12)  # observed 2e-16
+
+
+def test_svm_weights_are_asreviews_balance_ratio():
+    # the default SVM (elas_u4: C = 0.11, inclusions weighing 9.8 times the exclusions in
+    # total, weights summing to n) equals scikit-learn's LinearSVC given the class weights
+    # that follow from those two conditions: w0 = n / (n0 (1 + r)), w1 = r n / (n1 (1 + r))
+    from sklearn.svm import LinearSVC
+
+    feats = screening_features(RECORDS)
+    labelled, y = np.array([0, 1, 2, 3, 5]), np.array([1, 0, 1, 0, 0])
+    n, n1, n0, r = 5, 2, 3, 9.8
+    svm = LinearSVC(
+        C=0.11, class_weight={0: n / (n0 * (1 + r)), 1: r * n / (n1 * (1 + r))}, random_state=0
+    ).fit(feats.matrix[labelled], y)
+    np.testing.assert_allclose(
+        relevance_scores(feats, labelled, y),
+        svm.decision_function(feats.matrix),
+        rtol=1e-9,
+        atol=1e-12,
+    )  # observed worst 0 (same liblinear problem)
+
+
+def test_tiny_projects_keep_their_terms():
+    # with max_df 0.95 one record (or records sharing every word) would leave no term: then
+    # every term is kept rather than failing
+    one = screening_features(pd.DataFrame({"title": ["ketamine trial"]}), abstract=None)
+    assert one.terms == ("ketamine", "ketamine trial", "trial")
+    same = screening_features(pd.DataFrame({"title": ["pain", "pain"]}), abstract=None)
+    assert same.terms == ("pain",)
 
 
 @pytest.mark.parametrize("classifier", ["nb", "logistic", "svm"])
@@ -115,6 +167,16 @@ def test_bad_input_is_named():
         relevance_scores(screening_features(RECORDS), [0, 1], [1, 2])
     with pytest.raises(InputError, match="classifier must be one of nb, logistic, svm"):
         relevance_scores(screening_features(RECORDS), [0, 1], [1, 0], classifier="forest")
+    with pytest.raises(InputError, match="C must be a positive number; got 0"):
+        relevance_scores(screening_features(RECORDS), [0, 1], [1, 0], C=0)
+    with pytest.raises(InputError, match="balance_ratio must be a positive number; got -1"):
+        relevance_scores(screening_features(RECORDS), [0], [1], balance_ratio=-1)
+    with pytest.raises(InputError, match="balance_ratio must be a positive number; got True"):
+        simulate_screening(
+            RECORDS.assign(included=[1, 0, 1, 0, 0, 0]),
+            label_column="included",
+            balance_ratio=True,
+        )
 
 
 def test_metrics_hand_worked():
@@ -183,7 +245,10 @@ def test_simulation_on_demo_set(tmp_path):
     assert set(sim.summary().index) >= {"wss_95", "rrf_10", "hypergeometric_recall"}
     written = sim.write(tmp_path / "out")
     assert [p.name for p in written] == ["runs.csv", "summary.csv", "simulation.json"]
-    assert json.loads(written[2].read_text())["settings"]["seeds"] == [0, 1, 2]
+    settings = json.loads(written[2].read_text())["settings"]
+    assert settings["seeds"] == [0, 1, 2]
+    # the default model is ASReview's elas_u4 SVM
+    assert (settings["classifier"], settings["C"], settings["balance_ratio"]) == ("svm", 0.11, 9.8)
     parallel = simulate_screening(records, label_column="label_included", seeds=3, n_jobs=2)
     assert np.array_equal(parallel.orders, sim.orders)
     assert parallel.runs.equals(sim.runs)

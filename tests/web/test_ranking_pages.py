@@ -43,7 +43,7 @@ def test_relevance_order_follows_the_reviewers_own_ranking(world: World) -> None
     ranked = world.store.ranked_queue(PROJECT, "Ana").queue
     page = _page(world, "ana", scores="1")
     assert _shown(page) == ranked["record_id"].iloc[0]
-    assert f"Relevance score {ranked['score'].iloc[0]:.2f} (logistic, trained on 2" in page
+    assert f"Relevance score {ranked['score'].iloc[0]:.2f} (svm, trained on 2" in page
     assert "stopping now would leave 25 records unscreened" in page
     assert "Relevance score" not in _page(world, "ana")  # scores only on request
     # a vote keeps the order

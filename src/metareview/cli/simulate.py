@@ -109,8 +109,8 @@ def simulate_screening_command(
         list[str] | None,
         typer.Option(
             "--classifier",
-            help="logistic (default), nb or svm; repeat to compare several on the same "
-            "features and seeds.",
+            help="svm (default: ASReview's elas_u4 model), logistic or nb; repeat to "
+            "compare several on the same features and seeds.",
             metavar="NAME",
         ),
     ] = None,
@@ -157,10 +157,10 @@ def simulate_screening_command(
     """Replay a labelled data set through prioritised screening and report WSS@95, RRF@10
     and the recall and work saved at each stopping rule's stop, with a recall curve."""
     from metareview.exceptions import InputError
-    from metareview.review.ranking import CLASSIFIERS, screening_features
+    from metareview.review.ranking import CLASSIFIERS, DEFAULT_CLASSIFIER, screening_features
     from metareview.review.simulation import read_labelled_records, simulate_screening
 
-    names = list(dict.fromkeys(CLASSIFIERS.check(c) for c in classifier or ["logistic"]))
+    names = list(dict.fromkeys(CLASSIFIERS.check(c) for c in classifier or [DEFAULT_CLASSIFIER]))
     if output.exists() and not output.is_dir():
         raise InputError(f"-o: {str(output)!r} is a file; give a folder.")
     records = read_labelled_records(data, label_column=label_column)

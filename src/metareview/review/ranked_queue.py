@@ -36,6 +36,7 @@ from metareview.review._core import StoreCore
 from metareview.review.models import AuditLog, Project, ScreeningResolution
 from metareview.review.ranking import (
     CLASSIFIERS,
+    DEFAULT_CLASSIFIER,
     ScreeningFeatures,
     relevance_scores,
     screening_features,
@@ -149,7 +150,7 @@ class RankedQueueMixin(StoreCore):
         reviewer: str,
         *,
         stage: str = "title_abstract",
-        classifier: str = "logistic",
+        classifier: str = DEFAULT_CLASSIFIER,
         recall_target: float = 0.95,
         confidence: float = 0.95,
         n_irrelevant: int = 50,

@@ -5,16 +5,30 @@ The text of each record (title, abstract and keywords) becomes one TF-IDF vector
 classifier on the labelled rows and re-scores every row with one sparse product, so the
 vocabulary never changes during a review and no decision re-reads the text.
 
-Three classifiers are offered, each trained with class balancing because inclusions are
-rare (a few per cent of the records):
+Three classifiers are offered, each trained with sample weights that favour the inclusions,
+because they are rare (a few per cent of the records):
 
-``nb``
-    multinomial naive Bayes (alpha = 3.822, the ASReview default), with sample weights that
-    give both classes the same total weight;
+``svm`` (the default)
+    linear support vector machine (``LinearSVC``, squared hinge loss, C = 0.11), included
+    records weighing 9.8 times the excluded ones in total;
 ``logistic``
-    L2-regularised logistic regression (liblinear, dual, ``class_weight="balanced"``);
-``svm``
-    linear support vector machine (``LinearSVC``, ``class_weight="balanced"``).
+    L2-regularised logistic regression (liblinear, dual, C = 1), both classes weighing the
+    same in total (``class_weight="balanced"``);
+``nb``
+    multinomial naive Bayes (alpha = 3.822, the ASReview 1 default), both classes weighing
+    the same in total.
+
+The defaults of :func:`screening_features` (word 1- and 2-grams, sublinear term frequency,
+terms in more than 95 % of the records dropped, stop words kept) and the SVM with its weights
+reproduce ASReview's default model ``elas_u4`` (ASReview LAB 2 and 3; its settings were tuned
+by its authors on the SYNERGY data sets, asreview/asreview ``asreview/models/models.py``), with
+the same "max" query. They are the defaults because they measured best here (5 seeds per set,
+bench/README.md): against the former default (logistic regression on single words, raw
+counts) they raised the mean WSS@95 on four of the five shared benchmark sets (Kitchenham
++6.5 points, Nudging +8.1, PTSD +0.8, Virus +1.4) and lowered it on ACE (-3.1), 75.2 against
+72.5 over the five; no configuration tried between the two did better on most sets. With the
+same priors, seed and batch they give the same screening order as ASReview's own
+``asreview simulate`` (bench_asreview.py).
 
 The score of a record is its log-odds of relevance (naive Bayes, logistic regression) or its
 signed distance to the separating hyperplane (SVM): higher means more likely relevant.
@@ -32,10 +46,14 @@ doi:10.1038/s42256-020-00287-7
 Ferdinands G, Schram R, de Bruin J, et al. Performance of active learning models for
 screening prioritization in systematic reviews: a simulation study into the Average Time to
 Discover relevant records. Syst Rev 2023;12:100. doi:10.1186/s13643-023-02257-7
+ASReview LAB developers. ASReview LAB 2.0 models: ELAS u4 (TF-IDF 1-2-grams + linear SVM,
+balanced sample weights). https://github.com/asreview/asreview (asreview/models/models.py);
+tuning: https://github.com/asreview/asreview-optuna/releases/tag/ASReview2_0b4-nb-tfidf-full-1
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,6 +68,8 @@ from metareview.exceptions import Argument, InputError
 
 __all__ = [
     "CLASSIFIERS",
+    "CLASSIFIER_DEFAULTS",
+    "DEFAULT_CLASSIFIER",
     "ScreeningFeatures",
     "next_records",
     "relevance_scores",
@@ -64,6 +84,18 @@ CLASSIFIERS = Options(
 
 #: Additive smoothing of the naive Bayes model (ASReview's default, tuned by its authors).
 NB_ALPHA = 3.822
+
+#: The classifier used when none is named (ASReview's ``elas_u4``; see the module docstring).
+DEFAULT_CLASSIFIER = "svm"
+
+#: Per classifier: the inverse regularisation strength ``C`` and the ``balance_ratio`` used
+#: when none is given. The SVM's are ASReview ``elas_u4``'s; the others the former defaults
+#: (both classes weighing the same), kept for comparison.
+CLASSIFIER_DEFAULTS: dict[str, dict[str, float | None]] = {
+    "svm": {"C": 0.11, "balance_ratio": 9.8},
+    "logistic": {"C": 1.0, "balance_ratio": 1.0},
+    "nb": {"C": None, "balance_ratio": 1.0},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +165,10 @@ def screening_features(
     title: str | None = "title",
     abstract: str | None = "abstract",
     keywords: str | None = None,
-    ngram_max: int = 1,
+    ngram_max: int = 2,
     min_df: int = 1,
+    max_df: float = 0.95,
+    sublinear_tf: bool = True,
     stop_words: str | None = None,
 ) -> ScreeningFeatures:
     """TF-IDF features of title + abstract (+ keywords), fitted once on all records.
@@ -147,13 +181,20 @@ def screening_features(
         Column names of the text fields (None leaves a field out). Missing values count as
         empty text.
     ngram_max : int
-        Longest word n-gram used as a term (1 = single words, ASReview's default).
+        Longest word n-gram used as a term (2 = single words and pairs of adjacent words,
+        as ASReview's ``elas_u4``; 1 = single words only).
     min_df : int
         Terms in fewer records than this are dropped.
+    max_df : float
+        Terms in more than this share of the records are dropped (0.95, as ``elas_u4``; 1.0
+        keeps every term).
+    sublinear_tf : bool
+        Use ``1 + log(tf)`` instead of the raw term count (as ``elas_u4``).
     stop_words : "english" or None
-        Remove scikit-learn's English stop-word list (ASReview's default) or, by default,
-        keep every word: keeping them raised WSS@95 on four of the five shared benchmark
-        sets (Kitchenham +7 to +9 points, Nudging +4 to +16; see bench/README.md).
+        Remove scikit-learn's English stop-word list (ASReview 1's default) or, by default,
+        keep every word (as ``elas_u4``): keeping them raised WSS@95 on four of the five
+        shared benchmark sets with single-word features (Kitchenham +7 to +9 points, Nudging
+        +4 to +16; see bench/README.md).
 
     Returns
     -------
@@ -166,9 +207,12 @@ def screening_features(
 
     Notes
     -----
-    Sublinear term frequency is not used, as in ASReview's ``tfidf`` feature extractor (van
-    de Schoot et al. 2021). The vectoriser is fitted on the unlabelled text of every record,
-    which uses no decision and so leaks none.
+    The defaults are the feature settings of ASReview's default model ``elas_u4`` (module
+    docstring). With the elas_u4 SVM they raised WSS@95 over single words with raw counts
+    on Kitchenham (+4.6 points) and lowered it on ACE (-2.6; bench/README.md). The 2-grams
+    multiply the number of terms (about 680,000 for 10,000 records against 41,000 single
+    words), which makes each retrain slower. The vectoriser is fitted on the unlabelled
+    text of every record, which uses no decision and so leaks none.
 
     Examples
     --------
@@ -200,13 +244,28 @@ def screening_features(
     from scipy.sparse import csr_matrix
     from sklearn.feature_extraction.text import TfidfVectorizer  # ~1 s: only when ranking
 
-    vectoriser = TfidfVectorizer(
-        stop_words=stop_words, ngram_range=(1, ngram_max), min_df=min_df, dtype=np.float64
-    )
+    def vectorise(share: float) -> tuple[sparse.spmatrix, TfidfVectorizer]:
+        vectoriser = TfidfVectorizer(
+            stop_words=stop_words,
+            ngram_range=(1, ngram_max),
+            min_df=min_df,
+            max_df=share,
+            sublinear_tf=sublinear_tf,
+            dtype=np.float64,
+        )
+        return vectoriser.fit_transform(text.tolist()), vectoriser
+
     try:
-        matrix = vectoriser.fit_transform(text.tolist())
+        matrix, vectoriser = vectorise(max_df)
     except ValueError as exc:  # e.g. every word is a stop word
-        raise InputError(f"records: no usable words in the text ({exc}).") from None
+        if max_df >= 1.0:
+            raise InputError(f"records: no usable words in the text ({exc}).") from None
+        # a handful of records can have every word in more than max_df of them (or one
+        # record: no term can be in fewer than all): keep every term rather than none
+        try:
+            matrix, vectoriser = vectorise(1.0)
+        except ValueError as exc:
+            raise InputError(f"records: no usable words in the text ({exc}).") from None
     return ScreeningFeatures(
         matrix=csr_matrix(matrix),
         terms=tuple(vectoriser.get_feature_names_out()),
@@ -237,13 +296,34 @@ def _check_labelled(
     return idx, y.astype(np.int8)
 
 
+def _model_settings(
+    name: str, balance: bool, balance_ratio: float | None, C: float | None
+) -> tuple[float | None, float]:
+    """The balance ratio (None = unweighted) and C of one classifier, defaults filled in."""
+    defaults = CLASSIFIER_DEFAULTS[name]
+    checked = []
+    for label, value, default in (
+        ("balance_ratio", balance_ratio, defaults["balance_ratio"]),
+        ("C", C, defaults["C"] or 1.0),
+    ):
+        value = default if value is None else value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(Argument(label), f" must be a positive number; got {value!r}.")
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(Argument(label), f" must be a positive number; got {value!r}.")
+        checked.append(float(value))
+    return (checked[0] if balance else None), checked[1]
+
+
 def relevance_scores(
     features: ScreeningFeatures | sparse.spmatrix,
     labelled: Sequence[int] | np.ndarray,
     labels: Sequence[int] | np.ndarray,
     *,
-    classifier: str = "logistic",
+    classifier: str = DEFAULT_CLASSIFIER,
     balance: bool = True,
+    balance_ratio: float | None = None,
+    C: float | None = None,
 ) -> np.ndarray | None:
     """Train a classifier on the labelled records and score every record.
 
@@ -255,11 +335,22 @@ def relevance_scores(
         Row positions of the records screened so far.
     labels : sequence of {0, 1}
         Their decisions (1 = include), in the same order.
-    classifier : {"logistic", "nb", "svm"}
-        See the module docstring. Logistic regression is the default: it had the highest
-        mean WSS@95 over the five shared benchmark sets (bench/README.md).
+    classifier : {"svm", "logistic", "nb"}
+        See the module docstring. The SVM (ASReview's ``elas_u4``) is the default: with
+        the default features it had the highest mean WSS@95 over the five shared benchmark
+        sets (bench/README.md).
     balance : bool
-        Weight the classes equally (recommended: inclusions are rare).
+        Weight the classes (recommended: inclusions are rare); False trains unweighted.
+    balance_ratio : float, optional
+        With ``balance``: sample weights that give the included records, taken together,
+        this many times the weight of the excluded ones (ASReview's "balanced" sample
+        weights and their ``ratio``), scaled to sum to the number of labelled records; 1
+        weights both classes equally (scikit-learn's ``class_weight="balanced"``). Default:
+        the classifier's entry in :data:`CLASSIFIER_DEFAULTS` (9.8 for the SVM).
+    C : float, optional
+        Inverse regularisation strength of logistic regression and the SVM (naive Bayes has
+        none). Default: the classifier's entry in :data:`CLASSIFIER_DEFAULTS` (0.11 for the
+        SVM, 1 for logistic regression).
 
     Returns
     -------
@@ -284,6 +375,7 @@ def relevance_scores(
     matrix = features.matrix if isinstance(features, ScreeningFeatures) else features
     name = CLASSIFIERS.check(classifier)
     idx, y = _check_labelled(matrix.shape[0], labelled, labels)
+    ratio, cost = _model_settings(name, balance, balance_ratio, C)
     n_include = int(y.sum())
     if n_include == 0 or n_include == y.size:
         return None
@@ -292,27 +384,27 @@ def relevance_scores(
     from sklearn.svm import LinearSVC
 
     X = matrix[idx]
+    weights = None
+    if ratio is not None:
+        n_exclude = y.size - n_include
+        # included records together weigh `ratio` times the excluded ones, and the weights
+        # sum to the number of records (ratio 1: each class has total weight n / 2)
+        weights = np.where(y == 1, 1.0, n_include / (ratio * n_exclude))
+        weights *= y.size / weights.sum()
     if name == "nb":
-        weights = None
-        if balance:
-            n_exclude = y.size - n_include
-            weights = np.where(y == 1, y.size / (2.0 * n_include), y.size / (2.0 * n_exclude))
         model = MultinomialNB(alpha=NB_ALPHA).fit(X, y, sample_weight=weights)
         joint = model.predict_joint_log_proba(matrix)
         return np.asarray(joint[:, 1] - joint[:, 0])
-    class_weight = "balanced" if balance else None
     if name == "logistic":
         # the dual problem: far fewer labelled records than terms (33 ms against 3 s measured
         # on 1,000 labelled records x 15,897 terms)
-        model = LogisticRegression(
-            C=1.0, solver="liblinear", dual=True, class_weight=class_weight, random_state=0
-        )
+        model = LogisticRegression(C=cost, solver="liblinear", dual=True, random_state=0)
     else:
-        model = LinearSVC(C=1.0, class_weight=class_weight, random_state=0)
+        model = LinearSVC(C=cost, random_state=0)
     # liblinear's coordinate descent visits samples in a random order: a fixed random_state
     # makes the same decisions give the same order (without it a reviewer's queue changed
     # between two requests with nothing new to learn from)
-    model.fit(X, y)
+    model.fit(X, y, sample_weight=weights)
     return np.asarray(model.decision_function(matrix), dtype=np.float64)
 
 

@@ -43,7 +43,9 @@ import numpy as np
 from metareview.exceptions import Argument, InputError
 from metareview.review.ranking import (
     CLASSIFIERS,
+    DEFAULT_CLASSIFIER,
     ScreeningFeatures,
+    _model_settings,
     next_records,
     relevance_scores,
     screening_features,
@@ -241,7 +243,9 @@ def _one_run(
             screened,
             labels[screened],
             classifier=settings["classifier"],
-            balance=settings["balance"],
+            balance=settings["balance_ratio"] is not None,
+            balance_ratio=settings["balance_ratio"],
+            C=settings["C"],
         )
         picks = next_records(
             scores,
@@ -294,7 +298,7 @@ def simulate_screening(
     *,
     label_column: str,
     seeds: int | Sequence[int] = 10,
-    classifier: str = "logistic",
+    classifier: str = DEFAULT_CLASSIFIER,
     title: str | None = "title",
     abstract: str | None = "abstract",
     keywords: str | None = None,
@@ -302,6 +306,8 @@ def simulate_screening(
     n_prior_excluded: int = 1,
     batch_size: int = 1,
     balance: bool = True,
+    balance_ratio: float | None = None,
+    C: float | None = None,
     random_share: float = 0.0,
     uncertainty_share: float = 0.0,
     recall_target: float = 0.95,
@@ -323,15 +329,16 @@ def simulate_screening(
     seeds : int or sequence of int
         Number of runs (seeds 0, 1, ...) or the seeds themselves; each seed draws its own
         prior records and random picks.
-    classifier : {"logistic", "nb", "svm"}
-        See :mod:`metareview.review.ranking` (logistic regression by default).
+    classifier : {"svm", "logistic", "nb"}
+        See :mod:`metareview.review.ranking` (the SVM of ASReview's ``elas_u4`` by
+        default).
     title, abstract, keywords : str or None
         Text columns (None leaves one out).
     n_prior_included, n_prior_excluded : int
         Prior knowledge drawn at random for each run (ASReview's default is 1 and 1).
     batch_size : int
         Records screened between two retrainings (1 = retrain after every decision).
-    balance, random_share, uncertainty_share
+    balance, balance_ratio, C, random_share, uncertainty_share
         Passed to :func:`relevance_scores` and :func:`next_records`.
     recall_target, confidence, n_irrelevant, knee_min_screened
         Parameters of the stopping rules (see :mod:`metareview.review.stopping`).
@@ -370,6 +377,7 @@ def simulate_screening(
     if labels is None:
         raise InputError(f"records must be a pandas DataFrame; got {type(records).__name__}.")
     name = CLASSIFIERS.check(classifier)
+    ratio, cost = _model_settings(name, balance, balance_ratio, C)
     seed_list = list(range(int(seeds))) if isinstance(seeds, int | np.integer) else list(seeds)
     if not seed_list:
         raise InputError(
@@ -416,7 +424,8 @@ def simulate_screening(
         "n_prior_included": int(n_prior_included),
         "n_prior_excluded": int(n_prior_excluded),
         "batch_size": int(batch_size),
-        "balance": bool(balance),
+        "balance_ratio": ratio,
+        "C": cost,
         "random_share": float(random_share),
         "uncertainty_share": float(uncertainty_share),
         "recall_target": float(recall_target),

@@ -1,0 +1,245 @@
+"""Which ranking model to use by default: ASReview's ``elas_u4`` reproduced, the former
+default and the steps between them, on the shared labelled sets, 5 seeds each.
+
+Every configuration runs ``simulate_screening`` (1 + 1 seeded priors, retrain every
+``--batch`` records, "max" query) on the same seeds, so the priors are the same across
+configurations. The configurations:
+
+``elas_u4``
+    the library default since issue 16: TF-IDF of word 1- and 2-grams, sublinear term
+    frequency, ``max_df`` 0.95, stop words kept; linear SVM with C = 0.11 and inclusions
+    weighing 9.8 times the exclusions (ASReview LAB 2/3's default model ``elas_u4``,
+    asreview/asreview ``asreview/models/models.py``);
+``former``
+    the default before: single words, raw term counts; logistic regression, C = 1, both
+    classes weighing the same;
+``u4feat_logistic``, ``u4feat_logistic_r98``, ``u4feat_svm_r1``, ``uni_svm_u4``
+    one part changed at a time: elas_u4's features with logistic regression (ratio 1 or
+    9.8), with the SVM at ratio 1, or the elas_u4 SVM on the former features;
+``u4_min_df2``
+    elas_u4 without the terms found in one record only (most of its 2-grams).
+
+Each finished (set, configuration) is appended to ``bench/results/ranking_models.jsonl``
+and skipped on the next call unless ``--fresh``, so the bench can be run in slices
+(``--sets``, ``--configs``) on a busy machine; a progress bar counts the runs. Writes
+``bench/results/ranking_models.md`` from the whole file and prints it. Asserts nothing.
+
+    .venv/bin/python bench/bench_ranking_models.py --seeds 5 --configs elas_u4 former
+    .venv/bin/python bench/bench_ranking_models.py --configs elas_u4 former --timing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine
+from bench_screening import SCREENING, load_set
+from metareview.review.ranking import relevance_scores, screening_features
+from metareview.review.simulation import simulate_screening
+
+U4_FEATURES = {"ngram_max": 2, "sublinear_tf": True, "max_df": 0.95}
+FORMER_FEATURES = {"ngram_max": 1, "sublinear_tf": False, "max_df": 1.0}
+CONFIGS: dict[str, tuple[dict, dict]] = {
+    "elas_u4": (U4_FEATURES, {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8}),
+    "former": (FORMER_FEATURES, {"classifier": "logistic", "C": 1.0, "balance_ratio": 1.0}),
+    "u4feat_logistic": (U4_FEATURES, {"classifier": "logistic", "C": 1.0, "balance_ratio": 1.0}),
+    "u4feat_logistic_r98": (
+        U4_FEATURES,
+        {"classifier": "logistic", "C": 1.0, "balance_ratio": 9.8},
+    ),
+    "u4feat_svm_r1": (U4_FEATURES, {"classifier": "svm", "C": 0.11, "balance_ratio": 1.0}),
+    "uni_svm_u4": (FORMER_FEATURES, {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8}),
+    "u4_min_df2": (
+        {**U4_FEATURES, "min_df": 2},
+        {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8},
+    ),
+}
+# ASReview 3.0.8's own simulate of elas_u4 on the same priors (bench_asreview.py, seed 0,
+# retrained after every record): the figures issue 16 compares with
+ASREVIEW_SEED0 = {"ptsd": 91.4, "kitchenham": 67.2, "nudging": 69.1, "virus": 70.5, "ace": 77.7}
+
+
+def run_one(name: str, config: str, seeds: int, batch: int, progress) -> dict:
+    """Simulate one configuration on one set; the per-seed metrics as lists."""
+    data, label = load_set(name)
+    feature_kw, model_kw = CONFIGS[config]
+    features = screening_features(data, **feature_kw)
+    t0 = time.perf_counter()
+    sim = simulate_screening(
+        data,
+        label_column=label,
+        seeds=seeds,
+        batch_size=batch,
+        features=features,
+        progress=progress,
+        **model_kw,
+    )
+    runs = sim.runs
+    record = {"set": name, "config": config, "batch": batch, "seeds": seeds}
+    record["seconds"] = (time.perf_counter() - t0) / seeds
+    for key, column in (
+        ("wss", "wss_95"),
+        ("rrf", "rrf_10"),
+        ("loss", "loss"),
+        ("hyp_recall", "hypergeometric_recall"),
+        ("hyp_share", "hypergeometric_share"),
+        ("ci_recall", "consecutive_irrelevant_recall"),
+        ("ci_share", "consecutive_irrelevant_share"),
+        ("knee_recall", "knee_recall"),
+        ("knee_share", "knee_share"),
+    ):
+        record[key] = runs[column].tolist()
+    return record
+
+
+def retrain_cpu_ms(configs: list[str], repeats: int = 5) -> list[str]:
+    """CPU ms of one retrain + re-rank of 10,000 records (the five sets' first 10,000 records
+    together), by configuration and number of labelled records: best and median of
+    ``repeats`` (CPU time, so that a crowded machine inflates it less than wall time)."""
+    frames = []
+    for name in ("ptsd", "ace", "virus", "nudging", "kitchenham"):
+        data, label = load_set(name)
+        frames.append(
+            pd.DataFrame(
+                {"title": data["title"], "abstract": data["abstract"], "label": data[label]}
+            )
+        )
+    records = pd.concat(frames, ignore_index=True).iloc[:10_000]
+    labels = records["label"].to_numpy()
+    lines = [
+        "| configuration | terms | TF-IDF fit (CPU s) | labelled | best (CPU ms) | median |",
+        "|---|---|---|---|---|---|",
+    ]
+    for config in configs:
+        feature_kw, model_kw = CONFIGS[config]
+        t0 = time.process_time()
+        features = screening_features(records, **feature_kw)
+        fit_s = time.process_time() - t0
+        rng = np.random.default_rng(0)
+        for n_labelled in (100, 1000, 5000):
+            labelled = np.concatenate(
+                [
+                    rng.choice(np.flatnonzero(labels == 1), 10, replace=False),
+                    rng.choice(np.flatnonzero(labels == 0), n_labelled - 10, replace=False),
+                ]
+            )
+            times = []
+            for _ in range(repeats):
+                t0 = time.process_time()
+                relevance_scores(features, labelled, labels[labelled], **model_kw)
+                times.append((time.process_time() - t0) * 1000)
+            lines.append(
+                f"| {config} | {len(features.terms):,} | {fit_s:.1f} | {n_labelled:,} | "
+                f"{min(times):.0f} | {np.median(times):.0f} |"
+            )
+    return lines
+
+
+def cell(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+    array = np.asarray(values) * scale
+    return f"{array.mean():.{digits}f} ({array.min():.{digits}f}-{array.max():.{digits}f})"
+
+
+def render(results: pd.DataFrame, sets: list[str], seeds: int, batch: int) -> str:
+    configs = [c for c in CONFIGS if c in set(results["config"])]
+    lines = [
+        "# Ranking models on the shared labelled sets (bench_ranking_models.py)",
+        "",
+        machine(),
+        "",
+        f"WSS@95 in %, mean (min-max) over seeds 0-{seeds - 1} (priors 1 + 1 per seed, the "
+        f"same for every configuration; retrained every {batch} record(s)). `elas_u4` is "
+        "the default since "
+        "issue 16; `former` the default before. ASReview seed 0: its own simulate of elas_u4 "
+        "retrained after every record (bench_asreview.py, first run), for reference.",
+        "",
+        "| set | " + " | ".join(configs) + " | ASReview seed 0 |",
+        "|---|" + "---|" * (len(configs) + 1),
+    ]
+    for name in sets:
+        row = [name]
+        for config in configs:
+            hit = results[(results["set"] == name) & (results["config"] == config)]
+            row.append(cell(hit.iloc[-1]["wss"]) if len(hit) else "-")
+        row.append(str(ASREVIEW_SEED0.get(name, "-")))
+        lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "Loss (ASReview's normalised loss; 0 = perfect order), mean over seeds:",
+        "",
+        "| set | " + " | ".join(configs) + " |",
+        "|---|" + "---|" * len(configs),
+    ]
+    for name in sets:
+        row = [name]
+        for config in configs:
+            hit = results[(results["set"] == name) & (results["config"] == config)]
+            row.append(f"{np.mean(hit.iloc[-1]['loss']):.3f}" if len(hit) else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sets", nargs="+", default=["ptsd", "kitchenham", "nudging", "virus", "ace"]
+    )
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--fresh", action="store_true", help="recompute finished cells")
+    parser.add_argument(
+        "--timing", action="store_true", help="also time one retrain of 10,000 records"
+    )
+    parser.add_argument(
+        "--out", default=str(Path(__file__).parent / "results" / "ranking_models.md")
+    )
+    args = parser.parse_args()
+    if not SCREENING.is_dir():
+        print(f"shared screening data not found at {SCREENING}; nothing to do.")
+        return
+    store = Path(args.out).with_suffix(".jsonl")
+    done: set[tuple[str, str]] = set()
+    if store.exists() and not args.fresh:
+        for line in store.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record["seeds"] == args.seeds and record["batch"] == args.batch:
+                done.add((record["set"], record["config"]))
+    todo = [(s, c) for s in args.sets for c in args.configs if (s, c) not in done]
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    with Progress(*columns, TimeElapsedColumn()) as bar:
+        task = bar.add_task("runs", total=len(todo) * args.seeds)
+        for name, config in todo:
+            bar.update(task, description=f"{name} {config}")
+            offset = bar.tasks[0].completed
+
+            def progress(done: int, total: int, offset: float = offset) -> None:
+                bar.update(task, completed=offset + done)
+
+            record = run_one(name, config, args.seeds, args.batch, progress)
+            with store.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+            bar.console.print(f"{name} {config}: WSS@95 {cell(record['wss'])}")
+    results = pd.DataFrame(
+        [json.loads(line) for line in store.read_text(encoding="utf-8").splitlines()]
+    )
+    results = results[(results["seeds"] == args.seeds) & (results["batch"] == args.batch)]
+    text = render(results, args.sets, args.seeds, args.batch)
+    if args.timing:
+        text += "\n## Retrain + re-rank of 10,000 records\n\n"
+        text += "\n".join(retrain_cpu_ms(args.configs)) + "\n"
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
