@@ -329,3 +329,11 @@ def test_bibtex_scanner_reads_real_records_as_bibtexparser() -> None:
             for r in rows.to_dict(orient="records")
         )
     )
+
+
+def test_bibtex_scanner_reads_tabs_in_values_as_bibtexparser() -> None:
+    # found by hypothesis: pyparsing expands tabs (8-column stops) before bibtexparser parses,
+    # so '{\t}' reached raw as five spaces there and as a tab through the scanner
+    for value in ("{\t}", "{ \t}", '"\t"', "{A\tB}", "{\t\t}"):
+        _both_ways(f"@article{{k1,\n  title = {value}\n}}\n")
+        _both_ways(f"  @article{{k1, title = {value}}}\n")

@@ -499,8 +499,11 @@ def parse_bibtex(text: str, file: str, *, fast: bool = True) -> ParseResult:
             continue
         if chunk.kind != "string" and fast:
             undefined: list[str] = []
+            # pyparsing (under bibtexparser) expands tabs to 8-column stops before it parses,
+            # so a tab in a value arrives as spaces; the scanner reads the same text
+            entry = chunk.text.expandtabs() if "\t" in chunk.text else chunk.text
             try:
-                raw = _scan_entry(chunk.text, database.strings, undefined)
+                raw = _scan_entry(entry, database.strings, undefined)
             except _NotScannedError:
                 pass
             else:
