@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from metareview.exceptions import InputError, StoreError
 from metareview.review.migrate import upgrade as upgrade_schema
-from metareview.review.models import AuditLog, Project, audit_log_is_append_only
+from metareview.review.models import AuditLog, Project, Record, audit_log_is_append_only
 
-__all__ = ["READ_ONLY", "StoreCore", "lock_project"]
+__all__ = ["READ_ONLY", "StoreCore", "lock_project", "project_record"]
 
 _PROJECTS = "metareview_projects"  # key in Session.info: ids of the projects looked up
 #: execution option of the connections :meth:`StoreCore.reading` gives: on SQLite their
@@ -142,6 +142,15 @@ def lock_project(s: Session, project_id: int) -> None:
     """Hold the project's row until the transaction ends (see ``StoreCore._project``)."""
     s.execute(select(Project.id).where(Project.id == project_id).with_for_update())
     _seen(s, project_id)
+
+
+def project_record(s: Session, proj: Project, record_id: str) -> Record:
+    """The record ``record_id`` of project ``proj``; InputError naming both if the id is
+    unknown or belongs to another project (the check every record-level write makes)."""
+    record = s.get(Record, record_id)
+    if record is None or record.project_id != proj.id:
+        raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+    return record
 
 
 def _seen(s: Session, project_id: int) -> None:

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
-from metareview.review._core import StoreCore
-from metareview.review.models import Base, Project, Record, utc_now
+from metareview.review._core import StoreCore, project_record
+from metareview.review.models import Base, Project, utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -175,9 +175,7 @@ def _link(
     if report_id == article_id:
         raise InputError("report_id and article_id must be two different records.")
     for rid in (report_id, article_id):
-        record = s.get(Record, rid)
-        if record is None or record.project_id != proj.id:
-            raise InputError(f"record {rid!r} is not in project {proj.name!r}.")
+        project_record(s, proj, rid)
     if tuple(sorted((report_id, article_id))) in _linked_pairs(s, proj):
         raise InputError(f"records {report_id} and {article_id} are linked already.")
     row = RelatedReport(
@@ -238,9 +236,7 @@ class DedupQueueMixin(RelatedReportsMixin):
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             for rid in (a, b):
-                record = s.get(Record, rid)
-                if record is None or record.project_id != proj.id:
-                    raise InputError(f"record {rid!r} is not in project {proj.name!r}.")
+                project_record(s, proj, rid)
             if a == b:
                 raise InputError("record_a and record_b must be two different records.")
             if _active(s, proj, a, b) is not None:

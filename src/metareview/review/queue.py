@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
-from metareview.review._core import StoreCore
+from metareview.review._core import StoreCore, project_record
 from metareview.review.allocation import may_screen
 from metareview.review.models import (
     Base,
@@ -259,9 +259,7 @@ class QueueMixin(StoreCore):
         project."""
         with self.session() as s:
             proj = self._project(s, project)
-            record = s.get(Record, record_id)
-            if record is None or record.project_id != proj.id:
-                raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+            record = project_record(s, proj, record_id)
             source = s.get(Source, record.source_id)
             return {
                 "id": record.id,

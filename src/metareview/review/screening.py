@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
 from metareview.exceptions import Argument, InputError, Method, StaleVoteError
-from metareview.review._core import StoreCore
+from metareview.review._core import StoreCore, project_record
 from metareview.review.models import (
     DuplicateGroup,
     DuplicateMember,
@@ -782,9 +782,7 @@ def owner_row(s: Session, proj: Project, name: str, action: str) -> Reviewer:
 
 
 def _check_unit(s: Session, proj: Project, record_id: str) -> None:
-    record = s.get(Record, record_id)
-    if record is None or record.project_id != proj.id:
-        raise InputError(f"record {record_id!r} is not in project {proj.name!r}.")
+    project_record(s, proj, record_id)
     primary = secondary_records(s, proj, [record_id]).get(record_id)
     if primary is not None:
         raise InputError(
