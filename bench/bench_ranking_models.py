@@ -17,7 +17,12 @@ configurations. The configurations:
     one part changed at a time: elas_u4's features with logistic regression (ratio 1 or
     9.8), with the SVM at ratio 1, or the elas_u4 SVM on the former features;
 ``u4_min_df2``
-    elas_u4 without the terms found in one record only (most of its 2-grams).
+    elas_u4 without the terms found in one record only (most of its 2-grams);
+``u4_bmi100``
+    elas_u4 trained at each retrain with 100 unscreened records drawn at random and
+    presumed excluded (Cormack & Grossman's BMI);
+``u4_nb_rrf``
+    reciprocal rank fusion of the elas_u4 SVM and naive Bayes on the same features.
 
 Each finished (set, configuration) is appended to ``bench/results/ranking_models.jsonl``
 and skipped on the next call unless ``--fresh``, so the bench can be run in slices
@@ -26,6 +31,7 @@ and skipped on the next call unless ``--fresh``, so the bench can be run in slic
 
     .venv/bin/python bench/bench_ranking_models.py --seeds 5 --configs elas_u4 former
     .venv/bin/python bench/bench_ranking_models.py --configs elas_u4 former --timing
+    .venv/bin/python bench/bench_ranking_models.py --seeds 3 --configs u4_bmi100 u4_nb_rrf
 """
 
 from __future__ import annotations
@@ -42,7 +48,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
-from bench_screening import SCREENING, load_set
+from bench_screening import (
+    LABELLED,
+    SCREENING,
+    cpu_ms,
+    labelled_sample,
+    load_set,
+    timing_records,
+)
+from metareview.review import simulation
 from metareview.review.ranking import relevance_scores, screening_features
 from metareview.review.simulation import simulate_screening
 
@@ -63,6 +77,80 @@ CONFIGS: dict[str, tuple[dict, dict]] = {
         {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8},
     ),
 }
+
+
+def _presumed_irrelevant(n: int):
+    """elas_u4 trained with ``n`` unscreened records drawn at random and labelled excluded
+    for that retrain only (the "BMI" of Cormack & Grossman: continuous active learning
+    with random documents presumed non-relevant, SIGIR 2014 and arXiv:1504.06868)."""
+
+    def scores(features, labelled, labels, **kwargs):
+        labelled = np.asarray(labelled)
+        left = np.setdiff1d(np.arange(features.n_records), labelled)
+        # drawn afresh at each retrain, reproducibly: seeded by the run's priors and size
+        rng = np.random.default_rng([int(labelled[0]), int(labelled[1]), labelled.size])
+        extra = rng.choice(left, min(n, left.size), replace=False)
+        return relevance_scores(
+            features,
+            np.concatenate([labelled, extra]),
+            np.concatenate([labels, np.zeros(extra.size, dtype=np.int8)]),
+            **kwargs,
+        )
+
+    return scores
+
+
+def _rank_fusion(k: int = 60):
+    """Reciprocal rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009) of the elas_u4 SVM
+    and multinomial naive Bayes (ASReview 1's default classifier) on the same features:
+    score = 1 / (k + rank by SVM) + 1 / (k + rank by NB)."""
+
+    def scores(features, labelled, labels, **kwargs):
+        svm = relevance_scores(features, labelled, labels, **kwargs)
+        if svm is None:
+            return None
+        nb = relevance_scores(features, labelled, labels, classifier="nb")
+        fused = np.zeros(svm.size)
+        for part in (svm, nb):
+            ranks = np.empty(part.size)
+            ranks[np.argsort(-part, kind="stable")] = np.arange(1, part.size + 1)
+            fused += 1.0 / (k + ranks)
+        return fused
+
+    return scores
+
+
+def _svm_tolerance(tol: float):
+    """elas_u4 with liblinear stopping at tolerance ``tol`` (scikit-learn's default 1e-4)."""
+    from sklearn.svm import LinearSVC
+
+    from metareview.review.ranking import CLASSIFIER_DEFAULTS, _sample_weights
+
+    C, ratio = CLASSIFIER_DEFAULTS["svm"]["C"], CLASSIFIER_DEFAULTS["svm"]["balance_ratio"]
+
+    def scores(features, labelled, labels, **kwargs):
+        y = np.asarray(labels)
+        if y.min() == y.max():
+            return None
+        matrix = features.training_matrix
+        model = LinearSVC(C=C, tol=tol, random_state=0)
+        model.fit(matrix[np.asarray(labelled)], y, sample_weight=_sample_weights(y, ratio))
+        return model.decision_function(matrix)
+
+    return scores
+
+
+#: Variants that change what ``simulate_screening`` trains on or how it scores, plugged in
+#: as its scorer for the bench only (the library is not changed): configuration -> scorer
+VARIANTS = {
+    "u4_bmi100": _presumed_irrelevant(100),
+    "u4_nb_rrf": _rank_fusion(),
+    "u4_tol1e-3": _svm_tolerance(1e-3),
+    "u4_tol1e-2": _svm_tolerance(1e-2),
+}
+for _variant in VARIANTS:
+    CONFIGS[_variant] = CONFIGS["elas_u4"]
+
 # ASReview 3.0.8's own simulate of elas_u4 on the same priors (bench_asreview.py, seed 0,
 # retrained after every record): the figures issue 16 compares with
 ASREVIEW_SEED0 = {"ptsd": 91.4, "kitchenham": 67.2, "nudging": 69.1, "virus": 70.5, "ace": 77.7}
@@ -74,15 +162,20 @@ def run_one(name: str, config: str, seeds: int, batch: int, progress) -> dict:
     feature_kw, model_kw = CONFIGS[config]
     features = screening_features(data, **feature_kw)
     t0 = time.perf_counter()
-    sim = simulate_screening(
-        data,
-        label_column=label,
-        seeds=seeds,
-        batch_size=batch,
-        features=features,
-        progress=progress,
-        **model_kw,
-    )
+    if config in VARIANTS:  # simulate_screening looks its scorer up at each retrain
+        simulation.relevance_scores = VARIANTS[config]
+    try:
+        sim = simulate_screening(
+            data,
+            label_column=label,
+            seeds=seeds,
+            batch_size=batch,
+            features=features,
+            progress=progress,
+            **model_kw,
+        )
+    finally:
+        simulation.relevance_scores = relevance_scores
     runs = sim.runs
     record = {"set": name, "config": config, "batch": batch, "seeds": seeds}
     record["seconds"] = (time.perf_counter() - t0) / seeds
@@ -105,15 +198,7 @@ def retrain_cpu_ms(configs: list[str], repeats: int = 5) -> list[str]:
     """CPU ms of one retrain + re-rank of 10,000 records (the five sets' first 10,000 records
     together), by configuration and number of labelled records: best and median of
     ``repeats`` (CPU time, so that a crowded machine inflates it less than wall time)."""
-    frames = []
-    for name in ("ptsd", "ace", "virus", "nudging", "kitchenham"):
-        data, label = load_set(name)
-        frames.append(
-            pd.DataFrame(
-                {"title": data["title"], "abstract": data["abstract"], "label": data[label]}
-            )
-        )
-    records = pd.concat(frames, ignore_index=True).iloc[:10_000]
+    records = timing_records()
     labels = records["label"].to_numpy()
     lines = [
         "| configuration | terms | TF-IDF fit (CPU s) | labelled | best (CPU ms) | median |",
@@ -125,21 +210,14 @@ def retrain_cpu_ms(configs: list[str], repeats: int = 5) -> list[str]:
         features = screening_features(records, **feature_kw)
         fit_s = time.process_time() - t0
         rng = np.random.default_rng(0)
-        for n_labelled in (100, 1000, 5000):
-            labelled = np.concatenate(
-                [
-                    rng.choice(np.flatnonzero(labels == 1), 10, replace=False),
-                    rng.choice(np.flatnonzero(labels == 0), n_labelled - 10, replace=False),
-                ]
+        for n_labelled in LABELLED:
+            labelled = labelled_sample(labels, n_labelled, rng)
+            best, median, _ = cpu_ms(
+                repeats, relevance_scores, features, labelled, labels[labelled], **model_kw
             )
-            times = []
-            for _ in range(repeats):
-                t0 = time.process_time()
-                relevance_scores(features, labelled, labels[labelled], **model_kw)
-                times.append((time.process_time() - t0) * 1000)
             lines.append(
                 f"| {config} | {len(features.terms):,} | {fit_s:.1f} | {n_labelled:,} | "
-                f"{min(times):.0f} | {np.median(times):.0f} |"
+                f"{best:.0f} | {median:.0f} |"
             )
     return lines
 

@@ -291,8 +291,10 @@ def screening_features(
     docstring). With the elas_u4 SVM they raised WSS@95 over single words with raw counts
     on Kitchenham (+4.6 points) and lowered it on ACE (-2.6; bench/README.md). The 2-grams
     multiply the number of terms (about 680,000 for 10,000 records against 41,000 single
-    words), which makes each retrain slower. The vectoriser is fitted on the unlabelled
-    text of every record, which uses no decision and so leaks none.
+    words), which makes each retrain slower; most of them are in one record only, and
+    ``training_matrix`` folds those into one column per record, which changes no score
+    (:func:`fold_single_record_terms`). The vectoriser is fitted on the unlabelled text of
+    every record, which uses no decision and so leaks none.
 
     Examples
     --------
@@ -397,6 +399,17 @@ def _model_settings(
     return (checked[0] if balance else None), checked[1]
 
 
+def _sample_weights(y: np.ndarray, ratio: float) -> np.ndarray:
+    """ASReview's "balanced" sample weights: the included records (y = 1) together weigh
+    ``ratio`` times the excluded ones, and the weights sum to the number of records (ratio
+    1: each class has total weight n / 2). Both classes must be present."""
+    import numpy as np
+
+    n_include = int(y.sum())
+    weights = np.where(y == 1, 1.0, n_include / (ratio * (y.size - n_include)))
+    return weights * (y.size / weights.sum())
+
+
 def relevance_scores(
     features: ScreeningFeatures | sparse.spmatrix,
     labelled: Sequence[int] | np.ndarray,
@@ -469,13 +482,7 @@ def relevance_scores(
     from sklearn.svm import LinearSVC
 
     X = matrix[idx]
-    weights = None
-    if ratio is not None:
-        n_exclude = y.size - n_include
-        # included records together weigh `ratio` times the excluded ones, and the weights
-        # sum to the number of records (ratio 1: each class has total weight n / 2)
-        weights = np.where(y == 1, 1.0, n_include / (ratio * n_exclude))
-        weights *= y.size / weights.sum()
+    weights = None if ratio is None else _sample_weights(y, ratio)
     if name == "nb":
         model = MultinomialNB(alpha=NB_ALPHA).fit(X, y, sample_weight=weights)
         joint = model.predict_joint_log_proba(matrix)
