@@ -18,8 +18,8 @@ configurations. The configurations:
     9.8), with the SVM at ratio 1, or the elas_u4 SVM on the former features;
 ``u4_min_df2``
     elas_u4 without the terms found in one record only (most of its 2-grams);
-``u4_bmi100``
-    elas_u4 trained at each retrain with 100 unscreened records drawn at random and
+``u4_bmi100``, ``u4_bmi50``
+    elas_u4 trained at each retrain with 100 (50) unscreened records drawn at random and
     presumed excluded (Cormack & Grossman's BMI);
 ``u4_nb_rrf``
     reciprocal rank fusion of the elas_u4 SVM and naive Bayes on the same features.
@@ -144,6 +144,7 @@ def _svm_tolerance(tol: float):
 #: as its scorer for the bench only (the library is not changed): configuration -> scorer
 VARIANTS = {
     "u4_bmi100": _presumed_irrelevant(100),
+    "u4_bmi50": _presumed_irrelevant(50),
     "u4_nb_rrf": _rank_fusion(),
     "u4_tol1e-3": _svm_tolerance(1e-3),
     "u4_tol1e-2": _svm_tolerance(1e-2),
