@@ -82,9 +82,10 @@ from metareview._validation import (
 from metareview._version import __version__
 from metareview.exceptions import ConvergenceError, ConvergenceWarning, InputError
 from metareview.stats import _distributions as dist
+from metareview.stats._format import json_num as _num
 from metareview.stats._subgroup import with_subgroups
 from metareview.stats.effects import _check_rule, _zero_mask
-from metareview.stats.mh import _columns, _no_events, _num, _tables
+from metareview.stats.mh import _columns, _no_events, _tables
 from metareview.stats.transforms import back_transform
 
 __all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]

@@ -62,6 +62,7 @@ from metareview._version import __version__
 from metareview.exceptions import InputError, StudyOmittedWarning
 from metareview.stats import _distributions as dist
 from metareview.stats import _format
+from metareview.stats._format import json_num as _num
 from metareview.stats._subgroup import with_subgroups
 from metareview.stats.effects import _TABLE, CONTINUITY, _check_rule, _zero_mask
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
@@ -246,16 +247,14 @@ class MhResult:
 
     def table(self) -> pd.DataFrame:
         """One row: estimate, se, zval, pval, ci_lb, ci_ub."""
-        return pd.DataFrame(
-            {
-                "estimate": [self.estimate],
-                "se": [self.se],
-                "zval": [self.zval],
-                "pval": [self.pval],
-                "ci_lb": [self.ci_lb],
-                "ci_ub": [self.ci_ub],
-            },
-            index=pd.Index(["intrcpt"], name="coefficient"),
+        return _format.coefficient_table(
+            ["intrcpt"],
+            estimate=[self.estimate],
+            se=[self.se],
+            zval=[self.zval],
+            pval=[self.pval],
+            ci_lb=[self.ci_lb],
+            ci_ub=[self.ci_ub],
         )
 
     def predict(
@@ -292,13 +291,6 @@ class MhResult:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if np.isnan(x) else x
 
 
 # ------------------------------------------------------------------------------ inputs
