@@ -6,16 +6,21 @@ bottom spines, no top or right spine, typographic minus signs in tick labels.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.legend import Legend
+
 from metareview.plots._scales import MINUS
 from metareview.plots._style import FONT_SIZE, INK, LINE_WIDTH, OKABE_ITO, font, font_families
 
-__all__ = ["log_ticks", "minus_formatter", "set_ratio_ticks", "style_axes"]
+__all__ = ["log_ticks", "minus_formatter", "set_ratio_ticks", "side_key", "style_axes"]
 
 
 def minus_formatter() -> FuncFormatter:
@@ -65,6 +70,21 @@ def style_axes(
 
 # mantissas of ratio-axis ticks, from the coarsest set to the finest
 _LOG_MANTISSAS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0))
+
+
+def side_key(ax: Axes, handles: list[Any], *, handlelength: float = 2.2, **kw: Any) -> Legend:
+    """The figure's key, unframed in the house font, its top left beside the panel's top
+    right (funnel, L'Abbé and bubble plots); ``kw`` go to ``Axes.legend`` (title, alignment)."""
+    return ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.03, 1.0),
+        frameon=False,
+        prop=font(),
+        borderaxespad=0.0,
+        handlelength=handlelength,
+        **kw,
+    )
 
 
 def log_ticks(lo: float, hi: float, *, at_least: int = 4) -> list[float]:
