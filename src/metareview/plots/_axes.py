@@ -20,7 +20,14 @@ if TYPE_CHECKING:  # pragma: no cover
 from metareview.plots._scales import MINUS
 from metareview.plots._style import FONT_SIZE, INK, LINE_WIDTH, OKABE_ITO, font, font_families
 
-__all__ = ["log_ticks", "minus_formatter", "set_ratio_ticks", "side_key", "style_axes"]
+__all__ = [
+    "house_ticks",
+    "log_ticks",
+    "minus_formatter",
+    "set_ratio_ticks",
+    "side_key",
+    "style_axes",
+]
 
 
 def minus_formatter() -> FuncFormatter:
@@ -32,6 +39,20 @@ def minus_formatter() -> FuncFormatter:
     '−0.5'
     """
     return FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS))
+
+
+def house_ticks(ax: Axes, axis: str = "both") -> None:
+    """Ticks of ``axis`` ("x", "y" or "both") 3 pt long in ink at the house line width, their
+    labels in the house font and size."""
+    ax.tick_params(
+        axis=axis,
+        labelsize=FONT_SIZE,
+        labelfontfamily=list(font_families()),
+        width=LINE_WIDTH,
+        length=3,
+        color=INK,
+        labelcolor=INK,
+    )
 
 
 def style_axes(
@@ -51,14 +72,7 @@ def style_axes(
         ax.set_xlabel(xlabel, fontproperties=font(), parse_math=False, color=INK)
     if ylabel is not None:
         ax.set_ylabel(ylabel, fontproperties=font(), parse_math=False, color=INK)
-    ax.tick_params(
-        labelsize=FONT_SIZE,
-        labelfontfamily=list(font_families()),
-        width=LINE_WIDTH,
-        length=3,
-        color=INK,
-        labelcolor=INK,
-    )
+    house_ticks(ax)
     if linear_ticks:
         ax.xaxis.set_major_formatter(minus_formatter())
         ax.yaxis.set_major_formatter(minus_formatter())
