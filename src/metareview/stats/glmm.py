@@ -1067,7 +1067,9 @@ class _MLFit:
     nagq: int
 
 
-def _converged_fit(maximised: tuple, start: np.ndarray, what: str, nagq: int, estimate: int = 0):
+def _converged_fit(
+    maximised: tuple, start: np.ndarray, what: str, nagq: int, estimate: int = 0
+) -> _MLFit:
     """The single fit ``maximised`` (what :func:`_maximise_restarting` returns for one row)
     as an :class:`_MLFit`, its estimate the parameter at index ``estimate``.
 
@@ -1091,7 +1093,9 @@ def _converged_fit(maximised: tuple, start: np.ndarray, what: str, nagq: int, es
     )
 
 
-def _fit_ml(model: _Likelihood, start: np.ndarray, what: str, nagq: int, estimate: int = 0):
+def _fit_ml(
+    model: _Likelihood, start: np.ndarray, what: str, nagq: int, estimate: int = 0
+) -> _MLFit:
     """Maximise ``model``'s likelihood from ``start`` (1, P), restarting fits that end at
     tau = 0 (:func:`_maximise_restarting`), and check the fit (:func:`_converged_fit`)."""
     return _converged_fit(_maximise_restarting(model, start), start, what, nagq, estimate)
