@@ -127,3 +127,21 @@ def test_a_fallback_font_lending_regular_glyphs_to_bold_text_is_not_logged():
     ]
     assert not keep_out.filter(record("Droid Sans Fallback"))
     assert keep_out.filter(record("Some Other Sans"))  # other fonts are still reported
+
+
+def test_fonts_are_added_in_one_order_whatever_the_hash_seed(monkeypatch, fresh_font_lists):
+    # findSystemFonts lists the font files in a set's order, which changes with
+    # PYTHONHASHSEED; with two files of one family installed (Debian's Liberation Sans 1 and
+    # 2) which one drew the text, and so the bytes of every figure, changed from run to run
+    manager = font_manager.fontManager
+    cached = list(manager.ttflist)
+    paths = sorted({entry.fname for entry in cached})[:6]
+    added = []
+    for listed in (paths, paths[::-1]):
+        monkeypatch.setattr(manager, "ttflist", [e for e in cached if e.fname not in paths])
+        monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, files=listed, **k: files)
+        _style._add_fonts_installed_since_matplotlib_cached_them.cache_clear()
+        _style._add_fonts_installed_since_matplotlib_cached_them()
+        added.append([entry.fname for entry in manager.ttflist if entry.fname in paths])
+    assert len(added[0]) == len(paths)
+    assert added[0] == added[1]

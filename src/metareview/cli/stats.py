@@ -209,6 +209,10 @@ def save_plot(fig: Any, output: Path) -> list[Path]:
         plt.close(fig)
 
 
+def _wrote(what: object) -> None:
+    console.print(f"wrote {what}", soft_wrap=True, highlight=False)
+
+
 def _use_agg() -> None:
     import matplotlib
 
@@ -349,11 +353,7 @@ def gosh_command(
     incl = pd.DataFrame(result.incl.astype("int8"), columns=labels)
     table = pd.concat([result.table.reset_index(drop=True), incl], axis=1)
     write_table(table, output)
-    console.print(
-        f"wrote {len(table):,} subset fits ({'all' if result.exact else 'sampled'}) to {output}",
-        soft_wrap=True,
-        highlight=False,
-    )
+    _wrote(f"{len(table):,} subset fits ({'all' if result.exact else 'sampled'}) to {output}")
 
 
 def permutest_command(
@@ -439,9 +439,7 @@ def batch_command(
             data, by, yi, vi, method=method, test=test, scheduler=scheduler, progress=progress
         )
     write_table(result, output, index=True)
-    console.print(
-        f"wrote {len(result):,} meta-analyses to {output}", soft_wrap=True, highlight=False
-    )
+    _wrote(f"{len(result):,} meta-analyses to {output}")
 
 
 def escalc_command(
@@ -489,7 +487,7 @@ def escalc_command(
     with shown_warnings():
         out = escalc(measure, data, slab=slab, **mapping)
     write_table(out, output)
-    console.print(f"wrote {len(out)} rows with yi, vi to {output}", soft_wrap=True, highlight=False)
+    _wrote(f"{len(out)} rows with yi, vi to {output}")
 
 
 def forest_command(
@@ -536,7 +534,7 @@ def forest_command(
         )
         paths = save_plot(forest(res, transf=transf, title=title), output)
     for path in paths:
-        console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        _wrote(path)
 
 
 def funnel_command(
@@ -568,7 +566,7 @@ def funnel_command(
             filled = (tf.filled_yi, tf.filled_vi) if tf.k0 else None
         paths = save_plot(funnel(res, contours=contours, filled=filled), output)
     for path in paths:
-        console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        _wrote(path)
 
 
 def _case_table(kind: str, csv: Path, output: Path | None, **fit: Any) -> None:
@@ -587,7 +585,7 @@ def _case_table(kind: str, csv: Path, output: Path | None, **fit: Any) -> None:
         print(table.round(4).to_string())
     if output is not None:
         write_table(table, output, index=True)
-        console.print(f"wrote {output}", soft_wrap=True, highlight=False)
+        _wrote(output)
 
 
 def leave1out_command(

@@ -6,16 +6,28 @@ bottom spines, no top or right spine, typographic minus signs in tick labels.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.legend import Legend
+
 from metareview.plots._scales import MINUS
 from metareview.plots._style import FONT_SIZE, INK, LINE_WIDTH, OKABE_ITO, font, font_families
 
-__all__ = ["log_ticks", "minus_formatter", "set_ratio_ticks", "style_axes"]
+__all__ = [
+    "house_ticks",
+    "log_ticks",
+    "minus_formatter",
+    "set_ratio_ticks",
+    "side_key",
+    "style_axes",
+]
 
 
 def minus_formatter() -> FuncFormatter:
@@ -27,6 +39,20 @@ def minus_formatter() -> FuncFormatter:
     '−0.5'
     """
     return FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS))
+
+
+def house_ticks(ax: Axes, axis: str = "both") -> None:
+    """Ticks of ``axis`` ("x", "y" or "both") 3 pt long in ink at the house line width, their
+    labels in the house font and size."""
+    ax.tick_params(
+        axis=axis,
+        labelsize=FONT_SIZE,
+        labelfontfamily=list(font_families()),
+        width=LINE_WIDTH,
+        length=3,
+        color=INK,
+        labelcolor=INK,
+    )
 
 
 def style_axes(
@@ -46,14 +72,7 @@ def style_axes(
         ax.set_xlabel(xlabel, fontproperties=font(), parse_math=False, color=INK)
     if ylabel is not None:
         ax.set_ylabel(ylabel, fontproperties=font(), parse_math=False, color=INK)
-    ax.tick_params(
-        labelsize=FONT_SIZE,
-        labelfontfamily=list(font_families()),
-        width=LINE_WIDTH,
-        length=3,
-        color=INK,
-        labelcolor=INK,
-    )
+    house_ticks(ax)
     if linear_ticks:
         ax.xaxis.set_major_formatter(minus_formatter())
         ax.yaxis.set_major_formatter(minus_formatter())
@@ -65,6 +84,21 @@ def style_axes(
 
 # mantissas of ratio-axis ticks, from the coarsest set to the finest
 _LOG_MANTISSAS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0))
+
+
+def side_key(ax: Axes, handles: list[Any], *, handlelength: float = 2.2, **kw: Any) -> Legend:
+    """The figure's key, unframed in the house font, its top left beside the panel's top
+    right (funnel, L'Abbé and bubble plots); ``kw`` go to ``Axes.legend`` (title, alignment)."""
+    return ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.03, 1.0),
+        frameon=False,
+        prop=font(),
+        borderaxespad=0.0,
+        handlelength=handlelength,
+        **kw,
+    )
 
 
 def log_ticks(lo: float, hi: float, *, at_least: int = 4) -> list[float]:

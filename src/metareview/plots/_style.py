@@ -229,7 +229,7 @@ def _add_fonts_installed_since_matplotlib_cached_them() -> None:
     """Add the font files fontconfig lists and matplotlib's cache lacks (once per process)."""
     known = {entry.fname for entry in font_manager.fontManager.ttflist}
     added = False
-    for path in font_manager.findSystemFonts():
+    for path in sorted(font_manager.findSystemFonts()):  # a set's order: one per hash seed
         if path not in known:
             try:
                 font_manager.fontManager.addfont(path)

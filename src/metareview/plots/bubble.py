@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from metareview.exceptions import InputError
-from metareview.plots._axes import bubbles, set_ratio_ticks, style_axes
+from metareview.plots._axes import bubbles, set_ratio_ticks, side_key, style_axes
 from metareview.plots._scales import Scale, fmt_num, reference_line, resolve_scale
 from metareview.plots._style import (
     GRID_GREY,
@@ -204,13 +204,9 @@ def bubble(
     if scale.log_axis:
         ax.autoscale_view()
         set_ratio_ticks(ax.yaxis)
-    ax.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(1.03, 1.0),
-        frameon=False,
-        prop=font(),
-        borderaxespad=0.0,
+    side_key(
+        ax,
+        handles,
         handlelength=1.8,
         title=title,
         title_fontproperties=font(),

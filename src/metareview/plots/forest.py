@@ -18,10 +18,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from matplotlib.ticker import FixedLocator, MaxNLocator
 from matplotlib.transforms import Affine2D, Transform
 
 from metareview.exceptions import InputError
+from metareview.plots._axes import house_ticks, minus_formatter
 from metareview.plots._forest_rows import (
     Row,
     build_glmm_rows,
@@ -31,9 +32,8 @@ from metareview.plots._forest_rows import (
     build_rows,
     check_extra_columns,
 )
-from metareview.plots._scales import MINUS, Scale, reference_line, resolve_scale
+from metareview.plots._scales import Scale, reference_line, resolve_scale
 from metareview.plots._style import (
-    FONT_SIZE,
     GRID_GREY,
     INK,
     LINE_WIDTH,
@@ -41,7 +41,6 @@ from metareview.plots._style import (
     TITLE_SIZE,
     check_glyphs,
     font,
-    font_families,
     text_height,
     text_width,
     wrap_to_width,
@@ -516,16 +515,8 @@ def _draw_panel(ax, rows: list[Row], centres: list[float], scale: Scale, ref: fl
     ax.set_xlim(xmin, xmax)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(FixedLocator([]))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS)))
-    ax.tick_params(
-        axis="x",
-        labelsize=FONT_SIZE,
-        labelfontfamily=list(font_families()),
-        width=LINE_WIDTH,
-        length=3,
-        color=INK,
-        labelcolor=INK,
-    )
+    ax.xaxis.set_major_formatter(minus_formatter())
+    house_ticks(ax, "x")
     ax.tick_params(axis="y", left=False, labelleft=False)
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)

@@ -15,7 +15,7 @@ from scipy import stats
 
 from metareview._validation import check_numeric, check_same_length
 from metareview.exceptions import InputError
-from metareview.plots._axes import style_axes
+from metareview.plots._axes import side_key, style_axes
 from metareview.plots._scales import resolve_scale
 from metareview.plots._style import (
     GREYS,
@@ -252,16 +252,7 @@ def funnel(
     # one key, top right beside the panel: what is drawn, then the shading under a heading
     if shades:
         handles += [Patch(visible=False, label="Study significance\n(two-sided, vs 0)"), *shades]
-    key = ax.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(1.03, 1.0),
-        frameon=False,
-        prop=font(),
-        borderaxespad=0.0,
-        handlelength=2.2,
-        alignment="left",
-    )
+    key = side_key(ax, handles, alignment="left")
     if shades:
         heading = key.get_texts()[len(handles) - len(shades) - 1]
         heading.set_fontproperties(font(weight="bold"))

@@ -13,9 +13,9 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from metareview._validation import Options, check_numeric, check_same_length, describe_rows
 from metareview.exceptions import InputError
-from metareview.plots._axes import bubbles, log_ticks, set_ratio_ticks, style_axes
+from metareview.plots._axes import bubbles, log_ticks, set_ratio_ticks, side_key, style_axes
 from metareview.plots._scales import fmt_num
-from metareview.plots._style import GRID_GREY, LINE_WIDTH, OKABE_ITO, check_glyphs, font
+from metareview.plots._style import GRID_GREY, LINE_WIDTH, OKABE_ITO, check_glyphs
 from metareview.stats.models import RmaResult, check_rma_result
 
 __all__ = ["LABBE_SCALES", "labbe"]
@@ -182,15 +182,7 @@ def labbe(
     if scale == "log":
         set_ratio_ticks(ax.xaxis)
         set_ratio_ticks(ax.yaxis)
-    ax.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(1.03, 1.0),
-        frameon=False,
-        prop=font(),
-        borderaxespad=0.0,
-        handlelength=2.2,
-    )
+    side_key(ax, handles)
     return check_glyphs(fig)
 
 

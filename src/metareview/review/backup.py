@@ -819,6 +819,28 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
         writer.writerows(rows)
 
 
+#: a record's bibliographic fields, in the order of records.csv's columns
+_BIBLIOGRAPHIC = (
+    "title",
+    "abstract",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+)
+
+
+def _plain(value: Any) -> Any:
+    """A record's field as a CSV cell: empty for None, a list (authors) joined by '; '."""
+    if value is None:
+        return ""
+    return "; ".join(value) if isinstance(value, list) else value
+
+
 def _write_records_csv(
     path: Path,
     doc: Mapping[str, Any],
@@ -844,16 +866,7 @@ def _write_records_csv(
                 src["name"],
                 src["database"] or "",
                 r["source_line"],
-                r["title"] or "",
-                r["abstract"] or "",
-                "; ".join(r["authors"]),
-                "" if r["year"] is None else r["year"],
-                r["journal"] or "",
-                r["volume"] or "",
-                r["issue"] or "",
-                r["pages"] or "",
-                r["doi"] or "",
-                r["pmid"] or "",
+                *(_plain(r[name]) for name in _BIBLIOGRAPHIC),
                 secondary.get(rid, ""),
                 title_abstract.get(rid, ("", ""))[0],
                 ft,
@@ -862,32 +875,9 @@ def _write_records_csv(
                 study.get(rid, ""),
             )
         )
-    _write_csv(
-        path,
-        (
-            "id",
-            "source",
-            "database",
-            "source_line",
-            "title",
-            "abstract",
-            "authors",
-            "year",
-            "journal",
-            "volume",
-            "issue",
-            "pages",
-            "doi",
-            "pmid",
-            "duplicate_of",
-            "title_abstract",
-            "full_text",
-            "full_text_reason",
-            "retrieved",
-            "study",
-        ),
-        rows,
-    )
+    header = ("id", "source", "database", "source_line", *_BIBLIOGRAPHIC, "duplicate_of")
+    outcomes = ("title_abstract", "full_text", "full_text_reason", "retrieved", "study")
+    _write_csv(path, (*header, *outcomes), rows)
 
 
 def _write_decisions_csv(path: Path, doc: Mapping[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Text and HTML presentation of results (the analogue of metafor's ``print.rma.uni``)."""
+"""Presentation of results: text and HTML (the analogue of metafor's ``print.rma.uni``), the
+coefficient table of ``.table()`` and the JSON-safe numbers of ``.to_dict()``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from metareview.stats.models import RmaResult
 
 _MODEL_NAMES = {"EE": "Equal-Effects Model"}
+
+
+def json_num(x: Any) -> float | None:
+    """A number for ``.to_dict()``: a float, or None for a missing or NaN value."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+def json_floats(values: Any) -> list[float]:
+    """An array for ``.to_dict()``: a list of floats (NaN kept, as ``json.dumps`` writes it)."""
+    return [float(x) for x in values]
+
+
+def coefficient_table(names: Any, **columns: Any) -> pd.DataFrame:
+    """A result's ``.table()``: one row per coefficient (index ``coefficient``, ``names``),
+    the ``columns`` in the order given (estimate, se, zval or tval, ..., ci_lb, ci_ub)."""
+    import pandas as pd
+
+    return pd.DataFrame(columns, index=pd.Index(names, name="coefficient"))
 
 
 def fmt_p(p: float | None) -> str:

@@ -82,9 +82,10 @@ from metareview._validation import (
 from metareview._version import __version__
 from metareview.exceptions import ConvergenceError, ConvergenceWarning, InputError
 from metareview.stats import _distributions as dist
+from metareview.stats._format import json_num as _num
 from metareview.stats._subgroup import with_subgroups
 from metareview.stats.effects import _check_rule, _zero_mask
-from metareview.stats.mh import _columns, _no_events, _num, _tables
+from metareview.stats.mh import _columns, _no_events, _tables
 from metareview.stats.transforms import back_transform
 
 __all__ = ["GlmmBatchResult", "GlmmResult", "rma_glmm", "rma_glmm_batch"]
@@ -721,6 +722,9 @@ def _vt(vi: np.ndarray) -> float:
 
 
 def _wald_q(yi: np.ndarray, vi: np.ndarray) -> float:
+    """Cochran's Q of the per-study estimates ``yi``; 0 with fewer than two of them."""
+    if len(yi) < 2:
+        return 0.0
     w = 1 / vi
     mean = np.sum(w * yi) / w.sum()
     return float(np.sum(w * (yi - mean) ** 2))
@@ -750,13 +754,8 @@ def _not_converged(what: str, iterations: int, start: np.ndarray, nagq: int) -> 
 
 def _plo_fit(x: np.ndarray, n: np.ndarray, mask: np.ndarray, nagq: int):
     """Fit B PLO GLMMs; x, n, mask: (B, k). Returns params (B, 2), ll, hess, conv, iters."""
-    xs = np.where(mask, x, 0.0)[..., None]
-    ns = np.where(mask, n, 0.0)[..., None]
-
-    def layout(params: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(params[:, 0][:, None, None], (len(params), x.shape[1], 1))
-
-    model = _Model(xs, ns, np.array([1.0]), layout, mask, nagq)
+    model = _intercept_model(np.where(mask, x, 0.0), np.where(mask, n, 0.0), nagq, mask=mask)
+    xs, ns = model.x, model.n  # (B, k, 1)
     pooled = (xs.sum(axis=(1, 2)) + 0.5) / (ns.sum(axis=(1, 2)) + 1.0)
     beta0 = np.log(pooled / (1 - pooled))
     corr = np.where((xs == 0) | (xs == ns), 0.5, 0.0)
@@ -1051,29 +1050,117 @@ GLMM_COLUMNS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _MLFit:
+    """One converged maximum-likelihood fit: the pooled estimate with its se (inverse observed
+    information of the parameters, tau block included, as lme4's ``vcov``), tau2, the
+    maximised log-likelihood, the iterations and quadrature nodes, and the parameters (tau
+    last) and Hessian for what a model reports beyond these (sigma2, se_tau2)."""
+
+    params: np.ndarray
+    hess: np.ndarray
+    estimate: float
+    se: float
+    tau2: float
+    loglik: float
+    iterations: int
+    nagq: int
+
+
+def _converged_fit(
+    maximised: tuple, start: np.ndarray, what: str, nagq: int, estimate: int = 0
+) -> _MLFit:
+    """The single fit ``maximised`` (what :func:`_maximise_restarting` returns for one row)
+    as an :class:`_MLFit`, its estimate the parameter at index ``estimate``.
+
+    Raises :class:`ConvergenceError` (naming ``what``, the start and ``nagq``) when the fit
+    did not converge or ended at non-finite parameters or log-likelihood.
+    """
+    params, ll, hess, conv, iters = maximised
+    if not conv[0] or not np.isfinite(params).all() or not np.isfinite(ll).all():
+        raise _not_converged(what, int(iters[0]), start[0], nagq)
+    order = np.r_[estimate, np.delete(np.arange(params.shape[1]), estimate)]  # estimate first
+    se = _se_from_hessian(hess[:, order][:, :, order], params[:, -1])
+    return _MLFit(
+        params=params[0],
+        hess=hess[0],
+        estimate=float(params[0, estimate]),
+        se=float(se[0]),
+        tau2=float(_clean_tau2(params[:, -1])[0]),
+        loglik=float(ll[0]),
+        iterations=int(iters[0]),
+        nagq=nagq,
+    )
+
+
+def _fit_ml(
+    model: _Likelihood, start: np.ndarray, what: str, nagq: int, estimate: int = 0
+) -> _MLFit:
+    """Maximise ``model``'s likelihood from ``start`` (1, P), restarting fits that end at
+    tau = 0 (:func:`_maximise_restarting`), and check the fit (:func:`_converged_fit`)."""
+    return _converged_fit(_maximise_restarting(model, start), start, what, nagq, estimate)
+
+
+def _intercept_model(
+    x: np.ndarray,
+    n: np.ndarray | None,
+    nagq: int,
+    *,
+    offset: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+    log_link: bool = False,
+) -> _Model:
+    """The one-group model with a random intercept: x_i ~ Bin(n_i, g^-1(beta + u_i +
+    offset_i)), g the logit (``log_link``: the log), or, with ``n`` None, x_i ~ Poisson(
+    exp(beta + u_i + offset_i)); u_i ~ N(0, tau2) and params (M, 2) = (beta, tau). PLO, PLN
+    and IRLN (offset log person-time) are this model, and so are the conditional models of
+    :func:`_fit_conditional_binomial`. ``x``, ``n`` and ``mask`` are (B, k) for B fits at
+    once, or (k,) for one.
+    """
+    x = np.atleast_2d(x)
+    poisson = n is None
+    counts = np.zeros_like(x) if n is None else np.atleast_2d(n)
+    shift = np.zeros(x.shape[1]) if offset is None else offset
+
+    def layout(params: np.ndarray) -> np.ndarray:
+        return params[:, 0][:, None, None] + shift[None, :, None]
+
+    rows = np.ones(x.shape, dtype=bool) if mask is None else mask
+    single = np.array([1.0])
+    return _Model(
+        x[..., None],
+        counts[..., None],
+        single,
+        layout,
+        rows,
+        nagq,
+        poisson=poisson,
+        log_link=log_link,
+    )
+
+
 def _finish(
-    measure,
-    model,
-    level,
-    est,
-    se,
-    tau2,
-    q_wald,
-    q_lrt,
-    ll,
-    study,
-    k,
-    nagq,
-    iters,
+    measure: str,
+    model: str,
+    level: float,
+    fit: _MLFit,
+    q_wald: float,
+    q_lrt: float,
+    study: tuple[np.ndarray, np.ndarray],
     labels,
-    omitted,
-    sigma2=None,
-    se_tau2=None,
+    omitted=(),
+    sigma2: float | None = None,
+    se_tau2: float | None = None,
 ) -> GlmmResult:
+    """The result of a fit: Wald test and CI of the estimate, I2 and H2 from the typical
+    within-study variance of the escalc estimates ``study`` = (yi, vi), the heterogeneity
+    tests' p-values on k - 1 degrees of freedom, and (with ``se_tau2``) a CI of tau2."""
     yi, vi = study
     vt = _vt(vi)
     crit = dist.norm.isf((1 - level) / 2)
+    est, se, tau2 = fit.estimate, fit.se, fit.tau2
     zval = est / se
+    k = len(labels)
     df = k - 1
     tau2_ci: tuple[float | None, float | None] = (None, None)
     if se_tau2 is not None and tau2 > 0:
@@ -1096,11 +1183,11 @@ def _finish(
         QEp=float(dist.chi2.sf(q_wald, df)),
         QE_LRT=q_lrt,
         QEp_LRT=float(dist.chi2.sf(q_lrt, df)),
-        logLik=ll,
+        logLik=fit.loglik,
         vt=vt,
         k=k,
-        nAGQ=nagq,
-        iterations=iters,
+        nAGQ=fit.nagq,
+        iterations=fit.iterations,
         slab=tuple(labels),
         omitted=tuple(omitted),
         yi=yi,
@@ -1139,39 +1226,18 @@ def _fit_plo(
         )
     if log_link:
         return _fit_pln(x, n, labels, nagq, level), (x, n)
-    params, ll, hess, conv, iters, start = _plo_fit(x[None], n[None], np.ones((1, k), bool), nagq)
-    if not conv[0] or not np.isfinite(params).all():
-        raise _not_converged("measure='PLO'", int(iters[0]), start[0], nagq)
-    se = float(_se_from_hessian(hess, params[:, 1])[0])
-    tau2 = float(_clean_tau2(params[:, 1])[0])
+    *maximised, start = _plo_fit(x[None], n[None], np.ones((1, k), bool), nagq)
+    fit = _converged_fit(tuple(maximised), start, "measure='PLO'", nagq)
     inner = (x > 0) & (x < n)
-    q_wald = (
-        _wald_q(np.log(x[inner] / (n[inner] - x[inner])), 1 / x[inner] + 1 / (n[inner] - x[inner]))
-        if inner.sum() > 1
-        else 0.0
+    q_wald = _wald_q(
+        np.log(x[inner] / (n[inner] - x[inner])), 1 / x[inner] + 1 / (n[inner] - x[inner])
     )
     pbar = x.sum() / n.sum()
     q_lrt = max(0.0, float(2 * np.sum(_binom_ll(x, n, x / n) - _binom_ll(x, n, pbar))))
     corrected = _zero_mask((x, n - x), "only0")
     xc, nc = np.where(corrected, x + 0.5, x), np.where(corrected, n + 1.0, n)
     study = (np.log(xc / (nc - xc)), 1 / xc + 1 / (nc - xc))
-    return _finish(
-        "PLO",
-        "UM.FS",
-        level,
-        float(params[0, 0]),
-        se,
-        tau2,
-        q_wald,
-        q_lrt,
-        float(ll[0]),
-        study,
-        k,
-        nagq,
-        int(iters[0]),
-        labels,
-        (),
-    ), (x, n)
+    return _finish("PLO", "UM.FS", level, fit, q_wald, q_lrt, study, labels), (x, n)
 
 
 def _fit_or(
@@ -1201,57 +1267,41 @@ def _fit_or(
         )
     )
     inner = (a > 0) & (b > 0) & (c > 0) & (d > 0)
-    q_wald = (
-        _wald_q(
-            np.log(a[inner] * d[inner] / (b[inner] * c[inner])),
-            1 / a[inner] + 1 / b[inner] + 1 / c[inner] + 1 / d[inner],
-        )
-        if inner.sum() > 1
-        else 0.0
+    q_wald = _wald_q(
+        np.log(a[inner] * d[inner] / (b[inner] * c[inner])),
+        1 / a[inner] + 1 / b[inner] + 1 / c[inner] + 1 / d[inner],
     )
     corrected = _zero_mask((a, b, c, d), "only0")
     ac, bc, cc, dc = (np.where(corrected, v + 0.5, v) for v in (a, b, c, d))
     study = (np.log(ac * dc / (bc * cc)), 1 / ac + 1 / bc + 1 / cc + 1 / dc)
     theta0 = float(np.average(log_or, weights=1 / v_or))
+    arms, sizes = np.stack([a, c], -1), np.stack([n1, n2], -1)
+    shown = (study, labels, omitted)  # the escalc estimates and labels every result carries
     if model == "UM.RS":
-        return _fit_random_studies(
-            "OR",
-            np.stack([a, c], -1),
-            np.stack([n1, n2], -1),
-            None,
-            theta0,
-            study,
-            labels,
-            omitted,
-            level,
-        ), (a, b, c, d)
-    if model == "CM.EL":
-        return _fit_or_conditional_exact(a, b, c, d, theta0, study, labels, omitted, level), (
-            a,
-            b,
-            c,
-            d,
+        res = _fit_random_studies("OR", arms, sizes, None, theta0, *shown, level)
+    elif model == "CM.EL":
+        res = _fit_or_conditional_exact(a, b, c, d, theta0, *shown, level)
+    elif model == "CM.AL":
+        offset = np.log(n1 / n2)
+        res = _fit_conditional_binomial(
+            "OR", "CM.AL", a, a + c, offset, theta0, *shown, nagq, level
         )
-    if model == "CM.AL":
-        return _fit_conditional_binomial(
-            "OR", "CM.AL", a, a + c, np.log(n1 / n2), theta0, study, labels, omitted, nagq, level
-        ), (a, b, c, d)
-    return _fit_two_groups(
-        "OR",
-        np.stack([a, c], -1),
-        np.stack([n1, n2], -1),
-        np.zeros(2),
-        alpha0,
-        float(np.average(log_or, weights=1 / v_or)),
-        sat,
-        q_wald,
-        study,
-        labels,
-        omitted,
-        nagq,
-        level,
-        poisson=False,
-    ), (a, b, c, d)
+    else:
+        res = _fit_two_groups(
+            "OR",
+            arms,
+            sizes,
+            np.zeros(2),
+            alpha0,
+            theta0,
+            sat,
+            q_wald,
+            *shown,
+            nagq,
+            level,
+            poisson=False,
+        )
+    return res, (a, b, c, d)
 
 
 def _fit_irr(
@@ -1269,53 +1319,41 @@ def _fit_irr(
     log_irr = np.log((x1 + 0.5) / t1) - np.log((x2 + 0.5) / t2)
     sat = float(np.sum(_poisson_sat(x1) + _poisson_sat(x2)))
     inner = (x1 > 0) & (x2 > 0)
-    q_wald = (
-        _wald_q(
-            np.log(x1[inner] / t1[inner]) - np.log(x2[inner] / t2[inner]),
-            1 / x1[inner] + 1 / x2[inner],
-        )
-        if inner.sum() > 1
-        else 0.0
+    q_wald = _wald_q(
+        np.log(x1[inner] / t1[inner]) - np.log(x2[inner] / t2[inner]),
+        1 / x1[inner] + 1 / x2[inner],
     )
     corrected = _zero_mask((x1, x2), "only0")
     x1c, x2c = np.where(corrected, x1 + 0.5, x1), np.where(corrected, x2 + 0.5, x2)
     study = (np.log(x1c / t1) - np.log(x2c / t2), 1 / x1c + 1 / x2c)
     offset = np.log(np.stack([t1, t2], -1))
     theta0 = float(np.average(log_irr, weights=1 / (1 / (x1 + 0.5) + 1 / (x2 + 0.5))))
+    arms = np.stack([x1, x2], -1)
+    shown = (study, labels, omitted)  # the escalc estimates and labels every result carries
     if model == "UM.RS":
-        return _fit_random_studies(
-            "IRR", np.stack([x1, x2], -1), None, offset, theta0, study, labels, omitted, level
-        ), (x1, t1, x2, t2)
-    if model == "CM.EL":
-        return _fit_conditional_binomial(
+        res = _fit_random_studies("IRR", arms, None, offset, theta0, *shown, level)
+    elif model == "CM.EL":
+        ratio = np.log(t1 / t2)
+        res = _fit_conditional_binomial(
+            "IRR", "CM.EL", x1, x1 + x2, ratio, theta0, *shown, nagq, level
+        )
+    else:
+        alpha0 = np.log((x2 + 0.5) / t2)
+        res = _fit_two_groups(
             "IRR",
-            "CM.EL",
-            x1,
-            x1 + x2,
-            np.log(t1 / t2),
+            arms,
+            np.zeros((len(x1), 2)),
+            offset,
+            alpha0,
             theta0,
-            study,
-            labels,
-            omitted,
+            sat,
+            q_wald,
+            *shown,
             nagq,
             level,
-        ), (x1, t1, x2, t2)
-    return _fit_two_groups(
-        "IRR",
-        np.stack([x1, x2], -1),
-        np.zeros((len(x1), 2)),
-        offset,
-        np.log((x2 + 0.5) / t2),
-        theta0,
-        sat,
-        q_wald,
-        study,
-        labels,
-        omitted,
-        nagq,
-        level,
-        poisson=True,
-    ), (x1, t1, x2, t2)
+            poisson=True,
+        )
+    return res, (x1, t1, x2, t2)
 
 
 def _drop_studies(drop: np.ndarray, labels):
@@ -1355,13 +1393,8 @@ def _fit_two_groups(
     mask = np.ones((1, k), dtype=bool)
     glmm = _Model(x[None], n[None], s, layout, mask, nagq, poisson=poisson, study_effects=k)
     start = np.concatenate([alpha0, [theta0, 0.5]])[None]
-    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
     what = f"measure={measure!r}, model='UM.FS'"
-    if not conv[0] or not np.isfinite(params).all():
-        raise _not_converged(what, int(iters[0]), start[0], nagq)
-    theta_first = np.concatenate([[k], np.arange(k), [k + 1]])  # estimate first, tau last
-    se = float(_se_from_hessian(hess[:, theta_first][:, :, theta_first], params[:, -1])[0])
-    tau2 = float(_clean_tau2(params[:, -1])[0])
+    fit = _fit_ml(glmm, start, what, nagq, estimate=k)
     fixed = _Model(
         x[None], n[None], s, layout, mask, nagq, random=False, poisson=poisson, study_effects=k
     )
@@ -1372,23 +1405,7 @@ def _fit_two_groups(
             f"{what}: the fixed-effects model of the LRT", _MAXITER, fe_start, nagq
         )
     q_lrt = max(0.0, 2 * (sat - float(fe_ll[0])))
-    return _finish(
-        measure,
-        "UM.FS",
-        level,
-        float(params[0, k]),
-        se,
-        tau2,
-        q_wald,
-        q_lrt,
-        float(ll[0]),
-        study,
-        k,
-        nagq,
-        int(iters[0]),
-        labels,
-        omitted,
-    )
+    return _finish(measure, "UM.FS", level, fit, q_wald, q_lrt, study, labels, omitted)
 
 
 def _person_time(x1i, t1i, x2i, t2i, data, slab, two: bool):
@@ -1419,44 +1436,16 @@ def _fit_irln(xi, ti, data, slab, nagq, level) -> tuple[GlmmResult, tuple[np.nda
         raise InputError(
             "xi is 0 in every study: the pooled log rate is -infinity and the GLMM has no maximum."
         )
-    logt = np.log(t)
-
-    def layout(params: np.ndarray) -> np.ndarray:
-        return params[:, 0][:, None, None] + logt[None, :, None]
-
-    mask = np.ones((1, k), dtype=bool)
-    glmm = _Model(
-        x[None, :, None], np.zeros((1, k, 1)), np.array([1.0]), layout, mask, nagq, poisson=True
-    )
+    glmm = _intercept_model(x, None, nagq, offset=np.log(t))
     rate = x.sum() / t.sum()
     start = np.array([[np.log(rate), 0.5]])
-    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
-    if not conv[0] or not np.isfinite(params).all():
-        raise _not_converged("measure='IRLN'", int(iters[0]), start[0], nagq)
-    se = float(_se_from_hessian(hess, params[:, 1])[0])
-    tau2 = float(_clean_tau2(params[:, 1])[0])
+    fit = _fit_ml(glmm, start, "measure='IRLN'", nagq)
     inner = x > 0
-    q_wald = _wald_q(np.log(x[inner] / t[inner]), 1 / x[inner]) if inner.sum() > 1 else 0.0
+    q_wald = _wald_q(np.log(x[inner] / t[inner]), 1 / x[inner])
     q_lrt = max(0.0, float(2 * np.sum(_xlogy_sum(x, x / (t * rate)) - (x - t * rate))))
     xc = np.where(x == 0, 0.5, x)
     study = (np.log(xc / t), 1 / xc)
-    return _finish(
-        "IRLN",
-        "UM.FS",
-        level,
-        float(params[0, 0]),
-        se,
-        tau2,
-        q_wald,
-        q_lrt,
-        float(ll[0]),
-        study,
-        k,
-        nagq,
-        int(iters[0]),
-        labels,
-        (),
-    ), (x, t)
+    return _finish("IRLN", "UM.FS", level, fit, q_wald, q_lrt, study, labels), (x, t)
 
 
 class _DropTau:
@@ -1558,38 +1547,19 @@ def _fit_random_studies(measure, x, n, offset, theta0, study, labels, omitted, l
     else:
         control = np.log((x[:, 1] + 0.5) / (n[:, 1] - x[:, 1] + 0.5))
     start = np.array([[theta0, control.mean(), max(control.std(), 0.1), 0.5]])
-    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
     what = f"measure={measure!r}, model='UM.RS'"
-    if not conv[0] or not np.isfinite(params).all():
-        raise _not_converged(what, int(iters[0]), start[0], 1)
-    se = float(_se_from_hessian(hess, params[:, -1])[0])
-    tau2 = float(_clean_tau2(params[:, -1])[0])
-    sigma2 = float(_clean_tau2(params[:, 2])[0])
+    fit = _fit_ml(glmm, start, what, 1)
+    sigma2 = float(_clean_tau2(fit.params[2]))
 
     fixed = _DropTau(glmm)
     _, fe_ll, _, fe_conv, _ = _maximise(fixed, start[:, :3])
     if not fe_conv[0]:
         raise _not_converged(f"{what}: the model with tau2 = 0 of the tests", _MAXITER, start[0], 1)
     q_lrt, q_wald = _saturated_random_intercepts(
-        x, n, params[0, 1], params[0, 2], fe_ll[0], offset, what
+        x, n, fit.params[1], fit.params[2], fe_ll[0], offset, what
     )
     return _finish(
-        measure,
-        "UM.RS",
-        level,
-        float(params[0, 0]),
-        se,
-        tau2,
-        q_wald,
-        q_lrt,
-        float(ll[0]),
-        study,
-        k,
-        1,
-        int(iters[0]),
-        labels,
-        omitted,
-        sigma2=sigma2,
+        measure, "UM.RS", level, fit, q_wald, q_lrt, study, labels, omitted, sigma2=sigma2
     )
 
 
@@ -1675,50 +1645,18 @@ def _fit_pln(x: np.ndarray, n: np.ndarray, labels, nagq: int, level: float) -> G
     for rare events. The heterogeneity tests are those of PLO (the fixed-effects and
     saturated models do not depend on the link) with log(x/n) and 1/x - 1/n in the Wald test.
     """
-    k = len(x)
-
-    def layout(params: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(params[:, 0][:, None, None], (len(params), k, 1))
-
-    mask = np.ones((1, k), dtype=bool)
-    glmm = _Model(
-        x[None, :, None], n[None, :, None], np.array([1.0]), layout, mask, nagq, log_link=True
-    )
+    glmm = _intercept_model(x, n, nagq, log_link=True)
     pbar = x.sum() / n.sum()
     start = np.array([[np.log(pbar), 0.5]])
-    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
-    if not conv[0] or not np.isfinite(params).all() or not np.isfinite(ll).all():
-        raise _not_converged("measure='PLN'", int(iters[0]), start[0], nagq)
-    se = float(_se_from_hessian(hess, params[:, 1])[0])
-    tau2 = float(_clean_tau2(params[:, 1])[0])
-    _check_pln_proper(float(params[0, 0]), tau2, x, n, labels)
+    fit = _fit_ml(glmm, start, "measure='PLN'", nagq)
+    _check_pln_proper(fit.estimate, fit.tau2, x, n, labels)
     inner = (x > 0) & (x < n)
-    q_wald = (
-        _wald_q(np.log(x[inner] / n[inner]), 1 / x[inner] - 1 / n[inner])
-        if inner.sum() > 1
-        else 0.0
-    )
+    q_wald = _wald_q(np.log(x[inner] / n[inner]), 1 / x[inner] - 1 / n[inner])
     q_lrt = max(0.0, float(2 * np.sum(_binom_ll(x, n, x / n) - _binom_ll(x, n, pbar))))
     corrected = _zero_mask((x, n - x), "only0")
     xc, nc = np.where(corrected, x + 0.5, x), np.where(corrected, n + 1.0, n)
     study = (np.log(xc / nc), 1 / xc - 1 / nc)
-    return _finish(
-        "PLN",
-        "UM.FS",
-        level,
-        float(params[0, 0]),
-        se,
-        tau2,
-        q_wald,
-        q_lrt,
-        float(ll[0]),
-        study,
-        k,
-        nagq,
-        int(iters[0]),
-        labels,
-        (),
-    )
+    return _finish("PLN", "UM.FS", level, fit, q_wald, q_lrt, study, labels)
 
 
 #: largest share of the fitted random-effects distribution that may lie at proportions >= 1
@@ -1871,13 +1809,8 @@ def _fit_or_conditional_exact(a, b, c, d, theta0, study, labels, omitted, level)
     table = _Hypergeometric(a, b, c, d)
     glmm = _ConditionalExact(table)
     start = np.array([[theta0, 0.5]])
-    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
-    what = "measure='OR', model='CM.EL'"
-    if not conv[0] or not np.isfinite(params).all():
-        raise _not_converged(what, int(iters[0]), start[0], _CMEL_NODES)
-    se = float(_se_from_hessian(hess, params[:, 1])[0])
-    tau2 = float(_clean_tau2(params[:, 1])[0])
-    se_tau2 = _se_tau2(hess[0], float(params[0, 1]))
+    fit = _fit_ml(glmm, start, "measure='OR', model='CM.EL'", _CMEL_NODES)
+    se_tau2 = _se_tau2(fit.hess, float(fit.params[1]))
     # common-effect (tau2 = 0) and saturated conditional models, both by Newton
     fe_theta = np.array([theta0])
     for _ in range(100):
@@ -1890,24 +1823,9 @@ def _fit_or_conditional_exact(a, b, c, d, theta0, study, labels, omitted, level)
     theta_i, sat_ll, info = table.conditional_mle()
     q_lrt = max(0.0, 2 * (float(sat_ll.sum()) - fe_ll))
     live = table.interior & (info > 0)
-    q_wald = _wald_q(theta_i[live], 1 / info[live]) if live.sum() > 1 else 0.0
+    q_wald = _wald_q(theta_i[live], 1 / info[live])
     return _finish(
-        "OR",
-        "CM.EL",
-        level,
-        float(params[0, 0]),
-        se,
-        tau2,
-        q_wald,
-        q_lrt,
-        float(ll[0]),
-        study,
-        len(a),
-        _CMEL_NODES,
-        int(iters[0]),
-        labels,
-        omitted,
-        se_tau2=se_tau2,
+        "OR", "CM.EL", level, fit, q_wald, q_lrt, study, labels, omitted, se_tau2=se_tau2
     )
 
 
@@ -1942,48 +1860,18 @@ def _fit_conditional_binomial(
     ratio per study) against the common-effect one, and the Wald test of equal study log
     ratios (studies with x = 0 or x = n have none and carry no weight in it).
     """
-    k = len(x)
-
-    def layout(params: np.ndarray) -> np.ndarray:
-        return params[:, 0][:, None, None] + offset[None, :, None]
-
-    mask = np.ones((1, k), dtype=bool)
-    glmm = _Model(x[None, :, None], n[None, :, None], np.array([1.0]), layout, mask, nagq)
+    glmm = _intercept_model(x, n, nagq, offset=offset)
     start = np.array([[theta0, 0.5]])
-    params, ll, hess, conv, iters = _maximise_restarting(glmm, start)
     what = f"measure={measure!r}, model={model!r}"
-    if not conv[0] or not np.isfinite(params).all():
-        raise _not_converged(what, int(iters[0]), start[0], nagq)
-    se = float(_se_from_hessian(hess, params[:, 1])[0])
-    tau2 = float(_clean_tau2(params[:, 1])[0])
+    fit = _fit_ml(glmm, start, what, nagq)
     _, fe_ll, _, fe_conv, _ = _maximise(_DropTau(glmm), start[:, :1])
     if not fe_conv[0]:
         raise _not_converged(f"{what}: the common-effect model of the LRT", _MAXITER, start[0], 1)
     sat = float(np.sum(_binom_ll(x, n, x / n) + _log_choose(x, n)))
     q_lrt = max(0.0, 2 * (sat - float(fe_ll[0])))
     inner = (x > 0) & (x < n)
-    q_wald = (
-        _wald_q(
-            np.log(x[inner] / (n[inner] - x[inner])) - offset[inner],
-            1 / x[inner] + 1 / (n[inner] - x[inner]),
-        )
-        if inner.sum() > 1
-        else 0.0
+    q_wald = _wald_q(
+        np.log(x[inner] / (n[inner] - x[inner])) - offset[inner],
+        1 / x[inner] + 1 / (n[inner] - x[inner]),
     )
-    return _finish(
-        measure,
-        model,
-        level,
-        float(params[0, 0]),
-        se,
-        tau2,
-        q_wald,
-        q_lrt,
-        float(ll[0]),
-        study,
-        k,
-        nagq,
-        int(iters[0]),
-        labels,
-        omitted,
-    )
+    return _finish(measure, model, level, fit, q_wald, q_lrt, study, labels, omitted)

@@ -62,6 +62,7 @@ from metareview._version import __version__
 from metareview.exceptions import InputError, StudyOmittedWarning
 from metareview.stats import _distributions as dist
 from metareview.stats import _format
+from metareview.stats._format import json_num as _num
 from metareview.stats._subgroup import with_subgroups
 from metareview.stats.effects import _TABLE, CONTINUITY, _check_rule, _zero_mask
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
@@ -246,16 +247,14 @@ class MhResult:
 
     def table(self) -> pd.DataFrame:
         """One row: estimate, se, zval, pval, ci_lb, ci_ub."""
-        return pd.DataFrame(
-            {
-                "estimate": [self.estimate],
-                "se": [self.se],
-                "zval": [self.zval],
-                "pval": [self.pval],
-                "ci_lb": [self.ci_lb],
-                "ci_ub": [self.ci_ub],
-            },
-            index=pd.Index(["intrcpt"], name="coefficient"),
+        return _format.coefficient_table(
+            ["intrcpt"],
+            estimate=[self.estimate],
+            se=[self.se],
+            zval=[self.zval],
+            pval=[self.pval],
+            ci_lb=[self.ci_lb],
+            ci_ub=[self.ci_ub],
         )
 
     def predict(
@@ -292,13 +291,6 @@ class MhResult:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if np.isnan(x) else x
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -723,24 +715,50 @@ def rma_mh(
                 f"measure={measure!r} takes 2x2 counts (ai, bi, ci, di); "
                 "x1i, t1i, x2i, t2i are for IRR and IRD."
             )
-        a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_mh()")
-        _check_events(a, b, c, d)
-        yi, vi = _study_estimates(
-            measure, (a, b, c, d), adds[0], tos[0], drops[0], labels, _no_events
+        tables = (ai, bi, ci, di, n1i, n2i, data, slab, "rma_mh()")
+        (a, b, c, d), labels, yi, vi, keep, kept_cells = _two_by_two(
+            measure, tables, adds, tos, drops
         )
-        keep = ~_no_events(a, b, c, d) if drops[1] else np.ones(len(a), dtype=bool)
-        kept_cells = np.column_stack([a[keep], b[keep], c[keep], d[keep]])
-        a, b, c, d = _correct_counts((a[keep], b[keep], c[keep], d[keep]), adds[1], tos[1])
         if measure == "OR":
             est, se, extra = _mh_or(a, b, c, d, labels, correct)
         elif measure == "RR":
             est, se, extra = _mh_rr(a, b, c, d, labels)
         else:
             est, se, extra = _mh_rd(a, b, c, d, labels)
-    omitted = tuple(lab for lab, k in zip(labels, keep, strict=True) if not k)
-    qe, qep, i2, h2 = _heterogeneity(yi, vi, est)
+    return _result(
+        "MH",
+        measure,
+        level,
+        est,
+        se,
+        _heterogeneity(yi, vi, est),
+        (yi, vi, labels, keep, kept_cells),
+        fit_args=dict(add=adds, to=tos, drop00=drops, correct=correct),
+        **extra,
+    )
+
+
+def _two_by_two(measure: str, tables: tuple[Any, ...], adds, tos, drops):
+    """The 2x2 tables of ``tables`` (:func:`_tables`' arguments) read and checked: each
+    study's estimate ``yi, vi`` (with the first of ``add``, ``to``, ``drop00``, as escalc),
+    which studies are kept (the second ``drop00``), their cells as given and the kept cells
+    with the second ``add``/``to`` (the pooled method's correction)."""
+    a, b, c, d, labels = _tables(*tables)
+    _check_events(a, b, c, d)
+    yi, vi = _study_estimates(measure, (a, b, c, d), adds[0], tos[0], drops[0], labels, _no_events)
+    keep = ~_no_events(a, b, c, d) if drops[1] else np.ones(len(a), dtype=bool)
+    kept_cells = np.column_stack([a[keep], b[keep], c[keep], d[keep]])
+    cells = _correct_counts((a[keep], b[keep], c[keep], d[keep]), adds[1], tos[1])
+    return cells, labels, yi, vi, keep, kept_cells
+
+
+def _result(method, measure, level, est, se, heterogeneity, studies, **fields) -> MhResult:
+    """An :class:`MhResult`: Wald test and CI of ``est``, ``heterogeneity`` = (QE, QEp, I2,
+    H2), ``studies`` = (yi, vi, labels, keep, kept cells); ``fields`` the method's own."""
+    qe, qep, i2, h2 = heterogeneity
+    yi, vi, labels, keep, cells = studies
     return MhResult(
-        method="MH",
+        method=method,
         measure=measure,
         level=level,
         **_wald(est, se, level),
@@ -753,10 +771,9 @@ def rma_mh(
         yi=yi,
         vi=vi,
         slab=tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
-        omitted=omitted,
-        cells=kept_cells,
-        fit_args=dict(add=adds, to=tos, drop00=drops, correct=correct),
-        **extra,
+        omitted=tuple(lab for lab, k in zip(labels, keep, strict=True) if not k),
+        cells=cells,
+        **fields,
     )
 
 
@@ -844,12 +861,8 @@ def rma_peto(
         return with_subgroups(rma_peto, overall, subgroup, data, columns, options)
     level = check_level(level)
     adds, tos, drops = _options(add, to, drop00)
-    a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, data, slab, "rma_peto()")
-    _check_events(a, b, c, d)
-    yi, vi = _study_estimates("PETO", (a, b, c, d), adds[0], tos[0], drops[0], labels, _no_events)
-    keep = ~_no_events(a, b, c, d) if drops[1] else np.ones(len(a), dtype=bool)
-    kept_cells = np.column_stack([a[keep], b[keep], c[keep], d[keep]])
-    a, b, c, d = _correct_counts((a[keep], b[keep], c[keep], d[keep]), adds[1], tos[1])
+    tables = (ai, bi, ci, di, n1i, n2i, data, slab, "rma_peto()")
+    (a, b, c, d), labels, yi, vi, keep, kept_cells = _two_by_two("PETO", tables, adds, tos, drops)
     n1, n2 = a + b, c + d
     n = n1 + n2
     o_minus_e = a - (a + c) * n1 / n
@@ -865,23 +878,15 @@ def rma_peto(
         h2 = qe / (k_yi - 1)
     else:
         qep, i2, h2 = 1.0, 0.0, 1.0
-    return MhResult(
-        method="PETO",
-        measure="PETO",
-        level=level,
-        **_wald(est, se, level),
-        QE=qe,
-        QEp=qep,
-        I2=i2,
-        H2=h2,
-        k=int(keep.sum()),
-        k_yi=k_yi,
-        yi=yi,
-        vi=vi,
-        slab=tuple(lab for lab, k in zip(labels, keep, strict=True) if k),
-        omitted=tuple(lab for lab, k in zip(labels, keep, strict=True) if not k),
+    return _result(
+        "PETO",
+        "PETO",
+        level,
+        est,
+        se,
+        (qe, qep, i2, h2),
+        (yi, vi, labels, keep, kept_cells),
         k_pos=k_pos,
-        cells=kept_cells,
         fit_args=dict(add=adds, to=tos, drop00=drops),
     )
 

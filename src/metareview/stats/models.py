@@ -38,6 +38,7 @@ from metareview.exceptions import (
 from metareview.stats import _distributions as dist
 from metareview.stats import _format
 from metareview.stats._convergence import warn_convergence
+from metareview.stats._format import json_num as _num
 from metareview.stats._likelihood import fit_statistics, profile_bounds, uni_loglik
 from metareview.stats.kernel import METHODS, TESTS, BatchResult, Control, _control, rma_batch
 from metareview.stats.transforms import DEFAULT_FOR_MEASURE, back_transform
@@ -189,18 +190,14 @@ class RmaResult:
 
     def table(self) -> pd.DataFrame:
         """One row per coefficient: estimate, se, zval (tval for knha), pval, ci_lb, ci_ub."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            {
-                "estimate": self.beta,
-                "se": self.se,
-                "zval": self.zval,
-                "pval": self.pval,
-                "ci_lb": self.ci_lb,
-                "ci_ub": self.ci_ub,
-            },
-            index=pd.Index(self.coef_names, name="coefficient"),
+        return _format.coefficient_table(
+            self.coef_names,
+            estimate=self.beta,
+            se=self.se,
+            zval=self.zval,
+            pval=self.pval,
+            ci_lb=self.ci_lb,
+            ci_ub=self.ci_ub,
         )
 
     def study_table(self) -> pd.DataFrame:
@@ -427,13 +424,6 @@ def check_rma_result(
     if res.k < min_k:
         raise InputError(f"{what} needs at least {min_k} studies; the model has k = {res.k}.")
     return res
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if np.isnan(x) else x
 
 
 # ------------------------------------------------------------------------------------ rma()

@@ -57,7 +57,8 @@ from metareview._validation import (
 )
 from metareview._version import __version__
 from metareview.exceptions import ConvergenceError, InputError, MetareviewWarning
-from metareview.stats._format import fmt_p
+from metareview.stats._format import coefficient_table, fmt_p
+from metareview.stats._format import json_floats as floats
 from metareview.stats._likelihood import fit_statistics, gls_loglik, profile_bounds
 from metareview.stats.models import _moderators
 
@@ -332,23 +333,18 @@ class MvResult:
 
     def table(self) -> pd.DataFrame:
         """One row per coefficient: estimate, se, zval (tval for test="t"), pval, CI."""
-        return pd.DataFrame(
-            {
-                "estimate": self.beta,
-                "se": self.se,
-                "zval": self.zval,
-                "pval": self.pval,
-                "ci_lb": self.ci_lb,
-                "ci_ub": self.ci_ub,
-            },
-            index=pd.Index(self.coef_names, name="coefficient"),
+        return coefficient_table(
+            self.coef_names,
+            estimate=self.beta,
+            se=self.se,
+            zval=self.zval,
+            pval=self.pval,
+            ci_lb=self.ci_lb,
+            ci_ub=self.ci_ub,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe results; coefficient keys hold one value per coefficient."""
-
-        def floats(a: np.ndarray) -> list[float]:
-            return [float(x) for x in a]
 
         return {
             "coef_names": list(self.coef_names),

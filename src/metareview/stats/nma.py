@@ -51,6 +51,7 @@ from metareview._validation import Options, check_level, check_numeric, describe
 from metareview._version import __version__
 from metareview.exceptions import InputError
 from metareview.stats._format import fmt_p
+from metareview.stats._format import json_floats as floats
 from metareview.stats.mv import MvResult, rma_mv
 
 __all__ = ["NmaResult", "nma"]
@@ -333,9 +334,6 @@ class NmaResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe results."""
-
-        def floats(a: np.ndarray) -> list[float]:
-            return [float(x) for x in a]
 
         out = {
             "treatments": list(self.treatments),

@@ -44,7 +44,8 @@ from metareview._validation import describe_rows, resolve_column
 from metareview._version import __version__
 from metareview.exceptions import InputError
 from metareview.stats import _distributions as dist
-from metareview.stats._format import fmt_p
+from metareview.stats._format import coefficient_table, fmt_p
+from metareview.stats._format import json_floats as floats
 from metareview.stats.models import RmaResult
 
 if TYPE_CHECKING:  # rma_mv's module imports scipy.optimize: loaded when robust() runs
@@ -93,24 +94,19 @@ class RobustResult:
 
     def table(self) -> pd.DataFrame:
         """One row per coefficient: estimate, se, tval, df, pval, ci_lb, ci_ub."""
-        return pd.DataFrame(
-            {
-                "estimate": self.beta,
-                "se": self.se,
-                "tval": self.tval,
-                "df": self.df,
-                "pval": self.pval,
-                "ci_lb": self.ci_lb,
-                "ci_ub": self.ci_ub,
-            },
-            index=pd.Index(self.coef_names, name="coefficient"),
+        return coefficient_table(
+            self.coef_names,
+            estimate=self.beta,
+            se=self.se,
+            tval=self.tval,
+            df=self.df,
+            pval=self.pval,
+            ci_lb=self.ci_lb,
+            ci_ub=self.ci_ub,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe results; coefficient keys hold one value per coefficient."""
-
-        def floats(a: np.ndarray) -> list[float]:
-            return [float(x) for x in a]
 
         return {
             "vcov_type": self.vcov_type,

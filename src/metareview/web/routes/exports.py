@@ -10,7 +10,6 @@ Owners only: these files hold every reviewer's votes, unblinded; a reviewer or v
 
 from __future__ import annotations
 
-import io
 import tempfile
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from fastapi.responses import Response
 from metareview.exceptions import InputError
 from metareview.web.auth import require_member
 from metareview.web.routes._common import render, store_of
-from metareview.web.routes.project import prisma_state
+from metareview.web.routes.project import prisma_figure_bytes, prisma_state
 
 router = APIRouter(include_in_schema=False)
 OWNERS = ("owner",)
@@ -98,18 +97,5 @@ def prisma_figure(request: Request, project: str, suffix: str) -> Response:
     require_member(request, project, OWNERS)
     if suffix not in FIGURE_TYPES:
         raise HTTPException(404, f"the figure comes as {sorted(FIGURE_TYPES)}; not {suffix!r}.")
-    counts, complete = prisma_state(store_of(request), project)
-    if not complete:
-        raise HTTPException(409, "the PRISMA figure is drawn once every record has its outcome.")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from metareview.plots import prisma
-
-    figure = prisma(counts)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=suffix, dpi=150)
-    plt.close(figure)
-    return _attachment(buffer.getvalue(), FIGURE_TYPES[suffix], f"{project}-prisma.{suffix}")
+    figure = prisma_figure_bytes(store_of(request), project, suffix, dpi=150)
+    return _attachment(figure, FIGURE_TYPES[suffix], f"{project}-prisma.{suffix}")

@@ -37,6 +37,26 @@ def prisma_state(store: Store, project: str) -> tuple[dict, bool]:
         return so_far, False
 
 
+def prisma_figure_bytes(store: Store, project: str, suffix: str, dpi: int) -> bytes:
+    """The PRISMA 2020 flow diagram as ``suffix`` (png, svg, pdf) bytes; 409 while records
+    are open (the figure shows final counts only)."""
+    counts, complete = prisma_state(store, project)
+    if not complete:
+        raise HTTPException(409, "the PRISMA figure is drawn once every record has its outcome.")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from metareview.plots import prisma
+
+    figure = prisma(counts)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=suffix, dpi=dpi)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
 @router.get("/p/{project}")
 def dashboard(request: Request, project: str) -> Response:
     caller = require_member(request, project, MEMBERS)
@@ -73,21 +93,8 @@ def dashboard(request: Request, project: str) -> Response:
 @router.get("/p/{project}/prisma.png")
 def prisma_png(request: Request, project: str) -> Response:
     require_member(request, project, MEMBERS)
-    counts, complete = prisma_state(store_of(request), project)
-    if not complete:
-        raise HTTPException(409, "the PRISMA figure is drawn once every record has its outcome.")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from metareview.plots import prisma
-
-    figure = prisma(counts)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return Response(buffer.getvalue(), media_type="image/png")
+    figure = prisma_figure_bytes(store_of(request), project, "png", dpi=110)
+    return Response(figure, media_type="image/png")
 
 
 @router.post("/p/{project}/keywords")
