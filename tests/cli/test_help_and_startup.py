@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from metareview.cli import app
 from metareview.cli._common import spell_for_cli
 from metareview.exceptions import Argument, InputError, Method
+from tests.cli.conftest import ids, own_votes
 
 RUNNER = CliRunner()
 HEAVY = (
@@ -138,11 +139,12 @@ NOT_AT_START = ("scipy.stats", "scipy.optimize", "scipy.sparse", "matplotlib", "
 LAZY = ("pandas", "pyarrow", "alembic", "bibtexparser", "rispy", "rapidfuzz")
 
 
-def loaded_after(code: str, modules: tuple[str, ...] = NOT_AT_START) -> list[str]:
-    """Which of ``modules`` a fresh interpreter holds after running ``code``."""
+def loaded_after(code: str, modules: tuple[str, ...] = NOT_AT_START, stdin: str = "") -> list[str]:
+    """Which of ``modules`` a fresh interpreter holds after running ``code`` (which reads
+    ``stdin``)."""
     probe = f"{code}\nimport sys\nprint([m for m in {modules!r} if m in sys.modules])"
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], input=stdin, capture_output=True, text=True, check=True
     ).stdout
     return eval(out.strip().splitlines()[-1])  # a list of names printed by repr
 
@@ -216,7 +218,39 @@ def test_a_store_at_the_newest_schema_opens_without_alembic(tmp_path) -> None:
     write = run_cli("store", "reviewer", "add", "Ana", "--store", str(store))
     assert loaded_after(write, (*LAZY, "numpy")) == []  # a write that needs no table
     listing = run_cli("store", "reviewer", "list", "--store", str(store))
-    assert "alembic" not in loaded_after(listing, LAZY)  # (pandas: the list is a DataFrame)
+    assert loaded_after(listing, (*LAZY, "numpy")) == []
+
+
+def test_the_store_commands_and_the_screener_load_neither_pandas_nor_numpy(db) -> None:
+    # issue 21.19: the store's tables reach the command line as rows (Store.reviewer_rows,
+    # decision_rows, conflict_rows, set_aside_rows; the screener reads the record it shows
+    # with Store.record_view), so a whole review -- screening both stages with a conflict at
+    # each, resolving, listing and counting -- runs without pandas. Every command below must
+    # succeed (run_cli checks the exit code).
+    rid, store = ids(db), ("--store", str(db))
+    lazy = (*LAZY, "numpy", "sklearn")
+    resolve_full_text = ("store", "resolve", rid[0], "exclude", "--stage", "full_text")
+    steps = [
+        (("screen", "--reviewer", "Ana", *store), "i\ne\ni\ne\n"),
+        (("screen", "--reviewer", "Ben", *store), "i\ne\ne\ne\n"),  # record 3: a conflict
+        (("store", "conflicts", *store), ""),
+        (("store", "votes", "--reviewer", "Cy", *store), ""),
+        (("store", "resolve", rid[2], "exclude", "--by", "Cy", "--reason", "x", *store), ""),
+        (("screen", "--reviewer", "Ana", "--stage", "full_text", *store), "e\nwrong dose\n"),
+        (("screen", "--reviewer", "Ben", "--stage", "full_text", *store), "i\n"),
+        (("store", "votes", "--reviewer", "Ana", "--stage", "full_text", *store), ""),
+        (("store", "conflicts", "--stage", "full_text", *store), ""),
+        ((*resolve_full_text, "--by", "Cy", "--reason", "wrong dose", *store), ""),
+        (("store", "set-aside", *store), ""),
+        (("store", "reviewer", "list", *store), ""),
+        (("store", "prisma", *store), ""),
+    ]
+    for args, keys in steps:
+        assert loaded_after(run_cli(*args), lazy, keys) == [], args
+    # the steps did what they say
+    assert own_votes(db, "Ana", "full_text") == {rid[0]: ("exclude", "wrong dose")}
+    counts = RUNNER.invoke(app, ["store", "prisma", *store]).output
+    assert "Records screened" in counts and "wrong dose" in counts
 
 
 def test_the_review_layer_loads_no_heavy_module() -> None:
