@@ -207,6 +207,27 @@ def test_rma_and_bias_read_a_small_csv_without_pandas(tmp_path) -> None:
         assert loaded_after(run_cli(*args), (*LAZY, "sqlalchemy")) == [], args
 
 
+def test_figures_and_effect_sizes_load_only_what_they_draw_with(tmp_path) -> None:
+    # issue 21.19: the figures ask whether a fit is a multilevel or network one without
+    # importing stats.mv / stats.nma (scipy.optimize, scipy.sparse, scipy.stats: ~0.8 s), the
+    # funnel's contours take the normal quantile from stats._distributions, and escalc loads
+    # scipy.special only for the measures whose correction needs the gamma function
+    effects = tmp_path / "effects.csv"
+    effects.write_text("yi,vi\n0.1,0.04\n0.3,0.02\n-0.2,0.05\n0.5,0.03\n", encoding="utf-8")
+    counts = tmp_path / "counts.csv"
+    counts.write_text("ai,bi,ci,di\n4,119,11,128\n6,300,29,274\n3,228,11,209\n", "utf-8")
+    out = tmp_path / "out"
+    for args in (
+        ("forest", str(effects), "-o", str(out / "forest.png")),
+        ("funnel", str(effects), "-o", str(out / "funnel.png")),
+    ):
+        assert loaded_after(run_cli(*args)) == ["matplotlib"], args
+    cells = [f"--col={c}={c}" for c in ("ai", "bi", "ci", "di")]
+    escalc = run_cli("escalc", "RR", str(counts), *cells, "-o", str(out / "rr.csv"))
+    assert loaded_after(escalc, ("scipy", "matplotlib", "sqlalchemy")) == []
+    assert (out / "forest.png").exists() and (out / "rr.csv").exists()
+
+
 def test_a_store_at_the_newest_schema_opens_without_alembic(tmp_path) -> None:
     # Store.open compares the alembic_version row with the newest revision of the scripts
     # (one query); Alembic is imported only to create or upgrade a schema

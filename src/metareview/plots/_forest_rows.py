@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,8 +20,10 @@ from metareview.plots._scales import Scale, fmt_num, fmt_p, fmt_stat
 from metareview.stats.glmm import GlmmResult
 from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult
-from metareview.stats.mv import MvResult
-from metareview.stats.nma import NmaResult
+
+if TYPE_CHECKING:  # pragma: no cover - the modules import scipy.stats: see plots/_fits.py
+    from metareview.stats.mv import MvResult
+    from metareview.stats.nma import NmaResult
 
 __all__ = [
     "SORT_BY",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,6 +23,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import Affine2D, Transform
 
 from metareview.exceptions import InputError
+from metareview.plots._fits import is_fit
 from metareview.plots._forest_rows import (
     Row,
     build_glmm_rows,
@@ -49,8 +51,10 @@ from metareview.plots._style import (
 from metareview.stats.glmm import GlmmResult
 from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
-from metareview.stats.mv import MvResult
-from metareview.stats.nma import NmaResult
+
+if TYPE_CHECKING:  # pragma: no cover - the modules import scipy.stats: see plots/_fits.py
+    from metareview.stats.mv import MvResult
+    from metareview.stats.nma import NmaResult
 
 __all__ = ["forest"]
 
@@ -180,7 +184,7 @@ def forest(
     ['A', 'B', 'C', 'D']
     >>> plt.close(fig)
     """
-    if isinstance(res, MvResult | NmaResult):
+    if is_fit(res, "mv", "MvResult") or is_fit(res, "nma", "NmaResult"):
         return _forest_mv_nma(
             res,
             group=group,
@@ -246,7 +250,7 @@ def _forest_mv_nma(
     digits: int | None,
 ) -> Figure:
     scale = resolve_scale(measure, transf, digits=digits)
-    if isinstance(res, NmaResult):
+    if is_fit(res, "nma", "NmaResult"):
         if extra_columns is not None or group is not None:
             raise InputError(
                 "extra_columns= and group= do not apply to a network meta-analysis (its rows "

@@ -11,7 +11,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from scipy import stats
 
 from metareview._validation import check_numeric, check_same_length
 from metareview.exceptions import InputError
@@ -26,6 +25,7 @@ from metareview.plots._style import (
     check_glyphs,
     font,
 )
+from metareview.stats import _distributions as dist
 from metareview.stats.bias import RegtestResult, regtest
 from metareview.stats.glmm import GlmmResult
 from metareview.stats.mh import MhResult
@@ -138,7 +138,7 @@ def funnel(
     sei = np.sqrt(vi)
     se_all = sei if imputed is None else np.concatenate([sei, np.sqrt(imputed[1])])
     se_max = float(se_all.max()) * 1.08
-    crit = float(stats.norm.isf((1 - res.level) / 2))
+    crit = float(dist.norm.isf((1 - res.level) / 2))
     est = res.estimate
     se_grid = np.linspace(0, se_max, 2)
 
@@ -236,7 +236,7 @@ def funnel(
 
     xs = [yi, est - crit * se_max, est + crit * se_max]
     if contours:
-        z_outer = stats.norm.isf(min(CONTOUR_LEVELS) / 2)
+        z_outer = dist.norm.isf(min(CONTOUR_LEVELS) / 2)
         xs += [-z_outer * se_max, z_outer * se_max]
     if imputed is not None:
         xs.append(imputed[0])
@@ -274,7 +274,7 @@ def _draw_contours(ax: Axes, se_max: float) -> list[Patch]:
     ax.set_facecolor(_SHADES[-1])
     ax.patch.set_gid("contour-outside")
     for shade, p in zip(_SHADES[-2::-1], sorted(CONTOUR_LEVELS), strict=True):
-        z = stats.norm.isf(p / 2)
+        z = dist.norm.isf(p / 2)
         ax.fill_betweenx(
             se, -z * se, z * se, color=shade, linewidth=0, zorder=1, gid=f"contour-{p:g}"
         )
