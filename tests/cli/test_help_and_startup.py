@@ -209,9 +209,10 @@ def test_rma_and_bias_read_a_small_csv_without_pandas(tmp_path) -> None:
 
 def test_figures_and_effect_sizes_load_only_what_they_draw_with(tmp_path) -> None:
     # issue 21.19: the figures ask whether a fit is a multilevel or network one without
-    # importing stats.mv / stats.nma (scipy.optimize, scipy.sparse, scipy.stats: ~0.8 s), the
-    # funnel's contours take the normal quantile from stats._distributions, and escalc loads
-    # scipy.special only for the measures whose correction needs the gamma function
+    # importing stats.mv / stats.nma (scipy.optimize, scipy.sparse, scipy.stats: ~0.8 s; see
+    # plots/_fits.py), the funnel's contours take the normal quantile from
+    # stats._distributions, and escalc loads scipy.special only for the measures whose
+    # correction needs the gamma function
     effects = tmp_path / "effects.csv"
     effects.write_text("yi,vi\n0.1,0.04\n0.3,0.02\n-0.2,0.05\n0.5,0.03\n", encoding="utf-8")
     counts = tmp_path / "counts.csv"
@@ -222,6 +223,11 @@ def test_figures_and_effect_sizes_load_only_what_they_draw_with(tmp_path) -> Non
         ("funnel", str(effects), "-o", str(out / "funnel.png")),
     ):
         assert loaded_after(run_cli(*args)) == ["matplotlib"], args
+    # metareview.plots loads a figure's module when the figure is asked for, so the funnel
+    # loads none of the statistics the other figures draw (pandas with them); the forest
+    # plot loads pandas for its study table (RmaResult.study_table)
+    funnel = run_cli("funnel", str(effects), "-o", str(out / "funnel.png"))
+    assert loaded_after(funnel, ("pandas", "metareview.plots.gosh")) == []
     cells = [f"--col={c}={c}" for c in ("ai", "bi", "ci", "di")]
     escalc = run_cli("escalc", "RR", str(counts), *cells, "-o", str(out / "rr.csv"))
     assert loaded_after(escalc, ("scipy", "matplotlib", "sqlalchemy")) == []

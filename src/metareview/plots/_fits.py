@@ -1,9 +1,10 @@
-"""Which kind of fit a figure was given, without importing the modules of the rarer kinds.
+"""Which kind of fit a figure was given, without importing the modules of the other kinds.
 
 :mod:`metareview.stats.mv` and :mod:`metareview.stats.nma` import ``scipy.optimize``,
-``scipy.sparse`` and ``scipy.stats`` (about 0.8 s of start-up): a figure of an ``rma`` fit
-(``metareview forest``, ``funnel``) need not load them just to learn that its fit is not a
-multilevel or network one. A result of their classes can exist only once its module is
+``scipy.sparse`` and ``scipy.stats`` (about 0.8 s of start-up), :mod:`~metareview.stats.glmm`
+and :mod:`~metareview.stats.mh` pandas: a figure of an ``rma`` fit (``metareview forest``,
+``funnel``) need not load them just to learn that its fit is not a multilevel, network,
+GLMM or Mantel-Haenszel one. A result of their classes can exist only once its module is
 loaded, so a module not loaded yet means the answer is no (issue 21.19).
 """
 

@@ -17,11 +17,11 @@ import numpy as np
 from metareview._validation import Options
 from metareview.exceptions import InputError
 from metareview.plots._scales import Scale, fmt_num, fmt_p, fmt_stat
-from metareview.stats.glmm import GlmmResult
-from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult
 
-if TYPE_CHECKING:  # pragma: no cover - the modules import scipy.stats: see plots/_fits.py
+if TYPE_CHECKING:  # pragma: no cover - the modules import pandas or scipy: see plots/_fits.py
+    from metareview.stats.glmm import GlmmResult
+    from metareview.stats.mh import MhResult
     from metareview.stats.mv import MvResult
     from metareview.stats.nma import NmaResult
 

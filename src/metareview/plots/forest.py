@@ -48,11 +48,11 @@ from metareview.plots._style import (
     text_width,
     wrap_to_width,
 )
-from metareview.stats.glmm import GlmmResult
-from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
 
-if TYPE_CHECKING:  # pragma: no cover - the modules import scipy.stats: see plots/_fits.py
+if TYPE_CHECKING:  # pragma: no cover - the modules import pandas or scipy: see plots/_fits.py
+    from metareview.stats.glmm import GlmmResult
+    from metareview.stats.mh import MhResult
     from metareview.stats.mv import MvResult
     from metareview.stats.nma import NmaResult
 
@@ -204,14 +204,14 @@ def forest(
                 f"{name}= is for multilevel (rma_mv) and network (nma) fits, not for a "
                 f"{type(res).__name__}."
             )
-    if isinstance(res, MhResult):
+    if is_fit(res, "mh", "MhResult"):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
         rows, _ = build_mh_rows(
             res, scale, extra_columns=extras, sort_by=sort_by, show_weights=bool(show_weights)
         )
         grouped = res.subgroups is not None
-    elif isinstance(res, GlmmResult):
+    elif is_fit(res, "glmm", "GlmmResult"):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
         rows, _ = build_glmm_rows(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,6 +15,7 @@ from matplotlib.patches import Patch
 from metareview._validation import check_numeric, check_same_length
 from metareview.exceptions import InputError
 from metareview.plots._axes import style_axes
+from metareview.plots._fits import is_fit
 from metareview.plots._scales import resolve_scale
 from metareview.plots._style import (
     GREYS,
@@ -27,9 +28,11 @@ from metareview.plots._style import (
 )
 from metareview.stats import _distributions as dist
 from metareview.stats.bias import RegtestResult, regtest
-from metareview.stats.glmm import GlmmResult
-from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
+
+if TYPE_CHECKING:  # pragma: no cover - the modules import pandas: see plots/_fits.py
+    from metareview.stats.glmm import GlmmResult
+    from metareview.stats.mh import MhResult
 
 __all__ = ["CONTOUR_LEVELS", "funnel"]
 
@@ -116,7 +119,7 @@ def funnel(
     {'studies': 5, 'filled': 1}
     >>> plt.close(fig)
     """
-    if isinstance(res, MhResult | GlmmResult):
+    if is_fit(res, "mh", "MhResult") or is_fit(res, "glmm", "GlmmResult"):
         table = res.study_table()
         usable = np.isfinite(table["yi"].to_numpy()) & np.isfinite(table["vi"].to_numpy())
         yi, vi = table["yi"].to_numpy()[usable], table["vi"].to_numpy()[usable]
