@@ -321,13 +321,15 @@ def test_serve_hands_review_folders_to_the_analysis_page(monkeypatch, tmp_path) 
 
 
 def test_functions_named_like_their_module_stay_functions() -> None:
-    # metareview.stats loads its modules on first use; importing a module binds the package
-    # attribute of that name to the module, which must not hide the function of the same name
+    # metareview.stats and metareview.plots load their modules on first use; importing a
+    # module binds the package attribute of that name to the module, which must not hide the
+    # function of the same name
     code = (
-        "import importlib, metareview.stats as s\n"
-        "names = ('batch', 'nma', 'robust', 'sensitivity', 'simulate')\n"
-        "[importlib.import_module(f'metareview.stats.{n}') for n in names]\n"
-        "print([n for n in names if not callable(getattr(s, n))])"
+        "import importlib, metareview.stats as s, metareview.plots as p\n"
+        "names = {s: ('batch', 'nma', 'robust', 'sensitivity', 'simulate'),\n"
+        "         p: ('bubble', 'forest', 'funnel', 'labbe', 'prisma', 'rob')}\n"
+        "[importlib.import_module(f'{m.__name__}.{n}') for m, ns in names.items() for n in ns]\n"
+        "print([n for m, ns in names.items() for n in ns if not callable(getattr(m, n))])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
