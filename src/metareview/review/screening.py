@@ -254,7 +254,15 @@ class ScreeningMixin(StoreCore):
         return rows_frame(self.reviewer_rows(project), ReviewerRow)
 
     def reviewer_rows(self, project: str) -> list[ReviewerRow]:
-        """Reviewers of ``project``, in the order they were added."""
+        """Reviewers of ``project``, in the order they were added.
+
+        Examples
+        --------
+        >>> from metareview.review import Store
+        >>> store = Store.open("sqlite://"); _ = store.create_project("p")
+        >>> store.add_reviewer("p", "Ana"); store.reviewer_rows("p")
+        [ReviewerRow(name='Ana', role='reviewer', active=True)]
+        """
         with self.session() as s:
             proj = self._project(s, project)
             return [
