@@ -107,10 +107,8 @@ def build_rows(
     show_pi: bool,
 ) -> tuple[list[Row], int]:
     """All rows, top to bottom, and the index of the last row drawn in the plot panel."""
-    table = res.study_table()
-    est = scale.display(table["yi"].to_numpy())
-    lb = scale.display(table["ci_lb"].to_numpy())
-    ub = scale.display(table["ci_ub"].to_numpy())
+    _sei, ci_lb, ci_ub = res.study_intervals()
+    est, lb, ub = scale.display(res.yi), scale.display(ci_lb), scale.display(ci_ub)
     weights = res.weights
     relative = weights / weights.max()
     digits = scale.digits
