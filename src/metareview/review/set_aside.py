@@ -42,7 +42,7 @@ class SetAsideRow(NamedTuple):
 
     record_id: str
     source_id: int
-    source_line: int | None
+    source_line: int
     doi: str | None
     pmid: str | None
     year: int | None
