@@ -3,7 +3,7 @@
 Each command runs ``--repeats`` times in a fresh interpreter; the table gives the median CPU
 time (user + system, which a busy machine inflates less than wall time), the median wall
 time, and the CPU time's ratio to a bare ``python -c pass``; then what the heavy imports
-(pandas, scipy, sqlalchemy, alembic, matplotlib) cost alone, timed the same way.
+(pandas, scipy, sqlalchemy, alembic, matplotlib, pydantic) cost alone, timed the same way.
 
 With ``--before SRC`` (the ``src`` folder of an older checkout, e.g. from
 ``git archive <commit> src | tar -x -C /tmp/old``) every command also runs on that code (its
@@ -37,7 +37,15 @@ from _machine import machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cli_startup.md"
 CLI = "import sys; sys.argv[0] = 'metareview'; from metareview.cli import main; main()"
-MODULES = ("pandas", "scipy.special", "scipy.stats", "sqlalchemy.orm", "alembic.command")
+MODULES = (
+    "pandas",
+    "scipy.special",
+    "scipy.stats",
+    "sqlalchemy.orm",
+    "alembic.command",
+    "matplotlib.pyplot",
+    "pydantic",
+)
 
 
 def timed(argv: list[str], env: dict[str, str], stdin: str = "q\n") -> tuple[float, float]:
@@ -79,9 +87,33 @@ def main() -> None:
             'study,yi,vi\n"Smith, 2001",0.1,0.01\nLee 2003,0.3,0.02\nRoe,0.5,0.03\nDoe,0.2,0.02\n',
             encoding="utf-8",
         )
+        counts = work / "counts.csv"
+        counts.write_text("ai,bi,ci,di\n4,119,11,128\n6,300,29,274\n3,228,11,209\n", "utf-8")
+        search = work / "search.ris"
+        search.write_text(
+            "".join(
+                f"TY  - JOUR\nTI  - Trial {i}\nAU  - Roe, A.\nPY  - 2020\nAB  - Abstract {i}.\n"
+                "ER  - \n\n"
+                for i in range(1, 6)
+            ),
+            encoding="utf-8",
+        )
         store = str(work / "s.sqlite")
-        for setup in (["store", "init", "--project", "p"], ["store", "reviewer", "add", "Ana"]):
-            subprocess.run([*cli, *setup, "--store", store], check=True, capture_output=True)
+        for setup, keys in (  # five records, two reviewers, votes on the first two
+            (["store", "init", "--project", "p"], ""),
+            (["store", "import", str(search), "--database", "PubMed"], ""),
+            (["store", "reviewer", "add", "Ana"], ""),
+            (["store", "reviewer", "add", "Ben"], ""),
+            (["screen", "--reviewer", "Ana"], "i\ne\nq\n"),
+            (["screen", "--reviewer", "Ben"], "i\ni\nq\n"),
+        ):
+            subprocess.run(
+                [*cli, *setup, "--store", store],
+                input=keys,
+                text=True,
+                check=True,
+                capture_output=True,
+            )
         commands: dict[str, Callable[[], list[str]]] = {
             "--help": lambda: ["--help"],
             "--version": lambda: ["--version"],
@@ -92,7 +124,14 @@ def main() -> None:
                 *("store", "reviewer", "add", f"R{next(names)}", "--store", store)
             ],
             "store reviewer list": lambda: ["store", "reviewer", "list", "--store", store],
+            "store votes": lambda: ["store", "votes", "--reviewer", "Ana", "--store", store],
+            "store conflicts": lambda: ["store", "conflicts", "--store", store],
             "screen (q at once)": lambda: ["screen", "--reviewer", "Ana", "--store", store],
+            "escalc RR CSV -o": lambda: [
+                *("escalc", "RR", str(counts), "-o", str(work / "rr.csv")),
+                *(f"--col={c}={c}" for c in ("ai", "bi", "ci", "di")),
+            ],
+            "forest CSV -o PNG": lambda: ["forest", str(csv), "-o", str(work / "f.png")],
         }
         bare = statistics.median(
             timed([python, "-c", "pass"], trees["after"])[0] for _ in range(args.repeats)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from metareview.cli import app
 from metareview.cli._common import spell_for_cli
 from metareview.exceptions import Argument, InputError, Method
+from tests.cli.conftest import ids, own_votes
 
 RUNNER = CliRunner()
 HEAVY = (
@@ -138,11 +139,12 @@ NOT_AT_START = ("scipy.stats", "scipy.optimize", "scipy.sparse", "matplotlib", "
 LAZY = ("pandas", "pyarrow", "alembic", "bibtexparser", "rispy", "rapidfuzz")
 
 
-def loaded_after(code: str, modules: tuple[str, ...] = NOT_AT_START) -> list[str]:
-    """Which of ``modules`` a fresh interpreter holds after running ``code``."""
+def loaded_after(code: str, modules: tuple[str, ...] = NOT_AT_START, stdin: str = "") -> list[str]:
+    """Which of ``modules`` a fresh interpreter holds after running ``code`` (which reads
+    ``stdin``)."""
     probe = f"{code}\nimport sys\nprint([m for m in {modules!r} if m in sys.modules])"
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], input=stdin, capture_output=True, text=True, check=True
     ).stdout
     return eval(out.strip().splitlines()[-1])  # a list of names printed by repr
 
@@ -205,6 +207,34 @@ def test_rma_and_bias_read_a_small_csv_without_pandas(tmp_path) -> None:
         assert loaded_after(run_cli(*args), (*LAZY, "sqlalchemy")) == [], args
 
 
+def test_figures_and_effect_sizes_load_only_what_they_draw_with(tmp_path) -> None:
+    # issue 21.19: the figures ask whether a fit is a multilevel or network one without
+    # importing stats.mv / stats.nma (scipy.optimize, scipy.sparse, scipy.stats: ~0.8 s; see
+    # plots/_fits.py), the funnel's contours take the normal quantile from
+    # stats._distributions, and escalc loads scipy.special only for the measures whose
+    # correction needs the gamma function
+    effects = tmp_path / "effects.csv"
+    effects.write_text("yi,vi\n0.1,0.04\n0.3,0.02\n-0.2,0.05\n0.5,0.03\n", encoding="utf-8")
+    counts = tmp_path / "counts.csv"
+    counts.write_text("ai,bi,ci,di\n4,119,11,128\n6,300,29,274\n3,228,11,209\n", "utf-8")
+    out = tmp_path / "out"
+    for args in (
+        ("forest", str(effects), "-o", str(out / "forest.png")),
+        ("funnel", str(effects), "-o", str(out / "funnel.png")),
+    ):
+        assert loaded_after(run_cli(*args)) == ["matplotlib"], args
+    # metareview.plots loads a figure's module when the figure is asked for, so neither
+    # figure loads the statistics the other figures draw (pandas with them); the forest
+    # plot reads the studies' intervals as arrays (RmaResult.study_intervals)
+    for name in ("forest", "funnel"):
+        drawn = run_cli(name, str(effects), "-o", str(out / f"{name}.png"))
+        assert loaded_after(drawn, ("pandas", "metareview.plots.gosh")) == [], name
+    cells = [f"--col={c}={c}" for c in ("ai", "bi", "ci", "di")]
+    escalc = run_cli("escalc", "RR", str(counts), *cells, "-o", str(out / "rr.csv"))
+    assert loaded_after(escalc, ("scipy", "matplotlib", "sqlalchemy")) == []
+    assert (out / "forest.png").exists() and (out / "rr.csv").exists()
+
+
 def test_a_store_at_the_newest_schema_opens_without_alembic(tmp_path) -> None:
     # Store.open compares the alembic_version row with the newest revision of the scripts
     # (one query); Alembic is imported only to create or upgrade a schema
@@ -216,7 +246,39 @@ def test_a_store_at_the_newest_schema_opens_without_alembic(tmp_path) -> None:
     write = run_cli("store", "reviewer", "add", "Ana", "--store", str(store))
     assert loaded_after(write, (*LAZY, "numpy")) == []  # a write that needs no table
     listing = run_cli("store", "reviewer", "list", "--store", str(store))
-    assert "alembic" not in loaded_after(listing, LAZY)  # (pandas: the list is a DataFrame)
+    assert loaded_after(listing, (*LAZY, "numpy")) == []
+
+
+def test_the_store_commands_and_the_screener_load_neither_pandas_nor_numpy(db) -> None:
+    # issue 21.19: the store's tables reach the command line as rows (Store.reviewer_rows,
+    # decision_rows, conflict_rows, set_aside_rows; the screener reads the record it shows
+    # with Store.record_view), so a whole review -- screening both stages with a conflict at
+    # each, resolving, listing and counting -- runs without pandas. Every command below must
+    # succeed (run_cli checks the exit code).
+    rid, store = ids(db), ("--store", str(db))
+    lazy = (*LAZY, "numpy", "sklearn")
+    resolve_full_text = ("store", "resolve", rid[0], "exclude", "--stage", "full_text")
+    steps = [
+        (("screen", "--reviewer", "Ana", *store), "i\ne\ni\ne\n"),
+        (("screen", "--reviewer", "Ben", *store), "i\ne\ne\ne\n"),  # record 3: a conflict
+        (("store", "conflicts", *store), ""),
+        (("store", "votes", "--reviewer", "Cy", *store), ""),
+        (("store", "resolve", rid[2], "exclude", "--by", "Cy", "--reason", "x", *store), ""),
+        (("screen", "--reviewer", "Ana", "--stage", "full_text", *store), "e\nwrong dose\n"),
+        (("screen", "--reviewer", "Ben", "--stage", "full_text", *store), "i\n"),
+        (("store", "votes", "--reviewer", "Ana", "--stage", "full_text", *store), ""),
+        (("store", "conflicts", "--stage", "full_text", *store), ""),
+        ((*resolve_full_text, "--by", "Cy", "--reason", "wrong dose", *store), ""),
+        (("store", "set-aside", *store), ""),
+        (("store", "reviewer", "list", *store), ""),
+        (("store", "prisma", *store), ""),
+    ]
+    for args, keys in steps:
+        assert loaded_after(run_cli(*args), lazy, keys) == [], args
+    # the steps did what they say
+    assert own_votes(db, "Ana", "full_text") == {rid[0]: ("exclude", "wrong dose")}
+    counts = RUNNER.invoke(app, ["store", "prisma", *store]).output
+    assert "Records screened" in counts and "wrong dose" in counts
 
 
 def test_the_review_layer_loads_no_heavy_module() -> None:
@@ -260,13 +322,15 @@ def test_serve_hands_review_folders_to_the_analysis_page(monkeypatch, tmp_path) 
 
 
 def test_functions_named_like_their_module_stay_functions() -> None:
-    # metareview.stats loads its modules on first use; importing a module binds the package
-    # attribute of that name to the module, which must not hide the function of the same name
+    # metareview.stats and metareview.plots load their modules on first use; importing a
+    # module binds the package attribute of that name to the module, which must not hide the
+    # function of the same name
     code = (
-        "import importlib, metareview.stats as s\n"
-        "names = ('batch', 'nma', 'robust', 'sensitivity', 'simulate')\n"
-        "[importlib.import_module(f'metareview.stats.{n}') for n in names]\n"
-        "print([n for n in names if not callable(getattr(s, n))])"
+        "import importlib, metareview.stats as s, metareview.plots as p\n"
+        "names = {s: ('batch', 'nma', 'robust', 'sensitivity', 'simulate'),\n"
+        "         p: ('bubble', 'forest', 'funnel', 'labbe', 'prisma', 'rob')}\n"
+        "[importlib.import_module(f'{m.__name__}.{n}') for m, ns in names.items() for n in ns]\n"
+        "print([n for m, ns in names.items() for n in ns if not callable(getattr(m, n))])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -317,6 +317,29 @@ def test_conflicts_resolve_unblind_agreement_and_prisma(tmp_path: Path, db: Path
     assert bad.exit_code == 2 and "-o must end in .png, .svg or .pdf" in bad.output
 
 
+def test_a_full_text_conflict_shows_no_reason_for_an_inclusion(db: Path) -> None:
+    # an inclusion has no reason: it printed as "Ana: include (nan)" while the votes were a
+    # pandas frame (a missing cell of a text column reads NaN), and Store.conflicts held NaN
+    rid = ids(db)
+    for name in ("Ana", "Ben"):  # record 1 passes title/abstract
+        run(db, "screen", "--reviewer", name, input="i\ne\ne\ne\n")
+    run(db, "screen", "--reviewer", "Ana", "--stage", "full_text", input="i\n")
+    run(db, "screen", "--reviewer", "Ben", "--stage", "full_text", input="e\nwrong dose\n")
+    result = run(db, "store", "conflicts", "--stage", "full_text")
+    assert result.exit_code == 0, result.output
+    assert "1 open conflicts at full_text" in result.output and rid[0] in result.output
+    votes = " ".join(  # the table's votes column, its wrapped lines joined
+        line.split("│")[3].strip() for line in result.output.splitlines() if line.count("│") == 4
+    )
+    assert " ".join(votes.split()) == "Ana: include; Ben: exclude (wrong dose)"
+    store = Store.open(db)
+    try:
+        [conflict] = store.conflicts(PROJECT, "full_text").itertuples()
+    finally:
+        store.close()
+    assert conflict.reasons == {"Ana": None, "Ben": "wrong dose"}
+
+
 # -- keys from a terminal ---------------------------------------------------------------------
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX terminals only")
 def test_key_reader_reads_single_keys_and_restores_the_terminal() -> None:
@@ -384,13 +407,14 @@ def test_the_stage_is_derived_once_per_key_press(db: Path, monkeypatch) -> None:
     from metareview.review import screening
 
     calls = []
-    original = screening.stage_table
+    original = screening.stage_rows
 
-    def counted(*args, **kwargs):
-        calls.append(args[2])
-        return original(*args, **kwargs)
+    def counted(s, proj, stage, record_ids=None):
+        if record_ids is None:  # a read of the whole stage (a vote reads its record's rows)
+            calls.append(stage)
+        return original(s, proj, stage, record_ids)
 
-    monkeypatch.setattr(screening, "stage_table", counted)
+    monkeypatch.setattr(screening, "stage_rows", counted)
     result = run(db, "screen", "--reviewer", "Ana", input="i\ns\ne\nq\n")
     assert result.exit_code == 0, result.output
     # one check before the session, one read per key press (4), one for the goodbye line

@@ -478,8 +478,6 @@ def shown_warnings(label: str = "warning") -> Iterator[None]:
     """Print the library's warnings raised inside the block, one yellow line each, after it."""
     import warnings
 
-    from rich.text import Text
-
     from metareview.exceptions import MetareviewWarning
 
     with warnings.catch_warnings(record=True) as caught:
@@ -487,11 +485,16 @@ def shown_warnings(label: str = "warning") -> Iterator[None]:
         try:
             yield
         finally:
-            shown = [w for w in caught if issubclass(w.category, MetareviewWarning)]
-            for w in shown:
-                console.print(
-                    Text.assemble((f"{label}:", "yellow"), " ", str(w.message)), soft_wrap=True
-                )
+            for w in caught:
+                if issubclass(w.category, MetareviewWarning):
+                    _warning_line(label, str(w.message))
+
+
+def _warning_line(label: str, message: str) -> None:
+    """One yellow-labelled line (rich is imported only when there is a warning to show)."""
+    from rich.text import Text
+
+    console.print(Text.assemble((f"{label}:", "yellow"), " ", message), soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -200,8 +200,10 @@ def record_panel(
     Parameters
     ----------
     record : mapping
-        A row of :meth:`Store.records <metareview.review.Store.records>`: ``id``, ``title``,
-        ``authors``, ``year``, ``journal``, ``abstract``.
+        :meth:`Store.record_view <metareview.review.Store.record_view>`, or a row of
+        :meth:`Store.records <metareview.review.Store.records>`: ``id``, ``title``,
+        ``authors``, ``year``, ``journal``, ``abstract`` (None, NaN or pandas' NA where
+        missing).
     include, exclude : sequence of str
         Keywords to highlight in green and red.
     progress : str
@@ -214,14 +216,16 @@ def record_panel(
     -------
     rich.panel.Panel
     """
-    import pandas as pd
     from rich.console import Group
     from rich.panel import Panel
     from rich.text import Text
 
+    pd = sys.modules.get("pandas")  # a value is pandas' NA only if pandas is loaded
+
     def text(key: str) -> str:
         value = record.get(key)
-        return "" if value is None or bool(pd.isna(value)) else str(value)
+        missing = value is None or (pd is not None and value is pd.NA) or value != value
+        return "" if missing else str(value)
 
     where = " · ".join(x for x in (text("year"), text("journal")) if x)
     parts: list[Any] = [
@@ -268,7 +272,6 @@ class _Screener:
         self.history: list[str] = []  # records voted on in this session, last one last
         self.n_votes = 0  # new votes in this session
         self.n_revised = 0  # votes changed in this session (undo, or a record seen again)
-        self.records = store.records(project).set_index("id", drop=False)
 
     def queue(self) -> ScreeningQueue:
         return self.store.screening_queue(self.project, self.reviewer, self.stage)
@@ -311,8 +314,6 @@ class _Screener:
         self.goodbye(self.queue())
 
     def show(self, rid: str, queue: ScreeningQueue, own: tuple[str, str | None] | None) -> None:
-        if rid not in self.records.index:  # imported during the session
-            self.records = self.store.records(self.project).set_index("id", drop=False)
         n = len(queue.units)
         progress = f"record {queue.position(rid)} of {n} (your votes {len(queue.own)} / {n})"
         if self.ranked:
@@ -322,7 +323,7 @@ class _Screener:
         vote = None if own is None else own[0] + (f" ({own[1]})" if own[1] else "")
         console.print(
             record_panel(
-                self.records.loc[rid].to_dict(),
+                self.store.record_view(self.project, rid),
                 include=self.include,
                 exclude=self.exclude,
                 progress=progress,

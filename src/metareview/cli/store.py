@@ -313,14 +313,14 @@ def set_aside_command(
     from rich.text import Text
 
     with open_store(store) as st:
-        frame = st.set_aside(project_name(st, project), status)
-    if frame.empty:
+        rows = st.set_aside_rows(project_name(st, project), status)
+    if not rows:
         _say("no records set aside" + (f" ({status})" if status else ""))
         return
     table = _table(
-        f"{len(frame)} records set aside", ["record", "line", "why", "status"], no_wrap=["record"]
+        f"{len(rows)} records set aside", ["record", "line", "why", "status"], no_wrap=["record"]
     )
-    for row in frame.itertuples():
+    for row in rows:
         table.add_row(row.record_id, str(row.source_line), Text(str(row.reason)), row.status)
     console.print(table)
     _say("release into the queue:  metareview store release ID... --by OWNER --reason TEXT")
@@ -386,9 +386,9 @@ def reviewer_list_command(
     from rich.text import Text
 
     with open_store(store) as st:
-        frame = st.reviewers(project_name(st, project))
+        rows = st.reviewer_rows(project_name(st, project))
     table = _table(None, ["name", "role", "active"])
-    for row in frame.itertuples():
+    for row in rows:
         table.add_row(Text(row.name), row.role, "yes" if row.active else "no")
     console.print(table)
 
@@ -413,28 +413,27 @@ def votes_command(
 
     with open_store(store) as st:
         name = project_name(st, project)
-        votes = st.decisions(name, reviewer, stage)
+        votes = st.decision_rows(name, reviewer, stage)
         unblinded = st.unblinded(name, stage)
     _say(
         f"{stage} is unblinded: every vote is shown."
         if unblinded
         else f"{stage} is blinded: your votes, and the votes on complete records."
     )
-    if votes.empty:
+    if not votes:
         _say(f"no votes at {stage} to show")
         return
-    table = _table(
-        f"{votes['record_id'].nunique()} records with votes at {stage}",
-        ["record", "votes"],
-        no_wrap=["record"],
-    )
-    for rid, group in votes.groupby("record_id", sort=False):
-        cast = "; ".join(
-            f"{row.reviewer}: {row.decision}"
-            + (f" ({row.reason})" if isinstance(row.reason, str) else "")
-            for row in group.itertuples()
+    by_record: dict[str, list[str]] = {}  # in the order of each record's first vote
+    for vote in votes:
+        by_record.setdefault(vote.record_id, []).append(
+            f"{vote.reviewer}: {vote.decision}"
+            + (f" ({vote.reason})" if isinstance(vote.reason, str) else "")
         )
-        table.add_row(str(rid), Text(cast))
+    table = _table(
+        f"{len(by_record)} records with votes at {stage}", ["record", "votes"], no_wrap=["record"]
+    )
+    for rid, cast in by_record.items():
+        table.add_row(rid, Text("; ".join(cast)))
     console.print(table)
 
 
@@ -447,14 +446,14 @@ def conflicts_command(
     from rich.text import Text
 
     with open_store(store) as st:
-        frame = st.conflicts(project_name(st, project), stage)
-    if frame.empty:
+        rows = st.conflict_rows(project_name(st, project), stage)
+    if not rows:
         _say(f"no open conflicts at {stage}")
         return
     table = _table(
-        f"{len(frame)} open conflicts at {stage}", ["record", "title", "votes"], no_wrap=["record"]
+        f"{len(rows)} open conflicts at {stage}", ["record", "title", "votes"], no_wrap=["record"]
     )
-    for row in frame.itertuples():
+    for row in rows:
         votes = "; ".join(
             f"{who}: {vote}" + (f" ({row.reasons[who]})" if row.reasons.get(who) else "")
             for who, vote in row.votes.items()

@@ -7,18 +7,45 @@ Every function takes a result (or counts), reads it without recomputing any stat
 returns the matplotlib Figure; :func:`save_figure` writes it as PNG, SVG and PDF.
 """
 
-from metareview.plots._save import save_figure
-from metareview.plots.baujat import baujat_plot
-from metareview.plots.bubble import bubble
-from metareview.plots.forest import forest
-from metareview.plots.funnel import funnel
-from metareview.plots.gosh import gosh_plot
-from metareview.plots.labbe import labbe
-from metareview.plots.network import league_heatmap, netgraph
-from metareview.plots.prisma import prisma
-from metareview.plots.recall import recall_curve_plot
-from metareview.plots.rob import rob, rob_summary
-from metareview.plots.simulation import simulation_plot
+import importlib
+import sys
+import types
+import typing
+
+if typing.TYPE_CHECKING:  # the names for type checkers; at run time they come from __getattr__
+    from metareview.plots._save import save_figure
+    from metareview.plots.baujat import baujat_plot
+    from metareview.plots.bubble import bubble
+    from metareview.plots.forest import forest
+    from metareview.plots.funnel import funnel
+    from metareview.plots.gosh import gosh_plot
+    from metareview.plots.labbe import labbe
+    from metareview.plots.network import league_heatmap, netgraph
+    from metareview.plots.prisma import prisma
+    from metareview.plots.recall import recall_curve_plot
+    from metareview.plots.rob import rob, rob_summary
+    from metareview.plots.simulation import simulation_plot
+
+#: where each public name lives. A module is imported when one of its names is first used, so
+#: ``from metareview.plots import forest`` (``metareview forest``) loads neither the other
+#: figures nor the statistics they draw (the GOSH, Baujat and simulation figures import
+#: pandas with their statistics; issue 21.19, start-up time).
+_ORIGIN = {
+    "baujat_plot": "baujat",
+    "bubble": "bubble",
+    "forest": "forest",
+    "funnel": "funnel",
+    "gosh_plot": "gosh",
+    "labbe": "labbe",
+    "league_heatmap": "network",
+    "netgraph": "network",
+    "prisma": "prisma",
+    "recall_curve_plot": "recall",
+    "rob": "rob",
+    "rob_summary": "rob",
+    "save_figure": "_save",
+    "simulation_plot": "simulation",
+}
 
 __all__ = [
     "baujat_plot",
@@ -36,3 +63,36 @@ __all__ = [
     "save_figure",
     "simulation_plot",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Public names are imported on first use (PEP 562)."""
+    if name not in _ORIGIN:
+        raise AttributeError(f"module 'metareview.plots' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"metareview.plots.{_ORIGIN[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+#: functions named like the module that defines them (``forest`` in ``forest.py``, ...)
+_NAMED_LIKE_MODULE = frozenset(name for name, module in _ORIGIN.items() if name == module)
+
+
+class _Package(types.ModuleType):
+    """This package's module type. Importing submodule ``<module>`` binds the package
+    attribute ``<module>`` to the submodule, which would hide the function of the same name
+    (``forest``, ``funnel``, ``prisma``, ...); that binding is skipped, so the name keeps
+    meaning the function, as when this package imported every module (as
+    :mod:`metareview.stats` does)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _NAMED_LIKE_MODULE and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -10,18 +10,20 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from metareview._validation import Options
 from metareview.exceptions import InputError
 from metareview.plots._scales import Scale, fmt_num, fmt_p, fmt_stat
-from metareview.stats.glmm import GlmmResult
-from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult
-from metareview.stats.mv import MvResult
-from metareview.stats.nma import NmaResult
+
+if TYPE_CHECKING:  # pragma: no cover - the modules import pandas or scipy: see plots/_fits.py
+    from metareview.stats.glmm import GlmmResult
+    from metareview.stats.mh import MhResult
+    from metareview.stats.mv import MvResult
+    from metareview.stats.nma import NmaResult
 
 __all__ = [
     "SORT_BY",
@@ -105,10 +107,8 @@ def build_rows(
     show_pi: bool,
 ) -> tuple[list[Row], int]:
     """All rows, top to bottom, and the index of the last row drawn in the plot panel."""
-    table = res.study_table()
-    est = scale.display(table["yi"].to_numpy())
-    lb = scale.display(table["ci_lb"].to_numpy())
-    ub = scale.display(table["ci_ub"].to_numpy())
+    _sei, ci_lb, ci_ub = res.study_intervals()
+    est, lb, ub = scale.display(res.yi), scale.display(ci_lb), scale.display(ci_ub)
     weights = res.weights
     relative = weights / weights.max()
     digits = scale.digits

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,6 +24,7 @@ from matplotlib.transforms import Affine2D, Transform
 
 from metareview.exceptions import InputError
 from metareview.plots._axes import house_ticks, minus_formatter
+from metareview.plots._fits import is_fit
 from metareview.plots._forest_rows import (
     Row,
     build_glmm_rows,
@@ -45,11 +47,13 @@ from metareview.plots._style import (
     text_width,
     wrap_to_width,
 )
-from metareview.stats.glmm import GlmmResult
-from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
-from metareview.stats.mv import MvResult
-from metareview.stats.nma import NmaResult
+
+if TYPE_CHECKING:  # pragma: no cover - the modules import pandas or scipy: see plots/_fits.py
+    from metareview.stats.glmm import GlmmResult
+    from metareview.stats.mh import MhResult
+    from metareview.stats.mv import MvResult
+    from metareview.stats.nma import NmaResult
 
 __all__ = ["forest"]
 
@@ -179,7 +183,7 @@ def forest(
     ['A', 'B', 'C', 'D']
     >>> plt.close(fig)
     """
-    if isinstance(res, MvResult | NmaResult):
+    if is_fit(res, "mv", "MvResult") or is_fit(res, "nma", "NmaResult"):
         return _forest_mv_nma(
             res,
             group=group,
@@ -199,14 +203,14 @@ def forest(
                 f"{name}= is for multilevel (rma_mv) and network (nma) fits, not for a "
                 f"{type(res).__name__}."
             )
-    if isinstance(res, MhResult):
+    if is_fit(res, "mh", "MhResult"):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
         rows, _ = build_mh_rows(
             res, scale, extra_columns=extras, sort_by=sort_by, show_weights=bool(show_weights)
         )
         grouped = res.subgroups is not None
-    elif isinstance(res, GlmmResult):
+    elif is_fit(res, "glmm", "GlmmResult"):
         scale = resolve_scale(res.measure, transf, digits=digits)
         extras = check_extra_columns(extra_columns, res)
         rows, _ = build_glmm_rows(
@@ -245,7 +249,7 @@ def _forest_mv_nma(
     digits: int | None,
 ) -> Figure:
     scale = resolve_scale(measure, transf, digits=digits)
-    if isinstance(res, NmaResult):
+    if is_fit(res, "nma", "NmaResult"):
         if extra_columns is not None or group is not None:
             raise InputError(
                 "extra_columns= and group= do not apply to a network meta-analysis (its rows "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,11 +11,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from scipy import stats
 
 from metareview._validation import check_numeric, check_same_length
 from metareview.exceptions import InputError
 from metareview.plots._axes import side_key, style_axes
+from metareview.plots._fits import is_fit
 from metareview.plots._scales import resolve_scale
 from metareview.plots._style import (
     GREYS,
@@ -26,10 +26,13 @@ from metareview.plots._style import (
     check_glyphs,
     font,
 )
+from metareview.stats import _distributions as dist
 from metareview.stats.bias import RegtestResult, regtest
-from metareview.stats.glmm import GlmmResult
-from metareview.stats.mh import MhResult
 from metareview.stats.models import RmaResult, check_rma_result
+
+if TYPE_CHECKING:  # pragma: no cover - the modules import pandas: see plots/_fits.py
+    from metareview.stats.glmm import GlmmResult
+    from metareview.stats.mh import MhResult
 
 __all__ = ["CONTOUR_LEVELS", "funnel"]
 
@@ -116,7 +119,7 @@ def funnel(
     {'studies': 5, 'filled': 1}
     >>> plt.close(fig)
     """
-    if isinstance(res, MhResult | GlmmResult):
+    if is_fit(res, "mh", "MhResult") or is_fit(res, "glmm", "GlmmResult"):
         table = res.study_table()
         usable = np.isfinite(table["yi"].to_numpy()) & np.isfinite(table["vi"].to_numpy())
         yi, vi = table["yi"].to_numpy()[usable], table["vi"].to_numpy()[usable]
@@ -138,7 +141,7 @@ def funnel(
     sei = np.sqrt(vi)
     se_all = sei if imputed is None else np.concatenate([sei, np.sqrt(imputed[1])])
     se_max = float(se_all.max()) * 1.08
-    crit = float(stats.norm.isf((1 - res.level) / 2))
+    crit = float(dist.norm.isf((1 - res.level) / 2))
     est = res.estimate
     se_grid = np.linspace(0, se_max, 2)
 
@@ -236,7 +239,7 @@ def funnel(
 
     xs = [yi, est - crit * se_max, est + crit * se_max]
     if contours:
-        z_outer = stats.norm.isf(min(CONTOUR_LEVELS) / 2)
+        z_outer = dist.norm.isf(min(CONTOUR_LEVELS) / 2)
         xs += [-z_outer * se_max, z_outer * se_max]
     if imputed is not None:
         xs.append(imputed[0])
@@ -265,7 +268,7 @@ def _draw_contours(ax: Axes, se_max: float) -> list[Patch]:
     ax.set_facecolor(_SHADES[-1])
     ax.patch.set_gid("contour-outside")
     for shade, p in zip(_SHADES[-2::-1], sorted(CONTOUR_LEVELS), strict=True):
-        z = stats.norm.isf(p / 2)
+        z = dist.norm.isf(p / 2)
         ax.fill_betweenx(
             se, -z * se, z * se, color=shade, linewidth=0, zorder=1, gid=f"contour-{p:g}"
         )

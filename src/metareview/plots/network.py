@@ -9,7 +9,7 @@ treatment against the reference is :func:`metareview.plots.forest` on the same r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,6 +20,7 @@ from matplotlib.patches import Rectangle
 
 from metareview._validation import DIGITS, check_optional
 from metareview.exceptions import InputError
+from metareview.plots._fits import is_fit
 from metareview.plots._scales import fmt_num, resolve_scale
 from metareview.plots._style import (
     FONT_SIZE,
@@ -32,7 +33,9 @@ from metareview.plots._style import (
     font,
     text_width,
 )
-from metareview.stats.nma import NmaResult
+
+if TYPE_CHECKING:  # pragma: no cover - nma.py imports scipy.stats: see plots/_fits.py
+    from metareview.stats.nma import NmaResult
 
 __all__ = ["league_heatmap", "netgraph"]
 
@@ -364,7 +367,7 @@ def _ink_on(colour: Any) -> str:
 
 
 def _check(res: Any, what: str) -> None:
-    if not isinstance(res, NmaResult):
+    if not is_fit(res, "nma", "NmaResult"):
         raise InputError(f"{what} needs the result of metareview.nma(); got {type(res).__name__}.")
 
 

@@ -18,9 +18,9 @@ that the transaction looked up with :meth:`StoreCore._project` (or locked with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection, Engine
@@ -31,7 +31,10 @@ from metareview.exceptions import InputError, StoreError
 from metareview.review.migrate import upgrade as upgrade_schema
 from metareview.review.models import AuditLog, Project, Record, audit_log_is_append_only
 
-__all__ = ["READ_ONLY", "StoreCore", "lock_project", "project_record"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["READ_ONLY", "StoreCore", "lock_project", "project_record", "rows_frame"]
 
 _PROJECTS = "metareview_projects"  # key in Session.info: ids of the projects looked up
 #: execution option of the connections :meth:`StoreCore.reading` gives: on SQLite their
@@ -155,3 +158,15 @@ def project_record(s: Session, proj: Project, record_id: str) -> Record:
 
 def _seen(s: Session, project_id: int) -> None:
     s.info.setdefault(_PROJECTS, set()).add(project_id)
+
+
+def rows_frame(rows: Sequence[tuple[Any, ...]], row_type: type[tuple[Any, ...]]) -> pd.DataFrame:
+    """``rows``, named tuples of ``row_type``, as a DataFrame with its fields as columns.
+
+    A store table is read once, as rows (the ``*_rows`` methods, which the command line
+    prints: listing a store's tables then loads no pandas, issue 21.19), and the
+    DataFrame-returning method of the same name wraps them for Python users.
+    """
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=list(row_type._fields))  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ from metareview.review.screening import (
     outcomes,
     secondary_records,
     set_aside_records,
-    stage_table,
+    stage_rows,
 )
 
 __all__ = ["PRISMA2020_ROWS", "PrismaMixin"]
@@ -128,7 +128,7 @@ class PrismaMixin(StoreCore):
             title_abstract = outcomes(s, proj, "title_abstract")
             automation = stopped_records(s, proj) - set(secondary) - set(aside)
             # the full-text stage holds exactly the reports sought and retrieved, i.e. assessed
-            assessed_table = stage_table(s, proj, "full_text")
+            assessed_rows = stage_rows(s, proj, "full_text")
             studies = dict(
                 s.execute(
                     select(StudyReport.record_id, Study.label)
@@ -147,11 +147,13 @@ class PrismaMixin(StoreCore):
         )
         _require_outcomes("title_abstract", units, title_abstract)
         sought = [u for u in screened if title_abstract[u] == "include"]
-        assessed = assessed_table["record_id"].tolist()
-        decided = assessed_table[assessed_table["decision"].notna()]
-        _require_outcomes("full_text", assessed, set(decided["record_id"]))
-        excluded = Counter(decided.loc[decided["decision"] == "exclude", "reason"])
-        included = decided.loc[decided["decision"] == "include", "record_id"].tolist()
+        assessed = [rid for rid, *_ in assessed_rows]
+        decided = {
+            rid: (decision, reason) for rid, _, _, decision, reason in assessed_rows if decision
+        }
+        _require_outcomes("full_text", assessed, decided)
+        excluded = Counter(reason for decision, reason in decided.values() if decision == "exclude")
+        included = [rid for rid, (decision, _) in decided.items() if decision == "include"]
         counts: dict[str, Any] = {
             "records_databases": dict(per_source["database"]),
             "records_registers": dict(per_source["register"]) or 0,

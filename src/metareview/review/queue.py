@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
-from metareview.review._core import StoreCore, project_record
+from metareview.review._core import StoreCore, project_record, rows_frame
 from metareview.review.allocation import may_screen
 from metareview.review.models import (
     Base,
@@ -40,6 +40,7 @@ from metareview.review.models import (
 from metareview.review.ranked_queue import stopped_records
 from metareview.review.screening import (
     STAGES,
+    VoteRow,
     _check_unit,
     _unblinded,
     check_stage,
@@ -185,18 +186,9 @@ class QueueMixin(StoreCore):
         has none) plus others' on complete records, or all once the stage is unblinded.
 
         Columns as :meth:`decisions`: ``record_id``, ``reviewer``, ``decision``, ``reason``,
-        ``time``.
+        ``time`` (the rows of :meth:`decision_rows`).
         """
-        stage = check_stage(stage)
-        with self.session() as s:
-            proj = self._project(s, project)
-            name = None if reviewer is None else reviewer_row(s, proj, reviewer).name
-            votes = votes_frame(s, proj, stage)
-            if not _unblinded(s, proj, stage):
-                counts = votes.groupby("record_id").size()
-                complete = set(counts[counts >= proj.reviewers_per_record].index)
-                votes = votes[(votes["reviewer"] == name) | votes["record_id"].isin(complete)]
-        return votes.drop(columns="reviewer_id").reset_index(drop=True)
+        return rows_frame(self.decision_rows(project, reviewer, stage), VoteRow)  # type: ignore[attr-defined]
 
     def unblinded(self, project: str, stage: str) -> bool:
         """Whether an owner has unblinded ``stage`` of ``project``."""
@@ -240,15 +232,15 @@ class QueueMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project)
             person = reviewer_row(s, proj, reviewer)
-            table, own = reviewer_stage(s, proj, person, stage)
+            rows, own = reviewer_stage(s, proj, person, stage)
         mine = set(own)
-        open_ = [r for r in table.loc[table["status"] == "pending", "record_id"] if r not in mine]
+        open_ = [row[0] for row in rows if row[2] == "pending" and row[0] not in mine]
         skipped = [r for r in open_ if r in set(skip)]
         ahead = [r for r in open_ if r not in set(skip)]
         return {
             "next": ahead[0] if ahead else None,
-            "total": len(table),
-            "voted": len(mine & set(table["record_id"])),
+            "total": len(rows),
+            "voted": len(mine & {row[0] for row in rows}),
             "left": len(open_),
             "skipped": len(skipped),
         }

@@ -18,17 +18,19 @@ The rules (those of Cochrane Handbook ch. 4.6.4 and of Covidence/Rayyan's "blind
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from metareview._validation import check_text
 from metareview.exceptions import Argument, InputError, Method, StaleVoteError
-from metareview.review._core import StoreCore, project_record
+from metareview.review._core import StoreCore, project_record, rows_frame
 from metareview.review.models import (
     DuplicateGroup,
     DuplicateMember,
@@ -45,12 +47,48 @@ from metareview.review.models import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["DECISIONS", "STAGES", "ScreeningAgreement", "ScreeningMixin", "ScreeningQueue"]
+__all__ = [
+    "DECISIONS",
+    "STAGES",
+    "ConflictRow",
+    "ReviewerRow",
+    "ScreeningAgreement",
+    "ScreeningMixin",
+    "ScreeningQueue",
+    "VoteRow",
+]
 
 STAGES = ("title_abstract", "full_text")
 DECISIONS = ("include", "exclude", "maybe")
 ROLES = ("reviewer", "owner")
 RESOLUTION_METHODS = ("third_reviewer", "consensus")
+
+
+class ReviewerRow(NamedTuple):
+    """A reviewer of a project: a row of :meth:`ScreeningMixin.reviewers`."""
+
+    name: str
+    role: str
+    active: bool
+
+
+class VoteRow(NamedTuple):
+    """A vote as a reviewer may see it: a row of :meth:`ScreeningMixin.decisions`."""
+
+    record_id: str
+    reviewer: str
+    decision: str
+    reason: str | None
+    time: datetime
+
+
+class ConflictRow(NamedTuple):
+    """A complete record whose votes disagree: a row of :meth:`ScreeningMixin.conflicts`."""
+
+    record_id: str
+    title: str | None
+    votes: dict[str, str]
+    reasons: dict[str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,17 +249,30 @@ class ScreeningMixin(StoreCore):
             )
 
     def reviewers(self, project: str) -> pd.DataFrame:
-        """Reviewers of ``project``: ``name``, ``role``, ``active``."""
-        import pandas as pd
+        """Reviewers of ``project``: ``name``, ``role``, ``active`` (the rows of
+        :meth:`reviewer_rows`)."""
+        return rows_frame(self.reviewer_rows(project), ReviewerRow)
 
+    def reviewer_rows(self, project: str) -> list[ReviewerRow]:
+        """Reviewers of ``project``, in the order they were added.
+
+        Examples
+        --------
+        >>> from metareview.review import Store
+        >>> store = Store.open("sqlite://"); _ = store.create_project("p")
+        >>> store.add_reviewer("p", "Ana"); store.reviewer_rows("p")
+        [ReviewerRow(name='Ana', role='reviewer', active=True)]
+        """
         with self.session() as s:
             proj = self._project(s, project)
-            rows = s.execute(
-                select(Reviewer.name, Reviewer.role, Reviewer.active)
-                .where(Reviewer.project_id == proj.id)
-                .order_by(Reviewer.id)
-            ).all()
-        return pd.DataFrame([tuple(r) for r in rows], columns=["name", "role", "active"])
+            return [
+                ReviewerRow(*row)
+                for row in s.execute(
+                    select(Reviewer.name, Reviewer.role, Reviewer.active)
+                    .where(Reviewer.project_id == proj.id)
+                    .order_by(Reviewer.id)
+                )
+            ]
 
     def set_reviewers_per_record(self, project: str, n: int, *, actor: str) -> None:
         """Votes needed per record and stage before its outcome is known (default 2)."""
@@ -318,19 +369,27 @@ class ScreeningMixin(StoreCore):
 
         Their own votes, plus other reviewers' votes on records whose votes are complete, or
         all votes once an owner has unblinded the stage. Columns ``record_id``, ``reviewer``,
-        ``decision``, ``reason``, ``time``.
+        ``decision``, ``reason``, ``time`` (the rows of :meth:`decision_rows`).
         """
+        return rows_frame(self.decision_rows(project, reviewer, stage), VoteRow)
+
+    def decision_rows(
+        self, project: str, reviewer: str | None, stage: str = "title_abstract"
+    ) -> list[VoteRow]:
+        """The votes ``reviewer`` may see at ``stage``, oldest first (see :meth:`decisions`);
+        ``reviewer=None`` is a viewer who has no votes of their own."""
         stage = check_stage(stage)
         with self.session() as s:
             proj = self._project(s, project)
-            person = reviewer_row(s, proj, reviewer)
-            votes = votes_frame(s, proj, stage)
+            name = None if reviewer is None else reviewer_row(s, proj, reviewer).name
+            votes = vote_rows(s, proj, stage)
             if not _unblinded(s, proj, stage):
                 complete = _complete(votes, proj.reviewers_per_record)
-                votes = votes[
-                    (votes["reviewer"] == person.name) | votes["record_id"].isin(complete)
-                ]
-        return votes.drop(columns="reviewer_id").reset_index(drop=True)
+                votes = [v for v in votes if v[1] == name or v[0] in complete]
+        return [
+            VoteRow(rid, who, decision, reason, time)
+            for rid, who, _, decision, reason, time in votes
+        ]
 
     def unblind(self, project: str, stage: str, *, owner: str, reason: str) -> None:
         """Show every vote at ``stage`` to every reviewer; only an owner may, and it is logged."""
@@ -371,13 +430,12 @@ class ScreeningMixin(StoreCore):
                     f"reviewer {reviewer!r} was removed from {proj.name!r}; "
                     "their votes are kept but they cannot vote."
                 )
-            table, own = reviewer_stage(s, proj, person, stage)
-        pending = table.loc[table["status"] == "pending", "record_id"]
+            rows, own = reviewer_stage(s, proj, person, stage)
         return ScreeningQueue(
             stage=stage,
             reviewer=reviewer,
-            units=tuple(table["record_id"]),
-            to_vote=tuple(r for r in pending if r not in own),
+            units=tuple(row[0] for row in rows),
+            to_vote=tuple(row[0] for row in rows if row[2] == "pending" and row[0] not in own),
             own=own,
         )
 
@@ -388,8 +446,8 @@ class ScreeningMixin(StoreCore):
         a menu built from them never shows a reason another reviewer gave on a record still
         being screened.
         """
-        seen = self.decisions(project, reviewer, "full_text")
-        reasons = [str(r).strip() for r in seen["reason"] if isinstance(r, str) and r.strip()]
+        seen = self.decision_rows(project, reviewer, "full_text")
+        reasons = [v.reason.strip() for v in seen if isinstance(v.reason, str) and v.reason.strip()]
         return list(dict.fromkeys(reasons))
 
     def next_record(self, project: str, reviewer: str, stage: str = "title_abstract") -> str | None:
@@ -429,33 +487,36 @@ class ScreeningMixin(StoreCore):
         """Complete records whose votes disagree and that are not resolved yet.
 
         Columns ``record_id``, ``title``, ``votes`` (``{reviewer: decision}``) and ``reasons``
-        (``{reviewer: reason}``).
+        (``{reviewer: reason}``): the rows of :meth:`conflict_rows`.
         """
-        import pandas as pd
+        return rows_frame(self.conflict_rows(project, stage), ConflictRow)
 
+    def conflict_rows(self, project: str, stage: str = "title_abstract") -> list[ConflictRow]:
+        """The open conflicts at ``stage``, in screening order (see :meth:`conflicts`)."""
         stage = check_stage(stage)
-        status = self.screening_status(project, stage)
-        ids = status.loc[status["status"] == "conflict", "record_id"].tolist()
         with self.session() as s:
             proj = self._project(s, project)
-            votes = votes_frame(s, proj, stage)
+            ids = [
+                rid for rid, _n, status, *_ in stage_rows(s, proj, stage) if status == "conflict"
+            ]
+            votes: dict[str, list[tuple[str, str, str | None]]] = {rid: [] for rid in ids}
+            for rid, who, _, decision, reason, _time in vote_rows(s, proj, stage):
+                if rid in votes:
+                    votes[rid].append((who, decision, reason))
             titles = (
                 dict(s.execute(select(Record.id, Record.title).where(Record.id.in_(ids))).all())
                 if ids
                 else {}
             )
-        rows = []
-        for rid in ids:
-            mine = votes[votes["record_id"] == rid]
-            rows.append(
-                (
-                    rid,
-                    titles.get(rid),
-                    dict(zip(mine["reviewer"], mine["decision"], strict=True)),
-                    dict(zip(mine["reviewer"], mine["reason"], strict=True)),
-                )
+        return [
+            ConflictRow(
+                rid,
+                titles.get(rid),
+                {who: decision for who, decision, _ in votes[rid]},
+                {who: reason for who, _, reason in votes[rid]},
             )
-        return pd.DataFrame(rows, columns=["record_id", "title", "votes", "reasons"])
+            for rid in ids
+        ]
 
     def resolve(
         self,
@@ -486,14 +547,13 @@ class ScreeningMixin(StoreCore):
         with self.session() as s:
             proj = self._project(s, project, lock=True)
             person = reviewer_row(s, proj, by)
-            votes = votes_frame(s, proj, stage)
-            mine = votes[votes["record_id"] == record_id]
             state = record_state(s, proj, stage, record_id)
             if state != "conflict":
                 raise InputError(
                     f"record {record_id}: only conflicts can be resolved; it is {state} at {stage}."
                 )
-            if method == "third_reviewer" and person.name in set(mine["reviewer"]):
+            voters = {who for rid, who, *_ in vote_rows(s, proj, stage) if rid == record_id}
+            if method == "third_reviewer" and person.name in voters:
                 raise InputError(
                     f"record {record_id}: {by!r} voted on it, so cannot be its "
                     "third reviewer; use ",
@@ -566,9 +626,11 @@ class ScreeningMixin(StoreCore):
         stage = check_stage(stage)
         with self.session() as s:
             proj = self._project(s, project)
-            votes = votes_frame(s, proj, stage)
-            complete = _complete(votes, proj.reviewers_per_record)
-        votes = votes[votes["record_id"].isin(complete)]
+            rows = vote_rows(s, proj, stage)
+            complete = _complete(rows, proj.reviewers_per_record)
+        votes = pd.DataFrame(
+            [row for row in rows if row[0] in complete], columns=list(VOTE_COLUMNS)
+        )
         wide = votes.pivot(index="record_id", columns="reviewer", values="decision")
         names = list(wide.columns)
         pairs = []
@@ -803,14 +865,14 @@ def _check_unit(s: Session, proj: Project, record_id: str) -> None:
 
 def reviewer_stage(
     s: Session, proj: Project, person: Reviewer, stage: str
-) -> tuple[pd.DataFrame, dict[str, tuple[str, str | None]]]:
-    """What one reviewer screens at ``stage``: the stage table (:func:`stage_table`) limited,
+) -> tuple[list[StageRow], dict[str, tuple[str, str | None]]]:
+    """What one reviewer screens at ``stage``: the stage's rows (:func:`stage_rows`) limited,
     when an owner allocated the stage, to the records given to the reviewer and those they
     voted on; and their own votes, record id -> (decision, reason), oldest first. The one
     rule behind the CLI's screener and the web app's queue."""
     from metareview.review.allocation import assigned_ids  # allocation builds on this module
 
-    table = stage_table(s, proj, stage)
+    rows = stage_rows(s, proj, stage)
     own = {
         rid: (decision, reason)
         for rid, decision, reason in s.execute(
@@ -827,35 +889,46 @@ def reviewer_stage(
     }
     allocated = assigned_ids(s, proj, stage, person.id)
     if allocated is not None:
-        table = table[table["record_id"].isin(allocated | own.keys())]
-    return table, own
+        rows = [row for row in rows if row[0] in allocated or row[0] in own]
+    return rows, own
+
+
+#: the columns of :func:`vote_rows` and :func:`votes_frame`
+VOTE_COLUMNS = ("record_id", "reviewer", "reviewer_id", "decision", "reason", "time")
 
 
 def votes_frame(s: Session, proj: Project, stage: str) -> pd.DataFrame:
+    """Every vote at ``stage`` (unblinded: for the store's own rules), oldest first: the rows
+    of :func:`vote_rows` as a DataFrame."""
     import pandas as pd
 
-    rows = s.execute(
-        select(
-            ScreeningDecision.record_id,
-            Reviewer.name,
-            ScreeningDecision.reviewer_id,
-            ScreeningDecision.decision,
-            ScreeningDecision.reason,
-            ScreeningDecision.time,
+    return pd.DataFrame(vote_rows(s, proj, stage), columns=list(VOTE_COLUMNS))
+
+
+def vote_rows(s: Session, proj: Project, stage: str) -> list[tuple[Any, ...]]:
+    """Every vote at ``stage``, oldest first, as tuples of ``VOTE_COLUMNS``."""
+    return [
+        tuple(row)
+        for row in s.execute(
+            select(
+                ScreeningDecision.record_id,
+                Reviewer.name,
+                ScreeningDecision.reviewer_id,
+                ScreeningDecision.decision,
+                ScreeningDecision.reason,
+                ScreeningDecision.time,
+            )
+            .join(Reviewer, Reviewer.id == ScreeningDecision.reviewer_id)
+            .where(ScreeningDecision.project_id == proj.id, ScreeningDecision.stage == stage)
+            .order_by(ScreeningDecision.id)
         )
-        .join(Reviewer, Reviewer.id == ScreeningDecision.reviewer_id)
-        .where(ScreeningDecision.project_id == proj.id, ScreeningDecision.stage == stage)
-        .order_by(ScreeningDecision.id)
-    ).all()
-    return pd.DataFrame(
-        [tuple(r) for r in rows],
-        columns=["record_id", "reviewer", "reviewer_id", "decision", "reason", "time"],
-    )
+    ]
 
 
-def _complete(votes: pd.DataFrame, needed: int) -> set[str]:
-    counts = votes.groupby("record_id").size()
-    return set(counts[counts >= needed].index)
+def _complete(votes: Sequence[tuple[Any, ...]], needed: int) -> set[str]:
+    """Records with at least ``needed`` votes among ``votes`` (rows of :func:`vote_rows`)."""
+    counts = Counter(row[0] for row in votes)
+    return {rid for rid, n in counts.items() if n >= needed}
 
 
 def _agreed(votes: Sequence[tuple[str, str | None]], stage: str) -> tuple[str, str | None] | None:

@@ -18,37 +18,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
 
 from metareview._validation import check_text
 from metareview.exceptions import InputError
-from metareview.review._core import StoreCore
+from metareview.review._core import StoreCore, rows_frame
 from metareview.review.models import Record, Reviewer, SetAside, utc_now
 from metareview.review.screening import owner_row
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["SET_ASIDE_STATUSES", "SetAsideMixin"]
+__all__ = ["SET_ASIDE_STATUSES", "SetAsideMixin", "SetAsideRow"]
 
 #: ``held`` (waiting for an owner), ``released`` (in the queue) or ``discarded``
 SET_ASIDE_STATUSES = ("held", "released", "discarded")
-_COLUMNS = [
-    "record_id",
-    "source_id",
-    "source_line",
-    "doi",
-    "pmid",
-    "year",
-    "reason",
-    "time",
-    "status",
-    "decided_by",
-    "decision_reason",
-    "decided_at",
-]
+
+
+class SetAsideRow(NamedTuple):
+    """A record set aside at import: a row of :meth:`SetAsideMixin.set_aside`."""
+
+    record_id: str
+    source_id: int
+    source_line: int
+    doi: str | None
+    pmid: str | None
+    year: int | None
+    reason: str
+    time: datetime
+    status: str
+    decided_by: str | None
+    decision_reason: str | None
+    decided_at: datetime | None
 
 
 class SetAsideMixin(StoreCore):
@@ -85,8 +88,13 @@ class SetAsideMixin(StoreCore):
         >>> store.screening_status("p")["record_id"].str.endswith("-000001").tolist()
         [True]
         """
-        import pandas as pd
+        frame = rows_frame(self.set_aside_rows(project, status), SetAsideRow)
+        frame["year"] = frame["year"].astype("Int64")
+        return frame
 
+    def set_aside_rows(self, project: str, status: str | None = None) -> list[SetAsideRow]:
+        """The records of ``project`` set aside at import, in import order, as rows (see
+        :meth:`set_aside`)."""
         if status is not None and status not in SET_ASIDE_STATUSES:
             raise InputError(f"status must be one of {list(SET_ASIDE_STATUSES)}; got {status!r}.")
         with self.session() as s:
@@ -100,8 +108,8 @@ class SetAsideMixin(StoreCore):
             )
             if status is not None:
                 query = query.where(SetAside.status == status)
-            rows = [
-                (
+            return [
+                SetAsideRow(
                     a.record_id,
                     r.source_id,
                     r.source_line,
@@ -117,9 +125,6 @@ class SetAsideMixin(StoreCore):
                 )
                 for a, r, who in s.execute(query)
             ]
-        frame = pd.DataFrame(rows, columns=_COLUMNS)
-        frame["year"] = frame["year"].astype("Int64")
-        return frame
 
     def release_set_aside(
         self, project: str, record_ids: Sequence[str], *, owner: str, reason: str

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import comb
 
 from metareview._validation import (
     ALPHA,
@@ -395,6 +394,8 @@ def trimfill(
         raise InputError(f"trimfill: k0 did not settle within {maxiter} iterations.")
     p_k0 = None
     if estimator == "R0":
+        from scipy.special import comb  # scipy.special's import is ~0.2 s: only for R0
+
         m = np.arange(-1, k0)
         p_k0 = float(1 - np.sum(comb(m + 1, m + 1) * 0.5 ** (m + 2)))
     if k0 == 0:

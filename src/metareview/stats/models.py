@@ -204,19 +204,26 @@ class RmaResult:
         """One row per study in the fit: yi, vi, sei, CI and weight (%)."""
         import pandas as pd
 
-        crit = dist.norm.isf((1 - self.level) / 2)
-        sei = np.sqrt(self.vi)
+        sei, ci_lb, ci_ub = self.study_intervals()
         return pd.DataFrame(
             {
                 "yi": self.yi,
                 "vi": self.vi,
                 "sei": sei,
-                "ci_lb": self.yi - crit * sei,
-                "ci_ub": self.yi + crit * sei,
+                "ci_lb": ci_lb,
+                "ci_ub": ci_ub,
                 "weight": self.weights,
             },
             index=pd.Index(self.slab, name="study"),
         )
+
+    def study_intervals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each study's standard error and Wald interval at the fit's level: ``sei``,
+        ``ci_lb``, ``ci_ub`` (the columns of :meth:`study_table`, as arrays: a forest plot
+        reads them without pandas)."""
+        crit = dist.norm.isf((1 - self.level) / 2)
+        sei = np.sqrt(self.vi)
+        return sei, self.yi - crit * sei, self.yi + crit * sei
 
     def confint(self, type: str = "QP") -> dict[str, float]:
         """Confidence intervals for tau2, tau, I2 and H2 at the fit's level.

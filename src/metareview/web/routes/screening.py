@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 
 from metareview.exceptions import InputError
-from metareview.review import Store
 from metareview.review.screening import check_stage
 from metareview.web.auth import Caller, require_member
 from metareview.web.routes._common import redirect, render, store_of
@@ -28,13 +27,6 @@ MEMBERS = ("owner", "reviewer", "viewer")
 
 def _skips(skip: str | None) -> list[str]:
     return [s for s in (skip or "").split(",") if s]
-
-
-def reasons_seen(store: Store, project: str, reviewer: str) -> list[str]:
-    """Full-text exclusion reasons the reviewer may see, first seen first (the menu)."""
-    votes = store.visible_votes(project, "full_text", reviewer)
-    reasons = [str(r).strip() for r in votes["reason"] if isinstance(r, str) and r.strip()]
-    return list(dict.fromkeys(reasons))
 
 
 def screen_context(
@@ -80,7 +72,9 @@ def screen_context(
         "skip": ",".join(skip),
         "message": message,
         "keywords": store.keywords(project),
-        "reasons": reasons_seen(store, project, caller.reviewer) if stage == "full_text" else [],
+        "reasons": (  # the menu: the store's rule, as the CLI screener's
+            store.exclusion_reasons(project, caller.reviewer) if stage == "full_text" else []
+        ),
         "order": order,
         "ranking": ranked["ranking"] if ranked else None,
         "stopping": ranked["stopping"] if ranked else None,
