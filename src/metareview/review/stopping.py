@@ -37,6 +37,7 @@ Proc. SIGIR 2016:75-84. doi:10.1145/2911451.2911510
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -55,6 +56,7 @@ __all__ = [
     "first_stops",
     "hypergeometric_stop",
     "knee_stop",
+    "min_certifying_sample",
     "recall_p_value",
 ]
 
@@ -233,6 +235,99 @@ def recall_p_value(
     if y.size == 0:
         return 1.0
     return float(_window_p_values(y, int(n_records), target, odds).min())
+
+
+def min_certifying_sample(
+    n_unscreened: int,
+    relevant_found: int,
+    *,
+    found_in_sample: int = 0,
+    recall_target: float = 0.95,
+    confidence: float = 0.95,
+) -> int:
+    """Fewest records a random sample of the unscreened must hold to certify the recall.
+
+    The lower bound on any stopping rule whose guarantee holds for every ranking. With
+    ``r = relevant_found`` relevant records found before the sample and ``k =
+    found_in_sample`` in it, recall is below ``recall_target`` exactly when at least
+    ``K = floor((r + k) / recall_target - r) + 1`` relevant records were among the ``U =
+    n_unscreened`` records the sample was drawn from. A rule that makes no assumption about
+    the ranking can learn about those ``U`` records only from a random sample of them, so
+    it may stop on a sample of ``n`` holding ``k`` relevant records only if so few are
+    unlikely when ``K`` are there: ``P(X <= k) < 1 - confidence``, ``X`` hypergeometric
+    (``U`` records, ``K`` relevant, ``n`` drawn); a smaller sample would break the promise
+    whenever recall is just below the target (Callaghan & Müller-Hansen 2020 use the same
+    test on the last records screened).
+
+    With ``k = 0`` (the best a sample can show), ``m = floor(r (1 / recall_target - 1)) +
+    1`` and ``P(X = 0) = C(U - m, n) / C(U, n) = prod_{i=0}^{m-1} (U - n - i) / (U - i)``,
+    which lies between ``((U - n - m + 1) / (U - m + 1))^m`` and ``((U - n) / U)^m``: the
+    sample needs between ``(U - m + 1) (1 - alpha^(1/m))`` and ``U (1 - alpha^(1/m))``
+    records (``alpha = 1 - confidence``), a share ``1 - alpha^(1/m)`` of what is left (63 %
+    for ``m = 3``, 39 % for ``m = 6`` at 95 % confidence) however good the ranking was.
+    Drawing the sample in batches or testing after every draw cannot lower it: the chance
+    that ``n`` draws all miss the ``m`` records is the same.
+
+    Parameters
+    ----------
+    n_unscreened : int
+        Records the sample is drawn from (``U``).
+    relevant_found : int
+        Relevant records found before the sample (``r``).
+    found_in_sample : int
+        Relevant records the sample holds (``k``; 0 gives the smallest sample).
+    recall_target, confidence : float
+        As in :func:`hypergeometric_stop`.
+
+    Returns
+    -------
+    int
+        The smallest ``n`` with ``P(X <= k) < 1 - confidence`` (0 when ``K`` exceeds ``U``:
+        the null is impossible).
+
+    Raises
+    ------
+    InputError
+        Negative counts, ``found_in_sample`` above ``n_unscreened``, fractions outside (0, 1).
+
+    Examples
+    --------
+    Ten records left and one relevant record found, target recall 1/2: the null needs
+    ``m = 2`` relevant records among the ten; a sample of 7 misses both with probability
+    ``3/10 * 2/9 = 0.067``, a sample of 8 with ``2/10 * 1/9 = 0.022``:
+
+    >>> min_certifying_sample(10, 1, recall_target=0.5)
+    8
+    """
+    from scipy.stats import hypergeom  # see _window_p_values
+
+    target = _check_fraction("recall_target", recall_target)
+    alpha = 1.0 - _check_fraction("confidence", confidence)
+    for name, value in (
+        ("n_unscreened", n_unscreened),
+        ("relevant_found", relevant_found),
+        ("found_in_sample", found_in_sample),
+    ):
+        if int(value) < 0:
+            raise InputError(Argument(name), f" must be a count (0 or more); got {value!r}.")
+    unscreened, r, k = int(n_unscreened), int(relevant_found), int(found_in_sample)
+    if k > unscreened:
+        raise InputError(
+            Argument("found_in_sample"),
+            f" ({k}) cannot exceed n_unscreened ({unscreened}).",
+        )
+    big_k = math.floor((r + k) / target - r + _FLOOR_EPS) + 1
+    if big_k > unscreened:
+        return 0
+    # P(X <= k) falls as n grows and is 0 at n = U (all K drawn, K > k): bisect on n
+    low, high = k, unscreened  # P(X <= k) = 1 for n <= k
+    while high - low > 1:
+        mid = (low + high) // 2
+        if hypergeom.cdf(k, unscreened, big_k, mid) < alpha:
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def hypergeometric_stop(
