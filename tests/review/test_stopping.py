@@ -17,6 +17,7 @@ from scipy.stats import hypergeom
 
 from metareview.exceptions import InputError
 from metareview.review.stopping import (
+    _first_hypergeometric_stop,
     consecutive_irrelevant,
     first_stops,
     hypergeometric_stop,
@@ -231,3 +232,23 @@ def test_min_certifying_sample_bad_input_is_named():
         min_certifying_sample(4, 3, found_in_sample=5)
     with pytest.raises(InputError, match="confidence must be strictly between 0 and 1"):
         min_certifying_sample(10, 3, confidence=95)
+
+
+@pytest.mark.parametrize("bias", [1.0, 3.0])
+def test_first_stop_search_equals_the_rule_called_after_every_record(bias):
+    # _first_hypergeometric_stop checks each stretch between relevant records at its end and
+    # bisects it; calling the rule after every record must give the same first stop.
+    rng = np.random.default_rng(16)
+    for _ in range(6):
+        n_records = int(rng.integers(40, 90))
+        screened = int(rng.integers(20, n_records))
+        y = (rng.random(screened) < np.linspace(0.5, 0.0, screened)).astype(int)
+        by_step = next(
+            (
+                t
+                for t in range(1, screened + 1)
+                if hypergeometric_stop(y[:t], n_records, recall_target=0.8, bias=bias).stop
+            ),
+            None,
+        )
+        assert _first_hypergeometric_stop(y, n_records, 0.8, 0.95, bias) == by_step

@@ -49,6 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 __all__ = [
+    "CONSECUTIVE_IRRELEVANT_MEASURED",
+    "RULE_ASSUMPTIONS",
     "STOPPING_RULES",
     "StoppingDecision",
     "consecutive_irrelevant",
@@ -61,6 +63,21 @@ __all__ = [
 ]
 
 STOPPING_RULES = Options("rule", ("hypergeometric", "consecutive_irrelevant", "knee"))
+
+#: What each rule rests on, for the methods text of a report (one sentence each).
+RULE_ASSUMPTIONS = {
+    "hypergeometric": "The test treats the records screened last as a random sample of "
+    "themselves and the records left unscreened; a ranking that puts relevant records first "
+    "only makes it conservative, and no strength of the ranking is assumed.",
+    "consecutive_irrelevant": "The rule is a heuristic without a statistical model and "
+    "gives no guarantee of recall.",
+    "knee": "The rule is a heuristic without a statistical model and gives no guarantee of recall.",
+}
+
+#: Recall of the heuristic "n irrelevant records in a row" measured by replaying five
+#: published reviews (bench/bench_stopping.py, elas_u4 ranking, 10 seeds each; see
+#: bench/results/stopping.md): n -> (runs that stopped below 95% recall, runs, lowest recall).
+CONSECUTIVE_IRRELEVANT_MEASURED = {50: (32, 50, 0.829), 100: (13, 50, 0.854), 200: (0, 50, 0.951)}
 
 # r_seen / target is computed in floating point: 19 / 0.95 gives 20.000000000000004 but 57 /
 # 0.95 gives 59.99999999999999, whose floor would make K_tar one too small (a less
@@ -411,10 +428,29 @@ def consecutive_irrelevant(
     stop = run >= n_irrelevant
     promise = (
         f"{run} irrelevant records in a row (rule: {n_irrelevant}); a heuristic with no "
-        "statistical guarantee of recall, which stops early on sparse reviews"
+        f"statistical guarantee of recall: {_measured_failures(int(n_irrelevant))}"
     )
     return StoppingDecision(
         "consecutive_irrelevant", bool(stop), promise, int(n_records), int(y.size), int(y.sum())
+    )
+
+
+def _measured_failures(n_irrelevant: int) -> str:
+    """The measured recall of "n irrelevant in a row", in words, for the rule's promise."""
+    measured = CONSECUTIVE_IRRELEVANT_MEASURED
+    if n_irrelevant in measured:
+        below, runs, lowest = measured[n_irrelevant]
+        return (
+            f"replaying five published reviews, stopping after {n_irrelevant} in a row left "
+            f"recall below 95% in {below} of {runs} runs (lowest {lowest:.1%})"
+        )
+    cells = [measured[n] for n in sorted(measured)]
+    return (
+        "replaying five published reviews, stopping after "
+        + " / ".join(str(n) for n in sorted(measured))
+        + " in a row left recall below 95% in "
+        + " / ".join(str(below) for below, _, _ in cells)
+        + f" of {cells[0][1]} runs"
     )
 
 
@@ -547,41 +583,36 @@ def first_stops(
 
 
 def _first_hypergeometric_stop(
-    y: np.ndarray, n_records: int, target: float, level: float, chunk: int = 50_000
+    y: np.ndarray, n_records: int, target: float, level: float, bias: float = 1.0
 ) -> int | None:
-    """Smallest number screened at which recall_p_value < 1 - level, all steps at once."""
-    import numpy as np
-    from scipy.stats import hypergeom  # see _window_p_values
+    """Smallest number screened at which recall_p_value < 1 - level.
 
+    Between two relevant records the candidate samples keep their starts, relevant counts
+    and urn (the sample gains an irrelevant record that the unscreened lose), so each
+    sample's p-value, and their minimum, only falls as records are screened. Each stretch
+    is therefore checked at its end and, when the rule stops there, bisected for the first
+    step: about ``R (log2(N) + 1)`` evaluations of :func:`_window_p_values` instead of ``N``.
+    """
+    import numpy as np
+
+    alpha = 1.0 - level
     relevant_at = np.flatnonzero(y)
-    found = np.cumsum(y)
-    steps = np.arange(1, y.size + 1)
-    first = 0
-    while first < y.size:
-        # as many steps as keep the (step, sample) pairs below ``chunk``
-        sizes = found[first:] + 1
-        last = first + max(1, int(np.searchsorted(np.cumsum(sizes), chunk)))
-        t = steps[first:last]
-        r = found[first:last]
-        group = np.repeat(np.arange(t.size), r + 1)
-        offsets = np.concatenate([[0], np.cumsum(r + 1)[:-1]])
-        k = np.arange(group.size) - offsets[group]
-        r_rep, t_rep = r[group], t[group]
-        before = r_rep - k - 1  # index of the relevant record just before the sample
-        start = np.zeros(group.size, dtype=np.int64)
-        has_before = before >= 0
-        start[has_before] = relevant_at[before[has_before]] + 1
-        n = t_rep - start
-        population = n + (n_records - t_rep)
-        k_tar = np.floor(r_rep / target - (r_rep - k) + _FLOOR_EPS) + 1
-        p = np.ones(group.size)
-        ok = n > 0
-        p[ok & (k_tar > population)] = 0.0
-        test = ok & (k_tar <= population)
-        p[test] = hypergeom.cdf(k[test], population[test], k_tar[test], n[test])
-        p_min = np.minimum.reduceat(p, offsets)
-        hits = np.flatnonzero(p_min < 1.0 - level)
-        if hits.size:
-            return int(t[hits[0]])
-        first = last
+    # stretches of steps (records screened) with the same relevant count: [first, last]
+    firsts = np.concatenate([[1], relevant_at + 1])
+    lasts = np.concatenate([relevant_at, [y.size]])
+
+    def stops_at(step: int) -> bool:
+        return bool(_window_p_values(y[:step], n_records, target, bias).min() < alpha)
+
+    for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True):
+        if first > last or not stops_at(last):
+            continue
+        low, high = first - 1, last  # stops at high; not at low (or low before the stretch)
+        while high - low > 1:
+            mid = (low + high) // 2
+            if stops_at(mid):
+                high = mid
+            else:
+                low = mid
+        return high
     return None
