@@ -3,8 +3,8 @@
 Replays the shared labelled reviews (``bench_screening.load_set``) with the default ranking
 (ASReview's ``elas_u4`` SVM since issue 16; 1 + 1 seeded priors, retrain every ``--batch``
 records). Each seed's screening order is computed once and cached (``--cache``, one ``.npz``
-per set and seed); every rule below is then computed from the cached orders, so the grid of
-rules costs seconds, not new rankings:
+per set and seed); every rule below is then computed from the cached orders (about 40 min
+for the whole grid on a shared 2-vCPU VM, mostly the biased urn's Wallenius cdf):
 
 - the hypergeometric rule of Callaghan & Müller-Hansen (2020) for recall targets
   ``--targets`` and confidences ``--confidences``: ``bias`` 1 (the assumption-free rule)
