@@ -18,6 +18,10 @@ automation tools", naming the rule).
     found in the sample. The smallest p-value over every sample size ``n`` is compared with
     ``1 - confidence``. When it is below, the rule promises "with 95 % confidence, at least
     95 % of the relevant records have been found".
+
+    :func:`min_certifying_sample` gives the size of random sample that any rule valid for
+    every ranking needs: the rule stops where that bound allows (see the user guide's page
+    on screening).
 ``consecutive_irrelevant``
     Stop after ``n`` irrelevant records in a row (the heuristic ASReview LAB offers). It
     makes no promise: in simulations it stops early on sparse reviews.
