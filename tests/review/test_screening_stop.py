@@ -65,6 +65,16 @@ def test_the_rule_must_say_stop_and_only_an_owner_may(project) -> None:
     )
     with pytest.raises(InputError, match="nothing is left to stop on"):
         store.stop_screening("review", by="Olga", rule="consecutive_irrelevant", n_irrelevant=5)
+    # the methods text names the rule, its promise and what the test assumes
+    text = store.screening_stops("review")[0].methods_text()
+    assert (
+        "by the statistical stopping criterion of Callaghan and Müller-Hansen (2020, Syst Rev "
+        "9:273) after 39 records had been screened: with 95% confidence, at least 95% of the "
+        "relevant records have been found (p = 0.026 for recall below 95%). The test treats "
+        "the records screened last as a random sample of themselves and the records left "
+        "unscreened; a ranking that puts relevant records first only makes it conservative, "
+        "and no strength of the ranking is assumed. The 1 records left unscreened" in text
+    )
 
 
 def test_prisma_counts_name_the_automation(project, tmp_path: Path) -> None:
@@ -97,7 +107,9 @@ def test_prisma_counts_name_the_automation(project, tmp_path: Path) -> None:
     assert (
         "by the consecutive-irrelevant-records heuristic after 6 records had been screened: "
         "5 irrelevant records in a row (rule: 5); a heuristic with no statistical guarantee "
-        "of recall, which stops early on sparse reviews. The 34 records" in text
+        "of recall: replaying five published reviews, stopping after 50 / 100 / 200 in a row "
+        "left recall below 95% in 32 / 13 / 0 of 50 runs. The rule is a heuristic without a "
+        "statistical model and gives no guarantee of recall. The 34 records" in text
     )
     assert text.endswith(
         "The 34 records left unscreened are counted as records marked as ineligible by "

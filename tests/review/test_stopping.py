@@ -17,10 +17,12 @@ from scipy.stats import hypergeom
 
 from metareview.exceptions import InputError
 from metareview.review.stopping import (
+    _first_hypergeometric_stop,
     consecutive_irrelevant,
     first_stops,
     hypergeometric_stop,
     knee_stop,
+    min_certifying_sample,
     recall_p_value,
 )
 
@@ -183,3 +185,70 @@ def test_biased_urn_matches_the_sequential_draw_formula():
     )
     with pytest.raises(InputError, match="bias must be at least 1"):
         recall_p_value(labels, 36, bias=0.5)
+
+
+def test_min_certifying_sample_hand_worked():
+    # Ten records left, one relevant found, target recall 1/2: recall < 1/2 needs m = 2
+    # relevant records among the ten. A random sample of n misses both with probability
+    # C(8, n) / C(10, n): n = 7 gives 3/10 * 2/9 = 1/15 (not below 0.05), n = 8 gives
+    # 2/10 * 1/9 = 1/45.
+    assert min_certifying_sample(10, 1, recall_target=0.5) == 8
+    # The same sample holding one relevant record: recall < 1/2 now needs K = floor(2 / 0.5
+    # - 1) + 1 = 4 relevant among the ten, and P(X <= 1) with 4 of 10 drawn n times is
+    # n = 6: (C(6,6) + 4 C(6,5)) / C(10,6) = 25/210 = 0.119; n = 7: 4 C(6,6) / C(10,7) =
+    # 4/120 = 0.033.
+    assert min_certifying_sample(10, 1, found_in_sample=1, recall_target=0.5) == 7
+    # Three left, one found: m = 2; n = 1 misses both with probability 1/3, n = 2 cannot.
+    assert min_certifying_sample(3, 1, recall_target=0.5) == 2
+    # The null needs m = floor(20 * (1/0.95 - 1)) + 1 = 2 relevant records, more than the
+    # one record left: it cannot hold, no sample is needed.
+    assert min_certifying_sample(1, 20) == 0
+
+
+@pytest.mark.parametrize(("unscreened", "found"), [(4669, 38), (800, 100), (1000, 114), (50, 3)])
+def test_min_certifying_sample_lies_between_its_closed_form_bounds(unscreened, found):
+    # prod_{i<m} (U - n - i) / (U - i) lies between ((U - n - m + 1) / (U - m + 1))^m and
+    # ((U - n) / U)^m, so the sample lies between (U - m + 1)(1 - a^(1/m)) and
+    # U (1 - a^(1/m)) + 1 records (a = 0.05).
+    m = math.floor(Fraction(found) / Fraction(95, 100) - found) + 1  # exact: 38 -> 3
+    n = min_certifying_sample(unscreened, found)
+    share = 1 - 0.05 ** (1 / m)
+    assert (unscreened - m + 1) * share <= n <= unscreened * share + 1
+    # and it is the exact hypergeometric boundary (scipy): n rejects, n - 1 does not
+    assert hypergeom.pmf(0, unscreened, m, n) < 0.05 <= hypergeom.pmf(0, unscreened, m, n - 1)
+
+
+def test_statistical_rule_stops_on_the_certifying_sample():
+    # All 20 relevant records first: the records screened after them are the k = 0 sample,
+    # and the rule stops as soon as that sample has the size the bound asks for.
+    stop = first_stops([1] * 20 + [0] * 1980, 2000)["hypergeometric"]
+    assert stop == 20 + min_certifying_sample(1980, 20)
+
+
+def test_min_certifying_sample_bad_input_is_named():
+    with pytest.raises(InputError, match="n_unscreened must be a count"):
+        min_certifying_sample(-1, 3)
+    with pytest.raises(InputError, match=r"found_in_sample .5. cannot exceed n_unscreened .4."):
+        min_certifying_sample(4, 3, found_in_sample=5)
+    with pytest.raises(InputError, match="confidence must be strictly between 0 and 1"):
+        min_certifying_sample(10, 3, confidence=95)
+
+
+@pytest.mark.parametrize("bias", [1.0, 3.0])
+def test_first_stop_search_equals_the_rule_called_after_every_record(bias):
+    # _first_hypergeometric_stop checks each stretch between relevant records at its end and
+    # bisects it; calling the rule after every record must give the same first stop.
+    rng = np.random.default_rng(16)
+    for _ in range(6):
+        n_records = int(rng.integers(40, 90))
+        screened = int(rng.integers(20, n_records))
+        y = (rng.random(screened) < np.linspace(0.5, 0.0, screened)).astype(int)
+        by_step = next(
+            (
+                t
+                for t in range(1, screened + 1)
+                if hypergeometric_stop(y[:t], n_records, recall_target=0.8, bias=bias).stop
+            ),
+            None,
+        )
+        assert _first_hypergeometric_stop(y, n_records, 0.8, 0.95, bias) == by_step

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from metareview.review.stopping import CONSECUTIVE_IRRELEVANT_MEASURED
 from tests.web.conftest import PROJECT, World
 
 P = f"/p/{PROJECT}"
@@ -106,3 +107,33 @@ def test_hostile_text_is_escaped_in_the_stopping_page(world: World) -> None:
     assert response.status_code == 409
     assert "<script>alert(1)</script>" not in response.text
     assert "&lt;script&gt;" in response.text
+
+
+def test_a_reviewer_relying_on_the_heuristic_is_warned_with_its_measured_failures(
+    world: World, tmp_path
+) -> None:
+    # 27 + 100 records; Ana includes one, then excludes 60 in a row, 66 left. The heuristic
+    # (50 in a row) would stop; the statistical rule would not: its sample of the 60 after
+    # the inclusion, from 60 + 66, misses the one relevant record the null needs with
+    # probability 66 / 126 = 0.52.
+    ris = "".join(
+        f"TY  - JOUR\nTI  - Synthetic record {i} on topic {i % 7}\nPY  - 2001\n"
+        f"AB  - Words {i} about subject {i % 5}.\nER  - \n\n"
+        for i in range(100)
+    )
+    (tmp_path / "more.ris").write_text(ris, encoding="utf-8")
+    world.store.import_file(PROJECT, tmp_path / "more.ris", database="Other")
+    units = world.record_ids()
+    assert len(units) == 127
+    world.store.decide(PROJECT, units[0], "Ana", "include")
+    for record_id in units[1:61]:
+        world.store.decide(PROJECT, record_id, "Ana", "exclude")
+    page = _page(world, "ana")
+    assert "cannot yet claim 95% recall with 95% confidence (p = 0.52" in page
+    warning = re.search(r'<p class="error heuristic">(.*?)</p>', page, re.S)
+    assert warning is not None
+    text = warning.group(1)
+    assert text.startswith("A heuristic would stop here — 60 irrelevant records in a row")
+    below, runs, _lowest = CONSECUTIVE_IRRELEVANT_MEASURED[50]
+    assert f"left recall below 95% in {below} of {runs} runs" in text
+    assert text.endswith("keep screening until the estimate above is met.")

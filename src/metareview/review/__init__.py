@@ -33,6 +33,7 @@ if typing.TYPE_CHECKING:  # the names for type checkers; at run time they come f
         consecutive_irrelevant,
         hypergeometric_stop,
         knee_stop,
+        min_certifying_sample,
     )
     from metareview.review.store import ImportReport, Store, StoreError
 
@@ -55,6 +56,7 @@ _ORIGIN = {
     "find_duplicates": "dedup",
     "hypergeometric_stop": "stopping",
     "knee_stop": "stopping",
+    "min_certifying_sample": "stopping",
     "parse_bytes": "importers",
     "parse_file": "importers",
     "read_labelled_records": "simulation",
@@ -91,6 +93,7 @@ __all__ = [
     "find_duplicates",
     "hypergeometric_stop",
     "knee_stop",
+    "min_certifying_sample",
     "parse_bytes",
     "parse_file",
     "read_labelled_records",

@@ -42,7 +42,12 @@ from metareview.review.ranking import (
     screening_features,
 )
 from metareview.review.screening import check_stage, owner_row, stage_table, votes_frame
-from metareview.review.stopping import STOPPING_RULES, StoppingDecision, current_decisions
+from metareview.review.stopping import (
+    RULE_ASSUMPTIONS,
+    STOPPING_RULES,
+    StoppingDecision,
+    current_decisions,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -130,14 +135,17 @@ class ScreeningStop:
     reason: str
 
     def methods_text(self) -> str:
-        """One sentence for a report's methods section naming the rule and its promise."""
+        """Sentences for a report's methods section naming the rule, its promise and what
+        it rests on."""
         when = self.time.date().isoformat()
+        assumption = RULE_ASSUMPTIONS.get(self.rule)
         return (
             f"Title and abstract screening was prioritised by relevance and stopped on "
             f"{when} by {_RULE_CITATIONS.get(self.rule, self.rule)} after "
-            f"{self.n_screened:,} records had been screened: {self.reason}. The "
-            f"{self.n_unscreened:,} records left unscreened are counted as records marked "
-            "as ineligible by automation tools."
+            f"{self.n_screened:,} records had been screened: {self.reason}. "
+            + (f"{assumption} " if assumption else "")
+            + f"The {self.n_unscreened:,} records left unscreened are counted as records "
+            "marked as ineligible by automation tools."
         )
 
 

@@ -18,6 +18,10 @@ automation tools", naming the rule).
     found in the sample. The smallest p-value over every sample size ``n`` is compared with
     ``1 - confidence``. When it is below, the rule promises "with 95 % confidence, at least
     95 % of the relevant records have been found".
+
+    :func:`min_certifying_sample` gives the size of random sample that any rule valid for
+    every ranking needs: the rule stops where that bound allows (see the user guide's page
+    on screening).
 ``consecutive_irrelevant``
     Stop after ``n`` irrelevant records in a row (the heuristic ASReview LAB offers). It
     makes no promise: in simulations it stops early on sparse reviews.
@@ -37,6 +41,7 @@ Proc. SIGIR 2016:75-84. doi:10.1145/2911451.2911510
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -48,6 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 __all__ = [
+    "CONSECUTIVE_IRRELEVANT_MEASURED",
+    "RULE_ASSUMPTIONS",
     "STOPPING_RULES",
     "StoppingDecision",
     "consecutive_irrelevant",
@@ -55,10 +62,26 @@ __all__ = [
     "first_stops",
     "hypergeometric_stop",
     "knee_stop",
+    "min_certifying_sample",
     "recall_p_value",
 ]
 
 STOPPING_RULES = Options("rule", ("hypergeometric", "consecutive_irrelevant", "knee"))
+
+#: What each rule rests on, for the methods text of a report (one sentence each).
+RULE_ASSUMPTIONS = {
+    "hypergeometric": "The test treats the records screened last as a random sample of "
+    "themselves and the records left unscreened; a ranking that puts relevant records first "
+    "only makes it conservative, and no strength of the ranking is assumed.",
+    "consecutive_irrelevant": "The rule is a heuristic without a statistical model and "
+    "gives no guarantee of recall.",
+    "knee": "The rule is a heuristic without a statistical model and gives no guarantee of recall.",
+}
+
+#: Recall of the heuristic "n irrelevant records in a row" measured by replaying five
+#: published reviews (bench/bench_stopping.py, elas_u4 ranking, 10 seeds each; see
+#: bench/results/stopping.md): n -> (runs that stopped below 95% recall, runs, lowest recall).
+CONSECUTIVE_IRRELEVANT_MEASURED = {50: (32, 50, 0.829), 100: (13, 50, 0.854), 200: (0, 50, 0.951)}
 
 # r_seen / target is computed in floating point: 19 / 0.95 gives 20.000000000000004 but 57 /
 # 0.95 gives 59.99999999999999, whose floor would make K_tar one too small (a less
@@ -235,6 +258,99 @@ def recall_p_value(
     return float(_window_p_values(y, int(n_records), target, odds).min())
 
 
+def min_certifying_sample(
+    n_unscreened: int,
+    relevant_found: int,
+    *,
+    found_in_sample: int = 0,
+    recall_target: float = 0.95,
+    confidence: float = 0.95,
+) -> int:
+    """Fewest records a random sample of the unscreened must hold to certify the recall.
+
+    The lower bound on any stopping rule whose guarantee holds for every ranking. With
+    ``r = relevant_found`` relevant records found before the sample and ``k =
+    found_in_sample`` in it, recall is below ``recall_target`` exactly when at least
+    ``K = floor((r + k) / recall_target - r) + 1`` relevant records were among the ``U =
+    n_unscreened`` records the sample was drawn from. A rule that makes no assumption about
+    the ranking can learn about those ``U`` records only from a random sample of them, so
+    it may stop on a sample of ``n`` holding ``k`` relevant records only if so few are
+    unlikely when ``K`` are there: ``P(X <= k) < 1 - confidence``, ``X`` hypergeometric
+    (``U`` records, ``K`` relevant, ``n`` drawn); a smaller sample would break the promise
+    whenever recall is just below the target (Callaghan & Müller-Hansen 2020 use the same
+    test on the last records screened).
+
+    With ``k = 0`` (the best a sample can show), ``m = floor(r (1 / recall_target - 1)) +
+    1`` and ``P(X = 0) = C(U - m, n) / C(U, n) = prod_{i=0}^{m-1} (U - n - i) / (U - i)``,
+    which lies between ``((U - n - m + 1) / (U - m + 1))^m`` and ``((U - n) / U)^m``: the
+    sample needs between ``(U - m + 1) (1 - alpha^(1/m))`` and ``U (1 - alpha^(1/m))``
+    records (``alpha = 1 - confidence``), a share ``1 - alpha^(1/m)`` of what is left (63 %
+    for ``m = 3``, 39 % for ``m = 6`` at 95 % confidence) however good the ranking was.
+    Drawing the sample in batches or testing after every draw cannot lower it: the chance
+    that ``n`` draws all miss the ``m`` records is the same.
+
+    Parameters
+    ----------
+    n_unscreened : int
+        Records the sample is drawn from (``U``).
+    relevant_found : int
+        Relevant records found before the sample (``r``).
+    found_in_sample : int
+        Relevant records the sample holds (``k``; 0 gives the smallest sample).
+    recall_target, confidence : float
+        As in :func:`hypergeometric_stop`.
+
+    Returns
+    -------
+    int
+        The smallest ``n`` with ``P(X <= k) < 1 - confidence`` (0 when ``K`` exceeds ``U``:
+        the null is impossible).
+
+    Raises
+    ------
+    InputError
+        Negative counts, ``found_in_sample`` above ``n_unscreened``, fractions outside (0, 1).
+
+    Examples
+    --------
+    Ten records left and one relevant record found, target recall 1/2: the null needs
+    ``m = 2`` relevant records among the ten; a sample of 7 misses both with probability
+    ``3/10 * 2/9 = 0.067``, a sample of 8 with ``2/10 * 1/9 = 0.022``:
+
+    >>> min_certifying_sample(10, 1, recall_target=0.5)
+    8
+    """
+    from scipy.stats import hypergeom  # see _window_p_values
+
+    target = _check_fraction("recall_target", recall_target)
+    alpha = 1.0 - _check_fraction("confidence", confidence)
+    for name, value in (
+        ("n_unscreened", n_unscreened),
+        ("relevant_found", relevant_found),
+        ("found_in_sample", found_in_sample),
+    ):
+        if int(value) < 0:
+            raise InputError(Argument(name), f" must be a count (0 or more); got {value!r}.")
+    unscreened, r, k = int(n_unscreened), int(relevant_found), int(found_in_sample)
+    if k > unscreened:
+        raise InputError(
+            Argument("found_in_sample"),
+            f" ({k}) cannot exceed n_unscreened ({unscreened}).",
+        )
+    big_k = math.floor((r + k) / target - r + _FLOOR_EPS) + 1
+    if big_k > unscreened:
+        return 0
+    # P(X <= k) falls as n grows and is 0 at n = U (all K drawn, K > k): bisect on n
+    low, high = k, unscreened  # P(X <= k) = 1 for n <= k
+    while high - low > 1:
+        mid = (low + high) // 2
+        if hypergeom.cdf(k, unscreened, big_k, mid) < alpha:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
 def hypergeometric_stop(
     labels: Sequence[int] | np.ndarray,
     n_records: int,
@@ -316,10 +432,29 @@ def consecutive_irrelevant(
     stop = run >= n_irrelevant
     promise = (
         f"{run} irrelevant records in a row (rule: {n_irrelevant}); a heuristic with no "
-        "statistical guarantee of recall, which stops early on sparse reviews"
+        f"statistical guarantee of recall: {_measured_failures(int(n_irrelevant))}"
     )
     return StoppingDecision(
         "consecutive_irrelevant", bool(stop), promise, int(n_records), int(y.size), int(y.sum())
+    )
+
+
+def _measured_failures(n_irrelevant: int) -> str:
+    """The measured recall of "n irrelevant in a row", in words, for the rule's promise."""
+    measured = CONSECUTIVE_IRRELEVANT_MEASURED
+    if n_irrelevant in measured:
+        below, runs, lowest = measured[n_irrelevant]
+        return (
+            f"replaying five published reviews, stopping after {n_irrelevant} in a row left "
+            f"recall below 95% in {below} of {runs} runs (lowest {lowest:.1%})"
+        )
+    cells = [measured[n] for n in sorted(measured)]
+    return (
+        "replaying five published reviews, stopping after "
+        + " / ".join(str(n) for n in sorted(measured))
+        + " in a row left recall below 95% in "
+        + " / ".join(str(below) for below, _, _ in cells)
+        + f" of {cells[0][1]} runs"
     )
 
 
@@ -452,41 +587,36 @@ def first_stops(
 
 
 def _first_hypergeometric_stop(
-    y: np.ndarray, n_records: int, target: float, level: float, chunk: int = 50_000
+    y: np.ndarray, n_records: int, target: float, level: float, bias: float = 1.0
 ) -> int | None:
-    """Smallest number screened at which recall_p_value < 1 - level, all steps at once."""
-    import numpy as np
-    from scipy.stats import hypergeom  # see _window_p_values
+    """Smallest number screened at which recall_p_value < 1 - level.
 
+    Between two relevant records the candidate samples keep their starts, relevant counts
+    and urn (the sample gains an irrelevant record that the unscreened lose), so each
+    sample's p-value, and their minimum, only falls as records are screened. Each stretch
+    is therefore checked at its end and, when the rule stops there, bisected for the first
+    step: about ``R (log2(N) + 1)`` evaluations of :func:`_window_p_values` instead of ``N``.
+    """
+    import numpy as np
+
+    alpha = 1.0 - level
     relevant_at = np.flatnonzero(y)
-    found = np.cumsum(y)
-    steps = np.arange(1, y.size + 1)
-    first = 0
-    while first < y.size:
-        # as many steps as keep the (step, sample) pairs below ``chunk``
-        sizes = found[first:] + 1
-        last = first + max(1, int(np.searchsorted(np.cumsum(sizes), chunk)))
-        t = steps[first:last]
-        r = found[first:last]
-        group = np.repeat(np.arange(t.size), r + 1)
-        offsets = np.concatenate([[0], np.cumsum(r + 1)[:-1]])
-        k = np.arange(group.size) - offsets[group]
-        r_rep, t_rep = r[group], t[group]
-        before = r_rep - k - 1  # index of the relevant record just before the sample
-        start = np.zeros(group.size, dtype=np.int64)
-        has_before = before >= 0
-        start[has_before] = relevant_at[before[has_before]] + 1
-        n = t_rep - start
-        population = n + (n_records - t_rep)
-        k_tar = np.floor(r_rep / target - (r_rep - k) + _FLOOR_EPS) + 1
-        p = np.ones(group.size)
-        ok = n > 0
-        p[ok & (k_tar > population)] = 0.0
-        test = ok & (k_tar <= population)
-        p[test] = hypergeom.cdf(k[test], population[test], k_tar[test], n[test])
-        p_min = np.minimum.reduceat(p, offsets)
-        hits = np.flatnonzero(p_min < 1.0 - level)
-        if hits.size:
-            return int(t[hits[0]])
-        first = last
+    # stretches of steps (records screened) with the same relevant count: [first, last]
+    firsts = np.concatenate([[1], relevant_at + 1])
+    lasts = np.concatenate([relevant_at, [y.size]])
+
+    def stops_at(step: int) -> bool:
+        return bool(_window_p_values(y[:step], n_records, target, bias).min() < alpha)
+
+    for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True):
+        if first > last or not stops_at(last):
+            continue
+        low, high = first - 1, last  # stops at high; not at low (or low before the stretch)
+        while high - low > 1:
+            mid = (low + high) // 2
+            if stops_at(mid):
+                high = mid
+            else:
+                low = mid
+        return high
     return None
