@@ -40,6 +40,7 @@ TOP_LEVEL = {
     "_rob_tools": "base",
     "_prisma_flow": "base",
     "_format": "base",
+    "_lazy": "base",  # the lazy-import helpers of the stats, plots and review packages
     # messy-cell reading and the integrity checks import no layer: the store runs them as
     # values are extracted, the report over the finished table
     "cells": "base",

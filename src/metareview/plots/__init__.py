@@ -7,10 +7,9 @@ Every function takes a result (or counts), reads it without recomputing any stat
 returns the matplotlib Figure; :func:`save_figure` writes it as PNG, SVG and PDF.
 """
 
-import importlib
-import sys
-import types
 import typing
+
+import metareview._lazy as _lazy
 
 if typing.TYPE_CHECKING:  # the names for type checkers; at run time they come from __getattr__
     from metareview.plots._save import save_figure
@@ -67,32 +66,11 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     """Public names are imported on first use (PEP 562)."""
-    if name not in _ORIGIN:
-        raise AttributeError(f"module 'metareview.plots' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"metareview.plots.{_ORIGIN[name]}"), name)
-    globals()[name] = value
-    return value
+    return _lazy.lazy_attribute(__name__, _ORIGIN, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _lazy.lazy_dir(__name__)
 
 
-#: functions named like the module that defines them (``forest`` in ``forest.py``, ...)
-_NAMED_LIKE_MODULE = frozenset(name for name, module in _ORIGIN.items() if name == module)
-
-
-class _Package(types.ModuleType):
-    """This package's module type. Importing submodule ``<module>`` binds the package
-    attribute ``<module>`` to the submodule, which would hide the function of the same name
-    (``forest``, ``funnel``, ``prisma``, ...); that binding is skipped, so the name keeps
-    meaning the function, as when this package imported every module (as
-    :mod:`metareview.stats` does)."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in _NAMED_LIKE_MODULE and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+_lazy.keep_functions_named_like_modules(__name__, _ORIGIN)

@@ -6,8 +6,9 @@
 'demo'
 """
 
-import importlib
 import typing
+
+import metareview._lazy as _lazy
 
 if typing.TYPE_CHECKING:  # the names for type checkers; at run time they come from __getattr__
     from metareview.review.dedup import (
@@ -66,15 +67,11 @@ _ORIGIN = {
 
 def __getattr__(name: str) -> typing.Any:
     """Public names are imported on first use (PEP 562)."""
-    if name not in _ORIGIN:
-        raise AttributeError(f"module 'metareview.review' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"metareview.review.{_ORIGIN[name]}"), name)
-    globals()[name] = value
-    return value
+    return _lazy.lazy_attribute(__name__, _ORIGIN, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _lazy.lazy_dir(__name__)
 
 
 __all__ = [

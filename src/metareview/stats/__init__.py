@@ -5,9 +5,9 @@ Arrays and DataFrames in, result objects out; nothing here knows about reviews. 
 agreement (kappa, Krippendorff's alpha) lives here too: it is statistics on ratings.
 """
 
-import sys
-import types
 import typing
+
+import metareview._lazy as _lazy
 
 if typing.TYPE_CHECKING:  # the names for type checkers; at run time they come from __getattr__
     from metareview.stats.agreement import (
@@ -166,34 +166,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """Import the module that defines ``name`` on first use (PEP 562)."""
-    if name not in _ORIGIN:
-        raise AttributeError(f"module 'metareview.stats' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"metareview.stats.{_ORIGIN[name]}"), name)
-    globals()[name] = value
-    return value
+    """Public names are imported on first use (PEP 562)."""
+    return _lazy.lazy_attribute(__name__, _ORIGIN, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _lazy.lazy_dir(__name__)
 
 
-#: functions named like the module that defines them (``batch`` in ``batch.py``, ...)
-_NAMED_LIKE_MODULE = frozenset(name for name, module in _ORIGIN.items() if name == module)
-
-
-class _Package(types.ModuleType):
-    """This package's module type: importing ``metareview.stats.<module>`` binds the package
-    attribute ``<module>`` to the submodule, which would hide the function of the same name
-    (``batch``, ``nma``, ``robust``, ``sensitivity``, ``simulate``); that binding is skipped,
-    so the name keeps meaning the function, as when this package imported every module."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in _NAMED_LIKE_MODULE and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+_lazy.keep_functions_named_like_modules(__name__, _ORIGIN)
