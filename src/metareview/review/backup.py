@@ -64,6 +64,7 @@ from metareview.review.dedup_queue import NotDuplicate, RelatedReport
 from metareview.review.fulltext import FullText
 from metareview.review.importers._base import NO_CONTENT, lacks_content
 from metareview.review.models import (
+    BIBLIOGRAPHIC_FIELDS,
     AuditLog,
     DuplicateGroup,
     DuplicateMember,
@@ -819,21 +820,6 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
         writer.writerows(rows)
 
 
-#: a record's bibliographic fields, in the order of records.csv's columns
-_BIBLIOGRAPHIC = (
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "journal",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "pmid",
-)
-
-
 def _plain(value: Any) -> Any:
     """A record's field as a CSV cell: empty for None, a list (authors) joined by '; '."""
     if value is None:
@@ -866,7 +852,7 @@ def _write_records_csv(
                 src["name"],
                 src["database"] or "",
                 r["source_line"],
-                *(_plain(r[name]) for name in _BIBLIOGRAPHIC),
+                *(_plain(r[name]) for name in BIBLIOGRAPHIC_FIELDS),
                 secondary.get(rid, ""),
                 title_abstract.get(rid, ("", ""))[0],
                 ft,
@@ -875,7 +861,7 @@ def _write_records_csv(
                 study.get(rid, ""),
             )
         )
-    header = ("id", "source", "database", "source_line", *_BIBLIOGRAPHIC, "duplicate_of")
+    header = ("id", "source", "database", "source_line", *BIBLIOGRAPHIC_FIELDS, "duplicate_of")
     outcomes = ("title_abstract", "full_text", "full_text_reason", "retrieved", "study")
     _write_csv(path, (*header, *outcomes), rows)
 

@@ -46,6 +46,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from metareview.exceptions import StoreError
 
 __all__ = [
+    "BIBLIOGRAPHIC_FIELDS",
     "AuditLog",
     "Base",
     "DuplicateGroup",
@@ -104,6 +105,21 @@ class Source(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     n_records: Mapped[int] = mapped_column(Integer)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+#: a record's bibliographic fields, in the order the store's tables and exports list them
+BIBLIOGRAPHIC_FIELDS = (
+    "title",
+    "abstract",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+)
 
 
 class Record(Base):

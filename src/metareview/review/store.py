@@ -34,6 +34,7 @@ from metareview.review.extraction_dual import DualExtractionMixin
 from metareview.review.fulltext import FullTextMixin
 from metareview.review.importers._base import NO_CONTENT, Problem, lacks_content
 from metareview.review.models import (
+    BIBLIOGRAPHIC_FIELDS,
     AuditLog,
     Base,
     DuplicateGroup,
@@ -162,16 +163,7 @@ RECORD_COLUMNS = [
     "source",
     "ordinal",
     "source_line",
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "journal",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "pmid",
+    *BIBLIOGRAPHIC_FIELDS,
     "fingerprint",
     "duplicate_group",
 ]
