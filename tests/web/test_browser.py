@@ -180,17 +180,20 @@ def _screen_one(
     return True
 
 
+def screenshot_dir() -> Path | None:
+    """The folder named by ``METAREVIEW_SCREENSHOTS`` (created), or None: no screenshots."""
+    if not os.environ.get("METAREVIEW_SCREENSHOTS"):
+        return None
+    shots = Path(os.environ["METAREVIEW_SCREENSHOTS"])
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
 def test_two_reviewers_screen_by_keyboard_and_a_third_resolves(served, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     world, base = served
-    shots = (
-        Path(os.environ["METAREVIEW_SCREENSHOTS"])
-        if os.environ.get("METAREVIEW_SCREENSHOTS")
-        else None
-    )
-    if shots is not None:
-        shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir()
     ids = example_ids(world.store)
     hostile = world.store.records(PROJECT).query("source == 'hostile.ris'")["id"].iloc[0]
     votes: dict[str, dict[str, dict[str, tuple[str, str]]]] = {}

@@ -18,7 +18,6 @@ screenshot of each extraction page into DIR (``docs/screenshots`` holds the comm
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +27,14 @@ import pytest
 from metareview.cells import parse_cell
 from tests.web.conftest import EXAMPLE, PROJECT, World, build_world
 from tests.web.extraction_helpers import TABLE1, add_studies, typed_rows
-from tests.web.test_browser import ARGS, CHROMIUM, Reviewer, _require_browser, serve_world
+from tests.web.test_browser import (
+    ARGS,
+    CHROMIUM,
+    Reviewer,
+    _require_browser,
+    screenshot_dir,
+    serve_world,
+)
 
 KIEFER = "Kiefer, R et al (2008a)"
 WEBSTER = "Webster, L et al (2006)"
@@ -110,13 +116,7 @@ def test_two_extract_blind_one_reconciles_and_grim_shows_while_typing(
     from playwright.sync_api import sync_playwright
 
     world, base = served
-    shots = (
-        Path(os.environ["METAREVIEW_SCREENSHOTS"])
-        if os.environ.get("METAREVIEW_SCREENSHOTS")
-        else None
-    )
-    if shots is not None:
-        shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir()
     rows = typed_rows()
     dialogs: list[str] = []
     with sync_playwright() as p:

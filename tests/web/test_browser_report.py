@@ -9,13 +9,19 @@ report) and ``report-prisma.png`` (its PRISMA figure).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.web.test_browser import ARGS, CHROMIUM, Reviewer, _require_browser, serve_world
+from tests.web.test_browser import (
+    ARGS,
+    CHROMIUM,
+    Reviewer,
+    _require_browser,
+    screenshot_dir,
+    serve_world,
+)
 from tests.web.test_rob_analysis import PROJECT, seeded_world
 
 
@@ -31,13 +37,7 @@ def test_exports_page_and_report_in_the_browser(served) -> None:
     from playwright.sync_api import sync_playwright
 
     _world, base = served
-    shots = (
-        Path(os.environ["METAREVIEW_SCREENSHOTS"])
-        if os.environ.get("METAREVIEW_SCREENSHOTS")
-        else None
-    )
-    if shots is not None:
-        shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir()
     dialogs: list[str] = []
     console: list[str] = []
     with sync_playwright() as p:

@@ -13,13 +13,19 @@ screenshot of each page.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.web.test_browser import ARGS, CHROMIUM, Reviewer, _require_browser, serve_world
+from tests.web.test_browser import (
+    ARGS,
+    CHROMIUM,
+    Reviewer,
+    _require_browser,
+    screenshot_dir,
+    serve_world,
+)
 from tests.web.test_rob_analysis import LOW_ANSWERS, PROJECT, seeded_world
 
 STUDY = "Goebel, A et al (2015)"
@@ -80,13 +86,7 @@ def test_rob_and_analysis_in_the_browser(served) -> None:
     from playwright.sync_api import sync_playwright
 
     world, base = served
-    shots = (
-        Path(os.environ["METAREVIEW_SCREENSHOTS"])
-        if os.environ.get("METAREVIEW_SCREENSHOTS")
-        else None
-    )
-    if shots is not None:
-        shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir()
     dialogs: list[str] = []
     low = dict.fromkeys(("D1", "D2", "D3", "D4", "D5", "Overall"), "Low")
     with sync_playwright() as p:
