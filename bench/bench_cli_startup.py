@@ -11,8 +11,20 @@ With ``--before SRC`` (the ``src`` folder of an older checkout, e.g. from
 code run by run, so that the machine's load falls on both alike; the table then sets the two
 side by side. The table is printed and written to ``bench/results/cli_startup.md``.
 
+The reference tool is R with metafor, timed the same way and alternating with ours run by
+run: ``Rscript`` doing what ``metareview rma CSV`` does (``library(metafor)``, ``read.csv``,
+``print(rma(yi, vi, data = d))``), a bare ``Rscript -e 'library(metafor)'``, and
+``Rscript -e 0`` (R's own start, as ``python -c pass`` is Python's). Without ``Rscript`` on
+the PATH, or without metafor, the reference rows are left out and the file says why.
+
+Each tree's bytecode is cached (in a temporary ``PYTHONPYCACHEPREFIX``, after one warm-up run
+of every command), as it is for an installed package: pip compiles the bytecode of what it
+installs, whereas ``PYTHONDONTWRITEBYTECODE=1`` in the environment would make every run
+compile our modules from source again (~0.07 s more per store command).
+``--uncached-bytecode`` keeps the environment's setting instead.
+
     .venv/bin/python bench/bench_cli_startup.py [--repeats 7] [--before /tmp/old/src]
-        [--before-name "commit abc1234"]
+        [--before-name "commit abc1234"] [--uncached-bytecode]
 
 The import costs behind the figures come from ``python -X importtime``; what each command
 must not import is guarded, without timing, by tests/cli/test_help_and_startup.py.
@@ -24,6 +36,7 @@ import argparse
 import itertools
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -58,11 +71,42 @@ def timed(argv: list[str], env: dict[str, str], stdin: str = "q\n") -> tuple[flo
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
-def environment(src: str | None) -> dict[str, str]:
+#: R doing what ``metareview rma CSV`` does, for the reference rows
+R_RMA = (
+    "suppressPackageStartupMessages(library(metafor))\n"
+    "d <- read.csv(commandArgs(trailingOnly = TRUE)[1])\n"
+    "print(rma(yi, vi, data = d))\n"
+)
+
+
+def environment(src: str | None, pycache: Path | None) -> dict[str, str]:
+    """The environment of one tree: its ``src`` first on the path; its own bytecode cache."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     return env
+
+
+def references(work: Path, csv: Path) -> tuple[dict[str, list[str]], str | None]:
+    """The R commands timed beside ``rma CSV``, or why there are none."""
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return {}, "Rscript is not on the PATH"
+    check = subprocess.run(
+        [rscript, "-e", "library(metafor)"], capture_output=True, text=True, check=False
+    )
+    if check.returncode != 0:
+        return {}, f"R has no metafor ({check.stderr.strip().splitlines()[-1]})"
+    script = work / "rma.R"
+    script.write_text(R_RMA, encoding="utf-8")
+    return {
+        "Rscript: library(metafor); read.csv; print(rma(yi, vi))": [rscript, str(script), str(csv)],
+        "Rscript -e 'library(metafor)'": [rscript, "-e", "library(metafor)"],
+        "Rscript -e 0": [rscript, "-e", "0"],
+    }, None
 
 
 def main() -> None:
@@ -70,16 +114,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--before", help="src folder of the code to compare with")
     parser.add_argument("--before-name", help="what that code is (default: its folder)")
+    parser.add_argument(
+        "--uncached-bytecode",
+        action="store_true",
+        help="keep the environment's PYTHONDONTWRITEBYTECODE (our modules compiled every run)",
+    )
     args = parser.parse_args()
     python = sys.executable
     cli = [python, "-c", CLI]
-    trees = {"after": environment(None)}
-    if args.before:
-        trees = {"before": environment(args.before), **trees}
     names = itertools.count()
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
+
+        def cache(tree: str) -> Path | None:
+            return None if args.uncached_bytecode else work / f"pycache-{tree}"
+
+        trees = {"after": environment(None, cache("after"))}
+        if args.before:
+            trees = {"before": environment(args.before, cache("before")), **trees}
         csv = work / "d.csv"
         csv.write_text("yi,vi\n0.1,0.01\n0.3,0.02\n0.5,0.03\n0.2,0.02\n", encoding="utf-8")
         labelled = work / "labelled.csv"
@@ -113,6 +166,7 @@ def main() -> None:
                 text=True,
                 check=True,
                 capture_output=True,
+                env=trees["after"],
             )
         commands: dict[str, Callable[[], list[str]]] = {
             "--help": lambda: ["--help"],
@@ -133,19 +187,30 @@ def main() -> None:
             ],
             "forest CSV -o PNG": lambda: ["forest", str(csv), "-o", str(work / "f.png")],
         }
+        reference, no_reference = references(work, csv)
         bare = statistics.median(
             timed([python, "-c", "pass"], trees["after"])[0] for _ in range(args.repeats)
         )
+        for argv in commands.values():  # warm-up: each tree compiles its bytecode once
+            for env in trees.values():
+                timed([*cli, *argv()], env)
         rows = []
+        reference_rows: dict[str, tuple[float, float]] = {}
         for name, argv in commands.items():
             runs: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
+            others = reference if name == "rma CSV" else {}
+            for r in others:
+                runs[r] = []
             for _ in range(args.repeats):
-                for tree, env in trees.items():  # alternate: the load falls on both alike
+                for tree, env in trees.items():  # alternate: the load falls on all alike
                     runs[tree].append(timed([*cli, *argv()], env))
+                for r, r_argv in others.items():
+                    runs[r].append(timed(r_argv, trees["after"]))
             medians = {
                 tree: (statistics.median(c for c, _ in r), statistics.median(w for _, w in r))
                 for tree, r in runs.items()
             }
+            reference_rows.update({r: medians.pop(r) for r in others})
             rows.append((name, medians))
             print(name, {t: f"{c:.2f} s CPU, {w:.2f} s wall" for t, (c, w) in medians.items()})
         imports = {
@@ -155,10 +220,10 @@ def main() -> None:
             )
             for module in MODULES
         }
-    write(rows, imports, bare, trees, args, load_start)
+    write(rows, imports, bare, trees, args, load_start, reference_rows, no_reference)
 
 
-def write(rows, imports, bare, trees, args, load_start) -> None:
+def write(rows, imports, bare, trees, args, load_start, reference_rows, no_reference) -> None:
     import importlib.metadata as md
 
     versions = [(p, md.version(p)) for p in ("pandas", "scipy", "sqlalchemy", "alembic", "typer")]
@@ -170,6 +235,13 @@ def write(rows, imports, bare, trees, args, load_start) -> None:
         f"{os.getloadavg()[0]:.1f} at end",
         f"- median of {args.repeats} runs of each command in a fresh interpreter; CPU = user + "
         f"system; bare `python -c pass`: {bare:.3f} s CPU",
+        "- bytecode: "
+        + (
+            "as the environment says (PYTHONDONTWRITEBYTECODE="
+            f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})"
+            if args.uncached_bytecode
+            else "cached for each tree after a warm-up run, as for an installed package"
+        ),
     ]
     if args.before:
         lines.append(
@@ -190,6 +262,19 @@ def write(rows, imports, bare, trees, args, load_start) -> None:
             cells.append(f"{medians['after'][0] / medians['before'][0]:.2f}")
         cells.append(f"{medians['after'][0] / bare:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Reference: R with metafor, run alternately with `rma CSV` (same repeats)", ""]
+    if no_reference:
+        lines.append(f"Left out: {no_reference}.")
+    else:
+        ours = dict(rows)["rma CSV"]["after"]
+        lines += [
+            "| reference command | CPU (s) | wall (s) | `metareview rma CSV` / it (CPU) "
+            "| `metareview rma CSV` / it (wall) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, (cpu, wall) in reference_rows.items():
+            ratios = f"{ours[0] / cpu:.2f} | {ours[1] / wall:.2f}"
+            lines.append(f"| `{name}` | {cpu:.2f} | {wall:.2f} | {ratios} |")
     lines += ["", "| import alone | CPU (s) |", "|---|---:|"]
     lines += [f"| `{module}` | {seconds:.2f} |" for module, seconds in imports.items()]
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
