@@ -18,6 +18,7 @@ imported before a command runs, so ``metareview --help`` starts fast.
 
 from __future__ import annotations
 
+import gc as _gc
 from typing import Annotated as _Annotated
 
 import typer
@@ -60,5 +61,16 @@ examples.register(app)
 
 
 def main() -> None:
-    """Entry point of the ``metareview`` console script."""
-    app()
+    """Entry point of the ``metareview`` console script.
+
+    When the command is done, every object still alive is frozen (:func:`gc.freeze`) before
+    the interpreter exits: its shutdown would otherwise run the cyclic garbage collector over
+    all of them -- the ORM's mappings, numpy, the modules -- for memory the operating system
+    takes back anyway (~0.2 s of a 0.7 s store command, ~0.06 s of ``rma``; issue 21.19).
+    Files, database connections and ``atexit`` handlers are closed as before: a command
+    closes what it opens, and exit handlers do not depend on the collector.
+    """
+    try:
+        app()
+    finally:
+        _gc.freeze()
