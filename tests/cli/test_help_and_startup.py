@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from metareview.cli import app
-from metareview.cli._common import spell_for_cli
+from metareview.cli._common import errors_end_the_command, spell_for_cli
 from metareview.exceptions import Argument, InputError, Method
 from tests.cli.conftest import ids, own_votes
 
@@ -355,3 +355,47 @@ def test_the_command_line_freezes_what_is_alive_before_the_interpreter_exits(tmp
             [sys.executable, "-c", probe], capture_output=True, text=True, check=True
         ).stdout
         assert out.splitlines()[-1] == f"{code} True", args
+
+
+def test_the_collector_is_paused_while_a_command_starts_and_runs_during_its_work(
+    tmp_path,
+) -> None:
+    # issue 21.19: main() pauses the cyclic garbage collector while typer sets the command up
+    # and while a store command imports and opens the store (cli._common.starting); every
+    # command resumes it before its own work, so a long command (serve, simulate-screening,
+    # a screening session) collects as usual
+    table = tmp_path / "effects.csv"
+    table.write_text("yi,vi\n0.1,0.04\n0.3,0.02\n-0.2,0.05\n", encoding="utf-8")
+    store = tmp_path / "review.sqlite"
+    init = ("store", "init", "--project", "p", "--store", str(store))
+    probe = "\nimport gc\nprint(gc.isenabled())"
+    for args, collecting in (
+        (("--version",), False),  # ends before any command runs: paused to the end
+        (("rma", str(table)), True),
+        (init, True),
+        (("store", "reviewer", "list", "--store", str(store)), True),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", run_cli(*args) + probe],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert out.splitlines()[-1] == str(collecting), args
+    # every command resumes the collector: its callback is errors_end_the_command's wrapper
+    resumes = errors_end_the_command(lambda: None).__code__
+    for path, command in every_command():
+        if not hasattr(command, "commands"):  # a command, not a group
+            assert command.callback.__wrapped__.__code__ is resumes, path
+
+
+def test_commands_run_in_process_leave_the_collector_alone(tmp_path) -> None:
+    # the pause and the freezing are main()'s: under typer's CliRunner (the tests, a program
+    # calling the app) the collector is neither paused nor frozen
+    import gc
+
+    frozen = gc.get_freeze_count()
+    store = str(tmp_path / "review.sqlite")
+    for args in (["store", "init", "--project", "p", "--store", store], ["--version"]):
+        assert RUNNER.invoke(app, args).exit_code == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from metareview.cli._common import command, console, errors_end_the_command, fail, new_app
+from metareview.cli._common import (
+    command,
+    console,
+    errors_end_the_command,
+    fail,
+    new_app,
+    starting,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
@@ -74,10 +81,11 @@ def open_store(location: str, *, create: bool = False) -> Iterator[Store]:
     A missing SQLite file is an error unless ``create`` (``store init``), so that a typo in
     ``--store`` never silently creates an empty store.
     """
-    from sqlalchemy.exc import SQLAlchemyError
+    with starting():
+        from sqlalchemy.exc import SQLAlchemyError
 
-    from metareview.exceptions import InputError, MetareviewError
-    from metareview.review import Store
+        from metareview.exceptions import InputError, MetareviewError
+        from metareview.review import Store
 
     try:
         if not create and "://" not in location and not Path(location).expanduser().exists():
@@ -85,7 +93,8 @@ def open_store(location: str, *, create: bool = False) -> Iterator[Store]:
                 f"--store: no review store at {location!r}; create one with "
                 "`metareview store init --project NAME` or pass --store."
             )
-        store = Store.open(location)
+        with starting():
+            store = Store.open(location)
         try:
             yield store
         finally:
