@@ -17,6 +17,11 @@ run: ``Rscript`` doing what ``metareview rma CSV`` does (``library(metafor)``, `
 ``Rscript -e 0`` (R's own start, as ``python -c pass`` is Python's). Without ``Rscript`` on
 the PATH, or without metafor, the reference rows are left out and the file says why.
 
+Beside a few commands runs their floor (``_cli_floor.py``): a bare typer app doing the least
+that command does with the same libraries (typer and rich; + SQLAlchemy's ORM; + numpy and
+``scipy.special``), started as ``metareview.cli.main`` starts a command. A command's time
+minus its floor's is what metareview itself costs.
+
 Each tree's bytecode is cached (in a temporary ``PYTHONPYCACHEPREFIX``, after one warm-up run
 of every command), as it is for an installed package: pip compiles the bytecode of what it
 installs, whereas ``PYTHONDONTWRITEBYTECODE=1`` in the environment would make every run
@@ -49,6 +54,7 @@ from pathlib import Path
 from _machine import machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cli_startup.md"
+FLOOR = Path(__file__).resolve().parent / "_cli_floor.py"
 CLI = "import sys; sys.argv[0] = 'metareview'; from metareview.cli import main; main()"
 MODULES = (
     "pandas",
@@ -188,6 +194,19 @@ def main() -> None:
             "forest CSV -o PNG": lambda: ["forest", str(csv), "-o", str(work / "f.png")],
         }
         reference, no_reference = references(work, csv)
+        floor_store = str(work / "floor.sqlite")
+        floors = {  # command -> its floors (see _cli_floor.py)
+            "--help": {"floor: typer --help": [python, str(FLOOR), "--help"]},
+            "store reviewer list": {
+                "floor: typer + rich table": [python, str(FLOOR), "table"],
+                "floor: typer + rich + SQLAlchemy ORM query": [
+                    *(python, str(FLOOR), "store", "--store", floor_store)
+                ],
+            },
+            "rma CSV": {
+                "floor: typer + numpy + scipy.special": [python, str(FLOOR), "pvalue", "x"]
+            },
+        }
         bare = statistics.median(
             timed([python, "-c", "pass"], trees["after"])[0] for _ in range(args.repeats)
         )
@@ -196,9 +215,10 @@ def main() -> None:
                 timed([*cli, *argv()], env)
         rows = []
         reference_rows: dict[str, tuple[float, float]] = {}
+        floor_rows: dict[str, tuple[str, tuple[float, float]]] = {}
         for name, argv in commands.items():
             runs: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
-            others = reference if name == "rma CSV" else {}
+            others = {**(reference if name == "rma CSV" else {}), **floors.get(name, {})}
             for r in others:
                 runs[r] = []
             for _ in range(args.repeats):
@@ -210,7 +230,8 @@ def main() -> None:
                 tree: (statistics.median(c for c, _ in r), statistics.median(w for _, w in r))
                 for tree, r in runs.items()
             }
-            reference_rows.update({r: medians.pop(r) for r in others})
+            reference_rows.update({r: medians.pop(r) for r in reference if r in medians})
+            floor_rows.update({r: (name, medians.pop(r)) for r in floors.get(name, {})})
             rows.append((name, medians))
             print(name, {t: f"{c:.2f} s CPU, {w:.2f} s wall" for t, (c, w) in medians.items()})
         imports = {
@@ -220,10 +241,12 @@ def main() -> None:
             )
             for module in MODULES
         }
-    write(rows, imports, bare, trees, args, load_start, reference_rows, no_reference)
+    write(rows, imports, bare, trees, args, load_start, reference_rows, no_reference, floor_rows)
 
 
-def write(rows, imports, bare, trees, args, load_start, reference_rows, no_reference) -> None:
+def write(
+    rows, imports, bare, trees, args, load_start, reference_rows, no_reference, floor_rows
+) -> None:
     import importlib.metadata as md
 
     versions = [(p, md.version(p)) for p in ("pandas", "scipy", "sqlalchemy", "alembic", "typer")]
@@ -275,6 +298,19 @@ def write(rows, imports, bare, trees, args, load_start, reference_rows, no_refer
         for name, (cpu, wall) in reference_rows.items():
             ratios = f"{ours[0] / cpu:.2f} | {ours[1] / wall:.2f}"
             lines.append(f"| `{name}` | {cpu:.2f} | {wall:.2f} | {ratios} |")
+    lines += [
+        "",
+        "Floors (`_cli_floor.py`, run alternately with the command they stand under)",
+        "",
+        "| floor | CPU (s) | wall (s) | under | command after: CPU (s) | command - floor (CPU) |",
+        "|---|---:|---:|---|---:|---:|",
+    ]
+    after = {name: medians["after"] for name, medians in rows}
+    for floor, (name, (cpu, wall)) in floor_rows.items():
+        ours = after[name][0]
+        lines.append(
+            f"| {floor} | {cpu:.2f} | {wall:.2f} | `{name}` | {ours:.2f} | {ours - cpu:.2f} |"
+        )
     lines += ["", "| import alone | CPU (s) |", "|---|---:|"]
     lines += [f"| `{module}` | {seconds:.2f} |" for module, seconds in imports.items()]
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
