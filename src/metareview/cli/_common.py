@@ -135,7 +135,9 @@ def pause_collector() -> None:
 
     Start-up makes hundreds of thousands of long-lived objects (modules, classes, typer's
     and pydantic's set-up, the ORM's mappings) and almost no garbage; collecting meanwhile
-    walks them again and again (~0.03-0.05 s of a command's start, issue 21.19).
+    walks them again and again (~0.03-0.05 s of a command's start, issue 21.19). The little
+    garbage start-up does make is frozen with the rest when the collector resumes, and so
+    kept until the process ends.
     """
     global _START_UP
     _START_UP = True
