@@ -399,3 +399,35 @@ def test_commands_run_in_process_leave_the_collector_alone(tmp_path) -> None:
     for args in (["store", "init", "--project", "p", "--store", store], ["--version"]):
         assert RUNNER.invoke(app, args).exit_code == 0
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+def test_main_builds_only_the_command_asked_for(tmp_path) -> None:
+    # issue 21.19: typer builds every registered command's click command each run (~0.02 s
+    # for all); main() runs the app holding only the one named first (cli.asked_for)
+    table = tmp_path / "effects.csv"
+    table.write_text("yi,vi\n0.1,0.04\n0.3,0.02\n-0.2,0.05\n", encoding="utf-8")
+    counting = (
+        "import typer.main as tm\nbuilt = []\nbuild = tm.get_command_from_info\n"
+        "tm.get_command_from_info = lambda *a, **k: built.append(1) or build(*a, **k)\n"
+    )
+    for args, expected in ((("rma", str(table)), 1), (("--version",), 38)):
+        probe = counting + run_cli(*args) + "\nprint(len(built))"
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.splitlines()[-1] == str(expected), args
+
+
+def test_the_command_asked_for_alone_helps_and_fails_as_within_the_whole_app() -> None:
+    from metareview.cli import asked_for
+
+    names = {path[0] for path, _ in every_command() if path}
+    assert len(names) == 20
+    for name in sorted(names):
+        for args in ([name, "--help"], [name, "--no-such-option"]):
+            alone = RUNNER.invoke(asked_for(args), args)
+            whole = RUNNER.invoke(app, args)
+            assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), args
+    # anything else is for the whole app: its help, its options, a misspelt command
+    for args in ([], ["--help"], ["--version"], ["rmaa", "x.csv"], ["x.csv"]):
+        assert asked_for(args) is app, args
