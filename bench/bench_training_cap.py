@@ -119,19 +119,21 @@ def main() -> None:
         f"Machine: {machine(('scikit-learn', sklearn.__version__))}.\n",
         f"Default ranking (elas_u4 SVM), {args.seeds} seeds (priors 1 + 1), retrain every "
         f"{args.batch} records. Mean over seeds, in % (loss as a fraction); change against "
-        "`none` in brackets. Capped retrains: retrains with more labelled irrelevant records "
+        "`none` in brackets. Same order / WSS@95 / RRF@10: runs equal to the same seed's `none` "
+        "run, to the last digit. Capped retrains: retrains with more labelled irrelevant records "
         "than the cap / all retrains until the last relevant record was found, summed over "
         "seeds; first bites: fewest records screened at a run's first capped retrain.\n",
         "| set | records | relevant | configuration | WSS@95 | RRF@10 | loss | "
-        "same order as none | capped retrains | first bites at |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "same order as none | same WSS@95 | same RRF@10 | capped retrains | first bites at |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in args.sets:
         labels = labels_of(name)
-        metrics, orders = {}, {}
+        metrics, orders, per_run = {}, {}, {}
         for config in configs:
             orders[config] = orders_for(name, config, args.seeds, args.batch, cache)
             rows = [screening_metrics(labels[order][2:]) for order in orders[config]]
+            per_run[config] = rows
             metrics[config] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         base = metrics["none"]
         for config in configs:
@@ -140,12 +142,17 @@ def main() -> None:
             for key, scale, digits in (("wss_95", 100, 1), ("rrf_10", 100, 1), ("loss", 1, 4)):
                 text = f"{m[key] * scale:.{digits}f}"
                 if config != "none":
-                    text += f" ({(m[key] - base[key]) * scale:+.{digits}f})"
+                    text += f" ({(m[key] - base[key]) * scale:+.{digits + 1}f})"
                 cells.append(text)
             same = sum(
                 np.array_equal(a, b) for a, b in zip(orders[config], orders["none"], strict=True)
             )
             cells.append(f"{same}/{args.seeds}")
+            for key in ("wss_95", "rrf_10"):
+                equal = sum(
+                    a[key] == b[key] for a, b in zip(per_run[config], per_run["none"], strict=True)
+                )
+                cells.append(f"{equal}/{args.seeds}")
             cap, _ = parse_config(config)
             if cap is None:
                 cells += ["-", "-"]
