@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from metareview.cli._common import command, console, errors_end_the_command, progress_bar
+from metareview.review.ranking import MAX_TRAINING_EXCLUDED
 
 if TYPE_CHECKING:  # pragma: no cover
     from metareview.review.simulation import ScreeningSimulation
@@ -149,6 +150,15 @@ def simulate_screening_command(
             "--n-irrelevant", help="Irrelevant records in a row of the heuristic rule.", metavar="N"
         ),
     ] = 50,
+    max_excluded: Annotated[
+        int,
+        typer.Option(
+            "--max-excluded",
+            help="Labelled irrelevant records a retrain learns from at most, the most recent "
+            "kept (as the ranked queue; 0: all of them).",
+            metavar="N",
+        ),
+    ] = MAX_TRAINING_EXCLUDED,
     n_jobs: Annotated[
         int,
         typer.Option("--jobs", help="Parallel processes (-1: one per CPU).", metavar="N"),
@@ -179,6 +189,7 @@ def simulate_screening_command(
                 recall_target=recall_target,
                 confidence=confidence,
                 n_irrelevant=n_irrelevant,
+                max_excluded=max_excluded or None,
                 features=features,
                 n_jobs=n_jobs,
                 progress=progress,
