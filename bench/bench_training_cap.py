@@ -7,7 +7,8 @@ Every configuration runs ``simulate_screening`` with the default ranking (ASRevi
 seeds, so the priors and every order up to the first capped retrain are the same as the
 uncapped run's. Configurations are named ``none`` (no cap) or ``<sample><cap>``: ``random2000``
 keeps 2,000 irrelevant records drawn by their fixed pseudo-random key, ``recent2000`` the
-2,000 screened last (``training_rows``).
+2,000 screened last (``training_rows``), weighted by ``_sample_weights`` as the library does;
+``recentipw2000`` the same with the kept exclusions re-weighted to stand for all of them.
 
 For each set and configuration the table reports the mean WSS@95, RRF@10 and loss over the
 seeds and their change against ``none``; how many runs screened in the same order as
@@ -38,20 +39,36 @@ import sklearn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 from bench_screening import SCREENING, load_set
+from metareview.review import ranking
 from metareview.review.ranking import screening_features
 from metareview.review.simulation import screening_metrics, simulate_screening
 
 SETS = ("ptsd", "kitchenham", "nudging", "virus", "ace")
 
 
-def parse_config(config: str) -> tuple[int | None, str]:
-    """``"none"`` -> (None, "random"); ``"recent2000"`` -> (2000, "recent")."""
+def parse_config(config: str) -> tuple[int | None, str, bool]:
+    """``"none"`` -> (None, "random", False); ``"recent2000"`` -> (2000, "recent", False);
+    ``"recentipw500"`` -> (500, "recent", True)."""
     if config == "none":
-        return None, "random"
-    match = re.fullmatch(r"(random|recent)(\d+)", config)
+        return None, "random", False
+    match = re.fullmatch(r"(random|recent)(ipw)?(\d+)", config)
     if match is None:
-        raise SystemExit(f"unknown configuration {config!r}: none, random<N> or recent<N>")
-    return int(match.group(2)), match.group(1)
+        raise SystemExit(
+            f"unknown configuration {config!r}: none, random<N>, recent<N> or (random|recent)ipw<N>"
+        )
+    return int(match.group(3)), match.group(1), match.group(2) is not None
+
+
+def _ipw_training_set(idx, y, ratio, max_excluded, sample):
+    """``ranking._training_set`` with the kept exclusions re-weighted to stand for all of
+    them (inverse-probability weights): the relevant records keep the weights they would
+    have without the cap, and the weights sum to all the labelled records."""
+    weights = np.ones(y.size) if ratio is None else ranking._sample_weights(y, ratio)
+    rows = ranking.training_rows(idx, y, max_excluded, sample=sample)
+    kept = y[rows] == 0
+    weights = weights[rows]
+    weights[kept] *= int((y == 0).sum()) / int(kept.sum())
+    return idx[rows], y[rows], weights
 
 
 def orders_for(name: str, config: str, seeds: int, batch: int, cache: Path) -> np.ndarray:
@@ -66,17 +83,23 @@ def orders_for(name: str, config: str, seeds: int, batch: int, cache: Path) -> n
     else:
         features = screening_features(data)
         feature_path.write_bytes(pickle.dumps(features))
-    cap, sample = parse_config(config)
+    cap, sample, ipw = parse_config(config)
     t0 = time.process_time()
-    sim = simulate_screening(
-        data,
-        label_column=label,
-        seeds=seeds,
-        batch_size=batch,
-        features=features,
-        max_excluded=cap,
-        training_sample=sample,
-    )
+    default_training_set = ranking._training_set
+    if ipw:  # in this process (n_jobs 1): relevance_scores looks it up at each call
+        ranking._training_set = _ipw_training_set
+    try:
+        sim = simulate_screening(
+            data,
+            label_column=label,
+            seeds=seeds,
+            batch_size=batch,
+            features=features,
+            max_excluded=cap,
+            training_sample=sample,
+        )
+    finally:
+        ranking._training_set = default_training_set
     print(f"{name} {config}: {(time.process_time() - t0) / seeds:.2f} s CPU per run", flush=True)
     np.save(path, sim.orders)
     return sim.orders
@@ -153,7 +176,7 @@ def main() -> None:
                     a[key] == b[key] for a, b in zip(per_run[config], per_run["none"], strict=True)
                 )
                 cells.append(f"{equal}/{args.seeds}")
-            cap, _ = parse_config(config)
+            cap = parse_config(config)[0]
             if cap is None:
                 cells += ["-", "-"]
             else:

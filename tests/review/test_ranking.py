@@ -354,17 +354,19 @@ def test_the_capped_training_set_keeps_every_inclusion_and_the_latest_exclusions
     assert set(labelled[rows]) - {30} >= set(np.append(labelled, 30)[more]) - {30}
 
 
-def test_capped_scores_are_the_svm_on_the_kept_rows_with_reweighted_exclusions():
-    # the expected model is built by hand with scikit-learn: the included records keep the
-    # uncapped weight r n / (n1 (1 + r)); the m kept exclusions stand for all n0 of them,
-    # each weighing n / (m (1 + r)) (n0 / m times the uncapped n / (n0 (1 + r)))
+def test_capped_scores_are_the_svm_on_the_kept_rows_with_asreviews_weights():
+    # the expected model is built by hand with scikit-learn: the n1 inclusions and the last
+    # m exclusions in decision order, weighted as elas_u4 weights a training set of
+    # n = n1 + m records (inclusions together 9.8 times the exclusions, summing to n):
+    # r n / (n1 (1 + r)) and n / (m (1 + r))
     from sklearn.svm import LinearSVC
 
     records, labels = _shuffled_demo()
     feats = screening_features(records)
     labelled = np.arange(60)
     y = labels[labelled]
-    n, n1, n0, r, m = 60, int(y.sum()), int((y == 0).sum()), 9.8, 20
+    n1, n0, r, m = int(y.sum()), int((y == 0).sum()), 9.8, 20
+    n = n1 + m
     assert n1 >= 2 and n0 > m
     kept = np.sort(np.concatenate([np.flatnonzero(y == 1), np.flatnonzero(y == 0)[-m:]]))
     weights = np.where(y[kept] == 1, r * n / (n1 * (1 + r)), n / (m * (1 + r)))
@@ -374,7 +376,7 @@ def test_capped_scores_are_the_svm_on_the_kept_rows_with_reweighted_exclusions()
     capped = relevance_scores(feats, labelled, y, max_excluded=m)
     np.testing.assert_allclose(
         capped, svm.decision_function(feats.training_matrix), rtol=1e-9, atol=1e-12
-    )  # observed worst 3.3e-16 (the same rows, order and weights up to rounding)
+    )  # observed worst 0 (the same rows, order and weights up to rounding)
     assert not np.allclose(capped, relevance_scores(feats, labelled, y, max_excluded=None))
 
 
@@ -403,9 +405,10 @@ def test_the_cap_bounds_the_rows_the_classifier_is_fitted_on(monkeypatch, classi
     n1 = int(labels[labelled].sum())
     for cap in (5, 30, None):
         relevance_scores(feats, labelled, labels[labelled], classifier=classifier, max_excluded=cap)
-    # every inclusion, at most `cap` exclusions; the weights still sum to the 80 labelled
+    # every inclusion, at most `cap` exclusions, the weights summing to the rows fitted
     assert [f[:2] for f in fitted] == [(n1 + 5, n1), (n1 + 30, n1), (80, n1)]
-    assert [f[2] for f in fitted] == pytest.approx([80.0] * 3, rel=1e-12)  # observed 1.8e-16
+    expected = [n1 + 5.0, n1 + 30.0, 80.0]
+    assert [f[2] for f in fitted] == pytest.approx(expected, rel=1e-12)  # observed 3e-16
 
 
 @pytest.mark.parametrize("classifier", ["svm", "logistic", "nb"])

@@ -480,9 +480,13 @@ def training_rows(
     (asreview/asreview, ``asreview/models/balance/``; van de Schoot et al. 2021); random
     undersampling of the majority class is the classical answer to class imbalance
     (Japkowicz & Stephen 2002; He & Garcia 2009).
-    :func:`relevance_scores` re-weights the kept irrelevant records so that together they
-    weigh what all the irrelevant records would, so the class balance the classifier sees
-    is the one :func:`_sample_weights` intends.
+    :func:`relevance_scores` weights the kept records with :func:`_sample_weights` as it
+    would all of them, so the class balance the classifier sees is the one ``balance_ratio``
+    sets. Re-weighting the kept exclusions to stand for all of them instead (each weighing
+    ``n_excluded / max_excluded`` times more, the weights summing to all the labelled
+    records) keeps the same balance but loosens the regularisation in proportion; it
+    measured no better (lower WSS@95 on all five shared sets at a cap of 100, about the
+    same at 250 to 1,000; bench/README.md).
 
     Why the most recent by default: with the "max" query the records screened last are
     those the model ranked highest, so the recent exclusions are the hard ones near the
@@ -535,21 +539,13 @@ def _training_set(
     sample: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The rows, labels and sample weights a retrain fits: :func:`training_rows` of the
-    labelled records, weighted by :func:`_sample_weights` (None: unweighted) and, when the
-    cap leaves irrelevant records out, the kept ones weighted up by ``n_excluded / kept``
-    so that together they weigh what all of them would (inverse-probability weights: the
-    relevant records keep their weights, the classes their balance, the weights their sum)."""
-    import numpy as np
-
-    weights = None if ratio is None else _sample_weights(y, ratio)
+    labelled records, weighted by :func:`_sample_weights` (None: unweighted) as if they were
+    all the labelled records, so the classes keep the balance ``ratio`` sets (as ASReview's
+    undersampling balancer, whose kept records stand for no others)."""
     rows = training_rows(idx, y, max_excluded, sample=sample)
-    if rows.size == idx.size:  # no cap, or one that does not bite: exactly as without
-        return idx, y, weights
-    kept = y[rows] == 0
-    weights = np.ones(y.size) if weights is None else weights
-    weights = weights[rows]
-    weights[kept] *= int((y == 0).sum()) / int(kept.sum())
-    return idx[rows], y[rows], weights
+    if rows.size < idx.size:  # capped; otherwise exactly as without a cap
+        idx, y = idx[rows], y[rows]
+    return idx, y, (None if ratio is None else _sample_weights(y, ratio))
 
 
 def relevance_scores(
@@ -594,11 +590,10 @@ def relevance_scores(
     max_excluded : int or None
         Train on every labelled relevant record and at most this many labelled irrelevant
         ones (:func:`training_rows`; None: all labelled records), so that a retrain costs
-        no more after thousands of decisions than after ``max_excluded``. The kept
-        irrelevant records are re-weighted to stand for all of them (each weighs
-        ``n_excluded / max_excluded`` times what it would without the cap), so the classes
-        weigh what ``balance`` and ``balance_ratio`` say and the relevant records keep their
-        weights. Default :data:`MAX_TRAINING_EXCLUDED` (2,000), chosen by measurement
+        no more after thousands of decisions than after ``max_excluded``. The kept records
+        are weighted as the labelled records would be (``balance``, ``balance_ratio``), so
+        the classes keep their balance; the relevant records are all there.
+        Default :data:`MAX_TRAINING_EXCLUDED` (2,000), chosen by measurement
         (bench/README.md, ``bench_training_cap.py``): it keeps a retrain of 10,000 records
         under 30 ms CPU at any number of labelled records (260 ms uncapped at 9,000), and
         it never bit in any of the 25 simulated runs on the five shared sets, where caps
