@@ -16,6 +16,9 @@ seeds and their change against ``none``; how many runs screened in the same orde
 ones than the cap (retrains come every ``--batch`` records until the last relevant record
 is found), and the fewest records screened at the first of them.
 
+``--sets combined`` replays the first 10,000 records of the five sets together (relevant =
+included in its own review), where the default cap bites.
+
 The orders are cached in ``--cache`` (``/tmp/s7-cap`` by default), one ``.npy`` per set,
 configuration, seeds and batch, so a second call only re-renders. Writes
 ``bench/results/training_cap.md`` and prints it. Asserts nothing.
@@ -38,7 +41,7 @@ import sklearn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
-from bench_screening import SCREENING, load_set
+from bench_screening import SCREENING, load_set, timing_records
 from metareview.review import ranking
 from metareview.review.ranking import screening_features
 from metareview.review.simulation import screening_metrics, simulate_screening
@@ -71,12 +74,21 @@ def _ipw_training_set(idx, y, ratio, max_excluded, sample):
     return idx[rows], y[rows], weights
 
 
+def records_of(name: str):
+    """Records and label column of a shared set, or of ``combined``: the first 10,000
+    records of the five together (the retrain timing's records; relevant = included in
+    its own review), large enough for a cap of 2,000 to bite."""
+    if name == "combined":
+        return timing_records(), "label"
+    return load_set(name)
+
+
 def orders_for(name: str, config: str, seeds: int, batch: int, cache: Path) -> np.ndarray:
     """The screening orders of one set and configuration (cached)."""
     path = cache / f"orders_{name}_{config}_s{seeds}_b{batch}.npy"
     if path.exists():
         return np.load(path)
-    data, label = load_set(name)
+    data, label = records_of(name)
     feature_path = cache / f"features_{name}.pkl"
     if feature_path.exists():
         features = pickle.loads(feature_path.read_bytes())
@@ -106,7 +118,7 @@ def orders_for(name: str, config: str, seeds: int, batch: int, cache: Path) -> n
 
 
 def labels_of(name: str) -> np.ndarray:
-    data, label = load_set(name)
+    data, label = records_of(name)
     return data[label].to_numpy().astype(np.int8)
 
 
