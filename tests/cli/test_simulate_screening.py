@@ -177,4 +177,4 @@ def test_the_training_set_cap_is_the_rankings(tmp_path: Path, flag: str | None, 
     result = simulate(str(toy(tmp_path)), *args)
     assert result.exit_code == 0, result.output
     settings = json.loads((out / "simulation.json").read_text())["settings"]
-    assert (settings["max_excluded"], settings["training_sample"]) == (cap, "recent")
+    assert (settings["max_excluded"], settings["training_sample"]) == (cap, "random")

@@ -332,18 +332,18 @@ def _shuffled_demo() -> tuple[pd.DataFrame, np.ndarray]:
     return records, records["label_included"].to_numpy()
 
 
-def test_the_capped_training_set_keeps_every_inclusion_and_the_latest_exclusions():
+def test_the_capped_training_set_keeps_every_inclusion_and_a_fixed_sample():
     labelled = np.array([7, 3, 9, 4, 5, 12, 2])
     y = np.array([0, 1, 0, 0, 1, 0, 0])
-    # "recent" (the default): both inclusions and the last two exclusions, in given order
-    assert training_rows(labelled, y, 2).tolist() == [1, 4, 5, 6]
+    # "recent": both inclusions and the last two exclusions, in the given order
+    assert training_rows(labelled, y, 2, sample="recent").tolist() == [1, 4, 5, 6]
     assert training_rows(labelled, y, 1, sample="recent").tolist() == [1, 4, 6]
     # not biting (5 exclusions, cap 5 or more) or no cap: every row, as given
     for cap in (None, 5, 6, MAX_TRAINING_EXCLUDED):
         assert training_rows(labelled, y, cap).tolist() == list(range(7))
-    # "random": reproducible, every inclusion kept, and the same records whatever the order
-    # of the labelled list (the keys belong to row positions)
-    rows = training_rows(labelled, y, 2, sample="random")
+    # "random" (the default): reproducible, every inclusion kept, and the same records
+    # whatever the order of the labelled list (the keys belong to row positions)
+    rows = training_rows(labelled, y, 2)
     assert rows.tolist() == training_rows(labelled, y, 2, sample="random").tolist()
     assert {1, 4} <= set(rows.tolist()) and rows.size == 4 and (np.diff(rows) > 0).all()
     order = np.array([6, 2, 0, 5, 1, 3, 4])
@@ -373,7 +373,7 @@ def test_capped_scores_are_the_svm_on_the_kept_rows_with_asreviews_weights():
     svm = LinearSVC(C=0.11, random_state=0).fit(
         feats.training_matrix[labelled[kept]], y[kept], sample_weight=weights
     )
-    capped = relevance_scores(feats, labelled, y, max_excluded=m)
+    capped = relevance_scores(feats, labelled, y, max_excluded=m, training_sample="recent")
     np.testing.assert_allclose(
         capped, svm.decision_function(feats.training_matrix), rtol=1e-9, atol=1e-12
     )  # observed worst 0 (the same rows, order and weights up to rounding)
@@ -430,7 +430,7 @@ def test_simulation_uses_the_cap():
     common = {"label_column": "label_included", "seeds": 2, "features": screening_features(records)}
     default = simulate_screening(records, **common)
     assert default.settings["max_excluded"] == MAX_TRAINING_EXCLUDED
-    assert default.settings["training_sample"] == "recent"
+    assert default.settings["training_sample"] == "random"
     # 100 records: the default cap never bites, so the orders are today's uncapped ones
     assert np.array_equal(
         default.orders, simulate_screening(records, **common, max_excluded=None).orders
@@ -445,7 +445,7 @@ def test_bad_cap_options_are_named():
         training_rows([0, 1], [0, 1], 0)
     with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got 2.5"):
         relevance_scores(screening_features(RECORDS), [0, 1], [1, 0], max_excluded=2.5)
-    with pytest.raises(InputError, match=r"training_sample must be one of recent, random"):
+    with pytest.raises(InputError, match=r"training_sample must be one of random, recent"):
         training_rows([0, 1], [0, 1], 1, sample="oldest")
     with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got -4"):
         simulate_screening(_shuffled_demo()[0], label_column="label_included", max_excluded=-4)

@@ -154,8 +154,8 @@ def simulate_screening_command(
         int,
         typer.Option(
             "--max-excluded",
-            help="Labelled irrelevant records a retrain learns from at most, the most recent "
-            "kept (as the ranked queue; 0: all of them).",
+            help="Labelled irrelevant records a retrain learns from at most, a fixed random "
+            "sample of them (as the ranked queue; 0: all of them).",
             metavar="N",
         ),
     ] = MAX_TRAINING_EXCLUDED,

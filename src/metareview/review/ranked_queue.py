@@ -172,8 +172,8 @@ class RankedQueueMixin(StoreCore):
         left out. Until both an inclusion and an exclusion are
         known the order is random (fixed per project and reviewer) and a note says so.
         Past :data:`~metareview.review.ranking.MAX_TRAINING_EXCLUDED` known exclusions the
-        model learns from the most recent of them (the reviewer's own latest votes first;
-        :func:`~metareview.review.ranking.training_rows`), so a re-rank stays fast.
+        model learns from a fixed random sample of them
+        (:func:`~metareview.review.ranking.training_rows`), so a re-rank stays fast.
 
         ``stopping`` holds each stopping rule's verdict on the reviewer's own votes in the
         order cast (include and maybe count as relevant) over the records of their queue,
@@ -203,11 +203,7 @@ class RankedQueueMixin(StoreCore):
                 labels.setdefault(record_id, decision)
         open_ids = list(mine.to_vote)
         position = {record_id: i for i, record_id in enumerate(records["id"])}
-        # the reviewer's own decisions last, oldest first: a capped training set keeps the
-        # most recent exclusions (ranking.training_rows), those this reviewer's order just
-        # put on top
-        train = [r for r in labels if r in position and r not in mine.own]
-        train += [r for r in mine.own if r in labels and r in position]
+        train = [r for r in labels if r in position]
         y = np.array([labels[r] == "include" for r in train], dtype=np.int8)
         notes: list[str] = []
         scores = None

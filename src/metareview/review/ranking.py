@@ -107,9 +107,10 @@ CLASSIFIER_DEFAULTS: dict[str, dict[str, float | None]] = {
 MAX_TRAINING_EXCLUDED: int | None = 2000
 
 #: Which labelled irrelevant records a capped retrain keeps (:func:`training_rows`), and the
-#: default: the most recently screened, which measured better than a random sample.
-TRAINING_SAMPLES = Options("training_sample", ("recent", "random"))
-DEFAULT_TRAINING_SAMPLE = "recent"
+#: default: a fixed random sample, which measured better than the most recent where the
+#: default cap bit.
+TRAINING_SAMPLES = Options("training_sample", ("random", "recent"))
+DEFAULT_TRAINING_SAMPLE = "random"
 
 _MAX_EXCLUDED = Interval("max_excluded", 1, None, integer=True)
 
@@ -456,12 +457,12 @@ def training_rows(
         Their decisions (1 = include), in the same order.
     max_excluded : int or None
         Most irrelevant records kept (None: all).
-    sample : {"recent", "random"}
-        ``"recent"`` (the default): the last ``max_excluded`` irrelevant records in the
-        order of ``labelled``. ``"random"``: those with the smallest fixed pseudo-random key
-        of their row position (:func:`_record_keys`): a reproducible random sample that
-        does not depend on the order of ``labelled`` and changes little from one retrain to
-        the next (a bottom-k sample: a record once left out never comes back).
+    sample : {"random", "recent"}
+        ``"random"`` (the default): the irrelevant records with the smallest fixed
+        pseudo-random key of their row position (:func:`_record_keys`): a reproducible
+        random sample that does not depend on the order of ``labelled`` and changes little
+        from one retrain to the next (a bottom-k sample: a record once left out never comes
+        back). ``"recent"``: the last ``max_excluded`` in the order of ``labelled``.
 
     Returns
     -------
@@ -489,15 +490,19 @@ def training_rows(
     measured no better (lower WSS@95 on all five shared sets at a cap of 100, about the
     same at 250 to 1,000; bench/README.md).
 
-    Why the most recent by default: with the "max" query the records screened last are
+    Why a random sample by default: with the "max" query the records screened last are
     those the model ranked highest, so the recent exclusions are the hard ones near the
-    decision boundary, the support vectors an SVM is made of; the early and the easy
-    exclusions lie far on the irrelevant side, where they add nothing to the hinge loss
-    once the model separates them (Tong & Koller 2001 on the records near the boundary).
-    Measured on the five shared sets with caps small enough to bite early (100 to 1,000,
-    5 seeds, bench/README.md): "recent" had the higher WSS@95 on four of the five sets at
-    a cap of 100 and the lower loss on all five at 250; from 500 up neither changed WSS@95
-    or RRF@10 in any run.
+    current decision boundary (Tong & Koller 2001), and on the five shared single-topic
+    sets, with caps small enough to bite early (100 and 250), keeping them gave the higher
+    WSS@95 on three or four of the five. But they are also the exclusions near the topic
+    being mined at the moment: on the 10,000 records of the five sets together (five
+    topics, where the default cap of 2,000 bites from 22% screened on) keeping the recent
+    ones forgot the exclusions that had shaped the rest of the boundary, and WSS@95 fell
+    5.5 points at a cap of 1,000 (random: 1.5) and rose only 0.5 at 2,000 (random: 2.0,
+    every seed at least 69.6 against 66.8-70.9 uncapped). A random sample keeps a picture
+    of every part of the labelled set and does not depend on the order the caller lists
+    the records in; from a cap of 500 up it left WSS@95 and RRF@10 unchanged in every run
+    on the five shared sets (bench/README.md, ``bench_training_cap.py``).
 
     References
     ----------
@@ -512,7 +517,7 @@ def training_rows(
 
     Examples
     --------
-    >>> training_rows([7, 3, 9, 4, 5], [0, 1, 0, 0, 0], 2)
+    >>> training_rows([7, 3, 9, 4, 5], [0, 1, 0, 0, 0], 2, sample="recent")
     array([1, 3, 4])
     >>> training_rows([7, 3, 9, 4, 5], [0, 1, 0, 0, 0], None)
     array([0, 1, 2, 3, 4])
@@ -569,8 +574,8 @@ def relevance_scores(
     features : ScreeningFeatures or sparse matrix
         The features of all records (from :func:`screening_features`).
     labelled : sequence of int
-        Row positions of the records screened so far, oldest decision first (the capped
-        training set keeps the most recent exclusions; see ``max_excluded``).
+        Row positions of the records screened so far (oldest decision first when
+        ``training_sample`` is ``"recent"``).
     labels : sequence of {0, 1}
         Their decisions (1 = include), in the same order.
     classifier : {"svm", "logistic", "nb"}
@@ -597,14 +602,15 @@ def relevance_scores(
         the classes keep their balance; the relevant records are all there.
         Default :data:`MAX_TRAINING_EXCLUDED` (2,000), chosen by measurement
         (bench/README.md, ``bench_training_cap.py``): it keeps a retrain of 10,000 records
-        under 30 ms CPU at any number of labelled records (260 ms uncapped at 9,000), and
+        under 30 ms CPU at any number of labelled records (200-260 ms uncapped at 9,000);
         it never bit in any of the 25 simulated runs on the five shared sets, where caps
-        down to 500 left WSS@95 and RRF@10 unchanged. Up to the cap the model is exactly
-        the uncapped one.
-    training_sample : {"recent", "random"}
-        Which irrelevant records a capped retrain keeps (:func:`training_rows`): by default
-        the most recently screened, so ``labelled`` should list the records in the order
-        they were screened.
+        down to 500 left WSS@95 and RRF@10 unchanged, and on their 10,000 records together
+        it raised WSS@95 by 2.0 points. Up to the cap the model is exactly the uncapped
+        one.
+    training_sample : {"random", "recent"}
+        Which irrelevant records a capped retrain keeps (:func:`training_rows`): a fixed
+        random sample by default, or the most recently screened (``labelled`` then lists
+        the records in the order they were screened).
 
     Returns
     -------
