@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from metareview.cli import app
+from metareview.review.ranking import MAX_TRAINING_EXCLUDED
 from tests.review.conftest import TESTDATA
 
 RUNNER = CliRunner()
@@ -168,9 +169,12 @@ def test_shared_demo_set(tmp_path: Path) -> None:
     assert (runs["hypergeometric_recall"] >= 0.95).all()
 
 
-@pytest.mark.parametrize(("flag", "cap"), [(None, 2000), ("5", 5), ("0", None)])
+@pytest.mark.parametrize(("flag", "cap"), [(None, MAX_TRAINING_EXCLUDED), ("5", 5), ("0", None)])
 def test_the_training_set_cap_is_the_rankings(tmp_path: Path, flag: str | None, cap) -> None:
-    # the default is the ranked queue's (ranking.MAX_TRAINING_EXCLUDED); 0 lifts the cap
+    # the default is the ranked queue's (ranking.MAX_TRAINING_EXCLUDED), which --help names
+    # (the command module does not import the ranking); 0 lifts the cap
+    help_text = " ".join(w for w in simulate("--help").output.split() if w not in "│╭╮╰╯─")
+    assert f"default {MAX_TRAINING_EXCLUDED:,}, as the ranked queue" in help_text
     out = tmp_path / "out"
     extra = [] if flag is None else ["--max-excluded", flag]
     args = ["--label-column", "included", "--seeds", "1", "-o", str(out), *extra]
