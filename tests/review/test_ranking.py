@@ -445,6 +445,8 @@ def test_bad_cap_options_are_named():
         training_rows([0, 1], [0, 1], 0)
     with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got 2.5"):
         relevance_scores(screening_features(RECORDS), [0, 1], [1, 0], max_excluded=2.5)
+    with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got 0"):
+        relevance_scores(screening_features(RECORDS), [0], [1], max_excluded=0)  # no model yet
     with pytest.raises(InputError, match=r"training_sample must be one of random, recent"):
         training_rows([0, 1], [0, 1], 1, sample="oldest")
     with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got -4"):

@@ -598,11 +598,12 @@ def relevance_scores(
         Train on every labelled relevant record and at most this many labelled irrelevant
         ones (:func:`training_rows`; None: all labelled records), so that a retrain costs
         no more after thousands of decisions than after ``max_excluded``. The kept records
-        are weighted as the labelled records would be (``balance``, ``balance_ratio``), so
-        the classes keep their balance; the relevant records are all there.
+        are weighted by the same rule as an uncapped training set (``balance``,
+        ``balance_ratio`` applied to them), so the classes keep their balance.
         Default :data:`MAX_TRAINING_EXCLUDED` (2,000), chosen by measurement
         (bench/README.md, ``bench_training_cap.py``): it keeps a retrain of 10,000 records
-        under 30 ms CPU at any number of labelled records (200-260 ms uncapped at 9,000);
+        at about 30 ms CPU at any number of labelled records (200-260 ms uncapped at
+        9,000);
         it never bit in any of the 25 simulated runs on the five shared sets, where caps
         down to 500 left WSS@95 and RRF@10 unchanged, and on their 10,000 records together
         it raised WSS@95 by 2.0 points. Up to the cap the model is exactly the uncapped
@@ -639,6 +640,9 @@ def relevance_scores(
         matrix = folded
     idx, y = _check_labelled(matrix.shape[0], labelled, labels)
     ratio, cost = _model_settings(name, balance, balance_ratio, C)
+    if max_excluded is not None:  # checked before any model is needed
+        _MAX_EXCLUDED.check(max_excluded)
+    TRAINING_SAMPLES.check(training_sample)
     n_include = int(y.sum())
     if n_include == 0 or n_include == y.size:
         return None
