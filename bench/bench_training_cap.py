@@ -168,6 +168,11 @@ def main() -> None:
         "run, to the last digit. Capped retrains: retrains with more labelled irrelevant records "
         "than the cap / all retrains until the last relevant record was found, summed over "
         "seeds; first bites: fewest records screened at a run's first capped retrain.\n",
+        "Configurations: `none` no cap (the default before); `random<N>` / `recent<N>` at most "
+        "N labelled irrelevant records, a fixed random sample / the N screened last, weighted "
+        "by `_sample_weights` (`random2000` is the library default); `recentipw<N>` as "
+        "`recent<N>` with the kept exclusions re-weighted to stand for all of them. "
+        "`combined`: the first 10,000 records of the five sets together.\n",
         "| set | records | relevant | configuration | WSS@95 | RRF@10 | loss | "
         "same order as none | same WSS@95 | same RRF@10 | capped retrains | first bites at |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
