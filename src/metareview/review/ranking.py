@@ -3,7 +3,10 @@
 The text of each record (title, abstract and keywords) becomes one TF-IDF vector, fitted
 **once** for the whole set of records: retraining after a screening decision refits only the
 classifier on the labelled rows and re-scores every row with one sparse product, so the
-vocabulary never changes during a review and no decision re-reads the text.
+vocabulary never changes during a review and no decision re-reads the text. Past
+:data:`MAX_TRAINING_EXCLUDED` labelled exclusions the classifier learns from every inclusion
+and a fixed random sample of that many exclusions (:func:`training_rows`), so a retrain
+stops growing with the number of decisions.
 
 Three classifiers are offered, each trained with sample weights that favour the inclusions,
 because they are rare (a few per cent of the records):
