@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from metareview.cli import app
+from metareview.review.ranking import MAX_TRAINING_EXCLUDED
 from tests.review.conftest import TESTDATA
 
 RUNNER = CliRunner()
@@ -117,6 +118,10 @@ def test_several_classifiers_share_features_and_get_a_folder_each(tmp_path: Path
             "--recall-target must be strictly between 0 and 1 (e.g. 0.95); got 95.0.",
         ),
         (["--label-column", "included", "--batch-size", "0"], "--batch-size must be a positive"),
+        (
+            ["--label-column", "included", "--max-excluded", "-1"],
+            "--max-excluded must be an integer >= 1; got -1.",
+        ),
     ],
 )
 def test_errors_name_the_flags(tmp_path: Path, args: list[str], message: str) -> None:
@@ -162,3 +167,18 @@ def test_shared_demo_set(tmp_path: Path) -> None:
     assert (runs["n_records"] == 100).all() and (runs["n_relevant"] == 10).all()
     # the statistical rule keeps its promise on every run
     assert (runs["hypergeometric_recall"] >= 0.95).all()
+
+
+@pytest.mark.parametrize(("flag", "cap"), [(None, MAX_TRAINING_EXCLUDED), ("5", 5), ("0", None)])
+def test_the_training_set_cap_is_the_rankings(tmp_path: Path, flag: str | None, cap) -> None:
+    # the default is the ranked queue's (ranking.MAX_TRAINING_EXCLUDED), which --help names
+    # (the command module does not import the ranking); 0 lifts the cap
+    help_text = " ".join(w for w in simulate("--help").output.split() if w not in "│╭╮╰╯─")
+    assert f"default {MAX_TRAINING_EXCLUDED:,}, as the ranked queue" in help_text
+    out = tmp_path / "out"
+    extra = [] if flag is None else ["--max-excluded", flag]
+    args = ["--label-column", "included", "--seeds", "1", "-o", str(out), *extra]
+    result = simulate(str(toy(tmp_path)), *args)
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "simulation.json").read_text())["settings"]
+    assert (settings["max_excluded"], settings["training_sample"]) == (cap, "random")

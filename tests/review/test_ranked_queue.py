@@ -83,6 +83,30 @@ def test_other_reviewers_pending_votes_never_change_the_order(project) -> None:
     assert ids[1] in ben.queue["record_id"].tolist()
 
 
+def test_blinding_holds_when_the_training_set_is_capped(project, monkeypatch) -> None:
+    # a cap of one exclusion (the library default is 2,000): the sample is drawn from what
+    # the reviewer may see, so another reviewer's pending votes still change nothing
+    from metareview.review import ranked_queue, ranking
+
+    calls: list[list[int]] = []
+
+    def capped(features, labelled, labels, **options):
+        calls.append(sorted(labelled))
+        return ranking.relevance_scores(features, labelled, labels, max_excluded=1, **options)
+
+    monkeypatch.setattr(ranked_queue, "relevance_scores", capped)
+    store, ids = project
+    for record_id, decision in [(ids[5], "exclude"), (ids[0], "include"), (ids[1], "exclude")]:
+        store.decide("review", record_id, "Ana", decision)
+    before = store.ranked_queue("review", "Ana")
+    for record_id in ids[2:5] + ids[6:9]:  # Ben's votes, pending
+        store.decide("review", record_id, "Ben", "include" if record_id in ids[3::2] else "exclude")
+    after = store.ranked_queue("review", "Ana")
+    assert calls == [[0, 1, 5], [0, 1, 5]]
+    assert after.queue.equals(before.queue)
+    assert set(after.queue["record_id"].iloc[:9]) == set(ids[2::2])  # ketamine first
+
+
 def test_allocated_stage_ranks_only_the_reviewers_records(project) -> None:
     store, ids = project
     store.add_reviewer("review", "Olga", role="owner")

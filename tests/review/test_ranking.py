@@ -16,11 +16,13 @@ import pytest
 
 from metareview.exceptions import InputError
 from metareview.review.ranking import (
+    MAX_TRAINING_EXCLUDED,
     NB_ALPHA,
     fold_single_record_terms,
     next_records,
     relevance_scores,
     screening_features,
+    training_rows,
 )
 from metareview.review.simulation import (
     read_labelled_records,
@@ -320,3 +322,132 @@ def test_simulation_reports_progress_after_each_run():
         recs, label_column="included", seeds=2, abstract=None, progress=lambda *a: calls.append(a)
     )
     assert calls == [(0, 2), (1, 2), (2, 2)]
+
+
+# -- the training-set cap (max_excluded): every inclusion, at most N exclusions ------------
+
+
+def _shuffled_demo() -> tuple[pd.DataFrame, np.ndarray]:
+    records = _demo().sample(frac=1.0, random_state=4).reset_index(drop=True)
+    return records, records["label_included"].to_numpy()
+
+
+def test_the_capped_training_set_keeps_every_inclusion_and_a_fixed_sample():
+    labelled = np.array([7, 3, 9, 4, 5, 12, 2])
+    y = np.array([0, 1, 0, 0, 1, 0, 0])
+    # "recent": both inclusions and the last two exclusions, in the given order
+    assert training_rows(labelled, y, 2, sample="recent").tolist() == [1, 4, 5, 6]
+    assert training_rows(labelled, y, 1, sample="recent").tolist() == [1, 4, 6]
+    # not biting (5 exclusions, cap 5 or more) or no cap: every row, as given
+    for cap in (None, 5, 6, MAX_TRAINING_EXCLUDED):
+        assert training_rows(labelled, y, cap).tolist() == list(range(7))
+    # "random" (the default): reproducible, every inclusion kept, and the same records
+    # whatever the order of the labelled list (the keys belong to row positions)
+    rows = training_rows(labelled, y, 2)
+    assert rows.tolist() == training_rows(labelled, y, 2, sample="random").tolist()
+    assert {1, 4} <= set(rows.tolist()) and rows.size == 4 and (np.diff(rows) > 0).all()
+    order = np.array([6, 2, 0, 5, 1, 3, 4])
+    again = training_rows(labelled[order], y[order], 2, sample="random")
+    assert set(labelled[order][again]) == set(labelled[rows])
+    # a bottom-k sample: a later exclusion never brings back one left out before
+    more = training_rows(np.append(labelled, 30), np.append(y, 0), 2, sample="random")
+    assert set(labelled[rows]) - {30} >= set(np.append(labelled, 30)[more]) - {30}
+
+
+def test_capped_scores_are_the_svm_on_the_kept_rows_with_asreviews_weights():
+    # the expected model is built by hand with scikit-learn: the n1 inclusions and the last
+    # m exclusions in decision order, weighted as elas_u4 weights a training set of
+    # n = n1 + m records (inclusions together 9.8 times the exclusions, summing to n):
+    # r n / (n1 (1 + r)) and n / (m (1 + r))
+    from sklearn.svm import LinearSVC
+
+    records, labels = _shuffled_demo()
+    feats = screening_features(records)
+    labelled = np.arange(60)
+    y = labels[labelled]
+    n1, n0, r, m = int(y.sum()), int((y == 0).sum()), 9.8, 20
+    n = n1 + m
+    assert n1 >= 2 and n0 > m
+    kept = np.sort(np.concatenate([np.flatnonzero(y == 1), np.flatnonzero(y == 0)[-m:]]))
+    weights = np.where(y[kept] == 1, r * n / (n1 * (1 + r)), n / (m * (1 + r)))
+    svm = LinearSVC(C=0.11, random_state=0).fit(
+        feats.training_matrix[labelled[kept]], y[kept], sample_weight=weights
+    )
+    capped = relevance_scores(feats, labelled, y, max_excluded=m, training_sample="recent")
+    np.testing.assert_allclose(
+        capped, svm.decision_function(feats.training_matrix), rtol=1e-9, atol=1e-12
+    )  # observed worst 0 (the same rows, order and weights up to rounding)
+    assert not np.allclose(capped, relevance_scores(feats, labelled, y, max_excluded=None))
+
+
+@pytest.mark.parametrize("classifier", ["svm", "logistic", "nb"])
+def test_the_cap_bounds_the_rows_the_classifier_is_fitted_on(monkeypatch, classifier):
+    import sklearn.linear_model
+    import sklearn.naive_bayes
+    import sklearn.svm
+
+    fitted: list[tuple[int, int, float]] = []
+    module, name = {
+        "svm": (sklearn.svm, "LinearSVC"),
+        "logistic": (sklearn.linear_model, "LogisticRegression"),
+        "nb": (sklearn.naive_bayes, "MultinomialNB"),
+    }[classifier]
+
+    class Counting(getattr(module, name)):  # type: ignore[misc]
+        def fit(self, X, y, sample_weight=None):
+            fitted.append((X.shape[0], int(np.sum(y)), float(np.sum(sample_weight))))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(module, name, Counting)
+    records, labels = _shuffled_demo()
+    feats = screening_features(records)
+    labelled = np.arange(80)
+    n1 = int(labels[labelled].sum())
+    for cap in (5, 30, None):
+        relevance_scores(feats, labelled, labels[labelled], classifier=classifier, max_excluded=cap)
+    # every inclusion, at most `cap` exclusions, the weights summing to the rows fitted
+    assert [f[:2] for f in fitted] == [(n1 + 5, n1), (n1 + 30, n1), (80, n1)]
+    expected = [n1 + 5.0, n1 + 30.0, 80.0]
+    assert [f[2] for f in fitted] == pytest.approx(expected, rel=1e-12)  # observed 3e-16
+
+
+@pytest.mark.parametrize("classifier", ["svm", "logistic", "nb"])
+def test_a_cap_that_does_not_bite_leaves_the_scores_bit_identical(classifier):
+    records, labels = _shuffled_demo()
+    feats = screening_features(records)
+    labelled = np.arange(70)
+    y = labels[labelled]
+    n0 = int((y == 0).sum())
+    uncapped = relevance_scores(feats, labelled, y, classifier=classifier, max_excluded=None)
+    for cap in (n0, n0 + 1, MAX_TRAINING_EXCLUDED):
+        scores = relevance_scores(feats, labelled, y, classifier=classifier, max_excluded=cap)
+        assert np.array_equal(scores, uncapped)
+    assert np.array_equal(relevance_scores(feats, labelled, y, classifier=classifier), uncapped)
+
+
+def test_simulation_uses_the_cap():
+    records, _ = _shuffled_demo()
+    common = {"label_column": "label_included", "seeds": 2, "features": screening_features(records)}
+    default = simulate_screening(records, **common)
+    assert default.settings["max_excluded"] == MAX_TRAINING_EXCLUDED
+    assert default.settings["training_sample"] == "random"
+    # 100 records: the default cap never bites, so the orders are today's uncapped ones
+    assert np.array_equal(
+        default.orders, simulate_screening(records, **common, max_excluded=None).orders
+    )
+    capped = simulate_screening(records, **common, max_excluded=3)
+    assert capped.settings["max_excluded"] == 3
+    assert not np.array_equal(capped.orders, default.orders)
+
+
+def test_bad_cap_options_are_named():
+    with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got 0"):
+        training_rows([0, 1], [0, 1], 0)
+    with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got 2.5"):
+        relevance_scores(screening_features(RECORDS), [0, 1], [1, 0], max_excluded=2.5)
+    with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got 0"):
+        relevance_scores(screening_features(RECORDS), [0], [1], max_excluded=0)  # no model yet
+    with pytest.raises(InputError, match=r"training_sample must be one of random, recent"):
+        training_rows([0, 1], [0, 1], 1, sample="oldest")
+    with pytest.raises(InputError, match=r"max_excluded must be an integer >= 1; got -4"):
+        simulate_screening(_shuffled_demo()[0], label_column="label_included", max_excluded=-4)

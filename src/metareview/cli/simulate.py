@@ -149,6 +149,16 @@ def simulate_screening_command(
             "--n-irrelevant", help="Irrelevant records in a row of the heuristic rule.", metavar="N"
         ),
     ] = 50,
+    max_excluded: Annotated[
+        int | None,
+        typer.Option(
+            "--max-excluded",
+            help="Labelled irrelevant records a retrain learns from at most, a fixed random "
+            "sample of them (default 2,000, as the ranked queue; 0: all of them).",
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
     n_jobs: Annotated[
         int,
         typer.Option("--jobs", help="Parallel processes (-1: one per CPU).", metavar="N"),
@@ -157,7 +167,12 @@ def simulate_screening_command(
     """Replay a labelled data set through prioritised screening and report WSS@95, RRF@10
     and the recall and work saved at each stopping rule's stop, with a recall curve."""
     from metareview.exceptions import InputError
-    from metareview.review.ranking import CLASSIFIERS, DEFAULT_CLASSIFIER, screening_features
+    from metareview.review.ranking import (
+        CLASSIFIERS,
+        DEFAULT_CLASSIFIER,
+        MAX_TRAINING_EXCLUDED,
+        screening_features,
+    )
     from metareview.review.simulation import read_labelled_records, simulate_screening
 
     names = list(dict.fromkeys(CLASSIFIERS.check(c) for c in classifier or [DEFAULT_CLASSIFIER]))
@@ -179,6 +194,9 @@ def simulate_screening_command(
                 recall_target=recall_target,
                 confidence=confidence,
                 n_irrelevant=n_irrelevant,
+                max_excluded=MAX_TRAINING_EXCLUDED
+                if max_excluded is None
+                else max_excluded or None,
                 features=features,
                 n_jobs=n_jobs,
                 progress=progress,

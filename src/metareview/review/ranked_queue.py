@@ -171,6 +171,9 @@ class RankedQueueMixin(StoreCore):
         of complete (agreed or resolved) records; "maybe" votes and records in conflict are
         left out. Until both an inclusion and an exclusion are
         known the order is random (fixed per project and reviewer) and a note says so.
+        Past :data:`~metareview.review.ranking.MAX_TRAINING_EXCLUDED` known exclusions the
+        model learns from a fixed random sample of them
+        (:func:`~metareview.review.ranking.training_rows`), so a re-rank stays fast.
 
         ``stopping`` holds each stopping rule's verdict on the reviewer's own votes in the
         order cast (include and maybe count as relevant) over the records of their queue,

@@ -3,7 +3,10 @@
 The text of each record (title, abstract and keywords) becomes one TF-IDF vector, fitted
 **once** for the whole set of records: retraining after a screening decision refits only the
 classifier on the labelled rows and re-scores every row with one sparse product, so the
-vocabulary never changes during a review and no decision re-reads the text.
+vocabulary never changes during a review and no decision re-reads the text. Past
+:data:`MAX_TRAINING_EXCLUDED` labelled exclusions the classifier learns from every inclusion
+and a fixed random sample of that many exclusions (:func:`training_rows`), so a retrain
+stops growing with the number of decisions.
 
 Three classifiers are offered, each trained with sample weights that favour the inclusions,
 because they are rare (a few per cent of the records):
@@ -63,18 +66,22 @@ if TYPE_CHECKING:  # scipy.sparse is imported with scikit-learn, when records ar
     import pandas as pd
     from scipy import sparse
 
-from metareview._validation import Options
+from metareview._validation import Interval, Options
 from metareview.exceptions import Argument, InputError
 
 __all__ = [
     "CLASSIFIERS",
     "CLASSIFIER_DEFAULTS",
     "DEFAULT_CLASSIFIER",
+    "DEFAULT_TRAINING_SAMPLE",
+    "MAX_TRAINING_EXCLUDED",
+    "TRAINING_SAMPLES",
     "ScreeningFeatures",
     "fold_single_record_terms",
     "next_records",
     "relevance_scores",
     "screening_features",
+    "training_rows",
 ]
 
 CLASSIFIERS = Options(
@@ -97,6 +104,18 @@ CLASSIFIER_DEFAULTS: dict[str, dict[str, float | None]] = {
     "logistic": {"C": 1.0, "balance_ratio": 1.0},
     "nb": {"C": None, "balance_ratio": 1.0},
 }
+
+#: Labelled irrelevant records a retrain learns from at most (None: all of them); every
+#: labelled relevant record is always used. See :func:`training_rows`.
+MAX_TRAINING_EXCLUDED: int | None = 2000
+
+#: Which labelled irrelevant records a capped retrain keeps (:func:`training_rows`), and the
+#: default: a fixed random sample, which measured better than the most recent where the
+#: default cap bit.
+TRAINING_SAMPLES = Options("training_sample", ("random", "recent"))
+DEFAULT_TRAINING_SAMPLE = "random"
+
+_MAX_EXCLUDED = Interval("max_excluded", 1, None, integer=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,6 +429,135 @@ def _sample_weights(y: np.ndarray, ratio: float) -> np.ndarray:
     return weights * (y.size / weights.sum())
 
 
+def _record_keys(positions: np.ndarray) -> np.ndarray:
+    """A fixed pseudo-random 64-bit key per row position (the SplitMix64 finaliser, Steele
+    et al. 2014): the same record gets the same key in every call, whatever the order or
+    number of the labelled records."""
+    import numpy as np
+
+    z = positions.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def training_rows(
+    labelled: Sequence[int] | np.ndarray,
+    labels: Sequence[int] | np.ndarray,
+    max_excluded: int | None = MAX_TRAINING_EXCLUDED,
+    *,
+    sample: str = DEFAULT_TRAINING_SAMPLE,
+) -> np.ndarray:
+    """Which labelled records a retrain learns from: every relevant one, and at most
+    ``max_excluded`` irrelevant ones.
+
+    Parameters
+    ----------
+    labelled : sequence of int
+        Row positions of the records screened so far, in the order they were screened.
+    labels : sequence of {0, 1}
+        Their decisions (1 = include), in the same order.
+    max_excluded : int or None
+        Most irrelevant records kept (None: all).
+    sample : {"random", "recent"}
+        ``"random"`` (the default): the irrelevant records with the smallest fixed
+        pseudo-random key of their row position (:func:`_record_keys`): a reproducible
+        random sample that does not depend on the order of ``labelled`` and changes little
+        from one retrain to the next (a bottom-k sample: a record once left out never comes
+        back). ``"recent"``: the last ``max_excluded`` in the order of ``labelled``.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Positions into ``labelled`` (not row positions), ascending, so the kept records stay
+        in their given order; all of them when the cap does not bite.
+
+    Notes
+    -----
+    Undersampling the majority class bounds the cost of a retrain: liblinear's dual
+    coordinate descent costs time in proportion to the labelled rows times its passes
+    (which grow with them too), so after a few thousand decisions the fit is the whole cost
+    of a re-rank (bench/README.md). ASReview 1's balance strategies train on subsets of
+    the same kind: ``undersample`` keeps every inclusion and a random share of the
+    exclusions; ``double`` (its default) keeps the training set at the number of labelled
+    records, filled with copies of the inclusions and a random sample of the exclusions
+    (asreview/asreview, ``asreview/models/balance/``; van de Schoot et al. 2021); random
+    undersampling of the majority class is the classical answer to class imbalance
+    (Japkowicz & Stephen 2002; He & Garcia 2009).
+    :func:`relevance_scores` weights the kept records with :func:`_sample_weights` as it
+    would all of them, so the class balance the classifier sees is the one ``balance_ratio``
+    sets. Re-weighting the kept exclusions to stand for all of them instead (each weighing
+    ``n_excluded / max_excluded`` times more, the weights summing to all the labelled
+    records) keeps the same balance but loosens the regularisation in proportion; it
+    measured no better (lower WSS@95 on all five shared sets at a cap of 100, about the
+    same at 250 to 1,000; bench/README.md).
+
+    Why a random sample by default: with the "max" query the records screened last are
+    those the model ranked highest, so the recent exclusions are the hard ones near the
+    current decision boundary (Tong & Koller 2001), and on the five shared single-topic
+    sets, with caps small enough to bite early (100 and 250), keeping them gave the higher
+    WSS@95 on three or four of the five. But they are also the exclusions near the topic
+    being mined at the moment: on the 10,000 records of the five sets together (five
+    topics, where the default cap of 2,000 bites from 22% screened on) keeping the recent
+    ones forgot the exclusions that had shaped the rest of the boundary, and WSS@95 fell
+    5.5 points at a cap of 1,000 (random: 1.5) and rose only 0.5 at 2,000 (random: 2.0,
+    every seed at least 69.6 against 66.8-70.9 uncapped). A random sample keeps a picture
+    of every part of the labelled set and does not depend on the order the caller lists
+    the records in; from a cap of 500 up it left WSS@95 and RRF@10 unchanged in every run
+    on the five shared sets (bench/README.md, ``bench_training_cap.py``).
+
+    References
+    ----------
+    Japkowicz N, Stephen S. The class imbalance problem: a systematic study. Intell Data
+    Anal 2002;6:429-449. doi:10.3233/IDA-2002-6504
+    He H, Garcia EA. Learning from imbalanced data. IEEE Trans Knowl Data Eng
+    2009;21:1263-1284. doi:10.1109/TKDE.2008.239
+    Steele GL, Lea D, Flood CH. Fast splittable pseudorandom number generators. OOPSLA
+    2014:453-472. doi:10.1145/2660193.2660195
+    Tong S, Koller D. Support vector machine active learning with applications to text
+    classification. J Mach Learn Res 2001;2:45-66.
+
+    Examples
+    --------
+    >>> training_rows([7, 3, 9, 4, 5], [0, 1, 0, 0, 0], 2, sample="recent")
+    array([1, 3, 4])
+    >>> training_rows([7, 3, 9, 4, 5], [0, 1, 0, 0, 0], None)
+    array([0, 1, 2, 3, 4])
+    """
+    import numpy as np
+
+    sample = TRAINING_SAMPLES.check(sample)
+    idx = np.asarray(labelled, dtype=np.intp).ravel()
+    y = np.asarray(labels).ravel()
+    cap = None if max_excluded is None else _MAX_EXCLUDED.check(max_excluded)
+    excluded = np.flatnonzero(y == 0)
+    if cap is None or excluded.size <= cap:
+        return np.arange(idx.size)
+    if sample == "recent":
+        kept = excluded[-cap:]
+    else:
+        kept = excluded[np.argsort(_record_keys(idx[excluded]), kind="stable")[:cap]]
+    return np.sort(np.concatenate([np.flatnonzero(y != 0), kept]))
+
+
+def _training_set(
+    idx: np.ndarray,
+    y: np.ndarray,
+    ratio: float | None,
+    max_excluded: int | None,
+    sample: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The rows, labels and sample weights a retrain fits: :func:`training_rows` of the
+    labelled records, weighted by :func:`_sample_weights` (None: unweighted) as if they were
+    all the labelled records, so the classes keep the balance ``ratio`` sets (as ASReview's
+    undersampling balancer, whose kept records stand for no others)."""
+    rows = training_rows(idx, y, max_excluded, sample=sample)
+    if rows.size < idx.size:  # capped; otherwise exactly as without a cap
+        idx, y = idx[rows], y[rows]
+    return idx, y, (None if ratio is None else _sample_weights(y, ratio))
+
+
 def relevance_scores(
     features: ScreeningFeatures | sparse.spmatrix,
     labelled: Sequence[int] | np.ndarray,
@@ -419,6 +567,8 @@ def relevance_scores(
     balance: bool = True,
     balance_ratio: float | None = None,
     C: float | None = None,
+    max_excluded: int | None = MAX_TRAINING_EXCLUDED,
+    training_sample: str = DEFAULT_TRAINING_SAMPLE,
 ) -> np.ndarray | None:
     """Train a classifier on the labelled records and score every record.
 
@@ -427,7 +577,8 @@ def relevance_scores(
     features : ScreeningFeatures or sparse matrix
         The features of all records (from :func:`screening_features`).
     labelled : sequence of int
-        Row positions of the records screened so far.
+        Row positions of the records screened so far (oldest decision first when
+        ``training_sample`` is ``"recent"``).
     labels : sequence of {0, 1}
         Their decisions (1 = include), in the same order.
     classifier : {"svm", "logistic", "nb"}
@@ -446,6 +597,24 @@ def relevance_scores(
         Inverse regularisation strength of logistic regression and the SVM (naive Bayes has
         none). Default: the classifier's entry in :data:`CLASSIFIER_DEFAULTS` (0.11 for the
         SVM, 1 for logistic regression).
+    max_excluded : int or None
+        Train on every labelled relevant record and at most this many labelled irrelevant
+        ones (:func:`training_rows`; None: all labelled records), so that a retrain costs
+        no more after thousands of decisions than after ``max_excluded``. The kept records
+        are weighted by the same rule as an uncapped training set (``balance``,
+        ``balance_ratio`` applied to them), so the classes keep their balance.
+        Default :data:`MAX_TRAINING_EXCLUDED` (2,000), chosen by measurement
+        (bench/README.md, ``bench_training_cap.py``): it keeps a retrain of 10,000 records
+        at about 30 ms CPU at any number of labelled records (200-260 ms uncapped at
+        9,000);
+        it never bit in any of the 25 simulated runs on the five shared sets, where caps
+        down to 500 left WSS@95 and RRF@10 unchanged, and on their 10,000 records together
+        it raised WSS@95 by 2.0 points. Up to the cap the model is exactly the uncapped
+        one.
+    training_sample : {"random", "recent"}
+        Which irrelevant records a capped retrain keeps (:func:`training_rows`): a fixed
+        random sample by default, or the most recently screened (``labelled`` then lists
+        the records in the order they were screened).
 
     Returns
     -------
@@ -474,6 +643,9 @@ def relevance_scores(
         matrix = folded
     idx, y = _check_labelled(matrix.shape[0], labelled, labels)
     ratio, cost = _model_settings(name, balance, balance_ratio, C)
+    if max_excluded is not None:  # checked before any model is needed
+        _MAX_EXCLUDED.check(max_excluded)
+    TRAINING_SAMPLES.check(training_sample)
     n_include = int(y.sum())
     if n_include == 0 or n_include == y.size:
         return None
@@ -481,8 +653,8 @@ def relevance_scores(
     from sklearn.naive_bayes import MultinomialNB  # CLI load this module without ranking
     from sklearn.svm import LinearSVC
 
+    idx, y, weights = _training_set(idx, y, ratio, max_excluded, training_sample)
     X = matrix[idx]
-    weights = None if ratio is None else _sample_weights(y, ratio)
     if name == "nb":
         model = MultinomialNB(alpha=NB_ALPHA).fit(X, y, sample_weight=weights)
         joint = model.predict_joint_log_proba(matrix)

@@ -42,8 +42,12 @@ import numpy as np
 
 from metareview.exceptions import Argument, InputError
 from metareview.review.ranking import (
+    _MAX_EXCLUDED,
     CLASSIFIERS,
     DEFAULT_CLASSIFIER,
+    DEFAULT_TRAINING_SAMPLE,
+    MAX_TRAINING_EXCLUDED,
+    TRAINING_SAMPLES,
     ScreeningFeatures,
     _model_settings,
     next_records,
@@ -246,6 +250,8 @@ def _one_run(
             balance=settings["balance_ratio"] is not None,
             balance_ratio=settings["balance_ratio"],
             C=settings["C"],
+            max_excluded=settings["max_excluded"],
+            training_sample=settings["training_sample"],
         )
         picks = next_records(
             scores,
@@ -308,6 +314,8 @@ def simulate_screening(
     balance: bool = True,
     balance_ratio: float | None = None,
     C: float | None = None,
+    max_excluded: int | None = MAX_TRAINING_EXCLUDED,
+    training_sample: str = DEFAULT_TRAINING_SAMPLE,
     random_share: float = 0.0,
     uncertainty_share: float = 0.0,
     recall_target: float = 0.95,
@@ -338,8 +346,10 @@ def simulate_screening(
         Prior knowledge drawn at random for each run (ASReview's default is 1 and 1).
     batch_size : int
         Records screened between two retrainings (1 = retrain after every decision).
-    balance, balance_ratio, C, random_share, uncertainty_share
-        Passed to :func:`relevance_scores` and :func:`next_records`.
+    balance, balance_ratio, C, max_excluded, training_sample, random_share, uncertainty_share
+        Passed to :func:`relevance_scores` and :func:`next_records` (``max_excluded``:
+        the cap on the labelled irrelevant records a retrain learns from, the same default
+        as the store's ranked queues).
     recall_target, confidence, n_irrelevant, knee_min_screened
         Parameters of the stopping rules (see :mod:`metareview.review.stopping`).
     features : ScreeningFeatures, optional
@@ -378,6 +388,8 @@ def simulate_screening(
         raise InputError(f"records must be a pandas DataFrame; got {type(records).__name__}.")
     name = CLASSIFIERS.check(classifier)
     ratio, cost = _model_settings(name, balance, balance_ratio, C)
+    cap = None if max_excluded is None else _MAX_EXCLUDED.check(max_excluded)
+    sample = TRAINING_SAMPLES.check(training_sample)
     seed_list = list(range(int(seeds))) if isinstance(seeds, int | np.integer) else list(seeds)
     if not seed_list:
         raise InputError(
@@ -426,6 +438,8 @@ def simulate_screening(
         "batch_size": int(batch_size),
         "balance_ratio": ratio,
         "C": cost,
+        "max_excluded": cap,
+        "training_sample": sample,
         "random_share": float(random_share),
         "uncertainty_share": float(uncertainty_share),
         "recall_target": float(recall_target),
