@@ -44,6 +44,8 @@ from metareview.exceptions import Argument, InputError
 from metareview.review.ranking import (
     CLASSIFIERS,
     DEFAULT_CLASSIFIER,
+    DEFAULT_TRAINING,
+    TRAINING,
     ScreeningFeatures,
     _model_settings,
     next_records,
@@ -246,6 +248,7 @@ def _one_run(
             balance=settings["balance_ratio"] is not None,
             balance_ratio=settings["balance_ratio"],
             C=settings["C"],
+            training=settings["training"],
         )
         picks = next_records(
             scores,
@@ -308,6 +311,7 @@ def simulate_screening(
     balance: bool = True,
     balance_ratio: float | None = None,
     C: float | None = None,
+    training: str | None = None,
     random_share: float = 0.0,
     uncertainty_share: float = 0.0,
     recall_target: float = 0.95,
@@ -338,8 +342,9 @@ def simulate_screening(
         Prior knowledge drawn at random for each run (ASReview's default is 1 and 1).
     batch_size : int
         Records screened between two retrainings (1 = retrain after every decision).
-    balance, balance_ratio, C, random_share, uncertainty_share
-        Passed to :func:`relevance_scores` and :func:`next_records`.
+    balance, balance_ratio, C, training, random_share, uncertainty_share
+        Passed to :func:`relevance_scores` and :func:`next_records` (``training="elas_u4"``
+        replays ASReview's default model exactly).
     recall_target, confidence, n_irrelevant, knee_min_screened
         Parameters of the stopping rules (see :mod:`metareview.review.stopping`).
     features : ScreeningFeatures, optional
@@ -378,6 +383,7 @@ def simulate_screening(
         raise InputError(f"records must be a pandas DataFrame; got {type(records).__name__}.")
     name = CLASSIFIERS.check(classifier)
     ratio, cost = _model_settings(name, balance, balance_ratio, C)
+    scheme = TRAINING.check(DEFAULT_TRAINING[name] if training is None else training)
     seed_list = list(range(int(seeds))) if isinstance(seeds, int | np.integer) else list(seeds)
     if not seed_list:
         raise InputError(
@@ -426,6 +432,7 @@ def simulate_screening(
         "batch_size": int(batch_size),
         "balance_ratio": ratio,
         "C": cost,
+        "training": scheme,
         "random_share": float(random_share),
         "uncertainty_share": float(uncertainty_share),
         "recall_target": float(recall_target),
