@@ -625,37 +625,9 @@ def relevance_scores(
     n_include = int(y.sum())
     if n_include == 0 or n_include == y.size:
         return None
-    if scheme == "labelled":
-        return _fit_and_score(name, matrix, idx, y, ratio, cost)
-    settings = PRESUMED_IRRELEVANT
-    rng = np.random.default_rng([zlib.crc32(np.unique(idx).astype(np.int64).tobytes()), idx.size])
-    scores = None
-    for _ in range(settings.fits):
-        extra = presumed_irrelevant(
-            matrix.shape[0], idx, scores, rng, n=settings.n, pool=settings.pool
-        )
-        scores = _fit_and_score(
-            name,
-            matrix,
-            np.concatenate([idx, extra]),
-            np.concatenate([y, np.zeros(extra.size, dtype=np.int8)]),
-            ratio,
-            cost,
-        )
-    return scores
-
-
-def _fit_and_score(
-    name: str,
-    matrix: sparse.spmatrix,
-    idx: np.ndarray,
-    y: np.ndarray,
-    ratio: float | None,
-    cost: float,
-) -> np.ndarray:
-    """Fit classifier ``name`` on rows ``idx`` (labels ``y``, both classes present) and
-    score every row."""
-    import numpy as np
+    if scheme == "presumed_irrelevant":
+        model = {"classifier": name, "balance": balance, "balance_ratio": balance_ratio, "C": C}
+        return _with_presumed_irrelevant(features, idx, y, model)
     from sklearn.linear_model import LogisticRegression  # imported here: the store and the
     from sklearn.naive_bayes import MultinomialNB  # CLI load this module without ranking
     from sklearn.svm import LinearSVC
@@ -677,6 +649,34 @@ def _fit_and_score(
     # between two requests with nothing new to learn from)
     model.fit(X, y, sample_weight=weights)
     return np.asarray(model.decision_function(matrix), dtype=np.float64)
+
+
+def _with_presumed_irrelevant(
+    features: ScreeningFeatures | sparse.spmatrix,
+    idx: np.ndarray,
+    y: np.ndarray,
+    model: dict,
+) -> np.ndarray:
+    """The scores of ``training="presumed_irrelevant"``: ``PRESUMED_IRRELEVANT.fits`` fits,
+    each on the labelled records and, as excluded, the records :func:`presumed_irrelevant`
+    draws (at random, then from the lowest-scored by the fit before); the generator is
+    seeded by the set of labelled positions, so the same decisions give the same scores."""
+    import numpy as np
+
+    settings = PRESUMED_IRRELEVANT
+    n_records = features.n_records if isinstance(features, ScreeningFeatures) else features.shape[0]
+    rng = np.random.default_rng([zlib.crc32(np.unique(idx).astype(np.int64).tobytes()), idx.size])
+    scores = None
+    for _ in range(settings.fits):
+        extra = presumed_irrelevant(n_records, idx, scores, rng, n=settings.n, pool=settings.pool)
+        scores = relevance_scores(
+            features,
+            np.concatenate([idx, extra]),
+            np.concatenate([y, np.zeros(extra.size, dtype=np.int8)]),
+            training="labelled",
+            **model,
+        )
+    return scores
 
 
 def next_records(
