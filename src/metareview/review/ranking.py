@@ -611,6 +611,10 @@ def relevance_scores(
     >>> scores = relevance_scores(feats, [0, 1], [1, 0])
     >>> bool(scores[2] > scores[3])
     True
+
+    .. versionchanged:: 0.1.0
+       The SVM's default ``training`` is ``"presumed_irrelevant"``; the scores differ from
+       the earlier labelled-only fit, which ``training="elas_u4"`` keeps.
     """
     import numpy as np
 
