@@ -45,7 +45,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from _machine import machine
 from bench_screening import SCREENING, load_set
-from metareview.review.ranking import CLASSIFIER_DEFAULTS, DEFAULT_CLASSIFIER
+from metareview.review.ranking import (
+    CLASSIFIER_DEFAULTS,
+    DEFAULT_CLASSIFIER,
+    DEFAULT_TRAINING,
+    TRAINING,
+)
 from metareview.review.simulation import screening_metrics, simulate_screening
 
 DEFAULT_MODEL = (
@@ -198,7 +203,9 @@ def main() -> None:
         machine(("asreview", version.split()[-1])),
         "",
         f"{args.seeds} seed(s), both retrained every {args.batch} records; metareview: its "
-        f"default ranking ({DEFAULT_MODEL}); ASReview: its default model "
+        f"default ranking ({DEFAULT_MODEL}) with training "
+        f"{TRAINING.check(args.training or DEFAULT_TRAINING[DEFAULT_CLASSIFIER])!r}; "
+        "ASReview: its default model "
         f"({json.dumps({k: v for k, v in config.items() if v})}). Mean over seeds; "
         "WSS@95 (mean (min-max)), RRF@10 in %; time = wall seconds per run (ASReview's "
         "includes its start-up and project file).",
