@@ -131,23 +131,24 @@ def test_presumed_irrelevant_draws_unscreened_records_from_the_lowest_scored_poo
     scores = np.random.default_rng(1).normal(size=300)
     lowest = set(left[np.argsort(scores[left])[:20]].tolist())  # pool: 10 % of 200
     rng = np.random.default_rng(5)
-    # n = 100 is capped at the pool's 20 records: all of them, and nothing screened
-    drawn = presumed_irrelevant(300, labelled, scores, rng, n=100, pool=0.1)
+    # n = 20 fills the pool: all of its records, and nothing screened
+    drawn = presumed_irrelevant(300, labelled, scores, rng, n=20, pool=0.1)
     assert set(drawn.tolist()) == lowest and drawn.tolist() == sorted(drawn.tolist())
     drawn = presumed_irrelevant(300, labelled, scores, rng, n=5, pool=0.1)
     assert drawn.size == 5 and set(drawn.tolist()) <= lowest
-    # without scores: at random among every unscreened record, capped at the same share
+    # without scores: at random among every unscreened record
     union: set[int] = set()
     for seed in range(20):
-        drawn = presumed_irrelevant(300, labelled, None, np.random.default_rng(seed), n=100)
+        drawn = presumed_irrelevant(300, labelled, None, np.random.default_rng(seed), n=20)
         assert drawn.size == 20 and not set(drawn.tolist()) & set(labelled.tolist())
         union |= set(drawn.tolist())
     assert len(union) > 100  # not the same 20 each time
-    # fewer than 10 unscreened records: 10 % of them is none
-    assert presumed_irrelevant(12, range(3), None, rng).size == 0
+    # a pool smaller than n (fewer than n / pool unscreened records): none
+    assert presumed_irrelevant(300, labelled, scores, rng, n=21, pool=0.1).size == 0
+    assert presumed_irrelevant(300, labelled, None, rng).size == 0  # default n 100: 1,000
 
 
-def test_presumed_irrelevant_training_is_a_fit_on_them_as_excluded():
+def test_presumed_irrelevant_training_is_a_fit_on_them_as_excluded(monkeypatch):
     # the default for the SVM: three fits, each on the labelled records plus records drawn by
     # presumed_irrelevant (random, then from the 10 % the fit before scored lowest) labelled 0
     # and weighted as excluded records; the rng is seeded by the set of labelled positions
@@ -155,15 +156,25 @@ def test_presumed_irrelevant_training_is_a_fit_on_them_as_excluded():
 
     from sklearn.svm import LinearSVC
 
+    from metareview.review import ranking
+
     records = _demo()
     feats = screening_features(records)
     y_all = records["label_included"].to_numpy()
     labelled = np.concatenate([np.flatnonzero(y_all)[:3], np.flatnonzero(y_all == 0)[:27]])
     y = y_all[labelled]
+    # 70 unscreened records: too few for 100 presumed from a 10 % pool, so the default
+    # trains as elas_u4 (on the labelled records only), exactly
+    np.testing.assert_array_equal(
+        relevance_scores(feats, labelled, y),
+        relevance_scores(feats, labelled, y, training="elas_u4"),
+    )
+    # with 7 presumed per fit (the 10 % pool of the 70 holds 7)
+    monkeypatch.setattr(ranking, "PRESUMED_IRRELEVANT", ranking.PresumedIrrelevant(n=7))
     rng = np.random.default_rng([zlib.crc32(np.sort(labelled).astype(np.int64).tobytes()), 30])
     expected = None
     for _ in range(PRESUMED_IRRELEVANT.fits):
-        extra = presumed_irrelevant(100, labelled, expected, rng)
+        extra = presumed_irrelevant(100, labelled, expected, rng, n=7)
         assert extra.size == 7  # 10 % of the 70 unscreened records
         rows, target = np.concatenate([labelled, extra]), np.concatenate([y, np.zeros(7)])
         n, n1, r = 37, 3, 9.8

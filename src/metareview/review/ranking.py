@@ -487,9 +487,11 @@ def presumed_irrelevant(
 ) -> np.ndarray:
     """Unscreened records to train on as if they had been excluded.
 
-    Draws ``min(n, floor(pool * u))`` of the ``u`` records not in ``labelled``, without
-    replacement: at random from all of them when ``scores`` is None, else at random from the
-    ``floor(pool * u)`` of them with the lowest ``scores``.
+    Draws ``n`` of the ``u`` records not in ``labelled``, without replacement: at random from
+    all of them when ``scores`` is None, else at random from the ``floor(pool * u)`` of them
+    with the lowest ``scores``. None while that pool holds fewer than ``n`` records (fewer
+    than ``n / pool`` = 1,000 unscreened records by default): a small collection then trains
+    on its labelled records only.
 
     Parameters
     ----------
@@ -535,15 +537,18 @@ def presumed_irrelevant(
     ...                             n=2, pool=0.1)  # 2 of the 3 lowest of the 30 unscreened
     >>> drawn.size, bool(set(drawn.tolist()) <= {10, 11, 12})
     (2, True)
+    >>> presumed_irrelevant(40, range(10), scores, np.random.default_rng(0), n=4).size
+    0
     """
     import numpy as np
 
     left = np.setdiff1d(np.arange(n_records), np.asarray(labelled, dtype=np.intp))
     size = int(pool * left.size)
+    if size < n:
+        return np.empty(0, dtype=np.intp)
     if scores is not None:
         left = left[np.argsort(scores[left], kind="stable")[:size]]
-    drawn = rng.choice(left, min(n, size), replace=False)
-    return np.sort(drawn.astype(np.intp))
+    return np.sort(rng.choice(left, n, replace=False).astype(np.intp))
 
 
 def relevance_scores(
@@ -680,6 +685,8 @@ def _with_presumed_irrelevant(
             training="labelled",
             **model,
         )
+        if extra.size == 0:  # too few unscreened records: elas_u4's fit, once
+            break
     return scores
 
 
