@@ -600,9 +600,10 @@ def relevance_scores(
         :data:`PRESUMED_IRRELEVANT`): three fits, the first with 100 records drawn at random,
         each later one with 100 drawn from the 10 % of unscreened records the fit before
         scored lowest; none while fewer than 1,000 records are unscreened. The draw is
-        seeded by the set of labelled positions, so the same decisions give the same scores. Default: :data:`DEFAULT_TRAINING` (presumed
-        irrelevant for the SVM): on the five shared benchmark sets it raised WSS@95 over
-        elas_u4 on every set (10 seeds, bench/README.md).
+        seeded by the set of labelled positions, so the same decisions give the same
+        scores. Default: :data:`DEFAULT_TRAINING` (presumed irrelevant for the SVM): on the
+        five shared benchmark sets it raised WSS@95 over elas_u4 on every set (10 seeds,
+        bench/README.md).
 
     Returns
     -------
