@@ -6,10 +6,15 @@ Every configuration runs ``simulate_screening`` (1 + 1 seeded priors, retrain ev
 configurations. The configurations:
 
 ``elas_u4``
-    the library default since issue 16: TF-IDF of word 1- and 2-grams, sublinear term
-    frequency, ``max_df`` 0.95, stop words kept; linear SVM with C = 0.11 and inclusions
-    weighing 9.8 times the exclusions (ASReview LAB 2/3's default model ``elas_u4``,
+    the library default from issue 16 until ``u4_presumed``: TF-IDF of word 1- and
+    2-grams, sublinear term frequency, ``max_df`` 0.95, stop words kept; linear SVM with
+    C = 0.11 and inclusions weighing 9.8 times the exclusions (ASReview LAB 2/3's default
+    model ``elas_u4``,
     asreview/asreview ``asreview/models/models.py``);
+``u4_presumed``
+    elas_u4 also trained on unscreened records presumed irrelevant
+    (``training="presumed_irrelevant"``, the library default since; see
+    ``bench_presumed_irrelevant.py``); ``elas_u4`` runs with ``training="elas_u4"``;
 ``former``
     the default before: single words, raw term counts; logistic regression, C = 1, both
     classes weighing the same;
