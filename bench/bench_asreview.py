@@ -18,7 +18,10 @@ metareview's dependencies:
     .venv/bin/python bench/bench_asreview.py --asreview /tmp/asr/bin/asreview --seeds 5
 
 Writes ``bench/results/asreview.md`` (+ ``.csv``) and prints it, with a progress bar over the
-runs. Asserts nothing.
+runs. Asserts nothing. ``--training elas_u4`` runs metareview with ASReview's model (the
+check that the reproduction is exact); by default metareview runs its own default ranking
+(elas_u4 + presumed-irrelevant records since issue 16's last round). The priors do not depend
+on the training: each seed draws them before any model is fitted.
 """
 
 from __future__ import annotations
@@ -42,7 +45,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from _machine import machine
 from bench_screening import SCREENING, load_set
-from metareview.review.ranking import CLASSIFIER_DEFAULTS, DEFAULT_CLASSIFIER
+from metareview.review.ranking import (
+    CLASSIFIER_DEFAULTS,
+    DEFAULT_CLASSIFIER,
+    DEFAULT_TRAINING,
+    TRAINING,
+)
 from metareview.review.simulation import screening_metrics, simulate_screening
 
 DEFAULT_MODEL = (
@@ -100,6 +108,11 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument(
+        "--training",
+        default=None,
+        help="metareview's training (default: the library's; elas_u4 = ASReview's model)",
+    )
     parser.add_argument("--asreview", default=shutil.which("asreview") or "asreview")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "asreview.md"))
     args = parser.parse_args()
@@ -134,7 +147,11 @@ def main() -> None:
                 bar.update(task, description=f"{name} seed {seed}")
                 t0 = time.perf_counter()
                 ours = simulate_screening(
-                    table, label_column="included", seeds=[seed], batch_size=args.batch
+                    table,
+                    label_column="included",
+                    seeds=[seed],
+                    batch_size=args.batch,
+                    training=args.training,
                 )
                 ours_s = time.perf_counter() - t0
                 order = ours.orders[0]
@@ -186,7 +203,9 @@ def main() -> None:
         machine(("asreview", version.split()[-1])),
         "",
         f"{args.seeds} seed(s), both retrained every {args.batch} records; metareview: its "
-        f"default ranking ({DEFAULT_MODEL}); ASReview: its default model "
+        f"default ranking ({DEFAULT_MODEL}) with training "
+        f"{TRAINING.check(args.training or DEFAULT_TRAINING[DEFAULT_CLASSIFIER])!r}; "
+        "ASReview: its default model "
         f"({json.dumps({k: v for k, v in config.items() if v})}). Mean over seeds; "
         "WSS@95 (mean (min-max)), RRF@10 in %; time = wall seconds per run (ASReview's "
         "includes its start-up and project file).",

@@ -6,10 +6,15 @@ Every configuration runs ``simulate_screening`` (1 + 1 seeded priors, retrain ev
 configurations. The configurations:
 
 ``elas_u4``
-    the library default since issue 16: TF-IDF of word 1- and 2-grams, sublinear term
-    frequency, ``max_df`` 0.95, stop words kept; linear SVM with C = 0.11 and inclusions
-    weighing 9.8 times the exclusions (ASReview LAB 2/3's default model ``elas_u4``,
+    the library default from issue 16 until ``u4_presumed``: TF-IDF of word 1- and
+    2-grams, sublinear term frequency, ``max_df`` 0.95, stop words kept; linear SVM with
+    C = 0.11 and inclusions weighing 9.8 times the exclusions (ASReview LAB 2/3's default
+    model ``elas_u4``,
     asreview/asreview ``asreview/models/models.py``);
+``u4_presumed``
+    elas_u4 also trained on unscreened records presumed irrelevant
+    (``training="presumed_irrelevant"``, the library default since; see
+    ``bench_presumed_irrelevant.py``); ``elas_u4`` runs with ``training="elas_u4"``;
 ``former``
     the default before: single words, raw term counts; logistic regression, C = 1, both
     classes weighing the same;
@@ -62,20 +67,19 @@ from metareview.review.simulation import simulate_screening
 
 U4_FEATURES = {"ngram_max": 2, "sublinear_tf": True, "max_df": 0.95}
 FORMER_FEATURES = {"ngram_max": 1, "sublinear_tf": False, "max_df": 1.0}
+U4_SVM = {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8, "training": "elas_u4"}
 CONFIGS: dict[str, tuple[dict, dict]] = {
-    "elas_u4": (U4_FEATURES, {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8}),
+    "elas_u4": (U4_FEATURES, U4_SVM),
+    "u4_presumed": (U4_FEATURES, {**U4_SVM, "training": "presumed_irrelevant"}),
     "former": (FORMER_FEATURES, {"classifier": "logistic", "C": 1.0, "balance_ratio": 1.0}),
     "u4feat_logistic": (U4_FEATURES, {"classifier": "logistic", "C": 1.0, "balance_ratio": 1.0}),
     "u4feat_logistic_r98": (
         U4_FEATURES,
         {"classifier": "logistic", "C": 1.0, "balance_ratio": 9.8},
     ),
-    "u4feat_svm_r1": (U4_FEATURES, {"classifier": "svm", "C": 0.11, "balance_ratio": 1.0}),
-    "uni_svm_u4": (FORMER_FEATURES, {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8}),
-    "u4_min_df2": (
-        {**U4_FEATURES, "min_df": 2},
-        {"classifier": "svm", "C": 0.11, "balance_ratio": 9.8},
-    ),
+    "u4feat_svm_r1": (U4_FEATURES, {**U4_SVM, "balance_ratio": 1.0}),
+    "uni_svm_u4": (FORMER_FEATURES, U4_SVM),
+    "u4_min_df2": ({**U4_FEATURES, "min_df": 2}, U4_SVM),
 }
 
 
@@ -157,7 +161,7 @@ for _variant in VARIANTS:
 ASREVIEW_SEED0 = {"ptsd": 91.4, "kitchenham": 67.2, "nudging": 69.1, "virus": 70.5, "ace": 77.7}
 
 
-def run_one(name: str, config: str, seeds: int, batch: int, progress) -> dict:
+def run_one(name: str, config: str, seeds: int, batch: int, progress, first_seed: int = 0) -> dict:
     """Simulate one configuration on one set; the per-seed metrics as lists."""
     data, label = load_set(name)
     feature_kw, model_kw = CONFIGS[config]
@@ -169,7 +173,7 @@ def run_one(name: str, config: str, seeds: int, batch: int, progress) -> dict:
         sim = simulate_screening(
             data,
             label_column=label,
-            seeds=seeds,
+            seeds=list(range(first_seed, first_seed + seeds)),
             batch_size=batch,
             features=features,
             progress=progress,
@@ -179,6 +183,7 @@ def run_one(name: str, config: str, seeds: int, batch: int, progress) -> dict:
         simulation.relevance_scores = relevance_scores
     runs = sim.runs
     record = {"set": name, "config": config, "batch": batch, "seeds": seeds}
+    record["first_seed"] = first_seed
     record["seconds"] = (time.perf_counter() - t0) / seeds
     for key, column in (
         ("wss", "wss_95"),
@@ -228,18 +233,22 @@ def cell(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
     return f"{array.mean():.{digits}f} ({array.min():.{digits}f}-{array.max():.{digits}f})"
 
 
-def render(results: pd.DataFrame, sets: list[str], seeds: int, batch: int) -> str:
+def render(
+    results: pd.DataFrame, sets: list[str], seeds: int, batch: int, first_seed: int = 0
+) -> str:
     configs = [c for c in CONFIGS if c in set(results["config"])]
     lines = [
         "# Ranking models on the shared labelled sets (bench_ranking_models.py)",
         "",
         machine(),
         "",
-        f"WSS@95 in %, mean (min-max) over seeds 0-{seeds - 1} (priors 1 + 1 per seed, the "
-        f"same for every configuration; retrained every {batch} record(s)). `elas_u4` is "
-        "the default since "
-        "issue 16; `former` the default before. ASReview seed 0: its own simulate of elas_u4 "
-        "retrained after every record (bench_asreview.py, first run), for reference.",
+        f"WSS@95 in %, mean (min-max) over seeds {first_seed}-{first_seed + seeds - 1} "
+        "(priors 1 + 1 per seed, the same for every configuration;"
+        f" retrained every {batch} record(s)). `elas_u4` (ASReview's default, reproduced) "
+        "was the default from issue 16 until `u4_presumed` (elas_u4 + presumed-irrelevant "
+        "records) replaced it; `former` the default before. ASReview seed 0: its own "
+        "simulate of elas_u4 retrained after every record (bench_asreview.py, first run), "
+        "for reference.",
         "",
         "| set | " + " | ".join(configs) + " | ASReview seed 0 |",
         "|---|" + "---|" * (len(configs) + 1),
@@ -275,6 +284,9 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--fresh", action="store_true", help="recompute finished cells")
     parser.add_argument(
         "--timing", action="store_true", help="also time one retrain of 10,000 records"
@@ -291,7 +303,11 @@ def main() -> None:
     if store.exists() and not args.fresh:
         for line in store.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
-            if record["seeds"] == args.seeds and record["batch"] == args.batch:
+            if (record["seeds"], record["batch"], record.get("first_seed", 0)) == (
+                args.seeds,
+                args.batch,
+                args.first_seed,
+            ):
                 done.add((record["set"], record["config"]))
     todo = [(s, c) for s in args.sets for c in args.configs if (s, c) not in done]
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
@@ -304,15 +320,20 @@ def main() -> None:
             def progress(done: int, total: int, offset: float = offset) -> None:
                 bar.update(task, completed=offset + done)
 
-            record = run_one(name, config, args.seeds, args.batch, progress)
+            record = run_one(name, config, args.seeds, args.batch, progress, args.first_seed)
             with store.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
             bar.console.print(f"{name} {config}: WSS@95 {cell(record['wss'])}")
     results = pd.DataFrame(
         [json.loads(line) for line in store.read_text(encoding="utf-8").splitlines()]
     )
-    results = results[(results["seeds"] == args.seeds) & (results["batch"] == args.batch)]
-    text = render(results, args.sets, args.seeds, args.batch)
+    first = results.get("first_seed", pd.Series(0, index=results.index)).fillna(0)
+    results = results[
+        (results["seeds"] == args.seeds)
+        & (results["batch"] == args.batch)
+        & (first == args.first_seed)
+    ]
+    text = render(results, args.sets, args.seeds, args.batch, args.first_seed)
     if args.timing:
         text += "\n## Retrain + re-rank of 10,000 records\n\n"
         text += "\n".join(retrain_cpu_ms(args.configs)) + "\n"

@@ -61,8 +61,15 @@ def test_writes_tables_and_the_recall_curve(tmp_path: Path) -> None:
     runs = pd.read_csv(out / "runs.csv")
     assert runs["seed"].tolist() == [0, 1]
     assert runs["wss_95"].round(4).tolist() == [0.8389, 0.8389]  # (18 - 2) / 18 - 0.05
-    assert json.loads((out / "simulation.json").read_text())["settings"]["classifier"] == "svm"
+    settings = json.loads((out / "simulation.json").read_text())["settings"]
+    assert (settings["classifier"], settings["training"]) == ("svm", "presumed_irrelevant")
     assert (out / "recall.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # ASReview's model, by name: recorded as training on the labelled records only
+    args = ["--label-column", "included", "--seeds", "1", "--training", "elas_u4"]
+    result = simulate(str(toy(tmp_path)), *args, "-o", str(tmp_path / "u4"))
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "u4" / "simulation.json").read_text())["settings"]
+    assert settings["training"] == "labelled"
 
 
 def test_several_classifiers_share_features_and_get_a_folder_each(tmp_path: Path) -> None:
@@ -121,6 +128,10 @@ def test_several_classifiers_share_features_and_get_a_folder_each(tmp_path: Path
         (
             ["--label-column", "included", "--max-excluded", "-1"],
             "--max-excluded must be an integer >= 1; got -1.",
+        ),
+        (
+            ["--label-column", "included", "--training", "all"],
+            "--training must be one of presumed_irrelevant, labelled, elas_u4 (= labelled)",
         ),
     ],
 )

@@ -155,3 +155,35 @@ def test_stopping_uses_only_the_reviewers_own_votes_in_order(project) -> None:
     }
     ben = store.ranked_queue("review", "Ben").stopping["hypergeometric"]
     assert (ben.n_screened, ben.relevant_found, ben.n_unscreened) == (6, 6, 14)
+
+
+def test_presumed_irrelevant_records_leak_no_other_reviewers_votes(
+    store: Store, tmp_path, monkeypatch
+) -> None:
+    # the default ranking also trains on unscreened records presumed irrelevant (drawn from
+    # the records Ana has not decided, seeded by the records she has); by default only from
+    # 1,000 unscreened records on, here 10 at a time from 200 records, so some are drawn, and
+    # Ana's scores are exactly those of a model given her own votes only
+    from metareview.review import ranking
+    from metareview.review.ranking import presumed_irrelevant, relevance_scores
+
+    monkeypatch.setattr(ranking, "PRESUMED_IRRELEVANT", ranking.PresumedIrrelevant(n=10))
+
+    store.import_file("review", write_ris(tmp_path / "search.ris", 200), database="PubMed")
+    for name in ("Ana", "Ben"):
+        store.add_reviewer("review", name)
+    ids = store.records("review")["id"].tolist()
+    for i in range(6):  # even = ketamine, odd = birds
+        store.decide("review", ids[i], "Ana", "include" if i % 2 == 0 else "exclude")
+    before = store.ranked_queue("review", "Ana")
+    assert presumed_irrelevant(200, range(6), None, np.random.default_rng(0), n=10).size == 10
+    for i in range(6, 120):  # Ben, against the topic, on records Ana has not seen
+        store.decide("review", ids[i], "Ben", "exclude" if i % 2 == 0 else "include")
+    after = store.ranked_queue("review", "Ana")
+    assert after.queue.equals(before.queue)
+    features = store._ranking_features("review", store.records("review"))
+    own = relevance_scores(features, list(range(6)), [1, 0, 1, 0, 1, 0])
+    position = {record_id: i for i, record_id in enumerate(ids)}
+    np.testing.assert_array_equal(
+        after.queue["score"].to_numpy(), own[[position[r] for r in after.queue["record_id"]]]
+    )

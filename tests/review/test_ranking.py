@@ -18,8 +18,10 @@ from metareview.exceptions import InputError
 from metareview.review.ranking import (
     MAX_TRAINING_EXCLUDED,
     NB_ALPHA,
+    PRESUMED_IRRELEVANT,
     fold_single_record_terms,
     next_records,
+    presumed_irrelevant,
     relevance_scores,
     screening_features,
     training_rows,
@@ -118,11 +120,84 @@ def test_svm_weights_are_asreviews_balance_ratio():
         C=0.11, class_weight={0: n / (n0 * (1 + r)), 1: r * n / (n1 * (1 + r))}, random_state=0
     ).fit(feats.matrix[labelled], y)
     np.testing.assert_allclose(
-        relevance_scores(feats, labelled, y),
+        relevance_scores(feats, labelled, y, training="elas_u4"),
         svm.decision_function(feats.matrix),
         rtol=1e-9,
         atol=1e-12,
     )  # observed worst 4e-16 (the same liblinear problem, single-record terms folded)
+
+
+def test_presumed_irrelevant_draws_unscreened_records_from_the_lowest_scored_pool():
+    labelled = np.arange(0, 200, 2)  # 100 of 300 records screened, 200 left
+    left = np.setdiff1d(np.arange(300), labelled)
+    scores = np.random.default_rng(1).normal(size=300)
+    lowest = set(left[np.argsort(scores[left])[:20]].tolist())  # pool: 10 % of 200
+    rng = np.random.default_rng(5)
+    # n = 20 fills the pool: all of its records, and nothing screened
+    drawn = presumed_irrelevant(300, labelled, scores, rng, n=20, pool=0.1)
+    assert set(drawn.tolist()) == lowest and drawn.tolist() == sorted(drawn.tolist())
+    drawn = presumed_irrelevant(300, labelled, scores, rng, n=5, pool=0.1)
+    assert drawn.size == 5 and set(drawn.tolist()) <= lowest
+    # without scores: at random among every unscreened record
+    union: set[int] = set()
+    for seed in range(20):
+        drawn = presumed_irrelevant(300, labelled, None, np.random.default_rng(seed), n=20)
+        assert drawn.size == 20 and not set(drawn.tolist()) & set(labelled.tolist())
+        union |= set(drawn.tolist())
+    assert len(union) > 100  # not the same 20 each time
+    # a pool smaller than n (fewer than n / pool unscreened records): none
+    assert presumed_irrelevant(300, labelled, scores, rng, n=21, pool=0.1).size == 0
+    assert presumed_irrelevant(300, labelled, None, rng).size == 0  # default n 100: 1,000
+
+
+def test_presumed_irrelevant_training_is_a_fit_on_them_as_excluded(monkeypatch):
+    # the default for the SVM: three fits, each on the labelled records plus records drawn by
+    # presumed_irrelevant (random, then from the 10 % the fit before scored lowest) labelled 0
+    # and weighted as excluded records; the rng is seeded by the set of labelled positions
+    import zlib
+
+    from sklearn.svm import LinearSVC
+
+    from metareview.review import ranking
+
+    records = _demo()
+    feats = screening_features(records)
+    y_all = records["label_included"].to_numpy()
+    labelled = np.concatenate([np.flatnonzero(y_all)[:3], np.flatnonzero(y_all == 0)[:27]])
+    y = y_all[labelled]
+    # 70 unscreened records: too few for 100 presumed from a 10 % pool, so the default
+    # trains as elas_u4 (on the labelled records only), exactly
+    np.testing.assert_array_equal(
+        relevance_scores(feats, labelled, y),
+        relevance_scores(feats, labelled, y, training="elas_u4"),
+    )
+    # with 7 presumed per fit (the 10 % pool of the 70 holds 7)
+    monkeypatch.setattr(ranking, "PRESUMED_IRRELEVANT", ranking.PresumedIrrelevant(n=7))
+    rng = np.random.default_rng([zlib.crc32(np.sort(labelled).astype(np.int64).tobytes()), 30])
+    expected = None
+    for _ in range(PRESUMED_IRRELEVANT.fits):
+        extra = presumed_irrelevant(100, labelled, expected, rng, n=7)
+        assert extra.size == 7  # 10 % of the 70 unscreened records
+        rows, target = np.concatenate([labelled, extra]), np.concatenate([y, np.zeros(7)])
+        n, n1, r = 37, 3, 9.8
+        svm = LinearSVC(
+            C=0.11,
+            class_weight={0: n / ((n - n1) * (1 + r)), 1: r * n / (n1 * (1 + r))},
+            random_state=0,
+        ).fit(feats.matrix[rows], target)
+        expected = svm.decision_function(feats.matrix)
+    scores = relevance_scores(feats, labelled, y)
+    np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-12)  # observed 3.0e-15
+    # reproducible (a reviewer's queue does not change between two requests) and different
+    # from the labelled-only fit that ASReview's elas_u4 makes, still selectable by name
+    assert np.array_equal(relevance_scores(feats, labelled, y), scores)
+    plain = relevance_scores(feats, labelled, y, training="elas_u4")
+    assert not np.allclose(plain, scores)
+    np.testing.assert_array_equal(plain, relevance_scores(feats, labelled, y, training="labelled"))
+    with pytest.raises(InputError, match="training must be one of presumed_irrelevant, labelled"):
+        relevance_scores(feats, labelled, y, training="everything")
+    sim = simulate_screening(records, label_column="label_included", seeds=1, training="elas_u4")
+    assert sim.settings["training"] == "labelled"
 
 
 def test_folding_single_record_terms_keeps_every_inner_product():

@@ -109,8 +109,17 @@ def simulate_screening_command(
         list[str] | None,
         typer.Option(
             "--classifier",
-            help="svm (default: ASReview's elas_u4 model), logistic or nb; repeat to "
+            help="svm (default: ASReview's elas_u4 SVM; see --training), logistic or nb; repeat to "
             "compare several on the same features and seeds.",
+            metavar="NAME",
+        ),
+    ] = None,
+    training: Annotated[
+        str | None,
+        typer.Option(
+            "--training",
+            help="presumed_irrelevant (default with svm: also trained on unscreened records "
+            "presumed irrelevant) or elas_u4 (ASReview's model: the labelled records only).",
             metavar="NAME",
         ),
     ] = None,
@@ -188,6 +197,7 @@ def simulate_screening_command(
                 label_column=label_column,
                 seeds=seeds,
                 classifier=name,
+                training=training,
                 n_prior_included=n_prior_included,
                 n_prior_excluded=n_prior_excluded,
                 batch_size=batch_size,

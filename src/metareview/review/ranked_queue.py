@@ -169,10 +169,13 @@ class RankedQueueMixin(StoreCore):
         ``reviewer``, and only those given to the reviewer when the stage is allocated).
         The model is trained on the reviewer's own include/exclude votes and on the outcomes
         of complete (agreed or resolved) records; "maybe" votes and records in conflict are
-        left out. Until both an inclusion and an exclusion are
-        known the order is random (fixed per project and reviewer) and a note says so.
-        Past :data:`~metareview.review.ranking.MAX_TRAINING_EXCLUDED` known exclusions the
-        model learns from a fixed random sample of them
+        left out. The default ranking also trains on records presumed irrelevant
+        (:func:`~metareview.review.ranking.presumed_irrelevant`): drawn from the records
+        outside that training set, seeded by it, so they reveal no other vote. Until both
+        an inclusion and an exclusion are known the order is random (fixed per project and
+        reviewer) and a note says so. Past
+        :data:`~metareview.review.ranking.MAX_TRAINING_EXCLUDED` known exclusions the model
+        learns from a fixed random sample of them
         (:func:`~metareview.review.ranking.training_rows`), so a re-rank stays fast.
 
         ``stopping`` holds each stopping rule's verdict on the reviewer's own votes in the

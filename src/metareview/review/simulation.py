@@ -45,8 +45,10 @@ from metareview.review.ranking import (
     _MAX_EXCLUDED,
     CLASSIFIERS,
     DEFAULT_CLASSIFIER,
+    DEFAULT_TRAINING,
     DEFAULT_TRAINING_SAMPLE,
     MAX_TRAINING_EXCLUDED,
+    TRAINING,
     TRAINING_SAMPLES,
     ScreeningFeatures,
     _model_settings,
@@ -252,6 +254,7 @@ def _one_run(
             C=settings["C"],
             max_excluded=settings["max_excluded"],
             training_sample=settings["training_sample"],
+            training=settings["training"],
         )
         picks = next_records(
             scores,
@@ -316,6 +319,7 @@ def simulate_screening(
     C: float | None = None,
     max_excluded: int | None = MAX_TRAINING_EXCLUDED,
     training_sample: str = DEFAULT_TRAINING_SAMPLE,
+    training: str | None = None,
     random_share: float = 0.0,
     uncertainty_share: float = 0.0,
     recall_target: float = 0.95,
@@ -346,10 +350,12 @@ def simulate_screening(
         Prior knowledge drawn at random for each run (ASReview's default is 1 and 1).
     batch_size : int
         Records screened between two retrainings (1 = retrain after every decision).
-    balance, balance_ratio, C, max_excluded, training_sample, random_share, uncertainty_share
-        Passed to :func:`relevance_scores` and :func:`next_records` (``max_excluded``:
-        the cap on the labelled irrelevant records a retrain learns from, the same default
-        as the store's ranked queues).
+    balance, balance_ratio, C, training, max_excluded, training_sample
+        Passed to :func:`relevance_scores` (``training="elas_u4"`` replays ASReview's
+        default model exactly; ``max_excluded``: the cap on the labelled irrelevant records
+        a retrain learns from, the same default as the store's ranked queues).
+    random_share, uncertainty_share
+        Passed to :func:`next_records`.
     recall_target, confidence, n_irrelevant, knee_min_screened
         Parameters of the stopping rules (see :mod:`metareview.review.stopping`).
     features : ScreeningFeatures, optional
@@ -390,6 +396,7 @@ def simulate_screening(
     ratio, cost = _model_settings(name, balance, balance_ratio, C)
     cap = None if max_excluded is None else _MAX_EXCLUDED.check(max_excluded)
     sample = TRAINING_SAMPLES.check(training_sample)
+    scheme = TRAINING.check(DEFAULT_TRAINING[name] if training is None else training)
     seed_list = list(range(int(seeds))) if isinstance(seeds, int | np.integer) else list(seeds)
     if not seed_list:
         raise InputError(
@@ -440,6 +447,7 @@ def simulate_screening(
         "C": cost,
         "max_excluded": cap,
         "training_sample": sample,
+        "training": scheme,
         "random_share": float(random_share),
         "uncertainty_share": float(uncertainty_share),
         "recall_target": float(recall_target),
