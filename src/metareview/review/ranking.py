@@ -795,7 +795,6 @@ def relevance_scores(
        The SVM's default ``training`` is ``"presumed_irrelevant"``; the scores differ from
        the earlier labelled-only fit, which ``training="elas_u4"`` keeps.
     """
-    import numpy as np
 
     matrix = features.matrix if isinstance(features, ScreeningFeatures) else features
     name = CLASSIFIERS.check(classifier)
@@ -812,14 +811,27 @@ def relevance_scores(
     if n_include == 0 or n_include == y.size:
         return None
     if scheme == "presumed_irrelevant":
-        model = {"classifier": name, "balance": balance, "balance_ratio": balance_ratio, "C": C}
         kept = training_rows(idx, y, max_excluded, sample=training_sample)
-        return _with_presumed_irrelevant(features, idx, kept, y, model)
+        return _with_presumed_irrelevant(matrix, idx, kept, y, name, ratio, cost)
+    idx, y, weights = _training_set(idx, y, ratio, max_excluded, training_sample)
+    return _fit_and_score(matrix, idx, y, weights, name, cost)
+
+
+def _fit_and_score(
+    matrix: sparse.spmatrix,
+    idx: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    name: str,
+    cost: float | None,
+) -> np.ndarray:
+    """Fit classifier ``name`` on rows ``idx`` of ``matrix`` (labels ``y``, sample weights
+    ``weights``) and score every record."""
+    import numpy as np
     from sklearn.linear_model import LogisticRegression  # imported here: the store and the
     from sklearn.naive_bayes import MultinomialNB  # CLI load this module without ranking
     from sklearn.svm import LinearSVC
 
-    idx, y, weights = _training_set(idx, y, ratio, max_excluded, training_sample)
     X = matrix[idx]
     if name == "nb":
         model = MultinomialNB(alpha=NB_ALPHA).fit(X, y, sample_weight=weights)
@@ -839,11 +851,13 @@ def relevance_scores(
 
 
 def _with_presumed_irrelevant(
-    features: ScreeningFeatures | sparse.spmatrix,
+    matrix: sparse.spmatrix,
     idx: np.ndarray,
     kept: np.ndarray,
     y: np.ndarray,
-    model: dict,
+    name: str,
+    ratio: float | None,
+    cost: float | None,
 ) -> np.ndarray:
     """The scores of ``training="presumed_irrelevant"``: ``PRESUMED_IRRELEVANT.fits`` fits,
     each on the labelled records ``idx[kept]`` (the training-set cap, :func:`training_rows`)
@@ -853,19 +867,16 @@ def _with_presumed_irrelevant(
     import numpy as np
 
     settings = PRESUMED_IRRELEVANT
-    n_records = features.n_records if isinstance(features, ScreeningFeatures) else features.shape[0]
+    n_records = matrix.shape[0]
     rng = np.random.default_rng([zlib.crc32(np.unique(idx).astype(np.int64).tobytes()), idx.size])
+    train_idx, train_y = idx[kept], y[kept]
     scores = None
     for _ in range(settings.fits):
         extra = presumed_irrelevant(n_records, idx, scores, rng, n=settings.n, pool=settings.pool)
-        scores = relevance_scores(
-            features,
-            np.concatenate([idx[kept], extra]),
-            np.concatenate([y[kept], np.zeros(extra.size, dtype=np.int8)]),
-            training="labelled",
-            max_excluded=None,  # capped above; the presumed records are always all kept
-            **model,
-        )
+        fit_idx = np.concatenate([train_idx, extra])
+        fit_y = np.concatenate([train_y, np.zeros(extra.size, dtype=np.int8)])
+        weights = None if ratio is None else _sample_weights(fit_y, ratio)
+        scores = _fit_and_score(matrix, fit_idx, fit_y, weights, name, cost)
         if extra.size == 0:  # too few unscreened records: elas_u4's fit, once
             break
     return scores
