@@ -29,7 +29,7 @@ from metareview.cli import examples, mv, screen, serve, simulate, stats, store
 from metareview.cli._common import new_app as _new_app
 from metareview.cli._common import pause_collector as _pause_collector
 
-__all__ = ["app", "main"]
+__all__ = ["app", "asked_for", "main"]
 
 app = _new_app("metareview: systematic review and meta-analysis, from data to report.")
 
