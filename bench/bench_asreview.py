@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from _machine import machine
-from bench_screening import SCREENING, load_set
+from bench_screening import load_set, no_screening_data
 from metareview.review.ranking import (
     CLASSIFIER_DEFAULTS,
     DEFAULT_CLASSIFIER,
@@ -116,8 +116,7 @@ def main() -> None:
     parser.add_argument("--asreview", default=shutil.which("asreview") or "asreview")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "asreview.md"))
     args = parser.parse_args()
-    if not SCREENING.is_dir():
-        print(f"shared screening data not found at {SCREENING}; nothing to do.")
+    if no_screening_data():
         return
     version = subprocess.run(
         [args.asreview, "--version"], capture_output=True, text=True, check=True

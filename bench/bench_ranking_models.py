@@ -55,10 +55,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 from bench_screening import (
     LABELLED,
-    SCREENING,
     cpu_ms,
     labelled_sample,
     load_set,
+    no_screening_data,
     timing_records,
 )
 from metareview.review import simulation
@@ -295,8 +295,7 @@ def main() -> None:
         "--out", default=str(Path(__file__).parent / "results" / "ranking_models.md")
     )
     args = parser.parse_args()
-    if not SCREENING.is_dir():
-        print(f"shared screening data not found at {SCREENING}; nothing to do.")
+    if no_screening_data():
         return
     store = Path(args.out).with_suffix(".jsonl")
     done: set[tuple[str, str]] = set()

@@ -47,7 +47,7 @@ from scipy.stats import nchypergeom_wallenius
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
-from bench_screening import SCREENING, load_set
+from bench_screening import load_set, no_screening_data
 from metareview.review.ranking import DEFAULT_CLASSIFIER, screening_features
 from metareview.review.simulation import simulate_screening
 from metareview.review.stopping import (
@@ -295,8 +295,7 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/s6-stopping")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "stopping.md"))
     args = parser.parse_args()
-    if not SCREENING.is_dir():
-        print(f"shared screening data not found at {SCREENING}; nothing to do.")
+    if no_screening_data():
         return
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)

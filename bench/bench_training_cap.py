@@ -45,7 +45,7 @@ import sklearn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
-from bench_screening import SCREENING, load_set, timing_records
+from bench_screening import load_set, no_screening_data, timing_records
 from metareview.review import ranking
 from metareview.review.ranking import screening_features
 from metareview.review.simulation import screening_metrics, simulate_screening
@@ -153,8 +153,7 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/bench_training_cap")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "training_cap.md"))
     args = parser.parse_args()
-    if not SCREENING.is_dir():
-        print(f"shared screening data not found at {SCREENING}; nothing to do.")
+    if no_screening_data():
         return
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
